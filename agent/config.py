@@ -1,0 +1,185 @@
+"""Settings: the one module that reads the environment, ``.env`` and config files.
+
+Precedence, highest first:
+
+1. values passed in code (CLI flags are passed this way),
+2. environment variables (``COMFYFIXER_*``; a few well-known names such as
+   ``CIVITAI_API_TOKEN``, ``HF_TOKEN``, ``HF_ENDPOINT`` and ``RUNPOD_API_KEY`` too),
+3. a ``.env`` file in the current directory,
+4. ``comfyfixer.toml`` in the current directory,
+5. ``comfyfixer.toml`` in the user config directory (``COMFYFIXER_HOME`` or the platform's),
+6. defaults.
+
+Secrets are ``SecretStr``: they never appear in ``repr``, logs, reports or cassettes.
+Tools never read settings: the agent builds what a tool needs (tokens, base URLs,
+folders) and passes it in.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import platformdirs
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from comfyfixer.tools.errors import ConfigError
+
+CONFIG_FILE_NAME = "comfyfixer.toml"
+
+
+def home_dir() -> Path:
+    """Where config, cache and state live; ``COMFYFIXER_HOME`` moves all of it (tests use this)."""
+    env = os.environ.get("COMFYFIXER_HOME")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_config_dir("comfyfixer"))
+
+
+def _cache_default() -> Path:
+    env = os.environ.get("COMFYFIXER_HOME")
+    if env:
+        return Path(env).expanduser() / "cache"
+    return Path(platformdirs.user_cache_dir("comfyfixer"))
+
+
+def _state_default() -> Path:
+    env = os.environ.get("COMFYFIXER_HOME")
+    if env:
+        return Path(env).expanduser() / "state"
+    return Path(platformdirs.user_state_dir("comfyfixer"))
+
+
+def _alias(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Every setting of ComfyFixerSmart, typed and validated."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="COMFYFIXER_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        validate_default=True,
+    )
+
+    # --- local ComfyUI -----------------------------------------------------
+    comfyui_dir: Path | None = Field(None, description="The ComfyUI folder (holds models/ and custom_nodes/).")
+    comfyui_url: str | None = Field(None, description="A running ComfyUI, e.g. http://127.0.0.1:8188.")
+    comfyui_python: Path | None = Field(None, description="ComfyUI's Python, for installing pack requirements.")
+    object_info_file: Path | None = Field(None, description="A saved /object_info JSON to use as node schemas.")
+    extra_model_paths: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, description="Extra extra_model_paths.yaml files (comma-separated in the env)."
+    )
+
+    # --- where we keep things -----------------------------------------------
+    cache_dir: Path = Field(default_factory=_cache_default)
+    state_dir: Path = Field(default_factory=_state_default, description="Plans, journal, approvals.")
+    manager_catalog_dir: Path | None = Field(
+        None, description="A folder holding ComfyUI-Manager's extension-node-map.json and friends."
+    )
+
+    # --- remote services ------------------------------------------------------
+    civitai_base_url: str = "https://civitai.com"
+    civitai_token: SecretStr | None = Field(
+        None, validation_alias=_alias("COMFYFIXER_CIVITAI_TOKEN", "CIVITAI_API_TOKEN", "civitai_token")
+    )
+    hf_endpoint: str = Field(
+        "https://huggingface.co", validation_alias=_alias("HF_ENDPOINT", "COMFYFIXER_HF_ENDPOINT", "hf_endpoint")
+    )
+    hf_token: SecretStr | None = Field(
+        None, validation_alias=_alias("COMFYFIXER_HF_TOKEN", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "hf_token")
+    )
+    runpod_api_key: SecretStr | None = Field(
+        None, validation_alias=_alias("COMFYFIXER_RUNPOD_API_KEY", "RUNPOD_API_KEY", "runpod_api_key")
+    )
+    runpod_endpoint_id: str | None = None
+    runpod_base_url: str = "https://api.runpod.ai/v2"
+    http_timeout: float = Field(30.0, gt=0, description="Seconds before any HTTP call gives up.")
+    http_retries: int = Field(4, ge=0, le=10)
+    offline: bool = Field(False, description="Never touch the network; use caches only.")
+
+    # --- downloads policy -----------------------------------------------------
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Hosts added to the download allow-list (comma-separated in the env)."
+    )
+    max_download_bytes: int = Field(60 * 1024**3, gt=0, description="Cap for one download.")
+    max_total_bytes: int = Field(200 * 1024**3, gt=0, description="Cap for one plan.")
+    license_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    approval_ttl_seconds: int = Field(30 * 60, gt=0)
+
+    # --- the LLM ----------------------------------------------------------------
+    llm_base_url: str = "http://127.0.0.1:11434/v1"
+    llm_model: str = "qwen2.5:7b-instruct"
+    llm_api_key: SecretStr | None = Field(
+        None, validation_alias=_alias("COMFYFIXER_LLM_API_KEY", "DASHSCOPE_API_KEY", "llm_api_key")
+    )
+    llm_native_tools: bool = True
+    llm_timeout: float = Field(120.0, gt=0)
+    llm_temperature: float = Field(0.0, ge=0, le=2)
+    llm_max_tokens: int = Field(2048, gt=0)
+    llm_max_rounds: int = Field(8, gt=0, le=50)
+    llm_seed: int = 1234
+
+    log_level: str = "WARNING"
+
+    @field_validator("extra_model_paths", "allowed_hosts", "license_allowlist", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("civitai_base_url", "hf_endpoint", "llm_base_url", "runpod_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
+        for path in (Path.cwd() / CONFIG_FILE_NAME, home_dir() / CONFIG_FILE_NAME):
+            if path.is_file():
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    def secret(self, name: str) -> str | None:
+        """The plain value of a secret field, for handing to a client. Never log it."""
+        value = getattr(self, name)
+        return value.get_secret_value() if isinstance(value, SecretStr) else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings; invalid values become a ConfigError naming the field and the fix."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "settings"
+            parts.append(f"{loc}: {err['msg']}")
+        raise ConfigError(
+            "invalid settings: " + "; ".join(parts),
+            hint=f"fix the COMFYFIXER_* variable, .env or {CONFIG_FILE_NAME} entry named",
+        ) from None

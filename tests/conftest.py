@@ -1,0 +1,73 @@
+"""Hermetic test environment: no network but loopback, no real home, no real secrets."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("COMFYFIXER_SHARED", REPO.parent / "shared"))
+SHARED_DATA = SHARED / "data"
+# `.ci/run` puts `pip download`ed corpora (comfyui-manager wheel, templates wheel) here.
+CORPORA = Path(os.environ.get("COMFYFIXER_TEST_CORPORA", REPO / ".cache" / "corpora"))
+
+_SECRET_VARS = (
+    "CIVITAI_API_TOKEN", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "RUNPOD_API_KEY", "DASHSCOPE_API_KEY",
+    "OPENAI_API_KEY", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy",
+    "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "HF_ENDPOINT",
+)
+
+_real_connect = socket.socket.connect
+
+
+def _is_loopback(address: object) -> bool:
+    if isinstance(address, tuple) and address:
+        host = str(address[0])
+        return host in {"localhost", "::1"} or host.startswith("127.")
+    return True  # AF_UNIX paths
+
+
+def _guarded_connect(self: socket.socket, address: object) -> None:
+    if not _is_loopback(address):
+        raise RuntimeError(f"tests may only talk to loopback, tried {address!r}")
+    return _real_connect(self, address)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def _hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("COMFYFIXER_HOME", str(home))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    for name in list(os.environ):
+        if name in _SECRET_VARS or (name.startswith("COMFYFIXER_") and name != "COMFYFIXER_HOME"
+                                    and name not in ("COMFYFIXER_SHARED", "COMFYFIXER_TEST_CORPORA")):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared reference data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def manager_wheel() -> Path:
+    wheels = sorted(CORPORA.glob("comfyui_manager-*.whl"))
+    if not wheels:
+        pytest.fail(f"comfyui-manager wheel missing in {CORPORA}: run `pip download --no-deps comfyui-manager==4.3 -d {CORPORA}`")
+    return wheels[-1]
+
+
+@pytest.fixture(scope="session")
+def templates_dir() -> Path:
+    try:
+        import comfyui_workflow_templates_json as pkg
+    except ImportError:
+        pytest.fail("comfyui-workflow-templates-json is not installed (it is in the [test] extra)")
+    return Path(pkg.__file__).parent / "templates"
