@@ -1,0 +1,21 @@
+"""Read-only catalogs: ComfyUI-Manager's JSON files (node map, pack list, model list)."""
+
+from comfyfixer.tools.catalogs.manager import (
+    CATALOG_FILES,
+    ManagerCatalog,
+    ManagerModel,
+    PackInfo,
+    find_catalog_source,
+    load_manager_catalog,
+    normalize_repo_url,
+)
+
+__all__ = [
+    "CATALOG_FILES",
+    "ManagerCatalog",
+    "ManagerModel",
+    "PackInfo",
+    "find_catalog_source",
+    "load_manager_catalog",
+    "normalize_repo_url",
+]
