@@ -1,0 +1,49 @@
+"""Read generation metadata (prompt, seed, sampler, models, ComfyUI graphs) from AI images.
+
+Light at import: ``read_embedded_graphs`` pulls in only the container readers;
+the full reader (``read_image``) loads its parsers on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from comfyfixer.tools.imagemeta.graphs import read_embedded_graphs
+from comfyfixer.tools.imagemeta.models import (
+    EmbeddedGraphs,
+    EmbeddingRef,
+    GenerationInfo,
+    HiresInfo,
+    ImageReadResult,
+    LoraRef,
+    ModelInfo,
+    ReadImageInput,
+    RefinerInfo,
+)
+
+if TYPE_CHECKING:
+    from comfyfixer.tools.imagemeta.reader import read_image, read_image_metadata, read_images
+
+__all__ = [
+    "EmbeddedGraphs",
+    "EmbeddingRef",
+    "GenerationInfo",
+    "HiresInfo",
+    "ImageReadResult",
+    "LoraRef",
+    "ModelInfo",
+    "ReadImageInput",
+    "RefinerInfo",
+    "read_embedded_graphs",
+    "read_image",
+    "read_image_metadata",
+    "read_images",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("read_image", "read_images", "read_image_metadata", "iter_image_files"):
+        from comfyfixer.tools.imagemeta import reader
+
+        return getattr(reader, name)
+    raise AttributeError(name)

@@ -1,0 +1,472 @@
+"""Bounded readers for the metadata carried by PNG, JPEG and WebP files.
+
+Written by hand with ``struct`` and ``zlib.decompressobj`` instead of Pillow so a
+hostile file cannot make us allocate more than the limits below: pixel data is
+skipped with ``seek``, every compressed text is inflated with a ``max_length``,
+and EXIF offsets are bounds-checked with a visited set (no loops).
+
+The container is chosen by magic bytes, never by the file extension.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import struct
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT_BYTES = 32 * 1024 * 1024  # one decoded text value (ComfyUI graphs reach a few MiB)
+MAX_CHUNK_BYTES = 64 * 1024 * 1024  # one metadata chunk/segment read into memory
+MAX_TOTAL_TEXT = 128 * 1024 * 1024  # all metadata of one file
+MAX_IFD_ENTRIES = 512
+MAX_IFDS = 16
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+# EXIF tags we read (IFD0 unless noted).
+TAG_NAMES = {
+    0x010D: "DocumentName",
+    0x010E: "ImageDescription",
+    0x010F: "Make",
+    0x0110: "Model",
+    0x0131: "Software",
+    0x013B: "Artist",
+    0x8298: "Copyright",
+    0x9286: "UserComment",
+    0x927C: "MakerNote",
+    0x9C9C: "XPComment",
+    0x9C9B: "XPTitle",
+    0x9C9F: "XPSubject",
+}
+EXIF_IFD_POINTER = 0x8769
+TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8}
+
+
+class ContainerError(Exception):
+    """The file's structure is broken (truncated, hostile, or over a limit)."""
+
+
+@dataclass
+class RawEntry:
+    """One metadata value as found in the file."""
+
+    source: str  # e.g. "png:tEXt", "png:iTXt", "exif:IFD0", "exif:ExifIFD", "jpeg:COM", "xmp"
+    key: str
+    value: str
+
+
+@dataclass
+class ContainerInfo:
+    """What a container holds besides pixels."""
+
+    kind: str | None  # png, jpeg, webp; None = not an image we know
+    width: int | None = None
+    height: int | None = None
+    entries: list[RawEntry] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    # PNG details the stealth reader needs.
+    bit_depth: int | None = None
+    color_type: int | None = None
+    interlace: int | None = None
+    has_alpha: bool = False
+    animated: bool = False
+
+    def get(self, key: str) -> str | None:
+        """First value for ``key`` (case-sensitive), any source."""
+        for e in self.entries:
+            if e.key == key:
+                return e.value
+        return None
+
+    def get_all(self, key: str) -> list[str]:
+        return [e.value for e in self.entries if e.key == key]
+
+
+def sniff(head: bytes) -> str | None:
+    """Container kind from the first bytes."""
+    if head.startswith(PNG_MAGIC):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def open_source(source: Path | bytes | BinaryIO) -> BinaryIO:
+    if isinstance(source, bytes | bytearray | memoryview):
+        return io.BytesIO(bytes(source))
+    if isinstance(source, Path | str):
+        return open(source, "rb")  # noqa: SIM115 - caller closes
+    return source
+
+
+def read_container(source: Path | bytes | BinaryIO) -> ContainerInfo:
+    """Read every metadata entry of a PNG, JPEG or WebP; bounded in memory."""
+    f = open_source(source)
+    opened = f is not source
+    try:
+        head = f.read(16)
+        kind = sniff(head)
+        f.seek(0)
+        if kind == "png":
+            return _read_png(f)
+        if kind == "jpeg":
+            return _read_jpeg(f)
+        if kind == "webp":
+            return _read_webp(f)
+        return ContainerInfo(kind=None)
+    finally:
+        if opened:
+            f.close()
+
+
+# --------------------------------------------------------------------------- text helpers
+
+
+def inflate(data: bytes, limit: int = MAX_TEXT_BYTES) -> bytes:
+    """zlib-inflate ``data`` but never produce more than ``limit`` bytes."""
+    d = zlib.decompressobj()
+    try:
+        out = d.decompress(data, limit)
+    except zlib.error as exc:
+        raise ContainerError(f"corrupt compressed text ({exc})") from exc
+    if d.unconsumed_tail:
+        raise ContainerError(f"compressed text inflates past the {limit // (1024 * 1024)} MiB limit")
+    return out
+
+
+def fix_mojibake(text: str) -> str:
+    """Undo UTF-8 bytes that were decoded as Latin-1 (non-Pillow tEXt writers)."""
+    if text.isascii():
+        return text
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
+
+
+def decode_text_bytes(raw: bytes) -> str:
+    """UTF-8 when valid, else Latin-1; trailing NULs removed."""
+    raw = raw.rstrip(b"\x00")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def decode_user_comment(raw: bytes) -> str | None:
+    """EXIF UserComment: 8-byte charset prefix, UTF-16 of either byte order."""
+    prefix, payload = raw[:8], raw[8:]
+    if prefix == b"UNICODE\x00":
+        payload = payload.rstrip(b"\x00") if len(payload) % 2 == 0 else payload
+        if len(payload) % 2:
+            payload = payload + b"\x00"
+        if not payload.strip(b"\x00 "):
+            return None
+        if payload.startswith(b"\xfe\xff"):
+            text = payload[2:].decode("utf-16-be", errors="replace")
+        elif payload.startswith(b"\xff\xfe"):
+            text = payload[2:].decode("utf-16-le", errors="replace")
+        else:
+            sample = payload[:512]
+            even_nul = sum(1 for i in range(0, len(sample), 2) if sample[i] == 0)
+            odd_nul = sum(1 for i in range(1, len(sample), 2) if sample[i] == 0)
+            enc = "utf-16-be" if even_nul >= odd_nul else "utf-16-le"
+            text = payload.decode(enc, errors="replace")
+        text = text.rstrip("\x00")
+        return text or None
+    if prefix == b"ASCII\x00\x00\x00":
+        text = decode_text_bytes(payload)
+        return text or None
+    if prefix == b"JIS\x00\x00\x00\x00\x00":
+        try:
+            text = payload.rstrip(b"\x00").decode("shift_jis")
+        except UnicodeDecodeError:
+            text = decode_text_bytes(payload)
+        return text or None
+    if prefix == b"\x00" * 8:
+        text = decode_text_bytes(payload).strip("\x00")
+        return text or None
+    text = decode_text_bytes(raw).strip("\x00")  # no prefix: some savers write plain text
+    return text or None
+
+
+# --------------------------------------------------------------------------- PNG
+
+
+def iter_png_chunks(f: BinaryIO, problems: list[str]) -> Iterator[tuple[bytes, int, int]]:
+    """Yield (type, data_offset, length) for each chunk; stops at IEND or on damage."""
+    f.seek(8)
+    while True:
+        hdr = f.read(8)
+        if len(hdr) == 0:
+            problems.append("PNG ends without IEND (truncated)")
+            return
+        if len(hdr) < 8:
+            problems.append("PNG truncated inside a chunk header")
+            return
+        length, ctype = struct.unpack(">I4s", hdr)
+        if length > 0x7FFFFFFF or not ctype.isalpha():
+            problems.append(f"PNG chunk header is corrupt at offset {f.tell() - 8}")
+            return
+        offset = f.tell()
+        yield ctype, offset, length
+        if ctype == b"IEND":
+            return
+        f.seek(offset + length + 4)
+
+
+def _read_exact(f: BinaryIO, offset: int, length: int, what: str) -> bytes:
+    if length > MAX_CHUNK_BYTES:
+        raise ContainerError(f"{what} is {length} bytes, over the {MAX_CHUNK_BYTES // (1024 * 1024)} MiB limit")
+    f.seek(offset)
+    data = f.read(length)
+    if len(data) < length:
+        raise ContainerError(f"{what} is truncated")
+    return data
+
+
+def _read_png(f: BinaryIO) -> ContainerInfo:
+    info = ContainerInfo(kind="png")
+    total = 0
+    for ctype, offset, length in iter_png_chunks(f, info.problems):
+        try:
+            if ctype == b"IHDR":
+                data = _read_exact(f, offset, min(length, 13), "IHDR")
+                if len(data) == 13:
+                    w, h, depth, color, _c, _f, interlace = struct.unpack(">IIBBBBB", data)
+                    info.width, info.height = w, h
+                    info.bit_depth, info.color_type, info.interlace = depth, color, interlace
+                    info.has_alpha = color in (4, 6)
+                continue
+            if ctype == b"acTL":
+                info.animated = True
+                continue
+            if ctype == b"tRNS":
+                info.has_alpha = True
+                continue
+            if ctype not in (b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"comf"):
+                continue
+            total += length
+            if total > MAX_TOTAL_TEXT:
+                info.problems.append("metadata chunks exceed the total size limit; rest skipped")
+                break
+            data = _read_exact(f, offset, length, f"{ctype.decode()} chunk")
+            if ctype == b"eXIf":
+                _parse_exif(data, info, "png:eXIf")
+                continue
+            key, value = _decode_png_text(ctype, data)
+            if key is not None:
+                info.entries.append(RawEntry(f"png:{ctype.decode()}", key, value))
+        except ContainerError as exc:
+            info.problems.append(str(exc))
+    return info
+
+
+def _decode_png_text(ctype: bytes, data: bytes) -> tuple[str | None, str]:
+    if ctype == b"tEXt":
+        key, _, value = data.partition(b"\x00")
+        return key.decode("latin-1"), fix_mojibake(value.decode("latin-1"))
+    if ctype == b"zTXt":
+        key, _, rest = data.partition(b"\x00")
+        if not rest or rest[0] != 0:
+            return None, ""
+        return key.decode("latin-1"), fix_mojibake(inflate(rest[1:]).decode("latin-1"))
+    if ctype == b"comf":  # APNG ComfyUI chunk: key\0 + text (as tEXt)
+        key, _, value = data.partition(b"\x00")
+        return key.decode("latin-1"), decode_text_bytes(value)
+    # iTXt
+    key, _, rest = data.partition(b"\x00")
+    if len(rest) < 2:
+        return None, ""
+    comp_flag, method = rest[0], rest[1]
+    rest = rest[2:]
+    _lang, _, rest = rest.partition(b"\x00")
+    _tkey, _, text = rest.partition(b"\x00")
+    if comp_flag:
+        if method != 0:
+            return None, ""
+        text = inflate(text)
+    return key.decode("latin-1"), text.decode("utf-8", errors="replace")
+
+
+# --------------------------------------------------------------------------- EXIF
+
+
+def _parse_exif(data: bytes, info: ContainerInfo, source: str) -> None:
+    """Pull the tags we care about out of a TIFF/EXIF block (with or without ``Exif\\0\\0``)."""
+    if data.startswith(b"Exif\x00\x00"):
+        data = data[6:]
+    if len(data) < 8 or data[:4] not in (b"II*\x00", b"MM\x00*"):
+        info.problems.append(f"{source}: not a TIFF/EXIF block")
+        return
+    bo = "<" if data[:2] == b"II" else ">"
+    (ifd0,) = struct.unpack(bo + "I", data[4:8])
+    visited: set[int] = set()
+    queue: list[tuple[int, str]] = [(ifd0, "IFD0")]
+    while queue and len(visited) < MAX_IFDS:
+        off, name = queue.pop(0)
+        if off in visited or off < 8 or off + 2 > len(data):
+            if off not in visited and off != 0:
+                info.problems.append(f"{source}: {name} offset {off} is out of range")
+            continue
+        visited.add(off)
+        (n,) = struct.unpack(bo + "H", data[off : off + 2])
+        if n > MAX_IFD_ENTRIES or off + 2 + 12 * n > len(data):
+            info.problems.append(f"{source}: {name} has a bad entry count")
+            continue
+        for i in range(n):
+            e = off + 2 + 12 * i
+            tag, typ, count = struct.unpack(bo + "HHI", data[e : e + 8])
+            size = TYPE_SIZES.get(typ, 0) * count
+            if tag == EXIF_IFD_POINTER and name == "IFD0":
+                (ptr,) = struct.unpack(bo + "I", data[e + 8 : e + 12])
+                queue.append((ptr, "ExifIFD"))
+                continue
+            if tag not in TAG_NAMES or size == 0:
+                continue
+            if size <= 4:
+                raw = data[e + 8 : e + 8 + size]
+            else:
+                (voff,) = struct.unpack(bo + "I", data[e + 8 : e + 12])
+                if voff + size > len(data):
+                    info.problems.append(f"{source}: tag 0x{tag:04X} points outside the EXIF block")
+                    continue
+                raw = data[voff : voff + size]
+            value = _decode_exif_value(tag, typ, raw)
+            if value:
+                info.entries.append(RawEntry(f"exif:{name}", TAG_NAMES[tag], value))
+
+
+def _decode_exif_value(tag: int, typ: int, raw: bytes) -> str | None:
+    if tag == 0x9286:
+        return decode_user_comment(raw)
+    if tag in (0x9C9C, 0x9C9B, 0x9C9F):  # Windows XP tags: UTF-16LE
+        return raw.decode("utf-16-le", errors="replace").rstrip("\x00") or None
+    if typ in (2, 7, 1):
+        # NovelAI WebP writes ImageDescription with leading NULs.
+        text = decode_text_bytes(raw.lstrip(b"\x00") if tag == 0x010E else raw)
+        return text.strip("\x00") or None
+    return None
+
+
+# --------------------------------------------------------------------------- JPEG
+
+
+def _read_jpeg(f: BinaryIO) -> ContainerInfo:
+    info = ContainerInfo(kind="jpeg")
+    f.seek(2)
+    total = 0
+    while True:
+        b = f.read(1)
+        while b == b"\xff":  # fill bytes
+            nb = f.read(1)
+            if nb != b"\xff":
+                b = nb
+                break
+        else:
+            if not b:
+                info.problems.append("JPEG ends before the image data (truncated)")
+                return info
+            info.problems.append(f"JPEG marker expected at offset {f.tell() - 1}")
+            return info
+        marker = b[0] if b else -1
+        if marker < 0:
+            info.problems.append("JPEG ends before the image data (truncated)")
+            return info
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            continue
+        if marker == 0xD9:
+            return info
+        lb = f.read(2)
+        if len(lb) < 2:
+            info.problems.append("JPEG truncated inside a segment header")
+            return info
+        (length,) = struct.unpack(">H", lb)
+        if length < 2:
+            info.problems.append("JPEG segment length is corrupt")
+            return info
+        offset = f.tell()
+        if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
+            hdr = f.read(5)
+            if len(hdr) == 5:
+                info.height, info.width = struct.unpack(">HH", hdr[1:5])
+        elif marker == 0xDA:  # start of scan: metadata is before it
+            return info
+        elif marker in (0xE1, 0xFE):
+            total += length
+            if total > MAX_TOTAL_TEXT:
+                info.problems.append("metadata segments exceed the total size limit")
+                return info
+            data = f.read(length - 2)
+            if len(data) < length - 2:
+                info.problems.append("JPEG truncated inside a metadata segment")
+                return info
+            if marker == 0xFE:
+                text = decode_text_bytes(data)
+                if text.strip():
+                    info.entries.append(RawEntry("jpeg:COM", "Comment", text))
+            elif data.startswith(b"Exif\x00\x00"):
+                _parse_exif(data, info, "jpeg:APP1")
+            elif data.startswith(b"http://ns.adobe.com/xap/1.0/\x00"):
+                xmp = decode_text_bytes(data[len(b"http://ns.adobe.com/xap/1.0/\x00") :])
+                info.entries.append(RawEntry("xmp", "XMP", xmp))
+        f.seek(offset + length - 2)
+
+
+# --------------------------------------------------------------------------- WebP
+
+
+def _read_webp(f: BinaryIO) -> ContainerInfo:
+    info = ContainerInfo(kind="webp")
+    hdr = f.read(12)
+    (riff_size,) = struct.unpack("<I", hdr[4:8])
+    end = 8 + riff_size
+    pos = 12
+    while pos + 8 <= end:
+        f.seek(pos)
+        ch = f.read(8)
+        if len(ch) < 8:
+            info.problems.append("WebP truncated inside a chunk header")
+            break
+        fourcc, size = ch[:4], struct.unpack("<I", ch[4:8])[0]
+        data_off = pos + 8
+        try:
+            if fourcc == b"VP8X":
+                d = _read_exact(f, data_off, min(size, 10), "VP8X")
+                if len(d) >= 10:
+                    info.has_alpha = bool(d[0] & 0x10)
+                    info.animated = bool(d[0] & 0x02)
+                    info.width = 1 + int.from_bytes(d[4:7], "little")
+                    info.height = 1 + int.from_bytes(d[7:10], "little")
+            elif fourcc == b"VP8L" and info.width is None:
+                d = _read_exact(f, data_off, min(size, 5), "VP8L")
+                if len(d) == 5 and d[0] == 0x2F:
+                    bits = int.from_bytes(d[1:5], "little")
+                    info.width = (bits & 0x3FFF) + 1
+                    info.height = ((bits >> 14) & 0x3FFF) + 1
+                    info.has_alpha = bool((bits >> 28) & 1)
+            elif fourcc == b"VP8 " and info.width is None:
+                d = _read_exact(f, data_off, min(size, 10), "VP8")
+                if len(d) == 10 and d[3:6] == b"\x9d\x01\x2a":
+                    info.width = struct.unpack("<H", d[6:8])[0] & 0x3FFF
+                    info.height = struct.unpack("<H", d[8:10])[0] & 0x3FFF
+            elif fourcc == b"EXIF":
+                _parse_exif(_read_exact(f, data_off, size, "EXIF chunk"), info, "webp:EXIF")
+            elif fourcc == b"XMP ":
+                info.entries.append(RawEntry("xmp", "XMP", decode_text_bytes(_read_exact(f, data_off, size, "XMP chunk"))))
+        except ContainerError as exc:
+            info.problems.append(str(exc))
+            break
+        pos = data_off + size + (size & 1)
+    f.seek(0, io.SEEK_END)
+    if f.tell() < min(end, pos):
+        info.problems.append("WebP file is shorter than its RIFF header says (truncated)")
+    return info

@@ -1,0 +1,124 @@
+"""Cheap extraction of the ComfyUI graphs an image embeds (UI ``workflow``, API ``prompt``).
+
+Kept light on purpose: the workflow inspector imports it for every image input.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import struct
+from pathlib import Path
+from typing import Any
+
+from comfyfixer.tools.errors import WorkflowFormatError
+from comfyfixer.tools.imagemeta.containers import ContainerError, ContainerInfo, read_container
+from comfyfixer.tools.imagemeta.models import EmbeddedGraphs
+
+log = logging.getLogger(__name__)
+
+# Tag prefixes used by ComfyUI core (lower case) and Save Image Extended ("Prompt: ").
+_PREFIXES = ("prompt:", "workflow:")
+
+
+def loads_lenient(text: str) -> Any:
+    """``json.loads`` that accepts bare NaN/Infinity (ComfyUI writes them) and stray NULs."""
+    return json.loads(text.strip().strip("\x00"))
+
+
+def try_json(text: str | None) -> Any:
+    if not text:
+        return None
+    t = text.strip()
+    if not t or t[0] not in "{[":
+        return None
+    try:
+        return loads_lenient(t)
+    except (ValueError, RecursionError):
+        return None
+
+
+def is_api_prompt(obj: Any) -> bool:
+    """API format: node id → {"class_type", "inputs"}."""
+    if not isinstance(obj, dict) or not obj:
+        return False
+    nodes = [v for v in obj.values() if isinstance(v, dict) and "class_type" in v]
+    return len(nodes) > 0 and len(nodes) >= len(obj) // 2
+
+
+def is_ui_workflow(obj: Any) -> bool:
+    """UI format: {"nodes": [...], "links": [...]}."""
+    return isinstance(obj, dict) and isinstance(obj.get("nodes"), list)
+
+
+def api_nodes_only(obj: dict[str, Any]) -> dict[str, Any]:
+    """Drop non-node keys (Civitai adds ``extra``/``extraMetadata`` next to the nodes)."""
+    return {k: v for k, v in obj.items() if isinstance(v, dict) and "class_type" in v}
+
+
+def find_graphs(info: ContainerInfo) -> tuple[dict[str, Any] | None, dict[str, Any] | None, list[str]]:
+    """(workflow, prompt, sources) found in the container's entries."""
+    workflow: dict[str, Any] | None = None
+    prompt: dict[str, Any] | None = None
+    sources: list[str] = []
+
+    def take(obj: Any, hint: str, where: str) -> None:
+        nonlocal workflow, prompt
+        if is_ui_workflow(obj) and workflow is None and hint != "prompt":
+            workflow = obj
+            sources.append(f"workflow:{where}")
+        elif is_api_prompt(obj) and prompt is None and hint != "workflow":
+            prompt = api_nodes_only(obj)
+            sources.append(f"prompt:{where}")
+        elif isinstance(obj, dict) and hint == "":
+            # {"prompt": {...}, "workflow": {...}} in one value (SaveImage-Plus), maybe as JSON strings.
+            for sub in ("prompt", "workflow"):
+                val = obj.get(sub)
+                if isinstance(val, str):
+                    val = try_json(val)
+                if val is not None:
+                    take(val, sub, where)
+
+    for e in info.entries:
+        key = e.key.lower()
+        value = e.value
+        if e.source.startswith("png:") and key in ("prompt", "workflow"):
+            take(try_json(value), key, f"{e.source}:{e.key}")
+            continue
+        stripped = value.lstrip()
+        low = stripped[:10].lower()
+        for p in _PREFIXES:
+            if low.startswith(p):
+                take(try_json(stripped[len(p) :]), p[:-1], f"{e.source}:{e.key}")
+                break
+        else:
+            if e.source.startswith("exif") and stripped[:1] == "{":
+                take(try_json(stripped), "", f"{e.source}:{e.key}")
+    return workflow, prompt, sources
+
+
+def read_embedded_graphs(source: Path | bytes) -> EmbeddedGraphs | None:
+    """ComfyUI ``workflow`` (UI) and ``prompt`` (API) embedded in a PNG/WebP/JPEG.
+
+    Detects the container by magic bytes. Returns None for an image (or any other
+    file) without ComfyUI graphs. Raises ``WorkflowFormatError`` when the image is
+    truncated or hostile and no graph could be recovered.
+    """
+    name = str(source) if isinstance(source, Path) else "<image bytes>"
+    try:
+        info = read_container(source)
+    except OSError as exc:
+        raise WorkflowFormatError(name, f"cannot read the file ({exc.strerror or exc})") from exc
+    except (ContainerError, struct.error) as exc:
+        raise WorkflowFormatError(name, f"broken image ({exc})") from exc
+    if info.kind is None:
+        return None
+    workflow, prompt, _ = find_graphs(info)
+    if workflow is None and prompt is None:
+        if info.problems:
+            raise WorkflowFormatError(
+                name, f"damaged {info.kind.upper()}: {info.problems[0]}", hint="re-export the image or load the workflow JSON"
+            )
+        return None
+    return EmbeddedGraphs(workflow=workflow, prompt=prompt, container=info.kind)
+
