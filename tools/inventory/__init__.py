@@ -1,0 +1,66 @@
+"""The local ComfyUI inventory: model folders, installed custom-node packs, a persistent cache."""
+
+from comfyfixer.tools.inventory.cache import InventoryCache
+from comfyfixer.tools.inventory.custom_nodes import (
+    CustomNodeInventory,
+    InstalledPack,
+    inventory_from_object_info,
+    read_pack,
+    scan_custom_nodes,
+)
+from comfyfixer.tools.inventory.extra_paths import ExtraPath, apply_extra_paths, parse_extra_model_paths
+from comfyfixer.tools.inventory.folders import (
+    DEFAULT_FOLDERS,
+    FOLDER_ALIASES,
+    PT_EXTENSIONS,
+    canonical_folder,
+    default_folder_paths,
+    normalize_model_name,
+)
+from comfyfixer.tools.inventory.inventory import (
+    InventoryInput,
+    LocalInventory,
+    build_inventory,
+    model_folder_table,
+    read_comfyui_version,
+)
+from comfyfixer.tools.inventory.live import LiveSnapshot, fetch_live
+from comfyfixer.tools.inventory.models import (
+    ModelFile,
+    ModelInventory,
+    file_sha256,
+    group_by_kind,
+    inventory_from_listings,
+    scan_models,
+)
+
+__all__ = [
+    "DEFAULT_FOLDERS",
+    "FOLDER_ALIASES",
+    "PT_EXTENSIONS",
+    "CustomNodeInventory",
+    "ExtraPath",
+    "InstalledPack",
+    "InventoryCache",
+    "InventoryInput",
+    "LiveSnapshot",
+    "LocalInventory",
+    "ModelFile",
+    "ModelInventory",
+    "apply_extra_paths",
+    "build_inventory",
+    "canonical_folder",
+    "default_folder_paths",
+    "fetch_live",
+    "file_sha256",
+    "group_by_kind",
+    "inventory_from_listings",
+    "inventory_from_object_info",
+    "model_folder_table",
+    "normalize_model_name",
+    "parse_extra_model_paths",
+    "read_comfyui_version",
+    "read_pack",
+    "scan_custom_nodes",
+    "scan_models",
+]

@@ -1,0 +1,152 @@
+"""A persistent cache for inventories: one SQLite file in a folder the caller names.
+
+Tables: ``dirs`` (one row per scanned model directory: its mtime and entries), ``hashes`` (sha256 keyed on
+path + size + mtime), ``packs`` (custom-node pack scans keyed on the pack folder's state) and ``kv``
+(anything else the caller keys itself, e.g. workflow inspections). A corrupt or foreign file is set aside
+and rebuilt: a cache may always be thrown away.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS hashes (
+    path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, algo TEXT NOT NULL, digest TEXT NOT NULL,
+    PRIMARY KEY (path, algo)
+);
+CREATE TABLE IF NOT EXISTS packs (path TEXT PRIMARY KEY, signature TEXT NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS kv (namespace TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (namespace, key));
+"""
+
+
+class InventoryCache:
+    """SQLite-backed cache. ``InventoryCache(None)`` is an in-memory cache that forgets everything."""
+
+    FILE_NAME = "inventory.sqlite3"
+
+    def __init__(self, cache_dir: Path | None) -> None:
+        self.path: Path | None = None
+        self._lock = threading.Lock()
+        if cache_dir is None:
+            self._db = sqlite3.connect(":memory:", check_same_thread=False)
+        else:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            self.path = cache_dir / self.FILE_NAME
+            self._db = self._open(self.path)
+        self._db.executescript(_SCHEMA)
+        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        self._db.commit()
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(path, check_same_thread=False)
+            row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() if _has_meta(db) else None
+            if row is not None and row[0] != str(SCHEMA_VERSION):
+                raise sqlite3.DatabaseError("old cache schema")
+            return db
+        except sqlite3.DatabaseError as exc:
+            log.warning("cache %s unusable (%s); starting a new one", path, exc)
+            aside = path.with_suffix(".corrupt")
+            path.replace(aside)
+            return sqlite3.connect(path, check_same_thread=False)
+
+    # --- model directories ---------------------------------------------------
+    def get_dir(self, path: str) -> tuple[int, dict[str, Any]] | None:
+        with self._lock:
+            row = self._db.execute("SELECT mtime_ns, data FROM dirs WHERE path=?", (path,)).fetchone()
+        return (int(row[0]), json.loads(row[1])) if row else None
+
+    def put_dirs(self, rows: list[tuple[str, int, dict[str, Any]]]) -> None:
+        if not rows:
+            return
+        with self._lock:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO dirs VALUES (?, ?, ?)",
+                [(p, m, json.dumps(d, separators=(",", ":"))) for p, m, d in rows],
+            )
+            self._db.commit()
+
+    def all_dirs(self) -> dict[str, tuple[int, dict[str, Any]]]:
+        with self._lock:
+            rows = self._db.execute("SELECT path, mtime_ns, data FROM dirs").fetchall()
+        return {p: (int(m), json.loads(d)) for p, m, d in rows}
+
+    # --- hashes ------------------------------------------------------------------
+    def get_hash(self, path: str, size: int, mtime_ns: int, algo: str = "sha256") -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT digest FROM hashes WHERE path=? AND algo=? AND size=? AND mtime_ns=?",
+                (path, algo, size, mtime_ns),
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def put_hash(self, path: str, size: int, mtime_ns: int, digest: str, algo: str = "sha256") -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?)", (path, size, mtime_ns, algo, digest))
+            self._db.commit()
+
+    # --- custom-node packs -----------------------------------------------------
+    def get_pack(self, path: str, signature: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT data FROM packs WHERE path=? AND signature=?", (path, signature)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put_pack(self, path: str, signature: str, data: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO packs VALUES (?, ?, ?)", (path, signature, json.dumps(data)))
+            self._db.commit()
+
+    # --- free-form -----------------------------------------------------------------
+    def get(self, namespace: str, key: str) -> Any | None:
+        with self._lock:
+            row = self._db.execute("SELECT data FROM kv WHERE namespace=? AND key=?", (namespace, key)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def get_many(self, namespace: str, keys: list[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        with self._lock:
+            for i in range(0, len(keys), 500):
+                chunk = keys[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                for k, d in self._db.execute(
+                    f"SELECT key, data FROM kv WHERE namespace=? AND key IN ({marks})", (namespace, *chunk)
+                ):
+                    out[k] = json.loads(d)
+        return out
+
+    def put_many(self, namespace: str, items: dict[str, Any]) -> None:
+        if not items:
+            return
+        with self._lock:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO kv VALUES (?, ?, ?)",
+                [(namespace, k, json.dumps(v, separators=(",", ":"))) for k, v in items.items()],
+            )
+            self._db.commit()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> InventoryCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _has_meta(db: sqlite3.Connection) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone() is not None

@@ -1,0 +1,92 @@
+"""Read a running ComfyUI: ``/object_info``, ``/models``, ``/models/{folder}``, ``/system_stats``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from comfyfixer.tools.errors import TransportError, UpstreamError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LiveSnapshot:
+    """What a live server told us."""
+
+    base_url: str
+    object_info: dict[str, dict[str, Any]]
+    model_listings: dict[str, list[str]] = field(default_factory=dict)
+    system_stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def comfyui_version(self) -> str | None:
+        system = self.system_stats.get("system") if isinstance(self.system_stats, dict) else None
+        v = system.get("comfyui_version") if isinstance(system, dict) else None
+        return str(v) if v else None
+
+
+def _get_json(client: httpx.Client, url: str, retries: int) -> Any:
+    delay = 0.5
+    for attempt in range(retries + 1):
+        try:
+            r = client.get(url)
+        except httpx.HTTPError as exc:
+            if attempt == retries:
+                raise TransportError(
+                    f"ComfyUI at {url} did not answer: {type(exc).__name__}",
+                    url=url,
+                    hint="start ComfyUI or leave out --comfyui-url to read the folder instead",
+                ) from None
+            time.sleep(delay)
+            delay *= 2
+            continue
+        if r.status_code >= 500 and attempt < retries:
+            time.sleep(delay)
+            delay *= 2
+            continue
+        if r.status_code != 200:
+            raise UpstreamError(f"ComfyUI answered {r.status_code} for {url}", url=url, status=r.status_code)
+        try:
+            return r.json()
+        except ValueError:
+            raise UpstreamError(
+                f"ComfyUI at {url} did not return JSON", url=url, body_excerpt=r.text[:200],
+                hint="is this URL really a ComfyUI server?",
+            ) from None
+    raise AssertionError("unreachable")
+
+
+def fetch_live(
+    base_url: str,
+    *,
+    timeout: float = 15.0,
+    retries: int = 1,
+    transport: httpx.BaseTransport | None = None,
+) -> LiveSnapshot:
+    """Ask a running ComfyUI for its node classes and model listings (GETs only; retried on failure)."""
+    base = base_url.rstrip("/")
+    with httpx.Client(timeout=timeout, transport=transport, follow_redirects=False) as client:
+        object_info = _get_json(client, f"{base}/object_info", retries)
+        if not isinstance(object_info, dict):
+            raise UpstreamError(f"{base}/object_info is not a mapping", url=f"{base}/object_info")
+        try:
+            stats = _get_json(client, f"{base}/system_stats", retries)
+        except UpstreamError:
+            stats = {}
+        keys = _get_json(client, f"{base}/models", retries)
+        listings: dict[str, list[str]] = {}
+        for key in keys if isinstance(keys, list) else []:
+            if key == "custom_nodes":
+                continue
+            try:
+                names = _get_json(client, f"{base}/models/{key}", retries)
+            except UpstreamError as exc:
+                log.info("skipping folder %s: %s", key, exc)
+                continue
+            if isinstance(names, list):
+                listings[str(key)] = [str(n) for n in names]
+    return LiveSnapshot(base_url=base, object_info=object_info, model_listings=listings, system_stats=stats)
