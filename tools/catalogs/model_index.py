@@ -1,0 +1,171 @@
+"""A filename index over the model catalogs: ComfyUI-Manager's ``model-list.json`` and the download URLs
+that official templates (and any workflow) carry in ``properties.models``.
+
+Lookups are by exact basename; the resolver never trusts a catalog on a near-miss name.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from comfyfixer.tools.catalogs.manager import ManagerCatalog
+from pydantic import BaseModel, Field
+
+log = logging.getLogger(__name__)
+
+# Packages that ship the official templates; read as data, never imported.
+TEMPLATE_PACKAGES = ("comfyui_workflow_templates_json", "comfyui_workflow_templates", "comfyui_workflow_templates_core")
+
+
+class CatalogModel(BaseModel):
+    """One known download for a filename."""
+
+    filename: str = Field(description="Basename the file is saved under.")
+    url: str
+    source: str = Field(description="catalog:manager | catalog:templates | catalog:workflow | catalog:notes")
+    folder: str | None = Field(None, description="Folder kind (first part of Manager's save_path, or the template's directory).")
+    subfolder: str | None = Field(None, description="Sub-folder below the folder kind, if the catalog sets one.")
+    base: str | None = None
+    size: str | None = None
+    name: str | None = None
+    origin: str | None = Field(None, description="Which file said so (template name, catalog location).")
+
+
+def _basename(name: str) -> str:
+    return name.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+class ModelIndex:
+    """``basename → [CatalogModel]`` with the sources it was built from."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, list[CatalogModel]] = {}
+        self.sources: list[str] = []
+
+    def add(self, entry: CatalogModel) -> None:
+        entries = self.by_name.setdefault(entry.filename, [])
+        if not any(e.url == entry.url and e.source == entry.source for e in entries):
+            entries.append(entry)
+
+    def lookup(self, filename: str) -> list[CatalogModel]:
+        """Entries whose basename equals ``filename``'s basename exactly (case-sensitive, like ComfyUI on Linux)."""
+        return list(self.by_name.get(_basename(filename), []))
+
+    def names(self) -> list[str]:
+        return list(self.by_name)
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.by_name.values())
+
+    # ---------------------------------------------------------------- builders
+    def add_manager(self, catalog: ManagerCatalog) -> int:
+        n = 0
+        for m in catalog.models:
+            folder, sub = _split_save_path(m.save_path, m.type)
+            self.add(CatalogModel(filename=_basename(m.filename), url=m.url, source="catalog:manager", folder=folder,
+                                  subfolder=sub, base=m.base, size=m.size, name=m.name,
+                                  origin=catalog.source.describe()))
+            n += 1
+        self.sources.append(f"{catalog.source.describe()}: {n} models")
+        return n
+
+    def add_workflow_models(self, workflow: Any, *, origin: str, source: str = "catalog:workflow") -> int:
+        """Every ``properties.models`` entry of a UI workflow (subgraphs included) and its top-level ``models``."""
+        n = 0
+        for m in iter_properties_models(workflow):
+            name, url = m.get("name"), m.get("url")
+            if not isinstance(name, str) or not isinstance(url, str) or not url.startswith("https://"):
+                continue
+            self.add(CatalogModel(filename=_basename(name), url=url, source=source,
+                                  folder=m.get("directory") if isinstance(m.get("directory"), str) else None,
+                                  origin=origin))
+            n += 1
+        return n
+
+    def add_templates(self, folders: Iterable[Path]) -> int:
+        n = 0
+        for folder in folders:
+            files = sorted(Path(folder).glob("*.json"))
+            for path in files:
+                try:
+                    data = json.loads(path.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    continue
+                n += self.add_workflow_models(data, origin=f"template {path.stem}", source="catalog:templates")
+            self.sources.append(f"official templates ({folder}): {len(files)} workflows")
+        return n
+
+
+def _split_save_path(save_path: str | None, type_: str | None) -> tuple[str | None, str | None]:
+    if not save_path or save_path == "default":
+        return _MANAGER_TYPE_FOLDER.get((type_ or "").lower()), None
+    parts = save_path.strip("/").split("/", 1)
+    return parts[0], (parts[1] if len(parts) > 1 else None)
+
+
+# Manager's "default" save_path means "the folder of this type".
+_MANAGER_TYPE_FOLDER = {
+    "checkpoint": "checkpoints", "lora": "loras", "vae": "vae", "controlnet": "controlnet", "t2i-adapter": "controlnet",
+    "upscale": "upscale_models", "embedding": "embeddings", "clip": "text_encoders", "clip_vision": "clip_vision",
+    "unet": "diffusion_models", "diffusion_model": "diffusion_models", "gligen": "gligen", "taesd": "vae_approx",
+    "ip-adapter": "ipadapter",
+}
+
+
+def iter_properties_models(workflow: Any) -> Iterable[dict[str, Any]]:
+    """``properties.models`` dicts of every node (subgraph definitions too) plus the workflow's own ``models``."""
+    if not isinstance(workflow, dict):
+        return
+    stack: list[Any] = [workflow]
+    while stack:
+        graph = stack.pop()
+        if not isinstance(graph, dict):
+            continue
+        for m in graph.get("models") or []:
+            if isinstance(m, dict):
+                yield m
+        for node in graph.get("nodes") or []:
+            if isinstance(node, dict):
+                props = node.get("properties")
+                if isinstance(props, dict):
+                    for m in props.get("models") or []:
+                        if isinstance(m, dict):
+                            yield m
+        defs = graph.get("definitions")
+        if isinstance(defs, dict):
+            stack.extend(defs.get("subgraphs") or [])
+
+
+def find_template_dirs() -> list[Path]:
+    """Template folders of installed template packages (located without importing them)."""
+    out = []
+    for name in TEMPLATE_PACKAGES:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        for loc in spec.submodule_search_locations:
+            d = Path(loc) / "templates"
+            if d.is_dir() and d not in out:
+                out.append(d)
+    return out
+
+
+def build_model_index(
+    manager: ManagerCatalog | None = None, template_dirs: Iterable[Path] = (), workflows: Iterable[tuple[str, Any]] = ()
+) -> ModelIndex:
+    """An index over the given catalogs (each optional)."""
+    idx = ModelIndex()
+    if manager is not None:
+        idx.add_manager(manager)
+    idx.add_templates(template_dirs)
+    for origin, wf in workflows:
+        idx.add_workflow_models(wf, origin=origin)
+    return idx

@@ -1,0 +1,75 @@
+"""A small JSON disk cache with expiry. Entries carry their store time so callers can show their age."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class DiskCache:
+    """``namespace/key → JSON`` under ``root``; ``ttl`` seconds per entry (``get`` ignores older ones)."""
+
+    def __init__(self, root: Path, *, ttl: float = 24 * 3600, clock: Callable[[], float] = time.time) -> None:
+        self.root = Path(root)
+        self.ttl = ttl
+        self._clock = clock
+
+    def _path(self, namespace: str, key: str) -> Path:
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
+        safe_ns = "".join(c if c.isalnum() or c in "-_" else "_" for c in namespace)
+        return self.root / safe_ns / f"{digest}.json"
+
+    def get(self, namespace: str, key: str, *, ttl: float | None = None) -> tuple[Any, float] | None:
+        """``(value, age_seconds)`` or None when missing, unreadable or expired."""
+        path = self._path(namespace, key)
+        try:
+            entry = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(entry, dict) or entry.get("key") != key:
+            return None
+        age = self._clock() - float(entry.get("stored_at", 0))
+        if age < 0 or age > (self.ttl if ttl is None else ttl):
+            return None
+        return entry.get("value"), age
+
+    def put(self, namespace: str, key: str, value: Any) -> None:
+        path = self._path(namespace, key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump({"key": key, "stored_at": self._clock(), "value": value}, fh)
+            os.replace(tmp, path)  # readers see the old entry or the new one, never half of one
+        except OSError as exc:
+            log.warning("cache write failed in %s: %s", self.root, exc)
+
+    def clear(self, namespace: str | None = None) -> int:
+        base = self.root / namespace if namespace else self.root
+        n = 0
+        for p in base.rglob("*.json") if base.is_dir() else []:
+            p.unlink(missing_ok=True)
+            n += 1
+        return n
+
+
+class NullCache(DiskCache):
+    """A cache that keeps nothing (``--no-cache`` and tests)."""
+
+    def __init__(self) -> None:
+        super().__init__(Path(os.devnull))
+
+    def get(self, namespace: str, key: str, *, ttl: float | None = None) -> tuple[Any, float] | None:
+        return None
+
+    def put(self, namespace: str, key: str, value: Any) -> None:
+        return None
