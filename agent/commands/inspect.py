@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from comfyfixer.agent.output import console, emit_json
+
 
 def register(app: typer.Typer) -> None:
     app.command("inspect")(inspect_command)
@@ -15,4 +17,42 @@ def inspect_command(
     json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> int:
     """Inspect a workflow: node types, model files, custom node packs and key parameters."""
-    raise NotImplementedError
+    from comfyfixer.agent.config import load_settings
+    from comfyfixer.agent.services import catalog_for, schemas_for
+    from comfyfixer.tools.workflow import inspect_workflow
+
+    settings = load_settings()
+    result = inspect_workflow(workflow, schemas=schemas_for(settings, object_info), catalog=catalog_for(settings))
+    if json_out:
+        emit_json(result)
+        return 0
+    _render(result)
+    return 0
+
+
+def _render(result: object) -> None:
+    from rich.table import Table
+
+    from comfyfixer.tools.workflow import InspectionResult
+
+    assert isinstance(result, InspectionResult)
+    console.print(f"[bold]{result.path}[/] — {result.format.upper()} workflow ({result.container}), "
+                  f"{sum(n.count for n in result.node_types)} nodes, {len(result.node_types)} types")
+    console.print(f"[dim]schemas: {result.schema_source}[/]")
+    if result.models:
+        table = Table("model file", "folder", "node", "input", "url", title="Models")
+        for m in result.models:
+            table.add_row(m.filename + ("" if m.active else " [dim](muted)[/]"), m.folder or "?", m.node_id,
+                          m.input or "", m.url or "")
+        console.print(table)
+    if result.custom_nodes:
+        table = Table("class", "status", "pack(s)", "why", title="Custom nodes")
+        colour = {"RESOLVED": "green", "UNCERTAIN": "yellow", "NOT_FOUND": "red", "CORE_UPDATE": "cyan"}
+        for f in result.custom_nodes:
+            packs = "\n".join(p.reference for p in f.packs)
+            table.add_row(f.class_type, f"[{colour[f.status]}]{f.status}[/]", packs, f.reason)
+        console.print(table)
+    else:
+        console.print("[green]Only core nodes.[/]")
+    for w in result.warnings:
+        console.print(f"[yellow]warning:[/] {w}")

@@ -1,0 +1,1 @@
+"""Evaluations and benchmarks of ComfyFixerSmart (run separately from the tests)."""

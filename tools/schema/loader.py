@@ -1,0 +1,285 @@
+"""Load node schemas from a live ComfyUI, a saved ``object_info`` JSON, or the bundled core snapshot.
+
+Three shapes are normalised into ``NodeSchema``:
+
+* V1, what ``GET /object_info`` serves: ``input.required/optional/hidden`` + ``input_order``,
+  ``output``/``output_name``; combos as ``[[choices], opts]`` or ``["COMBO", {"options": [...]}]``.
+* V2, the frontend's transformed shape: ``inputs`` is an object of ``{name, type, ...}``, ``outputs`` a list.
+* V3, a schema as ``io.ComfyNode.define_schema()`` builds it: ``node_id``, ``inputs[]`` with ``id``,
+  ``io_type`` and ``optional``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from comfyfixer.tools.errors import ConfigError, InputError
+from comfyfixer.tools.schema.models import InputSpec, NodeSchema, OutputSpec
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_RESOURCE = "core_object_info.json"
+
+
+class SchemaSet(Mapping[str, NodeSchema]):
+    """Node schemas by class type, with where they came from."""
+
+    def __init__(self, schemas: dict[str, NodeSchema], source: str, comfyui_version: str | None = None) -> None:
+        self._schemas = schemas
+        self.source = source
+        self.comfyui_version = comfyui_version
+
+    def __getitem__(self, key: str) -> NodeSchema:
+        return self._schemas[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._schemas)
+
+    def __len__(self) -> int:
+        return len(self._schemas)
+
+    def merged(self, other: SchemaSet) -> SchemaSet:
+        """This set with ``other``'s classes added (ours win on clashes)."""
+        combined = dict(other._schemas)
+        combined.update(self._schemas)
+        return SchemaSet(combined, f"{self.source} + {other.source}", self.comfyui_version or other.comfyui_version)
+
+
+def _combo_options(spec0: Any, opts: Mapping[str, Any]) -> list[Any] | None:
+    if isinstance(spec0, list):
+        return list(spec0)
+    if spec0 == "COMBO":
+        options = opts.get("options")
+        return list(options) if isinstance(options, list) else []
+    return None
+
+
+def _input_from_v1(name: str, spec: Any, section: str) -> InputSpec:
+    if isinstance(spec, str):  # V1 hidden inputs are plain strings ("PROMPT")
+        return InputSpec(name=name, type=spec, section=section)  # type: ignore[arg-type]
+    if not isinstance(spec, list | tuple) or not spec:
+        return InputSpec(name=name, type="*", section=section)  # type: ignore[arg-type]
+    head = spec[0]
+    opts: Mapping[str, Any] = spec[1] if len(spec) > 1 and isinstance(spec[1], Mapping) else {}
+    options = _combo_options(head, opts)
+    typ = "COMBO" if options is not None else (head if isinstance(head, str) else "*")
+    return _make_input(name, typ, section, opts, options)
+
+
+def _make_input(name: str, typ: str, section: str, opts: Mapping[str, Any], options: list[Any] | None) -> InputSpec:
+    def num(key: str) -> float | None:
+        v = opts.get(key)
+        return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+    return InputSpec(
+        name=name,
+        type=typ,
+        section=section,  # type: ignore[arg-type]
+        options=options,
+        default=opts.get("default"),
+        min=num("min"),
+        max=num("max"),
+        control_after_generate=bool(opts.get("control_after_generate")),
+        image_upload=bool(opts.get("image_upload") or opts.get("video_upload") or opts.get("audio_upload")),
+        force_input=bool(opts.get("forceInput")),
+        multiline=bool(opts.get("multiline")),
+    )
+
+
+def _parse_v1(class_type: str, info: Mapping[str, Any]) -> NodeSchema:
+    inputs: list[InputSpec] = []
+    raw_inputs = info.get("input") or {}
+    order = info.get("input_order") or {}
+    for section in ("required", "optional", "hidden"):
+        specs = raw_inputs.get(section) or {}
+        if not isinstance(specs, Mapping):
+            continue
+        names = [n for n in order.get(section, []) if n in specs] or list(specs)
+        names += [n for n in specs if n not in names]
+        inputs.extend(_input_from_v1(n, specs[n], section) for n in names)
+    outs = info.get("output") or []
+    out_names = info.get("output_name") or outs
+    out_lists = info.get("output_is_list") or [False] * len(outs)
+    outputs = [
+        OutputSpec(
+            name=str(out_names[i]) if i < len(out_names) else str(t),
+            type=t if isinstance(t, str) else "COMBO",
+            is_list=bool(out_lists[i]) if i < len(out_lists) else False,
+        )
+        for i, t in enumerate(outs)
+    ]
+    v3_tell = all(k in info for k in ("deprecated", "experimental", "api_node"))
+    return NodeSchema(
+        class_type=class_type,
+        display_name=info.get("display_name"),
+        category=info.get("category"),
+        python_module=info.get("python_module"),
+        description=info.get("description") or None,
+        inputs=inputs,
+        outputs=outputs,
+        output_node=bool(info.get("output_node")),
+        deprecated=bool(info.get("deprecated")),
+        api_node=bool(info.get("api_node")),
+        shape="v3" if v3_tell else "v1",
+    )
+
+
+def _parse_v2(class_type: str, info: Mapping[str, Any]) -> NodeSchema:
+    inputs = []
+    for name, spec in (info.get("inputs") or {}).items():
+        if not isinstance(spec, Mapping):
+            continue
+        options = spec.get("options")
+        typ = spec.get("type", "*")
+        if isinstance(options, list) or typ == "COMBO":
+            typ = "COMBO"
+        section = "hidden" if spec.get("hidden") else "optional" if spec.get("isOptional") else "required"
+        inputs.append(_make_input(spec.get("name", name), typ, section, spec, list(options or []) if typ == "COMBO" else None))
+    outputs = [
+        OutputSpec(name=str(o.get("name") or o.get("type")), type=str(o.get("type", "*")), is_list=bool(o.get("is_list")))
+        for o in info.get("outputs") or []
+        if isinstance(o, Mapping)
+    ]
+    return NodeSchema(
+        class_type=class_type,
+        display_name=info.get("display_name"),
+        category=info.get("category"),
+        python_module=info.get("python_module"),
+        description=info.get("description") or None,
+        inputs=inputs,
+        outputs=outputs,
+        output_node=bool(info.get("output_node")),
+        deprecated=bool(info.get("deprecated")),
+        api_node=bool(info.get("api_node")),
+        shape="v2",
+    )
+
+
+def _parse_v3(info: Mapping[str, Any]) -> NodeSchema:
+    inputs = []
+    for spec in info.get("inputs") or []:
+        if not isinstance(spec, Mapping):
+            continue
+        typ = str(spec.get("io_type") or spec.get("type") or "*")
+        options = spec.get("options")
+        if typ == "COMBO" or isinstance(options, list):
+            typ = "COMBO"
+        section = "optional" if spec.get("optional") else "required"
+        name = str(spec.get("id") or spec.get("name"))
+        inputs.append(_make_input(name, typ, section, spec, list(options or []) if typ == "COMBO" else None))
+    for hidden in info.get("hidden") or []:
+        inputs.append(InputSpec(name=str(hidden), type=str(hidden), section="hidden"))
+    outputs = [
+        OutputSpec(
+            name=str(o.get("display_name") or o.get("id") or o.get("io_type")),
+            type=str(o.get("io_type") or o.get("type") or "*"),
+            is_list=bool(o.get("is_output_list")),
+        )
+        for o in info.get("outputs") or []
+        if isinstance(o, Mapping)
+    ]
+    return NodeSchema(
+        class_type=str(info["node_id"]),
+        display_name=info.get("display_name"),
+        category=info.get("category"),
+        python_module=info.get("python_module"),
+        description=info.get("description") or None,
+        inputs=inputs,
+        outputs=outputs,
+        output_node=bool(info.get("is_output_node")),
+        deprecated=bool(info.get("is_deprecated")),
+        api_node=bool(info.get("is_api_node")),
+        shape="v3",
+    )
+
+
+def parse_schema(class_type: str, info: Mapping[str, Any]) -> NodeSchema:
+    """Normalise one node description in any of the three shapes."""
+    if "node_id" in info and isinstance(info.get("inputs"), list):
+        return _parse_v3(info)
+    if isinstance(info.get("inputs"), Mapping) and "input" not in info:
+        return _parse_v2(class_type, info)
+    return _parse_v1(class_type, info)
+
+
+def parse_object_info(data: Any, source: str, comfyui_version: str | None = None) -> SchemaSet:
+    """Parse a whole ``object_info`` document (a mapping of class type to description, or a V3 list)."""
+    schemas: dict[str, NodeSchema] = {}
+    items: list[tuple[str, Any]]
+    if isinstance(data, Mapping):
+        items = list(data.items())
+    elif isinstance(data, list):
+        items = [(str(d.get("node_id", "")), d) for d in data if isinstance(d, Mapping)]
+    else:
+        raise InputError(f"{source}: object_info must be a JSON object of node classes")
+    for class_type, info in items:
+        if not isinstance(info, Mapping):
+            continue
+        try:
+            schema = parse_schema(class_type, info)
+        except Exception as exc:  # one odd node must not lose the rest
+            log.warning("skipping schema of %s from %s: %s", class_type, source, exc)
+            continue
+        schemas[schema.class_type] = schema
+    return SchemaSet(schemas, source, comfyui_version)
+
+
+def load_object_info(path: Path | str) -> SchemaSet:
+    """Load a saved ``object_info`` JSON file."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{p}: no such object_info file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{p}: not valid object_info JSON ({exc})") from None
+    return parse_object_info(data, f"object_info file {p}")
+
+
+def fetch_object_info(base_url: str, *, timeout: float = 30.0) -> SchemaSet:
+    """Fetch ``/object_info`` (and the version from ``/system_stats``) from a running ComfyUI."""
+    import httpx
+
+    url = base_url.rstrip("/")
+    try:
+        with httpx.Client(timeout=timeout) as client:
+            resp = client.get(f"{url}/object_info")
+            resp.raise_for_status()
+            data = resp.json()
+            version = None
+            try:
+                stats = client.get(f"{url}/system_stats")
+                if stats.status_code == 200:
+                    version = stats.json().get("system", {}).get("comfyui_version")
+            except (httpx.HTTPError, ValueError):
+                pass
+    except httpx.HTTPError as exc:
+        raise ConfigError(f"ComfyUI at {url} did not answer /object_info ({exc})", hint="is it running? check --comfyui-url") from None
+    except ValueError:
+        raise ConfigError(f"ComfyUI at {url} answered /object_info with something that is not JSON") from None
+    return parse_object_info(data, f"live ComfyUI {url}", version)
+
+
+def load_schemas(source: str | Path | None) -> SchemaSet:
+    """Schemas from a URL (``http…``), a file path, or the bundled core snapshot when ``None``."""
+    if source is None:
+        return bundled_core_schemas()
+    s = str(source)
+    if s.startswith(("http://", "https://")):
+        return fetch_object_info(s)
+    return load_object_info(Path(s))
+
+
+@lru_cache(maxsize=1)
+def bundled_core_schemas() -> SchemaSet:
+    """Core node schemas of ComfyUI 0.3.64, shipped with the project (model lists emptied)."""
+    text = resources.files("comfyfixer.tools.schema").joinpath("data", SNAPSHOT_RESOURCE).read_text(encoding="utf-8")
+    data = json.loads(text)
+    version = data.pop("__comfyui_version__", None)
+    return parse_object_info(data, f"bundled core snapshot (ComfyUI {version})", version)

@@ -1,0 +1,79 @@
+"""Typed node schema shared by the inspector, the readiness check and the reconstructor."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+# Input types that are values typed in a widget; everything else is a socket (MODEL, LATENT, ...).
+WIDGET_TYPES = frozenset({"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"})
+
+
+class InputSpec(BaseModel):
+    """One input of a node, in ``input_order``."""
+
+    name: str
+    type: str = Field(description="INT, FLOAT, STRING, BOOLEAN, COMBO, or a socket type such as MODEL.")
+    section: Literal["required", "optional", "hidden"] = "required"
+    options: list[Any] | None = Field(None, description="Combo choices (a folder listing for model inputs).")
+    default: Any = None
+    min: float | None = None
+    max: float | None = None
+    control_after_generate: bool = False
+    image_upload: bool = False
+    force_input: bool = False
+    multiline: bool = False
+
+    @property
+    def is_widget(self) -> bool:
+        """Whether the frontend shows this input as a widget (and stores it in ``widgets_values``)."""
+        return self.section != "hidden" and self.type in WIDGET_TYPES and not self.force_input
+
+    @property
+    def extra_widget_slots(self) -> int:
+        """Values the frontend stores after this widget's own value in ``widgets_values``.
+
+        Seed-like INTs carry a control value ("fixed", "randomize", ...): the frontend adds one
+        when the spec says ``control_after_generate`` or, absent the key, when the name is
+        ``seed``/``noise_seed``. Upload combos carry one trailing value ("image").
+        """
+        if self.type == "INT" and (self.control_after_generate or self.name in ("seed", "noise_seed")):
+            return 1
+        if self.type == "COMBO" and self.control_after_generate:
+            return 1
+        if self.image_upload:
+            return 1
+        return 0
+
+
+class OutputSpec(BaseModel):
+    name: str
+    type: str
+    is_list: bool = False
+
+
+class NodeSchema(BaseModel):
+    """A node class as ComfyUI describes it."""
+
+    class_type: str
+    display_name: str | None = None
+    category: str | None = None
+    python_module: str | None = None
+    description: str | None = None
+    inputs: list[InputSpec] = []
+    outputs: list[OutputSpec] = []
+    output_node: bool = False
+    deprecated: bool = False
+    api_node: bool = False
+    shape: Literal["v1", "v2", "v3"] = "v1"
+
+    def input(self, name: str) -> InputSpec | None:
+        return next((i for i in self.inputs if i.name == name), None)
+
+    def widget_inputs(self) -> list[InputSpec]:
+        return [i for i in self.inputs if i.is_widget]
+
+    @property
+    def is_custom(self) -> bool:
+        return bool(self.python_module and self.python_module.startswith("custom_nodes"))

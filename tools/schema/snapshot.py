@@ -1,0 +1,60 @@
+"""Build the bundled core-schema snapshot from a real ``object_info`` dump.
+
+``python -m comfyfixer.tools.schema.snapshot object_info.json VERSION OUT.json``
+
+Custom-node classes are dropped, and combo lists that are folder listings of the machine the
+dump came from (model files, inputs/uploads) are emptied: they describe that machine, not ComfyUI.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from comfyfixer.tools.schema.folders import MODEL_EXTENSIONS, core_model_folder
+
+_MEDIA_EXT = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".mp4", ".webm", ".wav", ".mp3", ".flac", ".yaml", ".glb", ".obj")
+
+
+def _is_listing(cls: str, name: str, options: list[Any]) -> bool:
+    if core_model_folder(cls, name) is not None:
+        return True
+    strs = [o for o in options if isinstance(o, str)]
+    return bool(strs) and all(o.lower().endswith(MODEL_EXTENSIONS + _MEDIA_EXT) for o in strs)
+
+
+def build(info: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for cls, node in info.items():
+        if str(node.get("python_module", "")).startswith("custom_nodes"):
+            continue
+        for section in ("required", "optional"):
+            for name, spec in (node.get("input", {}).get(section) or {}).items():
+                if isinstance(spec, list) and spec and isinstance(spec[0], list) and _is_listing(cls, name, spec[0]):
+                    spec[0] = []
+                elif (
+                    isinstance(spec, list) and len(spec) > 1 and spec[0] == "COMBO" and isinstance(spec[1], dict)
+                    and _is_listing(cls, name, spec[1].get("options") or [])
+                ):
+                    spec[1]["options"] = []
+                if isinstance(spec, list) and len(spec) > 1 and isinstance(spec[1], dict):
+                    spec[1].pop("tooltip", None)
+        node.pop("output_tooltips", None)
+        node.pop("description", None)
+        out[cls] = node
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argv if argv is not None else sys.argv[1:]
+    src, version, dst = Path(args[0]), args[1], Path(args[2])
+    data = build(json.loads(src.read_text(encoding="utf-8")))
+    data["__comfyui_version__"] = version
+    dst.write_text(json.dumps(data, separators=(",", ":"), sort_keys=True), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

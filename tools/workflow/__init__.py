@@ -1,0 +1,25 @@
+"""Workflow inspector: load any ComfyUI workflow and say what it needs."""
+
+from comfyfixer.tools.workflow.inspect import InspectInput, inspect_loaded, inspect_workflow
+from comfyfixer.tools.workflow.loader import LoadedWorkflow, iter_workflow_files, load_workflow
+from comfyfixer.tools.workflow.models import (
+    CustomNodeFinding,
+    InspectionResult,
+    ModelRef,
+    NodeTypeCount,
+    PackRef,
+)
+
+__all__ = [
+    "CustomNodeFinding",
+    "InspectInput",
+    "InspectionResult",
+    "LoadedWorkflow",
+    "ModelRef",
+    "NodeTypeCount",
+    "PackRef",
+    "inspect_loaded",
+    "inspect_workflow",
+    "iter_workflow_files",
+    "load_workflow",
+]

@@ -1,0 +1,58 @@
+"""Parse API-format prompts (``{id: {class_type, inputs}}``) into a ``Graph``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from comfyfixer.tools.workflow.graph import Graph, GraphNode, Link
+
+
+def is_link_value(value: Any) -> bool:
+    """API inputs fed by another node are ``[origin_id, slot]``."""
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], str | int)
+        and not isinstance(value[0], bool)
+        and isinstance(value[1], int)
+        and not isinstance(value[1], bool)
+    )
+
+
+def looks_like_api(data: Any) -> bool:
+    if not isinstance(data, Mapping) or not data:
+        return False
+    nodes = [v for v in data.values() if isinstance(v, Mapping)]
+    return bool(nodes) and sum(1 for v in nodes if "class_type" in v) >= max(1, len(nodes) // 2)
+
+
+def parse_api(data: Mapping[str, Any]) -> Graph:
+    graph = Graph(format="api", raw=dict(data))
+    for nid, node in data.items():
+        if not isinstance(node, Mapping):
+            graph.warnings.append(f"entry {nid!r} is not a node; skipped")
+            continue
+        ctype = node.get("class_type")
+        if not isinstance(ctype, str) or not ctype:
+            graph.warnings.append(f"node {nid} has no class_type; skipped")
+            continue
+        raw_inputs = node.get("inputs") if isinstance(node.get("inputs"), Mapping) else {}
+        inputs: dict[str, Any] = {}
+        for name, value in raw_inputs.items():
+            inputs[str(name)] = Link(str(value[0]), int(value[1])) if is_link_value(value) else value
+        meta = node.get("_meta") if isinstance(node.get("_meta"), Mapping) else {}
+        title = meta.get("title") if isinstance(meta, Mapping) else None
+        graph.nodes[str(nid)] = GraphNode(
+            id=str(nid),
+            class_type=ctype,
+            inputs=inputs,
+            title=title if isinstance(title, str) else None,
+            scope="top",
+            widgets_mapped=True,
+        )
+    for node in graph.nodes.values():
+        for name, value in node.inputs.items():
+            if isinstance(value, Link) and value.origin not in graph.nodes:
+                graph.warnings.append(f"node {node.id} input '{name}' links to missing node {value.origin}")
+    return graph

@@ -1,0 +1,80 @@
+"""One graph model for UI and API workflows, with subgraphs and group nodes flattened.
+
+UI subgraph instances are expanded: inner nodes get ids ``"<instance>:<inner>"`` (nested:
+``"1:2:3"``), exactly as ComfyUI's frontend names them when it queues a prompt, so a UI
+workflow and the API prompt saved next to it name the same nodes. Group nodes
+(``extra.groupNodes``, types ``workflow>Name``) expand the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Core frontend-only classes: never sent to the backend, and they need nothing installed.
+VIRTUAL_CLASSES = frozenset({"Reroute", "PrimitiveNode", "Note", "MarkdownNote", "Comfy.NoteNode"})
+
+# Frontend-only classes that a pack's web extension provides: no backend class, but the
+# workflow breaks without the pack (e.g. Set/Get pass values by name). Class -> pack repository.
+FRONTEND_ONLY_PACK_CLASSES = {
+    "GetNode": "https://github.com/kijai/ComfyUI-KJNodes",
+    "SetNode": "https://github.com/kijai/ComfyUI-KJNodes",
+    "Label (rgthree)": "https://github.com/rgthree/rgthree-comfy",
+    "Fast Groups Bypasser (rgthree)": "https://github.com/rgthree/rgthree-comfy",
+    "Fast Groups Muter (rgthree)": "https://github.com/rgthree/rgthree-comfy",
+    "Fast Bypasser (rgthree)": "https://github.com/rgthree/rgthree-comfy",
+    "Fast Muter (rgthree)": "https://github.com/rgthree/rgthree-comfy",
+    "Fast Actions Button (rgthree)": "https://github.com/rgthree/rgthree-comfy",
+    "Bookmark (rgthree)": "https://github.com/rgthree/rgthree-comfy",
+    "Node Combiner (rgthree)": "https://github.com/rgthree/rgthree-comfy",
+    "Reroute (rgthree)": "https://github.com/rgthree/rgthree-comfy",
+}
+
+MODE_ALWAYS, MODE_NEVER, MODE_BYPASS = 0, 2, 4
+
+
+@dataclass
+class Link:
+    """An input fed by another node's output."""
+
+    origin: str
+    slot: int
+
+
+@dataclass
+class GraphNode:
+    id: str
+    class_type: str
+    mode: int = MODE_ALWAYS
+    # name -> literal value or Link. UI nodes get names from the schema (or positions).
+    inputs: dict[str, Any] = field(default_factory=dict)
+    widgets_values: Any = None
+    properties: dict[str, Any] = field(default_factory=dict)
+    title: str | None = None
+    scope: str = "top"  # "top" or "subgraph:<name>" / "group:<name>"
+    # UI inputs: slot name -> (widget name or None, link id or None)
+    ui_inputs: list[dict[str, Any]] = field(default_factory=list)
+    ui_outputs: list[dict[str, Any]] = field(default_factory=list)
+    widgets_mapped: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self.mode not in (MODE_NEVER, MODE_BYPASS)
+
+    @property
+    def virtual(self) -> bool:
+        return self.class_type in VIRTUAL_CLASSES
+
+
+@dataclass
+class Graph:
+    format: str  # "ui" | "api"
+    nodes: dict[str, GraphNode] = field(default_factory=dict)
+    # (target id, target slot) -> (origin id, origin slot) for UI links after flattening
+    links: dict[int | str, tuple[str, int, str, int]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+    subgraph_names: dict[str, str] = field(default_factory=dict)  # subgraph id -> name
+    group_node_names: set[str] = field(default_factory=set)
+    # PrimitiveNodes whose value was written into the widgets they feed
+    applied_primitives: set[str] = field(default_factory=set)

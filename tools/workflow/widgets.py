@@ -1,0 +1,79 @@
+"""Map a UI node's ``widgets_values`` onto input names.
+
+The frontend stores widget values positionally, in the schema's ``input_order`` (required
+then optional), skipping socket-only inputs. A seed-like INT carries a control value after
+it ("fixed", "randomize", ...), and an upload combo a trailing value. Converted widgets
+(fed by a link) keep their stale value in place. When the count disagrees, the frontend
+leaves values as they are, so the mapping here is tolerant and says when it guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from comfyfixer.tools.schema.models import NodeSchema
+from comfyfixer.tools.workflow.graph import GraphNode
+
+CONTROL_VALUES = frozenset({"fixed", "increment", "decrement", "randomize"})
+
+
+def _expected_len(schema: NodeSchema, with_extras: bool) -> int:
+    return sum(1 + (i.extra_widget_slots if with_extras else 0) for i in schema.widget_inputs())
+
+
+def map_with_schema(values: list[Any], schema: NodeSchema) -> tuple[dict[str, Any], bool]:
+    """Returns (name → value, exact). ``exact`` is False when the count did not match the schema."""
+    widgets = schema.widget_inputs()
+    with_extras = _expected_len(schema, True)
+    without = _expected_len(schema, False)
+    use_extras = len(values) == with_extras or len(values) != without
+    exact = len(values) in (with_extras, without)
+    out: dict[str, Any] = {}
+    pos = 0
+    for spec in widgets:
+        if pos >= len(values):
+            break
+        out[spec.name] = values[pos]
+        pos += 1
+        extra = spec.extra_widget_slots if use_extras else 0
+        if not exact and extra and pos < len(values):
+            # Tolerant path: only skip the slot if it really holds a control/upload value.
+            nxt = values[pos]
+            if not (isinstance(nxt, str) and (nxt in CONTROL_VALUES or nxt in ("image", "video", "audio"))):
+                extra = 0
+        pos += extra
+    return out, exact
+
+
+def map_without_schema(values: list[Any], node: GraphNode) -> dict[str, Any]:
+    """Heuristic: newer frontends list every widget among ``inputs`` with ``widget.name``, in order."""
+    names = [
+        str(i["widget"]["name"])
+        for i in node.ui_inputs
+        if isinstance(i.get("widget"), Mapping) and i["widget"].get("name")
+    ]
+    out: dict[str, Any] = {}
+    pos = 0
+    for name in names:
+        if pos >= len(values):
+            break
+        out[name] = values[pos]
+        pos += 1
+        if pos < len(values) and isinstance(values[pos], str) and values[pos] in CONTROL_VALUES:
+            pos += 1
+    return out
+
+
+def widget_inputs(node: GraphNode, schema: NodeSchema | None) -> tuple[dict[str, Any], str]:
+    """(name → value, how) where ``how`` is 'schema', 'schema-tolerant', 'dict', 'ui-inputs' or 'none'."""
+    values = node.widgets_values
+    if isinstance(values, Mapping):
+        return {str(k): v for k, v in values.items()}, "dict"
+    if not isinstance(values, list) or not values:
+        return {}, "none"
+    if schema is not None and schema.widget_inputs():
+        mapped, exact = map_with_schema(values, schema)
+        return mapped, "schema" if exact else "schema-tolerant"
+    mapped = map_without_schema(values, node)
+    return mapped, "ui-inputs" if mapped else "none"
