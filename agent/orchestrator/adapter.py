@@ -1,0 +1,193 @@
+"""One adapter from the project's typed tools to qwen-agent tools.
+
+* :func:`tool_parameters` turns a pydantic input model into the schema qwen-agent accepts (its
+  ``is_tool_schema`` wants exactly ``type``/``properties``/``required`` at the top, so titles go and
+  ``$defs`` are inlined).
+* :func:`make_qwen_tool` wraps a :class:`ToolSpec`: the call is validated and run through
+  :meth:`Toolset.call`, recorded in the run's trace, and answered with compact JSON — a result or a
+  short error the model can act on, never a traceback.
+* A side-effect tool is never run from here: a call becomes a :class:`ProposedAction` that waits for
+  the user's approval outside the model's reach.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from comfyfixer.agent.orchestrator.records import ProposedAction, ToolCallRecord
+from comfyfixer.tools.context import ToolContext
+from comfyfixer.tools.toolset import (
+    ToolOutcome,
+    Toolset,
+    ToolSpec,
+    compact_validation_errors,
+    parse_arguments,
+)
+from pydantic import BaseModel, ValidationError
+
+MAX_RESULT_CHARS = 6000
+PROPOSAL_PREFIX = (
+    "[Needs the user's approval: calling this only PROPOSES the action; it is not executed and you will "
+    "not see its result.] "
+)
+
+
+def tool_parameters(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s JSON schema in the shape qwen-agent accepts: no titles, no ``$ref``."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any, depth: int = 0) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node and depth < 12:
+                target = copy.deepcopy(defs[node["$ref"].split("/")[-1]])
+                extra = {k: v for k, v in node.items() if k != "$ref"}
+                return resolve({**target, **extra}, depth + 1)
+            return {k: resolve(v, depth) for k, v in node.items() if k != "title" or not isinstance(v, str)}
+        if isinstance(node, list):
+            return [resolve(v, depth) for v in node]
+        return node
+
+    body = resolve(schema)
+    return {
+        "type": "object",
+        "properties": body.get("properties", {}),
+        "required": list(body.get("required", [])),
+    }
+
+
+def compact(obj: Any, max_chars: int = MAX_RESULT_CHARS) -> Any:
+    """Shrink JSON data until its text fits ``max_chars``: long lists and strings are cut, with a
+    marker saying how much was left out, so the model knows the view is partial."""
+    text = json.dumps(obj, ensure_ascii=False, default=str)
+    if len(text) <= max_chars:
+        return obj
+    for max_items, max_str in ((40, 800), (20, 400), (10, 200), (5, 120), (3, 60)):
+        out = _shrink(obj, max_items, max_str)
+        if len(json.dumps(out, ensure_ascii=False, default=str)) <= max_chars:
+            return out
+    return {"truncated": True, "excerpt": text[: max_chars - 100]}
+
+
+def _shrink(obj: Any, max_items: int, max_str: int) -> Any:
+    if isinstance(obj, dict):
+        return {k: _shrink(v, max_items, max_str) for k, v in obj.items()}
+    if isinstance(obj, list):
+        head = [_shrink(v, max_items, max_str) for v in obj[:max_items]]
+        if len(obj) > max_items:
+            head.append(f"... {len(obj) - max_items} more not shown")
+        return head
+    if isinstance(obj, str) and len(obj) > max_str:
+        return obj[:max_str] + f"... ({len(obj) - max_str} more characters)"
+    return obj
+
+
+def outcome_for_model(outcome: ToolOutcome) -> str:
+    """The text the model reads for one tool call."""
+    if outcome.ok:
+        payload: dict[str, Any] = {"ok": True, "status": outcome.status, "data": compact(outcome.result)}
+    else:
+        assert outcome.error is not None
+        payload = {"ok": False, "error": outcome.error.model_dump(exclude_none=True, exclude_defaults=True)}
+        payload["error"]["kind"] = outcome.error.kind
+    return json.dumps(payload, ensure_ascii=False, default=str)
+
+
+@dataclass
+class RunState:
+    """What one run accumulates; tools append to it as they are called."""
+
+    turn: int = 0
+    trace: list[ToolCallRecord] = field(default_factory=list)
+    proposals: list[ProposedAction] = field(default_factory=list)
+    on_tool_start: Callable[[str, Any], None] | None = None
+    on_tool_end: Callable[[ToolCallRecord], None] | None = None
+
+    def next_call_id(self) -> str:
+        return f"t{len(self.trace) + 1}"
+
+    def record(self, rec: ToolCallRecord) -> None:
+        self.trace.append(rec)
+        if self.on_tool_end:
+            self.on_tool_end(rec)
+
+
+def _loads(params: str | dict[str, Any]) -> dict[str, Any] | str:
+    if isinstance(params, dict):
+        return params
+    try:
+        value = json.loads(params) if params.strip() else {}
+    except json.JSONDecodeError:
+        return params
+    return value if isinstance(value, dict) else params
+
+
+def run_tool(spec: ToolSpec, toolset: Toolset, ctx: ToolContext, state: RunState, params: str | dict[str, Any]) -> str:
+    """Validate and run (or, for a side-effect tool, propose) one call; return what the model reads."""
+    args = _loads(params)
+    if state.on_tool_start:
+        state.on_tool_start(spec.name, args)
+    call_id = state.next_call_id()
+    if spec.side_effects:
+        return _propose(spec, ctx, state, call_id, args)
+    outcome = toolset.call(spec.name, args, ctx)
+    state.record(
+        ToolCallRecord(
+            call_id=call_id, turn=state.turn, tool=spec.name, arguments=args, status=outcome.status,
+            duration_ms=outcome.duration_ms, result=outcome.result,
+            error=outcome.error.model_dump(exclude_none=True) if outcome.error else None,
+        )
+    )
+    return outcome_for_model(outcome)
+
+
+def _propose(spec: ToolSpec, ctx: ToolContext, state: RunState, call_id: str, args: dict[str, Any] | str) -> str:
+    del ctx  # nothing runs here
+    try:
+        parsed = parse_arguments(spec.input_model, args)
+    except (ValidationError, ValueError) as exc:
+        details = compact_validation_errors(exc) if isinstance(exc, ValidationError) else [{"problem": str(exc)}]
+        error = {"kind": "invalid_arguments", "message": f"the arguments for {spec.name} do not match its schema",
+                 "details": details}
+        state.record(ToolCallRecord(call_id=call_id, turn=state.turn, tool=spec.name, arguments=args,
+                                    status="ERROR", error=error))
+        return json.dumps({"ok": False, "error": error})
+    data = parsed.model_dump(mode="json")
+    proposal = ProposedAction(
+        proposal_id=f"p{len(state.proposals) + 1}",
+        tool=spec.name,
+        arguments=data,
+        summary=f"{spec.name}({json.dumps(data, ensure_ascii=False)[:200]})",
+        approval_token=secrets.token_urlsafe(16),
+    )
+    state.proposals.append(proposal)
+    state.record(ToolCallRecord(call_id=call_id, turn=state.turn, tool=spec.name, arguments=data,
+                                status="PROPOSED", result={"proposal_id": proposal.proposal_id}))
+    return json.dumps({
+        "ok": True,
+        "status": "PROPOSED",
+        "data": {"proposal_id": proposal.proposal_id, "executed": False,
+                 "note": "Not executed. The user decides outside this conversation; describe the proposal."},
+    })
+
+
+def make_qwen_tool(spec: ToolSpec, toolset: Toolset, ctx: ToolContext, state: RunState) -> Any:
+    """A qwen-agent ``BaseTool`` instance for ``spec``, bound to one run's state."""
+    from qwen_agent.tools.base import BaseTool
+
+    description = (PROPOSAL_PREFIX if spec.side_effects else "") + spec.description
+
+    class TypedTool(BaseTool):
+        name = spec.name
+        parameters = tool_parameters(spec.input_model)
+
+        def call(self, params: str | dict[str, Any], **kwargs: Any) -> str:
+            return run_tool(spec, toolset, ctx, state, params)
+
+    TypedTool.description = description
+    return TypedTool()

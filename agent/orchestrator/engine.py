@@ -1,0 +1,273 @@
+"""The run loop: qwen-agent's ``FnCallAgent`` over the project's typed tools, with our own round
+budget, streaming callbacks, tool trace, status decision and approvals.
+
+qwen-agent is imported lazily (and only after :func:`prepare_runtime`), so importing this module
+is cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from comfyfixer.agent.config import Settings
+from comfyfixer.agent.orchestrator.adapter import RunState, make_qwen_tool
+from comfyfixer.agent.orchestrator.conversation import Conversation
+from comfyfixer.agent.orchestrator.llm import make_llm, prepare_runtime
+from comfyfixer.agent.orchestrator.prompts import guess_task, system_prompt
+from comfyfixer.agent.orchestrator.records import AgentAnswer, ProposedAction, ToolCallRecord, Usage
+from comfyfixer.agent.orchestrator.status import STATUS_LINE, decide
+from comfyfixer.tools.context import ToolContext
+from comfyfixer.tools.errors import ApprovalError, ComfyFixerError
+from comfyfixer.tools.toolset import Toolset, default_toolset
+
+log = logging.getLogger(__name__)
+
+TextCallback = Callable[[str], None]
+ToolStartCallback = Callable[[str, Any], None]
+ToolEndCallback = Callable[[ToolCallRecord], None]
+
+
+class ModelUnavailable(ComfyFixerError):
+    """No model server answered at the configured base URL."""
+
+    def __init__(self, base_url: str, model: str, detail: str) -> None:
+        super().__init__(f"no model server answered at {base_url} ({detail})",
+                         hint="start one, e.g. `ollama run qwen2.5:7b-instruct`, or set COMFYFIXER_LLM_BASE_URL")
+        self.base_url = base_url
+        self.model = model
+
+
+class _BudgetExhausted(Exception):
+    """Raised inside the agent loop when the next LLM call would pass the round budget."""
+
+
+def build_tool_context(settings: Settings) -> ToolContext:
+    """The tools' view of ``settings`` (folders, base URLs, tokens)."""
+    return ToolContext(
+        comfyui_dir=settings.comfyui_dir,
+        comfyui_url=settings.comfyui_url,
+        object_info_file=settings.object_info_file,
+        extra_model_paths=tuple(settings.extra_model_paths),
+        cache_dir=settings.cache_dir,
+        state_dir=settings.state_dir,
+        manager_catalog_dir=settings.manager_catalog_dir,
+        civitai_base_url=settings.civitai_base_url,
+        civitai_token=settings.civitai_token,
+        hf_endpoint=settings.hf_endpoint,
+        hf_token=settings.hf_token,
+        runpod_base_url=settings.runpod_base_url,
+        runpod_api_key=settings.runpod_api_key,
+        runpod_endpoint_id=settings.runpod_endpoint_id,
+        http_timeout=settings.http_timeout,
+        http_retries=settings.http_retries,
+        offline=settings.offline,
+    )
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(item.get("text") or "") for item in content if isinstance(item, dict))
+    return ""
+
+
+class _LineStreamer:
+    """Forwards an answer's text line by line as it grows, holding back tool-call markup and the
+    closing STATUS line (qwen-agent yields the whole response so far, not deltas)."""
+
+    def __init__(self, sink: TextCallback | None) -> None:
+        self.sink = sink
+        self.emitted: dict[int, int] = {}
+
+    def update(self, key: int, text: str, *, final: bool = False) -> None:
+        if self.sink is None:
+            return
+        done = self.emitted.get(key, 0)
+        cut = len(text) if final else text.rfind("\n") + 1
+        if cut <= done or "<tool_call" in text[done:cut]:
+            return
+        chunk = STATUS_LINE.sub("", text[done:cut])
+        self.emitted[key] = cut
+        if final:
+            chunk = chunk.rstrip() + "\n"
+        if chunk.strip():
+            self.sink(re.sub(r"\n{3,}", "\n\n", chunk))
+
+
+class Orchestrator:
+    """Answers questions with a Qwen model (any OpenAI-compatible server) and the project's tools."""
+
+    def __init__(self, settings: Settings, *, toolset: Toolset | None = None, ctx: ToolContext | None = None) -> None:
+        self.settings = settings
+        self.ctx = ctx or build_tool_context(settings)
+        self.toolset = toolset if toolset is not None else default_toolset(self.ctx)
+        self.max_rounds = settings.llm_max_rounds
+        prepare_runtime(settings.cache_dir / "qwen-agent")
+
+    # --- one question -----------------------------------------------------------
+    def run(
+        self,
+        question: str,
+        *,
+        conversation: Conversation | None = None,
+        files: Sequence[Path | str] = (),
+        task: str | None = None,
+        on_text: TextCallback | None = None,
+        on_tool_start: ToolStartCallback | None = None,
+        on_tool_end: ToolEndCallback | None = None,
+    ) -> AgentAnswer:
+        """Answer ``question`` (continuing ``conversation`` if given, and saving the turn to it)."""
+        from qwen_agent.llm.base import ModelServiceError
+
+        usage = Usage()
+        state = RunState(on_tool_start=on_tool_start, on_tool_end=on_tool_end)
+        task = task or guess_task(question)
+        agent = self._make_agent(state, usage, task)
+        user_text = question
+        if files:
+            listed = "\n".join(f"- {Path(f).expanduser()}" for f in files)
+            user_text += f"\n\nFiles the user attached (read them with the tools):\n{listed}"
+        history = list(conversation.messages) if conversation else []
+        messages = [*history, {"role": "user", "content": user_text}]
+
+        streamer = _LineStreamer(on_text)
+        response: list[dict[str, Any]] = []
+        budget_exhausted = False
+        failure: str | None = None
+        started = time.perf_counter()
+        stream = agent.run(messages)
+        try:
+            for response in stream:
+                for i, msg in enumerate(response):
+                    if msg.get("role") == "assistant" and not msg.get("function_call"):
+                        streamer.update(i, _text(msg.get("content")))
+        except _BudgetExhausted:
+            budget_exhausted = True
+        except ModelServiceError as exc:
+            failure = self._model_failure(exc)
+        finally:
+            stream.close()
+        usage.seconds = round(time.perf_counter() - started, 3)
+        if usage.source == "none" and usage.llm_calls:
+            _estimate_usage(usage, messages, response)
+
+        final = ""
+        if response and response[-1].get("role") == "assistant" and not response[-1].get("function_call"):
+            final = _text(response[-1].get("content"))
+            streamer.update(len(response) - 1, final, final=True)
+        verdict = decide(final, state.trace, budget_exhausted=budget_exhausted, failure=failure)
+        answer = AgentAnswer(
+            status=verdict.status,
+            answer=verdict.answer or _fallback_answer(verdict.reason, state.trace),
+            reason=verdict.reason,
+            candidates=verdict.candidates,
+            evidence=verdict.evidence,
+            tool_calls=state.trace,
+            proposals=state.proposals,
+            usage=usage,
+            conversation_id=conversation.id if conversation else None,
+        )
+        if conversation is not None:
+            conversation.append_turn(question, [messages[-1], *response], answer)
+        return answer
+
+    # --- approvals --------------------------------------------------------------
+    def execute_proposal(
+        self, proposal: ProposedAction, approval_token: str, *, conversation: Conversation | None = None
+    ) -> ToolCallRecord:
+        """Run a proposed side-effect call the user approved. Only the UI holds ``approval_token``."""
+        if not secrets.compare_digest(approval_token, proposal.approval_token):
+            raise ApprovalError(f"approval for {proposal.proposal_id} does not match", hint="approve it again")
+        outcome = self.toolset.call(proposal.tool, proposal.arguments, self.ctx, allow_side_effects=True)
+        rec = ToolCallRecord(
+            call_id=f"approved-{proposal.proposal_id}", turn=0, tool=proposal.tool, arguments=proposal.arguments,
+            status="APPROVED" if outcome.ok else "ERROR", duration_ms=outcome.duration_ms, result=outcome.result,
+            error=outcome.error.model_dump(exclude_none=True) if outcome.error else None,
+        )
+        if conversation is not None:
+            conversation.append_event("approved", {"tool_calls": [rec.model_dump(mode="json")]})
+        return rec
+
+    # --- internals --------------------------------------------------------------
+    def _make_agent(self, state: RunState, usage: Usage, task: str | None) -> Any:
+        from qwen_agent.agents import FnCallAgent
+
+        toolset, max_rounds = self.toolset, self.max_rounds
+        tools = [make_qwen_tool(spec, toolset, self.ctx, state) for spec in toolset]
+
+        class _Agent(FnCallAgent):
+            def __init__(self, **kw: Any) -> None:
+                # FnCallAgent builds a Memory (and workspace folders) only when none is set; we
+                # never hand it files, so an inert one is enough.
+                self.mem = _NoFiles()
+                super().__init__(**kw)
+
+            def _call_llm(self, *args: Any, **kw: Any) -> Any:
+                if state.turn >= max_rounds:
+                    raise _BudgetExhausted
+                state.turn += 1
+                return super()._call_llm(*args, **kw)
+
+            def _call_tool(self, tool_name: str, tool_args: Any = "{}", **kw: Any) -> Any:
+                if tool_name not in self.function_map:
+                    return _unknown_tool(state, tool_name, tool_args, toolset.names())
+                return super()._call_tool(tool_name, tool_args, **kw)
+
+        return _Agent(
+            function_list=tools,
+            llm=make_llm(self.settings, usage),
+            system_message=system_prompt(max_rounds=max_rounds, task=task),
+            name=None,
+        )
+
+    def _model_failure(self, exc: Exception) -> str:
+        import openai
+
+        inner = getattr(exc, "exception", None)
+        if isinstance(inner, openai.APITimeoutError):
+            return f"the model server did not answer within {self.settings.llm_timeout:g} s"
+        if isinstance(inner, openai.APIConnectionError):
+            raise ModelUnavailable(self.settings.llm_base_url, self.settings.llm_model, "connection failed") from None
+        if isinstance(inner, openai.APIStatusError):
+            return f"the model server answered HTTP {inner.status_code}: {str(inner.message)[:200]}"
+        return f"the model server failed: {str(exc).strip()[:200]}"
+
+
+class _NoFiles:
+    system_files: list[str] = []
+
+
+def _unknown_tool(state: RunState, name: str | None, args: Any, valid: list[str]) -> str:
+    import json
+
+    error = {"kind": "unknown_tool", "message": f"there is no tool named {name!r}",
+             "hint": "call one of: " + ", ".join(valid)}
+    state.record(ToolCallRecord(call_id=state.next_call_id(), turn=state.turn, tool=str(name or ""),
+                                arguments=args if isinstance(args, dict | str) else str(args),
+                                status="ERROR", error=error))
+    return json.dumps({"ok": False, "error": error})
+
+
+def _fallback_answer(reason: str | None, trace: list[ToolCallRecord]) -> str:
+    lines = [f"No final answer: {reason or 'unknown reason'}."]
+    if trace:
+        lines.append("Tool calls so far: " + ", ".join(f"{r.tool} ({r.status})" for r in trace) + ".")
+    return "\n".join(lines)
+
+
+def _estimate_usage(usage: Usage, messages: list[dict[str, Any]], response: list[dict[str, Any]]) -> None:
+    """Rough token counts with qwen-agent's bundled tokenizer when the server reports none."""
+    import json
+
+    from qwen_agent.utils.tokenization_qwen import count_tokens
+
+    usage.prompt_tokens = count_tokens(json.dumps(messages, ensure_ascii=False, default=str)) * usage.llm_calls
+    usage.completion_tokens = count_tokens(json.dumps(response, ensure_ascii=False, default=str))
+    usage.source = "estimated"

@@ -1,0 +1,138 @@
+"""The chat model: qwen-agent's OpenAI-compatible client, configured from Settings, with its
+known wire bugs fixed in one place.
+
+qwen-agent 0.0.34 quirks handled here:
+
+* ``QWEN_AGENT_*`` settings are read once, at import: :func:`prepare_runtime` sets the workspace
+  (otherwise ``./workspace`` in the current folder) and a high per-run call ceiling (our own round
+  budget is the real limit) before the first import.
+* a random ``seed`` goes into every request unless one is pinned: we pin ``settings.llm_seed``.
+* native tool results are sent with ``id`` but no ``tool_call_id``; strict servers refuse them.
+* a server that repeats the function name in every streamed delta (llama-cpp-python) gets the
+  names concatenated (``toolTool``).
+* openai's client retries twice on its own; ``max_retries`` in ``generate_cfg`` is qwen-agent's
+  retry count, kept at 0 so an unreachable server is reported within seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from comfyfixer.agent.config import Settings
+    from comfyfixer.agent.orchestrator.records import Usage
+
+# Our own round budget stops a run; this only has to stay above settings.llm_max_rounds (<= 50).
+_QWEN_CALL_CEILING = "64"
+# Local servers ignore the key but the openai client insists on one.
+_PLACEHOLDER_KEY = "EMPTY"
+
+
+def prepare_runtime(workspace: Path) -> None:
+    """Point qwen-agent at ``workspace`` before its first import (its settings are import-time)."""
+    workspace.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("QWEN_AGENT_DEFAULT_WORKSPACE", str(workspace))
+    os.environ.setdefault("QWEN_AGENT_MAX_LLM_CALL_PER_RUN", _QWEN_CALL_CEILING)
+
+
+def llm_config(settings: Settings) -> dict[str, Any]:
+    """The qwen-agent LLM config for ``settings`` (OpenAI-compatible server; Ollama by default)."""
+    return {
+        "model": settings.llm_model,
+        "model_server": settings.llm_base_url,
+        "model_type": "oai",
+        "api_key": settings.secret("llm_api_key") or _PLACEHOLDER_KEY,
+        "generate_cfg": {
+            "use_raw_api": settings.llm_native_tools,
+            # 'qwen' is broken in 0.0.34 (IndexError on an empty first delta); nous is not.
+            "fncall_prompt_type": "nous",
+            "max_retries": 0,
+            "request_timeout": settings.llm_timeout,
+            "seed": settings.llm_seed,
+            "temperature": settings.llm_temperature,
+            "max_tokens": settings.llm_max_tokens,
+            "max_input_tokens": 24000,
+        },
+    }
+
+
+def make_llm(settings: Settings, usage: Usage) -> Any:
+    """A qwen-agent chat model bound to ``settings``; token usage is added to ``usage``."""
+    prepare_runtime(settings.cache_dir / "qwen-agent")
+    cls = _strict_oai_class()
+    return cls(llm_config(settings), usage)
+
+
+def fix_tool_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Make qwen-agent's outgoing messages valid for strict OpenAI-schema servers."""
+    fixed = []
+    for msg in messages:
+        if msg.get("role") == "tool":
+            call_id = msg.get("tool_call_id") or msg.get("id") or (msg.get("extra") or {}).get("function_id") or "1"
+            fixed.append({"role": "tool", "tool_call_id": str(call_id), "content": msg.get("content") or ""})
+        else:
+            fixed.append({k: v for k, v in msg.items() if k != "extra" and v is not None})
+    return fixed
+
+
+def dedupe_streamed_names(chunks: Any, usage: Usage) -> Iterator[Any]:
+    """Drop function names a server repeats in later deltas of the same call, and collect usage."""
+    names: dict[str, str] = {}
+    last_id: str | None = None
+    for chunk in chunks:
+        u = getattr(chunk, "usage", None)
+        if u is not None:
+            usage.prompt_tokens += int(getattr(u, "prompt_tokens", 0) or 0)
+            usage.completion_tokens += int(getattr(u, "completion_tokens", 0) or 0)
+            usage.source = "server"
+        for choice in getattr(chunk, "choices", None) or []:
+            for tc in getattr(choice.delta, "tool_calls", None) or []:
+                fn = tc.function
+                if fn is None:
+                    continue
+                call_id = tc.id or last_id
+                if call_id is not None and fn.name and names.get(call_id) == fn.name:
+                    fn.name = None
+                elif call_id is not None and fn.name:
+                    names[call_id] = fn.name
+                last_id = call_id
+        yield chunk
+
+
+def _strict_oai_class() -> type:
+    from qwen_agent.llm.oai import TextChatAtOAI
+
+    # qwen-agent logs every request's token count at INFO on its own handler; keep stderr quiet
+    # unless our own logging asks for debug output.
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        logging.getLogger("qwen_agent_logger").setLevel(logging.WARNING)
+
+    class StrictOAI(TextChatAtOAI):
+        """``TextChatAtOAI`` with valid tool messages, de-duplicated streamed names and usage."""
+
+        def __init__(self, cfg: dict[str, Any], usage: Usage) -> None:
+            super().__init__(cfg)
+            self.usage = usage
+            inner = cast(Any, self)._chat_complete_create
+
+            def create(*args: Any, **kwargs: Any) -> Any:
+                kwargs["messages"] = fix_tool_messages(list(kwargs.get("messages") or []))
+                self.usage.llm_calls += 1
+                if kwargs.get("stream"):
+                    kwargs.setdefault("stream_options", {"include_usage": True})
+                    return dedupe_streamed_names(inner(*args, **kwargs), self.usage)
+                response = inner(*args, **kwargs)
+                u = getattr(response, "usage", None)
+                if u is not None:
+                    self.usage.prompt_tokens += int(u.prompt_tokens or 0)
+                    self.usage.completion_tokens += int(u.completion_tokens or 0)
+                    self.usage.source = "server"
+                return response
+
+            self._chat_complete_create = create
+
+    return StrictOAI

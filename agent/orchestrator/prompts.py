@@ -1,0 +1,57 @@
+"""Prompt templates from ``comfyfixer.prompts``, loaded by name and rendered strictly.
+
+A missing template variable is an error (jinja2 ``StrictUndefined``), never an empty string.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+PACKAGE = "comfyfixer.prompts"
+TASKS = {
+    "make_runnable": "task_make_runnable",
+    "explain_tune": "task_explain_tune",
+    "rebuild_image": "task_rebuild_image",
+}
+# Words that point at one of the three main tasks; the first match wins.
+_TASK_HINTS = (
+    ("rebuild_image", re.compile(r"\b(rebuild|reconstruct|recreate)\b.*\b(image|png|picture|photo)\b|behind this image", re.I)),
+    ("make_runnable", re.compile(r"\b(runnable|make .* run|missing|fix (this|my|the) workflow|won'?t run)\b", re.I)),
+    ("explain_tune", re.compile(r"\b(what does|explain|tune|vram|\d+\s*gb|low memory|faster)\b", re.I)),
+)
+
+
+@lru_cache(maxsize=32)
+def load_prompt(name: str) -> str:
+    """The raw text of ``prompts/<name>.md`` (or ``.txt``)."""
+    root = resources.files(PACKAGE)
+    for ext in (".md", ".txt"):
+        entry = root / f"{name}{ext}"
+        if entry.is_file():
+            return entry.read_text(encoding="utf-8")
+    raise FileNotFoundError(f"no prompt named {name!r} in {PACKAGE}")
+
+
+def render_prompt(name: str, **variables: Any) -> str:
+    """``load_prompt(name)`` rendered with ``variables``; unknown variables raise."""
+    import jinja2
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    return env.from_string(load_prompt(name)).render(**variables).strip() + "\n"
+
+
+def guess_task(question: str) -> str | None:
+    """Which main task a question asks for, if any (selects the task prompt)."""
+    for task, pattern in _TASK_HINTS:
+        if pattern.search(question):
+            return task
+    return None
+
+
+def system_prompt(*, max_rounds: int, task: str | None) -> str:
+    """The system prompt, with the task guidance for ``task`` when there is one."""
+    task_prompt = load_prompt(TASKS[task]).strip() if task in TASKS else ""
+    return render_prompt("system", max_rounds=max_rounds, task_prompt=task_prompt)

@@ -1,0 +1,78 @@
+"""What a run produces: tool-call records, proposed actions, usage and the final answer.
+
+These are plain pydantic models (no qwen-agent import) so the CLI, the conversation journal and the
+evals can use them without loading the LLM stack.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Status = Literal["OK", "UNCERTAIN", "FAILED"]
+
+
+class ToolCallRecord(BaseModel):
+    """One tool call as it happened: kept in the trace and saved with the conversation."""
+
+    call_id: str
+    turn: int = Field(description="Which LLM round asked for it (1-based).")
+    tool: str
+    arguments: dict[str, Any] | str
+    status: Literal["OK", "UNCERTAIN", "ERROR", "PROPOSED", "APPROVED", "REFUSED"]
+    duration_ms: float = 0.0
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+
+class ProposedAction(BaseModel):
+    """A side-effect tool call the model asked for. It runs only after the user approves it.
+
+    ``approval_token`` never reaches the model: it lives in this object (held by the UI) and is
+    excluded from every serialisation, so no text in the conversation can approve an action.
+    """
+
+    proposal_id: str
+    tool: str
+    arguments: dict[str, Any]
+    summary: str
+    approval_token: str = Field(exclude=True, repr=False)
+
+
+class Usage(BaseModel):
+    """LLM calls and tokens for one run."""
+
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    source: Literal["server", "estimated", "none"] = "none"
+    seconds: float = 0.0
+
+
+class AgentAnswer(BaseModel):
+    """The result of one question: status, answer text, candidates and the evidence behind them."""
+
+    status: Status
+    answer: str
+    reason: str | None = Field(default=None, description="Why the status is UNCERTAIN or FAILED.")
+    candidates: list[Any] = Field(default_factory=list)
+    evidence: list[dict[str, Any]] = Field(default_factory=list)
+    tool_calls: list[ToolCallRecord] = Field(default_factory=list)
+    proposals: list[ProposedAction] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    conversation_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``ask --json`` document."""
+        return {
+            "status": self.status,
+            "answer": self.answer,
+            "reason": self.reason,
+            "candidates": self.candidates,
+            "evidence": self.evidence,
+            "tool_calls": [c.model_dump(mode="json") for c in self.tool_calls],
+            "proposals": [p.model_dump(mode="json") for p in self.proposals],
+            "usage": self.usage.model_dump(mode="json"),
+            "conversation_id": self.conversation_id,
+        }

@@ -1,0 +1,107 @@
+"""Deciding a run's status: OK, UNCERTAIN (with candidates and evidence) or FAILED (with why).
+
+Rules, first match wins:
+
+1. the model server failed → FAILED;
+2. the round budget ran out before an answer → UNCERTAIN;
+3. the answer is empty → UNCERTAIN;
+4. the model's closing ``STATUS:`` line says FAILED or UNCERTAIN → that status;
+5. a tool returned UNCERTAIN and no later call of the same tool returned OK → UNCERTAIN
+   (the model's own "OK" is not evidence; a tool result is);
+6. otherwise OK.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from comfyfixer.agent.orchestrator.records import Status, ToolCallRecord
+
+STATUS_LINE = re.compile(r"^\s*[*_`>#\s]*STATUS\s*[:=]\s*[*_`]*\s*(OK|UNCERTAIN|FAILED)\b.*$", re.I | re.M)
+_LEADING = re.compile(r"^\s*[*_`]*\s*(UNCERTAIN|FAILED)\b", re.I)
+MAX_CANDIDATES = 12
+
+
+@dataclass
+class Verdict:
+    status: Status
+    answer: str
+    reason: str | None = None
+    candidates: list[Any] = field(default_factory=list)
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+
+def split_status(text: str) -> tuple[str, str | None]:
+    """The answer without its closing ``STATUS:`` line, and the status that line declared."""
+    matches = list(STATUS_LINE.finditer(text))
+    if matches:
+        last = matches[-1]
+        cleaned = (text[: last.start()] + text[last.end():]).strip()
+        return cleaned, last.group(1).upper()
+    lead = _LEADING.match(text)
+    return text.strip(), lead.group(1).upper() if lead else None
+
+
+def _candidates_of(result: dict[str, Any] | None) -> list[Any]:
+    if not result:
+        return []
+    found: list[Any] = []
+    for key in ("candidates", "matches", "options"):
+        value = result.get(key)
+        if isinstance(value, list):
+            found.extend(value)
+    for value in result.values():  # one level down: e.g. {"models": [{"candidates": [...]}]}
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, dict) and str(item.get("status", "")).upper() == "UNCERTAIN":
+                found.extend(item.get("candidates") or [])
+    return found
+
+
+def _evidence(rec: ToolCallRecord) -> dict[str, Any]:
+    ev: dict[str, Any] = {"tool": rec.tool, "arguments": rec.arguments, "status": rec.status}
+    if rec.error:
+        ev["error"] = rec.error.get("message")
+    return ev
+
+
+def unresolved_uncertain(trace: list[ToolCallRecord]) -> list[ToolCallRecord]:
+    """UNCERTAIN tool results not followed by an OK result from the same tool."""
+    open_: list[ToolCallRecord] = []
+    for i, rec in enumerate(trace):
+        if rec.status != "UNCERTAIN":
+            continue
+        if not any(later.tool == rec.tool and later.status == "OK" for later in trace[i + 1:]):
+            open_.append(rec)
+    return open_
+
+
+def decide(
+    text: str,
+    trace: list[ToolCallRecord],
+    *,
+    budget_exhausted: bool = False,
+    failure: str | None = None,
+) -> Verdict:
+    """Apply the rules in the module docstring."""
+    answer, declared = split_status(text or "")
+    uncertain = unresolved_uncertain(trace)
+    candidates = [c for rec in (uncertain or trace) for c in _candidates_of(rec.result)][:MAX_CANDIDATES]
+    evidence = [_evidence(r) for r in trace if r.status in ("OK", "UNCERTAIN", "ERROR")]
+    if failure:
+        return Verdict("FAILED", answer, failure, [], evidence)
+    if budget_exhausted:
+        return Verdict("UNCERTAIN", answer, "the round limit was reached before a final answer", candidates, evidence)
+    if not answer:
+        return Verdict("UNCERTAIN", "", "the model gave an empty answer", candidates, evidence)
+    if declared == "FAILED":
+        return Verdict("FAILED", answer, "the model could not complete the task (see the answer)", [], evidence)
+    if declared == "UNCERTAIN":
+        return Verdict("UNCERTAIN", answer, "the model was not sure (see the answer)", candidates, evidence)
+    if uncertain:
+        tools = ", ".join(sorted({r.tool for r in uncertain}))
+        return Verdict("UNCERTAIN", answer, f"{tools} returned UNCERTAIN and no later result settled it",
+                       candidates, evidence)
+    return Verdict("OK", answer, None, [], evidence)

@@ -1,0 +1,280 @@
+"""A scripted OpenAI-compatible chat server on loopback, for tests and evals.
+
+The server plays a script instead of a model. A reply is a dict:
+
+* ``{"content": "text"}`` — a plain answer;
+* ``{"tool_calls": [{"name": ..., "arguments": {...} or "raw json"}], "content": "optional"}`` —
+  tool calls. When the request carries ``tools`` (native function calling) they are sent as
+  ``tool_calls`` deltas; otherwise (prompt-based ``nous`` mode) as ``<tool_call>`` text;
+* ``{"http_status": 500, "error": "message"}`` — an HTTP error.
+
+A script is keyed by conversation state, so the same script serves replays and resumed
+conversations:
+
+* a list: reply ``n`` answers the request that holds ``n`` assistant turns after the latest real
+  user message (tool results sent back as user text in ``nous`` mode do not count);
+* a dict ``{substring: list}``: the list whose key occurs in the latest real user message
+  (``"*"`` is the fallback);
+* a callable ``(request_body) -> reply``.
+
+Streaming mimics vLLM: an empty first delta, content in small pieces, tool-call arguments split
+across chunks, then a usage chunk when ``stream_options.include_usage`` is set. Every request body is
+kept in ``requests`` so tests can check what the client sent.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Reply = dict[str, Any]
+Script = list[Reply] | Mapping[str, list[Reply]] | Callable[[dict[str, Any]], Reply]
+
+EXHAUSTED = "(the script has no reply for this turn)"
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return ""
+
+
+def is_tool_response(msg: Mapping[str, Any]) -> bool:
+    """True for a user message that only carries tool results (``nous`` mode)."""
+    return msg.get("role") == "user" and _text_of(msg.get("content")).lstrip().startswith("<tool_response>")
+
+
+def conversation_state(body: Mapping[str, Any]) -> tuple[str, int]:
+    """The latest real user message and how many assistant turns follow it."""
+    messages = list(body.get("messages") or [])
+    last_user = -1
+    for i, msg in enumerate(messages):
+        if msg.get("role") == "user" and not is_tool_response(msg):
+            last_user = i
+    question = _text_of(messages[last_user].get("content")) if last_user >= 0 else ""
+    turns = sum(1 for m in messages[last_user + 1:] if m.get("role") == "assistant")
+    return question, turns
+
+
+def pick_reply(script: Script, body: dict[str, Any]) -> Reply:
+    """The reply ``script`` gives to the request ``body``."""
+    if callable(script):
+        return script(body)
+    question, turns = conversation_state(body)
+    if isinstance(script, Mapping):
+        chosen = next((v for k, v in script.items() if k != "*" and k in question), script.get("*", []))
+    else:
+        chosen = script
+    if turns < len(chosen):
+        return chosen[turns]
+    return {"content": EXHAUSTED}
+
+
+def _approx_tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+class ScriptedChatServer:
+    """Context manager: ``with ScriptedChatServer(script) as srv: ... srv.base_url``."""
+
+    def __init__(
+        self,
+        script: Script,
+        *,
+        model: str = "scripted-qwen",
+        chunk_size: int = 12,
+        repeat_tool_names: bool = False,
+        require_tool_call_id: bool = True,
+    ) -> None:
+        self.script = script
+        self.model = model
+        self.chunk_size = chunk_size
+        # llama-cpp-python repeats the function name in every delta of a call.
+        self.repeat_tool_names = repeat_tool_names
+        # Strict OpenAI-schema servers refuse a tool message without tool_call_id.
+        self.require_tool_call_id = require_tool_call_id
+        self.requests: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ---------------------------------------------------------------
+    def start(self) -> ScriptedChatServer:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+                return
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/").endswith("/models"):
+                    self._json(200, {"object": "list", "data": [{"id": server.model, "object": "model"}]})
+                else:
+                    self._json(404, {"error": {"message": "not found"}})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                try:
+                    body = json.loads(raw or b"{}")
+                except json.JSONDecodeError:
+                    self._json(400, {"error": {"message": "invalid JSON"}})
+                    return
+                if not self.path.rstrip("/").endswith("/chat/completions"):
+                    self._json(404, {"error": {"message": "not found"}})
+                    return
+                with server._lock:
+                    server.requests.append(body)
+                problem = server._validate(body)
+                if problem:
+                    self._json(422, {"error": {"message": problem, "type": "invalid_request_error"}})
+                    return
+                reply = pick_reply(server.script, body)
+                if "http_status" in reply:
+                    self._json(int(reply["http_status"]), {"error": {"message": reply.get("error", "error")}})
+                    return
+                if body.get("stream"):
+                    self._stream(body, reply)
+                else:
+                    self._json(200, server._completion(body, reply))
+
+            def _json(self, status: int, obj: Any) -> None:
+                data = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _stream(self, body: dict[str, Any], reply: Reply) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                for chunk in server._chunks(body, reply):
+                    self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+                self.close_connection = True
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="scripted-chat", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> ScriptedChatServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        assert self._httpd is not None, "server not started"
+        address = self._httpd.server_address
+        return f"http://{address[0]!s}:{address[1]}/v1"
+
+    # --- protocol ----------------------------------------------------------------
+    def _validate(self, body: dict[str, Any]) -> str | None:
+        if not isinstance(body.get("messages"), list) or not body["messages"]:
+            return "messages: field required"
+        if self.require_tool_call_id:
+            for i, msg in enumerate(body["messages"]):
+                if msg.get("role") == "tool" and not msg.get("tool_call_id"):
+                    return f"messages.{i}.tool_call_id: Field required"
+        return None
+
+    def _tool_calls(self, reply: Reply) -> list[dict[str, Any]]:
+        calls = []
+        for i, call in enumerate(reply.get("tool_calls") or []):
+            args = call.get("arguments", {})
+            calls.append({
+                "id": call.get("id") or f"call_{i}_{abs(hash(call['name'])) % 10_000}",
+                "name": call["name"],
+                "arguments": args if isinstance(args, str) else json.dumps(args),
+            })
+        return calls
+
+    def _content(self, body: dict[str, Any], reply: Reply) -> tuple[str, list[dict[str, Any]]]:
+        """Text and native tool calls for ``reply``; without ``tools`` the calls become text."""
+        text = str(reply.get("content") or "")
+        calls = self._tool_calls(reply)
+        if calls and not body.get("tools"):
+            blocks = [
+                "<tool_call>\n" + json.dumps({"name": c["name"], "arguments": _loads_or_raw(c["arguments"])})
+                + "\n</tool_call>"
+                for c in calls
+            ]
+            text = (text + "\n" if text else "") + "\n".join(blocks)
+            calls = []
+        return text, calls
+
+    def _usage(self, body: dict[str, Any], text: str, calls: list[dict[str, Any]]) -> dict[str, int]:
+        prompt = _approx_tokens(json.dumps(body.get("messages")) + json.dumps(body.get("tools") or []))
+        completion = _approx_tokens(text + json.dumps(calls))
+        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+    def _completion(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        text, calls = self._content(body, reply)
+        message: dict[str, Any] = {"role": "assistant", "content": text or None}
+        if calls:
+            message["tool_calls"] = [
+                {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+                for c in calls
+            ]
+        return {
+            "id": "chatcmpl-scripted", "object": "chat.completion", "created": int(time.time()), "model": self.model,
+            "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}],
+            "usage": self._usage(body, text, calls),
+        }
+
+    def _chunks(self, body: dict[str, Any], reply: Reply) -> list[dict[str, Any]]:
+        text, calls = self._content(body, reply)
+        base = {"id": "chatcmpl-scripted", "object": "chat.completion.chunk", "created": int(time.time()),
+                "model": self.model}
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+        out = [chunk({"role": "assistant", "content": ""})]
+        n = self.chunk_size
+        for i in range(0, len(text), n):
+            out.append(chunk({"content": text[i:i + n]}))
+        for idx, c in enumerate(calls):
+            pieces = [c["arguments"][i:i + n] for i in range(0, len(c["arguments"]), n)] or [""]
+            for j, piece in enumerate(pieces):
+                fn: dict[str, Any] = {"arguments": piece}
+                tc: dict[str, Any] = {"index": idx, "function": fn}
+                if j == 0 or self.repeat_tool_names:
+                    tc["id"] = c["id"]
+                    tc["type"] = "function"
+                    fn["name"] = c["name"]
+                out.append(chunk({"tool_calls": [tc]}))
+        out.append(chunk({}, "tool_calls" if calls else "stop"))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            out.append({**base, "choices": [], "usage": self._usage(body, text, calls)})
+        return out
+
+
+def _loads_or_raw(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text

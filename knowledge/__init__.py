@@ -1,0 +1,1 @@
+"""Knowledge pack: Markdown documents, one topic each (data only)."""

@@ -1,0 +1,1 @@
+"""Prompt templates (data only), loaded by name."""
