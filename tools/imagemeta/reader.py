@@ -1,21 +1,294 @@
-"""Entry points: read one image, many images, or a folder (stub; filled in below)."""
+"""Entry points: read one image, many images, or folders into ``GenerationInfo``.
+
+Detection order matters (both peer tools fail by probing in the wrong order):
+SwarmUI and Fooocus JSON before A1111 text, InvokeAI and NovelAI by their keys,
+Civitai JSON before generic JSON, ComfyUI graphs always kept alongside whatever
+text a saver wrote, stealth pixels only when nothing else was found.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+import re
+import struct
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from comfyfixer.tools.errors import InputError
+from comfyfixer.tools.imagemeta.a1111 import info_from_a1111, info_from_parts, looks_like_a1111, parse_a1111_text, split_settings
+from comfyfixer.tools.imagemeta.containers import ContainerError, ContainerInfo, RawEntry, read_container
+from comfyfixer.tools.imagemeta.generators import others
+from comfyfixer.tools.imagemeta.generators.comfyui import info_from_comfy
+from comfyfixer.tools.imagemeta.graphs import find_graphs, is_api_prompt, is_ui_workflow, try_json
 from comfyfixer.tools.imagemeta.models import GenerationInfo, ImageReadResult, ReadImageInput
+from comfyfixer.tools.imagemeta.samplers import COMFY_SAMPLERS
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".jfif", ".apng"}
+SIDECAR_LIMIT = 32 * 1024 * 1024
+_TEXT_CARRIERS = ("parameters", "UserComment", "Comment", "Description", "ImageDescription", "XPComment", "postprocessing")
+
+
+class ImageReadError(InputError):
+    """An image is damaged or hostile in a way that stops reading it."""
+
+
+def _raw_dict(entries: list[RawEntry]) -> dict[str, str]:
+    raw: dict[str, str] = {}
+    for e in entries:
+        key = e.key
+        n = 2
+        while key in raw:
+            key = f"{e.key}#{n}"
+            n += 1
+        raw[key] = e.value
+    return raw
+
+
+def _a1111_generator(info: GenerationInfo) -> str:
+    ex = {k.lower(): v for k, v in info.extra.items()}
+    if str(ex.get("app", "")).lower().startswith("sd.next"):
+        return "SD.Next"
+    if "civitai resources" in ex or "civitai metadata" in ex:
+        return "Civitai"
+    if "metadata generator version" in ex or any(re.match(r"lora_\d+ model name", k) for k in ex):
+        return "ComfyUI"
+    version = str(ex.get("version", ""))
+    if version.lower() == "comfyui":
+        return "ComfyUI"
+    # ComfyUI savers writing A1111 text: 50-bit seeds, ComfyUI sampler names ("euler_simple").
+    first = (info.sampler_raw or "").split(" ")[0]
+    if (info.seed or 0) >= 2**32 or (first and first in COMFY_SAMPLERS) or (first and first.rsplit("_", 1)[0] in COMFY_SAMPLERS):
+        return "ComfyUI"
+    if re.match(r"^(f\d|classic|neo)", version):
+        return "Forge"
+    return "A1111"
+
+
+def _parse_xxmjskxx_lines(text: str, info: GenerationInfo) -> bool:
+    """SaveImageWithMetaData COM-marker fallback: one ``Key: value`` per line."""
+    if "Metadata generator version" not in text:
+        return False
+    lines = text.replace("\r\n", "\n").split("\n")
+    settings: list[str] = []
+    while lines and (re.match(r"^[A-Z][\w ]*: ", lines[-1]) and not lines[-1].startswith("Negative prompt:") or not lines[-1].strip()):
+        settings.insert(0, lines.pop())
+    prompt, negative, _ = parse_a1111_text("\n".join(lines))
+    pairs = split_settings(", ".join(s.strip() for s in settings if s.strip()))
+    info_from_parts(prompt, negative, pairs, info)
+    return True
+
+
+def _apply_text(text: str, info: GenerationInfo) -> bool:
+    """Try every text-carried format on one value."""
+    t = text.strip()
+    if t.startswith("{"):
+        for parser in (others.parse_swarmui, others.parse_fooocus, others.parse_civitai_json, others.parse_novelai_wrapped):
+            if parser(t, info):
+                return True
+        d = try_json(t)
+        if isinstance(d, dict) and not is_api_prompt(d) and not is_ui_workflow(d):
+            if others.parse_easydiffusion({k: v for k, v in d.items() if isinstance(v, str | int | float)}, info):
+                return True
+            return others.parse_generic_json(t, info, "unknown")
+        return False
+    if looks_like_a1111(t):
+        info_from_a1111(t, info)
+        info.generator = _a1111_generator(info)
+        info.generator_confidence = 0.9 if info.generator != "A1111" or "version" in {k.lower() for k in info.extra} else 0.75
+        return True
+    if _parse_xxmjskxx_lines(t, info):
+        info.generator, info.generator_confidence = "ComfyUI", 0.8
+        return True
+    return False
+
+
+def _detect(cinfo: ContainerInfo, info: GenerationInfo) -> None:
+    get = cinfo.get
+    # InvokeAI
+    if get("invokeai_metadata") and others.parse_invokeai_metadata(get("invokeai_metadata") or "", info):
+        return
+    if get("sd-metadata") and others.parse_invokeai_sd_metadata(get("sd-metadata") or "", info):
+        return
+    if get("Dream") and others.parse_invokeai_dream(get("Dream") or "", info):
+        return
+    # NovelAI: PNG text keys, or WebP EXIF Software + UserComment wrapper.
+    software = get("Software") or ""
+    source = get("Source") or (software if software.startswith("NovelAI") else None)
+    if software.startswith("NovelAI") or (source or "").startswith("NovelAI") or (get("Title") or "").endswith("generated image"):
+        comment = get("Comment") or get("UserComment")
+        if comment and others.parse_novelai(comment, info, description=get("Description") or get("ImageDescription"), source=source):
+            return
+    # Draw Things and other XMP writers.
+    xmp = get("XML:com.adobe.xmp") or get("XMP")
+    if xmp and others.parse_drawthings(xmp, info):
+        return
+    # Fooocus scheme marker.
+    if get("fooocus_scheme") == "a1111" and get("parameters"):
+        info_from_a1111(get("parameters") or "", info)
+        info.generator, info.generator_confidence = "Fooocus", 0.9
+        return
+    # Stability Matrix: A1111 text plus its own JSON.
+    if get("smproj") or get("parameters-json"):
+        if get("parameters") and looks_like_a1111(get("parameters") or ""):
+            info_from_a1111(get("parameters") or "", info)
+        else:
+            others.parse_generic_json(get("parameters-json") or "", info, "Stability Matrix")
+        info.generator, info.generator_confidence = "Stability Matrix", 0.95
+        return
+    # Text carriers, in order of how specific they are.
+    for key in _TEXT_CARRIERS:
+        for value in cinfo.get_all(key):
+            if _apply_text(value, info):
+                if key == "parameters" and info.generator == "unknown" and "resolution" in (try_json(value) or {}):
+                    info.generator, info.generator_confidence = "HuggingFace Space", 0.7
+                return
+    # EasyDiffusion: one PNG text chunk per field.
+    fields = {e.key: e.value for e in cinfo.entries if e.source.startswith("png:")}
+    if others.parse_easydiffusion(fields, info):
+        return
+    # Tensor.art and similar: JSON in generation_data.
+    gd = get("generation_data")
+    if gd and others.parse_generic_json(gd, info, "Tensor.art"):
+        return
+
+
+def _looks_like_generation_text(value: str) -> bool:
+    low = value.lower()
+    return any(k in low for k in ("steps", "seed", "sampler", "cfg", "prompt", "negative"))
 
 
 def read_image(path: Path, *, stealth: bool = True) -> GenerationInfo:
-    raise NotImplementedError
+    """Read the generation metadata of one image (PNG, JPEG, WebP by content).
+
+    Returns a GenerationInfo with ``generator=None`` when the file carries no
+    generation metadata (including empty or non-image files). Raises
+    ``ImageReadError`` when the file is damaged and nothing could be recovered.
+    """
+    path = Path(path)
+    try:
+        cinfo = read_container(path)
+    except OSError as exc:
+        raise ImageReadError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
+    except (ContainerError, struct.error, ValueError) as exc:
+        raise ImageReadError(f"{path}: broken image ({exc})") from exc
+    info = read_container_info(cinfo, path, stealth=stealth)
+    _read_sidecars(path, info)
+    if info.generator is None and cinfo.problems:
+        raise ImageReadError(f"{path}: damaged {cinfo.kind.upper() if cinfo.kind else 'file'} ({cinfo.problems[0]})",
+                             hint="the file may be truncated; re-download or re-export it")
+    return info
+
+
+def read_container_info(cinfo: ContainerInfo, source: Path | bytes, *, stealth: bool = True) -> GenerationInfo:
+    """Interpret an already-read container (shared by files and in-memory bytes)."""
+    info = GenerationInfo(path=str(source) if isinstance(source, Path) else None, container=cinfo.kind)
+    info.raw = _raw_dict(cinfo.entries)
+    info.warnings.extend(cinfo.problems)
+    if cinfo.kind is None:
+        return info
+    workflow, prompt_graph, _ = find_graphs(cinfo)
+    info.workflow, info.prompt_graph = workflow, prompt_graph
+    _detect(cinfo, info)
+    if info.generator is None and (workflow or prompt_graph):
+        info.generator, info.generator_confidence = "ComfyUI", 0.95 if prompt_graph else 0.8
+        info_from_comfy(workflow, prompt_graph, info)
+    elif info.generator == "Civitai" and prompt_graph and info.prompt is None:
+        info_from_comfy(None, prompt_graph, info)
+    elif workflow or prompt_graph:
+        # Saver packs write both text and graphs; fill gaps from the graph.
+        if info.generator in ("A1111", "Forge", "unknown") and prompt_graph:
+            info.generator, info.generator_confidence = "ComfyUI", 0.9
+        gap = GenerationInfo()
+        info_from_comfy(workflow, prompt_graph, gap)
+        for field in ("prompt", "negative_prompt", "seed", "steps", "cfg", "width", "height", "model"):
+            if getattr(info, field) is None and getattr(gap, field) is not None:
+                setattr(info, field, getattr(gap, field))
+        if info.model is not None and info.model.name is None and gap.model is not None:
+            info.model.name = gap.model.name
+    if info.generator is None and stealth:
+        from comfyfixer.tools.imagemeta.stealth import read_stealth
+
+        found = read_stealth(source, cinfo)
+        if found:
+            magic, text = found
+            info.raw[f"stealth:{magic}"] = text
+            if not others.parse_novelai(text, info) and not _apply_text(text, info):
+                info.generator, info.prompt = "unknown", text
+            if magic.startswith("stealth_png") and info.generator not in ("NovelAI", None):
+                info.extra["stealth"] = magic
+    if info.generator is None:
+        leftovers = {k: v for k, v in info.raw.items() if _looks_like_generation_text(v) and len(v) > 20}
+        if leftovers and any(k.lower() in ("parameters", "usercomment", "prompt", "generation_data") for k in leftovers):
+            info.generator, info.generator_confidence = "unknown", 0.3
+            info.warnings.append("generation data in an unknown format; see raw")
+    if info.generator is not None:
+        info.prompt = info.prompt if info.prompt is not None else ""
+    return info
+
+
+def _read_sidecars(path: Path, info: GenerationInfo) -> None:
+    """``.json`` (save-node workflow), ``.txt`` (A1111 save_txt), ``.xmp`` next to the image."""
+    for suffix in (".json", ".txt", ".xmp"):
+        side = path.with_suffix(suffix)
+        if not side.is_file() or side == path:
+            continue
+        try:
+            if side.stat().st_size > SIDECAR_LIMIT:
+                info.warnings.append(f"{side.name}: sidecar too large, skipped")
+                continue
+            text = side.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        info.raw[f"sidecar:{side.name}"] = text
+        if suffix == ".json":
+            obj = try_json(text)
+            if is_ui_workflow(obj) and info.workflow is None:
+                info.workflow = obj  # type: ignore[assignment]
+            elif is_api_prompt(obj) and info.prompt_graph is None:
+                info.prompt_graph = obj  # type: ignore[assignment]
+            if info.generator is None and (info.workflow or info.prompt_graph):
+                info.generator, info.generator_confidence = "ComfyUI", 0.7
+                info_from_comfy(info.workflow, info.prompt_graph, info)
+        elif info.generator is None and suffix == ".txt":
+            _apply_text(text, info)
+        elif info.generator is None and suffix == ".xmp":
+            others.parse_drawthings(text, info)
+
+
+def iter_image_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files given, plus image files found by walking the folders given (sorted)."""
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            for child in sorted(p.rglob("*")):
+                if child.is_file() and (child.suffix.lower() in IMAGE_SUFFIXES):
+                    yield child
+        else:
+            yield p
 
 
 def read_images(paths: Iterable[Path], *, stealth: bool = True) -> list[ImageReadResult]:
-    raise NotImplementedError
+    """Read many files/folders; one bad file never stops the rest."""
+    results: list[ImageReadResult] = []
+    for p in iter_image_files(paths):
+        try:
+            results.append(ImageReadResult(path=str(p), info=read_image(p, stealth=stealth)))
+        except InputError as exc:
+            results.append(ImageReadResult(path=str(p), error=str(exc)))
+        except Exception as exc:  # a parser bug must not stop a batch
+            log.exception("unexpected failure reading %s", p)
+            results.append(ImageReadResult(path=str(p), error=f"{type(exc).__name__}: {exc}"))
+    return results
 
 
 def read_image_metadata(inp: ReadImageInput) -> GenerationInfo:
-    """Read how an AI image was generated."""
+    """Read how an AI image was made: generator (ComfyUI, A1111/Forge, NovelAI, InvokeAI,
+    Fooocus, SwarmUI, Civitai, Draw Things, ...), positive and negative prompt, seed,
+    steps, CFG, sampler and scheduler (also mapped to ComfyUI names), size, checkpoint
+    and LoRAs with hashes, hires/refiner settings, and any embedded ComfyUI workflow.
+    Works on PNG, JPEG and WebP (detected by content) and on hidden alpha-channel data.
+    ``generator`` is null when the image carries no generation metadata.
+    """
     return read_image(Path(inp.path), stealth=inp.stealth)

@@ -174,6 +174,8 @@ def map_sampler(a1111_name: str | None) -> tuple[str | None, str | None]:
     if not a1111_name:
         return None, None
     n = _norm(a1111_name)
+    if n.startswith("sample_"):  # early ComfyUI names: sample_dpmpp_2m
+        n = n[len("sample_") :]
     if n in COMFY_SAMPLERS:
         return n, None
     if n in A1111_SAMPLERS:
