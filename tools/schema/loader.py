@@ -62,9 +62,9 @@ def _combo_options(spec0: Any, opts: Mapping[str, Any]) -> list[Any] | None:
 
 def _input_from_v1(name: str, spec: Any, section: str) -> InputSpec:
     if isinstance(spec, str):  # V1 hidden inputs are plain strings ("PROMPT")
-        return InputSpec(name=name, type=spec, section=section)  # type: ignore[arg-type]
+        return InputSpec(name=name, type=spec, section=section)
     if not isinstance(spec, list | tuple) or not spec:
-        return InputSpec(name=name, type="*", section=section)  # type: ignore[arg-type]
+        return InputSpec(name=name, type="*", section=section)
     head = spec[0]
     opts: Mapping[str, Any] = spec[1] if len(spec) > 1 and isinstance(spec[1], Mapping) else {}
     options = _combo_options(head, opts)
@@ -80,7 +80,7 @@ def _make_input(name: str, typ: str, section: str, opts: Mapping[str, Any], opti
     return InputSpec(
         name=name,
         type=typ,
-        section=section,  # type: ignore[arg-type]
+        section=section,
         options=options,
         default=opts.get("default"),
         min=num("min"),

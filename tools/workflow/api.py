@@ -37,7 +37,9 @@ def parse_api(data: Mapping[str, Any]) -> Graph:
         if not isinstance(ctype, str) or not ctype:
             graph.warnings.append(f"node {nid} has no class_type; skipped")
             continue
-        raw_inputs = node.get("inputs") if isinstance(node.get("inputs"), Mapping) else {}
+        raw_inputs = node.get("inputs")
+        if not isinstance(raw_inputs, Mapping):
+            raw_inputs = {}
         inputs: dict[str, Any] = {}
         for name, value in raw_inputs.items():
             inputs[str(name)] = Link(str(value[0]), int(value[1])) if is_link_value(value) else value

@@ -56,6 +56,7 @@ class GraphNode:
     ui_inputs: list[dict[str, Any]] = field(default_factory=list)
     ui_outputs: list[dict[str, Any]] = field(default_factory=list)
     widgets_mapped: bool = False
+    unnamed_values: list[Any] = field(default_factory=list)  # widget values no input name was found for
 
     @property
     def active(self) -> bool:

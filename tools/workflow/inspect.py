@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from comfyfixer.tools.catalogs.manager import ManagerCatalog
 from comfyfixer.tools.schema.folders import (
     canonical_folder,
@@ -22,6 +20,7 @@ from comfyfixer.tools.workflow.loader import LoadedWorkflow, load_workflow
 from comfyfixer.tools.workflow.models import InspectionResult, ModelRef, NodeTypeCount
 from comfyfixer.tools.workflow.packs import attribute_packs
 from comfyfixer.tools.workflow.widgets import widget_inputs
+from pydantic import BaseModel, Field
 
 _EMBEDDING = re.compile(r"embedding:([^\s,()\[\]{}<>|:\"']+(?:\.(?:safetensors|pt|bin|pth))?)", re.IGNORECASE)
 _PARAM_NAMES = ("seed", "noise_seed", "steps", "cfg", "sampler_name", "scheduler", "denoise", "guidance",
@@ -52,9 +51,10 @@ def resolve_inputs(graph: Graph, schemas: SchemaSet) -> dict[str, str]:
     for node in graph.nodes.values():
         if node.widgets_mapped:
             continue
-        mapped, how = widget_inputs(node, schemas.get(node.class_type))
+        mapped, how, rest = widget_inputs(node, schemas.get(node.class_type))
         for name, value in mapped.items():
             node.inputs.setdefault(name, value)
+        node.unnamed_values = rest
         node.widgets_mapped = True
         methods[node.id] = how
     _apply_primitives(graph)
@@ -130,15 +130,10 @@ def extract_models(graph: Graph, warnings: list[str]) -> list[ModelRef]:
                     named.append((name, value))
             else:
                 _scan_nested(value, name, named)
-        if not node.inputs and isinstance(node.widgets_values, list | dict):
-            _scan_nested(node.widgets_values, None, named)
-        elif isinstance(node.widgets_values, list) and node.class_type != "PrimitiveNode":
+        if node.class_type != "PrimitiveNode" or node.id not in graph.applied_primitives:
             # Values the mapping could not name (count mismatch, unknown schema) still count.
-            mapped_values = {id(v) for v in node.inputs.values()}
             leftovers: list[tuple[str | None, str]] = []
-            for v in node.widgets_values:
-                if id(v) not in mapped_values:
-                    _scan_nested(v, None, leftovers)
+            _scan_nested(node.unnamed_values, None, leftovers)
             named_files = {f for _, f in named}
             named.extend((k, f) for k, f in leftovers if f not in named_files)
         for input_name, raw_name in named:
@@ -156,7 +151,7 @@ def extract_models(graph: Graph, warnings: list[str]) -> list[ModelRef]:
                     filename=filename, folder=canonical_folder(folder), node_id=node.id, input=input_name,
                     class_type=node.class_type, url=(decl or {}).get("url") or None,
                     hash=(decl or {}).get("hash") or None, hash_type=(decl or {}).get("hash_type") or None,
-                    source=source, folder_from=folder_from, active=node.active,  # type: ignore[arg-type]
+                    source=source, folder_from=folder_from, active=node.active,
                 )
             )
         listed = {r.filename.rsplit("/", 1)[-1].lower() for r in refs if r.node_id == node.id}
@@ -171,13 +166,11 @@ def extract_models(graph: Graph, warnings: list[str]) -> list[ModelRef]:
                     )
                 )
         texts: list[tuple[str | None, str]] = [(k, v) for k, v in node.inputs.items() if isinstance(v, str)]
-        if isinstance(node.widgets_values, list):
-            known = {v for _, v in texts}
-            texts += [(None, v) for v in node.widgets_values if isinstance(v, str) and v not in known]
+        texts += [(None, v) for v in node.unnamed_values if isinstance(v, str)]
         for name, value in texts:
             if "embedding:" in value.lower():
-                for m in _EMBEDDING.finditer(value):
-                    add(ModelRef(filename=normalize_filename(m.group(1)), folder="embeddings", node_id=node.id,
+                for match in _EMBEDDING.finditer(value):
+                    add(ModelRef(filename=normalize_filename(match.group(1)), folder="embeddings", node_id=node.id,
                                  input=name, class_type=node.class_type, source="embedding",
                                  folder_from="core-loader", active=node.active))
     _attach_workflow_level_models(graph, refs, add)
@@ -275,7 +268,7 @@ def inspect_loaded(
     if catalog is None and custom:
         warnings.append("ComfyUI-Manager catalogs not loaded: custom node packs could not be looked up")
     return InspectionResult(
-        path=loaded.path, format=loaded.format, container=loaded.container,  # type: ignore[arg-type]
+        path=loaded.path, format=loaded.format, container=loaded.container,
         node_types=node_types, models=models, custom_nodes=custom, virtual_nodes=virtual,
         parameters=extract_parameters(graph), warnings=warnings, schema_source=schemas.source,
         comfyui_version=_saved_version(graph),

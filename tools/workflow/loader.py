@@ -74,7 +74,10 @@ def unwrap(data: Any, origin: str, depth: int = 0) -> tuple[str, dict[str, Any]]
 def _from_image(raw: bytes, origin: str, container: str) -> LoadedWorkflow:
     from comfyfixer.tools.imagemeta import read_embedded_graphs
 
-    found = read_embedded_graphs(raw)
+    try:
+        found = read_embedded_graphs(raw)
+    except WorkflowFormatError as exc:  # re-name: the reader only saw bytes
+        raise WorkflowFormatError(origin, exc.reason, hint=exc.hint) from None
     if found is None or (found.workflow is None and found.prompt is None):
         raise WorkflowFormatError(origin, f"{container.upper()} image carries no ComfyUI workflow or prompt")
     if found.workflow is not None and isinstance(found.workflow.get("nodes"), list):

@@ -121,11 +121,8 @@ def _rank_uncertain(findings: list[CustomNodeFinding], pending: dict[str, list[P
     for f in findings:
         for p in f.packs:
             provided[normalize_repo_url(p.reference)] += 1
-    for cls, claims in pending.items():
-        for c in claims:
-            provided[normalize_repo_url(c.reference)] += 0
     for f in findings:
-        claims = pending.get(f.class_type)
+        claims = pending.get(f.class_type, [])
         if not claims:
             continue
         scored = sorted(claims, key=lambda c: (-provided[normalize_repo_url(c.reference)], c.reference.lower()))

@@ -29,6 +29,10 @@ def _link_tuple(link: Any) -> tuple[Any, Any, int, Any, int] | None:
     return None
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def _mode(node: Mapping[str, Any]) -> int:
     try:
         return int(node.get("mode", MODE_ALWAYS) or 0)
@@ -92,7 +96,7 @@ class _UIBuilder:
             if not ntype:
                 self.graph.warnings.append(f"node {nid} has no type; skipped")
                 continue
-            props = node.get("properties") if isinstance(node.get("properties"), Mapping) else {}
+            props = _mapping(node.get("properties"))
             self.graph.nodes[nid] = GraphNode(
                 id=nid,
                 class_type=ntype,
@@ -148,7 +152,7 @@ class _UIBuilder:
             if not isinstance(inner_node, Mapping):
                 continue
             iid = f"{nid}:{inner_node.get('index', idx)}"
-            props = inner_node.get("properties") if isinstance(inner_node.get("properties"), Mapping) else {}
+            props = _mapping(inner_node.get("properties"))
             self.graph.nodes[iid] = GraphNode(
                 id=iid,
                 class_type=str(inner_node.get("type") or ""),

@@ -22,8 +22,8 @@ def _expected_len(schema: NodeSchema, with_extras: bool) -> int:
     return sum(1 + (i.extra_widget_slots if with_extras else 0) for i in schema.widget_inputs())
 
 
-def map_with_schema(values: list[Any], schema: NodeSchema) -> tuple[dict[str, Any], bool]:
-    """Returns (name → value, exact). ``exact`` is False when the count did not match the schema."""
+def map_with_schema(values: list[Any], schema: NodeSchema) -> tuple[dict[str, Any], bool, list[Any]]:
+    """Returns (name → value, exact, values left over). ``exact`` is False when the count did not match."""
     widgets = schema.widget_inputs()
     with_extras = _expected_len(schema, True)
     without = _expected_len(schema, False)
@@ -43,10 +43,10 @@ def map_with_schema(values: list[Any], schema: NodeSchema) -> tuple[dict[str, An
             if not (isinstance(nxt, str) and (nxt in CONTROL_VALUES or nxt in ("image", "video", "audio"))):
                 extra = 0
         pos += extra
-    return out, exact
+    return out, exact, list(values[pos:])
 
 
-def map_without_schema(values: list[Any], node: GraphNode) -> dict[str, Any]:
+def map_without_schema(values: list[Any], node: GraphNode) -> tuple[dict[str, Any], list[Any]]:
     """Heuristic: newer frontends list every widget among ``inputs`` with ``widget.name``, in order."""
     names = [
         str(i["widget"]["name"])
@@ -62,18 +62,18 @@ def map_without_schema(values: list[Any], node: GraphNode) -> dict[str, Any]:
         pos += 1
         if pos < len(values) and isinstance(values[pos], str) and values[pos] in CONTROL_VALUES:
             pos += 1
-    return out
+    return out, list(values[pos:])
 
 
-def widget_inputs(node: GraphNode, schema: NodeSchema | None) -> tuple[dict[str, Any], str]:
-    """(name → value, how) where ``how`` is 'schema', 'schema-tolerant', 'dict', 'ui-inputs' or 'none'."""
+def widget_inputs(node: GraphNode, schema: NodeSchema | None) -> tuple[dict[str, Any], str, list[Any]]:
+    """(name → value, how, unnamed values); ``how`` is 'schema', 'schema-tolerant', 'dict', 'ui-inputs' or 'none'."""
     values = node.widgets_values
     if isinstance(values, Mapping):
-        return {str(k): v for k, v in values.items()}, "dict"
+        return {str(k): v for k, v in values.items()}, "dict", []
     if not isinstance(values, list) or not values:
-        return {}, "none"
+        return {}, "none", []
     if schema is not None and schema.widget_inputs():
-        mapped, exact = map_with_schema(values, schema)
-        return mapped, "schema" if exact else "schema-tolerant"
-    mapped = map_without_schema(values, node)
-    return mapped, "ui-inputs" if mapped else "none"
+        mapped, exact, rest = map_with_schema(values, schema)
+        return mapped, "schema" if exact else "schema-tolerant", rest
+    mapped, rest = map_without_schema(values, node)
+    return mapped, "ui-inputs" if mapped else "none", rest

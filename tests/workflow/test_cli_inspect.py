@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from comfyfixer.agent.cli import run
+
+
+def test_inspect_json_shape(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    wf = shared_data / "comfyui" / "template_image_qwen_image_edit_2509_subgraph.json"
+    assert run(["inspect", str(wf), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) >= {"path", "format", "node_types", "models", "custom_nodes", "parameters", "warnings"}
+    assert out["format"] == "ui"
+    assert all(set(m) >= {"filename", "folder", "node_id", "input", "url"} for m in out["models"])
+    assert any(m["url"] for m in out["models"])
+
+
+def test_inspect_with_object_info_file(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    wf = shared_data / "comfyui" / "template_2_pass_pose_worship.json"
+    oi = shared_data / "comfyui" / "object_info.json"
+    assert run(["inspect", str(wf), "--object-info", str(oi), "--json"]) == 0
+    assert "object_info file" in json.loads(capsys.readouterr().out)["schema_source"]
+
+
+def test_inspect_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "x.json"
+    bad.write_text("{")
+    assert run(["inspect", str(bad), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "invalid JSON" in captured.err

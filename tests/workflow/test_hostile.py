@@ -1,0 +1,58 @@
+"""Hostile inputs end in a clear error within bounded time and memory."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from comfyfixer.tools.errors import WorkflowFormatError
+from comfyfixer.tools.workflow import inspect_workflow, load_workflow
+
+
+def test_200_mb_json_is_refused_before_reading(tmp_path: Path) -> None:
+    path = tmp_path / "huge.json"
+    with path.open("wb") as fh:  # sparse: the size is real, the disk use is not
+        fh.write(b'{"nodes": [')
+        fh.truncate(200 * 1024 * 1024)
+    with pytest.raises(WorkflowFormatError, match="over the"):
+        load_workflow(path)
+
+
+def test_deep_nesting_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text('{"nodes": ' + "[" * 10_000 + "]" * 10_000 + "}")
+    with pytest.raises(WorkflowFormatError, match="nested"):
+        load_workflow(path)
+
+
+def test_cyclic_and_dangling_links_do_not_hang() -> None:
+    nodes = [
+        {"id": 1, "type": "Reroute", "inputs": [{"name": "", "type": "*", "link": 2}], "outputs": [{"links": [1]}]},
+        {"id": 2, "type": "Reroute", "inputs": [{"name": "", "type": "*", "link": 1}], "outputs": [{"links": [2]}]},
+        {"id": 3, "type": "VAEDecode", "inputs": [{"name": "vae", "type": "VAE", "link": 3}]},
+    ]
+    links = [[1, 1, 0, 2, 0, "*"], [2, 2, 0, 1, 0, "*"], [3, 99, 0, 3, 0, "VAE"], [4, 1, 0, 42, 0, "*"]]
+    result = inspect_workflow({"nodes": nodes, "links": links})
+    assert {t.class_type for t in result.node_types} == {"VAEDecode"}
+    api = {"1": {"class_type": "VAEDecode", "inputs": {"vae": ["1", 0], "samples": ["77", 0]}}}
+    assert any("missing node 77" in w for w in inspect_workflow(api).warnings)
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def test_png_text_bomb_is_refused_quickly(tmp_path: Path) -> None:
+    # 1 GiB of zeros compresses to ~1 MB; the reader must stop long before inflating it.
+    comp = zlib.compressobj(9)
+    block = b"\x00" * (1 << 20)
+    payload = b"".join(comp.compress(block) for _ in range(1024)) + comp.flush()
+    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0)
+    png = (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"zTXt", b"workflow\x00\x00" + payload)
+           + _chunk(b"IDAT", zlib.compress(b"\x00\x00\x00\x00\x00")) + _chunk(b"IEND", b""))
+    path = tmp_path / "bomb.png"
+    path.write_bytes(png)
+    with pytest.raises(WorkflowFormatError):
+        load_workflow(path)
