@@ -1,0 +1,160 @@
+"""The append-only journal of every change ComfyFixerSmart makes on disk.
+
+Two records per state-changing action:
+
+* ``journal.jsonl`` — one JSON object per line: ``ts`` (UTC ISO), ``actor``, ``action``,
+  ``inputs``, ``outputs`` (paths, hashes), ``before``/``after`` (did the touched paths exist),
+  ``status`` and ``message``. Lines are written with ``O_APPEND`` and fsynced, so a crash
+  can lose at most the line being written, never earlier ones. Entries are never edited:
+  a correction is a new entry whose ``corrects`` names the earlier entry's ``id``.
+* ``audit.log`` — one human-readable line per entry, rotated by size
+  (``logging.handlers.RotatingFileHandler``).
+
+Secrets never reach the journal: inputs are passed through :func:`scrub` first.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import logging.handlers
+import os
+import secrets
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+JOURNAL_NAME = "journal.jsonl"
+AUDIT_NAME = "audit.log"
+_SECRET_KEYS = ("token", "authorization", "api_key", "apikey", "password", "secret", "sig", "signature")
+
+
+def scrub(value: Any) -> Any:
+    """Drop secret-looking keys and query strings from URLs in nested data."""
+    if isinstance(value, dict):
+        return {k: ("<redacted>" if any(s in str(k).lower() for s in _SECRET_KEYS) else scrub(v))
+                for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, str) and value.startswith(("http://", "https://")) and "?" in value:
+        return value.split("?", 1)[0]
+    return value
+
+
+def path_state(*paths: Path | str) -> dict[str, bool]:
+    """``{path: exists}`` for the before/after fields."""
+    return {str(p): Path(p).exists() for p in paths}
+
+
+class Journal:
+    """Append-only JSONL journal plus a rotating human audit log, both under ``state_dir``."""
+
+    def __init__(self, state_dir: Path, *, actor: str | None = None, max_audit_bytes: int = 1 << 20,
+                 audit_backups: int = 5) -> None:
+        self.dir = Path(state_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.dir / JOURNAL_NAME
+        self.audit_path = self.dir / AUDIT_NAME
+        self.actor = actor or _default_actor()
+        self._lock = threading.Lock()
+        self._audit = logging.getLogger(f"comfyfixer.audit.{id(self)}")
+        self._audit.propagate = False
+        self._audit.setLevel(logging.INFO)
+        handler = logging.handlers.RotatingFileHandler(
+            self.audit_path, maxBytes=max_audit_bytes, backupCount=audit_backups, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        self._handler = handler
+        self._audit.addHandler(handler)
+
+    def close(self) -> None:
+        self._audit.removeHandler(self._handler)
+        self._handler.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def append(
+        self,
+        action: str,
+        *,
+        inputs: dict[str, Any] | None = None,
+        outputs: dict[str, Any] | None = None,
+        before: dict[str, bool] | None = None,
+        after: dict[str, bool] | None = None,
+        status: str = "ok",
+        message: str = "",
+        plan_id: str | None = None,
+        corrects: str | None = None,
+        actor: str | None = None,
+    ) -> dict[str, Any]:
+        """Append one entry (fsynced) and its audit line; returns the entry as written."""
+        entry: dict[str, Any] = {
+            "id": secrets.token_hex(8),
+            "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "actor": actor or self.actor,
+            "action": action,
+            "status": status,
+            "plan_id": plan_id,
+            "inputs": scrub(inputs or {}),
+            "outputs": scrub(outputs or {}),
+            "before": before or {},
+            "after": after or {},
+            "message": message,
+        }
+        if corrects:
+            entry["corrects"] = corrects
+        line = (json.dumps(entry, ensure_ascii=False, sort_keys=True, default=str) + "\n").encode("utf-8")
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, line)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._audit.info("%s %s %s [%s] %s%s", entry["ts"], entry["actor"], action, status,
+                             message or _summary(entry), f" plan={plan_id[:12]}" if plan_id else "")
+        return entry
+
+    def entries(self) -> Iterator[dict[str, Any]]:
+        """Read entries back; a torn last line (crash mid-write) is skipped."""
+        if not self.path.exists():
+            return
+        with open(self.path, encoding="utf-8") as fh:
+            for raw in fh:
+                try:
+                    yield json.loads(raw)
+                except json.JSONDecodeError:
+                    continue
+
+
+def read_journal(state_dir: Path) -> list[dict[str, Any]]:
+    path = Path(state_dir) / JOURNAL_NAME
+    out: list[dict[str, Any]] = []
+    if path.exists():
+        for raw in path.read_text(encoding="utf-8").splitlines():
+            try:
+                out.append(json.loads(raw))
+            except json.JSONDecodeError:
+                continue
+    return out
+
+
+def _summary(entry: dict[str, Any]) -> str:
+    outs = entry.get("outputs") or {}
+    target = outs.get("target") or outs.get("path") or (entry.get("inputs") or {}).get("target")
+    return str(target or "")
+
+
+def _default_actor() -> str:
+    try:
+        return f"user:{getpass.getuser()}"
+    except Exception:
+        return "user:unknown"

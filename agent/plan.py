@@ -1,0 +1,519 @@
+"""Fix plans: what would make a workflow runnable, as data the user approves before anything happens.
+
+A :class:`Plan` lists actions (download a model, move a misplaced model, install a node pack
+at a pinned commit, update ComfyUI core) and everything unresolved (UNCERTAIN or NOT_FOUND,
+with candidates for the user to choose from). It is built from small typed inputs
+(:class:`PlanInputs`) so it does not depend on how readiness and resolution were computed.
+
+Its id is the sha256 of its canonical JSON (sorted keys, no whitespace) without the id and
+timestamp, so the same findings give the same id and any edit gives a new one. Plan files
+are written once and never modified; choosing a candidate or dropping an action makes a new
+plan file with a new id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any, Literal
+
+from comfyfixer.tools.errors import InputError, UnsafePathError
+from comfyfixer.tools.paths import safe_filename, safe_join, safe_relpath
+from pydantic import BaseModel, Field, TypeAdapter
+
+PLAN_FORMAT: Literal["comfyfixer.plan/1"] = "comfyfixer.plan/1"
+
+# Where a new download goes for each folder key (ComfyUI searches several dirs for some keys;
+# we place into the current canonical one).
+PLACEMENT_DIRS: dict[str, str] = {
+    "checkpoints": "models/checkpoints",
+    "loras": "models/loras",
+    "vae": "models/vae",
+    "text_encoders": "models/text_encoders",
+    "clip": "models/text_encoders",
+    "diffusion_models": "models/diffusion_models",
+    "unet": "models/diffusion_models",
+    "controlnet": "models/controlnet",
+    "t2i_adapter": "models/controlnet",
+    "upscale_models": "models/upscale_models",
+}
+
+
+def placement_dir(folder: str) -> str:
+    """``models/<dir>`` for a folder key; unknown keys get ``models/<key>`` (checked as a path name)."""
+    key = folder.strip().strip("/")
+    if key in PLACEMENT_DIRS:
+        return PLACEMENT_DIRS[key]
+    return "models/" + safe_filename(key, what="model folder")
+
+
+# --- inputs ---------------------------------------------------------------------------------------
+
+
+class SourceCandidate(BaseModel):
+    """One place a model file can come from."""
+
+    source: str = Field(description="civitai | hf | workflow | catalog:manager | github | ...")
+    url: str = Field(description="Download URL.")
+    filename: str | None = Field(default=None, description="The file's name at the source.")
+    size: int | None = Field(default=None, description="Bytes, if the source says.")
+    sha256: str | None = Field(default=None, description="sha256 from the source (any case), if known.")
+    needs_token: bool = Field(default=False, description="The source needs an access token.")
+    gated: bool = Field(default=False, description="A gated repository (license must be accepted online).")
+    license: str | None = Field(default=None, description="License id or name, if known.")
+    score: float | None = Field(default=None, description="Resolver confidence 0..1.")
+    note: str = Field(default="", description="Why this candidate (short).")
+
+
+class ModelNeed(BaseModel):
+    """A model file the workflow needs, with the resolver's verdict."""
+
+    filename: str = Field(description="Name the workflow uses (may contain a sub-folder).")
+    folder: str | None = Field(description="Folder key (checkpoints, loras, ...); None if unknown.")
+    node_ids: list[str] = Field(default_factory=list, description="Nodes that load it.")
+    verdict: Literal["RESOLVED", "UNCERTAIN", "NOT_FOUND"] = Field(description="Resolver verdict.")
+    candidates: list[SourceCandidate] = Field(default_factory=list, description="Best first.")
+    reason: str = Field(default="", description="Why UNCERTAIN / NOT_FOUND.")
+
+
+class MisplacedNeed(BaseModel):
+    """A model that exists where its loader does not look."""
+
+    filename: str = Field(description="The name the workflow uses.")
+    found_in: str = Field(description="Path of the file, relative to the ComfyUI folder.")
+    expected_folder: str = Field(description="Folder key the loader reads.")
+
+
+class PackRef(BaseModel):
+    id: str = Field(description="Registry / ComfyUI-Manager id.")
+    reference: str = Field(description="Git repository URL.")
+    commit: str | None = Field(default=None, description="Commit to pin; None = the default branch head at install time.")
+
+
+class NodeTypeNeed(BaseModel):
+    """A node class this ComfyUI lacks."""
+
+    class_type: str
+    status: Literal["RESOLVED", "UNCERTAIN", "NOT_FOUND", "CORE_UPDATE", "DISABLED"]
+    packs: list[PackRef] = Field(default_factory=list)
+    reason: str = ""
+
+
+class PlanInputs(BaseModel):
+    """Everything the plan builder needs; readiness + resolver results are converted into this."""
+
+    comfyui_dir: Path = Field(description="The ComfyUI folder.")
+    workflows: list[str] = Field(default_factory=list, description="Workflow files the plan is for.")
+    models: list[ModelNeed] = Field(default_factory=list)
+    misplaced: list[MisplacedNeed] = Field(default_factory=list)
+    node_types: list[NodeTypeNeed] = Field(default_factory=list)
+    comfyui_python: str | None = Field(default=None, description="ComfyUI's Python, for pack requirements.")
+
+
+class PlanPolicy(BaseModel):
+    max_download_bytes: int
+    max_total_bytes: int
+    license_allowlist: list[str] = Field(default_factory=list)
+
+
+# --- the plan -----------------------------------------------------------------------------------
+
+
+class DownloadAction(BaseModel):
+    kind: Literal["download_model"] = "download_model"
+    item: str = Field(description="Stable id, e.g. model:checkpoints/x.safetensors.")
+    url: str
+    source: str
+    folder: str
+    name: str = Field(description="Name the workflow uses (relative to the model folder).")
+    target: str = Field(description="Destination relative to the ComfyUI folder (POSIX).")
+    size: int | None = None
+    sha256: str | None = None
+    license: str | None = None
+    token: Literal["civitai", "hf"] | None = Field(default=None, description="Which token the source needs.")
+    gated: bool = False
+    confirm: list[str] = Field(default_factory=list, description="Reasons the user must confirm this one explicitly.")
+
+
+class MoveAction(BaseModel):
+    kind: Literal["move_model"] = "move_model"
+    item: str
+    source: str = Field(description="Current path relative to the ComfyUI folder.")
+    target: str = Field(description="New path relative to the ComfyUI folder.")
+    confirm: list[str] = Field(default_factory=list)
+
+
+class InstallPackAction(BaseModel):
+    kind: Literal["install_node_pack"] = "install_node_pack"
+    item: str
+    pack_id: str
+    repo_url: str
+    commit: str | None = None
+    target: str = Field(description="custom_nodes/<name> relative to the ComfyUI folder.")
+    class_types: list[str] = Field(default_factory=list)
+    commands: list[list[str]] = Field(default_factory=list, description="Exactly what will run.")
+    confirm: list[str] = Field(default_factory=list)
+
+
+class CoreUpdateAction(BaseModel):
+    kind: Literal["update_core"] = "update_core"
+    item: str = "core"
+    class_types: list[str] = Field(default_factory=list)
+    commands: list[list[str]] = Field(default_factory=list, description="Suggested; run by the user, not by us.")
+    manual: bool = True
+    confirm: list[str] = Field(default_factory=list)
+
+
+Action = Annotated[DownloadAction | MoveAction | InstallPackAction | CoreUpdateAction, Field(discriminator="kind")]
+_ACTIONS: TypeAdapter[list[Action]] = TypeAdapter(list[Action])
+
+
+class Unresolved(BaseModel):
+    item: str
+    kind: Literal["model", "node_type"]
+    verdict: str
+    name: str
+    folder: str | None = None
+    reason: str = ""
+    candidates: list[SourceCandidate] = Field(default_factory=list)
+
+
+class Plan(BaseModel):
+    format: Literal["comfyfixer.plan/1"] = PLAN_FORMAT
+    plan_id: str = ""
+    created_at: str = ""
+    comfyui_dir: str
+    workflows: list[str] = Field(default_factory=list)
+    actions: list[Action] = Field(default_factory=list)
+    unresolved: list[Unresolved] = Field(default_factory=list)
+    total_download_bytes: int = 0
+    unknown_sizes: int = Field(default=0, description="Downloads whose size the source did not say.")
+    free_bytes: int | None = None
+    policy: PlanPolicy
+    warnings: list[str] = Field(default_factory=list)
+    parent_plan: str | None = Field(default=None, description="Plan this one was derived from by choose/drop.")
+
+    def content_id(self) -> str:
+        """sha256 of the canonical JSON without ``plan_id``, ``created_at`` and the disk reading."""
+        data = self.model_dump(mode="json", exclude={"plan_id", "created_at", "free_bytes"})
+        canon = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canon.encode("utf-8")).hexdigest()
+
+    def with_id(self) -> Plan:
+        return self.model_copy(update={"plan_id": self.content_id()})
+
+    def action(self, item: str) -> Action | None:
+        return next((a for a in self.actions if a.item == item), None)
+
+    @property
+    def disk_ok(self) -> bool:
+        return self.free_bytes is None or self.total_download_bytes <= self.free_bytes
+
+
+# --- building --------------------------------------------------------------------------------------
+
+
+def _token_for(candidate: SourceCandidate) -> Literal["civitai", "hf"] | None:
+    src = candidate.source.lower()
+    url = candidate.url.lower()
+    if "civitai" in src or "civitai.com" in url:
+        return "civitai" if candidate.needs_token or "civitai" in src else None
+    if src.startswith("hf") or "huggingface" in src or "huggingface.co" in url:
+        return "hf" if (candidate.needs_token or candidate.gated) else None
+    return None
+
+
+def _download_action(need: ModelNeed, cand: SourceCandidate, policy: PlanPolicy, *, chosen: bool) -> DownloadAction:
+    folder = need.folder or "checkpoints"
+    name = str(safe_relpath(need.filename, what="model file name"))
+    target = str(PurePosixPath(placement_dir(folder)) / name)
+    confirm: list[str] = []
+    if cand.size is not None and cand.size > policy.max_download_bytes:
+        confirm.append(f"size {cand.size} is over the per-download cap {policy.max_download_bytes}")
+    if policy.license_allowlist and (cand.license or "unknown") not in policy.license_allowlist:
+        confirm.append(f"license {cand.license or 'unknown'!r} is not on the allow-list")
+    if cand.sha256 is None:
+        confirm.append("the source gives no sha256: the hash will be recorded, not verified")
+    if chosen:
+        confirm = [c for c in confirm if "sha256" in c]  # the user picked this candidate explicitly
+    return DownloadAction(
+        item=f"model:{folder}/{name}", url=cand.url, source=cand.source, folder=folder, name=name, target=target,
+        size=cand.size, sha256=cand.sha256.lower() if cand.sha256 else None, license=cand.license,
+        token=_token_for(cand), gated=cand.gated, confirm=confirm,
+    )
+
+
+def pack_dirname(pack: PackRef) -> str:
+    """The folder name under custom_nodes/: the repository's name (what ComfyUI-Manager uses)."""
+    tail = pack.reference.rstrip("/").rsplit("/", 1)[-1]
+    tail = tail[:-4] if tail.endswith(".git") else tail
+    return safe_filename(tail or pack.id, what="node pack folder")
+
+
+def pack_commands(pack: PackRef, target: str, python: str | None) -> list[list[str]]:
+    """The commands an install runs (shown in the plan, executed by the executor)."""
+    cmds = [["git", "clone", "--no-checkout", pack.reference, f"<staging>/{PurePosixPath(target).name}"]]
+    cmds.append(["git", "-C", f"<staging>/{PurePosixPath(target).name}", "checkout", "--detach", pack.commit or "HEAD"])
+    cmds.append(["mv", f"<staging>/{PurePosixPath(target).name}", target])
+    cmds.append([python or "<comfyui_python>", "-m", "pip", "install", "-r", f"{target}/requirements.txt"])
+    return cmds
+
+
+def build_plan(inputs: PlanInputs, policy: PlanPolicy, *, free_bytes: int | None = None) -> Plan:
+    """Turn findings into a plan; never touches the disk (``free_bytes`` is measured by the caller)."""
+    actions: list[Action] = []
+    unresolved: list[Unresolved] = []
+    warnings: list[str] = []
+    comfy = Path(inputs.comfyui_dir)
+    seen: set[str] = set()
+    for need in inputs.models:
+        folder = need.folder or "checkpoints"
+        item_name = need.filename.replace("\\", "/")
+        item = f"model:{folder}/{item_name}"
+        if item in seen:
+            continue
+        seen.add(item)
+        try:
+            safe_relpath(need.filename, what="model file name")
+            placement_dir(folder)
+        except UnsafePathError as exc:
+            unresolved.append(Unresolved(item=item, kind="model", verdict="REJECTED", name=need.filename,
+                                         folder=need.folder, reason=str(exc)))
+            continue
+        if need.verdict == "RESOLVED" and need.candidates:
+            actions.append(_download_action(need, need.candidates[0], policy, chosen=False))
+        else:
+            unresolved.append(Unresolved(
+                item=item, kind="model", verdict=need.verdict, name=need.filename, folder=need.folder,
+                reason=need.reason or ("several candidates; pick one with --choose" if need.candidates else
+                                       "no source found"), candidates=need.candidates))
+    for mis in inputs.misplaced:
+        try:
+            src = str(safe_relpath(mis.found_in, what="model path"))
+            dst = str(PurePosixPath(placement_dir(mis.expected_folder)) / safe_relpath(mis.filename))
+        except UnsafePathError as exc:
+            warnings.append(f"not moving {mis.filename}: {exc}")
+            continue
+        actions.append(MoveAction(item=f"move:{mis.expected_folder}/{mis.filename}", source=src, target=dst))
+    packs: dict[str, InstallPackAction] = {}
+    core: list[str] = []
+    for nt in inputs.node_types:
+        if nt.status == "CORE_UPDATE":
+            core.append(nt.class_type)
+            continue
+        if nt.status == "RESOLVED" and nt.packs:
+            pack = nt.packs[0]
+            if pack.id in packs:
+                packs[pack.id].class_types.append(nt.class_type)
+                continue
+            try:
+                target = f"custom_nodes/{pack_dirname(pack)}"
+            except UnsafePathError as exc:
+                warnings.append(f"not installing {pack.id}: {exc}")
+                continue
+            confirm = [] if pack.commit else ["no pinned commit: the default branch head will be installed"]
+            if not pack.reference.startswith("https://"):
+                confirm.append("repository is not an https URL")
+            packs[pack.id] = InstallPackAction(
+                item=f"pack:{pack.id}", pack_id=pack.id, repo_url=pack.reference, commit=pack.commit, target=target,
+                class_types=[nt.class_type], commands=pack_commands(pack, target, inputs.comfyui_python),
+                confirm=confirm)
+        else:
+            unresolved.append(Unresolved(
+                item=f"node:{nt.class_type}", kind="node_type", verdict=nt.status, name=nt.class_type,
+                reason=nt.reason or ("several packs provide it" if nt.packs else "no pack known"),
+                candidates=[SourceCandidate(source="pack:" + p.id, url=p.reference, note=p.commit or "")
+                            for p in nt.packs]))
+    actions.extend(packs.values())
+    if core:
+        actions.append(CoreUpdateAction(class_types=sorted(core), commands=[["git", "-C", str(comfy), "pull"]]))
+    plan = Plan(
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        comfyui_dir=str(comfy), workflows=inputs.workflows, actions=actions, unresolved=unresolved,
+        policy=policy, warnings=warnings, free_bytes=free_bytes,
+    )
+    return finalize(plan)
+
+
+def finalize(plan: Plan) -> Plan:
+    """Recompute totals, cap warnings and the id."""
+    downloads = [a for a in plan.actions if isinstance(a, DownloadAction)]
+    total = sum(a.size or 0 for a in downloads)
+    unknown = sum(1 for a in downloads if a.size is None)
+    warnings = [w for w in plan.warnings if not w.startswith(("total download", "not enough disk"))]
+    if total > plan.policy.max_total_bytes:
+        warnings.append(f"total download {total} bytes is over the plan cap {plan.policy.max_total_bytes}")
+    if plan.free_bytes is not None and total > plan.free_bytes:
+        warnings.append(f"not enough disk space: {total} bytes to download, {plan.free_bytes} free")
+    plan = plan.model_copy(update={"total_download_bytes": total, "unknown_sizes": unknown, "warnings": warnings})
+    return plan.with_id()
+
+
+def free_disk_bytes(comfyui_dir: Path) -> int | None:
+    p = Path(comfyui_dir)
+    while not p.exists() and p.parent != p:
+        p = p.parent
+    try:
+        return shutil.disk_usage(p).free
+    except OSError:
+        return None
+
+
+# --- editing (choose / drop) --------------------------------------------------------------------
+
+
+def choose(plan: Plan, item: str, index: int) -> Plan:
+    """Turn unresolved ``item``'s candidate ``index`` (1-based) into an action; returns a new plan."""
+    entry = next((u for u in plan.unresolved if u.item == item), None)
+    if entry is None:
+        raise InputError(f"no unresolved item {item!r} in the plan",
+                         hint="use an item id from the plan's 'unresolved' list")
+    if not 1 <= index <= len(entry.candidates):
+        raise InputError(f"{item} has {len(entry.candidates)} candidates; {index} is out of range")
+    cand = entry.candidates[index - 1]
+    rest = [u for u in plan.unresolved if u.item != item]
+    if entry.kind == "model":
+        need = ModelNeed(filename=entry.name, folder=entry.folder, verdict="RESOLVED", candidates=[cand])
+        action: Action = _download_action(need, cand, plan.policy, chosen=True)
+        actions = [*plan.actions, action]
+    else:
+        pack = PackRef(id=cand.source.removeprefix("pack:"), reference=cand.url, commit=cand.note or None)
+        existing = next((a for a in plan.actions if isinstance(a, InstallPackAction) and a.pack_id == pack.id), None)
+        if existing is not None:
+            existing2 = existing.model_copy(update={"class_types": [*existing.class_types, entry.name]})
+            actions = [existing2 if a is existing else a for a in plan.actions]
+        else:
+            target = f"custom_nodes/{pack_dirname(pack)}"
+            python = None
+            action = InstallPackAction(item=f"pack:{pack.id}", pack_id=pack.id, repo_url=pack.reference,
+                                       commit=pack.commit, target=target, class_types=[entry.name],
+                                       commands=pack_commands(pack, target, python))
+            actions = [*plan.actions, action]
+    derived = plan.model_copy(update={"actions": actions, "unresolved": rest, "parent_plan": plan.plan_id})
+    return finalize(derived)
+
+
+def drop(plan: Plan, item: str) -> Plan:
+    if plan.action(item) is None:
+        raise InputError(f"no action {item!r} in the plan", hint="use an item id from the plan's actions")
+    actions = [a for a in plan.actions if a.item != item]
+    return finalize(plan.model_copy(update={"actions": actions, "parent_plan": plan.plan_id}))
+
+
+# --- files -------------------------------------------------------------------------------------------
+
+
+def plan_dir(state_dir: Path) -> Path:
+    return Path(state_dir) / "plans"
+
+
+def save_plan(plan: Plan, state_dir: Path) -> Path:
+    """Write the plan as ``plans/<plan_id>.json`` (never overwrites a different file)."""
+    folder = plan_dir(state_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{plan.plan_id}.json"
+    data = plan.model_dump_json(indent=2).encode("utf-8")
+    if path.exists():
+        if plan_file_content_id(path) == plan.plan_id:
+            return path  # the same plan again: keep the first file
+        raise InputError(f"{path} exists with other content", hint="the plans folder was edited by hand")
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return path
+
+
+def load_plan(path: Path) -> Plan:
+    """Read a plan file and check its id matches its content."""
+    try:
+        raw = Path(path).read_text(encoding="utf-8")
+        plan = Plan.model_validate_json(raw)
+    except OSError as exc:
+        raise InputError(f"cannot read plan {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise InputError(f"{path} is not a comfyfixer plan: {str(exc).splitlines()[0]}") from None
+    if plan.content_id() != plan.plan_id:
+        raise InputError(f"{path}: plan content does not match its id (edited?)",
+                         hint="plans are read-only; run `comfyfixer fix` again to make a new one")
+    return plan
+
+
+def plan_file_content_id(path: Path) -> str | None:
+    try:
+        return Plan.model_validate_json(Path(path).read_text(encoding="utf-8")).content_id()
+    except (OSError, ValueError):
+        return None
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def resolve_target(plan: Plan, rel: str) -> Path:
+    """Absolute path of a plan target, checked to stay inside the ComfyUI folder."""
+    return safe_join(Path(plan.comfyui_dir), rel, what="plan target")
+
+
+# --- rendering ------------------------------------------------------------------------------------------
+
+
+def human_size(n: int | None) -> str:
+    if n is None:
+        return "size unknown"
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.2f} {unit}"
+        size /= 1000
+    return f"{n} B"
+
+
+def summary_lines(plan: Plan) -> list[str]:
+    """A readable summary (plain text, one line per fact)."""
+    lines = [f"Plan {plan.plan_id[:12]} for {len(plan.workflows)} workflow(s) in {plan.comfyui_dir}"]
+    if not plan.actions:
+        lines.append("  nothing to do automatically")
+    for i, a in enumerate(plan.actions, 1):
+        if isinstance(a, DownloadAction):
+            lic = f", license {a.license}" if a.license else ""
+            sha = f", sha256 {a.sha256[:12]}…" if a.sha256 else ", sha256 unknown"
+            tok = f", needs {a.token} token" if a.token else ""
+            lines.append(f"  {i}. download {a.name} → {a.target} ({human_size(a.size)}{sha}) from {a.source}{lic}{tok}")
+        elif isinstance(a, MoveAction):
+            lines.append(f"  {i}. move {a.source} → {a.target}")
+        elif isinstance(a, InstallPackAction):
+            pin = a.commit[:12] if a.commit else "default branch (not pinned)"
+            lines.append(f"  {i}. install node pack {a.pack_id} @ {pin} → {a.target} (for {', '.join(a.class_types)})")
+            lines.extend("       $ " + " ".join(c) for c in a.commands)
+        else:
+            lines.append(f"  {i}. update ComfyUI core (manual) for {', '.join(a.class_types)}")
+            lines.extend("       $ " + " ".join(c) for c in a.commands)
+        lines.extend(f"       ! confirm: {c}" for c in a.confirm)
+        lines.append(f"       item: {a.item}")
+    free = human_size(plan.free_bytes) if plan.free_bytes is not None else "unknown"
+    unknown = f" + {plan.unknown_sizes} of unknown size" if plan.unknown_sizes else ""
+    lines.append(f"Total download {human_size(plan.total_download_bytes)}{unknown}; free disk {free}")
+    for u in plan.unresolved:
+        lines.append(f"  ? {u.verdict} {u.kind} {u.name}: {u.reason}  [item: {u.item}]")
+        for j, c in enumerate(u.candidates, 1):
+            extra = f" {human_size(c.size)}" if c.size else ""
+            lines.append(f"      {j}) {c.source} {c.filename or ''} {c.url}{extra} {c.note}".rstrip())
+    lines.extend(f"  warning: {w}" for w in plan.warnings)
+    return lines
+
+
+def to_json_summary(plan: Plan, path: Path) -> dict[str, Any]:
+    """What ``fix --json`` prints."""
+    return {
+        "plan_file": str(path),
+        "plan_id": plan.plan_id,
+        "actions": [a.model_dump(mode="json") for a in plan.actions],
+        "unresolved": [u.model_dump(mode="json") for u in plan.unresolved],
+        "total_download_bytes": plan.total_download_bytes,
+        "free_bytes": plan.free_bytes,
+        "warnings": plan.warnings,
+    }

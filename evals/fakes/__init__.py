@@ -1,0 +1,1 @@
+"""Loopback-only fake servers shared by tests and benchmarks (one fake per module)."""

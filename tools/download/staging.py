@@ -1,0 +1,125 @@
+"""Where unfinished and rejected files live, and how a finished file is put in place.
+
+* Unfinished downloads are ``<staging>/<key>-<name>.part`` plus a ``.json`` sidecar recording
+  what they are (URL, expected size/hash, the server's validator) so a later run can resume
+  them safely. The staging folder is ``<ComfyUI>/.comfyfixer/staging`` (same file system as
+  the models, never scanned by ComfyUI) or, for model folders on another drive, a
+  ``.comfyfixer-staging`` folder beside them; either way the ``.part`` suffix is not a
+  model extension, so ComfyUI never lists a half-file.
+* Rejected files are moved to a quarantine folder with a JSON note; nothing is deleted
+  that the user did not ask to delete, and nothing is overwritten.
+* Placing is a hard link (fails if the target exists, so never clobbers) followed by
+  removing the staged name; a crash between the two leaves a complete target and a
+  leftover staged file, which the next run recognises and cleans up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from comfyfixer.tools.errors import ComfyFixerError
+
+STAGING_DIRNAME = ".comfyfixer"
+
+
+def staging_dir_for(target: Path, comfyui_dir: Path | None) -> Path:
+    """The staging folder for ``target``: under ComfyUI's root if on the same device, else beside the target folder."""
+    parent = target.parent
+    if comfyui_dir is not None:
+        root_stage = Path(comfyui_dir) / STAGING_DIRNAME / "staging"
+        try:
+            if _device(parent) == _device(Path(comfyui_dir)):
+                return root_stage
+        except OSError:
+            return root_stage
+    return parent / ".comfyfixer-staging"
+
+
+def quarantine_dir_for(target: Path, comfyui_dir: Path | None) -> Path:
+    if comfyui_dir is not None:
+        return Path(comfyui_dir) / STAGING_DIRNAME / "quarantine"
+    return target.parent / ".comfyfixer-quarantine"
+
+
+def _device(path: Path) -> int:
+    p = path
+    while not p.exists():
+        if p.parent == p:
+            break
+        p = p.parent
+    return p.stat().st_dev
+
+
+def part_paths(staging: Path, target: Path, identity: str) -> tuple[Path, Path]:
+    """The ``.part`` file and its JSON sidecar for ``target`` (stable across runs for the same identity)."""
+    key = hashlib.sha256(f"{target}\n{identity}".encode()).hexdigest()[:16]
+    stem = f"{key}-{target.name}"[:200]
+    return staging / f"{stem}.part", staging / f"{stem}.part.json"
+
+
+def read_meta(meta: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def write_meta(meta: Path, data: dict[str, Any]) -> None:
+    """Replace the sidecar atomically (it is our own bookkeeping file, not user data)."""
+    tmp = meta.with_name(meta.name + f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, meta)
+
+
+def fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def quarantine(path: Path, qdir: Path, reason: str, details: dict[str, Any] | None = None) -> Path:
+    """Move ``path`` into ``qdir`` under a new unique name, with a JSON note saying why."""
+    qdir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    name = path.name[:-5] if path.name.endswith(".part") else path.name
+    dest = qdir / f"{stamp}-{secrets.token_hex(3)}-{name}.quarantined"
+    try:
+        os.rename(path, dest)
+    except OSError:
+        shutil.move(str(path), str(dest))
+    note = {"original": str(path), "reason": reason, "at": stamp, **(details or {})}
+    dest.with_name(dest.name + ".json").write_text(json.dumps(note, indent=2, sort_keys=True), encoding="utf-8")
+    fsync_dir(qdir)
+    return dest
+
+
+def place(staged: Path, target: Path) -> None:
+    """Put a verified staged file at ``target`` without ever replacing an existing file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(staged, target)
+    except FileExistsError:
+        raise ComfyFixerError(f"{target} appeared while downloading; left it untouched",
+                              hint="run the plan again to check the file that is there now") from None
+    except OSError:
+        # file systems without hard links: rename, after checking the name is free
+        if target.exists():
+            raise ComfyFixerError(f"{target} appeared while downloading; left it untouched") from None
+        os.rename(staged, target)
+        fsync_dir(target.parent)
+        return
+    fsync_dir(target.parent)
+    os.unlink(staged)
+    fsync_dir(staged.parent)

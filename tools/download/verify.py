@@ -1,0 +1,141 @@
+"""Checks a downloaded file must pass before it is placed: size, sha256, header, pickle scan.
+
+* an HTML (or XML error) page is never a model, whatever its name says;
+* a safetensors file must have a parseable header whose tensors cover the file exactly
+  (a truncated download fails this even when no size was known);
+* pickle-based formats (``.ckpt``, ``.pt``, ``.pth``, ``.bin``, ``.pkl``) are scanned with
+  ``picklescan``; dangerous imports (``os.system``, ``builtins.eval``…) mean refusal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import zipfile
+from pathlib import Path
+from typing import Literal
+
+from comfyfixer.tools.errors import IntegrityError
+from pydantic import BaseModel, Field
+
+log = logging.getLogger(__name__)
+
+SAFETENSORS_SUFFIXES = frozenset({".safetensors", ".sft"})
+PICKLE_SUFFIXES = frozenset({".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pt2"})
+MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024  # the reference implementation's own limit
+_HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<?xml", b"<error")
+
+
+class PickleScan(BaseModel):
+    """Result of scanning a pickle-based file."""
+
+    verdict: Literal["clean", "dangerous", "unscannable"] = Field(description="What the scanner concluded.")
+    dangerous_globals: list[str] = Field(default_factory=list, description="module.name imports flagged dangerous.")
+    suspicious_globals: list[str] = Field(default_factory=list, description="Imports flagged suspicious.")
+    scanner: str = Field(default="picklescan", description="The scanner used.")
+
+
+def sha256_file(path: Path, *, chunk: int = 4 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(chunk)
+            if not block:
+                break
+            h.update(block)
+    return h.hexdigest()
+
+
+def norm_sha256(value: str | None) -> str | None:
+    """Lower-case hex sha256 (Civitai sends upper case, HF quotes its etags) or None if not a sha256."""
+    if not value:
+        return None
+    v = value.strip().strip('"').lower()
+    if v.startswith("w/"):
+        v = v[2:].strip('"')
+    return v if len(v) == 64 and all(c in "0123456789abcdef" for c in v) else None
+
+
+def looks_like_html(head: bytes) -> bool:
+    """True if the first bytes of a body are an HTML page or an XML error document."""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return text.startswith(_HTML_MARKERS)
+
+
+def check_safetensors(path: Path) -> dict[str, object]:
+    """Parse the safetensors header; raise :class:`IntegrityError` unless it is valid and covers the file."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        raw = fh.read(8)
+        if len(raw) < 8:
+            raise IntegrityError(f"{path.name}: too short to be a safetensors file ({size} bytes)")
+        n = int.from_bytes(raw, "little")
+        if n <= 0 or n > MAX_SAFETENSORS_HEADER or 8 + n > size:
+            raise IntegrityError(f"{path.name}: not a safetensors file (header length {n} does not fit {size} bytes)",
+                                 hint="the download is truncated or is not a model file")
+        try:
+            header = json.loads(fh.read(n))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise IntegrityError(f"{path.name}: safetensors header is not valid JSON") from None
+    if not isinstance(header, dict):
+        raise IntegrityError(f"{path.name}: safetensors header is not a JSON object")
+    end = 0
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        if not isinstance(entry, dict) or "data_offsets" not in entry or "dtype" not in entry:
+            raise IntegrityError(f"{path.name}: safetensors entry {key!r} lacks dtype/data_offsets")
+        offsets = entry["data_offsets"]
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
+            raise IntegrityError(f"{path.name}: safetensors entry {key!r} has bad data_offsets")
+        end = max(end, offsets[1])
+    if 8 + n + end != size:
+        raise IntegrityError(
+            f"{path.name}: safetensors data should be {8 + n + end} bytes but the file has {size}",
+            hint="the download is truncated or corrupted; delete it and download again",
+        )
+    return header
+
+
+def check_header(path: Path, suffix: str) -> str:
+    """Check the file's leading bytes against its format; return a short description."""
+    with open(path, "rb") as fh:
+        head = fh.read(512)
+    if looks_like_html(head):
+        raise IntegrityError(f"{path.name}: the server sent an HTML/XML page, not a model file",
+                             hint="this is usually a login or error page: check the token and the URL")
+    suffix = suffix.lower()
+    if suffix in SAFETENSORS_SUFFIXES:
+        header = check_safetensors(path)
+        return f"safetensors ({len([k for k in header if k != '__metadata__'])} tensors)"
+    if suffix in PICKLE_SUFFIXES:
+        if head.startswith(b"PK\x03\x04"):
+            if not zipfile.is_zipfile(path):
+                raise IntegrityError(f"{path.name}: a truncated or broken zip (torch) archive")
+            return "zip archive"
+        if head[:1] == b"\x80":
+            return "pickle"
+        return "unknown binary"
+    if suffix == ".gguf" and not head.startswith(b"GGUF"):
+        raise IntegrityError(f"{path.name}: not a GGUF file (bad magic)")
+    return "unchecked format"
+
+
+def scan_pickle(path: Path, suffix: str) -> PickleScan:
+    """Scan a pickle-based file with picklescan (reading it as ``suffix``, since staged files end in .part)."""
+    from picklescan.scanner import SafetyLevel, scan_bytes
+
+    try:
+        with open(path, "rb") as fh:
+            result = scan_bytes(fh, path.name, suffix.lower())
+    except Exception as exc:  # picklescan raises assorted errors on malformed input
+        log.info("picklescan could not scan %s: %s", path.name, exc)
+        return PickleScan(verdict="unscannable")
+    dangerous = sorted({f"{g.module}.{g.name}" for g in result.globals if g.safety == SafetyLevel.Dangerous})
+    suspicious = sorted({f"{g.module}.{g.name}" for g in result.globals if g.safety == SafetyLevel.Suspicious})
+    if dangerous or result.infected_files:
+        return PickleScan(verdict="dangerous", dangerous_globals=dangerous, suspicious_globals=suspicious)
+    if result.scan_err:
+        return PickleScan(verdict="unscannable", suspicious_globals=suspicious)
+    return PickleScan(verdict="clean", suspicious_globals=suspicious)

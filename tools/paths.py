@@ -1,0 +1,112 @@
+"""Safe path handling: every file the project writes goes through here.
+
+Names coming from workflows, URLs, ``Content-Disposition`` headers or catalogs are
+untrusted. A name is accepted only if each of its parts is a plain file or folder
+name: no ``..``, no absolute paths, no drive letters or UNC prefixes, no NUL or
+control characters, no Windows reserved device names (``CON``, ``NUL``, ``COM1``…),
+no trailing dots or spaces (Windows silently strips them, so ``a.safetensors.``
+would land on a different file than the one checked). Backslashes are treated as
+separators because Windows-made workflows use them in model sub-paths.
+
+:func:`safe_join` then joins the checked parts under a root and refuses any result
+whose real path (symlinks resolved) leaves that root.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+
+from comfyfixer.tools.errors import UnsafePathError
+
+__all__ = [
+    "check_component",
+    "is_within",
+    "safe_filename",
+    "safe_join",
+    "safe_relpath",
+]
+
+_RESERVED = {
+    "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
+    *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10)),
+    "COM¹", "COM²", "COM³", "LPT¹", "LPT²", "LPT³",
+}
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_FORBIDDEN_CHARS = set('<>:"|?*')
+MAX_COMPONENT = 255
+
+
+def check_component(part: str, *, what: str = "name") -> str:
+    """Return ``part`` if it is one safe path component, else raise :class:`UnsafePathError`."""
+    shown = repr(part)
+    if not part or part in {".", ".."}:
+        raise UnsafePathError(f"unsafe {what} {shown}: empty or a relative step", hint="use a plain file name")
+    if any(ord(c) < 32 or c == "\x7f" for c in part):
+        raise UnsafePathError(f"unsafe {what} {shown}: contains NUL or control characters")
+    if "/" in part or "\\" in part:
+        raise UnsafePathError(f"unsafe {what} {shown}: contains a path separator")
+    if _DRIVE.match(part) or any(c in _FORBIDDEN_CHARS for c in part):
+        raise UnsafePathError(f"unsafe {what} {shown}: contains a drive letter or a character Windows forbids")
+    if part[-1] in {".", " "}:
+        raise UnsafePathError(f"unsafe {what} {shown}: ends with a dot or a space")
+    if part.split(".")[0].strip().upper() in _RESERVED:
+        raise UnsafePathError(f"unsafe {what} {shown}: a reserved device name on Windows")
+    if len(part.encode("utf-8", "surrogatepass")) > MAX_COMPONENT:
+        raise UnsafePathError(f"unsafe {what} {shown[:40]}…: longer than {MAX_COMPONENT} bytes")
+    return part
+
+
+def safe_relpath(name: str, *, what: str = "path") -> PurePosixPath:
+    """Check a relative path such as ``sub/x.safetensors`` or ``sub\\x.safetensors``.
+
+    Returns it as a POSIX path of checked components; raises :class:`UnsafePathError`
+    for absolute paths, drive letters, UNC prefixes, ``..`` and any unsafe component.
+    """
+    if not isinstance(name, str) or not name:
+        raise UnsafePathError(f"unsafe {what} {name!r}: empty")
+    if "\x00" in name:
+        raise UnsafePathError(f"unsafe {what} {name!r}: contains NUL")
+    if name.startswith(("/", "\\")) or _DRIVE.match(name):
+        raise UnsafePathError(f"unsafe {what} {name!r}: absolute paths are not allowed", hint="give a path relative to the folder")
+    parts = name.replace("\\", "/").split("/")
+    # "a//b" or a trailing slash means an empty component: reject rather than guess.
+    return PurePosixPath(*(check_component(p, what=what) for p in parts))
+
+
+def safe_filename(name: str, *, what: str = "file name") -> str:
+    """Check a single file name (no folders at all)."""
+    return check_component(name, what=what)
+
+
+def is_within(path: Path, root: Path) -> bool:
+    """True if ``path`` (real path, symlinks resolved as far as they exist) is ``root`` or below it."""
+    real_root = Path(os.path.realpath(root))
+    real = Path(os.path.realpath(path))
+    return real == real_root or real_root in real.parents
+
+
+def safe_join(root: Path, *parts: str, what: str = "path") -> Path:
+    """Join untrusted relative ``parts`` under ``root``; the result never leaves ``root``.
+
+    Each part may contain ``/`` or ``\\`` separated sub-folders; all are checked with
+    :func:`safe_relpath`. A symlink inside ``root`` pointing outside is caught too.
+    """
+    rel = PurePosixPath()
+    for part in parts:
+        rel = rel / safe_relpath(part, what=what)
+    target = Path(root) / Path(*rel.parts) if rel.parts else Path(root)
+    if not is_within(target, root):
+        raise UnsafePathError(f"unsafe {what} {str(rel)!r}: resolves outside {root}")
+    return target
+
+
+def ensure_under(path: Path, roots: Iterable[Path], *, what: str = "path") -> Path:
+    """Return ``path`` if it lies under one of ``roots``; raise :class:`UnsafePathError` otherwise."""
+    roots = list(roots)
+    if not any(is_within(path, r) for r in roots):
+        shown = ", ".join(str(r) for r in roots) or "(none configured)"
+        raise UnsafePathError(f"refusing to write {what} {path}: outside the allowed folders {shown}")
+    return path
