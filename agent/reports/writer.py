@@ -1,0 +1,86 @@
+"""Write the reports: ``OUT/reports/workflows/`` (Markdown + JSON) and ``OUT/dashboard/index.html``.
+
+Each file is written to a temporary name and renamed into place, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from comfyfixer.agent.reports.data import check_json, workflow_fixes
+from comfyfixer.agent.reports.markdown import index_markdown, workflow_markdown
+from comfyfixer.agent.reports.names import unique_stems
+from comfyfixer.tools.readiness import CheckResult
+
+
+@dataclass
+class ReportPaths:
+    """Where the reports went."""
+
+    out_dir: Path
+    index_md: Path
+    index_json: Path
+    dashboard: Path
+    workflow_reports: int
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _dump(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False, default=str) + "\n"
+
+
+def script_json(data: Any) -> str:
+    """JSON that is safe inside ``<script type="application/json">`` (no ``</script>``, no ``<!--``)."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace(
+        "\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def render_dashboard(doc: dict[str, Any]) -> str:
+    """The self-contained dashboard page for a check document (see :func:`check_json`)."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("comfyfixer.agent.reports", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+    )
+    page = {k: v for k, v in doc.items() if k != "inventory"}
+    page["inventory"] = doc.get("inventory", {})
+    return env.get_template("dashboard.html.j2").render(summary=doc["summary"], data_json=script_json(page))
+
+
+def write_reports(result: CheckResult, out_dir: Path) -> ReportPaths:
+    """Write every report for ``result`` under ``out_dir`` (created if needed)."""
+    wf_dir = out_dir / "reports" / "workflows"
+    stems = dict(zip([w.path for w in result.workflows], unique_stems([w.name for w in result.workflows]), strict=True))
+    doc = check_json(result, report_files=stems)
+    meta = {"generated_at": result.generated_at, "inventory_source": result.inventory.get("source"),
+            "schema_source": result.schema_source, "catalog_source": result.catalog_source}
+    for w in result.workflows:
+        stem = stems[w.path]
+        _write(wf_dir / f"{stem}.md", workflow_markdown(w, result))
+        _write(wf_dir / f"{stem}.json", _dump({**meta, "workflow": {**w.model_dump(mode="json"), "fixes": workflow_fixes(w)}}))
+    index_md = wf_dir / "index.md"
+    index_json = wf_dir / "index.json"
+    _write(index_md, index_markdown(result, stems))
+    _write(index_json, _dump(doc))
+    dashboard = out_dir / "dashboard" / "index.html"
+    _write(dashboard, render_dashboard(doc))
+    return ReportPaths(out_dir=out_dir, index_md=index_md, index_json=index_json, dashboard=dashboard,
+                       workflow_reports=len(result.workflows))
