@@ -103,6 +103,7 @@ class RunState:
     """What one run accumulates; tools append to it as they are called."""
 
     turn: int = 0
+    last_reply_empty: bool = False
     trace: list[ToolCallRecord] = field(default_factory=list)
     proposals: list[ProposedAction] = field(default_factory=list)
     on_tool_start: Callable[[str, Any], None] | None = None

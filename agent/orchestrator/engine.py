@@ -47,6 +47,10 @@ class _BudgetExhausted(Exception):
     """Raised inside the agent loop when the next LLM call would pass the round budget."""
 
 
+class _EmptyReply(Exception):
+    """Raised when the model's last reply was empty (qwen-agent would just ask again)."""
+
+
 def build_tool_context(settings: Settings) -> ToolContext:
     """The tools' view of ``settings`` (folders, base URLs, tokens)."""
     return ToolContext(
@@ -150,6 +154,8 @@ class Orchestrator:
                         streamer.update(i, _text(msg.get("content")))
         except _BudgetExhausted:
             budget_exhausted = True
+        except _EmptyReply:
+            response = [m for m in response if m.get("role") != "assistant" or m.get("function_call")]
         except ModelServiceError as exc:
             failure = self._model_failure(exc)
         finally:
@@ -210,10 +216,12 @@ class Orchestrator:
                 super().__init__(**kw)
 
             def _call_llm(self, *args: Any, **kw: Any) -> Any:
+                if state.last_reply_empty:
+                    raise _EmptyReply
                 if state.turn >= max_rounds:
                     raise _BudgetExhausted
                 state.turn += 1
-                return super()._call_llm(*args, **kw)
+                return _watch_empty(super()._call_llm(*args, **kw), state)
 
             def _call_tool(self, tool_name: str, tool_args: Any = "{}", **kw: Any) -> Any:
                 if tool_name not in self.function_map:
@@ -238,6 +246,13 @@ class Orchestrator:
         if isinstance(inner, openai.APIStatusError):
             return f"the model server answered HTTP {inner.status_code}: {str(inner.message)[:200]}"
         return f"the model server failed: {str(exc).strip()[:200]}"
+
+
+def _watch_empty(stream: Any, state: RunState) -> Any:
+    last: list[Any] = []
+    for last in stream:
+        yield last
+    state.last_reply_empty = not any(_text(m.get("content")).strip() or m.get("function_call") for m in last)
 
 
 class _NoFiles:
