@@ -292,3 +292,42 @@ def read_image_metadata(inp: ReadImageInput) -> GenerationInfo:
     ``generator`` is null when the image carries no generation metadata.
     """
     return read_image(Path(inp.path), stealth=inp.stealth)
+
+
+RAW_OUTPUT_LIMIT = 20_000
+
+
+def summary(result: ImageReadResult) -> dict[str, object]:
+    """The flat per-file object of ``comfyfixer image read --json``."""
+    info = result.info
+    if info is None:
+        return {"path": result.path, "generator": None, "error": result.error}
+    raw = {
+        k: (v if len(v) <= RAW_OUTPUT_LIMIT else v[:RAW_OUTPUT_LIMIT] + f"…[{len(v)} chars]") if isinstance(v, str) else v
+        for k, v in info.raw.items()
+    }
+    return {
+        "path": result.path,
+        "generator": info.generator,
+        "generator_confidence": info.generator_confidence,
+        "container": info.container,
+        "prompt": info.prompt,
+        "negative_prompt": info.negative_prompt,
+        "seed": info.seed,
+        "steps": info.steps,
+        "cfg": info.cfg,
+        "sampler": info.sampler,
+        "scheduler": info.scheduler,
+        "sampler_raw": info.sampler_raw,
+        "scheduler_raw": info.scheduler_raw,
+        "width": info.width,
+        "height": info.height,
+        "denoise": info.denoise,
+        "model": {"name": info.model.name, "hashes": info.model.hashes} if info.model else None,
+        "loras": [{"name": lo.name, "weight": lo.weight, "hashes": lo.hashes} for lo in info.loras],
+        "has_workflow": info.has_workflow,
+        "has_prompt_graph": info.has_prompt_graph,
+        "warnings": info.warnings,
+        "raw": raw,
+        "error": result.error,
+    }

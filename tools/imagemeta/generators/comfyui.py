@@ -9,6 +9,7 @@ samplers work too. Never raises on odd graphs: a link may point anywhere.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from comfyfixer.tools.imagemeta.models import GenerationInfo, LoraRef, ModelInfo
@@ -142,6 +143,11 @@ class _Graph:
             return None
         seen.add(str(ref[0]))
         inp = self.inputs(node)
+        ct = str(node.get("class_type", "")).lower()
+        if any(w in ct for w in ("concat", "merge string", "join", "combine string")):
+            joined = self._concat(inp, keys, depth, seen)
+            if joined is not None:
+                return joined
         for k in keys:
             v = inp.get(k)
             if isinstance(v, str):
@@ -153,11 +159,28 @@ class _Graph:
         # Walk through conditioning/text plumbing (guidance, combine, concat, control nets).
         order = sorted(inp.items(), key=lambda kv: (kv[0] not in ("conditioning", "conditioning_1", "positive", "text", "string_a", "text_a"), kv[0]))
         for name, v in order:
+            if keys is _NEG_TEXT_KEYS and "pos" in name.lower():
+                continue
             if _is_link(v) and name not in ("clip", "model", "vae", "image", "images", "control_net", "mask", "pixels", "samples", "latent", "latent_image"):
                 t = self.text(v, keys, depth + 1, seen)
                 if t is not None:
                     return t
         return None
+
+    def _concat(self, inp: dict[str, Any], keys: tuple[str, ...], depth: int, seen: set[str]) -> str | None:
+        """String concatenation nodes: join the text inputs in name order with the node's delimiter."""
+        delim = next((inp[k] for k in ("delimiter", "Delimiter", "separator", "delim") if isinstance(inp.get(k), str)), "")
+        parts: list[str] = []
+        names = sorted(
+            (k for k in inp if k == k.lower() and re.fullmatch(r"(string|text|str)?_?([a-z]|\d+)", k) and k not in ("delimiter",)),
+            key=lambda k: (len(k), k),
+        )
+        for name in names:
+            v = inp[name]
+            t = v if isinstance(v, str) else self.text(v, keys, depth + 1, seen) if _is_link(v) else None
+            if t:
+                parts.append(t)
+        return delim.join(parts) if parts else None
 
     def walk_model(self, ref: Any) -> tuple[dict[str, Any] | None, list[LoraRef]]:
         """Follow ``model`` links to the loader; collect LoRAs on the way."""
@@ -194,8 +217,6 @@ class _Graph:
                 return w, h
             res = inp.get("resolution") or inp.get("dimensions")
             if isinstance(res, str):
-                import re
-
                 m = re.search(r"(\d+)\s*[x×]\s*(\d+)", res)
                 if m:
                     return int(m.group(1)), int(m.group(2))
