@@ -20,6 +20,7 @@ from comfyfixer.tools.errors import ComfyFixerError
 # Modules under comfyfixer.agent.commands, each with `register(app: typer.Typer)`.
 COMMAND_MODULES = [
     "inspect",
+    "image",
 ]
 
 app = typer.Typer(
