@@ -21,6 +21,7 @@ from comfyfixer.tools.errors import ComfyFixerError
 COMMAND_MODULES = [
     "inspect",
     "image",
+    "reconstruct",
 ]
 
 app = typer.Typer(

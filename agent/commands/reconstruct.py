@@ -1,0 +1,137 @@
+"""``comfyfixer reconstruct``: rebuild the ComfyUI workflow behind an image (local file or Civitai)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("reconstruct")(reconstruct_command)
+
+
+def reconstruct_command(
+    source: str | None = typer.Argument(None, help="An image file, or a civitai.com image/post URL."),
+    civitai_image: int | None = typer.Option(None, "--civitai-image", help="A Civitai image id."),
+    civitai_post: int | None = typer.Option(None, "--civitai-post", help="A Civitai post id."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Folder for <name>.workflow.json and <name>.api.json (never overwritten; default: current folder)."
+    ),
+    name: str | None = typer.Option(None, "--name", help="Base name of the written files."),
+    comfyui: Path | None = typer.Option(None, "--comfyui", help="Local ComfyUI folder: also check what is missing there."),
+    object_info: Path | None = typer.Option(None, "--object-info", help="Saved /object_info JSON used as node schemas."),
+    no_resolve: bool = typer.Option(False, "--no-resolve", help="Do not look models up by hash on Civitai/Hugging Face."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Write no files."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 unless the status is OK."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+) -> int:
+    """Rebuild the ComfyUI workflow behind an image, say what is certain and what is inferred."""
+    from comfyfixer.agent.config import load_settings
+    from comfyfixer.agent.output import EXIT_FINDINGS, emit_json
+    from comfyfixer.tools.errors import InputError
+    from comfyfixer.tools.reconstruct import ReconstructInput, reconstruct
+    from comfyfixer.tools.schema import bundled_core_schemas, load_object_info
+
+    settings = load_settings()
+    given = [x for x in (source, civitai_image, civitai_post) if x is not None]
+    if len(given) != 1:
+        raise InputError("give exactly one of IMAGE, CIVITAI_URL, --civitai-image ID, --civitai-post ID")
+    inp = ReconstructInput(
+        image=source, civitai_image_id=civitai_image, civitai_post_id=civitai_post,
+        out_dir=None if dry_run else str(out or Path.cwd()), name=name,
+        comfyui_dir=str(comfyui) if comfyui else None,
+    )
+    schemas = load_object_info(object_info) if object_info else bundled_core_schemas()
+    is_civitai = source is None or source.startswith(("http://", "https://"))
+    online = not settings.offline
+    closers: list[Any] = []
+    civitai = None
+    resolver = None
+    if online and (is_civitai or not no_resolve):
+        from comfyfixer.tools.civitai import CivitaiClient
+
+        civitai = CivitaiClient(base_url=settings.civitai_base_url, token=settings.secret("civitai_token"),
+                                timeout=settings.http_timeout, retries=settings.http_retries)
+        closers.append(civitai)
+        if not no_resolve:
+            resolver = _build_resolver(settings, civitai)
+    readiness = _readiness(comfyui, object_info) if comfyui else None
+    try:
+        result = reconstruct(inp, schemas=schemas, civitai=civitai if is_civitai else None, resolver=resolver,
+                             ui_to_api=_ui_to_api(schemas), readiness=readiness)
+    finally:
+        for c in closers:
+            c.close()
+    summary = result.summary()
+    if json_out:
+        emit_json(summary)
+    else:
+        _print(summary)
+    return EXIT_FINDINGS if strict and result.status != "OK" else 0
+
+
+def _build_resolver(settings: Any, civitai: Any) -> Any:
+    from comfyfixer.tools.resolver import DiskCache, ModelResolver
+
+    model_resolver = ModelResolver(civitai=civitai, cache=DiskCache(Path(settings.cache_dir) / "resolver"))
+    return lambda query: model_resolver.resolve(query, sources=("hash", "civitai"))
+
+
+def _ui_to_api(schemas: Any) -> Any:
+    """The workflow package's UI → API converter, when this build has one."""
+    try:
+        from comfyfixer.tools.workflow import ui_to_api  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return lambda wf: ui_to_api(wf, schemas)
+
+
+def _readiness(comfyui: Path, object_info: Path | None) -> Any:
+    from comfyfixer.tools.readiness import CheckInput, check_workflows
+
+    def check(path: Path, _dir: str) -> dict[str, Any]:
+        res = check_workflows(CheckInput(paths=[str(path)], comfyui_dir=comfyui, object_info_file=object_info))
+        return res.model_dump(mode="json")
+
+    return check
+
+
+def _print(s: dict[str, Any]) -> None:
+    from comfyfixer.agent.output import console
+    from rich.markup import escape
+
+    color = {"OK": "green", "UNCERTAIN": "yellow", "FAILED": "red"}[s["status"]]
+    console.print(f"[bold]{escape(s['source'])}[/]: [{color}]{s['status']}[/] (method: {s['method']})")
+    if s["certain"]:
+        console.print("[bold]certain[/]")
+        for c in s["certain"]:
+            console.print(f"  • {escape(c)}")
+    if s["inferred"]:
+        console.print("[bold]inferred[/]")
+        for i in s["inferred"]:
+            console.print(f"  • {escape(i['what'])} [dim]({i['confidence']:.0%})[/]: {escape(i['why'])}")
+    if s["models"]:
+        console.print("[bold]models[/]")
+        for m in s["models"]:
+            hashes = ", ".join(f"{k} {v}" for k, v in m["hashes"].items())
+            console.print(f"  • {m['role']}: {escape(str(m['file']))} [{m['verdict']}]"
+                          + (f" {escape(hashes)}" if hashes else "") + (f" → {escape(m['source'])}" if m["source"] else ""))
+    if s["custom_nodes"]:
+        console.print("[bold]node packs[/]")
+        for c in s["custom_nodes"]:
+            opt = " (optional)" if c["optional"] else ""
+            console.print(f"  • {escape(c['pack'])}{opt}: {escape(', '.join(c['classes']))}")
+    val = s.get("validation") or {}
+    if val.get("errors"):
+        console.print(f"[bold]validation[/]: {len(val['errors'])} problem(s)")
+        for e in val["errors"][:10]:
+            console.print(f"  • node {e['node_id']} {escape(e['class_type'])}: {escape(e['message'])}")
+    for n in s["notes"]:
+        console.print(f"[dim]note:[/] {escape(n)}")
+    for f in s["files"]:
+        console.print(f"wrote {escape(f)}")
+    if s.get("readiness"):
+        summ = s["readiness"].get("summary") or {}
+        console.print(f"[bold]readiness[/]: {escape(str(summ))}")

@@ -1,0 +1,147 @@
+"""Models and node packs a rebuilt graph needs, and their identity through the resolver."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from comfyfixer.tools.imagemeta.a1111 import hash_kind
+from comfyfixer.tools.reconstruct.api_to_ui import is_link
+from comfyfixer.tools.reconstruct.models import CustomNodeNeed, Inferred, ModelVerdict, ReconstructResult
+from comfyfixer.tools.schema import NodeSchema, SchemaSet
+from comfyfixer.tools.schema.folders import core_model_folder, guess_folder_from_input, looks_like_model_file
+
+log = logging.getLogger(__name__)
+
+_ROLE_BY_FOLDER = {
+    "checkpoints": "checkpoint", "diffusion_models": "diffusion_model", "loras": "lora", "vae": "vae",
+    "text_encoders": "text_encoder", "upscale_models": "upscaler", "embeddings": "embedding",
+    "controlnet": "controlnet", "clip_vision": "clip_vision",
+}
+
+
+def _stem(name: str) -> str:
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return base.rsplit(".", 1)[0] if "." in base else base
+
+
+def _hash_applies(key: str, role: str, file: str) -> bool:
+    """Whether a metadata hash key (``model``, ``vae``, ``lora:name``, ``embed:name``) names this file."""
+    low = key.lower()
+    if low == "model":
+        return role == "checkpoint"
+    if low == "vae":
+        return role == "vae"
+    kind, _, name = low.partition(":")
+    return bool(name) and kind in ("lora", "embed", "model") and _stem(name) == _stem(file).lower()
+
+
+def embedded_models(api: Mapping[str, Any], schemas: Mapping[str, NodeSchema],
+                    hashes: Mapping[str, str] | None = None) -> list[ModelVerdict]:
+    """Model files an API graph loads, with hashes the image's metadata gives for them (``model``, ``lora:x``)."""
+    hashes = dict(hashes or {})
+    out: list[ModelVerdict] = []
+    seen: set[tuple[str, str]] = set()
+    for node in api.values():
+        if not isinstance(node, dict):
+            continue
+        ct = str(node.get("class_type"))
+        for name, value in (node.get("inputs") or {}).items():
+            if not isinstance(value, str) or is_link(value, api):
+                continue
+            folder = core_model_folder(ct, name)
+            if folder is None:
+                if not looks_like_model_file(value):
+                    continue
+                folder = guess_folder_from_input(ct, name) or "unknown"
+            key = (folder, value)
+            if key in seen:
+                continue
+            seen.add(key)
+            role = _ROLE_BY_FOLDER.get(folder, folder)
+            hs = {hash_kind(hv): hv for hk, hv in hashes.items() if _hash_applies(hk, role, value)}
+            out.append(ModelVerdict(role=role, name=_stem(value), file=value, folder=folder, hashes=hs))
+    return out
+
+
+def graph_custom_nodes(workflow: dict[str, Any] | None, api: dict[str, Any] | None,
+                       schemas: Mapping[str, NodeSchema], catalog: Any = None) -> list[CustomNodeNeed]:
+    """Node packs for classes the schemas do not know, via the workflow inspector's pack attribution."""
+    from comfyfixer.tools.workflow import inspect_workflow
+
+    source = workflow if workflow is not None else api
+    if not source:
+        return []
+    sset = schemas if isinstance(schemas, SchemaSet) else SchemaSet(dict(schemas), "given schemas")
+    try:
+        found = inspect_workflow(source, schemas=sset, catalog=catalog).custom_nodes
+    except Exception as exc:  # the inspector failing must not lose the reconstruction
+        log.warning("inspector could not read the rebuilt workflow: %s", exc)
+        classes = sorted({str(n.get("class_type")) for n in (api or {}).values()
+                          if isinstance(n, dict) and n.get("class_type") not in schemas})
+        return [CustomNodeNeed(pack="unknown", classes=classes, reason="not in the node schemas")] if classes else []
+    by_pack: dict[str, CustomNodeNeed] = {}
+    for f in found:
+        pack = f.packs[0].reference if f.packs else f"unknown pack ({f.status})"
+        need = by_pack.setdefault(pack, CustomNodeNeed(pack=pack, optional=not f.active,
+                                                       reason=f.reason or f.status))
+        need.classes.append(f.class_type)
+        need.optional = need.optional and not f.active
+    return list(by_pack.values())
+
+
+def _replace_value(graph: Any, old: str, new: str) -> int:
+    """Replace a literal string everywhere in an API prompt or in UI widgets_values; returns the count."""
+    count = 0
+    if isinstance(graph, dict) and isinstance(graph.get("nodes"), list):
+        for node in graph["nodes"]:
+            wv = node.get("widgets_values")
+            if isinstance(wv, list):
+                for i, v in enumerate(wv):
+                    if v == old:
+                        wv[i] = new
+                        count += 1
+        return count
+    if isinstance(graph, dict):
+        for node in graph.values():
+            inputs = node.get("inputs") if isinstance(node, dict) else None
+            if isinstance(inputs, dict):
+                for k, v in inputs.items():
+                    if v == old:
+                        inputs[k] = new
+                        count += 1
+    return count
+
+
+def resolve_models(result: ReconstructResult, resolver: Callable[[Any], Any]) -> None:
+    """Ask the resolver about every model (hashes first); take an exact hash match's real file name."""
+    from comfyfixer.tools.resolver.models import ModelQuery
+
+    for m in result.models:
+        if not m.file:
+            continue
+        query = ModelQuery(filename=m.file, folder=m.folder, hashes=dict(m.hashes))
+        try:
+            verdict = resolver(query)
+        except Exception as exc:  # one failing lookup must not lose the others
+            log.warning("resolver failed for %s: %s", m.file, exc)
+            m.detail = {"error": str(exc)}
+            continue
+        status = str(getattr(verdict, "status", "NOT_FOUND"))
+        m.verdict = status if status in ("RESOLVED", "UNCERTAIN", "NOT_FOUND") else "UNCERTAIN"
+        best = getattr(verdict, "best", None)
+        if best is None:
+            continue
+        m.source = best.url
+        m.detail = {"filename": best.filename, "score": best.score, "reasons": list(best.reasons),
+                    "exact": best.exact, "source": best.source}
+        by_hash = bool(m.hashes) and best.exact and best.source.startswith("civitai")
+        if m.verdict == "RESOLVED" and by_hash and best.filename and best.filename != m.file and result.method != "embedded":
+            old = m.file
+            n = _replace_value(result.api, old, best.filename) + _replace_value(result.workflow, old, best.filename)
+            if n:
+                m.file = best.filename
+                result.inferred.append(Inferred(what=f"{m.role} file name {best.filename}",
+                                                why=f"the metadata says '{m.name}'; its hash matches this file "
+                                                    f"on {best.source}", confidence=0.95))

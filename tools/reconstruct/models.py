@@ -1,0 +1,117 @@
+"""Typed inputs and results of workflow reconstruction."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Method = Literal["embedded", "parameters", "civitai"]
+Status = Literal["OK", "UNCERTAIN", "FAILED"]
+
+
+class ReconstructInput(BaseModel):
+    """What to rebuild a ComfyUI workflow from: exactly one of the four sources."""
+
+    image: str | None = Field(
+        None, description="Path of a local PNG/JPEG/WebP image, or a civitai.com image or post URL."
+    )
+    civitai_image_id: int | None = Field(None, description="A Civitai image id (the number in civitai.com/images/ID).")
+    civitai_post_id: int | None = Field(None, description="A Civitai post id (the number in civitai.com/posts/ID).")
+    out_dir: str | None = Field(
+        None, description="Folder to write <name>.workflow.json and <name>.api.json into; nothing is written without it."
+    )
+    name: str | None = Field(None, description="Base name of the written files (default: the image's name).")
+    comfyui_dir: str | None = Field(
+        None, description="A local ComfyUI folder: when given, also check which models and node packs are missing."
+    )
+
+
+class Inferred(BaseModel):
+    """A part of the workflow that the evidence does not state outright."""
+
+    what: str = Field(description="The part of the workflow, e.g. 'node 3 KSampler.scheduler' or 'ADetailer'.")
+    why: str = Field(description="The evidence or default it was taken from.")
+    confidence: float = Field(description="0..1: how likely the part matches what produced the image.")
+
+
+class ValidationIssue(BaseModel):
+    """One problem of an API graph against the node schemas."""
+
+    node_id: str
+    class_type: str
+    input: str | None = None
+    kind: str = Field(
+        description="unknown_class, missing_required, bad_link, link_type, bad_type, out_of_range, not_in_list"
+    )
+    message: str
+
+
+class ModelNeed(BaseModel):
+    """A model-file (or LoadImage input) combo whose value is not in the schema's listing: the file must be installed."""
+
+    node_id: str
+    class_type: str
+    input: str
+    folder: str | None = Field(None, description="ComfyUI model folder key (checkpoints, loras, vae, ...).")
+    file: str = Field(description="The file name the graph asks for.")
+
+
+class ValidationReport(BaseModel):
+    """Result of validating an API graph against node schemas."""
+
+    errors: list[ValidationIssue] = []
+    needs_models: list[ModelNeed] = []
+    unknown_classes: list[str] = Field(default_factory=list, description="class_types the schemas do not know.")
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class ModelVerdict(BaseModel):
+    """Identity of one model the workflow needs, as the resolver (or the evidence alone) says."""
+
+    role: str = Field(description="checkpoint, diffusion_model, lora, embedding, vae, text_encoder, upscaler, refiner")
+    name: str | None = Field(None, description="Name as the evidence writes it.")
+    file: str | None = Field(None, description="File name used in the workflow.")
+    folder: str | None = Field(None, description="ComfyUI model folder key.")
+    hashes: dict[str, str] = Field(default_factory=dict, description="Hashes from the evidence, keyed by kind.")
+    model_version_id: int | None = Field(None, description="Civitai model-version id when known.")
+    weight: float | None = Field(None, description="LoRA strength, when a LoRA.")
+    verdict: Literal["RESOLVED", "UNCERTAIN", "NOT_FOUND", "UNRESOLVED"] = Field(
+        "UNRESOLVED", description="Resolver verdict; UNRESOLVED = no resolver was consulted."
+    )
+    source: str | None = Field(None, description="Where the file can be downloaded, when resolved.")
+    detail: dict[str, Any] = Field(default_factory=dict, description="The resolver's own answer, as given.")
+
+
+class CustomNodeNeed(BaseModel):
+    """A node pack the workflow (or an optional part of it) needs."""
+
+    pack: str = Field(description="Pack name or repository.")
+    classes: list[str] = Field(default_factory=list, description="Node classes it provides to this workflow.")
+    optional: bool = Field(False, description="True when only an optional, uncertain part needs it.")
+    reason: str | None = None
+
+
+class ReconstructResult(BaseModel):
+    """A rebuilt workflow, what is certain and what is inferred, and what is still needed to run it."""
+
+    source: str = Field(description="What was reconstructed (path, URL or Civitai id).")
+    method: Method | None = Field(None, description="embedded | parameters | civitai; None when nothing was found.")
+    certain: list[str] = Field(default_factory=list, description="Facts taken verbatim from the evidence.")
+    inferred: list[Inferred] = Field(default_factory=list, description="Parts filled in by rule or default.")
+    models: list[ModelVerdict] = Field(default_factory=list, description="Models needed, with resolver verdicts.")
+    custom_nodes: list[CustomNodeNeed] = Field(default_factory=list, description="Node packs needed.")
+    readiness: dict[str, Any] | None = Field(None, description="The readiness check's report (with --comfyui).")
+    status: Status = "FAILED"
+    validation: ValidationReport | None = Field(None, description="The API graph checked against node schemas.")
+    files: list[str] = Field(default_factory=list, description="Files written.")
+    notes: list[str] = Field(default_factory=list, description="Other things the user should know.")
+    workflow: dict[str, Any] | None = Field(None, description="UI-format workflow (ComfyUI can open it).", repr=False)
+    api: dict[str, Any] | None = Field(None, description="API-format prompt.", repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """The report without the two graphs (what the CLI prints)."""
+        return self.model_dump(mode="json", exclude={"workflow", "api"})

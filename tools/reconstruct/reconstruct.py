@@ -1,0 +1,280 @@
+"""Entry point: rebuild the ComfyUI workflow behind an image, local or on Civitai."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from comfyfixer.tools.errors import InputError
+from comfyfixer.tools.imagemeta.models import GenerationInfo
+from comfyfixer.tools.reconstruct.api_to_ui import api_to_ui
+from comfyfixer.tools.reconstruct.civitai_source import (
+    CivitaiEvidence,
+    ImageSource,
+    comfy_graphs,
+    fetch_evidence,
+    meta_to_info,
+    parse_civitai_url,
+)
+from comfyfixer.tools.reconstruct.evidence import (
+    embedded_models,
+    graph_custom_nodes,
+    resolve_models,
+)
+from comfyfixer.tools.reconstruct.from_parameters import build_from_parameters
+from comfyfixer.tools.reconstruct.graph_builder import add_notes
+from comfyfixer.tools.reconstruct.models import Inferred, ReconstructInput, ReconstructResult
+from comfyfixer.tools.reconstruct.validate import validate_api
+from comfyfixer.tools.schema import NodeSchema, SchemaSet
+
+log = logging.getLogger(__name__)
+
+Resolver = Callable[[Any], Any]  # ModelQuery -> Verdict
+UiToApi = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _read_local(path: Path) -> GenerationInfo:
+    from comfyfixer.tools.imagemeta import read_embedded_graphs, read_image
+
+    try:
+        return read_image(path)
+    except NotImplementedError:  # reader not finished: embedded graphs only
+        graphs = read_embedded_graphs(path)
+        return GenerationInfo(path=str(path), container=graphs.container,
+                              generator="ComfyUI" if graphs.workflow or graphs.prompt else None,
+                              workflow=graphs.workflow, prompt_graph=graphs.prompt)
+
+
+def _has_parameters(info: GenerationInfo) -> bool:
+    return bool(info.prompt or info.seed is not None or info.steps or info.model)
+
+
+def _unique_pair(out_dir: Path, name: str) -> tuple[Path, Path]:
+    """``name.workflow.json``/``name.api.json``, or ``name-2.…`` etc. when either exists: never overwrite."""
+    n = 1
+    while True:
+        stem = name if n == 1 else f"{name}-{n}"
+        wf, api = out_dir / f"{stem}.workflow.json", out_dir / f"{stem}.api.json"
+        if not wf.exists() and not api.exists():
+            return wf, api
+        n += 1
+
+
+def _safe_name(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip("._")
+    return cleaned[:120] or "reconstructed"
+
+
+def _write_exclusive(path: Path, data: Mapping[str, Any]) -> None:
+    with path.open("x", encoding="utf-8") as fh:  # "x": fail rather than overwrite
+        json.dump(data, fh, ensure_ascii=False, indent=2)
+        fh.write("\n")
+
+
+class _Run:
+    """State of one reconstruction."""
+
+    def __init__(self, inp: ReconstructInput, schemas: Mapping[str, NodeSchema], ui_to_api: UiToApi | None) -> None:
+        self.inp = inp
+        self.schemas = schemas
+        self.ui_to_api = ui_to_api
+        self.result = ReconstructResult(source="")
+        self.info_hashes: dict[str, str] = {}
+
+    # ---- the three evidence kinds ---------------------------------------------------------
+    def from_embedded(self, workflow: dict[str, Any] | None, prompt: dict[str, Any] | None, method: str) -> None:
+        r = self.result
+        r.method = method
+        if workflow is not None:
+            r.workflow = copy.deepcopy(workflow)
+            r.certain.append("UI workflow embedded in the image, returned unchanged")
+            if prompt:
+                r.api = copy.deepcopy(prompt)
+                r.certain.append("API prompt embedded in the image (what was actually queued)")
+            elif self.ui_to_api is not None:
+                try:
+                    r.api = self.ui_to_api(workflow)
+                    r.notes.append("the API prompt was converted from the UI workflow (none was embedded)")
+                except Exception as exc:  # a broken workflow must still come back
+                    r.notes.append(f"could not convert the UI workflow to an API prompt: {exc}")
+        elif prompt is not None:
+            r.api = copy.deepcopy(prompt)
+            conv = api_to_ui(prompt, self.schemas)
+            r.workflow = conv.workflow
+            r.certain.append("API prompt embedded in the image: every node, value and link")
+            r.notes.append("the image holds only the API prompt: the UI workflow was built from it "
+                           "(layout by dependency, widget order from the node schemas)")
+            r.notes.extend(conv.warnings)
+            if any(k != str(v) for k, v in conv.id_map.items()):
+                renamed = {k: v for k, v in conv.id_map.items() if k != str(v)}
+                r.notes.append(f"non-numeric node ids renumbered for the editor: {renamed}")
+        r.models = embedded_models(r.api or {}, self.schemas, self.info_hashes)
+        r.custom_nodes = graph_custom_nodes(r.workflow, r.api, self.schemas)
+
+    def from_parameters(self, info: GenerationInfo, method: str) -> None:
+        r = self.result
+        r.method = method
+        built = build_from_parameters(info, self.schemas)
+        r.api = built.prompt
+        r.certain.extend(built.certain)
+        r.inferred.extend(built.inferred)
+        r.models = built.models
+        r.custom_nodes = built.custom_nodes
+        conv = api_to_ui(built.prompt, self.schemas)
+        add_notes(conv.workflow, built.notes)
+        r.workflow = conv.workflow
+        r.notes.extend(conv.warnings)
+        r.inferred.append(Inferred(what="node layout", why="positions are not in the evidence; laid out by dependency",
+                                   confidence=1.0))
+        if info.generator:
+            r.certain.insert(0, f"generator: {info.generator}")
+
+
+def _civitai_run(run: _Run, ev: CivitaiEvidence) -> None:
+    r = run.result
+    img = ev.image
+    wf, prompt = comfy_graphs(img)
+    meta = img.meta or {}
+    if wf is not None or prompt is not None:
+        run.from_embedded(wf, prompt, "civitai")
+        r.certain.insert(0, f"Civitai image {img.id}: meta.comfy carries the ComfyUI graph")
+    elif meta:
+        info = meta_to_info(meta)
+        run.from_parameters(info, "civitai")
+        r.certain.insert(0, f"Civitai image {img.id}: generation parameters from its meta")
+        versions = info.extra.get("civitai_resources") or []
+        for res in versions:
+            vid = res.get("modelVersionId")
+            rtype = str(res.get("type") or "").lower()
+            target = next((m for m in r.models if m.model_version_id is None and (
+                (rtype == "checkpoint" and m.role in ("checkpoint", "diffusion_model"))
+                or (rtype == "lora" and m.role == "lora" and (res.get("weight") is None or m.weight == res.get("weight"))))), None)
+            if target is not None and isinstance(vid, int):
+                target.model_version_id = vid
+    else:
+        r.notes.append(f"Civitai image {img.id} has no generation metadata (the uploader removed it or never had it)")
+    for sib in ev.graph_siblings:
+        where = "same post" if sib in ev.post_images else "same author and model version"
+        r.inferred.append(Inferred(what=f"sibling image {sib.id}",
+                                   why=f"{where}; it carries a full ComfyUI graph — a strong hint at the "
+                                       "workflow this image came from (open it to compare)", confidence=0.7))
+    if ev.post_images:
+        r.notes.append(f"post {img.post_id}: {len(ev.post_images)} image(s) checked as supporting evidence")
+
+
+def _status(r: ReconstructResult) -> str:
+    if r.method is None or r.workflow is None:
+        return "FAILED"
+    if r.method == "embedded" or (r.method == "civitai" and any("meta.comfy" in c for c in r.certain)):
+        return "OK"  # the graph itself is evidence; what it needs is readiness, not uncertainty
+    if r.validation is not None and any(e.kind != "unknown_class" for e in r.validation.errors):
+        return "UNCERTAIN"
+    if any(i.confidence < 0.5 for i in r.inferred if i.what != "node layout"):
+        return "UNCERTAIN"
+    if any(m.verdict in ("NOT_FOUND", "UNCERTAIN") for m in r.models):
+        return "UNCERTAIN"
+    return "OK"
+
+
+def reconstruct(
+    inp: ReconstructInput,
+    *,
+    schemas: SchemaSet | Mapping[str, NodeSchema] | None = None,
+    civitai: ImageSource | None = None,
+    resolver: Resolver | None = None,
+    ui_to_api: UiToApi | None = None,
+    readiness: Callable[[Path, str], dict[str, Any]] | None = None,
+) -> ReconstructResult:
+    """Rebuild the ComfyUI workflow behind an image, as faithfully as its evidence allows.
+
+    Give one source: a local image path (PNG/JPEG/WebP), a civitai.com image or post URL, a Civitai
+    image id, or a Civitai post id. Evidence is used best first: (1) a ComfyUI graph embedded in the
+    image (returned as is; an API prompt alone is turned into an editor workflow); (2) generation
+    parameters from A1111/Forge/SD.Next/Fooocus/NovelAI/InvokeAI/SwarmUI/Civitai (a graph is built
+    from the node schemas: loaders for the model family, LoRAs with weights, clip skip, prompts, size,
+    sampler with seed/steps/cfg/denoise mapped to ComfyUI names, hires fix, refiner); (3) Civitai's
+    image meta, the post's other images and the author's images with the same model.
+
+    The result says which parts are ``certain`` (read from the evidence) and which are ``inferred``
+    (with why and a 0..1 confidence), lists the models (with resolver verdicts when a resolver is
+    given) and node packs needed, validates the API graph against the node schemas, and writes
+    ``<name>.workflow.json`` (UI) and ``<name>.api.json`` (API) into ``out_dir`` without overwriting.
+    ``status``: OK, UNCERTAIN (parts guessed or models unidentified) or FAILED (no evidence).
+    """
+    from comfyfixer.tools.schema import bundled_core_schemas
+
+    sources = [x for x in (inp.image, inp.civitai_image_id, inp.civitai_post_id) if x is not None]
+    if len(sources) != 1:
+        raise InputError("give exactly one source: an image path or URL, a Civitai image id, or a Civitai post id")
+    schemas = schemas if schemas is not None else bundled_core_schemas()
+    run = _Run(inp, schemas, ui_to_api)
+    r = run.result
+    name = inp.name
+
+    civ: tuple[str, int] | None = None
+    if inp.civitai_image_id is not None:
+        civ = ("image", inp.civitai_image_id)
+    elif inp.civitai_post_id is not None:
+        civ = ("post", inp.civitai_post_id)
+    elif inp.image and inp.image.startswith(("http://", "https://")):
+        civ = parse_civitai_url(inp.image)
+        if civ is None:
+            raise InputError(f"{inp.image}: not a Civitai image or post URL",
+                             hint="download the image and pass the file, or give a civitai.com/images/ID URL")
+
+    if civ is not None:
+        kind, cid = civ
+        r.source = f"civitai {kind} {cid}"
+        if civitai is None:
+            raise InputError("a Civitai source needs network access to Civitai", hint="run without --offline")
+        ev = fetch_evidence(civitai, image_id=cid if kind == "image" else None, post_id=cid if kind == "post" else None)
+        name = name or f"civitai-{kind}-{cid}"
+        _civitai_run(run, ev)
+    else:
+        assert inp.image is not None
+        path = Path(inp.image).expanduser()
+        if not path.is_file():
+            raise InputError(f"{path}: no such image file")
+        r.source = str(path)
+        name = name or path.stem
+        info = _read_local(path)
+        run.info_hashes = dict(info.hashes)
+        if info.workflow is not None or info.prompt_graph is not None:
+            run.from_embedded(info.workflow, info.prompt_graph, "embedded")
+            if info.generator and info.generator != "ComfyUI":
+                r.certain.insert(0, f"generator: {info.generator} (its embedded ComfyUI graph is used)")
+        elif _has_parameters(info):
+            run.from_parameters(info, "parameters")
+        else:
+            r.notes.append("the image carries no generation metadata (stripped, re-saved, or not AI-generated)")
+        r.notes.extend(info.warnings)
+
+    if resolver is not None and r.models:
+        resolve_models(r, resolver)
+    if r.api is not None:
+        r.validation = validate_api(r.api, schemas)
+    r.status = _status(r)
+
+    if r.workflow is not None and inp.out_dir:
+        out = Path(inp.out_dir).expanduser()
+        out.mkdir(parents=True, exist_ok=True)
+        wf_path, api_path = _unique_pair(out, _safe_name(name or "reconstructed"))
+        _write_exclusive(wf_path, r.workflow)
+        r.files.append(str(wf_path))
+        if r.api is not None:
+            _write_exclusive(api_path, r.api)
+            r.files.append(str(api_path))
+    if readiness is not None and r.workflow is not None:
+        if r.files:
+            r.readiness = readiness(Path(r.files[0]), inp.comfyui_dir or "")
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                p = Path(tmp) / f"{_safe_name(name or 'reconstructed')}.workflow.json"
+                _write_exclusive(p, r.workflow)
+                r.readiness = readiness(p, inp.comfyui_dir or "")
+    return r
