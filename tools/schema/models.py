@@ -36,13 +36,12 @@ class InputSpec(BaseModel):
 
         Seed-like INTs carry a control value ("fixed", "randomize", ...): the frontend adds one
         when the spec says ``control_after_generate`` or, absent the key, when the name is
-        ``seed``/``noise_seed``. Upload combos carry one trailing value ("image").
+        ``seed``/``noise_seed``. (An upload combo's button value comes after *all* widgets:
+        see ``NodeSchema.trailing_widget_slots``.)
         """
         if self.type == "INT" and (self.control_after_generate or self.name in ("seed", "noise_seed")):
             return 1
         if self.type == "COMBO" and self.control_after_generate:
-            return 1
-        if self.image_upload:
             return 1
         return 0
 
@@ -73,6 +72,11 @@ class NodeSchema(BaseModel):
 
     def widget_inputs(self) -> list[InputSpec]:
         return [i for i in self.inputs if i.is_widget]
+
+    @property
+    def trailing_widget_slots(self) -> int:
+        """Values after the last widget: the upload button of ``image_upload`` combos ("image")."""
+        return sum(1 for i in self.widget_inputs() if i.image_upload)
 
     @property
     def is_custom(self) -> bool:

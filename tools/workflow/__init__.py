@@ -1,5 +1,6 @@
 """Workflow inspector: load any ComfyUI workflow and say what it needs."""
 
+from comfyfixer.tools.workflow.convert import graph_to_api, ui_to_api
 from comfyfixer.tools.workflow.inspect import InspectInput, inspect_loaded, inspect_workflow
 from comfyfixer.tools.workflow.loader import LoadedWorkflow, iter_workflow_files, load_workflow
 from comfyfixer.tools.workflow.models import (
@@ -18,8 +19,10 @@ __all__ = [
     "ModelRef",
     "NodeTypeCount",
     "PackRef",
+    "graph_to_api",
     "inspect_loaded",
     "inspect_workflow",
     "iter_workflow_files",
     "load_workflow",
+    "ui_to_api",
 ]

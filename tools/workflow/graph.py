@@ -77,5 +77,7 @@ class Graph:
     raw: dict[str, Any] = field(default_factory=dict)
     subgraph_names: dict[str, str] = field(default_factory=dict)  # subgraph id -> name
     group_node_names: set[str] = field(default_factory=set)
+    # subgraph instance nodes (not executable themselves; their slots link inside and outside)
+    instances: dict[str, GraphNode] = field(default_factory=dict)
     # PrimitiveNodes whose value was written into the widgets they feed
     applied_primitives: set[str] = field(default_factory=set)

@@ -87,6 +87,11 @@ class _UIBuilder:
             if parent_mode != MODE_ALWAYS and mode == MODE_ALWAYS:
                 mode = parent_mode
             if ntype in self.subgraphs:
+                self.graph.instances[nid] = GraphNode(
+                    id=nid, class_type=ntype, mode=mode, scope=scope,
+                    ui_inputs=[i for i in node.get("inputs") or [] if isinstance(i, Mapping)],
+                    ui_outputs=[o for o in node.get("outputs") or [] if isinstance(o, Mapping)],
+                )
                 self._expand_subgraph(node, nid, ntype, stack, mode)
                 continue
             group_name = self._group_name(ntype)

@@ -19,7 +19,8 @@ CONTROL_VALUES = frozenset({"fixed", "increment", "decrement", "randomize"})
 
 
 def _expected_len(schema: NodeSchema, with_extras: bool) -> int:
-    return sum(1 + (i.extra_widget_slots if with_extras else 0) for i in schema.widget_inputs())
+    own = sum(1 + (i.extra_widget_slots if with_extras else 0) for i in schema.widget_inputs())
+    return own + (schema.trailing_widget_slots if with_extras else 0)
 
 
 def map_with_schema(values: list[Any], schema: NodeSchema) -> tuple[dict[str, Any], bool, list[Any]]:

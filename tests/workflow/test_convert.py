@@ -1,0 +1,89 @@
+"""UI → API conversion agrees with the API prompts the real frontend saved beside the UI workflows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from comfyfixer.tools.schema import load_object_info
+from comfyfixer.tools.workflow import ui_to_api
+
+# Frontend behaviour at queue time that a saved UI file cannot replay: seeds change after
+# queueing ("randomize"), %Node.widget% in file names, group-node renumbering, and packs
+# that add links in the browser (use-everywhere).
+_RUNTIME_ONLY = ('"randomize"', '"increment"', '"decrement"', "%", "groupNodes", "Everywhere")
+_IGNORED_INPUTS = {"upload", "choose file to upload"}  # old frontends also sent the upload button
+
+
+def test_real_pairs_convert_exactly(shared_data: Path) -> None:
+    schemas = load_object_info(shared_data / "comfyui" / "object_info.json")
+    checked = 0
+    for ui_file in sorted((shared_data / "workflows" / "corpus").rglob("*.workflow.json")):
+        api_file = ui_file.with_name(ui_file.name.replace(".workflow.json", ".prompt.json"))
+        if not api_file.exists():
+            continue
+        text = ui_file.read_text(encoding="utf-8")
+        api = json.loads(api_file.read_text(encoding="utf-8"))
+        if any(m in text for m in _RUNTIME_ONLY) or any(v["class_type"] not in schemas for v in api.values()):
+            continue
+        expected = {k: (v["class_type"], {a: b for a, b in v["inputs"].items() if a not in _IGNORED_INPUTS})
+                    for k, v in api.items()}
+        ours = {k: (v["class_type"], v["inputs"]) for k, v in ui_to_api(json.loads(text), schemas).items()}
+        assert ours == expected, ui_file.name
+        checked += 1
+    assert checked >= 2
+
+
+def test_reroute_bypass_mute_and_primitive() -> None:
+    wf = {
+        "nodes": [
+            {"id": 1, "type": "CheckpointLoaderSimple", "outputs": [{"type": "MODEL"}, {"type": "CLIP"}, {"type": "VAE"}],
+             "widgets_values": ["m.safetensors"]},
+            {"id": 2, "type": "Reroute", "inputs": [{"name": "", "type": "*"}], "outputs": [{"type": "MODEL"}]},
+            {"id": 3, "type": "LoraLoaderModelOnly", "mode": 4, "inputs": [{"name": "model", "type": "MODEL"}],
+             "outputs": [{"type": "MODEL"}], "widgets_values": ["l.safetensors", 1.0]},
+            {"id": 4, "type": "KSampler", "inputs": [
+                {"name": "model", "type": "MODEL"},
+                {"name": "seed", "type": "INT", "widget": {"name": "seed"}},
+                {"name": "positive", "type": "CONDITIONING"}],
+             "widgets_values": [1, "fixed", 20, 7, "euler", "normal", 1]},
+            {"id": 5, "type": "PrimitiveNode", "outputs": [{"type": "INT", "widget": {"name": "seed"}}],
+             "widgets_values": [777, "fixed"]},
+            {"id": 6, "type": "CLIPTextEncode", "mode": 2, "inputs": [{"name": "clip", "type": "CLIP"}],
+             "widgets_values": ["muted"]},
+        ],
+        "links": [[1, 1, 0, 2, 0, "MODEL"], [2, 2, 0, 3, 0, "MODEL"], [3, 3, 0, 4, 0, "MODEL"],
+                  [4, 5, 0, 4, 1, "INT"], [5, 6, 0, 4, 2, "CONDITIONING"], [6, 1, 1, 6, 0, "CLIP"]],
+    }
+    api = ui_to_api(wf)
+    assert set(api) == {"1", "4"}
+    ks = api["4"]["inputs"]
+    assert ks["model"] == ["1", 0]  # through the reroute and the bypassed LoRA
+    assert ks["seed"] == 777  # the primitive's value
+    assert "positive" not in ks  # fed by a muted node
+    assert ks["steps"] == 20 and ks["sampler_name"] == "euler"
+
+
+def test_subgraph_boundaries_are_crossed() -> None:
+    sid = "1111-2222"
+    sg = {
+        "id": sid, "name": "S", "inputs": [{"name": "model", "type": "MODEL"}], "outputs": [{"name": "MODEL"}],
+        "nodes": [{"id": 1, "type": "LoraLoaderModelOnly", "inputs": [{"name": "model", "type": "MODEL"}],
+                   "outputs": [{"type": "MODEL"}], "widgets_values": ["in.safetensors", 0.5]}],
+        "links": [{"id": 1, "origin_id": -10, "origin_slot": 0, "target_id": 1, "target_slot": 0, "type": "MODEL"},
+                  {"id": 2, "origin_id": 1, "origin_slot": 0, "target_id": -20, "target_slot": 0, "type": "MODEL"}],
+    }
+    wf = {
+        "nodes": [
+            {"id": 5, "type": "UNETLoader", "outputs": [{"type": "MODEL"}], "widgets_values": ["u.safetensors", "default"]},
+            {"id": 6, "type": sid, "inputs": [{"name": "model", "type": "MODEL"}], "outputs": [{"type": "MODEL"}]},
+            {"id": 7, "type": "ModelSamplingAuraFlow", "inputs": [{"name": "model", "type": "MODEL"}],
+             "widgets_values": [3.1]},
+        ],
+        "links": [[10, 5, 0, 6, 0, "MODEL"], [11, 6, 0, 7, 0, "MODEL"]],
+        "definitions": {"subgraphs": [sg]},
+    }
+    api = ui_to_api(wf)
+    assert api["6:1"]["inputs"]["model"] == ["5", 0]
+    assert api["7"]["inputs"]["model"] == ["6:1", 0]
+    assert sid not in {v["class_type"] for v in api.values()}
