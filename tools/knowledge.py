@@ -8,6 +8,7 @@ from package data (about a hundred sections; a few milliseconds).
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -142,6 +143,8 @@ class KnowledgeIndex:
     def __init__(self, sections: list[Section]) -> None:
         import bm25s
 
+        # bm25s sets its own logger to DEBUG at import, which floods any configured root handler.
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         self.sections = sections
         corpus = [tokenize(f"{s.title} {s.heading} {s.heading} {' '.join(s.tags)} {s.text}") for s in sections]
         self._retriever = bm25s.BM25()
