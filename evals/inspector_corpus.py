@@ -25,7 +25,8 @@ from comfyfixer.tools.workflow import InspectionResult, inspect_workflow
 
 
 def _base(name: str) -> str:
-    return name.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    base = name.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    return base.removeprefix("embedding:")
 
 
 @dataclass

@@ -54,6 +54,10 @@ def map_without_schema(values: list[Any], node: GraphNode) -> tuple[dict[str, An
         for i in node.ui_inputs
         if isinstance(i.get("widget"), Mapping) and i["widget"].get("name")
     ]
+    plain = [v for v in values if not (isinstance(v, str) and v in CONTROL_VALUES)]
+    if len(names) < len(plain):
+        # Older frontends list only *converted* widgets among inputs: names would shift.
+        return {}, list(values)
     out: dict[str, Any] = {}
     pos = 0
     for name in names:
