@@ -31,6 +31,7 @@ def check_json(result: CheckResult, report_files: dict[str, str] | None = None) 
         "inventory": result.inventory,
         "schema_source": result.schema_source,
         "catalog_source": result.catalog_source,
+        "notes": list(result.notes),
         "workflows": workflows,
         "summary": result.summary.model_dump(),
         "needs": aggregate_needs(result),
