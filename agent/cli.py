@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "inspect",
     "image",
     "reconstruct",
+    "check",
     "chat",
 ]
 
