@@ -69,7 +69,8 @@ class ContainerInfo:
     width: int | None = None
     height: int | None = None
     entries: list[RawEntry] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # damage that stops reading (truncation, limits)
+    warnings: list[str] = field(default_factory=list)  # oddities that do not (bad EXIF offsets)
     # PNG details the stealth reader needs.
     bit_depth: int | None = None
     color_type: int | None = None
@@ -305,7 +306,7 @@ def _parse_exif(data: bytes, info: ContainerInfo, source: str) -> None:
     if data.startswith(b"Exif\x00\x00"):
         data = data[6:]
     if len(data) < 8 or data[:4] not in (b"II*\x00", b"MM\x00*"):
-        info.problems.append(f"{source}: not a TIFF/EXIF block")
+        info.warnings.append(f"{source}: not a TIFF/EXIF block")
         return
     bo = "<" if data[:2] == b"II" else ">"
     (ifd0,) = struct.unpack(bo + "I", data[4:8])
@@ -315,12 +316,12 @@ def _parse_exif(data: bytes, info: ContainerInfo, source: str) -> None:
         off, name = queue.pop(0)
         if off in visited or off < 8 or off + 2 > len(data):
             if off not in visited and off != 0:
-                info.problems.append(f"{source}: {name} offset {off} is out of range")
+                info.warnings.append(f"{source}: {name} offset {off} is out of range")
             continue
         visited.add(off)
         (n,) = struct.unpack(bo + "H", data[off : off + 2])
         if n > MAX_IFD_ENTRIES or off + 2 + 12 * n > len(data):
-            info.problems.append(f"{source}: {name} has a bad entry count")
+            info.warnings.append(f"{source}: {name} has a bad entry count")
             continue
         for i in range(n):
             e = off + 2 + 12 * i
@@ -337,7 +338,7 @@ def _parse_exif(data: bytes, info: ContainerInfo, source: str) -> None:
             else:
                 (voff,) = struct.unpack(bo + "I", data[e + 8 : e + 12])
                 if voff + size > len(data):
-                    info.problems.append(f"{source}: tag 0x{tag:04X} points outside the EXIF block")
+                    info.warnings.append(f"{source}: tag 0x{tag:04X} points outside the EXIF block")
                     continue
                 raw = data[voff : voff + size]
             value = _decode_exif_value(tag, typ, raw)

@@ -177,7 +177,7 @@ def read_image(path: Path, *, stealth: bool = True) -> GenerationInfo:
     _read_sidecars(path, info)
     if info.generator is None and cinfo.problems:
         raise ImageReadError(f"{path}: damaged {cinfo.kind.upper() if cinfo.kind else 'file'} ({cinfo.problems[0]})",
-                             hint="the file may be truncated; re-download or re-export it")
+                             hint="the file is truncated or malformed; re-download or re-export it")
     return info
 
 
@@ -185,7 +185,7 @@ def read_container_info(cinfo: ContainerInfo, source: Path | bytes, *, stealth: 
     """Interpret an already-read container (shared by files and in-memory bytes)."""
     info = GenerationInfo(path=str(source) if isinstance(source, Path) else None, container=cinfo.kind)
     info.raw = _raw_dict(cinfo.entries)
-    info.warnings.extend(cinfo.problems)
+    info.warnings.extend(cinfo.problems + cinfo.warnings)
     if cinfo.kind is None:
         return info
     workflow, prompt_graph, _ = find_graphs(cinfo)
