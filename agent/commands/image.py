@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 image_app = typer.Typer(help="Read generation metadata from AI images.", no_args_is_help=True)
 
@@ -52,28 +56,29 @@ def _finite(obj: object) -> object:
     return obj
 
 
-def _print_row(console: object, row: dict[str, object]) -> None:
+def _print_row(c: Console, row: dict[str, Any]) -> None:
     from rich.markup import escape
 
-    c = console  # rich Console
-    c.print(f"[bold]{escape(str(row['path']))}[/]")  # type: ignore[attr-defined]
+    c.print(f"[bold]{escape(str(row['path']))}[/]")
     if row.get("error"):
-        c.print(f"  [red]error:[/] {escape(str(row['error']))}")  # type: ignore[attr-defined]
+        c.print(f"  [red]error:[/] {escape(str(row['error']))}")
         return
     if row.get("generator") is None:
-        c.print("  no metadata")  # type: ignore[attr-defined]
+        c.print("  no metadata")
         return
+    model = row.get("model") or {}
+    loras = row.get("loras") or []
     fields = [
         ("generator", row["generator"]), ("prompt", row.get("prompt")), ("negative", row.get("negative_prompt")),
         ("seed", row.get("seed")), ("steps", row.get("steps")), ("cfg", row.get("cfg")),
         ("sampler", f"{row.get('sampler')} / {row.get('scheduler')} (raw: {row.get('sampler_raw')} / {row.get('scheduler_raw')})"),
         ("size", f"{row.get('width')}x{row.get('height')}" if row.get("width") else None),
-        ("model", (row.get("model") or {}).get("name") if isinstance(row.get("model"), dict) else None),  # type: ignore[union-attr]
-        ("loras", ", ".join(f"{lo['name']}:{lo['weight']}" for lo in row.get("loras") or []) or None),  # type: ignore[union-attr]
+        ("model", model.get("name")),
+        ("loras", ", ".join(f"{lo['name']}:{lo['weight']}" for lo in loras) or None),
         ("ComfyUI graphs", ", ".join(k for k in ("has_workflow", "has_prompt_graph") if row.get(k)) or None),
     ]
     for name, value in fields:
         if value not in (None, ""):
             text = str(value)
             text = text if len(text) < 300 else text[:300] + "…"
-            c.print(f"  [cyan]{name}:[/] {escape(text)}")  # type: ignore[attr-defined]
+            c.print(f"  [cyan]{name}:[/] {escape(text)}")

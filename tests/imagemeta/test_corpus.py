@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from comfyfixer.tools.imagemeta import read_image
 
 EXPECTED = json.loads((Path(__file__).parent / "expected.json").read_text(encoding="utf-8"))

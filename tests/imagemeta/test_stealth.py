@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 
 from comfyfixer.tools.imagemeta import read_image
@@ -90,7 +91,7 @@ def test_stealth_in_huge_truncated_png_reads_only_the_rows_it_needs(tmp_path: Pa
     bits = stealth_bits(b"stealth_pnginfo", A1111_TEXT.encode())
     blank = b"\x00" + b"\x00" * (w * 4)
 
-    def rows():  # type: ignore[no-untyped-def]
+    def rows() -> Iterator[bytes]:
         for y in range(len(bits) + 10):
             first = bytes([0, 0, 0, bits[y] if y < len(bits) else 0])
             yield b"\x00" + first + blank[5:]

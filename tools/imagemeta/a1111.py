@@ -13,7 +13,14 @@ import json
 import re
 from typing import Any
 
-from comfyfixer.tools.imagemeta.models import EmbeddingRef, GenerationInfo, HiresInfo, LoraRef, ModelInfo, RefinerInfo
+from comfyfixer.tools.imagemeta.models import (
+    EmbeddingRef,
+    GenerationInfo,
+    HiresInfo,
+    LoraRef,
+    ModelInfo,
+    RefinerInfo,
+)
 from comfyfixer.tools.imagemeta.samplers import map_sampler, map_scheduler
 
 # Keys that mark a settings line; at least two must be present.
@@ -242,9 +249,9 @@ def info_from_parts(
         hashes.setdefault(f"lora:{name}", h)
     numbered: dict[str, dict[str, str]] = {}
     for k, v in kv.items():
-        m = re.match(r"Lora_(\d+) (.+)", k)
-        if m:
-            numbered.setdefault(m.group(1), {})[m.group(2).lower()] = v
+        nm = re.match(r"Lora_(\d+) (.+)", k)
+        if nm:
+            numbered.setdefault(nm.group(1), {})[nm.group(2).lower()] = v
     for fields in numbered.values():
         name = fields.get("model name")
         if not name:

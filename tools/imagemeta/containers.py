@@ -104,7 +104,7 @@ def open_source(source: Path | bytes | BinaryIO) -> BinaryIO:
     if isinstance(source, bytes | bytearray | memoryview):
         return io.BytesIO(bytes(source))
     if isinstance(source, Path | str):
-        return open(source, "rb")  # noqa: SIM115 - caller closes
+        return open(source, "rb")
     return source
 
 

@@ -15,7 +15,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from comfyfixer.tools.errors import InputError
-from comfyfixer.tools.imagemeta.a1111 import info_from_a1111, info_from_parts, looks_like_a1111, parse_a1111_text, split_settings
+from comfyfixer.tools.imagemeta.a1111 import (
+    info_from_a1111,
+    info_from_parts,
+    looks_like_a1111,
+    parse_a1111_text,
+    split_settings,
+)
 from comfyfixer.tools.imagemeta.containers import ContainerError, ContainerInfo, RawEntry, read_container
 from comfyfixer.tools.imagemeta.generators import others
 from comfyfixer.tools.imagemeta.generators.comfyui import info_from_comfy
@@ -72,7 +78,7 @@ def _parse_xxmjskxx_lines(text: str, info: GenerationInfo) -> bool:
         return False
     lines = text.replace("\r\n", "\n").split("\n")
     settings: list[str] = []
-    while lines and (re.match(r"^[A-Z][\w ]*: ", lines[-1]) and not lines[-1].startswith("Negative prompt:") or not lines[-1].strip()):
+    while lines and ((re.match(r"^[A-Z][\w ]*: ", lines[-1]) and not lines[-1].startswith("Negative prompt:")) or not lines[-1].strip()):
         settings.insert(0, lines.pop())
     prompt, negative, _ = parse_a1111_text("\n".join(lines))
     pairs = split_settings(", ".join(s.strip() for s in settings if s.strip()))
@@ -245,9 +251,9 @@ def _read_sidecars(path: Path, info: GenerationInfo) -> None:
         if suffix == ".json":
             obj = try_json(text)
             if is_ui_workflow(obj) and info.workflow is None:
-                info.workflow = obj  # type: ignore[assignment]
+                info.workflow = obj
             elif is_api_prompt(obj) and info.prompt_graph is None:
-                info.prompt_graph = obj  # type: ignore[assignment]
+                info.prompt_graph = obj
             if info.generator is None and (info.workflow or info.prompt_graph):
                 info.generator, info.generator_confidence = "ComfyUI", 0.7
                 info_from_comfy(info.workflow, info.prompt_graph, info)

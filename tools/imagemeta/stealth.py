@@ -58,10 +58,9 @@ class _Columns:
         need = stride + 1
         problems: list[str] = []
         for ctype, offset, length in iter_png_chunks(self.f, problems):
+            if ctype == b"IEND":
+                break
             if ctype != b"IDAT":
-                if rows or ctype == b"IEND":
-                    if ctype == b"IEND":
-                        break
                 continue
             self.f.seek(offset)
             remaining = length
@@ -211,10 +210,8 @@ def _read_stealth_pil(source: Path | bytes, info: ContainerInfo) -> tuple[str, s
 
     try:
         with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as im:
-            im.draft(None, None)
-            if im.mode not in ("RGBA", "RGB"):
-                im = im.convert("RGBA" if "A" in im.mode else "RGB")
-            arr = np.asarray(im)
+            rgb = im if im.mode in ("RGBA", "RGB") else im.convert("RGBA" if "A" in im.getbands() else "RGB")
+            arr = np.asarray(rgb)
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         log.debug("stealth decode failed: %s", exc)
         return None

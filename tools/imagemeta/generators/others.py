@@ -227,7 +227,7 @@ def parse_fooocus(text: str, info: GenerationInfo) -> bool:
             elif isinstance(lo, list | tuple) and lo:
                 info.loras.append(LoraRef(name=str(lo[0]), weight=_float(lo[1]) if len(lo) > 1 else None))
         return True
-    if "prompt" in d and ("base_model" in d or "full_prompt" in d or "guidance_scale" in d and "styles" in d):
+    if "prompt" in d and ("base_model" in d or "full_prompt" in d or ("guidance_scale" in d and "styles" in d)):
         info.generator, info.generator_confidence = "Fooocus", 0.95
         info.prompt, info.negative_prompt = d.get("prompt"), d.get("negative_prompt")
         info.seed, info.steps = _int(d.get("seed")), _int(d.get("steps"))
@@ -359,7 +359,7 @@ def parse_drawthings(xmp: str, info: GenerationInfo) -> bool:
 def parse_civitai_json(text: str, info: GenerationInfo) -> bool:
     """Civitai's ComfyUI-based generator: API prompt + ``extraMetadata`` (JSON in a string)."""
     d = try_json(text)
-    if not isinstance(d, dict) or "extraMetadata" not in d and "extra" not in d:
+    if not isinstance(d, dict) or ("extraMetadata" not in d and "extra" not in d):
         return False
     meta = d.get("extraMetadata")
     meta = try_json(meta) if isinstance(meta, str) else meta
@@ -386,7 +386,7 @@ def parse_civitai_json(text: str, info: GenerationInfo) -> bool:
 def parse_easydiffusion(fields: dict[str, str], info: GenerationInfo) -> bool:
     """EasyDiffusion: one PNG text per field, or the same keys in a JSON object."""
     low = {k.lower().replace(" ", "_"): v for k, v in fields.items()}
-    if "prompt" not in low or not ("use_stable_diffusion_model" in low or "sampler_name" in low and "num_inference_steps" in low):
+    if "prompt" not in low or not ("use_stable_diffusion_model" in low or ("sampler_name" in low and "num_inference_steps" in low)):
         return False
     if isinstance(low["prompt"], str) and low["prompt"].lstrip()[:1] == "{":
         return False
