@@ -1,0 +1,70 @@
+"""Node-pack resolver: an unknown ``class_type`` → the custom node pack that provides it."""
+
+from __future__ import annotations
+
+from comfyfixer.tools.catalogs.manager import ManagerCatalog, PackInfo
+from comfyfixer.tools.resolver.models import Candidate, Evidence, NodeQuery, Status, Verdict
+from rapidfuzz import fuzz, process
+
+REGISTRY_URL = "https://registry.comfy.org/nodes/"
+
+
+class NodeResolver:
+    """Uses the Manager's node map (preemptions, listings, name patterns) and registry ids from the workflow."""
+
+    def __init__(self, catalog: ManagerCatalog | None) -> None:
+        self.catalog = catalog
+
+    def resolve(self, q: NodeQuery) -> Verdict:
+        searched: list[str] = []
+        evidence: list[Evidence] = []
+        cands: list[Candidate] = []
+        cat = self.catalog
+        if cat is None:
+            return Verdict(query=q.class_type, kind="node", status=Status.NOT_FOUND,
+                           searched=["no node catalog available (run `comfyfixer catalogs refresh`)"])
+        searched.append(f"{cat.source.describe()}: class {q.class_type}")
+        if q.class_type in cat.core_classes:
+            evidence.append(Evidence(source="catalog:manager", said=f"{q.class_type} is a core ComfyUI node"))
+            return Verdict(query=q.class_type, kind="node", status=Status.RESOLVED, searched=searched, evidence=evidence,
+                           candidates=[Candidate(source="core", url="https://github.com/comfyanonymous/ComfyUI",
+                                                 filename="ComfyUI", score=1.0, exact=True,
+                                                 reasons=["+ core node: update ComfyUI rather than installing a pack"])])
+        hinted: PackInfo | None = None
+        for pid in (q.cnr_id, q.aux_id):
+            if pid:
+                searched.append(f"pack id {pid}")
+                hinted = hinted or cat.pack_by_id(pid)
+        claimants = cat.claimants(q.class_type)
+        for pack in claimants:
+            evidence.append(Evidence(source="catalog:manager", said=f"{pack.id} ({pack.reference}) provides {q.class_type}"))
+        if hinted is not None and (not claimants or any(p.reference == hinted.reference for p in claimants)):
+            cands.append(self._cand(hinted, q, 1.0, "+ the workflow names this pack (cnr_id/aux_id)"))
+            return Verdict(query=q.class_type, kind="node", status=Status.RESOLVED, candidates=cands,
+                           searched=searched, evidence=evidence)
+        if len(claimants) == 1:
+            cands.append(self._cand(claimants[0], q, 1.0, "+ the only pack that registers this class"))
+            return Verdict(query=q.class_type, kind="node", status=Status.RESOLVED, candidates=cands,
+                           searched=searched, evidence=evidence)
+        if claimants:
+            for p in claimants:
+                cands.append(self._cand(p, q, 0.8, f"- {len(claimants)} packs register this class"))
+            return Verdict(query=q.class_type, kind="node", status=Status.UNCERTAIN, candidates=cands[:8],
+                           searched=searched, evidence=evidence)
+        if q.cnr_id:
+            cands.append(Candidate(source="registry", url=REGISTRY_URL + q.cnr_id, filename=q.cnr_id, score=0.7,
+                                   reasons=["+ the workflow names this registry id", "- no catalog lists the class"]))
+        names = list(cat.node_claims)
+        for name, score, _ in process.extract(q.class_type, names, scorer=fuzz.ratio, limit=3):
+            if score < 85:
+                continue
+            for p in cat.claimants(name)[:2]:
+                cands.append(self._cand(p, q, round(score / 100 * 0.9, 3), f"- provides the similar class {name}, not {q.class_type}"))
+        searched.append("similar class names in the node map")
+        status = Status.UNCERTAIN if cands else Status.NOT_FOUND
+        return Verdict(query=q.class_type, kind="node", status=status, candidates=cands, searched=searched, evidence=evidence)
+
+    @staticmethod
+    def _cand(p: PackInfo, q: NodeQuery, score: float, reason: str) -> Candidate:
+        return Candidate(source="catalog:manager", url=p.reference, filename=p.id, score=score, exact=score >= 1.0,
+                         repo=p.reference, reasons=[reason] + ([f"+ {p.title}"] if p.title else []))
