@@ -60,7 +60,7 @@ def reconstruct_command(
     readiness = _readiness(comfyui, object_info) if comfyui else None
     try:
         result = reconstruct(inp, schemas=schemas, civitai=civitai if is_civitai else None, resolver=resolver,
-                             ui_to_api=_ui_to_api(schemas), readiness=readiness)
+                             readiness=readiness)
     finally:
         for c in closers:
             c.close()
@@ -77,15 +77,6 @@ def _build_resolver(settings: Any, civitai: Any) -> Any:
 
     model_resolver = ModelResolver(civitai=civitai, cache=DiskCache(Path(settings.cache_dir) / "resolver"))
     return lambda query: model_resolver.resolve(query, sources=("hash", "civitai"))
-
-
-def _ui_to_api(schemas: Any) -> Any:
-    """The workflow package's UI → API converter, when this build has one."""
-    try:
-        from comfyfixer.tools.workflow import ui_to_api  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return lambda wf: ui_to_api(wf, schemas)
 
 
 def _readiness(comfyui: Path, object_info: Path | None) -> Any:

@@ -32,6 +32,9 @@ SLOT_HEIGHT = 22
 WIDGET_HEIGHT = 26
 TEXT_WIDGET_HEIGHT = 110
 CONTROL_VALUE = "fixed"  # keep the seed that produced the image on re-run
+# API keys some frontends send for the upload button of LoadImage-like nodes; the value is the
+# trailing widgets_values entry, not an input.
+UPLOAD_KEYS = ("upload", "choose file to upload")
 
 
 @dataclass
@@ -67,7 +70,8 @@ def _literal_type(value: Any) -> str:
     return "*"
 
 
-def _default_for(spec: InputSpec) -> Any:
+def default_for(spec: InputSpec) -> Any:
+    """The value the frontend shows for a widget nobody set: the default, else the first choice."""
     if spec.default is not None:
         return spec.default
     if spec.type == "COMBO" and spec.options:
@@ -178,12 +182,17 @@ def api_to_ui(prompt: Mapping[str, Any], schemas: Mapping[str, NodeSchema]) -> U
                                             "link": None}
                     if present and is_link(value, nodes):
                         slot["link"] = add_link(value, spec.type, nid, len(ui_inputs))
-                        widgets.append(_default_for(spec))
+                        widgets.append(default_for(spec))
                     else:
-                        widgets.append(value if present else _default_for(spec))
+                        widgets.append(value if present else default_for(spec))
                     ui_inputs.append(slot)
-                    if spec.extra_widget_slots:
-                        widgets.append("image" if spec.image_upload else CONTROL_VALUE)
+                    if spec.extra_widget_slots and spec.image_upload:
+                        key = next((k for k in UPLOAD_KEYS if k in inputs), None)
+                        if key is not None:
+                            known.add(key)
+                        widgets.append(inputs[key] if key is not None else "image")
+                    elif spec.extra_widget_slots:
+                        widgets.append(CONTROL_VALUE)
                 else:
                     slot = {"name": spec.name, "type": spec.type, "link": None}
                     if spec.section == "optional" and not present:

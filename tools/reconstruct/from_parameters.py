@@ -237,7 +237,12 @@ class _Builder:
         negative: Link = g.out(neg_node)
         if family == "flux":
             guidance = _float(_find_extra(info, "Distilled CFG Scale", "guidance", "Guidance"))
-            if guidance is None:
+            if guidance is None and info.cfg is not None and info.cfg > 1.0:
+                guidance = float(info.cfg)
+                self.guess("FluxGuidance.guidance", f"no distilled guidance written; Flux dev is guidance-distilled, so "
+                           f"the written CFG {info.cfg} is most likely its guidance. The sampler keeps cfg {info.cfg} "
+                           "as written: set it to 1 if the result looks burnt", 0.5)
+            elif guidance is None:
                 guidance = 3.5
                 self.guess("FluxGuidance.guidance", "no distilled guidance in the metadata; Flux dev's usual 3.5", 0.5)
             else:

@@ -32,11 +32,8 @@ def clean_prompt(text: str, embeddings: list[str] | None = None, *, novelai: boo
     """Strip extra-network tags, mark embeddings as ``embedding:name``, and list unsupported syntax."""
     result = CleanPrompt(text=text)
     result.removed_tags = [m.group(0) for m in _EXTRA_NETWORK.finditer(text)]
+    # A1111 removes the tags and encodes the rest exactly as written (commas left behind included).
     out = _EXTRA_NETWORK.sub("", text)
-    # Tidy what the removal leaves behind (", ," or trailing commas) without touching other text.
-    if result.removed_tags:
-        out = re.sub(r"[ \t]*,[ \t]*,", ",", out)
-        out = re.sub(r"[ \t]+\n", "\n", out).strip()
     for name in embeddings or []:
         pattern = re.compile(rf"(?<![\w:]){re.escape(name)}(?![\w])")
         if pattern.search(out):

@@ -212,6 +212,11 @@ def reconstruct(
     if len(sources) != 1:
         raise InputError("give exactly one source: an image path or URL, a Civitai image id, or a Civitai post id")
     schemas = schemas if schemas is not None else bundled_core_schemas()
+    if ui_to_api is None:
+        from comfyfixer.tools.workflow import ui_to_api as convert
+
+        sset = schemas if isinstance(schemas, SchemaSet) else SchemaSet(dict(schemas), "given schemas")
+        ui_to_api = lambda wf: convert(wf, sset)  # noqa: E731
     run = _Run(inp, schemas, ui_to_api)
     r = run.result
     name = inp.name

@@ -33,6 +33,8 @@ _BUILTIN_MODELS = {
     "dat x2": "DAT_x2.pth",
     "dat x3": "DAT_x3.pth",
     "dat x4": "DAT_x4.pth",
+    "esrgan 4x ultrasharp": "4x-UltraSharp.pth",  # SD.Next's built-in entry for this file
+    "esrgan 4x remacri": "4x_foolhardy_Remacri.pth",
 }
 
 _LATENT = {

@@ -1,0 +1,118 @@
+"""End to end on the real images: embedded graphs come back unchanged, files are never overwritten, CLI JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from rc_support import CORPUS, corpus_images, info_for, rel, schemas
+
+from comfyfixer.agent.cli import run
+from comfyfixer.tools.errors import InputError
+from comfyfixer.tools.imagemeta import read_embedded_graphs
+from comfyfixer.tools.reconstruct import ReconstructInput, reconstruct
+from comfyfixer.tools.resolver.models import Candidate, Verdict
+
+
+def _graph_images(kind: str) -> list:
+    out = []
+    for p in corpus_images():
+        info = info_for(p)
+        if info is None:
+            continue
+        if (kind == "ui" and info.workflow is not None) or (
+                kind == "api" and info.workflow is None and info.prompt_graph is not None):
+            out.append(pytest.param(p, id=rel(p)))
+    return out
+
+
+@pytest.mark.parametrize("path", _graph_images("ui"))
+def test_embedded_ui_workflow_is_returned_unchanged(path: Path) -> None:
+    r = reconstruct(ReconstructInput(image=str(path)), schemas=schemas())
+    assert r.method == "embedded" and r.status == "OK"
+    assert r.workflow == read_embedded_graphs(path).workflow
+
+
+@pytest.mark.parametrize("path", _graph_images("api"))
+def test_api_only_image_gets_an_editor_workflow(path: Path) -> None:
+    r = reconstruct(ReconstructInput(image=str(path)), schemas=schemas())
+    embedded = read_embedded_graphs(path).prompt
+    assert r.method == "embedded" and r.status == "OK"
+    assert r.api == {k: v for k, v in embedded.items() if isinstance(v, dict) and "class_type" in v}
+    assert r.workflow is not None and r.workflow["version"] == 0.4
+    assert len([n for n in r.workflow["nodes"] if n["type"] != "Note"]) == len(r.api)
+
+
+def test_negative_controls_fail_cleanly() -> None:
+    negatives = sorted((CORPUS / "none").glob("*"))
+    if not negatives:
+        pytest.skip("corpus not available")
+    for p in negatives:
+        if p.stat().st_size == 0:
+            continue
+        r = reconstruct(ReconstructInput(image=str(p)), schemas=schemas())
+        assert r.status == "FAILED" and r.workflow is None, rel(p)
+
+
+def test_files_are_written_and_never_overwritten(tmp_path: Path) -> None:
+    img = CORPUS / "a1111" / "sd-metadata__sd-webui-hires.png"
+    if not img.exists():
+        pytest.skip("corpus not available")
+    first = reconstruct(ReconstructInput(image=str(img), out_dir=str(tmp_path)), schemas=schemas())
+    second = reconstruct(ReconstructInput(image=str(img), out_dir=str(tmp_path)), schemas=schemas())
+    assert [Path(f).name for f in first.files] == ["sd-metadata__sd-webui-hires.workflow.json",
+                                                    "sd-metadata__sd-webui-hires.api.json"]
+    assert [Path(f).name for f in second.files] == ["sd-metadata__sd-webui-hires-2.workflow.json",
+                                                     "sd-metadata__sd-webui-hires-2.api.json"]
+    assert json.loads(Path(first.files[1]).read_text()) == first.api
+    wf = json.loads(Path(first.files[0]).read_text())
+    assert {n["type"] for n in wf["nodes"]} >= {"CheckpointLoaderSimple", "KSampler", "ImageUpscaleWithModel", "SaveImage"}
+
+
+def test_resolver_verdicts_and_hash_matched_file_names() -> None:
+    img = CORPUS / "civitai" / "Dataset-Tools____1_.jpeg"
+    if not img.exists():
+        pytest.skip("corpus not available")
+    asked = []
+
+    def resolver(query):
+        asked.append(query)
+        if query.folder == "checkpoints":
+            cand = Candidate(source="civitai-hash", url="https://civitai.com/api/download/models/1", exact=True,
+                             filename="realModel_v1.safetensors", score=1.0)
+            return Verdict(query=query.filename, status="RESOLVED", candidates=[cand])
+        return Verdict(query=query.filename, status="NOT_FOUND")
+
+    r = reconstruct(ReconstructInput(image=str(img)), schemas=schemas(), resolver=resolver)
+    ckpt = next(m for m in r.models if m.role == "checkpoint")
+    assert ckpt.verdict == "RESOLVED" and ckpt.file == "realModel_v1.safetensors"
+    assert ckpt.hashes and asked[0].hashes == ckpt.hashes
+    assert r.api["1"]["inputs"]["ckpt_name"] == "realModel_v1.safetensors"
+    assert any(m.verdict == "NOT_FOUND" for m in r.models if m.role == "lora")
+    assert r.status == "UNCERTAIN"
+
+
+def test_one_source_only() -> None:
+    with pytest.raises(InputError):
+        reconstruct(ReconstructInput(image="x.png", civitai_image_id=1))
+
+
+def test_cli_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    img = CORPUS / "a1111" / "Dataset-Tools__a1111_krhistia_png.png"
+    if not img.exists():
+        pytest.skip("corpus not available")
+    code = run(["reconstruct", str(img), "--out", str(tmp_path), "--no-resolve", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert out["method"] == "parameters" and out["status"] == "UNCERTAIN"  # ADetailer cannot be rebuilt
+    assert set(out) >= {"source", "method", "certain", "inferred", "models", "custom_nodes", "readiness", "status"}
+    assert "seed 1912648290" in out["certain"]
+    assert {m["role"] for m in out["models"]} == {"checkpoint", "lora", "upscaler"}
+    assert len(out["files"]) == 2 and all(Path(f).exists() for f in out["files"])
+    assert run(["reconstruct", str(img), "--dry-run", "--no-resolve", "--json", "--strict"]) == 1
+
+
+def test_cli_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["reconstruct", "--json"]) == 2
+    assert run(["reconstruct", "/no/such/image.png", "--no-resolve", "--json"]) == 2
