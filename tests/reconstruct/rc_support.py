@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ def corpus_images() -> list[Path]:
     return sorted(p for p in CORPUS.glob("*/*") if p.is_file()) if CORPUS.is_dir() else []
 
 
-@lru_cache(maxsize=None)
+@cache
 def info_for(path: Path) -> GenerationInfo | None:
     try:
         return read_image(path)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
-from rc_support import backend_view, canonical, corpus_images, info_for, rel, schemas
+from typing import Any
 
+import pytest
 from comfyfixer.tools.reconstruct.api_to_ui import api_to_ui
 from comfyfixer.tools.workflow import ui_to_api
+from rc_support import backend_view, canonical, corpus_images, info_for, rel, schemas
 
-TXT2IMG = {
+TXT2IMG: dict[str, dict[str, Any]] = {
     "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "x.safetensors"}},
     "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 512, "height": 768, "batch_size": 1}},
     "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a cat", "clip": ["4", 1]}},

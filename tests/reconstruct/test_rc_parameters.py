@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from rc_support import corpus_images, info_for, rel, schemas
-
 from comfyfixer.tools.imagemeta import GenerationInfo, HiresInfo, LoraRef, ModelInfo, RefinerInfo
 from comfyfixer.tools.reconstruct import build_from_parameters, validate_api
 from comfyfixer.tools.reconstruct.api_to_ui import api_to_ui
 from comfyfixer.tools.reconstruct.graph_builder import add_notes
+from rc_support import corpus_images, info_for, rel, schemas
 
 SAMPLERS = ("KSampler", "KSamplerAdvanced")
 LOADERS = ("CheckpointLoaderSimple", "UNETLoader")
@@ -45,7 +44,7 @@ def test_corpus_fields_match_and_graph_validates(path) -> None:
     report = validate_api(api, schemas())
     assert report.errors == [], [e.message for e in report.errors]
 
-    sid, first = _nodes(api, *SAMPLERS)[0]
+    first = _nodes(api, *SAMPLERS)[0][1]
     fi = first["inputs"]
     assert fi.get("seed", fi.get("noise_seed")) == (info.seed if info.seed is not None else 0)
     if info.steps:

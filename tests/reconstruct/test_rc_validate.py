@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import copy
-
-from rc_support import schemas
+from typing import Any
 
 from comfyfixer.tools.reconstruct import validate_api
+from rc_support import schemas
 
-GOOD = {
+GOOD: dict[str, dict[str, Any]] = {
     "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "dummy_ckpt.safetensors"}},
     "2": {"class_type": "CLIPTextEncode", "inputs": {"text": "a", "clip": ["1", 1]}},
     "3": {"class_type": "EmptyLatentImage", "inputs": {"width": 512, "height": 512, "batch_size": 1}},
