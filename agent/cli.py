@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "reconstruct",
     "check",
     "chat",
+    "fix",
 ]
 
 app = typer.Typer(

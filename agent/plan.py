@@ -236,10 +236,8 @@ def _download_action(need: ModelNeed, cand: SourceCandidate, policy: PlanPolicy,
         confirm.append(f"size {cand.size} is over the per-download cap {policy.max_download_bytes}")
     if policy.license_allowlist and (cand.license or "unknown") not in policy.license_allowlist:
         confirm.append(f"license {cand.license or 'unknown'!r} is not on the allow-list")
-    if cand.sha256 is None:
-        confirm.append("the source gives no sha256: the hash will be recorded, not verified")
     if chosen:
-        confirm = [c for c in confirm if "sha256" in c]  # the user picked this candidate explicitly
+        confirm = []  # the user picked this candidate explicitly
     return DownloadAction(
         item=f"model:{folder}/{name}", url=cand.url, source=cand.source, folder=folder, name=name, target=target,
         size=cand.size, sha256=cand.sha256.lower() if cand.sha256 else None, license=cand.license,

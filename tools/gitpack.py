@@ -130,3 +130,13 @@ def _requirements(req: PackInstallRequest, result: PackInstallResult, runner: Ru
                               hint="fix the requirement and run the plan again") from None
     result.requirements_installed = True
     return result
+
+
+def remote_head(repo_url: str, policy: HostPolicy, *, runner: Runner = subprocess.run, timeout: float = 60.0) -> str:
+    """The commit the remote's default branch points at now (to pin a pack at plan time)."""
+    policy.check(repo_url)
+    out = _run(["git", "ls-remote", "--", repo_url, "HEAD"], runner, timeout, f"asking {repo_url} for its head")
+    sha = out.split()[0] if out else ""
+    if len(sha) != 40:
+        raise ComfyFixerError(f"{repo_url} did not report a HEAD commit")
+    return sha

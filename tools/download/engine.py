@@ -111,6 +111,10 @@ class Progress:
     def advance(self, n: int) -> None:
         return None
 
+    def event(self, kind: str, details: dict[str, Any]) -> None:
+        """A change on disk the caller should journal (``quarantine``)."""
+        return None
+
 
 class _Retry(Exception):
     """An attempt failed in a way another attempt may fix."""
@@ -242,7 +246,7 @@ class Downloader:
         quarantined: list[str] = []
 
         if target.exists() or target.is_symlink():
-            present = self._check_existing(req, target, expected_sha, part, meta_path, quarantined)
+            present = self._check_existing(req, target, expected_sha, part, meta_path, quarantined, progress)
             if present is not None:
                 return present
 
@@ -290,11 +294,12 @@ class Downloader:
                 raise UpstreamError(f"{req.label or target.name}: the server keeps changing the file; giving up",
                                     url=_redact(req.url))
 
-        return self._finish(req, target, part, meta_path, meta, expected_sha, state, info, resumed_from, quarantined)
+        return self._finish(req, target, part, meta_path, meta, expected_sha, state, info, resumed_from, quarantined,
+                            progress)
 
     # --- steps ----------------------------------------------------------------------
     def _check_existing(self, req: DownloadRequest, target: Path, expected_sha: str | None, part: Path,
-                        meta_path: Path, quarantined: list[str]) -> DownloadResult | None:
+                        meta_path: Path, quarantined: list[str], progress: Progress) -> DownloadResult | None:
         from comfyfixer.tools.download.verify import sha256_file
 
         if target.is_symlink() or not target.is_file():
@@ -313,6 +318,8 @@ class Downloader:
                                   {"sha256": digest, "size": size})
         log.warning("moved mismatching %s to quarantine %s", target, dest)
         quarantined.append(str(dest))
+        progress.event("quarantine", {"path": str(target), "moved_to": str(dest), "reason": why,
+                                      "sha256": digest, "size": size})
         return None
 
     def _open(self, req: DownloadRequest, start: int, info: dict[str, Any]) -> httpx.Response:
@@ -515,7 +522,7 @@ class Downloader:
 
     def _finish(self, req: DownloadRequest, target: Path, part: Path, meta_path: Path, meta: dict[str, Any],
                 expected_sha: str | None, state: _State, info: dict[str, Any], resumed_from: int,
-                quarantined: list[str]) -> DownloadResult:
+                quarantined: list[str], progress: Progress) -> DownloadResult:
         size = part.stat().st_size
         self._ensure_hash(part, state, size)
         assert state.hasher is not None
@@ -529,6 +536,8 @@ class Downloader:
         def reject(reason: str, hint: str) -> IntegrityError:
             dest = staging.quarantine(part, req.quarantine_dir, reason, details)
             meta_path.unlink(missing_ok=True)
+            quarantined.append(str(dest))
+            progress.event("quarantine", {"path": str(part), "moved_to": str(dest), "reason": reason, **details})
             return IntegrityError(f"{name}: {reason}; moved to {dest}", hint=hint)
 
         if req.expected_size is not None and size != req.expected_size:

@@ -1,0 +1,266 @@
+"""The download engine against the loopback file server: every failure mode ends as specified."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+from comfyfixer.evals.fakes.file_server import FileServer
+from comfyfixer.tools.download import Downloader, HostNotAllowed, HostPolicy, sha256_file
+from comfyfixer.tools.download import engine as engine_mod
+from comfyfixer.tools.errors import (
+    AuthRequired,
+    ComfyFixerError,
+    IntegrityError,
+    NotFound,
+    RateLimited,
+    UpstreamError,
+)
+from fixkit import MB, fast_retry, model_files, request
+
+
+def quarantined(comfy: Path) -> list[Path]:
+    q = comfy / ".comfyfixer" / "quarantine"
+    return sorted(p for p in q.glob("*.quarantined")) if q.exists() else []
+
+
+def test_direct_download_verifies_and_places(server: FileServer, downloader: Downloader, comfy: Path) -> None:
+    f = server.add_file("direct.safetensors", 3 * MB + 17)
+    res = downloader.download(request(comfy, server.direct_url(f.name), "direct.safetensors", expected_sha256=f.sha256.upper(),
+                                      expected_size=f.size))
+    target = comfy / "models/checkpoints/direct.safetensors"
+    assert res.status == "downloaded" and res.sha256_checked_against == "plan"
+    assert sha256_file(target) == f.sha256
+    assert res.header.startswith("safetensors")
+    assert model_files(comfy) == ["models/checkpoints/direct.safetensors"]
+    assert not list((comfy / ".comfyfixer" / "staging").glob("*.part"))
+
+
+def test_present_file_with_same_hash_is_not_downloaded_again(server: FileServer, downloader: Downloader,
+                                                             comfy: Path) -> None:
+    f = server.add_file("again.safetensors", 2 * MB)
+    req = request(comfy, server.direct_url(f.name), "again.safetensors", expected_sha256=f.sha256)
+    downloader.download(req)
+    server.reset_records()
+    res = downloader.download(req)
+    assert res.status == "already_present"
+    assert server.records() == []
+
+
+def test_mismatching_existing_file_is_quarantined_not_overwritten(server: FileServer, downloader: Downloader,
+                                                                  comfy: Path) -> None:
+    f = server.add_file("swap.safetensors", 2 * MB)
+    target = comfy / "models/checkpoints/swap.safetensors"
+    target.write_bytes(b"user's own different file")
+    res = downloader.download(request(comfy, server.direct_url(f.name), "swap.safetensors", expected_sha256=f.sha256))
+    assert res.status == "downloaded" and len(res.quarantined) == 1
+    [q] = quarantined(comfy)
+    assert q.read_bytes() == b"user's own different file"
+    assert json.loads(q.with_name(q.name + ".json").read_text())["original"] == str(target)
+    assert sha256_file(target) == f.sha256
+
+
+def test_civitai_flow_resumes_with_fresh_signed_url_and_keeps_token_home(
+        server: FileServer, downloader: Downloader, comfy: Path) -> None:
+    f = server.add_file("civ.safetensors", 12 * MB, seed=3, disposition_name="civModel_v10.safetensors",
+                        fail_after=5 * MB, fail_times=1)
+    url = server.add_civitai(4242, f.name)
+    res = downloader.download(request(comfy, url, "civ.safetensors", expected_sha256=f.sha256, expected_size=f.size))
+    assert res.status == "downloaded" and res.attempts == 2
+    assert res.server_filename == "civModel_v10.safetensors"
+    signed = server.records("/signed/")
+    assert len(signed) == 2, "a fresh signed URL must be requested after the drop (each is single-use)"
+    assert signed[1].range is not None and signed[1].range.startswith("bytes=")
+    assert int(signed[1].range[6:].rstrip("-")) >= MB  # resumed, not restarted
+    assert all(not r.authorization for r in signed), "the token must never reach the storage host"
+    assert all(r.authorization for r in server.records("/api/download/"))
+    assert server.bytes_sent(f.name) < f.size + MB
+    assert sha256_file(comfy / "models/checkpoints/civ.safetensors") == f.sha256
+
+
+def test_hf_redirect_hash_is_taken_from_x_linked_etag(server: FileServer, downloader: Downloader, comfy: Path) -> None:
+    f = server.add_file("hf.safetensors", 2 * MB, seed=4)
+    url = server.add_hf("org/repo", "split_files/hf.safetensors", f.name)
+    res = downloader.download(request(comfy, url, "hf.safetensors"))
+    assert res.sha256_checked_against == "server" and res.sha256 == f.sha256
+    assert res.final_host == "localhost"
+
+
+def test_wrong_hash_is_quarantined(server: FileServer, downloader: Downloader, comfy: Path) -> None:
+    f = server.add_file("wrong.safetensors", 2 * MB, seed=5, advertised_sha256="ab" * 32)
+    url = server.add_hf("org/repo", "wrong.safetensors", f.name)
+    with pytest.raises(IntegrityError, match="sha256 mismatch"):
+        downloader.download(request(comfy, url, "wrong.safetensors"))
+    assert model_files(comfy) == []
+    [q] = quarantined(comfy)
+    assert hashlib.sha256(q.read_bytes()).hexdigest() == f.sha256
+
+
+def test_civitai_without_token_is_a_clear_auth_error(server: FileServer, comfy: Path) -> None:
+    f = server.add_file("gated.safetensors", MB)
+    url = server.add_civitai(7, f.name)
+    with Downloader(HostPolicy.build(["127.0.0.1", "localhost"]), retry=fast_retry()) as dl, \
+            pytest.raises(AuthRequired, match="refused access"):
+        dl.download(request(comfy, url, "gated.safetensors"))
+    assert model_files(comfy) == []
+
+
+def test_redirect_to_html_login_page_is_rejected(server: FileServer, comfy: Path) -> None:
+    """A client that does not ask for JSON gets redirected to the login page; that must not be saved."""
+    f = server.add_file("login.safetensors", MB)
+    url = server.add_civitai(8, f.name)
+    policy = HostPolicy.build(["127.0.0.1", "localhost"])
+    with Downloader(policy, retry=fast_retry()) as dl:
+        dl_open = dl._open
+
+        def no_json(req, start, info):  # type: ignore[no-untyped-def]
+            orig = dl.client.build_request
+
+            def build(method, url, headers=None, **kw):  # type: ignore[no-untyped-def]
+                headers = {k: v for k, v in (headers or {}).items() if k != "Content-Type"}
+                return orig(method, url, headers=headers, **kw)
+
+            dl.client.build_request = build  # type: ignore[method-assign]
+            try:
+                return dl_open(req, start, info)
+            finally:
+                dl.client.build_request = orig  # type: ignore[method-assign]
+
+        dl._open = no_json  # type: ignore[method-assign]
+        with pytest.raises(AuthRequired, match="login page"):
+            dl.download(request(comfy, url, "login.safetensors"))
+    assert model_files(comfy) == []
+
+
+def test_html_body_with_binary_content_type_is_rejected(server: FileServer, downloader: Downloader,
+                                                        comfy: Path) -> None:
+    server.add_file("page.safetensors", data=b"<!DOCTYPE html><html><body>Sign in</body></html>")
+    with pytest.raises(IntegrityError, match="HTML"):
+        downloader.download(request(comfy, server.direct_url("page.safetensors"), "page.safetensors"))
+    assert model_files(comfy) == [] and len(quarantined(comfy)) == 1
+
+
+@pytest.mark.parametrize(("status", "error", "text"), [
+    (401, AuthRequired, "refused access"), (403, AuthRequired, "refused access"),
+    (404, NotFound, "no such file"), (429, RateLimited, "rate limiting"), (500, UpstreamError, "failed"),
+])
+def test_status_codes_end_with_specific_errors(server: FileServer, downloader: Downloader, comfy: Path,
+                                               status: int, error: type[Exception], text: str) -> None:
+    server.add_file(f"s{status}.safetensors", data=b"x", status=status, retry_after="0")
+    with pytest.raises(error, match=text):
+        downloader.download(request(comfy, server.direct_url(f"s{status}.safetensors"), f"s{status}.safetensors"))
+    retried = len(server.records(f"s{status}"))
+    assert retried == (4 if status in (429, 500) else 1)  # only 429/5xx are retried
+    assert model_files(comfy) == []
+
+
+def test_truncated_safetensors_without_known_size_is_rejected(server: FileServer, downloader: Downloader,
+                                                              comfy: Path) -> None:
+    full = server.add_file("full.safetensors", 2 * MB, seed=6)
+    cut = full.path.read_bytes()[: MB]
+    server.add_file("cut.safetensors", data=cut)
+    with pytest.raises(IntegrityError, match="safetensors data should be"):
+        downloader.download(request(comfy, server.direct_url("cut.safetensors"), "cut.safetensors"))
+    assert model_files(comfy) == []
+
+
+def test_server_ignoring_range_restarts_cleanly(server: FileServer, downloader: Downloader, comfy: Path) -> None:
+    f = server.add_file("norange.safetensors", 6 * MB, seed=7, fail_after=2 * MB, fail_times=1, ignore_range=True)
+    res = downloader.download(request(comfy, server.direct_url(f.name), "norange.safetensors", expected_sha256=f.sha256))
+    assert res.sha256 == f.sha256 and res.attempts == 2
+
+
+class _Evil:
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        import os
+
+        return (os.system, ("echo pwned",))
+
+
+def test_dangerous_pickle_is_refused(server: FileServer, downloader: Downloader, comfy: Path) -> None:
+    server.add_file("evil.ckpt", data=pickle.dumps(_Evil(), protocol=2))
+    with pytest.raises(IntegrityError, match="picklescan flagged"):
+        downloader.download(request(comfy, server.direct_url("evil.ckpt"), "evil.ckpt"))
+    assert model_files(comfy) == [] and len(quarantined(comfy)) == 1
+
+
+def test_clean_pickle_is_placed(server: FileServer, downloader: Downloader, comfy: Path) -> None:
+    server.add_file("ok.ckpt", data=pickle.dumps({"state_dict": {"w": [1.0, 2.0]}}, protocol=2))
+    res = downloader.download(request(comfy, server.direct_url("ok.ckpt"), "ok.ckpt"))
+    assert res.pickle_scan is not None and res.pickle_scan.verdict == "clean"
+    assert res.sha256_checked_against == "none"  # no hash known: recorded, not invented
+    assert (comfy / "models/checkpoints/ok.ckpt").exists()
+
+
+def test_hosts_outside_the_allow_list_and_plain_http_are_refused(server: FileServer, comfy: Path) -> None:
+    f = server.add_file("host.safetensors", MB)
+    with Downloader(HostPolicy.build([]), retry=fast_retry()) as dl, pytest.raises(HostNotAllowed, match="https only"):
+        dl.download(request(comfy, server.direct_url(f.name), "host.safetensors"))
+    policy = HostPolicy.build(["127.0.0.1"])  # redirect target localhost not added
+    url = server.add_hf("org/r", "host.safetensors", f.name)
+    with Downloader(policy, retry=fast_retry()) as dl, pytest.raises(HostNotAllowed):
+        dl.download(request(comfy, url, "host.safetensors"))
+    assert HostPolicy.build([]).check("https://huggingface.co/x").host == "huggingface.co"
+    assert HostPolicy.build([]).check("https://cdn-lfs-us-1.hf.co/x").host == "cdn-lfs-us-1.hf.co"
+    with pytest.raises(HostNotAllowed):
+        HostPolicy.build([]).check("https://evil.example.com/x")
+    with pytest.raises(HostNotAllowed):
+        HostPolicy.build(["example.com"]).check("http://example.com/x")  # http only for loopback
+
+
+def test_disk_full_before_start_is_specific(server: FileServer, downloader: Downloader, comfy: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    f = server.add_file("big.safetensors", 2 * MB)
+    monkeypatch.setattr(engine_mod, "_free_bytes", lambda path: 10)
+    with pytest.raises(ComfyFixerError, match="not enough disk space"):
+        downloader.download(request(comfy, server.direct_url(f.name), "big.safetensors"))
+    assert model_files(comfy) == []
+
+
+def test_disk_full_mid_write_keeps_partial_for_resume(server: FileServer, downloader: Downloader, comfy: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    f = server.add_file("enospc.safetensors", 4 * MB, seed=8)
+    real = engine_mod._write_chunk
+    state = {"n": 0}
+
+    def failing(fh, chunk):  # type: ignore[no-untyped-def]
+        state["n"] += len(chunk)
+        if state["n"] > 2 * MB:
+            raise OSError(28, "No space left on device")
+        real(fh, chunk)
+
+    monkeypatch.setattr(engine_mod, "_write_chunk", failing)
+    req = request(comfy, server.direct_url(f.name), "enospc.safetensors", expected_sha256=f.sha256)
+    with pytest.raises(ComfyFixerError, match="disk full"):
+        downloader.download(req)
+    assert model_files(comfy) == []
+    monkeypatch.setattr(engine_mod, "_write_chunk", real)
+    server.reset_records()
+    res = downloader.download(req)
+    assert res.resumed_from > MB and res.sha256 == f.sha256
+    assert server.bytes_sent(f.name) < f.size - MB
+
+
+def test_size_cap_is_enforced(server: FileServer, downloader: Downloader, comfy: Path) -> None:
+    f = server.add_file("capped.safetensors", 3 * MB)
+    with pytest.raises(IntegrityError, match="cap"):
+        downloader.download(request(comfy, server.direct_url(f.name), "capped.safetensors", max_bytes=MB))
+    assert model_files(comfy) == []
+
+
+def test_targets_outside_the_allowed_roots_are_refused(server: FileServer, downloader: Downloader, comfy: Path,
+                                                        tmp_path: Path) -> None:
+    req = request(comfy, server.direct_url("x"), "x.safetensors")
+    req.target = tmp_path / "elsewhere.safetensors"
+    with pytest.raises(ComfyFixerError, match="outside the allowed folders"):
+        downloader.download(req)
+
+
+def test_unsafe_content_disposition_is_not_used(server: FileServer, downloader: Downloader, comfy: Path) -> None:
+    f = server.add_file("cd.safetensors", MB, disposition_name="../../evil.safetensors")
+    res = downloader.download(request(comfy, server.direct_url(f.name), "cd.safetensors"))
+    assert res.server_filename is None
+    assert model_files(comfy) == ["models/checkpoints/cd.safetensors"]

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from comfyfixer.tools.errors import UnsafePathError
+from comfyfixer.tools.paths import ensure_under, safe_filename, safe_join, safe_relpath
+
+BAD = [
+    "../x.safetensors", "a/../../x", "..", ".", "/etc/passwd", "\\\\server\\share\\x", "C:\\x.ckpt", "c:x.ckpt",
+    "a\x00b.safetensors", "CON", "con.safetensors", "NUL.txt", "COM1", "lpt9.bin", "aux", "x.safetensors.",
+    "x.safetensors ", "a//b.safetensors", "sub/", "", "a\nb", "x<y>.pt", "a:b",
+]
+
+
+@pytest.mark.parametrize("name", BAD)
+def test_unsafe_relpaths_are_rejected(name: str) -> None:
+    with pytest.raises(UnsafePathError):
+        safe_relpath(name)
+
+
+@pytest.mark.parametrize("name", ["x.safetensors", "SDXL/x.safetensors", "sub\\x.safetensors", "a.b.c.ckpt",
+                                  "console.safetensors", "com10.bin", "flux1-dev-fp8 (1).safetensors"])
+def test_plain_relpaths_pass(name: str) -> None:
+    assert safe_relpath(name).as_posix() == name.replace("\\", "/")
+
+
+def test_safe_filename_rejects_folders() -> None:
+    with pytest.raises(UnsafePathError):
+        safe_filename("sub/x.safetensors")
+    assert safe_filename("x.safetensors") == "x.safetensors"
+
+
+def test_safe_join_stays_under_root(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    assert safe_join(root, "models/checkpoints", "sub\\x.safetensors") == root / "models/checkpoints/sub/x.safetensors"
+    with pytest.raises(UnsafePathError):
+        safe_join(root, "models", "../../escape")
+
+
+def test_safe_join_catches_symlink_escape(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    outside = tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    os.symlink(outside, root / "link")
+    with pytest.raises(UnsafePathError):
+        safe_join(root, "link/x.safetensors")
+
+
+def test_ensure_under(tmp_path: Path) -> None:
+    assert ensure_under(tmp_path / "a" / "b", [tmp_path]) == tmp_path / "a" / "b"
+    with pytest.raises(UnsafePathError):
+        ensure_under(Path("/etc/x"), [tmp_path])
