@@ -12,7 +12,6 @@ import logging
 import sys
 
 import typer
-
 from comfyfixer.agent import __version__
 from comfyfixer.agent.output import EXIT_USAGE, error
 from comfyfixer.tools.errors import ComfyFixerError
@@ -25,6 +24,8 @@ COMMAND_MODULES = [
     "check",
     "chat",
     "fix",
+    "resolve",
+    "catalogs",
 ]
 
 app = typer.Typer(

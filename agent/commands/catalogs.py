@@ -1,0 +1,61 @@
+"""``comfyfixer catalogs``: show and refresh the model and node catalogs."""
+
+from __future__ import annotations
+
+import typer
+
+catalogs_app = typer.Typer(help="ComfyUI-Manager catalogs and template model URLs.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(catalogs_app, name="catalogs")
+
+
+@catalogs_app.command("refresh")
+def refresh_command(
+    base_url: str | None = typer.Option(None, "--base-url", help="Where the Manager's JSON files live (raw GitHub by default)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+) -> int:
+    """Download fresh copies of ComfyUI-Manager's catalogs into the cache folder."""
+    from comfyfixer.agent.config import load_settings
+    from comfyfixer.agent.output import console, emit_json
+    from comfyfixer.tools.catalogs.refresh import DEFAULT_BASE_URL, refresh_catalogs
+    from comfyfixer.tools.errors import ConfigError
+
+    settings = load_settings()
+    if settings.offline:
+        raise ConfigError("offline mode is on", hint="unset COMFYFIXER_OFFLINE to refresh catalogs")
+    result = refresh_catalogs(settings.cache_dir / "catalogs", base_url=base_url or DEFAULT_BASE_URL,
+                              timeout=settings.http_timeout, retries=settings.http_retries)
+    if json_out:
+        emit_json(result)
+    else:
+        for name, size in result.files.items():
+            console.print(f"{name}: {size:,} bytes → {result.folder}", markup=False)
+    return 0
+
+
+@catalogs_app.command("show")
+def show_command(json_out: bool = typer.Option(False, "--json", help="Print JSON only.")) -> int:
+    """Say which catalogs are in use and how much they hold."""
+    from comfyfixer.agent.commands.resolve import load_catalog
+    from comfyfixer.agent.config import load_settings
+    from comfyfixer.agent.output import console, emit_json
+    from comfyfixer.tools.catalogs.model_index import build_model_index, find_template_dirs
+
+    settings = load_settings()
+    cat = load_catalog(settings)
+    index = build_model_index(cat, find_template_dirs())
+    data = {
+        "manager": cat.source.describe() if cat else None,
+        "packs": len({p.reference for p in cat.packs.values()}) if cat else 0,
+        "node_classes": len(cat.node_claims) if cat else 0,
+        "model_sources": index.sources,
+        "model_files": len(index.names()),
+    }
+    if json_out:
+        emit_json(data)
+    else:
+        for k, v in data.items():
+            console.print(f"{k}: {v}", markup=False)
+    return 0
