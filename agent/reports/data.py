@@ -35,6 +35,8 @@ def check_json(result: CheckResult, report_files: dict[str, str] | None = None) 
         "workflows": workflows,
         "summary": result.summary.model_dump(),
         "needs": aggregate_needs(result),
+        "cache": dict(result.cache),
+        "timings": dict(result.timings),
     }
 
 

@@ -12,10 +12,10 @@ def safe_stem(name: str, max_len: int = 100) -> str:
     """``"sub dir/Flux Dev.json"`` → ``"sub_dir__Flux_Dev"``: no separators, no dots at the ends."""
     stem = re.sub(r"\.(json|png|webp|jpe?g)$", "", name.strip(), flags=re.IGNORECASE)
     stem = stem.replace("\\", "/").replace("/", "__")
-    stem = _UNSAFE.sub("_", stem).strip("._-") or "workflow"
+    stem = _UNSAFE.sub("_", stem).strip("._-")[:max_len].rstrip("._-") or "workflow"
     if stem.lower() in _RESERVED:
         stem += "_"
-    return stem[:max_len].rstrip("._-") or "workflow"
+    return stem
 
 
 def unique_stems(names: list[str]) -> list[str]:
