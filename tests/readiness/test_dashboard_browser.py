@@ -48,7 +48,12 @@ def _open(browser: Any, html: Path) -> tuple[Any, list[str]]:
     problems: list[str] = []
     page.on("console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
     page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
-    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+
+    def on_dialog(d: Any) -> None:
+        problems.append(f"dialog: {d.message}")
+        d.dismiss()
+
+    page.on("dialog", on_dialog)
     page.on("request", lambda r: problems.append(f"request: {r.url}") if not r.url.startswith("file://") else None)
     page.goto(html.resolve().as_uri())
     page.wait_for_selector("body[data-ready=true]", timeout=15000)

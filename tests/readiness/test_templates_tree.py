@@ -44,11 +44,13 @@ def _walk_nodes(data: dict) -> list[dict]:
 def _declared(data: dict) -> tuple[set[tuple[str, str]], set[str], set[str]]:
     """(name, folder) declared models; node types; node types whose nodes carry cnr_id comfy-core."""
     sub_ids = {sg["id"] for sg in (data.get("definitions") or {}).get("subgraphs", [])}
-    models, types, core_tagged = set(), set(), set()
+    models: set[tuple[str, str]] = set()
+    types: set[str] = set()
+    core_tagged: set[str] = set()
     for n in _walk_nodes(data):
         if n.get("mode", 0) in (2, 4):
             continue
-        t = n.get("type")
+        t = str(n.get("type"))
         if t in sub_ids or t in VIRTUAL:
             continue
         types.add(t)
@@ -56,7 +58,7 @@ def _declared(data: dict) -> tuple[set[tuple[str, str]], set[str], set[str]]:
         if props.get("cnr_id") == "comfy-core":
             core_tagged.add(t)
         for m in props.get("models") or []:
-            models.add((m["name"], canonical_folder(m["directory"])))
+            models.add((m["name"], canonical_folder(m["directory"]) or ""))
     return models, types, core_tagged
 
 
@@ -82,7 +84,7 @@ def test_templates_tree(templates_dir: Path, tmp_path: Path, capsys: pytest.Capt
     base = tmp_path / "ComfyUI"
     shared = tmp_path / "shared_models"
     pairs = sorted({p for models, _, _ in declared.values() for p in models})
-    names_in = {}
+    names_in: dict[str, set[str]] = {}
     for fname, folder in pairs:
         names_in.setdefault(fname, set()).add(folder)
     plan: dict[tuple[str, str], str] = {}
