@@ -84,19 +84,17 @@ def _subgraph_ids(data: Any) -> set[str]:
     return ids
 
 
-def _recall(expected: list[str], result: InspectionResult) -> tuple[int, list[str]]:
-    found = Counter(_base(m.filename) for m in result.models)
-    hit = 0
-    missed = []
-    for name, n in Counter(expected).items():
-        got = min(n, found.get(name, 0))
-        # properties.models may repeat one file for several nodes; the file counts once per node found.
-        if got == 0:
-            missed.append(name)
-        hit += got if got else 0
-        if 0 < got < n and found.get(name, 0) > 0:
-            hit += n - got  # same file named by more declarations than nodes loading it
+def recall_counts(expected: list[str], found: list[str]) -> tuple[int, list[str]]:
+    """(expected references found, names missed). Names are compared as lower-cased base names;
+    a file declared several times counts as found wherever the workflow loads it at all."""
+    have = set(found)
+    hit = sum(n for name, n in Counter(expected).items() if name in have)
+    missed = sorted({name for name in expected if name not in have})
     return hit, missed
+
+
+def _recall(expected: list[str], result: InspectionResult) -> tuple[int, list[str]]:
+    return recall_counts(expected, [_base(m.filename) for m in result.models])
 
 
 def score_templates(templates_dir: Path, schemas: SchemaSet, catalog: ManagerCatalog | None) -> CorpusScore:

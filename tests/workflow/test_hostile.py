@@ -27,6 +27,13 @@ def test_deep_nesting_is_refused(tmp_path: Path) -> None:
         load_workflow(path)
 
 
+def test_brackets_inside_strings_are_not_nesting(tmp_path: Path) -> None:
+    path = tmp_path / "note.json"
+    note = "[" * 5000 + "{" * 5000
+    path.write_text('{"nodes": [{"id": 1, "type": "Note", "widgets_values": ["' + note + '"]}], "links": []}')
+    assert load_workflow(path).graph.nodes["1"].widgets_values == [note]
+
+
 def test_cyclic_and_dangling_links_do_not_hang() -> None:
     nodes = [
         {"id": 1, "type": "Reroute", "inputs": [{"name": "", "type": "*", "link": 2}], "outputs": [{"links": [1]}]},

@@ -24,9 +24,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
 from comfyfixer.tools.errors import ConfigError
+from pydantic import BaseModel
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +214,7 @@ def _build(source: CatalogSource) -> ManagerCatalog:
                 log.warning("ignoring bad nodename_pattern %r of %s", pattern, url)
     cat.node_claims = claims
     seen_refs: set[str] = set()
-    for norm, info in cat.packs.items():
+    for info in cat.packs.values():
         ref = normalize_repo_url(info.reference)
         if ref in seen_refs:
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -71,6 +72,11 @@ class NodeSchema(BaseModel):
         return next((i for i in self.inputs if i.name == name), None)
 
     def widget_inputs(self) -> list[InputSpec]:
+        return self._widgets
+
+    @cached_property
+    def _widgets(self) -> list[InputSpec]:
+        # Schemas are read-only once loaded; the inspector asks this for every node.
         return [i for i in self.inputs if i.is_widget]
 
     @property
