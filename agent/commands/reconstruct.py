@@ -30,9 +30,9 @@ def reconstruct_command(
     """Rebuild the ComfyUI workflow behind an image, say what is certain and what is inferred."""
     from comfyfixer.agent.config import load_settings
     from comfyfixer.agent.output import EXIT_FINDINGS, emit_json
+    from comfyfixer.agent.services import catalog_for, schemas_for
     from comfyfixer.tools.errors import InputError
     from comfyfixer.tools.reconstruct import ReconstructInput, reconstruct
-    from comfyfixer.tools.schema import bundled_core_schemas, load_object_info
 
     settings = load_settings()
     given = [x for x in (source, civitai_image, civitai_post) if x is not None]
@@ -43,7 +43,7 @@ def reconstruct_command(
         out_dir=None if dry_run else str(out or Path.cwd()), name=name,
         comfyui_dir=str(comfyui) if comfyui else None,
     )
-    schemas = load_object_info(object_info) if object_info else bundled_core_schemas()
+    schemas = schemas_for(settings, str(object_info) if object_info else None)
     is_civitai = source is None or source.startswith(("http://", "https://"))
     online = not settings.offline
     closers: list[Any] = []
@@ -57,14 +57,17 @@ def reconstruct_command(
         closers.append(civitai)
         if not no_resolve:
             resolver = _build_resolver(settings, civitai)
-    readiness = _readiness(comfyui, object_info) if comfyui else None
+    catalog = catalog_for(settings)
+    readiness = _readiness(comfyui, object_info, catalog) if comfyui else None
     try:
         result = reconstruct(inp, schemas=schemas, civitai=civitai if is_civitai else None, resolver=resolver,
-                             readiness=readiness)
+                             readiness=readiness, catalog=catalog)
     finally:
         for c in closers:
             c.close()
     summary = result.summary()
+    if comfyui:
+        _offer_plan(summary, comfyui)
     if json_out:
         emit_json(summary)
     else:
@@ -79,14 +82,30 @@ def _build_resolver(settings: Any, civitai: Any) -> Any:
     return lambda query: model_resolver.resolve(query, sources=("hash", "civitai"))
 
 
-def _readiness(comfyui: Path, object_info: Path | None) -> Any:
+def _readiness(comfyui: Path, object_info: Path | None, catalog: Any) -> Any:
     from comfyfixer.tools.readiness import CheckInput, check_workflows
 
     def check(path: Path, _dir: str) -> dict[str, Any]:
-        res = check_workflows(CheckInput(paths=[str(path)], comfyui_dir=comfyui, object_info_file=object_info))
-        return res.model_dump(mode="json")
+        res = check_workflows(CheckInput(paths=[str(path)], comfyui_dir=comfyui, object_info_file=object_info),
+                              catalog=catalog)
+        if not res.workflows:
+            return {"status": "invalid", "error": "the readiness check read no workflow"}
+        return res.workflows[0].model_dump(mode="json", exclude={"path", "name"})
 
     return check
+
+
+def _offer_plan(summary: dict[str, Any], comfyui: Path) -> None:
+    """When the rebuilt workflow does not run here yet, say how to get the make-runnable plan."""
+    ready = summary.get("readiness")
+    if not ready or ready.get("status") == "runnable":
+        return
+    files = summary.get("files") or []
+    target = files[0] if files else "<name>.workflow.json (write it first: drop --dry-run)"
+    ready["make_runnable"] = {
+        "command": f"comfyfixer fix {target} --comfyui {comfyui}",
+        "what": "plans the model downloads and node packs it needs; nothing changes until you approve the plan",
+    }
 
 
 def _print(s: dict[str, Any]) -> None:

@@ -115,3 +115,18 @@ def test_cli_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["reconstruct", "--json"]) == 2
     assert run(["reconstruct", "/no/such/image.png", "--no-resolve", "--json"]) == 2
+
+
+def test_cli_readiness_against_a_local_comfyui_offers_the_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    img = CORPUS / "a1111" / "sd-metadata__sd-webui-hires.png"
+    comfyui = Path(__file__).resolve().parents[2] / "demo" / "ComfyUI"
+    if not img.exists() or not comfyui.is_dir():
+        pytest.skip("corpus or demo ComfyUI not available")
+    code = run(["reconstruct", str(img), "--out", str(tmp_path), "--no-resolve", "--comfyui", str(comfyui), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    ready = out["readiness"]
+    assert ready["status"] == "missing"
+    assert {m["filename"] for m in ready["missing_models"]} == {
+        "waiIllustriousSDXL_v160.safetensors", "RealESRGAN_x4plus_anime_6B.pth"}
+    assert ready["make_runnable"]["command"] == f"comfyfixer fix {out['files'][0]} --comfyui {comfyui}"

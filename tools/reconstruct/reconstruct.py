@@ -79,8 +79,10 @@ def _write_exclusive(path: Path, data: Mapping[str, Any]) -> None:
 class _Run:
     """State of one reconstruction."""
 
-    def __init__(self, inp: ReconstructInput, schemas: Mapping[str, NodeSchema], ui_to_api: UiToApi | None) -> None:
+    def __init__(self, inp: ReconstructInput, schemas: Mapping[str, NodeSchema], ui_to_api: UiToApi | None,
+                 catalog: Any = None) -> None:
         self.inp = inp
+        self.catalog = catalog
         self.schemas = schemas
         self.ui_to_api = ui_to_api
         self.result = ReconstructResult(source="")
@@ -114,7 +116,7 @@ class _Run:
                 renamed = {k: v for k, v in conv.id_map.items() if k != str(v)}
                 r.notes.append(f"non-numeric node ids renumbered for the editor: {renamed}")
         r.models = embedded_models(r.api or {}, self.schemas, self.info_hashes)
-        r.custom_nodes = graph_custom_nodes(r.workflow, r.api, self.schemas)
+        r.custom_nodes = graph_custom_nodes(r.workflow, r.api, self.schemas, self.catalog)
 
     def from_parameters(self, info: GenerationInfo, method: str) -> None:
         r = self.result
@@ -189,6 +191,7 @@ def reconstruct(
     resolver: Resolver | None = None,
     ui_to_api: UiToApi | None = None,
     readiness: Callable[[Path, str], dict[str, Any]] | None = None,
+    catalog: Any = None,
 ) -> ReconstructResult:
     """Rebuild the ComfyUI workflow behind an image, as faithfully as its evidence allows.
 
@@ -205,6 +208,10 @@ def reconstruct(
     given) and node packs needed, validates the API graph against the node schemas, and writes
     ``<name>.workflow.json`` (UI) and ``<name>.api.json`` (API) into ``out_dir`` without overwriting.
     ``status``: OK, UNCERTAIN (parts guessed or models unidentified) or FAILED (no evidence).
+
+    Collaborators are injected: ``civitai`` (a ``CivitaiClient``), ``resolver`` (``ModelQuery`` →
+    ``Verdict``), ``readiness`` (workflow file → report, for a local ComfyUI), ``catalog``
+    (ComfyUI-Manager catalogs, to name the packs of unknown nodes).
     """
     from comfyfixer.tools.schema import bundled_core_schemas
 
@@ -217,7 +224,7 @@ def reconstruct(
 
         sset = schemas if isinstance(schemas, SchemaSet) else SchemaSet(dict(schemas), "given schemas")
         ui_to_api = lambda wf: convert(wf, sset)  # noqa: E731
-    run = _Run(inp, schemas, ui_to_api)
+    run = _Run(inp, schemas, ui_to_api, catalog)
     r = run.result
     name = inp.name
 
