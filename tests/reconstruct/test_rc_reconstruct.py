@@ -130,3 +130,21 @@ def test_cli_readiness_against_a_local_comfyui_offers_the_plan(tmp_path: Path, c
     assert {m["filename"] for m in ready["missing_models"]} == {
         "waiIllustriousSDXL_v160.safetensors", "RealESRGAN_x4plus_anime_6B.pth"}
     assert ready["make_runnable"]["command"] == f"comfyfixer fix {out['files'][0]} --comfyui {comfyui}"
+
+
+def test_agent_tool_contract_and_offline_call(tmp_path: Path) -> None:
+    from comfyfixer.tools.context import ToolContext
+    from comfyfixer.tools.reconstruct import reconstruct_workflow
+    from comfyfixer.tools.toolset import Toolset, ToolSpec, check_spec
+
+    spec = ToolSpec.from_function(reconstruct_workflow)
+    check_spec(spec)  # docstring present, every input field described
+    img = CORPUS / "swarmui" / "sd-metadata__swarmui.png"
+    if not img.exists():
+        pytest.skip("corpus not available")
+    ctx = ToolContext(cache_dir=tmp_path / "cache", state_dir=tmp_path / "state", offline=True)
+    outcome = Toolset([spec]).call("reconstruct_workflow", {"image": str(img)}, ctx)
+    assert outcome.ok and outcome.result is not None
+    assert outcome.result["method"] == "embedded" and outcome.result["workflow"] is None
+    saved = Toolset([spec]).call("reconstruct_workflow", {"image": str(img), "out_dir": str(tmp_path)}, ctx)
+    assert saved.ok and len(saved.result["files"]) == 2

@@ -13,6 +13,7 @@ from comfyfixer.tools.reconstruct.models import (
     ValidationReport,
 )
 from comfyfixer.tools.reconstruct.reconstruct import reconstruct
+from comfyfixer.tools.reconstruct.tool import reconstruct_workflow
 from comfyfixer.tools.reconstruct.validate import validate_api
 
 __all__ = [
@@ -29,5 +30,6 @@ __all__ = [
     "api_to_ui",
     "build_from_parameters",
     "reconstruct",
+    "reconstruct_workflow",
     "validate_api",
 ]
