@@ -6,6 +6,7 @@ loader searches in order; the relative file name (sub-folders with ``/``) is wha
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 # folder_paths.supported_pt_extensions
@@ -63,8 +64,7 @@ def accepts(key: str, filename: str) -> bool:
     exts = extensions_for(key)
     if not exts:
         return True
-    suffix = Path(filename).suffix.lower()
-    return suffix in exts
+    return os.path.splitext(filename)[1].lower() in exts
 
 
 def default_folder_paths(base_dir: Path) -> dict[str, list[Path]]:

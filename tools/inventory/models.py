@@ -143,11 +143,11 @@ def _scan_tree(
 
 
 def _display(path: str, base_dir: Path | None) -> str:
+    # String prefix test: this runs once per model file, pathlib is too slow here.
     if base_dir is not None:
-        try:
-            return Path(path).relative_to(base_dir).as_posix()
-        except ValueError:
-            pass
+        prefix = str(base_dir).rstrip(os.sep) + os.sep
+        if path.startswith(prefix):
+            return path[len(prefix) :].replace(os.sep, "/")
     return path
 
 

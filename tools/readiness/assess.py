@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -53,6 +54,7 @@ class Assessor:
         self.catalog_url = catalog_url
         self.hasher = hasher
         self.disabled: dict[str, str] = {}
+        self._targets: dict[str, str | None] = {}
         for pack in inventory.nodes.packs:
             if not pack.enabled:
                 for cls in pack.classes:
@@ -110,15 +112,23 @@ class Assessor:
         return sorted(out, key=lambda m: m.class_type)
 
     # --- models -----------------------------------------------------------------------------------
+    def target_dir(self, folder: str) -> str | None:
+        """Where files for ``folder`` go: its first existing search dir, else the first one, else models/<key>."""
+        if folder in self._targets:
+            return self._targets[folder]
+        target: str | None = None
+        if self.inv.comfyui_dir is not None:
+            dirs = [d for d in self.inv.models.folders.get(folder, []) if not d.startswith(("http://", "https://"))]
+            target = next((d for d in dirs if os.path.isdir(d)), None) or (
+                dirs[0] if dirs else os.path.join(self.inv.comfyui_dir, "models", folder)
+            )
+        self._targets[folder] = target
+        return target
+
     def target_path(self, folder: str | None, name: str) -> str | None:
-        """Where a file for ``folder`` should go: the first existing search dir of the key, else models/<key>."""
-        if folder is None or self.inv.comfyui_dir is None:
-            return None
-        dirs = [Path(d) for d in self.inv.models.folders.get(folder, []) if not str(d).startswith("http")]
-        base = next((d for d in dirs if d.is_dir()), None)
-        if base is None:
-            base = dirs[0] if dirs else self.inv.comfyui_dir / "models" / folder
-        return str(base / name)
+        """Where a file named ``name`` for ``folder`` should be so that its loader finds it."""
+        base = self.target_dir(folder) if folder is not None else None
+        return os.path.join(base, *name.split("/")) if base else None
 
     def models(
         self, insp: InspectionResult
@@ -202,10 +212,9 @@ def _rel(path: str | None, base: Path | None) -> str:
     if path is None:
         return ""
     if base is not None:
-        try:
-            return Path(path).relative_to(base).as_posix()
-        except ValueError:
-            pass
+        prefix = str(base).rstrip(os.sep) + os.sep
+        if path.startswith(prefix):
+            return path[len(prefix) :].replace(os.sep, "/")
     return path
 
 

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 INSPECTIONS = "inspections"
 _NO_CATALOG = "ComfyUI-Manager catalogs not loaded"
+# What the readiness check reads from an inspection: only this is cached, to keep warm runs light.
+_KEPT = {"path", "format", "container", "node_types", "models", "custom_nodes", "virtual_nodes", "warnings",
+         "schema_source", "comfyui_version"}
 
 
 def _code_fingerprint() -> str:
@@ -165,7 +168,7 @@ def check_workflows(
                     results.append(invalid(str(f), f"could not read the workflow: {type(exc).__name__}: {exc}", name=name))
                     continue
                 if key:
-                    fresh[key] = {"inspection": insp.model_dump(mode="json")}
+                    fresh[key] = {"inspection": insp.model_dump(mode="json", include=_KEPT)}
             insp.path = str(f)
             results.append(assessor.assess(insp, name=name))
             if progress is not None:
