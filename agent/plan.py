@@ -342,11 +342,9 @@ def finalize(plan: Plan) -> Plan:
     downloads = [a for a in plan.actions if isinstance(a, DownloadAction)]
     total = sum(a.size or 0 for a in downloads)
     unknown = sum(1 for a in downloads if a.size is None)
-    warnings = [w for w in plan.warnings if not w.startswith(("total download", "not enough disk"))]
+    warnings = [w for w in plan.warnings if not w.startswith("total download")]
     if total > plan.policy.max_total_bytes:
         warnings.append(f"total download {total} bytes is over the plan cap {plan.policy.max_total_bytes}")
-    if plan.free_bytes is not None and total > plan.free_bytes:
-        warnings.append(f"not enough disk space: {total} bytes to download, {plan.free_bytes} free")
     plan = plan.model_copy(update={"total_download_bytes": total, "unknown_sizes": unknown, "warnings": warnings})
     return plan.with_id()
 
@@ -501,7 +499,14 @@ def summary_lines(plan: Plan) -> list[str]:
             extra = f" {human_size(c.size)}" if c.size else ""
             lines.append(f"      {j}) {c.source} {c.filename or ''} {c.url}{extra} {c.note}".rstrip())
     lines.extend(f"  warning: {w}" for w in plan.warnings)
+    if not plan.disk_ok:
+        lines.append(f"  warning: {disk_warning(plan)}")
     return lines
+
+
+def disk_warning(plan: Plan) -> str:
+    """Free disk is measured when the plan is made; kept out of the id so a re-run gives the same plan."""
+    return f"not enough disk space: {plan.total_download_bytes} bytes to download, {plan.free_bytes} free"
 
 
 def to_json_summary(plan: Plan, path: Path) -> dict[str, Any]:
@@ -513,5 +518,5 @@ def to_json_summary(plan: Plan, path: Path) -> dict[str, Any]:
         "unresolved": [u.model_dump(mode="json") for u in plan.unresolved],
         "total_download_bytes": plan.total_download_bytes,
         "free_bytes": plan.free_bytes,
-        "warnings": plan.warnings,
+        "warnings": plan.warnings + ([] if plan.disk_ok else [disk_warning(plan)]),
     }

@@ -19,7 +19,7 @@ def request(comfy: Path, url: str, name: str, folder: str = "checkpoints", **kw:
     target = comfy / "models" / folder / name
     return DownloadRequest(url=url, target=target, allowed_roots=[comfy],
                            staging_dir=comfy / ".comfyfixer" / "staging",
-                           quarantine_dir=comfy / ".comfyfixer" / "quarantine", label=name, **kw)  # type: ignore[arg-type]
+                           quarantine_dir=comfy / ".comfyfixer" / "quarantine", label=name, **kw)
 
 
 def model_files(comfy: Path) -> list[str]:

@@ -116,20 +116,20 @@ def test_redirect_to_html_login_page_is_rejected(server: FileServer, comfy: Path
     with Downloader(policy, retry=fast_retry()) as dl:
         dl_open = dl._open
 
-        def no_json(req, start, info):  # type: ignore[no-untyped-def]
+        def no_json(req, start, info):
             orig = dl.client.build_request
 
-            def build(method, url, headers=None, **kw):  # type: ignore[no-untyped-def]
+            def build(method, url, headers=None, **kw):
                 headers = {k: v for k, v in (headers or {}).items() if k != "Content-Type"}
                 return orig(method, url, headers=headers, **kw)
 
-            dl.client.build_request = build  # type: ignore[method-assign]
+            dl.client.build_request = build
             try:
                 return dl_open(req, start, info)
             finally:
-                dl.client.build_request = orig  # type: ignore[method-assign]
+                dl.client.build_request = orig
 
-        dl._open = no_json  # type: ignore[method-assign]
+        dl._open = no_json
         with pytest.raises(AuthRequired, match="login page"):
             dl.download(request(comfy, url, "login.safetensors"))
     assert model_files(comfy) == []
@@ -174,7 +174,7 @@ def test_server_ignoring_range_restarts_cleanly(server: FileServer, downloader: 
 
 
 class _Evil:
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self):
         import os
 
         return (os.system, ("echo pwned",))
@@ -226,7 +226,7 @@ def test_disk_full_mid_write_keeps_partial_for_resume(server: FileServer, downlo
     real = engine_mod._write_chunk
     state = {"n": 0}
 
-    def failing(fh, chunk):  # type: ignore[no-untyped-def]
+    def failing(fh, chunk):
         state["n"] += len(chunk)
         if state["n"] > 2 * MB:
             raise OSError(28, "No space left on device")
