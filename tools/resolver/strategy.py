@@ -63,8 +63,8 @@ class ResolverConfig:
     civitai_limit: int = 20
     fuzzy_threshold: float = 0.62
     max_candidates: int = 5
-    verdict_ttl: float = 24 * 3600
-    listing_ttl: float = 24 * 3600
+    verdict_ttl: float | None = None  # None: the cache's own expiry
+    listing_ttl: float | None = None
     scan_authors: tuple[str, ...] = ("Comfy-Org",)
     scan_max_repos: int = 400
 
@@ -486,8 +486,13 @@ class ModelResolver:
             return
         info = run.info
         words = [p for p in re.split(r"[_\-\s]+", info.core) if p]
+        # Civitai names are prose ("Juggernaut XL"); files are often camelCase ("juggernautXL_v9").
+        raw_stem = info.basename[: len(info.basename) - len(info.ext)] if info.ext else info.basename
+        camel = [w.lower() for w in re.split(r"[_\-\s.]+|(?<=[a-z])(?=[A-Z])", raw_stem) if w]
+        camel = [w for w in camel if w not in (info.precision_raw or "", "scaled")]
         cascade: list[str] = []
-        for q in (" ".join(words), " ".join(words[:3]), " ".join(words[:2]), info.family or ""):
+        for q in (" ".join(words), " ".join(camel), " ".join(camel[:2]), " ".join(words[:3]), " ".join(words[:2]),
+                  info.family or ""):
             if q and len(q) >= 3 and q not in cascade:
                 cascade.append(q)
         types = folders.CIVITAI_TYPES.get(folders.norm(run.query.folder) or "", [])
