@@ -99,7 +99,10 @@ class ToolSpec:
         The description is the docstring; the context parameter is optional and recognised by
         its annotation.
         """
-        hints = typing.get_type_hints(func)
+        try:
+            hints = typing.get_type_hints(func)
+        except NameError as exc:
+            raise ToolRegistrationError(f"{func.__qualname__}: cannot resolve annotations ({exc})") from None
         params = list(inspect.signature(func).parameters.values())
         input_param: str | None = None
         ctx_param: str | None = None

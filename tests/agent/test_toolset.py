@@ -1,0 +1,138 @@
+"""The tool contract: registration rules (ratchet), validation and compact errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from comfyfixer.tools.context import ToolContext
+from comfyfixer.tools.errors import NotFound
+from comfyfixer.tools.toolset import ToolRegistrationError, Toolset, ToolSpec, default_toolset
+from pydantic import BaseModel, Field
+
+
+class Inner(BaseModel):
+    folder: str = Field(description="A ComfyUI model folder.")
+
+
+class Args(BaseModel):
+    name: str = Field(description="A file name.")
+    limit: int = Field(default=3, ge=1, le=10, description="How many.")
+    where: Inner | None = Field(default=None, description="Where to look.")
+
+
+class Out(BaseModel):
+    found: list[str] = Field(description="Matches.")
+
+
+def find(args: Args, ctx: ToolContext) -> Out:
+    """Find model files by name."""
+    if args.name == "gone":
+        raise NotFound("no such model", hint="check the name")
+    if args.name == "bug":
+        raise KeyError("internal detail")
+    return Out(found=[args.name] * args.limit)
+
+
+@pytest.fixture
+def ctx(tmp_path) -> ToolContext:
+    return ToolContext(cache_dir=tmp_path / "c", state_dir=tmp_path / "s", civitai_token="secret-value")
+
+
+def test_spec_from_function_reads_models_and_docstring() -> None:
+    spec = ToolSpec.from_function(find)
+    assert (spec.name, spec.description, spec.input_model, spec.result_model) == (
+        "find", "Find model files by name.", Args, Out)
+    assert spec.side_effects is False
+
+
+def test_registration_refuses_missing_docstring() -> None:
+    def nodoc(args: Args) -> Out:
+        return Out(found=[])
+
+    with pytest.raises(ToolRegistrationError, match="no docstring"):
+        ToolSpec.from_function(nodoc)
+
+
+class BadInner(BaseModel):
+    folder: str
+
+
+class BadArgs(BaseModel):
+    name: str = Field(description="ok")
+    inner: BadInner = Field(description="nested")
+
+
+def undocumented_field_tool(args: BadArgs) -> Out:
+    """Doc."""
+    return Out(found=[])
+
+
+def test_registration_refuses_undescribed_fields_even_nested() -> None:
+    with pytest.raises(ToolRegistrationError, match=r"BadInner\.folder"):
+        ToolSpec.from_function(undocumented_field_tool)
+
+
+def test_registration_refuses_bad_signatures_and_duplicates() -> None:
+    def untyped(x, y) -> Out:  # type: ignore[no-untyped-def]
+        """Doc."""
+        return Out(found=[])
+
+    with pytest.raises(ToolRegistrationError):
+        ToolSpec.from_function(untyped)
+    with pytest.raises(ToolRegistrationError, match="snake_case"):
+        ToolSpec.from_function(find, name="Find-Models")
+    with pytest.raises(ToolRegistrationError, match="twice"):
+        Toolset([ToolSpec.from_function(find), ToolSpec.from_function(find)])
+
+
+def test_call_validates_and_returns_results(ctx) -> None:
+    ts = Toolset([ToolSpec.from_function(find)])
+    out = ts.call("find", '{"name": "a", "limit": 2}', ctx)
+    assert out.ok and out.result == {"found": ["a", "a"]} and out.status == "OK"
+    assert out.duration_ms >= 0
+
+
+def test_call_turns_problems_into_compact_errors(ctx) -> None:
+    ts = Toolset([ToolSpec.from_function(find)])
+    bad = ts.call("find", {"name": "a", "limit": 99, "where": {"folder": 3}}, ctx)
+    assert bad.error and bad.error.kind == "invalid_arguments"
+    fields = {d["field"] for d in bad.error.details}
+    assert fields == {"limit", "where.folder"}
+    assert "99" not in json.dumps(bad.error.model_dump()), "the rejected input is not echoed back"
+    assert ts.call("find", "{not json", ctx).error.kind == "invalid_arguments"
+    assert ts.call("find", "[1, 2]", ctx).error.kind == "invalid_arguments"
+    unknown = ts.call("fnd", {}, ctx)
+    assert unknown.error.kind == "unknown_tool" and "find" in (unknown.error.hint or "")
+    gone = ts.call("find", {"name": "gone"}, ctx)
+    assert (gone.error.kind, gone.error.error_type, gone.error.hint) == ("tool_error", "NotFound", "check the name")
+    bug = ts.call("find", {"name": "bug"}, ctx)
+    assert bug.error.kind == "internal_error" and "Traceback" not in bug.error.message
+
+
+def test_side_effect_tools_need_explicit_approval(ctx) -> None:
+    calls = []
+
+    def wipe(args: Args) -> Out:
+        """Delete files."""
+        calls.append(args.name)
+        return Out(found=[])
+
+    ts = Toolset([ToolSpec.from_function(wipe, side_effects=True)])
+    refused = ts.call("wipe", {"name": "x"}, ctx)
+    assert refused.error.kind == "approval_required" and calls == []
+    assert ts.call("wipe", {"name": "x"}, ctx, allow_side_effects=True).ok and calls == ["x"]
+
+
+def test_context_keeps_tokens_out_of_repr_and_dumps(ctx) -> None:
+    assert "secret-value" not in repr(ctx) and "secret-value" not in ctx.model_dump_json()
+    assert ctx.secret("civitai_token") == "secret-value"
+
+
+def test_default_toolset_meets_the_contract(ctx) -> None:
+    """Ratchet: every registered tool has a docstring and fully described inputs (checked on add)."""
+    ts = default_toolset(ctx)
+    assert "search_knowledge" in ts
+    for spec in ts:
+        assert spec.description.strip()
+        assert spec.input_model.model_json_schema()["type"] == "object"
