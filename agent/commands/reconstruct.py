@@ -76,10 +76,11 @@ def reconstruct_command(
 
 
 def _build_resolver(settings: Any, civitai: Any) -> Any:
+    from comfyfixer.tools.reconstruct.evidence import resolver_sources
     from comfyfixer.tools.resolver import DiskCache, ModelResolver
 
     model_resolver = ModelResolver(civitai=civitai, cache=DiskCache(Path(settings.cache_dir) / "resolver"))
-    return lambda query: model_resolver.resolve(query, sources=("hash", "civitai"))
+    return lambda query: model_resolver.resolve(query, sources=resolver_sources(query))
 
 
 def _readiness(comfyui: Path, object_info: Path | None, catalog: Any) -> Any:

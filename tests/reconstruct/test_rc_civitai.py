@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import vcr
-from comfyfixer.tools.civitai import CivitaiClient
+from comfyfixer.tools.civitai import CivitaiClient, Image
 from comfyfixer.tools.errors import NotFound
 from comfyfixer.tools.reconstruct import ReconstructInput, reconstruct
 from comfyfixer.tools.reconstruct.civitai_source import meta_to_info, parse_civitai_url
-from comfyfixer.tools.resolver import ModelResolver
+from comfyfixer.tools.resolver import ModelResolver, Verdict
 from rc_support import schemas
 
 CASSETTES = Path(__file__).parent / "cassettes"
@@ -97,3 +97,38 @@ def test_meta_comfy_string_and_resources_are_read() -> None:
     info = meta_to_info(meta)
     assert info.seed == 234871805 and info.clip_skip == 2 and (info.width, info.height) == (512, 768)
     assert {lo.name: lo.hashes for lo in info.loras}["choke_hold"] == {"AutoV2": "b76a1fc247"}
+
+
+class _Images:
+    """An in-memory ``/images`` source: the real wiki item with ``civitaiResources`` as CDD documents them."""
+
+    def __init__(self) -> None:
+        page = json.loads((CASSETTES / "civitai_image_a1111.json").read_text())
+        item = json.loads(page["interactions"][0]["response"]["body"]["string"])["items"][0]
+        item["meta"]["civitaiResources"] = [{"type": "checkpoint", "modelVersionId": 46846},
+                                            {"type": "lora", "modelVersionId": 1421739, "weight": 0.6}]
+        self.item = Image.model_validate(item)
+        self.calls: list[dict] = []
+
+    def images(self, **kw) -> Iterator[Image]:
+        self.calls.append(kw)
+        if kw.get("image_id") in (None, self.item.id) and kw.get("model_version_id") in (None, 46846):
+            yield self.item
+
+
+def test_model_version_ids_are_looked_up_as_identity() -> None:
+    source = _Images()
+    asked = []
+
+    def resolver(q):
+        asked.append(q)
+        return Verdict(query=q.filename, status="NOT_FOUND")
+
+    r = reconstruct(ReconstructInput(civitai_image_id=source.item.id), schemas=schemas(), civitai=source,
+                    resolver=resolver)
+    assert {m.role: m.model_version_id for m in r.models if m.role in ("checkpoint", "lora")} == {
+        "checkpoint": 46846, "lora": 1421739}
+    assert {q.url_hint for q in asked} >= {"https://civitai.com/api/download/models/46846",
+                                           "https://civitai.com/api/download/models/1421739"}
+    # the author's other images with the same checkpoint version were asked for as supporting evidence
+    assert {"username": "Cooler_Rider", "model_version_id": 46846}.items() <= source.calls[-1].items()

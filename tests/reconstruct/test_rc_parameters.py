@@ -188,3 +188,20 @@ def test_img2img_loads_a_source_image() -> None:
     assert report.errors == []
     assert [n.folder for n in report.needs_models if n.class_type == "LoadImage"] == ["input"]
     assert _nodes(built.prompt, "KSampler")[0][1]["inputs"]["denoise"] == 0.45
+
+
+def test_embeddings_are_models_and_novelai_is_flagged() -> None:
+    from comfyfixer.tools.imagemeta import EmbeddingRef
+
+    info = _info(prompt="easynegative? no: a cat", negative_prompt="easynegative, blurry",
+                 embeddings=[EmbeddingRef(name="easynegative", hashes={"AutoV2": "c74b4e810b"})])
+    built = build_from_parameters(info, schemas())
+    emb = [m for m in built.models if m.role == "embedding"]
+    assert [(m.file, m.folder, m.hashes) for m in emb] == [("easynegative.safetensors", "embeddings", {"AutoV2": "c74b4e810b"})]
+    neg = next(n for n in built.prompt.values() if n.get("_meta", {}).get("title") == "Negative prompt")
+    assert neg["inputs"]["text"] == "embedding:easynegative, blurry"
+
+    nai = build_from_parameters(_info(generator="NovelAI", model=ModelInfo(name="NovelAI Diffusion V4.5"),
+                                      extra={"character_prompts": "['girl']"}), schemas())
+    assert next(m for m in nai.models if m.role == "checkpoint").verdict == "NOT_FOUND"
+    assert {"checkpoint", "NovelAI character prompts"} <= {i.what for i in nai.inferred}

@@ -14,6 +14,8 @@ from comfyfixer.tools.schema.folders import core_model_folder, guess_folder_from
 
 log = logging.getLogger(__name__)
 
+CIVITAI_DOWNLOAD = "https://civitai.com/api/download/models/"
+
 _ROLE_BY_FOLDER = {
     "checkpoints": "checkpoint", "diffusion_models": "diffusion_model", "loras": "lora", "vae": "vae",
     "text_encoders": "text_encoder", "upscale_models": "upscaler", "embeddings": "embedding",
@@ -114,6 +116,13 @@ def _replace_value(graph: Any, old: str, new: str) -> int:
     return count
 
 
+def resolver_sources(query: Any) -> tuple[str, ...]:
+    """Identity first: a version id or hash is looked up as such; a bare name is searched only without one."""
+    if getattr(query, "hashes", None) or getattr(query, "url_hint", None):
+        return ("workflow", "hash")
+    return ("civitai",)
+
+
 def resolve_models(result: ReconstructResult, resolver: Callable[[Any], Any]) -> None:
     """Ask the resolver about every model (hashes first); take an exact hash match's real file name."""
     from comfyfixer.tools.resolver.models import ModelQuery
@@ -121,7 +130,11 @@ def resolve_models(result: ReconstructResult, resolver: Callable[[Any], Any]) ->
     for m in result.models:
         if not m.file:
             continue
-        query = ModelQuery(filename=m.file, folder=m.folder, hashes=dict(m.hashes))
+        if m.verdict == "NOT_FOUND" and m.detail:
+            continue  # known not to be downloadable (e.g. NovelAI's models)
+        # A Civitai model-version id names the exact file, like a hash does.
+        url = f"{CIVITAI_DOWNLOAD}{m.model_version_id}" if m.model_version_id else None
+        query = ModelQuery(filename=m.file, folder=m.folder, hashes=dict(m.hashes), url_hint=url)
         try:
             verdict = resolver(query)
         except Exception as exc:  # one failing lookup must not lose the others
@@ -136,7 +149,7 @@ def resolve_models(result: ReconstructResult, resolver: Callable[[Any], Any]) ->
         m.source = best.url
         m.detail = {"filename": best.filename, "score": best.score, "reasons": list(best.reasons),
                     "exact": best.exact, "source": best.source}
-        by_hash = bool(m.hashes) and best.exact and best.source.startswith("civitai")
+        by_hash = best.exact and (best.source.startswith("civitai-hash") or (best.source == "workflow" and bool(url)))
         if m.verdict == "RESOLVED" and by_hash and best.filename and best.filename != m.file and result.method != "embedded":
             old = m.file
             n = _replace_value(result.api, old, best.filename) + _replace_value(result.workflow, old, best.filename)

@@ -316,7 +316,9 @@ class _Builder:
                                     sched, int(width), int(height))
         g.add("SaveImage", {"images": image, "filename_prefix": SAVE_PREFIX}, "Save Image")
 
+        self.embedding_models()
         self.optional_parts()
+        self.generator_caveats()
         return ParametersGraph(prompt=g.prompt(), family=family, sampler_node=sampler_node, notes=g.notes,
                                certain=self.certain, inferred=self.inferred, models=self.models,
                                custom_nodes=self.packs)
@@ -450,6 +452,39 @@ class _Builder:
         self.guess("refiner wiring", "the refiner takes over the remaining steps with its own text encoders, as "
                    "in ComfyUI's SDXL refiner example; LoRAs are not applied to it", 0.6)
         return g.out(ref), base
+
+    def embedding_models(self) -> None:
+        for emb in self.info.embeddings:
+            file, _ = model_file_name(emb.name)
+            self.models.append(ModelVerdict(role="embedding", name=emb.name, file=file, folder="embeddings",
+                                            hashes=dict(emb.hashes)))
+        if self.info.embeddings:
+            self.guess("embedding files", "textual inversions are loaded by name from models/embeddings; the "
+                       ".safetensors extension is assumed", 0.8)
+
+    def generator_caveats(self) -> None:
+        """What a generator did beyond the fields we rebuilt, said once per kind."""
+        info = self.info
+        gen = (info.generator or "").lower()
+        extra = {str(k).lower(): v for k, v in info.extra.items()}
+        if "fooocus" in gen:
+            if extra.get("styles") or extra.get("prompt_expansion"):
+                self.guess("Fooocus styles", f"Fooocus applied styles {extra.get('styles') or ''} (and its prompt "
+                           "expansion) to the prompt before encoding; the prompt here is the one typed", 0.4)
+            tweaks = [k for k in ("sharpness", "adm_guidance", "adaptive_cfg") if k in extra]
+            if tweaks:
+                self.guess("Fooocus sampling tweaks", f"{', '.join(tweaks)} are Fooocus-only patches with no core "
+                           "ComfyUI equivalent", 0.5)
+        if gen.startswith("novelai"):
+            for m in self.models:
+                if m.role == "checkpoint":
+                    m.verdict = "NOT_FOUND"
+                    m.detail = {"reason": "NovelAI's models are not distributed"}
+            self.guess("checkpoint", "NovelAI's own models cannot be downloaded; use a similar anime SDXL checkpoint "
+                       "and expect a different image", 0.1)
+            if extra.get("character_prompts"):
+                self.guess("NovelAI character prompts", "V4 per-character prompts (with positions) have no core "
+                           "ComfyUI equivalent; only the base prompt is encoded", 0.3)
 
     def optional_parts(self) -> None:
         info = self.info

@@ -131,8 +131,7 @@ class _Run:
         add_notes(conv.workflow, built.notes)
         r.workflow = conv.workflow
         r.notes.extend(conv.warnings)
-        r.inferred.append(Inferred(what="node layout", why="positions are not in the evidence; laid out by dependency",
-                                   confidence=1.0))
+        r.notes.append("node positions are not in the evidence: nodes are laid out left to right by dependency")
         if info.generator:
             r.certain.insert(0, f"generator: {info.generator}")
 
@@ -176,7 +175,7 @@ def _status(r: ReconstructResult) -> str:
         return "OK"  # the graph itself is evidence; what it needs is readiness, not uncertainty
     if r.validation is not None and any(e.kind != "unknown_class" for e in r.validation.errors):
         return "UNCERTAIN"
-    if any(i.confidence < 0.5 for i in r.inferred if i.what != "node layout"):
+    if any(i.confidence < 0.5 for i in r.inferred):
         return "UNCERTAIN"
     if any(m.verdict in ("NOT_FOUND", "UNCERTAIN") for m in r.models):
         return "UNCERTAIN"

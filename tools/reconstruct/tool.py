@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from comfyfixer.tools.context import ToolContext
+from comfyfixer.tools.reconstruct.evidence import resolver_sources
 from comfyfixer.tools.reconstruct.models import ReconstructInput, ReconstructResult
 from comfyfixer.tools.reconstruct.reconstruct import reconstruct
 
@@ -48,7 +49,7 @@ def reconstruct_workflow(inp: ReconstructInput, ctx: ToolContext) -> Reconstruct
         model_resolver = ModelResolver(civitai=civitai, cache=DiskCache(Path(ctx.cache_dir) / "resolver"))
 
         def resolver(query: Any) -> Any:
-            return model_resolver.resolve(query, sources=("hash", "civitai"))
+            return model_resolver.resolve(query, sources=resolver_sources(query))
 
     readiness = None
     comfyui = inp.comfyui_dir or (str(ctx.comfyui_dir) if ctx.comfyui_dir else None)
