@@ -22,7 +22,13 @@ from comfyfixer.tools.imagemeta.a1111 import (
     parse_a1111_text,
     split_settings,
 )
-from comfyfixer.tools.imagemeta.containers import ContainerError, ContainerInfo, RawEntry, read_container
+from comfyfixer.tools.imagemeta.containers import (
+    ContainerError,
+    ContainerInfo,
+    RawEntry,
+    read_container,
+    sniff,
+)
 from comfyfixer.tools.imagemeta.generators import others
 from comfyfixer.tools.imagemeta.generators.comfyui import info_from_comfy
 from comfyfixer.tools.imagemeta.graphs import find_graphs, is_api_prompt, is_ui_workflow, try_json
@@ -33,7 +39,8 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".jfif", ".apng"}
 SIDECAR_LIMIT = 32 * 1024 * 1024
-_TEXT_CARRIERS = ("parameters", "UserComment", "Comment", "Description", "ImageDescription", "XPComment", "postprocessing")
+_TEXT_CARRIERS = ("parameters", "UserComment", "Comment", "Description", "ImageDescription", "XPComment", "postprocessing",
+                  "Model", "Make")  # SwarmUI legacy put its JSON in the EXIF Model tag
 
 
 class ImageReadError(InputError):
@@ -128,12 +135,22 @@ def _detect(cinfo: ContainerInfo, info: GenerationInfo) -> None:
             return
     # Draw Things and other XMP writers.
     xmp = get("XML:com.adobe.xmp") or get("XMP")
-    if xmp and others.parse_drawthings(xmp, info):
-        return
-    # Fooocus scheme marker.
-    if get("fooocus_scheme") == "a1111" and get("parameters"):
-        info_from_a1111(get("parameters") or "", info)
-        info.generator, info.generator_confidence = "Fooocus", 0.9
+    if xmp:
+        if others.parse_drawthings(xmp, info):
+            return
+        fields = others.xmp_fields(xmp)
+        for key in ("UserComment", "description"):
+            if fields.get(key) and _apply_text(fields[key], info):
+                return
+    # Fooocus scheme marker: PNG text chunk, or the EXIF MakerNote of JPEG/WebP.
+    scheme = get("fooocus_scheme") or (get("MakerNote") or "").strip().lower()
+    params = get("parameters") or get("UserComment")
+    if scheme in ("a1111", "fooocus") and params:
+        if scheme == "a1111":
+            info_from_a1111(params, info)
+        elif not others.parse_fooocus(params, info):
+            return
+        info.generator, info.generator_confidence = "Fooocus", 0.95
         return
     # Stability Matrix: A1111 text plus its own JSON.
     if get("smproj") or get("parameters-json"):
@@ -263,13 +280,26 @@ def _read_sidecars(path: Path, info: GenerationInfo) -> None:
             others.parse_drawthings(text, info)
 
 
+def _is_image_file(path: Path) -> bool:
+    """By extension, or by magic bytes for images with a wrong or missing extension."""
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return True
+    if path.suffix.lower() in (".json", ".txt", ".xmp", ".md", ".py"):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            return sniff(fh.read(16)) is not None
+    except OSError:
+        return False
+
+
 def iter_image_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files given, plus image files found by walking the folders given (sorted)."""
+    """Files given, plus image files found by walking the folders given (sorted, by content)."""
     for p in paths:
         p = Path(p)
         if p.is_dir():
             for child in sorted(p.rglob("*")):
-                if child.is_file() and (child.suffix.lower() in IMAGE_SUFFIXES):
+                if child.is_file() and not child.name.startswith(".") and _is_image_file(child):
                     yield child
         else:
             yield p

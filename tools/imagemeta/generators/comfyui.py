@@ -17,7 +17,7 @@ from comfyfixer.tools.imagemeta.samplers import map_sampler, map_scheduler
 
 _MAX_DEPTH = 40
 _TEXT_KEYS = ("text", "populated_text", "text_g", "prompt", "positive", "string", "text_positive", "wildcard_text", "value", "t5xxl", "clip_l")
-_NEG_TEXT_KEYS = ("text", "populated_text", "text_g", "negative", "text_negative", "string", "value", "prompt")
+_NEG_TEXT_KEYS = ("text", "populated_text", "text_g", "negative", "base_negative", "text_negative", "string", "value", "prompt")
 _MODEL_KEYS = ("ckpt_name", "unet_name", "model_name", "base_ckpt_name", "model_path", "gguf_name")
 _SEED_KEYS = ("seed", "noise_seed", "seed_num", "value", "int", "number")
 
