@@ -88,6 +88,10 @@ def test_resolver_verdicts_and_hash_matched_file_names() -> None:
     assert ckpt.verdict == "RESOLVED" and ckpt.file == "realModel_v1.safetensors"
     assert ckpt.hashes and asked[0].hashes == ckpt.hashes
     assert r.api["1"]["inputs"]["ckpt_name"] == "realModel_v1.safetensors"
+    loader = next(n for n in r.workflow["nodes"] if n["type"] == "CheckpointLoaderSimple")
+    assert loader["widgets_values"] == ["realModel_v1.safetensors"]
+    assert loader["properties"]["models"] == [{"name": "realModel_v1.safetensors", "directory": "checkpoints",
+                                               "url": "https://civitai.com/api/download/models/1"}]
     assert any(m.verdict == "NOT_FOUND" for m in r.models if m.role == "lora")
     assert r.status == "UNCERTAIN"
 

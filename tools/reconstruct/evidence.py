@@ -116,6 +116,20 @@ def _replace_value(graph: Any, old: str, new: str) -> int:
     return count
 
 
+def _attach_download(workflow: Any, file: str, url: str, folder: str | None, sha256: str | None) -> None:
+    """``properties.models`` on the loader nodes, so ComfyUI's missing-models dialog can offer the download."""
+    if not isinstance(workflow, dict) or not folder:
+        return
+    entry: dict[str, Any] = {"name": file, "url": url, "directory": folder}
+    if sha256:
+        entry.update(hash=sha256.lower(), hash_type="sha256")
+    for node in workflow.get("nodes") or []:
+        if file in (node.get("widgets_values") or []) and node.get("type") != "Note":
+            props = node.setdefault("properties", {})
+            models = [x for x in props.get("models") or [] if x.get("name") != file]
+            props["models"] = [*models, entry]
+
+
 def resolver_sources(query: Any) -> tuple[str, ...]:
     """Identity first: a version id or hash is looked up as such; a bare name is searched only without one."""
     if getattr(query, "hashes", None) or getattr(query, "url_hint", None):
@@ -158,3 +172,5 @@ def resolve_models(result: ReconstructResult, resolver: Callable[[Any], Any]) ->
                 result.inferred.append(Inferred(what=f"{m.role} file name {best.filename}",
                                                 why=f"the metadata says '{m.name}'; its hash matches this file "
                                                     f"on {best.source}", confidence=0.95))
+        if m.verdict == "RESOLVED" and result.method != "embedded":
+            _attach_download(result.workflow, m.file, best.url, m.folder, best.sha256)
