@@ -47,7 +47,7 @@ class CivitaiFakeServer:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}" if isinstance(host, str) else f"http://{host.decode()}:{port}"
 
     def __enter__(self) -> CivitaiFakeServer:
         self._thread.start()

@@ -61,7 +61,7 @@ def build(shared: Path) -> None:
     write("civitai_by_hash", [(req("GET", f"{CIV}/api/v1/model-versions/by-hash/b76a1fc247"), resp(200, "OK", version))])
     # The wiki sample is a page-numbered answer; give it the cursor a query search gets.
     listing["metadata"] = {"nextCursor": "75363|932023|257749"}
-    page2 = {"items": [], "metadata": {}}
+    page2: dict[str, Any] = {"items": [], "metadata": {}}
     write("civitai_search", [
         (req("GET", f"{CIV}/api/v1/models?limit=2&query=punk&types=TextualInversion"),
          resp(200, "OK", json.dumps(listing), public)),

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from comfyfixer.evals.fakes.civitai_server import CivitaiFakeServer
 from comfyfixer.evals.fakes.hf_server import FakeHfFile, FakeHfRepo, HfFakeServer
 from comfyfixer.tools.catalogs.model_index import CatalogModel, ModelIndex
@@ -152,7 +151,7 @@ def test_node_resolver_uses_manager_map(manager_wheel: Path) -> None:
     r = NodeResolver(load_manager_catalog(wheel_dirs=[manager_wheel.parent]))
     v = r.resolve(NodeQuery(class_type="IPAdapterAdvanced"))
     assert v.status == Status.RESOLVED and v.best and "ipadapter" in v.best.url.lower()
-    assert r.resolve(NodeQuery(class_type="KSampler")).best.source == "core"  # type: ignore[union-attr]
+    assert r.resolve(NodeQuery(class_type="KSampler")).best.source == "core"
     assert r.resolve(NodeQuery(class_type="ZzqNoSuchNodeAnywhere")).status == Status.NOT_FOUND
 
 

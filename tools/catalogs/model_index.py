@@ -83,7 +83,7 @@ class ModelIndex:
                 continue
             self.add(CatalogModel(filename=_basename(name), url=url, source=source,
                                   folder=m.get("directory") if isinstance(m.get("directory"), str) else None,
-                                  origin=origin))
+                                  subfolder=None, origin=origin))
             n += 1
         return n
 
