@@ -95,3 +95,18 @@ def test_reports_folder_inside_the_checked_folder_is_skipped(tmp_path: Path, cap
     capsys.readouterr()
     assert run(args) == 0  # the second run must not read the first run's reports as workflows
     assert json.loads(capsys.readouterr().out)["summary"]["total"] == 1
+
+
+def test_saved_object_info_counts_its_packs_as_installed(shared_data: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    base = tmp_path / "ComfyUI"
+    (base / "models").mkdir(parents=True)
+    wf = tmp_path / "w.json"
+    wf.write_text(json.dumps({"1": {"class_type": "ProbeV1Node", "inputs": {}}}))
+    assert run(["check", str(wf), "--comfyui", str(base), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["workflows"][0]["status"] == "missing"
+    info = shared_data / "comfyui" / "object_info.json"
+    assert run(["check", str(wf), "--comfyui", str(base), "--object-info", str(info), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["workflows"][0]["status"] == "runnable"
+    assert any("object_info" in n for n in doc["notes"])

@@ -120,6 +120,11 @@ def check_workflows(
         t_inv = time.perf_counter()
         schemas = _schemas_for(inp, inventory)
         core = {c for c, s in schemas.items() if not s.is_custom}
+        file_note = None
+        if inventory.object_info is None and inp.object_info_file is not None:
+            # A saved /object_info is a dump of the user's own server: its custom classes are installed there.
+            core = set(schemas)
+            file_note = f"node classes (core and packs) taken from {inp.object_info_file}"
         catalog_url = _catalog_model_urls(catalog)
 
         def hasher(f: ModelFile) -> str | None:
@@ -175,7 +180,7 @@ def check_workflows(
                 progress(i + 1, len(files))
         if cache is not None:
             cache.put_many(INSPECTIONS, fresh)
-        notes = list(inventory.warnings)
+        notes = list(inventory.warnings) + ([file_note] if file_note else [])
         if catalog is None:
             # Said once for the whole check rather than in every workflow.
             for r in results:
