@@ -185,3 +185,26 @@ def test_retry_only_idempotent_and_retry_after() -> None:
         assert send_with_retry(c, "POST", "https://x.test/", policy=policy).status_code == 503
     assert calls == ["GET", "GET", "GET", "POST"] and sleeps == [3.0, 3.0]
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0 and parse_retry_after("junk") is None
+
+
+def test_catalog_refresh_writes_only_valid_json(tmp_path: Path) -> None:
+    from comfyfixer.tools.catalogs.refresh import refresh_catalogs
+    from comfyfixer.tools.errors import UpstreamError
+
+    bodies = {"extension-node-map.json": {"https://github.com/a/b": [["NodeA"], {}]},
+              "custom-node-list.json": {"custom_nodes": []}, "model-list.json": {"models": []}}
+
+    def good(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=bodies[request.url.path.rsplit("/", 1)[-1]])
+
+    with httpx.Client(transport=httpx.MockTransport(good)) as c:
+        res = refresh_catalogs(tmp_path, base_url="https://raw.example.org/", client=c)
+    assert set(res.files) == set(bodies) and (tmp_path / "model-list.json").is_file()
+    before = (tmp_path / "model-list.json").read_bytes()
+
+    def html(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text="<html>rate limited</html>")
+
+    with httpx.Client(transport=httpx.MockTransport(html)) as c, pytest.raises(UpstreamError):
+        refresh_catalogs(tmp_path, base_url="https://raw.example.org/", client=c)
+    assert (tmp_path / "model-list.json").read_bytes() == before

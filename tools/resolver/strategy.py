@@ -122,7 +122,8 @@ class ModelResolver:
                 verdict.from_cache = True
                 return verdict
         verdict = self._resolve(query, srcs)
-        if verdict.status != Status.NOT_FOUND or not any("failed" in s for s in verdict.searched):
+        offline = self.hf is not None and self.hf.offline
+        if not offline and (verdict.status != Status.NOT_FOUND or not any("failed" in s for s in verdict.searched)):
             self.cache.put("verdicts", key, verdict.model_dump(mode="json"))
         return verdict
 
