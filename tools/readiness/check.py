@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from comfyfixer.tools.catalogs.manager import ManagerCatalog
-from comfyfixer.tools.errors import ComfyFixerError, InputError
+from comfyfixer.tools.errors import ComfyFixerError, InputError, WorkflowFormatError
 from comfyfixer.tools.inventory import (
     InventoryCache,
     InventoryInput,
@@ -164,9 +164,10 @@ def check_workflows(
                 try:
                     insp = inspect_workflow(f, schemas=schemas, catalog=catalog)
                 except ComfyFixerError as exc:
-                    results.append(invalid(str(f), str(exc), name=name))
+                    message = _error_text(exc)
+                    results.append(invalid(str(f), message, name=name))
                     if key:
-                        fresh[key] = {"error": str(exc)}
+                        fresh[key] = {"error": message}
                     continue
                 except Exception as exc:  # one broken file must never stop the others
                     log.debug("inspecting %s failed", f, exc_info=True)
@@ -210,6 +211,13 @@ def check_workflows(
     finally:
         if cache is not None:
             cache.close()
+
+
+def _error_text(exc: ComfyFixerError) -> str:
+    """The reason without the file name (reports show the path next to it)."""
+    if isinstance(exc, WorkflowFormatError):
+        return f"{exc.reason} ({exc.hint})" if exc.hint else exc.reason
+    return str(exc)
 
 
 def _under(path: Path, folder: Path) -> bool:
