@@ -80,3 +80,22 @@ def test_nan_in_prompt_graph_is_accepted(corpus: Path) -> None:
     assert info.prompt_graph is not None
     changed = [n.get("is_changed") for n in info.prompt_graph.values() if isinstance(n.get("is_changed"), list)]
     assert any(isinstance(x, float) and x != x for v in changed for x in v)  # bare NaN survived
+
+
+@pytest.mark.parametrize("rel", sorted(k for k, v in EXPECTED.items() if v["generator"] is not None))
+def test_expectations_occur_in_the_raw_bytes(corpus: Path, rel: str) -> None:
+    """Guard on expected.json itself: its seed, steps and prompt must be literally in the file's metadata."""
+    from comfyfixer.tools.imagemeta.containers import read_container
+
+    exp = EXPECTED[rel]
+    info = read_image(corpus / rel)
+    raw = " ".join([e.value for e in read_container(corpus / rel).entries] + [v for k, v in info.raw.items() if k.startswith("stealth:")])
+    forms = {raw, raw.replace("\\n", "\n"), raw.encode("ascii", "backslashreplace").decode()}
+    for field in ("seed", "steps"):
+        if exp.get(field) is not None:
+            assert str(exp[field]) in raw, field
+    prompt = (exp.get("prompt") or "").strip()
+    if prompt:
+        probe = prompt[:40]
+        candidates = {probe, json.dumps(probe)[1:-1], json.dumps(probe, ensure_ascii=False)[1:-1]}
+        assert any(c in f for c in candidates for f in forms), probe

@@ -131,3 +131,32 @@ def test_sidecars(tmp_path: Path) -> None:
     (tmp_path / "two.json").write_text(json.dumps(UI), encoding="utf-8")
     info = read_image(tmp_path / "two.png")
     assert info.generator == "ComfyUI" and info.workflow == UI and info.prompt == "a dog"
+
+
+def test_unknown_generation_text_is_kept_raw(tmp_path: Path) -> None:
+    text = "prompt=a lake | seed=5 | steps=20 | sampler=mystery"
+    info = read_image(_write(tmp_path, "u.png", png(1, 1, 2, PIXEL, pre=[text_chunk("parameters", text)])))
+    assert info.generator == "unknown" and info.raw["parameters"] == text
+    assert any("unknown format" in w for w in info.warnings)
+
+
+def test_novelai_stealth_in_lossless_webp(tmp_path: Path) -> None:
+    import gzip
+
+    import numpy as np
+    from PIL import Image
+
+    from .pngmaker import stealth_bits
+
+    comment = {"prompt": "1girl", "uc": "bad", "steps": 23, "scale": 5.0, "seed": 880, "sampler": "k_euler_ancestral"}
+    payload = gzip.compress(json.dumps({"Comment": json.dumps(comment)}).encode())
+    bits = np.array(stealth_bits(b"stealth_pngcomp", payload), dtype=np.uint8)
+    w = h = 64
+    alpha = np.full(w * h, 254, dtype=np.uint8)
+    alpha[: bits.size] |= bits
+    rgba = np.zeros((h, w, 4), dtype=np.uint8)
+    rgba[..., 3] = alpha.reshape(w, h).T  # column-major bit order
+    f = tmp_path / "n.webp"
+    Image.fromarray(rgba, "RGBA").save(f, format="WEBP", lossless=True, exact=True)
+    info = read_image(f)
+    assert (info.generator, info.prompt, info.seed, info.sampler) == ("NovelAI", "1girl", 880, "euler_ancestral")

@@ -136,6 +136,8 @@ def parse_a1111_text(text: str) -> tuple[str, str | None, list[tuple[str, str]]]
 def _num(v: str | None, kind: type = float) -> Any:
     if v is None:
         return None
+    if kind is int and re.fullmatch(r"\s*-?\d+\s*", str(v)):
+        return int(str(v))  # exact: seeds can exceed a float's 53 bits
     try:
         f = float(str(v).strip())
     except ValueError:
@@ -300,6 +302,12 @@ def info_from_parts(
         )
     ad = {k: v for k, v in kv.items() if k.lower().startswith("adetailer")}
     info.adetailer = ad or None
+    for key in ("civitai resources", "civitai metadata"):
+        if low.get(key, "")[:1] in ("[", "{"):
+            try:
+                info.extra[key.replace(" ", "_")] = json.loads(low[key])
+            except ValueError:
+                pass
     cn = {k: v for k, v in kv.items() if k.lower().startswith("controlnet")}
     info.controlnet = cn or None
     return info

@@ -80,21 +80,11 @@ A1111_SAMPLERS: dict[str, str] = {
     "k_dpm_fast": "dpm_fast",
     "k_dpm_adaptive": "dpm_adaptive",
     "euler_a": "euler_ancestral",
-    "dpmpp_2m_k": "dpmpp_2m",
-    "dpmpp_2m_sde_k": "dpmpp_2m_sde",
-    "dpmpp_sde_k": "dpmpp_sde",
-    "dpmpp_3m_k": "dpmpp_3m_sde",
     "dpmpp_2s": "dpmpp_2s_ancestral",
     "dpmpp_3m": "dpmpp_3m_sde",
-    "lms_k": "lms",
-    "heun_k": "heun",
     "kdpm_2": "dpm_2",
     "kdpm_2_a": "dpm_2_ancestral",
-    "dpm_2_k": "dpm_2",
     "dpm_2_a": "dpm_2_ancestral",
-    "dpm_2_a_k": "dpm_2_ancestral",
-    "unipc_k": "uni_pc",
-    "euler_k": "euler",
     "pndm": "ddim",
     "k_lms_karras": "lms",
     "euler a trailing": "euler_ancestral",  # Draw Things
@@ -190,6 +180,10 @@ def map_sampler(a1111_name: str | None) -> tuple[str | None, str | None]:
                     return base, sched
                 if base in A1111_SAMPLERS:
                     return A1111_SAMPLERS[base], sched
+    if n.endswith("_k"):  # diffusers/InvokeAI: "_k" = Karras sigmas
+        base, _ = map_sampler(n[:-2])
+        if base:
+            return base, "karras"
     underscored = n.replace(" ", "_").replace("++", "pp")
     if underscored in COMFY_SAMPLERS:
         return underscored, None

@@ -26,7 +26,7 @@ def _int(v: Any) -> int | None:
     if isinstance(v, float) and v == int(v):
         return int(v)
     if isinstance(v, str) and re.fullmatch(r"-?\d+(\.0+)?", v.strip()):
-        return int(float(v))
+        return int(v.strip().split(".")[0])  # not via float: 64-bit seeds lose digits
     return None
 
 
