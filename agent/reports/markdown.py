@@ -33,6 +33,7 @@ def _header(result: CheckResult) -> list[str]:
         f"- Node schemas: {cell(result.schema_source)}",
         f"- Pack catalog: {cell(result.catalog_source or 'none loaded (packs could not be looked up)')}",
     ]
+    lines += [f"- Note: {cell(n)}" for n in result.notes]
     return lines
 
 

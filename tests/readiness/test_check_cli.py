@@ -140,3 +140,24 @@ def test_warm_cache_gives_the_same_answer(tmp_path: Path, capsys: pytest.Capture
     assert second["cache"]["inspections_cached"] == second["summary"]["total"] == 7
     assert second["cache"]["model_dirs_from_cache"] == second["cache"]["model_dirs_scanned"] > 0
     assert first["workflows"] == second["workflows"]
+
+
+def test_demo_with_manager_catalog(manager_wheel: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+    import shutil
+
+    # Where `comfyfixer catalogs refresh` would keep the catalogs (the settings' cache folder).
+    target = Path(os.environ["COMFYFIXER_HOME"]) / "cache" / "catalogs" / "comfyui-manager"
+    target.mkdir(parents=True)
+    shutil.copy(manager_wheel, target)
+    assert run(["check", "--demo", "--out", str(tmp_path / "o"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["catalog_source"] and "comfyui_manager" in doc["catalog_source"]
+    assert not any("catalogs not loaded" in n for n in doc["notes"])
+    usdu = next(w for w in doc["workflows"] if w["name"] == "community/ultimate_sd_upscale_basic.json")
+    pack = usdu["missing_node_types"][0]["packs"][0]
+    assert "github.com/ssitu/comfyui_ultimatesdupscale" in pack["reference"].lower()
+    model = usdu["missing_models"][0]
+    assert model["filename"] == "4x-UltraSharp.pth" and model["url"] is None
+    assert model["catalog_url"] and model["catalog_url"].startswith("https://")  # from the Manager's model list
+    assert model["catalog_url"] in model["fix"]
