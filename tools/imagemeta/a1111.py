@@ -9,6 +9,7 @@ line is scanned with balanced quotes and brackets before splitting on commas.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from typing import Any
@@ -304,10 +305,8 @@ def info_from_parts(
     info.adetailer = ad or None
     for key in ("civitai resources", "civitai metadata"):
         if low.get(key, "")[:1] in ("[", "{"):
-            try:
+            with contextlib.suppress(ValueError):
                 info.extra[key.replace(" ", "_")] = json.loads(low[key])
-            except ValueError:
-                pass
     cn = {k: v for k, v in kv.items() if k.lower().startswith("controlnet")}
     info.controlnet = cn or None
     return info

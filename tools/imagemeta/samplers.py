@@ -181,9 +181,9 @@ def map_sampler(a1111_name: str | None) -> tuple[str | None, str | None]:
                 if base in A1111_SAMPLERS:
                     return A1111_SAMPLERS[base], sched
     if n.endswith("_k"):  # diffusers/InvokeAI: "_k" = Karras sigmas
-        base, _ = map_sampler(n[:-2])
-        if base:
-            return base, "karras"
+        karras_base, _ = map_sampler(n[:-2])
+        if karras_base:
+            return karras_base, "karras"
     underscored = n.replace(" ", "_").replace("++", "pp")
     if underscored in COMFY_SAMPLERS:
         return underscored, None
