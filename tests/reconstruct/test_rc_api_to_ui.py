@@ -112,3 +112,28 @@ def test_corpus_round_trip_through_the_inspector(path, api_only: bool) -> None:
     back = canonical(ui_to_api(conv.workflow, schemas()))
     assert set(back) == set(original)
     assert backend_view(back, original) == backend_view(original)
+
+
+def test_deep_chains_cycles_and_odd_entries_do_not_break_the_builder() -> None:
+    chain: dict[str, Any] = {"1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1,
+                                                                          "color": 0}}}
+    for i in range(2, 3000):
+        chain[str(i)] = {"class_type": "ImageInvert", "inputs": {"image": [str(i - 1), 0]}}
+    wf = api_to_ui(chain, schemas()).workflow
+    assert max(n["pos"][0] for n in wf["nodes"]) > min(n["pos"][0] for n in wf["nodes"])
+    cyclic = {
+        "1": {"class_type": "ImageInvert", "inputs": {"image": ["2", 0]}},
+        "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
+        "extra": {"airs": ["urn:air:x"]},
+        "3": {"class_type": "KSampler", "inputs": "broken"},
+    }
+    conv = api_to_ui(cyclic, schemas())
+    assert {n["id"] for n in conv.workflow["nodes"]} == {1, 2, 3}
+    assert any("not nodes" in w for w in conv.warnings) and any("not an object" in w for w in conv.warnings)
+
+
+def test_wrapped_list_values_round_trip() -> None:
+    prompt = {"1": {"class_type": "SomePack_ListNode", "inputs": {"points": {"__value__": [[0, 1], [2, 3]]}}}}
+    wf = api_to_ui(prompt, schemas()).workflow
+    assert wf["nodes"][0]["widgets_values"] == [[[0, 1], [2, 3]]]
+    assert canonical(ui_to_api(wf, schemas()))["1"]["inputs"] == prompt["1"]["inputs"]

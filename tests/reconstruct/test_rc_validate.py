@@ -60,3 +60,7 @@ def test_link_to_a_missing_output_slot() -> None:
     p = copy.deepcopy(GOOD)
     p["5"]["inputs"]["vae"] = ["1", 5]
     assert ("5", "vae", "bad_link") in _kinds(p)
+
+
+def test_inputs_that_are_not_an_object() -> None:
+    assert ("1", None, "bad_type") in _kinds({"1": {"class_type": "KSampler", "inputs": "broken"}})

@@ -70,6 +70,13 @@ def _literal_type(value: Any) -> str:
     return "*"
 
 
+def _widget_value(value: Any) -> Any:
+    """The frontend sends list values wrapped as ``{"__value__": [...]}``; the widget holds the list."""
+    if isinstance(value, dict) and set(value) == {"__value__"}:
+        return value["__value__"]
+    return value
+
+
 def default_for(spec: InputSpec) -> Any:
     """The value the frontend shows for a widget nobody set: the default, else the first choice."""
     if spec.default is not None:
@@ -94,25 +101,30 @@ def _assign_ids(nodes: Mapping[str, Any]) -> dict[str, int]:
 
 
 def _depths(nodes: Mapping[str, dict[str, Any]], deps: Mapping[str, set[str]]) -> dict[str, int]:
-    """Longest path from a source node; a cycle (invalid, but seen in broken files) is cut."""
-    depth: dict[str, int] = {}
-    visiting: set[str] = set()
+    """Longest path from a source node (Kahn's order, no recursion: graphs can be thousands deep).
 
-    def visit(nid: str) -> int:
-        if nid in depth:
-            return depth[nid]
-        if nid in visiting:
-            return 0
-        visiting.add(nid)
-        d = 0
-        for src in deps.get(nid, ()):
-            d = max(d, visit(src) + 1)
-        visiting.discard(nid)
-        depth[nid] = d
-        return d
-
+    Nodes on a cycle (invalid, but seen in broken files) are placed after everything else.
+    """
+    users: dict[str, list[str]] = {nid: [] for nid in nodes}
+    waiting = {nid: len(deps.get(nid, ())) for nid in nodes}
     for nid in nodes:
-        visit(nid)
+        for src in deps.get(nid, ()):
+            users[src].append(nid)
+    depth = dict.fromkeys(nodes, 0)
+    ready = [nid for nid, n in waiting.items() if n == 0]
+    done: set[str] = set()
+    while ready:
+        nid = ready.pop()
+        done.add(nid)
+        for user in users[nid]:
+            depth[user] = max(depth[user], depth[nid] + 1)
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                ready.append(user)
+    last = max(depth.values(), default=0) + 1
+    for nid in nodes:
+        if nid not in done:
+            depth[nid] = last
     return depth
 
 
@@ -131,7 +143,8 @@ def api_to_ui(prompt: Mapping[str, Any], schemas: Mapping[str, NodeSchema]) -> U
     conv.id_map = ids
     deps: dict[str, set[str]] = {nid: set() for nid in nodes}
     for nid, node in nodes.items():
-        for value in (node.get("inputs") or {}).values():
+        inputs = node.get("inputs")
+        for value in (inputs.values() if isinstance(inputs, dict) else ()):
             if is_link(value, nodes):
                 deps[nid].add(str(value[0]))
     depth = _depths(nodes, deps)
@@ -184,7 +197,7 @@ def api_to_ui(prompt: Mapping[str, Any], schemas: Mapping[str, NodeSchema]) -> U
                         slot["link"] = add_link(value, spec.type, nid, len(ui_inputs))
                         widgets.append(default_for(spec))
                     else:
-                        widgets.append(value if present else default_for(spec))
+                        widgets.append(_widget_value(value) if present else default_for(spec))
                     ui_inputs.append(slot)
                     if spec.extra_widget_slots and spec.image_upload:
                         key = next((k for k in UPLOAD_KEYS if k in inputs), None)
@@ -220,7 +233,7 @@ def api_to_ui(prompt: Mapping[str, Any], schemas: Mapping[str, NodeSchema]) -> U
                 ui_inputs.append(slot)
             else:
                 ui_inputs.append({"name": name, "type": _literal_type(value), "widget": {"name": name}, "link": None})
-                widgets.append(value)
+                widgets.append(_widget_value(value))
 
         title = (node.get("_meta") or {}).get("title") if isinstance(node.get("_meta"), dict) else None
         ui_node: dict[str, Any] = {

@@ -49,7 +49,8 @@ def embedded_models(api: Mapping[str, Any], schemas: Mapping[str, NodeSchema],
         if not isinstance(node, dict):
             continue
         ct = str(node.get("class_type"))
-        for name, value in (node.get("inputs") or {}).items():
+        inputs = node.get("inputs")
+        for name, value in (inputs.items() if isinstance(inputs, dict) else ()):
             if not isinstance(value, str) or is_link(value, api):
                 continue
             folder = core_model_folder(ct, name)

@@ -261,6 +261,9 @@ def reconstruct(
                 r.certain.insert(0, f"generator: {info.generator} (its embedded ComfyUI graph is used)")
         elif _has_parameters(info):
             run.from_parameters(info, "parameters")
+        elif info.generator:
+            r.notes.append(f"the {info.generator} metadata holds no generation parameters (no prompt, seed, steps "
+                           "or model): nothing to rebuild from")
         else:
             r.notes.append("the image carries no generation metadata (stripped, re-saved, or not AI-generated)")
         r.notes.extend(info.warnings)

@@ -103,7 +103,11 @@ def validate_api(prompt: Mapping[str, Any], schemas: Mapping[str, NodeSchema]) -
             if ct not in report.unknown_classes:
                 report.unknown_classes.append(ct)
             continue
-        inputs = node.get("inputs") or {}
+        inputs = node.get("inputs")
+        if not isinstance(inputs, dict):
+            report.errors.append(ValidationIssue(node_id=nid, class_type=ct, kind="bad_type",
+                                                 message="the node's inputs are not an object"))
+            continue
         for spec in schema.inputs:
             if spec.section == "hidden":
                 continue
