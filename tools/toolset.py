@@ -306,11 +306,19 @@ def parse_arguments(model: type[BaseModel], arguments: Mapping[str, Any] | str |
 
 
 def default_toolset(ctx: ToolContext) -> Toolset:
-    """The project's tools, as both the CLI and the agent see them."""
+    """The project's tools, as both the CLI and the agent see them. All are read-only; tools that
+    change the disk or spend money are added with ``side_effects=True`` by whoever owns them."""
     del ctx  # every tool takes the context at call time; none is conditional yet
+    from comfyfixer.tools import tool_adapters as ta
+    from comfyfixer.tools.hardware import hardware_profile
     from comfyfixer.tools.knowledge import search_knowledge
 
-    specs = [
+    return Toolset([
         ToolSpec.from_function(search_knowledge),
-    ]
-    return Toolset(specs)
+        ta.inspect_spec(),
+        ta.readiness_spec(),
+        *ta.resolve_specs(),
+        ta.image_metadata_spec(),
+        ta.reconstruct_spec(),
+        ToolSpec.from_function(hardware_profile),
+    ])

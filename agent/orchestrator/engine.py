@@ -17,6 +17,7 @@ from typing import Any
 
 from comfyfixer.agent.config import Settings
 from comfyfixer.agent.orchestrator.adapter import RunState, make_qwen_tool
+from comfyfixer.agent.orchestrator.agent_tools import agent_toolset
 from comfyfixer.agent.orchestrator.conversation import Conversation
 from comfyfixer.agent.orchestrator.llm import make_llm, prepare_runtime
 from comfyfixer.agent.orchestrator.prompts import guess_task, system_prompt
@@ -24,7 +25,7 @@ from comfyfixer.agent.orchestrator.records import AgentAnswer, ProposedAction, T
 from comfyfixer.agent.orchestrator.status import STATUS_LINE, decide
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.errors import ApprovalError, ComfyFixerError
-from comfyfixer.tools.toolset import Toolset, default_toolset
+from comfyfixer.tools.toolset import Toolset
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ class Orchestrator:
     def __init__(self, settings: Settings, *, toolset: Toolset | None = None, ctx: ToolContext | None = None) -> None:
         self.settings = settings
         self.ctx = ctx or build_tool_context(settings)
-        self.toolset = toolset if toolset is not None else default_toolset(self.ctx)
+        self.toolset = toolset if toolset is not None else agent_toolset(settings, self.ctx)
         self.max_rounds = settings.llm_max_rounds
         prepare_runtime(settings.cache_dir / "qwen-agent")
 

@@ -44,6 +44,16 @@ def split_status(text: str) -> tuple[str, str | None]:
     return text.strip(), lead.group(1).upper() if lead else None
 
 
+_CANDIDATE_KEYS = ("filename", "name", "url", "repo", "source", "score", "license", "needs_token")
+
+
+def _brief(candidate: Any) -> Any:
+    """Keep what identifies a candidate; tool results carry much more."""
+    if isinstance(candidate, dict):
+        return {k: candidate[k] for k in _CANDIDATE_KEYS if candidate.get(k) is not None} or candidate
+    return candidate
+
+
 def _candidates_of(result: dict[str, Any] | None) -> list[Any]:
     if not result:
         return []
@@ -88,7 +98,7 @@ def decide(
     """Apply the rules in the module docstring."""
     answer, declared = split_status(text or "")
     uncertain = unresolved_uncertain(trace)
-    candidates = [c for rec in (uncertain or trace) for c in _candidates_of(rec.result)][:MAX_CANDIDATES]
+    candidates = [_brief(c) for rec in (uncertain or trace) for c in _candidates_of(rec.result)][:MAX_CANDIDATES]
     evidence = [_evidence(r) for r in trace if r.status in ("OK", "UNCERTAIN", "ERROR")]
     if failure:
         return Verdict("FAILED", answer, failure, [], evidence)

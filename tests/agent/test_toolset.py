@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from comfyfixer.tools.context import ToolContext
@@ -136,3 +137,38 @@ def test_default_toolset_meets_the_contract(ctx) -> None:
     for spec in ts:
         assert spec.description.strip()
         assert spec.input_model.model_json_schema()["type"] == "object"
+
+
+def test_registered_tools_run_on_real_files(ctx, templates_dir, shared_data) -> None:
+    """Every read-only tool answers through the registry with a result or a compact error."""
+    ts = default_toolset(ctx.model_copy(update={"offline": True}))
+    offline = ctx.model_copy(update={"offline": True})
+    wf = templates_dir / "hidream_i1_dev.json"
+    inspected = ts.call("inspect_workflow", {"path": str(wf)}, offline)
+    assert inspected.ok, inspected.error
+    assert "hidream_i1_dev_fp8.safetensors" in json.dumps(inspected.result)
+    demo_dir = Path(__file__).resolve().parents[2] / "demo" / "ComfyUI"
+    if demo_dir.is_dir():
+        demo = ctx.model_copy(update={"offline": True, "comfyui_dir": demo_dir})
+        checked = ts.call("check_readiness", {"paths": [str(wf)]}, demo)
+        assert checked.ok, checked.error
+        assert checked.result["workflows"][0]["missing_models"], "the demo ComfyUI lacks HiDream files"
+    no_comfy = ts.call("check_readiness", {"paths": [str(wf)]}, offline)
+    assert no_comfy.error and no_comfy.error.error_type == "ConfigError"
+    image = next((shared_data / "images" / "corpus").rglob("*.png"))
+    meta = ts.call("read_image_metadata", {"path": str(image)}, offline)
+    assert meta.ok and "generator" in meta.result
+    rebuilt = ts.call("reconstruct_workflow", {"image": str(image)}, offline)
+    assert rebuilt.ok and rebuilt.result["status"] in ("OK", "UNCERTAIN", "FAILED")
+    assert ts.call("reconstruct_workflow", {}, offline).error.kind == "tool_error"
+    hw = ts.call("hardware_profile", {}, offline)
+    assert hw.ok and hw.result["cpu_count"] >= 1
+
+
+def test_hardware_parsers() -> None:
+    from comfyfixer.tools.hardware import parse_meminfo, parse_nvidia_smi
+
+    gpus = parse_nvidia_smi("NVIDIA GeForce RTX 3060, 12288, 11800, 550.54\nbad line\n")
+    assert [(g.name, g.vram_total_mb, g.vram_free_mb, g.driver) for g in gpus] == [
+        ("NVIDIA GeForce RTX 3060", 12288, 11800, "550.54")]
+    assert parse_meminfo("MemTotal:       24684544 kB\nMemAvailable:   2048000 kB\n") == (24106, 2000)

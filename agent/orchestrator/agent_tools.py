@@ -1,0 +1,80 @@
+"""Tools that live on the agent side (they need Settings), added to the shared toolset.
+
+``plan_fix`` builds and saves a fix plan, the same one ``comfyfixer fix`` makes. Planning changes
+nothing in ComfyUI: the plan only runs after the user approves it with ``comfyfixer approve`` and
+applies it with the approval token, outside the model's reach.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from comfyfixer.agent.config import Settings
+from comfyfixer.tools.context import ToolContext
+from comfyfixer.tools.errors import InputError
+from comfyfixer.tools.toolset import Toolset, ToolSpec, default_toolset
+from pydantic import BaseModel, Field
+
+
+class PlanFixInput(BaseModel):
+    """Input of ``plan_fix``."""
+
+    paths: list[str] = Field(min_length=1, description="Workflow files (JSON or images embedding one) or folders.")
+    resolve: bool = Field(default=True, description="Search catalogs, Hugging Face and Civitai for missing models.")
+
+
+class PlanFixResult(BaseModel):
+    """A saved fix plan, summarised."""
+
+    plan_file: str = Field(description="Where the plan was saved; the user approves this file.")
+    plan_id: str = Field(description="The plan's content id.")
+    actions: list[dict[str, Any]] = Field(description="Downloads, moves and pack installs the plan would do.")
+    unresolved: list[dict[str, Any]] = Field(description="Needs the plan could not settle (ask the user).")
+    total_download_bytes: int = Field(description="Bytes the plan would download.")
+    free_bytes: int | None = Field(default=None, description="Free disk space when the plan was made.")
+    warnings: list[str] = Field(default_factory=list, description="Licence, token, disk and size warnings.")
+    next_step: str = Field(description="What the user does to approve and apply the plan.")
+
+
+def plan_spec(settings: Settings) -> ToolSpec:
+    def run(args: BaseModel, ctx: ToolContext) -> BaseModel:
+        from comfyfixer.agent.commands.fix import gather_inputs, pin_packs
+        from comfyfixer.agent.plan import PlanPolicy, build_plan, free_disk_bytes, save_plan, to_json_summary
+
+        assert isinstance(args, PlanFixInput)
+        if settings.comfyui_dir is None:
+            raise InputError("no ComfyUI folder is configured", hint="the user sets COMFYFIXER_COMFYUI_DIR")
+        inputs = gather_inputs(settings, list(args.paths), resolve=args.resolve and not settings.offline)
+        if not settings.offline:
+            inputs = pin_packs(inputs, settings)
+        if inputs.comfyui_python is None and settings.comfyui_python is not None:
+            inputs.comfyui_python = str(settings.comfyui_python)
+        policy = PlanPolicy(max_download_bytes=settings.max_download_bytes, max_total_bytes=settings.max_total_bytes,
+                            license_allowlist=list(settings.license_allowlist))
+        plan = build_plan(inputs, policy, free_bytes=free_disk_bytes(inputs.comfyui_dir))
+        path = save_plan(plan, settings.state_dir)
+        summary = to_json_summary(plan, path)
+        step = (f"The user reviews the plan, approves it with `comfyfixer approve {path}` and applies it with "
+                f"`comfyfixer apply {path} --token …`. You cannot approve or apply it.")
+        return PlanFixResult(**summary, next_step=step)
+
+    return ToolSpec(
+        name="plan_fix",
+        description=(
+            "Build a fix plan that would make workflows runnable on the user's ComfyUI: model downloads "
+            "(with sources, sizes, licences and token needs), moves of files in the wrong folder, and "
+            "custom node pack installs. The plan is saved to a file and NOTHING is changed: tell the user "
+            "the plan file and that they approve it with `comfyfixer approve`. List unresolved items and "
+            "ambiguous choices as UNCERTAIN."
+        ),
+        input_model=PlanFixInput,
+        result_model=PlanFixResult,
+        run=run,
+    )
+
+
+def agent_toolset(settings: Settings, ctx: ToolContext) -> Toolset:
+    """The shared tools plus the agent-side ones."""
+    ts = default_toolset(ctx)
+    ts.add(plan_spec(settings))
+    return ts
