@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from comfyfixer.tools.imagemeta.models import GenerationInfo, LoraRef, ModelInfo
+from comfyfixer.tools.reconstruct.caveats import generator_caveats, optional_parts
 from comfyfixer.tools.reconstruct.graph_builder import GraphBuilder, Link, Note
 from comfyfixer.tools.reconstruct.models import CustomNodeNeed, Inferred, ModelVerdict
 from comfyfixer.tools.reconstruct.prompt_syntax import clean_prompt
@@ -317,8 +318,8 @@ class _Builder:
         g.add("SaveImage", {"images": image, "filename_prefix": SAVE_PREFIX}, "Save Image")
 
         self.embedding_models()
-        self.optional_parts()
-        self.generator_caveats()
+        optional_parts(self)
+        generator_caveats(self)
         return ParametersGraph(prompt=g.prompt(), family=family, sampler_node=sampler_node, notes=g.notes,
                                certain=self.certain, inferred=self.inferred, models=self.models,
                                custom_nodes=self.packs)
@@ -461,63 +462,6 @@ class _Builder:
         if self.info.embeddings:
             self.guess("embedding files", "textual inversions are loaded by name from models/embeddings; the "
                        ".safetensors extension is assumed", 0.8)
-
-    def generator_caveats(self) -> None:
-        """What a generator did beyond the fields we rebuilt, said once per kind."""
-        info = self.info
-        gen = (info.generator or "").lower()
-        extra = {str(k).lower(): v for k, v in info.extra.items()}
-        if "fooocus" in gen:
-            if extra.get("styles") or extra.get("prompt_expansion"):
-                self.guess("Fooocus styles", f"Fooocus applied styles {extra.get('styles') or ''} (and its prompt "
-                           "expansion) to the prompt before encoding; the prompt here is the one typed", 0.4)
-            tweaks = [k for k in ("sharpness", "adm_guidance", "adaptive_cfg") if k in extra]
-            if tweaks:
-                self.guess("Fooocus sampling tweaks", f"{', '.join(tweaks)} are Fooocus-only patches with no core "
-                           "ComfyUI equivalent", 0.5)
-        if gen.startswith("novelai"):
-            for m in self.models:
-                if m.role == "checkpoint":
-                    m.verdict = "NOT_FOUND"
-                    m.detail = {"reason": "NovelAI's models are not distributed"}
-            self.guess("checkpoint", "NovelAI's own models cannot be downloaded; use a similar anime SDXL checkpoint "
-                       "and expect a different image", 0.1)
-            if extra.get("character_prompts"):
-                self.guess("NovelAI character prompts", "V4 per-character prompts (with positions) have no core "
-                           "ComfyUI equivalent; only the base prompt is encoded", 0.3)
-
-    def optional_parts(self) -> None:
-        info = self.info
-        if info.adetailer:
-            fields = "\n".join(f"{k}: {v}" for k, v in info.adetailer.items())
-            self.g.notes.append(Note("ADetailer (not rebuilt)", "The image was post-processed by ADetailer:\n" + fields +
-                                     "\n\nIn ComfyUI: Impact Pack FaceDetailer + UltralyticsDetectorProvider "
-                                     "(Impact Subpack) with the same detector model, denoise and padding."))
-            self.guess("ADetailer", "ADetailer settings are in the metadata, but its ComfyUI equivalent (FaceDetailer) "
-                       "needs custom packs and does not reproduce it exactly; left as a note, UNCERTAIN", 0.3)
-            self.packs.append(CustomNodeNeed(pack="ComfyUI-Impact-Pack", classes=["FaceDetailer"], optional=True,
-                                             reason="ADetailer face/hand fix"))
-            self.packs.append(CustomNodeNeed(pack="ComfyUI-Impact-Subpack", classes=["UltralyticsDetectorProvider"],
-                                             optional=True, reason="ADetailer's YOLO detector"))
-        if info.controlnet:
-            fields = "\n".join(f"{k}: {v}" for k, v in info.controlnet.items())
-            self.g.notes.append(Note("ControlNet (not rebuilt)", "The image used ControlNet:\n" + fields +
-                                     "\n\nThe control image is not in the metadata. In ComfyUI: ControlNetLoader + "
-                                     "ControlNetApplyAdvanced (core) and a preprocessor from comfyui_controlnet_aux."))
-            self.guess("ControlNet", "ControlNet settings are in the metadata but its control image is not; left "
-                       "as a note, UNCERTAIN", 0.2)
-            self.packs.append(CustomNodeNeed(pack="comfyui_controlnet_aux", classes=[], optional=True,
-                                             reason="ControlNet preprocessor"))
-        if info.subseed is not None and (info.subseed_strength or 0) > 0:
-            self.g.notes.append(Note("Variation seed (not rebuilt)",
-                                     f"Variation seed {info.subseed}, strength {info.subseed_strength}.\n"
-                                     "ComfyUI core has no variation seed; Inspire Pack's KSampler (inspire) "
-                                     "has variation_seed / variation_strength."))
-            self.guess("variation seed", "WebUI variation seeds have no core ComfyUI equivalent; the image will "
-                       "differ; left as a note, UNCERTAIN", 0.2)
-            self.packs.append(CustomNodeNeed(pack="ComfyUI-Inspire-Pack", classes=["KSampler //Inspire"],
-                                             optional=True, reason="variation seed"))
-
 
 def build_from_parameters(info: GenerationInfo, schemas: Mapping[str, NodeSchema] | None = None) -> ParametersGraph:
     """Build the API graph for ``info`` (WebUI/Forge/SD.Next/Fooocus/NovelAI/InvokeAI/… parameters).

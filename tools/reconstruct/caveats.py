@@ -1,0 +1,73 @@
+"""What a generator did that core ComfyUI cannot rebuild: flagged notes, optional packs, caveats.
+
+ADetailer, ControlNet without its control image and variation seeds become Note nodes in the UI
+workflow (never API nodes: they would need packs the user may not have), each flagged UNCERTAIN
+with the node packs that would do the job.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from comfyfixer.tools.reconstruct.graph_builder import Note
+from comfyfixer.tools.reconstruct.models import CustomNodeNeed
+
+if TYPE_CHECKING:
+    from comfyfixer.tools.reconstruct.from_parameters import _Builder as Builder
+
+
+def generator_caveats(b: Builder) -> None:
+    """What a generator did beyond the fields we rebuilt, said once per kind."""
+    info = b.info
+    gen = (info.generator or "").lower()
+    extra = {str(k).lower(): v for k, v in info.extra.items()}
+    if "fooocus" in gen:
+        if extra.get("styles") or extra.get("prompt_expansion"):
+            b.guess("Fooocus styles", f"Fooocus applied styles {extra.get('styles') or ''} (and its prompt "
+                       "expansion) to the prompt before encoding; the prompt here is the one typed", 0.4)
+        tweaks = [k for k in ("sharpness", "adm_guidance", "adaptive_cfg") if k in extra]
+        if tweaks:
+            b.guess("Fooocus sampling tweaks", f"{', '.join(tweaks)} are Fooocus-only patches with no core "
+                       "ComfyUI equivalent", 0.5)
+    if gen.startswith("novelai"):
+        for m in b.models:
+            if m.role == "checkpoint":
+                m.verdict = "NOT_FOUND"
+                m.detail = {"reason": "NovelAI's models are not distributed"}
+        b.guess("checkpoint", "NovelAI's own models cannot be downloaded; use a similar anime SDXL checkpoint "
+                   "and expect a different image", 0.1)
+        if extra.get("character_prompts"):
+            b.guess("NovelAI character prompts", "V4 per-character prompts (with positions) have no core "
+                       "ComfyUI equivalent; only the base prompt is encoded", 0.3)
+
+def optional_parts(b: Builder) -> None:
+    info = b.info
+    if info.adetailer:
+        fields = "\n".join(f"{k}: {v}" for k, v in info.adetailer.items())
+        b.g.notes.append(Note("ADetailer (not rebuilt)", "The image was post-processed by ADetailer:\n" + fields +
+                                 "\n\nIn ComfyUI: Impact Pack FaceDetailer + UltralyticsDetectorProvider "
+                                 "(Impact Subpack) with the same detector model, denoise and padding."))
+        b.guess("ADetailer", "ADetailer settings are in the metadata, but its ComfyUI equivalent (FaceDetailer) "
+                   "needs custom packs and does not reproduce it exactly; left as a note, UNCERTAIN", 0.3)
+        b.packs.append(CustomNodeNeed(pack="ComfyUI-Impact-Pack", classes=["FaceDetailer"], optional=True,
+                                         reason="ADetailer face/hand fix"))
+        b.packs.append(CustomNodeNeed(pack="ComfyUI-Impact-Subpack", classes=["UltralyticsDetectorProvider"],
+                                         optional=True, reason="ADetailer's YOLO detector"))
+    if info.controlnet:
+        fields = "\n".join(f"{k}: {v}" for k, v in info.controlnet.items())
+        b.g.notes.append(Note("ControlNet (not rebuilt)", "The image used ControlNet:\n" + fields +
+                                 "\n\nThe control image is not in the metadata. In ComfyUI: ControlNetLoader + "
+                                 "ControlNetApplyAdvanced (core) and a preprocessor from comfyui_controlnet_aux."))
+        b.guess("ControlNet", "ControlNet settings are in the metadata but its control image is not; left "
+                   "as a note, UNCERTAIN", 0.2)
+        b.packs.append(CustomNodeNeed(pack="comfyui_controlnet_aux", classes=[], optional=True,
+                                         reason="ControlNet preprocessor"))
+    if info.subseed is not None and (info.subseed_strength or 0) > 0:
+        b.g.notes.append(Note("Variation seed (not rebuilt)",
+                                 f"Variation seed {info.subseed}, strength {info.subseed_strength}.\n"
+                                 "ComfyUI core has no variation seed; Inspire Pack's KSampler (inspire) "
+                                 "has variation_seed / variation_strength."))
+        b.guess("variation seed", "WebUI variation seeds have no core ComfyUI equivalent; the image will "
+                   "differ; left as a note, UNCERTAIN", 0.2)
+        b.packs.append(CustomNodeNeed(pack="ComfyUI-Inspire-Pack", classes=["KSampler //Inspire"],
+                                         optional=True, reason="variation seed"))
