@@ -162,6 +162,8 @@ class Assessor:
                 best = sorted(others, key=lambda f: (f.name != name, f.location))[0]
                 move_to = self.target_path(folder, name)
                 fix = f"move {best.location} to {_rel(move_to, self.inv.comfyui_dir) if move_to else f'{folder}/{name}'}"
+                if all(getattr(r, "folder_from", "") in ("input-name", "unknown") for r in refs):
+                    fix += f" (the loader's folder was guessed from its input name; check the {refs[0].class_type} docs)"
                 misplaced.append(
                     MisplacedModel(
                         filename=name, found_in=best.location, expected_folder=folder, node_ids=node_ids,
