@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "fix",
     "resolve",
     "catalogs",
+    "runpod",
 ]
 
 app = typer.Typer(
