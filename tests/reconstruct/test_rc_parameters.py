@@ -205,3 +205,11 @@ def test_embeddings_are_models_and_novelai_is_flagged() -> None:
                                       extra={"character_prompts": "['girl']"}), schemas())
     assert next(m for m in nai.models if m.role == "checkpoint").verdict == "NOT_FOUND"
     assert {"checkpoint", "NovelAI character prompts"} <= {i.what for i in nai.inferred}
+
+
+def test_webui_noise_source_is_flagged_unless_cpu() -> None:
+    gpu = build_from_parameters(_info(extra={"ENSD": "31337"}), schemas())
+    assert {"initial noise", "eta noise seed delta"} <= {i.what for i in gpu.inferred}
+    assert any(c.pack == "ComfyUI_smZNodes" and c.optional for c in gpu.custom_nodes)
+    cpu = build_from_parameters(_info(generator="Forge", extra={"RNG": "CPU"}), schemas())
+    assert "initial noise" not in {i.what for i in cpu.inferred}

@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING
 from comfyfixer.tools.reconstruct.graph_builder import Note
 from comfyfixer.tools.reconstruct.models import CustomNodeNeed
 
+# Writers whose seeds and prompt weights follow AUTOMATIC1111's conventions.
+WEBUI_GENERATORS = frozenset({"a1111", "forge", "reforge", "civitai"})
+
 if TYPE_CHECKING:
     from comfyfixer.tools.reconstruct.from_parameters import _Builder as Builder
 
@@ -21,6 +24,17 @@ def generator_caveats(b: Builder) -> None:
     info = b.info
     gen = (info.generator or "").lower()
     extra = {str(k).lower(): v for k, v in info.extra.items()}
+    if gen in WEBUI_GENERATORS:
+        rng = str(extra.get("rng") or "").upper()
+        if rng != "CPU":
+            b.guess("initial noise", f"the WebUI drew the seed's noise on the {rng or 'GPU (its default)'}; ComfyUI "
+                    "draws it on the CPU, so the same seed gives a different image (ComfyUI_smZNodes can imitate "
+                    "GPU noise)", 0.5)
+            b.packs.append(CustomNodeNeed(pack="ComfyUI_smZNodes", classes=["smZ Settings"], optional=True,
+                                          reason="WebUI-style GPU noise and prompt weighting"))
+        if extra.get("ensd") or extra.get("eta noise seed delta"):
+            b.guess("eta noise seed delta", f"ENSD {extra.get('ensd') or extra.get('eta noise seed delta')} shifts "
+                    "the ancestral samplers' noise in the WebUI; ComfyUI has no such setting", 0.4)
     if "fooocus" in gen:
         if extra.get("styles") or extra.get("prompt_expansion"):
             b.guess("Fooocus styles", f"Fooocus applied styles {extra.get('styles') or ''} (and its prompt "
