@@ -243,7 +243,7 @@ class Orchestrator:
         if isinstance(inner, openai.APITimeoutError):
             return f"the model server did not answer within {self.settings.llm_timeout:g} s"
         if isinstance(inner, openai.APIConnectionError):
-            raise ModelUnavailable(self.settings.llm_base_url, self.settings.llm_model, "connection failed") from None
+            raise ModelUnavailable(self.settings.llm_base_url, self.settings.llm_model, "connection failed") from inner
         if isinstance(inner, openai.APIStatusError):
             return f"the model server answered HTTP {inner.status_code}: {str(inner.message)[:200]}"
         return f"the model server failed: {str(exc).strip()[:200]}"

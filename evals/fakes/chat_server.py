@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -206,7 +207,7 @@ class ScriptedChatServer:
         for i, call in enumerate(reply.get("tool_calls") or []):
             args = call.get("arguments", {})
             calls.append({
-                "id": call.get("id") or f"call_{i}_{abs(hash(call['name'])) % 10_000}",
+                "id": call.get("id") or f"call_{i}_{zlib.crc32(call['name'].encode()) % 10_000}",
                 "name": call["name"],
                 "arguments": args if isinstance(args, str) else json.dumps(args),
             })
