@@ -65,7 +65,7 @@ class ResolverConfig:
     max_candidates: int = 5
     verdict_ttl: float | None = None  # None: the cache's own expiry
     listing_ttl: float | None = None
-    scan_authors: tuple[str, ...] = ("Comfy-Org",)
+    scan_authors: tuple[str, ...] = ("Comfy-Org", "comfyanonymous", "Kijai")
     scan_max_repos: int = 400
 
 

@@ -32,6 +32,14 @@ NOISE_WORDS = frozenset({
 })
 
 
+# Model families whose name in a filename points at the repo that holds it.
+KNOWN_FAMILIES = frozenset({
+    "flux", "wan", "qwen", "hunyuan", "ltx", "ltxv", "hidream", "lumina", "sdxl", "cosmos", "mochi", "kandinsky",
+    "chroma", "omnigen", "cascade", "pixart", "auraflow", "kolors", "ace", "acestep", "stable", "sd3", "trellis",
+    "anima", "seedvr", "ernie", "gemma", "llama", "mistral", "umt5", "t5xxl", "clip", "sam", "dino", "flux2",
+})
+
+
 class FilenameInfo(BaseModel):
     """Facts read from a model filename (all lower-case)."""
 
@@ -124,6 +132,21 @@ def search_terms(info: FilenameInfo, *, limit: int = 7) -> list[str]:
         add(fam)
     if len(terms) > limit:  # keep the family term: it is the broadest net
         terms = [*terms[: limit - 1], terms[-1]]
+    # A file made for another model often names it further on: "gemma4-…-ltx-2.5-…" lives with LTX-2.5.
+    extra: list[str] = []
+    for i, part in enumerate(parts[1:], start=1):
+        lead = re.match(r"([a-z]+)(\d+(?:\.\d+)*)?$", part)
+        if not lead or lead.group(1) not in KNOWN_FAMILIES or lead.group(1) == fam:
+            continue
+        nxt = parts[i + 1] if i + 1 < len(parts) else ""
+        if lead.group(2):
+            extra += [part, f"{lead.group(1)}-{lead.group(2)}", f"{lead.group(1)}_{lead.group(2)}"]
+        elif re.fullmatch(r"\d+(?:\.\d+)*", nxt):
+            extra += [f"{part}-{nxt}", f"{part}_{nxt}"]
+        extra.append(lead.group(1))
+    for t in extra:
+        if t not in terms and len(t) >= 3:
+            terms.append(t)
     return terms
 
 
