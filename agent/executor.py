@@ -205,8 +205,7 @@ class Executor:
             console=err_console, disable=not self.show_progress, transient=False,
         )
         total = sum(a.size or 0 for a in actions) or None
-        with bars, Downloader(host_policy(self.settings), timeout=self.settings.http_timeout, retry=retry,
-                              max_connections=self.concurrency * 2) as dl:
+        with bars, Downloader(host_policy(self.settings), timeout=self.settings.http_timeout, retry=retry) as dl:
             overall = bars.add_task("[bold]total", total=total)
 
             def one(a: DownloadAction) -> ActionOutcome:

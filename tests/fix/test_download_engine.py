@@ -108,30 +108,23 @@ def test_civitai_without_token_is_a_clear_auth_error(server: FileServer, comfy: 
     assert model_files(comfy) == []
 
 
-def test_redirect_to_html_login_page_is_rejected(server: FileServer, comfy: Path) -> None:
+def test_redirect_to_html_login_page_is_rejected(server: FileServer, comfy: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """A client that does not ask for JSON gets redirected to the login page; that must not be saved."""
+    from comfyfixer.tools.download import transport
+
     f = server.add_file("login.safetensors", MB)
     url = server.add_civitai(8, f.name)
-    policy = HostPolicy.build(["127.0.0.1", "localhost"])
-    with Downloader(policy, retry=fast_retry()) as dl:
-        dl_open = dl._open
+    real_get = transport.get
 
-        def no_json(req, start, info):
-            orig = dl.client.build_request
+    def get_without_json(url, headers, timeout):  # type: ignore[no-untyped-def]
+        return real_get(url, {k: v for k, v in headers.items() if k != "Content-Type"}, timeout)
 
-            def build(method, url, headers=None, **kw):
-                headers = {k: v for k, v in (headers or {}).items() if k != "Content-Type"}
-                return orig(method, url, headers=headers, **kw)
-
-            dl.client.build_request = build
-            try:
-                return dl_open(req, start, info)
-            finally:
-                dl.client.build_request = orig
-
-        dl._open = no_json
-        with pytest.raises(AuthRequired, match="login page"):
-            dl.download(request(comfy, url, "login.safetensors"))
+    monkeypatch.setattr(transport, "get", get_without_json)
+    with Downloader(HostPolicy.build(["127.0.0.1", "localhost"]), retry=fast_retry()) as dl, \
+            pytest.raises(AuthRequired, match="login page"):
+        dl.download(request(comfy, url, "login.safetensors"))
+    assert [r.path for r in server.records()][-1] == "/login"
     assert model_files(comfy) == []
 
 

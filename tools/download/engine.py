@@ -23,10 +23,10 @@ HTML page → AuthRequired/UpstreamError, a bad hash/header → IntegrityError.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import logging
+import os
 import queue
 import re
 import shutil
@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
-from comfyfixer.tools.download import staging
+from comfyfixer.tools.download import staging, transport
 from comfyfixer.tools.download.hosts import HostPolicy
 from comfyfixer.tools.download.verify import (
     PICKLE_SUFFIXES,
@@ -55,7 +55,7 @@ from comfyfixer.tools.errors import (
     UnsafePathError,
     UpstreamError,
 )
-from comfyfixer.tools.http import RetryPolicy, build_client, parse_retry_after
+from comfyfixer.tools.http import RetryPolicy, parse_retry_after
 from comfyfixer.tools.paths import ensure_under, safe_filename
 from pydantic import BaseModel, Field
 
@@ -130,47 +130,91 @@ class _Restart(Exception):
     """The staged bytes are unusable (server ignored Range or the file changed): start from 0."""
 
 
-class _Sink:
-    """Writes and hashes chunks on a second thread; both release the GIL for large buffers."""
+class _Pipeline:
+    """Writes and hashes each received buffer on two threads while the caller keeps reading the socket.
 
-    def __init__(self, fh: Any, hasher: Any) -> None:
-        self.fh = fh
+    Socket reads, file writes and sha256 all release the GIL, so on two cores the three overlap
+    and the slowest of them, not their sum, sets the pace. Buffers come from a small pool and go
+    back once both threads are done with them. Both threads see the buffers in order, so the
+    file and the hash always cover the same bytes unless a write fails (then the caller rehashes).
+    """
+
+    def __init__(self, fd: int, hasher: Any, buffers: int = 8, size: int = READ_CHUNK) -> None:
+        self.fd = fd
         self.hasher = hasher
-        self.error: BaseException | None = None
         self.written = 0
-        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=32)
-        self._thread = threading.Thread(target=self._run, name="download-writer", daemon=True)
-        self._thread.start()
+        self.hashed = 0
+        self.error: OSError | None = None
+        self._lock = threading.Lock()
+        self._free: queue.Queue[list[Any]] = queue.Queue()
+        for _ in range(buffers):
+            self._free.put([bytearray(size), 0])
+        self._to_write: queue.Queue[tuple[list[Any], int] | None] = queue.Queue()
+        self._to_hash: queue.Queue[tuple[list[Any], int] | None] = queue.Queue()
+        self._threads = [threading.Thread(target=self._write_loop, name="download-write", daemon=True),
+                         threading.Thread(target=self._hash_loop, name="download-hash", daemon=True)]
+        for t in self._threads:
+            t.start()
 
-    def _run(self) -> None:
-        while True:
-            chunk = self._q.get()
-            if chunk is None:
-                return
-            if self.error is not None:
-                continue
-            try:
-                _write_chunk(self.fh, chunk)
-                self.hasher.update(chunk)
-                self.written += len(chunk)
-            except BaseException as exc:
-                self.error = exc
+    def _release(self, slot: list[Any]) -> None:
+        with self._lock:
+            slot[1] -= 1
+            done = slot[1] == 0
+        if done:
+            self._free.put(slot)
 
-    def put(self, chunk: bytes) -> None:
-        if self.error is not None:
-            raise self.error
-        self._q.put(chunk)
+    def _write_loop(self) -> None:
+        while (item := self._to_write.get()) is not None:
+            slot, n = item
+            if self.error is None:
+                try:
+                    _write_chunk(self.fd, memoryview(slot[0])[:n])
+                    self.written += n
+                except OSError as exc:
+                    self.error = exc
+            self._release(slot)
+
+    def _hash_loop(self) -> None:
+        while (item := self._to_hash.get()) is not None:
+            slot, n = item
+            self.hasher.update(memoryview(slot[0])[:n])
+            self.hashed += n
+            self._release(slot)
+
+    def take(self) -> list[Any]:
+        return self._free.get()
+
+    def submit(self, slot: list[Any], n: int) -> None:
+        slot[1] = 2
+        self._to_write.put((slot, n))
+        self._to_hash.put((slot, n))
+
+    def give_back(self, slot: list[Any]) -> None:
+        self._free.put(slot)
 
     def close(self) -> None:
-        self._q.put(None)
-        self._thread.join()
-        self.fh.flush()
-        if self.error is not None:
-            raise self.error
+        self._to_write.put(None)
+        self._to_hash.put(None)
+        for t in self._threads:
+            t.join()
 
 
-def _write_chunk(fh: Any, chunk: bytes) -> None:
-    fh.write(chunk)
+def _write_chunk(fd: int, chunk: memoryview) -> None:
+    while chunk:
+        written = os.write(fd, chunk)
+        chunk = chunk[written:]
+
+
+def _fill(resp: transport.Response, buf: bytearray) -> int:
+    """Read until ``buf`` is full or the body ends (fewer, larger chunks: less per-chunk overhead)."""
+    view = memoryview(buf)
+    got = 0
+    while got < len(buf):
+        n = resp.readinto(view[got:])
+        if not n:
+            break
+        got += n
+    return got
 
 
 def _free_bytes(path: Path) -> int:
@@ -200,28 +244,13 @@ def disposition_filename(header: str | None) -> str | None:
 class Downloader:
     """Downloads files under a host policy with one shared HTTP client (thread-safe; use from a pool)."""
 
-    def __init__(
-        self,
-        policy: HostPolicy,
-        *,
-        timeout: float = 30.0,
-        retry: RetryPolicy | None = None,
-        client: httpx.Client | None = None,
-        max_connections: int = 8,
-    ) -> None:
+    def __init__(self, policy: HostPolicy, *, timeout: float = 30.0, retry: RetryPolicy | None = None) -> None:
         self.policy = policy
+        self.timeout = timeout
         self.retry = retry or RetryPolicy(retries=4, base=0.5, cap=30.0)
-        self._own_client = client is None
-        self.client = client or build_client(
-            timeout=timeout,
-            token_hosts=tuple(policy.tokens) or ("invalid.invalid",),
-            headers={"Accept": "*/*", "Accept-Encoding": "identity"},
-            max_connections=max_connections,
-        )
 
     def close(self) -> None:
-        if self._own_client:
-            self.client.close()
+        return None
 
     def __enter__(self) -> Downloader:
         return self
@@ -322,7 +351,7 @@ class Downloader:
                                       "sha256": digest, "size": size})
         return None
 
-    def _open(self, req: DownloadRequest, start: int, info: dict[str, Any]) -> httpx.Response:
+    def _open(self, req: DownloadRequest, start: int, info: dict[str, Any]) -> transport.Response:
         """GET with Range, following redirects by hand so every hop is checked."""
         url = self.policy.check(req.url)
         origin_host = url.host
@@ -337,18 +366,17 @@ class Downloader:
                 headers["Content-Type"] = "application/json"
             if start:
                 headers["Range"] = f"bytes={start}-"
-            request = self.client.build_request("GET", url, headers=headers)
             try:
-                resp = self.client.send(request, stream=True, follow_redirects=False)
-            except httpx.TransportError as exc:
-                raise _Retry(f"{type(exc).__name__} talking to {url.host}") from None
+                resp = transport.get(url, headers, self.timeout)
+            except transport.TransportFailure as exc:
+                raise _Retry(str(exc)) from None
             linked = norm_sha256(resp.headers.get("X-Linked-Etag"))
             if linked:
                 info["server_sha256"] = linked
-            if resp.headers.get("X-Linked-Size", "").isdigit():
+            if resp.header("X-Linked-Size").isdigit():
                 info["server_size"] = int(resp.headers["X-Linked-Size"])
             if resp.status_code in REDIRECTS and "Location" in resp.headers:
-                nxt = url.join(resp.headers["Location"])
+                nxt = url.join(resp.header("Location"))
                 resp.close()
                 info["redirected"] = True
                 url = nxt
@@ -363,7 +391,7 @@ class Downloader:
                  state: _State, info: dict[str, Any], progress: Progress) -> None:
         have = part.stat().st_size if part.exists() else 0
         resp = self._open(req, have, info)
-        with contextlib.closing(resp):
+        with resp:
             status = resp.status_code
             if status == 416 and have:
                 total = _total_from_content_range(resp.headers.get("Content-Range"))
@@ -376,7 +404,7 @@ class Downloader:
             if status >= 400:
                 self._raise_status(req, resp, info)
             if _is_html(resp):
-                resp.read()
+                resp.read_small()
                 who = req.label or req.target.name
                 if info.get("redirected") and not info.get("sent_token"):
                     raise AuthRequired(f"{who}: the server sent a login page instead of the file",
@@ -440,42 +468,53 @@ class Downloader:
                 remaining -= len(block)
         state.hasher, state.hashed = h, have
 
-    def _stream(self, req: DownloadRequest, resp: httpx.Response, part: Path, have: int, total: int | None,
+    def _stream(self, req: DownloadRequest, resp: transport.Response, part: Path, have: int, total: int | None,
                 state: _State, progress: Progress) -> None:
         if have:
             self._ensure_hash(part, state, have)
         else:
             state.hasher, state.hashed = hashlib.sha256(), 0
         cap = req.max_bytes
-        with open(part, "ab" if have else "wb", buffering=0) as fh:
-            if fh.tell() != have:  # the file changed under us; never append at a wrong offset
-                raise _Restart()
-            sink = _Sink(fh, state.hasher)
-            got = 0
-            error: BaseException | None = None
-            try:
-                for chunk in resp.iter_raw():
-                    sink.put(chunk)
-                    got += len(chunk)
-                    progress.advance(len(chunk))
-                    if cap is not None and have + got > cap:
-                        raise IntegrityError(f"{req.target.name}: larger than the allowed {cap} bytes; stopped",
-                                             hint="raise max_download_bytes if you trust this file")
-            except (httpx.TransportError, httpx.StreamError) as exc:
-                error = exc
-            finally:
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if have else os.O_TRUNC) | getattr(os, "O_BINARY", 0)
+        fd = os.open(part, flags, 0o644)
+        got = 0
+        error: BaseException | None = None
+        if os.lseek(fd, 0, os.SEEK_END) != have:  # the file changed under us; never append at a wrong offset
+            os.close(fd)
+            raise _Restart()
+        pipe = _Pipeline(fd, state.hasher)
+        try:
+            while pipe.error is None:
+                slot = pipe.take()
                 try:
-                    sink.close()
-                except OSError as exc:
-                    if exc.errno == errno.ENOSPC:
-                        raise ComfyFixerError(
-                            f"{req.target.name}: disk full while writing {part.parent}",
-                            hint="free some space and run the plan again; the partial file is kept") from None
-                    raise
-                state.hashed = have + sink.written
-                state.transferred += sink.written
+                    n = _fill(resp, slot[0])
+                except transport.TransportFailure as exc:
+                    pipe.give_back(slot)
+                    error = exc
+                    break
+                if not n:
+                    pipe.give_back(slot)
+                    break
+                pipe.submit(slot, n)
+                got += n
+                progress.advance(n)
+                if cap is not None and have + got > cap:
+                    raise IntegrityError(f"{req.target.name}: larger than the allowed {cap} bytes; stopped",
+                                         hint="raise max_download_bytes if you trust this file")
+        finally:
+            pipe.close()
+            os.close(fd)
+            # if a write failed the hash ran ahead of the file: the next attempt rehashes what is on disk
+            state.hashed = have + (pipe.hashed if pipe.error is None else -1)
+            state.transferred += pipe.written
+        if pipe.error is not None:
+            if pipe.error.errno == errno.ENOSPC:
+                raise ComfyFixerError(
+                    f"{req.target.name}: disk full while writing {part.parent}",
+                    hint="free some space and run the plan again; the partial file is kept")
+            raise pipe.error
         if error is not None:
-            raise _Retry(f"connection lost after {have + got} bytes ({type(error).__name__})")
+            raise _Retry(f"connection lost after {have + got} bytes ({error})")
         if total is not None and have + got < total:
             raise _Retry(f"connection closed after {have + got} of {total} bytes")
 
@@ -488,16 +527,11 @@ class Downloader:
             raise IntegrityError(f"{name}: {total} bytes is over the per-download cap of {req.max_bytes}",
                                  hint="raise max_download_bytes if you trust this file")
 
-    def _raise_status(self, req: DownloadRequest, resp: httpx.Response, info: dict[str, Any]) -> None:
+    def _raise_status(self, req: DownloadRequest, resp: transport.Response, info: dict[str, Any]) -> None:
         status = resp.status_code
-        with contextlib.suppress(httpx.HTTPError):
-            resp.read()
+        excerpt = resp.read_small(2048).decode("utf-8", "replace")[:200] or None
         name = req.label or req.target.name
         url = _redact(req.url)
-        try:
-            excerpt: str | None = resp.text[:200]
-        except (httpx.HTTPError, UnicodeDecodeError):
-            excerpt = None
         kw: dict[str, Any] = {"url": url, "status": status, "body_excerpt": excerpt}
         if status in (401, 403) and info.get("origin", True):
             hint = ("set the source's token (COMFYFIXER_CIVITAI_TOKEN / HF_TOKEN)" if not info.get("sent_token")
@@ -511,7 +545,7 @@ class Downloader:
             raise NotFound(f"{name}: the source has no such file ({status})",
                            hint="the model may have been removed; re-run `comfyfixer fix` to resolve it again", **kw)
         if status == 429:
-            wait = parse_retry_after(resp.headers.get("Retry-After"))
+            wait = parse_retry_after(resp.header("Retry-After") or None)
             raise _Retry("rate limited (429)", wait=wait, final=RateLimited(
                 f"{name}: the source is rate limiting downloads (429)", retry_after=wait,
                 hint="wait a few minutes and run the plan again", **kw))
@@ -575,8 +609,8 @@ class _State:
         self.attempts = attempts
 
 
-def _is_html(resp: httpx.Response) -> bool:
-    return "text/html" in resp.headers.get("Content-Type", "").lower()
+def _is_html(resp: transport.Response) -> bool:
+    return "text/html" in resp.header("Content-Type").lower()
 
 
 def _parse_content_range(value: str | None) -> tuple[int, int | None]:
