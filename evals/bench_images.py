@@ -35,6 +35,7 @@ import os
 import re
 import resource
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -163,6 +164,39 @@ def run_tool(tool: str, python: str, files: list[str], env: dict[str, str]) -> d
         return result
 
 
+def strip_png_text(src: Path, dst: Path) -> None:
+    """Copy a PNG without its text/EXIF chunks, so readers fall through to the stealth (pixel) scan."""
+    data = src.read_bytes()
+    out, pos = bytearray(data[:8]), 8
+    while pos + 12 <= len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        if data[pos + 4 : pos + 8] not in (b"tEXt", b"zTXt", b"iTXt", b"eXIf"):
+            out += data[pos : pos + 12 + length]
+        pos += 12 + length
+    dst.write_bytes(bytes(out))
+
+
+def stealth_stress(tools: dict[str, str], corpus: Path, expected: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    """Every PNG of the corpus with its text chunks removed: the pixels are all that is left to scan."""
+    pngs = [corpus / rel for rel in sorted(expected) if (corpus / rel).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"]
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for i, src in enumerate(pngs):
+            dst = Path(tmp) / f"{i:03d}.png"
+            strip_png_text(src, dst)
+            files.append(str(dst))
+        for tool, python in tools.items():
+            r = run_tool(tool, python, files, env)
+            if not r.get("installed"):
+                out[tool] = {"installed": False}
+                continue
+            out[tool] = {"installed": True, "files": len(files), "images_per_s": len(files) / r["seconds"],
+                         "peak_rss_mb": r["peak_rss_mb"], "crashes": sum(not x["ok"] for x in r["readings"].values()),
+                         "found": sum(bool(x.get("data")) for x in r["readings"].values())}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
@@ -211,8 +245,10 @@ def main(argv: list[str] | None = None) -> int:
             peer["ratio_speed_ours_over_peer"] = ours["images_per_s"] / peer["images_per_s"]
             peer["ratio_memory_peer_over_ours"] = peer["peak_rss_mb"] / ours["peak_rss_mb"]
             peer["extra_correct_ours"] = ours["correct"] - peer["correct"]
+    pythons = {t: (sys.executable if t == "comfyfixer" else args.peer_python) for t in TOOLS if results[t].get("installed")}
+    stress = stealth_stress(pythons, args.corpus, expected, env)
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps({"corpus": results, "stealth_stress": stress}, indent=2))
         return 0
     print(f"corpus: {len(files)} files ({args.corpus}); stealth detection on for all tools that have it")
     print(f"{'tool':18} {'correct':>9} {'crashes':>8} {'img/s':>8} {'peak MB':>8}  ratios vs ours")
@@ -227,6 +263,16 @@ def main(argv: list[str] | None = None) -> int:
                      f"{r['extra_correct_ours']:+d} files correct")
         print(f"{tool:18} {r['correct']:>4}/{r['files']:<4} {r['crashes']:>8} {r['images_per_s']:>8.1f} {r['peak_rss_mb']:>8.0f}  {ratio}")
     print("files ours got wrong:", ", ".join(ours.get("wrong", [])) or "none")
+    n_stress = max((r.get("files", 0) for r in stress.values()), default=0)
+    print(f"\nstealth stress: the corpus PNGs with text chunks removed ({n_stress} files;"
+          " every reader must scan pixels)")
+    print(f"{'tool':18} {'found':>6} {'crashes':>8} {'img/s':>8} {'peak MB':>8}  ratio")
+    base = stress.get("comfyfixer", {})
+    for tool, r in stress.items():
+        if not r.get("installed"):
+            continue
+        ratio = "" if tool == "comfyfixer" else f"ours {base['images_per_s'] / r['images_per_s']:.1f}x faster"
+        print(f"{tool:18} {r['found']:>6} {r['crashes']:>8} {r['images_per_s']:>8.1f} {r['peak_rss_mb']:>8.0f}  {ratio}")
     return 0
 
 
