@@ -155,16 +155,13 @@ def gather_inputs(settings: Settings, paths: list[str], *, resolve: bool) -> Pla
 
 def _resolver(settings: Settings) -> Any:
     """A function (filename, folder, url_hint) → (verdict, candidates, reason), or None if unavailable."""
-    try:
-        from comfyfixer.agent.services import model_resolver
-    except ImportError:
-        return None
+    from comfyfixer.agent.commands.resolve import build_model_resolver, load_catalog
     from comfyfixer.agent.plan import SourceCandidate
     from comfyfixer.tools.errors import ComfyFixerError
     from comfyfixer.tools.resolver.models import ModelQuery
 
     try:
-        resolver = model_resolver(settings)
+        resolver = build_model_resolver(settings, load_catalog(settings))
     except ComfyFixerError as exc:
         warn(f"online resolution unavailable: {exc}")
         return None

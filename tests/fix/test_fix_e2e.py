@@ -334,3 +334,39 @@ def test_interrupted_clone_leaves_no_pack_and_is_redone(server: FileServer, comf
 class _Evil:
     def __reduce__(self):
         return (os.system, ("echo pwned",))
+
+
+def test_fix_uses_the_resolver_verdicts(server: FileServer, comfy: Path, env: Path, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from comfyfixer.agent.commands import resolve as resolve_cmd
+    from comfyfixer.tools.resolver.models import Candidate, Evidence, ModelQuery, Status, Verdict
+
+    f = server.add_file("resolved.safetensors", 4 * MB, seed=51)
+    seen: list[ModelQuery] = []
+
+    class FakeResolver:
+        def resolve(self, query: ModelQuery) -> Verdict:
+            seen.append(query)
+            if query.filename == "resolved.safetensors":
+                return Verdict(query=query.filename, status=Status.RESOLVED, candidates=[Candidate(
+                    source="hf", url=server.direct_url(f.name), filename=f.name, size=f.size, sha256=f.sha256,
+                    score=1.0, license="apache-2.0")])
+            return Verdict(query=query.filename, status=Status.UNCERTAIN, evidence=[Evidence(source="hf", said="2 near names")],
+                           candidates=[Candidate(source="hf", url=server.direct_url("a.safetensors"), filename="a", score=0.7),
+                                       Candidate(source="civitai", url=server.direct_url("b.safetensors"), filename="b",
+                                                 score=0.6)])
+
+    monkeypatch.setattr(resolve_cmd, "build_model_resolver", lambda settings, catalog: FakeResolver())
+    wf = workflow(tmp_path / "wf.json", "", name="resolved.safetensors")
+    data = json.loads(wf.read_text())
+    data["nodes"][0]["properties"] = {}
+    data["nodes"].append({**data["nodes"][0], "id": 4, "widgets_values": ["fuzzy.safetensors"]})
+    wf.write_text(json.dumps(data))
+    code, plan = cli(capsys, "fix", str(wf), "--comfyui", str(comfy), "--no-pin", "--json")
+    assert code == 0 and {q.filename for q in seen} == {"resolved.safetensors", "fuzzy.safetensors"}
+    [action] = plan["actions"]
+    assert action["sha256"] == f.sha256 and action["size"] == f.size and action["license"] == "apache-2.0"
+    [unresolved] = plan["unresolved"]
+    assert unresolved["verdict"] == "UNCERTAIN" and len(unresolved["candidates"]) == 2
+    assert "2 near names" in unresolved["reason"]
+    assert run(["fix", str(wf), "--comfyui", str(comfy), "--no-pin", "--json", "--strict"]) == 1
