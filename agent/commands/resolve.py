@@ -11,6 +11,7 @@ from comfyfixer.tools.errors import InputError
 if TYPE_CHECKING:
     from comfyfixer.agent.config import Settings
     from comfyfixer.tools.catalogs.manager import ManagerCatalog
+    from comfyfixer.tools.catalogs.notes import NotesIndex
     from comfyfixer.tools.resolver import ModelResolver, Verdict
 
 SOURCES_HELP = "Comma list of sources to consult: workflow,hash,catalogs,hf,civitai (default: all)."
@@ -44,7 +45,17 @@ def build_model_resolver(settings: Settings, catalog: ManagerCatalog | None, *, 
     civitai = None if settings.offline else CivitaiClient(
         base_url=settings.civitai_base_url, token=settings.secret("civitai_token"),
         timeout=settings.http_timeout, retries=settings.http_retries)
-    return ModelResolver(index=index, hf=hf, civitai=civitai, cache=DiskCache(settings.cache_dir / "resolver"))
+    return ModelResolver(index=index, hf=hf, civitai=civitai, cache=DiskCache(settings.cache_dir / "resolver"),
+                         notes=_notes())
+
+
+def _notes() -> NotesIndex | None:
+    """The knowledge pack's model notes (data shipped with the package)."""
+    import comfyfixer.knowledge as knowledge
+    from comfyfixer.tools.catalogs.notes import load_notes
+
+    folder = Path(knowledge.__file__).parent
+    return load_notes(folder) if folder.is_dir() else None
 
 
 def verdict_json(v: Verdict) -> dict[str, Any]:

@@ -208,3 +208,20 @@ def test_catalog_refresh_writes_only_valid_json(tmp_path: Path) -> None:
     with httpx.Client(transport=httpx.MockTransport(html)) as c, pytest.raises(UpstreamError):
         refresh_catalogs(tmp_path, base_url="https://raw.example.org/", client=c)
     assert (tmp_path / "model-list.json").read_bytes() == before
+
+
+def test_notes_point_at_repos_and_become_evidence(servers: tuple[str, str], tmp_path: Path) -> None:
+    from comfyfixer.tools.catalogs.notes import load_notes
+
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "anima.md").write_text(
+        "---\ntitle: Anima\nsources:\n  - name: repo\n    url: https://huggingface.co/circlestone-labs/Anima\n---\n"
+        "| file | folder |\n| --- | --- |\n| `anima-preview.safetensors` | `diffusion_models` |\n", encoding="utf-8")
+    notes = load_notes(tmp_path / "notes")
+    assert notes.lookup("anima-preview.safetensors")[0].folder == "diffusion_models"
+    r = make(servers, tmp_path / "cache")
+    r.notes = notes
+    r.config.scan_authors = ()
+    v = r.resolve(ModelQuery(filename="anima-preview.safetensors"), sources=["catalogs", "hf"])
+    assert any(e.source == "notes" for e in v.evidence)
+    assert any(c.repo == "circlestone-labs/Anima" and c.exact for c in v.candidates)

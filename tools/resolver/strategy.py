@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from comfyfixer.tools.catalogs.model_index import CatalogModel, ModelIndex
+from comfyfixer.tools.catalogs.notes import NotesIndex
 from comfyfixer.tools.civitai.client import CivitaiClient, SearchQuery
 from comfyfixer.tools.civitai.hashes import guess_kinds, normalize_hash
 from comfyfixer.tools.civitai.models import Model as CivitaiModel
@@ -104,8 +105,10 @@ class ModelResolver:
         civitai: CivitaiClient | None = None,
         cache: DiskCache | None = None,
         config: ResolverConfig | None = None,
+        notes: NotesIndex | None = None,
     ) -> None:
         self.index = index
+        self.notes = notes
         self.hf = hf
         self.civitai = civitai
         self.cache = cache or NullCache()
@@ -294,6 +297,9 @@ class ModelResolver:
 
     # ------------------------------------------------------------------ 3. catalogs
     def _from_catalogs(self, run: _Run) -> None:
+        for hint in self.notes.lookup(run.info.basename) if self.notes is not None else []:
+            where = f" under {hint.folder}" if hint.folder else ""
+            run.say("notes", f"'{hint.title}' names {run.info.basename}{where}; cites {', '.join(hint.repos) or 'no HF repo'}")
         if self.index is None:
             return
         run.searched.append(f"catalogs by filename {run.info.basename} ({'; '.join(self.index.sources) or 'empty'})")
@@ -377,12 +383,15 @@ class ModelResolver:
             run.searched.append(f"hf search {term!r} author={author}")
             for r in self._hf_search(term, author):
                 repos.setdefault(r.id, r)
-        ranked = sorted(repos.values(), key=lambda r: self._repo_relevance(run, r), reverse=True)
+        noted = {r for h in (self.notes.lookup(run.info.basename) if self.notes is not None else []) for r in h.repos}
+        for rid in sorted(noted - set(repos)):
+            repos[rid] = HfRepoSummary(id=rid)
+        ranked = sorted(repos.values(), key=lambda r: (r.id in noted, self._repo_relevance(run, r)), reverse=True)
         listed = 0
         for repo in ranked:
             if listed >= self.config.hf_repo_budget:
                 break
-            if self._repo_relevance(run, repo) <= 0:
+            if self._repo_relevance(run, repo) <= 0 and repo.id not in noted:
                 break
             listed += 1
             try:
