@@ -117,7 +117,7 @@ def test_redirect_to_html_login_page_is_rejected(server: FileServer, comfy: Path
     url = server.add_civitai(8, f.name)
     real_get = transport.get
 
-    def get_without_json(url, headers, timeout):  # type: ignore[no-untyped-def]
+    def get_without_json(url, headers, timeout):
         return real_get(url, {k: v for k, v in headers.items() if k != "Content-Type"}, timeout)
 
     monkeypatch.setattr(transport, "get", get_without_json)
