@@ -152,3 +152,17 @@ def test_agent_tool_contract_and_offline_call(tmp_path: Path) -> None:
     assert outcome.result["method"] == "embedded" and outcome.result["workflow"] is None
     saved = Toolset([spec]).call("reconstruct_workflow", {"image": str(img), "out_dir": str(tmp_path)}, ctx)
     assert saved.ok and len(saved.result["files"]) == 2
+
+
+def test_embedded_graph_models_carry_the_metadata_hashes() -> None:
+    img = CORPUS / "comfyui_saveimagewithmetadata" / "Dataset-Tools__DailyWorldMorphChallenge_Base_0026.png"
+    swarm = CORPUS / "swarmui" / "sd-metadata__swarmui-hires.png"
+    if not img.exists() or not swarm.exists():
+        pytest.skip("corpus not available")
+    r = reconstruct(ReconstructInput(image=str(img)), schemas=schemas())
+    by_file = {m.file: m.hashes for m in r.models}
+    assert by_file["zavychromaxl_v100.safetensors"] == {"AutoV2": "ff5b69c9a1"}
+    assert by_file["add-detail-xl.safetensors"] == {"AutoV2": "0d9bd1b873"}
+    r = reconstruct(ReconstructInput(image=str(swarm)), schemas=schemas())
+    ckpt = next(m for m in r.models if m.role == "checkpoint")
+    assert ckpt.hashes == {"SHA256": "22d8cb95b807b0c242576b676a12b07ae6b782b57ae4fe07a07254801b2d5d61"}

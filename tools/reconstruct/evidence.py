@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from comfyfixer.tools.imagemeta.a1111 import hash_kind
+from comfyfixer.tools.imagemeta.models import GenerationInfo
 from comfyfixer.tools.reconstruct.api_to_ui import is_link
 from comfyfixer.tools.reconstruct.models import CustomNodeNeed, Inferred, ModelVerdict, ReconstructResult
 from comfyfixer.tools.schema import NodeSchema, SchemaSet
@@ -39,10 +40,30 @@ def _hash_applies(key: str, role: str, file: str) -> bool:
     return bool(name) and kind in ("lora", "embed", "model") and _stem(name) == _stem(file).lower()
 
 
-def embedded_models(api: Mapping[str, Any], schemas: Mapping[str, NodeSchema],
-                    hashes: Mapping[str, str] | None = None) -> list[ModelVerdict]:
-    """Model files an API graph loads, with hashes the image's metadata gives for them (``model``, ``lora:x``)."""
-    hashes = dict(hashes or {})
+def _info_hashes(info: GenerationInfo | None, role: str, file: str) -> dict[str, str]:
+    """Hashes the metadata gives for this file: ``Hashes``-style keys, then the model/VAE/LoRA entries by name."""
+    if info is None:
+        return {}
+    hs = {hash_kind(v): v for k, v in info.hashes.items() if _hash_applies(k, role, file)}
+    stem = _stem(file).lower()
+    refs: list[tuple[str | None, dict[str, str]]] = []
+    if role in ("checkpoint", "diffusion_model") and info.model is not None:
+        refs.append((info.model.name, info.model.hashes))
+    if role == "vae" and info.vae is not None:
+        refs.append((info.vae.name, info.vae.hashes))
+    if role == "lora":
+        refs += [(lo.name, lo.hashes) for lo in info.loras]
+    if role == "embedding":
+        refs += [(e.name, e.hashes) for e in info.embeddings]
+    for name, ref_hashes in refs:
+        if name and _stem(name).lower() == stem:
+            for k, v in ref_hashes.items():
+                hs.setdefault(k, v)
+    return hs
+
+
+def scan_models(api: Mapping[str, Any], info: GenerationInfo | None = None) -> list[ModelVerdict]:
+    """Model files an API graph loads (string inputs only), with the metadata's hashes for them."""
     out: list[ModelVerdict] = []
     seen: set[tuple[str, str]] = set()
     for node in api.values():
@@ -58,14 +79,45 @@ def embedded_models(api: Mapping[str, Any], schemas: Mapping[str, NodeSchema],
                 if not looks_like_model_file(value):
                     continue
                 folder = guess_folder_from_input(ct, name) or "unknown"
-            key = (folder, value)
-            if key in seen:
+            if (folder, value) in seen:
                 continue
-            seen.add(key)
+            seen.add((folder, value))
             role = _ROLE_BY_FOLDER.get(folder, folder)
-            hs = {hash_kind(hv): hv for hk, hv in hashes.items() if _hash_applies(hk, role, value)}
-            out.append(ModelVerdict(role=role, name=_stem(value), file=value, folder=folder, hashes=hs))
+            out.append(ModelVerdict(role=role, name=_stem(value), file=value, folder=folder,
+                                    hashes=_info_hashes(info, role, value)))
     return out
+
+
+def inspect_needs(workflow: dict[str, Any] | None, api: dict[str, Any] | None, schemas: Mapping[str, NodeSchema],
+                  catalog: Any = None, info: GenerationInfo | None = None,
+                  ) -> tuple[list[ModelVerdict], list[CustomNodeNeed]]:
+    """Models and node packs an embedded graph needs, as the workflow inspector reads them.
+
+    Models come from the API prompt when there is one (what actually ran), else from the UI
+    workflow's active nodes; packs from the UI workflow (it also names muted nodes' packs).
+    """
+    from comfyfixer.tools.workflow import inspect_workflow
+
+    sset = schemas if isinstance(schemas, SchemaSet) else SchemaSet(dict(schemas), "given schemas")
+    models: list[ModelVerdict] = []
+    model_source = api or workflow
+    try:
+        refs = inspect_workflow(model_source, schemas=sset).models if model_source else []
+    except Exception as exc:  # the inspector failing must not lose the reconstruction
+        log.warning("inspector could not read the graph's models: %s", exc)
+        return scan_models(api or {}, info), []
+    seen: set[tuple[str | None, str]] = set()
+    for ref in refs:
+        if not ref.active or (ref.folder, ref.filename) in seen:
+            continue
+        seen.add((ref.folder, ref.filename))
+        role = _ROLE_BY_FOLDER.get(ref.folder or "", ref.folder or "unknown")
+        hashes = _info_hashes(info, role, ref.filename)
+        if ref.hash:
+            hashes.setdefault(hash_kind(ref.hash) if (ref.hash_type or "").lower() != "sha256" else "SHA256", ref.hash)
+        models.append(ModelVerdict(role=role, name=_stem(ref.filename), file=ref.filename, folder=ref.folder,
+                                   hashes=hashes, detail={"url_hint": ref.url} if ref.url else {}))
+    return models, graph_custom_nodes(workflow, api, schemas, catalog)
 
 
 def graph_custom_nodes(workflow: dict[str, Any] | None, api: dict[str, Any] | None,
@@ -148,7 +200,7 @@ def resolve_models(result: ReconstructResult, resolver: Callable[[Any], Any]) ->
         if m.verdict == "NOT_FOUND" and m.detail:
             continue  # known not to be downloadable (e.g. NovelAI's models)
         # A Civitai model-version id names the exact file, like a hash does.
-        url = f"{CIVITAI_DOWNLOAD}{m.model_version_id}" if m.model_version_id else None
+        url = m.detail.pop("url_hint", None) or (f"{CIVITAI_DOWNLOAD}{m.model_version_id}" if m.model_version_id else None)
         query = ModelQuery(filename=m.file, folder=m.folder, hashes=dict(m.hashes), url_hint=url)
         try:
             verdict = resolver(query)

@@ -21,11 +21,7 @@ from comfyfixer.tools.reconstruct.civitai_source import (
     meta_to_info,
     parse_civitai_url,
 )
-from comfyfixer.tools.reconstruct.evidence import (
-    embedded_models,
-    graph_custom_nodes,
-    resolve_models,
-)
+from comfyfixer.tools.reconstruct.evidence import inspect_needs, resolve_models
 from comfyfixer.tools.reconstruct.from_parameters import build_from_parameters
 from comfyfixer.tools.reconstruct.graph_builder import add_notes
 from comfyfixer.tools.reconstruct.models import Inferred, ReconstructInput, ReconstructResult
@@ -86,7 +82,7 @@ class _Run:
         self.schemas = schemas
         self.ui_to_api = ui_to_api
         self.result = ReconstructResult(source="")
-        self.info_hashes: dict[str, str] = {}
+        self.info: GenerationInfo | None = None
 
     # ---- the three evidence kinds ---------------------------------------------------------
     def from_embedded(self, workflow: dict[str, Any] | None, prompt: dict[str, Any] | None, method: str) -> None:
@@ -115,8 +111,7 @@ class _Run:
             if any(k != str(v) for k, v in conv.id_map.items()):
                 renamed = {k: v for k, v in conv.id_map.items() if k != str(v)}
                 r.notes.append(f"non-numeric node ids renumbered for the editor: {renamed}")
-        r.models = embedded_models(r.api or {}, self.schemas, self.info_hashes)
-        r.custom_nodes = graph_custom_nodes(r.workflow, r.api, self.schemas, self.catalog)
+        r.models, r.custom_nodes = inspect_needs(r.workflow, r.api, self.schemas, self.catalog, self.info)
 
     def from_parameters(self, info: GenerationInfo, method: str) -> None:
         r = self.result
@@ -142,6 +137,7 @@ def _civitai_run(run: _Run, ev: CivitaiEvidence) -> None:
     wf, prompt = comfy_graphs(img)
     meta = img.meta or {}
     if wf is not None or prompt is not None:
+        run.info = meta_to_info(meta) if meta else None  # hashes of its resources, for the models list
         run.from_embedded(wf, prompt, "civitai")
         r.certain.insert(0, f"Civitai image {img.id}: meta.comfy carries the ComfyUI graph")
     elif meta:
@@ -254,7 +250,7 @@ def reconstruct(
         r.source = str(path)
         name = name or path.stem
         info = _read_local(path)
-        run.info_hashes = dict(info.hashes)
+        run.info = info
         if info.workflow is not None or info.prompt_graph is not None:
             run.from_embedded(info.workflow, info.prompt_graph, "embedded")
             if info.generator and info.generator != "ComfyUI":
