@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "resolve",
     "catalogs",
     "runpod",
+    "schedule",
 ]
 
 app = typer.Typer(
