@@ -133,3 +133,17 @@ def test_not_an_image(tmp_path: Path) -> None:
     missing = tmp_path / "missing.png"
     with pytest.raises(ImageReadError):
         read_image(missing)
+
+
+def test_deep_json_and_xml_entities(tmp_path: Path) -> None:
+    deep = "[" * 200_000 + "]" * 200_000
+    text = f"a cat\nSteps: 20, Seed: 1, Hashes: {{\"x\": {deep}}}, Civitai resources: {deep}"
+    f = tmp_path / "deep.png"
+    f.write_bytes(png(1, 1, 2, [b"\x00\x00\x00\x00"], pre=[text_chunk("parameters", text), text_chunk("prompt", deep)]))
+    info = read_image(f)
+    assert info.seed == 1 and info.prompt_graph is None
+    laughs = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+              '<x:xmpmeta xmlns:x="adobe:ns:meta/">&b;</x:xmpmeta>')
+    g = tmp_path / "laughs.png"
+    g.write_bytes(png(1, 1, 2, [b"\x00\x00\x00\x00"], pre=[chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + laughs.encode())]))
+    assert read_image(g).generator is None

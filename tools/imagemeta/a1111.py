@@ -225,7 +225,7 @@ def info_from_parts(
             obj = json.loads(raw_hashes)
             if isinstance(obj, dict):
                 hashes.update({str(k): str(v) for k, v in obj.items()})
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
     model_hash = low.get("model hash") or hashes.get("model")
     model_name = low.get("model")
@@ -305,7 +305,7 @@ def info_from_parts(
     info.adetailer = ad or None
     for key in ("civitai resources", "civitai metadata"):
         if low.get(key, "")[:1] in ("[", "{"):
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(ValueError, RecursionError):
                 info.extra[key.replace(" ", "_")] = json.loads(low[key])
     cn = {k: v for k, v in kv.items() if k.lower().startswith("controlnet")}
     info.controlnet = cn or None

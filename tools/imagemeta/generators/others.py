@@ -302,7 +302,7 @@ def xmp_fields(xmp: str) -> dict[str, str]:
     out: dict[str, str] = {}
     start = xmp.find("<x:xmpmeta")
     end = xmp.rfind("</x:xmpmeta>")
-    if start < 0 or end < 0:
+    if start < 0 or end < 0 or "<!ENTITY" in xmp:  # no entity expansion (billion laughs)
         return out
     try:
         root = ElementTree.fromstring(xmp[start : end + len("</x:xmpmeta>")])
