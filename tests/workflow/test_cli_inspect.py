@@ -31,3 +31,21 @@ def test_inspect_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "invalid JSON" in captured.err
+
+
+def test_inspect_against_a_live_comfyui(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from comfyfixer.evals.fakes.comfyui_server import FakeComfyUI
+
+    wf = shared_data / "comfyui" / "template_2_pass_pose_worship.json"
+    with FakeComfyUI(data_dir=shared_data / "comfyui") as server:
+        assert run(["inspect", str(wf), "--object-info", server.url, "--json"]) == 0
+        paths = [r[1] if isinstance(r, tuple) else r for r in server.requests]
+    out = json.loads(capsys.readouterr().out)
+    assert out["schema_source"].startswith("live ComfyUI")
+    assert any("/object_info" in str(p) for p in paths)
+
+
+def test_unreachable_comfyui_is_a_clear_error(capsys: pytest.CaptureFixture[str], shared_data: Path) -> None:
+    wf = shared_data / "comfyui" / "template_2_pass_pose_worship.json"
+    assert run(["inspect", str(wf), "--object-info", "http://127.0.0.1:9", "--json"]) == 2
+    assert "did not answer" in capsys.readouterr().err
