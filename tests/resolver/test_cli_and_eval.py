@@ -45,3 +45,38 @@ def test_eval_slice_has_no_wrong_answers(templates_dir: Path, manager_wheel: Pat
     assert card.total >= len(names)
     assert card.wrong == 0
     assert card.correct >= card.total - 3  # flux1-dev-fp8 is ambiguous by design (two different files)
+
+
+def test_resolve_workflow_models_and_nodes(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                           manager_wheel: Path, tmp_path: Path) -> None:
+    import zipfile
+
+    cat_dir = tmp_path / "catalogs"  # the Manager's JSON, unpacked for this test only
+    cat_dir.mkdir()
+    with zipfile.ZipFile(manager_wheel) as zf:
+        for member in zf.namelist():
+            if member.endswith(("/extension-node-map.json", "/custom-node-list.json")):
+                (cat_dir / member.rsplit("/", 1)[-1]).write_bytes(zf.read(member))
+    url = "https://huggingface.co/Comfy-Org/ace/resolve/main/checkpoints/ace_aio.safetensors"
+    wf = {"last_node_id": 2, "last_link_id": 0, "links": [], "version": 0.4, "nodes": [
+        {"id": 1, "type": "CheckpointLoaderSimple", "mode": 0, "inputs": [], "outputs": [],
+         "properties": {"models": [{"name": "ace_aio.safetensors", "url": url, "directory": "checkpoints"}]},
+         "widgets_values": ["ace_aio.safetensors"]},
+        {"id": 2, "type": "IPAdapterAdvanced", "mode": 0, "inputs": [], "outputs": [], "properties": {},
+         "widgets_values": []}]}
+    path = tmp_path / "wf.json"
+    path.write_text(json.dumps(wf), encoding="utf-8")
+    repos = [FakeHfRepo("Comfy-Org/ace", files=[FakeHfFile("checkpoints/ace_aio.safetensors", 99, "cd" * 32)])]
+    with HfFakeServer(repos) as hf:
+        monkeypatch.setenv("HF_ENDPOINT", hf.url)
+        monkeypatch.setenv("COMFYFIXER_MANAGER_CATALOG_DIR", str(cat_dir))
+        code = run(["resolve", "--workflow", str(path), "--sources", "workflow", "--json"])
+        out = json.loads(capsys.readouterr().out)
+        assert hf.requests["resolve"] == 1  # the workflow's URL was checked with one HEAD
+    assert code == 0
+    items = {i["query"]: i for i in out["items"]}
+    model = items["ace_aio.safetensors"]
+    assert model["status"] == "RESOLVED" and model["candidates"][0]["sha256"] == "cd" * 32
+    node = items["IPAdapterAdvanced"]
+    assert node["kind"] == "node" and node["status"] == "RESOLVED"
+    assert "ipadapter" in node["candidates"][0]["url"].lower()

@@ -225,3 +225,29 @@ def test_notes_point_at_repos_and_become_evidence(servers: tuple[str, str], tmp_
     v = r.resolve(ModelQuery(filename="anima-preview.safetensors"), sources=["catalogs", "hf"])
     assert any(e.source == "notes" for e in v.evidence)
     assert any(c.repo == "circlestone-labs/Anima" and c.exact for c in v.candidates)
+
+
+def test_civitai_archived_model_is_not_downloadable(shared_data: Path) -> None:
+    import json
+
+    body = json.loads((shared_data / "api" / "civitai" / "model_1580878.json").read_text(encoding="utf-8"))
+    body["mode"] = "Archived"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=body)
+
+    from comfyfixer.tools.errors import NotFound
+
+    client = build_client(base_url="https://civitai.com", transport=httpx.MockTransport(handler))
+    with CivitaiClient(client=client, min_interval=0) as c, pytest.raises(NotFound, match="archived"):
+        c.get_model(1580878)
+
+
+def test_hf_repo_info_reads_siblings_lfs_sha256(servers: tuple[str, str]) -> None:
+    with HuggingFaceClient(endpoint=servers[0], retries=0) as hf:
+        info = hf.repo_info("black-forest-labs/FLUX.1-dev")
+        files = {f.path: f for f in info.files}
+        assert info.gated and info.license == "other"
+        assert files["flux1-dev.safetensors"].sha256 == sha("flux") and files["flux1-dev.safetensors"].size == 30
+        assert hf.file_exists("Comfy-Org/z_image_turbo", "split_files/text_encoders/qwen_3_4b.safetensors")
+        assert not hf.file_exists("Comfy-Org/z_image_turbo", "nope.safetensors")
