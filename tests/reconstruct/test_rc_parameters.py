@@ -147,8 +147,11 @@ def test_flux_family_uses_separate_loaders_and_guidance() -> None:
 
 
 def test_refiner_becomes_a_second_model_pass() -> None:
-    info = _info(refiner=RefinerInfo(model=ModelInfo(name="sdxl_refiner"), switch_at=0.75))
-    api = build_from_parameters(info, schemas()).prompt
+    info = _info(refiner=RefinerInfo(model=ModelInfo(name="sdxl_refiner"), switch_at=0.75),
+                 extra={"Refiner": "sdxl_refiner [7440042bbd]"})
+    built = build_from_parameters(info, schemas())
+    api = built.prompt
+    assert next(m for m in built.models if m.role == "refiner").hashes == {"AutoV2": "7440042bbd"}
     _ok(api)
     base, ref = (n["inputs"] for _, n in _nodes(api, "KSamplerAdvanced"))
     assert base["end_at_step"] == 15 == ref["start_at_step"]

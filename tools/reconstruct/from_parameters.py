@@ -130,6 +130,10 @@ class _Builder:
         if sampler and self._combo_ok("KSampler", "sampler_name", sampler):
             shown = f"'{raw_sampler}' → {sampler}" if raw_sampler and raw_sampler != sampler else sampler
             self.certain.append(f"{label} sampler: {shown}")
+        elif not (raw_sampler or sampler) and (self.info.generator or "").lower() == "sd.next":
+            sampler = "euler"
+            self.guess(f"{label} sampler_name", "SD.Next writes no sampler when the pipeline's default ran; "
+                       "diffusers' default for SD/SDXL pipelines is Euler", 0.6)
         else:
             why = (f"sampler {raw_sampler or sampler!r} has no ComfyUI equivalent; euler assumed"
                    if raw_sampler or sampler else "no sampler in the metadata; euler assumed")
@@ -440,7 +444,10 @@ class _Builder:
             "sampler_name": sampler, "scheduler": sched, "positive": positive, "negative": negative,
             "latent_image": latent, "start_at_step": 0, "end_at_step": cut, "return_with_leftover_noise": "enable"},
             "Base pass")
-        rfile = self.model_entry("refiner", "checkpoints", r.model, r.model.name)
+        # The WebUI writes "Refiner: name [hash]"; the reader keeps the name, the hash is still in the text.
+        m = re.search(r"\[([0-9a-fA-F]{8,12})\]\s*$", str(_find_extra(self.info, "Refiner") or ""))
+        rhash = {"AutoV2" if len(m.group(1)) == 10 else "AutoV1": m.group(1)} if m else None
+        rfile = self.model_entry("refiner", "checkpoints", r.model, r.model.name, rhash)
         rl = g.add("CheckpointLoaderSimple", {"ckpt_name": rfile}, "Load Refiner")
         rpos = g.add("CLIPTextEncode", {"text": clean_prompt(self.info.prompt or "").text, "clip": g.out(rl, 1)})
         rneg = g.add("CLIPTextEncode", {"text": clean_prompt(self.info.negative_prompt or "").text, "clip": g.out(rl, 1)})
