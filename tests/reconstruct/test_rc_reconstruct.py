@@ -166,3 +166,17 @@ def test_embedded_graph_models_carry_the_metadata_hashes() -> None:
     r = reconstruct(ReconstructInput(image=str(swarm)), schemas=schemas())
     ckpt = next(m for m in r.models if m.role == "checkpoint")
     assert ckpt.hashes == {"SHA256": "22d8cb95b807b0c242576b676a12b07ae6b782b57ae4fe07a07254801b2d5d61"}
+
+
+def test_written_files_are_standard_json_even_when_the_graph_has_nan(tmp_path: Path) -> None:
+    img = CORPUS / "comfyui_saveimagewithmetadata" / "Dataset-Tools__DailyWorldMorphChallenge_Base_0026.png"
+    if not img.exists():
+        pytest.skip("corpus not available")
+    r = reconstruct(ReconstructInput(image=str(img), out_dir=str(tmp_path)), schemas=schemas())
+    assert any("NaN" in n for n in r.notes)
+
+    def strict(text: str) -> object:
+        return json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+
+    for f in r.files:
+        strict(Path(f).read_text(encoding="utf-8"))

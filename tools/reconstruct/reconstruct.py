@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -66,10 +67,30 @@ def _safe_name(name: str) -> str:
     return cleaned[:120] or "reconstructed"
 
 
-def _write_exclusive(path: Path, data: Mapping[str, Any]) -> None:
+def _finite(obj: Any) -> tuple[Any, int]:
+    """(copy with NaN/Infinity replaced by null, how many). ComfyUI writes them; JSON.parse rejects them."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None, 1
+    if isinstance(obj, dict):
+        n = 0
+        out = {}
+        for k, v in obj.items():
+            out[k], c = _finite(v)
+            n += c
+        return out, n
+    if isinstance(obj, list):
+        pairs = [_finite(v) for v in obj]
+        return [v for v, _ in pairs], sum(c for _, c in pairs)
+    return obj, 0
+
+
+def _write_exclusive(path: Path, data: Mapping[str, Any]) -> int:
+    """Write JSON without overwriting; returns how many non-finite numbers were written as null."""
+    clean, replaced = _finite(data)
     with path.open("x", encoding="utf-8") as fh:  # "x": fail rather than overwrite
-        json.dump(data, fh, ensure_ascii=False, indent=2)
+        json.dump(clean, fh, ensure_ascii=False, indent=2, allow_nan=False)
         fh.write("\n")
+    return replaced
 
 
 class _Run:
@@ -274,11 +295,14 @@ def reconstruct(
         out = Path(inp.out_dir).expanduser()
         out.mkdir(parents=True, exist_ok=True)
         wf_path, api_path = _unique_pair(out, _safe_name(name or "reconstructed"))
-        _write_exclusive(wf_path, r.workflow)
+        replaced = _write_exclusive(wf_path, r.workflow)
         r.files.append(str(wf_path))
         if r.api is not None:
-            _write_exclusive(api_path, r.api)
+            replaced += _write_exclusive(api_path, r.api)
             r.files.append(str(api_path))
+        if replaced:
+            r.notes.append(f"{replaced} NaN/Infinity value(s) of the embedded graph were written as null "
+                           "(standard JSON has no NaN; ComfyUI's editor could not open the file otherwise)")
     if readiness is not None and r.workflow is not None:
         if r.files:
             r.readiness = readiness(Path(r.files[0]), inp.comfyui_dir or "")
