@@ -148,9 +148,12 @@ class Executor:
         try:
             outcome: ActionOutcome = fn()
             return outcome
-        except (ComfyFixerError, OSError) as exc:
+        except Exception as exc:  # one action's failure never stops the others
             msg = str(exc) if isinstance(exc, ComfyFixerError) else f"{exc.__class__.__name__}: {exc}"
-            log.info("%s failed: %s", item, msg)
+            if isinstance(exc, ComfyFixerError | OSError):
+                log.info("%s failed: %s", item, msg)
+            else:
+                log.exception("%s failed unexpectedly", item)
             if not self.dry_run:
                 self.journal.append(kind, plan_id=self.plan.plan_id, inputs={"item": item}, status="failed",
                                     message=msg)
@@ -235,6 +238,7 @@ class Executor:
             staging_dir=staging_dir_for(target, self.comfy), quarantine_dir=quarantine_dir_for(target, self.comfy),
             expected_size=a.size, expected_sha256=a.sha256,
             max_bytes=None if over_cap_confirmed else self.settings.max_download_bytes, label=a.name,
+            allow_unsafe_pickle=a.allow_unsafe_pickle,
         )
         try:
             res = dl.download(req, progress)

@@ -112,6 +112,7 @@ class PlanInputs(BaseModel):
     misplaced: list[MisplacedNeed] = Field(default_factory=list)
     node_types: list[NodeTypeNeed] = Field(default_factory=list)
     comfyui_python: str | None = Field(default=None, description="ComfyUI's Python, for pack requirements.")
+    manager_cli: str | None = Field(default=None, description="ComfyUI-Manager's cm-cli.py, when installed.")
 
 
 class PlanPolicy(BaseModel):
@@ -136,6 +137,7 @@ class DownloadAction(BaseModel):
     license: str | None = None
     token: Literal["civitai", "hf"] | None = Field(default=None, description="Which token the source needs.")
     gated: bool = False
+    allow_unsafe_pickle: bool = Field(default=False, description="The user accepted a pickle picklescan flags.")
     confirm: list[str] = Field(default_factory=list, description="Reasons the user must confirm this one explicitly.")
 
 
@@ -156,6 +158,8 @@ class InstallPackAction(BaseModel):
     target: str = Field(description="custom_nodes/<name> relative to the ComfyUI folder.")
     class_types: list[str] = Field(default_factory=list)
     commands: list[list[str]] = Field(default_factory=list, description="Exactly what will run.")
+    alternative: list[list[str]] = Field(
+        default_factory=list, description="The same install through ComfyUI-Manager's cm-cli (not pinned), if present.")
     confirm: list[str] = Field(default_factory=list)
 
 
@@ -316,10 +320,12 @@ def build_plan(inputs: PlanInputs, policy: PlanPolicy, *, free_bytes: int | None
             confirm = [] if pack.commit else ["no pinned commit: the default branch head will be installed"]
             if not pack.reference.startswith("https://"):
                 confirm.append("repository is not an https URL")
+            alternative = ([[inputs.comfyui_python or "<comfyui_python>", inputs.manager_cli, "install", pack.id]]
+                           if inputs.manager_cli else [])
             packs[pack.id] = InstallPackAction(
                 item=f"pack:{pack.id}", pack_id=pack.id, repo_url=pack.reference, commit=pack.commit, target=target,
                 class_types=[nt.class_type], commands=pack_commands(pack, target, inputs.comfyui_python),
-                confirm=confirm)
+                alternative=alternative, confirm=confirm)
         else:
             unresolved.append(Unresolved(
                 item=f"node:{nt.class_type}", kind="node_type", verdict=nt.status, name=nt.class_type,
@@ -391,6 +397,15 @@ def choose(plan: Plan, item: str, index: int) -> Plan:
             actions = [*plan.actions, action]
     derived = plan.model_copy(update={"actions": actions, "unresolved": rest, "parent_plan": plan.plan_id})
     return finalize(derived)
+
+
+def allow_pickle(plan: Plan, item: str) -> Plan:
+    """Let a download be placed even if picklescan flags it (the user trusts its author)."""
+    action = plan.action(item)
+    if not isinstance(action, DownloadAction):
+        raise InputError(f"no download {item!r} in the plan", hint="use a model:... item id from the plan")
+    actions = [a.model_copy(update={"allow_unsafe_pickle": True}) if a is action else a for a in plan.actions]
+    return finalize(plan.model_copy(update={"actions": actions, "parent_plan": plan.plan_id}))
 
 
 def drop(plan: Plan, item: str) -> Plan:
@@ -479,12 +494,16 @@ def summary_lines(plan: Plan) -> list[str]:
             sha = f", sha256 {a.sha256[:12]}…" if a.sha256 else ", sha256 unknown"
             tok = f", needs {a.token} token" if a.token else ""
             lines.append(f"  {i}. download {a.name} → {a.target} ({human_size(a.size)}{sha}) from {a.source}{lic}{tok}")
+            lines.append(f"       url: {a.url.split('?')[0]}")
+            if a.allow_unsafe_pickle:
+                lines.append("       ! placed even if picklescan flags it (allowed by the user)")
         elif isinstance(a, MoveAction):
             lines.append(f"  {i}. move {a.source} → {a.target}")
         elif isinstance(a, InstallPackAction):
             pin = a.commit[:12] if a.commit else "default branch (not pinned)"
             lines.append(f"  {i}. install node pack {a.pack_id} @ {pin} → {a.target} (for {', '.join(a.class_types)})")
             lines.extend("       $ " + " ".join(c) for c in a.commands)
+            lines.extend("       or, via ComfyUI-Manager (not pinned): $ " + " ".join(c) for c in a.alternative)
         else:
             lines.append(f"  {i}. update ComfyUI core (manual) for {', '.join(a.class_types)}")
             lines.extend("       $ " + " ".join(c) for c in a.commands)

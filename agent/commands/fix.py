@@ -42,6 +42,7 @@ def fix_command(
     inputs: Path | None = typer.Option(None, "--inputs", help="Build the plan from a PlanInputs JSON instead of checking."),
     no_resolve: bool = typer.Option(False, "--no-resolve", help="Do not search online sources; use URLs the workflows carry."),
     no_pin: bool = typer.Option(False, "--no-pin", help="Do not ask git remotes for the commit to pin packs at."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan without saving it."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document only."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when anything is left unresolved."),
 ) -> int:
@@ -80,15 +81,38 @@ def fix_command(
     policy = PlanPolicy(max_download_bytes=settings.max_download_bytes, max_total_bytes=settings.max_total_bytes,
                         license_allowlist=list(settings.license_allowlist))
     plan = build_plan(plan_inputs, policy, free_bytes=free_disk_bytes(plan_inputs.comfyui_dir))
-    path = save_plan(plan, settings.state_dir)
+    notes = token_notes(plan, settings)
+    path = None if dry_run else save_plan(plan, settings.state_dir)
     if json_out:
-        emit_json(to_json_summary(plan, path))
+        doc = to_json_summary(plan, path or Path(""))
+        doc["plan_file"] = str(path) if path else None
+        doc["notes"] = notes
+        emit_json(doc)
     else:
         _show_plan(plan)
-        console.print(f"\nPlan saved to [bold]{path}[/]")
-        if plan.actions:
-            console.print(f"Next: [bold]comfyfixer approve {path}[/] then [bold]comfyfixer apply {path} --token …[/]")
+        for note in notes:
+            warn(note)
+        if path is None:
+            console.print("\n(dry run: plan not saved)")
+        else:
+            console.print(f"\nPlan saved to [bold]{path}[/]")
+            if plan.actions:
+                console.print(f"Next: [bold]comfyfixer approve {path}[/] then [bold]comfyfixer apply {path} --token …[/]")
     return EXIT_FINDINGS if strict and plan.unresolved else EXIT_OK
+
+
+def token_notes(plan: Plan, settings: Settings) -> list[str]:
+    """Tell the user before approval which downloads will fail for want of a token."""
+    from comfyfixer.agent.plan import DownloadAction
+
+    notes = []
+    names = {"civitai": ("civitai_token", "COMFYFIXER_CIVITAI_TOKEN (or CIVITAI_API_TOKEN)"),
+             "hf": ("hf_token", "HF_TOKEN")}
+    for a in plan.actions:
+        if isinstance(a, DownloadAction) and a.token and not settings.secret(names[a.token][0]):
+            gated = " (gated: accept its license on the website too)" if a.gated else ""
+            notes.append(f"{a.item} needs a {a.token} token{gated}: set {names[a.token][1]}")
+    return notes
 
 
 def gather_inputs(settings: Settings, paths: list[str], *, resolve: bool) -> PlanInputs:
@@ -146,10 +170,13 @@ def gather_inputs(settings: Settings, paths: list[str], *, resolve: bool) -> Pla
             node_types[nt.class_type] = NodeTypeNeed(
                 class_type=nt.class_type, status=nt.status, reason=nt.reason or nt.fix,
                 packs=[PackRef(id=p.id, reference=p.reference) for p in nt.packs])
+    manager = next((p for p in (comfy / "custom_nodes" / d / "cm-cli.py" for d in ("ComfyUI-Manager", "comfyui-manager"))
+                    if p.is_file()), None)
     return PlanInputs(
         comfyui_dir=comfy, workflows=[w.path for w in result.workflows], models=list(models.values()),
         misplaced=misplaced, node_types=list(node_types.values()),
         comfyui_python=str(settings.comfyui_python) if settings.comfyui_python else None,
+        manager_cli=str(manager) if manager else None,
     )
 
 
@@ -214,12 +241,15 @@ def approve_command(
     drop: list[str] | None = typer.Option(None, "--drop", help="ITEM: leave this action out."),
     confirm: list[str] | None = typer.Option(None, "--confirm", help="ITEM: accept an action that needs confirmation."),
     confirm_all: bool = typer.Option(False, "--confirm-all", help="Accept every action that needs confirmation."),
+    allow_pickle: list[str] | None = typer.Option(
+        None, "--allow-pickle", help="ITEM: place this pickle file even if picklescan flags it (trusted author only)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the (edited) plan; issue no token."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document only."),
 ) -> int:
     """Review a plan and approve it: prints a single-use approval token for `comfyfixer apply`."""
     from comfyfixer.agent import approval
     from comfyfixer.agent.config import load_settings
+    from comfyfixer.agent.plan import allow_pickle as allow_pickle_in
     from comfyfixer.agent.plan import choose as choose_candidate
     from comfyfixer.agent.plan import drop as drop_action
     from comfyfixer.agent.plan import load_plan, save_plan
@@ -235,6 +265,8 @@ def approve_command(
         plan = choose_candidate(plan, item, int(num))
     for item in drop or []:
         plan = drop_action(plan, item)
+    for item in allow_pickle or []:
+        plan = allow_pickle_in(plan, item)
     confirmed = set(confirm or [])
     unknown = confirmed - {a.item for a in plan.actions}
     if unknown:
@@ -250,6 +282,10 @@ def approve_command(
         plan = drop_action(plan, a.item)
         if not json_out:
             warn(f"left out {a.item} (needs confirmation: {'; '.join(a.confirm)}); pass --confirm {a.item} to include it")
+    if plan.total_download_bytes > plan.policy.max_total_bytes and not confirm_all:
+        raise ApprovalError(
+            f"the plan downloads {plan.total_download_bytes} bytes, over the cap of {plan.policy.max_total_bytes}",
+            hint="drop some downloads (--drop ITEM) or pass --confirm-all to accept it")
     path = plan_file if plan.plan_id == original_id else save_plan(plan, settings.state_dir)
     if dry_run:
         if json_out:
@@ -265,6 +301,12 @@ def approve_command(
         if not typer.confirm("Approve this plan?", default=False):
             raise ApprovalError("not approved")
     granted = approval.issue(path, plan.plan_id, settings.state_dir, settings.approval_ttl_seconds)
+    from comfyfixer.agent.journal import Journal
+
+    with Journal(settings.state_dir) as journal:  # the token itself is never journaled
+        journal.append("approve", plan_id=plan.plan_id, inputs={"plan_file": str(path), "parent_plan": original_id},
+                       outputs={"expires_at": granted.expires_at, "actions": [a.item for a in plan.actions]},
+                       message=f"approved plan {plan.plan_id[:12]} until {granted.expires_at}")
     if json_out:
         emit_json({"token": granted.token, "expires_at": granted.expires_at, "plan_file": str(path),
                    "plan_id": plan.plan_id})

@@ -180,6 +180,15 @@ def test_dangerous_pickle_is_refused(server: FileServer, downloader: Downloader,
     assert model_files(comfy) == [] and len(quarantined(comfy)) == 1
 
 
+def test_flagged_pickle_is_placed_only_when_the_user_allows_it(server: FileServer, downloader: Downloader,
+                                                               comfy: Path) -> None:
+    server.add_file("trusted.ckpt", data=pickle.dumps(_Evil(), protocol=2))
+    res = downloader.download(request(comfy, server.direct_url("trusted.ckpt"), "trusted.ckpt",
+                                      allow_unsafe_pickle=True))
+    assert res.pickle_scan is not None and res.pickle_scan.verdict == "dangerous"
+    assert res.pickle_scan.dangerous_globals and (comfy / "models/checkpoints/trusted.ckpt").exists()
+
+
 def test_clean_pickle_is_placed(server: FileServer, downloader: Downloader, comfy: Path) -> None:
     server.add_file("ok.ckpt", data=pickle.dumps({"state_dict": {"w": [1.0, 2.0]}}, protocol=2))
     res = downloader.download(request(comfy, server.direct_url("ok.ckpt"), "ok.ckpt"))

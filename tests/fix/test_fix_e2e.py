@@ -215,7 +215,8 @@ def test_every_failure_mode_ends_specifically_and_the_rest_continues(
     # the journal has one line per change, with hashes and before/after
     journal = read_journal(env)
     actions = [e["action"] for e in journal]
-    assert actions[0] == "approval_used" and "apply_started" in actions and actions[-1] == "apply_finished"
+    assert actions[:3] == ["approve", "approval_used", "apply_started"] and actions[-1] == "apply_finished"
+    assert ok["token"] not in (env / "journal.jsonl").read_text()
     assert actions.count("quarantine") == 3
     placed = {e["inputs"]["item"]: e for e in journal if e["action"] == "download_model" and e["status"] == "downloaded"}
     assert placed["model:checkpoints/civ_e2e.safetensors"]["outputs"]["resumed_from"] == 0
@@ -250,7 +251,7 @@ def test_apply_refuses_without_token_when_not_interactive(server: FileServer, co
     _code, ok = cli(capsys, "approve", plan["plan_file"], "--yes", "--json")
     Path(ok["plan_file"]).write_text(Path(ok["plan_file"]).read_text().replace("x.safetensors", "y.safetensors"))
     assert run(["apply", ok["plan_file"], "--token", ok["token"]]) == 2  # edited plan: refused
-    assert read_journal(env) == []
+    assert [e["action"] for e in read_journal(env)] == ["approve"]  # approved, never applied
 
 
 def test_kill_during_download_then_rerun_resumes(server: FileServer, comfy: Path, env: Path, tmp_path: Path,
@@ -370,3 +371,22 @@ def test_fix_uses_the_resolver_verdicts(server: FileServer, comfy: Path, env: Pa
     assert unresolved["verdict"] == "UNCERTAIN" and len(unresolved["candidates"]) == 2
     assert "2 near names" in unresolved["reason"]
     assert run(["fix", str(wf), "--comfyui", str(comfy), "--no-pin", "--json", "--strict"]) == 1
+
+
+def test_fix_dry_run_token_notes_and_total_cap(server: FileServer, comfy: Path, env: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COMFYFIXER_CIVITAI_TOKEN")
+    monkeypatch.setenv("COMFYFIXER_MAX_TOTAL_BYTES", "1000")
+    inp = tmp_path / "inputs.json"
+    inp.write_text(json.dumps({"comfyui_dir": str(comfy), "models": [
+        {"filename": "c.safetensors", "folder": "checkpoints", "verdict": "RESOLVED",
+         "candidates": [{"source": "civitai", "url": "https://civitai.com/api/download/models/1", "size": 5000}]}]}))
+    code, dry = cli(capsys, "fix", "--inputs", str(inp), "--json", "--dry-run")
+    assert code == 0 and dry["plan_file"] is None and not (env / "plans").exists()
+    assert any("civitai token" in n for n in dry["notes"])
+    assert any("over the plan cap" in w for w in dry["warnings"])
+    _, plan = cli(capsys, "fix", "--inputs", str(inp), "--json")
+    assert run(["approve", plan["plan_file"], "--yes", "--json"]) == 2  # over the total cap
+    code, ok = cli(capsys, "approve", plan["plan_file"], "--yes", "--json", "--confirm-all")
+    assert code == 0 and ok["token"].startswith("approve:")
