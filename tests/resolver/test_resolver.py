@@ -251,3 +251,23 @@ def test_hf_repo_info_reads_siblings_lfs_sha256(servers: tuple[str, str]) -> Non
         assert files["flux1-dev.safetensors"].sha256 == sha("flux") and files["flux1-dev.safetensors"].size == 30
         assert hf.file_exists("Comfy-Org/z_image_turbo", "split_files/text_encoders/qwen_3_4b.safetensors")
         assert not hf.file_exists("Comfy-Org/z_image_turbo", "nope.safetensors")
+
+
+def test_workflow_civitai_url_is_checked_and_early_access_told(tmp_path: Path) -> None:
+    ver = {"id": 5, "modelId": 4, "baseModel": "SDXL 1.0", "earlyAccessEndsAt": "2999-01-01T00:00:00.000Z",
+           "files": [{"name": "thing_v1.safetensors", "sizeKB": 2.0, "primary": True,
+                      "hashes": {"SHA256": "AB" * 32}, "downloadUrl": "https://civitai.com/api/download/models/5"}]}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/model-versions/5":
+            return httpx.Response(200, json=ver)
+        return httpx.Response(404, json={"error": "Model not found"})
+
+    client = build_client(base_url="https://civitai.com", transport=httpx.MockTransport(handler))
+    civ = CivitaiClient(client=client, min_interval=0)
+    r = ModelResolver(civitai=civ, cache=DiskCache(tmp_path))
+    v = r.resolve(ModelQuery(filename="thing.safetensors", url_hint="https://civitai.com/api/download/models/5"))
+    assert v.status == Status.RESOLVED and v.best and v.best.sha256 == "ab" * 32
+    assert any("early access until 2999" in x for x in v.best.reasons) and v.best.needs_token
+    dead = r.resolve(ModelQuery(filename="thing.safetensors", url_hint="https://civitai.com/api/download/models/6"))
+    assert dead.status != Status.RESOLVED

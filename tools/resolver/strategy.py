@@ -18,6 +18,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from comfyfixer.tools.catalogs.model_index import CatalogModel, ModelIndex
@@ -259,10 +260,36 @@ class ModelResolver:
                              needs_token=civ, exact=civ or name == run.info.basename)
             if civ:
                 cand.reasons.append("+ Civitai download named by the workflow (saved under the workflow's filename)")
+                self._check_civitai_url(run, cand)
         if not cand.exact and cand.score == 1.0:
             cand.score = 0.5
             cand.reasons.append(f"- the URL names {cand.filename}, not {run.info.basename}")
         self._add(run, cand)
+
+    def _check_civitai_url(self, run: _Run, cand: Candidate) -> None:
+        """Ask Civitai which file a ``/api/download/models/{version}`` URL serves (name, sha256, early access)."""
+        m = re.search(r"/api/download/models/(\d+)", cand.url)
+        if m is None or self.civitai is None:
+            return
+        try:
+            version = self.civitai.get_version(int(m.group(1)))
+        except NotFound as exc:
+            run.say("civitai", f"the workflow's Civitai URL is dead: {exc.message}")
+            cand.exact, cand.score = False, 0.3
+            cand.reasons.append(f"- {exc.message}")
+            return
+        except HTTPError as exc:
+            cand.reasons.append(f"- not verified ({exc.message})")
+            return
+        file = next((f for f in version.files if f.name == run.info.basename), None)
+        file = file or next((f for f in version.files if f.primary), None) or (version.files[0] if version.files else None)
+        if file is not None:
+            cand.sha256, cand.size = file.sha256, file.size_bytes
+            cand.base_model = version.base_model
+            if file.name != run.info.basename:
+                cand.reasons.append(f"+ Civitai names the file {file.name}; save it as {run.info.basename}")
+        _early_access(version.early_access_ends_at, cand)
+        run.say("civitai", f"version {version.id} ({version.base_model}) serves {file.name if file else '?'}")
 
     # ------------------------------------------------------------------ 2. hashes
     def _from_hash(self, run: _Run) -> None:
@@ -291,6 +318,7 @@ class ModelResolver:
                              downloads=int(version.stats.get("downloadCount") or 0) or None)
             if file.name != run.info.basename:
                 cand.reasons.append(f"+ renamed upload: Civitai calls it {file.name}; save it as {run.info.basename}")
+            _early_access(version.early_access_ends_at, cand)
             run.say("civitai", f"hash {h} is {file.name} in model version {version.id} ({version.base_model})")
             self._add(run, cand)
             return
@@ -518,6 +546,7 @@ class ModelResolver:
                             size=f.size_bytes, sha256=f.sha256, score=0.0, needs_token=True,
                             license=m.license_summary(), repo=str(m.id), folder=folders.from_civitai_type(m.type),
                             base_model=v.base_model, downloads=m.download_count, exact=f.name == info.basename)
+                        _early_access(v.early_access_ends_at, cand)
                         if cand.exact:
                             cand.score = 1.0
                             hit = True
@@ -561,6 +590,21 @@ class ModelResolver:
     def _add(self, run: _Run, cand: Candidate) -> None:
         self._check(run, cand)
         run.exact.append(cand) if cand.exact else run.pool.setdefault(_strip_query(cand.url), cand)
+
+
+def _early_access(ends_at: str | None, cand: Candidate) -> None:
+    """Civitai early access: downloadable only with a paid unlock until ``ends_at``."""
+    if not ends_at:
+        return
+    try:
+        end = datetime.fromisoformat(ends_at.replace("Z", "+00:00"))
+    except ValueError:
+        return
+    if end.tzinfo is None:
+        end = end.replace(tzinfo=UTC)
+    if end > datetime.now(UTC):
+        cand.needs_token = True
+        cand.reasons.append(f"- early access until {ends_at}: needs a paid unlock on Civitai until then")
 
 
 def _parse_size(text: str | None) -> int | None:
