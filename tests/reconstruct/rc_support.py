@@ -83,3 +83,44 @@ def backend_view(prompt: dict[str, Any], reference: dict[str, Any] | None = None
             inputs[name] = value
         out[nid] = {"class_type": node["class_type"], "inputs": inputs}
     return out
+
+
+def ui_structure_problems(wf: dict[str, Any]) -> list[str]:
+    """What the frontend's workflow schema (v0.4) and LiteGraph's link bookkeeping would reject."""
+    problems: list[str] = []
+    nodes = wf.get("nodes")
+    if wf.get("version") != 0.4 or not isinstance(nodes, list) or not isinstance(wf.get("links"), list):
+        return ["not a v0.4 workflow with nodes and links lists"]
+    by_id = {}
+    for n in nodes:
+        if not isinstance(n.get("id"), int) or n["id"] in by_id:
+            problems.append(f"node id {n.get('id')!r} is not a unique integer")
+        by_id[n.get("id")] = n
+        for key, typ in (("type", str), ("pos", list), ("size", list), ("flags", dict), ("order", int), ("mode", int),
+                         ("inputs", list), ("outputs", list), ("properties", dict), ("widgets_values", list)):
+            if not isinstance(n.get(key), typ):
+                problems.append(f"node {n.get('id')}: {key} is not a {typ.__name__}")
+    if wf.get("last_node_id", -1) < max(by_id, default=0):
+        problems.append("last_node_id is below a node id")
+    link_ids = set()
+    for link in wf["links"]:
+        if not (isinstance(link, list) and len(link) == 6):
+            problems.append(f"link {link!r} is not [id, from, from_slot, to, to_slot, type]")
+            continue
+        lid, src, sslot, dst, dslot, _typ = link
+        link_ids.add(lid)
+        s, d = by_id.get(src), by_id.get(dst)
+        if s is None or d is None:
+            problems.append(f"link {lid} joins a missing node")
+            continue
+        if sslot >= len(s["outputs"]) or lid not in (s["outputs"][sslot].get("links") or []):
+            problems.append(f"link {lid} is not listed on node {src} output {sslot}")
+        if dslot >= len(d["inputs"]) or d["inputs"][dslot].get("link") != lid:
+            problems.append(f"link {lid} is not the link of node {dst} input {dslot}")
+    if wf.get("last_link_id", -1) < max(link_ids, default=0):
+        problems.append("last_link_id is below a link id")
+    for n in nodes:
+        for slot in n["inputs"]:
+            if slot.get("link") is not None and slot["link"] not in link_ids:
+                problems.append(f"node {n['id']} input {slot.get('name')} names unknown link {slot['link']}")
+    return problems

@@ -137,3 +137,13 @@ def test_wrapped_list_values_round_trip() -> None:
     wf = api_to_ui(prompt, schemas()).workflow
     assert wf["nodes"][0]["widgets_values"] == [[[0, 1], [2, 3]]]
     assert canonical(ui_to_api(wf, schemas()))["1"]["inputs"] == prompt["1"]["inputs"]
+
+
+def test_structure_checker_catches_broken_bookkeeping() -> None:
+    from rc_support import ui_structure_problems
+
+    wf = api_to_ui(TXT2IMG, schemas()).workflow
+    assert ui_structure_problems(wf) == []
+    wf["links"][0][2] = 5  # a source slot the node does not have
+    wf["nodes"][0]["id"] = wf["nodes"][1]["id"]
+    assert len(ui_structure_problems(wf)) >= 2

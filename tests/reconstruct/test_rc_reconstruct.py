@@ -11,7 +11,7 @@ from comfyfixer.tools.errors import InputError
 from comfyfixer.tools.imagemeta import read_embedded_graphs
 from comfyfixer.tools.reconstruct import ReconstructInput, reconstruct
 from comfyfixer.tools.resolver.models import Candidate, Verdict
-from rc_support import CORPUS, corpus_images, info_for, rel, schemas
+from rc_support import CORPUS, corpus_images, info_for, rel, schemas, ui_structure_problems
 
 
 def _graph_images(kind: str) -> list:
@@ -180,3 +180,19 @@ def test_written_files_are_standard_json_even_when_the_graph_has_nan(tmp_path: P
 
     for f in r.files:
         strict(Path(f).read_text(encoding="utf-8"))
+
+
+def _built_images() -> list:
+    out = []
+    for p in corpus_images():
+        info = info_for(p)
+        if info is not None and info.workflow is None and (info.prompt_graph is not None or info.prompt or info.seed):
+            out.append(pytest.param(p, id=rel(p)))
+    return out
+
+
+@pytest.mark.parametrize("path", _built_images())
+def test_every_built_workflow_is_well_formed(path: Path) -> None:
+    r = reconstruct(ReconstructInput(image=str(path)), schemas=schemas())
+    assert r.workflow is not None
+    assert ui_structure_problems(r.workflow) == []
