@@ -196,3 +196,16 @@ def test_every_built_workflow_is_well_formed(path: Path) -> None:
     r = reconstruct(ReconstructInput(image=str(path)), schemas=schemas())
     assert r.workflow is not None
     assert ui_structure_problems(r.workflow) == []
+
+
+def test_custom_node_packs_are_named_from_the_manager_catalog(manager_wheel: Path) -> None:
+    from comfyfixer.tools.catalogs import load_manager_catalog
+
+    img = CORPUS / "comfyui" / "sd-metadata__comfyui-comfyroll.png"
+    if not img.exists():
+        pytest.skip("corpus not available")
+    catalog = load_manager_catalog(wheel_dirs=[manager_wheel.parent])
+    r = reconstruct(ReconstructInput(image=str(img)), schemas=schemas(), catalog=catalog)
+    packs = {c.pack: set(c.classes) for c in r.custom_nodes}
+    assert {"CR LoRA Stack", "CR Apply LoRA Stack"} <= packs["https://github.com/Suzie1/ComfyUI_Comfyroll_CustomNodes"]
+    assert not any(p.startswith("unknown") for p in packs)
