@@ -97,26 +97,35 @@ def _recall(expected: list[str], result: InspectionResult) -> tuple[int, list[st
     return recall_counts(expected, [_base(m.filename) for m in result.models])
 
 
+def _inspect_and_count(
+    score: CorpusScore, path: Path, name: str, expected: list[str], schemas: SchemaSet, catalog: ManagerCatalog | None
+) -> InspectionResult | None:
+    """Inspect one file and add its model recall to ``score``; errors are counted, never raised."""
+    score.files += 1
+    try:
+        result = inspect_workflow(path, schemas=schemas, catalog=catalog)
+    except ComfyFixerError as exc:
+        score.format_errors.append(f"{name}: {exc}")
+        return None
+    except Exception as exc:
+        score.crashed.append(f"{name}: {type(exc).__name__}: {exc}")
+        return None
+    hit, missed = _recall(expected, result)
+    score.expected_models += len(expected)
+    score.found_models += hit
+    score.missed.extend(f"{name}: {m}" for m in missed)
+    return result
+
+
 def score_templates(templates_dir: Path, schemas: SchemaSet, catalog: ManagerCatalog | None) -> CorpusScore:
     score = CorpusScore()
     for path in sorted(templates_dir.glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict) or "nodes" not in data:
             continue
-        score.files += 1
-        try:
-            result = inspect_workflow(path, schemas=schemas, catalog=catalog)
-        except ComfyFixerError as exc:
-            score.format_errors.append(f"{path.name}: {exc}")
+        result = _inspect_and_count(score, path, path.name, _template_expected(data), schemas, catalog)
+        if result is None:
             continue
-        except Exception as exc:
-            score.crashed.append(f"{path.name}: {type(exc).__name__}: {exc}")
-            continue
-        expected = _template_expected(data)
-        hit, missed = _recall(expected, result)
-        score.expected_models += len(expected)
-        score.found_models += hit
-        score.missed.extend(f"{path.name}: {m}" for m in missed)
         sg = _subgraph_ids(data)
         bad = [t.class_type for t in result.node_types if t.class_type in sg]
         bad += [f.class_type for f in result.custom_nodes if f.class_type in sg]
@@ -128,21 +137,10 @@ def score_community(shared_data: Path, schemas: SchemaSet, catalog: ManagerCatal
     score = CorpusScore()
     truth: dict[str, Any] = json.loads((shared_data / "workflows" / "truth.json").read_text(encoding="utf-8"))
     for rel, t in sorted(truth.items()):
-        path = shared_data / "workflows" / rel
-        score.files += 1
-        try:
-            result = inspect_workflow(path, schemas=schemas, catalog=catalog)
-        except ComfyFixerError as exc:
-            score.format_errors.append(f"{rel}: {exc}")
-            continue
-        except Exception as exc:
-            score.crashed.append(f"{rel}: {type(exc).__name__}: {exc}")
-            continue
         expected = [_base(m["file"]) for m in t.get("models", [])]
-        hit, missed = _recall(expected, result)
-        score.expected_models += len(expected)
-        score.found_models += hit
-        score.missed.extend(f"{rel}: {m}" for m in missed)
+        result = _inspect_and_count(score, shared_data / "workflows" / rel, rel, expected, schemas, catalog)
+        if result is None:
+            continue
         ambiguous = {a["class"] for a in t.get("packs_ambiguous", [])}
         ours = {f.class_type: f for f in result.custom_nodes}
         for cls, info in t.get("custom_classes", {}).items():

@@ -167,10 +167,7 @@ def status_command(
     json_out: bool = typer.Option(False, "--json"),
 ) -> int:
     """Show a job's state."""
-    with _client(_endpoint(endpoint)) as rp:
-        job = rp.status(job_id)
-    emit_json(job.model_dump(mode="json", by_alias=True)) if json_out else console.print(f"{job.id}: {job.status}")
-    return 0
+    return _job_call("status", job_id, endpoint, json_out)
 
 
 @runpod_app.command("cancel")
@@ -180,8 +177,12 @@ def cancel_command(
     json_out: bool = typer.Option(False, "--json"),
 ) -> int:
     """Cancel a queued or running job (stops spending)."""
+    return _job_call("cancel", job_id, endpoint, json_out)
+
+
+def _job_call(op: str, job_id: str, endpoint: str | None, json_out: bool) -> int:
     with _client(_endpoint(endpoint)) as rp:
-        job = rp.cancel(job_id)
+        job = rp.status(job_id) if op == "status" else rp.cancel(job_id)
     emit_json(job.model_dump(mode="json", by_alias=True)) if json_out else console.print(f"{job.id}: {job.status}")
     return 0
 

@@ -92,6 +92,26 @@ def _make_input(name: str, typ: str, section: str, opts: Mapping[str, Any], opti
     )
 
 
+def _schema(
+    class_type: str, info: Mapping[str, Any], inputs: list[InputSpec], outputs: list[OutputSpec], shape: str,
+    *, output_node_key: str = "output_node", deprecated_key: str = "deprecated", api_node_key: str = "api_node",
+) -> NodeSchema:
+    """The fields every shape shares; V3 names the flags ``is_output_node`` and so on."""
+    return NodeSchema(
+        class_type=class_type,
+        display_name=info.get("display_name"),
+        category=info.get("category"),
+        python_module=info.get("python_module"),
+        description=info.get("description") or None,
+        inputs=inputs,
+        outputs=outputs,
+        output_node=bool(info.get(output_node_key)),
+        deprecated=bool(info.get(deprecated_key)),
+        api_node=bool(info.get(api_node_key)),
+        shape=shape,  # type: ignore[arg-type]
+    )
+
+
 def _parse_v1(class_type: str, info: Mapping[str, Any]) -> NodeSchema:
     inputs: list[InputSpec] = []
     raw_inputs = info.get("input") or {}
@@ -115,19 +135,7 @@ def _parse_v1(class_type: str, info: Mapping[str, Any]) -> NodeSchema:
         for i, t in enumerate(outs)
     ]
     v3_tell = all(k in info for k in ("deprecated", "experimental", "api_node"))
-    return NodeSchema(
-        class_type=class_type,
-        display_name=info.get("display_name"),
-        category=info.get("category"),
-        python_module=info.get("python_module"),
-        description=info.get("description") or None,
-        inputs=inputs,
-        outputs=outputs,
-        output_node=bool(info.get("output_node")),
-        deprecated=bool(info.get("deprecated")),
-        api_node=bool(info.get("api_node")),
-        shape="v3" if v3_tell else "v1",
-    )
+    return _schema(class_type, info, inputs, outputs, "v3" if v3_tell else "v1")
 
 
 def _parse_v2(class_type: str, info: Mapping[str, Any]) -> NodeSchema:
@@ -146,19 +154,7 @@ def _parse_v2(class_type: str, info: Mapping[str, Any]) -> NodeSchema:
         for o in info.get("outputs") or []
         if isinstance(o, Mapping)
     ]
-    return NodeSchema(
-        class_type=class_type,
-        display_name=info.get("display_name"),
-        category=info.get("category"),
-        python_module=info.get("python_module"),
-        description=info.get("description") or None,
-        inputs=inputs,
-        outputs=outputs,
-        output_node=bool(info.get("output_node")),
-        deprecated=bool(info.get("deprecated")),
-        api_node=bool(info.get("api_node")),
-        shape="v2",
-    )
+    return _schema(class_type, info, inputs, outputs, "v2")
 
 
 def _parse_v3(info: Mapping[str, Any]) -> NodeSchema:
@@ -184,19 +180,8 @@ def _parse_v3(info: Mapping[str, Any]) -> NodeSchema:
         for o in info.get("outputs") or []
         if isinstance(o, Mapping)
     ]
-    return NodeSchema(
-        class_type=str(info["node_id"]),
-        display_name=info.get("display_name"),
-        category=info.get("category"),
-        python_module=info.get("python_module"),
-        description=info.get("description") or None,
-        inputs=inputs,
-        outputs=outputs,
-        output_node=bool(info.get("is_output_node")),
-        deprecated=bool(info.get("is_deprecated")),
-        api_node=bool(info.get("is_api_node")),
-        shape="v3",
-    )
+    return _schema(str(info["node_id"]), info, inputs, outputs, "v3", output_node_key="is_output_node",
+                   deprecated_key="is_deprecated", api_node_key="is_api_node")
 
 
 def parse_schema(class_type: str, info: Mapping[str, Any]) -> NodeSchema:
