@@ -65,6 +65,18 @@ def run_curl(url: str, out: Path) -> float:
     return time.perf_counter() - t
 
 
+def run_curl_verified(url: str, out: Path, sha256: str) -> float:
+    """The manual equivalent of a verified download: curl, then sha256sum."""
+    out.unlink(missing_ok=True)
+    t = time.perf_counter()
+    subprocess.run(["curl", "-sS", "--fail", "-o", str(out), url], check=True)
+    digest = subprocess.run(["sha256sum", str(out)], capture_output=True, text=True, check=True).stdout.split()[0]
+    elapsed = time.perf_counter() - t
+    if digest != sha256:
+        raise SystemExit("curl download did not verify")
+    return elapsed
+
+
 def run_engine(url: str, comfy: Path, sha256: str, size: int) -> float:
     _fresh(comfy)
     with Downloader(_policy(), retry=RetryPolicy(retries=2, base=0.1)) as dl:
@@ -136,11 +148,16 @@ def main(argv: list[str] | None = None) -> int:
         served = server.add_file(NAME, size)
         url = server.direct_url(NAME)
         curl_times: list[float] = []
+        verified_times: list[float] = []
         engine_times: list[float] = []
         for _ in range(args.repeat):
             _drop_page_cache_hint(work)
             curl_times.append(run_curl(url, curl_out))
             curl_out.unlink(missing_ok=True)
+            if shutil.which("sha256sum"):
+                _drop_page_cache_hint(work)
+                verified_times.append(run_curl_verified(url, curl_out, served.sha256))
+                curl_out.unlink(missing_ok=True)
             _drop_page_cache_hint(work)
             engine_times.append(run_engine(url, comfy, served.sha256, size))
             _fresh(comfy)
@@ -158,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
         "curl_MBps_median": round(curl_mbps, 1),
         "engine_MBps_median": round(engine_mbps, 1),
         "ratio_engine_vs_curl": round(engine_mbps / curl_mbps, 3),
+        "curl_then_sha256sum_seconds": [round(t, 3) for t in verified_times],
+        "ratio_engine_vs_curl_then_sha256sum": (
+            round(statistics.median(verified_times) / statistics.median(engine_times), 3) if verified_times else None),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "engine_does_more": "sha256 + safetensors header check + hard-link into place",
         "resume_after_kill": resume,
         "cpus": os.cpu_count(),
