@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from comfyfixer.tools.errors import ConfigError, InputError
 from comfyfixer.tools.schema.models import InputSpec, NodeSchema, OutputSpec
@@ -93,7 +93,8 @@ def _make_input(name: str, typ: str, section: str, opts: Mapping[str, Any], opti
 
 
 def _schema(
-    class_type: str, info: Mapping[str, Any], inputs: list[InputSpec], outputs: list[OutputSpec], shape: str,
+    class_type: str, info: Mapping[str, Any], inputs: list[InputSpec], outputs: list[OutputSpec],
+    shape: Literal["v1", "v2", "v3"],
     *, output_node_key: str = "output_node", deprecated_key: str = "deprecated", api_node_key: str = "api_node",
 ) -> NodeSchema:
     """The fields every shape shares; V3 names the flags ``is_output_node`` and so on."""
@@ -108,7 +109,7 @@ def _schema(
         output_node=bool(info.get(output_node_key)),
         deprecated=bool(info.get(deprecated_key)),
         api_node=bool(info.get(api_node_key)),
-        shape=shape,  # type: ignore[arg-type]
+        shape=shape,
     )
 
 
