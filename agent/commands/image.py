@@ -79,6 +79,6 @@ def _print_row(c: Console, row: dict[str, Any]) -> None:
     ]
     for name, value in fields:
         if value not in (None, ""):
-            text = str(value)
+            text = str(value).strip()
             text = text if len(text) < 300 else text[:300] + "…"
             c.print(f"  [cyan]{name}:[/] {escape(text)}")

@@ -49,6 +49,7 @@ _CLASS_SAMPLERS = {
     "SamplerDPMPP_2S_Ancestral": "dpmpp_2s_ancestral", "SamplerLMS": "lms", "SamplerDPMAdaptative": "dpm_adaptive",
     "SamplerLCMUpscale": "lcm", "SamplerER_SDE": "er_sde", "SamplerSASolver": "sa_solver",
 }
+_CONTROL_WORDS = {"fixed", "increment", "decrement", "randomize"}
 _CLASS_SCHEDULERS = {
     "KarrasScheduler": "karras", "ExponentialScheduler": "exponential", "PolyexponentialScheduler": "exponential",
     "BetaSamplingScheduler": "beta", "SDTurboScheduler": "sgm_uniform", "LaplaceScheduler": "normal",
@@ -127,8 +128,9 @@ class _Graph:
         for k in keys:
             if k in inp:
                 return self.value(inp[k], keys, depth + 1)
-        # A primitive node with an odd input name: exactly one literal and no links.
-        literals = [x for x in inp.values() if isinstance(x, int | float | str) and not isinstance(x, bool)]
+        # A primitive node with an odd input name: exactly one literal and no links
+        # (UI primitives also carry their "control after generate" word).
+        literals = [x for x in inp.values() if isinstance(x, int | float | str) and not isinstance(x, bool) and x not in _CONTROL_WORDS]
         if len(literals) == 1 and not any(_is_link(x) for x in inp.values()):
             return literals[0]
         return None
@@ -144,6 +146,11 @@ class _Graph:
         seen.add(str(ref[0]))
         inp = self.inputs(node)
         ct = str(node.get("class_type", "")).lower()
+        # Conditioning pass-through nodes (ControlNetApplyAdvanced, WanImageToVideo, InpaintModelConditioning...)
+        # output (positive, negative): the link's output slot says which side we are on.
+        if _is_link(inp.get("positive")) and _is_link(inp.get("negative")) and _is_link(ref):
+            side = inp["negative"] if ref[1] == 1 else inp["positive"]
+            return self.text(side, keys, depth + 1, seen)
         if any(w in ct for w in ("concat", "merge string", "join", "combine string")):
             joined = self._concat(inp, keys, depth, seen)
             if joined is not None:
@@ -156,6 +163,10 @@ class _Graph:
                 t = self.text(v, keys, depth + 1, seen)
                 if t is not None:
                     return t
+        # A text primitive (UI widgets have no names): its only string, when it has no links.
+        strings = [v for v in inp.values() if isinstance(v, str)]
+        if len(strings) == 1 and not any(_is_link(v) for v in inp.values()) and "widget_0" in inp:
+            return strings[0]
         # Walk through conditioning/text plumbing (guidance, combine, concat, control nets).
         order = sorted(inp.items(), key=lambda kv: (kv[0] not in ("conditioning", "conditioning_1", "positive", "text", "string_a", "text_a"), kv[0]))
         for name, v in order:
@@ -169,7 +180,10 @@ class _Graph:
 
     def _concat(self, inp: dict[str, Any], keys: tuple[str, ...], depth: int, seen: set[str]) -> str | None:
         """String concatenation nodes: join the text inputs in name order with the node's delimiter."""
-        delim = next((inp[k] for k in ("delimiter", "Delimiter", "separator", "delim") if isinstance(inp.get(k), str)), "")
+        delim = next((inp[k] for k in ("delimiter", "Delimiter", "separator", "delim") if isinstance(inp.get(k), str)), None)
+        if delim is None:  # UI graph: the delimiter is an unnamed short widget
+            w0 = inp.get("widget_0")
+            delim = w0 if isinstance(w0, str) and len(w0) <= 4 else ""
         parts: list[str] = []
         names = sorted(
             (k for k in inp if k == k.lower() and re.fullmatch(r"(string|text|str)?_?([a-z]|\d+)", k) and k not in ("delimiter",)),
