@@ -62,29 +62,50 @@ def tool_parameters(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def compact(obj: Any, max_chars: int = MAX_RESULT_CHARS) -> Any:
-    """Shrink JSON data until its text fits ``max_chars``: long lists and strings are cut, with a
-    marker saying how much was left out, so the model knows the view is partial."""
+    """Shrink JSON data until its text fits ``max_chars``, biggest parts first: long strings and lists
+    are cut and deep bulky objects replaced by a marker saying what was left out. Small top-level
+    facts (names, seeds, statuses) survive; the model knows the view is partial."""
     text = json.dumps(obj, ensure_ascii=False, default=str)
     if len(text) <= max_chars:
         return obj
-    for max_items, max_str in ((40, 800), (20, 400), (10, 200), (5, 120), (3, 60)):
-        out = _shrink(obj, max_items, max_str)
-        if len(json.dumps(out, ensure_ascii=False, default=str)) <= max_chars:
-            return out
-    return {"truncated": True, "excerpt": text[: max_chars - 100]}
+    work = json.loads(text)  # a JSON-only deep copy we may edit
+    for _ in range(500):
+        found: list[tuple[int, int, Any, Any, Any]] = []
+        total = _measure(work, None, None, 0, found, max_chars)
+        if total <= max_chars:
+            return work
+        if not found:
+            break
+        _, _, parent, key, node = max(found, key=lambda f: (f[0], f[1]))
+        parent[key] = _reduced(node)
+    return {"truncated": True, "excerpt": json.dumps(work, ensure_ascii=False)[: max_chars - 100]}
 
 
-def _shrink(obj: Any, max_items: int, max_str: int) -> Any:
-    if isinstance(obj, dict):
-        return {k: _shrink(v, max_items, max_str) for k, v in obj.items()}
-    if isinstance(obj, list):
-        head = [_shrink(v, max_items, max_str) for v in obj[:max_items]]
-        if len(obj) > max_items:
-            head.append(f"... {len(obj) - max_items} more not shown")
-        return head
-    if isinstance(obj, str) and len(obj) > max_str:
-        return obj[:max_str] + f"... ({len(obj) - max_str} more characters)"
-    return obj
+def _measure(node: Any, parent: Any, key: Any, depth: int, found: list[Any], max_chars: int) -> int:
+    """Approximate JSON size of ``node``; collect the parts that can be reduced."""
+    if isinstance(node, dict):
+        size = 2 + sum(len(json.dumps(k)) + 2 + _measure(v, node, k, depth + 1, found, max_chars) for k, v in node.items())
+        if parent is not None and size > max_chars // 4:
+            found.append((size, depth, parent, key, node))
+    elif isinstance(node, list):
+        size = 2 + sum(1 + _measure(v, node, i, depth + 1, found, max_chars) for i, v in enumerate(node))
+        if parent is not None and (len(node) > 3 or size > max_chars // 4):
+            found.append((size, depth, parent, key, node))
+    else:
+        size = len(json.dumps(node, ensure_ascii=False, default=str))
+        if parent is not None and isinstance(node, str) and len(node) > 160:
+            found.append((size, depth, parent, key, node))
+    return size
+
+
+def _reduced(node: Any) -> Any:
+    if isinstance(node, str):
+        return node[:120] + f"... ({len(node) - 120} more characters)"
+    if isinstance(node, list) and len(node) > 3:
+        return [*node[:3], f"... {len(node) - 3} more items not shown"]
+    if isinstance(node, dict):
+        return f"{{... object with {len(node)} keys not shown}}"
+    return f"[... {len(node)} items not shown]"
 
 
 def outcome_for_model(outcome: ToolOutcome) -> str:

@@ -17,6 +17,9 @@ conversations:
   (``"*"`` is the fallback);
 * a callable ``(request_body) -> reply``.
 
+A reply's content may hold ``{{tool:dotted.path}}`` placeholders, filled from the latest result of
+that tool in the request (see :func:`render_template`).
+
 Streaming mimics vLLM: an empty first delta, content in small pieces, tool-call arguments split
 across chunks, then a usage chunk when ``stream_options.include_usage`` is set. Every request body is
 kept in ``requests`` so tests can check what the client sent.
@@ -25,6 +28,7 @@ kept in ``requests`` so tests can check what the client sent.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import zlib
@@ -64,7 +68,7 @@ def conversation_state(body: Mapping[str, Any]) -> tuple[str, int]:
 
 
 def pick_reply(script: Script, body: dict[str, Any]) -> Reply:
-    """The reply ``script`` gives to the request ``body``."""
+    """The reply ``script`` gives to the request ``body``, with ``{{tool:path}}`` filled in."""
     if callable(script):
         return script(body)
     question, turns = conversation_state(body)
@@ -73,8 +77,67 @@ def pick_reply(script: Script, body: dict[str, Any]) -> Reply:
     else:
         chosen = script
     if turns < len(chosen):
-        return chosen[turns]
+        reply = chosen[turns]
+        if isinstance(reply.get("content"), str) and "{{" in reply["content"]:
+            reply = {**reply, "content": render_template(reply["content"], tool_results_in(body))}
+        return reply
     return {"content": EXHAUSTED}
+
+
+_TOOL_CALL_TEXT = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.S)
+_TOOL_RESPONSE_TEXT = re.compile(r"<tool_response>\s*(.*?)\s*</tool_response>", re.S)
+_PLACEHOLDER = re.compile(r"\{\{\s*([a-z0-9_]+):([^}]*?)\s*\}\}")
+
+
+def tool_results_in(body: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(tool name, parsed result) pairs the request carries, oldest first, in native or nous form."""
+    names: list[str] = []
+    results: list[Any] = []
+    for msg in body.get("messages") or []:
+        text = _text_of(msg.get("content"))
+        if msg.get("role") == "assistant":
+            names += [tc.get("function", {}).get("name", "") for tc in msg.get("tool_calls") or []]
+            for block in _TOOL_CALL_TEXT.findall(text):
+                parsed = _loads_or_raw(block)
+                names.append(parsed.get("name", "") if isinstance(parsed, dict) else "")
+        elif msg.get("role") == "tool":
+            results.append(_loads_or_raw(text))
+        elif msg.get("role") == "user":
+            results += [_loads_or_raw(block) for block in _TOOL_RESPONSE_TEXT.findall(text)]
+    return list(zip(names, results, strict=False))
+
+
+def lookup(data: Any, path: str) -> list[Any]:
+    """Values at a dotted ``path``; ``*`` walks every list item or dict value."""
+    current = [data]
+    for part in [p for p in path.split(".") if p]:
+        nxt: list[Any] = []
+        for value in current:
+            if part == "*":
+                nxt += list(value.values()) if isinstance(value, dict) else list(value) if isinstance(value, list) else []
+            elif isinstance(value, dict) and part in value:
+                nxt.append(value[part])
+            elif isinstance(value, list) and part.lstrip("-").isdigit() and -len(value) <= int(part) < len(value):
+                nxt.append(value[int(part)])
+        current = nxt
+    return current
+
+
+def render_template(text: str, results: list[tuple[str, Any]]) -> str:
+    """Fill ``{{tool:path}}`` with values from the latest result of ``tool`` (lists joined with ", ").
+
+    This lets a scripted reply repeat what the real tools returned, so an eval's required facts can
+    only be present when the tools really produced them."""
+
+    def fill(m: re.Match[str]) -> str:
+        tool, path = m.group(1), m.group(2).strip()
+        latest = next((r for name, r in reversed(results) if name == tool), None)
+        if latest is None:
+            return f"(no {tool} result)"
+        values = [v for v in lookup(latest, path) if v is not None and not isinstance(v, dict | list)]
+        return ", ".join(dict.fromkeys(str(v) for v in values)) or f"(nothing at {tool}:{path})"
+
+    return _PLACEHOLDER.sub(fill, text)
 
 
 def _approx_tokens(text: str) -> int:

@@ -43,9 +43,14 @@ def test_compact_marks_what_it_cut() -> None:
     data = {"files": [f"model_{i}.safetensors" for i in range(500)], "note": "x" * 5000}
     small = compact(data, 2000)
     assert len(json.dumps(small)) <= 2000
-    assert any("more not shown" in str(v) for v in small["files"])
+    assert any("not shown" in str(v) for v in small["files"])
     assert "more characters" in small["note"]
     assert compact({"a": 1}, 2000) == {"a": 1}
+    # bulky nested parts go first; small top-level facts survive
+    graph = {"nodes": [{"id": i, "widgets": ["x" * 50] * 5} for i in range(300)]}
+    result = compact({"seed": 123, "model": {"name": "m.safetensors"}, "workflow": graph, "raw": {"k": "y" * 9000}}, 1500)
+    assert result["seed"] == 123 and result["model"] == {"name": "m.safetensors"}
+    assert len(json.dumps(result)) <= 1500
 
 
 def test_tool_messages_get_tool_call_id() -> None:
