@@ -63,3 +63,24 @@ def test_png_text_bomb_is_refused_quickly(tmp_path: Path) -> None:
     path.write_bytes(png)
     with pytest.raises(WorkflowFormatError):
         load_workflow(path)
+
+
+def test_huge_png_is_read_without_loading_pixels(tmp_path: Path) -> None:
+    import json as _json
+    import tracemalloc
+
+    wf = _json.dumps({"nodes": [{"id": 1, "type": "VAELoader", "widgets_values": ["ae.safetensors"]}], "links": []})
+    ihdr = struct.pack(">IIBBBBB", 30000, 30000, 8, 6, 0, 0, 0)
+    path = tmp_path / "big.png"
+    with path.open("wb") as fh:
+        fh.write(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr))
+        block = b"\x00" * (8 << 20)
+        for _ in range(12):  # ~100 MB of pixel data before the metadata
+            fh.write(_chunk(b"IDAT", block))
+        fh.write(_chunk(b"tEXt", b"workflow\x00" + wf.encode()) + _chunk(b"IEND", b""))
+    tracemalloc.start()
+    result = inspect_workflow(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert [m.filename for m in result.models] == ["ae.safetensors"]
+    assert peak < 32 << 20, peak

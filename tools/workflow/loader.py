@@ -16,8 +16,6 @@ from comfyfixer.tools.workflow.ui import parse_ui
 # Images are sniffed by content; the extension is never trusted.
 _MAGIC = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpeg", b"GIF8": "gif"}
 WORKFLOW_SUFFIXES = (".json", ".png", ".webp", ".jpg", ".jpeg")
-# An image may hold far more than its metadata; refuse absurd files before reading.
-MAX_IMAGE_BYTES = 512 * 1024 * 1024
 
 
 @dataclass
@@ -71,7 +69,7 @@ def unwrap(data: Any, origin: str, depth: int = 0) -> tuple[str, dict[str, Any]]
     )
 
 
-def _from_image(raw: bytes, origin: str, container: str) -> LoadedWorkflow:
+def _from_image(raw: bytes | Path, origin: str, container: str) -> LoadedWorkflow:
     from comfyfixer.tools.imagemeta import read_embedded_graphs
 
     try:
@@ -121,9 +119,10 @@ def load_workflow(source: Path | str | bytes | Mapping[str, Any], *, origin: str
             data_any = read_json_file(path, max_bytes=MAX_JSON_BYTES)
             fmt, data = unwrap(data_any, name)
             return LoadedWorkflow(name, "json", fmt, data, parse_ui(data) if fmt == "ui" else parse_api(data))
-        if path.stat().st_size > MAX_IMAGE_BYTES:
-            raise WorkflowFormatError(name, "image file is too large to scan for metadata")
-        raw = path.read_bytes()
+        if kind in ("png", "webp", "jpeg"):
+            # The reader seeks from chunk to chunk: pixel data is never loaded.
+            return _from_image(path, name, kind)
+        raise WorkflowFormatError(name, "GIF images do not carry ComfyUI workflows")
     kind = sniff_container(raw[:16])
     if kind in ("png", "webp", "jpeg"):
         return _from_image(raw, name, kind)
