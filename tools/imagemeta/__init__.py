@@ -42,7 +42,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("read_image", "read_images", "read_image_metadata", "iter_image_files"):
+    if name in ("read_image", "read_images", "read_image_metadata", "iter_image_files", "ImageReadError"):
         from comfyfixer.tools.imagemeta import reader
 
         return getattr(reader, name)

@@ -145,11 +145,11 @@ def _detect(cinfo: ContainerInfo, info: GenerationInfo) -> None:
     # Fooocus scheme marker: PNG text chunk, or the EXIF MakerNote of JPEG/WebP.
     scheme = get("fooocus_scheme") or (get("MakerNote") or "").strip().lower()
     params = get("parameters") or get("UserComment")
-    if scheme in ("a1111", "fooocus") and params:
-        if scheme == "a1111":
-            info_from_a1111(params, info)
-        elif not others.parse_fooocus(params, info):
-            return
+    if scheme == "a1111" and params and looks_like_a1111(params):
+        info_from_a1111(params, info)
+        info.generator, info.generator_confidence = "Fooocus", 0.95
+        return
+    if scheme == "fooocus" and params and others.parse_fooocus(params, info):
         info.generator, info.generator_confidence = "Fooocus", 0.95
         return
     # Stability Matrix: A1111 text plus its own JSON.

@@ -409,7 +409,7 @@ def parse_generic_json(text: str, info: GenerationInfo, generator: str) -> bool:
     prompt = low.get("prompt") or low.get("positiveprompt") or low.get("positive_prompt")
     if not isinstance(prompt, str):
         return False
-    info.generator, info.generator_confidence = generator, 0.8
+    info.generator, info.generator_confidence = generator, 0.4 if generator == "unknown" else 0.8
     info.prompt = prompt
     info.negative_prompt = low.get("negative_prompt") or low.get("negativeprompt")
     info.seed = _int(low.get("seed"))
