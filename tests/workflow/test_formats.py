@@ -214,3 +214,12 @@ def test_bad_files_give_clear_errors(tmp_path: Path, content: bytes, reason: str
         load_workflow(path)
     assert str(path) in str(err.value)
     assert reason.lower() in str(err.value).lower()
+
+
+def test_note_urls_become_download_hints() -> None:
+    note = {"id": 1, "type": "MarkdownNote", "widgets_values": [
+        "Get [it](https://huggingface.co/org/repo/blob/main/split/lora_x.safetensors) and put it in loras"]}
+    lora = {"id": 2, "type": "LoraLoaderModelOnly", "widgets_values": ["lora_x.safetensors", 1.0]}
+    result = inspect_workflow(_ui([note, lora]))
+    assert result.note_urls == ["https://huggingface.co/org/repo/resolve/main/split/lora_x.safetensors"]
+    assert result.models[0].url == result.note_urls[0]

@@ -23,6 +23,10 @@ from comfyfixer.tools.workflow.widgets import widget_inputs
 from pydantic import BaseModel, Field
 
 _EMBEDDING = re.compile(r"embedding:([^\s,()\[\]{}<>|:\"']+(?:\.(?:safetensors|pt|bin|pth))?)", re.IGNORECASE)
+_MODEL_URL = re.compile(
+    r"https?://[^\s\"'<>()\[\]]+?\.(?:safetensors|ckpt|pt|pth|bin|gguf|sft|onnx)(?=[\s\"'<>()\[\],;]|\?|$)",
+    re.IGNORECASE,
+)
 _PARAM_NAMES = ("seed", "noise_seed", "steps", "cfg", "sampler_name", "scheduler", "denoise", "guidance",
                 "start_at_step", "end_at_step", "add_noise", "shift")
 _SIZE_NAMES = ("width", "height", "batch_size", "length")
@@ -198,6 +202,29 @@ def _attach_workflow_level_models(graph: Graph, refs: list[ModelRef], add: Any) 
                          folder_from="properties"))
 
 
+def note_urls(graph: Graph) -> list[str]:
+    """Model-file URLs that authors write into Note/MarkdownNote nodes."""
+    urls: list[str] = []
+    for node in graph.nodes.values():
+        if node.class_type not in ("Note", "MarkdownNote"):
+            continue
+        for text in node.widgets_values if isinstance(node.widgets_values, list) else []:
+            if isinstance(text, str):
+                for m in _MODEL_URL.finditer(text):
+                    # A Hugging Face page link ("blob") downloads from the "resolve" twin.
+                    url = re.sub(r"(huggingface\.co/[^/]+/[^/]+)/blob/", r"\1/resolve/", m.group(0))
+                    if url not in urls:
+                        urls.append(url)
+    return urls
+
+
+def _attach_note_urls(models: list[ModelRef], urls: list[str]) -> None:
+    by_name = {u.rsplit("/", 1)[-1].lower(): u for u in urls}
+    for m in models:
+        if m.url is None:
+            m.url = by_name.get(m.filename.rsplit("/", 1)[-1].lower())
+
+
 def extract_parameters(graph: Graph) -> dict[str, Any]:
     samplers: list[dict[str, Any]] = []
     latents: list[dict[str, Any]] = []
@@ -264,13 +291,15 @@ def inspect_loaded(
         )
     node_types, virtual = node_type_counts(graph)
     models = extract_models(graph, warnings)
+    hinted = note_urls(graph)
+    _attach_note_urls(models, hinted)
     custom = attribute_packs(graph.nodes.values(), schemas, catalog)
     if catalog is None and custom:
         warnings.append("ComfyUI-Manager catalogs not loaded: custom node packs could not be looked up")
     return InspectionResult(
         path=loaded.path, format=loaded.format, container=loaded.container,
         node_types=node_types, models=models, custom_nodes=custom, virtual_nodes=virtual,
-        parameters=extract_parameters(graph), warnings=warnings, schema_source=schemas.source,
+        parameters=extract_parameters(graph), warnings=warnings, note_urls=hinted, schema_source=schemas.source,
         comfyui_version=_saved_version(graph),
     )
 

@@ -27,7 +27,7 @@ class ModelRef(BaseModel):
     node_id: str = Field(description="Node id; inner subgraph nodes are '<instance>:<inner>'.")
     input: str | None = Field(None, description="Input name the file is given in, when known.")
     class_type: str = ""
-    url: str | None = Field(None, description="Download URL the workflow itself gives (properties.models).")
+    url: str | None = Field(None, description="Download URL the workflow itself gives (properties.models or a note).")
     hash: str | None = None
     hash_type: str | None = None
     source: Literal["widget", "api", "properties", "embedding"] = "widget"
@@ -68,5 +68,8 @@ class InspectionResult(BaseModel):
     virtual_nodes: list[str] = Field(default_factory=list, description="Frontend-only classes (Reroute, Note, ...).")
     parameters: dict[str, Any] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
+    note_urls: list[str] = Field(
+        default_factory=list, description="Model-file URLs written in the workflow's notes (hints, not loads)."
+    )
     schema_source: str = ""
     comfyui_version: str | None = Field(None, description="ComfyUI version the workflow was saved with, if recorded.")
