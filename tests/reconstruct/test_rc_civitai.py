@@ -132,3 +132,19 @@ def test_model_version_ids_are_looked_up_as_identity() -> None:
                                            "https://civitai.com/api/download/models/1421739"}
     # the author's other images with the same checkpoint version were asked for as supporting evidence
     assert {"username": "Cooler_Rider", "model_version_id": 46846}.items() <= source.calls[-1].items()
+
+
+def test_parameters_only_image_reuses_its_siblings_graph(civitai: CivitaiClient) -> None:
+    with REPLAY.use_cassette("civitai_image_sibling_graph.json") as cass:
+        r = reconstruct(ReconstructInput(civitai_image_id=469642), schemas=schemas(), civitai=civitai)
+        assert cass.all_played
+    assert r.method == "civitai"
+    assert any(i.what == "workflow structure" and "469643" in i.why for i in r.inferred)
+    classes = sorted(n["class_type"] for n in r.api.values())
+    assert classes.count("KSampler") == 2 and "smZ CLIPTextEncode" in classes  # the author's own pipeline
+    first = r.api["11"]["inputs"]
+    assert (first["seed"], first["steps"], first["cfg"], first["sampler_name"]) == (1816877408, 30, 3.5, "euler_ancestral")
+    assert {m.model_version_id for m in r.models} >= {324619, 1284026}
+    assert any(i.what == "prompt embeddings" for i in r.inferred)  # meta names it, the graph loads it by AIR
+    assert r.status == "UNCERTAIN"
+    assert r.workflow is not None and len(r.workflow["nodes"]) == len(r.api)

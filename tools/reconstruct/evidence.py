@@ -10,6 +10,7 @@ from comfyfixer.tools.imagemeta.a1111 import hash_kind
 from comfyfixer.tools.imagemeta.models import GenerationInfo
 from comfyfixer.tools.reconstruct.api_to_ui import is_link
 from comfyfixer.tools.reconstruct.models import CustomNodeNeed, Inferred, ModelVerdict, ReconstructResult
+from comfyfixer.tools.reconstruct.sibling import air_version
 from comfyfixer.tools.schema import NodeSchema, SchemaSet
 from comfyfixer.tools.schema.folders import core_model_folder, guess_folder_from_input, looks_like_model_file
 
@@ -115,8 +116,13 @@ def inspect_needs(workflow: dict[str, Any] | None, api: dict[str, Any] | None, s
         hashes = _info_hashes(info, role, ref.filename)
         if ref.hash:
             hashes.setdefault(hash_kind(ref.hash) if (ref.hash_type or "").lower() != "sha256" else "SHA256", ref.hash)
-        models.append(ModelVerdict(role=role, name=_stem(ref.filename), file=ref.filename, folder=ref.folder,
-                                   hashes=hashes, detail={"url_hint": ref.url} if ref.url else {}))
+        mv = ModelVerdict(role=role, name=_stem(ref.filename), file=ref.filename, folder=ref.folder,
+                          hashes=hashes, detail={"url_hint": ref.url} if ref.url else {})
+        air = air_version(ref.filename)
+        if air is not None:  # Civitai's generator names models by AIR: the version id is their identity
+            mv.model_version_id = air[1]
+            mv.name = ref.filename
+        models.append(mv)
     return models, graph_custom_nodes(workflow, api, schemas, catalog)
 
 

@@ -26,6 +26,7 @@ from comfyfixer.tools.reconstruct.evidence import inspect_needs, resolve_models
 from comfyfixer.tools.reconstruct.from_parameters import build_from_parameters
 from comfyfixer.tools.reconstruct.graph_builder import add_notes
 from comfyfixer.tools.reconstruct.models import Inferred, ReconstructInput, ReconstructResult
+from comfyfixer.tools.reconstruct.sibling import adapt_sibling_graph
 from comfyfixer.tools.reconstruct.validate import validate_api
 from comfyfixer.tools.schema import NodeSchema, SchemaSet
 
@@ -163,7 +164,9 @@ def _civitai_run(run: _Run, ev: CivitaiEvidence) -> None:
         r.certain.insert(0, f"Civitai image {img.id}: meta.comfy carries the ComfyUI graph")
     elif meta:
         info = meta_to_info(meta)
-        run.from_parameters(info, "civitai")
+        run.info = info
+        if not _from_sibling(run, ev, info):
+            run.from_parameters(info, "civitai")
         r.certain.insert(0, f"Civitai image {img.id}: generation parameters from its meta")
         versions = info.extra.get("civitai_resources") or []
         for res in versions:
@@ -183,6 +186,39 @@ def _civitai_run(run: _Run, ev: CivitaiEvidence) -> None:
                                        "workflow this image came from (open it to compare)", confidence=0.7))
     if ev.post_images:
         r.notes.append(f"post {img.post_id}: {len(ev.post_images)} image(s) checked as supporting evidence")
+
+
+def _from_sibling(run: _Run, ev: CivitaiEvidence, info: GenerationInfo) -> bool:
+    """Use a sibling's graph with this image's values when it ran the same model and every value fits."""
+    r = run.result
+    versions = [int(x["modelVersionId"]) for x in info.extra.get("civitai_resources") or []
+                if isinstance(x, dict) and isinstance(x.get("modelVersionId"), int)] + ev.image.model_version_ids
+    for sib in ev.graph_siblings:
+        wf, prompt = comfy_graphs(sib)
+        if prompt is None and wf is not None and run.ui_to_api is not None:
+            try:
+                prompt = run.ui_to_api(wf)
+            except Exception:  # an unreadable sibling is just not evidence
+                continue
+        if not prompt:
+            continue
+        adapted = adapt_sibling_graph(prompt, info, versions)
+        if not adapted.same_model or adapted.missing:
+            why = "another model" if not adapted.same_model else "missing " + "; ".join(adapted.missing)
+            r.notes.append(f"sibling image {sib.id}'s graph was not used ({why})")
+            continue
+        r.method = "civitai"
+        r.api = adapted.prompt
+        conv = api_to_ui(adapted.prompt, run.schemas)
+        r.workflow = conv.workflow
+        r.notes.extend(conv.warnings)
+        r.inferred.append(Inferred(what="workflow structure", why=f"taken from sibling image {sib.id} (same author "
+                                   "or post, same model), with this image's own values written in", confidence=0.7))
+        r.certain.extend(f"from this image's meta: {c}" for c in adapted.changed)
+        r.inferred.extend(Inferred(what="prompt embeddings", why=w, confidence=0.4) for w in adapted.warnings)
+        r.models, r.custom_nodes = inspect_needs(None, r.api, run.schemas, run.catalog, info)
+        return True
+    return False
 
 
 def _status(r: ReconstructResult) -> str:

@@ -45,6 +45,14 @@ def _civitai_generator_graph() -> dict[str, Any]:
     return {k: v for k, v in graphs.prompt.items() if isinstance(v, dict) and "class_type" in v}
 
 
+def _extra_metadata(path: Path) -> dict[str, Any]:
+    """The ``extraMetadata`` JSON string inside a Civitai-generator JPEG's UserComment."""
+    from comfyfixer.tools.imagemeta import read_image
+
+    comment = read_image(path).raw["UserComment"]
+    return dict(json.loads(json.loads(comment)["extraMetadata"]))
+
+
 def main() -> None:
     page = json.loads((CIVITAI / "wiki_images_limit1.json").read_text(encoding="utf-8"))
     item = page["items"][0]
@@ -83,6 +91,25 @@ def main() -> None:
                      "api/civitai/model_version_1421739.civitai.info.json (real model-version object)"),
         _interaction(f"{BASE}/model-versions/by-hash/{lora_hash.lower()}", version, "same, lower-case hash"),
     ])
+    # 5. An image with parameters only, whose post sibling carries the graph it was made with.
+    gen_image = SHARED / "images" / "corpus" / "civitai" / "Dataset-Tools__CivitaiComfyui_Test.jpeg"
+    extra = _extra_metadata(gen_image)
+    target_meta = {k: extra[k] for k in ("prompt", "negativePrompt", "steps", "cfgScale", "sampler", "seed")}
+    target_meta["civitaiResources"] = [{"type": "checkpoint", "modelVersionId": 324619},
+                                       {"type": "lora", "modelVersionId": 1284026, "weight": 0.8}]
+    target = dict(item, id=item["id"] + 10, meta=target_meta, modelVersionIds=[324619, 1284026])
+    sibling = dict(item, id=item["id"] + 11, meta={"comfy": json.dumps({"prompt": _civitai_generator_graph()})})
+    assembled = ("item shape of api/civitai/wiki_images_limit1.json; meta = the extraMetadata (and, as "
+                 "civitaiResources, the resources) of images/corpus/civitai/Dataset-Tools__CivitaiComfyui_Test.jpeg; "
+                 "the sibling's meta.comfy = that image's real API graph")
+    _write("civitai_image_sibling_graph.json", [
+        _interaction(f"{BASE}/images?limit=1&imageId={target['id']}", {"items": [target], "metadata": {}}, assembled),
+        _interaction(f"{BASE}/images?limit=20&postId={item['postId']}", {"items": [target, sibling], "metadata": {}},
+                     assembled),
+        _interaction(f"{BASE}/images?limit=20&username={item['username']}&modelVersionId=324619",
+                     {"items": [target], "metadata": {}}, assembled),
+    ])
+
     # 4. An image id Civitai does not list.
     _write("civitai_image_missing.json", [
         _interaction(f"{BASE}/images?limit=1&imageId=1", {"items": [], "metadata": {}},
