@@ -82,3 +82,15 @@ def test_ui_workflow_skips_muted_nodes() -> None:
                     {"id": 2, "type": "CLIPTextEncode", "mode": 2, "widgets_values": ["muted"]}], "links": []}
     api = ui_to_api(wf)
     assert list(api) == ["1"] and api["1"]["inputs"]["text"] == "kept"
+
+
+def test_civitai_onsite_text_is_civitai() -> None:
+    from comfyfixer.tools.imagemeta.reader import _apply_text
+
+    text = ('a fox\nNegative prompt: blur\nSteps: 25, Sampler: Euler a, CFG scale: 5, Seed: 1, Size: 832x1216, '
+            'Created Date: 2025-01-01T00:00:00.0000000Z, Civitai resources: [{"type":"checkpoint","modelVersionId":2514310},'
+            '{"type":"lora","weight":0.8,"modelVersionId":12}], Civitai metadata: {}')
+    info = GenerationInfo()
+    assert _apply_text(text, info)
+    assert info.generator == "Civitai"
+    assert [r["modelVersionId"] for r in info.extra["civitai_resources"]] == [2514310, 12]
