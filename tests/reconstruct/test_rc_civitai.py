@@ -145,6 +145,7 @@ def test_parameters_only_image_reuses_its_siblings_graph(civitai: CivitaiClient)
     first = r.api["11"]["inputs"]
     assert (first["seed"], first["steps"], first["cfg"], first["sampler_name"]) == (1816877408, 30, 3.5, "euler_ancestral")
     assert {m.model_version_id for m in r.models} >= {324619, 1284026}
+    assert any("urn:air" in n for n in r.notes)
     assert any(i.what == "prompt embeddings" for i in r.inferred)  # meta names it, the graph loads it by AIR
     assert r.status == "UNCERTAIN"
     assert r.workflow is not None and len(r.workflow["nodes"]) == len(r.api)

@@ -134,6 +134,7 @@ class _Run:
                 renamed = {k: v for k, v in conv.id_map.items() if k != str(v)}
                 r.notes.append(f"non-numeric node ids renumbered for the editor: {renamed}")
         r.models, r.custom_nodes = inspect_needs(r.workflow, r.api, self.schemas, self.catalog, self.info)
+        _note_air_names(r)
 
     def from_parameters(self, info: GenerationInfo, method: str) -> None:
         r = self.result
@@ -151,6 +152,13 @@ class _Run:
         r.notes.append("node positions are not in the evidence: nodes are laid out left to right by dependency")
         if info.generator:
             r.certain.insert(0, f"generator: {info.generator}")
+
+
+def _note_air_names(r: ReconstructResult) -> None:
+    airs = [m for m in r.models if m.file and m.file.startswith("urn:air:")]
+    if airs:
+        r.notes.append(f"Civitai's generator names {len(airs)} model(s) by AIR (urn:air:…), not by file: download "
+                       "each (its model-version id is in models[]) and pick the file in its loader")
 
 
 def _civitai_run(run: _Run, ev: CivitaiEvidence) -> None:
@@ -217,6 +225,7 @@ def _from_sibling(run: _Run, ev: CivitaiEvidence, info: GenerationInfo) -> bool:
         r.certain.extend(f"from this image's meta: {c}" for c in adapted.changed)
         r.inferred.extend(Inferred(what="prompt embeddings", why=w, confidence=0.4) for w in adapted.warnings)
         r.models, r.custom_nodes = inspect_needs(None, r.api, run.schemas, run.catalog, info)
+        _note_air_names(r)
         return True
     return False
 
