@@ -149,3 +149,13 @@ def test_parameters_only_image_reuses_its_siblings_graph(civitai: CivitaiClient)
     assert any(i.what == "prompt embeddings" for i in r.inferred)  # meta names it, the graph loads it by AIR
     assert r.status == "UNCERTAIN"
     assert r.workflow is not None and len(r.workflow["nodes"]) == len(r.api)
+
+
+def test_cli_with_a_civitai_url(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from comfyfixer.agent.cli import run
+
+    with REPLAY.use_cassette("civitai_image_a1111.json"):
+        code = run(["reconstruct", "https://civitai.com/images/469632", "--no-resolve", "--out", str(tmp_path), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["method"] == "civitai" and out["source"] == "civitai image 469632"
+    assert [Path(f).name for f in out["files"]] == ["civitai-image-469632.workflow.json", "civitai-image-469632.api.json"]
