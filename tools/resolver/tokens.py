@@ -123,7 +123,8 @@ def search_terms(info: FilenameInfo, *, limit: int = 7) -> list[str]:
     if fam:
         lead = re.match(r"([a-z]+)[_\-]?(\d+(?:\.\d+)*)", info.core)
         if lead and lead.group(1) == fam:
-            for sep in ("_", "-", ""):
+            seps = ("_", "-", "") if "." in lead.group(2) else ("_", "-", "", ".")  # "FLUX.2-…" style
+            for sep in seps:
                 add(f"{fam}{sep}{lead.group(2)}")
     if len(parts) >= 2:
         for sep in ("-", "_"):
