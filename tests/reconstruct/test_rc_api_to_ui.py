@@ -147,3 +147,12 @@ def test_structure_checker_catches_broken_bookkeeping() -> None:
     wf["links"][0][2] = 5  # a source slot the node does not have
     wf["nodes"][0]["id"] = wf["nodes"][1]["id"]
     assert len(ui_structure_problems(wf)) >= 2
+
+
+def test_literal_for_a_force_input_widget_is_kept() -> None:
+    prompt = {"1": {"class_type": "KlingVideoExtendNode", "inputs": {"video_id": "abc", "prompt": "p",
+                                                                     "negative_prompt": "n", "cfg_scale": 0.5}}}
+    node = api_to_ui(prompt, schemas()).workflow["nodes"][0]
+    kept = [i for i in node["inputs"] if i["name"] == "video_id"]
+    assert len(kept) == 1 and kept[0]["widget"] == {"name": "video_id"}
+    assert node["widgets_values"][-1] == "abc"

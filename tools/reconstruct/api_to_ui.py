@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from comfyfixer.tools.schema import InputSpec, NodeSchema
+from comfyfixer.tools.schema.models import WIDGET_TYPES
 
 COLUMN_WIDTH = 420
 NODE_WIDTH = 340
@@ -210,6 +211,10 @@ def api_to_ui(prompt: Mapping[str, Any], schemas: Mapping[str, NodeSchema]) -> U
                     slot = {"name": spec.name, "type": spec.type, "link": None}
                     if spec.section == "optional" and not present:
                         slot["shape"] = 7  # the frontend draws optional sockets hollow
+                    if present and not is_link(value, nodes) and spec.type in WIDGET_TYPES:
+                        # forceInput widget given a value (an older version showed it): keep it, at the end.
+                        known.discard(spec.name)
+                        continue
                     if present and is_link(value, nodes):
                         slot["link"] = add_link(value, spec.type, nid, len(ui_inputs))
                     elif present:
