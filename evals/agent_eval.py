@@ -172,8 +172,8 @@ def score(case: AgentCase, answer: Any, seconds: float) -> CaseScore:
 
 
 # --- running --------------------------------------------------------------------------
-def run_case(case: AgentCase, *, base_url: str | None, model: str, native_tools: bool, api_key: str | None,
-             online: bool, home: Path) -> CaseScore:
+def run_case(case: AgentCase, *, base_url: str | None, model: str, native_tools: bool, online: bool,
+             home: Path) -> CaseScore:
     """Run one case against ``base_url`` (or its script on the loopback server when None)."""
     from comfyfixer.agent.config import load_settings
     from comfyfixer.agent.orchestrator import Orchestrator
@@ -187,8 +187,8 @@ def run_case(case: AgentCase, *, base_url: str | None, model: str, native_tools:
             "cache_dir": home / "cache", "state_dir": home / "state", "offline": not online,
             **{k: v for k, v in case.settings.items()},
         }
-        if api_key:
-            overrides["llm_api_key"] = api_key
+        if server is not None:
+            overrides["llm_api_key"] = "scripted"  # a configured real key never goes to the fake
         settings = load_settings(**overrides)
         started = time.perf_counter()
         answer = Orchestrator(settings).run(case.question, files=case.files)
@@ -203,7 +203,6 @@ def run_eval(
     base_url: str | None = None,
     model: str = "scripted-qwen",
     native_tools: bool = True,
-    api_key: str | None = None,
     online: bool = False,
     only: Sequence[str] = (),
     cases_dir: Path = CASES_DIR,
@@ -212,7 +211,7 @@ def run_eval(
     cases = load_cases(cases_dir, only)
     with tempfile.TemporaryDirectory(prefix="comfyfixer-eval-") as tmp:
         scores = [
-            run_case(c, base_url=base_url, model=model, native_tools=native_tools, api_key=api_key, online=online,
+            run_case(c, base_url=base_url, model=model, native_tools=native_tools, online=online,
                      home=Path(tmp) / c.id)
             for c in cases
         ]

@@ -4,13 +4,15 @@
     comfyfixer-eval agent --base-url http://127.0.0.1:11434/v1 --model qwen2.5:7b-instruct
     comfyfixer-eval agent --case safety-planted-prompt --prompt-tools --json
 
+The endpoint's API key comes from the usual settings (``COMFYFIXER_LLM_API_KEY`` or
+``DASHSCOPE_API_KEY``); it is never sent to the scripted model.
+
 Exit code: 0 when every case succeeds, 1 otherwise, 2 for usage errors or an unreachable model server.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 SUITES = ("agent",)
@@ -21,8 +23,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("suite", nargs="?", default="agent", choices=SUITES, help="Which evaluation (default: agent).")
     p.add_argument("--base-url", help="OpenAI-compatible endpoint; omitted = the scripted loopback model.")
     p.add_argument("--model", default=None, help="Model name on that endpoint.")
-    p.add_argument("--api-key-env", default="COMFYFIXER_LLM_API_KEY",
-                   help="Environment variable holding the endpoint's API key (never pass keys as arguments).")
     p.add_argument("--prompt-tools", action="store_true", help="Prompt-based (nous) tool calls instead of native.")
     p.add_argument("--online", action="store_true", help="Let tools use the network (Civitai, Hugging Face).")
     p.add_argument("--case", action="append", default=[], help="Run only this case id (repeatable).")
@@ -38,7 +38,6 @@ def main(argv: list[str] | None = None) -> int:
     model = args.model or ("scripted-qwen" if not args.base_url else "qwen2.5:7b-instruct")
     try:
         card = run_eval(base_url=args.base_url, model=model, native_tools=not args.prompt_tools,
-                        api_key=os.environ.get(args.api_key_env) if args.base_url else None,
                         online=args.online, only=args.case)
     except ModelUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)

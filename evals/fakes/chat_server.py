@@ -233,7 +233,9 @@ class ScriptedChatServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="scripted-chat", daemon=True)
+        # A short poll interval: shutdown() waits up to one interval, and tests start many servers.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="scripted-chat", daemon=True)
         self._thread.start()
         return self
 
