@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
@@ -90,10 +91,11 @@ def install_pack(req: PackInstallRequest, policy: HostPolicy, *, runner: Runner 
         raise ComfyFixerError(f"{target} already exists (not at the pinned commit); left untouched",
                               hint="remove or rename it yourself, or drop this action from the plan")
     req.staging_dir.mkdir(parents=True, exist_ok=True)
-    stage = req.staging_dir / f"{name}.clone"
-    if stage.exists():
-        # a clone interrupted earlier: it is our own staging copy, never user data
-        shutil.rmtree(stage)
+    for stale in req.staging_dir.glob(f"{name}.*.clone"):
+        # clones interrupted earlier: our own staging copies, never user data (a git process orphaned
+        # by a kill may still be writing into one, hence a fresh name below and best-effort removal)
+        shutil.rmtree(stale, ignore_errors=True)
+    stage = req.staging_dir / f"{name}.{os.getpid()}-{secrets.token_hex(3)}.clone"
     clone = ["git", "clone", "--quiet", "--no-checkout", "--", req.repo_url, str(stage)]
     commands.append(clone)
     _run(clone, runner, req.timeout, f"cloning {req.repo_url}")

@@ -140,6 +140,9 @@ class FileServer:
         self.civitai: dict[str, str] = {}  # version id -> file name
         self.hf: dict[str, str] = {}  # "repo/resolve/rev/file" -> file name
         self.static: dict[str, Path] = {}
+        # while set, static requests whose path contains this text wait for static_release (kill tests)
+        self.static_stall: str | None = None
+        self.static_release = threading.Event()
         self.requests: list[RequestRecord] = []
         self._signed: dict[str, tuple[str, int, float]] = {}  # sig -> (name, uses left, deadline)
         self._lock = threading.Lock()
@@ -204,6 +207,7 @@ class FileServer:
         return self
 
     def stop(self) -> None:
+        self.static_release.set()
         for f in self.files.values():
             f.stall_release.set()
         if self._httpd is not None:
@@ -346,6 +350,9 @@ class _Handler(BaseHTTPRequestHandler):
                 sub = rel[len(prefix):].lstrip("/")
                 target = (folder / sub).resolve()
                 if folder.resolve() in target.parents and target.is_file():
+                    srv = self.server_ref
+                    if srv.static_stall and srv.static_stall in rel:
+                        srv.static_release.wait(30)
                     data = target.read_bytes()
                     return self._simple(rec, 200, data, "application/octet-stream", head=head)
         return self._simple(rec, 404, b"not found", "text/plain", head=head)

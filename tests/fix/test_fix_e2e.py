@@ -321,7 +321,7 @@ def test_interrupted_clone_leaves_no_pack_and_is_redone(server: FileServer, comf
     git_root, commit = make_pack_repo(tmp_path)
     url = server.add_static("git", git_root) + "/ComfyUI-TestPack.git"
     staging = comfy / ".comfyfixer/staging"
-    leftover = staging / "ComfyUI-TestPack.clone"
+    leftover = staging / "ComfyUI-TestPack.1234-abcdef.clone"
     leftover.mkdir(parents=True)
     (leftover / "half").write_text("a clone killed half way")
     req = PackInstallRequest(repo_url=url, commit=commit, target=comfy / "custom_nodes/ComfyUI-TestPack",
@@ -390,3 +390,32 @@ def test_fix_dry_run_token_notes_and_total_cap(server: FileServer, comfy: Path, 
     assert run(["approve", plan["plan_file"], "--yes", "--json"]) == 2  # over the total cap
     code, ok = cli(capsys, "approve", plan["plan_file"], "--yes", "--json", "--confirm-all")
     assert code == 0 and ok["token"].startswith("approve:")
+
+
+def test_kill_during_clone_leaves_no_pack_then_rerun_installs(server: FileServer, comfy: Path, env: Path,
+                                                              tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    git_root, commit = make_pack_repo(tmp_path)
+    url = server.add_static("git", git_root) + "/ComfyUI-TestPack.git"
+    inp = tmp_path / "inputs.json"
+    inp.write_text(json.dumps({"comfyui_dir": str(comfy), "node_types": [
+        {"class_type": "TestNode", "status": "RESOLVED", "packs": [{"id": "test-pack", "reference": url, "commit": commit}]}]}))
+    _, plan = cli(capsys, "fix", "--inputs", str(inp), "--json")
+    _, ok = cli(capsys, "approve", plan["plan_file"], "--yes", "--json", "--confirm-all")
+    server.static_stall = "/objects/"  # the clone hangs while fetching objects
+    proc = subprocess.Popen([sys.executable, "-c", "from comfyfixer.agent.cli import main; main()", "apply",
+                             ok["plan_file"], "--token", ok["token"], "--json"],
+                            env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not server.records("/objects/"):
+        time.sleep(0.05)
+    assert server.records("/objects/"), "the clone never started fetching objects"
+    os.killpg(proc.pid, signal.SIGKILL)  # the process and its git child, as a terminal kill would
+    proc.wait()
+    assert list((comfy / "custom_nodes").iterdir()) == []  # nothing half-cloned where ComfyUI imports packs
+    server.static_stall = None
+    server.static_release.set()
+    report = approve_and_apply(capsys, ok["plan_file"], "--confirm-all")
+    assert report["outcomes"][0]["status"] == "done"
+    assert [p.name for p in (comfy / "custom_nodes").iterdir()] == ["ComfyUI-TestPack"]
+    assert not any((comfy / ".comfyfixer/staging").glob("*.clone"))
