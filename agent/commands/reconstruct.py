@@ -143,6 +143,13 @@ def _print(s: dict[str, Any]) -> None:
         console.print(f"[dim]note:[/] {escape(n)}")
     for f in s["files"]:
         console.print(f"wrote {escape(f)}")
-    if s.get("readiness"):
-        summ = s["readiness"].get("summary") or {}
-        console.print(f"[bold]readiness[/]: {escape(str(summ))}")
+    ready = s.get("readiness")
+    if ready:
+        console.print(f"[bold]readiness here[/]: {ready.get('status')}")
+        for m in ready.get("missing_models") or []:
+            console.print(f"  • missing model {escape(str(m.get('filename')))} ({m.get('folder')})")
+        for n in ready.get("missing_node_types") or []:
+            console.print(f"  • missing node {escape(str(n.get('class_type')))}: {escape(str(n.get('fix') or ''))}")
+        plan = ready.get("make_runnable")
+        if plan:
+            console.print(f"to make it runnable: [bold]{escape(plan['command'])}[/] ({escape(plan['what'])})")
