@@ -1,8 +1,10 @@
 """Tools that live on the agent side (they need Settings), added to the shared toolset.
 
-``plan_fix`` builds and saves a fix plan, the same one ``comfyfixer fix`` makes. Planning changes
-nothing in ComfyUI: the plan only runs after the user approves it with ``comfyfixer approve`` and
-applies it with the approval token, outside the model's reach.
+``plan_fix`` builds and saves a fix plan, the same one ``comfyfixer fix`` makes, and
+``prepare_runpod_job`` saves a RunPod job file like ``comfyfixer runpod prepare``. Both only plan:
+nothing in ComfyUI changes and nothing is sent or paid for until the user approves the file
+(``comfyfixer approve`` / ``comfyfixer runpod approve``) and applies or submits it with the
+single-use token, outside the model's reach.
 """
 
 from __future__ import annotations
@@ -73,8 +75,63 @@ def plan_spec(settings: Settings) -> ToolSpec:
     )
 
 
+class RunPodPrepareArgs(BaseModel):
+    """Input of ``prepare_runpod_job``."""
+
+    workflow: str = Field(description="Path of the workflow (UI or API JSON, or an image embedding one).")
+    endpoint_id: str | None = Field(default=None, description="RunPod endpoint id; default: the configured one.")
+    images: list[str] = Field(default_factory=list, description="Paths of input images the workflow loads.")
+
+
+class RunPodPrepared(BaseModel):
+    """A saved RunPod job file, summarised. Nothing was sent and nothing was spent."""
+
+    job_file: str = Field(description="Where the job was saved; the user approves this file.")
+    endpoint_id: str = Field(description="The endpoint the job is for.")
+    nodes: int = Field(description="Nodes in the API-format workflow.")
+    size_bytes: int = Field(description="Request size (RunPod accepts at most 10 MB).")
+    models_needed: list[str] = Field(description="Model files the endpoint's workers must already have.")
+    images_needed: list[str] = Field(description="Images the workflow loads by name.")
+    warnings: list[str] = Field(default_factory=list, description="What may fail on the worker.")
+    next_step: str = Field(description="What the user does to approve and submit the job.")
+
+
+def runpod_spec(settings: Settings) -> ToolSpec:
+    def run(args: BaseModel, ctx: ToolContext) -> BaseModel:
+        from comfyfixer.agent.runpod_jobs import load_job, save_job, summary
+        from comfyfixer.tools.runpod import RunPodPrepareInput, prepare_runpod_job
+
+        assert isinstance(args, RunPodPrepareArgs)
+        endpoint = args.endpoint_id or settings.runpod_endpoint_id
+        if not endpoint:
+            raise InputError("no RunPod endpoint id", hint="the user sets COMFYFIXER_RUNPOD_ENDPOINT_ID or names one")
+        request = prepare_runpod_job(RunPodPrepareInput(workflow=args.workflow, endpoint_id=endpoint,
+                                                        images=args.images))
+        path, _ = save_job(request, settings.state_dir)
+        info = summary(load_job(path))
+        step = (f"Submitting costs money: the user approves with `comfyfixer runpod approve {path}` and sends it "
+                f"with `comfyfixer runpod submit {path} --token …`. You cannot submit it.")
+        return RunPodPrepared(job_file=str(path), endpoint_id=info["endpoint_id"], nodes=info["nodes"],
+                              size_bytes=info["size_bytes"], models_needed=info["models_needed"],
+                              images_needed=info["images_needed"], warnings=info["warnings"], next_step=step)
+
+    return ToolSpec(
+        name="prepare_runpod_job",
+        description=(
+            "Prepare a workflow to run on the user's RunPod serverless GPU endpoint (worker-comfyui): converts "
+            "it to API format, attaches input images, checks the 10 MB limit and lists the models the workers "
+            "must have. Saves a job file and SENDS NOTHING: submitting costs money and only the user can "
+            "approve and submit it."
+        ),
+        input_model=RunPodPrepareArgs,
+        result_model=RunPodPrepared,
+        run=run,
+    )
+
+
 def agent_toolset(settings: Settings, ctx: ToolContext) -> Toolset:
     """The shared tools plus the agent-side ones."""
     ts = default_toolset(ctx)
     ts.add(plan_spec(settings))
+    ts.add(runpod_spec(settings))
     return ts
