@@ -236,7 +236,7 @@ class Executor:
         req = DownloadRequest(
             url=a.url, target=target, allowed_roots=[self.comfy],
             staging_dir=staging_dir_for(target, self.comfy), quarantine_dir=quarantine_dir_for(target, self.comfy),
-            expected_size=a.size, expected_sha256=a.sha256,
+            expected_size=a.size if a.size_exact else None, expected_sha256=a.sha256,
             max_bytes=None if over_cap_confirmed else self.settings.max_download_bytes, label=a.name,
             allow_unsafe_pickle=a.allow_unsafe_pickle,
         )

@@ -133,6 +133,8 @@ class DownloadAction(BaseModel):
     name: str = Field(description="Name the workflow uses (relative to the model folder).")
     target: str = Field(description="Destination relative to the ComfyUI folder (POSIX).")
     size: int | None = None
+    size_exact: bool = Field(default=False, description="The size is exact (Hugging Face) rather than rounded "
+                             "(Civitai sizeKB, catalog '2.0GB'); only an exact size is enforced at download.")
     sha256: str | None = None
     license: str | None = None
     token: Literal["civitai", "hf"] | None = Field(default=None, description="Which token the source needs.")
@@ -231,6 +233,11 @@ def _token_for(candidate: SourceCandidate) -> Literal["civitai", "hf"] | None:
     return None
 
 
+def _exact_size_source(cand: SourceCandidate) -> bool:
+    """Hugging Face reports byte-exact sizes; Civitai (float KiB) and catalogs ("2.0GB") round them."""
+    return cand.source.lower().startswith("hf") or "huggingface.co/" in cand.url
+
+
 def _download_action(need: ModelNeed, cand: SourceCandidate, policy: PlanPolicy, *, chosen: bool) -> DownloadAction:
     folder = need.folder or "checkpoints"
     name = str(safe_relpath(need.filename, what="model file name"))
@@ -244,7 +251,7 @@ def _download_action(need: ModelNeed, cand: SourceCandidate, policy: PlanPolicy,
         confirm = []  # the user picked this candidate explicitly
     return DownloadAction(
         item=f"model:{folder}/{name}", url=cand.url, source=cand.source, folder=folder, name=name, target=target,
-        size=cand.size, sha256=cand.sha256.lower() if cand.sha256 else None, license=cand.license,
+        size=cand.size, size_exact=cand.size is not None and _exact_size_source(cand), sha256=cand.sha256.lower() if cand.sha256 else None, license=cand.license,
         token=_token_for(cand), gated=cand.gated, confirm=confirm,
     )
 

@@ -419,3 +419,24 @@ def test_kill_during_clone_leaves_no_pack_then_rerun_installs(server: FileServer
     assert report["outcomes"][0]["status"] == "done"
     assert [p.name for p in (comfy / "custom_nodes").iterdir()] == ["ComfyUI-TestPack"]
     assert not any((comfy / ".comfyfixer/staging").glob("*.clone"))
+
+
+def test_rounded_sizes_are_not_enforced_but_exact_ones_are(server: FileServer, comfy: Path, env: Path,
+                                                           tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    civ = server.add_file("rounded.safetensors", 3 * MB + 123, seed=61)
+    hf = server.add_file("exact.safetensors", 2 * MB, seed=62)
+    inp = tmp_path / "inputs.json"
+    inp.write_text(json.dumps({"comfyui_dir": str(comfy), "models": [
+        {"filename": "rounded.safetensors", "folder": "checkpoints", "verdict": "RESOLVED",  # sizeKB-style rounding
+         "candidates": [{"source": "civitai", "url": server.add_civitai(71, civ.name), "sha256": civ.sha256,
+                         "size": round(civ.size / 1024) * 1024}]},
+        {"filename": "exact.safetensors", "folder": "loras", "verdict": "RESOLVED",
+         "candidates": [{"source": "hf", "url": server.add_hf("o/r", "exact.safetensors", hf.name),
+                         "size": hf.size + 1}]}]}))
+    _, plan = cli(capsys, "fix", "--inputs", str(inp), "--json")
+    report = approve_and_apply(capsys, plan["plan_file"])
+    out = {o["item"]: o for o in report["outcomes"]}
+    assert out["model:checkpoints/rounded.safetensors"]["status"] == "done"
+    assert out["model:loras/exact.safetensors"]["error_type"] == "IntegrityError"
+    assert "plan expects" in out["model:loras/exact.safetensors"]["message"]
+    assert model_files(comfy) == ["models/checkpoints/rounded.safetensors"]
