@@ -277,7 +277,7 @@ def build_plan(inputs: PlanInputs, policy: PlanPolicy, *, free_bytes: int | None
     actions: list[Action] = []
     unresolved: list[Unresolved] = []
     warnings: list[str] = []
-    comfy = Path(inputs.comfyui_dir)
+    comfy = Path(inputs.comfyui_dir).expanduser().resolve()  # plans are applied from any working directory
     seen: set[str] = set()
     for need in inputs.models:
         folder = need.folder or "checkpoints"
@@ -344,7 +344,8 @@ def build_plan(inputs: PlanInputs, policy: PlanPolicy, *, free_bytes: int | None
         actions.append(CoreUpdateAction(class_types=sorted(core), commands=[["git", "-C", str(comfy), "pull"]]))
     plan = Plan(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        comfyui_dir=str(comfy), workflows=inputs.workflows, actions=actions, unresolved=unresolved,
+        comfyui_dir=str(comfy), workflows=[str(Path(w).expanduser().resolve()) for w in inputs.workflows],
+        actions=actions, unresolved=unresolved,
         policy=policy, warnings=warnings, free_bytes=free_bytes,
     )
     return finalize(plan)
