@@ -266,3 +266,17 @@ def test_unsafe_content_disposition_is_not_used(server: FileServer, downloader: 
     res = downloader.download(request(comfy, server.direct_url(f.name), "cd.safetensors"))
     assert res.server_filename is None
     assert model_files(comfy) == ["models/checkpoints/cd.safetensors"]
+
+
+def test_two_runs_never_write_the_same_staged_file(server: FileServer, downloader: Downloader, comfy: Path) -> None:
+    from comfyfixer.tools.download import staging
+
+    f = server.add_file("locked.safetensors", MB, seed=9)
+    req = request(comfy, server.direct_url(f.name), "locked.safetensors", expected_sha256=f.sha256)
+    part, _ = staging.part_paths(req.staging_dir, req.target, f"{req.url}|{f.sha256}|")
+    req.staging_dir.mkdir(parents=True)
+    with staging.exclusive(part, what="held by the test"), \
+            pytest.raises(ComfyFixerError, match="another comfyfixer process"):
+        downloader.download(req)
+    assert downloader.download(req).status == "downloaded"
+    assert sorted(p.name for p in req.staging_dir.iterdir()) == []  # no .part, sidecar or lock left behind

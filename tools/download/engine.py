@@ -242,7 +242,7 @@ def disposition_filename(header: str | None) -> str | None:
 
 
 class Downloader:
-    """Downloads files under a host policy with one shared HTTP client (thread-safe; use from a pool)."""
+    """Downloads files under a host policy; thread-safe (one connection per request), use from a pool."""
 
     def __init__(self, policy: HostPolicy, *, timeout: float = 30.0, retry: RetryPolicy | None = None) -> None:
         self.policy = policy
@@ -280,6 +280,11 @@ class Downloader:
                 return present
 
         req.staging_dir.mkdir(parents=True, exist_ok=True)
+        with staging.exclusive(part, what=req.label or target.name):
+            return self._download_locked(req, target, part, meta_path, identity, expected_sha, quarantined, progress)
+
+    def _download_locked(self, req: DownloadRequest, target: Path, part: Path, meta_path: Path, identity: str,
+                         expected_sha: str | None, quarantined: list[str], progress: Progress) -> DownloadResult:
         meta = staging.read_meta(meta_path)
         if meta.get("identity") != identity and part.exists():
             log.info("staged file %s belongs to another download; starting over", part.name)

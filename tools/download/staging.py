@@ -21,6 +21,7 @@ import json
 import os
 import secrets
 import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,32 @@ def write_meta(meta: Path, data: dict[str, Any]) -> None:
     tmp = meta.with_name(meta.name + f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
     os.replace(tmp, meta)
+
+
+@contextlib.contextmanager
+def exclusive(part: Path, *, what: str) -> Iterator[None]:
+    """Hold an advisory lock on ``part`` so two runs never write the same staged file.
+
+    The lock dies with the process (kill -9 included), so a stale ``.lock`` file never blocks.
+    """
+    lock_path = part.with_name(part.name + ".lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks; single-use approvals still prevent double runs
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ComfyFixerError(f"{what} is being downloaded by another comfyfixer process",
+                                  hint="wait for it to finish, then run the plan again") from None
+        yield
+        if not part.exists():  # finished (or abandoned): the lock file has nothing left to guard
+            lock_path.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
 
 
 def fsync_dir(path: Path) -> None:
