@@ -57,9 +57,9 @@ def test_corpus_fields_match_and_graph_validates(path) -> None:
         assert any(i.what == "first pass sampler_name" for i in built.inferred)
     assert fi["scheduler"] == (info.scheduler or "normal")
 
-    latent = _nodes(api, "EmptyLatentImage", "EmptySD3LatentImage")[0][1]["inputs"]
+    sized = _nodes(api, "EmptyLatentImage", "EmptySD3LatentImage") or _nodes(api, "ImageScale")  # txt2img / img2img
     if info.width and info.height:
-        assert (latent["width"], latent["height"]) == (info.width, info.height)
+        assert (sized[0][1]["inputs"]["width"], sized[0][1]["inputs"]["height"]) == (info.width, info.height)
 
     hires = info.hires if info.hires and (info.hires.scale or info.hires.upscaler) else None
     if "denoise" in fi:
@@ -191,6 +191,9 @@ def test_img2img_loads_a_source_image() -> None:
     assert report.errors == []
     assert [n.folder for n in report.needs_models if n.class_type == "LoadImage"] == ["input"]
     assert _nodes(built.prompt, "KSampler")[0][1]["inputs"]["denoise"] == 0.45
+    assert not _nodes(built.prompt, "EmptyLatentImage")  # the latent comes from the source image
+    scale = _nodes(built.prompt, "ImageScale")[0][1]["inputs"]
+    assert (scale["width"], scale["height"]) == (512, 768)
 
 
 def test_embeddings_are_models_and_novelai_is_flagged() -> None:

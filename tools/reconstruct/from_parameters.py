@@ -270,8 +270,22 @@ class _Builder:
             else:
                 batch = info.batch_size
                 self.certain.append(f"batch size {batch}")
-        latent_class = "EmptySD3LatentImage" if family in ("flux", "sd3", "chroma") else "EmptyLatentImage"
-        latent = g.out(g.add(latent_class, {"width": int(width), "height": int(height), "batch_size": batch}))
+        # img2img: a denoise below 1 without hires means the first pass started from an image.
+        denoise = 1.0
+        hires = info.hires if info.hires and (info.hires.scale or info.hires.upscaler or info.hires.resize_width) else None
+        if info.denoise is not None and hires is None and info.denoise < 1.0:
+            denoise = float(info.denoise)
+            img = g.add("LoadImage", {"image": "source_image.png"}, "Source image (img2img)")
+            # The WebUI resizes the source to the generation size before encoding it.
+            sized = g.add("ImageScale", {"image": g.out(img), "upscale_method": "lanczos", "width": int(width),
+                                         "height": int(height), "crop": "center"})
+            latent = g.out(g.add("VAEEncode", {"pixels": g.out(sized), "vae": vae_out}))
+            self.certain.append(f"img2img, denoise {denoise}")
+            self.guess("img2img source image", "denoising strength < 1 without hires fix means img2img; the source "
+                       "image is not in the metadata: load yours as source_image.png", 0.3)
+        else:
+            latent_class = "EmptySD3LatentImage" if family in ("flux", "sd3", "chroma") else "EmptyLatentImage"
+            latent = g.out(g.add(latent_class, {"width": int(width), "height": int(height), "batch_size": batch}))
 
         seed = info.seed
         if seed is None:
@@ -292,17 +306,6 @@ class _Builder:
         else:
             self.certain.append(f"cfg {cfg}")
         sampler, sched = self.sampler_pair(info.sampler_raw, info.scheduler_raw, info.sampler, info.scheduler, "first pass")
-
-        # img2img: a denoise below 1 without hires means the first pass started from an image.
-        denoise = 1.0
-        hires = info.hires if info.hires and (info.hires.scale or info.hires.upscaler or info.hires.resize_width) else None
-        if info.denoise is not None and hires is None and info.denoise < 1.0:
-            denoise = float(info.denoise)
-            img = g.add("LoadImage", {"image": "source_image.png"}, "Source image (img2img)")
-            latent = g.out(g.add("VAEEncode", {"pixels": g.out(img), "vae": vae_out}))
-            self.certain.append(f"img2img, denoise {denoise}")
-            self.guess("img2img source image", "denoising strength < 1 without hires fix means img2img; the source "
-                       "image is not in the metadata: load yours as source_image.png", 0.3)
 
         refiner = info.refiner if info.refiner and info.refiner.model and info.refiner.model.name else None
         if refiner is not None:
