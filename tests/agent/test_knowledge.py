@@ -36,6 +36,9 @@ PROBES = [
     ("sd3.5 large triple clip t5xxl", "model-family-sd35"),
     ("LTX-Video frame count 8n+1", "model-family-hunyuan-ltx"),
     ("pony diffusion sdxl score_9", "model-family-sd15-sdxl"),
+    ("DPM++ 2M Karras sampler name in comfyui", "a1111-to-comfyui"),
+    ("clip skip 2 CLIPSetLastLayer", "a1111-to-comfyui"),
+    ("portable python_embeded pip install requirements", "comfyui-install-and-update"),
 ]
 
 
