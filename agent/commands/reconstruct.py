@@ -33,6 +33,7 @@ def reconstruct_command(
     from comfyfixer.agent.services import catalog_for, schemas_for
     from comfyfixer.tools.errors import InputError
     from comfyfixer.tools.reconstruct import ReconstructInput, reconstruct
+    from comfyfixer.tools.reconstruct.tool import local_model_names
 
     settings = load_settings()
     given = [x for x in (source, civitai_image, civitai_post) if x is not None]
@@ -60,8 +61,9 @@ def reconstruct_command(
     catalog = catalog_for(settings)
     readiness = _readiness(comfyui, object_info, catalog) if comfyui else None
     try:
+        local = local_model_names(comfyui, list(settings.extra_model_paths)) if comfyui else None
         result = reconstruct(inp, schemas=schemas, civitai=civitai if is_civitai else None, resolver=resolver,
-                             readiness=readiness, catalog=catalog)
+                             readiness=readiness, catalog=catalog, local_files=local)
     finally:
         for c in closers:
             c.close()

@@ -209,3 +209,23 @@ def test_custom_node_packs_are_named_from_the_manager_catalog(manager_wheel: Pat
     packs = {c.pack: set(c.classes) for c in r.custom_nodes}
     assert {"CR LoRA Stack", "CR Apply LoRA Stack"} <= packs["https://github.com/Suzie1/ComfyUI_Comfyroll_CustomNodes"]
     assert not any(p.startswith("unknown") for p in packs)
+
+
+def test_cli_points_loaders_at_files_the_local_comfyui_has(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    img = CORPUS / "a1111" / "sd-metadata__sd-webui-hires.png"
+    if not img.exists():
+        pytest.skip("corpus not available")
+    comfy = tmp_path / "ComfyUI"
+    (comfy / "models" / "checkpoints" / "SDXL").mkdir(parents=True)
+    (comfy / "models" / "upscale_models").mkdir(parents=True)
+    (comfy / "custom_nodes").mkdir()
+    (comfy / "models" / "checkpoints" / "SDXL" / "waiIllustriousSDXL_v160.safetensors").write_bytes(b"\0" * 16)
+    (comfy / "models" / "upscale_models" / "RealESRGAN_x4plus_anime_6B.pth").write_bytes(b"\0" * 16)
+    out_dir = tmp_path / "out"
+    code = run(["reconstruct", str(img), "--out", str(out_dir), "--no-resolve", "--comfyui", str(comfy), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    api = json.loads(Path(out["files"][1]).read_text())
+    assert api["1"]["inputs"]["ckpt_name"] == "SDXL/waiIllustriousSDXL_v160.safetensors"
+    assert any(i["what"] == "checkpoint file SDXL/waiIllustriousSDXL_v160.safetensors" for i in out["inferred"])
+    assert out["readiness"]["status"] == "runnable" and "make_runnable" not in out["readiness"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from comfyfixer.tools.imagemeta.a1111 import hash_kind
@@ -233,3 +233,29 @@ def resolve_models(result: ReconstructResult, resolver: Callable[[Any], Any]) ->
                                                     f"on {best.source}", confidence=0.95))
         if m.verdict == "RESOLVED" and result.method != "embedded":
             _attach_download(result.workflow, m.file, best.url, m.folder, best.sha256)
+
+
+def match_local_files(result: ReconstructResult, files: Mapping[str, Iterable[str]]) -> None:
+    """Point loaders at files the local ComfyUI already has under the same name in another form.
+
+    WebUIs write ``waiIllustriousSDXL_v160``; the local file may be
+    ``SDXL/waiIllustriousSDXL_v160.safetensors``. ``files`` maps a folder key to the names its
+    loaders list. Only graphs we built are changed; an embedded graph stays as the image has it.
+    """
+    if result.method == "embedded":
+        return
+    for m in result.models:
+        if not m.file or not m.folder:
+            continue
+        names = list(files.get(m.folder, ()))
+        if m.file in names:
+            continue
+        want = _stem(m.file).lower()
+        found = sorted(n for n in names if _stem(n).lower() == want)
+        if len(found) != 1:
+            continue
+        old, new = m.file, found[0]
+        if _replace_value(result.api, old, new) + _replace_value(result.workflow, old, new):
+            m.file = new
+            result.inferred.append(Inferred(what=f"{m.role} file {new}", why=f"'{m.name}' is installed here as {new} "
+                                            "(same name; its content was not compared)", confidence=0.85))

@@ -22,7 +22,7 @@ from comfyfixer.tools.reconstruct.civitai_source import (
     meta_to_info,
     parse_civitai_url,
 )
-from comfyfixer.tools.reconstruct.evidence import inspect_needs, resolve_models
+from comfyfixer.tools.reconstruct.evidence import inspect_needs, match_local_files, resolve_models
 from comfyfixer.tools.reconstruct.from_parameters import build_from_parameters
 from comfyfixer.tools.reconstruct.graph_builder import add_notes
 from comfyfixer.tools.reconstruct.models import Inferred, ReconstructInput, ReconstructResult
@@ -253,6 +253,7 @@ def reconstruct(
     ui_to_api: UiToApi | None = None,
     readiness: Callable[[Path, str], dict[str, Any]] | None = None,
     catalog: Any = None,
+    local_files: Mapping[str, list[str]] | None = None,
 ) -> ReconstructResult:
     """Rebuild the ComfyUI workflow behind an image, as faithfully as its evidence allows.
 
@@ -272,7 +273,8 @@ def reconstruct(
 
     Collaborators are injected: ``civitai`` (a ``CivitaiClient``), ``resolver`` (``ModelQuery`` →
     ``Verdict``), ``readiness`` (workflow file → report, for a local ComfyUI), ``catalog``
-    (ComfyUI-Manager catalogs, to name the packs of unknown nodes).
+    (ComfyUI-Manager catalogs, to name the packs of unknown nodes), ``local_files`` (folder key →
+    model names the local ComfyUI lists, to point loaders at files it already has).
     """
     from comfyfixer.tools.schema import bundled_core_schemas
 
@@ -332,6 +334,8 @@ def reconstruct(
 
     if resolver is not None and r.models:
         resolve_models(r, resolver)
+    if local_files is not None:
+        match_local_files(r, local_files)
     if r.api is not None:
         r.validation = validate_api(r.api, schemas)
     r.status = _status(r)

@@ -22,6 +22,14 @@ def _schemas(ctx: ToolContext) -> Any:
     return bundled_core_schemas()
 
 
+def local_model_names(comfyui_dir: Path, extra_model_paths: list[Path] | None = None) -> dict[str, list[str]]:
+    """Folder key → model names the local ComfyUI's loaders list (static read of its folders)."""
+    from comfyfixer.tools.inventory import InventoryInput, build_inventory
+
+    inv = build_inventory(InventoryInput(comfyui_dir=comfyui_dir, extra_model_paths=extra_model_paths or []))
+    return {key: sorted(names) for key, names in inv.models.files.items()}
+
+
 def reconstruct_workflow(inp: ReconstructInput, ctx: ToolContext) -> ReconstructResult:
     """Rebuild the ComfyUI workflow that made an image, and say how sure each part is.
 
@@ -62,7 +70,9 @@ def reconstruct_workflow(inp: ReconstructInput, ctx: ToolContext) -> Reconstruct
             return res.workflows[0].model_dump(mode="json", exclude={"path", "name"}) if res.workflows else {}
 
     try:
-        result = reconstruct(inp, schemas=_schemas(ctx), civitai=civitai, resolver=resolver, readiness=readiness)
+        local = local_model_names(Path(comfyui), list(ctx.extra_model_paths)) if comfyui else None
+        result = reconstruct(inp, schemas=_schemas(ctx), civitai=civitai, resolver=resolver, readiness=readiness,
+                             local_files=local)
     finally:
         for c in closers:
             c.close()
