@@ -83,9 +83,10 @@ def _text(content: Any) -> str:
     return ""
 
 
-class _LineStreamer:
-    """Forwards an answer's text line by line as it grows, holding back tool-call markup and the
-    closing STATUS line (qwen-agent yields the whole response so far, not deltas)."""
+class _TextStreamer:
+    """Forwards an answer's text as it grows (qwen-agent yields the whole response so far, not
+    deltas). A partial line that could still become tool-call markup or the closing STATUS line is
+    held back until it is complete; the STATUS line itself is never shown."""
 
     def __init__(self, sink: TextCallback | None) -> None:
         self.sink = sink
@@ -95,15 +96,23 @@ class _LineStreamer:
         if self.sink is None:
             return
         done = self.emitted.get(key, 0)
-        cut = len(text) if final else text.rfind("\n") + 1
+        cut = len(text) if final else self._safe_end(text)
         if cut <= done or "<tool_call" in text[done:cut]:
             return
         chunk = STATUS_LINE.sub("", text[done:cut])
         self.emitted[key] = cut
         if final:
             chunk = chunk.rstrip() + "\n"
-        if chunk.strip():
+        if chunk.strip() or (chunk and not final):
             self.sink(re.sub(r"\n{3,}", "\n\n", chunk))
+
+    @staticmethod
+    def _safe_end(text: str) -> int:
+        line_start = text.rfind("\n") + 1
+        line = text[line_start:]
+        head = line.lstrip(" *_`>#").upper()
+        risky = "<" in line or "STATUS".startswith(head[:6]) or head.startswith("STATUS")
+        return line_start if risky else len(text)
 
 
 class Orchestrator:
@@ -142,7 +151,7 @@ class Orchestrator:
         history = list(conversation.messages) if conversation else []
         messages = [*history, {"role": "user", "content": user_text}]
 
-        streamer = _LineStreamer(on_text)
+        streamer = _TextStreamer(on_text)
         response: list[dict[str, Any]] = []
         budget_exhausted = False
         failure: str | None = None

@@ -219,3 +219,15 @@ def test_no_workspace_folder_in_the_current_directory(agent_run, tmp_path: Path,
     monkeypatch.chdir(tmp_path)
     agent_run([{"content": "hi\nSTATUS: OK"}])
     assert not (tmp_path / "workspace").exists()
+
+
+def test_streamer_holds_back_markup_and_the_status_line() -> None:
+    from comfyfixer.agent.orchestrator.engine import _TextStreamer
+
+    pieces: list[str] = []
+    s = _TextStreamer(pieces.append)
+    for text in ["Hello wor", "Hello world\nSTA", "Hello world\nSTATUS: O", "Hello world\nSee <tool_c"]:
+        s.update(0, text)
+    assert pieces == ["Hello wor", "ld\n"]
+    s.update(0, "Hello world\nSTATUS: OK", final=True)
+    assert "".join(pieces) == "Hello world\n" and not any("STATUS" in p for p in pieces)
