@@ -219,3 +219,9 @@ def test_webui_noise_source_is_flagged_unless_cpu() -> None:
     assert any(c.pack == "ComfyUI_smZNodes" and c.optional for c in gpu.custom_nodes)
     cpu = build_from_parameters(_info(generator="Forge", extra={"RNG": "CPU"}), schemas())
     assert "initial noise" not in {i.what for i in cpu.inferred}
+
+
+def test_video_models_are_not_passed_off_as_image_checkpoints() -> None:
+    built = build_from_parameters(_info(model=ModelInfo(name="Wan2_1-T2V-14B_fp8_e4m3fn")), schemas())
+    assert built.family == "video"
+    assert any(i.what == "model family" and i.confidence < 0.5 for i in built.inferred)

@@ -63,6 +63,8 @@ def detect_family(info: GenerationInfo) -> tuple[str, str]:
             return "chroma", f"{source} '{text}' names Chroma"
         if re.search(r"sd3|sd_3|stablediffusion3|stable-diffusion-3|sd 3", text):
             return "sd3", f"{source} '{text}' names SD3"
+        if re.search(r"wan2|wan_2|hunyuan|ltx-?video|mochi|cogvideo", text):
+            return "video", f"{source} '{text}' names a video model"
     return "sd", "no Flux/SD3/Chroma hint: a single-file checkpoint (SD 1.x / SDXL family)"
 
 
@@ -174,6 +176,9 @@ class _Builder:
         family, why = detect_family(info)
         if family == "sd":
             self.guess("model family", why, 0.8)
+        elif family == "video":
+            self.guess("model family", f"{why}: video pipelines are not rebuilt from parameters; the graph below is "
+                       "an image template that will not load this model", 0.1)
         else:
             self.certain.append(f"model family {family}: {why}")
         model_name = info.model.name if info.model else None
