@@ -254,7 +254,16 @@ class Orchestrator:
         if isinstance(inner, openai.APIConnectionError):
             raise ModelUnavailable(self.settings.llm_base_url, self.settings.llm_model, "connection failed") from inner
         if isinstance(inner, openai.APIStatusError):
-            return f"the model server answered HTTP {inner.status_code}: {str(inner.message)[:200]}"
+            reason = f"the model server answered HTTP {inner.status_code}: {str(inner.message)[:200]}"
+            text = str(inner.message).lower()
+            if inner.status_code == 404 or "not found" in text:
+                reason += f" (is the model available there? with Ollama: `ollama pull {self.settings.llm_model}`)"
+            elif "tool" in text and self.settings.llm_native_tools:
+                reason += " (this server or model may not support native tools: try --prompt-tools, " \
+                          "or COMFYFIXER_LLM_NATIVE_TOOLS=0)"
+            elif inner.status_code in (401, 403):
+                reason += " (check COMFYFIXER_LLM_API_KEY or DASHSCOPE_API_KEY)"
+            return reason
         return f"the model server failed: {str(exc).strip()[:200]}"
 
 

@@ -10,8 +10,9 @@ qwen-agent 0.0.34 quirks handled here:
 * native tool results are sent with ``id`` but no ``tool_call_id``; strict servers refuse them.
 * a server that repeats the function name in every streamed delta (llama-cpp-python) gets the
   names concatenated (``toolTool``).
-* openai's client retries twice on its own; ``max_retries`` in ``generate_cfg`` is qwen-agent's
-  retry count, kept at 0 so an unreachable server is reported within seconds.
+* qwen-agent builds a new openai client per call, with the client's two hidden retries; we use
+  one client per run with ``max_retries=0`` (``max_retries`` in ``generate_cfg`` is qwen-agent's
+  own retry count, also 0), so an unreachable server is reported at once.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from comfyfixer.agent.config import Settings
@@ -115,9 +116,19 @@ def _strict_oai_class() -> type:
         """``TextChatAtOAI`` with valid tool messages, de-duplicated streamed names and usage."""
 
         def __init__(self, cfg: dict[str, Any], usage: Usage) -> None:
+            import openai
+
             super().__init__(cfg)
             self.usage = usage
-            inner = cast(Any, self)._chat_complete_create
+            # One client per run, without the openai client's own hidden retries: a chat call is not
+            # idempotent (it spends tokens), and an unreachable server should be reported at once.
+            # qwen-agent would build a new client (and TLS context) for every call.
+            client = openai.OpenAI(base_url=cfg["model_server"], api_key=cfg["api_key"], max_retries=0)
+
+            def inner(*args: Any, **kwargs: Any) -> Any:
+                if "request_timeout" in kwargs:
+                    kwargs["timeout"] = kwargs.pop("request_timeout")
+                return client.chat.completions.create(*args, **kwargs)
 
             def create(*args: Any, **kwargs: Any) -> Any:
                 kwargs["messages"] = fix_tool_messages(list(kwargs.get("messages") or []))

@@ -154,6 +154,16 @@ def test_server_error_is_failed(agent_run) -> None:
     assert "500" in (answer.reason or "")
 
 
+@pytest.mark.parametrize(("status", "message", "hint"), [
+    (404, "model 'qwen-x' not found, try pulling it first", "ollama pull"),
+    (400, "registry.ollama.ai/library/gemma does not support tools", "--prompt-tools"),
+    (401, "invalid api key", "COMFYFIXER_LLM_API_KEY"),
+])
+def test_server_errors_say_what_to_do(agent_run, status: int, message: str, hint: str) -> None:
+    answer, _, _ = agent_run([{"http_status": status, "error": message}])
+    assert answer.status == "FAILED" and hint in (answer.reason or "")
+
+
 def test_no_server_raises_model_unavailable(toolbox, tool_ctx) -> None:
     import socket
 
