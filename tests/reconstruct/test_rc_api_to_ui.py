@@ -51,7 +51,8 @@ def test_links_are_six_element_rows_matching_slots() -> None:
 def test_layout_columns_follow_dependency_depth() -> None:
     wf = api_to_ui(TXT2IMG, schemas()).workflow
     x = {n["id"]: n["pos"][0] for n in wf["nodes"]}
-    assert x[4] == x[5] < x[6] == x[7] < x[3] < x[8] < x[9]
+    # the empty latent (a source) sits just left of the sampler that uses it, next to the text encoders
+    assert x[4] < x[6] == x[7] == x[5] < x[3] < x[8] < x[9]
     order = {n["id"]: n["order"] for n in wf["nodes"]}
     assert order[4] < order[6] < order[3] < order[8] < order[9]
 

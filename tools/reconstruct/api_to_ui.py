@@ -126,6 +126,10 @@ def _depths(nodes: Mapping[str, dict[str, Any]], deps: Mapping[str, set[str]]) -
     for nid in nodes:
         if nid not in done:
             depth[nid] = last
+    # Loaders feeding only late nodes (an upscale model for the hires pass) sit next to their user.
+    for nid in nodes:
+        if not deps.get(nid) and users[nid]:
+            depth[nid] = max(0, min(depth[u] for u in users[nid]) - 1)
     return depth
 
 
