@@ -4,15 +4,21 @@ Each document in ``comfyfixer.knowledge`` is one topic with YAML front matter (t
 sources, last_reviewed). Documents are split at ``##``/``###`` headings so a hit is a
 heading-sized section that can be cited as ``doc#heading``. The index is built once per process
 from package data (about a hundred sections; a few milliseconds).
+
+When the optional ``comfyui-embedded-docs`` package is installed (the ``docs`` extra), its English
+per-node reference pages (inputs, outputs, what the node does) are indexed too, as documents
+``node:<ClassName>``. The package is located, never imported.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -20,6 +26,9 @@ from comfyfixer.tools.context import ToolContext
 from pydantic import BaseModel, Field
 
 PACKAGE = "comfyfixer.knowledge"
+NODE_DOCS_PACKAGE = "comfyui_embedded_docs"
+NODE_DOCS_SOURCE = "ComfyUI embedded node docs <https://github.com/Comfy-Org/embedded-docs>"
+MAX_NODE_DOC_CHARS = 4000
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 _HEADING = re.compile(r"^(#{1,3})\s+(.+?)\s*$", re.M)
 _WORD = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
@@ -39,6 +48,9 @@ class KnowledgeQuery(BaseModel):
     )
     limit: int = Field(default=4, ge=1, le=10, description="How many sections to return (1-10).")
     tag: str | None = Field(default=None, description="Only documents with this tag (e.g. 'errors', 'models').")
+    include_node_docs: bool = Field(
+        default=True, description="Also search ComfyUI's per-node reference pages (when installed)."
+    )
 
 
 class KnowledgeHit(BaseModel):
@@ -170,11 +182,36 @@ class KnowledgeIndex:
         return hits
 
 
+def node_doc_sections(root: Path | None = None) -> list[Section]:
+    """One section per node class from comfyui-embedded-docs' English pages; [] when not installed."""
+    if root is None:
+        spec = importlib.util.find_spec(NODE_DOCS_PACKAGE)  # locates the package without importing it
+        if spec is None or not spec.origin:
+            return []
+        root = Path(spec.origin).parent / "docs"
+    sections = []
+    for path in sorted(root.glob("*/en.md")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        m = re.match(r"\s*#\s+(.+)", text)
+        name = path.parent.name
+        title = m.group(1).strip() if m else name
+        body = (text[m.end():] if m else text).strip()
+        sections.append(Section(doc=f"node:{name}", title=f"{title} (node {name})", tags=("node-docs",),
+                                sources=(NODE_DOCS_SOURCE,), heading=name, text=body[:MAX_NODE_DOC_CHARS]))
+    return sections
+
+
+@lru_cache(maxsize=1)
+def pack_index() -> KnowledgeIndex:
+    """The index over the shipped pack (package data never changes while the process runs)."""
+    return KnowledgeIndex([s for kd in load_documents() for s in split_sections(kd)])
+
+
 @lru_cache(maxsize=1)
 def default_index() -> KnowledgeIndex:
-    """The index over the shipped pack (package data never changes while the process runs)."""
-    sections = [s for kd in load_documents() for s in split_sections(kd)]
-    return KnowledgeIndex(sections)
+    """The pack plus the installed node reference pages, if any."""
+    nodes = node_doc_sections()
+    return KnowledgeIndex(pack_index().sections + nodes) if nodes else pack_index()
 
 
 def search_knowledge(query: KnowledgeQuery, ctx: ToolContext) -> KnowledgeResult:
@@ -183,7 +220,8 @@ def search_knowledge(query: KnowledgeQuery, ctx: ToolContext) -> KnowledgeResult
     and licenses. Returns heading-sized sections with their document and heading; cite them as
     doc#heading. Use it before answering any factual question about ComfyUI."""
     del ctx  # the pack ships with the package
-    hits = default_index().search(query.query, query.limit, query.tag)
+    index = default_index() if query.include_node_docs else pack_index()
+    hits = index.search(query.query, query.limit, query.tag)
     return KnowledgeResult(
         query=query.query,
         hits=[

@@ -10,6 +10,8 @@ from comfyfixer.tools.knowledge import (
     KnowledgeQuery,
     default_index,
     load_documents,
+    node_doc_sections,
+    pack_index,
     search_knowledge,
     split_sections,
     tokenize,
@@ -73,12 +75,12 @@ def test_sections_are_heading_sized(docs) -> None:
 
 @pytest.mark.parametrize(("query", "doc"), PROBES, ids=[p[1] + ":" + p[0][:24] for p in PROBES])
 def test_search_finds_the_right_document(query: str, doc: str) -> None:
-    hits = default_index().search(query, limit=3)
+    hits = pack_index().search(query, limit=3)
     assert doc in [s.doc for s, _ in hits], [(s.doc, s.heading) for s, _ in hits]
 
 
 def test_top_hit_precision_over_the_probe_set() -> None:
-    top1 = sum(default_index().search(q, limit=1)[0][0].doc == d for q, d in PROBES)
+    top1 = sum(pack_index().search(q, limit=1)[0][0].doc == d for q, d in PROBES)
     assert top1 / len(PROBES) >= 0.8, f"top-1 precision {top1}/{len(PROBES)}"
 
 
@@ -95,3 +97,26 @@ def test_tokenize_keeps_compound_names_and_their_parts() -> None:
     toks = tokenize("Put clip_l.safetensors in the text_encoders folder")
     assert "clip_l.safetensors" in toks and "clip" in toks and "safetensors" in toks
     assert "text_encoders" in toks and "the" not in toks
+
+
+def test_node_reference_pages_are_indexed_when_present(tmp_path) -> None:
+    root = tmp_path / "docs"
+    for name, body in [("FancyUpscaler", "# Fancy Upscaler\n\nUpscales images with a lanczos kernel.\n\n## Inputs\n\n| `image` |"),
+                       ("OtherNode", "# Other\n\nDoes something else entirely.")]:
+        (root / name).mkdir(parents=True)
+        (root / name / "en.md").write_text(body, encoding="utf-8")
+        (root / name / "de.md").write_text("# Anders", encoding="utf-8")
+    sections = node_doc_sections(root)
+    assert [s.doc for s in sections] == ["node:FancyUpscaler", "node:OtherNode"]
+    assert sections[0].title == "Fancy Upscaler (node FancyUpscaler)" and "lanczos" in sections[0].text
+    from comfyfixer.tools.knowledge import KnowledgeIndex
+
+    index = KnowledgeIndex(pack_index().sections + sections)
+    assert index.search("lanczos upscaler node", limit=1)[0][0].doc == "node:FancyUpscaler"
+
+
+def test_node_docs_can_be_left_out(tmp_path) -> None:
+    ctx = ToolContext(cache_dir=tmp_path, state_dir=tmp_path)
+    res = search_knowledge(KnowledgeQuery(query="KSamplerAdvanced add_noise", include_node_docs=False, limit=10), ctx)
+    assert all(not h.doc.startswith("node:") for h in res.hits)
+    assert len(default_index().sections) >= len(pack_index().sections)

@@ -41,6 +41,8 @@ def test_replayed_session_gives_the_same_answer(toolbox, tool_ctx) -> None:
         filter_query_parameters=["token"],
         decode_compressed_response=True,
     )
+    if RECORD:
+        CASSETTE.unlink(missing_ok=True)  # "all" would append to the old recording
     server = ScriptedChatServer(SCRIPT).start() if RECORD else None
     base_url = server.base_url if server else f"http://127.0.0.1:{_dead_port()}/v1"
     orch = Orchestrator(make_settings(base_url), toolset=toolbox.toolset(), ctx=tool_ctx)
