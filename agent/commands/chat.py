@@ -90,6 +90,15 @@ def _print_summary(answer: AgentAnswer) -> None:
         console.print("Candidates:", markup=False)
         for c in answer.candidates:
             console.print(f"  - {_short(c, 200)}", markup=False, highlight=False)
+    # Next steps for saved plans come from the tool results, not from the model's text.
+    for rec in answer.tool_calls:
+        result = rec.result or {}
+        if rec.status == "OK" and result.get("plan_file"):
+            console.print(f"Fix plan saved: {result['plan_file']}\n  review and approve: "
+                          f"comfyfixer approve {result['plan_file']}", markup=False, highlight=False)
+        if rec.status == "OK" and result.get("job_file"):
+            console.print(f"RunPod job saved (nothing sent): {result['job_file']}\n  review and approve: "
+                          f"comfyfixer runpod approve {result['job_file']}", markup=False, highlight=False)
     u = answer.usage
     console.print(f"[dim]{len(answer.tool_calls)} tool calls, {u.llm_calls} model calls, "
                   f"{u.prompt_tokens}+{u.completion_tokens} tokens ({u.source}), {u.seconds:.1f} s[/dim]",

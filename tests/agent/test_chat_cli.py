@@ -111,3 +111,20 @@ def test_chat_runs_an_approved_proposal_and_resumes(monkeypatch, capsys, scripte
     follow_up = {"clean up": DELETE_SCRIPT, "and now?": [{"content": "Done earlier.\nSTATUS: OK"}]}
     rc, out = _chat(monkeypatch, capsys, follow_up, ["and now?", "/exit"], "--resume", "last")
     assert rc == 0 and "resumed" in out and "Done earlier." in out
+
+
+def test_ask_prints_the_approval_step_for_a_saved_plan(capsys, templates_dir, monkeypatch) -> None:
+    from pathlib import Path
+
+    demo = Path(__file__).resolve().parents[2] / "demo" / "ComfyUI"
+    if not demo.is_dir():
+        pytest.skip("demo ComfyUI not present")
+    monkeypatch.setenv("COMFYFIXER_COMFYUI_DIR", str(demo))
+    monkeypatch.setenv("COMFYFIXER_OFFLINE", "1")
+    wf = str(templates_dir / "hidream_i1_dev.json")
+    script = [{"tool_calls": [{"name": "plan_fix", "arguments": {"paths": [wf]}}]},
+              {"content": "I made a plan.\nSTATUS: OK"}]
+    with ScriptedChatServer(script) as srv:
+        rc = run(["ask", "make it runnable", "--file", wf, "--base-url", srv.base_url])
+    out = capsys.readouterr().out
+    assert rc == 0 and "Fix plan saved:" in out and "comfyfixer approve " in out
