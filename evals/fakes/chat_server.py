@@ -155,6 +155,7 @@ class ScriptedChatServer:
         chunk_size: int = 12,
         repeat_tool_names: bool = False,
         require_tool_call_id: bool = True,
+        report_usage: bool = True,
     ) -> None:
         self.script = script
         self.model = model
@@ -163,6 +164,8 @@ class ScriptedChatServer:
         self.repeat_tool_names = repeat_tool_names
         # Strict OpenAI-schema servers refuse a tool message without tool_call_id.
         self.require_tool_call_id = require_tool_call_id
+        # Some servers never report token usage, even when asked.
+        self.report_usage = report_usage
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -334,7 +337,7 @@ class ScriptedChatServer:
                     fn["name"] = c["name"]
                 out.append(chunk({"tool_calls": [tc]}))
         out.append(chunk({}, "tool_calls" if calls else "stop"))
-        if (body.get("stream_options") or {}).get("include_usage"):
+        if self.report_usage and (body.get("stream_options") or {}).get("include_usage"):
             out.append({**base, "choices": [], "usage": self._usage(body, text, calls)})
         return out
 

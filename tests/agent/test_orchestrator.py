@@ -241,3 +241,9 @@ def test_streamer_holds_back_markup_and_the_status_line() -> None:
     assert pieces == ["Hello wor", "ld\n"]
     s.update(0, "Hello world\nSTATUS: OK", final=True)
     assert "".join(pieces) == "Hello world\n" and not any("STATUS" in p for p in pieces)
+
+
+def test_usage_is_estimated_when_the_server_reports_none(agent_run) -> None:
+    answer, _, _ = agent_run([{"content": "hello there\nSTATUS: OK"}], server_kw={"report_usage": False})
+    assert answer.usage.source == "estimated"
+    assert answer.usage.prompt_tokens > 100 and answer.usage.completion_tokens > 0
