@@ -172,7 +172,7 @@ class Orchestrator:
             stream.close()
         usage.seconds = round(time.perf_counter() - started, 3)
         if usage.source == "none" and usage.llm_calls:
-            _estimate_usage(usage, messages, response)
+            _estimate_usage(usage, agent, messages, response)
 
         final = ""
         if response and response[-1].get("role") == "assistant" and not response[-1].get("function_call"):
@@ -296,12 +296,18 @@ def _fallback_answer(reason: str | None, trace: list[ToolCallRecord]) -> str:
     return "\n".join(lines)
 
 
-def _estimate_usage(usage: Usage, messages: list[dict[str, Any]], response: list[dict[str, Any]]) -> None:
-    """Rough token counts with qwen-agent's bundled tokenizer when the server reports none."""
+def _estimate_usage(usage: Usage, agent: Any, messages: list[dict[str, Any]], response: list[dict[str, Any]]) -> None:
+    """Rough token counts with qwen-agent's bundled tokenizer when the server reports none: every
+    call re-sends the system prompt, the tool schemas and the history so far."""
     import json
 
     from qwen_agent.utils.tokenization_qwen import count_tokens
 
-    usage.prompt_tokens = count_tokens(json.dumps(messages, ensure_ascii=False, default=str)) * usage.llm_calls
-    usage.completion_tokens = count_tokens(json.dumps(response, ensure_ascii=False, default=str))
+    functions = [tool.function for tool in agent.function_map.values()]
+    base = count_tokens(str(agent.system_message or "")) + count_tokens(json.dumps(functions, ensure_ascii=False))
+    base += count_tokens(json.dumps(messages, ensure_ascii=False, default=str))
+    produced = count_tokens(json.dumps(response, ensure_ascii=False, default=str))
+    calls = max(1, usage.llm_calls)
+    usage.prompt_tokens = base * calls + produced * (calls - 1) // 2
+    usage.completion_tokens = produced
     usage.source = "estimated"
