@@ -66,6 +66,7 @@ class SourceCandidate(BaseModel):
     gated: bool = Field(default=False, description="A gated repository (license must be accepted online).")
     license: str | None = Field(default=None, description="License id or name, if known.")
     score: float | None = Field(default=None, description="Resolver confidence 0..1.")
+    folder: str | None = Field(default=None, description="Folder kind the source files it under, when it says.")
     note: str = Field(default="", description="Why this candidate (short).")
 
 
@@ -239,7 +240,7 @@ def _exact_size_source(cand: SourceCandidate) -> bool:
 
 
 def _download_action(need: ModelNeed, cand: SourceCandidate, policy: PlanPolicy, *, chosen: bool) -> DownloadAction:
-    folder = need.folder or "checkpoints"
+    folder = need.folder or "checkpoints"  # callers resolve the folder first
     name = str(safe_relpath(need.filename, what="model file name"))
     target = str(PurePosixPath(placement_dir(folder)) / name)
     confirm: list[str] = []
@@ -280,12 +281,20 @@ def build_plan(inputs: PlanInputs, policy: PlanPolicy, *, free_bytes: int | None
     comfy = Path(inputs.comfyui_dir).expanduser().resolve()  # plans are applied from any working directory
     seen: set[str] = set()
     for need in inputs.models:
-        folder = need.folder or "checkpoints"
+        # the loader's folder decides where ComfyUI looks; without it, the source's folder kind is the best guess
+        folder = need.folder or next((c.folder for c in need.candidates if c.folder), None)
         item_name = need.filename.replace("\\", "/")
-        item = f"model:{folder}/{item_name}"
+        item = f"model:{folder or '?'}/{item_name}"
         if item in seen:
             continue
         seen.add(item)
+        if folder is None:
+            unresolved.append(Unresolved(
+                item=item, kind="model", verdict="UNCERTAIN", name=need.filename, folder=None,
+                reason="the model folder is unknown (custom loader?); put the file in place by hand",
+                candidates=need.candidates))
+            continue
+        need = need.model_copy(update={"folder": folder})
         try:
             safe_relpath(need.filename, what="model file name")
             placement_dir(folder)
@@ -387,7 +396,11 @@ def choose(plan: Plan, item: str, index: int) -> Plan:
     cand = entry.candidates[index - 1]
     rest = [u for u in plan.unresolved if u.item != item]
     if entry.kind == "model":
-        need = ModelNeed(filename=entry.name, folder=entry.folder, verdict="RESOLVED", candidates=[cand])
+        folder = entry.folder or cand.folder
+        if folder is None:
+            raise InputError(f"{item}: the model folder is unknown, so it cannot be placed automatically",
+                             hint="download it by hand into the folder its loader reads")
+        need = ModelNeed(filename=entry.name, folder=folder, verdict="RESOLVED", candidates=[cand])
         action: Action = _download_action(need, cand, plan.policy, chosen=True)
         actions = [*plan.actions, action]
     else:

@@ -200,7 +200,8 @@ def _resolver(settings: Settings) -> Any:
             return "NOT_FOUND", [], f"resolver failed: {exc}"
         cands = [SourceCandidate(source=c.source, url=c.url, filename=c.filename, size=c.size, sha256=c.sha256,
                                  needs_token=c.needs_token, gated=c.gated, license=c.license, score=c.score,
-                                 note="; ".join(c.reasons[:3])) for c in verdict.candidates]
+                                 folder=c.folder or verdict.folder, note="; ".join(c.reasons[:3]))
+                 for c in verdict.candidates]
         reason = "; ".join(e.said for e in verdict.evidence[-2:]) if str(verdict.status) != "RESOLVED" else ""
         return str(verdict.status), cands, reason
 

@@ -188,3 +188,20 @@ def test_audit_log_rotates(tmp_path: Path) -> None:
             j.append("move_model", message=f"entry {i} " + "x" * 40)
     assert (tmp_path / "audit.log.1").exists()
     assert len(read_journal(tmp_path)) == 20  # the journal itself never rotates away entries
+
+
+def test_unknown_folder_is_never_guessed(tmp_path: Path) -> None:
+    models = [
+        ModelNeed(filename="x.safetensors", folder=None, verdict="RESOLVED",
+                  candidates=[SourceCandidate(source="hf", url="https://huggingface.co/o/r/resolve/main/x.safetensors")]),
+        ModelNeed(filename="y.safetensors", folder=None, verdict="RESOLVED",
+                  candidates=[SourceCandidate(source="hf", url="https://huggingface.co/o/r/resolve/main/y.safetensors",
+                                              folder="loras")]),
+    ]
+    plan = build_plan(inputs(tmp_path, models=models, node_types=[]), POLICY)
+    [action] = plan.actions
+    assert isinstance(action, DownloadAction) and action.target == "models/loras/y.safetensors"
+    [unknown] = plan.unresolved
+    assert unknown.item == "model:?/x.safetensors" and "folder is unknown" in unknown.reason
+    with pytest.raises(InputError, match="folder is unknown"):
+        choose(plan, unknown.item, 1)
