@@ -73,6 +73,7 @@ class Scorecard(BaseModel):
     model: str
     native_tools: bool
     cases: list[CaseScore]
+    skipped: dict[str, str] = Field(default_factory=dict, description="Case id → why it did not run.")
 
     @property
     def success_rate(self) -> float:
@@ -119,6 +120,11 @@ def _fill(value: Any, places: dict[str, str]) -> Any:
     if isinstance(value, dict):
         return {k: _fill(v, places) for k, v in value.items()}
     return value
+
+
+def missing_files(case: AgentCase) -> list[str]:
+    """Input files of ``case`` that are not on this machine (reference data not checked out)."""
+    return [f for f in case.files if not Path(f).exists()]
 
 
 def load_cases(folder: Path = CASES_DIR, only: Sequence[str] = ()) -> list[AgentCase]:
@@ -209,13 +215,15 @@ def run_eval(
 ) -> Scorecard:
     """Run every case and return the scorecard. Cache and state go to a temporary folder."""
     cases = load_cases(cases_dir, only)
+    skipped = {c.id: "missing input files: " + ", ".join(missing_files(c)) for c in cases if missing_files(c)}
     with tempfile.TemporaryDirectory(prefix="comfyfixer-eval-") as tmp:
         scores = [
             run_case(c, base_url=base_url, model=model, native_tools=native_tools, online=online,
                      home=Path(tmp) / c.id)
-            for c in cases
+            for c in cases if c.id not in skipped
         ]
-    return Scorecard(endpoint=base_url or "scripted", model=model, native_tools=native_tools, cases=scores)
+    return Scorecard(endpoint=base_url or "scripted", model=model, native_tools=native_tools, cases=scores,
+                     skipped=skipped)
 
 
 def render(card: Scorecard) -> str:
@@ -228,6 +236,7 @@ def render(card: Scorecard) -> str:
                      f"{'yes' if c.uncertain_correct else 'NO':3} {c.tool_calls:5d} "
                      f"{c.prompt_tokens + c.completion_tokens:7d} {c.seconds:6.2f}")
         lines += [f"    - {f}" for f in c.failures]
+    lines += [f"{case_id:34} skipped: {why}" for case_id, why in card.skipped.items()]
     s = card.summary()
     lines += ["-" * len(head),
               f"task success {s['task_success']:.0%}, UNCERTAIN correct {s['uncertain_correct']:.0%}, "

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if not card.cases:
-        print("error: no case matched", file=sys.stderr)
+        print("error: no case ran" + (f" ({len(card.skipped)} skipped)" if card.skipped else ""), file=sys.stderr)
         return 2
     print(to_json(card) if args.json else render(card))
     return 0 if all(c.success for c in card.cases) else 1
