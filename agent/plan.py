@@ -444,7 +444,7 @@ def plan_dir(state_dir: Path) -> Path:
 
 
 def save_plan(plan: Plan, state_dir: Path) -> Path:
-    """Write the plan as ``plans/<plan_id>.json`` (never overwrites a different file)."""
+    """Write the plan as ``plans/<plan_id>.json`` plus a readable ``.txt`` (never overwrites a different plan)."""
     folder = plan_dir(state_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{plan.plan_id}.json"
@@ -456,6 +456,8 @@ def save_plan(plan: Plan, state_dir: Path) -> Path:
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
+    # the readable summary beside it (informational: approval binds to the JSON file only)
+    path.with_suffix(".txt").write_text("\n".join(summary_lines(plan)) + "\n", encoding="utf-8")
     return path
 
 

@@ -110,6 +110,7 @@ def test_plan_file_roundtrip_and_tamper_detection(tmp_path: Path) -> None:
     plan = build_plan(inputs(tmp_path), POLICY)
     path = save_plan(plan, tmp_path / "state")
     assert load_plan(path).plan_id == plan.plan_id
+    assert "UNCERTAIN" in path.with_suffix(".txt").read_text()
     assert save_plan(plan, tmp_path / "state") == path  # same content: same file, not rewritten
     data = json.loads(path.read_text())
     data["actions"][0]["url"] = "https://huggingface.co/evil"
