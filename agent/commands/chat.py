@@ -43,10 +43,22 @@ def direct_commands() -> list[str]:
     return sorted(n for n in names if n and n not in _MODEL_COMMANDS)
 
 
+# What each main use of the assistant maps to without a model (shown only for commands that exist).
+_DIRECT_JOBS = (
+    ("check", "is a workflow runnable here"),
+    ("fix", "plan the downloads that make it runnable"),
+    ("inspect", "what a workflow needs"),
+    ("resolve", "where a model or node pack comes from"),
+    ("reconstruct", "the workflow behind an image"),
+)
+
+
 def no_server_message(settings: Settings) -> str:
     from comfyfixer.agent.orchestrator.prompts import render_prompt
 
-    commands = ", ".join(f"`comfyfixer {c}`" for c in direct_commands()) or "`comfyfixer --help`"
+    available = direct_commands()
+    jobs = [f"`comfyfixer {name}` ({what})" for name, what in _DIRECT_JOBS if name in available]
+    commands = "; ".join(jobs) or ", ".join(f"`comfyfixer {c}`" for c in available) or "`comfyfixer --help`"
     return render_prompt("no_server", base_url=settings.llm_base_url, model=settings.llm_model,
                          commands=commands).strip()
 

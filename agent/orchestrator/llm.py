@@ -56,6 +56,9 @@ def llm_config(settings: Settings) -> dict[str, Any]:
             "seed": settings.llm_seed,
             "temperature": settings.llm_temperature,
             "max_tokens": settings.llm_max_tokens,
+            # qwen-agent trims older history beyond this. The system prompt plus the tool schemas
+            # take about 5k tokens, so servers need a context of 16k or more (Ollama: set
+            # OLLAMA_CONTEXT_LENGTH; its default silently cuts the prompt).
             "max_input_tokens": 24000,
         },
     }
