@@ -138,7 +138,11 @@ def _approve(orch: Orchestrator, answer: AgentAnswer, conversation: Conversation
     """Ask the user about each proposal; the model has no part in this exchange."""
     for p in answer.proposals:
         console.print(f"[bold]Proposed action {p.proposal_id}:[/bold] {p.summary}", markup=True, highlight=False)
-        if typer.confirm("Run it?", default=False):
+        try:
+            approved = typer.confirm("Run it?", default=False)
+        except (typer.Abort, EOFError, KeyboardInterrupt):
+            approved = False  # no answer is a no
+        if approved:
             rec = orch.execute_proposal(p, p.approval_token, conversation=conversation)
             console.print(f"  {rec.status}: {_short(rec.result or rec.error, 300)}", markup=False)
         else:

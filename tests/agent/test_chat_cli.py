@@ -128,3 +128,8 @@ def test_ask_prints_the_approval_step_for_a_saved_plan(capsys, templates_dir, mo
         rc = run(["ask", "make it runnable", "--file", wf, "--base-url", srv.base_url])
     out = capsys.readouterr().out
     assert rc == 0 and "Fix plan saved:" in out and "comfyfixer approve " in out
+
+
+def test_chat_end_of_input_at_the_approval_prompt_means_no(monkeypatch, capsys, scripted_toolbox) -> None:
+    rc, out = _chat(monkeypatch, capsys, DELETE_SCRIPT, ["clean up my old ckpt files"])
+    assert rc == 0 and scripted_toolbox.calls.get("delete_models", 0) == 0 and "not run." in out
