@@ -43,7 +43,7 @@ class ToolContext(BaseModel):
     offline: bool = Field(default=False, description="Never touch the network; use caches only.")
 
     # Per-context memo for expensive read-only objects (catalogs, indexes): tools share them
-    # within one session without module globals.
+    # within one command or conversation, without module globals.
     _memo: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     def secret(self, name: str) -> str | None:
