@@ -10,7 +10,7 @@ One call of :func:`download` fetches one file:
    against the host policy and the token is only sent to its own host.
 3. An existing ``.part`` is resumed with ``Range: bytes=<have>-``; a 200 answer restarts it,
    a changed ``ETag`` restarts it, a 206 is appended.
-4. The body is written and hashed on a second thread while the first one reads the socket.
+4. The body is received into pooled buffers; one thread writes them, another hashes them.
 5. Then size, sha256 (against the plan's hash, else the server's ``X-Linked-Etag``, else the
    computed hash is only recorded), header (safetensors must parse; HTML is rejected) and, for
    pickle formats, a picklescan pass; a failure quarantines the staged file.
