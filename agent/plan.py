@@ -257,6 +257,16 @@ def _download_action(need: ModelNeed, cand: SourceCandidate, policy: PlanPolicy,
     )
 
 
+REGISTRY_HOSTS = ("registry.comfy.org",)
+
+
+def _registry_only(url: str) -> bool:
+    """A Comfy registry page, which names a pack but is not a git repository."""
+    from urllib.parse import urlsplit
+
+    return (urlsplit(url).hostname or "").lower() in REGISTRY_HOSTS
+
+
 def pack_dirname(pack: PackRef) -> str:
     """The folder name under custom_nodes/: the repository's name (what ComfyUI-Manager uses)."""
     tail = pack.reference.rstrip("/").rsplit("/", 1)[-1]
@@ -325,6 +335,15 @@ def build_plan(inputs: PlanInputs, policy: PlanPolicy, *, free_bytes: int | None
             continue
         if nt.status == "RESOLVED" and nt.packs:
             pack = nt.packs[0]
+            if _registry_only(pack.reference):
+                # A registry page is not a git repository: cloning it would fail (or fetch HTML).
+                unresolved.append(Unresolved(
+                    item=f"node:{nt.class_type}", kind="node_type", verdict="UNCERTAIN", name=nt.class_type,
+                    reason=(f"pack '{pack.id}' is known only by its registry id; install it with "
+                            f"`comfy node install {pack.id}` or ComfyUI-Manager, or run `comfyfixer catalogs "
+                            "refresh` so its repository is known"),
+                    candidates=[SourceCandidate(source="pack:" + pack.id, url=pack.reference, note="registry")]))
+                continue
             if pack.id in packs:
                 packs[pack.id].class_types.append(nt.class_type)
                 continue
