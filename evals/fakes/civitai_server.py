@@ -16,9 +16,11 @@ import json
 import re
 import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from comfyfixer.evals.fakes.loopback import LoopbackServer
 
 __all__ = ["CivitaiFakeServer"]
 
@@ -29,7 +31,7 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-class CivitaiFakeServer:
+class CivitaiFakeServer(LoopbackServer):
     """Start with ``with CivitaiFakeServer(models) as srv:``; ``srv.url`` is the base URL."""
 
     def __init__(self, models: list[dict[str, Any]], *, token: str | None = None) -> None:
@@ -37,25 +39,10 @@ class CivitaiFakeServer:
         self.token = token
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
         self._docs = {mid: set(_words(" ".join([m.get("name", ""), " ".join(map(str, _tags(m))),
                                                  str((m.get("creator") or {}).get("username", ""))])))
                       for mid, m in self.models.items()}
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}" if isinstance(host, str) else f"http://{host.decode()}:{port}"
-
-    def __enter__(self) -> CivitaiFakeServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def count(self, kind: str) -> None:
         with self._lock:
@@ -74,7 +61,7 @@ class CivitaiFakeServer:
             words = words[:-1]
         return []
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):

@@ -15,10 +15,12 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from comfyfixer.evals.fakes.loopback import LoopbackServer
 
 __all__ = ["FakeComfyUI", "load_recorded"]
 
@@ -43,7 +45,7 @@ def load_recorded(data_dir: Path) -> Recorded:
     return Recorded(object_info=object_info, listings=listings, system_stats=stats)
 
 
-class FakeComfyUI:
+class FakeComfyUI(LoopbackServer):
     """Use as a context manager; ``url`` is ``http://127.0.0.1:<port>``."""
 
     def __init__(
@@ -66,14 +68,7 @@ class FakeComfyUI:
         self.fail_status = fail_status
         self.requests: list[tuple[str, str, int]] = []
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._httpd is not None, "server not started"
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        super().__init__()
 
     def _answer(self, path: str) -> tuple[int, Any]:
         if self.fail_status is not None:
@@ -97,7 +92,7 @@ class FakeComfyUI:
             return 200, [n.rsplit(".", 1)[0] for n in names]
         return 404, None
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -117,22 +112,3 @@ class FakeComfyUI:
                 return
 
         return Handler
-
-    def start(self) -> FakeComfyUI:
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-comfyui", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> FakeComfyUI:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -29,9 +29,11 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from comfyfixer.evals.fakes.loopback import LoopbackServer
 
 __all__ = ["FileServer", "RequestRecord", "ServedFile", "generate_file"]
 
@@ -125,7 +127,7 @@ class RequestRecord:
     bytes_sent: int = 0
 
 
-class FileServer:
+class FileServer(LoopbackServer):
     """Loopback server; use as a context manager. ``api`` host is 127.0.0.1, ``storage`` host is localhost."""
 
     def __init__(self, folder: Path, *, civitai_token: str | None = "civitai-test-token",
@@ -146,8 +148,7 @@ class FileServer:
         self.requests: list[RequestRecord] = []
         self._signed: dict[str, tuple[str, int, float]] = {}  # sig -> (name, uses left, deadline)
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     # --- setup ----------------------------------------------------------------
     def add_file(self, name: str, size: int = 0, *, seed: int = 0, data: bytes | None = None,
@@ -185,11 +186,6 @@ class FileServer:
 
     # --- lifecycle ---------------------------------------------------------------
     @property
-    def port(self) -> int:
-        assert self._httpd is not None, "server not started"
-        return int(self._httpd.server_address[1])
-
-    @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
@@ -197,29 +193,16 @@ class FileServer:
     def storage_url(self) -> str:
         return f"http://localhost:{self.port}"
 
-    def start(self) -> FileServer:
-        handler = type("Handler", (_Handler,), {"server_ref": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="file-server", daemon=True)
-        self._thread.start()
-        return self
+    thread_name = "file-server"
+    poll_interval = 0.05
 
-    def stop(self) -> None:
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return type("Handler", (_Handler,), {"server_ref": self})
+
+    def before_stop(self) -> None:
         self.static_release.set()
         for f in self.files.values():
             f.stall_release.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> FileServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- introspection -----------------------------------------------------------------
     def bytes_sent(self, name: str | None = None) -> int:

@@ -23,8 +23,10 @@ import json
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from comfyfixer.evals.fakes.loopback import LoopbackServer
 
 __all__ = ["FakeHfFile", "FakeHfRepo", "HfFakeServer"]
 
@@ -55,7 +57,7 @@ class FakeHfRepo:
         return hashlib.sha1(f"commit:{self.id}".encode()).hexdigest()
 
 
-class HfFakeServer:
+class HfFakeServer(LoopbackServer):
     """Start with ``with HfFakeServer(repos) as srv:``; ``srv.url`` is the endpoint (``HF_ENDPOINT``)."""
 
     def __init__(self, repos: list[FakeHfRepo], *, token: str | None = None, tree_page_size: int = 200) -> None:
@@ -64,29 +66,14 @@ class HfFakeServer:
         self.tree_page_size = tree_page_size
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}" if isinstance(host, str) else f"http://{host.decode()}:{port}"
-
-    def __enter__(self) -> HfFakeServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__()
 
     def count(self, kind: str) -> None:
         with self._lock:
             self.requests[kind] += 1
 
     # ------------------------------------------------------------------ handler
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
