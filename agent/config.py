@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import platformdirs
+from comfyfixer.tools.errors import ConfigError
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -30,8 +31,6 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
-
-from comfyfixer.tools.errors import ConfigError
 
 CONFIG_FILE_NAME = "comfyfixer.toml"
 
@@ -104,6 +103,7 @@ class Settings(BaseSettings):
     runpod_api_key: SecretStr | None = Field(
         None, validation_alias=_alias("COMFYFIXER_RUNPOD_API_KEY", "RUNPOD_API_KEY", "runpod_api_key")
     )
+    comfy_registry_url: str = Field("https://api.comfy.org", description="The Comfy registry API (pack ids → repos).")
     runpod_endpoint_id: str | None = None
     runpod_base_url: str = "https://api.runpod.ai/v2"
     http_timeout: float = Field(30.0, gt=0, description="Seconds before any HTTP call gives up.")
@@ -141,7 +141,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("civitai_base_url", "hf_endpoint", "llm_base_url", "runpod_base_url")
+    @field_validator("civitai_base_url", "hf_endpoint", "llm_base_url", "runpod_base_url", "comfy_registry_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):

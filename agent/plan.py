@@ -260,7 +260,7 @@ def _download_action(need: ModelNeed, cand: SourceCandidate, policy: PlanPolicy,
 REGISTRY_HOSTS = ("registry.comfy.org",)
 
 
-def _registry_only(url: str) -> bool:
+def registry_only(url: str) -> bool:
     """A Comfy registry page, which names a pack but is not a git repository."""
     from urllib.parse import urlsplit
 
@@ -335,7 +335,7 @@ def build_plan(inputs: PlanInputs, policy: PlanPolicy, *, free_bytes: int | None
             continue
         if nt.status == "RESOLVED" and nt.packs:
             pack = nt.packs[0]
-            if _registry_only(pack.reference):
+            if registry_only(pack.reference):
                 # A registry page is not a git repository: cloning it would fail (or fetch HTML).
                 unresolved.append(Unresolved(
                     item=f"node:{nt.class_type}", kind="node_type", verdict="UNCERTAIN", name=nt.class_type,

@@ -208,19 +208,46 @@ def _resolver(settings: Settings) -> Any:
     return resolve
 
 
+def _repositories_from_registry(inputs: PlanInputs, settings: Settings) -> None:
+    """Packs known only by registry id get their git repository from the Comfy registry."""
+    from comfyfixer.agent.plan import registry_only
+    from comfyfixer.tools.comfy_registry import ComfyRegistryClient
+    from comfyfixer.tools.errors import ComfyFixerError
+
+    wanted = [p for nt in inputs.node_types if nt.status == "RESOLVED" for p in nt.packs[:1]
+              if registry_only(p.reference)]
+    if not wanted or settings.offline:
+        return
+    found: dict[str, str | None] = {}
+    with ComfyRegistryClient(settings.comfy_registry_url, timeout=settings.http_timeout,
+                             retries=settings.http_retries) as registry:
+        for pack in wanted:
+            if pack.id not in found:
+                try:
+                    repo = registry.node(pack.id).repository
+                    found[pack.id] = repo if repo and repo.startswith("https://") else None
+                except ComfyFixerError as exc:
+                    warn(f"the Comfy registry could not name the repository of {pack.id}: {exc}")
+                    found[pack.id] = None
+            if found[pack.id]:
+                pack.reference = found[pack.id]
+
+
 def pin_packs(inputs: PlanInputs, settings: Settings) -> PlanInputs:
     """Pin every pack without a commit to the remote's current HEAD (so the plan is exact)."""
     from comfyfixer.agent.executor import host_policy
+    from comfyfixer.agent.plan import registry_only
     from comfyfixer.tools.errors import ComfyFixerError
     from comfyfixer.tools.gitpack import remote_head
 
     policy = host_policy(settings)
     heads: dict[str, str | None] = {}
+    _repositories_from_registry(inputs, settings)
     for nt in inputs.node_types:
         if nt.status != "RESOLVED":
             continue
         for pack in nt.packs[:1]:
-            if pack.commit:
+            if pack.commit or registry_only(pack.reference):
                 continue
             if pack.reference not in heads:
                 try:

@@ -1,0 +1,43 @@
+"""Comfy registry client and its use in fix plans (packs known only by registry id)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import vcr
+from comfyfixer.tools.comfy_registry import ComfyRegistryClient
+from comfyfixer.tools.errors import NotFound
+
+CASSETTES = Path(__file__).resolve().parents[1] / "cassettes"
+VCR = vcr.VCR(cassette_library_dir=str(CASSETTES), record_mode="none")
+
+
+def test_node_gives_repository_and_latest_version() -> None:
+    with VCR.use_cassette("registry_node.yaml"), ComfyRegistryClient(retries=0) as reg:
+        node = reg.node("comfyui_ultimatesdupscale")
+    assert node.repository == "https://github.com/ssitu/ComfyUI_UltimateSDUpscale"
+    assert node.latest_version is not None and node.latest_version.version == "1.6.0"
+
+
+def test_install_version_and_not_found() -> None:
+    with VCR.use_cassette("registry_install.yaml"), ComfyRegistryClient(retries=0) as reg:
+        v = reg.install_version("comfyui_ultimatesdupscale", "1.6.0")
+    assert v.download_url and v.download_url.endswith("node.zip")
+    with VCR.use_cassette("registry_not_found.yaml"), ComfyRegistryClient(retries=0) as reg, pytest.raises(NotFound):
+        reg.node("no-such-pack-zz")
+    with ComfyRegistryClient(retries=0) as reg, pytest.raises(NotFound):
+        reg.node("../etc")  # never sent
+
+
+def test_fix_planning_takes_the_repository_from_the_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from comfyfixer.agent.commands.fix import _repositories_from_registry
+    from comfyfixer.agent.config import load_settings
+    from comfyfixer.agent.plan import NodeTypeNeed, PackRef, PlanInputs
+
+    inputs = PlanInputs(comfyui_dir=str(tmp_path), workflows=[], node_types=[
+        NodeTypeNeed(class_type="UltimateSDUpscale", status="RESOLVED", packs=[PackRef(
+            id="comfyui_ultimatesdupscale", reference="https://registry.comfy.org/nodes/comfyui_ultimatesdupscale")])])
+    with VCR.use_cassette("registry_node.yaml"):
+        _repositories_from_registry(inputs, load_settings(http_retries=0))
+    assert inputs.node_types[0].packs[0].reference == "https://github.com/ssitu/ComfyUI_UltimateSDUpscale"

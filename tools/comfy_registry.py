@@ -1,0 +1,81 @@
+"""The Comfy registry (api.comfy.org): a registry id (a node's ``cnr_id``) → its repository and versions.
+
+Workflows saved by recent frontends name packs by registry id; ComfyUI-Manager's catalogs cover
+most but not all of them. The registry is public and needs no token.
+"""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from comfyfixer.tools.errors import NotFound, UpstreamError
+from comfyfixer.tools.http import RetryPolicy, build_client, raise_for_status, send_with_retry
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_BASE_URL = "https://api.comfy.org"
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class RegistryVersion(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    version: str
+    download_url: str | None = Field(None, alias="downloadUrl")
+    deprecated: bool = False
+    status: str | None = None
+    dependencies: list[str] = Field(default_factory=list)
+    supported_comfyui_version: str | None = None
+
+
+class RegistryNode(BaseModel):
+    """A pack in the registry."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    name: str | None = None
+    repository: str | None = None
+    license: str | None = None
+    description: str | None = None
+    latest_version: RegistryVersion | None = None
+
+
+class ComfyRegistryClient:
+    """Read-only lookups; GETs are retried with backoff on 429/5xx."""
+
+    def __init__(self, base_url: str = DEFAULT_BASE_URL, *, timeout: float = 30.0, retries: int = 3,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self._client = build_client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport)
+        self._policy = RetryPolicy(retries=retries)
+
+    def __enter__(self) -> ComfyRegistryClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _get(self, path: str, **params: str) -> object:
+        resp = send_with_retry(self._client, "GET", path, policy=self._policy, params=params or None)
+        raise_for_status(resp, service="the Comfy registry")
+        try:
+            return resp.json()
+        except ValueError:
+            raise UpstreamError("the Comfy registry answered with something that is not JSON",
+                                url=str(resp.url), status=resp.status_code) from None
+
+    def node(self, node_id: str) -> RegistryNode:
+        """The pack with this registry id (``cnr_id``)."""
+        if not _ID.match(node_id):
+            raise NotFound(f"'{node_id}' is not a registry id")
+        return RegistryNode.model_validate(self._get(f"/nodes/{node_id}"))
+
+    def install_version(self, node_id: str, version: str | None = None) -> RegistryVersion:
+        """The version to install (the latest, or ``version``), with its archive URL."""
+        if not _ID.match(node_id):
+            raise NotFound(f"'{node_id}' is not a registry id")
+        params = {"version": version} if version else {}
+        return RegistryVersion.model_validate(self._get(f"/nodes/{node_id}/install", **params))
