@@ -93,6 +93,7 @@ def resolve_command(
     node: str | None = typer.Option(None, "--node", help="Resolve an unknown node class_type to its pack."),
     folder: str | None = typer.Option(None, "--folder", help="Folder kind: checkpoints, loras, vae, diffusion_models, ..."),
     hash_: str | None = typer.Option(None, "--hash", help="The file's SHA256 or AutoV2 hash."),
+    cnr_id: str | None = typer.Option(None, "--cnr-id", help="With --node: the pack's registry id, if the workflow gives one."),
     url: str | None = typer.Option(None, "--url", help="A download URL hint."),
     base_model: str | None = typer.Option(None, "--base-model", help="Base model hint, e.g. SDXL."),
     sources: str | None = typer.Option(None, "--sources", help=SOURCES_HELP),
@@ -103,6 +104,7 @@ def resolve_command(
     """Find the exact download for a missing model (or the pack for an unknown node), with evidence."""
     from comfyfixer.agent.config import load_settings
     from comfyfixer.agent.output import EXIT_FINDINGS, emit_json
+    from comfyfixer.tools.comfy_registry import ComfyRegistryClient
     from comfyfixer.tools.resolver import ModelQuery, NodeQuery, NodeResolver, Status
 
     if sum(x is not None for x in (filename, workflow, node)) != 1:
@@ -111,8 +113,14 @@ def resolve_command(
     settings = load_settings()
     catalog = load_catalog(settings) if "catalogs" in srcs or node or workflow else None
     verdicts: list[Verdict] = []
+    registry = None if settings.offline else ComfyRegistryClient(
+        settings.comfy_registry_url, timeout=settings.http_timeout, retries=settings.http_retries)
     if node is not None:
-        verdicts.append(NodeResolver(catalog).resolve(NodeQuery(class_type=node)))
+        try:
+            verdicts.append(NodeResolver(catalog, registry).resolve(NodeQuery(class_type=node, cnr_id=cnr_id)))
+        finally:
+            if registry is not None:
+                registry.close()
     else:
         resolver = build_model_resolver(settings, catalog if "catalogs" in srcs else None)
         try:
@@ -122,9 +130,10 @@ def resolve_command(
                 verdicts.append(resolver.resolve(q, sources=srcs, use_cache=not no_cache))
             else:
                 assert workflow is not None
-                verdicts += _resolve_workflow(workflow, resolver, NodeResolver(catalog), catalog, srcs, not no_cache)
+                verdicts += _resolve_workflow(workflow, resolver, NodeResolver(catalog, registry), catalog, srcs,
+                                              not no_cache)
         finally:
-            for client in (resolver.hf, resolver.civitai):
+            for client in (resolver.hf, resolver.civitai, registry):
                 if client is not None:
                     client.close()
     if json_out:

@@ -41,3 +41,18 @@ def test_fix_planning_takes_the_repository_from_the_registry(tmp_path: Path, mon
     with VCR.use_cassette("registry_node.yaml"):
         _repositories_from_registry(inputs, load_settings(http_retries=0))
     assert inputs.node_types[0].packs[0].reference == "https://github.com/ssitu/ComfyUI_UltimateSDUpscale"
+
+
+def test_node_resolver_confirms_a_registry_id(tmp_path: Path) -> None:
+    from comfyfixer.tools.catalogs.manager import CatalogSource, ManagerCatalog
+    from comfyfixer.tools.resolver import NodeQuery, NodeResolver, Status
+
+    catalog = ManagerCatalog(source=CatalogSource("folder", tmp_path))  # a catalog that does not know the pack
+    with VCR.use_cassette("registry_node.yaml"), ComfyRegistryClient(retries=0) as reg:
+        v = NodeResolver(catalog, reg).resolve(NodeQuery(class_type="SomeNewUSDUClass_zz",
+                                                         cnr_id="comfyui_ultimatesdupscale"))
+    assert v.status == Status.RESOLVED
+    assert v.candidates[0].url == "https://github.com/ssitu/ComfyUI_UltimateSDUpscale"
+    assert any(e.source == "registry" for e in v.evidence)
+    offline = NodeResolver(catalog).resolve(NodeQuery(class_type="SomeNewUSDUClass_zz", cnr_id="comfyui_ultimatesdupscale"))
+    assert offline.status == Status.UNCERTAIN  # without the registry the id alone is not proof

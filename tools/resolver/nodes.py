@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from comfyfixer.tools.catalogs.manager import ManagerCatalog, PackInfo
+from comfyfixer.tools.comfy_registry import ComfyRegistryClient
+from comfyfixer.tools.errors import ComfyFixerError
 from comfyfixer.tools.resolver.models import Candidate, Evidence, NodeQuery, Status, Verdict
 from rapidfuzz import fuzz, process
 
@@ -12,8 +14,9 @@ REGISTRY_URL = "https://registry.comfy.org/nodes/"
 class NodeResolver:
     """Uses the Manager's node map (preemptions, listings, name patterns) and registry ids from the workflow."""
 
-    def __init__(self, catalog: ManagerCatalog | None) -> None:
+    def __init__(self, catalog: ManagerCatalog | None, registry: ComfyRegistryClient | None = None) -> None:
         self.catalog = catalog
+        self.registry = registry
 
     def resolve(self, q: NodeQuery) -> Verdict:
         searched: list[str] = []
@@ -52,6 +55,10 @@ class NodeResolver:
             return Verdict(query=q.class_type, kind="node", status=Status.UNCERTAIN, candidates=cands[:8],
                            searched=searched, evidence=evidence)
         if q.cnr_id:
+            found = self._from_registry(q, searched, evidence)
+            if found is not None:
+                return Verdict(query=q.class_type, kind="node", status=Status.RESOLVED, candidates=[found],
+                               searched=searched, evidence=evidence)
             cands.append(Candidate(source="registry", url=REGISTRY_URL + q.cnr_id, filename=q.cnr_id, score=0.7,
                                    reasons=["+ the workflow names this registry id", "- no catalog lists the class"]))
         names = list(cat.node_claims)
@@ -63,6 +70,25 @@ class NodeResolver:
         searched.append("similar class names in the node map")
         status = Status.UNCERTAIN if cands else Status.NOT_FOUND
         return Verdict(query=q.class_type, kind="node", status=status, candidates=cands, searched=searched, evidence=evidence)
+
+    def _from_registry(self, q: NodeQuery, searched: list[str], evidence: list[Evidence]) -> Candidate | None:
+        """The workflow's own registry id, confirmed by the Comfy registry, names the pack exactly."""
+        if self.registry is None or not q.cnr_id:
+            return None
+        searched.append(f"Comfy registry: {q.cnr_id}")
+        try:
+            node = self.registry.node(q.cnr_id)
+        except ComfyFixerError as exc:
+            searched.append(f"Comfy registry failed: {exc}")
+            return None
+        if not node.repository or not node.repository.startswith("https://"):
+            return None
+        evidence.append(Evidence(source="registry", said=f"{q.cnr_id} is published from {node.repository}"))
+        version = node.latest_version.version if node.latest_version else None
+        return Candidate(source="registry", url=node.repository, filename=q.cnr_id, score=1.0, exact=True,
+                         repo=node.repository, license=node.license,
+                         reasons=["+ the workflow names this registry id", "+ the Comfy registry names its repository"]
+                         + ([f"+ latest version {version}"] if version else []))
 
     @staticmethod
     def _cand(p: PackInfo, q: NodeQuery, score: float, reason: str) -> Candidate:
