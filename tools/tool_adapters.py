@@ -105,8 +105,16 @@ def resolve_specs() -> list[ToolSpec]:
                     client.close()
 
     def run_node(args: BaseModel, ctx: ToolContext) -> BaseModel:
+        from comfyfixer.tools.comfy_registry import ComfyRegistryClient
+
         assert isinstance(args, NodeQuery)
-        return resolve_node(args, resolver=NodeResolver(catalog_for(ctx)))
+        registry = None if ctx.offline else ComfyRegistryClient(
+            ctx.comfy_registry_url, timeout=ctx.http_timeout, retries=ctx.http_retries)
+        try:
+            return resolve_node(args, resolver=NodeResolver(catalog_for(ctx), registry))
+        finally:
+            if registry is not None:
+                registry.close()
 
     return [
         ToolSpec("resolve_model", _doc(resolve_model), ModelQuery, Verdict, run_model),

@@ -69,6 +69,7 @@ def build_tool_context(settings: Settings) -> ToolContext:
         runpod_base_url=settings.runpod_base_url,
         runpod_api_key=settings.runpod_api_key,
         runpod_endpoint_id=settings.runpod_endpoint_id,
+        comfy_registry_url=settings.comfy_registry_url,
         http_timeout=settings.http_timeout,
         http_retries=settings.http_retries,
         offline=settings.offline,

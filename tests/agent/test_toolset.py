@@ -139,7 +139,7 @@ def test_default_toolset_meets_the_contract(ctx) -> None:
         assert spec.input_model.model_json_schema()["type"] == "object"
 
 
-def test_registered_tools_run_on_real_files(ctx, templates_dir, shared_data) -> None:
+def test_registered_tools_run_on_real_files(ctx, templates_dir, shared_data, manager_wheel) -> None:
     """Every read-only tool answers through the registry with a result or a compact error."""
     ts = default_toolset(ctx.model_copy(update={"offline": True}))
     offline = ctx.model_copy(update={"offline": True})
@@ -161,6 +161,10 @@ def test_registered_tools_run_on_real_files(ctx, templates_dir, shared_data) -> 
     rebuilt = ts.call("reconstruct_workflow", {"image": str(image)}, offline)
     assert rebuilt.ok and rebuilt.result["status"] in ("OK", "UNCERTAIN", "FAILED")
     assert ts.call("reconstruct_workflow", {}, offline).error.kind == "tool_error"
+    with_catalog = offline.model_copy(update={"manager_wheel_dirs": (manager_wheel.parent,)})
+    node = ts.call("resolve_node", {"class_type": "VHS_VideoCombine"}, with_catalog)
+    assert node.ok and node.result["status"] == "RESOLVED"
+    assert "VideoHelperSuite" in node.result["candidates"][0]["url"]
     hw = ts.call("hardware_profile", {}, offline)
     assert hw.ok and hw.result["cpu_count"] >= 1
 
