@@ -43,7 +43,8 @@ def catalog_for(ctx: ToolContext) -> Any:
             log.info("no ComfyUI-Manager catalogs; node packs will not be identified")
             return None
 
-    return ctx.memo("manager-catalog", load)
+    # Keyed by where it is read from: a copied context shares the memo but may point elsewhere.
+    return ctx.memo(f"manager-catalog:{ctx.manager_catalog_dir}:{ctx.manager_wheel_dirs}:{ctx.cache_dir}", load)
 
 
 def _doc(func: Any) -> str:
@@ -129,7 +130,7 @@ def _model_resolver(ctx: ToolContext) -> Any:
     from comfyfixer.tools.resolver import DiskCache, ModelResolver
 
     catalog = catalog_for(ctx)
-    index = ctx.memo("model-index", lambda: build_model_index(catalog, find_template_dirs()))
+    index = ctx.memo(f"model-index:{id(catalog)}", lambda: build_model_index(catalog, find_template_dirs()))
     hf = HuggingFaceClient(endpoint=ctx.hf_endpoint, token=ctx.secret("hf_token"), timeout=ctx.http_timeout,
                            retries=ctx.http_retries, offline=ctx.offline)
     civitai = None if ctx.offline else CivitaiClient(base_url=ctx.civitai_base_url, token=ctx.secret("civitai_token"),
