@@ -33,8 +33,10 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from comfyfixer.evals.fakes.loopback import LoopbackServer
 
 Reply = dict[str, Any]
 Script = list[Reply] | Mapping[str, list[Reply]] | Callable[[dict[str, Any]], Reply]
@@ -144,8 +146,12 @@ def _approx_tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
-class ScriptedChatServer:
+class ScriptedChatServer(LoopbackServer):
     """Context manager: ``with ScriptedChatServer(script) as srv: ... srv.base_url``."""
+
+    thread_name = "scripted-chat"
+    # shutdown() waits up to one poll interval, and tests start many of these servers.
+    poll_interval = 0.02
 
     def __init__(
         self,
@@ -166,13 +172,12 @@ class ScriptedChatServer:
         self.require_tool_call_id = require_tool_call_id
         # Some servers never report token usage, even when asked.
         self.report_usage = report_usage
+        super().__init__()
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # --- lifecycle ---------------------------------------------------------------
-    def start(self) -> ScriptedChatServer:
+    # --- HTTP -------------------------------------------------------------------
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -234,31 +239,11 @@ class ScriptedChatServer:
                 self.wfile.flush()
                 self.close_connection = True
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        # A short poll interval: shutdown() waits up to one interval, and tests start many servers.
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name="scripted-chat", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> ScriptedChatServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return Handler
 
     @property
     def base_url(self) -> str:
-        assert self._httpd is not None, "server not started"
-        address = self._httpd.server_address
-        return f"http://{address[0]!s}:{address[1]}/v1"
+        return f"{self.url}/v1"
 
     # --- protocol ----------------------------------------------------------------
     def _validate(self, body: dict[str, Any]) -> str | None:
