@@ -16,9 +16,10 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from comfyfixer.agent.plan import file_digest
 from comfyfixer.tools.errors import ApprovalError
-from pydantic import BaseModel
 
 _TOKEN = re.compile(r"^approve:([0-9a-f]{64}):([A-Za-z0-9_-]{16,64})$")
 

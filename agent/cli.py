@@ -12,6 +12,7 @@ import logging
 import sys
 
 import typer
+
 from comfyfixer.agent import __version__
 from comfyfixer.agent.output import EXIT_USAGE, error
 from comfyfixer.tools.errors import ComfyFixerError

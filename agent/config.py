@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import platformdirs
-from comfyfixer.tools.errors import ConfigError
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -31,6 +30,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from comfyfixer.tools.errors import ConfigError
 
 CONFIG_FILE_NAME = "comfyfixer.toml"
 

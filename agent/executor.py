@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
+from pydantic import BaseModel, Field
+
 from comfyfixer.agent.config import Settings
 from comfyfixer.agent.journal import Journal, path_state
 from comfyfixer.agent.plan import (
@@ -29,7 +31,6 @@ from comfyfixer.agent.plan import (
 )
 from comfyfixer.tools.errors import ComfyFixerError
 from comfyfixer.tools.paths import safe_join
-from pydantic import BaseModel, Field
 
 log = logging.getLogger(__name__)
 
@@ -184,9 +185,6 @@ class Executor:
         return ActionOutcome(item=a.item, kind=a.kind, status="done", message=f"moved to {a.target}")
 
     def _downloads(self, actions: list[DownloadAction]) -> dict[str, ActionOutcome]:
-        from comfyfixer.agent.output import err_console
-        from comfyfixer.tools.download import Downloader
-        from comfyfixer.tools.http import RetryPolicy
         from rich.progress import (
             BarColumn,
             DownloadColumn,
@@ -195,6 +193,10 @@ class Executor:
             TimeRemainingColumn,
             TransferSpeedColumn,
         )
+
+        from comfyfixer.agent.output import err_console
+        from comfyfixer.tools.download import Downloader
+        from comfyfixer.tools.http import RetryPolicy
 
         if self.dry_run:
             return {a.item: ActionOutcome(item=a.item, kind=a.kind, status="dry_run",

@@ -21,9 +21,10 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
+from pydantic import BaseModel, Field, TypeAdapter
+
 from comfyfixer.tools.errors import InputError, UnsafePathError
 from comfyfixer.tools.paths import safe_filename, safe_join, safe_relpath
-from pydantic import BaseModel, Field, TypeAdapter
 
 PLAN_FORMAT: Literal["comfyfixer.plan/1"] = "comfyfixer.plan/1"
 

@@ -11,9 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from comfyfixer.tools.errors import InputError
 from comfyfixer.tools.runpod import RunPodJobRequest
-from pydantic import BaseModel
 
 
 class RunPodJobFile(BaseModel):

@@ -175,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--manager-wheel-dir", type=Path, default=Path(".cache/corpora"))
     args = parser.parse_args(argv)
     import comfyui_workflow_templates_json as templates_pkg
+
     from comfyfixer.tools.catalogs.manager import load_manager_catalog
 
     catalog = load_manager_catalog(wheel_dirs=[args.manager_wheel_dir])

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from comfyfixer.evals.fakes.civitai_server import CivitaiFakeServer
 from comfyfixer.evals.fakes.hf_server import FakeHfFile, FakeHfRepo, HfFakeServer
 from comfyfixer.tools.catalogs.manager import ManagerCatalog, load_manager_catalog
@@ -44,7 +46,6 @@ from comfyfixer.tools.resolver.cache import DiskCache
 from comfyfixer.tools.resolver.models import ModelQuery, Status, Verdict
 from comfyfixer.tools.resolver.strategy import ModelResolver
 from comfyfixer.tools.resolver.tokens import analyze
-from pydantic import BaseModel
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_CIVITAI = REPO_ROOT.parent / "shared" / "data" / "api" / "civitai"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from comfyfixer.agent.config import load_settings
 from comfyfixer.tools.errors import ConfigError
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
 from comfyfixer.tools.errors import NotFound, UpstreamError
 from comfyfixer.tools.http import RetryPolicy, build_client, raise_for_status, send_with_retry
-from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_BASE_URL = "https://api.comfy.org"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")

@@ -17,10 +17,11 @@ import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from pydantic import BaseModel, Field
+
 from comfyfixer.tools.download.hosts import HostPolicy
 from comfyfixer.tools.errors import ComfyFixerError, InputError
 from comfyfixer.tools.paths import ensure_under, safe_filename
-from pydantic import BaseModel, Field
 
 log = logging.getLogger(__name__)
 

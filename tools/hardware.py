@@ -9,8 +9,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from comfyfixer.tools.context import ToolContext
 from pydantic import BaseModel, Field
+
+from comfyfixer.tools.context import ToolContext
 
 log = logging.getLogger(__name__)
 

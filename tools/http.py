@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
+
 from comfyfixer.tools.errors import (
     AuthRequired,
     HTTPError,

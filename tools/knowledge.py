@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from comfyfixer.tools.context import ToolContext
 from pydantic import BaseModel, Field
+
+from comfyfixer.tools.context import ToolContext
 
 PACKAGE = "comfyfixer.knowledge"
 NODE_DOCS_PACKAGE = "comfyui_embedded_docs"

@@ -12,10 +12,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ValidationError, create_model
+
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.errors import ConfigError, InputError
 from comfyfixer.tools.toolset import ToolSpec
-from pydantic import BaseModel, ValidationError, create_model
 
 log = logging.getLogger(__name__)
 

@@ -27,9 +27,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pydantic import BaseModel, Field, ValidationError
+
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.errors import ComfyFixerError
-from pydantic import BaseModel, Field, ValidationError
 
 log = logging.getLogger(__name__)
 

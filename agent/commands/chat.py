@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+
 from comfyfixer.agent.output import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, console, emit_json, err_console
 
 if TYPE_CHECKING:

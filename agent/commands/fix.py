@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+
 from comfyfixer.agent.output import EXIT_FINDINGS, EXIT_OK, console, emit_json, warn
 
 if TYPE_CHECKING:

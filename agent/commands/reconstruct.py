@@ -112,8 +112,9 @@ def _offer_plan(summary: dict[str, Any], comfyui: Path) -> None:
 
 
 def _print(s: dict[str, Any]) -> None:
-    from comfyfixer.agent.output import console
     from rich.markup import escape
+
+    from comfyfixer.agent.output import console
 
     color = {"OK": "green", "UNCERTAIN": "yellow", "FAILED": "red"}[s["status"]]
     console.print(f"[bold]{escape(s['source'])}[/]: [{color}]{s['status']}[/] (method: {s['method']})")

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+
 from comfyfixer.tools.errors import InputError
 
 if TYPE_CHECKING:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+
 from comfyfixer.agent.output import console, emit_json
 
 if TYPE_CHECKING:

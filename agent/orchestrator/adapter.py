@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
+
 from comfyfixer.agent.orchestrator.records import ProposedAction, ToolCallRecord
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.toolset import (
@@ -28,7 +30,6 @@ from comfyfixer.tools.toolset import (
     compact_validation_errors,
     parse_arguments,
 )
-from pydantic import BaseModel, ValidationError
 
 MAX_RESULT_CHARS = 6000
 PROPOSAL_PREFIX = (

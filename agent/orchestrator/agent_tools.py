@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from comfyfixer.agent.config import Settings
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.errors import InputError
 from comfyfixer.tools.toolset import Toolset, ToolSpec, default_toolset
-from pydantic import BaseModel, Field
 
 
 class PlanFixInput(BaseModel):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+
 from comfyfixer.agent.reports.data import check_json, workflow_fixes
 from comfyfixer.agent.reports.markdown import index_markdown, workflow_markdown
 from comfyfixer.agent.reports.names import unique_stems

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from agent_testkit import ToolBox, make_settings
+
 from comfyfixer.evals.fakes.chat_server import Script, ScriptedChatServer
 from comfyfixer.tools.context import ToolContext
 

@@ -6,12 +6,13 @@ import json
 from types import SimpleNamespace
 
 from agent_testkit import ToolBox
+from pydantic import BaseModel, Field
+
 from comfyfixer.agent.orchestrator.adapter import compact, tool_parameters
 from comfyfixer.agent.orchestrator.llm import dedupe_streamed_names, fix_tool_messages
 from comfyfixer.agent.orchestrator.records import Usage
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.toolset import default_toolset
-from pydantic import BaseModel, Field
 
 
 class Where(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from comfyfixer.evals.agent_eval import AgentCase, load_cases, score
 from comfyfixer.evals.runner import main
 

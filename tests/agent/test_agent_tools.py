@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from comfyfixer.agent.config import load_settings
 from comfyfixer.agent.orchestrator.agent_tools import agent_toolset
 from comfyfixer.agent.orchestrator.engine import build_tool_context

@@ -8,6 +8,7 @@ import socket
 from typing import Any
 
 import pytest
+
 from comfyfixer.agent.cli import run
 from comfyfixer.evals.fakes.chat_server import ScriptedChatServer
 

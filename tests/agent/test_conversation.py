@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from comfyfixer.agent.orchestrator import AgentAnswer, Conversation, ProposedAction, ToolCallRecord
 from comfyfixer.agent.orchestrator.status import STATUS_LINE, decide, split_status
 from comfyfixer.tools.errors import InputError

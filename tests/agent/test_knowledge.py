@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.knowledge import (
     KnowledgeQuery,

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from agent_testkit import PLANTED, make_settings
+
 from comfyfixer.agent.orchestrator import Conversation, ModelUnavailable, Orchestrator
 from comfyfixer.tools.errors import ApprovalError
 

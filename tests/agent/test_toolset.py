@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel, Field
+
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.errors import NotFound
 from comfyfixer.tools.toolset import ToolRegistrationError, Toolset, ToolSpec, default_toolset
-from pydantic import BaseModel, Field
 
 
 class Inner(BaseModel):

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import vcr
 from agent_testkit import make_settings
+
 from comfyfixer.agent.orchestrator import ModelUnavailable, Orchestrator
 from comfyfixer.evals.fakes.chat_server import ScriptedChatServer
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from comfyfixer.agent.cli import run
 from comfyfixer.agent.scheduler import cron_line, parse_interval, results_fingerprint, run_schedule
 from comfyfixer.tools.errors import InputError

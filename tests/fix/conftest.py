@@ -6,9 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fixkit import TOKEN, fast_retry
+
 from comfyfixer.evals.fakes.file_server import FileServer
 from comfyfixer.tools.download import Downloader, HostPolicy
-from fixkit import TOKEN, fast_retry
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,8 @@ import pickle
 from pathlib import Path
 
 import pytest
+from fixkit import MB, fast_retry, model_files, request
+
 from comfyfixer.evals.fakes.file_server import FileServer
 from comfyfixer.tools.download import Downloader, HostNotAllowed, HostPolicy, sha256_file
 from comfyfixer.tools.download import engine as engine_mod
@@ -19,7 +21,6 @@ from comfyfixer.tools.errors import (
     RateLimited,
     UpstreamError,
 )
-from fixkit import MB, fast_retry, model_files, request
 
 
 def quarantined(comfy: Path) -> list[Path]:

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixkit import MB, TOKEN, model_files
+
 from comfyfixer.agent.cli import run
 from comfyfixer.agent.journal import read_journal
 from comfyfixer.evals.fakes.file_server import FileServer
 from comfyfixer.tools.download import sha256_file
-from fixkit import MB, TOKEN, model_files
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "init.defaultBranch=main"]
 
@@ -297,9 +298,10 @@ def test_kill_during_download_then_rerun_resumes(server: FileServer, comfy: Path
 def test_crash_between_link_and_unlink_is_cleaned_up(server: FileServer, comfy: Path, env: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     """kill -9 right after placing: target complete, staged copy still there. A re-run keeps the target."""
+    from fixkit import request
+
     from comfyfixer.tools.download import Downloader, HostPolicy, staging_dir_for
     from comfyfixer.tools.download.staging import part_paths
-    from fixkit import request
 
     f = server.add_file("placed.safetensors", 2 * MB, seed=41)
     req = request(comfy, server.direct_url(f.name), "placed.safetensors", expected_sha256=f.sha256)

@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from comfyfixer.tools.errors import UnsafePathError
 from comfyfixer.tools.paths import ensure_under, safe_filename, safe_join, safe_relpath
 

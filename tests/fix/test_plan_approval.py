@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from comfyfixer.agent import approval
 from comfyfixer.agent.journal import Journal, read_journal
 from comfyfixer.agent.plan import (

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from comfyfixer.tools.imagemeta import read_image
 
 EXPECTED = json.loads((Path(__file__).parent / "expected.json").read_text(encoding="utf-8"))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from comfyfixer.tools.errors import WorkflowFormatError
 from comfyfixer.tools.imagemeta import read_embedded_graphs, read_image, read_images
 from comfyfixer.tools.imagemeta.reader import ImageReadError

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from comfyfixer.agent.cli import run
 from comfyfixer.tools.inventory import InventoryInput, build_inventory
 from comfyfixer.tools.readiness import Assessor, version_at_least

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from comfyfixer.agent.cli import run
 from comfyfixer.agent.commands.check import demo_dir
 from comfyfixer.evals.fakes.comfyui_server import FakeComfyUI

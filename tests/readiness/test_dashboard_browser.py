@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from comfyfixer.agent.cli import run
 from comfyfixer.agent.reports import write_reports
 

@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from comfyfixer.evals.fakes.comfyui_server import FakeComfyUI
 from comfyfixer.tools.errors import ConfigError, InputError
 from comfyfixer.tools.inventory import (

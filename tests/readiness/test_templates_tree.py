@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from comfyfixer.agent.cli import run
 from comfyfixer.tools.inventory import canonical_folder
 

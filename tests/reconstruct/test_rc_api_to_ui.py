@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from rc_support import backend_view, canonical, corpus_images, info_for, rel, schemas
+
 from comfyfixer.tools.reconstruct.api_to_ui import api_to_ui
 from comfyfixer.tools.workflow import ui_to_api
-from rc_support import backend_view, canonical, corpus_images, info_for, rel, schemas
 
 TXT2IMG: dict[str, dict[str, Any]] = {
     "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "x.safetensors"}},

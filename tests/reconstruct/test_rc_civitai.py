@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 import vcr
+from rc_support import schemas
+
 from comfyfixer.tools.civitai import CivitaiClient, Image
 from comfyfixer.tools.errors import NotFound
 from comfyfixer.tools.reconstruct import ReconstructInput, reconstruct
 from comfyfixer.tools.reconstruct.civitai_source import meta_to_info, parse_civitai_url
 from comfyfixer.tools.resolver import ModelResolver, Verdict
-from rc_support import schemas
 
 CASSETTES = Path(__file__).parent / "cassettes"
 REPLAY = vcr.VCR(

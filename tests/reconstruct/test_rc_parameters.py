@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from rc_support import corpus_images, info_for, rel, schemas
+
 from comfyfixer.tools.imagemeta import GenerationInfo, HiresInfo, LoraRef, ModelInfo, RefinerInfo
 from comfyfixer.tools.reconstruct import build_from_parameters, validate_api
 from comfyfixer.tools.reconstruct.api_to_ui import api_to_ui
 from comfyfixer.tools.reconstruct.graph_builder import add_notes
-from rc_support import corpus_images, info_for, rel, schemas
 
 SAMPLERS = ("KSampler", "KSamplerAdvanced")
 LOADERS = ("CheckpointLoaderSimple", "UNETLoader")

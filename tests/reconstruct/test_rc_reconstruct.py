@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from rc_support import CORPUS, corpus_images, info_for, rel, schemas, ui_structure_problems
+
 from comfyfixer.agent.cli import run
 from comfyfixer.tools.errors import InputError
 from comfyfixer.tools.imagemeta import read_embedded_graphs
 from comfyfixer.tools.reconstruct import ReconstructInput, reconstruct
 from comfyfixer.tools.resolver.models import Candidate, Verdict
-from rc_support import CORPUS, corpus_images, info_for, rel, schemas, ui_structure_problems
 
 
 def _graph_images(kind: str) -> list:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import copy
 
 import pytest
+from rc_support import CORPUS, info_for
+
 from comfyfixer.tools.imagemeta import read_embedded_graphs
 from comfyfixer.tools.reconstruct.sibling import adapt_sibling_graph, air_version
-from rc_support import CORPUS, info_for
 
 IMG = CORPUS / "civitai" / "Dataset-Tools__CivitaiComfyui_Test.jpeg"
 

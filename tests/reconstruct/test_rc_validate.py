@@ -5,8 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from comfyfixer.tools.reconstruct import validate_api
 from rc_support import schemas
+
+from comfyfixer.tools.reconstruct import validate_api
 
 GOOD: dict[str, dict[str, Any]] = {
     "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "dummy_ckpt.safetensors"}},

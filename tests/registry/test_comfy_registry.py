@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import vcr
+
 from comfyfixer.tools.comfy_registry import ComfyRegistryClient
 from comfyfixer.tools.errors import NotFound
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from comfyfixer.agent.cli import run
 from comfyfixer.evals.fakes.civitai_server import CivitaiFakeServer
 from comfyfixer.evals.fakes.hf_server import FakeHfFile, FakeHfRepo, HfFakeServer

@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 import vcr
+
 from comfyfixer.tools.civitai import CivitaiClient, SearchQuery
 from comfyfixer.tools.errors import AuthRequired, EarlyAccess, NotFound, RateLimited
 from comfyfixer.tools.http import RetryPolicy

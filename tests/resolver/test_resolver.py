@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from comfyfixer.evals.fakes.civitai_server import CivitaiFakeServer
 from comfyfixer.evals.fakes.hf_server import FakeHfFile, FakeHfRepo, HfFakeServer
 from comfyfixer.tools.catalogs.model_index import CatalogModel, ModelIndex

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 import vcr
+
 from comfyfixer.tools.errors import AuthRequired, HTTPError, InputError, NotFound
 from comfyfixer.tools.runpod import (
     ComfyJobOutput,

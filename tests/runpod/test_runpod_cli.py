@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import vcr
+
 from comfyfixer.agent.cli import run
 from comfyfixer.agent.journal import read_journal
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from comfyfixer.tools.catalogs.manager import ManagerCatalog, load_manager_catalog
 
 

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from comfyfixer.evals.inspector_corpus import score_community, score_templates
 from comfyfixer.tools.catalogs.manager import ManagerCatalog
 from comfyfixer.tools.schema import bundled_core_schemas

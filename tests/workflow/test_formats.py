@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from comfyfixer.tools.errors import WorkflowFormatError
 from comfyfixer.tools.schema import bundled_core_schemas
 from comfyfixer.tools.workflow import inspect_workflow, load_workflow

@@ -7,6 +7,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+
 from comfyfixer.tools.errors import WorkflowFormatError
 from comfyfixer.tools.workflow import inspect_workflow, load_workflow
 

@@ -24,8 +24,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from comfyfixer.tools.errors import ConfigError
 from pydantic import BaseModel
+
+from comfyfixer.tools.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

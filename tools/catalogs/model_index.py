@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from comfyfixer.tools.catalogs.manager import ManagerCatalog
 from pydantic import BaseModel, Field
+
+from comfyfixer.tools.catalogs.manager import ManagerCatalog
 
 log = logging.getLogger(__name__)
 

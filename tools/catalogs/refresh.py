@@ -13,10 +13,11 @@ import tempfile
 from pathlib import Path
 
 import httpx
+from pydantic import BaseModel
+
 from comfyfixer.tools.catalogs.manager import CATALOG_FILES
 from comfyfixer.tools.errors import UpstreamError
 from comfyfixer.tools.http import RetryPolicy, build_client, raise_for_status, send_with_retry
-from pydantic import BaseModel
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+from pydantic import BaseModel, Field
+
 from comfyfixer.tools.civitai.hashes import HashKind, confirms, guess_kinds, is_short, normalize_hash
 from comfyfixer.tools.civitai.models import Image, ImagePage, Model, ModelFile, ModelPage, ModelVersion
 from comfyfixer.tools.errors import AuthRequired, EarlyAccess, HTTPError, InputError, NotFound, RateLimited
@@ -25,7 +27,6 @@ from comfyfixer.tools.http import (
     raise_for_status,
     send_with_retry,
 )
-from pydantic import BaseModel, Field
 
 log = logging.getLogger(__name__)
 

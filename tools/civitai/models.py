@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from comfyfixer.tools.civitai.hashes import HashKind
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from comfyfixer.tools.civitai.hashes import HashKind
 
 
 class _Lenient(BaseModel):

@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
+from pydantic import BaseModel, Field
+
 from comfyfixer.tools.download import staging, transport
 from comfyfixer.tools.download.hosts import HostPolicy
 from comfyfixer.tools.download.verify import (
@@ -57,7 +59,6 @@ from comfyfixer.tools.errors import (
 )
 from comfyfixer.tools.http import RetryPolicy, parse_retry_after
 from comfyfixer.tools.paths import ensure_under, safe_filename
-from pydantic import BaseModel, Field
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import httpx
+
 from comfyfixer.tools.errors import InputError
 from comfyfixer.tools.http import host_matches
 

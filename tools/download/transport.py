@@ -15,6 +15,7 @@ import ssl
 from typing import Any
 
 import httpx
+
 from comfyfixer.tools.http import USER_AGENT
 
 _SSL: ssl.SSLContext | None = None

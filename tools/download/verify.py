@@ -16,8 +16,9 @@ import zipfile
 from pathlib import Path
 from typing import Literal
 
-from comfyfixer.tools.errors import IntegrityError
 from pydantic import BaseModel, Field
+
+from comfyfixer.tools.errors import IntegrityError
 
 log = logging.getLogger(__name__)
 

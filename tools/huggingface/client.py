@@ -13,9 +13,6 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from comfyfixer.tools.civitai.hashes import normalize_hash
-from comfyfixer.tools.errors import AuthRequired, HTTPError, InputError, NotFound, TransportError
-from comfyfixer.tools.http import RateGate, RetryPolicy, build_client, raise_for_status, send_with_retry
 from huggingface_hub.errors import (
     EntryNotFoundError,
     GatedRepoError,
@@ -25,6 +22,10 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.utils import hf_raise_for_status
 from pydantic import BaseModel, Field
+
+from comfyfixer.tools.civitai.hashes import normalize_hash
+from comfyfixer.tools.errors import AuthRequired, HTTPError, InputError, NotFound, TransportError
+from comfyfixer.tools.http import RateGate, RetryPolicy, build_client, raise_for_status, send_with_retry
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,9 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from comfyfixer.tools.inventory.cache import InventoryCache
 from pydantic import BaseModel, Field
+
+from comfyfixer.tools.inventory.cache import InventoryCache
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
 from comfyfixer.tools.errors import ConfigError
 from comfyfixer.tools.inventory.folders import canonical_folder
 

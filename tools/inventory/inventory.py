@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from comfyfixer.tools.errors import ComfyFixerError, ConfigError, InputError
 from comfyfixer.tools.inventory.cache import InventoryCache
 from comfyfixer.tools.inventory.custom_nodes import (
@@ -19,7 +21,6 @@ from comfyfixer.tools.inventory.extra_paths import ExtraPath, apply_extra_paths,
 from comfyfixer.tools.inventory.folders import default_folder_paths
 from comfyfixer.tools.inventory.live import fetch_live
 from comfyfixer.tools.inventory.models import ModelInventory, inventory_from_listings, scan_models
-from pydantic import BaseModel, Field
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
 from comfyfixer.tools.errors import TransportError, UpstreamError
 
 log = logging.getLogger(__name__)

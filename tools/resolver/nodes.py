@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from rapidfuzz import fuzz, process
+
 from comfyfixer.tools.catalogs.manager import ManagerCatalog, PackInfo
 from comfyfixer.tools.comfy_registry import ComfyRegistryClient
 from comfyfixer.tools.errors import ComfyFixerError
 from comfyfixer.tools.resolver.models import Candidate, Evidence, NodeQuery, Status, Verdict
-from rapidfuzz import fuzz, process
 
 REGISTRY_URL = "https://registry.comfy.org/nodes/"
 

@@ -17,6 +17,8 @@ import logging
 import re
 from collections.abc import Iterable
 
+from rapidfuzz import fuzz
+
 from comfyfixer.tools.catalogs.model_index import CatalogModel, ModelIndex
 from comfyfixer.tools.catalogs.notes import NotesIndex
 from comfyfixer.tools.civitai.client import CivitaiClient
@@ -38,7 +40,6 @@ from comfyfixer.tools.resolver.tokens import (
     split_name,
     variant_differences,
 )
-from rapidfuzz import fuzz
 
 log = logging.getLogger(__name__)
 

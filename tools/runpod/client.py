@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+
 from comfyfixer.tools.errors import AuthRequired, HTTPError, NotFound, UpstreamError
 from comfyfixer.tools.http import (
     RetryPolicy,

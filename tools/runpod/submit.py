@@ -7,13 +7,14 @@ import binascii
 import json
 from pathlib import Path
 
+from pydantic import BaseModel, Field
+
 from comfyfixer.tools.errors import InputError
 from comfyfixer.tools.paths import safe_filename
 from comfyfixer.tools.runpod.client import MAX_RUN_PAYLOAD
 from comfyfixer.tools.runpod.models import ComfyJobInput, ComfyJobOutput, InputImage
 from comfyfixer.tools.schema.loader import SchemaSet, bundled_core_schemas
 from comfyfixer.tools.workflow import graph_to_api, inspect_loaded, load_workflow
-from pydantic import BaseModel, Field
 
 _IMAGE_INPUTS = {"LoadImage": "image", "LoadImageMask": "image", "LoadImageOutput": "image"}
 

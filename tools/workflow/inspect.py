@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from comfyfixer.tools.catalogs.manager import ManagerCatalog
 from comfyfixer.tools.schema.folders import (
     canonical_folder,
@@ -20,7 +22,6 @@ from comfyfixer.tools.workflow.loader import LoadedWorkflow, load_workflow
 from comfyfixer.tools.workflow.models import InspectionResult, ModelRef, NodeTypeCount
 from comfyfixer.tools.workflow.packs import attribute_packs
 from comfyfixer.tools.workflow.widgets import widget_inputs
-from pydantic import BaseModel, Field
 
 _EMBEDDING = re.compile(r"embedding:([^\s,()\[\]{}<>|:\"']+(?:\.(?:safetensors|pt|bin|pth))?)", re.IGNORECASE)
 _MODEL_URL = re.compile(
