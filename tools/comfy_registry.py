@@ -12,7 +12,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from comfyfixer.tools.errors import NotFound, UpstreamError
-from comfyfixer.tools.http import RetryPolicy, build_client, raise_for_status, send_with_retry
+from comfyfixer.tools.http import RetryPolicy, ServiceClient, build_client, raise_for_status, send_with_retry
 
 DEFAULT_BASE_URL = "https://api.comfy.org"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -42,25 +42,17 @@ class RegistryNode(BaseModel):
     latest_version: RegistryVersion | None = None
 
 
-class ComfyRegistryClient:
+class ComfyRegistryClient(ServiceClient):
     """Read-only lookups; GETs are retried with backoff on 429/5xx."""
 
     def __init__(self, base_url: str = DEFAULT_BASE_URL, *, timeout: float = 30.0, retries: int = 3,
                  transport: httpx.BaseTransport | None = None) -> None:
-        self._client = build_client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport)
+        self._http = build_client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport)
         self._policy = RetryPolicy(retries=retries)
 
-    def __enter__(self) -> ComfyRegistryClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._client.close()
 
     def _get(self, path: str, **params: str) -> object:
-        resp = send_with_retry(self._client, "GET", path, policy=self._policy, params=params or None)
+        resp = send_with_retry(self._http, "GET", path, policy=self._policy, params=params or None)
         raise_for_status(resp, service="the Comfy registry")
         try:
             return resp.json()

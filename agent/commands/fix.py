@@ -49,14 +49,7 @@ def fix_command(
 ) -> int:
     """Plan what would make the workflows runnable here: downloads, moves, node packs. Changes nothing."""
     from comfyfixer.agent.config import load_settings
-    from comfyfixer.agent.plan import (
-        PlanInputs,
-        PlanPolicy,
-        build_plan,
-        free_disk_bytes,
-        save_plan,
-        to_json_summary,
-    )
+    from comfyfixer.agent.plan import PlanInputs, save_plan, to_json_summary
     from comfyfixer.tools.errors import InputError
 
     settings = load_settings(comfyui_dir=comfyui)
@@ -75,13 +68,7 @@ def fix_command(
         if settings.comfyui_dir is None:
             raise InputError("no ComfyUI folder", hint="pass --comfyui DIR or set COMFYFIXER_COMFYUI_DIR")
         plan_inputs = gather_inputs(settings, list(paths), resolve=not (no_resolve or settings.offline))
-    if not no_pin and not settings.offline:
-        plan_inputs = pin_packs(plan_inputs, settings)
-    if plan_inputs.comfyui_python is None and settings.comfyui_python is not None:
-        plan_inputs.comfyui_python = str(settings.comfyui_python)
-    policy = PlanPolicy(max_download_bytes=settings.max_download_bytes, max_total_bytes=settings.max_total_bytes,
-                        license_allowlist=list(settings.license_allowlist))
-    plan = build_plan(plan_inputs, policy, free_bytes=free_disk_bytes(plan_inputs.comfyui_dir))
+    plan = make_plan(plan_inputs, settings, pin=not no_pin)
     notes = token_notes(plan, settings)
     path = None if dry_run else save_plan(plan, settings.state_dir)
     if json_out:
@@ -232,6 +219,22 @@ def _repositories_from_registry(inputs: PlanInputs, settings: Settings) -> None:
                     found[pack.id] = None
             if found[pack.id]:
                 pack.reference = found[pack.id]
+
+
+def make_plan(inputs: PlanInputs, settings: Settings, *, pin: bool = True) -> Plan:
+    """Pin packs (online), fill ComfyUI's Python, apply the settings' policy and build the plan.
+
+    Shared by `comfyfixer fix` and the assistant's ``plan_fix`` tool, so both plan the same way.
+    """
+    from comfyfixer.agent.plan import PlanPolicy, build_plan, free_disk_bytes
+
+    if pin and not settings.offline:
+        inputs = pin_packs(inputs, settings)
+    if inputs.comfyui_python is None and settings.comfyui_python is not None:
+        inputs.comfyui_python = str(settings.comfyui_python)
+    policy = PlanPolicy(max_download_bytes=settings.max_download_bytes, max_total_bytes=settings.max_total_bytes,
+                        license_allowlist=list(settings.license_allowlist))
+    return build_plan(inputs, policy, free_bytes=free_disk_bytes(inputs.comfyui_dir))
 
 
 def pin_packs(inputs: PlanInputs, settings: Settings) -> PlanInputs:

@@ -41,20 +41,14 @@ class PlanFixResult(BaseModel):
 
 def plan_spec(settings: Settings) -> ToolSpec:
     def run(args: BaseModel, ctx: ToolContext) -> BaseModel:
-        from comfyfixer.agent.commands.fix import gather_inputs, pin_packs
-        from comfyfixer.agent.plan import PlanPolicy, build_plan, free_disk_bytes, save_plan, to_json_summary
+        from comfyfixer.agent.commands.fix import gather_inputs, make_plan
+        from comfyfixer.agent.plan import save_plan, to_json_summary
 
         assert isinstance(args, PlanFixInput)
         if settings.comfyui_dir is None:
             raise InputError("no ComfyUI folder is configured", hint="the user sets COMFYFIXER_COMFYUI_DIR")
         inputs = gather_inputs(settings, list(args.paths), resolve=args.resolve and not settings.offline)
-        if not settings.offline:
-            inputs = pin_packs(inputs, settings)
-        if inputs.comfyui_python is None and settings.comfyui_python is not None:
-            inputs.comfyui_python = str(settings.comfyui_python)
-        policy = PlanPolicy(max_download_bytes=settings.max_download_bytes, max_total_bytes=settings.max_total_bytes,
-                            license_allowlist=list(settings.license_allowlist))
-        plan = build_plan(inputs, policy, free_bytes=free_disk_bytes(inputs.comfyui_dir))
+        plan = make_plan(inputs, settings)
         path = save_plan(plan, settings.state_dir)
         summary = to_json_summary(plan, path)
         step = (f"The user reviews the plan, approves it with `comfyfixer approve {path}` and applies it with "

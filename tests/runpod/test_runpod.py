@@ -100,7 +100,7 @@ def test_key_goes_to_runpod_only() -> None:
     with pytest.raises(HTTPError):
         rp.health()  # a redirect is not followed for API calls
     assert seen == {"api.runpod.ai": "Bearer rp-test-key"}
-    rp._client.get("https://elsewhere.example/x")
+    rp._http.get("https://elsewhere.example/x")
     rp.close()
     assert seen["elsewhere.example"] is None
 

@@ -22,6 +22,7 @@ from comfyfixer.tools.errors import AuthRequired, EarlyAccess, HTTPError, InputE
 from comfyfixer.tools.http import (
     RateGate,
     RetryPolicy,
+    ServiceClient,
     build_client,
     is_html,
     raise_for_status,
@@ -60,7 +61,7 @@ def _is_civitai_host(host: str) -> bool:
     return host == "civitai.com" or host.endswith(".civitai.com")
 
 
-class CivitaiClient:
+class CivitaiClient(ServiceClient):
     """Typed Civitai client. Build one per run; close it (or use it as a context manager)."""
 
     def __init__(
@@ -83,14 +84,6 @@ class CivitaiClient:
         self._policy = policy or RetryPolicy(retries=retries)
         self._gate = RateGate(min_interval)
 
-    def __enter__(self) -> CivitaiClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
 
     # ---------------------------------------------------------------- plumbing
     def _get(self, path: str, params: list[tuple[str, str]] | dict[str, Any] | None = None) -> Any:

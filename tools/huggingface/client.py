@@ -25,7 +25,14 @@ from pydantic import BaseModel, Field
 
 from comfyfixer.tools.civitai.hashes import normalize_hash
 from comfyfixer.tools.errors import AuthRequired, HTTPError, InputError, NotFound, TransportError
-from comfyfixer.tools.http import RateGate, RetryPolicy, build_client, raise_for_status, send_with_retry
+from comfyfixer.tools.http import (
+    RateGate,
+    RetryPolicy,
+    ServiceClient,
+    build_client,
+    raise_for_status,
+    send_with_retry,
+)
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +102,7 @@ def _gated(value: Any) -> bool:
     return bool(value) and value not in ("false", "False")
 
 
-class HuggingFaceClient:
+class HuggingFaceClient(ServiceClient):
     """Typed Hub client. ``endpoint`` is ``HF_ENDPOINT``'s value; ``offline`` refuses every network call."""
 
     def __init__(
@@ -119,14 +126,6 @@ class HuggingFaceClient:
         self._policy = policy or RetryPolicy(retries=retries)
         self._gate = RateGate(min_interval)
 
-    def __enter__(self) -> HuggingFaceClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
 
     # ---------------------------------------------------------------- plumbing
     def _send(self, method: str, path: str, *, repo_id: str | None = None, **kw: Any) -> httpx.Response:

@@ -18,6 +18,7 @@ import httpx
 from comfyfixer.tools.errors import AuthRequired, HTTPError, NotFound, UpstreamError
 from comfyfixer.tools.http import (
     RetryPolicy,
+    ServiceClient,
     build_client,
     parse_retry_after,
     raise_for_status,
@@ -39,7 +40,7 @@ class JobFailed(UpstreamError):
         self.job = job
 
 
-class RunPodClient:
+class RunPodClient(ServiceClient):
     """One serverless endpoint: submit, poll, cancel, health."""
 
     def __init__(
@@ -56,25 +57,17 @@ class RunPodClient:
         if not endpoint_id or "/" in endpoint_id:
             raise ValueError("a RunPod endpoint id is a single path segment")
         base = f"{base_url.rstrip('/')}/{endpoint_id}"
-        self._client = build_client(base_url=base, timeout=timeout, token=api_key, transport=transport)
+        self._http = build_client(base_url=base, timeout=timeout, token=api_key, transport=transport)
         self._policy = RetryPolicy(retries=retries, sleep=sleep)
         self._has_key = bool(api_key)
         self._sleep = sleep
 
-    def __enter__(self) -> RunPodClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._client.close()
 
     def _call(self, method: str, path: str, *, idempotent: bool, **kw: Any) -> Any:
         if not self._has_key:
             raise AuthRequired("RunPod needs an API key", hint="set RUNPOD_API_KEY")
         for attempt in range(self._policy.retries + 1):
-            resp = send_with_retry(self._client, method, path, policy=self._policy, idempotent=idempotent, **kw)
+            resp = send_with_retry(self._http, method, path, policy=self._policy, idempotent=idempotent, **kw)
             # A 429 means RunPod refused the request, so even a POST can be sent again safely;
             # a transport error after sending might have created a job, so that is never retried.
             if idempotent or resp.status_code != 429 or attempt == self._policy.retries:
