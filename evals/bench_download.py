@@ -14,6 +14,9 @@ Run: ``python -m comfyfixer.evals.bench_download [--size-mb 1024] [--repeat 3]``
   run resumes it. "Re-downloaded" is what the server sent in the second run minus what was
   missing after the kill (≈ 0 means nothing already on disk was fetched again).
 
+* ``--link-mbps N`` serves at N MB/s, as a real link would: a remote server costs no local CPU,
+  while on loopback the server, the reader, the writer and the hash share the machine's cores.
+
 Prints one JSON document (and writes it to ``--out`` if given).
 """
 
@@ -164,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None,
                         help="Scratch folder (default: a temporary folder on /dev/shm if it has room, else $TMPDIR).")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--link-mbps", type=int, default=None,
+                        help="Serve at this many MB/s, like a real link (default: as fast as loopback allows).")
     args = parser.parse_args(argv)
     if shutil.which("curl") is None:
         raise SystemExit("curl is needed as the peer")
@@ -173,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     curl_out = work / "curl.out"
     with FileServer(work / "served") as server:
         served = server.add_file(NAME, size)
+        if args.link_mbps:
+            # A remote server costs no local CPU; on loopback the server shares our 2 cores, so an
+            # unlimited run measures CPU contention as much as the download path.
+            served.rate = args.link_mbps * 1_000_000
         url = server.direct_url(NAME)
         curl_times: list[float] = []
         verified_times: list[float] = []
@@ -201,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "download",
         "peer": "curl " + subprocess.run(["curl", "--version"], capture_output=True, text=True).stdout.split()[1],
         "size_bytes": size,
+        "link_limit_MBps": args.link_mbps,
         "repeat": args.repeat,
         "curl_seconds": [round(t, 3) for t in curl_times],
         "engine_seconds": [round(t, 3) for t in engine_times],
