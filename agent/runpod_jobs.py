@@ -28,14 +28,15 @@ def content_id(request: RunPodJobRequest) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def save_job(request: RunPodJobRequest, state_dir: Path) -> tuple[Path, str]:
-    plan_id = content_id(request)
+def save_job(request: RunPodJobRequest, state_dir: Path) -> tuple[Path, RunPodJobFile]:
+    """Write the job file (named by its content id) and return it with its in-memory form."""
+    job = RunPodJobFile(plan_id=content_id(request), request=request)
     folder = Path(state_dir) / "runpod"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"job-{plan_id[:16]}.json"
+    path = folder / f"job-{job.plan_id[:16]}.json"
     if not path.exists():  # same content, same file: never rewritten
-        path.write_text(RunPodJobFile(plan_id=plan_id, request=request).model_dump_json(indent=1), encoding="utf-8")
-    return path, plan_id
+        path.write_text(job.model_dump_json(indent=1), encoding="utf-8")
+    return path, job
 
 
 def load_job(path: Path) -> RunPodJobFile:

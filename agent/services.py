@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from comfyfixer.agent.config import Settings
-from comfyfixer.tools.catalogs.manager import ManagerCatalog, load_manager_catalog
+from comfyfixer.tools.catalogs.manager import ManagerCatalog, load_cached_manager_catalog
 from comfyfixer.tools.errors import ConfigError
 from comfyfixer.tools.schema.loader import SchemaSet, bundled_core_schemas, load_schemas
 
 log = logging.getLogger(__name__)
-
-
-def catalog_cache_dir(settings: Settings) -> Path:
-    """Where `comfyfixer catalogs refresh` keeps ComfyUI-Manager's JSON files."""
-    return settings.cache_dir / "catalogs" / "comfyui-manager"
 
 
 def schemas_for(settings: Settings, object_info: str | None = None) -> SchemaSet:
@@ -32,9 +26,8 @@ def schemas_for(settings: Settings, object_info: str | None = None) -> SchemaSet
 
 def catalog_for(settings: Settings, *, required: bool = False) -> ManagerCatalog | None:
     """ComfyUI-Manager's catalogs, or ``None`` (with a warning) when none is available."""
-    wheel_dirs = [catalog_cache_dir(settings), settings.cache_dir]
     try:
-        return load_manager_catalog(settings.manager_catalog_dir, catalog_cache_dir(settings), wheel_dirs)
+        return load_cached_manager_catalog(settings.cache_dir, settings.manager_catalog_dir)
     except ConfigError:
         if required:
             raise

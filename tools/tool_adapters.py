@@ -34,12 +34,11 @@ def schemas_for(ctx: ToolContext, source: str | None = None) -> Any:
 
 def catalog_for(ctx: ToolContext) -> Any:
     """ComfyUI-Manager's catalogs, or None when none can be found (tools then say less, not fail)."""
-    from comfyfixer.tools.catalogs import load_manager_catalog
+    from comfyfixer.tools.catalogs import load_cached_manager_catalog
 
     def load() -> Any:
-        cache = ctx.cache_dir / "catalogs" / "comfyui-manager"
         try:
-            return load_manager_catalog(ctx.manager_catalog_dir, cache, [cache, ctx.cache_dir, *ctx.manager_wheel_dirs])
+            return load_cached_manager_catalog(ctx.cache_dir, ctx.manager_catalog_dir, ctx.manager_wheel_dirs)
         except ConfigError:
             log.info("no ComfyUI-Manager catalogs; node packs will not be identified")
             return None

@@ -19,13 +19,14 @@ def refresh_command(
     """Download fresh copies of ComfyUI-Manager's catalogs into the cache folder."""
     from comfyfixer.agent.config import load_settings
     from comfyfixer.agent.output import console, emit_json
+    from comfyfixer.tools.catalogs.manager import manager_cache_dir
     from comfyfixer.tools.catalogs.refresh import DEFAULT_BASE_URL, refresh_catalogs
     from comfyfixer.tools.errors import ConfigError
 
     settings = load_settings()
     if settings.offline:
         raise ConfigError("offline mode is on", hint="unset COMFYFIXER_OFFLINE to refresh catalogs")
-    result = refresh_catalogs(settings.cache_dir / "catalogs", base_url=base_url or DEFAULT_BASE_URL,
+    result = refresh_catalogs(manager_cache_dir(settings.cache_dir), base_url=base_url or DEFAULT_BASE_URL,
                               timeout=settings.http_timeout, retries=settings.http_retries)
     if json_out:
         emit_json(result)
@@ -38,13 +39,13 @@ def refresh_command(
 @catalogs_app.command("show")
 def show_command(json_out: bool = typer.Option(False, "--json", help="Print JSON only.")) -> int:
     """Say which catalogs are in use and how much they hold."""
-    from comfyfixer.agent.commands.resolve import load_catalog
     from comfyfixer.agent.config import load_settings
     from comfyfixer.agent.output import console, emit_json
+    from comfyfixer.agent.services import catalog_for
     from comfyfixer.tools.catalogs.model_index import build_model_index, find_template_dirs
 
     settings = load_settings()
-    cat = load_catalog(settings)
+    cat = catalog_for(settings)
     index = build_model_index(cat, find_template_dirs())
     data = {
         "manager": cat.source.describe() if cat else None,

@@ -170,13 +170,14 @@ def gather_inputs(settings: Settings, paths: list[str], *, resolve: bool) -> Pla
 
 def _resolver(settings: Settings) -> Any:
     """A function (filename, folder, url_hint) → (verdict, candidates, reason), or None if unavailable."""
-    from comfyfixer.agent.commands.resolve import build_model_resolver, load_catalog
+    from comfyfixer.agent.commands.resolve import build_model_resolver
     from comfyfixer.agent.plan import SourceCandidate
+    from comfyfixer.agent.services import catalog_for
     from comfyfixer.tools.errors import ComfyFixerError
     from comfyfixer.tools.resolver.models import ModelQuery
 
     try:
-        resolver = build_model_resolver(settings, load_catalog(settings))
+        resolver = build_model_resolver(settings, catalog_for(settings))
     except ComfyFixerError as exc:
         warn(f"online resolution unavailable: {exc}")
         return None

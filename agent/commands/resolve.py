@@ -22,17 +22,6 @@ def register(app: typer.Typer) -> None:
     app.command("resolve")(resolve_command)
 
 
-def load_catalog(settings: Settings) -> ManagerCatalog | None:
-    """The Manager's catalogs if any are available (folder setting, refreshed cache, installed package)."""
-    from comfyfixer.tools.catalogs import load_manager_catalog
-    from comfyfixer.tools.errors import ConfigError
-
-    try:
-        return load_manager_catalog(folder=settings.manager_catalog_dir, cache_dir=settings.cache_dir / "catalogs")
-    except ConfigError:
-        return None
-
-
 def build_model_resolver(settings: Settings, catalog: ManagerCatalog | None, *, use_templates: bool = True) -> ModelResolver:
     """A resolver wired from settings: catalogs, Hugging Face and Civitai clients, disk cache."""
     from comfyfixer.tools.catalogs.model_index import build_model_index, find_template_dirs
@@ -105,6 +94,7 @@ def resolve_command(
     """Find the exact download for a missing model (or the pack for an unknown node), with evidence."""
     from comfyfixer.agent.config import load_settings
     from comfyfixer.agent.output import EXIT_FINDINGS, emit_json
+    from comfyfixer.agent.services import catalog_for
     from comfyfixer.tools.comfy_registry import ComfyRegistryClient
     from comfyfixer.tools.resolver import ModelQuery, NodeQuery, NodeResolver, Status
 
@@ -112,7 +102,7 @@ def resolve_command(
         raise InputError("give exactly one of FILENAME, --workflow or --node")
     srcs = _parse_sources(sources)
     settings = load_settings()
-    catalog = load_catalog(settings) if "catalogs" in srcs or node or workflow else None
+    catalog = catalog_for(settings) if "catalogs" in srcs or node or workflow else None
     verdicts: list[Verdict] = []
     registry = None if settings.offline else ComfyRegistryClient(
         settings.comfy_registry_url, timeout=settings.http_timeout, retries=settings.http_retries)

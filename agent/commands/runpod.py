@@ -57,10 +57,8 @@ def prepare_command(
 
     settings = load_settings()
     request = prepare_runpod_job(RunPodPrepareInput(workflow=workflow, endpoint_id=_endpoint(endpoint), images=image))
-    path, _ = save_job(request, settings.state_dir)
-    from comfyfixer.agent.runpod_jobs import load_job
-
-    info = {"job_file": str(path), **summary(load_job(path))}
+    path, job = save_job(request, settings.state_dir)
+    info = {"job_file": str(path), **summary(job)}
     if json_out:
         emit_json(info)
         return 0

@@ -93,7 +93,7 @@ class RunPodPrepared(BaseModel):
 
 def runpod_spec(settings: Settings) -> ToolSpec:
     def run(args: BaseModel, ctx: ToolContext) -> BaseModel:
-        from comfyfixer.agent.runpod_jobs import load_job, save_job, summary
+        from comfyfixer.agent.runpod_jobs import save_job, summary
         from comfyfixer.tools.runpod import RunPodPrepareInput, prepare_runpod_job
 
         assert isinstance(args, RunPodPrepareArgs)
@@ -102,8 +102,8 @@ def runpod_spec(settings: Settings) -> ToolSpec:
             raise InputError("no RunPod endpoint id", hint="the user sets COMFYFIXER_RUNPOD_ENDPOINT_ID or names one")
         request = prepare_runpod_job(RunPodPrepareInput(workflow=args.workflow, endpoint_id=endpoint,
                                                         images=args.images))
-        path, _ = save_job(request, settings.state_dir)
-        info = summary(load_job(path))
+        path, job = save_job(request, settings.state_dir)
+        info = summary(job)
         step = (f"Submitting costs money: the user approves with `comfyfixer runpod approve {path}` and sends it "
                 f"with `comfyfixer runpod submit {path} --token …`. You cannot submit it.")
         return RunPodPrepared(job_file=str(path), endpoint_id=info["endpoint_id"], nodes=info["nodes"],

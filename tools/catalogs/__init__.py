@@ -6,7 +6,9 @@ from comfyfixer.tools.catalogs.manager import (
     ManagerModel,
     PackInfo,
     find_catalog_source,
+    load_cached_manager_catalog,
     load_manager_catalog,
+    manager_cache_dir,
     normalize_repo_url,
 )
 
@@ -16,6 +18,8 @@ __all__ = [
     "ManagerModel",
     "PackInfo",
     "find_catalog_source",
+    "load_cached_manager_catalog",
     "load_manager_catalog",
+    "manager_cache_dir",
     "normalize_repo_url",
 ]

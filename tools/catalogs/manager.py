@@ -31,6 +31,19 @@ from comfyfixer.tools.errors import ConfigError
 log = logging.getLogger(__name__)
 
 CATALOG_FILES = ("extension-node-map.json", "custom-node-list.json", "model-list.json")
+
+
+def manager_cache_dir(cache_dir: Path) -> Path:
+    """Where ``comfyfixer catalogs refresh`` keeps the Manager's JSON files, under a cache folder."""
+    return Path(cache_dir) / "catalogs" / "comfyui-manager"
+
+
+def load_cached_manager_catalog(
+    cache_dir: Path, folder: Path | None = None, wheel_dirs: Iterable[Path] = ()
+) -> ManagerCatalog:
+    """The catalogs from an explicit folder, the refreshed cache, the installed package or a wheel."""
+    cached = manager_cache_dir(cache_dir)
+    return load_manager_catalog(folder, cached, [cached, Path(cache_dir), *wheel_dirs])
 CORE_REPO = "https://github.com/comfyanonymous/comfyui"
 
 
