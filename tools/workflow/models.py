@@ -42,6 +42,7 @@ class PackRef(BaseModel):
     reference: str
     title: str | None = None
     why: str | None = Field(None, description="How this pack was matched.")
+    hint_only: bool = Field(False, description="The repository comes only from the workflow's aux_id: show its owner.")
 
 
 class CustomNodeFinding(BaseModel):

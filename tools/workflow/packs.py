@@ -5,10 +5,17 @@ Order, surest first:
 1. core: the schema source knows the class as core, or ComfyUI's own entry in the Manager's
    map lists it (a newer core class → ``CORE_UPDATE``), or nodes carry ``cnr_id == "comfy-core"``;
    core is checked first because some packs re-register core names;
-2. the nodes' own ``properties.cnr_id`` (registry id) or ``aux_id`` (``owner/repo``);
-3. the Manager's ``extension-node-map.json``: a pack's ``preemptions`` win, then exact listings,
-   then ``nodename_pattern`` regexes. One claimant → RESOLVED; several → UNCERTAIN, ranked by
-   how many other classes of this workflow each pack provides; none → NOT_FOUND.
+2. the Manager's ``extension-node-map.json`` decides *which repository*: a pack's
+   ``preemptions`` win, then exact listings, then ``nodename_pattern`` regexes;
+3. the nodes' own ``properties.cnr_id`` (registry id) or ``aux_id`` (``owner/repo``) are only
+   hints. A hint naming one of the catalog's claimants picks it (RESOLVED); a hint naming a
+   different repository than every claimant is UNCERTAIN with both and why — a workflow must
+   not be able to steer an install to ``evil-user/ComfyUI-Impact-Pack`` for ``FaceDetailer``.
+   A hint the catalog cannot contradict (no claimant) is used, and a repository known only
+   from ``aux_id`` is marked ``hint_only`` so a plan can show its owner prominently.
+
+Without a usable hint: one claimant → RESOLVED; several → UNCERTAIN, ranked by how many other
+classes of this workflow each pack provides; none → NOT_FOUND.
 """
 
 from __future__ import annotations
@@ -68,16 +75,23 @@ def attribute_packs(
         frontend_repo = FRONTEND_ONLY_PACK_CLASSES.get(cls)
         if frontend_repo is not None:
             info = catalog.pack(frontend_repo) if catalog else PackInfo(id=frontend_repo.rsplit("/", 1)[-1], reference=frontend_repo)
-            packs = hinted or [_ref(info, "frontend-only node of this pack's web extension")]
+            own = _ref(info, "frontend-only node of this pack's web extension")
+            verdict = _check_hints(cls, hinted, [info])
+            if verdict is not None and verdict.status == "UNCERTAIN":
+                verdict.active, verdict.frontend_only = active, True
+                findings.append(verdict)
+                continue
+            packs = verdict.packs if verdict is not None else [own]
             findings.append(CustomNodeFinding(class_type=cls, status="RESOLVED", packs=packs, active=active,
                                               frontend_only=True,
                                               reason="frontend-only node: no backend class, but needs the pack's web extension"))
             continue
-        if hinted:
-            findings.append(CustomNodeFinding(class_type=cls, status="RESOLVED", packs=hinted, active=active,
-                                              reason=hinted[0].why or ""))
-            continue
         claim = catalog.claimants(cls) if catalog is not None else []
+        verdict = _check_hints(cls, hinted, claim)
+        if verdict is not None:
+            verdict.active = active
+            findings.append(verdict)
+            continue
         if len(claim) == 1:
             how = "preempted by the pack" if cls in catalog.preemptions else "listed in extension-node-map"  # type: ignore[union-attr]
             if cls not in catalog.node_claims and cls not in catalog.preemptions:  # type: ignore[union-attr]
@@ -95,6 +109,38 @@ def attribute_packs(
     return findings
 
 
+def _owner_repo(reference: str) -> str:
+    """``owner/repo`` of a repository URL, for messages (the whole URL when it has no such path)."""
+    parts = normalize_repo_url(reference).split("/")
+    return "/".join(reference.rstrip("/").removesuffix(".git").split("/")[-2:]) if len(parts) >= 5 else reference
+
+
+def _check_hints(cls: str, hinted: list[PackRef], claim: list[PackInfo]) -> CustomNodeFinding | None:
+    """What the workflow's hints may decide, given the catalog's claimants (None: the hints say nothing).
+
+    * hints and no claimant: the hints stand (RESOLVED), hint-only repositories stay marked;
+    * a hint names a claimant: that claimant (RESOLVED; the catalog's record, not the hint's URL);
+    * every hint names another repository: UNCERTAIN, the catalog's claimants first, then the
+      hinted repositories, with a reason naming both sides.
+    """
+    if not hinted:
+        return None
+    if not claim:
+        return CustomNodeFinding(class_type=cls, status="RESOLVED", packs=hinted, reason=hinted[0].why or "")
+    by_ref = {normalize_repo_url(c.reference): c for c in claim}
+    agree = [h for h in hinted if normalize_repo_url(h.reference) in by_ref]
+    if agree:
+        packs = [_ref(by_ref[normalize_repo_url(h.reference)], f"{h.why}; the catalog lists this pack for the class")
+                 for h in agree]
+        return CustomNodeFinding(class_type=cls, status="RESOLVED", packs=packs, reason=packs[0].why or "")
+    named = ", ".join(_owner_repo(h.reference) for h in hinted)
+    listed = ", ".join(_owner_repo(c.reference) for c in claim)
+    why = f"the workflow names {named}, the catalog lists {listed} for this class"
+    packs = [_ref(c, f"the catalog lists this pack for {cls}") for c in claim]
+    packs += [h.model_copy(update={"why": f"{h.why}; not the catalog's pack for {cls}"}) for h in hinted]
+    return CustomNodeFinding(class_type=cls, status="UNCERTAIN", packs=packs, reason=why)
+
+
 def _from_hints(cnr_ids: set[str], aux_ids: set[str], catalog: ManagerCatalog | None) -> list[PackRef]:
     refs: list[PackRef] = []
     for cid in sorted(cnr_ids):
@@ -110,8 +156,9 @@ def _from_hints(cnr_ids: set[str], aux_ids: set[str], catalog: ManagerCatalog | 
         if info is not None:
             refs.append(_ref(info, f"node properties.aux_id '{aux}'"))
         elif "/" in aux:
-            refs.append(PackRef(id=aux.rsplit("/", 1)[-1], reference=f"https://github.com/{aux}",
-                                why=f"node properties.aux_id '{aux}'"))
+            refs.append(PackRef(id=aux.rsplit("/", 1)[-1], reference=f"https://github.com/{aux}", hint_only=True,
+                                why=f"node properties.aux_id '{aux}' (repository named only by the workflow; "
+                                    f"owner {aux.split('/', 1)[0]})"))
     return refs
 
 
