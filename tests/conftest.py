@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
+from recorded import Replayer
+
+from comfyfixer.tools.http import is_loopback
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("COMFYFIXER_SHARED", REPO.parent / "shared"))
@@ -25,8 +29,7 @@ _real_connect = socket.socket.connect
 
 def _is_loopback(address: object) -> bool:
     if isinstance(address, tuple) and address:
-        host = str(address[0])
-        return host in {"localhost", "::1"} or host.startswith("127.")
+        return is_loopback(str(address[0]))  # the project's one definition of loopback
     return True  # AF_UNIX paths
 
 
@@ -71,3 +74,27 @@ def templates_dir() -> Path:
     except ImportError:
         pytest.fail("comfyui-workflow-templates-json is not installed (it is in the [test] extra)")
     return Path(pkg.__file__).parent / "templates"
+
+
+# --- recorded HTTP (vcrpy): one configuration for the suite, see tests/recorded.py ---------------------------
+_CALL_REPORT = pytest.StashKey["pytest.TestReport"]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item,
+                              call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    # `replay` checks its cassettes only after a passing test: a failed test has already said what is wrong.
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_REPORT] = report
+    return report
+
+
+@pytest.fixture
+def replay(request: pytest.FixtureRequest) -> Iterator[Replayer]:
+    """``with replay("name.yaml") as cassette:`` replays a cassette; the test fails unless all of it was played."""
+    player = Replayer(Path(str(request.path)).parent)
+    yield player
+    report = request.node.stash.get(_CALL_REPORT, None)
+    if report is not None and report.passed:
+        player.verify()

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import vcr
 from rc_support import schemas
+from recorded import Replayer
 
 from comfyfixer.tools.civitai import CivitaiClient, Image
 from comfyfixer.tools.errors import NotFound
@@ -17,11 +17,6 @@ from comfyfixer.tools.reconstruct.civitai_source import meta_to_info, parse_civi
 from comfyfixer.tools.resolver import ModelResolver, Verdict
 
 CASSETTES = Path(__file__).parent / "cassettes"
-REPLAY = vcr.VCR(
-    cassette_library_dir=str(CASSETTES), serializer="json", record_mode="none",
-    filter_headers=["authorization", "cookie"], filter_query_parameters=["token"],
-    match_on=["method", "scheme", "host", "path", "query"],
-)
 
 
 @pytest.fixture
@@ -39,8 +34,8 @@ def test_parse_civitai_urls() -> None:
     assert parse_civitai_url("https://civitai.com/models/1102") is None
 
 
-def test_image_with_a1111_meta(civitai: CivitaiClient) -> None:
-    with REPLAY.use_cassette("civitai_image_a1111.json") as cass:
+def test_image_with_a1111_meta(civitai: CivitaiClient, replay: Replayer) -> None:
+    with replay("civitai_image_a1111.json") as cass:
         r = reconstruct(ReconstructInput(civitai_image_id=469632), schemas=schemas(), civitai=civitai)
         assert cass.all_played
     assert r.method == "civitai" and r.source == "civitai image 469632"
@@ -60,8 +55,8 @@ def test_image_with_a1111_meta(civitai: CivitaiClient) -> None:
     assert any("[Style of boku no hero academia]" in i.why for i in r.inferred if "syntax" in i.what)
 
 
-def test_post_sibling_with_graph_is_used(civitai: CivitaiClient) -> None:
-    with REPLAY.use_cassette("civitai_post_with_graph.json") as cass:
+def test_post_sibling_with_graph_is_used(civitai: CivitaiClient, replay: Replayer) -> None:
+    with replay("civitai_post_with_graph.json") as cass:
         r = reconstruct(ReconstructInput(civitai_post_id=138779), schemas=schemas(), civitai=civitai)
         assert cass.all_played
     # The post's richest image carries meta.comfy (a JSON string): its graph is taken as is.
@@ -71,9 +66,9 @@ def test_post_sibling_with_graph_is_used(civitai: CivitaiClient) -> None:
     assert r.workflow is not None and len(r.workflow["nodes"]) == len(r.api)
 
 
-def test_lora_resolved_by_hash_through_the_resolver(civitai: CivitaiClient) -> None:
+def test_lora_resolved_by_hash_through_the_resolver(civitai: CivitaiClient, replay: Replayer) -> None:
     resolver = ModelResolver(civitai=civitai)
-    with REPLAY.use_cassette("civitai_image_lora_by_hash.json", allow_playback_repeats=True):
+    with replay("civitai_image_lora_by_hash.json"):
         r = reconstruct(ReconstructInput(civitai_image_id=469634), schemas=schemas(), civitai=civitai,
                         resolver=lambda q: resolver.resolve(q, sources=("hash",)))
     lora = next(m for m in r.models if m.role == "lora" and m.hashes)
@@ -87,8 +82,8 @@ def test_lora_resolved_by_hash_through_the_resolver(civitai: CivitaiClient) -> N
     assert r.status == "UNCERTAIN"
 
 
-def test_unknown_image_is_not_found(civitai: CivitaiClient) -> None:
-    with REPLAY.use_cassette("civitai_image_missing.json"), pytest.raises(NotFound):
+def test_unknown_image_is_not_found(civitai: CivitaiClient, replay: Replayer) -> None:
+    with replay("civitai_image_missing.json"), pytest.raises(NotFound):
         reconstruct(ReconstructInput(image="https://civitai.com/images/1"), schemas=schemas(), civitai=civitai)
 
 
@@ -135,8 +130,8 @@ def test_model_version_ids_are_looked_up_as_identity() -> None:
     assert {"username": "Cooler_Rider", "model_version_id": 46846}.items() <= source.calls[-1].items()
 
 
-def test_parameters_only_image_reuses_its_siblings_graph(civitai: CivitaiClient) -> None:
-    with REPLAY.use_cassette("civitai_image_sibling_graph.json") as cass:
+def test_parameters_only_image_reuses_its_siblings_graph(civitai: CivitaiClient, replay: Replayer) -> None:
+    with replay("civitai_image_sibling_graph.json") as cass:
         r = reconstruct(ReconstructInput(civitai_image_id=469642), schemas=schemas(), civitai=civitai)
         assert cass.all_played
     assert r.method == "civitai"
@@ -152,10 +147,10 @@ def test_parameters_only_image_reuses_its_siblings_graph(civitai: CivitaiClient)
     assert r.workflow is not None and len(r.workflow["nodes"]) == len(r.api)
 
 
-def test_cli_with_a_civitai_url(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_cli_with_a_civitai_url(capsys: pytest.CaptureFixture[str], tmp_path: Path, replay: Replayer) -> None:
     from comfyfixer.agent.cli import run
 
-    with REPLAY.use_cassette("civitai_image_a1111.json"):
+    with replay("civitai_image_a1111.json"):
         code = run(["reconstruct", "https://civitai.com/images/469632", "--no-resolve", "--out", str(tmp_path), "--json"])
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["method"] == "civitai" and out["source"] == "civitai image 469632"

@@ -5,33 +5,30 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import vcr
+from recorded import Replayer
 
 from comfyfixer.tools.comfy_registry import ComfyRegistryClient
 from comfyfixer.tools.errors import NotFound
 
-CASSETTES = Path(__file__).resolve().parents[1] / "cassettes"
-VCR = vcr.VCR(cassette_library_dir=str(CASSETTES), record_mode="none")
 
-
-def test_node_gives_repository_and_latest_version() -> None:
-    with VCR.use_cassette("registry_node.yaml"), ComfyRegistryClient(retries=0) as reg:
+def test_node_gives_repository_and_latest_version(replay: Replayer) -> None:
+    with replay("registry_node.yaml"), ComfyRegistryClient(retries=0) as reg:
         node = reg.node("comfyui_ultimatesdupscale")
     assert node.repository == "https://github.com/ssitu/ComfyUI_UltimateSDUpscale"
     assert node.latest_version is not None and node.latest_version.version == "1.6.0"
 
 
-def test_install_version_and_not_found() -> None:
-    with VCR.use_cassette("registry_install.yaml"), ComfyRegistryClient(retries=0) as reg:
+def test_install_version_and_not_found(replay: Replayer) -> None:
+    with replay("registry_install.yaml"), ComfyRegistryClient(retries=0) as reg:
         v = reg.install_version("comfyui_ultimatesdupscale", "1.6.0")
     assert v.download_url and v.download_url.endswith("node.zip")
-    with VCR.use_cassette("registry_not_found.yaml"), ComfyRegistryClient(retries=0) as reg, pytest.raises(NotFound):
+    with replay("registry_not_found.yaml"), ComfyRegistryClient(retries=0) as reg, pytest.raises(NotFound):
         reg.node("no-such-pack-zz")
     with ComfyRegistryClient(retries=0) as reg, pytest.raises(NotFound):
         reg.node("../etc")  # never sent
 
 
-def test_fix_planning_takes_the_repository_from_the_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fix_planning_takes_the_repository_from_the_registry(tmp_path: Path, replay: Replayer) -> None:
     from comfyfixer.agent.commands.fix import _repositories_from_registry
     from comfyfixer.agent.config import load_settings
     from comfyfixer.agent.plan import NodeTypeNeed, PackRef, PlanInputs
@@ -39,17 +36,17 @@ def test_fix_planning_takes_the_repository_from_the_registry(tmp_path: Path, mon
     inputs = PlanInputs(comfyui_dir=str(tmp_path), workflows=[], node_types=[
         NodeTypeNeed(class_type="UltimateSDUpscale", status="RESOLVED", packs=[PackRef(
             id="comfyui_ultimatesdupscale", reference="https://registry.comfy.org/nodes/comfyui_ultimatesdupscale")])])
-    with VCR.use_cassette("registry_node.yaml"):
+    with replay("registry_node.yaml"):
         _repositories_from_registry(inputs, load_settings(http_retries=0))
     assert inputs.node_types[0].packs[0].reference == "https://github.com/ssitu/ComfyUI_UltimateSDUpscale"
 
 
-def test_node_resolver_confirms_a_registry_id(tmp_path: Path) -> None:
+def test_node_resolver_confirms_a_registry_id(tmp_path: Path, replay: Replayer) -> None:
     from comfyfixer.tools.catalogs.manager import CatalogSource, ManagerCatalog
     from comfyfixer.tools.resolver import NodeQuery, NodeResolver, Status
 
     catalog = ManagerCatalog(source=CatalogSource("folder", tmp_path))  # a catalog that does not know the pack
-    with VCR.use_cassette("registry_node.yaml"), ComfyRegistryClient(retries=0) as reg:
+    with replay("registry_node.yaml"), ComfyRegistryClient(retries=0) as reg:
         v = NodeResolver(catalog, reg).resolve(NodeQuery(class_type="SomeNewUSDUClass_zz",
                                                          cnr_id="comfyui_ultimatesdupscale"))
     assert v.status == Status.RESOLVED

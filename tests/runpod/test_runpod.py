@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-import vcr
+from recorded import Replayer
 
 from comfyfixer.tools.errors import AuthRequired, HTTPError, InputError, NotFound
 from comfyfixer.tools.runpod import (
@@ -19,8 +19,6 @@ from comfyfixer.tools.runpod import (
     save_outputs,
 )
 
-CASSETTES = Path(__file__).resolve().parents[1] / "cassettes"
-VCR = vcr.VCR(cassette_library_dir=str(CASSETTES), record_mode="none", filter_headers=["authorization"])
 JOB = "eaebd6e7-6a92-4bb8-a911-f996ac5ea99d"
 
 
@@ -28,9 +26,9 @@ def _client(key: str | None = "rp-test-key") -> RunPodClient:
     return RunPodClient("test-endpoint", key, retries=2, sleep=lambda s: None)
 
 
-def test_run_poll_complete_and_save(tmp_path: Path) -> None:
+def test_run_poll_complete_and_save(tmp_path: Path, replay: Replayer) -> None:
     updates: list[str] = []
-    with VCR.use_cassette("runpod_run_and_complete.yaml") as cas, _client() as rp:
+    with replay("runpod_run_and_complete.yaml") as cas, _client() as rp:
         queued = rp.run({"workflow": {"1": {"class_type": "EmptyImage", "inputs": {}}}})
         assert queued.status == "IN_QUEUE"
         done = rp.wait(queued.id, on_update=lambda j: updates.append(j.status))
@@ -55,35 +53,35 @@ def test_run_body_and_timeout_policy() -> None:
     assert bodies == [{"input": {"workflow": {"1": {}}}, "policy": {"executionTimeout": 120_000}}]
 
 
-def test_failed_job_is_a_typed_error() -> None:
-    with VCR.use_cassette("runpod_failed.yaml"), _client() as rp, pytest.raises(JobFailed) as err:
+def test_failed_job_is_a_typed_error(replay: Replayer) -> None:
+    with replay("runpod_failed.yaml"), _client() as rp, pytest.raises(JobFailed) as err:
         rp.wait(JOB)
     assert err.value.job.status == "FAILED" and "Value not in list" in str(err.value)
 
 
-def test_expired_job_says_why() -> None:
-    with VCR.use_cassette("runpod_expired.yaml"), _client() as rp, pytest.raises(NotFound, match="expired"):
+def test_expired_job_says_why(replay: Replayer) -> None:
+    with replay("runpod_expired.yaml"), _client() as rp, pytest.raises(NotFound, match="expired"):
         rp.status(JOB)
 
 
-def test_429_on_run_is_retried_once_accepted() -> None:
-    with VCR.use_cassette("runpod_rate_limited_then_queued.yaml") as cas, _client() as rp:
+def test_429_on_run_is_retried_once_accepted(replay: Replayer) -> None:
+    with replay("runpod_rate_limited_then_queued.yaml") as cas, _client() as rp:
         assert rp.run({"workflow": {}}).id == JOB
         assert cas.play_count == 2
 
 
-def test_bad_key_and_missing_key() -> None:
-    with VCR.use_cassette("runpod_unauthorized.yaml"), _client() as rp, pytest.raises(AuthRequired):
+def test_bad_key_and_missing_key(replay: Replayer) -> None:
+    with replay("runpod_unauthorized.yaml"), _client() as rp, pytest.raises(AuthRequired):
         rp.health()
     with _client(None) as rp, pytest.raises(AuthRequired, match="RUNPOD_API_KEY"):
         rp.health()
 
 
-def test_health_and_cancel() -> None:
-    with VCR.use_cassette("runpod_health.yaml"), _client() as rp:
+def test_health_and_cancel(replay: Replayer) -> None:
+    with replay("runpod_health.yaml"), _client() as rp:
         h = rp.health()
     assert h.jobs["failed"] == 5 and h.workers["idle"] == 0
-    with VCR.use_cassette("runpod_cancel.yaml"), _client() as rp:
+    with replay("runpod_cancel.yaml"), _client() as rp:
         assert rp.cancel("724907fe-7bcc-4e42-998d-52cb93e1421f-u1").status == "CANCELLED"
 
 

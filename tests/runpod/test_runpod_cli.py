@@ -6,21 +6,18 @@ import json
 from pathlib import Path
 
 import pytest
-import vcr
+from recorded import Replayer
 
 from comfyfixer.agent.cli import run
 from comfyfixer.agent.journal import read_journal
 
-CASSETTES = Path(__file__).resolve().parents[1] / "cassettes"
-VCR = vcr.VCR(cassette_library_dir=str(CASSETTES), record_mode="none", filter_headers=["authorization"])
 
-
-def _json(capsys: pytest.CaptureFixture[str]) -> dict:  # type: ignore[type-arg]
+def _json(capsys: pytest.CaptureFixture[str]) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
 def test_prepare_approve_submit(shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                capsys: pytest.CaptureFixture[str]) -> None:
+                                capsys: pytest.CaptureFixture[str], replay: Replayer) -> None:
     monkeypatch.setenv("RUNPOD_API_KEY", "rp-test-key")
     wf = shared_data / "comfyui" / "template_2_pass_pose_worship.json"
     assert run(["runpod", "prepare", str(wf), "--endpoint", "test-endpoint", "--json"]) == 0
@@ -38,7 +35,7 @@ def test_prepare_approve_submit(shared_data: Path, tmp_path: Path, monkeypatch: 
     assert _json(capsys)["dry_run"] is True
 
     out = tmp_path / "out"
-    with VCR.use_cassette("runpod_run_and_complete.yaml") as cas:
+    with replay("runpod_run_and_complete.yaml") as cas:
         monkeypatch.setattr("time.sleep", lambda s: None)
         assert run(["runpod", "submit", job_file, "--token", token, "--out", str(out), "--json"]) == 0
         assert cas.all_played

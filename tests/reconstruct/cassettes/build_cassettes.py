@@ -87,9 +87,10 @@ def main() -> None:
                      real + "; meta.resources names the LoRA of api/civitai/model_version_1421739.civitai.info.json"),
         _interaction(f"{BASE}/images?limit=20&postId={item['postId']}", {"items": [lora_item], "metadata": {}},
                      "as above"),
-        _interaction(f"{BASE}/model-versions/by-hash/{lora_hash}", version,
-                     "api/civitai/model_version_1421739.civitai.info.json (real model-version object)"),
-        _interaction(f"{BASE}/model-versions/by-hash/{lora_hash.lower()}", version, "same, lower-case hash"),
+        # The client asks by the lower-case hash (as the image's meta gives it); no upper-case twin is needed.
+        _interaction(f"{BASE}/model-versions/by-hash/{lora_hash.lower()}", version,
+                     "api/civitai/model_version_1421739.civitai.info.json (real model-version object), "
+                     "asked by the lower-case hash"),
     ])
     # 5. An image with parameters only, whose post sibling carries the graph it was made with.
     gen_image = SHARED / "images" / "corpus" / "civitai" / "Dataset-Tools__CivitaiComfyui_Test.jpeg"
