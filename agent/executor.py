@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx
 from pydantic import BaseModel, Field
 
 from comfyfixer.agent.config import Settings
@@ -60,16 +59,21 @@ class ExecutionReport(BaseModel):
 
 
 def host_policy(settings: Settings) -> Any:
-    """The download host policy from settings: allow-list additions and host-bound tokens."""
+    """The download host policy from settings: allow-list additions and origin-bound tokens.
+
+    The Civitai token is bound to ``https://civitai.com`` and the configured Civitai base URL's origin,
+    the Hugging Face token to ``https://huggingface.co`` and ``HF_ENDPOINT``'s origin. Should two of
+    those be the same origin and both tokens set, the Hugging Face one wins there (a local mirror serving both).
+    """
     from comfyfixer.tools.download import HostPolicy
 
     tokens: dict[str, str | None] = {}
     civitai = settings.secret("civitai_token")
     hf = settings.secret("hf_token")
-    for host in {"civitai.com", httpx.URL(settings.civitai_base_url).host}:
-        tokens[host] = civitai
-    for host in {"huggingface.co", httpx.URL(settings.hf_endpoint).host}:
-        tokens[host] = hf
+    for origin, token in (("https://civitai.com", civitai), (settings.civitai_base_url, civitai),
+                          ("https://huggingface.co", hf), (settings.hf_endpoint, hf)):
+        if token:
+            tokens[origin] = token
     return HostPolicy.build(settings.allowed_hosts, tokens)
 
 

@@ -4,13 +4,27 @@ retries with backoff for idempotent calls, and status codes mapped onto ``tools.
 Every remote client (Civitai, Hugging Face, catalog refresh, the download engine) builds its
 ``httpx.Client`` with :func:`build_client` and sends idempotent calls through :func:`send_with_retry`.
 
-Tokens are attached by :class:`HostTokenAuth` only to the hosts they belong to, and stripped again by a
-request hook on any other host (a redirect to a storage host must never carry the token).
+Host policy, in one place (downloads in ``tools/download/hosts.py`` use the same functions):
+
+* :func:`is_loopback` decides what counts as this machine (``localhost`` and any loopback IP address,
+  parsed with :mod:`ipaddress`; ``127.evil.example`` is not loopback). Plain http is allowed only there.
+* A token is bound to an **origin** (scheme, host, port; default ports normalised, see :func:`origin_of`):
+  never to sub-domains, another port of the same host, or the same host over another scheme.
+* A token goes only on the first request of a redirect chain and on hops that stay on that origin. Once a
+  chain has left the origin it never gets the token back, even if a later hop returns to the origin
+  (A → B → A): the hop back was chosen by B, a host we do not trust with the token, so the URL it picked
+  must not be able to make us authenticate. Nor does a chain ever pick up *another* origin's token on the
+  way (a Civitai download redirecting to the Hugging Face endpoint gets neither token).
+
+:class:`HostTokenAuth` attaches the token to the first request only; httpx copies headers along a redirect
+chain and drops ``Authorization`` when the origin changes, and a request hook (:func:`build_client`) strips
+it again from any request whose origin is not the token's, so a caller-supplied header cannot leak either.
 """
 
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import logging
 import random
 import threading
@@ -38,8 +52,54 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
+Origin = tuple[str, str, int]
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def is_loopback(host: str) -> bool:
+    """``host`` is this machine: ``localhost`` or a loopback IP address (``127.0.0.0/8``, ``::1``).
+
+    Parsed with :mod:`ipaddress`, so names that merely start with ``127.`` (``127.0.0.1.evil.example``)
+    are not loopback. IPv4-mapped IPv6 addresses (``::ffff:127.0.0.1``) count as what they map.
+    """
+    h = (host or "").strip().strip("[]").lower().rstrip(".")
+    if h == "localhost" or h.endswith(".localhost"):  # RFC 6761: *.localhost resolves to loopback
+        return True
+    try:
+        addr = ipaddress.ip_address(h.split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(addr, "ipv4_mapped", None)
+    return bool(addr.is_loopback or (mapped is not None and mapped.is_loopback))
+
+
+def origin_of(url: str | httpx.URL) -> Origin:
+    """``(scheme, host, port)`` of a URL, lower-cased, trailing dot dropped, default port filled in.
+
+    A bare host (``"civitai.com"``) means its https origin (``("https", "civitai.com", 443)``).
+    """
+    text = str(url).strip()
+    if "://" not in text:
+        text = "https://" + text
+    u = httpx.URL(text)
+    scheme = u.scheme.lower()
+    host = (u.host or "").lower().rstrip(".")
+    port = u.port if u.port is not None else _DEFAULT_PORTS.get(scheme, 0)
+    return scheme, host, port
+
+
+def origin_text(origin: Origin) -> str:
+    """``scheme://host:port`` (always with the port), for reprs and dictionary keys."""
+    scheme, host, port = origin
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}:{port}"
+
+
 def host_matches(host: str, allowed: Iterable[str]) -> bool:
-    """``host`` equals one of ``allowed`` or is a sub-domain of it (``a.civitai.com`` for ``civitai.com``)."""
+    """``host`` equals one of ``allowed`` or is a sub-domain of it (``a.civitai.com`` for ``civitai.com``).
+
+    For allow-lists only (which hosts may be contacted); tokens are bound to exact origins instead.
+    """
     host = host.lower().rstrip(".")
     for entry in allowed:
         e = entry.lower().rstrip(".")
@@ -49,24 +109,33 @@ def host_matches(host: str, allowed: Iterable[str]) -> bool:
 
 
 class HostTokenAuth(httpx.Auth):
-    """``Authorization: Bearer <token>`` for the listed hosts only; the token never goes anywhere else."""
+    """``Authorization: Bearer <token>`` on requests to the listed origins only; nowhere else.
 
-    def __init__(self, token: str | None, hosts: Iterable[str]) -> None:
+    ``origins`` are URLs or bare hosts (a bare host means its https origin on port 443). The token is set
+    on the first request of a chain; see the module docstring for what happens on redirects.
+    """
+
+    def __init__(self, token: str | None, origins: Iterable[str | Origin]) -> None:
         self._token = token
-        self.hosts = tuple(hosts)
+        self.origins = frozenset(o if isinstance(o, tuple) else origin_of(o) for o in origins)
 
     def __repr__(self) -> str:  # the token must not leak through reprs in logs
-        return f"HostTokenAuth(hosts={self.hosts!r}, token={'set' if self._token else 'unset'})"
+        shown = sorted(origin_text(o) for o in self.origins)
+        return f"HostTokenAuth(origins={shown!r}, token={'set' if self._token else 'unset'})"
+
+    def applies_to(self, url: str | httpx.URL) -> bool:
+        """The token may be sent to ``url`` (its origin is one of ours)."""
+        return origin_of(url) in self.origins
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if self._token and host_matches(request.url.host, self.hosts):
+        if self._token and self.applies_to(request.url):
             request.headers["Authorization"] = f"Bearer {self._token}"
         yield request
 
 
-def _strip_foreign_auth(hosts: tuple[str, ...]) -> Callable[[httpx.Request], None]:
+def _strip_foreign_auth(origins: frozenset[Origin]) -> Callable[[httpx.Request], None]:
     def hook(request: httpx.Request) -> None:
-        if "authorization" in request.headers and not host_matches(request.url.host, hosts):
+        if "authorization" in request.headers and origin_of(request.url) not in origins:
             del request.headers["authorization"]
 
     return hook
@@ -75,7 +144,7 @@ def _strip_foreign_auth(hosts: tuple[str, ...]) -> Callable[[httpx.Request], Non
 def _require_https(allow_http_hosts: tuple[str, ...]) -> Callable[[httpx.Request], None]:
     def hook(request: httpx.Request) -> None:
         if request.url.scheme != "https" and not (
-            request.url.host in allow_http_hosts or _is_loopback(request.url.host)
+            request.url.host in allow_http_hosts or is_loopback(request.url.host)
         ):
             raise TransportError(
                 f"refusing plain-http request to {request.url.host}",
@@ -86,15 +155,12 @@ def _require_https(allow_http_hosts: tuple[str, ...]) -> Callable[[httpx.Request
     return hook
 
 
-def _is_loopback(host: str) -> bool:
-    return host in {"localhost", "::1", "[::1]"} or host.startswith("127.")
-
-
 def build_client(
     *,
     base_url: str = "",
     timeout: float = 30.0,
     token: str | None = None,
+    token_origins: Iterable[str] = (),
     token_hosts: Iterable[str] = (),
     headers: dict[str, str] | None = None,
     follow_redirects: bool = False,
@@ -105,13 +171,14 @@ def build_client(
 ) -> httpx.Client:
     """A configured ``httpx.Client``.
 
-    ``timeout`` bounds connect, read, write and pool waits alike. ``token`` is sent only to
-    ``token_hosts`` (and their sub-domains); when ``token_hosts`` is empty the host of ``base_url``
-    is used. Plain http is refused except for loopback hosts (local fakes and tests).
+    ``timeout`` bounds connect, read, write and pool waits alike. ``token`` is sent only to the exact
+    origins in ``token_origins`` (URLs such as ``https://civitai.com`` or ``http://127.0.0.1:8123``);
+    ``token_hosts`` is the older spelling and means the https origins of those hosts. When both are
+    empty the origin of ``base_url`` is used. Plain http is refused except for loopback hosts.
     """
-    hosts = tuple(token_hosts)
-    if not hosts and base_url:
-        hosts = (httpx.URL(base_url).host,)
+    origins = frozenset(origin_of(o) for o in (*token_origins, *token_hosts))
+    if not origins and base_url:
+        origins = frozenset({origin_of(base_url)})
     all_headers = {"User-Agent": user_agent, "Accept": "application/json"}
     all_headers.update(headers or {})
     return httpx.Client(
@@ -120,10 +187,10 @@ def build_client(
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         verify=verify,
         headers=all_headers,
-        auth=HostTokenAuth(token, hosts) if token else None,
+        auth=HostTokenAuth(token, origins) if token else None,
         follow_redirects=follow_redirects,
         max_redirects=10,
-        event_hooks={"request": [_require_https(()), _strip_foreign_auth(hosts)]},
+        event_hooks={"request": [_require_https(()), _strip_foreign_auth(origins)]},
         transport=transport,
     )
 

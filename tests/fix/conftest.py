@@ -33,7 +33,8 @@ def comfy(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def downloader() -> Iterator[Downloader]:
-    policy = HostPolicy.build(["127.0.0.1", "localhost"], {"127.0.0.1": TOKEN})
+def downloader(server: FileServer) -> Iterator[Downloader]:
+    # tokens are bound to an origin (scheme, host, port), so to this server's api origin only
+    policy = HostPolicy.build(["127.0.0.1", "localhost"], {server.api_url: TOKEN})
     with Downloader(policy, timeout=10, retry=fast_retry()) as dl:
         yield dl

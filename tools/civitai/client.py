@@ -1,6 +1,6 @@
 """Civitai REST API v1 client: search, model/version lookup, by-hash (single and bulk), images, downloads.
 
-The token goes only to civitai.com hosts (and the configured base URL's host), is sent as a Bearer
+The token goes only to https://civitai.com and the configured base URL's origin, is sent as a Bearer
 header, and never appears in logs or errors. Idempotent calls are retried with backoff on 429/5xx,
 except the "too many pages" 429, which no wait can fix.
 """
@@ -76,10 +76,9 @@ class CivitaiClient(ServiceClient):
         policy: RetryPolicy | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        host = httpx.URL(self.base_url).host
         self._has_token = bool(token)
         self._http = client or build_client(
-            base_url=self.base_url, timeout=timeout, token=token, token_hosts=(*CIVITAI_HOSTS, host)
+            base_url=self.base_url, timeout=timeout, token=token, token_origins=(*CIVITAI_HOSTS, self.base_url)
         )
         self._policy = policy or RetryPolicy(retries=retries)
         self._gate = RateGate(min_interval)

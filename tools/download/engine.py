@@ -361,10 +361,11 @@ class Downloader:
         """GET with Range, following redirects by hand so every hop is checked."""
         url = self.policy.check(req.url)
         origin_host = url.host
+        tokens = self.policy.chain(url)  # a token only while the chain is still on the first URL's origin
         for _hop in range(MAX_HOPS):
             self.policy.check(url)
             headers = {"Accept-Encoding": "identity"}
-            token = self.policy.token_for(url)
+            token = tokens.token_for(url)
             if token:
                 headers["Authorization"] = f"Bearer {token}"
             if url.host == origin_host:

@@ -119,9 +119,8 @@ class HuggingFaceClient(ServiceClient):
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.offline = offline
-        host = httpx.URL(self.endpoint).host
         self._http = client or build_client(
-            base_url=self.endpoint, timeout=timeout, token=token, token_hosts=(*HF_HOSTS, host)
+            base_url=self.endpoint, timeout=timeout, token=token, token_origins=(*HF_HOSTS, self.endpoint)
         )
         self._policy = policy or RetryPolicy(retries=retries)
         self._gate = RateGate(min_interval)
