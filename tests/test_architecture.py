@@ -62,3 +62,53 @@ def test_help_is_fast_and_does_not_import_heavy_stacks() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip().splitlines()[-1] == "HEAVY:"
+
+
+def _replayed_cassettes(path: Path) -> set[Path]:
+    """Cassette files a test module opens with the shared ``replay(...)`` fixture (literal or module constant)."""
+    import recorded
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    consts = {t.id: n.value.value for n in tree.body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)
+              and isinstance(n.value.value, str) for t in n.targets if isinstance(t, ast.Name)}
+    found: set[Path] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "replay" and node.args:
+            arg = node.args[0]
+            name = arg.value if isinstance(arg, ast.Constant) else consts.get(arg.id) if isinstance(arg, ast.Name) else None
+            if isinstance(name, str):
+                found.add(recorded.locate(name, path.parent))
+    return found
+
+
+def test_recorded_http_goes_through_the_one_vcr_configuration() -> None:
+    import json
+
+    import recorded
+    import yaml
+
+    # 1. No test module configures vcrpy itself (vcr.errors, to name an exception, is fine).
+    direct = re.compile(r"\bvcr\.(VCR|use_cassette)\b|^\s*import vcr\s*$|^\s*from vcr import|^\s*from vcr\.config import",
+                        re.MULTILINE)
+    offenders = [str(p.relative_to(REPO)) for p in _py_files("tests")
+                 if p != REPO / "tests" / "recorded.py" and direct.search(p.read_text(encoding="utf-8"))]
+    assert offenders == [], "use the `replay` fixture (tests/recorded.py), not vcrpy directly"
+
+    # 2. Every cassette file is replayed by at least one test.
+    used = set().union(*(_replayed_cassettes(p) for p in _py_files("tests") if p.name.startswith("test_")))
+    cassettes = recorded.cassette_files()
+    assert len(cassettes) >= 30  # the scan found the suite's cassettes
+    assert [str(c.relative_to(REPO)) for c in cassettes if c not in used] == []
+
+    # 3. No cassette holds a credential: filtered headers, a token query parameter.
+    leaks = []
+    for c in cassettes:
+        text = c.read_text(encoding="utf-8")
+        doc = json.loads(text) if c.suffix == ".json" else yaml.safe_load(text)
+        for i, it in enumerate(doc["interactions"]):
+            bad = [h for h in it["request"].get("headers") or {} if h.lower() in recorded.FILTERED_REQUEST_HEADERS]
+            bad += [h for h in it["response"].get("headers") or {} if h.lower() in recorded.FILTERED_RESPONSE_HEADERS]
+            bad += [q for q in recorded.FILTERED_QUERY_PARAMETERS if re.search(rf"[?&]{q}=", it["request"]["uri"])]
+            if bad:
+                leaks.append(f"{c.relative_to(REPO)} #{i}: {bad}")
+    assert leaks == []
