@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -207,3 +208,152 @@ def test_unknown_folder_is_never_guessed(tmp_path: Path) -> None:
     assert unknown.item == "model:?/x.safetensors" and "folder is unknown" in unknown.reason
     with pytest.raises(InputError, match="folder is unknown"):
         choose(plan, unknown.item, 1)
+
+
+# --- authenticated approval records -------------------------------------------------------------------
+
+
+def _approved(tmp_path: Path, workflows: tuple[str, ...] = ("wf.json",)) -> tuple[Path, Path, str, approval.Approval]:
+    state = tmp_path / "state"
+    plan = build_plan(inputs(tmp_path, workflows=list(workflows)), POLICY)
+    path = save_plan(plan, state)
+    return state, path, plan.plan_id, approval.issue(path, plan.plan_id, state, ttl_seconds=60)
+
+
+def _record(state: Path, token: str) -> Path:
+    return state / "approvals" / f"{approval.parse(token)[1]}.json"
+
+
+def test_key_is_private_and_never_in_records_or_logs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    state, path, plan_id, granted = _approved(tmp_path)
+    key_file = approval.key_path(state)
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    key = key_file.read_text().strip()
+    assert len(bytes.fromhex(key)) == 32
+    assert not list(state.glob(".approval.key.*"))  # the temporary file was linked into place and removed
+    record = _record(state, granted.token).read_text()
+    assert key not in record and key not in caplog.text and granted.mac in record
+    approval.consume(granted.token, path, plan_id, state)
+    assert key_file.read_text().strip() == key  # one key per install, not one per approval
+
+
+def test_expiry_moved_forward_in_the_record_is_refused(tmp_path: Path) -> None:
+    state, path, plan_id, granted = _approved(tmp_path)
+    rec = _record(state, granted.token)
+    data = json.loads(rec.read_text())
+    data["expires_at"] = (datetime.now(UTC) + timedelta(days=365)).isoformat(timespec="seconds")
+    rec.write_text(json.dumps(data))
+    with pytest.raises(ApprovalError, match="was edited") as err:
+        approval.check(granted.token, path, plan_id, state)
+    assert err.value.hint and "approve" in err.value.hint
+
+
+@pytest.mark.parametrize("field", ["plan_id", "plan_sha256", "plan_file", "issued_at", "token"])
+def test_any_edited_field_is_refused(tmp_path: Path, field: str) -> None:
+    state, path, plan_id, granted = _approved(tmp_path)
+    rec = _record(state, granted.token)
+    data = json.loads(rec.read_text())
+    data[field] = "0" * 64 if field != "token" else granted.token.rsplit(":", 1)[0] + ":" + "B" * 24
+    rec.write_text(json.dumps(data))
+    with pytest.raises(ApprovalError, match="edited"):
+        approval.check(granted.token, path, plan_id, state)
+
+
+def test_records_swapped_between_plans_are_refused(tmp_path: Path) -> None:
+    state, path1, id1, one = _approved(tmp_path)
+    plan2 = build_plan(inputs(tmp_path, workflows=["other.json"]), POLICY)
+    path2 = save_plan(plan2, state)
+    two = approval.issue(path2, plan2.plan_id, state, ttl_seconds=60)
+    rec1, rec2 = _record(state, one.token), _record(state, two.token)
+    a, b = rec1.read_text(), rec2.read_text()
+    rec1.write_text(b)
+    rec2.write_text(a)
+    for token, path, pid in ((one.token, path1, id1), (two.token, path2, plan2.plan_id)):
+        with pytest.raises(ApprovalError, match="does not belong to this token"):
+            approval.check(token, path, pid, state)
+    # the other plan's token on this plan file is refused too
+    rec1.write_text(a)
+    with pytest.raises(ApprovalError, match="different plan"):
+        approval.check(two.token, path1, id1, state)
+
+
+def test_used_flag_cannot_be_cleared(tmp_path: Path) -> None:
+    state, path, plan_id, granted = _approved(tmp_path)
+    approval.consume(granted.token, path, plan_id, state)
+    rec = _record(state, granted.token)
+    assert json.loads(rec.read_text())["used_at"]
+    marker = state / "approvals" / "used" / approval.parse(granted.token)[1]
+    marker.unlink()  # deleting the marker alone: the record still says used
+    with pytest.raises(ApprovalError, match="already used"):
+        approval.consume(granted.token, path, plan_id, state)
+    data = json.loads(rec.read_text())
+    data["used_at"] = None  # clearing the flag breaks the MAC
+    rec.write_text(json.dumps(data))
+    with pytest.raises(ApprovalError, match="edited"):
+        approval.consume(granted.token, path, plan_id, state)
+
+
+def test_missing_key_after_issuing_is_refused_clearly(tmp_path: Path) -> None:
+    state, path, plan_id, granted = _approved(tmp_path)
+    approval.key_path(state).unlink()
+    with pytest.raises(ApprovalError, match=r"approval key .* is missing") as err:
+        approval.check(granted.token, path, plan_id, state)
+    assert "approve" in (err.value.hint or "")
+    assert not approval.key_path(state).exists()  # checking never makes a key that would bless old records
+    fresh = approval.issue(path, plan_id, state, ttl_seconds=60)  # approving again works, with a new key
+    approval.consume(fresh.token, path, plan_id, state)
+    with pytest.raises(ApprovalError, match="was edited"):  # the old record does not verify under it
+        approval.check(granted.token, path, plan_id, state)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_key_readable_by_others_is_refused_with_the_fix(tmp_path: Path) -> None:
+    state, path, plan_id, granted = _approved(tmp_path)
+    key_file = approval.key_path(state)
+    key_file.chmod(0o644)
+    with pytest.raises(ApprovalError, match="accessible to other users") as err:
+        approval.check(granted.token, path, plan_id, state)
+    assert f"chmod 600 {key_file}" in (err.value.hint or "")
+    with pytest.raises(ApprovalError, match="accessible to other users"):
+        approval.issue(path, plan_id, state, ttl_seconds=60)
+    key_file.chmod(0o600)
+    approval.consume(granted.token, path, plan_id, state)
+
+
+def test_damaged_key_is_refused(tmp_path: Path) -> None:
+    state, path, plan_id, granted = _approved(tmp_path)
+    approval.key_path(state).write_text("not hex")
+    with pytest.raises(ApprovalError, match="damaged"):
+        approval.check(granted.token, path, plan_id, state)
+
+
+def test_first_use_from_many_threads_shares_one_key(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    plan = build_plan(inputs(tmp_path), POLICY)
+    path = save_plan(plan, state)
+    tokens: list[str] = []
+    threads = [threading.Thread(target=lambda: tokens.append(
+        approval.issue(path, plan.plan_id, state, ttl_seconds=60).token)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(tokens) == 6
+    for token in tokens:  # every record verifies under the one key that won
+        approval.check(token, path, plan.plan_id, state)
+
+
+def test_grant_journals_the_approval_but_not_the_token(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    plan = build_plan(inputs(tmp_path), POLICY)
+    path = save_plan(plan, state)
+    with Journal(state, actor="test") as j:
+        granted = approval.grant(path, plan.plan_id, state, 60, j, via="apply-confirmed",
+                                 actions=[a.item for a in plan.actions])
+    approval.consume(granted.token, path, plan.plan_id, state)
+    [entry] = read_journal(state)
+    assert entry["action"] == "approve" and entry["plan_id"] == plan.plan_id
+    assert entry["inputs"]["via"] == "apply-confirmed" and entry["outputs"]["expires_at"] == granted.expires_at
+    nonce = approval.parse(granted.token)[1]
+    assert nonce not in (state / "journal.jsonl").read_text() and nonce not in (state / "audit.log").read_text()
