@@ -14,7 +14,7 @@ import sys
 import typer
 
 from comfyfixer.agent import __version__
-from comfyfixer.agent.output import EXIT_USAGE, error
+from comfyfixer.agent.output import EXIT_USAGE, InertFormatter, error
 from comfyfixer.tools.errors import ComfyFixerError
 
 # Modules under comfyfixer.agent.commands, each with `register(app: typer.Typer)`.
@@ -55,7 +55,10 @@ def _root(
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     # Module names help only when debugging; a user just needs the message.
     fmt = "%(levelname)s %(name)s: %(message)s" if verbose > 1 else "%(levelname)s: %(message)s"
-    logging.basicConfig(level=level, format=fmt, stream=sys.stderr)
+    # Log lines carry workflow names: the formatter shows their control and bidi characters as escapes.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(InertFormatter(fmt))
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 for _name in COMMAND_MODULES:

@@ -1,24 +1,133 @@
 """How the CLI speaks: machine JSON on stdout with ``--json``, rich text otherwise.
 
 With ``--json`` nothing but one JSON document goes to stdout; messages go to stderr.
+
+Nothing untrusted reaches the terminal raw. Workflow contents (model names, node types, notes, URLs) end
+up in almost every line we print, and an ESC, ``\\r`` or bidi override in them could clear or rewrite what
+the user is about to approve. So the rule lives here, at the output layer, not at each call site:
+
+* :class:`InertConsole` (``console`` and ``err_console``) passes every ``str`` it renders through
+  :func:`comfyfixer.tools.text.inert` in :meth:`InertConsole.render_str` — before markup is parsed, so
+  our own ``[bold]`` still works while an attacker's text can no longer hold an ESC. rich routes
+  ``print``/``log`` arguments, table cells, headers, titles and captions, rule titles and column items
+  through ``render_str``.
+* What does not pass there (``Text`` objects built directly, ``Text.from_markup``, e.g. progress-bar
+  descriptions) is caught in :meth:`InertConsole.render`, which inerts the text of every non-control
+  segment and drops hyperlinks (the CLI prints none of its own, so a link can only come from injected
+  markup and would hide its target).
+* :class:`InertFormatter` does the same for log lines on stderr; :func:`emit_json` writes the unsafe
+  characters as JSON ``\\u`` escapes (same data, harmless on a terminal).
+
+Output written around rich (``typer.echo``, ``click.echo``, prompts of ``typer.confirm``, ``sys.stdout``)
+is not covered and must call :func:`comfyfixer.tools.text.inert` itself.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pydantic import BaseModel
-from rich.console import Console
+from rich.console import (
+    Console,
+    ConsoleOptions,
+    HighlighterType,
+    JustifyMethod,
+    OverflowMethod,
+    RenderableType,
+)
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+
+from comfyfixer.tools.text import inert, inert_json, is_inert
+
+
+class InertConsole(Console):
+    """A rich ``Console`` that shows control, bidi and zero-width characters as visible escapes.
+
+    Accepts every ``Console`` argument. :meth:`redirected` swaps its output to a buffer (tests, embedding).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._init_kwargs = dict(kwargs)
+        super().__init__(**kwargs)
+
+    def render_str(
+        self,
+        text: str,
+        *,
+        style: str | Style = "",
+        justify: JustifyMethod | None = None,
+        overflow: OverflowMethod | None = None,
+        emoji: bool | None = None,
+        markup: bool | None = None,
+        highlight: bool | None = None,
+        highlighter: HighlighterType | None = None,
+    ) -> Text:
+        """Inert ``text`` (keeping newlines and tabs), then let rich parse markup and build the ``Text``."""
+        return super().render_str(inert(text, multiline=True), style=style, justify=justify, overflow=overflow,
+                                  emoji=emoji, markup=markup, highlight=highlight, highlighter=highlighter)
+
+    def render(self, renderable: RenderableType, options: ConsoleOptions | None = None) -> Iterable[Segment]:
+        """Render as rich does, with a last pass over the segments for text that bypassed ``render_str``.
+
+        Control segments (cursor moves of live displays) are rich's own and pass unchanged; rich adds
+        styles (SGR) only when it writes a segment, so they are not in the text seen here.
+        """
+        for seg in super().render(renderable, options):
+            text, style, control = seg
+            if control:
+                yield seg
+                continue
+            if style is not None and style.link:
+                style = style.update_link(None)
+            if not is_inert(text, multiline=True):
+                text = inert(text, multiline=True)
+            yield Segment(text, style) if (text is not seg.text or style is not seg.style) else seg
+
+    @contextmanager
+    def redirected(self, file: io.StringIO | None = None, **overrides: Any) -> Iterator[io.StringIO]:
+        """Print to ``file`` (a new ``StringIO`` by default) with ``overrides`` applied, e.g.
+        ``force_terminal=True, color_system="truecolor", width=120``; restores the console afterwards.
+
+        The console object stays the same (modules hold it by name), so everything printed through it
+        while the block runs lands in the buffer, styled as a terminal would receive it.
+        """
+        buf = file if file is not None else io.StringIO()
+        saved = self._init_kwargs
+        Console.__init__(self, **{**saved, **overrides, "file": buf})
+        try:
+            yield buf
+        finally:
+            Console.__init__(self, **saved)
+
 
 # Human output on stdout; warnings and errors on stderr so `--json` stays clean.
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+console = InertConsole(highlight=False, soft_wrap=True)
+err_console = InertConsole(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # only with --strict: the command worked but found problems
 EXIT_USAGE = 2  # bad arguments or unreadable input
+
+
+class InertFormatter(logging.Formatter):
+    """A log ``Formatter`` for terminals: the message and any traceback are made inert.
+
+    Log messages carry untrusted names. Newlines are kept (tracebacks, multi-line messages) but every
+    continuation line is indented, so a name with a newline cannot forge a log line of its own.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format as ``logging.Formatter`` does, then inert the whole line."""
+        text = inert(super().format(record), multiline=True)
+        return text.replace("\n", "\n  ") if "\n" in text else text
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -33,15 +142,28 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def emit_json(obj: Any) -> None:
-    """Write one JSON document to stdout."""
-    sys.stdout.write(json.dumps(to_jsonable(obj), ensure_ascii=False, indent=2, allow_nan=False, default=str))
+    """Write one JSON document to stdout.
+
+    The data stays exact; only characters a terminal would act on (C1 controls, bidi, zero-width, lone
+    surrogates, which ``ensure_ascii=False`` would leave raw) are written as ``\\uXXXX`` escapes.
+    """
+    text = json.dumps(to_jsonable(obj), ensure_ascii=False, indent=2, allow_nan=False, default=str)
+    sys.stdout.write(inert_json(text))
     sys.stdout.write("\n")
     sys.stdout.flush()
 
 
 def error(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", markup=True)
+    """Print ``error: message`` to stderr (``message`` is plain text, not markup)."""
+    err_console.print(f"[bold red]error:[/] {_escape_markup(message)}", markup=True)
 
 
 def warn(message: str) -> None:
-    err_console.print(f"[yellow]warning:[/] {message}", markup=True)
+    """Print ``warning: message`` to stderr (``message`` is plain text, not markup)."""
+    err_console.print(f"[yellow]warning:[/] {_escape_markup(message)}", markup=True)
+
+
+def _escape_markup(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
