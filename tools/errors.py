@@ -8,6 +8,7 @@ Tree::
     │   └── UnsafePathError        a name would escape the allowed folders
     ├── ConfigError                settings are missing or invalid
     ├── IntegrityError             a file failed a size/hash/header check
+    ├── DiskFull                   not enough free space for a download (has ``needed``/``free``)
     ├── HTTPError                  a remote service answered badly
     │   ├── AuthRequired           401/403: token missing or not accepted
     │   ├── EarlyAccess            403 for an early-access resource (has ``until``)
@@ -15,6 +16,7 @@ Tree::
     │   ├── RateLimited            429 (has ``retry_after``)
     │   ├── UpstreamError          5xx or an unexpected body (HTML instead of JSON)
     │   └── TransportError         timeout, DNS, TLS, connection reset
+    │       └── DownloadStalled    a download went slower than the minimum rate (the partial is kept)
     └── ApprovalError              a plan's approval token is missing, used, expired or void
 
 Exceptions carry data only; logging happens where they are handled.
@@ -60,6 +62,16 @@ class ConfigError(ComfyFixerError):
 
 class IntegrityError(ComfyFixerError):
     """A file failed its size, hash or header check."""
+
+
+class DiskFull(ComfyFixerError):
+    """Not enough free space: ``needed``/``free`` in bytes when known (``needed`` None if the size is unknown)."""
+
+    def __init__(self, message: str, *, needed: int | None = None, free: int | None = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.needed = needed
+        self.free = free
 
 
 class ApprovalError(ComfyFixerError):
@@ -114,3 +126,7 @@ class UpstreamError(HTTPError):
 
 class TransportError(HTTPError):
     """The request did not complete: timeout, DNS failure, TLS error, connection reset."""
+
+
+class DownloadStalled(TransportError):
+    """A download stayed under the minimum rate for too long, or ran past its deadline; the partial file is kept."""

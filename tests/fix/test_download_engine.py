@@ -11,11 +11,11 @@ import pytest
 from fixkit import MB, fast_retry, model_files, request
 
 from comfyfixer.evals.fakes.file_server import FileServer
-from comfyfixer.tools.download import Downloader, HostNotAllowed, HostPolicy, sha256_file
-from comfyfixer.tools.download import engine as engine_mod
+from comfyfixer.tools.download import Disk, Downloader, HostNotAllowed, HostPolicy, sha256_file
 from comfyfixer.tools.errors import (
     AuthRequired,
     ComfyFixerError,
+    DiskFull,
     IntegrityError,
     NotFound,
     RateLimited,
@@ -176,8 +176,9 @@ class _Evil:
 
 def test_dangerous_pickle_is_refused(server: FileServer, downloader: Downloader, comfy: Path) -> None:
     server.add_file("evil.ckpt", data=pickle.dumps(_Evil(), protocol=2))
-    with pytest.raises(IntegrityError, match="picklescan flagged"):
-        downloader.download(request(comfy, server.direct_url("evil.ckpt"), "evil.ckpt"))
+    with pytest.raises(IntegrityError, match=r"refused: the pickle imports (posix|nt)\.system, which a weights file "
+                                             r"never needs.*--allow-pickle model:checkpoints/evil\.ckpt"):
+        downloader.download(request(comfy, server.direct_url("evil.ckpt"), "evil.ckpt", item="model:checkpoints/evil.ckpt"))
     assert model_files(comfy) == [] and len(quarantined(comfy)) == 1
 
 
@@ -214,37 +215,53 @@ def test_hosts_outside_the_allow_list_and_plain_http_are_refused(server: FileSer
         HostPolicy.build(["example.com"]).check("http://example.com/x")  # http only for loopback
 
 
-def test_disk_full_before_start_is_specific(server: FileServer, downloader: Downloader, comfy: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    f = server.add_file("big.safetensors", 2 * MB)
-    monkeypatch.setattr(engine_mod, "_free_bytes", lambda path: 10)
-    with pytest.raises(ComfyFixerError, match="not enough disk space"):
-        downloader.download(request(comfy, server.direct_url(f.name), "big.safetensors"))
-    assert model_files(comfy) == []
+class _TinyDisk(Disk):
+    """A disk with ``free`` bytes left, shrinking as the engine writes; optionally ENOSPC past ``enospc_after``."""
 
+    def __init__(self, free: int, enospc_after: int | None = None) -> None:
+        self.free = free
+        self.enospc_after = enospc_after
+        self.written = 0
 
-def test_disk_full_mid_write_keeps_partial_for_resume(server: FileServer, downloader: Downloader, comfy: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    f = server.add_file("enospc.safetensors", 4 * MB, seed=8)
-    real = engine_mod._write_chunk
-    state = {"n": 0}
+    def free_bytes(self, path: Path) -> int:
+        return self.free - self.written
 
-    def failing(fh, chunk):
-        state["n"] += len(chunk)
-        if state["n"] > 2 * MB:
+    def write(self, fd: int, chunk: memoryview) -> None:
+        if self.enospc_after is not None and self.written + len(chunk) > self.enospc_after:
             raise OSError(28, "No space left on device")
-        real(fh, chunk)
+        super().write(fd, chunk)
+        self.written += len(chunk)
 
-    monkeypatch.setattr(engine_mod, "_write_chunk", failing)
-    req = request(comfy, server.direct_url(f.name), "enospc.safetensors", expected_sha256=f.sha256)
-    with pytest.raises(ComfyFixerError, match="disk full"):
-        downloader.download(req)
+
+def test_disk_full_before_start_says_real_numbers(server: FileServer, comfy: Path) -> None:
+    f = server.add_file("big.safetensors", 2 * MB)
+    policy = HostPolicy.build(["127.0.0.1", "localhost"])
+    with Downloader(policy, retry=fast_retry(), disk=_TinyDisk(10)) as dl, pytest.raises(DiskFull) as info:
+        dl.download(request(comfy, server.direct_url(f.name), "big.safetensors"))
+    msg = str(info.value)
+    assert "needs 2.00 MB more but only 10 B are free" in msg
+    assert "leaves 64.0 MB free so ComfyUI and the system can still write" in msg
+    assert info.value.needed == f.size and info.value.free == 10
     assert model_files(comfy) == []
-    monkeypatch.setattr(engine_mod, "_write_chunk", real)
-    server.reset_records()
-    res = downloader.download(req)
-    assert res.resumed_from > MB and res.sha256 == f.sha256
-    assert server.bytes_sent(f.name) < f.size - MB
+    # a disk with room for the file but not for the reserve is refused too, and says by how much
+    with Downloader(policy, retry=fast_retry(), disk=_TinyDisk(f.size + MB)) as dl, \
+            pytest.raises(DiskFull, match="63.0 MB short"):
+        dl.download(request(comfy, server.direct_url(f.name), "big.safetensors"))
+
+
+def test_disk_full_mid_write_removes_the_partial(server: FileServer, comfy: Path) -> None:
+    """ENOSPC (something else filled the disk): the .part goes, so the rest of the run can still write."""
+    f = server.add_file("enospc.safetensors", 4 * MB, seed=8)
+    policy = HostPolicy.build(["127.0.0.1", "localhost"])
+    req = request(comfy, server.direct_url(f.name), "enospc.safetensors", expected_sha256=f.sha256)
+    with Downloader(policy, retry=fast_retry(), disk=_TinyDisk(1 << 40, enospc_after=2 * MB)) as dl, \
+            pytest.raises(DiskFull, match="filled up after 2.00 MB; deleted the partial file"):
+        dl.download(req)
+    assert model_files(comfy) == []
+    assert not list(req.staging_dir.glob("*.part")) and not list(req.staging_dir.glob("*.json"))
+    with Downloader(policy, retry=fast_retry()) as dl:
+        res = dl.download(req)
+    assert res.resumed_from == 0 and res.sha256 == f.sha256
 
 
 def test_size_cap_is_enforced(server: FileServer, downloader: Downloader, comfy: Path) -> None:

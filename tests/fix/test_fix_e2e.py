@@ -192,7 +192,7 @@ def test_every_failure_mode_ends_specifically_and_the_rest_continues(
     assert "sha256 mismatch" in out["model:vae/wrong_e2e.safetensors"]["message"]
     assert out["model:checkpoints/missing_e2e.safetensors"]["error_type"] == "NotFound"
     assert "HTML" in out["model:checkpoints/html_e2e.safetensors"]["message"]
-    assert "picklescan" in out["model:checkpoints/evil_e2e.ckpt"]["message"]
+    assert "refused: the pickle imports" in out["model:checkpoints/evil_e2e.ckpt"]["message"]
     assert out["model:checkpoints/limited.safetensors"]["error_type"] == "RateLimited"
     assert status("move:loras/misplaced_lora.safetensors") == "done"
     assert status("pack:test-pack") == "done"

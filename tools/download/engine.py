@@ -11,14 +11,26 @@ One call of :func:`download` fetches one file:
 3. An existing ``.part`` is resumed with ``Range: bytes=<have>-``; a 200 answer restarts it,
    a changed ``ETag`` restarts it, a 206 is appended.
 4. The body is received into pooled buffers; one thread writes them, another hashes them.
+   While it streams, three limits hold (see :class:`Downloader` for the numbers):
+
+   * size: a declared size (exact from Hugging Face, or rounded from Civitai or a catalog, within
+     a tolerance) is enforced as soon as ``Content-Length`` says otherwise, or as soon as the
+     stream passes its upper bound, so a file far larger than announced never fills the disk;
+   * pace: every socket read is watched; a body that stays under the minimum rate for a whole
+     window, or runs past a deadline derived from its size, ends with :class:`DownloadStalled`
+     and the bytes received so far stay in the ``.part`` for the next run to resume;
+   * disk: free space is checked before starting (with real numbers and the reserve explained)
+     and after every buffer while streaming, stopping before the disk is full.
 5. Then size, sha256 (against the plan's hash, else the server's ``X-Linked-Etag``, else the
    computed hash is only recorded), header (safetensors must parse; HTML is rejected) and, for
-   pickle formats, a picklescan pass; a failure quarantines the staged file.
+   anything holding pickle data, the allow-list check of every import; a failure quarantines the
+   staged file.
 6. The verified file is hard-linked into place and the staged name removed.
 
 Status codes end the download with a specific error: 401/403 on the origin → AuthRequired,
 404 → NotFound, 429 (after retries) → RateLimited, 5xx (after retries) → UpstreamError, an
-HTML page → AuthRequired/UpstreamError, a bad hash/header → IntegrityError.
+HTML page → AuthRequired/UpstreamError, a bad hash/header/size or a refused pickle → IntegrityError,
+too little disk space → DiskFull, a trickling server → DownloadStalled.
 """
 
 from __future__ import annotations
@@ -31,6 +43,9 @@ import queue
 import re
 import shutil
 import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,15 +55,16 @@ from pydantic import BaseModel, Field
 from comfyfixer.tools.download import staging, transport
 from comfyfixer.tools.download.hosts import HostPolicy
 from comfyfixer.tools.download.verify import (
-    PICKLE_SUFFIXES,
     PickleScan,
     check_header,
+    needs_pickle_check,
     norm_sha256,
     scan_pickle,
 )
 from comfyfixer.tools.errors import (
     AuthRequired,
-    ComfyFixerError,
+    DiskFull,
+    DownloadStalled,
     HTTPError,
     IntegrityError,
     NotFound,
@@ -65,7 +81,47 @@ log = logging.getLogger(__name__)
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_HOPS = 10
 READ_CHUNK = 1 << 20
-FREE_SPACE_MARGIN = 64 << 20
+FREE_SPACE_MARGIN = 64 << 20  # default reserve left free on the disk (ComfyUI, the journal and the OS still write)
+ROUNDED_SIZE_SLACK = 2 << 10  # a size in whole KiB is off by under 1 KiB (rounded or truncated): allow 2 KiB
+MIN_RATE = 16 << 10  # bytes/s: slower than this over a whole window is a stall
+STALL_WINDOW = 30.0  # seconds
+DEADLINE_SLACK = 120.0  # seconds added to size / MIN_RATE for a file's deadline
+
+
+def human_bytes(n: int | float) -> str:
+    """``n`` bytes as a short figure in the unit that fits: ``512 B``, ``2.0 KB``, ``3.4 MB``, ``6.46 GB``."""
+    value = float(n)
+    unit = "B"
+    for bigger in ("KB", "MB", "GB", "TB"):
+        if abs(value) < 1024:
+            break
+        value /= 1024
+        unit = bigger
+    if unit == "B":
+        return f"{value:.0f} B"
+    return f"{value:.2f} {unit}" if abs(value) < 10 else f"{value:.1f} {unit}" if abs(value) < 100 else f"{value:.0f} {unit}"
+
+
+def rounded_size_tolerance(source: str) -> float:
+    """Relative tolerance for a rounded size: Civitai's float KiB is near-exact; catalog labels ("2.0GB") are not."""
+    return 0.01 if source.lower().startswith("civitai") else 0.10
+
+
+class Disk:
+    """Free space and raw writes, the engine's only contact with the disk beyond opening files.
+
+    Tests (and callers with special storage) subclass it to simulate a full or shrinking disk.
+    """
+
+    def free_bytes(self, path: Path) -> int:
+        """Bytes free for an unprivileged writer on the file system holding ``path``."""
+        return shutil.disk_usage(path).free
+
+    def write(self, fd: int, chunk: memoryview) -> None:
+        """Write all of ``chunk`` to ``fd`` (raises OSError, ENOSPC when the disk is full)."""
+        while chunk:
+            written = os.write(fd, chunk)
+            chunk = chunk[written:]
 
 
 class DownloadRequest(BaseModel):
@@ -78,9 +134,30 @@ class DownloadRequest(BaseModel):
     quarantine_dir: Path = Field(description="Folder rejected files are moved to.")
     expected_size: int | None = Field(default=None, description="Size in bytes from the source, if known.")
     expected_sha256: str | None = Field(default=None, description="sha256 from the source, if known (any case).")
+    approx_size: int | None = Field(default=None, description="Rounded size from the source (Civitai's KiB, a "
+                                    "catalog label): the file must land within size_tolerance of it.")
+    size_tolerance: float = Field(default=0.01, ge=0, description="Relative tolerance for approx_size "
+                                  f"(at least {ROUNDED_SIZE_SLACK} bytes either way).")
     max_bytes: int | None = Field(default=None, description="Refuse files larger than this.")
-    allow_unsafe_pickle: bool = Field(default=False, description="Place pickle files even if picklescan flags them.")
+    allow_unsafe_pickle: bool = Field(default=False, description="Place a pickle file even if it imports globals "
+                                      "outside the weights allow-list (the user trusts its author).")
     label: str = Field(default="", description="Short name for progress and messages.")
+    item: str = Field(default="", description="The plan item id, so messages can say how to approve this file.")
+
+
+def size_bounds(req: DownloadRequest) -> tuple[int, int] | None:
+    """The smallest and largest acceptable size for ``req``, or None if the source gave no size.
+
+    An exact size is its own bound. A rounded one gets ``max(size_tolerance * size, 2 KiB)`` either way:
+    Civitai reports float KiB (usually exact to the byte after rounding, at worst to the KiB), catalogs
+    labels such as ``4.71GB`` (callers pass a wider tolerance for those, see :func:`rounded_size_tolerance`).
+    """
+    if req.expected_size is not None:
+        return req.expected_size, req.expected_size
+    if req.approx_size is None:
+        return None
+    slack = max(int(req.approx_size * req.size_tolerance), ROUNDED_SIZE_SLACK)
+    return max(0, req.approx_size - slack), req.approx_size + slack
 
 
 class DownloadResult(BaseModel):
@@ -140,9 +217,11 @@ class _Pipeline:
     file and the hash always cover the same bytes unless a write fails (then the caller rehashes).
     """
 
-    def __init__(self, fd: int, hasher: Any, buffers: int = 8, size: int = READ_CHUNK) -> None:
+    def __init__(self, fd: int, hasher: Any, write: Callable[[int, memoryview], None], buffers: int = 8,
+                 size: int = READ_CHUNK) -> None:
         self.fd = fd
         self.hasher = hasher
+        self.write = write
         self.written = 0
         self.hashed = 0
         self.error: OSError | None = None
@@ -169,7 +248,7 @@ class _Pipeline:
             slot, n = item
             if self.error is None:
                 try:
-                    _write_chunk(self.fd, memoryview(slot[0])[:n])
+                    self.write(self.fd, memoryview(slot[0])[:n])
                     self.written += n
                 except OSError as exc:
                     self.error = exc
@@ -200,12 +279,6 @@ class _Pipeline:
             t.join()
 
 
-def _write_chunk(fd: int, chunk: memoryview) -> None:
-    while chunk:
-        written = os.write(fd, chunk)
-        chunk = chunk[written:]
-
-
 def _fill(resp: transport.Response, buf: bytearray) -> int:
     """Read until ``buf`` is full or the body ends (fewer, larger chunks: less per-chunk overhead)."""
     view = memoryview(buf)
@@ -218,8 +291,39 @@ def _fill(resp: transport.Response, buf: bytearray) -> int:
     return got
 
 
-def _free_bytes(path: Path) -> int:
-    return shutil.disk_usage(path).free
+class _Pace:
+    """Watches a body's socket reads: too slow over a whole window, or past the deadline, means stop.
+
+    Samples (time, bytes) are kept about every window/8; the rate is judged between now and the newest
+    sample at least one window old, so a short burst of slowness never trips it, only a sustained one.
+    """
+
+    def __init__(self, min_rate: int, window: float, deadline: float | None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.min_rate = min_rate
+        self.window = window
+        self.deadline = deadline
+        self.clock = clock
+        self.received = 0
+        self.started = clock()
+        self.samples: deque[tuple[float, int]] = deque([(self.started, 0)])
+
+    def __call__(self, n: int) -> str | None:
+        self.received += n
+        now = self.clock()
+        if self.deadline is not None and now > self.deadline:
+            return f"still unfinished after {now - self.started:.0f} s, past its deadline"
+        if now - self.samples[-1][0] >= self.window / 8:
+            self.samples.append((now, self.received))
+        while len(self.samples) > 1 and self.samples[1][0] <= now - self.window:
+            self.samples.popleft()
+        t0, b0 = self.samples[0]
+        span = now - t0
+        if span >= self.window and self.received - b0 < self.min_rate * span:
+            rate = (self.received - b0) / span
+            return (f"slower than {human_bytes(self.min_rate)}/s for {span:.0f} s "
+                    f"({human_bytes(rate)}/s)")
+        return None
 
 
 def _redact(url: httpx.URL | str) -> str:
@@ -245,10 +349,20 @@ def disposition_filename(header: str | None) -> str | None:
 class Downloader:
     """Downloads files under a host policy; thread-safe (one connection per request), use from a pool."""
 
-    def __init__(self, policy: HostPolicy, *, timeout: float = 30.0, retry: RetryPolicy | None = None) -> None:
+    def __init__(self, policy: HostPolicy, *, timeout: float = 30.0, retry: RetryPolicy | None = None,
+                 min_rate: int = MIN_RATE, stall_window: float = STALL_WINDOW, deadline_slack: float = DEADLINE_SLACK,
+                 reserve_bytes: int = FREE_SPACE_MARGIN, disk: Disk | None = None) -> None:
+        """``timeout`` bounds each socket read; ``min_rate`` bytes/s averaged over ``stall_window`` seconds is
+        the slowest a body may go, and a file's deadline is ``deadline_slack + size / min_rate`` seconds;
+        ``reserve_bytes`` stay free on the disk; ``disk`` measures free space and writes (replace it in tests)."""
         self.policy = policy
         self.timeout = timeout
         self.retry = retry or RetryPolicy(retries=4, base=0.5, cap=30.0)
+        self.min_rate = min_rate
+        self.stall_window = stall_window
+        self.deadline_slack = deadline_slack
+        self.reserve_bytes = reserve_bytes
+        self.disk = disk or Disk()
 
     def close(self) -> None:
         return None
@@ -451,15 +565,21 @@ class Downloader:
             staging.write_meta(meta_path, meta)
             info["total"] = total
             if total is not None:
-                need = total - have
-                free = _free_bytes(part.parent)
-                if need + FREE_SPACE_MARGIN > free:
-                    raise ComfyFixerError(
-                        f"{req.target.name}: not enough disk space ({need / 1e9:.2f} GB needed, "
-                        f"{free / 1e9:.2f} GB free on {part.parent})",
-                        hint="free some space and run the plan again; the partial file is kept")
+                self._check_free_space(req, part, total - have, have)
             progress.start(total, have)
-            self._stream(req, resp, part, have, total, state, progress)
+            self._stream(req, resp, part, meta_path, have, total, state, progress)
+
+    def _check_free_space(self, req: DownloadRequest, part: Path, need: int, have: int) -> None:
+        free = self.disk.free_bytes(part.parent)
+        if need + self.reserve_bytes <= free:
+            return
+        short = need + self.reserve_bytes - free
+        kept = f"; the {human_bytes(have)} already downloaded are kept and will be resumed" if have else ""
+        raise DiskFull(
+            f"{req.label or req.target.name}: needs {human_bytes(need)} more but only {human_bytes(free)} are free on "
+            f"{part.parent} (comfyfixer leaves {human_bytes(self.reserve_bytes)} free so ComfyUI and the system can "
+            f"still write; {human_bytes(short)} short)",
+            needed=need, free=free, hint=f"free at least {human_bytes(short)} there and run the plan again{kept}")
 
     def _ensure_hash(self, part: Path, state: _State, have: int) -> None:
         if state.hasher is not None and state.hashed == have:
@@ -475,21 +595,32 @@ class Downloader:
                 remaining -= len(block)
         state.hasher, state.hashed = h, have
 
-    def _stream(self, req: DownloadRequest, resp: transport.Response, part: Path, have: int, total: int | None,
-                state: _State, progress: Progress) -> None:
+    def _stream(self, req: DownloadRequest, resp: transport.Response, part: Path, meta_path: Path, have: int,
+                total: int | None, state: _State, progress: Progress) -> None:
         if have:
             self._ensure_hash(part, state, have)
         else:
             state.hasher, state.hashed = hashlib.sha256(), 0
-        cap = req.max_bytes
+        name = req.label or req.target.name
+        bounds = size_bounds(req)
+        # the most this body may bring: the cap, the declared size's upper bound, what Content-Length promised
+        limits = [v for v in (req.max_bytes, bounds[1] if bounds else None) if v is not None]
+        limit = min(limits) if limits else None
+        expected_total = total if total is not None else bounds[1] if bounds else None
+        deadline = (time.monotonic() + self.deadline_slack + (expected_total - have) / self.min_rate
+                    if expected_total is not None and self.min_rate > 0 else None)
+        pace = _Pace(self.min_rate, self.stall_window, deadline) if self.min_rate > 0 else None
+        resp.watch(pace)
         flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if have else os.O_TRUNC) | getattr(os, "O_BINARY", 0)
         fd = os.open(part, flags, 0o644)
         got = 0
         error: BaseException | None = None
+        over: str | None = None
+        low_disk: int | None = None
         if os.lseek(fd, 0, os.SEEK_END) != have:  # the file changed under us; never append at a wrong offset
             os.close(fd)
             raise _Restart()
-        pipe = _Pipeline(fd, state.hasher)
+        pipe = _Pipeline(fd, state.hasher, self.disk.write)
         try:
             while pipe.error is None:
                 slot = pipe.take()
@@ -502,34 +633,92 @@ class Downloader:
                 if not n:
                     pipe.give_back(slot)
                     break
+                if limit is not None and have + got + n > limit:
+                    pipe.give_back(slot)
+                    over = (f"over the per-download cap of {human_bytes(req.max_bytes)}" if req.max_bytes == limit
+                            else self._size_text(req))
+                    break
                 pipe.submit(slot, n)
                 got += n
                 progress.advance(n)
-                if cap is not None and have + got > cap:
-                    raise IntegrityError(f"{req.target.name}: larger than the allowed {cap} bytes; stopped",
-                                         hint="raise max_download_bytes if you trust this file")
+                # free space after the bytes still queued (and, if known, the rest of the file) land on disk
+                free = self.disk.free_bytes(part.parent)
+                after = free - (got - pipe.written) - (total - have - got if total is not None else 0)
+                if after < self.reserve_bytes:
+                    low_disk = free
+                    break
         finally:
             pipe.close()
             os.close(fd)
+            resp.watch(None)
             # if a write failed the hash ran ahead of the file: the next attempt rehashes what is on disk
             state.hashed = have + (pipe.hashed if pipe.error is None else -1)
             state.transferred += pipe.written
+        on_disk = have + pipe.written
+        if over is not None:
+            self._discard(part, meta_path)
+            raise IntegrityError(f"{name}: the server sent more than expected ({over}); stopped after "
+                                 f"{human_bytes(on_disk)} and deleted the partial file",
+                                 hint="the source serves a different file than it announced; re-run `comfyfixer fix` "
+                                      "to resolve it again, or raise max_download_bytes if you trust this file")
         if pipe.error is not None:
             if pipe.error.errno == errno.ENOSPC:
-                raise ComfyFixerError(
-                    f"{req.target.name}: disk full while writing {part.parent}",
-                    hint="free some space and run the plan again; the partial file is kept")
+                self._discard(part, meta_path)
+                raise DiskFull(f"{name}: the disk holding {part.parent} filled up after {human_bytes(on_disk)}; "
+                               "deleted the partial file so the disk is usable again",
+                               needed=total, free=0, hint="free space there and run the plan again "
+                               "(the download starts over)")
             raise pipe.error
+        if low_disk is not None:
+            if total is not None:
+                raise DiskFull(
+                    f"{name}: stopped at {human_bytes(on_disk)} of {human_bytes(total)}: only {human_bytes(low_disk)} "
+                    f"are left on {part.parent} and comfyfixer keeps {human_bytes(self.reserve_bytes)} free",
+                    needed=total - on_disk, free=low_disk,
+                    hint=f"free at least {human_bytes(total - on_disk + self.reserve_bytes - low_disk)} there and "
+                         f"run the plan again; the download resumes at {human_bytes(on_disk)}")
+            self._discard(part, meta_path)
+            raise DiskFull(
+                f"{name}: stopped at {human_bytes(on_disk)} (the server did not say the size): only "
+                f"{human_bytes(low_disk)} are left on {part.parent} and comfyfixer keeps "
+                f"{human_bytes(self.reserve_bytes)} free; deleted the partial file",
+                free=low_disk, hint=f"free more than {human_bytes(on_disk)} there and run the plan again")
+        stopped = resp.stopped
+        if stopped is not None:
+            raise DownloadStalled(
+                f"{name}: the download is {stopped}; stopped at {human_bytes(on_disk)}"
+                + (f" of {human_bytes(total)}" if total is not None else ""),
+                url=_redact(req.url), hint=f"run the plan again later: it resumes at {human_bytes(on_disk)} "
+                                           "(the partial file is kept)")
         if error is not None:
             raise _Retry(f"connection lost after {have + got} bytes ({error})")
         if total is not None and have + got < total:
             raise _Retry(f"connection closed after {have + got} of {total} bytes")
+
+    @staticmethod
+    def _discard(part: Path, meta_path: Path) -> None:
+        part.unlink(missing_ok=True)
+        meta_path.unlink(missing_ok=True)
+
+    @staticmethod
+    def _size_text(req: DownloadRequest) -> str:
+        if req.expected_size is not None:
+            return f"the source says {req.expected_size} bytes ({human_bytes(req.expected_size)})"
+        bounds = size_bounds(req)
+        assert bounds is not None and req.approx_size is not None
+        return (f"the source says about {human_bytes(req.approx_size)}, so at most "
+                f"{bounds[1]} bytes ({human_bytes(bounds[1])})")
 
     def _check_sizes(self, req: DownloadRequest, total: int | None, info: dict[str, Any]) -> None:
         name = req.target.name
         if total is not None and req.expected_size is not None and total != req.expected_size:
             raise IntegrityError(f"{name}: the server offers {total} bytes but the plan expects {req.expected_size}",
                                  hint="the file changed at the source; re-run `comfyfixer fix` to refresh the plan")
+        bounds = size_bounds(req)
+        if total is not None and bounds is not None and not bounds[0] <= total <= bounds[1]:
+            raise IntegrityError(f"{name}: the server offers {total} bytes ({human_bytes(total)}) but "
+                                 f"{self._size_text(req)}; nothing was downloaded",
+                                 hint="the source serves a different file than it announced; re-run `comfyfixer fix`")
         if total is not None and req.max_bytes is not None and total > req.max_bytes:
             raise IntegrityError(f"{name}: {total} bytes is over the per-download cap of {req.max_bytes}",
                                  hint="raise max_download_bytes if you trust this file")
@@ -583,6 +772,10 @@ class Downloader:
 
         if req.expected_size is not None and size != req.expected_size:
             raise reject(f"size {size} != expected {req.expected_size}", "re-run the plan to download it again")
+        bounds = size_bounds(req)
+        if bounds is not None and not bounds[0] <= size <= bounds[1]:
+            raise reject(f"size {size} ({human_bytes(size)}) is not what {self._size_text(req)}",
+                         "re-run `comfyfixer fix` to resolve it again")
         if want and digest != want:
             raise reject(f"sha256 mismatch (got {digest[:12]}…, expected {want[:12]}…)",
                          "the source served different bytes; re-run `comfyfixer fix` or report it to the uploader")
@@ -592,12 +785,13 @@ class Downloader:
         except IntegrityError as exc:
             raise reject(exc.message, exc.hint or "check the source") from None
         scan: PickleScan | None = None
-        if suffix in PICKLE_SUFFIXES:
-            scan = scan_pickle(part, suffix)
+        if needs_pickle_check(part, suffix):
+            scan = scan_pickle(part)
             if scan.verdict != "clean" and not req.allow_unsafe_pickle:
-                what = ", ".join(scan.dangerous_globals) or "a file picklescan could not read"
-                raise reject(f"refused: picklescan flagged {what}",
-                             "prefer a .safetensors version; only allow this file if you trust its author")
+                approve = f"comfyfixer approve PLAN --allow-pickle {req.item or 'ITEM'}"
+                raise reject(f"refused: {scan.reason()}",
+                             f"prefer a .safetensors version; to take this file anyway (only if you trust its "
+                             f"author) approve the plan again with `{approve}`")
         staging.place(part, target)
         meta_path.unlink(missing_ok=True)
         return DownloadResult(
@@ -632,4 +826,5 @@ def _total_from_content_range(value: str | None) -> int | None:
     return int(m.group(1)) if m else None
 
 
-__all__ = ["DownloadRequest", "DownloadResult", "Downloader", "Progress", "disposition_filename"]
+__all__ = ["Disk", "DownloadRequest", "DownloadResult", "Downloader", "Progress", "disposition_filename",
+           "human_bytes", "rounded_size_tolerance", "size_bounds"]

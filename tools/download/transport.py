@@ -6,12 +6,21 @@ on a fast link (measured by ``evals/bench_download.py``), while ``readinto`` cop
 from the socket into a preallocated buffer. TLS uses the system trust store with hostname
 checks; every call has a socket timeout; redirects are *not* followed here (the engine
 checks each hop against the host policy).
+
+Every socket read of a body can be *watched*: :meth:`Response.watch` installs a callback that sees
+each chunk as it arrives from the socket (not only when a whole buffer is full), so the engine can
+enforce a minimum rate and a deadline even against a server that trickles one byte at a time below
+the per-read timeout. When the callback says stop, the body ends there (as if the server had
+closed it) after handing over every byte already received, so nothing received is lost.
 """
 
 from __future__ import annotations
 
 import http.client
+import io
+import socket
 import ssl
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -32,6 +41,42 @@ class TransportFailure(Exception):
     """The request did not complete (connect error, reset, timeout, TLS failure)."""
 
 
+Watcher = Callable[[int], str | None]
+"""Called with the size of each chunk read from the socket; returns a reason to stop, or None."""
+
+
+class _WatchedSocketIO(socket.SocketIO):
+    """The socket's raw reader, with a hook on every ``recv`` (a Python-level call per read either way)."""
+
+    watcher: Watcher | None = None
+    stopped: str | None = None
+
+    def readinto(self, b: Any) -> int:
+        if self.stopped is not None:
+            return 0  # reads as the end of the body: the buffered reader hands over what it already has
+        n = super().readinto(b) or 0
+        if n and self.watcher is not None:
+            self.stopped = self.watcher(n)
+        return n
+
+
+class _WatchedResponse(http.client.HTTPResponse):
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        # nothing has been read yet: swap the plain reader for a watched one over the same socket
+        self.fp.close()
+        self.raw_io = _WatchedSocketIO(sock, "rb")
+        self.fp = io.BufferedReader(self.raw_io, io.DEFAULT_BUFFER_SIZE)
+
+
+class _HTTPConnection(http.client.HTTPConnection):
+    response_class = _WatchedResponse
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    response_class = _WatchedResponse
+
+
 class Response:
     """Status, headers (case-insensitive ``get``) and a body read with :meth:`readinto`."""
 
@@ -41,6 +86,18 @@ class Response:
         self.url = url
         self.status_code = raw.status
         self.headers = raw.headers
+
+    def watch(self, watcher: Watcher | None) -> None:
+        """See every chunk of the body as it leaves the socket; ``watcher`` returning a reason ends the body."""
+        raw = getattr(self._raw, "raw_io", None)
+        if isinstance(raw, _WatchedSocketIO):
+            raw.watcher = watcher
+
+    @property
+    def stopped(self) -> str | None:
+        """Why the watcher ended the body early, or None."""
+        raw = getattr(self._raw, "raw_io", None)
+        return raw.stopped if isinstance(raw, _WatchedSocketIO) else None
 
     def header(self, name: str, default: str = "") -> str:
         value = self.headers.get(name)
@@ -79,9 +136,9 @@ def get(url: httpx.URL, headers: dict[str, str], timeout: float) -> Response:
     target = url.raw_path.decode("ascii") or "/"
     conn: http.client.HTTPConnection
     if url.scheme == "https":
-        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=_ssl_context())
+        conn = _HTTPSConnection(host, port, timeout=timeout, context=_ssl_context())
     else:
-        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        conn = _HTTPConnection(host, port, timeout=timeout)
     all_headers = {"User-Agent": USER_AGENT, "Accept": "*/*", "Accept-Encoding": "identity", "Connection": "close"}
     all_headers.update(headers)
     try:

@@ -1,10 +1,11 @@
-"""Checks a downloaded file must pass before it is placed: size, sha256, header, pickle scan.
+"""Checks a downloaded file must pass before it is placed: size, sha256, header, pickle allow-list.
 
 * an HTML (or XML error) page is never a model, whatever its name says;
 * a safetensors file must have a parseable header whose tensors cover the file exactly
   (a truncated download fails this even when no size was known);
-* pickle-based formats (``.ckpt``, ``.pt``, ``.pth``, ``.bin``, ``.pkl``) are scanned with
-  ``picklescan``; dangerous imports (``os.system``, ``builtins.eval``…) mean refusal.
+* anything holding pickle data — by content (a raw pickle stream, a zip with ``.pkl`` entries) or by
+  name (``.ckpt``, ``.pt``, ``.pth``, ``.bin``, ``.pkl``) — has every import checked against the
+  allow-list of :mod:`comfyfixer.tools.download.pickle_allow`; anything else means refusal.
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ import json
 import logging
 import zipfile
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, Field
-
+from comfyfixer.tools.download.pickle_allow import PickleScan, has_pickles, scan_pickle_file
 from comfyfixer.tools.errors import IntegrityError
 
 log = logging.getLogger(__name__)
@@ -26,15 +25,6 @@ SAFETENSORS_SUFFIXES = frozenset({".safetensors", ".sft"})
 PICKLE_SUFFIXES = frozenset({".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pt2"})
 MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024  # the reference implementation's own limit
 _HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<?xml", b"<error")
-
-
-class PickleScan(BaseModel):
-    """Result of scanning a pickle-based file."""
-
-    verdict: Literal["clean", "dangerous", "unscannable"] = Field(description="What the scanner concluded.")
-    dangerous_globals: list[str] = Field(default_factory=list, description="module.name imports flagged dangerous.")
-    suspicious_globals: list[str] = Field(default_factory=list, description="Imports flagged suspicious.")
-    scanner: str = Field(default="picklescan", description="The scanner used.")
 
 
 def sha256_file(path: Path, *, chunk: int = 4 << 20) -> str:
@@ -123,20 +113,17 @@ def check_header(path: Path, suffix: str) -> str:
     return "unchecked format"
 
 
-def scan_pickle(path: Path, suffix: str) -> PickleScan:
-    """Scan a pickle-based file with picklescan (reading it as ``suffix``, since staged files end in .part)."""
-    from picklescan.scanner import SafetyLevel, scan_bytes
+def needs_pickle_check(path: Path, suffix: str) -> bool:
+    """True if the file holds pickle data by its content, or its name says it is a pickle format."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    return suffix.lower() in PICKLE_SUFFIXES or has_pickles(path, head)
 
-    try:
-        with open(path, "rb") as fh:
-            result = scan_bytes(fh, path.name, suffix.lower())
-    except Exception as exc:  # picklescan raises assorted errors on malformed input
-        log.info("picklescan could not scan %s: %s", path.name, exc)
-        return PickleScan(verdict="unscannable")
-    dangerous = sorted({f"{g.module}.{g.name}" for g in result.globals if g.safety == SafetyLevel.Dangerous})
-    suspicious = sorted({f"{g.module}.{g.name}" for g in result.globals if g.safety == SafetyLevel.Suspicious})
-    if dangerous or result.infected_files:
-        return PickleScan(verdict="dangerous", dangerous_globals=dangerous, suspicious_globals=suspicious)
-    if result.scan_err:
-        return PickleScan(verdict="unscannable", suspicious_globals=suspicious)
-    return PickleScan(verdict="clean", suspicious_globals=suspicious)
+
+def scan_pickle(path: Path) -> PickleScan:
+    """Check every import of the pickle(s) in ``path`` against the weights allow-list (nothing is executed)."""
+    return scan_pickle_file(path)
+
+
+__all__ = ["PICKLE_SUFFIXES", "PickleScan", "check_header", "check_safetensors", "looks_like_html",
+           "needs_pickle_check", "norm_sha256", "scan_pickle", "sha256_file"]
