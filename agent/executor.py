@@ -3,29 +3,14 @@
 Every change on disk is journaled (one JSONL entry + one audit line) with the paths touched,
 their existence before and after, and hashes. Downloads show a progress bar per file and
 overall on stderr. ``dry_run`` reports what would happen and changes nothing.
-
-The user's files are never taken away or overwritten:
-
-* A move never takes a model from a place where another known workflow still loads it. "Known
-  workflows" are the plan's ``workflows`` plus ``known_workflows`` given to the :class:`Executor`
-  (e.g. every workflow the readiness check saw). If one of them loads the file where it is now (by
-  ComfyUI's folder table; by name alone for a loader whose folder is unknown, or for a file outside
-  the standard folders), or a known workflow cannot be read, the file is *kept* and a hard link
-  (same device) or a copy verified by size and sha256 is put at the new place instead. A move that
-  crosses devices is likewise a verified copy first, and the original is removed only afterwards.
-* A download whose target already holds a different file (not the expected hash or size) keeps
-  that file: the download goes beside it as ``<stem> (comfyfixer N)<suffix>`` (the first free N;
-  the suffix is kept so ComfyUI still lists it) and the outcome reports the conflict in its
-  message and in ``details["conflict"]``. The workflow still names the original file, so the user
-  decides which one to keep.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
-from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,8 +34,6 @@ from comfyfixer.tools.paths import safe_join
 log = logging.getLogger(__name__)
 
 OutcomeStatus = Literal["done", "already_done", "failed", "manual", "dry_run"]
-ModelRefs = Callable[[Path], Iterable[tuple[str | None, str]]]
-CONFLICT_LIMIT = 20  # "x (comfyfixer 1)" … "x (comfyfixer 20)"; past that something is wrong
 
 
 class ActionOutcome(BaseModel):
@@ -120,11 +103,7 @@ class Executor:
     """Executes one plan against the ComfyUI folder it names."""
 
     def __init__(self, plan: Plan, settings: Settings, journal: Journal, *, dry_run: bool = False,
-                 concurrency: int = 2, show_progress: bool = True, retry: Any = None,
-                 known_workflows: Sequence[str | Path] = (), model_refs: ModelRefs | None = None) -> None:
-        """``known_workflows``: workflows besides the plan's whose models a move must not take away
-        (e.g. all the readiness check saw). ``model_refs(path)`` lists a workflow's ``(folder key or
-        None, file name)`` pairs; the default inspects the file (:func:`workflow_model_refs`)."""
+                 concurrency: int = 2, show_progress: bool = True, retry: Any = None) -> None:
         self.plan = plan
         self.settings = settings
         self.journal = journal
@@ -134,9 +113,6 @@ class Executor:
         self.retry = retry
         self.comfy = Path(plan.comfyui_dir)
         self._lock = threading.Lock()
-        self.known_workflows = [str(w) for w in dict.fromkeys([*plan.workflows, *map(str, known_workflows)])]
-        self._model_refs = model_refs or workflow_model_refs
-        self._refs: dict[str, list[tuple[str | None, str]] | None] = {}
 
     def run(self) -> ExecutionReport:
         report = ExecutionReport(plan_id=self.plan.plan_id, dry_run=self.dry_run,
@@ -193,54 +169,24 @@ class Executor:
         src = resolve_target(self.plan, a.source)
         dst = resolve_target(self.plan, a.target)
         before = path_state(src, dst)
-        users = self._users_at(a.source, a.target)
         if self.dry_run:
-            how = f"would place a link or copy at {dst} and keep {src} ({_who(users)} uses it)" if users else \
-                f"would move {src} → {dst}"
-            return ActionOutcome(item=a.item, kind=a.kind, status="dry_run", message=how)
+            return ActionOutcome(item=a.item, kind=a.kind, status="dry_run", message=f"would move {src} → {dst}")
         if not src.is_file():
             if dst.is_file():
                 return ActionOutcome(item=a.item, kind=a.kind, status="already_done", message=f"{dst} is in place")
             raise ComfyFixerError(f"{src} is gone; nothing to move")
-        if dst.exists() or dst.is_symlink():
+        if dst.exists():
             raise ComfyFixerError(f"{dst} already exists; not overwriting it", hint="compare the two files yourself")
         dst.parent.mkdir(parents=True, exist_ok=True)
-        method = _link_or_copy(src, dst)
-        if not users:
-            os.unlink(src)  # only now: the new place holds the same bytes (same inode, or a verified copy)
-        size = dst.stat().st_size
-        outputs = {"target": dst, "size": size, "method": method, "kept_original": bool(users), "used_by": users}
+        try:
+            os.link(src, dst)
+            os.unlink(src)
+        except OSError:
+            shutil.move(str(src), str(dst))
         self.journal.append("move_model", plan_id=self.plan.plan_id, inputs={"item": a.item, "source": src},
-                            outputs=outputs, before=before, after=path_state(src, dst),
-                            message=(f"{'linked' if method == 'hardlink' else 'copied'} {a.source} → {a.target}, "
-                                     f"kept the original for {_who(users)}") if users else
-                            f"moved {a.source} → {a.target}")
-        if users:
-            placed = "hard-linked" if method == "hardlink" else "copied (size and sha256 verified)"
-            msg = f"{placed} to {a.target}; kept {a.source} because {_who(users)} loads it there"
-        else:
-            msg = f"moved to {a.target}" + (" (copied across devices, verified, then removed)" if method == "copy" else "")
-        return ActionOutcome(item=a.item, kind=a.kind, status="done", message=msg,
-                             details={"method": method, "kept_original": bool(users), "used_by": users})
-
-    def _users_at(self, source: str, target: str) -> list[str]:
-        """Known workflows that load the file at ``source`` (a path under the ComfyUI folder) from there."""
-        users: list[str] = []
-        for wf in self.known_workflows:
-            refs = self._workflow_refs(wf)
-            if refs is None or any(_loads_from(folder, name, source, target) for folder, name in refs):
-                users.append(wf)
-        return users
-
-    def _workflow_refs(self, wf: str) -> list[tuple[str | None, str]] | None:
-        """The workflow's model references, or None when it cannot be read (then it counts as a user)."""
-        if wf not in self._refs:
-            try:
-                self._refs[wf] = list(self._model_refs(Path(wf)))
-            except (ComfyFixerError, OSError, ValueError) as exc:
-                log.warning("cannot read workflow %s (%s); keeping the files it might use", wf, exc)
-                self._refs[wf] = None
-        return self._refs[wf]
+                            outputs={"target": dst, "size": dst.stat().st_size}, before=before,
+                            after=path_state(src, dst), message=f"moved {a.source} → {a.target}")
+        return ActionOutcome(item=a.item, kind=a.kind, status="done", message=f"moved to {a.target}")
 
     def _downloads(self, actions: list[DownloadAction]) -> dict[str, ActionOutcome]:
         from rich.progress import (
