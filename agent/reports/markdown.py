@@ -1,27 +1,70 @@
-"""Markdown reports: an index of every workflow, and one page per workflow."""
+"""Markdown reports: an index of every workflow, and one page per workflow.
+
+Every string from a workflow, a catalog or the disk is untrusted and goes through one of the helpers below
+before it enters the page:
+
+* :func:`cell` — plain text (in table cells, list items, headings): controls and bidi/zero-width characters
+  shown as escapes (:func:`comfyfixer.tools.text.inert`, so ``cat`` on a report is harmless too), HTML
+  escaped (``&``, ``<``, ``>``: no tags, no entities that decode to a bidi override), Markdown escaped where it
+  changes structure (``\\``, ``|`` and newlines in table rows, backticks, ``[``/``]`` so no link or image can
+  be formed, a leading block marker such as ``#``, ``>``, ``-`` or ``1.``).
+* :func:`code` / :func:`code_cell` — inline code (HTML and entities are literal inside a code span, so only
+  backticks, newlines and, in a table, pipes need care).
+* :func:`link` — only ``http(s)`` links, the destination percent-encoded so it cannot end early or split a row.
+"""
 
 from __future__ import annotations
 
+import html
+import re
+from urllib.parse import quote
+
 from comfyfixer.agent.reports.data import aggregate_needs, workflow_fixes
 from comfyfixer.tools.readiness import CheckResult, WorkflowReadiness
+from comfyfixer.tools.text import inert
 
 _ICON = {"runnable": "✅ runnable", "missing": "⚠️ missing", "invalid": "❌ invalid"}
+_MD_ESCAPE = str.maketrans({"\\": "\\\\", "|": "\\|", "`": "'", "[": "\\[", "]": "\\]"})
+# A line that starts with one of these would become a heading, quote, list, rule or setext underline.
+# A backslash before the marker (or before the "." of "1.") makes it literal.
+_BLOCK_START = re.compile(r"^(\d{0,9})([#>+\-=*~_.)])")
+# A run of backslashes right before a pipe: GFM pairs backslashes, so an even run leaves the pipe unescaped.
+_PIPE = re.compile(r"(\\*)\|")
+# Kept raw in a link destination: the URL's own syntax and existing percent-escapes. Everything else
+# (spaces, <, >, |, backslash, backtick, quotes, controls, non-ASCII) is percent-encoded.
+_URL_SAFE = "/:?#[]@!$&'()*+,;=%~"
+
+
+def _plain(text: object) -> str:
+    s = "" if text is None else str(text)
+    return inert(s.replace("\r\n", " ").replace("\n", " "))
 
 
 def cell(text: object) -> str:
-    """Text safe inside a Markdown table cell."""
-    s = "" if text is None else str(text)
-    return s.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "'")
+    """Plain text safe anywhere in the report, table cells included (see the module docstring)."""
+    s = html.escape(_plain(text), quote=False).translate(_MD_ESCAPE)
+    m = _BLOCK_START.match(s)
+    if m and (m.group(1) == "") != (m.group(2) in ".)"):  # "#", "-", ... or "1.", "2)"
+        s = f"{m.group(1)}\\{s[m.end(1):]}"
+    return s
 
 
 def code(text: object) -> str:
-    s = "" if text is None else str(text).replace("`", "'").replace("\n", " ")
+    """Inline code outside tables: backticks and line breaks cannot end the span or the line."""
+    return "`" + _plain(text).replace("`", "'") + "`"
+
+
+def code_cell(text: object) -> str:
+    """Inline code inside a table row: as :func:`code`, and every ``|`` escaped so the row keeps its cells."""
+    s = _plain(text).replace("`", "'")
+    s = _PIPE.sub(lambda m: m.group(1) + ("\\|" if len(m.group(1)) % 2 == 0 else "|"), s)
     return f"`{s}`"
 
 
 def link(label: str, url: str | None) -> str:
+    """``[label](<url>)`` for ``http(s)`` URLs, the bare label otherwise (no ``javascript:``, no ``data:``)."""
     if url and url.startswith(("https://", "http://")):
-        return f"[{cell(label)}](<{url.replace('>', '%3E')}>)"
+        return f"[{cell(label)}](<{quote(url, safe=_URL_SAFE)}>)"
     return cell(label)
 
 
@@ -38,6 +81,7 @@ def _header(result: CheckResult) -> list[str]:
 
 
 def index_markdown(result: CheckResult, stems: dict[str, str]) -> str:
+    """The overview page: summary, what most workflows wait for, one row per workflow (``stems``: report names)."""
     s = result.summary
     out = [
         "# Workflow readiness",
@@ -56,7 +100,7 @@ def index_markdown(result: CheckResult, stems: dict[str, str]) -> str:
             names = ", ".join(code(c["class_type"]) for c in needs["core_update_classes"][:8])
             out.append(f"- a newer ComfyUI (core nodes {names})")
         for m in needs["models"]:
-            out.append(f"- model {code(m['filename'])} ({m['folder']}): {m['workflows']} workflow(s)")
+            out.append(f"- model {code(m['filename'])} ({cell(m['folder'])}): {m['workflows']} workflow(s)")
         out.append("")
     out += ["## Workflows", "", "| status | workflow | missing nodes | missing models | misplaced | report |",
             "|---|---|---|---|---|---|"]
@@ -73,6 +117,7 @@ def index_markdown(result: CheckResult, stems: dict[str, str]) -> str:
 
 
 def workflow_markdown(w: WorkflowReadiness, result: CheckResult) -> str:
+    """One workflow's page: status, and for each gap what is missing and how to close it."""
     out = [f"# {cell(w.name)}", "", f"**Status: {_ICON[w.status]}**", "", f"- File: {code(w.path)}", *_header(result)]
     if w.saved_with:
         out.append(f"- Saved with ComfyUI {cell(w.saved_with)}")
@@ -88,19 +133,19 @@ def workflow_markdown(w: WorkflowReadiness, result: CheckResult) -> str:
             fix = n.fix
             if n.packs:
                 fix = "install " + ", or ".join(link(p.id, p.reference) for p in n.packs[:3])
-            out.append(f"| {code(n.class_type)} | {n.status} | {n.node_count} | {fix if n.packs else cell(fix)} |")
+            out.append(f"| {code_cell(n.class_type)} | {cell(n.status)} | {n.node_count} | {fix if n.packs else cell(fix)} |")
         out.append("")
     if w.misplaced_models:
         out += ["## Models in the wrong folder", "", "| file | found in | expected folder | fix |", "|---|---|---|---|"]
         for m in w.misplaced_models:
-            out.append(f"| {code(m.filename)} | {code(m.found_in)} | {cell(m.expected_folder)} | {cell(m.fix)} |")
+            out.append(f"| {code_cell(m.filename)} | {code_cell(m.found_in)} | {cell(m.expected_folder)} | {cell(m.fix)} |")
         out.append("")
     if w.missing_models:
         out += ["## Missing models", "", "| file | folder | nodes | get it |", "|---|---|---|---|"]
         for m in w.missing_models:
             src = m.url or m.catalog_url
-            get = link("download", src) + (f" to {code(m.target)}" if m.target else "") if src else cell(m.fix)
-            out.append(f"| {code(m.filename)} | {cell(m.folder or '?')} | {cell(', '.join(m.node_ids))} | {get} |")
+            get = link("download", src) + (f" to {code_cell(m.target)}" if m.target else "") if src else cell(m.fix)
+            out.append(f"| {code_cell(m.filename)} | {cell(m.folder or '?')} | {cell(', '.join(m.node_ids))} | {get} |")
         out.append("")
     if w.present_models:
         out += ["## Models found", ""]

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import pytest
+
 from comfyfixer.agent.reports import check_json, safe_stem, unique_stems, write_reports
-from comfyfixer.agent.reports.markdown import cell
+from comfyfixer.agent.reports.markdown import cell, code, code_cell, index_markdown, link, workflow_markdown
 from comfyfixer.agent.reports.writer import script_json
+from comfyfixer.tools.readiness import (
+    CheckResult,
+    MisplacedModel,
+    MissingModel,
+    MissingNodeType,
+    PackSuggestion,
+    PresentModel,
+    Summary,
+    WorkflowReadiness,
+)
 
 from ._synthetic import synthetic_result
 
@@ -47,9 +60,80 @@ def test_written_reports_match_the_result(tmp_path: Path) -> None:
         if w["status"] == "missing":
             assert w["fixes"]
     md = paths.index_md.read_text("utf-8")
-    assert "evil/<b>x</b>\\|pipe.json" in md
+    assert "evil/&lt;b&gt;x&lt;/b&gt;\\|pipe.json" in md and "<b>" not in md
     html = paths.dashboard.read_text("utf-8")
     assert "<b>x</b>" not in html
     doc = check_json(result)
     assert doc["needs"]["packs"][0]["workflows"] >= 1
     assert not list(tmp_path.rglob(".*.tmp*")) and not [p for p in tmp_path.rglob("*") if p.name.startswith(".")]
+
+
+# --- untrusted strings in Markdown ------------------------------------------------------------------------
+
+ESC, RLO, ZWJ = "\x1b[2J", "\u202e", "\u200d"
+HTML = "<img src=x onerror=alert(1)><script>alert(2)</script>"
+LINK = "](javascript:alert(3)) [click](javascript:alert(4)) ![i](https://evil.example/t.png)"
+ROW = "a|b\nc`d | e"  # would add cells, break the row, end a code span
+ENTITY = "&#x202e;&lt;b&gt;"  # would decode to a bidi override and a tag
+
+
+def _evil_result() -> CheckResult:
+    name = f"# {HTML}{LINK}{ROW}{ESC}{RLO}{ZWJ}{ENTITY}.json"
+    missing = WorkflowReadiness(
+        path=f"/wf/{name}", name=name, status="missing",
+        missing_node_types=[MissingNodeType(
+            class_type=f"Node{ROW}{HTML}", status="RESOLVED", node_count=1, fix=f"- {LINK}",
+            packs=[PackSuggestion(id=f"pack{LINK}{ROW}", reference="javascript:alert(5)"),
+                   PackSuggestion(id="ok", reference=f"https://github.com/o/p> |x`{ESC}{RLO} y")])],
+        missing_models=[MissingModel(filename=f"m{ROW}{HTML}\\|z.safetensors", folder=f"loras{ROW}", node_ids=["3|4"],
+                                     url=f"https://huggingface.co/o/r/resolve/main/m.safetensors?a=1&b=<{ESC}>|",
+                                     target=f"models/loras/m{ROW}.safetensors")],
+        misplaced_models=[MisplacedModel(filename=f"v{ROW}.safetensors", found_in=f"models\\ckpt\\v{ROW}",
+                                         expected_folder=f"vae{ROW}", fix=f"1. {HTML}")],
+        present_models=[PresentModel(filename=f"p{ROW}", folder="checkpoints", location=f"models/{HTML}")],
+        warnings=[f"> {HTML}", f"1) {LINK}"],
+    )
+    invalid = WorkflowReadiness(path="/wf/bad.json", name="bad.json", status="invalid", error=f"# {HTML}\n---\n{LINK}")
+    return CheckResult(generated_at="2026-01-02T03:04:05+00:00", inventory={"source": f"static {HTML}", "limits": ROW},
+                       schema_source=f"{LINK}", notes=[f"- {HTML}{ESC}"], workflows=[missing, invalid],
+                       summary=Summary(total=2, missing=1, invalid=1))
+
+
+def _render(text: str) -> str:
+    markdown_it = pytest.importorskip("markdown_it")  # rich's own dependency
+    # The most permissive renderer: raw HTML passes through, as in many Markdown viewers.
+    return str(markdown_it.MarkdownIt("commonmark", {"html": True}).enable("table").render(text))
+
+
+def test_helpers_neutralise_markdown_and_html() -> None:
+    assert cell(LINK) == "\\](javascript:alert(3)) \\[click\\](javascript:alert(4)) !\\[i\\](https://evil.example/t.png)"
+    assert cell(HTML) == "&lt;img src=x onerror=alert(1)&gt;&lt;script&gt;alert(2)&lt;/script&gt;"
+    assert cell(ENTITY) == "&amp;#x202e;&amp;lt;b&amp;gt;"
+    assert cell(f"{ESC}{RLO}") == "\\\\x1b\\[2J\\\\u202e"  # renders as the visible text \x1b[2J\u202e
+    assert [cell(x) for x in ("# h", "- i", "1. j", "12) k", "x - y")] == ["\\# h", "\\- i", "1\\. j", "12\\) k", "x - y"]
+    assert code("a|b`c\nd") == "`a|b'c d`" and code_cell("a|b") == "`a\\|b`"
+    assert code_cell("a\\\\|b") == "`a\\\\\\|b`"  # two backslashes + pipe: one more keeps the pipe escaped
+    assert link("x", "javascript:alert(1)") == "x" and link("x", "data:text/html,hi") == "x"
+    assert link("x", "https://h.example/a b>|c") == "[x](<https://h.example/a%20b%3E%7Cc>)"
+
+
+def test_markdown_reports_render_no_html_links_or_broken_rows() -> None:
+    result = _evil_result()
+    stems = {w.path: f"r{i}" for i, w in enumerate(result.workflows)}
+    for md in [index_markdown(result, stems), *(workflow_markdown(w, result) for w in result.workflows)]:
+        for raw in ("\x1b", RLO, ZWJ):
+            assert raw not in md
+        html = _render(md)
+        assert "<img" not in html and "<script" not in html and "<b>" not in html and "onerror=alert(1)>" not in html
+        assert RLO not in html and "&#x202e;" not in html.replace("&amp;#x202e;", "")
+        hrefs = re.findall(r'<a href="([^"]*)"', html)
+        assert all(h.startswith(("https://", "http://", "r0.md", "r1.md")) for h in hrefs), hrefs
+        assert "javascript" not in " ".join(hrefs) and "<img" not in html
+        for table in re.findall(r"<table>.*?</table>", html, flags=re.S):
+            width = table.split("</thead>")[0].count("<th>")
+            for row in re.findall(r"<tr>(.*?)</tr>", table.split("</thead>")[1], flags=re.S):
+                assert row.count("<td>") == width, row  # no cell added or lost
+        assert not re.search(r"<h[1-6]>|<blockquote>|<hr", html.split("</h1>", 1)[-1].replace("<h2>", "")), html
+    page = _render(workflow_markdown(result.workflows[0], result))
+    assert "\\x1b[2J\\u202e\\u200d" in page  # the escapes are what the reader sees
+    assert "<code>m|b" not in page and "<code>ma|b c'd | e" in page  # pipes kept inside code, row intact
