@@ -18,6 +18,7 @@ from comfyfixer.agent.reports.data import check_json, workflow_fixes
 from comfyfixer.agent.reports.markdown import index_markdown, workflow_markdown
 from comfyfixer.agent.reports.names import unique_stems
 from comfyfixer.tools.readiness import CheckResult
+from comfyfixer.tools.text import inert_json
 
 
 @dataclass
@@ -44,12 +45,13 @@ def _write(path: Path, text: str) -> None:
 
 
 def _dump(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False, default=str) + "\n"
+    # Same data; characters a terminal acts on (C1, bidi, zero-width) as \u escapes, for `cat index.json`.
+    return inert_json(json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False, default=str)) + "\n"
 
 
 def script_json(data: Any) -> str:
     """JSON that is safe inside ``<script type="application/json">`` (no ``</script>``, no ``<!--``)."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
+    text = inert_json(json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace(
         "\u2028", "\\u2028").replace("\u2029", "\\u2029")
 

@@ -137,3 +137,14 @@ def test_markdown_reports_render_no_html_links_or_broken_rows() -> None:
     page = _render(workflow_markdown(result.workflows[0], result))
     assert "\\x1b[2J\\u202e\\u200d" in page  # the escapes are what the reader sees
     assert "<code>m|b" not in page and "<code>ma|b c'd | e" in page  # pipes kept inside code, row intact
+
+
+def test_json_reports_and_dashboard_hold_the_exact_data_but_no_raw_controls(tmp_path: Path) -> None:
+    result = _evil_result()
+    paths = write_reports(result, tmp_path)
+    text = paths.index_json.read_text("utf-8")
+    assert json.loads(text)["workflows"][0]["name"] == result.workflows[0].name  # exact
+    page = paths.dashboard.read_text("utf-8")
+    for raw in ("\x1b", RLO, ZWJ):
+        assert raw not in text and raw not in page
+    assert "\\u202e" in text and "\\u202e" in page
