@@ -3,17 +3,34 @@
 Every change on disk is journaled (one JSONL entry + one audit line) with the paths touched,
 their existence before and after, and hashes. Downloads show a progress bar per file and
 overall on stderr. ``dry_run`` reports what would happen and changes nothing.
+
+The user's files are never taken away or overwritten:
+
+* A move never takes a model from a place where another known workflow still loads it. "Known
+  workflows" are the plan's ``workflows`` plus ``known_workflows`` given to the :class:`Executor`
+  (e.g. every workflow the readiness check saw). If one of them loads the file where it is now (by
+  ComfyUI's folder table; by name alone for a loader whose folder is unknown, or for a file outside
+  the standard folders), or a known workflow cannot be read, the file is *kept* and a hard link
+  (same device) or a copy verified by size and sha256 is put at the new place instead. A move that
+  crosses devices is likewise a verified copy first, and the original is removed only afterwards.
+* A download whose target already holds a different file (not the expected hash or size) keeps
+  that file: the download goes beside it as ``<stem> (comfyfixer N)<suffix>`` (the first free N;
+  the suffix is kept so ComfyUI still lists it) and the outcome reports the conflict in its
+  message and in ``details["conflict"]``. The workflow still names the original file, so the user
+  decides which one to keep.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
-import shutil
+import secrets
 import threading
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -28,12 +45,14 @@ from comfyfixer.agent.plan import (
     Plan,
     resolve_target,
 )
-from comfyfixer.tools.errors import ComfyFixerError
-from comfyfixer.tools.paths import safe_join
+from comfyfixer.tools.errors import ComfyFixerError, IntegrityError
+from comfyfixer.tools.paths import safe_filename, safe_join
 
 log = logging.getLogger(__name__)
 
 OutcomeStatus = Literal["done", "already_done", "failed", "manual", "dry_run"]
+ModelRefs = Callable[[Path], Iterable[tuple[str | None, str]]]
+CONFLICT_LIMIT = 20  # "x (comfyfixer 1)" … "x (comfyfixer 20)"; past that something is wrong
 
 
 class ActionOutcome(BaseModel):
@@ -103,7 +122,11 @@ class Executor:
     """Executes one plan against the ComfyUI folder it names."""
 
     def __init__(self, plan: Plan, settings: Settings, journal: Journal, *, dry_run: bool = False,
-                 concurrency: int = 2, show_progress: bool = True, retry: Any = None) -> None:
+                 concurrency: int = 2, show_progress: bool = True, retry: Any = None,
+                 known_workflows: Sequence[str | Path] = (), model_refs: ModelRefs | None = None) -> None:
+        """``known_workflows``: workflows besides the plan's whose models a move must not take away
+        (e.g. all the readiness check saw). ``model_refs(path)`` lists a workflow's ``(folder key or
+        None, file name)`` pairs; the default inspects the file (:func:`workflow_model_refs`)."""
         self.plan = plan
         self.settings = settings
         self.journal = journal
@@ -113,6 +136,9 @@ class Executor:
         self.retry = retry
         self.comfy = Path(plan.comfyui_dir)
         self._lock = threading.Lock()
+        self.known_workflows = [str(w) for w in dict.fromkeys([*plan.workflows, *map(str, known_workflows)])]
+        self._model_refs = model_refs or workflow_model_refs
+        self._refs: dict[str, list[tuple[str | None, str]] | None] = {}
 
     def run(self) -> ExecutionReport:
         report = ExecutionReport(plan_id=self.plan.plan_id, dry_run=self.dry_run,
@@ -169,24 +195,54 @@ class Executor:
         src = resolve_target(self.plan, a.source)
         dst = resolve_target(self.plan, a.target)
         before = path_state(src, dst)
+        users = self._users_at(a.source, a.target)
         if self.dry_run:
-            return ActionOutcome(item=a.item, kind=a.kind, status="dry_run", message=f"would move {src} → {dst}")
+            how = f"would place a link or copy at {dst} and keep {src} ({_who(users)} uses it)" if users else \
+                f"would move {src} → {dst}"
+            return ActionOutcome(item=a.item, kind=a.kind, status="dry_run", message=how)
         if not src.is_file():
             if dst.is_file():
                 return ActionOutcome(item=a.item, kind=a.kind, status="already_done", message=f"{dst} is in place")
             raise ComfyFixerError(f"{src} is gone; nothing to move")
-        if dst.exists():
+        if dst.exists() or dst.is_symlink():
             raise ComfyFixerError(f"{dst} already exists; not overwriting it", hint="compare the two files yourself")
         dst.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(src, dst)
-            os.unlink(src)
-        except OSError:
-            shutil.move(str(src), str(dst))
+        method = link_or_copy(src, dst)
+        if not users:
+            os.unlink(src)  # only now: the new place holds the same bytes (same inode, or a verified copy)
+        size = dst.stat().st_size
+        outputs = {"target": dst, "size": size, "method": method, "kept_original": bool(users), "used_by": users}
         self.journal.append("move_model", plan_id=self.plan.plan_id, inputs={"item": a.item, "source": src},
-                            outputs={"target": dst, "size": dst.stat().st_size}, before=before,
-                            after=path_state(src, dst), message=f"moved {a.source} → {a.target}")
-        return ActionOutcome(item=a.item, kind=a.kind, status="done", message=f"moved to {a.target}")
+                            outputs=outputs, before=before, after=path_state(src, dst),
+                            message=(f"{'linked' if method == 'hardlink' else 'copied'} {a.source} → {a.target}, "
+                                     f"kept the original for {_who(users)}") if users else
+                            f"moved {a.source} → {a.target}")
+        if users:
+            placed = "hard-linked" if method == "hardlink" else "copied (size and sha256 verified)"
+            msg = f"{placed} to {a.target}; kept {a.source} because {_who(users)} loads it there"
+        else:
+            msg = f"moved to {a.target}" + (" (copied across devices, verified, then removed)" if method == "copy" else "")
+        return ActionOutcome(item=a.item, kind=a.kind, status="done", message=msg,
+                             details={"method": method, "kept_original": bool(users), "used_by": users})
+
+    def _users_at(self, source: str, target: str) -> list[str]:
+        """Known workflows that load the file at ``source`` (a path under the ComfyUI folder) from there."""
+        users: list[str] = []
+        for wf in self.known_workflows:
+            refs = self._workflow_refs(wf)
+            if refs is None or any(_loads_from(folder, name, source, target) for folder, name in refs):
+                users.append(wf)
+        return users
+
+    def _workflow_refs(self, wf: str) -> list[tuple[str | None, str]] | None:
+        """The workflow's model references, or None when it cannot be read (then it counts as a user)."""
+        if wf not in self._refs:
+            try:
+                self._refs[wf] = list(self._model_refs(Path(wf)))
+            except (ComfyFixerError, OSError, ValueError) as exc:
+                log.warning("cannot read workflow %s (%s); keeping the files it might use", wf, exc)
+                self._refs[wf] = None
+        return self._refs[wf]
 
     def _downloads(self, actions: list[DownloadAction]) -> dict[str, ActionOutcome]:
         from rich.progress import (
@@ -242,6 +298,9 @@ class Executor:
         )
 
         target = resolve_target(self.plan, a.target)
+        conflict = self._conflict(a, target)  # a different file at the target is the user's: go beside it
+        if conflict is not None:
+            target = resolve_target(self.plan, conflict["placed_at"])
         before = path_state(target)
         over_cap_confirmed = any("cap" in c for c in a.confirm)
         req = DownloadRequest(
@@ -260,15 +319,46 @@ class Executor:
             return ActionOutcome(item=a.item, kind=a.kind, status="failed", message=str(exc),
                                  error_type=type(exc).__name__)
         outputs = res.model_dump(mode="json")
+        placed = conflict["placed_at"] if conflict else a.target
+        if conflict:
+            outputs["conflict"] = conflict
         status: OutcomeStatus = "done" if res.status == "downloaded" else "already_done"
         self.journal.append("download_model", plan_id=self.plan.plan_id, inputs=_download_inputs(a), outputs=outputs,
                             before=before, after=path_state(target), status=res.status,
-                            message=f"{res.status} {a.target} sha256={res.sha256[:16]} ({res.sha256_checked_against})")
-        msg = (f"{a.target}: {res.size} bytes, sha256 {res.sha256[:12]}… "
+                            message=f"{res.status} {placed} sha256={res.sha256[:16]} ({res.sha256_checked_against})"
+                            + (f"; kept the different file at {a.target}" if conflict else ""))
+        msg = (f"{placed}: {res.size} bytes, sha256 {res.sha256[:12]}… "
                + ("verified" if res.sha256_checked_against != "none" else "recorded (source gave no hash)"))
         if res.resumed_from:
             msg += f", resumed at {res.resumed_from}"
+        if conflict:
+            msg = (f"CONFLICT: {a.target} already holds a different file ({conflict['existing']}); kept it untouched "
+                   f"and placed the download beside it. {msg}. The workflow still loads {PurePosixPath(a.target).name}: "
+                   "compare the two and rename one yourself")
         return ActionOutcome(item=a.item, kind=a.kind, status=status, message=msg, details=outputs)
+
+    def _conflict(self, a: DownloadAction, target: Path) -> dict[str, Any] | None:
+        """None when the target is free or already holds the expected file; else where the download goes instead.
+
+        The expected file is the plan's sha256 if it has one, else its exact size (the engine's rule for a
+        file that is already present). The new place is the first ``<stem> (comfyfixer N)<suffix>`` that is
+        free or already holds the expected file (an earlier run of the same plan put it there).
+        """
+        if not target.is_file() or target.is_symlink():
+            return None  # nothing there (or not a regular file: the engine refuses it, untouched)
+        same, existing = _holds_expected(a, target)
+        if same:
+            return None
+        rel = PurePosixPath(a.target)
+        for n in range(1, CONFLICT_LIMIT + 1):
+            name = safe_filename(f"{rel.stem} (comfyfixer {n}){rel.suffix}", what="conflict file name")
+            alt_rel = str(rel.with_name(name))
+            alt = resolve_target(self.plan, alt_rel)
+            if (not alt.exists() and not alt.is_symlink()) or (alt.is_file() and _holds_expected(a, alt)[0]):
+                log.warning("%s holds a different file (%s); placing the download at %s", target, existing, alt)
+                return {"kept": a.target, "existing": existing, "placed_at": alt_rel}
+        raise ComfyFixerError(f"{a.target} and {CONFLICT_LIMIT} alternative names beside it hold other files",
+                              hint="tidy that folder, then run the plan again")
 
     def _pack(self, a: InstallPackAction) -> ActionOutcome:
         from comfyfixer.tools.download.staging import staging_dir_for
@@ -300,6 +390,113 @@ class Executor:
             msg += "; run yourself: " + "; ".join(" ".join(c) for c in res.pending_commands)
         status: OutcomeStatus = "done" if res.status == "installed" else "already_done"
         return ActionOutcome(item=a.item, kind=a.kind, status=status, message=msg, details=res.model_dump(mode="json"))
+
+
+def workflow_model_refs(path: Path) -> list[tuple[str | None, str]]:
+    """``(folder key or None, file name)`` for every model a workflow file loads (muted nodes included:
+    the user may switch them back on)."""
+    from comfyfixer.tools.workflow import inspect_source
+
+    return [(m.folder, m.filename) for m in inspect_source(Path(path)).models]
+
+
+def _standard_key(rel: str) -> str | None:
+    """The folder key whose standard directory holds ``rel`` (a path under the ComfyUI folder), if any."""
+    from comfyfixer.tools.inventory.folders import DEFAULT_FOLDERS
+
+    for key, (dirs, _exts) in DEFAULT_FOLDERS.items():
+        if any(rel.startswith(d + "/") for d in dirs):
+            return key
+    return None
+
+
+def _loads_from(folder: str | None, name: str, source: str, target: str) -> bool:
+    """A reference ``(folder, name)`` would load the file at ``source`` (both relative to the ComfyUI folder).
+
+    Exact for ComfyUI's standard folders; by name alone when the loader's folder is unknown or the file lies
+    outside the standard folders (an ``extra_model_paths.yaml`` folder), except for the loader the move is
+    for (the one that reads the ``target`` folder and does not find the file where it is).
+    """
+    from comfyfixer.tools.inventory.folders import DEFAULT_FOLDERS, canonical_folder, normalize_model_name
+
+    name = normalize_model_name(name)
+    src = PurePosixPath(source.replace("\\", "/")).as_posix()
+    if not name:
+        return False
+    key = canonical_folder(folder)
+    entry = DEFAULT_FOLDERS.get(key) if key else None
+    if entry is not None and _standard_key(src) is not None:
+        return any(src == f"{d}/{name}" for d in entry[0])
+    if key is not None and key == _standard_key(PurePosixPath(target).as_posix()):
+        return False
+    return src == name or src.endswith("/" + name)
+
+
+def _who(users: list[str]) -> str:
+    names = [Path(u).name for u in users]
+    return names[0] if len(names) == 1 else f"{len(names)} workflows ({', '.join(names[:3])}{'…' if len(names) > 3 else ''})"
+
+
+def _holds_expected(a: DownloadAction, path: Path) -> tuple[bool, str]:
+    """Whether ``path`` already is the planned file (the engine's rule), and a short description of it."""
+    from comfyfixer.tools.download import norm_sha256, sha256_file
+
+    size = path.stat().st_size
+    if a.size_exact and a.size is not None and size != a.size:
+        return False, f"{size} bytes, expected {a.size}"  # no need to hash a file of the wrong size
+    want = norm_sha256(a.sha256)
+    if want:
+        digest = sha256_file(path)
+        return digest == want, f"sha256 {digest[:12]}…, expected {want[:12]}…"
+    return True, f"{size} bytes"
+
+
+def link_or_copy(src: Path, dst: Path, *, link: Callable[[Path, Path], None] = os.link) -> Literal["hardlink", "copy"]:
+    """Put the bytes of ``src`` at ``dst`` (which must not exist) without touching ``src``.
+
+    A hard link when ``link`` succeeds (same device); otherwise (another device, a file system without
+    hard links) a copy to a hidden temporary name beside ``dst``, checked against ``src`` by size and
+    sha256 before it is placed. Never replaces an existing ``dst``.
+    """
+    from comfyfixer.tools.download.staging import fsync_dir
+
+    try:
+        link(src, dst)
+    except FileExistsError:
+        raise ComfyFixerError(f"{dst} appeared meanwhile; not overwriting it",
+                              hint="compare the two files yourself") from None
+    except OSError:  # another device, or no hard links here: a verified copy
+        _verified_copy(src, dst)
+        return "copy"
+    fsync_dir(dst.parent)
+    return "hardlink"
+
+
+def _verified_copy(src: Path, dst: Path) -> None:
+    """Copy to a hidden temporary name beside ``dst``, check size and sha256 against ``src``, then place it."""
+    from comfyfixer.tools.download.staging import place
+    from comfyfixer.tools.download.verify import sha256_file
+
+    tmp = dst.with_name(f".{dst.name}.{secrets.token_hex(4)}.comfyfixer-copy")  # not a model extension
+    hasher = hashlib.sha256()
+    size = 0
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with open(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
+            while block := fin.read(4 << 20):
+                hasher.update(block)
+                fout.write(block)
+                size += len(block)
+            fout.flush()
+            os.fsync(fout.fileno())
+        st = src.stat()
+        if tmp.stat().st_size != size or st.st_size != size or sha256_file(tmp) != hasher.hexdigest():
+            raise IntegrityError(f"copying {src.name} to {dst.parent} did not give the same bytes; nothing changed",
+                                 hint="check the disk, then run the plan again")
+        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+        place(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _download_inputs(a: DownloadAction) -> dict[str, Any]:
