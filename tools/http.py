@@ -63,7 +63,7 @@ def is_loopback(host: str) -> bool:
     are not loopback. IPv4-mapped IPv6 addresses (``::ffff:127.0.0.1``) count as what they map.
     """
     h = (host or "").strip().strip("[]").lower().rstrip(".")
-    if h == "localhost" or h.endswith(".localhost"):  # RFC 6761: *.localhost resolves to loopback
+    if h == "localhost":  # not "*.localhost": not every resolver keeps those on this machine
         return True
     try:
         addr = ipaddress.ip_address(h.split("%", 1)[0])

@@ -1,6 +1,6 @@
 """Hugging Face Hub client: repo search, file listings with sizes and sha256, file metadata, gated repos.
 
-Calls go through our own ``httpx`` client (timeouts, retries, host-bound token, configurable
+Calls go through our own ``httpx`` client (timeouts, retries, origin-bound token, configurable
 endpoint) and errors are classified by ``huggingface_hub``'s own dispatcher on the ``X-Error-Code``
 header, so behaviour matches the official library: a gated repo raises ``GatedRepoError`` (checked
 before its parent ``RepositoryNotFoundError``), a private or missing one ``RepositoryNotFoundError``.
