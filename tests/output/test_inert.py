@@ -38,6 +38,7 @@ CKPT = f"ckpt{ESC_CLEAR}{OSC_TITLE}{CR}{RLO}x{ZWJ}.safetensors"
 LORA = f"lora{RLO}{RIS}{ZWJ}.safetensors"
 NODE_TYPE = f"EvilNode{ESC_CLEAR}{OSC_TITLE}{RLO}{ZWJ}"
 VAE_URL = f"https://huggingface.co/o/r{ZWJ}/resolve/main/vae_clean.safetensors?x={ESC_CLEAR}{RLO}"
+SPOOF = f"lora_{RLO}gnp.{ZWJ}safetensors"  # no C0 control: a valid file name, shown reversed by a terminal
 NOTE = f"Get it: https://huggingface.co/o/r/resolve/main/{LORA} {OSC_TITLE}{ESC_CLEAR}"
 
 # The attacker's sequences; none may reach the terminal raw.
@@ -65,7 +66,8 @@ def evil_workflow(path: Path) -> Path:
         _node(3, NODE_TYPE, [f"value{ESC_CLEAR}"]),
         _node(4, "Note", [NOTE]),
         _node(5, "VAELoader", ["vae_clean.safetensors"],
-              {"models": [{"name": "vae_clean.safetensors", "directory": "vae", "url": VAE_URL}]},
+              {"models": [{"name": "vae_clean.safetensors", "directory": "vae", "url": VAE_URL},
+                          {"name": SPOOF, "directory": "loras", "url": "https://huggingface.co/o/r/resolve/main/x.safetensors"}]},
               outputs=[{"name": "VAE", "type": "VAE", "links": []}]),
     ]
     wf = {"last_node_id": 5, "last_link_id": 2, "version": 0.4, "nodes": nodes,
@@ -224,13 +226,15 @@ def test_fix_dry_run_and_approve_dry_run(workspace: tuple[Path, Path], capsys: p
     plan = json.loads(out)
     assert code == 0 and plan["plan_file"]
     assert {u["name"] for u in plan["unresolved"]} >= {CKPT, LORA, NODE_TYPE}  # JSON keeps the exact names
-    assert [a["url"] for a in plan["actions"]] == [VAE_URL]
+    assert {a["url"] for a in plan["actions"]} == {VAE_URL, "https://huggingface.co/o/r/resolve/main/x.safetensors"}
+    assert SPOOF in {a["name"] for a in plan["actions"]}
     assert is_inert(out, multiline=True)
 
     # The approval screen shows the plan the user is about to approve.
     code, out, err = run_terminal("approve", plan["plan_file"], "--dry-run")
     assert code == 0
-    assert_inert(out + err, "download vae_clean.safetensors", "o/r\\u200d/resolve", inert(CKPT), inert(NODE_TYPE))
+    assert_inert(out + err, "download vae_clean.safetensors", "o/r\\u200d/resolve", inert(CKPT), inert(NODE_TYPE),
+                 f"download {inert(SPOOF)}", "lora_\\u202egnp.\\u200dsafetensors")
 
 
 def test_json_output_is_exact(workspace: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
