@@ -245,7 +245,7 @@ def test_disk_full_before_start_says_real_numbers(server: FileServer, comfy: Pat
     assert model_files(comfy) == []
     # a disk with room for the file but not for the reserve is refused too, and says by how much
     with Downloader(policy, retry=fast_retry(), disk=_TinyDisk(f.size + MB)) as dl, \
-            pytest.raises(DiskFull, match="63.0 MB short"):
+            pytest.raises(DiskFull, match=r"63\.0 MB short"):
         dl.download(request(comfy, server.direct_url(f.name), "big.safetensors"))
 
 
@@ -255,7 +255,7 @@ def test_disk_full_mid_write_removes_the_partial(server: FileServer, comfy: Path
     policy = HostPolicy.build(["127.0.0.1", "localhost"])
     req = request(comfy, server.direct_url(f.name), "enospc.safetensors", expected_sha256=f.sha256)
     with Downloader(policy, retry=fast_retry(), disk=_TinyDisk(1 << 40, enospc_after=2 * MB)) as dl, \
-            pytest.raises(DiskFull, match="filled up after 2.00 MB; deleted the partial file"):
+            pytest.raises(DiskFull, match=r"filled up after 2\.00 MB; deleted the partial file"):
         dl.download(req)
     assert model_files(comfy) == []
     assert not list(req.staging_dir.glob("*.part")) and not list(req.staging_dir.glob("*.json"))

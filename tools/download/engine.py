@@ -638,15 +638,16 @@ class Downloader:
                     over = (f"over the per-download cap of {human_bytes(req.max_bytes)}" if req.max_bytes == limit
                             else self._size_text(req))
                     break
+                # free space once this buffer, those still queued and (if known) the rest of the file are on disk
+                free = self.disk.free_bytes(part.parent)
+                after = free - (got - pipe.written) - (total - have - got if total is not None else n)
+                if after < self.reserve_bytes:
+                    pipe.give_back(slot)
+                    low_disk = free
+                    break
                 pipe.submit(slot, n)
                 got += n
                 progress.advance(n)
-                # free space after the bytes still queued (and, if known, the rest of the file) land on disk
-                free = self.disk.free_bytes(part.parent)
-                after = free - (got - pipe.written) - (total - have - got if total is not None else 0)
-                if after < self.reserve_bytes:
-                    low_disk = free
-                    break
         finally:
             pipe.close()
             os.close(fd)

@@ -45,27 +45,41 @@ Watcher = Callable[[int], str | None]
 """Called with the size of each chunk read from the socket; returns a reason to stop, or None."""
 
 
-class _WatchedSocketIO(socket.SocketIO):
-    """The socket's raw reader, with a hook on every ``recv`` (a Python-level call per read either way)."""
+class _WatchedRaw(io.RawIOBase):
+    """The socket's raw reader with a hook on every ``recv`` (the stock reader is a Python call per read too)."""
 
-    watcher: Watcher | None = None
-    stopped: str | None = None
+    def __init__(self, inner: Any) -> None:
+        super().__init__()
+        self._inner = inner
+        self.watcher: Watcher | None = None
+        self.stopped: str | None = None
+
+    def readable(self) -> bool:
+        return True
 
     def readinto(self, b: Any) -> int:
         if self.stopped is not None:
             return 0  # reads as the end of the body: the buffered reader hands over what it already has
-        n = super().readinto(b) or 0
+        n = self._inner.readinto(b) or 0
         if n and self.watcher is not None:
             self.stopped = self.watcher(n)
         return n
+
+    def fileno(self) -> int:
+        return int(self._inner.fileno())
+
+    def close(self) -> None:
+        if not self.closed:
+            self._inner.close()
+        super().close()
 
 
 class _WatchedResponse(http.client.HTTPResponse):
     def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
         super().__init__(sock, *args, **kwargs)
-        # nothing has been read yet: swap the plain reader for a watched one over the same socket
+        # nothing has been read yet: swap the stock buffered reader for one over a watched raw reader
         self.fp.close()
-        self.raw_io = _WatchedSocketIO(sock, "rb")
+        self.raw_io = _WatchedRaw(sock.makefile("rb", buffering=0))
         self.fp = io.BufferedReader(self.raw_io, io.DEFAULT_BUFFER_SIZE)
 
 
@@ -90,14 +104,14 @@ class Response:
     def watch(self, watcher: Watcher | None) -> None:
         """See every chunk of the body as it leaves the socket; ``watcher`` returning a reason ends the body."""
         raw = getattr(self._raw, "raw_io", None)
-        if isinstance(raw, _WatchedSocketIO):
+        if isinstance(raw, _WatchedRaw):
             raw.watcher = watcher
 
     @property
     def stopped(self) -> str | None:
         """Why the watcher ended the body early, or None."""
         raw = getattr(self._raw, "raw_io", None)
-        return raw.stopped if isinstance(raw, _WatchedSocketIO) else None
+        return raw.stopped if isinstance(raw, _WatchedRaw) else None
 
     def header(self, name: str, default: str = "") -> str:
         value = self.headers.get(name)
