@@ -224,8 +224,11 @@ def _load(token: str, plan_id: str, state_dir: Path) -> tuple[str, Approval, byt
     except ValueError:
         raise ApprovalError(f"the approval record {record.name} is damaged or was edited",
                             hint="approve the plan again") from None
+    if not approval.mac:
+        raise ApprovalError(f"the approval record {record.name} is not authenticated (made by an older version, "
+                            "or edited)", hint="approve the plan again with `comfyfixer approve PLAN_FILE`")
     key = _key(state_dir, create=False)
-    if not approval.mac or not hmac.compare_digest(approval.mac, _mac(key, nonce, approval)):
+    if not hmac.compare_digest(approval.mac, _mac(key, nonce, approval)):
         raise ApprovalError(f"the approval record {record.name} was edited or does not belong to this token; "
                             "refusing it", hint="approve the plan again with `comfyfixer approve PLAN_FILE`")
     if approval.token != token.strip() or approval.plan_id != plan_id:

@@ -258,9 +258,12 @@ class Executor:
         from comfyfixer.tools.download import Downloader
         from comfyfixer.tools.http import RetryPolicy
 
-        if self.dry_run:
-            return {a.item: ActionOutcome(item=a.item, kind=a.kind, status="dry_run",
-                                          message=f"would download {a.url.split('?')[0]} → {a.target}")
+        if self.dry_run:  # no hashing here: a file already at the target is only mentioned
+            return {a.item: ActionOutcome(
+                item=a.item, kind=a.kind, status="dry_run",
+                message=f"would download {a.url.split('?')[0]} → {a.target}" + (
+                    "; a file is already there: it is kept, and if it differs the download goes beside it"
+                    if resolve_target(self.plan, a.target).exists() else ""))
                     for a in actions}
         retry = self.retry or RetryPolicy(retries=self.settings.http_retries, base=0.5, cap=30.0)
         results: dict[str, ActionOutcome] = {}

@@ -357,3 +357,13 @@ def test_grant_journals_the_approval_but_not_the_token(tmp_path: Path) -> None:
     assert entry["inputs"]["via"] == "apply-confirmed" and entry["outputs"]["expires_at"] == granted.expires_at
     nonce = approval.parse(granted.token)[1]
     assert nonce not in (state / "journal.jsonl").read_text() and nonce not in (state / "audit.log").read_text()
+
+
+def test_record_without_a_mac_is_refused(tmp_path: Path) -> None:
+    state, path, plan_id, granted = _approved(tmp_path)
+    rec = _record(state, granted.token)
+    data = json.loads(rec.read_text())
+    del data["mac"]  # what an older version wrote, or someone removing the field
+    rec.write_text(json.dumps(data))
+    with pytest.raises(ApprovalError, match="not authenticated"):
+        approval.consume(granted.token, path, plan_id, state)

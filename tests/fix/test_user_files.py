@@ -215,3 +215,14 @@ def test_the_expected_file_at_the_target_is_simply_already_there(comfy: Path, st
     assert first.status == "done" and again.status == "already_done"
     assert "conflict" not in again.details and not again.message.startswith("CONFLICT")
     assert sorted(p.name for p in (comfy / "models/checkpoints").iterdir()) == ["z.safetensors"]
+
+
+def test_dry_run_mentions_a_file_at_the_target_and_touches_nothing(comfy: Path, state: Path,
+                                                                   server: FileServer) -> None:
+    plan, _sha = download_plan(comfy, server, "w.safetensors", seed=44)
+    mine = comfy / "models/checkpoints/w.safetensors"
+    mine.write_bytes(b"user w")
+    with Journal(state, actor="test") as journal:
+        report = Executor(plan, load_settings(), journal, dry_run=True, show_progress=False).run()
+    assert "already there: it is kept" in report.outcomes[0].message
+    assert sorted(p.name for p in mine.parent.iterdir()) == ["w.safetensors"] and mine.read_bytes() == b"user w"
