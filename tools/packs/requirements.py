@@ -484,38 +484,62 @@ def check_requirements(
     if reqs:
         scratch = _scratch(staging_dir)
         try:
-            files = [_write_sanitised(scratch, f"pack{i}", p.requirements)
-                     for i, (_, p) in enumerate(sorted(packs.items())) if p.requirements]
-            cmd, proc, report = _dry_run(python, files, scratch, index_url, allow_sdist, runner, timeout)
-            result.command = cmd
-            if report is None:
-                _explain_failure(result, packs, proc.stderr or proc.stdout or "", python, files, scratch,
-                                 index_url, allow_sdist, runner, timeout)
-            else:
-                result.changes, result.resolved = _changes(report, ident)
+            _resolve(result, packs, ident, python, scratch, index_url, allow_sdist, runner, timeout)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     _verdict(result, accepted)
     return result
 
 
-def _explain_failure(result: RequirementsCheck, packs: dict[str, ParsedRequirements], stderr: str, python: Path,
-                     files: Sequence[Path], scratch: Path, index_url: str | None, allow_sdist: bool,
-                     runner: Runner, timeout: float) -> None:
-    """The dry run failed: an sdist-only package, a conflict (between packs, if alone each resolves), or else."""
-    missing = sorted(set(_NO_DIST.findall(stderr)))
-    if missing and not allow_sdist:
-        result.needs_sdist = [m for m in missing if _sdist_only(m, index_url, min(timeout, 30.0))]
-    if "ResolutionImpossible" in stderr or "conflicting dependencies" in stderr:
-        result.conflicts = _conflict_lines(stderr)
-        if len(files) > 1:
-            alone = [n for (n, _), f in zip(sorted((k, v) for k, v in packs.items() if v.requirements), files, strict=True)
-                     if _dry_run(python, [f], scratch, index_url, allow_sdist, runner, timeout)[2] is not None]
-            if len(alone) == len(files):
-                result.conflicts.insert(0, "each pack resolves alone, but not together: " + ", ".join(alone))
-    if not result.needs_sdist and not result.conflicts:
-        tail = [ln for ln in stderr.strip().splitlines() if ln.strip()][-3:]
-        result.reasons.append("pip could not resolve the requirements: " + " / ".join(tail))
+def _without(packs: dict[str, ParsedRequirements], names: set[str]) -> dict[str, ParsedRequirements]:
+    """``packs`` minus the requirements on ``names`` (canonical)."""
+    out = {}
+    for key, p in packs.items():
+        keep = [r for r in p.requirements if str(canonicalize_name(Requirement(r).name)) not in names]
+        out[key] = p.model_copy(update={"requirements": keep})
+    return out
+
+
+def _resolve(result: RequirementsCheck, packs: dict[str, ParsedRequirements], ident: PythonIdentity, python: Path,
+             scratch: Path, index_url: str | None, allow_sdist: bool, runner: Runner, timeout: float) -> None:
+    """Dry-run; packages that exist only as sdists are set aside and the rest resolved again.
+
+    Setting them aside matters: otherwise one sdist-only requirement would hide every other
+    change (a torch replacement behind it would go unseen once the user accepts the sdist).
+    """
+    sdists: set[str] = set()
+    for _ in range(4):
+        current = _without(packs, sdists) if sdists else packs
+        named = [(k, p) for k, p in sorted(current.items()) if p.requirements]
+        if not named:
+            break
+        files = [_write_sanitised(scratch, f"pack{i}-{len(sdists)}", p.requirements) for i, (_, p) in enumerate(named)]
+        cmd, proc, report = _dry_run(python, files, scratch, index_url, allow_sdist, runner, timeout)
+        result.command = result.command or cmd
+        if report is not None:
+            result.changes, result.resolved = _changes(report, ident)
+            break
+        stderr = proc.stderr or proc.stdout or ""
+        missing = {str(canonicalize_name(m)) for m in _NO_DIST.findall(stderr)} - sdists
+        found = {m for m in missing if not allow_sdist and _sdist_only(m, index_url, min(timeout, 30.0))}
+        if found:
+            sdists |= found
+            continue
+        if "ResolutionImpossible" in stderr or "conflicting dependencies" in stderr:
+            result.conflicts = _conflict_lines(stderr)
+            if len(files) > 1:
+                alone = [k for (k, _), f in zip(named, files, strict=True)
+                         if _dry_run(python, [f], scratch, index_url, allow_sdist, runner, timeout)[2] is not None]
+                if len(alone) == len(files):
+                    result.conflicts.insert(0, "each pack resolves alone, but not together: " + ", ".join(alone))
+        else:
+            tail = [ln for ln in stderr.strip().splitlines() if ln.strip()][-3:]
+            result.reasons.append("pip could not resolve the requirements: " + " / ".join(tail))
+        break
+    result.needs_sdist = sorted(sdists)
+    if sdists:
+        result.notes.append("the dependencies of " + ", ".join(sorted(sdists))
+                            + " are unknown until built; they were not checked")
 
 
 def _verdict(result: RequirementsCheck, accepted: set[str]) -> None:
