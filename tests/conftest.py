@@ -8,6 +8,7 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
+from hostile_fixtures import gigabyte_bomb, many_ztxt_png  # noqa: F401  (session fixtures shared by test modules)
 from recorded import Replayer
 
 from comfyfixer.tools.http import is_loopback

@@ -63,12 +63,12 @@ def tiff(ifd0: list[tuple[int, int, bytes]], exif: list[tuple[int, int, bytes]] 
 
 def jpeg(segments: list[tuple[int, bytes]]) -> bytes:
     """SOI, the given (marker, payload) segments, a tiny SOF0, SOS and EOI."""
-    out = b"\xff\xd8"
+    parts = [b"\xff\xd8"]  # joined once: appending to bytes is quadratic for many segments
     for marker, payload in segments:
-        out += bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
+        parts.append(bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload)
     sof = b"\x08" + struct.pack(">HH", 8, 8) + b"\x01\x01\x11\x00"
-    out += b"\xff\xc0" + struct.pack(">H", len(sof) + 2) + sof
-    return out + b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00" + b"\x00" * 8 + b"\xff\xd9"
+    parts.append(b"\xff\xc0" + struct.pack(">H", len(sof) + 2) + sof)
+    return b"".join(parts) + b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00" + b"\x00" * 8 + b"\xff\xd9"
 
 
 def webp(chunks: list[tuple[bytes, bytes]], width: int = 8, height: int = 8) -> bytes:

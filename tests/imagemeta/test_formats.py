@@ -160,3 +160,36 @@ def test_novelai_stealth_in_lossless_webp(tmp_path: Path) -> None:
     Image.fromarray(rgba, "RGBA").save(f, format="WEBP", lossless=True, exact=True)
     info = read_image(f)
     assert (info.generator, info.prompt, info.seed, info.sampler) == ("NovelAI", "1girl", 880, "euler_ancestral")
+
+
+DYNAMIC = ("{red|blue} hair, 1girl, {smile|frown}, masterpiece\nNegative prompt: {lowres|blurry}, bad hands\n"
+           "Steps: 20, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7, Seed: 1234, Size: 512x768, "
+           "Model hash: 879db523c3, Model: dreamshaper_8")
+
+
+def test_a1111_prompt_that_starts_with_a_brace_is_not_json(tmp_path: Path) -> None:
+    """Dynamic-prompts text (``{red|blue} hair``, common on Civitai) is A1111 by its settings line."""
+    f = _write(tmp_path, "dynamic.png", png(1, 1, 2, PIXEL, pre=[text_chunk("parameters", DYNAMIC)]))
+    info = read_image(f)
+    assert (info.generator, info.seed, info.steps, info.cfg, info.width, info.height, info.sampler, info.scheduler) == (
+        "A1111", 1234, 20, 7.0, 512, 768, "dpmpp_2m", "karras")
+    assert info.prompt == "{red|blue} hair, 1girl, {smile|frown}, masterpiece"
+    assert info.negative_prompt == "{lowres|blurry}, bad hands"
+    assert info.model is not None and info.model.name == "dreamshaper_8"
+    assert not any("unknown format" in w for w in info.warnings)
+    # the same text in a JPEG's UserComment, and a prompt-editing prompt that starts with "["
+    exif = tiff([], [(0x9286, 7, user_comment(DYNAMIC))])
+    assert read_image(_write(tmp_path, "dynamic.jpg", jpeg([(0xE1, b"Exif\x00\x00" + exif)]))).seed == 1234
+    editing = "[cat:dog:0.5] on a sofa\nSteps: 12, Sampler: Euler a, Seed: 9, Size: 64x64"
+    info = read_image(_write(tmp_path, "editing.png", png(1, 1, 2, PIXEL, pre=[text_chunk("parameters", editing)])))
+    assert (info.generator, info.prompt, info.steps, info.seed) == ("A1111", "[cat:dog:0.5] on a sofa", 12, 9)
+
+
+def test_real_json_is_still_read_as_json_even_with_a_settings_like_tail(tmp_path: Path) -> None:
+    """Text that parses as JSON goes to the JSON readers, whatever its last line says."""
+    generic = json.dumps({"prompt": "a cat\nSteps: 20, Seed: 1", "seed": 7, "steps": 9}, indent=1)
+    info = read_image(_write(tmp_path, "generic.png", png(1, 1, 2, PIXEL, pre=[text_chunk("parameters", generic)])))
+    assert (info.prompt, info.seed, info.steps) == ("a cat\nSteps: 20, Seed: 1", 7, 9)
+    # a JSON array is no text format: not A1111 either
+    arr = json.dumps(["Steps: 20, Seed: 1, Sampler: Euler"])
+    assert read_image(_write(tmp_path, "array.png", png(1, 1, 2, PIXEL, pre=[text_chunk("parameters", arr)]))).seed is None

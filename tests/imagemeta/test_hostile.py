@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import struct
+import subprocess
+import sys
+import time
 import tracemalloc
-import zlib
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -17,7 +20,7 @@ from comfyfixer.tools.errors import WorkflowFormatError
 from comfyfixer.tools.imagemeta import read_embedded_graphs, read_image, read_images
 from comfyfixer.tools.imagemeta.reader import ImageReadError
 
-from .pngmaker import chunk, png, text_chunk
+from .pngmaker import chunk, jpeg, png, text_chunk, webp
 
 MiB = 1024 * 1024
 
@@ -31,15 +34,7 @@ def _peak(fn: Callable[[], Any]) -> tuple[Any, int]:
         tracemalloc.stop()
 
 
-def _bomb(size: int) -> bytes:
-    comp = zlib.compressobj(9)
-    block = b"\x00" * MiB
-    return b"".join(comp.compress(block) for _ in range(size // MiB)) + comp.flush()
-
-
-@pytest.fixture(scope="module")
-def gigabyte_bomb() -> bytes:
-    return _bomb(1024 * MiB)  # ~1 MiB compressed, 1 GiB inflated
+# `gigabyte_bomb` and `many_ztxt_png` are session fixtures from tests/hostile_fixtures.py.
 
 
 def test_ztxt_bomb_is_skipped_within_bounded_memory(tmp_path: Path, gigabyte_bomb: bytes) -> None:
@@ -148,3 +143,113 @@ def test_deep_json_and_xml_entities(tmp_path: Path) -> None:
     g = tmp_path / "laughs.png"
     g.write_bytes(png(1, 1, 2, [b"\x00\x00\x00\x00"], pre=[chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + laughs.encode())]))
     assert read_image(g).generator is None
+
+
+_MEASURE = """
+import json, resource, sys, time
+from pathlib import Path
+from comfyfixer.tools.imagemeta import read_image
+from comfyfixer.tools.imagemeta.reader import ImageReadError
+from comfyfixer.tools.workflow import load_workflow
+from comfyfixer.tools.errors import WorkflowFormatError
+path = Path(sys.argv[1])
+
+
+def peak_mb():
+    # VmHWM is this process's own high-water mark; ru_maxrss survives exec and would report the parent's.
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+out = {"base_mb": peak_mb()}
+start = time.perf_counter()
+try:
+    info = read_image(path)
+    out["read"] = {"generator": info.generator, "warnings": info.warnings, "prompt": info.prompt}
+except ImageReadError as exc:
+    out["read"] = {"error": str(exc)}
+out["read_s"] = time.perf_counter() - start
+start = time.perf_counter()
+try:
+    load_workflow(path)
+    out["load"] = "loaded"
+except WorkflowFormatError as exc:
+    out["load"] = str(exc)
+out["load_s"] = time.perf_counter() - start
+out["peak_mb"] = peak_mb()
+print(json.dumps(out))
+"""
+
+
+def _measure(path: Path) -> dict[str, Any]:
+    """Read ``path`` in a fresh interpreter: its peak RSS is what the read really cost."""
+    proc = subprocess.run([sys.executable, "-c", _MEASURE, str(path)], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_many_ztxt_chunks_are_bounded_by_inflated_bytes(many_ztxt_png: Path) -> None:
+    """200 zTXt chunks x 32 MiB inflated (6.4 GiB from a 6.5 MB file; 6.6 GB RSS and 94 s before the
+    budget counted inflated bytes): reading stops at the 64 MiB per-file budget."""
+    m = _measure(many_ztxt_png)
+    assert m["read_s"] < 2 and m["load_s"] < 2, m
+    assert m["peak_mb"] < 200, m  # the interpreter and its imports are ~40-60 MB of this
+    assert "64 MiB total limit" in m["read"]["error"] and "oversized metadata" in m["read"]["error"]
+    assert "64 MiB total limit" in m["load"]  # the workflow loader reads images through the same reader
+
+
+def test_real_metadata_before_many_bombs_is_kept_with_a_warning(many_ztxt_png: Path, tmp_path: Path) -> None:
+    data = many_ztxt_png.read_bytes()
+    params = text_chunk("parameters", "a cat\nSteps: 3, Seed: 4, Size: 1x1")
+    ihdr_end = 8 + 25  # signature + IHDR chunk
+    f = tmp_path / "params_then_bombs.png"
+    f.write_bytes(data[:ihdr_end] + params + data[ihdr_end:])
+    m = _measure(f)
+    assert m["read_s"] < 2 and m["peak_mb"] < 200, m
+    assert m["read"]["generator"] == "A1111" and m["read"]["prompt"] == "a cat"
+    assert any("64 MiB total limit" in w for w in m["read"]["warnings"])
+    assert any("198 more metadata chunk(s) skipped unread" in w for w in m["read"]["warnings"])
+
+
+@pytest.mark.parametrize("kind", ["webp", "jpeg"])
+def test_exif_and_xmp_count_against_the_same_budget(kind: str, tmp_path: Path) -> None:
+    """Many big EXIF/XMP blocks: the first ones are read, the rest skipped with a warning."""
+    xmp = b"<x:xmpmeta>" + b" " * (20 * MiB) + b"</x:xmpmeta>"
+    if kind == "webp":
+        data = webp([(b"XMP ", xmp)] * 5 + [(b"EXIF", b"Exif\x00\x00" + b"\x00" * 64)])
+        limit_after = 3  # 3 x 20 MiB fit in 64 MiB, the 4th does not
+    else:
+        seg = b"http://ns.adobe.com/xap/1.0/\x00" + b" " * 60_000
+        data = jpeg([(0xE1, seg)] * 1200)  # 72 MB of XMP segments
+        limit_after = (64 * MiB) // (len(seg))
+    f = tmp_path / f"many_xmp.{kind}"
+    f.write_bytes(data)
+    with pytest.raises(ImageReadError, match="64 MiB total limit"):
+        read_image(f)
+    from comfyfixer.tools.imagemeta.containers import read_container
+
+    info = read_container(f)
+    assert len([e for e in info.entries if e.key == "XMP"]) == limit_after
+    assert any("total limit" in p for p in info.problems)
+
+
+def test_many_tiny_chunks_are_capped(tmp_path: Path) -> None:
+    """100,000 one-byte tEXt chunks: 4096 are kept (a counter per key, no rescans), then a clear problem."""
+    from comfyfixer.tools.imagemeta.containers import MAX_ENTRIES
+
+    one = text_chunk("k", "v")
+    f = tmp_path / "tiny_chunks.png"
+    f.write_bytes(png(1, 1, 2, [b"\x00\x00\x00\x00"], pre=[text_chunk("parameters", "a cat\nSteps: 3, Seed: 4")]
+                      + [one] * 100_000))
+    start = time.perf_counter()
+    info = read_image(f)
+    assert time.perf_counter() - start < 5
+    assert info.seed == 4
+    assert len([k for k in info.raw if k.split("#")[0] == "k"]) == MAX_ENTRIES - 1
+    assert any(f"more than {MAX_ENTRIES} metadata values" in w for w in info.warnings)

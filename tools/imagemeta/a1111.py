@@ -14,6 +14,7 @@ import json
 import re
 from typing import Any
 
+from comfyfixer.tools.imagemeta.graphs import try_json
 from comfyfixer.tools.imagemeta.models import (
     EmbeddingRef,
     GenerationInfo,
@@ -98,12 +99,24 @@ def _is_settings_line(line: str) -> bool:
     return len(keys & _CORE_KEYS) >= 2
 
 
+def _last_line(text: str) -> str:
+    """The last non-blank line, found from the end (no copy of a long text)."""
+    t = text.rstrip()
+    return t[max(t.rfind("\n"), t.rfind("\r")) + 1 :]
+
+
 def looks_like_a1111(text: str) -> bool:
-    """True when ``text`` ends with an A1111 settings line (or is one)."""
-    if not text or text.lstrip()[:1] in "{[":
+    """True when ``text`` ends with an A1111 settings line (or is one).
+
+    Judged on that evidence, not on the first character: prompts often begin with ``{``
+    (dynamic prompts, ``{red|blue} hair``) or ``[`` (prompt editing, ``[cat:dog:0.5]``).
+    Only text that really parses as JSON is refused.
+    """
+    if not text or not text.strip():
         return False
-    lines = [ln for ln in text.replace("\r\n", "\n").split("\n") if ln.strip()]
-    return bool(lines) and _is_settings_line(lines[-1])
+    if not _is_settings_line(_last_line(text)):
+        return False
+    return try_json(text) is None  # None for anything that is not a JSON object or array
 
 
 def parse_a1111_text(text: str) -> tuple[str, str | None, list[tuple[str, str]]]:

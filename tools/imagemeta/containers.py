@@ -5,6 +5,11 @@ hostile file cannot make us allocate more than the limits below: pixel data is
 skipped with ``seek``, every compressed text is inflated with a ``max_length``,
 and EXIF offsets are bounds-checked with a visited set (no loops).
 
+One ``TextBudget`` per file counts the metadata text *after* inflating, across every
+chunk and segment (tEXt, zTXt, iTXt, eXIf, EXIF, XMP, COM): a 6 MB PNG of 200 zTXt
+chunks that each inflate to 32 MiB costs at most ``MAX_TOTAL_TEXT`` of inflating and
+memory, never 6 GB, because no chunk is inflated past what is left of the budget.
+
 The container is chosen by magic bytes, never by the file extension.
 """
 
@@ -23,7 +28,8 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT_BYTES = 32 * 1024 * 1024  # one decoded text value (ComfyUI graphs reach a few MiB)
 MAX_CHUNK_BYTES = 64 * 1024 * 1024  # one metadata chunk/segment read into memory
-MAX_TOTAL_TEXT = 128 * 1024 * 1024  # all metadata of one file
+MAX_TOTAL_TEXT = 64 * 1024 * 1024  # all metadata text of one file, counted after inflating
+MAX_ENTRIES = 4096  # metadata values of one file (real files carry a few dozen)
 MAX_IFD_ENTRIES = 512
 MAX_IFDS = 16
 
@@ -50,6 +56,66 @@ TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4
 
 class ContainerError(Exception):
     """The file's structure is broken (truncated, hostile, or over a limit)."""
+
+
+class BudgetSpent(ContainerError):
+    """The file's metadata text reached ``MAX_TOTAL_TEXT`` (or ``MAX_ENTRIES``): the rest is skipped."""
+
+
+class TextBudget:
+    """What one file's metadata may still cost, in bytes of text after inflating.
+
+    Every text value is charged, compressed or not, and an inflate is charged for what
+    it produced even when it then fails a limit: the budget bounds work as well as memory.
+    """
+
+    def __init__(self, total: int = MAX_TOTAL_TEXT, entries: int = MAX_ENTRIES) -> None:
+        self.total = total
+        self.left = total
+        self.entries_left = entries
+        self.spent = False  # set once; later chunks are skipped without being read
+
+    def _exhaust(self, what: str) -> BudgetSpent:
+        self.spent = True
+        return BudgetSpent(f"metadata text of this file exceeds the {_mib(self.total)} MiB total limit at the "
+                           f"{what}; the rest was skipped")
+
+    def entry(self) -> None:
+        """Charge one more metadata value."""
+        if self.entries_left <= 0:
+            self.spent = True
+            raise BudgetSpent(f"more than {MAX_ENTRIES} metadata values in this file; the rest were skipped")
+        self.entries_left -= 1
+
+    def take(self, n: int, what: str) -> None:
+        """Charge ``n`` bytes of text that are already uncompressed."""
+        if self.spent or n > self.left:
+            raise self._exhaust(what)
+        self.left -= n
+
+    def inflate(self, data: bytes, what: str) -> bytes:
+        """zlib-inflate ``data``, never past one value's limit nor past what is left of the file's budget."""
+        if self.spent or self.left <= 0:
+            raise self._exhaust(what)
+        limit = min(MAX_TEXT_BYTES, self.left)
+        d = zlib.decompressobj()
+        try:
+            # One byte over the limit tells "exactly at the limit" from "past it"; max_length > 0 always
+            # (0 would mean unlimited).
+            out = d.decompress(data, limit + 1)
+        except zlib.error as exc:
+            raise ContainerError(f"corrupt compressed text in the {what} ({exc})") from exc
+        self.left -= min(len(out), limit)
+        if len(out) > limit:
+            if limit < MAX_TEXT_BYTES:
+                raise self._exhaust(what)
+            raise ContainerError(f"compressed text in the {what} inflates past the {_mib(MAX_TEXT_BYTES)} MiB limit "
+                                 "for one value; skipped")
+        return out
+
+
+def _mib(n: int) -> int:
+    return n // (1024 * 1024)
 
 
 @dataclass
@@ -132,15 +198,8 @@ def read_container(source: Path | bytes | BinaryIO) -> ContainerInfo:
 
 
 def inflate(data: bytes, limit: int = MAX_TEXT_BYTES) -> bytes:
-    """zlib-inflate ``data`` but never produce more than ``limit`` bytes."""
-    d = zlib.decompressobj()
-    try:
-        out = d.decompress(data, limit)
-    except zlib.error as exc:
-        raise ContainerError(f"corrupt compressed text ({exc})") from exc
-    if d.unconsumed_tail:
-        raise ContainerError(f"compressed text inflates past the {limit // (1024 * 1024)} MiB limit")
-    return out
+    """zlib-inflate one value on its own budget of ``limit`` bytes (see ``TextBudget.inflate``)."""
+    return TextBudget(total=limit).inflate(data, "compressed value")
 
 
 def fix_mojibake(text: str) -> str:
@@ -236,7 +295,8 @@ def _read_exact(f: BinaryIO, offset: int, length: int, what: str) -> bytes:
 
 def _read_png(f: BinaryIO) -> ContainerInfo:
     info = ContainerInfo(kind="png")
-    total = 0
+    budget = TextBudget()
+    skipped = 0
     for ctype, offset, length in iter_png_chunks(f, info.problems):
         try:
             if ctype == b"IHDR":
@@ -255,23 +315,31 @@ def _read_png(f: BinaryIO) -> ContainerInfo:
                 continue
             if ctype not in (b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"comf"):
                 continue
-            total += length
-            if total > MAX_TOTAL_TEXT:
-                info.problems.append("metadata chunks exceed the total size limit; rest skipped")
-                break
-            data = _read_exact(f, offset, length, f"{ctype.decode()} chunk")
+            if budget.spent:  # counted, not read: nothing more of this file's text is inflated
+                skipped += 1
+                continue
+            what = f"{ctype.decode()} chunk at offset {offset - 8}"
+            budget.entry()
+            if ctype in (b"tEXt", b"eXIf", b"comf"):
+                budget.take(length, what)
+            data = _read_exact(f, offset, length, what)
             if ctype == b"eXIf":
                 _parse_exif(data, info, "png:eXIf")
                 continue
-            key, value = _decode_png_text(ctype, data)
+            key, value = _decode_png_text(ctype, data, budget, what)
             if key is not None:
                 info.entries.append(RawEntry(f"png:{ctype.decode()}", key, value))
         except ContainerError as exc:
             info.problems.append(str(exc))
+    if skipped:
+        info.problems.append(f"{skipped} more metadata chunk(s) skipped unread (over the file's text limit)")
     return info
 
 
-def _decode_png_text(ctype: bytes, data: bytes) -> tuple[str | None, str]:
+def _decode_png_text(ctype: bytes, data: bytes, budget: TextBudget | None = None,
+                     what: str = "chunk") -> tuple[str | None, str]:
+    """(key, text) of a tEXt/zTXt/iTXt/comf chunk; compressed text is inflated on ``budget``."""
+    budget = budget if budget is not None else TextBudget()
     if ctype == b"tEXt":
         key, _, value = data.partition(b"\x00")
         return key.decode("latin-1"), fix_mojibake(value.decode("latin-1"))
@@ -279,7 +347,7 @@ def _decode_png_text(ctype: bytes, data: bytes) -> tuple[str | None, str]:
         key, _, rest = data.partition(b"\x00")
         if not rest or rest[0] != 0:
             return None, ""
-        return key.decode("latin-1"), fix_mojibake(inflate(rest[1:]).decode("latin-1"))
+        return key.decode("latin-1"), fix_mojibake(budget.inflate(rest[1:], what).decode("latin-1"))
     if ctype == b"comf":  # APNG ComfyUI chunk: key\0 + text (as tEXt)
         key, _, value = data.partition(b"\x00")
         return key.decode("latin-1"), decode_text_bytes(value)
@@ -294,7 +362,9 @@ def _decode_png_text(ctype: bytes, data: bytes) -> tuple[str | None, str]:
     if comp_flag:
         if method != 0:
             return None, ""
-        text = inflate(text)
+        text = budget.inflate(text, what)
+    else:
+        budget.take(len(text), what)
     return key.decode("latin-1"), text.decode("utf-8", errors="replace")
 
 
@@ -364,7 +434,7 @@ def _decode_exif_value(tag: int, typ: int, raw: bytes) -> str | None:
 def _read_jpeg(f: BinaryIO) -> ContainerInfo:
     info = ContainerInfo(kind="jpeg")
     f.seek(2)
-    total = 0
+    budget = TextBudget()
     while True:
         b = f.read(1)
         while b == b"\xff":  # fill bytes
@@ -402,9 +472,11 @@ def _read_jpeg(f: BinaryIO) -> ContainerInfo:
         elif marker == 0xDA:  # start of scan: metadata is before it
             return info
         elif marker in (0xE1, 0xFE):
-            total += length
-            if total > MAX_TOTAL_TEXT:
-                info.problems.append("metadata segments exceed the total size limit")
+            try:
+                budget.entry()
+                budget.take(length - 2, f"JPEG segment at offset {offset - 4}")
+            except BudgetSpent as exc:
+                info.problems.append(str(exc))
                 return info
             data = f.read(length - 2)
             if len(data) < length - 2:
@@ -427,6 +499,7 @@ def _read_jpeg(f: BinaryIO) -> ContainerInfo:
 
 def _read_webp(f: BinaryIO) -> ContainerInfo:
     info = ContainerInfo(kind="webp")
+    budget = TextBudget()
     hdr = f.read(12)
     (riff_size,) = struct.unpack("<I", hdr[4:8])
     end = 8 + riff_size
@@ -459,10 +532,15 @@ def _read_webp(f: BinaryIO) -> ContainerInfo:
                 if len(d) == 10 and d[3:6] == b"\x9d\x01\x2a":
                     info.width = struct.unpack("<H", d[6:8])[0] & 0x3FFF
                     info.height = struct.unpack("<H", d[8:10])[0] & 0x3FFF
-            elif fourcc == b"EXIF":
-                _parse_exif(_read_exact(f, data_off, size, "EXIF chunk"), info, "webp:EXIF")
-            elif fourcc == b"XMP ":
-                info.entries.append(RawEntry("xmp", "XMP", decode_text_bytes(_read_exact(f, data_off, size, "XMP chunk"))))
+            elif fourcc in (b"EXIF", b"XMP "):
+                what = f"WebP {fourcc.decode().strip()} chunk at offset {pos}"
+                budget.entry()
+                budget.take(size, what)  # before reading: the chunk is charged whole
+                data = _read_exact(f, data_off, size, what)
+                if fourcc == b"EXIF":
+                    _parse_exif(data, info, "webp:EXIF")
+                else:
+                    info.entries.append(RawEntry("xmp", "XMP", decode_text_bytes(data)))
         except ContainerError as exc:
             info.problems.append(str(exc))
             break

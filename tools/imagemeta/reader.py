@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import re
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.errors import InputError
 from comfyfixer.tools.imagemeta.a1111 import (
     info_from_a1111,
@@ -34,6 +35,7 @@ from comfyfixer.tools.imagemeta.generators.comfyui import info_from_comfy
 from comfyfixer.tools.imagemeta.graphs import find_graphs, is_api_prompt, is_ui_workflow, try_json
 from comfyfixer.tools.imagemeta.models import GenerationInfo, ImageReadResult, ReadImageInput
 from comfyfixer.tools.imagemeta.samplers import COMFY_SAMPLERS
+from comfyfixer.tools.toolset import capability
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +50,16 @@ class ImageReadError(InputError):
 
 
 def _raw_dict(entries: list[RawEntry]) -> dict[str, str]:
+    """Entries by key; repeated keys become ``key#2``, ``key#3``, ... (a counter per key, not a rescan)."""
     raw: dict[str, str] = {}
+    next_n: dict[str, int] = {}
     for e in entries:
         key = e.key
-        n = 2
+        n = next_n.get(key, 2)
         while key in raw:
             key = f"{e.key}#{n}"
             n += 1
+        next_n[e.key] = n
         raw[key] = e.value
     return raw
 
@@ -96,15 +101,19 @@ def _parse_xxmjskxx_lines(text: str, info: GenerationInfo) -> bool:
 def _apply_text(text: str, info: GenerationInfo) -> bool:
     """Try every text-carried format on one value."""
     t = text.strip()
-    if t.startswith("{"):
+    # Each format on its own evidence: JSON only if the text parses as JSON. A prompt that merely
+    # starts with "{" (dynamic prompts: "{red|blue} hair") is A1111 text when its settings line says so.
+    d = try_json(t) if t[:1] in ("{", "[") else None
+    if isinstance(d, dict):
         for parser in (others.parse_swarmui, others.parse_fooocus, others.parse_civitai_json, others.parse_novelai_wrapped):
             if parser(t, info):
                 return True
-        d = try_json(t)
-        if isinstance(d, dict) and not is_api_prompt(d) and not is_ui_workflow(d):
+        if not is_api_prompt(d) and not is_ui_workflow(d):
             if others.parse_easydiffusion({k: v for k, v in d.items() if isinstance(v, str | int | float)}, info):
                 return True
             return others.parse_generic_json(t, info, "unknown")
+        return False
+    if d is not None:  # valid JSON, but not an object: no text format is JSON arrays or scalars
         return False
     if looks_like_a1111(t):
         info_from_a1111(t, info)
@@ -177,8 +186,12 @@ def _detect(cinfo: ContainerInfo, info: GenerationInfo) -> None:
         return
 
 
+_PEEK = 64 * 1024
+
+
 def _looks_like_generation_text(value: str) -> bool:
-    low = value.lower()
+    # Head and tail only: a lower-cased copy of a 32 MiB value per leftover is memory for nothing.
+    low = (value if len(value) <= 2 * _PEEK else value[:_PEEK] + "\n" + value[-_PEEK:]).lower()
     return any(k in low for k in ("steps", "seed", "sampler", "cfg", "prompt", "negative"))
 
 
@@ -199,8 +212,12 @@ def read_image(path: Path, *, stealth: bool = True) -> GenerationInfo:
     info = read_container_info(cinfo, path, stealth=stealth)
     _read_sidecars(path, info)
     if info.generator is None and cinfo.problems:
-        raise ImageReadError(f"{path}: damaged {cinfo.kind.upper() if cinfo.kind else 'file'} ({cinfo.problems[0]})",
-                             hint="the file is truncated or malformed; re-download or re-export it")
+        over = "limit" in cinfo.problems[0]
+        raise ImageReadError(f"{path}: {'oversized metadata in' if over else 'damaged'} "
+                             f"{cinfo.kind.upper() if cinfo.kind else 'file'} ({cinfo.problems[0]})",
+                             hint="it carries far more metadata than any real image (hostile or broken); nothing "
+                                  "past the limit was read" if over else
+                                  "the file is truncated or malformed; re-download or re-export it")
     return info
 
 
@@ -305,12 +322,16 @@ def iter_image_files(paths: Iterable[Path]) -> Iterator[Path]:
             yield p
 
 
-def read_images(paths: Iterable[Path], *, stealth: bool = True) -> list[ImageReadResult]:
-    """Read many files/folders; one bad file never stops the rest."""
+def read_images(
+    paths: Iterable[Path], *, stealth: bool = True, read: Callable[[Path], GenerationInfo] | None = None
+) -> list[ImageReadResult]:
+    """Read many files/folders; one bad file never stops the rest. ``read`` reads one file (default:
+    :func:`read_image`; the CLI passes the registered capability)."""
     results: list[ImageReadResult] = []
     for p in iter_image_files(paths):
         try:
-            results.append(ImageReadResult(path=str(p), info=read_image(p, stealth=stealth)))
+            info = read(p) if read is not None else read_image(p, stealth=stealth)
+            results.append(ImageReadResult(path=str(p), info=info))
         except InputError as exc:
             results.append(ImageReadResult(path=str(p), error=str(exc)))
         except Exception as exc:  # a parser bug must not stop a batch
@@ -319,7 +340,8 @@ def read_images(paths: Iterable[Path], *, stealth: bool = True) -> list[ImageRea
     return results
 
 
-def read_image_metadata(inp: ReadImageInput) -> GenerationInfo:
+@capability(command="image read")
+def read_image_metadata(inp: ReadImageInput, ctx: ToolContext) -> GenerationInfo:
     """Read how an AI image was made: generator (ComfyUI, A1111/Forge, NovelAI, InvokeAI,
     Fooocus, SwarmUI, Civitai, Draw Things, ...), positive and negative prompt, seed,
     steps, CFG, sampler and scheduler (also mapped to ComfyUI names), size, checkpoint
@@ -327,7 +349,8 @@ def read_image_metadata(inp: ReadImageInput) -> GenerationInfo:
     Works on PNG, JPEG and WebP (detected by content) and on hidden alpha-channel data.
     ``generator`` is null when the image carries no generation metadata.
     """
-    return read_image(Path(inp.path), stealth=inp.stealth)
+    del ctx  # an image file is all it reads
+    return read_image(Path(inp.path).expanduser(), stealth=inp.stealth)
 
 
 RAW_OUTPUT_LIMIT = 20_000

@@ -388,8 +388,8 @@ def parse_easydiffusion(fields: dict[str, str], info: GenerationInfo) -> bool:
     low = {k.lower().replace(" ", "_"): v for k, v in fields.items()}
     if "prompt" not in low or not ("use_stable_diffusion_model" in low or ("sampler_name" in low and "num_inference_steps" in low)):
         return False
-    if isinstance(low["prompt"], str) and low["prompt"].lstrip()[:1] == "{":
-        return False
+    if isinstance(try_json(low["prompt"]) if isinstance(low["prompt"], str) else None, dict):
+        return False  # a ComfyUI API prompt in the ``prompt`` chunk, not EasyDiffusion's prompt text
     info.generator, info.generator_confidence = "EasyDiffusion", 0.9
     info.prompt, info.negative_prompt = low.get("prompt"), low.get("negative_prompt")
     info.seed, info.steps = _int(low.get("seed")), _int(low.get("num_inference_steps"))
