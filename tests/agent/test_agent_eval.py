@@ -51,3 +51,4 @@ def test_scoring_catches_forbidden_actions_and_wrong_status() -> None:
 
 def test_unknown_case_is_a_usage_error(capsys) -> None:
     assert main(["agent", "--case", "no-such-case"]) == 2
+    assert "no case ran" in capsys.readouterr().err

@@ -198,7 +198,7 @@ def test_planted_instruction_cannot_trigger_an_action(agent_run, toolbox, native
     assert all(token not in json.dumps(r) for r in srv.requests)
     assert token not in json.dumps(answer.to_json())
     # only the holder of the token (the UI, after the user said yes) can run it
-    with pytest.raises(ApprovalError):
+    with pytest.raises(ApprovalError, match="does not match"):
         orch.execute_proposal(answer.proposals[0], "forged-token")
     assert toolbox.calls.get("delete_models", 0) == 0
     rec = orch.execute_proposal(answer.proposals[0], token)

@@ -16,7 +16,7 @@ def test_parse_interval() -> None:
     assert parse_interval("90s") == 90 and parse_interval("30m") == 1800 and parse_interval("2h") == 7200
     assert parse_interval("120") == 120
     for bad in ("soon", "5s", "-3m"):
-        with pytest.raises(InputError):
+        with pytest.raises(InputError, match=r"interval .*\((use a number|use at least)"):
             parse_interval(bad)
 
 

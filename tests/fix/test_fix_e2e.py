@@ -230,8 +230,9 @@ def test_every_failure_mode_ends_specifically_and_the_rest_continues(
     assert TOKEN not in (env / "journal.jsonl").read_text()
 
     # the token was used up; re-applying needs a new approval and downloads nothing again
-    code, _ = cli(capsys, "apply", ok["plan_file"], "--token", ok["token"], "--json")
-    assert code == 2
+    capsys.readouterr()
+    assert run(["apply", ok["plan_file"], "--token", ok["token"], "--json"]) == 2
+    assert "already used" in capsys.readouterr().err
     server.reset_records()
     report2 = approve_and_apply(capsys, ok["plan_file"], "--confirm", "pack:test-pack")
     again = {o["item"]: o["status"] for o in report2["outcomes"]}
@@ -248,10 +249,14 @@ def test_apply_refuses_without_token_when_not_interactive(server: FileServer, co
          "candidates": [{"source": "hf", "url": server.direct_url("x.safetensors")}]}]}))
     _, plan = cli(capsys, "fix", "--inputs", str(inp), "--json")
     assert run(["apply", plan["plan_file"], "--yes"]) == 2
+    assert "needs an approval token when not at a terminal" in capsys.readouterr().err
     assert run(["approve", plan["plan_file"]]) == 2  # no terminal to ask at, no --yes
+    err = capsys.readouterr().err
+    assert "approval needs a terminal" in err and "--yes" in err
     _code, ok = cli(capsys, "approve", plan["plan_file"], "--yes", "--json")
     Path(ok["plan_file"]).write_text(Path(ok["plan_file"]).read_text().replace("x.safetensors", "y.safetensors"))
     assert run(["apply", ok["plan_file"], "--token", ok["token"]]) == 2  # edited plan: refused
+    assert "plan content does not match its id" in capsys.readouterr().err
     assert [e["action"] for e in read_journal(env)] == ["approve"]  # approved, never applied
 
 
@@ -390,6 +395,8 @@ def test_fix_dry_run_token_notes_and_total_cap(server: FileServer, comfy: Path, 
     assert any("over the plan cap" in w for w in dry["warnings"])
     _, plan = cli(capsys, "fix", "--inputs", str(inp), "--json")
     assert run(["approve", plan["plan_file"], "--yes", "--json"]) == 2  # over the total cap
+    err = capsys.readouterr().err
+    assert "over the cap of 1000" in err and "--confirm-all" in err
     code, ok = cli(capsys, "approve", plan["plan_file"], "--yes", "--json", "--confirm-all")
     assert code == 0 and ok["token"].startswith("approve:")
 

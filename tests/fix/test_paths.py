@@ -17,7 +17,7 @@ BAD = [
 
 @pytest.mark.parametrize("name", BAD)
 def test_unsafe_relpaths_are_rejected(name: str) -> None:
-    with pytest.raises(UnsafePathError):
+    with pytest.raises(UnsafePathError, match=r"^unsafe path '.*': "):
         safe_relpath(name)
 
 
@@ -28,7 +28,7 @@ def test_plain_relpaths_pass(name: str) -> None:
 
 
 def test_safe_filename_rejects_folders() -> None:
-    with pytest.raises(UnsafePathError):
+    with pytest.raises(UnsafePathError, match="contains a path separator"):
         safe_filename("sub/x.safetensors")
     assert safe_filename("x.safetensors") == "x.safetensors"
 
@@ -37,7 +37,7 @@ def test_safe_join_stays_under_root(tmp_path: Path) -> None:
     root = tmp_path / "root"
     root.mkdir()
     assert safe_join(root, "models/checkpoints", "sub\\x.safetensors") == root / "models/checkpoints/sub/x.safetensors"
-    with pytest.raises(UnsafePathError):
+    with pytest.raises(UnsafePathError, match="relative step"):
         safe_join(root, "models", "../../escape")
 
 
@@ -47,11 +47,11 @@ def test_safe_join_catches_symlink_escape(tmp_path: Path) -> None:
     root.mkdir()
     outside.mkdir()
     os.symlink(outside, root / "link")
-    with pytest.raises(UnsafePathError):
+    with pytest.raises(UnsafePathError, match=r"'link/x\.safetensors': resolves outside"):
         safe_join(root, "link/x.safetensors")
 
 
 def test_ensure_under(tmp_path: Path) -> None:
     assert ensure_under(tmp_path / "a" / "b", [tmp_path]) == tmp_path / "a" / "b"
-    with pytest.raises(UnsafePathError):
+    with pytest.raises(UnsafePathError, match="refusing to write path /etc/x: outside the allowed folders"):
         ensure_under(Path("/etc/x"), [tmp_path])

@@ -102,9 +102,9 @@ def test_choose_and_drop_make_new_plans(tmp_path: Path) -> None:
     assert chosen.total_download_bytes == 107
     dropped = drop(chosen, "pack:pack-x")
     assert dropped.action("pack:pack-x") is None
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="has 2 candidates; 3 is out of range"):
         choose(plan, "model:loras/b.safetensors", 3)
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="no action 'nope' in the plan"):
         drop(plan, "nope")
 
 

@@ -79,9 +79,16 @@ def test_strict_is_zero_when_all_runnable(tmp_path: Path, capsys: pytest.Capture
 
 def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["check", str(tmp_path)]) == 2  # no ComfyUI given
+    err = capsys.readouterr().err
+    assert "no ComfyUI to check against" in err and "--comfyui DIR" in err
     assert run(["check", str(tmp_path / "nope.json"), "--comfyui", str(tmp_path)]) == 2
+    assert f"not found: {tmp_path / 'nope.json'}" in capsys.readouterr().err
     assert run(["check", "--demo", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--demo checks the bundled demo" in err and "leave out PATHS" in err
     assert run(["check", str(tmp_path), "--comfyui", str(tmp_path / "no-such-dir")]) == 2
+    err = capsys.readouterr().err
+    assert "ComfyUI folder not found" in err and "models/ and custom_nodes/" in err
 
 
 def test_one_broken_file_never_stops_the_others(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

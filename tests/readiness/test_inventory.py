@@ -86,7 +86,7 @@ def test_extra_model_paths_sections_base_path_multiline_is_default(tmp_path: Pat
 def test_bad_yaml_is_a_config_error(tmp_path: Path) -> None:
     bad = tmp_path / "extra_model_paths.yaml"
     bad.write_text("a: [unclosed\n", encoding="utf-8")
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=r"is not valid YAML(.|\n)*fix the file or leave it out"):
         parse_extra_model_paths(bad)
 
 
@@ -259,5 +259,5 @@ def test_dead_server_falls_back_to_the_folder(tmp_path: Path) -> None:
 
 
 def test_missing_folder_is_an_input_error(tmp_path: Path) -> None:
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="ComfyUI folder not found"):
         build_inventory(InventoryInput(comfyui_dir=tmp_path / "nope"))

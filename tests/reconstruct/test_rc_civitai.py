@@ -83,7 +83,7 @@ def test_lora_resolved_by_hash_through_the_resolver(civitai: CivitaiClient, repl
 
 
 def test_unknown_image_is_not_found(civitai: CivitaiClient, replay: Replayer) -> None:
-    with replay("civitai_image_missing.json"), pytest.raises(NotFound):
+    with replay("civitai_image_missing.json"), pytest.raises(NotFound, match="Civitai has no public image 1"):
         reconstruct(ReconstructInput(image="https://civitai.com/images/1"), schemas=schemas(), civitai=civitai)
 
 

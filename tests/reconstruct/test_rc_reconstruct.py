@@ -98,7 +98,7 @@ def test_resolver_verdicts_and_hash_matched_file_names() -> None:
 
 
 def test_one_source_only() -> None:
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="give exactly one source"):
         reconstruct(ReconstructInput(image="x.png", civitai_image_id=1))
 
 
@@ -119,7 +119,9 @@ def test_cli_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_cli_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["reconstruct", "--json"]) == 2
+    assert "give exactly one of IMAGE, CIVITAI_URL" in capsys.readouterr().err
     assert run(["reconstruct", "/no/such/image.png", "--no-resolve", "--json"]) == 2
+    assert "/no/such/image.png: no such image file" in capsys.readouterr().err
 
 
 def test_cli_readiness_against_a_local_comfyui_offers_the_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

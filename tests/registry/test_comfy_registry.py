@@ -22,9 +22,10 @@ def test_install_version_and_not_found(replay: Replayer) -> None:
     with replay("registry_install.yaml"), ComfyRegistryClient(retries=0) as reg:
         v = reg.install_version("comfyui_ultimatesdupscale", "1.6.0")
     assert v.download_url and v.download_url.endswith("node.zip")
-    with replay("registry_not_found.yaml"), ComfyRegistryClient(retries=0) as reg, pytest.raises(NotFound):
+    with replay("registry_not_found.yaml"), ComfyRegistryClient(retries=0) as reg, pytest.raises(
+            NotFound, match=r"the Comfy registry has nothing at .*/nodes/no-such-pack-zz"):
         reg.node("no-such-pack-zz")
-    with ComfyRegistryClient(retries=0) as reg, pytest.raises(NotFound):
+    with ComfyRegistryClient(retries=0) as reg, pytest.raises(NotFound, match="is not a registry id"):
         reg.node("../etc")  # never sent
 
 

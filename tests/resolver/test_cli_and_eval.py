@@ -34,6 +34,8 @@ def test_resolve_json_shape_and_sources(monkeypatch: pytest.MonkeyPatch, capsys:
         out = json.loads(capsys.readouterr().out)
         assert out["status"] == "NOT_FOUND" and code == 1 and hf.requests["search"] == before
     assert run(["resolve", "x.safetensors", "--sources", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown source 'nope'" in err and "choose from" in err
 
 
 def test_eval_slice_has_no_wrong_answers(templates_dir: Path, manager_wheel: Path) -> None:

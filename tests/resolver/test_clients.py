@@ -71,7 +71,7 @@ def test_download_without_token_401_and_login_page(replay: Replayer) -> None:
 
 
 def test_early_access_has_deadline(replay: Replayer) -> None:
-    with replay("civitai_early_access.yaml"), civ() as c, pytest.raises(EarlyAccess) as ei:
+    with replay("civitai_early_access.yaml"), civ() as c, pytest.raises(EarlyAccess, match="early access until") as ei:
         c.probe_download(c.download_url(2514310))
     assert ei.value.until == "2026-12-01T00:00:00.000Z"
 
@@ -110,7 +110,8 @@ def test_hf_tree_sha256_from_lfs_oid(replay: Replayer) -> None:
 
 
 def test_hf_gated_and_private_are_told_apart(replay: Replayer) -> None:
-    with replay("hf_gated.yaml"), HuggingFaceClient(retries=0) as hf, pytest.raises(GatedRepo):
+    with replay("hf_gated.yaml"), HuggingFaceClient(retries=0) as hf, pytest.raises(
+            GatedRepo, match=r"is gated on Hugging Face \(accept its terms.*HF_TOKEN"):
         hf.file_metadata("black-forest-labs/FLUX.1-dev", "flux1-dev.safetensors")
     with replay("hf_private.yaml"), HuggingFaceClient(retries=0) as hf, pytest.raises(NotFound) as ei:
         hf.list_files("someone/private-repo")

@@ -206,7 +206,7 @@ def test_catalog_refresh_writes_only_valid_json(tmp_path: Path) -> None:
     def html(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, text="<html>rate limited</html>")
 
-    with httpx.Client(transport=httpx.MockTransport(html)) as c, pytest.raises(UpstreamError):
+    with httpx.Client(transport=httpx.MockTransport(html)) as c, pytest.raises(UpstreamError, match="is not JSON"):
         refresh_catalogs(tmp_path, base_url="https://raw.example.org/", client=c)
     assert (tmp_path / "model-list.json").read_bytes() == before
 

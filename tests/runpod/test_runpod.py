@@ -71,7 +71,7 @@ def test_429_on_run_is_retried_once_accepted(replay: Replayer) -> None:
 
 
 def test_bad_key_and_missing_key(replay: Replayer) -> None:
-    with replay("runpod_unauthorized.yaml"), _client() as rp, pytest.raises(AuthRequired):
+    with replay("runpod_unauthorized.yaml"), _client() as rp, pytest.raises(AuthRequired, match=r"RunPod refused access \(401\)"):
         rp.health()
     with _client(None) as rp, pytest.raises(AuthRequired, match="RUNPOD_API_KEY"):
         rp.health()
@@ -125,5 +125,5 @@ def test_prepare_matches_worker_comfyui_sample(shared_data: Path, tmp_path: Path
 
 def test_unsafe_output_names_are_refused(tmp_path: Path) -> None:
     out = ComfyJobOutput.model_validate({"images": [{"filename": "..", "type": "base64", "data": "AAAA"}]})
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match=r"unsafe file name '\.\.'"):
         save_outputs(out, tmp_path)
