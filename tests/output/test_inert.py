@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from comfyfixer.agent.cli import run
-from comfyfixer.agent.output import InertConsole, InertFormatter, console, err_console
+from comfyfixer.agent.output import InertConsole, InertFormatter, console, err_console, error, warn
 from comfyfixer.tools.text import UNSAFE_RANGES, inert, inert_json, is_inert
 
 ESC_CLEAR = "\x1b[2J"  # clear screen
@@ -167,6 +167,16 @@ def test_console_inerts_every_kind_of_renderable() -> None:
     out = out.replace("\r\x1b[2K", "")  # the progress display's own line redraw (a control segment)
     out = re.sub(r"\x1b\[\?25[lh]", "", out)  # ... and its cursor hide/show
     assert_inert(out, "\\x1b[2J", "\\u202e", "\\u200d", "\\x1bc", "innocent", "get lora")
+
+
+def test_warn_and_error_show_their_message_literally() -> None:
+    with err_console.redirected(force_terminal=True, color_system="truecolor") as buf:
+        warn(f"cannot pin [/]pack[bold] {ESC_CLEAR}")  # `[/]` would be a markup error, `[bold]` a style
+        error(f"[link=https://evil.example/]x[/link] {RLO}")
+    out = buf.getvalue()
+    assert_inert(out, "\\x1b[2J", "\\u202e")
+    plain = SGR.sub("", out)
+    assert "warning: cannot pin [/]pack[bold] " in plain and "error: [link=https://evil.example/]x[/link]" in plain
 
 
 def test_formatter_inerts_log_lines_and_indents_continuations() -> None:
