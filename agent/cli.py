@@ -29,6 +29,8 @@ COMMAND_MODULES = [
     "catalogs",
     "runpod",
     "schedule",
+    "knowledge",
+    "hardware",
 ]
 
 app = typer.Typer(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -24,7 +23,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, TypeAdapter
 
 from comfyfixer.tools.errors import InputError, UnsafePathError
-from comfyfixer.tools.paths import safe_filename, safe_join, safe_relpath
+from comfyfixer.tools.paths import atomic_write, safe_filename, safe_join, safe_relpath
 
 PLAN_FORMAT: Literal["comfyfixer.plan/1"] = "comfyfixer.plan/1"
 
@@ -473,11 +472,13 @@ def save_plan(plan: Plan, state_dir: Path) -> Path:
         if plan_file_content_id(path) == plan.plan_id:
             return path  # the same plan again: keep the first file
         raise InputError(f"{path} exists with other content", hint="the plans folder was edited by hand")
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        atomic_write(path, data, exclusive=True)
+    except FileExistsError:  # written by a concurrent run: the same id means the same content
+        if plan_file_content_id(path) != plan.plan_id:
+            raise InputError(f"{path} exists with other content", hint="the plans folder was edited by hand") from None
     # the readable summary beside it (informational: approval binds to the JSON file only)
-    path.with_suffix(".txt").write_text("\n".join(summary_lines(plan)) + "\n", encoding="utf-8")
+    atomic_write(path.with_suffix(".txt"), "\n".join(summary_lines(plan)) + "\n")
     return path
 
 

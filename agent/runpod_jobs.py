@@ -11,10 +11,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.errors import InputError
-from comfyfixer.tools.runpod import RunPodJobRequest
+from comfyfixer.tools.paths import atomic_write
+from comfyfixer.tools.runpod import RunPodJobRequest, RunPodPrepareInput, build_job_request
+from comfyfixer.tools.toolset import capability
 
 
 class RunPodJobFile(BaseModel):
@@ -35,7 +38,7 @@ def save_job(request: RunPodJobRequest, state_dir: Path) -> tuple[Path, RunPodJo
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"job-{job.plan_id[:16]}.json"
     if not path.exists():  # same content, same file: never rewritten
-        path.write_text(job.model_dump_json(indent=1), encoding="utf-8")
+        atomic_write(path, job.model_dump_json(indent=1))
     return path, job
 
 
@@ -58,3 +61,32 @@ def summary(job: RunPodJobFile) -> dict[str, Any]:
         "images": [i.name for i in r.input.images], "size_bytes": r.size_bytes,
         "models_needed": r.models_needed, "images_needed": r.images_needed, "warnings": r.warnings,
     }
+
+
+class RunPodPrepared(BaseModel):
+    """A saved RunPod job file, summarised. Nothing was sent and nothing was spent."""
+
+    job_file: str = Field(description="Where the job was saved; the user approves this file.")
+    plan_id: str = Field(description="The job's content id.")
+    endpoint_id: str = Field(description="The endpoint the job is for.")
+    nodes: int = Field(description="Nodes in the API-format workflow.")
+    images: list[str] = Field(default_factory=list, description="Input images attached to the job.")
+    size_bytes: int = Field(description="Request size (RunPod accepts at most 10 MB).")
+    models_needed: list[str] = Field(description="Model files the endpoint's workers must already have.")
+    images_needed: list[str] = Field(description="Images the workflow loads by name.")
+    warnings: list[str] = Field(default_factory=list, description="What may fail on the worker.")
+    next_step: str = Field(description="What the user does to approve and submit the job.")
+
+
+@capability(command="runpod prepare")
+def prepare_runpod_job(inp: RunPodPrepareInput, ctx: ToolContext) -> RunPodPrepared:
+    """Prepare a workflow to run on the user's RunPod serverless GPU endpoint (worker-comfyui): converts
+    it to API format, attaches input images, checks the 10 MB limit and lists the models the workers
+    must have. Saves a job file and SENDS NOTHING: submitting costs money and only the user can
+    approve and submit it."""
+    request = build_job_request(inp.model_copy(update={"endpoint_id": inp.endpoint_id or ctx.runpod_endpoint_id}),
+                                schemas=ctx.schemas())
+    path, job = save_job(request, ctx.state_dir)
+    step = (f"Submitting costs money: the user approves with `comfyfixer runpod approve {path}` and sends it "
+            f"with `comfyfixer runpod submit {path} --token …`. You cannot submit it.")
+    return RunPodPrepared(job_file=str(path), **summary(job), next_step=step)

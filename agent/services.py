@@ -1,35 +1,49 @@
-"""Builds the shared inputs of tools (schemas, catalogs) from settings, once per process."""
+"""From settings to capabilities: the one place that builds the :class:`ToolContext` and the registry.
+
+Every CLI command and the assistant get their context from :func:`build_context` and their
+capabilities from :func:`registry`, so both surfaces reach the same capability with the same
+collaborators (schemas, catalogs, clients, resolvers, policy). Flags are applied as settings
+overrides before the context is built; nothing else copies settings by hand.
+"""
 
 from __future__ import annotations
 
-import logging
+from functools import cache
+from typing import Any
 
-from comfyfixer.agent.config import Settings
-from comfyfixer.tools.catalogs.manager import ManagerCatalog, load_cached_manager_catalog
-from comfyfixer.tools.errors import ConfigError
-from comfyfixer.tools.schema.loader import SchemaSet, bundled_core_schemas, load_schemas
+from pydantic import BaseModel
 
-log = logging.getLogger(__name__)
-
-
-def schemas_for(settings: Settings, object_info: str | None = None) -> SchemaSet:
-    """Node schemas: ``--object-info`` (file or URL), else settings, else the bundled core snapshot.
-
-    A live or saved object_info is merged over the bundled core snapshot so that core classes
-    stay known even when a dump is partial.
-    """
-    source = object_info or (str(settings.object_info_file) if settings.object_info_file else None) or settings.comfyui_url
-    if source is None:
-        return bundled_core_schemas()
-    return load_schemas(source)
+from comfyfixer.agent.config import Settings, load_settings
+from comfyfixer.tools.context import ToolContext
+from comfyfixer.tools.toolset import Registry, tool_registry
 
 
-def catalog_for(settings: Settings, *, required: bool = False) -> ManagerCatalog | None:
-    """ComfyUI-Manager's catalogs, or ``None`` (with a warning) when none is available."""
-    try:
-        return load_cached_manager_catalog(settings.cache_dir, settings.manager_catalog_dir)
-    except ConfigError:
-        if required:
-            raise
-        log.warning("ComfyUI-Manager catalogs not found; run `comfyfixer catalogs refresh`")
-        return None
+def build_context(settings: Settings, **extra: Any) -> ToolContext:
+    """The capabilities' view of ``settings``: every field both models share, copied by name, plus
+    ``extra`` context-only fields (``use_cache``, ``manager_wheel_dirs``)."""
+    shared = ToolContext.model_fields.keys() & Settings.model_fields.keys()
+    values = {name: getattr(settings, name) for name in shared}
+    values.update(extra)
+    return ToolContext(**values)
+
+
+def context(*, use_cache: bool = True, **overrides: Any) -> tuple[Settings, ToolContext]:
+    """Settings with the CLI's flag ``overrides`` (``None`` = not given) and the context built from them."""
+    settings = load_settings(**overrides)
+    return settings, build_context(settings, use_cache=use_cache)
+
+
+@cache
+def registry() -> Registry:
+    """Every capability: the ones in ``tools/`` and those declared on this side (fix plans, RunPod
+    jobs), which need the plan and job files kept here."""
+    from comfyfixer.agent.planning import plan_fix
+    from comfyfixer.agent.runpod_jobs import prepare_runpod_job
+
+    return tool_registry(extra=[plan_fix, prepare_runpod_job])
+
+
+def run(name: str, args: BaseModel, ctx: ToolContext, **caller_options: Any) -> Any:
+    """Run the registered capability ``name`` — the CLI's one call per command (``caller_options``:
+    the capability's keyword-only, user-side choices such as where to save)."""
+    return registry().run(name, args, ctx, **caller_options)

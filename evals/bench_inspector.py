@@ -24,7 +24,7 @@ from typing import Any
 from comfyfixer.evals.inspector_corpus import _base, _template_expected, recall_counts
 from comfyfixer.tools.catalogs.manager import load_manager_catalog
 from comfyfixer.tools.schema.loader import bundled_core_schemas
-from comfyfixer.tools.workflow import inspect_workflow
+from comfyfixer.tools.workflow import inspect_source
 
 
 def _corpus(shared: Path) -> list[tuple[Path, list[str]]]:
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     schemas = bundled_core_schemas()
 
     def ours(path: Path) -> list[str]:
-        return [_base(m.filename) for m in inspect_workflow(path, schemas=schemas, catalog=catalog).models]
+        return [_base(m.filename) for m in inspect_source(path, schemas=schemas, catalog=catalog).models]
 
     rows = [_run("comfyfixer inspect", ours, items, args.repeat)]
     try:

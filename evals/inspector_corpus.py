@@ -21,7 +21,7 @@ from typing import Any
 from comfyfixer.tools.catalogs.manager import ManagerCatalog, normalize_repo_url
 from comfyfixer.tools.errors import ComfyFixerError
 from comfyfixer.tools.schema.loader import SchemaSet, bundled_core_schemas
-from comfyfixer.tools.workflow import InspectionResult, inspect_workflow
+from comfyfixer.tools.workflow import InspectionResult, inspect_source
 
 
 def _base(name: str) -> str:
@@ -103,7 +103,7 @@ def _inspect_and_count(
     """Inspect one file and add its model recall to ``score``; errors are counted, never raised."""
     score.files += 1
     try:
-        result = inspect_workflow(path, schemas=schemas, catalog=catalog)
+        result = inspect_source(path, schemas=schemas, catalog=catalog)
     except ComfyFixerError as exc:
         score.format_errors.append(f"{name}: {exc}")
         return None

@@ -43,7 +43,7 @@ from comfyfixer.tools.catalogs.model_index import ModelIndex, iter_properties_mo
 from comfyfixer.tools.civitai.client import CivitaiClient
 from comfyfixer.tools.huggingface.client import HuggingFaceClient, parse_hf_url
 from comfyfixer.tools.resolver.cache import DiskCache
-from comfyfixer.tools.resolver.models import ModelQuery, Status, Verdict
+from comfyfixer.tools.resolver.models import ModelQuery, ResolveStatus, Verdict
 from comfyfixer.tools.resolver.strategy import ModelResolver
 from comfyfixer.tools.resolver.tokens import analyze
 
@@ -301,11 +301,11 @@ def _canonical(url: str) -> str:
 def score(corpus: Corpus, name: str, folder: str | None, v: Verdict) -> ItemResult:
     expected = sorted(corpus.template_urls.get(name, set()))
     best = v.best
-    if v.status == Status.RESOLVED and best is not None:
+    if v.status == ResolveStatus.RESOLVED and best is not None:
         ok = _is_right(corpus, name, best.url, best.sha256)
         return ItemResult(filename=name, folder=folder, outcome="correct" if ok else "wrong", status=v.status,
                           chosen=best.url, expected=expected)
-    if v.status == Status.UNCERTAIN:
+    if v.status == ResolveStatus.UNCERTAIN:
         ok = any(_is_right(corpus, name, c.url, c.sha256) for c in v.candidates)
         return ItemResult(filename=name, folder=folder, outcome="uncertain_right" if ok else "uncertain_wrong",
                           status=v.status, chosen=best.url if best else None, expected=expected)

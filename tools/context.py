@@ -1,32 +1,61 @@
-"""What a tool may know about its surroundings: folders, base URLs, tokens and caches.
+"""The one dependency object every capability receives: folders, URLs, policy, and the shared
+collaborators built from them (node schemas, catalogs, API clients, the resolvers).
 
-Tools never read settings or the environment. The caller (the CLI or the agent) builds one
-``ToolContext`` and hands it to every tool call. Tokens are ``SecretStr`` so they stay out of
-``repr``, logs and traces; call :meth:`ToolContext.secret` only where a client needs the value.
+Capabilities never read settings or the environment. The user-facing side (``agent/services.py``)
+builds one :class:`ToolContext` from the settings — once per command or conversation — and hands it
+to every call, whether the call comes from the CLI or from the assistant. Everything a caller must
+not choose (where to write, caches, tokens, which ComfyUI) lives here and never in a capability's
+input model, so a language model cannot steer it.
+
+Expensive collaborators are built lazily on first use and memoised per context: a conversation
+that inspects ten workflows loads the catalogs once. :meth:`ToolContext.close` closes every client
+the context opened; use the context as a ``with`` block.
+
+Tokens are ``SecretStr``, so they stay out of ``repr``, logs and traces; :meth:`secret` hands the
+plain value to a client and nowhere else.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
+if TYPE_CHECKING:
+    from comfyfixer.tools.catalogs.manager import ManagerCatalog
+    from comfyfixer.tools.catalogs.notes import NotesIndex
+    from comfyfixer.tools.civitai import CivitaiClient
+    from comfyfixer.tools.comfy_registry import ComfyRegistryClient
+    from comfyfixer.tools.download.hosts import HostPolicy
+    from comfyfixer.tools.huggingface import HuggingFaceClient
+    from comfyfixer.tools.resolver import ModelResolver, NodeResolver
+    from comfyfixer.tools.schema.loader import SchemaSet
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
 
 class ToolContext(BaseModel):
-    """Everything the project's tools may use besides their own input."""
+    """Everything the project's capabilities may use besides their own input.
+
+    The field names are those of the settings they come from, so the builder copies them by name.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     # local ComfyUI
     comfyui_dir: Path | None = Field(default=None, description="The ComfyUI folder (holds models/ and custom_nodes/).")
     comfyui_url: str | None = Field(default=None, description="A running ComfyUI, e.g. http://127.0.0.1:8188.")
+    comfyui_python: Path | None = Field(default=None, description="ComfyUI's Python, for pack requirements.")
     object_info_file: Path | None = Field(default=None, description="A saved /object_info JSON used as node schemas.")
     extra_model_paths: tuple[Path, ...] = Field(default=(), description="extra_model_paths.yaml files to honour.")
 
-    # where tools keep things
+    # where capabilities keep things
     cache_dir: Path = Field(..., description="Cache folder (catalogs, indexes, downloads in progress).")
     state_dir: Path = Field(..., description="State folder (plans, approvals, conversations).")
+    use_cache: bool = Field(default=True, description="Read and write the inventory and resolver caches.")
     manager_catalog_dir: Path | None = Field(default=None, description="Folder with ComfyUI-Manager catalog JSON files.")
     manager_wheel_dirs: tuple[Path, ...] = Field(default=(), description="Folders holding a comfyui_manager wheel.")
 
@@ -43,10 +72,18 @@ class ToolContext(BaseModel):
     http_retries: int = Field(default=4, ge=0, description="Retries for idempotent HTTP calls.")
     offline: bool = Field(default=False, description="Never touch the network; use caches only.")
 
-    # Per-context memo for expensive read-only objects (catalogs, indexes): tools share them
-    # within one command or conversation, without module globals.
+    # policy for plans and downloads
+    allowed_hosts: tuple[str, ...] = Field(default=(), description="Hosts added to the download allow-list.")
+    max_download_bytes: int = Field(default=60 * 1024**3, gt=0, description="Cap for one download.")
+    max_total_bytes: int = Field(default=200 * 1024**3, gt=0, description="Cap for one plan.")
+    license_allowlist: tuple[str, ...] = Field(default=(), description="Licences accepted without confirmation.")
+    approval_ttl_seconds: int = Field(default=30 * 60, gt=0, description="How long an approval token lives.")
+
+    # Per-context memo for expensive read-only objects and open clients, shared by every call made
+    # with this context (and by copies of it), without module globals.
     _memo: dict[str, Any] = PrivateAttr(default_factory=dict)
 
+    # --- plumbing -------------------------------------------------------------------------------
     def secret(self, name: str) -> str | None:
         """The plain value of a token field, for handing to a client. Never log it."""
         value = getattr(self, name)
@@ -57,3 +94,124 @@ class ToolContext(BaseModel):
         if key not in self._memo:
             self._memo[key] = factory()
         return self._memo[key]
+
+    def close(self) -> None:
+        """Close every client this context opened (they are rebuilt if the context is used again)."""
+        for key in [k for k, v in self._memo.items() if callable(getattr(v, "close", None))]:
+            client = self._memo.pop(key)
+            try:
+                client.close()
+            except Exception:  # closing must never hide the result of the work itself
+                log.debug("closing %s failed", key, exc_info=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- shared collaborators ---------------------------------------------------------------------
+    def schemas(self, source: str | Path | None = None) -> SchemaSet:
+        """Node schemas: an explicit object_info file or URL, else the context's file, else the
+        running ComfyUI, else the bundled core snapshot (a dump is merged over the core set)."""
+        from comfyfixer.tools.schema.loader import bundled_core_schemas, load_schemas
+
+        src = source or self.object_info_file or self.comfyui_url
+        if src is None:
+            return bundled_core_schemas()
+        key = str(src)
+        return self.memo(f"schemas:{key}", lambda: load_schemas(key))
+
+    def catalog(self) -> ManagerCatalog | None:
+        """ComfyUI-Manager's catalogs, or ``None`` when none can be found (capabilities then name
+        fewer packs instead of failing; the reason is logged once)."""
+        from comfyfixer.tools.catalogs.manager import load_cached_manager_catalog
+        from comfyfixer.tools.errors import ConfigError
+
+        def load() -> ManagerCatalog | None:
+            try:
+                return load_cached_manager_catalog(self.cache_dir, self.manager_catalog_dir, self.manager_wheel_dirs)
+            except ConfigError:
+                log.warning("ComfyUI-Manager catalogs not found; run `comfyfixer catalogs refresh`")
+                return None
+
+        # Keyed by where it is read from: a copied context shares the memo but may point elsewhere.
+        where = f"{self.manager_catalog_dir}:{self.manager_wheel_dirs}:{self.cache_dir}"
+        return self.memo(f"manager-catalog:{where}", load)
+
+    def notes(self) -> NotesIndex | None:
+        """The knowledge pack's model notes (file → folder tables shipped with the package)."""
+        from comfyfixer.tools.catalogs.notes import load_notes
+
+        def load() -> NotesIndex | None:
+            import comfyfixer.knowledge as knowledge
+
+            folder = Path(next(iter(knowledge.__path__)))
+            return load_notes(folder) if folder.is_dir() else None
+
+        return self.memo("knowledge-notes", load)
+
+    def civitai(self) -> CivitaiClient | None:
+        """The Civitai API client, or ``None`` offline."""
+        if self.offline:
+            return None
+        from comfyfixer.tools.civitai import CivitaiClient
+
+        return self.memo("client:civitai", lambda: CivitaiClient(
+            base_url=self.civitai_base_url, token=self.secret("civitai_token"),
+            timeout=self.http_timeout, retries=self.http_retries))
+
+    def huggingface(self) -> HuggingFaceClient:
+        """The Hugging Face client (it answers from its cache when offline)."""
+        from comfyfixer.tools.huggingface import HuggingFaceClient
+
+        return self.memo("client:hf", lambda: HuggingFaceClient(
+            endpoint=self.hf_endpoint, token=self.secret("hf_token"), timeout=self.http_timeout,
+            retries=self.http_retries, offline=self.offline))
+
+    def registry_client(self) -> ComfyRegistryClient | None:
+        """The Comfy registry client, or ``None`` offline."""
+        if self.offline:
+            return None
+        from comfyfixer.tools.comfy_registry import ComfyRegistryClient
+
+        return self.memo("client:registry", lambda: ComfyRegistryClient(
+            self.comfy_registry_url, timeout=self.http_timeout, retries=self.http_retries))
+
+    def model_resolver(self, *, catalogs: bool = True, templates: bool = True) -> ModelResolver:
+        """The model resolver: template and catalog index, knowledge notes, Hugging Face, Civitai
+        and the verdict cache — the same one for the CLI and the assistant."""
+        from comfyfixer.tools.catalogs.model_index import build_model_index, find_template_dirs
+        from comfyfixer.tools.resolver import DiskCache, ModelResolver
+
+        catalog = self.catalog() if catalogs else None
+
+        def build() -> ModelResolver:
+            index = build_model_index(catalog, find_template_dirs() if templates else [])
+            return ModelResolver(index=index, hf=self.huggingface(), civitai=self.civitai(),
+                                 cache=DiskCache(self.cache_dir / "resolver"), notes=self.notes())
+
+        return self.memo(f"model-resolver:{catalogs}:{templates}:{id(catalog)}", build)
+
+    def node_resolver(self) -> NodeResolver:
+        """The node-class resolver: ComfyUI-Manager's node map, confirmed by the Comfy registry."""
+        from comfyfixer.tools.resolver import NodeResolver
+
+        return NodeResolver(self.catalog(), self.registry_client())
+
+    def host_policy(self) -> HostPolicy:
+        """The download allow-list with each token bound to its service."""
+        import httpx
+
+        from comfyfixer.tools.download.hosts import HostPolicy
+
+        tokens: dict[str, str | None] = {}
+        for host in {"civitai.com", httpx.URL(self.civitai_base_url).host}:
+            tokens[host] = self.secret("civitai_token")
+        for host in {"huggingface.co", httpx.URL(self.hf_endpoint).host}:
+            tokens[host] = self.secret("hf_token")
+        return HostPolicy.build(self.allowed_hosts, tokens)
+
+    def inventory_cache_dir(self) -> Path | None:
+        """Where the inventory and inspection caches live, or ``None`` when caching is off."""
+        return self.cache_dir / "inventory" if self.use_cache else None

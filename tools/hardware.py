@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from comfyfixer.tools.context import ToolContext
+from comfyfixer.tools.toolset import capability
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ def _gpus(notes: list[str]) -> list[GpuInfo]:
     return parse_nvidia_smi(out.stdout)
 
 
+@capability(command="hardware")
 def hardware_profile(args: HardwareInput, ctx: ToolContext) -> HardwareProfile:
     """Report this machine's GPUs (name, total and free VRAM), system RAM, CPU cores and free disk
     space in the ComfyUI folder. Use it before recommending model precisions, resolutions or frame

@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, Field
 
 from comfyfixer.tools.context import ToolContext
+from comfyfixer.tools.toolset import capability
 
 PACKAGE = "comfyfixer.knowledge"
 NODE_DOCS_PACKAGE = "comfyui_embedded_docs"
@@ -215,6 +216,7 @@ def default_index() -> KnowledgeIndex:
     return KnowledgeIndex(pack_index().sections + nodes) if nodes else pack_index()
 
 
+@capability(command="knowledge")
 def search_knowledge(query: KnowledgeQuery, ctx: ToolContext) -> KnowledgeResult:
     """Search ComfyFixerSmart's knowledge pack: ComfyUI model folders and loaders, model families
     (files, precisions, typical VRAM), custom node packs, samplers, common errors and their fixes,

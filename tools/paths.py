@@ -110,3 +110,37 @@ def ensure_under(path: Path, roots: Iterable[Path], *, what: str = "path") -> Pa
         shown = ", ".join(str(r) for r in roots) or "(none configured)"
         raise UnsafePathError(f"refusing to write {what} {path}: outside the allowed folders {shown}")
     return path
+
+
+def atomic_write(path: Path, data: bytes | str, *, exclusive: bool = False, mode: int | None = None) -> Path:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half of one.
+
+    The bytes go to a temporary file in the same folder, are fsynced, and then take the final name:
+    with ``os.replace`` (the cache, report and catalog files we keep current), or — with
+    ``exclusive=True`` — with ``os.link``, which fails if ``path`` already exists, so a file that
+    must never be overwritten (plans, job files, rebuilt workflows) is not, even when two writers
+    race. ``mode`` sets the permission bits before the file is visible (e.g. ``0o600`` for keys).
+    Raises ``FileExistsError`` for an exclusive write onto an existing file.
+    """
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        if mode is not None:
+            os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if exclusive:
+            os.link(tmp, path)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -39,13 +39,12 @@ def refresh_command(
 @catalogs_app.command("show")
 def show_command(json_out: bool = typer.Option(False, "--json", help="Print JSON only.")) -> int:
     """Say which catalogs are in use and how much they hold."""
-    from comfyfixer.agent.config import load_settings
+    from comfyfixer.agent import services
     from comfyfixer.agent.output import console, emit_json
-    from comfyfixer.agent.services import catalog_for
     from comfyfixer.tools.catalogs.model_index import build_model_index, find_template_dirs
 
-    settings = load_settings()
-    cat = catalog_for(settings)
+    _, ctx = services.context()
+    cat = ctx.catalog()
     index = build_model_index(cat, find_template_dirs())
     data = {
         "manager": cat.source.describe() if cat else None,

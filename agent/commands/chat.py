@@ -29,10 +29,11 @@ def register(app: typer.Typer) -> None:
 
 
 # --- shared -----------------------------------------------------------------------
-def _settings(base_url: str | None, model: str | None, native_tools: bool | None) -> Settings:
+def _settings(base_url: str | None, model: str | None, native_tools: bool | None,
+              comfyui: Path | None = None) -> Settings:
     from comfyfixer.agent.config import load_settings
 
-    return load_settings(llm_base_url=base_url, llm_model=model, llm_native_tools=native_tools)
+    return load_settings(llm_base_url=base_url, llm_model=model, llm_native_tools=native_tools, comfyui_dir=comfyui)
 
 
 def direct_commands() -> list[str]:
@@ -165,6 +166,7 @@ def ask_command(
     native_tools: bool | None = typer.Option(None, "--native-tools/--prompt-tools",
                                              help="Native tool calls, or prompt-based (nous) for servers without them."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 unless the status is OK."),
+    comfyui: Path | None = typer.Option(None, "--comfyui", help="The ComfyUI folder the tools check and plan against."),
 ) -> int:
     """Ask the assistant one question; it plans, calls tools and answers with a status."""
     from comfyfixer.agent.orchestrator import ModelUnavailable, Orchestrator
@@ -173,7 +175,7 @@ def ask_command(
 
     if task is not None and task not in TASKS:
         raise InputError(f"unknown task {task!r}", hint="use one of: " + ", ".join(TASKS))
-    settings = _settings(base_url, model, native_tools)
+    settings = _settings(base_url, model, native_tools, comfyui)
     files = _check_files(file)
     conversation = _open_conversation(settings, resume, save)
     orch = Orchestrator(settings)
@@ -218,11 +220,12 @@ def chat_command(
     model: str | None = typer.Option(None, "--model", help="Model name on that server."),
     native_tools: bool | None = typer.Option(None, "--native-tools/--prompt-tools",
                                              help="Native tool calls, or prompt-based (nous) for servers without them."),
+    comfyui: Path | None = typer.Option(None, "--comfyui", help="The ComfyUI folder the tools check and plan against."),
 ) -> int:
     """Chat with the assistant: answers stream, tool calls show as they happen, plans wait for your approval."""
     from comfyfixer.agent.orchestrator import ModelUnavailable, Orchestrator
 
-    settings = _settings(base_url, model, native_tools)
+    settings = _settings(base_url, model, native_tools, comfyui)
     pending = _check_files(file)
     conversation = _open_conversation(settings, resume, True)
     assert conversation is not None

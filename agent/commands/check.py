@@ -10,9 +10,8 @@ import typer
 from comfyfixer.agent.output import EXIT_FINDINGS, EXIT_OK, console, emit_json, warn
 
 if TYPE_CHECKING:
-    from comfyfixer.agent.config import Settings
     from comfyfixer.agent.reports import ReportPaths
-    from comfyfixer.tools.readiness import CheckInput, CheckResult
+    from comfyfixer.tools.readiness import CheckResult
 
 DEMO_OUT = "comfyfixer-demo-out"
 
@@ -44,10 +43,10 @@ def check_command(
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the inventory cache."),
 ) -> int:
     """Check a folder of workflows against the local ComfyUI: runnable, missing (what and how to fix), or invalid."""
+    from comfyfixer.agent import services
     from comfyfixer.agent.reports import check_json, write_reports
-    from comfyfixer.agent.services import catalog_for
     from comfyfixer.tools.errors import InputError
-    from comfyfixer.tools.readiness import check_workflows
+    from comfyfixer.tools.readiness import CheckInput
 
     if demo:
         if paths or comfyui or comfyui_url:
@@ -58,10 +57,12 @@ def check_command(
         out = out or Path(DEMO_OUT)
     if not paths:
         raise InputError("no workflows given", hint="pass workflow files or folders, or try `comfyfixer check --demo`")
-    settings, inp = build_check_input(paths, comfyui=comfyui, comfyui_url=comfyui_url,
-                                      extra_model_paths=extra_model_paths, object_info=object_info,
-                                      no_cache=no_cache, hashes=hashes)
-    result = check_workflows(inp, catalog=catalog_for(settings), exclude=[out] if out else None)
+    _, ctx = services.context(
+        use_cache=not no_cache, comfyui_dir=comfyui, comfyui_url=comfyui_url, object_info_file=object_info,
+        extra_model_paths=list(extra_model_paths) if extra_model_paths else None)
+    with ctx:
+        result = services.run("check_workflows", CheckInput(paths=list(paths), hashes=hashes,
+                                                            exclude=[str(out)] if out else []), ctx)
     reports = write_reports(result, out) if out is not None else None
     if json_out:
         doc: dict[str, Any] = check_json(result)
@@ -73,35 +74,6 @@ def check_command(
         _render(result, reports)
     s = result.summary
     return EXIT_FINDINGS if strict and (s.missing or s.invalid) else EXIT_OK
-
-
-def build_check_input(
-    paths: list[str],
-    *,
-    comfyui: Path | None = None,
-    comfyui_url: str | None = None,
-    extra_model_paths: list[Path] | None = None,
-    object_info: Path | None = None,
-    no_cache: bool = False,
-    hashes: bool = False,
-) -> tuple[Settings, CheckInput]:
-    """Settings (flags over env/files) and the readiness check's input; shared by `check` and `schedule`."""
-    from comfyfixer.agent.config import load_settings
-    from comfyfixer.tools.errors import InputError
-    from comfyfixer.tools.readiness import CheckInput
-
-    settings = load_settings(
-        comfyui_dir=comfyui, comfyui_url=comfyui_url, object_info_file=object_info,
-        extra_model_paths=list(extra_model_paths) if extra_model_paths else None,
-    )
-    if settings.comfyui_dir is None and settings.comfyui_url is None:
-        raise InputError("no ComfyUI to check against", hint="pass --comfyui DIR or --comfyui-url URL (or set COMFYFIXER_COMFYUI_DIR)")
-    inp = CheckInput(
-        paths=list(paths), comfyui_dir=settings.comfyui_dir, comfyui_url=settings.comfyui_url,
-        extra_model_paths=list(settings.extra_model_paths), object_info_file=settings.object_info_file,
-        cache_dir=None if no_cache else settings.cache_dir / "inventory", hashes=hashes,
-    )
-    return settings, inp
 
 
 _STYLE = {"runnable": "green", "missing": "yellow", "invalid": "red"}

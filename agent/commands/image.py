@@ -24,15 +24,19 @@ def read_command(
     no_stealth: bool = typer.Option(False, "--no-stealth", help="Skip the hidden alpha-channel (stealth) scan."),
 ) -> int:
     """Read prompt, seed, sampler, models, LoRAs and embedded ComfyUI graphs from images."""
+    from comfyfixer.agent import services
     from comfyfixer.agent.output import console, emit_json
     from comfyfixer.tools.errors import InputError
-    from comfyfixer.tools.imagemeta.reader import iter_image_files, read_images, summary
+    from comfyfixer.tools.imagemeta.models import ReadImageInput
+    from comfyfixer.tools.imagemeta.reader import read_images, summary
 
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise InputError(f"not found: {', '.join(missing)}", hint="check the path")
-    files = list(iter_image_files(paths))
-    results = read_images(files, stealth=not no_stealth)
+    _, ctx = services.context()
+    with ctx:
+        results = read_images(paths, read=lambda p: services.run(
+            "read_image_metadata", ReadImageInput(path=str(p), stealth=not no_stealth), ctx))
     rows = [summary(r) for r in results]
     if json_out:
         single = len(paths) == 1 and not paths[0].is_dir() and len(rows) == 1

@@ -17,12 +17,12 @@ def inspect_command(
     json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> int:
     """Inspect a workflow: node types, model files, custom node packs and key parameters."""
-    from comfyfixer.agent.config import load_settings
-    from comfyfixer.agent.services import catalog_for, schemas_for
-    from comfyfixer.tools.workflow import inspect_workflow
+    from comfyfixer.agent import services
+    from comfyfixer.tools.workflow import InspectInput
 
-    settings = load_settings()
-    result = inspect_workflow(workflow, schemas=schemas_for(settings, object_info), catalog=catalog_for(settings))
+    _, ctx = services.context()
+    with ctx:
+        result = services.run("inspect_workflow", InspectInput(path=workflow, object_info=object_info), ctx)
     if json_out:
         emit_json(result)
         return 0

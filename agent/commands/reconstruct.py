@@ -28,45 +28,21 @@ def reconstruct_command(
     json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> int:
     """Rebuild the ComfyUI workflow behind an image, say what is certain and what is inferred."""
-    from comfyfixer.agent.config import load_settings
+    from comfyfixer.agent import services
     from comfyfixer.agent.output import EXIT_FINDINGS, emit_json
-    from comfyfixer.agent.services import catalog_for, schemas_for
     from comfyfixer.tools.errors import InputError
-    from comfyfixer.tools.reconstruct import ReconstructInput, reconstruct
-    from comfyfixer.tools.reconstruct.tool import local_model_names
+    from comfyfixer.tools.reconstruct import ReconstructInput
 
-    settings = load_settings()
     given = [x for x in (source, civitai_image, civitai_post) if x is not None]
     if len(given) != 1:
         raise InputError("give exactly one of IMAGE, CIVITAI_URL, --civitai-image ID, --civitai-post ID")
-    inp = ReconstructInput(
-        image=source, civitai_image_id=civitai_image, civitai_post_id=civitai_post,
-        out_dir=None if dry_run else str(out or Path.cwd()), name=name,
-        comfyui_dir=str(comfyui) if comfyui else None,
-    )
-    schemas = schemas_for(settings, str(object_info) if object_info else None)
-    is_civitai = source is None or source.startswith(("http://", "https://"))
-    online = not settings.offline
-    closers: list[Any] = []
-    civitai = None
-    resolver = None
-    if online and (is_civitai or not no_resolve):
-        from comfyfixer.tools.civitai import CivitaiClient
-
-        civitai = CivitaiClient(base_url=settings.civitai_base_url, token=settings.secret("civitai_token"),
-                                timeout=settings.http_timeout, retries=settings.http_retries)
-        closers.append(civitai)
-        if not no_resolve:
-            resolver = _build_resolver(settings, civitai)
-    catalog = catalog_for(settings)
-    readiness = _readiness(comfyui, object_info, catalog) if comfyui else None
-    try:
-        local = local_model_names(comfyui, list(settings.extra_model_paths)) if comfyui else None
-        result = reconstruct(inp, schemas=schemas, civitai=civitai if is_civitai else None, resolver=resolver,
-                             readiness=readiness, catalog=catalog, local_files=local)
-    finally:
-        for c in closers:
-            c.close()
+    inp = ReconstructInput(image=source, civitai_image_id=civitai_image, civitai_post_id=civitai_post, name=name,
+                           resolve=not no_resolve)
+    _, ctx = services.context(comfyui_dir=comfyui, object_info_file=object_info)
+    if comfyui is None:  # only a ComfyUI named on the command line is checked against
+        ctx = ctx.model_copy(update={"comfyui_dir": None})
+    with ctx:
+        result = services.run("reconstruct_workflow", inp, ctx, out_dir=None if dry_run else (out or Path.cwd()))
     summary = result.summary()
     if comfyui:
         _offer_plan(summary, comfyui)
@@ -75,27 +51,6 @@ def reconstruct_command(
     else:
         _print(summary)
     return EXIT_FINDINGS if strict and result.status != "OK" else 0
-
-
-def _build_resolver(settings: Any, civitai: Any) -> Any:
-    from comfyfixer.tools.reconstruct.evidence import resolver_sources
-    from comfyfixer.tools.resolver import DiskCache, ModelResolver
-
-    model_resolver = ModelResolver(civitai=civitai, cache=DiskCache(Path(settings.cache_dir) / "resolver"))
-    return lambda query: model_resolver.resolve(query, sources=resolver_sources(query))
-
-
-def _readiness(comfyui: Path, object_info: Path | None, catalog: Any) -> Any:
-    from comfyfixer.tools.readiness import CheckInput, check_workflows
-
-    def check(path: Path, _dir: str) -> dict[str, Any]:
-        res = check_workflows(CheckInput(paths=[str(path)], comfyui_dir=comfyui, object_info_file=object_info),
-                              catalog=catalog)
-        if not res.workflows:
-            return {"status": "invalid", "error": "the readiness check read no workflow"}
-        return res.workflows[0].model_dump(mode="json", exclude={"path", "name"})
-
-    return check
 
 
 def _offer_plan(summary: dict[str, Any], comfyui: Path) -> None:

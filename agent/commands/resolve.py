@@ -10,42 +10,13 @@ import typer
 from comfyfixer.tools.errors import InputError
 
 if TYPE_CHECKING:
-    from comfyfixer.agent.config import Settings
-    from comfyfixer.tools.catalogs.manager import ManagerCatalog
-    from comfyfixer.tools.catalogs.notes import NotesIndex
-    from comfyfixer.tools.resolver import ModelResolver, Verdict
+    from comfyfixer.tools.resolver import Verdict
 
 SOURCES_HELP = "Comma list of sources to consult: workflow,hash,catalogs,hf,civitai (default: all)."
 
 
 def register(app: typer.Typer) -> None:
     app.command("resolve")(resolve_command)
-
-
-def build_model_resolver(settings: Settings, catalog: ManagerCatalog | None, *, use_templates: bool = True) -> ModelResolver:
-    """A resolver wired from settings: catalogs, Hugging Face and Civitai clients, disk cache."""
-    from comfyfixer.tools.catalogs.model_index import build_model_index, find_template_dirs
-    from comfyfixer.tools.civitai import CivitaiClient
-    from comfyfixer.tools.huggingface import HuggingFaceClient
-    from comfyfixer.tools.resolver import DiskCache, ModelResolver
-
-    index = build_model_index(catalog, find_template_dirs() if use_templates else [])
-    hf = HuggingFaceClient(endpoint=settings.hf_endpoint, token=settings.secret("hf_token"),
-                           timeout=settings.http_timeout, retries=settings.http_retries, offline=settings.offline)
-    civitai = None if settings.offline else CivitaiClient(
-        base_url=settings.civitai_base_url, token=settings.secret("civitai_token"),
-        timeout=settings.http_timeout, retries=settings.http_retries)
-    return ModelResolver(index=index, hf=hf, civitai=civitai, cache=DiskCache(settings.cache_dir / "resolver"),
-                         notes=_notes())
-
-
-def _notes() -> NotesIndex | None:
-    """The knowledge pack's model notes (data shipped with the package)."""
-    import comfyfixer.knowledge as knowledge
-    from comfyfixer.tools.catalogs.notes import load_notes
-
-    folder = Path(knowledge.__file__).parent
-    return load_notes(folder) if folder.is_dir() else None
 
 
 def verdict_json(v: Verdict) -> dict[str, Any]:
@@ -92,75 +63,34 @@ def resolve_command(
     json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> int:
     """Find the exact download for a missing model (or the pack for an unknown node), with evidence."""
-    from comfyfixer.agent.config import load_settings
+    from comfyfixer.agent import services
     from comfyfixer.agent.output import EXIT_FINDINGS, emit_json
-    from comfyfixer.agent.services import catalog_for
-    from comfyfixer.tools.comfy_registry import ComfyRegistryClient
-    from comfyfixer.tools.resolver import ModelQuery, NodeQuery, NodeResolver, Status
+    from comfyfixer.tools.resolver import ModelQuery, NodeQuery, ResolveStatus
+    from comfyfixer.tools.resolver.tools import WorkflowQuery
 
     if sum(x is not None for x in (filename, workflow, node)) != 1:
         raise InputError("give exactly one of FILENAME, --workflow or --node")
-    srcs = _parse_sources(sources)
-    settings = load_settings()
-    catalog = catalog_for(settings) if "catalogs" in srcs or node or workflow else None
-    verdicts: list[Verdict] = []
-    registry = None if settings.offline else ComfyRegistryClient(
-        settings.comfy_registry_url, timeout=settings.http_timeout, retries=settings.http_retries)
-    if node is not None:
-        try:
-            verdicts.append(NodeResolver(catalog, registry).resolve(NodeQuery(class_type=node, cnr_id=cnr_id)))
-        finally:
-            if registry is not None:
-                registry.close()
-    else:
-        resolver = build_model_resolver(settings, catalog if "catalogs" in srcs else None)
-        try:
-            if filename is not None:
-                q = ModelQuery(filename=filename, folder=folder, hashes=_hashes(hash_), url_hint=url,
-                               base_model_hint=base_model)
-                verdicts.append(resolver.resolve(q, sources=srcs, use_cache=not no_cache))
-            else:
-                assert workflow is not None
-                verdicts += _resolve_workflow(workflow, resolver, NodeResolver(catalog, registry), catalog, srcs,
-                                              not no_cache)
-        finally:
-            for client in (resolver.hf, resolver.civitai, registry):
-                if client is not None:
-                    client.close()
+    srcs = list(_parse_sources(sources))
+    _, ctx = services.context(use_cache=not no_cache)
+    with ctx:
+        if node is not None:
+            verdicts = [services.run("resolve_node", NodeQuery(class_type=node, cnr_id=cnr_id), ctx)]
+        elif filename is not None:
+            q = ModelQuery(filename=filename, folder=folder, hashes=_hashes(hash_), url_hint=url,
+                           base_model_hint=base_model, sources=srcs)
+            verdicts = [services.run("resolve_model", q, ctx)]
+        else:
+            assert workflow is not None
+            found = services.run("resolve_workflow", WorkflowQuery(path=str(workflow), sources=srcs), ctx)
+            verdicts = found.items
     if json_out:
         items = [verdict_json(v) for v in verdicts]
         emit_json({"workflow": str(workflow), "items": items} if workflow is not None else items[0])
     else:
         _print(verdicts)
-    if strict and any(v.status != Status.RESOLVED for v in verdicts):
+    if strict and any(v.status != ResolveStatus.RESOLVED for v in verdicts):
         return EXIT_FINDINGS
     return 0
-
-
-def _resolve_workflow(path: Path, resolver: ModelResolver, nodes: Any, catalog: ManagerCatalog | None,
-                      srcs: tuple[str, ...], use_cache: bool) -> list[Verdict]:
-    from comfyfixer.tools.resolver import ModelQuery, NodeQuery
-    from comfyfixer.tools.workflow import inspect_workflow
-
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    result = inspect_workflow(path, catalog=catalog)
-    out: list[Verdict] = []
-    seen: set[tuple[str, str | None]] = set()
-    for ref in result.models:
-        key = (ref.filename, ref.folder)
-        if key in seen:
-            continue
-        seen.add(key)
-        hashes = {ref.hash_type or "SHA256": ref.hash} if ref.hash else {}
-        out.append(resolver.resolve(ModelQuery(filename=ref.filename, folder=ref.folder, hashes=hashes, url_hint=ref.url),
-                                    sources=srcs, use_cache=use_cache))
-    for finding in result.custom_nodes:
-        if finding.status == "CORE_UPDATE":
-            continue
-        cnr = finding.packs[0].id if len(finding.packs) == 1 else None
-        out.append(nodes.resolve(NodeQuery(class_type=finding.class_type, cnr_id=cnr)))
-    return out
 
 
 def _print(verdicts: list[Verdict]) -> None:

@@ -51,14 +51,14 @@ def prepare_command(
     json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> int:
     """Write a job file (API-format workflow + input images). Sends nothing, costs nothing."""
-    from comfyfixer.agent.config import load_settings
-    from comfyfixer.agent.runpod_jobs import save_job, summary
-    from comfyfixer.tools.runpod import RunPodPrepareInput, prepare_runpod_job
+    from comfyfixer.agent import services
+    from comfyfixer.tools.runpod import RunPodPrepareInput
 
-    settings = load_settings()
-    request = prepare_runpod_job(RunPodPrepareInput(workflow=workflow, endpoint_id=_endpoint(endpoint), images=image))
-    path, job = save_job(request, settings.state_dir)
-    info = {"job_file": str(path), **summary(job)}
+    _, ctx = services.context(runpod_endpoint_id=endpoint)
+    with ctx:
+        prepared = services.run("prepare_runpod_job", RunPodPrepareInput(workflow=workflow, images=image), ctx)
+    info = prepared.model_dump(mode="json", exclude={"next_step"})
+    path = prepared.job_file
     if json_out:
         emit_json(info)
         return 0

@@ -24,11 +24,10 @@ def schedule_command(
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document (the runs) at the end."),
 ) -> int:
     """Re-check workflows on an interval and rewrite the reports whenever a result changes."""
-    from comfyfixer.agent.commands.check import build_check_input
+    from comfyfixer.agent import services
     from comfyfixer.agent.reports import check_json, write_reports
     from comfyfixer.agent.scheduler import cron_line, parse_interval, run_schedule
-    from comfyfixer.agent.services import catalog_for
-    from comfyfixer.tools.readiness import CheckResult, check_workflows
+    from comfyfixer.tools.readiness import CheckInput, CheckResult
 
     every_s = parse_interval(every)
     if print_cron:
@@ -38,12 +37,12 @@ def schedule_command(
         line = cron_line(every_s, args)
         emit_json({"cron": line}) if json_out else console.print(line, markup=False)
         return 0
-    settings, inp = build_check_input(paths, comfyui=comfyui, comfyui_url=comfyui_url)
-    catalog = catalog_for(settings)
+    _, ctx = services.context(comfyui_dir=comfyui, comfyui_url=comfyui_url)
+    inp = CheckInput(paths=list(paths), exclude=[str(out)])
     latest: dict[str, CheckResult] = {}
 
     def check() -> dict[str, object]:
-        latest["result"] = check_workflows(inp, catalog=catalog, exclude=[out])
+        latest["result"] = services.run("check_workflows", inp, ctx)
         return check_json(latest["result"])
 
     def write() -> None:
@@ -55,7 +54,8 @@ def schedule_command(
                           f"({rec.seconds:.1f}s)")  # type: ignore[attr-defined]
 
     try:
-        records = run_schedule(check, write, every_s, runs=runs, on_run=show)
+        with ctx:
+            records = run_schedule(check, write, every_s, runs=runs, on_run=show)
     except KeyboardInterrupt:
         console.print("stopped")
         return 0

@@ -2,7 +2,7 @@
 
 Entry points::
 
-    orch = Orchestrator(settings)                      # tools from default_toolset()
+    orch = Orchestrator(settings)                      # every registered capability as a tool
     answer = orch.run("make this workflow runnable", files=[path])
     answer.status, answer.answer, answer.candidates, answer.tool_calls
 
@@ -11,7 +11,7 @@ runs one after the user approved it, with a token the model never sees.
 """
 
 from comfyfixer.agent.orchestrator.conversation import Conversation
-from comfyfixer.agent.orchestrator.engine import ModelUnavailable, Orchestrator, build_tool_context
+from comfyfixer.agent.orchestrator.engine import ModelUnavailable, Orchestrator
 from comfyfixer.agent.orchestrator.records import AgentAnswer, ProposedAction, ToolCallRecord, Usage
 
 __all__ = [
@@ -22,5 +22,4 @@ __all__ = [
     "ProposedAction",
     "ToolCallRecord",
     "Usage",
-    "build_tool_context",
 ]

@@ -1,11 +1,13 @@
-"""One adapter from the project's typed tools to qwen-agent tools.
+"""One adapter from the project's registered capabilities to qwen-agent tools.
 
 * :func:`tool_parameters` turns a pydantic input model into the schema qwen-agent accepts (its
   ``is_tool_schema`` wants exactly ``type``/``properties``/``required`` at the top, so titles go and
   ``$defs`` are inlined).
-* :func:`make_qwen_tool` wraps a :class:`ToolSpec`: the call is validated and run through
-  :meth:`Toolset.call`, recorded in the run's trace, and answered with compact JSON — a result or a
-  short error the model can act on, never a traceback.
+* :func:`make_qwen_tool` wraps a :class:`Capability`: qwen-agent's call goes straight to
+  :meth:`Registry.call`, which parses and validates the arguments once and runs the capability —
+  two of our frames between the model's call and the capability. The call is recorded in the run's
+  trace and answered with compact JSON — a result or a short error the model can act on, never a
+  traceback.
 * A side-effect tool is never run from here: a call becomes a :class:`ProposedAction` that waits for
   the user's approval outside the model's reach.
 """
@@ -24,9 +26,9 @@ from pydantic import BaseModel, ValidationError
 from comfyfixer.agent.orchestrator.records import ProposedAction, ToolCallRecord
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.toolset import (
+    Capability,
+    Registry,
     ToolOutcome,
-    Toolset,
-    ToolSpec,
     compact_validation_errors,
     parse_arguments,
 )
@@ -140,37 +142,8 @@ class RunState:
             self.on_tool_end(rec)
 
 
-def _loads(params: str | dict[str, Any]) -> dict[str, Any] | str:
-    if isinstance(params, dict):
-        return params
-    try:
-        value = json.loads(params) if params.strip() else {}
-    except json.JSONDecodeError:
-        return params
-    return value if isinstance(value, dict) else params
-
-
-def run_tool(spec: ToolSpec, toolset: Toolset, ctx: ToolContext, state: RunState, params: str | dict[str, Any]) -> str:
-    """Validate and run (or, for a side-effect tool, propose) one call; return what the model reads."""
-    args = _loads(params)
-    if state.on_tool_start:
-        state.on_tool_start(spec.name, args)
-    call_id = state.next_call_id()
-    if spec.side_effects:
-        return _propose(spec, ctx, state, call_id, args)
-    outcome = toolset.call(spec.name, args, ctx)
-    state.record(
-        ToolCallRecord(
-            call_id=call_id, turn=state.turn, tool=spec.name, arguments=args, status=outcome.status,
-            duration_ms=outcome.duration_ms, result=outcome.result,
-            error=outcome.error.model_dump(exclude_none=True) if outcome.error else None,
-        )
-    )
-    return outcome_for_model(outcome)
-
-
-def _propose(spec: ToolSpec, ctx: ToolContext, state: RunState, call_id: str, args: dict[str, Any] | str) -> str:
-    del ctx  # nothing runs here
+def _propose(spec: Capability, state: RunState, call_id: str, args: Any) -> str:
+    """A side-effect call becomes a proposal the user approves outside the model's reach."""
     try:
         parsed = parse_arguments(spec.input_model, args)
     except (ValidationError, ValueError) as exc:
@@ -199,18 +172,29 @@ def _propose(spec: ToolSpec, ctx: ToolContext, state: RunState, call_id: str, ar
     })
 
 
-def make_qwen_tool(spec: ToolSpec, toolset: Toolset, ctx: ToolContext, state: RunState) -> Any:
+def make_qwen_tool(spec: Capability, registry: Registry, ctx: ToolContext, state: RunState) -> Any:
     """A qwen-agent ``BaseTool`` instance for ``spec``, bound to one run's state."""
     from qwen_agent.tools.base import BaseTool
 
     description = (PROPOSAL_PREFIX if spec.side_effects else "") + spec.description
+    name = spec.name
 
     class TypedTool(BaseTool):
-        name = spec.name
         parameters = tool_parameters(spec.input_model)
 
         def call(self, params: str | dict[str, Any], **kwargs: Any) -> str:
-            return run_tool(spec, toolset, ctx, state, params)
+            if state.on_tool_start:
+                state.on_tool_start(name, params)
+            call_id = state.next_call_id()
+            if spec.side_effects:
+                return _propose(spec, state, call_id, params)
+            outcome = registry.call(name, params, ctx)
+            state.record(ToolCallRecord(
+                call_id=call_id, turn=state.turn, tool=name, arguments=outcome.arguments, status=outcome.status,
+                duration_ms=outcome.duration_ms, result=outcome.result,
+                error=outcome.error.model_dump(exclude_none=True) if outcome.error else None))
+            return outcome_for_model(outcome)
 
+    TypedTool.name = name
     TypedTool.description = description
     return TypedTool()

@@ -17,7 +17,6 @@ from typing import Any
 
 from comfyfixer.agent.config import Settings
 from comfyfixer.agent.orchestrator.adapter import RunState, make_qwen_tool
-from comfyfixer.agent.orchestrator.agent_tools import agent_toolset
 from comfyfixer.agent.orchestrator.conversation import Conversation
 from comfyfixer.agent.orchestrator.llm import make_llm, prepare_runtime
 from comfyfixer.agent.orchestrator.prompts import guess_task, system_prompt
@@ -25,7 +24,7 @@ from comfyfixer.agent.orchestrator.records import AgentAnswer, ProposedAction, T
 from comfyfixer.agent.orchestrator.status import STATUS_LINE, decide
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.errors import ApprovalError, ComfyFixerError
-from comfyfixer.tools.toolset import Toolset
+from comfyfixer.tools.toolset import Registry
 
 log = logging.getLogger(__name__)
 
@@ -50,30 +49,6 @@ class _BudgetExhausted(Exception):
 
 class _EmptyReply(Exception):
     """Raised when the model's last reply was empty (qwen-agent would just ask again)."""
-
-
-def build_tool_context(settings: Settings) -> ToolContext:
-    """The tools' view of ``settings`` (folders, base URLs, tokens)."""
-    return ToolContext(
-        comfyui_dir=settings.comfyui_dir,
-        comfyui_url=settings.comfyui_url,
-        object_info_file=settings.object_info_file,
-        extra_model_paths=tuple(settings.extra_model_paths),
-        cache_dir=settings.cache_dir,
-        state_dir=settings.state_dir,
-        manager_catalog_dir=settings.manager_catalog_dir,
-        civitai_base_url=settings.civitai_base_url,
-        civitai_token=settings.civitai_token,
-        hf_endpoint=settings.hf_endpoint,
-        hf_token=settings.hf_token,
-        runpod_base_url=settings.runpod_base_url,
-        runpod_api_key=settings.runpod_api_key,
-        runpod_endpoint_id=settings.runpod_endpoint_id,
-        comfy_registry_url=settings.comfy_registry_url,
-        http_timeout=settings.http_timeout,
-        http_retries=settings.http_retries,
-        offline=settings.offline,
-    )
 
 
 def _text(content: Any) -> str:
@@ -119,10 +94,12 @@ class _TextStreamer:
 class Orchestrator:
     """Answers questions with a Qwen model (any OpenAI-compatible server) and the project's tools."""
 
-    def __init__(self, settings: Settings, *, toolset: Toolset | None = None, ctx: ToolContext | None = None) -> None:
+    def __init__(self, settings: Settings, *, registry: Registry | None = None, ctx: ToolContext | None = None) -> None:
+        from comfyfixer.agent import services
+
         self.settings = settings
-        self.ctx = ctx or build_tool_context(settings)
-        self.toolset = toolset if toolset is not None else agent_toolset(settings, self.ctx)
+        self.ctx = ctx or services.build_context(settings)
+        self.registry = registry if registry is not None else services.registry()
         self.max_rounds = settings.llm_max_rounds
         prepare_runtime(settings.cache_dir / "qwen-agent")
 
@@ -202,7 +179,7 @@ class Orchestrator:
         """Run a proposed side-effect call the user approved. Only the UI holds ``approval_token``."""
         if not secrets.compare_digest(approval_token, proposal.approval_token):
             raise ApprovalError(f"approval for {proposal.proposal_id} does not match", hint="approve it again")
-        outcome = self.toolset.call(proposal.tool, proposal.arguments, self.ctx, allow_side_effects=True)
+        outcome = self.registry.call(proposal.tool, proposal.arguments, self.ctx, allow_side_effects=True)
         rec = ToolCallRecord(
             call_id=f"approved-{proposal.proposal_id}", turn=0, tool=proposal.tool, arguments=proposal.arguments,
             status="APPROVED" if outcome.ok else "ERROR", duration_ms=outcome.duration_ms, result=outcome.result,
@@ -216,8 +193,8 @@ class Orchestrator:
     def _make_agent(self, state: RunState, usage: Usage, task: str | None) -> Any:
         from qwen_agent.agents import FnCallAgent
 
-        toolset, max_rounds = self.toolset, self.max_rounds
-        tools = [make_qwen_tool(spec, toolset, self.ctx, state) for spec in toolset]
+        registry, max_rounds = self.registry, self.max_rounds
+        tools = [make_qwen_tool(spec, registry, self.ctx, state) for spec in registry]
 
         class _Agent(FnCallAgent):
             def __init__(self, **kw: Any) -> None:
@@ -236,7 +213,7 @@ class Orchestrator:
 
             def _call_tool(self, tool_name: str, tool_args: Any = "{}", **kw: Any) -> Any:
                 if tool_name not in self.function_map:
-                    return _unknown_tool(state, tool_name, tool_args, toolset.names())
+                    return _unknown_tool(state, tool_name, tool_args, registry.names())
                 return super()._call_tool(tool_name, tool_args, **kw)
 
         return _Agent(

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-Status = Literal["OK", "UNCERTAIN", "FAILED"]
+AnswerStatus = Literal["OK", "UNCERTAIN", "FAILED"]
 
 
 class ToolCallRecord(BaseModel):
@@ -53,7 +53,7 @@ class Usage(BaseModel):
 class AgentAnswer(BaseModel):
     """The result of one question: status, answer text, candidates and the evidence behind them."""
 
-    status: Status
+    status: AnswerStatus
     answer: str
     reason: str | None = Field(default=None, description="Why the status is UNCERTAIN or FAILED.")
     candidates: list[Any] = Field(default_factory=list)

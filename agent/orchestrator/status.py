@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from comfyfixer.agent.orchestrator.records import Status, ToolCallRecord
+from comfyfixer.agent.orchestrator.records import AnswerStatus, ToolCallRecord
 
 STATUS_LINE = re.compile(r"^\s*[*_`>#\s]*STATUS\s*[:=]\s*[*_`]*\s*(OK|UNCERTAIN|FAILED)\b.*$", re.I | re.M)
 _LEADING = re.compile(r"^\s*[*_`]*\s*(UNCERTAIN|FAILED)\b", re.I)
@@ -26,7 +26,7 @@ MAX_CANDIDATES = 12
 
 @dataclass
 class Verdict:
-    status: Status
+    status: AnswerStatus
     answer: str
     reason: str | None = None
     candidates: list[Any] = field(default_factory=list)

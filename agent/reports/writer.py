@@ -6,8 +6,6 @@ Each file is written to a temporary name and renamed into place, so a reader nev
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ import jinja2
 from comfyfixer.agent.reports.data import check_json, workflow_fixes
 from comfyfixer.agent.reports.markdown import index_markdown, workflow_markdown
 from comfyfixer.agent.reports.names import unique_stems
+from comfyfixer.tools.paths import atomic_write
 from comfyfixer.tools.readiness import CheckResult
 from comfyfixer.tools.text import inert_json
 
@@ -33,15 +32,7 @@ class ReportPaths:
 
 
 def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, text)
 
 
 def _dump(data: Any) -> str:

@@ -35,7 +35,7 @@ def agent_run(toolbox: ToolBox, tool_ctx: ToolContext) -> Iterator[Callable[...,
         srv = ScriptedChatServer(script, **(server_kw or {})).start()
         servers.append(srv)
         settings = make_settings(srv.base_url, llm_native_tools=native, **settings_kw)
-        orch = Orchestrator(settings, toolset=toolbox.toolset(), ctx=tool_ctx)
+        orch = Orchestrator(settings, registry=toolbox.registry(), ctx=tool_ctx)
         return orch.run(question, **(run_kw or {})), srv, orch
 
     yield run

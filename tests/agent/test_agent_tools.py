@@ -7,16 +7,15 @@ from pathlib import Path
 import pytest
 
 from comfyfixer.agent.config import load_settings
-from comfyfixer.agent.orchestrator.agent_tools import agent_toolset
-from comfyfixer.agent.orchestrator.engine import build_tool_context
+from comfyfixer.agent.services import build_context, registry
 
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "ComfyUI"
 
 
 def _tools(**kw):
     settings = load_settings(offline=True, **kw)
-    ctx = build_tool_context(settings)
-    return settings, ctx, agent_toolset(settings, ctx)
+    ctx = build_context(settings)
+    return settings, ctx, registry()
 
 
 @pytest.mark.skipif(not DEMO.is_dir(), reason="demo ComfyUI not present")
@@ -47,5 +46,5 @@ def test_prepare_runpod_job_saves_a_job_and_sends_nothing(templates_dir) -> None
     assert out.result["endpoint_id"] == "ep123"
     assert out.result["models_needed"] == ["sd3.5_large_fp8_scaled.safetensors"]
     assert Path(out.result["job_file"]).is_file() and "runpod approve" in out.result["next_step"]
-    missing = ts.call("prepare_runpod_job", {"workflow": "x.json"}, build_tool_context(load_settings(offline=True)))
+    missing = ts.call("prepare_runpod_job", {"workflow": "x.json"}, build_context(load_settings(offline=True)))
     assert missing.error is not None

@@ -78,9 +78,9 @@ def test_missing_file_is_a_usage_error(capsys, tmp_path) -> None:
 @pytest.fixture
 def scripted_toolbox(monkeypatch, toolbox):
     """Make the CLI's orchestrator use the test tools (including a side-effect tool)."""
-    import comfyfixer.agent.orchestrator.engine as engine
+    import comfyfixer.agent.services as services
 
-    monkeypatch.setattr(engine, "agent_toolset", lambda settings, ctx: toolbox.toolset())
+    monkeypatch.setattr(services, "registry", toolbox.registry)
     return toolbox
 
 

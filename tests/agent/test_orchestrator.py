@@ -171,7 +171,7 @@ def test_no_server_raises_model_unavailable(toolbox, tool_ctx) -> None:
     with socket.socket() as s:  # a free port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    orch = Orchestrator(make_settings(f"http://127.0.0.1:{port}/v1"), toolset=toolbox.toolset(), ctx=tool_ctx)
+    orch = Orchestrator(make_settings(f"http://127.0.0.1:{port}/v1"), registry=toolbox.registry(), ctx=tool_ctx)
     with pytest.raises(ModelUnavailable) as err:
         orch.run("hi")
     assert f"127.0.0.1:{port}" in str(err.value) and "ollama run" in str(err.value)

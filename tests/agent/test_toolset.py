@@ -1,4 +1,4 @@
-"""The tool contract: registration rules (ratchet), validation and compact errors."""
+"""The capability contract: registration rules (ratchet), validation and compact errors."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.errors import NotFound
-from comfyfixer.tools.toolset import ToolRegistrationError, Toolset, ToolSpec, default_toolset
+from comfyfixer.tools.toolset import Capability, Registry, ToolRegistrationError, capability, tool_registry
 
 
 class Inner(BaseModel):
@@ -42,18 +42,18 @@ def ctx(tmp_path) -> ToolContext:
 
 
 def test_spec_from_function_reads_models_and_docstring() -> None:
-    spec = ToolSpec.from_function(find)
+    spec = Capability.from_function(find)
     assert (spec.name, spec.description, spec.input_model, spec.result_model) == (
         "find", "Find model files by name.", Args, Out)
     assert spec.side_effects is False
 
 
 def test_registration_refuses_missing_docstring() -> None:
-    def nodoc(args: Args) -> Out:
+    def nodoc(args: Args, ctx: ToolContext) -> Out:
         return Out(found=[])
 
     with pytest.raises(ToolRegistrationError, match="no docstring"):
-        ToolSpec.from_function(nodoc)
+        Capability.from_function(nodoc)
 
 
 class BadInner(BaseModel):
@@ -65,14 +65,14 @@ class BadArgs(BaseModel):
     inner: BadInner = Field(description="nested")
 
 
-def undocumented_field_tool(args: BadArgs) -> Out:
+def undocumented_field_tool(args: BadArgs, ctx: ToolContext) -> Out:
     """Doc."""
     return Out(found=[])
 
 
 def test_registration_refuses_undescribed_fields_even_nested() -> None:
     with pytest.raises(ToolRegistrationError, match=r"BadInner\.folder"):
-        ToolSpec.from_function(undocumented_field_tool)
+        Capability.from_function(undocumented_field_tool)
 
 
 def test_registration_refuses_bad_signatures_and_duplicates() -> None:
@@ -81,22 +81,22 @@ def test_registration_refuses_bad_signatures_and_duplicates() -> None:
         return Out(found=[])
 
     with pytest.raises(ToolRegistrationError):
-        ToolSpec.from_function(untyped)
+        Capability.from_function(untyped)
     with pytest.raises(ToolRegistrationError, match="snake_case"):
-        ToolSpec.from_function(find, name="Find-Models")
+        Capability.from_function(find, name="Find-Models")
     with pytest.raises(ToolRegistrationError, match="twice"):
-        Toolset([ToolSpec.from_function(find), ToolSpec.from_function(find)])
+        Registry([Capability.from_function(find), Capability.from_function(find)])
 
 
 def test_call_validates_and_returns_results(ctx) -> None:
-    ts = Toolset([ToolSpec.from_function(find)])
+    ts = Registry([Capability.from_function(find)])
     out = ts.call("find", '{"name": "a", "limit": 2}', ctx)
     assert out.ok and out.result == {"found": ["a", "a"]} and out.status == "OK"
     assert out.duration_ms >= 0
 
 
 def test_call_turns_problems_into_compact_errors(ctx) -> None:
-    ts = Toolset([ToolSpec.from_function(find)])
+    ts = Registry([Capability.from_function(find)])
     bad = ts.call("find", {"name": "a", "limit": 99, "where": {"folder": 3}}, ctx)
     assert bad.error and bad.error.kind == "invalid_arguments"
     fields = {d["field"] for d in bad.error.details}
@@ -115,12 +115,12 @@ def test_call_turns_problems_into_compact_errors(ctx) -> None:
 def test_side_effect_tools_need_explicit_approval(ctx) -> None:
     calls = []
 
-    def wipe(args: Args) -> Out:
+    def wipe(args: Args, ctx: ToolContext) -> Out:
         """Delete files."""
         calls.append(args.name)
         return Out(found=[])
 
-    ts = Toolset([ToolSpec.from_function(wipe, side_effects=True)])
+    ts = Registry([Capability.from_function(wipe, side_effects=True)])
     refused = ts.call("wipe", {"name": "x"}, ctx)
     assert refused.error.kind == "approval_required" and calls == []
     assert ts.call("wipe", {"name": "x"}, ctx, allow_side_effects=True).ok and calls == ["x"]
@@ -131,9 +131,45 @@ def test_context_keeps_tokens_out_of_repr_and_dumps(ctx) -> None:
     assert ctx.secret("civitai_token") == "secret-value"
 
 
+def test_registration_refuses_fields_only_the_caller_may_choose() -> None:
+    from pydantic import create_model
+
+    for name in ("out_dir", "cache_dir", "hf_token", "state_dir", "api_key", "output", "dest", "comfyui_dir"):
+        bad = create_model("Bad", paths=(list[str], Field(description="What to read.")),
+                           **{name: (str, Field(description="x"))})
+        with pytest.raises(ToolRegistrationError, match=name):
+            Capability(name="save", description="Save things.", input_model=bad, result_model=Out,
+                       func=lambda args, ctx: Out(found=[]))
+    nested = create_model("Outer", where=(create_model("Where", target=(str, Field(description="x"))),
+                                          Field(description="y")))
+    with pytest.raises(ToolRegistrationError, match=r"Where\.target"):
+        Capability(name="save", description="Save things.", input_model=nested, result_model=Out,
+                   func=lambda args, ctx: Out(found=[]))
+
+
+def test_decorator_declares_once_and_leaves_the_function_callable(ctx) -> None:
+    @capability(command="find")
+    def lookup(args: Args, ctx: ToolContext) -> Out:
+        """Look up files."""
+        return Out(found=[args.name])
+
+    assert lookup(Args(name="a"), ctx).found == ["a"]
+    reg = Registry([lookup])
+    assert reg.get("lookup").command == "find"
+    seen: list[str] = []
+    reg.observers.append(seen.append)
+    assert reg.run("lookup", Args(name="b"), ctx).found == ["b"]
+    assert reg.call("lookup", {"name": "c"}, ctx).result == {"found": ["c"]}
+    assert seen == ["lookup", "lookup"]
+    with pytest.raises(TypeError, match="Args"):
+        reg.run("lookup", Out(found=[]), ctx)
+    with pytest.raises(ToolRegistrationError, match="not declared"):
+        Registry([find])
+
+
 def test_default_toolset_meets_the_contract(ctx) -> None:
     """Ratchet: every registered tool has a docstring and fully described inputs (checked on add)."""
-    ts = default_toolset(ctx)
+    ts = tool_registry()
     assert "search_knowledge" in ts
     for spec in ts:
         assert spec.description.strip()
@@ -142,7 +178,7 @@ def test_default_toolset_meets_the_contract(ctx) -> None:
 
 def test_registered_tools_run_on_real_files(ctx, templates_dir, shared_data, manager_wheel) -> None:
     """Every read-only tool answers through the registry with a result or a compact error."""
-    ts = default_toolset(ctx.model_copy(update={"offline": True}))
+    ts = tool_registry()
     offline = ctx.model_copy(update={"offline": True})
     wf = templates_dir / "hidream_i1_dev.json"
     inspected = ts.call("inspect_workflow", {"path": str(wf)}, offline)
@@ -151,10 +187,10 @@ def test_registered_tools_run_on_real_files(ctx, templates_dir, shared_data, man
     demo_dir = Path(__file__).resolve().parents[2] / "demo" / "ComfyUI"
     if demo_dir.is_dir():
         demo = ctx.model_copy(update={"offline": True, "comfyui_dir": demo_dir})
-        checked = ts.call("check_readiness", {"paths": [str(wf)]}, demo)
+        checked = ts.call("check_workflows", {"paths": [str(wf)]}, demo)
         assert checked.ok, checked.error
         assert checked.result["workflows"][0]["missing_models"], "the demo ComfyUI lacks HiDream files"
-    no_comfy = ts.call("check_readiness", {"paths": [str(wf)]}, offline)
+    no_comfy = ts.call("check_workflows", {"paths": [str(wf)]}, offline)
     assert no_comfy.error and no_comfy.error.error_type == "ConfigError"
     image = next((shared_data / "images" / "corpus").rglob("*.png"))
     meta = ts.call("read_image_metadata", {"path": str(image)}, offline)

@@ -209,8 +209,9 @@ def test_every_failure_mode_ends_specifically_and_the_rest_continues(
     assert (pack_dir / "__init__.py").exists() and not (pack_dir / "later.py").exists()
     assert subprocess.run(["git", "-C", str(pack_dir), "rev-parse", "HEAD"], capture_output=True, text=True,
                           check=True).stdout.strip() == commit
-    assert (tmp_path / "pip.log").read_text().split() == ["-m", "pip", "install", "-r",
-                                                         str(pack_dir / "requirements.txt")]
+    pip_args = (tmp_path / "pip.log").read_text().split()  # the pack's file sanitised, binary-only, isolated
+    assert pip_args[:5] == ["-I", "-m", "pip", "--isolated", "install"] and "--only-binary" in pip_args
+    assert pip_args[-2] == "-r" and pip_args[-1] != str(pack_dir / "requirements.txt")
     assert not any((comfy / "custom_nodes").glob("*.clone"))
 
     # the journal has one line per change, with hashes and before/after
@@ -346,25 +347,25 @@ class _Evil:
 
 def test_fix_uses_the_resolver_verdicts(server: FileServer, comfy: Path, env: Path, tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from comfyfixer.agent.commands import resolve as resolve_cmd
-    from comfyfixer.tools.resolver.models import Candidate, Evidence, ModelQuery, Status, Verdict
+    from comfyfixer.tools.context import ToolContext
+    from comfyfixer.tools.resolver.models import Candidate, Evidence, ModelQuery, ResolveStatus, Verdict
 
     f = server.add_file("resolved.safetensors", 4 * MB, seed=51)
     seen: list[ModelQuery] = []
 
     class FakeResolver:
-        def resolve(self, query: ModelQuery) -> Verdict:
+        def resolve(self, query: ModelQuery, **how: object) -> Verdict:
             seen.append(query)
             if query.filename == "resolved.safetensors":
-                return Verdict(query=query.filename, status=Status.RESOLVED, candidates=[Candidate(
+                return Verdict(query=query.filename, status=ResolveStatus.RESOLVED, candidates=[Candidate(
                     source="hf", url=server.direct_url(f.name), filename=f.name, size=f.size, sha256=f.sha256,
                     score=1.0, license="apache-2.0")])
-            return Verdict(query=query.filename, status=Status.UNCERTAIN, evidence=[Evidence(source="hf", said="2 near names")],
+            return Verdict(query=query.filename, status=ResolveStatus.UNCERTAIN, evidence=[Evidence(source="hf", said="2 near names")],
                            candidates=[Candidate(source="hf", url=server.direct_url("a.safetensors"), filename="a", score=0.7),
                                        Candidate(source="civitai", url=server.direct_url("b.safetensors"), filename="b",
                                                  score=0.6)])
 
-    monkeypatch.setattr(resolve_cmd, "build_model_resolver", lambda settings, catalog: FakeResolver())
+    monkeypatch.setattr(ToolContext, "model_resolver", lambda self, **kw: FakeResolver())
     wf = workflow(tmp_path / "wf.json", "", name="resolved.safetensors")
     data = json.loads(wf.read_text())
     data["nodes"][0]["properties"] = {}

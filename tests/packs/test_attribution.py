@@ -9,7 +9,7 @@ import pytest
 
 from comfyfixer.tools.catalogs.manager import ManagerCatalog, load_manager_catalog, normalize_repo_url
 from comfyfixer.tools.schema.loader import bundled_core_schemas
-from comfyfixer.tools.workflow.inspect import inspect_workflow
+from comfyfixer.tools.workflow.inspect import inspect_source
 from comfyfixer.tools.workflow.models import CustomNodeFinding
 
 IMPACT = "https://github.com/ltdrdata/ComfyUI-Impact-Pack"
@@ -28,7 +28,7 @@ def _workflow(*nodes: tuple[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def _finding(wf: dict[str, Any], catalog: ManagerCatalog, cls: str) -> CustomNodeFinding:
-    result = inspect_workflow(wf, schemas=bundled_core_schemas(), catalog=catalog)
+    result = inspect_source(wf, schemas=bundled_core_schemas(), catalog=catalog)
     return next(f for f in result.custom_nodes if f.class_type == cls)
 
 

@@ -59,8 +59,8 @@ def test_files_are_written_and_never_overwritten(tmp_path: Path) -> None:
     img = CORPUS / "a1111" / "sd-metadata__sd-webui-hires.png"
     if not img.exists():
         pytest.skip("corpus not available")
-    first = reconstruct(ReconstructInput(image=str(img), out_dir=str(tmp_path)), schemas=schemas())
-    second = reconstruct(ReconstructInput(image=str(img), out_dir=str(tmp_path)), schemas=schemas())
+    first = reconstruct(ReconstructInput(image=str(img)), schemas=schemas(), out_dir=tmp_path)
+    second = reconstruct(ReconstructInput(image=str(img)), schemas=schemas(), out_dir=tmp_path)
     assert [Path(f).name for f in first.files] == ["sd-metadata__sd-webui-hires.workflow.json",
                                                     "sd-metadata__sd-webui-hires.api.json"]
     assert [Path(f).name for f in second.files] == ["sd-metadata__sd-webui-hires-2.workflow.json",
@@ -142,19 +142,24 @@ def test_cli_readiness_against_a_local_comfyui_offers_the_plan(tmp_path: Path, c
 def test_agent_tool_contract_and_offline_call(tmp_path: Path) -> None:
     from comfyfixer.tools.context import ToolContext
     from comfyfixer.tools.reconstruct import reconstruct_workflow
-    from comfyfixer.tools.toolset import Toolset, ToolSpec, check_spec
+    from comfyfixer.tools.toolset import Capability, Registry, check_spec
 
-    spec = ToolSpec.from_function(reconstruct_workflow)
+    spec = Capability.from_function(reconstruct_workflow)
     check_spec(spec)  # docstring present, every input field described
     img = CORPUS / "swarmui" / "sd-metadata__swarmui.png"
     if not img.exists():
         pytest.skip("corpus not available")
     ctx = ToolContext(cache_dir=tmp_path / "cache", state_dir=tmp_path / "state", offline=True)
-    outcome = Toolset([spec]).call("reconstruct_workflow", {"image": str(img)}, ctx)
+    outcome = Registry([spec]).call("reconstruct_workflow", {"image": str(img)}, ctx)
     assert outcome.ok and outcome.result is not None
     assert outcome.result["method"] == "embedded" and outcome.result["workflow"] is None
-    saved = Toolset([spec]).call("reconstruct_workflow", {"image": str(img), "out_dir": str(tmp_path)}, ctx)
-    assert saved.ok and len(saved.result["files"]) == 2
+    assert "out_dir" not in spec.input_model.model_json_schema()["properties"], "the model never picks a folder"
+    asked = Registry([spec]).call("reconstruct_workflow", {"image": str(img), "out_dir": str(tmp_path)}, ctx)
+    assert asked.ok and asked.result["files"] == [] and list(tmp_path.glob("*.json")) == []
+    graphs = Registry([spec]).call("reconstruct_workflow", {"image": str(img), "include_graphs": True}, ctx)
+    assert graphs.ok and graphs.result["workflow"] is not None and graphs.result["files"] == []
+    saved = reconstruct_workflow(ReconstructInput(image=str(img)), ctx, out_dir=tmp_path)  # the CLI's --out
+    assert len(saved.files) == 2 and all(Path(f).parent == tmp_path for f in saved.files)
 
 
 def test_embedded_graph_models_carry_the_metadata_hashes() -> None:
@@ -175,7 +180,7 @@ def test_written_files_are_standard_json_even_when_the_graph_has_nan(tmp_path: P
     img = CORPUS / "comfyui_saveimagewithmetadata" / "Dataset-Tools__DailyWorldMorphChallenge_Base_0026.png"
     if not img.exists():
         pytest.skip("corpus not available")
-    r = reconstruct(ReconstructInput(image=str(img), out_dir=str(tmp_path)), schemas=schemas())
+    r = reconstruct(ReconstructInput(image=str(img)), schemas=schemas(), out_dir=tmp_path)
     assert any("NaN" in n for n in r.notes)
 
     def strict(text: str) -> object:

@@ -30,28 +30,30 @@ def test_install_version_and_not_found(replay: Replayer) -> None:
 
 
 def test_fix_planning_takes_the_repository_from_the_registry(tmp_path: Path, replay: Replayer) -> None:
-    from comfyfixer.agent.commands.fix import _repositories_from_registry
     from comfyfixer.agent.config import load_settings
     from comfyfixer.agent.plan import NodeTypeNeed, PackRef, PlanInputs
+    from comfyfixer.agent.planning import pin_packs
+    from comfyfixer.agent.services import build_context
 
     inputs = PlanInputs(comfyui_dir=str(tmp_path), workflows=[], node_types=[
         NodeTypeNeed(class_type="UltimateSDUpscale", status="RESOLVED", packs=[PackRef(
-            id="comfyui_ultimatesdupscale", reference="https://registry.comfy.org/nodes/comfyui_ultimatesdupscale")])])
-    with replay("registry_node.yaml"):
-        _repositories_from_registry(inputs, load_settings(http_retries=0))
+            id="comfyui_ultimatesdupscale", reference="https://registry.comfy.org/nodes/comfyui_ultimatesdupscale",
+            commit="0" * 40)])])  # already pinned: only the repository is looked up
+    with replay("registry_node.yaml"), build_context(load_settings(http_retries=0)) as ctx:
+        pin_packs(inputs, ctx)
     assert inputs.node_types[0].packs[0].reference == "https://github.com/ssitu/ComfyUI_UltimateSDUpscale"
 
 
 def test_node_resolver_confirms_a_registry_id(tmp_path: Path, replay: Replayer) -> None:
     from comfyfixer.tools.catalogs.manager import CatalogSource, ManagerCatalog
-    from comfyfixer.tools.resolver import NodeQuery, NodeResolver, Status
+    from comfyfixer.tools.resolver import NodeQuery, NodeResolver, ResolveStatus
 
     catalog = ManagerCatalog(source=CatalogSource("folder", tmp_path))  # a catalog that does not know the pack
     with replay("registry_node.yaml"), ComfyRegistryClient(retries=0) as reg:
         v = NodeResolver(catalog, reg).resolve(NodeQuery(class_type="SomeNewUSDUClass_zz",
                                                          cnr_id="comfyui_ultimatesdupscale"))
-    assert v.status == Status.RESOLVED
+    assert v.status == ResolveStatus.RESOLVED
     assert v.candidates[0].url == "https://github.com/ssitu/ComfyUI_UltimateSDUpscale"
     assert any(e.source == "registry" for e in v.evidence)
     offline = NodeResolver(catalog).resolve(NodeQuery(class_type="SomeNewUSDUClass_zz", cnr_id="comfyui_ultimatesdupscale"))
-    assert offline.status == Status.UNCERTAIN  # without the registry the id alone is not proof
+    assert offline.status == ResolveStatus.UNCERTAIN  # without the registry the id alone is not proof

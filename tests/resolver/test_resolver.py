@@ -15,7 +15,7 @@ from comfyfixer.tools.catalogs.model_index import CatalogModel, ModelIndex
 from comfyfixer.tools.civitai import CivitaiClient
 from comfyfixer.tools.http import HostTokenAuth, RetryPolicy, build_client, parse_retry_after, send_with_retry
 from comfyfixer.tools.huggingface import HuggingFaceClient
-from comfyfixer.tools.resolver import DiskCache, ModelQuery, ModelResolver, NodeQuery, NodeResolver, Status
+from comfyfixer.tools.resolver import DiskCache, ModelQuery, ModelResolver, NodeQuery, NodeResolver, ResolveStatus
 from comfyfixer.tools.resolver.tokens import analyze, search_terms, variant_differences
 
 
@@ -61,55 +61,55 @@ def make(servers: tuple[str, str], tmp_path: Path, index: ModelIndex | None = No
 def test_exact_name_in_official_repo_resolves_with_hash(servers: tuple[str, str], tmp_path: Path) -> None:
     v = make(servers, tmp_path).resolve(ModelQuery(filename="wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors",
                                                     folder="diffusion_models"))
-    assert v.status == Status.RESOLVED
+    assert v.status == ResolveStatus.RESOLVED
     assert v.best and v.best.repo == "Comfy-Org/Wan_2.2_ComfyUI_Repackaged" and v.best.sha256 == sha("wan-fp8")
 
 
 def test_other_precision_is_never_resolved(servers: tuple[str, str], tmp_path: Path) -> None:
     v = make(servers, tmp_path).resolve(ModelQuery(filename="wan2.2_t2v_high_noise_14B_bf16.safetensors",
                                                     folder="diffusion_models"), sources=["hf"])
-    assert v.status == Status.UNCERTAIN
+    assert v.status == ResolveStatus.UNCERTAIN
     assert all(not c.exact for c in v.candidates)
     assert any("precision" in r for c in v.candidates for r in c.reasons)
 
 
 def test_same_bytes_mirror_still_resolves(servers: tuple[str, str], tmp_path: Path) -> None:
     v = make(servers, tmp_path).resolve(ModelQuery(filename="umt5_xxl_fp8_e4m3fn_scaled.safetensors", folder="text_encoders"))
-    assert v.status == Status.RESOLVED and v.best and v.best.repo and v.best.repo.startswith("Comfy-Org/")
+    assert v.status == ResolveStatus.RESOLVED and v.best and v.best.repo and v.best.repo.startswith("Comfy-Org/")
 
 
 def test_publisher_scan_finds_file_in_unrelated_repo_name(servers: tuple[str, str], tmp_path: Path) -> None:
     v = make(servers, tmp_path).resolve(ModelQuery(filename="qwen_3_4b.safetensors", folder="text_encoders"))
-    assert v.status == Status.RESOLVED and v.best and v.best.repo == "Comfy-Org/z_image_turbo"
+    assert v.status == ResolveStatus.RESOLVED and v.best and v.best.repo == "Comfy-Org/z_image_turbo"
     assert any("every Comfy-Org repo" in s for s in v.searched)
 
 
 def test_same_name_different_bytes_is_uncertain(servers: tuple[str, str], tmp_path: Path) -> None:
     v = make(servers, tmp_path).resolve(ModelQuery(filename="anima-preview.safetensors"), sources=["hf"])
-    assert v.status == Status.UNCERTAIN
+    assert v.status == ResolveStatus.UNCERTAIN
     assert {c.sha256 for c in v.candidates if c.exact} == {sha("merge"), sha("anima")}
 
 
 def test_gated_repo_is_flagged(servers: tuple[str, str], tmp_path: Path) -> None:
     v = make(servers, tmp_path).resolve(ModelQuery(filename="flux1-dev.safetensors", folder="diffusion_models"))
-    assert v.status == Status.RESOLVED and v.best and v.best.gated and v.best.needs_token
+    assert v.status == ResolveStatus.RESOLVED and v.best and v.best.gated and v.best.needs_token
     assert v.best.license == "other"
 
 
 def test_workflow_url_checked_by_head(servers: tuple[str, str], tmp_path: Path) -> None:
     url = "https://huggingface.co/Comfy-Org/z_image_turbo/resolve/main/split_files/text_encoders/qwen_3_4b.safetensors"
     v = make(servers, tmp_path).resolve(ModelQuery(filename="qwen_3_4b.safetensors", url_hint=url), sources=["workflow"])
-    assert v.status == Status.RESOLVED and v.best and v.best.source == "workflow" and v.best.sha256 == sha("qwen34b")
+    assert v.status == ResolveStatus.RESOLVED and v.best and v.best.source == "workflow" and v.best.sha256 == sha("qwen34b")
 
 
 def test_civitai_hash_and_search(servers: tuple[str, str], tmp_path: Path) -> None:
     r = make(servers, tmp_path)
     v = r.resolve(ModelQuery(filename="SDXL/jugger.safetensors", hashes={"AutoV2": sha("jug")[:10]}), sources=["hash"])
-    assert v.status == Status.RESOLVED and v.best and v.best.sha256 == sha("jug")
+    assert v.status == ResolveStatus.RESOLVED and v.best and v.best.sha256 == sha("jug")
     assert any("renamed" in x for x in v.best.reasons)
     v = r.resolve(ModelQuery(filename="juggernautXL_v9.safetensors", folder="checkpoints", base_model_hint="SD1.5"),
                   sources=["civitai"])
-    assert v.status == Status.UNCERTAIN  # exact name, but its base model contradicts the workflow's
+    assert v.status == ResolveStatus.UNCERTAIN  # exact name, but its base model contradicts the workflow's
     assert any("base model" in x for x in v.candidates[0].reasons)
 
 
@@ -118,10 +118,10 @@ def test_catalog_folder_conflict_and_not_found(tmp_path: Path) -> None:
     idx.add(CatalogModel(filename="x.safetensors", url="https://example.org/x.safetensors", source="catalog:manager",
                          folder="checkpoints"))
     r = ModelResolver(index=idx, cache=DiskCache(tmp_path))
-    assert r.resolve(ModelQuery(filename="x.safetensors", folder="checkpoints")).status == Status.RESOLVED
-    assert r.resolve(ModelQuery(filename="x.safetensors", folder="loras")).status == Status.UNCERTAIN
+    assert r.resolve(ModelQuery(filename="x.safetensors", folder="checkpoints")).status == ResolveStatus.RESOLVED
+    assert r.resolve(ModelQuery(filename="x.safetensors", folder="loras")).status == ResolveStatus.UNCERTAIN
     nf = r.resolve(ModelQuery(filename="nothing-like-it.bin"))
-    assert nf.status == Status.NOT_FOUND and nf.searched
+    assert nf.status == ResolveStatus.NOT_FOUND and nf.searched
 
 
 def test_cache_keeps_the_verdict_age(tmp_path: Path) -> None:
@@ -151,9 +151,9 @@ def test_node_resolver_uses_manager_map(manager_wheel: Path) -> None:
 
     r = NodeResolver(load_manager_catalog(wheel_dirs=[manager_wheel.parent]))
     v = r.resolve(NodeQuery(class_type="IPAdapterAdvanced"))
-    assert v.status == Status.RESOLVED and v.best and "ipadapter" in v.best.url.lower()
+    assert v.status == ResolveStatus.RESOLVED and v.best and "ipadapter" in v.best.url.lower()
     assert r.resolve(NodeQuery(class_type="KSampler")).best.source == "core"
-    assert r.resolve(NodeQuery(class_type="ZzqNoSuchNodeAnywhere")).status == Status.NOT_FOUND
+    assert r.resolve(NodeQuery(class_type="ZzqNoSuchNodeAnywhere")).status == ResolveStatus.NOT_FOUND
 
 
 def test_token_stays_on_its_host() -> None:
@@ -268,7 +268,7 @@ def test_workflow_civitai_url_is_checked_and_early_access_told(tmp_path: Path) -
     civ = CivitaiClient(client=client, min_interval=0)
     r = ModelResolver(civitai=civ, cache=DiskCache(tmp_path))
     v = r.resolve(ModelQuery(filename="thing.safetensors", url_hint="https://civitai.com/api/download/models/5"))
-    assert v.status == Status.RESOLVED and v.best and v.best.sha256 == "ab" * 32
+    assert v.status == ResolveStatus.RESOLVED and v.best and v.best.sha256 == "ab" * 32
     assert any("early access until 2999" in x for x in v.best.reasons) and v.best.needs_token
     dead = r.resolve(ModelQuery(filename="thing.safetensors", url_hint="https://civitai.com/api/download/models/6"))
-    assert dead.status != Status.RESOLVED
+    assert dead.status != ResolveStatus.RESOLVED

@@ -15,7 +15,7 @@ from comfyfixer.tools.runpod import (
     JobFailed,
     RunPodClient,
     RunPodPrepareInput,
-    prepare_runpod_job,
+    build_job_request,
     save_outputs,
 )
 
@@ -107,7 +107,7 @@ def test_prepare_converts_ui_to_api_and_lists_needs(shared_data: Path, tmp_path:
     wf = shared_data / "comfyui" / "template_2_pass_pose_worship.json"
     img = tmp_path / "input (3).png"
     img.write_bytes(b"\x89PNG\r\n\x1a\nfake")
-    req = prepare_runpod_job(RunPodPrepareInput(workflow=str(wf), endpoint_id="e1", images=[str(img)]))
+    req = build_job_request(RunPodPrepareInput(workflow=str(wf), endpoint_id="e1", images=[str(img)]))
     assert all("class_type" in n for n in req.input.workflow.values())
     assert "majicmixRealistic_v7.safetensors" in req.models_needed
     assert req.images_needed == ["input (3).png"]
@@ -119,7 +119,7 @@ def test_prepare_matches_worker_comfyui_sample(shared_data: Path, tmp_path: Path
     sample = json.loads((shared_data / "api" / "runpod" / "worker_comfyui_request_test_input.json").read_text())
     wf = tmp_path / "api.json"
     wf.write_text(json.dumps(sample["input"]["workflow"]))
-    req = prepare_runpod_job(RunPodPrepareInput(workflow=str(wf), endpoint_id="e1"))
+    req = build_job_request(RunPodPrepareInput(workflow=str(wf), endpoint_id="e1"))
     assert req.input.workflow == sample["input"]["workflow"]
 
 

@@ -10,7 +10,7 @@ import pytest
 from comfyfixer.evals.inspector_corpus import score_community, score_templates
 from comfyfixer.tools.catalogs.manager import ManagerCatalog
 from comfyfixer.tools.schema import bundled_core_schemas
-from comfyfixer.tools.workflow import inspect_workflow
+from comfyfixer.tools.workflow import inspect_source
 
 pytestmark = pytest.mark.slow
 
@@ -44,8 +44,8 @@ def test_ui_and_api_halves_agree(shared_data: Path, catalog: ManagerCatalog) -> 
         if not api_file.exists():
             continue
         pairs += 1
-        ui = inspect_workflow(ui_file, catalog=catalog)
-        api = inspect_workflow(api_file, catalog=catalog)
+        ui = inspect_source(ui_file, catalog=catalog)
+        api = inspect_source(api_file, catalog=catalog)
         assert ui.format == "ui" and api.format == "api"
         ui_models = {(m.filename, m.folder) for m in ui.models if m.active}
         api_models = {(m.filename, m.folder) for m in api.models}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from comfyfixer.tools.errors import WorkflowFormatError
-from comfyfixer.tools.workflow import inspect_workflow, load_workflow
+from comfyfixer.tools.workflow import inspect_source, load_workflow
 
 
 def test_200_mb_json_is_refused_before_reading(tmp_path: Path) -> None:
@@ -42,21 +42,19 @@ def test_cyclic_and_dangling_links_do_not_hang() -> None:
         {"id": 3, "type": "VAEDecode", "inputs": [{"name": "vae", "type": "VAE", "link": 3}]},
     ]
     links = [[1, 1, 0, 2, 0, "*"], [2, 2, 0, 1, 0, "*"], [3, 99, 0, 3, 0, "VAE"], [4, 1, 0, 42, 0, "*"]]
-    result = inspect_workflow({"nodes": nodes, "links": links})
+    result = inspect_source({"nodes": nodes, "links": links})
     assert {t.class_type for t in result.node_types} == {"VAEDecode"}
     api = {"1": {"class_type": "VAEDecode", "inputs": {"vae": ["1", 0], "samples": ["77", 0]}}}
-    assert any("missing node 77" in w for w in inspect_workflow(api).warnings)
+    assert any("missing node 77" in w for w in inspect_source(api).warnings)
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
-def test_png_text_bomb_is_refused_quickly(tmp_path: Path) -> None:
-    # 1 GiB of zeros compresses to ~1 MB; the reader must stop long before inflating it.
-    comp = zlib.compressobj(9)
-    block = b"\x00" * (1 << 20)
-    payload = b"".join(comp.compress(block) for _ in range(1024)) + comp.flush()
+def test_png_text_bomb_is_refused_quickly(tmp_path: Path, gigabyte_bomb: bytes) -> None:
+    # 1 GiB of zeros (a session fixture, tests/hostile_fixtures.py); the reader must stop long before inflating it.
+    payload = gigabyte_bomb
     ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0)
     png = (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"zTXt", b"workflow\x00\x00" + payload)
            + _chunk(b"IDAT", zlib.compress(b"\x00\x00\x00\x00\x00")) + _chunk(b"IEND", b""))
@@ -80,7 +78,7 @@ def test_huge_png_is_read_without_loading_pixels(tmp_path: Path) -> None:
             fh.write(_chunk(b"IDAT", block))
         fh.write(_chunk(b"tEXt", b"workflow\x00" + wf.encode()) + _chunk(b"IEND", b""))
     tracemalloc.start()
-    result = inspect_workflow(path)
+    result = inspect_source(path)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert [m.filename for m in result.models] == ["ae.safetensors"]

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import httpx
@@ -18,6 +16,7 @@ from pydantic import BaseModel
 from comfyfixer.tools.catalogs.manager import CATALOG_FILES
 from comfyfixer.tools.errors import UpstreamError
 from comfyfixer.tools.http import RetryPolicy, build_client, raise_for_status, send_with_retry
+from comfyfixer.tools.paths import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +54,7 @@ def refresh_catalogs(
             key = _EXPECTED_KEY.get(name)
             if not isinstance(data, dict) or (key and not isinstance(data.get(key), list)):
                 raise UpstreamError(f"{name} from {url} does not look like ComfyUI-Manager's catalog", url=url)
-            fd, tmp = tempfile.mkstemp(dir=dest, suffix=".part")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh)
-            os.replace(tmp, dest / name)
+            atomic_write(dest / name, json.dumps(data))
             written[name] = (dest / name).stat().st_size
     finally:
         if own:

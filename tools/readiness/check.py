@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from comfyfixer.tools.catalogs.manager import ManagerCatalog
-from comfyfixer.tools.errors import ComfyFixerError, InputError, WorkflowFormatError
+from comfyfixer.tools.context import ToolContext
+from comfyfixer.tools.errors import ComfyFixerError, ConfigError, InputError, WorkflowFormatError
 from comfyfixer.tools.inventory import (
     InventoryCache,
     InventoryInput,
@@ -24,7 +25,8 @@ from comfyfixer.tools.inventory import (
 from comfyfixer.tools.readiness.assess import Assessor, invalid
 from comfyfixer.tools.readiness.models import CheckInput, CheckResult, Summary, WorkflowReadiness
 from comfyfixer.tools.schema import SchemaSet, bundled_core_schemas, load_object_info, parse_object_info
-from comfyfixer.tools.workflow import InspectionResult, inspect_workflow, iter_workflow_files
+from comfyfixer.tools.toolset import capability
+from comfyfixer.tools.workflow import InspectionResult, inspect_source, iter_workflow_files
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +51,11 @@ def _code_fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
-def _schemas_for(inp: CheckInput, inventory: LocalInventory) -> SchemaSet:
+def _schemas_for(object_info_file: Path | None, inventory: LocalInventory) -> SchemaSet:
     if inventory.object_info is not None:
         return parse_object_info(inventory.object_info, f"live /object_info ({inventory.comfyui_url})", inventory.comfyui_version)
-    if inp.object_info_file is not None:
-        return load_object_info(inp.object_info_file)
+    if object_info_file is not None:
+        return load_object_info(object_info_file)
     return bundled_core_schemas()
 
 
@@ -88,19 +90,32 @@ def display_names(files: list[Path], roots: list[Path]) -> dict[Path, str]:
     return out
 
 
+@capability(command="check")
 def check_workflows(
     inp: CheckInput,
+    ctx: ToolContext,
     *,
-    catalog: ManagerCatalog | None = None,
-    exclude: list[Path] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> CheckResult:
-    """Check whether each workflow in ``inp.paths`` runs on the local ComfyUI, and what is missing.
+    """Check whether each workflow runs on the user's ComfyUI, and exactly what is missing.
 
-    A workflow is runnable only when every node class it uses is core or installed and every model it
-    loads is in a folder its loader reads. A file that is not a workflow is ``invalid`` and never stops
-    the others. Inventories and inspections are cached in ``inp.cache_dir`` (keyed on file metadata).
+    A workflow is runnable only when every node class it uses is core or installed and every model
+    it loads is in a folder its loader reads. For each workflow the result lists the missing node
+    classes (with the pack that provides each: RESOLVED, UNCERTAIN with candidates, NOT_FOUND, or
+    CORE_UPDATE when ComfyUI itself is too old), the missing model files, and the misplaced ones
+    (found in another folder). A file that is not a workflow is ``invalid`` and never stops the
+    others. Reads only; changes nothing.
     """
+    if ctx.comfyui_dir is None and ctx.comfyui_url is None:
+        raise ConfigError("no ComfyUI to check against",
+                          hint="pass --comfyui DIR or --comfyui-url URL (or set COMFYFIXER_COMFYUI_DIR)")
+    return _check(inp, ctx, ctx.catalog(), progress)
+
+
+def _check(
+    inp: CheckInput, ctx: ToolContext, catalog: ManagerCatalog | None, progress: Callable[[int, int], None] | None
+) -> CheckResult:
+    """Inventory once, inspect each workflow (cached on file metadata), compare."""
     t0 = time.perf_counter()
     if not inp.paths:
         raise InputError("no workflows given", hint="pass workflow files or folders")
@@ -108,23 +123,24 @@ def check_workflows(
     for r in roots:
         if not r.exists():
             raise InputError(f"not found: {r}", hint="pass existing workflow files or folders")
-    cache = InventoryCache(inp.cache_dir) if inp.cache_dir is not None else None
+    cache_dir = ctx.inventory_cache_dir()
+    cache = InventoryCache(cache_dir) if cache_dir is not None else None
     try:
         inventory = build_inventory(
             InventoryInput(
-                comfyui_dir=inp.comfyui_dir, comfyui_url=inp.comfyui_url,
-                extra_model_paths=inp.extra_model_paths, cache_dir=None,
+                comfyui_dir=ctx.comfyui_dir, comfyui_url=ctx.comfyui_url,
+                extra_model_paths=list(ctx.extra_model_paths), cache_dir=None,
             ),
             cache=cache,
         )
         t_inv = time.perf_counter()
-        schemas = _schemas_for(inp, inventory)
+        schemas = _schemas_for(ctx.object_info_file, inventory)
         core = {c for c, s in schemas.items() if not s.is_custom}
         file_note = None
-        if inventory.object_info is None and inp.object_info_file is not None:
+        if inventory.object_info is None and ctx.object_info_file is not None:
             # A saved /object_info is a dump of the user's own server: its custom classes are installed there.
             core = set(schemas)
-            file_note = f"node classes (core and packs) taken from {inp.object_info_file}"
+            file_note = f"node classes (core and packs) taken from {ctx.object_info_file}"
         catalog_url = _catalog_model_urls(catalog)
 
         def hasher(f: ModelFile) -> str | None:
@@ -138,7 +154,7 @@ def check_workflows(
             inventory, core, schema_version=schemas.comfyui_version,
             catalog_url=catalog_url.get if catalog_url else None, hasher=hasher if inp.hashes else None,
         )
-        excluded = [e.resolve() for e in exclude or []]
+        excluded = [Path(e).resolve() for e in inp.exclude]
         files = [f for f in iter_workflow_files(roots) if not any(_under(f, e) for e in excluded)]
         names = display_names(files, roots)
         context = "|".join(
@@ -162,7 +178,7 @@ def check_workflows(
                 insp = InspectionResult.model_validate(entry["inspection"])
             else:
                 try:
-                    insp = inspect_workflow(f, schemas=schemas, catalog=catalog)
+                    insp = inspect_source(f, schemas=schemas, catalog=catalog)
                 except ComfyFixerError as exc:
                     message = _error_text(exc)
                     results.append(invalid(str(f), message, name=name))

@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-Status = Literal["runnable", "missing", "invalid"]
+ReadinessStatus = Literal["runnable", "missing", "invalid"]
 NodeStatus = Literal["RESOLVED", "UNCERTAIN", "NOT_FOUND", "CORE_UPDATE", "DISABLED"]
 
 
 class CheckInput(BaseModel):
-    """Arguments of the ``check_workflows`` tool: which workflows, against which ComfyUI."""
+    """Which workflows to check. The ComfyUI they are checked against, its schemas and the caches
+    come from the context (the user's settings and flags), never from this input."""
 
     paths: list[str] = Field(description="Workflow files (JSON, or PNG/WebP/JPEG that embed one) or folders (searched recursively).")
-    comfyui_dir: Path | None = Field(default=None, description="The local ComfyUI folder (holds models/ and custom_nodes/).")
-    comfyui_url: str | None = Field(
-        default=None, description="A running ComfyUI; its /object_info and /models are authoritative when it answers."
-    )
-    extra_model_paths: list[Path] = Field(
-        default_factory=list, description="extra_model_paths.yaml files besides the one inside comfyui_dir."
-    )
-    object_info_file: Path | None = Field(
-        default=None, description="A saved /object_info JSON to use as core node schemas instead of the bundled snapshot."
-    )
-    cache_dir: Path | None = Field(default=None, description="Folder for the persistent cache; None = no cache.")
     hashes: bool = Field(default=False, description="Compute sha256 of the model files found (cached; slow the first time).")
+    exclude: list[str] = Field(default_factory=list, description="Folders below the paths to leave out (e.g. a report folder).")
 
 
 class PackSuggestion(BaseModel):
@@ -88,7 +78,7 @@ class WorkflowReadiness(BaseModel):
 
     path: str
     name: str = Field(default="", description="Short display name (relative to the folder that was checked).")
-    status: Status
+    status: ReadinessStatus
     format: str | None = None
     missing_models: list[MissingModel] = Field(default_factory=list)
     misplaced_models: list[MisplacedModel] = Field(default_factory=list)

@@ -97,13 +97,13 @@ def inspect_needs(workflow: dict[str, Any] | None, api: dict[str, Any] | None, s
     Models come from the API prompt when there is one (what actually ran), else from the UI
     workflow's active nodes; packs from the UI workflow (it also names muted nodes' packs).
     """
-    from comfyfixer.tools.workflow import inspect_workflow
+    from comfyfixer.tools.workflow import inspect_source
 
     sset = schemas if isinstance(schemas, SchemaSet) else SchemaSet(dict(schemas), "given schemas")
     models: list[ModelVerdict] = []
     model_source = api or workflow
     try:
-        refs = inspect_workflow(model_source, schemas=sset).models if model_source else []
+        refs = inspect_source(model_source, schemas=sset).models if model_source else []
     except Exception as exc:  # the inspector failing must not lose the reconstruction
         log.warning("inspector could not read the graph's models: %s", exc)
         return scan_models(api or {}, info), []
@@ -129,14 +129,14 @@ def inspect_needs(workflow: dict[str, Any] | None, api: dict[str, Any] | None, s
 def graph_custom_nodes(workflow: dict[str, Any] | None, api: dict[str, Any] | None,
                        schemas: Mapping[str, NodeSchema], catalog: Any = None) -> list[CustomNodeNeed]:
     """Node packs for classes the schemas do not know, via the workflow inspector's pack attribution."""
-    from comfyfixer.tools.workflow import inspect_workflow
+    from comfyfixer.tools.workflow import inspect_source
 
     source = workflow if workflow is not None else api
     if not source:
         return []
     sset = schemas if isinstance(schemas, SchemaSet) else SchemaSet(dict(schemas), "given schemas")
     try:
-        found = inspect_workflow(source, schemas=sset, catalog=catalog).custom_nodes
+        found = inspect_source(source, schemas=sset, catalog=catalog).custom_nodes
     except Exception as exc:  # the inspector failing must not lose the reconstruction
         log.warning("inspector could not read the rebuilt workflow: %s", exc)
         classes = sorted({str(n.get("class_type")) for n in (api or {}).values()

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 Method = Literal["embedded", "parameters", "civitai"]
-Status = Literal["OK", "UNCERTAIN", "FAILED"]
+ReconstructStatus = Literal["OK", "UNCERTAIN", "FAILED"]
 
 
 class ReconstructInput(BaseModel):
@@ -18,12 +18,10 @@ class ReconstructInput(BaseModel):
     )
     civitai_image_id: int | None = Field(None, description="A Civitai image id (the number in civitai.com/images/ID).")
     civitai_post_id: int | None = Field(None, description="A Civitai post id (the number in civitai.com/posts/ID).")
-    out_dir: str | None = Field(
-        None, description="Folder to write <name>.workflow.json and <name>.api.json into; nothing is written without it."
-    )
-    name: str | None = Field(None, description="Base name of the written files (default: the image's name).")
-    comfyui_dir: str | None = Field(
-        None, description="A local ComfyUI folder: when given, also check which models and node packs are missing."
+    name: str | None = Field(None, description="A name for the rebuilt workflow (default: the image's name).")
+    resolve: bool = Field(True, description="Look the models up by hash and name on Civitai and Hugging Face.")
+    include_graphs: bool = Field(
+        False, description="Return the rebuilt UI workflow and API graph themselves (large); default: the report only."
     )
 
 
@@ -105,7 +103,7 @@ class ReconstructResult(BaseModel):
     models: list[ModelVerdict] = Field(default_factory=list, description="Models needed, with resolver verdicts.")
     custom_nodes: list[CustomNodeNeed] = Field(default_factory=list, description="Node packs needed.")
     readiness: dict[str, Any] | None = Field(None, description="The readiness check's report (with --comfyui).")
-    status: Status = "FAILED"
+    status: ReconstructStatus = "FAILED"
     validation: ValidationReport | None = Field(None, description="The API graph checked against node schemas.")
     files: list[str] = Field(default_factory=list, description="Files written.")
     notes: list[str] = Field(default_factory=list, description="Other things the user should know.")

@@ -13,6 +13,7 @@ from typing import Any
 
 from comfyfixer.tools.errors import InputError
 from comfyfixer.tools.imagemeta.models import GenerationInfo
+from comfyfixer.tools.paths import atomic_write
 from comfyfixer.tools.reconstruct.api_to_ui import api_to_ui
 from comfyfixer.tools.reconstruct.civitai_source import (
     CivitaiEvidence,
@@ -88,9 +89,7 @@ def _finite(obj: Any) -> tuple[Any, int]:
 def _write_exclusive(path: Path, data: Mapping[str, Any]) -> int:
     """Write JSON without overwriting; returns how many non-finite numbers were written as null."""
     clean, replaced = _finite(data)
-    with path.open("x", encoding="utf-8") as fh:  # "x": fail rather than overwrite
-        json.dump(clean, fh, ensure_ascii=False, indent=2, allow_nan=False)
-        fh.write("\n")
+    atomic_write(path, json.dumps(clean, ensure_ascii=False, indent=2, allow_nan=False) + "\n", exclusive=True)
     return replaced
 
 
@@ -251,9 +250,10 @@ def reconstruct(
     civitai: ImageSource | None = None,
     resolver: Resolver | None = None,
     ui_to_api: UiToApi | None = None,
-    readiness: Callable[[Path, str], dict[str, Any]] | None = None,
+    readiness: Callable[[Path], dict[str, Any]] | None = None,
     catalog: Any = None,
     local_files: Mapping[str, list[str]] | None = None,
+    out_dir: Path | None = None,
 ) -> ReconstructResult:
     """Rebuild the ComfyUI workflow behind an image, as faithfully as its evidence allows.
 
@@ -340,8 +340,8 @@ def reconstruct(
         r.validation = validate_api(r.api, schemas)
     r.status = _status(r)
 
-    if r.workflow is not None and inp.out_dir:
-        out = Path(inp.out_dir).expanduser()
+    if r.workflow is not None and out_dir is not None:
+        out = Path(out_dir).expanduser()
         out.mkdir(parents=True, exist_ok=True)
         wf_path, api_path = _unique_pair(out, _safe_name(name or "reconstructed"))
         replaced = _write_exclusive(wf_path, r.workflow)
@@ -354,10 +354,10 @@ def reconstruct(
                            "(standard JSON has no NaN; ComfyUI's editor could not open the file otherwise)")
     if readiness is not None and r.workflow is not None:
         if r.files:
-            r.readiness = readiness(Path(r.files[0]), inp.comfyui_dir or "")
+            r.readiness = readiness(Path(r.files[0]))
         else:
             with tempfile.TemporaryDirectory() as tmp:
                 p = Path(tmp) / f"{_safe_name(name or 'reconstructed')}.workflow.json"
                 _write_exclusive(p, r.workflow)
-                r.readiness = readiness(p, inp.comfyui_dir or "")
+                r.readiness = readiness(p)
     return r

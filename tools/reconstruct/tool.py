@@ -1,4 +1,6 @@
-"""The reconstruct tool as the chat agent calls it: collaborators built from the ``ToolContext``."""
+"""The ``reconstruct_workflow`` capability: the reconstruction with its collaborators taken from the
+:class:`ToolContext` (schemas, Civitai, the resolver, the local ComfyUI), and the one way to save
+what it rebuilt."""
 
 from __future__ import annotations
 
@@ -10,16 +12,9 @@ from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.reconstruct.evidence import resolver_sources
 from comfyfixer.tools.reconstruct.models import ReconstructInput, ReconstructResult
 from comfyfixer.tools.reconstruct.reconstruct import reconstruct
+from comfyfixer.tools.toolset import capability
 
 log = logging.getLogger(__name__)
-
-
-def _schemas(ctx: ToolContext) -> Any:
-    from comfyfixer.tools.schema import bundled_core_schemas, load_object_info
-
-    if ctx.object_info_file is not None:
-        return ctx.memo(f"schemas:{ctx.object_info_file}", lambda: load_object_info(ctx.object_info_file))
-    return bundled_core_schemas()
 
 
 def local_model_names(comfyui_dir: Path, extra_model_paths: list[Path] | None = None) -> dict[str, list[str]]:
@@ -30,7 +25,8 @@ def local_model_names(comfyui_dir: Path, extra_model_paths: list[Path] | None = 
     return {key: sorted(names) for key, names in inv.models.files.items()}
 
 
-def reconstruct_workflow(inp: ReconstructInput, ctx: ToolContext) -> ReconstructResult:
+@capability(command="reconstruct")
+def reconstruct_workflow(inp: ReconstructInput, ctx: ToolContext, *, out_dir: Path | None = None) -> ReconstructResult:
     """Rebuild the ComfyUI workflow that made an image, and say how sure each part is.
 
     Give exactly one source: ``image`` (a local PNG/JPEG/WebP path, or a civitai.com image or post
@@ -39,44 +35,41 @@ def reconstruct_workflow(inp: ReconstructInput, ctx: ToolContext) -> Reconstruct
     SD.Next, Fooocus, NovelAI, InvokeAI, SwarmUI, Civitai) are turned into a graph from ComfyUI's node
     schemas. The answer lists ``certain`` facts, ``inferred`` parts (what, why, confidence 0..1),
     the ``models`` with hashes and resolver verdicts (RESOLVED / UNCERTAIN / NOT_FOUND), the node
-    packs needed, and ``status`` OK / UNCERTAIN / FAILED. Tell the user about every inferred part
-    with confidence below 0.5 and every model that is not RESOLVED. Set ``out_dir`` to save
-    ``<name>.workflow.json`` (open it in ComfyUI) and ``<name>.api.json``; existing files are never
-    overwritten. Without ``out_dir`` the graphs are not returned (they are large): only the report.
+    packs needed, what is missing on the user's ComfyUI, and ``status`` OK / UNCERTAIN / FAILED.
+    Tell the user about every inferred part with confidence below 0.5 and every model that is not
+    RESOLVED. Nothing is written: the user saves the graphs with
+    ``comfyfixer reconstruct IMAGE --out DIR`` (existing files are never overwritten).
+
+    ``out_dir`` (the user's side only, from ``--out``) writes ``<name>.workflow.json`` and
+    ``<name>.api.json`` there.
     """
-    civitai = None
+    is_civitai = inp.image is None or inp.image.startswith(("http://", "https://"))
+    civitai = ctx.civitai() if (is_civitai or inp.resolve) else None
     resolver = None
-    closers: list[Any] = []
-    if not ctx.offline:
-        from comfyfixer.tools.civitai import CivitaiClient
+    if inp.resolve and civitai is not None:
         from comfyfixer.tools.resolver import DiskCache, ModelResolver
 
-        civitai = CivitaiClient(base_url=ctx.civitai_base_url, token=ctx.secret("civitai_token"),
-                                timeout=ctx.http_timeout, retries=ctx.http_retries)
-        closers.append(civitai)
-        model_resolver = ModelResolver(civitai=civitai, cache=DiskCache(Path(ctx.cache_dir) / "resolver"))
+        # Hash and Civitai-version lookups only: reconstruction knows the exact file it wants.
+        model_resolver = ctx.memo("reconstruct-resolver", lambda: ModelResolver(
+            civitai=civitai, cache=DiskCache(ctx.cache_dir / "resolver")))
 
         def resolver(query: Any) -> Any:
             return model_resolver.resolve(query, sources=resolver_sources(query))
 
     readiness = None
-    comfyui = inp.comfyui_dir or (str(ctx.comfyui_dir) if ctx.comfyui_dir else None)
-    if comfyui:
+    local = None
+    if ctx.comfyui_dir is not None:
         from comfyfixer.tools.readiness import CheckInput, check_workflows
 
-        def readiness(path: Path, _dir: str) -> dict[str, Any]:
-            res = check_workflows(CheckInput(paths=[str(path)], comfyui_dir=Path(comfyui),
-                                             object_info_file=ctx.object_info_file))
-            return res.workflows[0].model_dump(mode="json", exclude={"path", "name"}) if res.workflows else {}
+        def readiness(path: Path) -> dict[str, Any]:
+            res = check_workflows(CheckInput(paths=[str(path)]), ctx)
+            if not res.workflows:
+                return {"status": "invalid", "error": "the readiness check read no workflow"}
+            return res.workflows[0].model_dump(mode="json", exclude={"path", "name"})
 
-    try:
-        local = local_model_names(Path(comfyui), list(ctx.extra_model_paths)) if comfyui else None
-        result = reconstruct(inp, schemas=_schemas(ctx), civitai=civitai, resolver=resolver, readiness=readiness,
-                             local_files=local)
-    finally:
-        for c in closers:
-            c.close()
-    if not inp.out_dir:
+        local = local_model_names(ctx.comfyui_dir, list(ctx.extra_model_paths))
+    result = reconstruct(inp, schemas=ctx.schemas(), civitai=civitai if is_civitai else None, resolver=resolver,
+                         readiness=readiness, catalog=ctx.catalog(), local_files=local, out_dir=out_dir)
+    if not inp.include_graphs and out_dir is None:
         result.workflow = result.api = None
-        result.notes.append("the graphs were not saved: give out_dir to write the workflow files")
     return result

@@ -7,7 +7,7 @@ from comfyfixer.tools.resolver.models import (
     Evidence,
     ModelQuery,
     NodeQuery,
-    Status,
+    ResolveStatus,
     Verdict,
 )
 from comfyfixer.tools.resolver.nodes import NodeResolver
@@ -15,6 +15,18 @@ from comfyfixer.tools.resolver.strategy import ModelResolver, ResolverConfig
 from comfyfixer.tools.resolver.tools import resolve_model, resolve_node
 
 __all__ = [
-    "ALL_SOURCES", "Candidate", "DiskCache", "Evidence", "ModelQuery", "ModelResolver", "NodeQuery", "NodeResolver",
-    "NullCache", "ResolverConfig", "Status", "Verdict", "resolve_model", "resolve_node",
+    "ALL_SOURCES",
+    "Candidate",
+    "DiskCache",
+    "Evidence",
+    "ModelQuery",
+    "ModelResolver",
+    "NodeQuery",
+    "NodeResolver",
+    "NullCache",
+    "ResolveStatus",
+    "ResolverConfig",
+    "Verdict",
+    "resolve_model",
+    "resolve_node",
 ]

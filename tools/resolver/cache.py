@@ -6,11 +6,12 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from comfyfixer.tools.paths import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +46,7 @@ class DiskCache:
     def put(self, namespace: str, key: str, value: Any) -> None:
         path = self._path(namespace, key)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"key": key, "stored_at": self._clock(), "value": value}, fh)
-            os.replace(tmp, path)  # readers see the old entry or the new one, never half of one
+            atomic_write(path, json.dumps({"key": key, "stored_at": self._clock(), "value": value}))
         except OSError as exc:
             log.warning("cache write failed in %s: %s", self.root, exc)
 

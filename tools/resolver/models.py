@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 ALL_SOURCES = ("workflow", "hash", "catalogs", "hf", "civitai")
+Source = Literal["workflow", "hash", "catalogs", "hf", "civitai"]
 
 
 class ModelQuery(BaseModel):
@@ -18,9 +20,13 @@ class ModelQuery(BaseModel):
     hashes: dict[str, str] = Field(default_factory=dict, description="Known hashes by kind (SHA256, AutoV2, BLAKE3, ...).")
     url_hint: str | None = Field(None, description="A download URL the workflow itself carries (properties.models).")
     base_model_hint: str | None = Field(None, description="Base model if known: 'SD1.5', 'SDXL', 'Flux.1 D', ...")
+    sources: list[Source] | None = Field(
+        None, description="Only consult these sources (workflow, hash, catalogs, hf, civitai); default: all."
+    )
 
     def key(self) -> str:
-        return self.model_dump_json()
+        """The cache key of the question itself (which sources answer it is keyed separately)."""
+        return self.model_dump_json(exclude={"sources"})
 
 
 class NodeQuery(BaseModel):
@@ -31,7 +37,7 @@ class NodeQuery(BaseModel):
     aux_id: str | None = Field(None, description="'owner/repo' GitHub id from the node's properties, when present.")
 
 
-class Status(StrEnum):
+class ResolveStatus(StrEnum):
     RESOLVED = "RESOLVED"
     UNCERTAIN = "UNCERTAIN"
     NOT_FOUND = "NOT_FOUND"
@@ -74,7 +80,7 @@ class Verdict(BaseModel):
 
     query: str
     kind: str = Field("model", description="model | node")
-    status: Status
+    status: ResolveStatus
     candidates: list[Candidate] = Field(default_factory=list)
     searched: list[str] = Field(default_factory=list, description="Every source and query consulted.")
     evidence: list[Evidence] = Field(default_factory=list)

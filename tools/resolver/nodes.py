@@ -7,7 +7,7 @@ from rapidfuzz import fuzz, process
 from comfyfixer.tools.catalogs.manager import ManagerCatalog, PackInfo
 from comfyfixer.tools.comfy_registry import ComfyRegistryClient
 from comfyfixer.tools.errors import ComfyFixerError
-from comfyfixer.tools.resolver.models import Candidate, Evidence, NodeQuery, Status, Verdict
+from comfyfixer.tools.resolver.models import Candidate, Evidence, NodeQuery, ResolveStatus, Verdict
 
 REGISTRY_URL = "https://registry.comfy.org/nodes/"
 
@@ -25,12 +25,12 @@ class NodeResolver:
         cands: list[Candidate] = []
         cat = self.catalog
         if cat is None:
-            return Verdict(query=q.class_type, kind="node", status=Status.NOT_FOUND,
+            return Verdict(query=q.class_type, kind="node", status=ResolveStatus.NOT_FOUND,
                            searched=["no node catalog available (run `comfyfixer catalogs refresh`)"])
         searched.append(f"{cat.source.describe()}: class {q.class_type}")
         if q.class_type in cat.core_classes:
             evidence.append(Evidence(source="catalog:manager", said=f"{q.class_type} is a core ComfyUI node"))
-            return Verdict(query=q.class_type, kind="node", status=Status.RESOLVED, searched=searched, evidence=evidence,
+            return Verdict(query=q.class_type, kind="node", status=ResolveStatus.RESOLVED, searched=searched, evidence=evidence,
                            candidates=[Candidate(source="core", url="https://github.com/comfyanonymous/ComfyUI",
                                                  filename="ComfyUI", score=1.0, exact=True,
                                                  reasons=["+ core node: update ComfyUI rather than installing a pack"])])
@@ -44,21 +44,21 @@ class NodeResolver:
             evidence.append(Evidence(source="catalog:manager", said=f"{pack.id} ({pack.reference}) provides {q.class_type}"))
         if hinted is not None and (not claimants or any(p.reference == hinted.reference for p in claimants)):
             cands.append(self._cand(hinted, q, 1.0, "+ the workflow names this pack (cnr_id/aux_id)"))
-            return Verdict(query=q.class_type, kind="node", status=Status.RESOLVED, candidates=cands,
+            return Verdict(query=q.class_type, kind="node", status=ResolveStatus.RESOLVED, candidates=cands,
                            searched=searched, evidence=evidence)
         if len(claimants) == 1:
             cands.append(self._cand(claimants[0], q, 1.0, "+ the only pack that registers this class"))
-            return Verdict(query=q.class_type, kind="node", status=Status.RESOLVED, candidates=cands,
+            return Verdict(query=q.class_type, kind="node", status=ResolveStatus.RESOLVED, candidates=cands,
                            searched=searched, evidence=evidence)
         if claimants:
             for p in claimants:
                 cands.append(self._cand(p, q, 0.8, f"- {len(claimants)} packs register this class"))
-            return Verdict(query=q.class_type, kind="node", status=Status.UNCERTAIN, candidates=cands[:8],
+            return Verdict(query=q.class_type, kind="node", status=ResolveStatus.UNCERTAIN, candidates=cands[:8],
                            searched=searched, evidence=evidence)
         if q.cnr_id:
             found = self._from_registry(q, searched, evidence)
             if found is not None:
-                return Verdict(query=q.class_type, kind="node", status=Status.RESOLVED, candidates=[found],
+                return Verdict(query=q.class_type, kind="node", status=ResolveStatus.RESOLVED, candidates=[found],
                                searched=searched, evidence=evidence)
             cands.append(Candidate(source="registry", url=REGISTRY_URL + q.cnr_id, filename=q.cnr_id, score=0.7,
                                    reasons=["+ the workflow names this registry id", "- no catalog lists the class"]))
@@ -69,7 +69,7 @@ class NodeResolver:
             for p in cat.claimants(name)[:2]:
                 cands.append(self._cand(p, q, round(score / 100 * 0.9, 3), f"- provides the similar class {name}, not {q.class_type}"))
         searched.append("similar class names in the node map")
-        status = Status.UNCERTAIN if cands else Status.NOT_FOUND
+        status = ResolveStatus.UNCERTAIN if cands else ResolveStatus.NOT_FOUND
         return Verdict(query=q.class_type, kind="node", status=status, candidates=cands, searched=searched, evidence=evidence)
 
     def _from_registry(self, q: NodeQuery, searched: list[str], evidence: list[Evidence]) -> Candidate | None:

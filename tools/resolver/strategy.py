@@ -33,7 +33,7 @@ from comfyfixer.tools.resolver.cache import DiskCache, NullCache
 from comfyfixer.tools.resolver.civitai_stage import CivitaiStage
 from comfyfixer.tools.resolver.common import TRUSTED_HF_AUTHORS, ResolverConfig, Run, strip_query
 from comfyfixer.tools.resolver.hf_stage import HfStage
-from comfyfixer.tools.resolver.models import ALL_SOURCES, Candidate, ModelQuery, Status, Verdict
+from comfyfixer.tools.resolver.models import ALL_SOURCES, Candidate, ModelQuery, ResolveStatus, Verdict
 from comfyfixer.tools.resolver.tokens import (
     analyze,
     base_family,
@@ -78,7 +78,7 @@ class ModelResolver(HfStage, CivitaiStage):
                 return verdict
         verdict = self._resolve(query, srcs)
         offline = self.hf is not None and self.hf.offline
-        if not offline and (verdict.status != Status.NOT_FOUND or not any("failed" in s for s in verdict.searched)):
+        if not offline and (verdict.status != ResolveStatus.NOT_FOUND or not any("failed" in s for s in verdict.searched)):
             self.cache.put("verdicts", key, verdict.model_dump(mode="json"))
         return verdict
 
@@ -128,7 +128,7 @@ class ModelResolver(HfStage, CivitaiStage):
         for o in others:
             if o.sha256 and o.sha256 == chosen.sha256:
                 o.reasons.append("+ same sha256 as the chosen file (mirror)")
-        return self._verdict(run, Status.RESOLVED, [chosen, *others][: self.config.max_candidates])
+        return self._verdict(run, ResolveStatus.RESOLVED, [chosen, *others][: self.config.max_candidates])
 
     @staticmethod
     def _rank_key(c: Candidate) -> tuple[float, ...]:
@@ -147,10 +147,10 @@ class ModelResolver(HfStage, CivitaiStage):
             cands.setdefault(strip_query(c.url), c)
         ranked = sorted(cands.values(), key=self._rank_key, reverse=True)[: self.config.max_candidates]
         if ranked:
-            return self._verdict(run, Status.UNCERTAIN, ranked)
-        return self._verdict(run, Status.NOT_FOUND, [])
+            return self._verdict(run, ResolveStatus.UNCERTAIN, ranked)
+        return self._verdict(run, ResolveStatus.NOT_FOUND, [])
 
-    def _verdict(self, run: Run, status: Status, cands: list[Candidate]) -> Verdict:
+    def _verdict(self, run: Run, status: ResolveStatus, cands: list[Candidate]) -> Verdict:
         return Verdict(query=run.query.filename, kind="model", status=status, candidates=cands,
                        searched=run.searched, evidence=run.evidence, folder=run.query.folder)
 

@@ -5,7 +5,7 @@ from comfyfixer.tools.runpod.models import ComfyJobInput, ComfyJobOutput, Health
 from comfyfixer.tools.runpod.submit import (
     RunPodJobRequest,
     RunPodPrepareInput,
-    prepare_runpod_job,
+    build_job_request,
     save_outputs,
 )
 
@@ -20,6 +20,6 @@ __all__ = [
     "RunPodClient",
     "RunPodJobRequest",
     "RunPodPrepareInput",
-    "prepare_runpod_job",
+    "build_job_request",
     "save_outputs",
 ]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from comfyfixer.tools.errors import InputError
+from comfyfixer.tools.errors import ConfigError, InputError
 from comfyfixer.tools.paths import safe_filename
 from comfyfixer.tools.runpod.client import MAX_RUN_PAYLOAD
 from comfyfixer.tools.runpod.models import ComfyJobInput, ComfyJobOutput, InputImage
@@ -20,10 +20,12 @@ _IMAGE_INPUTS = {"LoadImage": "image", "LoadImageMask": "image", "LoadImageOutpu
 
 
 class RunPodPrepareInput(BaseModel):
-    """Arguments of the ``prepare_runpod_job`` tool."""
+    """Which workflow to prepare for RunPod, and for which endpoint."""
 
     workflow: str = Field(description="Path of the workflow (UI or API JSON, or an image embedding one).")
-    endpoint_id: str = Field(description="The RunPod serverless endpoint id (a worker-comfyui endpoint).")
+    endpoint_id: str | None = Field(
+        default=None, description="The RunPod serverless endpoint id (a worker-comfyui endpoint); default: the configured one."
+    )
     images: list[str] = Field(default_factory=list, description="Paths of input images the workflow loads.")
 
 
@@ -46,12 +48,14 @@ def _encode_image(path: Path) -> InputImage:
     return InputImage(name=safe_filename(path.name), image=base64.b64encode(data).decode("ascii"))
 
 
-def prepare_runpod_job(inp: RunPodPrepareInput, *, schemas: SchemaSet | None = None) -> RunPodJobRequest:
+def build_job_request(inp: RunPodPrepareInput, *, schemas: SchemaSet | None = None) -> RunPodJobRequest:
     """Build the worker-comfyui request for a workflow: the API-format graph plus its input images.
 
     Checks what the endpoint must provide (model files, images the workflow loads) and RunPod's
     10 MB request limit. Sends nothing: submitting costs money and needs the user's approval.
     """
+    if not inp.endpoint_id:
+        raise ConfigError("no RunPod endpoint given", hint="pass --endpoint ID or set COMFYFIXER_RUNPOD_ENDPOINT_ID")
     schemas = schemas if schemas is not None else bundled_core_schemas()
     loaded = load_workflow(inp.workflow)
     inspection = inspect_loaded(loaded, schemas=schemas)

@@ -34,7 +34,7 @@ _SIZE_NAMES = ("width", "height", "batch_size", "length")
 
 
 class InspectInput(BaseModel):
-    """Arguments of the ``inspect_workflow`` tool."""
+    """Arguments of the ``inspect_workflow`` capability."""
 
     path: str = Field(description="Path of a workflow JSON (UI or API) or an image (PNG/WebP/JPEG) that embeds one.")
     object_info: str | None = Field(
@@ -108,6 +108,8 @@ def _scan_nested(value: Any, key: str | None, out: list[tuple[str | None, str]],
 def extract_models(graph: Graph, warnings: list[str]) -> list[ModelRef]:
     refs: list[ModelRef] = []
     seen: set[tuple[str, str | None, str]] = set()
+    # Base names already listed per node: looked up per node, so a list scan would be quadratic.
+    listed_by_node: dict[str, set[str]] = {}
 
     def add(ref: ModelRef) -> None:
         key = (ref.node_id, ref.input, ref.filename)
@@ -117,6 +119,7 @@ def extract_models(graph: Graph, warnings: list[str]) -> list[ModelRef]:
         if ".." in ref.filename.split("/") or ref.filename.startswith("/") or re.match(r"^[A-Za-z]:", ref.filename):
             warnings.append(f"node {ref.node_id}: model name '{ref.filename}' points outside the model folder")
         refs.append(ref)
+        listed_by_node.setdefault(ref.node_id, set()).add(_base(ref.filename))
 
     for node in graph.nodes.values():
         if node.virtual and (node.class_type != "PrimitiveNode" or node.id in graph.applied_primitives):
@@ -159,7 +162,7 @@ def extract_models(graph: Graph, warnings: list[str]) -> list[ModelRef]:
                     source=source, folder_from=folder_from, active=node.active,
                 )
             )
-        listed = {r.filename.rsplit("/", 1)[-1].lower() for r in refs if r.node_id == node.id}
+        listed = listed_by_node.get(node.id, set())
         for decl_name, m in declared.items():
             if decl_name not in listed:
                 add(
@@ -182,30 +185,41 @@ def extract_models(graph: Graph, warnings: list[str]) -> list[ModelRef]:
     return refs
 
 
+def _base(filename: str) -> str:
+    """The case-folded base name a model file is matched by (sub-folders differ between installs)."""
+    return filename.rsplit("/", 1)[-1].lower()
+
+
 def _attach_workflow_level_models(graph: Graph, refs: list[ModelRef], add: Any) -> None:
     """UI workflows may list models at the top level (``models: [{name, url, directory}]``)."""
     top = graph.raw.get("models") if graph.format == "ui" else None
     if not isinstance(top, list):
         return
+    by_base: dict[str, list[ModelRef]] = {}
+    for r in refs:
+        by_base.setdefault(_base(r.filename), []).append(r)
     for m in top:
         if not isinstance(m, Mapping) or not m.get("name"):
             continue
-        base = normalize_filename(str(m["name"])).rsplit("/", 1)[-1].lower()
-        matched = [r for r in refs if r.filename.rsplit("/", 1)[-1].lower() == base]
+        base = _base(normalize_filename(str(m["name"])))
+        matched = by_base.get(base, [])
         for r in matched:
             if r.url is None and m.get("url"):
                 r.url = str(m["url"])
             if r.folder is None and m.get("directory"):
                 r.folder, r.folder_from = canonical_folder(str(m["directory"])), "properties"
         if not matched:
+            before = len(refs)
             add(ModelRef(filename=normalize_filename(str(m["name"])), folder=canonical_folder(m.get("directory")),
                          node_id="workflow", class_type="", url=m.get("url") or None, source="properties",
                          folder_from="properties"))
+            if len(refs) > before:  # a later entry with the same base name matches this one
+                by_base.setdefault(base, []).append(refs[-1])
 
 
 def note_urls(graph: Graph) -> list[str]:
     """Model-file URLs that authors write into Note/MarkdownNote nodes."""
-    urls: list[str] = []
+    urls: dict[str, None] = {}  # ordered set: a list membership test per URL is quadratic
     for node in graph.nodes.values():
         if node.class_type not in ("Note", "MarkdownNote"):
             continue
@@ -214,9 +228,8 @@ def note_urls(graph: Graph) -> list[str]:
                 for m in _MODEL_URL.finditer(text):
                     # A Hugging Face page link ("blob") downloads from the "resolve" twin.
                     url = re.sub(r"(huggingface\.co/[^/]+/[^/]+)/blob/", r"\1/resolve/", m.group(0))
-                    if url not in urls:
-                        urls.append(url)
-    return urls
+                    urls.setdefault(url, None)
+    return list(urls)
 
 
 def _attach_note_urls(models: list[ModelRef], urls: list[str]) -> None:
@@ -250,6 +263,7 @@ def extract_parameters(graph: Graph) -> dict[str, Any]:
 
 def node_type_counts(graph: Graph) -> tuple[list[NodeTypeCount], list[str]]:
     counts: dict[str, NodeTypeCount] = {}
+    locations: dict[str, dict[str, None]] = {}
     virtual: set[str] = set()
     for node in graph.nodes.values():
         if node.class_type.startswith("workflow>"):
@@ -260,7 +274,9 @@ def node_type_counts(graph: Graph) -> tuple[list[NodeTypeCount], list[str]]:
         entry = counts.setdefault(node.class_type, NodeTypeCount(class_type=node.class_type, count=0))
         entry.count += 1
         entry.active_count += 1 if node.active else 0
-        if node.scope not in entry.locations:
+        scopes = locations.setdefault(node.class_type, {})
+        if node.scope not in scopes:  # a set beside the list: thousands of subgraph scopes stay linear
+            scopes[node.scope] = None
             entry.locations.append(node.scope)
     return sorted(counts.values(), key=lambda c: c.class_type), sorted(virtual)
 
@@ -305,17 +321,15 @@ def inspect_loaded(
     )
 
 
-def inspect_workflow(
+def inspect_source(
     source: Path | str | bytes | Mapping[str, Any],
     *,
     schemas: SchemaSet | None = None,
     catalog: ManagerCatalog | None = None,
 ) -> InspectionResult:
-    """Inspect a ComfyUI workflow (UI or API JSON, or an image embedding one).
+    """Load ``source`` (a path, JSON text or bytes, or a parsed document) and inspect it.
 
-    Lists the node types it uses, every model file it loads (with the model folder its loader
-    reads and any download URL the workflow gives), which custom node pack provides each
-    non-core node (RESOLVED, UNCERTAIN with ranked candidates, NOT_FOUND, or CORE_UPDATE when
-    ComfyUI itself is too old), and key sampler parameters.
+    The library form of the ``inspect_workflow`` capability (``tools/workflow/capability.py``), for
+    callers that hold their own schemas and catalogs (the readiness check, evals, tests).
     """
     return inspect_loaded(load_workflow(source), schemas=schemas, catalog=catalog)
