@@ -111,6 +111,10 @@ class PickleScan(BaseModel):
         return "the pickle could not be checked"
 
 
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 and n % (1 << 20) == 0 else f"{n} bytes"
+
+
 class PickleLimitExceeded(Exception):
     """The walk went over its byte or opcode budget."""
 
@@ -126,7 +130,7 @@ class _Budget:
 
     def _take(self, n: int) -> None:
         if n > self._left:
-            raise PickleLimitExceeded(f"is larger than the {self._limit >> 20} MiB a weights pickle may have")
+            raise PickleLimitExceeded(f"is larger than the {_size(self._limit)} a weights pickle may have")
         self._left -= n
 
     def read(self, n: int = -1) -> bytes:
@@ -142,6 +146,8 @@ class _Budget:
         cap = min(MAX_LINE, self._left)
         line = self._raw.readline(cap)
         if len(line) >= cap and not line.endswith(b"\n"):
+            if cap < MAX_LINE:
+                raise PickleLimitExceeded(f"is larger than the {_size(self._limit)} a weights pickle may have")
             raise PickleLimitExceeded(f"has a text argument longer than {cap} bytes")
         self._take(len(line))
         self._pos += len(line)
@@ -282,7 +288,7 @@ def scan_pickle_file(path: Path, *, max_bytes: int = MAX_PICKLE_BYTES, max_ops: 
                 for info in entries:
                     if info.file_size > budget:
                         raise PickleLimitExceeded(
-                            f"{info.filename} is {info.file_size} bytes, over the {max_bytes >> 20} MiB a weights "
+                            f"{info.filename} is {info.file_size} bytes, over the {_size(max_bytes)} a weights "
                             "pickle may have")
                     budget -= info.file_size
                     with zf.open(info) as member:
