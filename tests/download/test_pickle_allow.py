@@ -271,8 +271,8 @@ def test_pickles_are_found_by_content_whatever_the_name(files: FileServer, comfy
     files.add_file("innocent.dat", data=HOSTILE["posixpath.join p2"][0])
     files.add_file("archive.model", data=torch_zip({"data.pkl": HOSTILE["operator.attrgetter p2"][0]}))
     with downloader() as dl:
-        with pytest.raises(IntegrityError, match="imports posixpath.join"):
+        with pytest.raises(IntegrityError, match=r"imports posixpath\.join"):
             dl.download(request(comfy, files.direct_url("innocent.dat"), "innocent.dat"))
-        with pytest.raises(IntegrityError, match="imports operator.attrgetter"):
+        with pytest.raises(IntegrityError, match=r"imports operator\.attrgetter"):
             dl.download(request(comfy, files.direct_url("archive.model"), "archive.model"))
     assert model_files(comfy) == [] and len(quarantined(comfy)) == 2
