@@ -276,3 +276,17 @@ def test_pickles_are_found_by_content_whatever_the_name(files: FileServer, comfy
         with pytest.raises(IntegrityError, match=r"imports operator\.attrgetter"):
             dl.download(request(comfy, files.direct_url("archive.model"), "archive.model"))
     assert model_files(comfy) == [] and len(quarantined(comfy)) == 2
+
+
+def test_a_safetensors_header_that_starts_like_a_pickle_is_not_walked(files: FileServer, comfy: Path) -> None:
+    """A header length of 0x0280 starts with the bytes of PROTO 2; the file is still a valid safetensors."""
+    import json
+
+    header = json.dumps({"w": {"dtype": "U8", "shape": [16], "data_offsets": [0, 16]}}).encode()
+    header = header.ljust(0x0280)
+    data = len(header).to_bytes(8, "little") + header + b"\x01" * 16
+    assert data[:2] == b"\x80\x02"
+    files.add_file("lucky.safetensors", data=data)
+    with downloader() as dl:
+        res = dl.download(request(comfy, files.direct_url("lucky.safetensors"), "lucky.safetensors"))
+    assert res.pickle_scan is None and res.header.startswith("safetensors")

@@ -114,10 +114,19 @@ def check_header(path: Path, suffix: str) -> str:
 
 
 def needs_pickle_check(path: Path, suffix: str) -> bool:
-    """True if the file holds pickle data by its content, or its name says it is a pickle format."""
+    """True if the file holds pickle data by its content, or its name says it is a pickle format.
+
+    ComfyUI picks the loader by suffix: ``.safetensors``/``.sft`` go to safetensors and ``.gguf`` to a
+    GGUF reader, never to ``torch.load``, and :func:`check_header` has already validated those formats
+    (a safetensors header length can start with the bytes of a pickle's PROTO opcode by chance).
+    Every other file is checked if its name or its content says pickle.
+    """
+    suffix = suffix.lower()
+    if suffix in SAFETENSORS_SUFFIXES or suffix == ".gguf":
+        return False
     with open(path, "rb") as fh:
         head = fh.read(8)
-    return suffix.lower() in PICKLE_SUFFIXES or has_pickles(path, head)
+    return suffix in PICKLE_SUFFIXES or has_pickles(path, head)
 
 
 def scan_pickle(path: Path) -> PickleScan:
