@@ -47,7 +47,7 @@ from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, Field
 
 from comfyfixer.tools.errors import ComfyFixerError, ConfigError, InputError
-from comfyfixer.tools.paths import ensure_under, is_within, safe_relpath
+from comfyfixer.tools.paths import atomic_write, ensure_under, is_within, safe_relpath
 
 log = logging.getLogger(__name__)
 
@@ -387,9 +387,7 @@ def _scratch(staging_dir: Path) -> Path:
 
 
 def _write_sanitised(folder: Path, name: str, requirements: Sequence[str]) -> Path:
-    path = folder / f"{name}.txt"
-    path.write_text("".join(r + "\n" for r in requirements), encoding="utf-8")
-    return path
+    return atomic_write(folder / f"{name}.txt", "".join(r + "\n" for r in requirements), exclusive=True)
 
 
 def _pip_options(index_url: str | None, allow_sdist: bool) -> list[str]:
