@@ -299,6 +299,7 @@ class Executor:
             rounded_size_tolerance,
             staging_dir_for,
         )
+        from comfyfixer.tools.download.staging import TargetAppeared
 
         target = resolve_target(self.plan, a.target)
         conflict = self._conflict(a, target)  # a different file at the target is the user's: go beside it
@@ -316,6 +317,8 @@ class Executor:
         )
         try:
             res = dl.download(req, progress)
+        except TargetAppeared as exc:  # a file took the name while we downloaded: it stays, ours goes beside it
+            return self._appeared(a, exc)
         except ComfyFixerError as exc:
             self.journal.append("download_model", plan_id=self.plan.plan_id, status="failed", message=str(exc),
                                 inputs=_download_inputs(a), before=before, after=path_state(target))
@@ -338,6 +341,34 @@ class Executor:
             msg = (f"CONFLICT: {a.target} already holds a different file ({conflict['existing']}); kept it untouched "
                    f"and placed the download beside it. {msg}. The workflow still loads {PurePosixPath(a.target).name}: "
                    "compare the two and rename one yourself")
+        return ActionOutcome(item=a.item, kind=a.kind, status=status, message=msg, details=outputs)
+
+    def _appeared(self, a: DownloadAction, exc: Any) -> ActionOutcome:
+        """The verified download is staged but its name was taken meanwhile: adopt it under a free name."""
+        from comfyfixer.tools.download.staging import adopt, discard
+
+        conflict = self._conflict(a, exc.target)
+        alt = resolve_target(self.plan, conflict["placed_at"]) if conflict else None
+        before = path_state(*(p for p in (exc.target, alt) if p is not None))
+        if alt is None or alt.exists():  # what is there now already is the planned file
+            discard(exc.staged)
+            status: OutcomeStatus = "already_done"
+            where = conflict["placed_at"] if conflict else a.target
+            msg = f"{where} appeared while downloading and already holds the planned file; dropped our copy"
+        else:
+            adopt(exc.staged, alt)
+            status = "done"
+            msg = ""
+        outputs: dict[str, Any] = {"target": str(alt or exc.target), "appeared_while_downloading": True}
+        if conflict:
+            outputs["conflict"] = conflict
+            if status == "done":
+                msg = (f"CONFLICT: {a.target} appeared while downloading and holds a different file "
+                       f"({conflict['existing']}); kept it untouched and placed the verified download at "
+                       f"{conflict['placed_at']}. The workflow still loads {PurePosixPath(a.target).name}: "
+                       "compare the two and rename one yourself")
+        self.journal.append("download_model", plan_id=self.plan.plan_id, inputs=_download_inputs(a), outputs=outputs,
+                            before=before, after=path_state(*before), status=status, message=msg)
         return ActionOutcome(item=a.item, kind=a.kind, status=status, message=msg, details=outputs)
 
     def _conflict(self, a: DownloadAction, target: Path) -> dict[str, Any] | None:

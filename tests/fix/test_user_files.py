@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import errno
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -226,3 +228,31 @@ def test_dry_run_mentions_a_file_at_the_target_and_touches_nothing(comfy: Path, 
         report = Executor(plan, load_settings(), journal, dry_run=True, show_progress=False).run()
     assert "already there: it is kept" in report.outcomes[0].message
     assert sorted(p.name for p in mine.parent.iterdir()) == ["w.safetensors"] and mine.read_bytes() == b"user w"
+
+
+def test_a_file_that_appears_while_downloading_is_kept_and_ours_is_adopted_beside_it(
+        comfy: Path, state: Path, server: FileServer) -> None:
+    f = server.add_file("served_race.safetensors", MB // 2, seed=45, stall_after=MB // 4)
+    plan = build_plan(PlanInputs(comfyui_dir=comfy, models=[ModelNeed(
+        filename="race.safetensors", folder="checkpoints", verdict="RESOLVED",
+        candidates=[SourceCandidate(source="hf", url=server.direct_url(f.name), sha256=f.sha256, size=f.size)])]),
+        POLICY)
+    staging = comfy / ".comfyfixer" / "staging"
+    result: list[ExecutionReport] = []
+    worker = threading.Thread(target=lambda: result.append(run(plan, state)))
+    worker.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and server.bytes_sent(f.name) < MB // 4:  # mid-download, stalled
+        time.sleep(0.01)
+    assert server.bytes_sent(f.name) >= MB // 4 and not result
+    mine = comfy / "models/checkpoints/race.safetensors"
+    mine.write_bytes(b"the user copied this in meanwhile")
+    f.stall_release.set()
+    worker.join(20)
+    [outcome] = result[0].outcomes
+    assert outcome.status == "done" and outcome.message.startswith("CONFLICT:")
+    assert "appeared while downloading" in outcome.message
+    assert mine.read_bytes() == b"the user copied this in meanwhile"
+    assert sha256_file(comfy / "models/checkpoints/race (comfyfixer 1).safetensors") == f.sha256
+    assert list(staging.iterdir()) == []  # the verified staged file was adopted, not fetched again
+    assert server.bytes_sent(f.name) <= f.size + MB // 4  # (at most a retried tail; never a second full copy)

@@ -11,6 +11,10 @@
 * Placing is a hard link (fails if the target exists, so never clobbers) followed by
   removing the staged name; a crash between the two leaves a complete target and a
   leftover staged file, which the next run recognises and cleans up.
+* If the target name is taken while the file downloads, :func:`place` raises
+  :class:`TargetAppeared` and leaves the verified file staged; the caller may put it under
+  another name with :func:`adopt` (the executor does: the user's file stays, the download
+  goes beside it).
 """
 
 from __future__ import annotations
@@ -132,21 +136,51 @@ def quarantine(path: Path, qdir: Path, reason: str, details: dict[str, Any] | No
     return dest
 
 
+class TargetAppeared(ComfyFixerError):
+    """The target name was taken by another file before placing; the staged file is untouched."""
+
+    def __init__(self, staged: Path, target: Path) -> None:
+        super().__init__(f"{target} appeared while downloading; left it untouched",
+                         hint="run the plan again: the file that is there now is kept, and if it differs "
+                              "the download is placed beside it")
+        self.staged = staged
+        self.target = target
+
+
 def place(staged: Path, target: Path) -> None:
-    """Put a verified staged file at ``target`` without ever replacing an existing file."""
+    """Put a verified staged file at ``target`` without ever replacing an existing file.
+
+    Raises :class:`TargetAppeared` (the staged file left as it is) if ``target`` exists.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.link(staged, target)
     except FileExistsError:
-        raise ComfyFixerError(f"{target} appeared while downloading; left it untouched",
-                              hint="run the plan again to check the file that is there now") from None
+        raise TargetAppeared(staged, target) from None
     except OSError:
         # file systems without hard links: rename, after checking the name is free
         if target.exists():
-            raise ComfyFixerError(f"{target} appeared while downloading; left it untouched") from None
+            raise TargetAppeared(staged, target) from None
         os.rename(staged, target)
         fsync_dir(target.parent)
         return
     fsync_dir(target.parent)
     os.unlink(staged)
     fsync_dir(staged.parent)
+
+
+def adopt(staged: Path, target: Path) -> None:
+    """Place a verified staged ``.part`` file at ``target`` (see :func:`place`) and drop its sidecar and lock.
+
+    For a download whose own target was taken meanwhile (:class:`TargetAppeared`): the bytes were
+    verified before placing was attempted, so they can go under another free name without fetching
+    them again.
+    """
+    place(staged, target)
+    discard(staged)
+
+
+def discard(staged: Path) -> None:
+    """Remove a staged ``.part`` file with its sidecar and lock (our own bookkeeping, never user data)."""
+    for path in (staged, staged.with_name(staged.name + ".json"), staged.with_name(staged.name + ".lock")):
+        path.unlink(missing_ok=True)
