@@ -24,7 +24,6 @@ MAC turns casual or accidental edits into a refusal; the account's own permissio
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import json
@@ -41,6 +40,7 @@ from pydantic import BaseModel
 
 from comfyfixer.agent.plan import file_digest
 from comfyfixer.tools.errors import ApprovalError
+from comfyfixer.tools.paths import atomic_write
 
 if TYPE_CHECKING:
     from comfyfixer.agent.journal import Journal
@@ -77,25 +77,11 @@ def key_path(state_dir: Path) -> Path:
 
 
 def _create_key(path: Path) -> None:
-    """Write a new key next to ``path`` privately, then link it into place without replacing another."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    """Write a new key privately (mode 0600 before it is visible) and link it into place, never replacing one."""
     try:
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(secrets.token_hex(_KEY_BYTES) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)  # fails if another process made the key first: then we use theirs
-        except FileExistsError:
-            pass
-        except OSError:  # no hard links on this file system
-            if not path.exists():
-                os.rename(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        atomic_write(path, secrets.token_hex(_KEY_BYTES) + "\n", exclusive=True, mode=0o600)
+    except FileExistsError:
+        return  # another process made the key first: we use theirs
     log.info("created the approval key %s", path)
 
 
@@ -152,20 +138,8 @@ def _mac(key: bytes, nonce: str, approval: Approval) -> str:
 
 
 def _write_record(path: Path, approval: Approval, *, new: bool) -> None:
-    """A new record is created exclusively; a used one replaces the old atomically."""
-    data = approval.model_dump_json().encode("utf-8")
-    if new:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """A new record is created exclusively; a used one replaces the old atomically (readers see one or the other)."""
+    atomic_write(path, approval.model_dump_json(), exclusive=new, mode=0o600)
 
 
 # --- public ------------------------------------------------------------------------------------------
