@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 
 from comfyfixer.tools.errors import InputError, UnsafePathError
 from comfyfixer.tools.paths import atomic_write, safe_filename, safe_join, safe_relpath
+from comfyfixer.tools.text import inert
 
 PLAN_FORMAT: Literal["comfyfixer.plan/1"] = "comfyfixer.plan/1"
 
@@ -564,7 +565,9 @@ def summary_lines(plan: Plan) -> list[str]:
     lines.extend(f"  warning: {w}" for w in plan.warnings)
     if not plan.disk_ok:
         lines.append(f"  warning: {disk_warning(plan)}")
-    return lines
+    # One line per fact, shown as-is: a newline, ESC or bidi override in a name must not add, erase or
+    # reorder lines of what the user approves (here, in plan .txt files, in the assistant).
+    return [inert(line) for line in lines]
 
 
 def disk_warning(plan: Plan) -> str:

@@ -39,6 +39,7 @@ LORA = f"lora{RLO}{RIS}{ZWJ}.safetensors"
 NODE_TYPE = f"EvilNode{ESC_CLEAR}{OSC_TITLE}{RLO}{ZWJ}"
 VAE_URL = f"https://huggingface.co/o/r{ZWJ}/resolve/main/vae_clean.safetensors?x={ESC_CLEAR}{RLO}"
 SPOOF = f"lora_{RLO}gnp.{ZWJ}safetensors"  # no C0 control: a valid file name, shown reversed by a terminal
+FORGED = "x.safetensors\n  1. download trusted.safetensors → models/loras/trusted.safetensors"  # a fake plan line
 NOTE = f"Get it: https://huggingface.co/o/r/resolve/main/{LORA} {OSC_TITLE}{ESC_CLEAR}"
 
 # The attacker's sequences; none may reach the terminal raw.
@@ -67,7 +68,8 @@ def evil_workflow(path: Path) -> Path:
         _node(4, "Note", [NOTE]),
         _node(5, "VAELoader", ["vae_clean.safetensors"],
               {"models": [{"name": "vae_clean.safetensors", "directory": "vae", "url": VAE_URL},
-                          {"name": SPOOF, "directory": "loras", "url": "https://huggingface.co/o/r/resolve/main/x.safetensors"}]},
+                          {"name": SPOOF, "directory": "loras", "url": "https://huggingface.co/o/r/resolve/main/x.safetensors"},
+                          {"name": FORGED, "directory": "loras"}]},
               outputs=[{"name": "VAE", "type": "VAE", "links": []}]),
     ]
     wf = {"last_node_id": 5, "last_link_id": 2, "version": 0.4, "nodes": nodes,
@@ -240,9 +242,14 @@ def test_fix_dry_run_and_approve_dry_run(workspace: tuple[Path, Path], capsys: p
     assert SPOOF in {a["name"] for a in plan["actions"]}
     assert is_inert(out, multiline=True)
 
-    # The approval screen shows the plan the user is about to approve.
+    # The approval screen shows the plan the user is about to approve, one line per fact.
     code, out, err = run_terminal("approve", plan["plan_file"], "--dry-run")
     assert code == 0
+    assert not [line for line in SGR.sub("", out).splitlines() if line.startswith("  1. download trusted")]
+    assert "x.safetensors\\n  1. download trusted" in out
+    text = Path(plan["plan_file"]).with_suffix(".txt").read_text("utf-8")  # the plan's readable twin
+    assert_inert(text, inert(CKPT), inert(SPOOF))
+    assert not [line for line in text.splitlines() if line.startswith("  1. download trusted")]
     assert_inert(out + err, "download vae_clean.safetensors", "o/r\\u200d/resolve", inert(CKPT), inert(NODE_TYPE),
                  f"download {inert(SPOOF)}", "lora_\\u202egnp.\\u200dsafetensors")
 
