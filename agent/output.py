@@ -45,7 +45,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
-from comfyfixer.tools.text import inert, inert_json, is_inert
+from comfyfixer.tools.text import inert, inert_json
 
 
 class InertConsole(Console):
@@ -87,9 +87,8 @@ class InertConsole(Console):
                 continue
             if style is not None and style.link:
                 style = style.update_link(None)
-            if not is_inert(text, multiline=True):
-                text = inert(text, multiline=True)
-            yield Segment(text, style) if (text is not seg.text or style is not seg.style) else seg
+            text = inert(text, multiline=True)  # the same object when there is nothing to escape
+            yield seg if (text is seg.text and style is seg.style) else Segment(text, style)
 
     @contextmanager
     def redirected(self, file: io.StringIO | None = None, **overrides: Any) -> Iterator[io.StringIO]:
