@@ -78,22 +78,14 @@ class ExecutionReport(BaseModel):
 
 
 def host_policy(settings: Settings) -> Any:
-    """The download host policy from settings: allow-list additions and origin-bound tokens.
-
-    The Civitai token is bound to ``https://civitai.com`` and the configured Civitai base URL's origin,
-    the Hugging Face token to ``https://huggingface.co`` and ``HF_ENDPOINT``'s origin. Should two of
-    those be the same origin and both tokens set, the Hugging Face one wins there (a local mirror serving both).
-    """
+    """The download host policy from settings (allow-list additions, origin-bound tokens):
+    :meth:`HostPolicy.for_services`, the one place that binds the tokens."""
     from comfyfixer.tools.download import HostPolicy
 
-    tokens: dict[str, str | None] = {}
-    civitai = settings.secret("civitai_token")
-    hf = settings.secret("hf_token")
-    for origin, token in (("https://civitai.com", civitai), (settings.civitai_base_url, civitai),
-                          ("https://huggingface.co", hf), (settings.hf_endpoint, hf)):
-        if token:
-            tokens[origin] = token
-    return HostPolicy.build(settings.allowed_hosts, tokens)
+    return HostPolicy.for_services(
+        settings.allowed_hosts, civitai_base_url=settings.civitai_base_url,
+        civitai_token=settings.secret("civitai_token"), hf_endpoint=settings.hf_endpoint,
+        hf_token=settings.secret("hf_token"))
 
 
 class _FileProgress:

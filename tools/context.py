@@ -200,17 +200,12 @@ class ToolContext(BaseModel):
         return NodeResolver(self.catalog(), self.registry_client())
 
     def host_policy(self) -> HostPolicy:
-        """The download allow-list with each token bound to its service."""
-        import httpx
-
+        """The download allow-list with each token bound to its service's origin (one rule for every caller)."""
         from comfyfixer.tools.download.hosts import HostPolicy
 
-        tokens: dict[str, str | None] = {}
-        for host in {"civitai.com", httpx.URL(self.civitai_base_url).host}:
-            tokens[host] = self.secret("civitai_token")
-        for host in {"huggingface.co", httpx.URL(self.hf_endpoint).host}:
-            tokens[host] = self.secret("hf_token")
-        return HostPolicy.build(self.allowed_hosts, tokens)
+        return HostPolicy.for_services(
+            self.allowed_hosts, civitai_base_url=self.civitai_base_url, civitai_token=self.secret("civitai_token"),
+            hf_endpoint=self.hf_endpoint, hf_token=self.secret("hf_token"))
 
     def inventory_cache_dir(self) -> Path | None:
         """Where the inventory and inspection caches live, or ``None`` when caching is off."""

@@ -276,6 +276,24 @@ def test_civitai_to_hf_redirect_carries_neither_token_with_the_executors_policy(
                               ("b", "/direct", f"Bearer {HF}")]
 
 
+def test_executor_and_tool_context_bind_the_same_origins(monkeypatch: pytest.MonkeyPatch) -> None:
+    from comfyfixer.agent.services import build_context
+
+    monkeypatch.setenv("COMFYFIXER_CIVITAI_BASE_URL", "http://127.0.0.1:8001")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:8002")
+    monkeypatch.setenv("COMFYFIXER_CIVITAI_TOKEN", CIV)
+    monkeypatch.setenv("HF_TOKEN", HF)
+    settings = load_settings()
+    expected = {"https://civitai.com:443": CIV, "http://127.0.0.1:8001": CIV,
+                "https://huggingface.co:443": HF, "http://127.0.0.1:8002": HF}
+    assert host_policy(settings).tokens == expected
+    assert build_context(settings).host_policy().tokens == expected
+    # one origin for both services (a local mirror) keeps a token even if only one is set
+    only_civ = HostPolicy.for_services(civitai_base_url="http://127.0.0.1:9", civitai_token=CIV,
+                                       hf_endpoint="http://127.0.0.1:9", hf_token=None)
+    assert only_civ.token_for("http://127.0.0.1:9/x") == CIV
+
+
 def test_tokens_never_reach_logs_reprs_or_exceptions(servers: Trio, tmp_path: Path,
                                                      caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)

@@ -56,6 +56,23 @@ class HostPolicy:
         clean = {origin_text(origin_of(o)): t for o, t in (tokens or {}).items() if t}
         return cls(extra_hosts=tuple(h.strip().lower() for h in extra_hosts if h.strip()), tokens=clean)
 
+    @classmethod
+    def for_services(cls, extra_hosts: Iterable[str] = (), *, civitai_base_url: str = "https://civitai.com",
+                     civitai_token: str | None = None, hf_endpoint: str = "https://huggingface.co",
+                     hf_token: str | None = None) -> HostPolicy:
+        """The policy built from settings, used by every caller (executor, tool context).
+
+        The Civitai token is bound to ``https://civitai.com`` and the configured Civitai base URL's origin,
+        the Hugging Face token to ``https://huggingface.co`` and ``HF_ENDPOINT``'s origin. Should those
+        share an origin (a local mirror serving both) and both tokens be set, the Hugging Face one wins.
+        """
+        tokens: dict[str, str | None] = {}
+        for origin, token in (("https://civitai.com", civitai_token), (civitai_base_url, civitai_token),
+                              ("https://huggingface.co", hf_token), (hf_endpoint, hf_token)):
+            if token:
+                tokens[origin] = token
+        return cls.build(extra_hosts, tokens)
+
     @property
     def allowed(self) -> tuple[str, ...]:
         return self.defaults + self.extra_hosts
