@@ -19,7 +19,11 @@ the user is about to approve. So the rule lives here, at the output layer, not a
   characters as JSON ``\\u`` escapes (same data, harmless on a terminal).
 
 Output written around rich (``typer.echo``, ``click.echo``, prompts of ``typer.confirm``, ``sys.stdout``)
-is not covered and must call :func:`comfyfixer.tools.text.inert` itself.
+is not covered and must call :func:`comfyfixer.tools.text.inert` itself. The console keeps ``\n`` and
+``\t`` (our own output has multi-line blocks); code that prints one line per untrusted fact makes the line
+single-line itself with ``inert(line)``, as :func:`comfyfixer.agent.plan.summary_lines` does. Markup is not
+a control character: untrusted text in a markup string still needs ``rich.markup.escape`` (or
+``markup=False``), or ``[/]`` in a name raises and ``[red]`` restyles.
 """
 
 from __future__ import annotations
