@@ -168,13 +168,15 @@ def build_client(
     verify: bool = True,
     user_agent: str = USER_AGENT,
     transport: httpx.BaseTransport | None = None,
+    allow_http: bool = False,
 ) -> httpx.Client:
     """A configured ``httpx.Client``.
 
     ``timeout`` bounds connect, read, write and pool waits alike. ``token`` is sent only to the exact
     origins in ``token_origins`` (URLs such as ``https://civitai.com`` or ``http://127.0.0.1:8123``);
     ``token_hosts`` is the older spelling and means the https origins of those hosts. When both are
-    empty the origin of ``base_url`` is used. Plain http is refused except for loopback hosts.
+    empty the origin of ``base_url`` is used. Plain http is refused except for loopback hosts, unless
+    ``allow_http`` (a ComfyUI server on the user's own network speaks plain http and carries no token).
     """
     origins = frozenset(origin_of(o) for o in (*token_origins, *token_hosts))
     if not origins and base_url:
@@ -190,7 +192,7 @@ def build_client(
         auth=HostTokenAuth(token, origins) if token else None,
         follow_redirects=follow_redirects,
         max_redirects=10,
-        event_hooks={"request": [_require_https(()), _strip_foreign_auth(origins)]},
+        event_hooks={"request": [*([] if allow_http else [_require_https(())]), _strip_foreign_auth(origins)]},
         transport=transport,
     )
 

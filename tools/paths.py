@@ -22,11 +22,13 @@ from pathlib import Path, PurePosixPath
 from comfyfixer.tools.errors import UnsafePathError
 
 __all__ = [
+    "atomic_write",
     "check_component",
     "is_within",
     "safe_filename",
     "safe_join",
     "safe_relpath",
+    "safe_stem",
 ]
 
 _RESERVED = {
@@ -79,6 +81,25 @@ def safe_relpath(name: str, *, what: str = "path") -> PurePosixPath:
 def safe_filename(name: str, *, what: str = "file name") -> str:
     """Check a single file name (no folders at all)."""
     return check_component(name, what=what)
+
+
+_UNSAFE_STEM = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_stem(name: str, *, default: str = "workflow", max_len: int = 100) -> str:
+    """Make a file-name stem from untrusted text: ``"sub dir/Flux Dev.json"`` → ``"sub_dir__Flux_Dev"``.
+
+    The one rule for names we *make* (reports, rebuilt workflows, cache folders), where
+    :func:`safe_filename` is the rule for names we are *given*: ASCII letters, digits, ``.``, ``_``
+    and ``-`` only, folders flattened to ``__``, no dots or dashes at the ends, never a Windows
+    device name, never empty (``default``). The result always passes :func:`check_component`.
+    """
+    stem = re.sub(r"\.(json|png|webp|jpe?g)$", "", name.strip(), flags=re.IGNORECASE)
+    stem = stem.replace("\\", "/").replace("/", "__")
+    stem = _UNSAFE_STEM.sub("_", stem).strip("._-")[:max_len].rstrip("._-") or default
+    if stem.split(".")[0].upper() in _RESERVED or stem.lower() == "index":
+        stem += "_"
+    return stem
 
 
 def is_within(path: Path, root: Path) -> bool:

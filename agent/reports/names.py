@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_RESERVED = {"index", "con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+from comfyfixer.tools import paths
 
 
 def safe_stem(name: str, max_len: int = 100) -> str:
-    """``"sub dir/Flux Dev.json"`` → ``"sub_dir__Flux_Dev"``: no separators, no dots at the ends."""
-    stem = re.sub(r"\.(json|png|webp|jpe?g)$", "", name.strip(), flags=re.IGNORECASE)
-    stem = stem.replace("\\", "/").replace("/", "__")
-    stem = _UNSAFE.sub("_", stem).strip("._-")[:max_len].rstrip("._-") or "workflow"
-    if stem.lower() in _RESERVED:
-        stem += "_"
-    return stem
+    """``"sub dir/Flux Dev.json"`` → ``"sub_dir__Flux_Dev"`` (the project's one rule, in ``tools/paths.py``)."""
+    return paths.safe_stem(name, max_len=max_len)
 
 
 def unique_stems(names: list[str]) -> list[str]:

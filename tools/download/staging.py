@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from comfyfixer.tools.errors import ComfyFixerError
+from comfyfixer.tools.paths import atomic_write
 
 STAGING_DIRNAME = ".comfyfixer"
 
@@ -80,9 +81,7 @@ def read_meta(meta: Path) -> dict[str, Any]:
 
 def write_meta(meta: Path, data: dict[str, Any]) -> None:
     """Replace the sidecar atomically (it is our own bookkeeping file, not user data)."""
-    tmp = meta.with_name(meta.name + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, meta)
+    atomic_write(meta, json.dumps(data, sort_keys=True))
 
 
 @contextlib.contextmanager
@@ -131,7 +130,7 @@ def quarantine(path: Path, qdir: Path, reason: str, details: dict[str, Any] | No
     except OSError:
         shutil.move(str(path), str(dest))
     note = {"original": str(path), "reason": reason, "at": stamp, **(details or {})}
-    dest.with_name(dest.name + ".json").write_text(json.dumps(note, indent=2, sort_keys=True), encoding="utf-8")
+    atomic_write(dest.with_name(dest.name + ".json"), json.dumps(note, indent=2, sort_keys=True))
     fsync_dir(qdir)
     return dest
 

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from comfyfixer.tools.errors import TransportError, UpstreamError
+from comfyfixer.tools.http import build_client
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def fetch_live(
 ) -> LiveSnapshot:
     """Ask a running ComfyUI for its node classes and model listings (GETs only; retried on failure)."""
     base = base_url.rstrip("/")
-    with httpx.Client(timeout=timeout, transport=transport, follow_redirects=False) as client:
+    with build_client(timeout=timeout, transport=transport, follow_redirects=False, allow_http=True) as client:
         object_info = _get_json(client, f"{base}/object_info", retries)
         if not isinstance(object_info, dict):
             raise UpstreamError(f"{base}/object_info is not a mapping", url=f"{base}/object_info")

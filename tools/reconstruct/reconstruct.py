@@ -13,7 +13,7 @@ from typing import Any
 
 from comfyfixer.tools.errors import InputError
 from comfyfixer.tools.imagemeta.models import GenerationInfo
-from comfyfixer.tools.paths import atomic_write
+from comfyfixer.tools.paths import atomic_write, safe_stem
 from comfyfixer.tools.reconstruct.api_to_ui import api_to_ui
 from comfyfixer.tools.reconstruct.civitai_source import (
     CivitaiEvidence,
@@ -62,11 +62,6 @@ def _unique_pair(out_dir: Path, name: str) -> tuple[Path, Path]:
         if not wf.exists() and not api.exists():
             return wf, api
         n += 1
-
-
-def _safe_name(name: str) -> str:
-    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip("._")
-    return cleaned[:120] or "reconstructed"
 
 
 def _finite(obj: Any) -> tuple[Any, int]:
@@ -343,7 +338,7 @@ def reconstruct(
     if r.workflow is not None and out_dir is not None:
         out = Path(out_dir).expanduser()
         out.mkdir(parents=True, exist_ok=True)
-        wf_path, api_path = _unique_pair(out, _safe_name(name or "reconstructed"))
+        wf_path, api_path = _unique_pair(out, safe_stem(name or "", default="reconstructed"))
         replaced = _write_exclusive(wf_path, r.workflow)
         r.files.append(str(wf_path))
         if r.api is not None:
@@ -357,7 +352,7 @@ def reconstruct(
             r.readiness = readiness(Path(r.files[0]))
         else:
             with tempfile.TemporaryDirectory() as tmp:
-                p = Path(tmp) / f"{_safe_name(name or 'reconstructed')}.workflow.json"
+                p = Path(tmp) / f"{safe_stem(name or '', default='reconstructed')}.workflow.json"
                 _write_exclusive(p, r.workflow)
                 r.readiness = readiness(p)
     return r

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from comfyfixer.tools.paths import atomic_write
+from comfyfixer.tools.paths import atomic_write, safe_stem
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ class DiskCache:
 
     def _path(self, namespace: str, key: str) -> Path:
         digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
-        safe_ns = "".join(c if c.isalnum() or c in "-_" else "_" for c in namespace)
+        safe_ns = safe_stem(namespace, default="default")
         return self.root / safe_ns / f"{digest}.json"
 
     def get(self, namespace: str, key: str, *, ttl: float | None = None) -> tuple[Any, float] | None:

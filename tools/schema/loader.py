@@ -232,9 +232,11 @@ def fetch_object_info(base_url: str, *, timeout: float = 30.0) -> SchemaSet:
     """Fetch ``/object_info`` (and the version from ``/system_stats``) from a running ComfyUI."""
     import httpx
 
+    from comfyfixer.tools.http import build_client
+
     url = base_url.rstrip("/")
     try:
-        with httpx.Client(timeout=timeout) as client:
+        with build_client(timeout=timeout, allow_http=True) as client:
             resp = client.get(f"{url}/object_info")
             resp.raise_for_status()
             data = resp.json()

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from comfyfixer.tools.paths import atomic_write
 from comfyfixer.tools.schema.folders import MODEL_EXTENSIONS, core_model_folder
 
 _MEDIA_EXT = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".mp4", ".webm", ".wav", ".mp3", ".flac", ".yaml", ".glb", ".obj")
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     src, version, dst = Path(args[0]), args[1], Path(args[2])
     data = build(json.loads(src.read_text(encoding="utf-8")))
     data["__comfyui_version__"] = version
-    dst.write_text(json.dumps(data, separators=(",", ":"), sort_keys=True), encoding="utf-8")
+    atomic_write(dst, json.dumps(data, separators=(",", ":"), sort_keys=True))
     return 0
 
 
