@@ -156,7 +156,7 @@ def test_without_hard_links_the_copy_is_verified_and_nothing_is_overwritten(tmp_
     assert sorted(p.name for p in dst.parent.iterdir()) == ["a.safetensors"]  # no temporary left behind
     with pytest.raises(ComfyFixerError, match="not overwriting"):
         link_or_copy(src, dst)
-    with pytest.raises(ComfyFixerError):
+    with pytest.raises(ComfyFixerError, match="left it untouched"):
         link_or_copy(src, dst, link=no_links)
     assert dst.read_bytes() == SHARED
 

@@ -119,7 +119,7 @@ def test_python_identity_is_that_python(comfy_python: Path) -> None:
     assert verify_python(ident, comfy_python).sha256 == ident.sha256
     with pytest.raises(ComfyFixerError, match="changed since the plan"):
         verify_python("0" * 64, comfy_python)
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="no-such-python does not exist"):
         python_identity(comfy_python.parent / "no-such-python")
 
 
