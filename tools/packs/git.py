@@ -382,3 +382,36 @@ def tag_commit(repo_url: str, version: str, policy: HostPolicy, *, runner: Runne
         if found and _FULL_SHA.match(found):
             return found
     return None
+
+
+def snapshot_pack(repo_url: str, commit: str, root: Path, policy: HostPolicy, *, allowed_roots: Sequence[Path],
+                  runner: Runner = subprocess.run, timeout: float = 600.0) -> CloneResult:
+    """A read-only checkout of ``repo_url`` at ``commit`` under ``root`` (a cache), to inspect before approval.
+
+    Reused when already there at that commit; never imported or installed. Submodules are not
+    fetched (plan time only reads ``requirements.txt``/``pyproject.toml``), but their URLs are
+    checked, so a pack with a disallowed submodule is refused at plan time already.
+    """
+    want = check_commit_id(commit)
+    if want is None or not _FULL_SHA.match(want):
+        raise InputError(f"a snapshot needs a full 40-digit commit id, not {commit!r}",
+                         hint="pin the pack first (remote_head or the workflow's recorded commit)")
+    ensure_under(root, allowed_roots, what="pack snapshot folder")
+    name = safe_filename(f"{urlsplit(repo_url).path.rstrip('/').rsplit('/', 1)[-1].removesuffix('.git') or 'pack'}"
+                         f"-{want[:16]}", what="pack snapshot folder")
+    dest = root / name
+    if dest.is_dir() and (dest / ".git").exists():
+        if head_commit(dest, runner) == want:
+            check_submodules(read_submodules(dest, repo_url, runner=runner), policy)
+            return CloneResult(path=dest, commit=want)
+        shutil.rmtree(dest)
+    root.mkdir(parents=True, exist_ok=True)
+    stage = root / f".{name}.{os.getpid()}-{secrets.token_hex(3)}.clone"
+    res = clone_verified(repo_url, want, stage, policy, runner=runner, timeout=timeout, submodules=False)
+    try:
+        check_submodules(read_submodules(stage, repo_url, runner=runner), policy)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    os.rename(stage, dest)
+    return CloneResult(path=dest, commit=res.commit, commands=res.commands)

@@ -331,6 +331,8 @@ class RequirementsCheck(BaseModel):
     changes: list[PackageChange] = Field(default_factory=list)
     needs_sdist: list[str] = Field(default_factory=list, description="Only available as source: build code would run.")
     conflicts: list[str] = Field(default_factory=list, description="pip's resolver conflict, when it found one.")
+    conflicting_packs: list[str] = Field(default_factory=list,
+                                         description="Packs whose requirements the conflict names (all if unclear).")
     resolved: list[str] = Field(default_factory=list, description="name==version of everything pip would install.")
     python: PythonIdentity
     index_url: str | None = None
@@ -429,7 +431,7 @@ def _sdist_only(name: str, index_url: str | None, timeout: float) -> bool:
 def _dry_run(python: Path, files: Sequence[Path], scratch: Path, index_url: str | None, allow_sdist: bool,
              runner: Runner, timeout: float) -> tuple[list[str], subprocess.CompletedProcess[str], dict | None]:
     report = scratch / f"report-{secrets.token_hex(3)}.json"
-    cmd = [str(python), "-I", "-m", "pip", "--isolated", "install", "--dry-run", "--quiet", "--report", str(report),
+    cmd = [str(python), "-I", "-m", "pip", "--isolated", "install", "--dry-run", "--report", str(report),
            *_pip_options(index_url, allow_sdist)]
     for f in files:
         cmd += ["-r", str(f)]
@@ -498,6 +500,15 @@ def _without(packs: dict[str, ParsedRequirements], names: set[str]) -> dict[str,
     return out
 
 
+def _implicated(named: Sequence[tuple[str, ParsedRequirements]], conflict: str) -> list[str]:
+    """The packs whose own requirement names appear in pip's conflict text (all of them if none does)."""
+    text = conflict.lower()
+    hit = [k for k, p in named
+           if f"the requirements of {k}".lower() in text or any(re.search(rf"(?<![\w.-]){re.escape(Requirement(r).name.lower())}(?![\w.-])", text)
+                  for r in p.requirements)]
+    return hit or [k for k, _ in named]
+
+
 def _resolve(result: RequirementsCheck, packs: dict[str, ParsedRequirements], ident: PythonIdentity, python: Path,
              scratch: Path, index_url: str | None, allow_sdist: bool, runner: Runner, timeout: float) -> None:
     """Dry-run; packages that exist only as sdists are set aside and the rest resolved again.
@@ -517,7 +528,11 @@ def _resolve(result: RequirementsCheck, packs: dict[str, ParsedRequirements], id
         if report is not None:
             result.changes, result.resolved = _changes(report, ident)
             break
-        stderr = proc.stderr or proc.stdout or ""
+        # pip explains a conflict on stdout ("The conflict is caused by: …") and fails on stderr;
+        # its messages name our scratch files, which mean nothing to the user: name the packs instead
+        stderr = "\n".join(x for x in (proc.stdout, proc.stderr) if x)
+        for (key, _), f in zip(named, files, strict=True):
+            stderr = re.sub(rf"-r {re.escape(str(f))}( \(line \d+\))?", f"the requirements of {key}", stderr)
         missing = {str(canonicalize_name(m)) for m in _NO_DIST.findall(stderr)} - sdists
         found = {m for m in missing if not allow_sdist and _sdist_only(m, index_url, min(timeout, 30.0))}
         if found:
@@ -525,6 +540,7 @@ def _resolve(result: RequirementsCheck, packs: dict[str, ParsedRequirements], id
             continue
         if "ResolutionImpossible" in stderr or "conflicting dependencies" in stderr:
             result.conflicts = _conflict_lines(stderr)
+            result.conflicting_packs = _implicated(named, " ".join(result.conflicts))
             if len(files) > 1:
                 alone = [k for (k, _), f in zip(named, files, strict=True)
                          if _dry_run(python, [f], scratch, index_url, allow_sdist, runner, timeout)[2] is not None]
