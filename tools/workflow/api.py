@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from comfyfixer.tools.workflow.graph import Graph, GraphNode, Link
+from comfyfixer.tools.workflow.graph import MAX_NODES, Graph, GraphNode, Link, too_many_nodes
 
 
 def is_link_value(value: Any) -> bool:
@@ -27,7 +27,13 @@ def looks_like_api(data: Any) -> bool:
     return bool(nodes) and sum(1 for v in nodes if "class_type" in v) >= max(1, len(nodes) // 2)
 
 
-def parse_api(data: Mapping[str, Any]) -> Graph:
+def parse_api(data: Mapping[str, Any], *, origin: str = "<workflow>") -> Graph:
+    """An API prompt as a ``Graph``; malformed nodes and fields become warnings naming the node.
+
+    More than ``MAX_NODES`` nodes raise ``WorkflowFormatError`` naming ``origin``, before any is built.
+    """
+    if len(data) > MAX_NODES:
+        raise too_many_nodes(origin, len(data))
     graph = Graph(format="api", raw=dict(data))
     for nid, node in data.items():
         if not isinstance(node, Mapping):
@@ -38,6 +44,9 @@ def parse_api(data: Mapping[str, Any]) -> Graph:
             graph.warnings.append(f"node {nid} has no class_type; skipped")
             continue
         raw_inputs = node.get("inputs")
+        if raw_inputs is not None and not isinstance(raw_inputs, Mapping):
+            kind = "a list" if isinstance(raw_inputs, list) else type(raw_inputs).__name__
+            graph.warnings.append(f"node {nid}: 'inputs' is {kind}, not an object; ignored")
         if not isinstance(raw_inputs, Mapping):
             raw_inputs = {}
         inputs: dict[str, Any] = {}

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from comfyfixer.tools.errors import WorkflowFormatError
+
 # Core frontend-only classes: never sent to the backend, and they need nothing installed.
 VIRTUAL_CLASSES = frozenset({"Reroute", "PrimitiveNode", "Note", "MarkdownNote", "Comfy.NoteNode"})
 
@@ -31,6 +33,20 @@ FRONTEND_ONLY_PACK_CLASSES = {
 }
 
 MODE_ALWAYS, MODE_NEVER, MODE_BYPASS = 0, 2, 4
+
+# The most nodes one workflow may flatten to (subgraph and group node expansions count).
+# Real workflows have tens to a few thousand; inspection is linear (~50 µs and ~5 KB per node),
+# so this bounds one inspection to a few seconds and ~0.6 GB. Beyond it a workflow is refused
+# with ``WorkflowFormatError`` rather than inspected partially.
+MAX_NODES = 100_000
+
+
+def too_many_nodes(origin: str, count: int) -> WorkflowFormatError:
+    """The refusal for a workflow over ``MAX_NODES`` (``count`` is how many were seen so far)."""
+    return WorkflowFormatError(
+        origin, f"has more than {MAX_NODES:,} nodes ({count:,} seen); refused rather than inspected partially",
+        hint=f"real workflows have at most a few thousand nodes; {MAX_NODES:,} is the inspector's limit (graph.MAX_NODES)",
+    )
 
 
 @dataclass

@@ -85,9 +85,41 @@ def _apply_primitives(graph: Graph) -> None:
                     graph.applied_primitives.add(origin.id)
 
 
-def _properties_models(node: GraphNode) -> list[Mapping[str, Any]]:
-    models = node.properties.get("models")
-    return [m for m in models if isinstance(m, Mapping) and m.get("name")] if isinstance(models, list) else []
+_MODEL_ENTRY_FIELDS = ("name", "url", "directory", "hash", "hash_type")
+
+
+def model_entries(models: Any, where: str, warnings: list[str] | None = None) -> list[dict[str, str]]:
+    """``[{name, url, directory, hash, hash_type}]`` as the workflow lists them, string fields only.
+
+    A field of another type (``url: 5``) is dropped with a warning naming ``where`` (a node or the
+    workflow), so a malformed entry never reaches the typed results.
+    """
+    if models is None:
+        return []
+    if not isinstance(models, list):
+        if warnings is not None:
+            warnings.append(f"{where}: 'models' is {type(models).__name__}, not a list; ignored")
+        return []
+    out: list[dict[str, str]] = []
+    for i, m in enumerate(models):
+        if not isinstance(m, Mapping):
+            if warnings is not None:
+                warnings.append(f"{where}: models[{i}] is {type(m).__name__}, not an object; ignored")
+            continue
+        entry: dict[str, str] = {}
+        for key in _MODEL_ENTRY_FIELDS:
+            value = m.get(key)
+            if isinstance(value, str):
+                entry[key] = value
+            elif value is not None and warnings is not None:
+                warnings.append(f"{where}: models[{i}].{key} is {type(value).__name__}, not a string; ignored")
+        if entry.get("name"):
+            out.append(entry)
+    return out
+
+
+def _properties_models(node: GraphNode, warnings: list[str] | None = None) -> list[dict[str, str]]:
+    return model_entries(node.properties.get("models"), f"node {node.id} properties", warnings)
 
 
 def _scan_nested(value: Any, key: str | None, out: list[tuple[str | None, str]], depth: int = 0) -> None:
@@ -124,7 +156,7 @@ def extract_models(graph: Graph, warnings: list[str]) -> list[ModelRef]:
     for node in graph.nodes.values():
         if node.virtual and (node.class_type != "PrimitiveNode" or node.id in graph.applied_primitives):
             continue
-        declared = {normalize_filename(str(m["name"])).rsplit("/", 1)[-1].lower(): m for m in _properties_models(node)}
+        declared = {normalize_filename(str(m["name"])).rsplit("/", 1)[-1].lower(): m for m in _properties_models(node, warnings)}
         source = "api" if graph.format == "api" else "widget"
         named: list[tuple[str | None, str]] = []
         for name, value in node.inputs.items():
@@ -181,7 +213,7 @@ def extract_models(graph: Graph, warnings: list[str]) -> list[ModelRef]:
                     add(ModelRef(filename=normalize_filename(match.group(1)), folder="embeddings", node_id=node.id,
                                  input=name, class_type=node.class_type, source="embedding",
                                  folder_from="core-loader", active=node.active))
-    _attach_workflow_level_models(graph, refs, add)
+    _attach_workflow_level_models(graph, refs, add, warnings)
     return refs
 
 
@@ -190,17 +222,15 @@ def _base(filename: str) -> str:
     return filename.rsplit("/", 1)[-1].lower()
 
 
-def _attach_workflow_level_models(graph: Graph, refs: list[ModelRef], add: Any) -> None:
+def _attach_workflow_level_models(graph: Graph, refs: list[ModelRef], add: Any, warnings: list[str]) -> None:
     """UI workflows may list models at the top level (``models: [{name, url, directory}]``)."""
     top = graph.raw.get("models") if graph.format == "ui" else None
-    if not isinstance(top, list):
+    if top is None:
         return
     by_base: dict[str, list[ModelRef]] = {}
     for r in refs:
         by_base.setdefault(_base(r.filename), []).append(r)
-    for m in top:
-        if not isinstance(m, Mapping) or not m.get("name"):
-            continue
+    for m in model_entries(top, "workflow", warnings):
         base = _base(normalize_filename(str(m["name"])))
         matched = by_base.get(base, [])
         for r in matched:

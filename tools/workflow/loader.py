@@ -79,11 +79,11 @@ def _from_image(raw: bytes | Path, origin: str, container: str) -> LoadedWorkflo
     if found is None or (found.workflow is None and found.prompt is None):
         raise WorkflowFormatError(origin, f"{container.upper()} image carries no ComfyUI workflow or prompt")
     if found.workflow is not None and isinstance(found.workflow.get("nodes"), list):
-        graph = parse_ui(found.workflow)
+        graph = parse_ui(found.workflow, origin=origin)
         return LoadedWorkflow(origin, container, "ui", found.workflow, graph, other_half=found.prompt)
     if found.prompt is not None:
         fmt, data = unwrap(found.prompt, origin)
-        graph = parse_ui(data) if fmt == "ui" else parse_api(data)
+        graph = parse_ui(data, origin=origin) if fmt == "ui" else parse_api(data, origin=origin)
         return LoadedWorkflow(origin, container, fmt, data, graph)
     raise WorkflowFormatError(origin, "embedded workflow is not in a format we can read")
 
@@ -96,7 +96,7 @@ def load_workflow(source: Path | str | bytes | Mapping[str, Any], *, origin: str
     if isinstance(source, Mapping):
         name = origin or "<workflow>"
         fmt, data = unwrap(source, name)
-        return LoadedWorkflow(name, "json", fmt, data, parse_ui(data) if fmt == "ui" else parse_api(data))
+        return LoadedWorkflow(name, "json", fmt, data, parse_ui(data, origin=name) if fmt == "ui" else parse_api(data, origin=name))
     if isinstance(source, bytes):
         name = origin or "<bytes>"
         raw = source
@@ -118,7 +118,7 @@ def load_workflow(source: Path | str | bytes | Mapping[str, Any], *, origin: str
                 raise WorkflowFormatError(name, "file is empty")
             data_any = read_json_file(path, max_bytes=MAX_JSON_BYTES)
             fmt, data = unwrap(data_any, name)
-            return LoadedWorkflow(name, "json", fmt, data, parse_ui(data) if fmt == "ui" else parse_api(data))
+            return LoadedWorkflow(name, "json", fmt, data, parse_ui(data, origin=name) if fmt == "ui" else parse_api(data, origin=name))
         if kind in ("png", "webp", "jpeg"):
             # The reader seeks from chunk to chunk: pixel data is never loaded.
             return _from_image(path, name, kind)
@@ -131,7 +131,7 @@ def load_workflow(source: Path | str | bytes | Mapping[str, Any], *, origin: str
     if len(raw) > MAX_JSON_BYTES:
         raise WorkflowFormatError(name, f"{len(raw) / 1e6:.0f} MB is over the limit for a workflow")
     fmt, data = unwrap(parse_json_text(raw, name), name)
-    return LoadedWorkflow(name, "json", fmt, data, parse_ui(data) if fmt == "ui" else parse_api(data))
+    return LoadedWorkflow(name, "json", fmt, data, parse_ui(data, origin=name) if fmt == "ui" else parse_api(data, origin=name))
 
 
 def iter_workflow_files(paths: list[Path] | list[str]) -> list[Path]:

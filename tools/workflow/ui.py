@@ -1,36 +1,87 @@
-"""Parse UI-format workflows (``nodes``/``links``) into a flattened ``Graph``."""
+"""Parse UI-format workflows (``nodes``/``links``) into a flattened ``Graph``.
+
+Untrusted input: every field a node or link may carry is checked for its type, and a
+field of the wrong type (``inputs: 5``, ``pos: "x"``, ``properties: []``, a link with
+three entries, a node without an id, ...) becomes a warning naming the node or link
+and is ignored, never a traceback. The first ``MAX_FIELD_WARNINGS`` are kept, then a
+count. A graph that flattens to more than ``MAX_NODES`` nodes is refused (see
+``graph.MAX_NODES``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from comfyfixer.tools.workflow.graph import MODE_ALWAYS, Graph, GraphNode, Link
+from comfyfixer.tools.workflow.graph import MAX_NODES, MODE_ALWAYS, Graph, GraphNode, Link, too_many_nodes
+
+__all__ = ["MAX_NODES", "MAX_SUBGRAPH_DEPTH", "parse_ui"]
 
 MAX_SUBGRAPH_DEPTH = 16
-MAX_NODES = 200_000
+MAX_FIELD_WARNINGS = 200
+
+# Node fields and the JSON types LiteGraph writes for them. ``pos``/``size`` are [x, y] or, from older
+# frontends that serialised a Float32Array, {"0": x, "1": y}.
+_NODE_FIELDS: dict[str, tuple[type, ...]] = {
+    "type": (str,),
+    "mode": (int, float),
+    "inputs": (list,),
+    "outputs": (list,),
+    "widgets_values": (list, dict),
+    "properties": (dict,),
+    "title": (str,),
+    "pos": (list, dict),
+    "size": (list, dict),
+    "flags": (dict,),
+    "order": (int, float),
+}
+_JSON_TYPE = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean",
+              type(None): "null"}
 
 
-def _link_tuple(link: Any) -> tuple[Any, Any, int, Any, int] | None:
-    """(id, origin, origin_slot, target, target_slot) from array or object links."""
-    if isinstance(link, list | tuple) and len(link) >= 5:
-        return link[0], link[1], int(link[2] or 0), link[3], int(link[4] or 0)
+def _json_type(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "an object"
+    return _JSON_TYPE.get(type(value), type(value).__name__)
+
+
+def _has_type(value: Any, types: tuple[type, ...]) -> bool:
+    """JSON type check: a boolean is no number, and any Mapping counts as an object."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, types) or (dict in types and isinstance(value, Mapping))
+
+
+def _slot(value: Any) -> int:
+    """A slot index: an int (or an integral float), anything else is malformed."""
+    if isinstance(value, bool):
+        raise ValueError("a boolean slot")
+    if value is None:
+        return 0
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if not isinstance(value, int):
+        raise ValueError(f"slot is {_json_type(value)}")
+    return value
+
+
+def _node_ref(value: Any) -> Any:
+    """A node id inside a link: an int or a string."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"node id is {_json_type(value)}")
+    return value
+
+
+def _link_tuple(link: Any) -> tuple[Any, Any, int, Any, int]:
+    """(id, origin, origin_slot, target, target_slot) from array or object links; ValueError says what is wrong."""
+    if isinstance(link, list | tuple):
+        if len(link) < 5:
+            raise ValueError(f"an array of {len(link)} entries, not [id, origin, slot, target, slot, type]")
+        return link[0], _node_ref(link[1]), _slot(link[2]), _node_ref(link[3]), _slot(link[4])
     if isinstance(link, Mapping):
-        try:
-            return (
-                link.get("id"),
-                link.get("origin_id"),
-                int(link.get("origin_slot") or 0),
-                link.get("target_id"),
-                int(link.get("target_slot") or 0),
-            )
-        except (TypeError, ValueError):
-            return None
-    return None
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+        return (link.get("id"), _node_ref(link.get("origin_id")), _slot(link.get("origin_slot")),
+                _node_ref(link.get("target_id")), _slot(link.get("target_slot")))
+    raise ValueError(f"{_json_type(link)}, not an array or object")
 
 
 def _mode(node: Mapping[str, Any]) -> int:
@@ -41,11 +92,14 @@ def _mode(node: Mapping[str, Any]) -> int:
 
 
 class _UIBuilder:
-    def __init__(self, data: Mapping[str, Any]) -> None:
+    def __init__(self, data: Mapping[str, Any], origin: str) -> None:
         self.data = data
+        self.origin = origin
         self.graph = Graph(format="ui", raw=dict(data))
         self.subgraphs: dict[str, Mapping[str, Any]] = {}
         self.group_nodes: dict[str, Mapping[str, Any]] = {}
+        self.node_count = 0  # flattened nodes and subgraph instances so far
+        self.field_warnings = 0
         self._collect_subgraphs(data)
         extra = data.get("extra") if isinstance(data.get("extra"), Mapping) else {}
         groups = extra.get("groupNodes") if isinstance(extra, Mapping) else None
@@ -53,44 +107,106 @@ class _UIBuilder:
             self.group_nodes = {str(k): v for k, v in groups.items() if isinstance(v, Mapping)}
             self.graph.group_node_names = set(self.group_nodes)
 
+    def warn(self, message: str) -> None:
+        """A malformed field: kept up to MAX_FIELD_WARNINGS, then only counted."""
+        self.field_warnings += 1
+        if self.field_warnings <= MAX_FIELD_WARNINGS:
+            self.graph.warnings.append(message)
+
+    def count(self, n: int = 1) -> None:
+        self.node_count += n
+        if self.node_count > MAX_NODES:
+            raise too_many_nodes(self.origin, self.node_count)
+
     def _collect_subgraphs(self, container: Mapping[str, Any], depth: int = 0) -> None:
         defs = container.get("definitions")
-        if not isinstance(defs, Mapping) or depth > MAX_SUBGRAPH_DEPTH:
+        if defs is None or depth > MAX_SUBGRAPH_DEPTH:
             return
-        for sg in defs.get("subgraphs") or []:
-            if isinstance(sg, Mapping) and sg.get("id"):
+        if not isinstance(defs, Mapping):
+            self.warn(f"'definitions' is {_json_type(defs)}, not an object; ignored")
+            return
+        subgraphs = defs.get("subgraphs")
+        if subgraphs is None:
+            return
+        if not isinstance(subgraphs, list):
+            self.warn(f"'definitions.subgraphs' is {_json_type(subgraphs)}, not a list; ignored")
+            return
+        for i, sg in enumerate(subgraphs):
+            if isinstance(sg, Mapping) and isinstance(sg.get("id"), str | int) and sg.get("id") != "":
                 sid = str(sg["id"])
                 self.subgraphs.setdefault(sid, sg)
-                self.graph.subgraph_names[sid] = str(sg.get("name") or sid)
+                name = sg.get("name")
+                self.graph.subgraph_names[sid] = name if isinstance(name, str) and name else sid
                 self._collect_subgraphs(sg, depth + 1)
+            else:
+                self.warn(f"subgraph definition #{i} has no id (or is not an object); ignored")
 
     def build(self) -> Graph:
-        self._add_nodes(self.data.get("nodes") or [], self.data.get("links") or [], prefix="", scope="top", stack=())
+        nodes = self.data.get("nodes") or []
+        if isinstance(nodes, list) and len(nodes) > MAX_NODES:  # refused before building anything
+            raise too_many_nodes(self.origin, len(nodes))
+        self._add_nodes(nodes, self.data.get("links"), prefix="", scope="top", stack=())
+        if self.field_warnings > MAX_FIELD_WARNINGS:
+            self.graph.warnings.append(
+                f"{self.field_warnings - MAX_FIELD_WARNINGS} more malformed fields not listed (first {MAX_FIELD_WARNINGS} shown)"
+            )
         return self.graph
+
+    def _node_fields(self, node: Mapping[str, Any], nid: str) -> dict[str, Any]:
+        """The node's known fields with their JSON types checked: wrong ones are warned about and dropped."""
+        fields: dict[str, Any] = {}
+        for name, types in _NODE_FIELDS.items():
+            value = node.get(name)
+            if value is None:
+                continue
+            if not _has_type(value, types):
+                expected = " or ".join(dict.fromkeys(_JSON_TYPE[t] for t in types))
+                self.warn(f"node {nid}: '{name}' is {_json_type(value)}, not {expected}; ignored")
+                continue
+            fields[name] = value
+        for name in ("inputs", "outputs"):
+            slots = fields.get(name)
+            if slots is None:
+                continue
+            good = [s for s in slots if isinstance(s, Mapping)]
+            if len(good) != len(slots):
+                bad = next(i for i, s in enumerate(slots) if not isinstance(s, Mapping))
+                self.warn(f"node {nid}: {name}[{bad}] is {_json_type(slots[bad])}, not an object"
+                          f"{f' ({len(slots) - len(good)} such)' if len(slots) - len(good) > 1 else ''}; ignored")
+            fields[name] = [dict(s) for s in good] if any(not isinstance(s, dict) for s in good) else good
+        return fields
 
     def _add_nodes(
         self, nodes: Any, links: Any, *, prefix: str, scope: str, stack: tuple[str, ...], parent_mode: int = MODE_ALWAYS
     ) -> None:
         if not isinstance(nodes, list):
-            self.graph.warnings.append(f"{scope}: 'nodes' is not a list; ignored")
+            self.warn(f"{scope}: 'nodes' is {_json_type(nodes)}, not a list; ignored")
             return
-        for node in nodes:
-            if not isinstance(node, Mapping) or "id" not in node:
-                self.graph.warnings.append(f"{scope}: a node without an id was skipped")
+        where = "" if scope == "top" else f" in {scope}"
+        for index, node in enumerate(nodes):
+            if not isinstance(node, Mapping):
+                self.warn(f"node #{index}{where} is {_json_type(node)}, not an object; skipped")
                 continue
-            if len(self.graph.nodes) >= MAX_NODES:
-                self.graph.warnings.append(f"more than {MAX_NODES} nodes; the rest were skipped")
-                return
-            nid = prefix + str(node["id"])
-            ntype = str(node.get("type") or node.get("class_type") or "")
+            raw_id = node.get("id")
+            if raw_id is None or isinstance(raw_id, bool) or not isinstance(raw_id, int | str):
+                what = "has no id" if raw_id is None else f"has an id that is {_json_type(raw_id)}"
+                ntype_hint = node.get("type")
+                self.warn(f"node #{index}{where}"
+                          f"{f' ({ntype_hint})' if isinstance(ntype_hint, str) else ''} {what}; skipped")
+                continue
+            nid = prefix + str(raw_id)
+            fields = self._node_fields(node, nid)
+            ntype = fields.get("type") or ""
+            if not ntype and isinstance(node.get("class_type"), str):
+                ntype = node["class_type"]
             mode = _mode(node)
             if parent_mode != MODE_ALWAYS and mode == MODE_ALWAYS:
                 mode = parent_mode
             if ntype in self.subgraphs:
+                self.count()
                 self.graph.instances[nid] = GraphNode(
                     id=nid, class_type=ntype, mode=mode, scope=scope,
-                    ui_inputs=[i for i in node.get("inputs") or [] if isinstance(i, Mapping)],
-                    ui_outputs=[o for o in node.get("outputs") or [] if isinstance(o, Mapping)],
+                    ui_inputs=fields.get("inputs", []), ui_outputs=fields.get("outputs", []),
                 )
                 self._expand_subgraph(node, nid, ntype, stack, mode)
                 continue
@@ -99,31 +215,35 @@ class _UIBuilder:
                 self._expand_group_node(node, nid, group_name, scope, mode)
                 continue
             if not ntype:
-                self.graph.warnings.append(f"node {nid} has no type; skipped")
+                self.warn(f"node {nid} has no type; skipped")
                 continue
-            props = _mapping(node.get("properties"))
+            self.count()
             self.graph.nodes[nid] = GraphNode(
                 id=nid,
                 class_type=ntype,
                 mode=mode,
-                widgets_values=node.get("widgets_values"),
-                properties=dict(props),
-                title=node.get("title") if isinstance(node.get("title"), str) else None,
+                widgets_values=fields.get("widgets_values"),
+                properties=dict(fields.get("properties") or {}),
+                title=fields.get("title"),
                 scope=scope,
-                ui_inputs=[i for i in node.get("inputs") or [] if isinstance(i, Mapping)],
-                ui_outputs=[o for o in node.get("outputs") or [] if isinstance(o, Mapping)],
+                ui_inputs=fields.get("inputs", []),
+                ui_outputs=fields.get("outputs", []),
             )
-        self._add_links(links, prefix)
+        self._add_links(links, prefix, where)
 
-    def _add_links(self, links: Any, prefix: str) -> None:
-        if not isinstance(links, list):
+    def _add_links(self, links: Any, prefix: str, where: str = "") -> None:
+        if links is None:
             return
-        for raw in links:
-            lt = _link_tuple(raw)
-            if lt is None:
-                continue
-            lid, origin, oslot, target, tslot = lt
-            if origin is None or target is None:
+        if not isinstance(links, list):
+            self.warn(f"'links'{where} is {_json_type(links)}, not a list; ignored")
+            return
+        for index, raw in enumerate(links):
+            try:
+                lid, origin, oslot, target, tslot = _link_tuple(raw)
+            except ValueError as exc:
+                lid = raw[0] if isinstance(raw, list | tuple) and raw else raw.get("id") if isinstance(raw, Mapping) else None
+                name = f"link {lid}" if isinstance(lid, int | str) and not isinstance(lid, bool) else f"link #{index}"
+                self.warn(f"{name}{where} is malformed ({exc}); ignored")
                 continue
             key = f"{prefix}{lid}"
             self.graph.links[key] = (prefix + str(origin), oslot, prefix + str(target), tslot)
@@ -131,7 +251,7 @@ class _UIBuilder:
     def _expand_subgraph(self, node: Mapping[str, Any], nid: str, sid: str, stack: tuple[str, ...], mode: int) -> None:
         name = self.graph.subgraph_names.get(sid, sid)
         if sid in stack or len(stack) >= MAX_SUBGRAPH_DEPTH:
-            self.graph.warnings.append(f"subgraph '{name}' contains itself (via node {nid}); not expanded again")
+            self.warn(f"subgraph '{name}' contains itself (via node {nid}); not expanded again")
             return
         sg = self.subgraphs[sid]
         self._add_nodes(
@@ -145,45 +265,70 @@ class _UIBuilder:
                 name = ntype[len("workflow") + 1 :]
                 if name in self.group_nodes:
                     return name
-                self.graph.warnings.append(f"group node type '{ntype}' has no definition in extra.groupNodes")
+                self.warn(f"group node type '{ntype}' has no definition in extra.groupNodes")
                 return None
         return None
 
     def _expand_group_node(self, node: Mapping[str, Any], nid: str, name: str, scope: str, mode: int) -> None:
         definition = self.group_nodes[name]
+        where = f" in group node '{name}'"
         inner = definition.get("nodes") or []
+        if not isinstance(inner, list):
+            self.warn(f"group node '{name}': 'nodes' is {_json_type(inner)}, not a list; ignored")
+            inner = []
         instance_values = node.get("widgets_values")
+        self.count(len(inner))
         for idx, inner_node in enumerate(inner):
             if not isinstance(inner_node, Mapping):
+                self.warn(f"node #{idx}{where} is {_json_type(inner_node)}, not an object; skipped")
                 continue
-            iid = f"{nid}:{inner_node.get('index', idx)}"
-            props = _mapping(inner_node.get("properties"))
+            index = inner_node.get("index", idx)
+            iid = f"{nid}:{index if isinstance(index, int | str) and not isinstance(index, bool) else idx}"
+            fields = self._node_fields(inner_node, iid)
             self.graph.nodes[iid] = GraphNode(
                 id=iid,
-                class_type=str(inner_node.get("type") or ""),
+                class_type=fields.get("type") or "",
                 mode=mode,
-                widgets_values=inner_node.get("widgets_values"),
-                properties=dict(props),
+                widgets_values=fields.get("widgets_values"),
+                properties=dict(fields.get("properties") or {}),
                 scope=f"group:{name}",
-                ui_inputs=[i for i in inner_node.get("inputs") or [] if isinstance(i, Mapping)],
-                ui_outputs=[o for o in inner_node.get("outputs") or [] if isinstance(o, Mapping)],
+                ui_inputs=fields.get("inputs", []),
+                ui_outputs=fields.get("outputs", []),
             )
         # The instance's own values override the definition's defaults; kept for the model scan.
         if isinstance(instance_values, list) and instance_values:
             self.graph.nodes[nid] = GraphNode(
                 id=nid, class_type=f"workflow>{name}", mode=mode, widgets_values=instance_values, scope=scope
             )
-        for raw in definition.get("links") or []:
-            if isinstance(raw, list | tuple) and len(raw) >= 4 and raw[0] is not None and raw[2] is not None:
-                key = f"{nid}:g{raw[0]}-{raw[2]}-{raw[3]}"
-                self.graph.links[key] = (f"{nid}:{raw[0]}", int(raw[1] or 0), f"{nid}:{raw[2]}", int(raw[3] or 0))
+        links = definition.get("links") or []
+        if not isinstance(links, list):
+            self.warn(f"group node '{name}': 'links' is {_json_type(links)}, not a list; ignored")
+            return
+        for index, raw in enumerate(links):
+            # Group node links are [origin index, origin slot, target index, target slot, ...].
+            if isinstance(raw, list | tuple) and len(raw) >= 4 and (raw[0] is None or raw[2] is None):
+                continue  # an end outside the group (the instance's own input or output): no inner link
+            try:
+                if not isinstance(raw, list | tuple) or len(raw) < 4:
+                    raise ValueError(f"{_json_type(raw)} of the wrong shape")
+                origin, oslot, target, tslot = _node_ref(raw[0]), _slot(raw[1]), _node_ref(raw[2]), _slot(raw[3])
+            except ValueError as exc:
+                self.warn(f"link #{index}{where} is malformed ({exc}); ignored")
+                continue
+            key = f"{nid}:g{origin}-{target}-{tslot}"
+            self.graph.links[key] = (f"{nid}:{origin}", oslot, f"{nid}:{target}", tslot)
 
 
-def parse_ui(data: Mapping[str, Any]) -> Graph:
-    """Flatten a UI workflow: subgraph instances and group nodes become their inner nodes."""
-    graph = _UIBuilder(data).build()
+def parse_ui(data: Mapping[str, Any], *, origin: str = "<workflow>") -> Graph:
+    """Flatten a UI workflow: subgraph instances and group nodes become their inner nodes.
+
+    Malformed fields become warnings in ``graph.warnings``; more than ``MAX_NODES`` flattened
+    nodes raise ``WorkflowFormatError`` naming ``origin``.
+    """
+    graph = _UIBuilder(data, origin).build()
     _resolve_input_links(graph)
     return graph
+
 
 
 def _resolve_input_links(graph: Graph) -> None:
