@@ -10,7 +10,7 @@ The user's files are never taken away or overwritten:
   workflows" are the plan's ``workflows`` plus ``known_workflows`` given to the :class:`Executor`
   (e.g. every workflow the readiness check saw). If one of them loads the file where it is now (by
   ComfyUI's folder table; by name alone for a loader whose folder is unknown, or for a file outside
-  the standard folders), or a known workflow cannot be read, the file is *kept* and a hard link
+  the standard folders), or a known workflow exists but cannot be read, the file is *kept* and a hard link
   (same device) or a copy verified by size and sha256 is put at the new place instead. A move that
   crosses devices is likewise a verified copy first, and the original is removed only afterwards.
 * A download whose target already holds a different file (not the expected hash or size) keeps
@@ -227,8 +227,14 @@ class Executor:
         return users
 
     def _workflow_refs(self, wf: str) -> list[tuple[str | None, str]] | None:
-        """The workflow's model references, or None when it cannot be read (then it counts as a user)."""
+        """The workflow's model references, or None when it cannot be read (then it counts as a user).
+
+        A workflow file that no longer exists loads nothing, so it uses nothing.
+        """
         if wf not in self._refs:
+            if not Path(wf).exists():
+                self._refs[wf] = []
+                return self._refs[wf]
             try:
                 self._refs[wf] = list(self._model_refs(Path(wf)))
             except (ComfyFixerError, OSError, ValueError) as exc:

@@ -117,6 +117,9 @@ def test_unknown_loader_or_unreadable_workflow_keeps_the_file(comfy: Path, state
         assert report.outcomes[0].details["used_by"] == [str(extra)]
         assert ckpt.exists()
         (comfy / "models/diffusion_models/shared.safetensors").unlink()
+    # a known workflow file that is gone loads nothing: the move is a real move
+    report = run(move_plan(comfy, [wf_b]), state, known_workflows=[tmp_path / "deleted.json"])
+    assert report.outcomes[0].details["used_by"] == [] and not ckpt.exists()
 
 
 def test_model_refs_can_come_from_the_caller(comfy: Path, state: Path,
