@@ -7,10 +7,8 @@ stub) to prove it really imports what the test says, so a refusal is never for t
 from __future__ import annotations
 
 import io
-import operator
 import os
 import pickle
-import posixpath
 import struct
 import time
 import zipfile
@@ -20,19 +18,12 @@ from typing import Any
 
 import pytest
 from dlkit import downloader, model_files, quarantined, request
+from pickles import HOSTILE, op_int, torch_zip, weights_pickle
 
 from comfyfixer.evals.fakes.file_server import FileServer
 from comfyfixer.tools.download import ALLOWED_GLOBALS
 from comfyfixer.tools.download.pickle_allow import TORCH_LEGACY_MAGIC, scan_pickle_file
 from comfyfixer.tools.errors import IntegrityError
-
-
-class _Call:
-    def __init__(self, func: Any, args: tuple[Any, ...]) -> None:
-        self.func, self.args = func, args
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        return self.func, self.args
 
 
 class _Recorder(pickle.Unpickler):
@@ -54,67 +45,6 @@ def imports_of(data: bytes) -> list[str]:
     rec = _Recorder(data)
     rec.load()
     return rec.seen
-
-
-# --- hand-written opcodes -----------------------------------------------------------------------
-
-
-def _global(module: str, name: str) -> bytes:
-    return b"c" + f"{module}\n{name}\n".encode()
-
-
-def _str(text: str) -> bytes:
-    raw = text.encode()
-    return b"X" + struct.pack("<I", len(raw)) + raw
-
-
-def _int(n: int) -> bytes:
-    return b"K" + bytes([n])
-
-
-def weights_pickle() -> bytes:
-    """What torch.save writes for ``{"state_dict": OrderedDict(w=<4 floats>)}`` (protocol 2), by hand."""
-    od = _global("collections", "OrderedDict") + b")R"
-    storage = b"((" + _str("storage") + _global("torch", "FloatStorage") + _str("0") + _str("cpu") + _int(4) + b"tQ"
-    tensor = (_global("torch._utils", "_rebuild_tensor_v2") + storage + _int(0) + _int(4) + b"\x85" + _int(1)
-              + b"\x85" + b"\x89" + od + b"tR")
-    return b"\x80\x02}(" + _str("state_dict") + od + b"(" + _str("w") + tensor + b"uu."
-
-
-def torch_zip(pickles: dict[str, bytes], tensor: bytes = b"\0" * 16) -> bytes:
-    """A zip laid out like torch.save's: ``archive/data.pkl``, ``archive/data/0``, version and byteorder."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
-        for name, data in pickles.items():
-            zf.writestr(f"archive/{name}", data)
-        zf.writestr("archive/byteorder", b"little")
-        zf.writestr("archive/data/0", tensor)
-        zf.writestr("archive/version", b"3\n")
-    return buf.getvalue()
-
-
-def memoised_stack_global() -> bytes:
-    """Protocol 4: the module and name strings are memoised, popped, and fetched back with BINGET."""
-    def short(text: str) -> bytes:
-        return b"\x8c" + bytes([len(text)]) + text.encode()
-
-    return (b"\x80\x04" + short("posixpath") + b"\x94" + b"0" + short("join") + b"\x94" + b"0"
-            + b"h\x00h\x01\x93" + short("a") + short("b") + b"\x86R.")
-
-
-HOSTILE: dict[str, tuple[bytes, str]] = {
-    "posixpath.join p2": (pickle.dumps(_Call(posixpath.join, ("/etc", "passwd")), protocol=2), "posixpath.join"),
-    "posixpath.join p4": (pickle.dumps(_Call(posixpath.join, ("/etc", "passwd")), protocol=4), "posixpath.join"),
-    "os.system p2": (pickle.dumps(_Call(os.system, ("true",)), protocol=2), f"{os.system.__module__}.system"),
-    "os.system p0 INST": (b"(S'true'\nios\nsystem\n.", "os.system"),
-    "builtins.getattr p4": (pickle.dumps(_Call(getattr, ("x", "upper")), protocol=4), "builtins.getattr"),
-    "operator.attrgetter p2": (pickle.dumps(_Call(operator.attrgetter, ("x",)), protocol=2), "operator.attrgetter"),
-    "py2 __builtin__.eval": (b"\x80\x02c__builtin__\neval\nX\x01\x00\x00\x001\x85R.", "builtins.eval"),
-    "memoised STACK_GLOBAL": (memoised_stack_global(), "posixpath.join"),
-    # the pickler itself reuses memoised strings (BINGET) when the names also appear as data
-    "STACK_GLOBAL via BINGET": (pickle.dumps(["posixpath", "join", _Call(posixpath.join, ("a", "b"))], protocol=4),
-                                "posixpath.join"),
-}
 
 
 @pytest.fixture(params=list(HOSTILE), ids=list(HOSTILE))
@@ -176,7 +106,7 @@ def test_every_pickle_in_the_archive_is_walked(tmp_path: Path) -> None:
 def test_unattributable_imports_are_refused(tmp_path: Path) -> None:
     cases = {
         "ext": (b"\x80\x02\x82\x01)R.", "extension code 1 from the copyreg registry"),
-        "computed": (b"\x80\x04" + _int(1) + _int(2) + b"\x93.", "computes at load time"),
+        "computed": (b"\x80\x04" + op_int(1) + op_int(2) + b"\x93.", "computes at load time"),
     }
     for label, (data, text) in cases.items():
         path = tmp_path / f"{label}.pkl"
