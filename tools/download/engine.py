@@ -89,7 +89,7 @@ DEADLINE_SLACK = 120.0  # seconds added to size / MIN_RATE for a file's deadline
 
 
 def human_bytes(n: int | float) -> str:
-    """``n`` bytes as a short figure in the unit that fits: ``512 B``, ``2.0 KB``, ``3.4 MB``, ``6.46 GB``."""
+    """``n`` bytes in the unit that fits, three significant figures: ``512 B``, ``2.00 KB``, ``64.0 MB``, ``300 GB``."""
     value = float(n)
     unit = "B"
     for bigger in ("KB", "MB", "GB", "TB"):
@@ -321,8 +321,8 @@ class _Pace:
         span = now - t0
         if span >= self.window and self.received - b0 < self.min_rate * span:
             rate = (self.received - b0) / span
-            return (f"slower than {human_bytes(self.min_rate)}/s for {span:.0f} s "
-                    f"({human_bytes(rate)}/s)")
+            return (f"slower than {human_bytes(self.min_rate)}/s for {span:.0f} s " if span >= 10 else
+                    f"slower than {human_bytes(self.min_rate)}/s for {span:.1f} s ") + f"({human_bytes(rate)}/s)"
         return None
 
 
