@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 
 from comfyfixer.agent.output import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, console, emit_json, err_console
 
@@ -71,13 +72,13 @@ def _short(value: Any, limit: int = 120) -> str:
 
 
 def _on_tool_start(name: str, args: Any) -> None:
-    console.print(f"  [dim]→ {name} {_short(args)}[/dim]", markup=True, highlight=False)
+    console.print(f"  [dim]→ {escape(name)} {escape(_short(args))}[/dim]", markup=True, highlight=False)
 
 
 def _on_tool_end(rec: ToolCallRecord) -> None:
     detail = rec.error.get("message", "") if rec.error else ""
     style = "dim" if rec.status in ("OK", "PROPOSED") else "yellow"
-    console.print(f"  [{style}]← {rec.status} {rec.duration_ms:.0f} ms {_short(detail, 100)}[/{style}]",
+    console.print(f"  [{style}]← {rec.status} {rec.duration_ms:.0f} ms {escape(_short(detail, 100))}[/{style}]",
                   markup=True, highlight=False)
 
 
@@ -139,7 +140,7 @@ def _check_files(files: list[Path]) -> list[Path]:
 def _approve(orch: Orchestrator, answer: AgentAnswer, conversation: Conversation | None) -> None:
     """Ask the user about each proposal; the model has no part in this exchange."""
     for p in answer.proposals:
-        console.print(f"[bold]Proposed action {p.proposal_id}:[/bold] {p.summary}", markup=True, highlight=False)
+        console.print(f"[bold]Proposed action {p.proposal_id}:[/bold] {escape(p.summary)}", markup=True, highlight=False)
         try:
             approved = typer.confirm("Run it?", default=False)
         except (typer.Abort, EOFError, KeyboardInterrupt):

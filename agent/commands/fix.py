@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from comfyfixer.agent.output import EXIT_FINDINGS, EXIT_OK, console, emit_json, warn
+from comfyfixer.tools.text import inert
 
 if TYPE_CHECKING:
     from comfyfixer.agent.executor import ExecutionReport
@@ -131,7 +132,7 @@ def approve_command(
     if needs and not json_out and _interactive() and not yes and not dry_run:
         _show_plan(plan)
         for a in needs:
-            if typer.confirm(f"{a.item}: {'; '.join(a.confirm)}. Include it?", default=False):
+            if typer.confirm(inert(f"{a.item}: {'; '.join(a.confirm)}. Include it?"), default=False):
                 confirmed.add(a.item)
         needs = [a for a in needs if a.item not in confirmed]
     for a in needs:  # not confirmed: left out, never silently included
@@ -254,11 +255,11 @@ def _show_plan(plan: Plan) -> None:
 def _show_report(report: ExecutionReport) -> None:
     marks = {"done": "✔", "already_done": "=", "failed": "✘", "manual": "→", "dry_run": "·"}
     for o in report.outcomes:
-        console.print(f"{marks.get(o.status, '?')} {o.item}: {o.message}", markup=False)
+        console.print(inert(f"{marks.get(o.status, '?')} {o.item}: {o.message}"), markup=False)
     if report.recheck:
         ok = report.recheck.get("runnable") or []
         bad = report.recheck.get("not_runnable") or []
         console.print(f"Re-check: {len(ok)} runnable, {len(bad)} not runnable", markup=False)
         for b in bad:
-            console.print(f"  {b['path']}: missing {', '.join(b['missing_models'] + b['missing_node_types'])}",
+            console.print(inert(f"  {b['path']}: missing {', '.join(b['missing_models'] + b['missing_node_types'])}"),
                           markup=False)

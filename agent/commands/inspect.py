@@ -31,28 +31,29 @@ def inspect_command(
 
 
 def _render(result: object) -> None:
+    from rich.markup import escape as e
     from rich.table import Table
 
     from comfyfixer.tools.workflow import InspectionResult
 
     assert isinstance(result, InspectionResult)
-    console.print(f"[bold]{result.path}[/] — {result.format.upper()} workflow ({result.container}), "
+    console.print(f"[bold]{e(result.path)}[/] — {result.format.upper()} workflow ({e(result.container)}), "
                   f"{sum(n.count for n in result.node_types)} nodes, {len(result.node_types)} types")
-    console.print(f"[dim]schemas: {result.schema_source}[/]")
+    console.print(f"[dim]schemas: {e(result.schema_source)}[/]")
     if result.models:
         table = Table("model file", "folder", "node", "input", "url", title="Models")
         for m in result.models:
-            table.add_row(m.filename + ("" if m.active else " [dim](muted)[/]"), m.folder or "?", m.node_id,
-                          m.input or "", m.url or "")
+            table.add_row(e(m.filename) + ("" if m.active else " [dim](muted)[/]"), e(m.folder or "?"), e(m.node_id),
+                          e(m.input or ""), e(m.url or ""))
         console.print(table)
     if result.custom_nodes:
         table = Table("class", "status", "pack(s)", "why", title="Custom nodes")
         colour = {"RESOLVED": "green", "UNCERTAIN": "yellow", "NOT_FOUND": "red", "CORE_UPDATE": "cyan"}
         for f in result.custom_nodes:
-            packs = "\n".join(p.reference for p in f.packs)
-            table.add_row(f.class_type, f"[{colour[f.status]}]{f.status}[/]", packs, f.reason)
+            packs = "\n".join(e(p.reference) for p in f.packs)
+            table.add_row(e(f.class_type), f"[{colour[f.status]}]{f.status}[/]", packs, e(f.reason))
         console.print(table)
     else:
         console.print("[green]Only core nodes.[/]")
     for w in result.warnings:
-        console.print(f"[yellow]warning:[/] {w}")
+        console.print(f"[yellow]warning:[/] {e(w)}")

@@ -94,12 +94,14 @@ def resolve_command(
 
 
 def _print(verdicts: list[Verdict]) -> None:
+    from rich.markup import escape
+
     from comfyfixer.agent.output import console
 
     colours = {"RESOLVED": "green", "UNCERTAIN": "yellow", "NOT_FOUND": "red"}
     for v in verdicts:
         age = f" (cached, {v.age_seconds() / 60:.0f} min old)" if v.from_cache else ""
-        console.print(f"[bold]{v.query}[/] [{colours[v.status]}]{v.status}[/]{age}", markup=True)
+        console.print(f"[bold]{escape(v.query)}[/] [{colours[v.status]}]{v.status}[/]{age}", markup=True)
         for c in v.candidates[:5]:
             extra = ", ".join(x for x in (
                 f"{c.size / 1024**3:.2f} GiB" if c.size else "", f"sha256 {c.sha256[:12]}…" if c.sha256 else "",

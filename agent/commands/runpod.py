@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 
 from comfyfixer.agent.output import console, emit_json
 
@@ -62,10 +63,10 @@ def prepare_command(
     if json_out:
         emit_json(info)
         return 0
-    console.print(f"Job file: [bold]{path}[/] ({info['nodes']} nodes, {info['size_bytes'] / 1e3:.0f} kB)")
+    console.print(f"Job file: [bold]{escape(path)}[/] ({info['nodes']} nodes, {info['size_bytes'] / 1e3:.0f} kB)")
     for w in info["warnings"]:
-        console.print(f"[yellow]note:[/] {w}")
-    console.print(f"Next: [bold]comfyfixer runpod approve {path}[/]")
+        console.print(f"[yellow]note:[/] {escape(w)}")
+    console.print(f"Next: [bold]comfyfixer runpod approve {escape(path)}[/]")
     return 0
 
 
@@ -85,10 +86,10 @@ def approve_command(
     job = load_job(job_file)
     info = summary(job)
     if not json_out:
-        console.print(f"Run {info['nodes']} nodes on RunPod endpoint [bold]{info['endpoint_id']}[/] "
+        console.print(f"Run {info['nodes']} nodes on RunPod endpoint [bold]{escape(info['endpoint_id'])}[/] "
                       f"(this starts paid GPU time).")
         for m in info["models_needed"]:
-            console.print(f"  the workers must have: {m}")
+            console.print(f"  the workers must have: {m}", markup=False)
     if not yes:
         import sys
 
@@ -138,7 +139,7 @@ def submit_command(
         if wait:
             try:
                 done = rp.wait(queued.id, deadline_s=timeout,
-                               on_update=None if json_out else (lambda j: console.print(f"  {j.status}")))
+                               on_update=None if json_out else (lambda j: console.print(f"  {j.status}", markup=False)))
             except Exception as exc:
                 journal.append("runpod.result", plan_id=job.plan_id, status="failed",
                                inputs={"job_id": queued.id}, message=str(exc))
@@ -153,9 +154,9 @@ def submit_command(
     if json_out:
         emit_json(result)
     else:
-        console.print(f"RunPod job {result['job_id']}: {result['status']}")
+        console.print(f"RunPod job {result['job_id']}: {result['status']}", markup=False)
         for f in result.get("files") or []:  # type: ignore[attr-defined]
-            console.print(f"  saved {f}")
+            console.print(f"  saved {f}", markup=False)
     return 0
 
 
@@ -182,7 +183,7 @@ def cancel_command(
 def _job_call(op: str, job_id: str, endpoint: str | None, json_out: bool) -> int:
     with _client(_endpoint(endpoint)) as rp:
         job = rp.status(job_id) if op == "status" else rp.cancel(job_id)
-    emit_json(job.model_dump(mode="json", by_alias=True)) if json_out else console.print(f"{job.id}: {job.status}")
+    emit_json(job.model_dump(mode="json", by_alias=True)) if json_out else console.print(f"{job.id}: {job.status}", markup=False)
     return 0
 
 
@@ -194,5 +195,5 @@ def health_command(
     """Show the endpoint's queue and workers."""
     with _client(_endpoint(endpoint)) as rp:
         health = rp.health()
-    emit_json(health) if json_out else console.print(f"jobs {health.jobs}; workers {health.workers}")
+    emit_json(health) if json_out else console.print(f"jobs {health.jobs}; workers {health.workers}", markup=False)
     return 0

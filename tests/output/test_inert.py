@@ -269,8 +269,6 @@ def test_json_output_is_exact(workspace: tuple[Path, Path], capsys: pytest.Captu
     assert "\\u001b[2J" in out and "\\u202e" in out
 
 
-@pytest.mark.xfail(reason="agent/commands/inspect.py passes names to rich markup unescaped (issue 12); "
-                          "a name with '[/]' crashes it, '[link=…]' would be styled", strict=False)
 def test_markup_in_names_is_shown_literally(tmp_path: Path) -> None:
     wf = tmp_path / "markup.json"
     wf.write_text(json.dumps({"1": {"class_type": "CheckpointLoaderSimple",
