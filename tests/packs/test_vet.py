@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from comfyfixer.evals.fakes.git_server import GitServer, make_repo
 from comfyfixer.evals.fakes.package_index import PackageIndex
 from comfyfixer.tools.download.hosts import HostPolicy
@@ -46,3 +48,29 @@ def test_vet_packs_of_a_plan(git_server: GitServer, git_repos, comfy_python: Pat
     # a second vetting reuses the snapshots
     again = vet_packs(req.model_copy(update={"python": None}), POLICY)
     assert [p.snapshot for p in again.packs] == [p.snapshot for p in res.packs]
+
+
+def test_install_pack_runs_the_checked_requirements_in_comfyui_python(
+        git_server: GitServer, git_repos, comfy_python: Path, index: PackageIndex, tmp_path: Path) -> None:
+    from comfyfixer.tools.errors import ComfyFixerError
+    from comfyfixer.tools.packs.git import PackInstallRequest, install_pack
+    from comfyfixer.tools.packs.requirements import python_identity
+
+    ident = python_identity(comfy_python)
+    comfy = tmp_path / "ComfyUI"
+    base = dict(repo_url=git_server.repo_url("Pack"), commit=git_repos[1]["Pack"][0], staging_dir=comfy / ".staging",
+                allowed_roots=[comfy], python=comfy_python, index_url=index.index_url,
+                expected_python_sha256=ident.sha256)
+    # 'tiny' is already installed at 1.0 and the plan pinned tiny==1.0: pip runs and changes nothing
+    res = install_pack(PackInstallRequest(target=comfy / "custom_nodes" / "Pack", constraints=["tiny==1.0"], **base),
+                       POLICY)
+    assert res.requirements_installed and res.requirements_file == "requirements.txt"
+    pip = res.commands[-1]
+    assert pip[:6] == [str(comfy_python), "-I", "-m", "pip", "--isolated", "install"]
+    assert pip[pip.index("--index-url") + 1] == index.index_url and "-c" in pip
+    assert python_identity(comfy_python).installed == ident.installed
+    # pins the plan did not approve cannot be satisfied: the install fails instead of drifting
+    with pytest.raises(ComfyFixerError, match="requirements of Pack2"):
+        install_pack(PackInstallRequest(target=comfy / "custom_nodes" / "Pack2", constraints=["tiny==7.0"], **base),
+                     POLICY)
+    assert python_identity(comfy_python).installed == ident.installed

@@ -286,6 +286,8 @@ class PackInstallRequest(BaseModel):
     allow_sdist: bool = Field(default=False, description="Let pip build source distributions (runs their code).")
     expected_python_sha256: str | None = Field(
         default=None, description="sha256 of ComfyUI's Python as planned; a different file refuses the install.")
+    constraints: list[str] = Field(
+        default_factory=list, description="name==version pins from the plan's requirements check (pip -c).")
     timeout: float = Field(default=600.0, description="Seconds per command.")
 
 
@@ -299,7 +301,6 @@ class PackInstallResult(BaseModel):
     requirements_file: str | None = None
     requirements_installed: bool = False
     pending_commands: list[list[str]] = Field(default_factory=list, description="Commands left for the user.")
-    refused_requirements: list[str] = Field(default_factory=list, description="Requirement lines refused, with why.")
 
 
 def install_pack(req: PackInstallRequest, policy: HostPolicy, *, runner: Runner = subprocess.run) -> PackInstallResult:
@@ -340,7 +341,7 @@ def _requirements(req: PackInstallRequest, result: PackInstallResult, runner: Ru
         done = install_checked_requirements(
             result.target, python=req.python, staging_dir=req.staging_dir, index_url=req.index_url,
             allow_sdist=req.allow_sdist, expected_python_sha256=req.expected_python_sha256,
-            timeout=req.timeout, runner=runner)
+            constraints=req.constraints, timeout=req.timeout, runner=runner)
     except RequirementRefused as exc:
         raise ComfyFixerError(f"{exc.message} (the pack itself is in place at {result.target})",
                               hint=exc.hint) from None
