@@ -80,7 +80,7 @@ def test_registration_refuses_bad_signatures_and_duplicates() -> None:
         """Doc."""
         return Out(found=[])
 
-    with pytest.raises(ToolRegistrationError):
+    with pytest.raises(ToolRegistrationError, match=r"a capability takes \(input: <pydantic model>, ctx: ToolContext\)"):
         Capability.from_function(untyped)
     with pytest.raises(ToolRegistrationError, match="snake_case"):
         Capability.from_function(find, name="Find-Models")
