@@ -7,10 +7,12 @@ overall on stderr. ``dry_run`` reports what would happen and changes nothing.
 The user's files are never taken away or overwritten:
 
 * A move never takes a model from a place where another known workflow still loads it. "Known
-  workflows" are the plan's ``workflows`` plus ``known_workflows`` given to the :class:`Executor`
-  (e.g. every workflow the readiness check saw). If one of them loads the file where it is now (by
+  workflows" are the plan's ``workflows``, ``known_workflows`` given to the :class:`Executor`
+  (e.g. every workflow the readiness check saw) and the workflows saved in ComfyUI itself
+  (``<ComfyUI>/user/*/workflows/**/*.json``, where its UI keeps them). If one of them loads the file where it is now (by
   ComfyUI's folder table; by name alone for a loader whose folder is unknown, or for a file outside
-  the standard folders), or a known workflow exists but cannot be read, the file is *kept* and a hard link
+  the standard folders), or a workflow given to it exists but cannot be read (a ``.json`` in ComfyUI's
+  folder that is no workflow is skipped), the file is *kept* and a hard link
   (same device) or a copy verified by size and sha256 is put at the new place instead. A move that
   crosses devices is likewise a verified copy first, and the original is removed only afterwards.
 * A download whose target already holds a different file (not the expected hash or size) keeps
@@ -115,10 +117,12 @@ class Executor:
 
     def __init__(self, plan: Plan, settings: Settings, journal: Journal, *, dry_run: bool = False,
                  concurrency: int = 2, show_progress: bool = True, retry: Any = None,
-                 known_workflows: Sequence[str | Path] = (), model_refs: ModelRefs | None = None) -> None:
+                 known_workflows: Sequence[str | Path] = (), model_refs: ModelRefs | None = None,
+                 saved_workflows: bool = True) -> None:
         """``known_workflows``: workflows besides the plan's whose models a move must not take away
         (e.g. all the readiness check saw). ``model_refs(path)`` lists a workflow's ``(folder key or
-        None, file name)`` pairs; the default inspects the file (:func:`workflow_model_refs`)."""
+        None, file name)`` pairs; the default inspects the file (:func:`workflow_model_refs`).
+        ``saved_workflows``: also count the workflows saved in ComfyUI's ``user/*/workflows``."""
         self.plan = plan
         self.settings = settings
         self.journal = journal
@@ -128,7 +132,10 @@ class Executor:
         self.retry = retry
         self.comfy = Path(plan.comfyui_dir)
         self._lock = threading.Lock()
-        self.known_workflows = [str(w) for w in dict.fromkeys([*plan.workflows, *map(str, known_workflows)])]
+        self._given_workflows = [*plan.workflows, *map(str, known_workflows)]
+        self._saved_workflows = saved_workflows
+        self._known: list[str] | None = None
+        self._discovered: set[str] = set()
         self._model_refs = model_refs or workflow_model_refs
         self._refs: dict[str, list[tuple[str | None, str]] | None] = {}
 
@@ -217,11 +224,25 @@ class Executor:
         return ActionOutcome(item=a.item, kind=a.kind, status="done", message=msg,
                              details={"method": method, "kept_original": bool(users), "used_by": users})
 
+    @property
+    def known_workflows(self) -> list[str]:
+        """The workflows a move must keep working (listed on first use: only plans with moves need it)."""
+        if self._known is None:
+            found = list(self._given_workflows)
+            if self._saved_workflows:
+                saved = [w for w in saved_workflow_files(self.comfy) if w not in found]
+                self._discovered = set(saved)
+                found += saved
+            self._known = list(dict.fromkeys(found))
+        return self._known
+
     def _users_at(self, source: str, target: str) -> list[str]:
         """Known workflows that load the file at ``source`` (a path under the ComfyUI folder) from there."""
         users: list[str] = []
         for wf in self.known_workflows:
             refs = self._workflow_refs(wf)
+            if refs is None and wf in self._discovered:
+                continue  # a .json in ComfyUI's workflows folder that is no workflow: not a user
             if refs is None or any(_loads_from(folder, name, source, target) for folder, name in refs):
                 users.append(wf)
         return users
@@ -238,7 +259,7 @@ class Executor:
             try:
                 self._refs[wf] = list(self._model_refs(Path(wf)))
             except (ComfyFixerError, OSError, ValueError) as exc:
-                log.warning("cannot read workflow %s (%s); keeping the files it might use", wf, exc)
+                log.warning("cannot read workflow %s (%s)", wf, exc)
                 self._refs[wf] = None
         return self._refs[wf]
 
@@ -422,6 +443,25 @@ class Executor:
             msg += "; run yourself: " + "; ".join(" ".join(c) for c in res.pending_commands)
         status: OutcomeStatus = "done" if res.status == "installed" else "already_done"
         return ActionOutcome(item=a.item, kind=a.kind, status=status, message=msg, details=res.model_dump(mode="json"))
+
+
+def saved_workflow_files(comfy: Path) -> list[str]:
+    """The ``.json`` workflows ComfyUI's UI saved (``<ComfyUI>/user/<user>/workflows``, sub-folders too).
+
+    Walked without following symbolic links, so a link loop cannot make it run forever.
+    """
+    found: list[str] = []
+    users = Path(comfy) / "user"
+    if not users.is_dir():
+        return found
+    for user in sorted(users.iterdir()):
+        folder = user / "workflows"
+        if user.is_symlink() or not folder.is_dir():
+            continue
+        for root, dirs, files in os.walk(folder):
+            dirs.sort()
+            found += [os.path.join(root, f) for f in sorted(files) if f.lower().endswith(".json")]
+    return found
 
 
 def workflow_model_refs(path: Path) -> list[tuple[str | None, str]]:

@@ -122,6 +122,21 @@ def test_unknown_loader_or_unreadable_workflow_keeps_the_file(comfy: Path, state
     assert report.outcomes[0].details["used_by"] == [] and not ckpt.exists()
 
 
+def test_workflows_saved_in_comfyui_count_as_known(comfy: Path, state: Path,
+                                                   shared_checkpoint: tuple[Path, Path, Path]) -> None:
+    ckpt, wf_a, wf_b = shared_checkpoint
+    saved = comfy / "user/default/workflows/portraits"
+    saved.mkdir(parents=True)
+    a_saved = saved / "A.json"
+    a_saved.write_text(wf_a.read_text())
+    (comfy / "user/default/workflows/settings.json").write_text('{"not": "a workflow"}')  # skipped, not a user
+    report = run(move_plan(comfy, [wf_b]), state)
+    assert report.outcomes[0].details["used_by"] == [str(a_saved)] and ckpt.exists()
+    (comfy / "models/diffusion_models/shared.safetensors").unlink()
+    report = run(move_plan(comfy, [wf_b]), state, saved_workflows=False)
+    assert report.outcomes[0].details["used_by"] == [] and not ckpt.exists()
+
+
 def test_model_refs_can_come_from_the_caller(comfy: Path, state: Path,
                                              shared_checkpoint: tuple[Path, Path, Path]) -> None:
     ckpt, wf_a, wf_b = shared_checkpoint
