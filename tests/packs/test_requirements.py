@@ -206,3 +206,15 @@ def test_sdist_does_not_hide_a_torch_change(comfy_python: Path, index: PackageIn
     assert res.needs_sdist == ["buildme"] and res.verdict == "refused"
     assert any("torch 2.0.0 -> 1.0.0+cpu" in r for r in res.reasons)
     assert not sdist_marker.exists()
+
+
+def test_requirement_files_linked_out_of_the_pack_are_not_read(tmp_path: Path) -> None:
+    secret = tmp_path / "id_rsa"
+    secret.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nsecretpkg\n")
+    pack = _pack(tmp_path / "cn", "P")
+    (pack / "requirements.txt").symlink_to(secret)
+    (pack / "pyproject.toml").symlink_to(secret)
+    parsed = parse_requirements(pack)
+    assert parsed.requirements == []
+    assert [(i.file, i.kind) for i in parsed.refused] == [("requirements.txt", "include"), ("pyproject.toml", "include")]
+    assert "PRIVATE KEY" not in parsed.model_dump_json() and "secretpkg" not in parsed.model_dump_json()

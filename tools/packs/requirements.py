@@ -152,6 +152,11 @@ def _read_file(pack_dir: Path, rel: str, out: ParsedRequirements, depth: int, se
         return []
     seen.add(rel)
     out.files.append(rel)
+    if not is_within(path, pack_dir):
+        # a symlink out of the pack: never read it (its lines would end up in the plan)
+        out.refused.append(RequirementIssue(file=rel, line=0, text=rel, kind="include",
+                                            reason=f"{rel} is a link to a file outside the pack"))
+        return []
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
@@ -208,7 +213,10 @@ def parse_requirements(pack_dir: Path) -> ParsedRequirements:
     if (pack_dir / "requirements.txt").is_file():
         reqs += _read_file(pack_dir, "requirements.txt", out, 0, set())
     pyproject = pack_dir / "pyproject.toml"
-    if pyproject.is_file():
+    if pyproject.is_file() and not is_within(pyproject, pack_dir):
+        out.refused.append(RequirementIssue(file="pyproject.toml", line=0, text="pyproject.toml", kind="include",
+                                            reason="pyproject.toml is a link to a file outside the pack"))
+    elif pyproject.is_file():
         try:
             data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
