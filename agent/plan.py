@@ -141,7 +141,7 @@ class DownloadAction(BaseModel):
     license: str | None = None
     token: Literal["civitai", "hf"] | None = Field(default=None, description="Which token the source needs.")
     gated: bool = False
-    allow_unsafe_pickle: bool = Field(default=False, description="The user accepted a pickle picklescan flags.")
+    allow_unsafe_pickle: bool = Field(default=False, description="The user accepted a pickle whose imports are outside the weights allow-list.")
     confirm: list[str] = Field(default_factory=list, description="Reasons the user must confirm this one explicitly.")
 
 
@@ -441,7 +441,7 @@ def choose(plan: Plan, item: str, index: int) -> Plan:
 
 
 def allow_pickle(plan: Plan, item: str) -> Plan:
-    """Let a download be placed even if picklescan flags it (the user trusts its author)."""
+    """Let a download be placed even if its pickle imports globals outside the weights allow-list (the user trusts its author)."""
     action = plan.action(item)
     if not isinstance(action, DownloadAction):
         raise InputError(f"no download {item!r} in the plan", hint="use a model:... item id from the plan")
@@ -541,7 +541,7 @@ def summary_lines(plan: Plan) -> list[str]:
             lines.append(f"  {i}. download {a.name} → {a.target} ({human_size(a.size)}{sha}) from {a.source}{lic}{tok}")
             lines.append(f"       url: {a.url.split('?')[0]}")
             if a.allow_unsafe_pickle:
-                lines.append("       ! placed even if picklescan flags it (allowed by the user)")
+                lines.append("       ! placed even if its pickle imports more than weights need (allowed by the user)")
         elif isinstance(a, MoveAction):
             lines.append(f"  {i}. move {a.source} → {a.target}")
         elif isinstance(a, InstallPackAction):

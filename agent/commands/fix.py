@@ -99,7 +99,7 @@ def approve_command(
     confirm: list[str] | None = typer.Option(None, "--confirm", help="ITEM: accept an action that needs confirmation."),
     confirm_all: bool = typer.Option(False, "--confirm-all", help="Accept every action that needs confirmation."),
     allow_pickle: list[str] | None = typer.Option(
-        None, "--allow-pickle", help="ITEM: place this pickle file even if picklescan flags it (trusted author only)."),
+        None, "--allow-pickle", help="ITEM: place this pickle file even if it imports globals a weights file never needs (trusted author only)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the (edited) plan; issue no token."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document only."),
 ) -> int:

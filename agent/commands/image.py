@@ -1,4 +1,7 @@
-"""``comfyfixer image read``: what an AI image says about how it was made."""
+"""``comfyfixer image PATH…``: what an AI image says about how it was made.
+
+``comfyfixer image read PATH…`` (the spelling before the command had one job) still works.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +13,10 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-image_app = typer.Typer(help="Read generation metadata from AI images.", no_args_is_help=True)
-
-
 def register(app: typer.Typer) -> None:
-    app.add_typer(image_app, name="image")
+    app.command("image", no_args_is_help=True)(read_command)
 
 
-@image_app.command("read")
 def read_command(
     paths: list[Path] = typer.Argument(..., help="Image files or folders (PNG, JPEG, WebP; folders are walked)."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON only (one object, or a list for several files)."),
@@ -30,6 +29,8 @@ def read_command(
     from comfyfixer.tools.imagemeta.models import ReadImageInput
     from comfyfixer.tools.imagemeta.reader import read_images, summary
 
+    if len(paths) > 1 and str(paths[0]) == "read" and not paths[0].exists():
+        paths = paths[1:]  # `comfyfixer image read …`, the earlier spelling
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise InputError(f"not found: {', '.join(missing)}", hint="check the path")

@@ -36,7 +36,7 @@ def _cli_calls(templates: Path, shared: Path, tmp: Path) -> dict[str, list[str]]
         "resolve_model": ["resolve", "sd3.5_large_fp8_scaled.safetensors", "--sources", "catalogs", "--json"],
         "resolve_node": ["resolve", "--node", "VHS_VideoCombine", "--json"],
         "resolve_workflow": ["resolve", "--workflow", wf, "--sources", "catalogs", "--json"],
-        "read_image_metadata": ["image", "read", image, "--json"],
+        "read_image_metadata": ["image", image, "--json"],
         "reconstruct_workflow": ["reconstruct", image, "--dry-run", "--no-resolve", "--json"],
         "hardware_profile": ["hardware", "--json"],
         "plan_fix": ["fix", wf, "--comfyui", str(DEMO / "ComfyUI"), "--no-resolve", "--no-pin", "--dry-run", "--json"],

@@ -431,7 +431,7 @@ def test_kill_during_clone_leaves_no_pack_then_rerun_installs(server: FileServer
     assert not any((comfy / ".comfyfixer/staging").glob("*.clone"))
 
 
-def test_rounded_sizes_are_not_enforced_but_exact_ones_are(server: FileServer, comfy: Path, env: Path,
+def test_rounded_sizes_get_a_tolerance_and_exact_ones_are_enforced(server: FileServer, comfy: Path, env: Path,
                                                            tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     civ = server.add_file("rounded.safetensors", 3 * MB + 123, seed=61)
     hf = server.add_file("exact.safetensors", 2 * MB, seed=62)

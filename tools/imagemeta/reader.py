@@ -340,7 +340,7 @@ def read_images(
     return results
 
 
-@capability(command="image read")
+@capability(command="image")
 def read_image_metadata(inp: ReadImageInput, ctx: ToolContext) -> GenerationInfo:
     """Read how an AI image was made: generator (ComfyUI, A1111/Forge, NovelAI, InvokeAI,
     Fooocus, SwarmUI, Civitai, Draw Things, ...), positive and negative prompt, seed,
