@@ -174,6 +174,21 @@ def test_no_sub_domain_or_other_port_gets_the_api_token() -> None:
                     "https://civitai.com:8443/": None, "https://civitai.com.evil.example/": None}
 
 
+def test_an_upgrade_to_https_is_another_origin_too() -> None:
+    seen: list[tuple[str, str | None]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((str(request.url), request.headers.get("authorization")))
+        if request.url.scheme == "http":  # httpx itself keeps Authorization on an http → https upgrade
+            return httpx.Response(301, headers={"Location": "https://127.0.0.1/x"})
+        return httpx.Response(200)
+
+    with build_client(token=CIV, token_origins=["http://127.0.0.1"], follow_redirects=True,
+                      transport=httpx.MockTransport(handler)) as c:
+        c.get("http://127.0.0.1/x")
+    assert seen == [("http://127.0.0.1/x", f"Bearer {CIV}"), ("https://127.0.0.1/x", None)]
+
+
 # --- API clients (httpx) ---------------------------------------------------------------------------
 
 
