@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import yaml
-from recorded import TESTS, Replayer, locate, recorder
+from recorded import SHARED_CASSETTES, TESTS, Replayer, cassette_files, locate, recorder
 from vcr.errors import CannotOverwriteExistingCassetteException
 
 from comfyfixer.evals.fakes.loopback import LoopbackServer
@@ -77,3 +80,33 @@ def test_the_recorder_keeps_no_credential(tmp_path: Path) -> None:
     assert {h.lower() for h in it["request"]["headers"]}.isdisjoint({"authorization", "x-api-key", "cookie"})
     assert "set-cookie" not in {h.lower() for h in it["response"]["headers"]}
     assert it["request"]["uri"].endswith("/x?limit=1")
+
+
+def _load(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_built_cassette_is_what_its_builder_writes(shared_data: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hand edit of a cassette (or a builder change not run) fails here: the builders are the source."""
+    base = _load(SHARED_CASSETTES / "build_cassettes.py", "build_cassettes")
+    monkeypatch.setitem(sys.modules, "build_cassettes", base)  # the other two builders import its helpers
+    rc_dir = TESTS / "reconstruct" / "cassettes"
+    out_shared, out_rc = tmp_path / "shared", tmp_path / "rc"
+    out_shared.mkdir()
+    out_rc.mkdir()
+    base.build(shared_data / "api", out_shared)
+    _load(SHARED_CASSETTES / "build_registry_cassettes.py", "build_registry_cassettes").build(out_shared)
+    _load(SHARED_CASSETTES / "build_runpod_cassettes.py", "build_runpod_cassettes").build(shared_data / "api", out_shared)
+    _load(rc_dir / "build_cassettes.py", "rc_build_cassettes").build(shared_data, out_rc)
+
+    built = {SHARED_CASSETTES / p.name: p for p in out_shared.iterdir()} | {rc_dir / p.name: p for p in out_rc.iterdir()}
+    # the assistant's cassette is recorded against a live fake (timestamps, port), not built
+    committed = {c for c in cassette_files() if c.parent != TESTS / "agent" / "cassettes"}
+    assert sorted(map(str, committed)) == sorted(map(str, built))
+    stale = [str(c.relative_to(TESTS)) for c, fresh in built.items() if c.read_bytes() != fresh.read_bytes()]
+    assert stale == [], "re-run the builder of these cassettes (or move the edit into it)"

@@ -4,7 +4,9 @@ Bodies are the real responses kept in ``../shared/data/api/civitai`` (verbatim);
 error bodies and headers that have no recorded sample follow the documented shapes
 (``shared/docs/apis.md`` §1.8-1.9, §2.2-2.3). Requests carry no secrets.
 
-Run: ``python tests/cassettes/build_cassettes.py [--shared PATH]`` (rewrites the YAML files here).
+Run: ``python tests/cassettes/build_cassettes.py [--shared PATH] [--out DIR]`` (rewrites the YAML files here).
+``tests/test_recorded.py`` rebuilds every cassette into a temporary folder and compares: edit this script,
+not the YAML.
 """
 
 from __future__ import annotations
@@ -44,12 +46,14 @@ def resp(code: int, message: str, body: str = "", headers: dict[str, str] | None
     return {"status": {"code": code, "message": message}, "headers": h, "body": {"string": body}}
 
 
-def write(name: str, interactions: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+def write(out: Path, name: str, interactions: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+    """Write cassette ``name``.yaml into ``out``."""
     doc = {"interactions": [{"request": r, "response": s} for r, s in interactions], "version": 1}
-    (HERE / f"{name}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    (out / f"{name}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
-def build(shared: Path) -> None:
+def build(shared: Path, out: Path = HERE) -> None:
+    """Write the Civitai and Hugging Face cassettes into ``out`` from the samples under ``shared``."""
     civ = shared / "civitai"
     model = (civ / "model_1580878.json").read_text(encoding="utf-8")
     version = (civ / "model_version_1421739.civitai.info.json").read_text(encoding="utf-8")
@@ -57,42 +61,42 @@ def build(shared: Path) -> None:
     images = (civ / "wiki_images_limit1.json").read_text(encoding="utf-8")
     public = {"Cache-Control": "public, s-maxage=300, stale-while-revalidate=150"}
 
-    write("civitai_model", [(req("GET", f"{CIV}/api/v1/models/1580878"), resp(200, "OK", model, public))])
-    write("civitai_by_hash", [(req("GET", f"{CIV}/api/v1/model-versions/by-hash/b76a1fc247"), resp(200, "OK", version))])
+    write(out, "civitai_model", [(req("GET", f"{CIV}/api/v1/models/1580878"), resp(200, "OK", model, public))])
+    write(out, "civitai_by_hash", [(req("GET", f"{CIV}/api/v1/model-versions/by-hash/b76a1fc247"), resp(200, "OK", version))])
     # The wiki sample is a page-numbered answer; give it the cursor a query search gets.
     listing["metadata"] = {"nextCursor": "75363|932023|257749"}
     page2: dict[str, Any] = {"items": [], "metadata": {}}
-    write("civitai_search", [
+    write(out, "civitai_search", [
         (req("GET", f"{CIV}/api/v1/models?limit=2&query=punk&types=TextualInversion"),
          resp(200, "OK", json.dumps(listing), public)),
         (req("GET", f"{CIV}/api/v1/models?limit=2&query=punk&types=TextualInversion&cursor=75363%7C932023%7C257749"),
          resp(200, "OK", json.dumps(page2), public)),
     ])
-    write("civitai_images", [(req("GET", f"{CIV}/api/v1/images?limit=1&imageId=5"), resp(200, "OK", images, public))])
-    write("civitai_not_found", [(req("GET", f"{CIV}/api/v1/models/0"), resp(404, "Not Found", '{"error":"No model with id 0"}'))])
-    write("civitai_download_redirect", [
+    write(out, "civitai_images", [(req("GET", f"{CIV}/api/v1/images?limit=1&imageId=5"), resp(200, "OK", images, public))])
+    write(out, "civitai_not_found", [(req("GET", f"{CIV}/api/v1/models/0"), resp(404, "Not Found", '{"error":"No model with id 0"}'))])
+    write(out, "civitai_download_redirect", [
         (req("GET", f"{CIV}/api/download/models/1967584", {"Content-Type": "application/json"}),
          resp(307, "Temporary Redirect", "", {"Location": SIGNED}, content_type="text/plain")),
     ])
-    write("civitai_download_unauthorized", [
+    write(out, "civitai_download_unauthorized", [
         (req("GET", f"{CIV}/api/download/models/1967584", {"Content-Type": "application/json"}),
          resp(401, "Unauthorized", '{"error":"Unauthorized"}')),
     ])
     login = ("<!DOCTYPE html><html lang=\"en\"><head><title>Sign In | Civitai</title></head>"
              "<body><div id=\"__next\">Sign in to continue</div></body></html>")
-    write("civitai_download_login_page", [
+    write(out, "civitai_download_login_page", [
         (req("GET", f"{CIV}/api/download/models/1967584", {"Content-Type": "application/json"}),
          resp(200, "OK", login, content_type="text/html; charset=utf-8")),
     ])
-    write("civitai_early_access", [
+    write(out, "civitai_early_access", [
         (req("GET", f"{CIV}/api/download/models/2514310", {"Content-Type": "application/json"}),
          resp(403, "Forbidden", '{"error":"Early Access","deadline":"2026-12-01T00:00:00.000Z"}')),
     ])
-    write("civitai_too_many_pages", [
+    write(out, "civitai_too_many_pages", [
         (req("GET", f"{CIV}/api/v1/models?limit=100"),
          resp(429, "Too Many Requests", '{"error":"You\'ve requested too many pages, please use cursors instead"}')),
     ])
-    write("civitai_rate_limited_then_ok", [
+    write(out, "civitai_rate_limited_then_ok", [
         (req("GET", f"{CIV}/api/v1/models/1580878"),
          resp(429, "Too Many Requests", "error code: 1015", {"Retry-After": "2"}, content_type="text/plain; charset=UTF-8")),
         (req("GET", f"{CIV}/api/v1/models/1580878"), resp(200, "OK", model, public)),
@@ -101,7 +105,7 @@ def build(shared: Path) -> None:
     path = "Comfy-Org/flux1-dev/resolve/main/flux1-dev-fp8.safetensors"
     cdn = (f"https://cas-bridge.xethub.hf.co/xet-bridge-us/66a8c7b1/{FLUX_SHA}?X-Amz-Algorithm=AWS4-HMAC-SHA256"
            "&X-Amz-Expires=3600&X-Amz-Signature=0000000000000000")
-    write("hf_resolve_head", [
+    write(out, "hf_resolve_head", [
         (req("HEAD", f"{HF}/{path}", {"Accept-Encoding": "identity"}),
          resp(302, "Found", "", {"X-Repo-Commit": "0f45e1f1e4f6ea0b1bbd6e4e9c1b5f1c8c3a9d62",
                                  "X-Linked-Etag": f'"{FLUX_SHA}"', "X-Linked-Size": "17246524772",
@@ -112,7 +116,7 @@ def build(shared: Path) -> None:
     ])
     gated_msg = ("Access to model black-forest-labs/FLUX.1-dev is restricted. You must have access to it and be "
                  "authenticated to access it. Please log in.")
-    write("hf_gated", [
+    write(out, "hf_gated", [
         (req("HEAD", f"{HF}/black-forest-labs/FLUX.1-dev/resolve/main/flux1-dev.safetensors", {"Accept-Encoding": "identity"}),
          resp(401, "Unauthorized", "", {"X-Error-Code": "GatedRepo", "X-Error-Message": gated_msg})),
     ])
@@ -122,11 +126,11 @@ def build(shared: Path) -> None:
         {"type": "file", "oid": "9b2e4cb2ab5a0d3f6a4a3f5e07a9c7a1f7c2b4e1", "size": 17246524772, "path": "flux1-dev-fp8.safetensors",
          "lfs": {"oid": FLUX_SHA, "size": 17246524772, "pointerSize": 136}},
     ]
-    write("hf_tree", [
+    write(out, "hf_tree", [
         (req("GET", f"{HF}/api/models/Comfy-Org/flux1-dev/tree/main?recursive=true"),
          resp(200, "OK", json.dumps(tree))),
     ])
-    write("hf_private", [
+    write(out, "hf_private", [
         (req("GET", f"{HF}/api/models/someone/private-repo/tree/main?recursive=true"),
          resp(401, "Unauthorized", '{"error":"Repository not found"}',
               {"X-Error-Code": "RepoNotFound", "X-Error-Message": "Repository not found"})),
@@ -136,4 +140,6 @@ def build(shared: Path) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
-    build(ap.parse_args().shared)
+    ap.add_argument("--out", type=Path, default=HERE)
+    args = ap.parse_args()
+    build(args.shared, args.out)
