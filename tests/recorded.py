@@ -12,7 +12,8 @@ Rules every cassette follows:
 * **Replay only.** ``record_mode="none"``: a request the cassette does not hold fails the test
   (``CannotOverwriteExistingCassetteException``), nothing is ever recorded while testing. Cassettes are
   built by scripts (``tests/cassettes/build_*.py``, ``tests/reconstruct/cassettes/build_cassettes.py``,
-  ``tests/agent/cassettes/build_agent_cassette.py``) that keep the source of every body.
+  ``tests/agent/cassettes/build_agent_cassette.py``) that keep the source of every body; ``tests/test_recorded.py``
+  rebuilds the built ones and fails on any that differs, so edit the builder, never the file.
 * **Where they live.** Cassettes shared by several test folders sit in ``tests/cassettes/``; a cassette
   that one test folder alone uses sits in a ``cassettes/`` folder beside its tests. A name is looked up
   beside the test first, then in ``tests/cassettes/``; the extension picks the serializer (``.yaml``,
