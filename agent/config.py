@@ -37,7 +37,11 @@ CONFIG_FILE_NAME = "comfyfixer.toml"
 
 
 def home_dir() -> Path:
-    """Where config, cache and state live; ``COMFYFIXER_HOME`` moves all of it (tests use this)."""
+    """Where config, cache and state live; ``COMFYFIXER_HOME`` moves all of it (tests use this).
+
+    Without the variable this is the platform config folder (``~/.config/comfyfixer`` on Linux). With it,
+    cache and state become ``$COMFYFIXER_HOME/cache`` and ``/state`` too, so one variable isolates a run.
+    """
     env = os.environ.get("COMFYFIXER_HOME")
     if env:
         return Path(env).expanduser()
@@ -63,7 +67,26 @@ def _alias(*names: str) -> AliasChoices:
 
 
 class Settings(BaseSettings):
-    """Every setting of ComfyFixerSmart, typed and validated."""
+    """Every setting of ComfyFixerSmart, typed and validated.
+
+    Built once per command or conversation by ``load_settings`` and turned into a ``ToolContext`` by
+    ``agent/services.py::build_context``; nothing below ``agent/`` ever sees this object. Each field's
+    environment name is ``COMFYFIXER_<FIELD>`` unless a ``validation_alias`` lists well-known names as well
+    (``CIVITAI_API_TOKEN``, ``HF_TOKEN``, ``HF_ENDPOINT``, ``RUNPOD_API_KEY``, ``DASHSCOPE_API_KEY``).
+
+    Fields without a description: ``cache_dir`` (HTTP and inventory caches, safe to delete);
+    ``civitai_base_url``, ``runpod_base_url`` and ``llm_base_url`` (no trailing slash, must be http(s));
+    ``runpod_endpoint_id`` (the serverless endpoint jobs go to); ``http_retries`` (retries after the first
+    try, 0–10); ``license_allowlist`` (licence ids a plan may download; empty allows all);
+    ``approval_ttl_seconds`` (lifetime of an approval token, default 30 minutes); the ``llm_*`` fields
+    (OpenAI-compatible server, model name, key, whether to use native tool calls, request timeout in seconds,
+    sampling temperature, max tokens per reply, max tool rounds per question, and the pinned seed that
+    makes runs repeatable); ``log_level`` (a ``logging`` level name).
+
+    List fields (``extra_model_paths``, ``allowed_hosts``, ``license_allowlist``) accept a comma-separated
+    string, because environment variables cannot carry lists; ``NoDecode`` stops pydantic-settings from
+    trying to parse them as JSON first. Unknown keys are ignored so an old ``.env`` does not break a run.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix="COMFYFIXER_",
@@ -158,6 +181,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Order the sources: code, environment, ``.env``, then ``comfyfixer.toml`` in the cwd, then in
+        ``home_dir()``. TOML files are added only if they exist, checked on every build, not at import.
+        """
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
         for path in (Path.cwd() / CONFIG_FILE_NAME, home_dir() / CONFIG_FILE_NAME):
             if path.is_file():
@@ -165,13 +191,22 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     def secret(self, name: str) -> str | None:
-        """The plain value of a secret field, for handing to a client. Never log it."""
+        """The plain value of a secret field, for handing to a client. Never log it.
+
+        ``name`` is the field name (``"civitai_token"``); returns None when the secret is unset or the field
+        is not a ``SecretStr``.
+        """
         value = getattr(self, name)
         return value.get_secret_value() if isinstance(value, SecretStr) else None
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build settings; invalid values become a ConfigError naming the field and the fix."""
+    """Build settings from ``overrides`` plus the sources in the module docstring.
+
+    ``None`` overrides are dropped, so a CLI flag that was not given does not shadow the environment.
+    Raises ``ConfigError`` listing every invalid field as ``field: reason`` (pydantic's messages, without
+    its documentation links), with a hint to fix the variable or file entry named.
+    """
     clean = {k: v for k, v in overrides.items() if v is not None}
     try:
         return Settings(**clean)
