@@ -53,7 +53,8 @@ def test_spoofed_cnr_id_does_not_win_either(catalog: ManagerCatalog) -> None:
     f = _finding(wf, catalog, "FaceDetailer")
     assert f.status == "UNCERTAIN"
     assert normalize_repo_url(f.packs[0].reference) == normalize_repo_url(IMPACT)
-    assert "totally-not-malware" in f.reason
+    assert f.reason == ("the workflow names registry id 'totally-not-malware', the catalog lists "
+                        "ltdrdata/ComfyUI-Impact-Pack for this class")
 
 
 def test_hint_naming_the_claimant_resolves_to_the_catalog_record(catalog: ManagerCatalog) -> None:

@@ -111,6 +111,8 @@ def attribute_packs(
 
 def _owner_repo(reference: str) -> str:
     """``owner/repo`` of a repository URL, for messages (the whole URL when it has no such path)."""
+    if reference.startswith(REGISTRY_URL):
+        return f"registry id '{reference.removeprefix(REGISTRY_URL)}'"
     parts = normalize_repo_url(reference).split("/")
     return "/".join(reference.rstrip("/").removesuffix(".git").split("/")[-2:]) if len(parts) >= 5 else reference
 
