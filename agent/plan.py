@@ -3,12 +3,20 @@
 A :class:`Plan` lists actions (download a model, move a misplaced model, install a node pack
 at a pinned commit, update ComfyUI core) and everything unresolved (UNCERTAIN or NOT_FOUND,
 with candidates for the user to choose from). It is built from small typed inputs
-(:class:`PlanInputs`) so it does not depend on how readiness and resolution were computed.
+(:class:`PlanInputs`) so it does not depend on how readiness and resolution were computed:
+``agent/planning.py::plan_fix`` fills them from readiness and resolver results, calls
+:func:`build_plan`, and the ``fix`` command saves the result with :func:`save_plan`.
+``agent/approval.py`` binds a token to the saved file's sha256 and ``agent/executor.py`` runs it.
 
-Its id is the sha256 of its canonical JSON (sorted keys, no whitespace) without the id and
-timestamp, so the same findings give the same id and any edit gives a new one. Plan files
-are written once and never modified; choosing a candidate or dropping an action makes a new
-plan file with a new id.
+Its id is the sha256 of its canonical JSON (sorted keys, no whitespace) without the id,
+timestamp and free-disk reading, so the same findings give the same id and any edit gives a new one.
+Plan files are written once and never modified; choosing a candidate, allowing a pickle or dropping an
+action makes a new plan file with a new id and ``parent_plan`` pointing back.
+
+Deliberately not here: network access, disk writes other than the plan files, and running anything.
+Building a plan only decides; every path in it is relative to the ComfyUI folder and has passed the
+name guards of ``tools/paths.py`` (a name that fails them becomes a REJECTED entry or a warning,
+never an action).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
+from comfyfixer.tools.candidates import DownloadCandidate
 from comfyfixer.tools.errors import InputError, UnsafePathError
 from comfyfixer.tools.paths import atomic_write, safe_filename, safe_join, safe_relpath
 from comfyfixer.tools.text import inert
@@ -55,22 +64,6 @@ def placement_dir(folder: str) -> str:
 # --- inputs ---------------------------------------------------------------------------------------
 
 
-class SourceCandidate(BaseModel):
-    """One place a model file can come from."""
-
-    source: str = Field(description="civitai | hf | workflow | catalog:manager | github | ...")
-    url: str = Field(description="Download URL.")
-    filename: str | None = Field(default=None, description="The file's name at the source.")
-    size: int | None = Field(default=None, description="Bytes, if the source says.")
-    sha256: str | None = Field(default=None, description="sha256 from the source (any case), if known.")
-    needs_token: bool = Field(default=False, description="The source needs an access token.")
-    gated: bool = Field(default=False, description="A gated repository (license must be accepted online).")
-    license: str | None = Field(default=None, description="License id or name, if known.")
-    score: float | None = Field(default=None, description="Resolver confidence 0..1.")
-    folder: str | None = Field(default=None, description="Folder kind the source files it under, when it says.")
-    note: str = Field(default="", description="Why this candidate (short).")
-
-
 class ModelNeed(BaseModel):
     """A model file the workflow needs, with the resolver's verdict."""
 
@@ -78,7 +71,7 @@ class ModelNeed(BaseModel):
     folder: str | None = Field(description="Folder key (checkpoints, loras, ...); None if unknown.")
     node_ids: list[str] = Field(default_factory=list, description="Nodes that load it.")
     verdict: Literal["RESOLVED", "UNCERTAIN", "NOT_FOUND"] = Field(description="Resolver verdict.")
-    candidates: list[SourceCandidate] = Field(default_factory=list, description="Best first.")
+    candidates: list[DownloadCandidate] = Field(default_factory=list, description="Best first.")
     reason: str = Field(default="", description="Why UNCERTAIN / NOT_FOUND.")
 
 
@@ -91,13 +84,22 @@ class MisplacedNeed(BaseModel):
 
 
 class PackRef(BaseModel):
+    """A node pack as the resolver names it: its registry or ComfyUI-Manager ``id``, the git ``reference``
+    to clone, and the ``commit`` to pin (None installs the default branch head and asks for confirmation).
+    """
     id: str = Field(description="Registry / ComfyUI-Manager id.")
     reference: str = Field(description="Git repository URL.")
     commit: str | None = Field(default=None, description="Commit to pin; None = the default branch head at install time.")
 
 
 class NodeTypeNeed(BaseModel):
-    """A node class this ComfyUI lacks."""
+    """A node class this ComfyUI lacks.
+
+    ``status`` comes from the node resolver: RESOLVED (``packs[0]`` is installed), UNCERTAIN (several
+    ``packs``, the user chooses), NOT_FOUND, CORE_UPDATE (the class is in a newer ComfyUI, so the plan
+    suggests ``git pull`` instead of a pack) and DISABLED (the pack is present but disabled; left to the
+    user). ``reason`` explains anything but RESOLVED.
+    """
 
     class_type: str
     status: Literal["RESOLVED", "UNCERTAIN", "NOT_FOUND", "CORE_UPDATE", "DISABLED"]
@@ -118,6 +120,12 @@ class PlanInputs(BaseModel):
 
 
 class PlanPolicy(BaseModel):
+    """Limits copied into the plan from settings, so a plan file records the rules it was checked against.
+
+    ``max_download_bytes`` caps one download and ``max_total_bytes`` the whole plan (bytes);
+    ``license_allowlist`` lists licence ids that need no confirmation (empty: all do not). Going over a
+    limit does not drop an action: it adds a ``confirm`` reason or a warning the user must accept.
+    """
     max_download_bytes: int
     max_total_bytes: int
     license_allowlist: list[str] = Field(default_factory=list)
@@ -127,6 +135,15 @@ class PlanPolicy(BaseModel):
 
 
 class DownloadAction(BaseModel):
+    """Download one model file into the folder its loader reads.
+
+    ``url``/``source``/``license``/``gated`` come from the chosen :class:`SourceCandidate`. ``folder`` is the
+    folder key and ``target`` the POSIX path under the ComfyUI folder (see :func:`placement_dir`).
+    ``size`` is in bytes (None if the source did not say) and ``sha256`` is lower-case hex when known; the
+    download engine refuses a file whose hash differs. ``gated`` marks a Hugging Face repository whose licence must
+    be accepted online first. ``confirm`` lists why the user must confirm this one explicitly (over the size
+    cap, licence not on the allow-list); it is empty for a candidate the user picked with ``choose``.
+    """
     kind: Literal["download_model"] = "download_model"
     item: str = Field(description="Stable id, e.g. model:checkpoints/x.safetensors.")
     url: str
@@ -146,6 +163,9 @@ class DownloadAction(BaseModel):
 
 
 class MoveAction(BaseModel):
+    """Move a model that exists where its loader does not look (``source`` → ``target``, both relative to the
+    ComfyUI folder). Built from a :class:`MisplacedNeed`; ``confirm`` is empty today.
+    """
     kind: Literal["move_model"] = "move_model"
     item: str
     source: str = Field(description="Current path relative to the ComfyUI folder.")
@@ -154,6 +174,14 @@ class MoveAction(BaseModel):
 
 
 class InstallPackAction(BaseModel):
+    """Install a node pack by git clone into staging, detached checkout of ``commit``, move into
+    ``target`` and ``pip install -r requirements.txt`` with ComfyUI's Python.
+
+    ``commands`` are those steps with ``<staging>`` and ``<comfyui_python>`` placeholders (see
+    :func:`pack_commands`); the executor runs its own hardened equivalent (``tools/packs``), so the list is
+    what the user reads and approves. ``class_types`` are the missing classes this pack provides.
+    ``confirm`` asks for explicit consent when the commit is not pinned or the URL is not https.
+    """
     kind: Literal["install_node_pack"] = "install_node_pack"
     item: str
     pack_id: str
@@ -168,6 +196,9 @@ class InstallPackAction(BaseModel):
 
 
 class CoreUpdateAction(BaseModel):
+    """ComfyUI core lacks ``class_types`` that a newer ComfyUI has. Always ``manual``: ``commands`` (a ``git
+    pull`` in the ComfyUI folder) are a suggestion for the user; the executor never updates core itself.
+    """
     kind: Literal["update_core"] = "update_core"
     item: str = "core"
     class_types: list[str] = Field(default_factory=list)
@@ -181,16 +212,34 @@ _ACTIONS: TypeAdapter[list[Action]] = TypeAdapter(list[Action])
 
 
 class Unresolved(BaseModel):
+    """Something the plan could not turn into an action.
+
+    ``item`` is the id used by ``choose`` (``model:<folder>/<name>`` or ``node:<class>``); ``kind`` says
+    which; ``verdict`` is the resolver's (UNCERTAIN, NOT_FOUND, DISABLED) or REJECTED when a name failed
+    the path guards. ``folder`` is the model folder key when known. ``candidates`` are numbered from 1 in
+    the summary; for node types each is a pack with ``source="pack:<id>"``, its repository in ``url`` and the
+    pinned commit (if any) in ``note``.
+    """
     item: str
     kind: Literal["model", "node_type"]
     verdict: str
     name: str
     folder: str | None = None
     reason: str = ""
-    candidates: list[SourceCandidate] = Field(default_factory=list)
+    candidates: list[DownloadCandidate] = Field(default_factory=list)
 
 
 class Plan(BaseModel):
+    """A fix plan: actions to approve, what is still unresolved, and the totals the user decides on.
+
+    Fields: ``format`` (the file format tag), ``plan_id`` (see :meth:`content_id`, empty until
+    :func:`finalize`), ``created_at`` (ISO UTC, seconds), ``comfyui_dir`` (absolute), ``workflows``
+    (absolute paths), ``actions`` (discriminated on ``kind``, executed in this order), ``unresolved``,
+    ``total_download_bytes`` (known sizes only; ``unknown_sizes`` counts the rest), ``free_bytes`` (free
+    space where the files go, when the plan was made), ``policy`` and ``warnings`` (plain text).
+    Build plans with :func:`build_plan` and change them only through :func:`choose`, :func:`allow_pickle`
+    and :func:`drop`, which all end in :func:`finalize`.
+    """
     format: Literal["comfyfixer.plan/1"] = PLAN_FORMAT
     plan_id: str = ""
     created_at: str = ""
@@ -212,20 +261,23 @@ class Plan(BaseModel):
         return hashlib.sha256(canon.encode("utf-8")).hexdigest()
 
     def with_id(self) -> Plan:
+        """A copy with ``plan_id`` set from the current content; call after any change."""
         return self.model_copy(update={"plan_id": self.content_id()})
 
     def action(self, item: str) -> Action | None:
+        """The action whose ``item`` id is ``item``, or None."""
         return next((a for a in self.actions if a.item == item), None)
 
     @property
     def disk_ok(self) -> bool:
+        """False only when the free space is known and the known download total exceeds it."""
         return self.free_bytes is None or self.total_download_bytes <= self.free_bytes
 
 
 # --- building --------------------------------------------------------------------------------------
 
 
-def _token_for(candidate: SourceCandidate) -> Literal["civitai", "hf"] | None:
+def _token_for(candidate: DownloadCandidate) -> Literal["civitai", "hf"] | None:
     src = candidate.source.lower()
     url = candidate.url.lower()
     if "civitai" in src or "civitai.com" in url:
@@ -235,12 +287,12 @@ def _token_for(candidate: SourceCandidate) -> Literal["civitai", "hf"] | None:
     return None
 
 
-def _exact_size_source(cand: SourceCandidate) -> bool:
+def _exact_size_source(cand: DownloadCandidate) -> bool:
     """Hugging Face reports byte-exact sizes; Civitai (float KiB) and catalogs ("2.0GB") round them."""
     return cand.source.lower().startswith("hf") or "huggingface.co/" in cand.url
 
 
-def _download_action(need: ModelNeed, cand: SourceCandidate, policy: PlanPolicy, *, chosen: bool) -> DownloadAction:
+def _download_action(need: ModelNeed, cand: DownloadCandidate, policy: PlanPolicy, *, chosen: bool) -> DownloadAction:
     folder = need.folder or "checkpoints"  # callers resolve the folder first
     name = str(safe_relpath(need.filename, what="model file name"))
     target = str(PurePosixPath(placement_dir(folder)) / name)
@@ -262,7 +314,10 @@ REGISTRY_HOSTS = ("registry.comfy.org",)
 
 
 def registry_only(url: str) -> bool:
-    """A Comfy registry page, which names a pack but is not a git repository."""
+    """A Comfy registry page (``registry.comfy.org``), which names a pack but is not a git repository.
+
+    Such a pack cannot be installed by cloning, so the plan leaves it unresolved with a hint instead.
+    """
     from urllib.parse import urlsplit
 
     return (urlsplit(url).hostname or "").lower() in REGISTRY_HOSTS
@@ -276,7 +331,12 @@ def pack_dirname(pack: PackRef) -> str:
 
 
 def pack_commands(pack: PackRef, target: str, python: str | None) -> list[list[str]]:
-    """The commands an install runs (shown in the plan, executed by the executor)."""
+    """The commands an install runs, as the user sees them in the plan.
+
+    ``<staging>`` and ``<comfyui_python>`` stay as placeholders when not known; the clone is
+    ``--no-checkout`` followed by a detached checkout so nothing from the default branch is ever checked
+    out when a commit is pinned (``HEAD`` otherwise).
+    """
     cmds = [["git", "clone", "--no-checkout", pack.reference, f"<staging>/{PurePosixPath(target).name}"]]
     cmds.append(["git", "-C", f"<staging>/{PurePosixPath(target).name}", "checkout", "--detach", pack.commit or "HEAD"])
     cmds.append(["mv", f"<staging>/{PurePosixPath(target).name}", target])
@@ -285,7 +345,16 @@ def pack_commands(pack: PackRef, target: str, python: str | None) -> list[list[s
 
 
 def build_plan(inputs: PlanInputs, policy: PlanPolicy, *, free_bytes: int | None = None) -> Plan:
-    """Turn findings into a plan; never touches the disk (``free_bytes`` is measured by the caller)."""
+    """Turn findings into a plan; never touches the disk (``free_bytes`` is measured by the caller).
+
+    Models: RESOLVED with candidates becomes a download of the first (best) candidate; anything else, or a
+    model whose folder is unknown, becomes :class:`Unresolved`; a name that fails the path guards becomes a
+    REJECTED entry. Duplicate model items (the same file used by several nodes or workflows) are kept once.
+    Misplaced models become moves. Node types are grouped per pack (one install for all the classes it
+    provides); registry-only packs stay unresolved; CORE_UPDATE classes are gathered into one manual core
+    update. The ComfyUI folder is resolved to an absolute path so the plan applies from any working
+    directory. The result has its totals and id computed (:func:`finalize`).
+    """
     actions: list[Action] = []
     unresolved: list[Unresolved] = []
     warnings: list[str] = []
@@ -343,7 +412,7 @@ def build_plan(inputs: PlanInputs, policy: PlanPolicy, *, free_bytes: int | None
                     reason=(f"pack '{pack.id}' is known only by its registry id; install it with "
                             f"`comfy node install {pack.id}` or ComfyUI-Manager, or run `comfyfixer catalogs "
                             "refresh` so its repository is known"),
-                    candidates=[SourceCandidate(source="pack:" + pack.id, url=pack.reference, note="registry")]))
+                    candidates=[DownloadCandidate(source="pack:" + pack.id, url=pack.reference, note="registry")]))
                 continue
             if pack.id in packs:
                 packs[pack.id].class_types.append(nt.class_type)
@@ -366,7 +435,7 @@ def build_plan(inputs: PlanInputs, policy: PlanPolicy, *, free_bytes: int | None
             unresolved.append(Unresolved(
                 item=f"node:{nt.class_type}", kind="node_type", verdict=nt.status, name=nt.class_type,
                 reason=nt.reason or ("several packs provide it" if nt.packs else "no pack known"),
-                candidates=[SourceCandidate(source="pack:" + p.id, url=p.reference, note=p.commit or "")
+                candidates=[DownloadCandidate(source="pack:" + p.id, url=p.reference, note=p.commit or "")
                             for p in nt.packs]))
     actions.extend(packs.values())
     if core:
@@ -381,7 +450,11 @@ def build_plan(inputs: PlanInputs, policy: PlanPolicy, *, free_bytes: int | None
 
 
 def finalize(plan: Plan) -> Plan:
-    """Recompute totals, cap warnings and the id."""
+    """Recompute the download total, the unknown-size count and the total-cap warning, then the id.
+
+    Idempotent: an earlier total-cap warning is replaced, not repeated. Every edit function ends here, so
+    a plan is never saved with a stale id.
+    """
     downloads = [a for a in plan.actions if isinstance(a, DownloadAction)]
     total = sum(a.size or 0 for a in downloads)
     unknown = sum(1 for a in downloads if a.size is None)
@@ -393,6 +466,9 @@ def finalize(plan: Plan) -> Plan:
 
 
 def free_disk_bytes(comfyui_dir: Path) -> int | None:
+    """Free bytes on the disk holding ``comfyui_dir`` (or its nearest existing parent, for a folder not yet
+    created); None if the disk cannot be read.
+    """
     p = Path(comfyui_dir)
     while not p.exists() and p.parent != p:
         p = p.parent
@@ -406,7 +482,13 @@ def free_disk_bytes(comfyui_dir: Path) -> int | None:
 
 
 def choose(plan: Plan, item: str, index: int) -> Plan:
-    """Turn unresolved ``item``'s candidate ``index`` (1-based) into an action; returns a new plan."""
+    """Turn unresolved ``item``'s candidate ``index`` (1-based) into an action; returns a new plan.
+
+    A model becomes a download with no ``confirm`` reasons (the user chose it), placed in the entry's
+    folder or else the candidate's. A node type joins an existing install of the same pack or becomes a new
+    install of the candidate's repository at the commit kept in its ``note``. Raises ``InputError`` for an
+    unknown item, an index out of range, or a model whose folder nobody knows.
+    """
     entry = next((u for u in plan.unresolved if u.item == item), None)
     if entry is None:
         raise InputError(f"no unresolved item {item!r} in the plan",
@@ -441,7 +523,11 @@ def choose(plan: Plan, item: str, index: int) -> Plan:
 
 
 def allow_pickle(plan: Plan, item: str) -> Plan:
-    """Let a download be placed even if its pickle imports globals outside the weights allow-list (the user trusts its author)."""
+    """Let a download be placed even if its pickle imports globals outside the weights allow-list.
+
+    For when the user trusts the author. Returns a new plan; raises ``InputError`` if ``item`` is not a
+    download in this plan.
+    """
     action = plan.action(item)
     if not isinstance(action, DownloadAction):
         raise InputError(f"no download {item!r} in the plan", hint="use a model:... item id from the plan")
@@ -450,6 +536,9 @@ def allow_pickle(plan: Plan, item: str) -> Plan:
 
 
 def drop(plan: Plan, item: str) -> Plan:
+    """A new plan without action ``item``; raises ``InputError`` if the plan has no such action. Dropping does
+    not move the item to ``unresolved``: the user decided not to do it.
+    """
     if plan.action(item) is None:
         raise InputError(f"no action {item!r} in the plan", hint="use an item id from the plan's actions")
     actions = [a for a in plan.actions if a.item != item]
@@ -460,11 +549,17 @@ def drop(plan: Plan, item: str) -> Plan:
 
 
 def plan_dir(state_dir: Path) -> Path:
+    """``<state_dir>/plans``, where plan files and their ``.txt`` summaries live."""
     return Path(state_dir) / "plans"
 
 
 def save_plan(plan: Plan, state_dir: Path) -> Path:
-    """Write the plan as ``plans/<plan_id>.json`` plus a readable ``.txt`` (never overwrites a different plan)."""
+    """Write ``plans/<plan_id>.json`` plus a readable ``.txt``; never overwrites a different plan.
+
+    Saving the same plan twice returns the existing path. A file with that name but other content (edited
+    by hand) raises ``InputError``. The JSON is written exclusively and atomically, so two runs that race
+    both end with one complete file; the ``.txt`` is informational and may be rewritten.
+    """
     folder = plan_dir(state_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{plan.plan_id}.json"
@@ -484,7 +579,11 @@ def save_plan(plan: Plan, state_dir: Path) -> Path:
 
 
 def load_plan(path: Path) -> Plan:
-    """Read a plan file and check its id matches its content."""
+    """Read a plan file and check its id matches its content.
+
+    Raises ``InputError`` when the file cannot be read, is not a plan (first line of the validation error
+    only), or its content no longer hashes to its ``plan_id`` (it was edited).
+    """
     try:
         raw = Path(path).read_text(encoding="utf-8")
         plan = Plan.model_validate_json(raw)
@@ -499,6 +598,7 @@ def load_plan(path: Path) -> Plan:
 
 
 def plan_file_content_id(path: Path) -> str | None:
+    """The content id of the plan in ``path``, or None if it is missing or not a plan; never raises."""
     try:
         return Plan.model_validate_json(Path(path).read_text(encoding="utf-8")).content_id()
     except (OSError, ValueError):
@@ -506,11 +606,18 @@ def plan_file_content_id(path: Path) -> str | None:
 
 
 def file_digest(path: Path) -> str:
+    """sha256 (hex) of the file's bytes exactly as stored; the approval token binds to this, not to the
+    content id, so even a whitespace edit voids a token.
+    """
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def resolve_target(plan: Plan, rel: str) -> Path:
-    """Absolute path of a plan target, checked to stay inside the ComfyUI folder."""
+    """Absolute path of a plan target, checked to stay inside the ComfyUI folder.
+
+    Raises ``UnsafePathError`` for a target that is absolute, climbs out with ``..`` or reaches outside
+    through a symlink.
+    """
     return safe_join(Path(plan.comfyui_dir), rel, what="plan target")
 
 
@@ -518,6 +625,9 @@ def resolve_target(plan: Plan, rel: str) -> Path:
 
 
 def human_size(n: int | None) -> str:
+    """``n`` bytes in decimal units (1 KB = 1000 B) with two decimals, e.g. ``"2.13 GB"``; ``"size unknown"``
+    for None; whole bytes below 1 KB.
+    """
     if n is None:
         return "size unknown"
     size = float(n)
@@ -529,7 +639,10 @@ def human_size(n: int | None) -> str:
 
 
 def summary_lines(plan: Plan) -> list[str]:
-    """A readable summary (plain text, one line per fact)."""
+    """A readable summary (plain text, one line per fact): numbered actions with their item ids and confirm
+    reasons, totals, unresolved entries with numbered candidates, then warnings. Written beside the plan
+    file, printed by ``fix`` and shown by the assistant.
+    """
     lines = [f"Plan {plan.plan_id[:12]} for {len(plan.workflows)} workflow(s) in {plan.comfyui_dir}"]
     if not plan.actions:
         lines.append("  nothing to do automatically")
@@ -571,12 +684,16 @@ def summary_lines(plan: Plan) -> list[str]:
 
 
 def disk_warning(plan: Plan) -> str:
-    """Free disk is measured when the plan is made; kept out of the id so a re-run gives the same plan."""
+    """The "not enough disk space" line; added at render time, not kept in ``warnings``, because free disk is
+    measured when the plan is made and is kept out of the id so a re-run gives the same plan.
+    """
     return f"not enough disk space: {plan.total_download_bytes} bytes to download, {plan.free_bytes} free"
 
 
 def to_json_summary(plan: Plan, path: Path) -> dict[str, Any]:
-    """What ``fix --json`` prints."""
+    """What ``fix --json`` prints: the plan file path and id, every action and unresolved entry in full, the
+    byte totals and the warnings (the disk warning included when it applies).
+    """
     return {
         "plan_file": str(path),
         "plan_id": plan.plan_id,
