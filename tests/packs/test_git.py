@@ -205,3 +205,22 @@ def test_clone_verified_stays_in_staging(git_server: GitServer, git_repos, tmp_p
     assert res.path == stage and res.commit == git_repos[1]["Pack"][0]
     assert subprocess.run(["git", "-C", str(stage), "status", "--porcelain"], capture_output=True, text=True,
                           check=True).stdout == ""
+
+
+def test_recorded_commit_outside_branches_is_fetched_by_id(git_server: GitServer, git_repos, comfy: Path) -> None:
+    # e.g. a workflow saved from a pull-request checkout: the commit is on no branch or tag
+    root = git_repos[0]
+    work = root / "PrOnly.work"
+    work.mkdir()
+    git("init", "-q", str(work))
+    commit_files(work, {"__init__.py": "\n"}, "main")
+    git("checkout", "-q", "-b", "feature", cwd=work)
+    pr = commit_files(work, {"pr.py": "# only on the pull request\n"}, "pr")
+    git("checkout", "-q", "main", cwd=work)
+    git("clone", "-q", "--bare", str(work), str(root / "PrOnly.git"))
+    bare = root / "PrOnly.git"
+    git("update-ref", "refs/pull/1/head", pr, cwd=bare)
+    git("branch", "-D", "feature", cwd=bare)
+    res = install_pack(_request(comfy, git_server.repo_url("PrOnly"), pr, name="PrOnly"), POLICY)
+    assert res.commit == pr and (comfy / "custom_nodes" / "PrOnly" / "pr.py").exists()
+    assert any("fetch" in c for c in res.commands)
