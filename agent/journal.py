@@ -2,15 +2,18 @@
 
 Two records per state-changing action:
 
-* ``journal.jsonl`` — one JSON object per line: ``ts`` (UTC ISO), ``actor``, ``action``,
-  ``inputs``, ``outputs`` (paths, hashes), ``before``/``after`` (did the touched paths exist),
-  ``status`` and ``message``. Lines are written with ``O_APPEND`` and fsynced, so a crash
-  can lose at most the line being written, never earlier ones. Entries are never edited:
-  a correction is a new entry whose ``corrects`` names the earlier entry's ``id``.
+* ``journal.jsonl`` — one JSON object per line: ``id`` (16 hex), ``ts`` (UTC ISO, milliseconds),
+  ``actor``, ``action``, ``plan_id``, ``inputs``, ``outputs`` (paths, hashes), ``before``/``after``
+  (did the touched paths exist), ``status`` and ``message``. Lines are written with ``O_APPEND`` and
+  fsynced, so a crash can lose at most the line being written, never earlier ones. Entries are never
+  edited: a correction is a new entry whose ``corrects`` names the earlier entry's ``id``.
 * ``audit.log`` — one human-readable line per entry, rotated by size
   (``logging.handlers.RotatingFileHandler``).
 
-Secrets never reach the journal: inputs are passed through :func:`scrub` first.
+The ``fix`` and ``runpod submit`` commands open a journal and the executor (``agent/executor.py``)
+writes an entry for each action it runs. Secrets never reach the journal: inputs and outputs are passed through
+:func:`scrub` first. The journal file is created with mode 0600.
+Deliberately not a database: one line per entry can be read with ``grep``/``jq`` and survives a crash.
 """
 
 from __future__ import annotations
@@ -33,7 +36,13 @@ _SECRET_KEYS = ("token", "authorization", "api_key", "apikey", "password", "secr
 
 
 def scrub(value: Any) -> Any:
-    """Drop secret-looking keys and query strings from URLs in nested data."""
+    """Drop secret-looking keys and query strings from URLs in nested data.
+
+    A dict key containing ``token``, ``api_key``, ``password``, ``sig`` … (case-insensitive) gets the value
+    ``"<redacted>"``; an http(s) URL loses everything from ``?`` on (Civitai and signed CDN URLs carry
+    tokens there); ``Path`` becomes ``str`` and tuples become lists, so the result is JSON-ready. Secrets
+    inside free text (``message``) are not detected: callers must not put them there.
+    """
     if isinstance(value, dict):
         return {k: ("<redacted>" if any(s in str(k).lower() for s in _SECRET_KEYS) else scrub(v))
                 for k, v in value.items()}
@@ -47,12 +56,21 @@ def scrub(value: Any) -> Any:
 
 
 def path_state(*paths: Path | str) -> dict[str, bool]:
-    """``{path: exists}`` for the before/after fields."""
+    """``{path: exists}`` for the ``before``/``after`` fields; read at call time, so call it once before and
+    once after the change.
+    """
     return {str(p): Path(p).exists() for p in paths}
 
 
 class Journal:
-    """Append-only JSONL journal plus a rotating human audit log, both under ``state_dir``."""
+    """Append-only JSONL journal plus a rotating human audit log, both under ``state_dir`` (created).
+
+    ``actor`` defaults to ``user:<login name>`` (``append`` can override it per entry). The audit log keeps
+    ``audit_backups`` files of ``max_audit_bytes`` each (default 1 MiB × 5); the JSONL file is never
+    rotated. Appends are serialised by a lock, so one ``Journal`` may be shared between download threads;
+    separate processes rely on ``O_APPEND`` keeping each line whole. Use as a context manager, or call
+    :meth:`close`, to release the audit file handle.
+    """
 
     def __init__(self, state_dir: Path, *, actor: str | None = None, max_audit_bytes: int = 1 << 20,
                  audit_backups: int = 5) -> None:
@@ -72,6 +90,7 @@ class Journal:
         self._audit.addHandler(handler)
 
     def close(self) -> None:
+        """Detach and close the audit log handler; the JSONL file is opened per append."""
         self._audit.removeHandler(self._handler)
         self._handler.close()
 
@@ -95,7 +114,14 @@ class Journal:
         corrects: str | None = None,
         actor: str | None = None,
     ) -> dict[str, Any]:
-        """Append one entry (fsynced) and its audit line; returns the entry as written."""
+        """Append one entry (fsynced) and its audit line; returns the entry as written.
+
+        ``inputs``/``outputs`` are scrubbed; values that are not JSON types are written with ``str()``.
+        ``status`` is free text by convention ``ok``, ``failed`` or ``skipped``. The audit line shows
+        ``message``, or the entry's ``target``/``path`` when there is no message, plus the first 12 characters
+        of ``plan_id``. Raises ``OSError`` if the state folder cannot be written: a change we cannot record is
+        a change we should not make.
+        """
         entry: dict[str, Any] = {
             "id": secrets.token_hex(8),
             "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
@@ -124,7 +150,7 @@ class Journal:
         return entry
 
     def entries(self) -> Iterator[dict[str, Any]]:
-        """Read entries back; a torn last line (crash mid-write) is skipped."""
+        """Read entries back in order; a line that is not JSON (a torn last line after a crash) is skipped."""
         if not self.path.exists():
             return
         with open(self.path, encoding="utf-8") as fh:
@@ -136,6 +162,9 @@ class Journal:
 
 
 def read_journal(state_dir: Path) -> list[dict[str, Any]]:
+    """All entries in ``state_dir``'s journal as a list, without opening an audit log (for readers such as
+    reports); an absent journal gives ``[]`` and unreadable lines are skipped.
+    """
     path = Path(state_dir) / JOURNAL_NAME
     out: list[dict[str, Any]] = []
     if path.exists():

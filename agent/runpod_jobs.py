@@ -2,6 +2,12 @@
 
 A job file holds the exact request and its content id; ``agent.approval`` tokens bind to it the
 same way they bind to fix plans, so a job is sent only as the user approved it.
+
+:func:`prepare_runpod_job` is the capability both the CLI (``runpod prepare``) and the assistant use;
+it builds the request with ``tools/runpod`` and saves it under ``<state_dir>/runpod/``. The
+``runpod approve`` and ``runpod submit`` commands (``agent/commands/runpod.py``) load it back with
+:func:`load_job`. The assistant can prepare a job but never submit one: no capability here sends
+anything.
 """
 
 from __future__ import annotations
@@ -21,18 +27,27 @@ from comfyfixer.tools.toolset import capability
 
 
 class RunPodJobFile(BaseModel):
+    """The saved job: ``kind`` is always ``"runpod-job"``, ``plan_id`` is :func:`content_id` of ``request``
+    (named like a fix plan's id so the approval code treats both alike) and ``request`` is the exact
+    body that submitting will send.
+    """
     kind: str = "runpod-job"
     plan_id: str
     request: RunPodJobRequest
 
 
 def content_id(request: RunPodJobRequest) -> str:
+    """sha256 (hex) of the request as canonical JSON (sorted keys, no whitespace)."""
     canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def save_job(request: RunPodJobRequest, state_dir: Path) -> tuple[Path, RunPodJobFile]:
-    """Write the job file (named by its content id) and return it with its in-memory form."""
+    """Write the job file (named by its content id) and return it with its in-memory form.
+
+    The file is ``<state_dir>/runpod/job-<first 16 hex of the id>.json``. Preparing the same request twice
+    finds the existing file and leaves it untouched, so an approval already issued for it stays valid.
+    """
     job = RunPodJobFile(plan_id=content_id(request), request=request)
     folder = Path(state_dir) / "runpod"
     folder.mkdir(parents=True, exist_ok=True)
@@ -43,6 +58,11 @@ def save_job(request: RunPodJobRequest, state_dir: Path) -> tuple[Path, RunPodJo
 
 
 def load_job(path: Path) -> RunPodJobFile:
+    """Read a job file and check that its request still hashes to its id.
+
+    Raises ``InputError`` when the file is missing, is not a job file (first line of the validation error),
+    or its request was changed after it was prepared.
+    """
     try:
         job = RunPodJobFile.model_validate_json(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -55,6 +75,9 @@ def load_job(path: Path) -> RunPodJobFile:
 
 
 def summary(job: RunPodJobFile) -> dict[str, Any]:
+    """The job's headline facts as a dict: id, endpoint, node count, attached image names, request size in
+    bytes, models and images the worker must already have, and warnings. Keys match :class:`RunPodPrepared`.
+    """
     r = job.request
     return {
         "plan_id": job.plan_id, "endpoint_id": r.endpoint_id, "nodes": len(r.input.workflow),

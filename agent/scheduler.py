@@ -1,7 +1,10 @@
 """Keep readiness reports current: re-run the check on an interval, rewrite reports when results change.
 
-The loop is deliberately simple and testable (clock and sleep are injected). For machines that
-should not keep a process running, ``cron_line`` gives the equivalent crontab entry.
+Used by ``comfyfixer schedule`` (``agent/commands/schedule.py``), which passes a ``check`` that returns
+the readiness JSON document and a ``write`` that regenerates the reports. The loop is deliberately
+simple and testable (clock and sleep are injected); it runs in the foreground until interrupted and
+holds no lock, so two schedules on the same folder would both write. For machines that should not keep
+a process running, :func:`cron_line` gives the equivalent crontab entry.
 """
 
 from __future__ import annotations
@@ -28,7 +31,11 @@ MIN_INTERVAL_S = 10
 
 
 def parse_interval(text: str) -> int:
-    """``90s``, ``30m``, ``2h``, ``1d`` (or plain seconds) → seconds."""
+    """``90s``, ``30m``, ``2h``, ``1d`` (or plain seconds) → seconds.
+
+    One number and one unit only (no ``1h30m``). Raises ``InputError`` for text it cannot read and for
+    anything under ``MIN_INTERVAL_S`` (10 s), which would hammer ComfyUI and the remote APIs.
+    """
     m = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", text.lower())
     if not m:
         raise InputError(f"cannot read the interval {text!r}", hint="use a number with s, m, h or d, e.g. 30m")
@@ -39,7 +46,11 @@ def parse_interval(text: str) -> int:
 
 
 def results_fingerprint(doc: dict[str, Any]) -> str:
-    """What a check found, without when it ran: equal fingerprints mean the reports would not change."""
+    """What a check found, without when it ran: equal fingerprints mean the reports would not change.
+
+    Drops each workflow's ``checked_at``, ``generated_at`` and ``report`` keys and hashes the rest with the
+    ``summary`` as sorted JSON (sha256 hex).
+    """
     workflows = [{k: v for k, v in w.items() if k not in ("checked_at", "generated_at", "report")}
                  for w in doc.get("workflows", [])]
     canonical = json.dumps({"workflows": workflows, "summary": doc.get("summary")}, sort_keys=True, default=str)
@@ -48,6 +59,9 @@ def results_fingerprint(doc: dict[str, Any]) -> str:
 
 @dataclass
 class RunRecord:
+    """One scheduled run: ``at`` (UTC ISO start), whether the results ``changed`` (so reports were written),
+    the check's ``summary`` (or ``{"error": ...}`` when the run failed) and its duration in ``seconds``.
+    """
     at: str
     changed: bool
     summary: dict[str, Any]
@@ -67,7 +81,11 @@ def run_schedule(
     """Run ``check`` now and every ``every_s`` seconds (``runs`` times, or until interrupted).
 
     ``write`` is called after the first run and whenever the fingerprint of the results changes.
-    A failing run is logged and the schedule goes on.
+    A failing run (``check`` or ``write`` raising) is logged and recorded, and the schedule goes on; the
+    next run then compares against the last *successful* fingerprint. The interval is measured from the
+    start of a run, so a slow check does not drift the schedule (a check longer than the interval starts
+    the next one at once). ``on_run`` sees each :class:`RunRecord` as it is made. ``KeyboardInterrupt``
+    propagates to the caller. Returns the records of all runs.
     """
     sleep = sleep or time.sleep
     records: list[RunRecord] = []
@@ -99,7 +117,13 @@ def run_schedule(
 
 
 def cron_line(every_s: int, check_args: list[str]) -> str:
-    """A crontab entry that runs the same check at about the same interval."""
+    """A crontab entry that runs the same check at about the same interval.
+
+    Cron cannot express every interval: under an hour it is every N minutes (rounded down, at least 1),
+    under a day every N hours on the hour, and a day or more runs daily at 03:00. The executable is the
+    resolved path of the running ``comfyfixer`` so cron's bare ``PATH`` finds it; output is discarded
+    because the reports are the result.
+    """
     minutes = max(1, every_s // 60)
     if minutes < 60:
         when = f"*/{minutes} * * * *"
