@@ -218,3 +218,11 @@ def test_requirement_files_linked_out_of_the_pack_are_not_read(tmp_path: Path) -
     assert parsed.requirements == []
     assert [(i.file, i.kind) for i in parsed.refused] == [("requirements.txt", "include"), ("pyproject.toml", "include")]
     assert "PRIVATE KEY" not in parsed.model_dump_json() and "secretpkg" not in parsed.model_dump_json()
+
+
+def test_python_without_a_recent_pip_is_a_config_error(comfy_python: Path, index: PackageIndex, tmp_path: Path) -> None:
+    ident = python_identity(comfy_python).model_copy(update={"pip_version": "21.0"})
+    with pytest.raises(ConfigError, match=r"needs pip >= 22\.2"):
+        _check({"P": _pack(tmp_path, "P", "tiny\n")}, comfy_python, index, tmp_path, identity=ident)
+    # nothing to resolve: no pip needed
+    assert _check({"E": _pack(tmp_path, "E", "# nothing\n")}, comfy_python, index, tmp_path, identity=ident).verdict == "ok"

@@ -477,9 +477,6 @@ def check_requirements(
     """
     ensure_under(staging_dir, allowed_roots, what="staging folder")
     ident = identity or python_identity(python, runner=runner)
-    if ident.pip_version is None or Version(ident.pip_version) < MIN_PIP:
-        raise ConfigError(f"ComfyUI's Python has pip {ident.pip_version or '(none)'}; checking needs pip >= {MIN_PIP}",
-                          hint=f"run `{python} -m pip install -U pip` yourself, then plan again")
     accepted = {str(canonicalize_name(a)) for a in accept}
     refused_lines = [i for p in packs.values() for i in p.refused]
     reqs = list(dict.fromkeys(r for p in packs.values() for r in p.requirements))
@@ -490,6 +487,9 @@ def check_requirements(
         result.reasons += [f"{name}: {i.file}:{i.line} `{i.text}` refused ({i.kind}): {i.reason}"
                            for name, p in sorted(packs.items()) for i in p.refused]
     if reqs:
+        if ident.pip_version is None or Version(ident.pip_version) < MIN_PIP:
+            raise ConfigError(f"ComfyUI's Python has pip {ident.pip_version or '(none)'}; checking needs pip >= {MIN_PIP}",
+                              hint=f"run `{python} -m pip install -U pip` yourself, then plan again")
         scratch = _scratch(staging_dir)
         try:
             _resolve(result, packs, ident, python, scratch, index_url, allow_sdist, runner, timeout)
