@@ -1,4 +1,8 @@
-"""The report data: a check result shaped for people and tools (same facts in Markdown, JSON and HTML)."""
+"""The report data: a check result shaped for people and tools (same facts in Markdown, JSON and HTML).
+
+Pure functions over ``CheckResult``; the JSON they build is the contract for ``check --json``,
+``index.json`` and the dashboard, so renaming a key here is a breaking change for users' scripts.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from comfyfixer.tools.readiness import CheckResult, WorkflowReadiness
 
 
 def workflow_fixes(w: WorkflowReadiness) -> list[str]:
-    """Every action that would close a gap of ``w``, one sentence each."""
+    """Every action that would close a gap of ``w``, one sentence each (``"<name>: <fix>"``): missing node
+    types first, then misplaced models, then missing models. Gaps without a known fix are left out.
+    """
     fixes = [f"{n.class_type}: {n.fix}" for n in w.missing_node_types if n.fix]
     fixes += [f"{m.filename}: {m.fix}" for m in w.misplaced_models if m.fix]
     fixes += [f"{m.filename}: {m.fix}" for m in w.missing_models if m.fix]
@@ -17,7 +23,12 @@ def workflow_fixes(w: WorkflowReadiness) -> list[str]:
 
 
 def check_json(result: CheckResult, report_files: dict[str, str] | None = None) -> dict[str, Any]:
-    """The machine-readable document (``check --json`` and ``index.json``)."""
+    """The machine-readable document (``check --json`` and ``index.json``).
+
+    Each workflow is its readiness model dumped as JSON plus ``fixes`` and, when ``report_files`` maps its
+    path to a report stem, ``report``. Top-level keys add the inventory and its source, schema and catalog
+    sources, notes, the summary counts, :func:`aggregate_needs`, cache statistics and timings.
+    """
     workflows = []
     for w in result.workflows:
         d = w.model_dump(mode="json")
@@ -41,7 +52,13 @@ def check_json(result: CheckResult, report_files: dict[str, str] | None = None) 
 
 
 def aggregate_needs(result: CheckResult, top: int = 15) -> dict[str, list[dict[str, Any]]]:
-    """What most workflows are waiting for: packs, models, ComfyUI updates (for the overview)."""
+    """What most workflows are waiting for: packs, models, ComfyUI updates (for the overview).
+
+    Counts workflows, not nodes: each entry's ``workflows`` is how many missing-node or missing-model rows
+    named it. A node type is counted under its first (best) pack, under ``core_update_classes`` when a newer
+    ComfyUI has it, or under ``unknown_classes`` when no pack is known. Each list keeps the ``top`` most
+    common, ties in first-seen order.
+    """
     packs: Counter[tuple[str, str]] = Counter()
     unknown: Counter[str] = Counter()
     core: Counter[str] = Counter()

@@ -81,7 +81,11 @@ def _header(result: CheckResult) -> list[str]:
 
 
 def index_markdown(result: CheckResult, stems: dict[str, str]) -> str:
-    """The overview page: summary, what most workflows wait for, one row per workflow (``stems``: report names)."""
+    """The overview page: summary, what most workflows wait for, one row per workflow.
+
+    ``stems`` maps a workflow's path to its report's file stem (from ``names.unique_stems``); each row
+    links to ``<stem>.md`` in the same folder. Invalid workflows show their error in the name cell.
+    """
     s = result.summary
     out = [
         "# Workflow readiness",
@@ -117,7 +121,13 @@ def index_markdown(result: CheckResult, stems: dict[str, str]) -> str:
 
 
 def workflow_markdown(w: WorkflowReadiness, result: CheckResult) -> str:
-    """One workflow's page: status, and for each gap what is missing and how to close it."""
+    """One workflow's page: status, and for each gap what is missing and how to close it.
+
+    Sections appear only when they have rows: missing node types (up to three candidate packs linked),
+    misplaced models, missing models (with a download link when the resolver or catalog has a URL), the
+    models found (with sha256 when hashed), a numbered to-do list and warnings. An invalid workflow gets
+    only the reason it cannot be checked.
+    """
     out = [f"# {cell(w.name)}", "", f"**Status: {_ICON[w.status]}**", "", f"- File: {code(w.path)}", *_header(result)]
     if w.saved_with:
         out.append(f"- Saved with ComfyUI {cell(w.saved_with)}")

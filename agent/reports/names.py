@@ -1,4 +1,8 @@
-"""File names for per-workflow reports: safe on every OS and unique (case-insensitively)."""
+"""File names for per-workflow reports: safe on every OS and unique (case-insensitively).
+
+Case-insensitive because macOS and Windows file systems are: ``Flux.json`` and ``flux.json`` would
+otherwise write the same report file.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,10 @@ from comfyfixer.tools import paths
 
 
 def safe_stem(name: str, max_len: int = 100) -> str:
-    """``"sub dir/Flux Dev.json"`` → ``"sub_dir__Flux_Dev"`` (the project's one rule, in ``tools/paths.py``)."""
+    """``"sub dir/Flux Dev.json"`` → ``"sub_dir__Flux_Dev"`` (the project's one rule, in ``tools/paths.py``).
+
+    At most ``max_len`` characters. Kept as a re-export so report code names its own dependency.
+    """
     return paths.safe_stem(name, max_len=max_len)
 
 

@@ -1,6 +1,11 @@
 """Write the reports: ``OUT/reports/workflows/`` (Markdown + JSON) and ``OUT/dashboard/index.html``.
 
-Each file is written to a temporary name and renamed into place, so a reader never sees half a file.
+Each file is written to a temporary name and renamed into place (``tools/paths.py::atomic_write``),
+so a reader, or a dashboard open in a browser, never sees half a file. Report files from an earlier run
+whose workflow has since gone are not deleted; the index lists only the current ones.
+
+The dashboard is one self-contained HTML file (a jinja2 template under ``templates/`` with the check
+document embedded as JSON), so it opens from disk with no server and loads nothing from the network.
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ from comfyfixer.tools.text import inert_json
 
 @dataclass
 class ReportPaths:
-    """Where the reports went."""
+    """Where the reports went: the output folder, the index Markdown and JSON files, the dashboard page, and
+    how many per-workflow reports were written (each as ``<stem>.md`` and ``<stem>.json``).
+    """
 
     out_dir: Path
     index_md: Path
@@ -41,14 +48,23 @@ def _dump(data: Any) -> str:
 
 
 def script_json(data: Any) -> str:
-    """JSON that is safe inside ``<script type="application/json">`` (no ``</script>``, no ``<!--``)."""
+    """JSON that is safe inside ``<script type="application/json">`` (no ``</script>``, no ``<!--``).
+
+    ``<``, ``>`` and ``&`` become ``\\u`` escapes, which JSON.parse reads back unchanged; U+2028/U+2029 are
+    escaped because older JavaScript parsers treat them as line ends. Terminal control characters are
+    escaped too (``inert_json``). NaN is refused (``ValueError``): it is not JSON.
+    """
     text = inert_json(json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace(
         "\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def render_dashboard(doc: dict[str, Any]) -> str:
-    """The self-contained dashboard page for a check document (see :func:`check_json`)."""
+    """The self-contained dashboard page for a check document (see :func:`check_json`).
+
+    The template is autoescaped and rendered with ``StrictUndefined``, so a missing variable is an error
+    rather than a silently empty cell. Raises ``jinja2.TemplateError`` if the packaged template is broken.
+    """
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("comfyfixer.agent.reports", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
@@ -60,7 +76,13 @@ def render_dashboard(doc: dict[str, Any]) -> str:
 
 
 def write_reports(result: CheckResult, out_dir: Path) -> ReportPaths:
-    """Write every report for ``result`` under ``out_dir`` (created if needed)."""
+    """Write every report for ``result`` under ``out_dir`` (folders created as needed).
+
+    Per workflow: ``reports/workflows/<stem>.md`` and ``<stem>.json`` (the workflow's readiness with its
+    fixes and the run's sources). Then ``index.md``, ``index.json`` (the :func:`check_json` document with
+    ``report`` stems) and ``dashboard/index.html``. Existing files are replaced. Raises ``OSError`` if
+    ``out_dir`` cannot be written.
+    """
     wf_dir = out_dir / "reports" / "workflows"
     stems = dict(zip([w.path for w in result.workflows], unique_stems([w.name for w in result.workflows]), strict=True))
     doc = check_json(result, report_files=stems)
