@@ -48,7 +48,7 @@ from comfyfixer.agent.plan import (
     resolve_target,
 )
 from comfyfixer.tools.errors import ComfyFixerError, IntegrityError
-from comfyfixer.tools.paths import safe_filename, safe_join
+from comfyfixer.tools.paths import MAX_COMPONENT, safe_filename, safe_join
 
 log = logging.getLogger(__name__)
 
@@ -404,7 +404,10 @@ class Executor:
             return None
         rel = PurePosixPath(a.target)
         for n in range(1, CONFLICT_LIMIT + 1):
-            name = safe_filename(f"{rel.stem} (comfyfixer {n}){rel.suffix}", what="conflict file name")
+            tail = f" (comfyfixer {n}){rel.suffix}"
+            room = MAX_COMPONENT - len(tail.encode("utf-8"))  # a long name is shortened, not refused
+            stem = rel.stem.encode("utf-8")[:room].decode("utf-8", "ignore").rstrip(" .")
+            name = safe_filename(stem + tail, what="conflict file name")
             alt_rel = str(rel.with_name(name))
             alt = resolve_target(self.plan, alt_rel)
             if (not alt.exists() and not alt.is_symlink()) or (alt.is_file() and _holds_expected(a, alt)[0]):

@@ -16,12 +16,12 @@ from comfyfixer.agent.config import load_settings
 from comfyfixer.agent.executor import ExecutionReport, Executor, link_or_copy
 from comfyfixer.agent.journal import Journal, read_journal
 from comfyfixer.agent.plan import (
+    DownloadCandidate,
     MisplacedNeed,
     ModelNeed,
     Plan,
     PlanInputs,
     PlanPolicy,
-    SourceCandidate,
     build_plan,
 )
 from comfyfixer.evals.fakes.file_server import FileServer
@@ -183,10 +183,10 @@ def test_without_hard_links_the_copy_is_verified_and_nothing_is_overwritten(tmp_
 
 
 def download_plan(comfy: Path, server: FileServer, name: str, seed: int) -> tuple[Plan, str]:
-    f = server.add_file(f"served_{name}", MB // 4, seed=seed)
+    f = server.add_file(f"served_{seed}.safetensors", MB // 4, seed=seed)
     plan = build_plan(PlanInputs(comfyui_dir=comfy, models=[ModelNeed(
         filename=name, folder="checkpoints", verdict="RESOLVED",
-        candidates=[SourceCandidate(source="hf", url=server.direct_url(f.name), sha256=f.sha256, size=f.size)])]),
+        candidates=[DownloadCandidate(source="hf", url=server.direct_url(f.name), sha256=f.sha256, size=f.size)])]),
         POLICY)
     return plan, f.sha256
 
@@ -227,6 +227,17 @@ def test_taken_alternative_names_are_skipped(comfy: Path, state: Path, server: F
     assert sha256_file(folder / "y (comfyfixer 2).safetensors") == sha
 
 
+def test_a_long_name_is_shortened_for_the_conflict_copy(comfy: Path, state: Path, server: FileServer) -> None:
+    long = "é" * 100 + "x" * 40 + ".safetensors"  # 252 bytes: no room left for " (comfyfixer 1)"
+    plan, sha = download_plan(comfy, server, long, seed=46)
+    (comfy / "models/checkpoints" / long).write_bytes(b"user's long one")
+    [outcome] = run(plan, state).outcomes
+    assert "conflict" in outcome.details, outcome.message
+    placed = Path(outcome.details["conflict"]["placed_at"]).name
+    assert placed.endswith(" (comfyfixer 1).safetensors") and len(placed.encode()) <= 255
+    assert sha256_file(comfy / "models/checkpoints" / placed) == sha
+
+
 def test_the_expected_file_at_the_target_is_simply_already_there(comfy: Path, state: Path,
                                                                  server: FileServer) -> None:
     plan, _sha = download_plan(comfy, server, "z.safetensors", seed=43)
@@ -253,7 +264,7 @@ def test_a_file_that_appears_while_downloading_is_kept_and_ours_is_adopted_besid
     f = server.add_file("served_race.safetensors", MB // 2, seed=45, stall_after=MB // 4)
     plan = build_plan(PlanInputs(comfyui_dir=comfy, models=[ModelNeed(
         filename="race.safetensors", folder="checkpoints", verdict="RESOLVED",
-        candidates=[SourceCandidate(source="hf", url=server.direct_url(f.name), sha256=f.sha256, size=f.size)])]),
+        candidates=[DownloadCandidate(source="hf", url=server.direct_url(f.name), sha256=f.sha256, size=f.size)])]),
         POLICY)
     staging = comfy / ".comfyfixer" / "staging"
     result: list[ExecutionReport] = []

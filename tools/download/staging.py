@@ -67,7 +67,8 @@ def _device(path: Path) -> int:
 def part_paths(staging: Path, target: Path, identity: str) -> tuple[Path, Path]:
     """The ``.part`` file and its JSON sidecar for ``target`` (stable across runs for the same identity)."""
     key = hashlib.sha256(f"{target}\n{identity}".encode()).hexdigest()[:16]
-    stem = f"{key}-{target.name}"[:200]
+    # 200 *bytes* (not characters): room for ".part.json.<pid>.tmp" within a 255-byte file name
+    stem = f"{key}-{target.name}".encode()[:200].decode("utf-8", "ignore")
     return staging / f"{stem}.part", staging / f"{stem}.part.json"
 
 
