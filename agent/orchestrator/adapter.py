@@ -46,6 +46,9 @@ def tool_parameters(model: type[BaseModel]) -> dict[str, Any]:
     defs = schema.pop("$defs", {})
 
     def resolve(node: Any, depth: int = 0) -> Any:
+        """Inline ``$ref`` targets and drop string-valued ``title`` keys (a property *named* "title" stays).
+        Depth is capped at 12 so a recursive model cannot loop; deeper refs are left as they are.
+        """
         if isinstance(node, dict):
             if "$ref" in node and depth < 12:
                 target = copy.deepcopy(defs[node["$ref"].split("/")[-1]])
@@ -124,7 +127,14 @@ def outcome_for_model(outcome: ToolOutcome) -> str:
 
 @dataclass
 class RunState:
-    """What one run accumulates; tools append to it as they are called."""
+    """What one run accumulates; tools append to it as they are called.
+
+    ``turn`` is the number of LLM calls made so far (the engine increments it and stops at the budget);
+    ``last_reply_empty`` is set after an LLM reply with no text and no tool call, which ends the run
+    instead of letting qwen-agent ask again. ``trace`` holds every call (including refused and unknown
+    tools) and ``proposals`` the side-effect calls waiting for the user. The two callbacks feed the CLI's
+    live display.
+    """
 
     turn: int = 0
     last_reply_empty: bool = False
@@ -134,9 +144,11 @@ class RunState:
     on_tool_end: Callable[[ToolCallRecord], None] | None = None
 
     def next_call_id(self) -> str:
+        """``t1``, ``t2``, …: ids in call order, unique within one run only."""
         return f"t{len(self.trace) + 1}"
 
     def record(self, rec: ToolCallRecord) -> None:
+        """Append ``rec`` to the trace and tell the ``on_tool_end`` callback, if any."""
         self.trace.append(rec)
         if self.on_tool_end:
             self.on_tool_end(rec)
@@ -180,9 +192,16 @@ def make_qwen_tool(spec: Capability, registry: Registry, ctx: ToolContext, state
     name = spec.name
 
     class TypedTool(BaseTool):
+        """The qwen-agent tool class for one capability; name, description and parameters are set per
+        capability, so every capability gets its own class.
+        """
         parameters = tool_parameters(spec.input_model)
 
         def call(self, params: str | dict[str, Any], **kwargs: Any) -> str:
+            """qwen-agent's entry point: ``params`` is the model's raw JSON string (or a dict). Returns the
+            JSON text the model reads; never raises for bad arguments or a failing capability, which come back
+            as ``{"ok": false, "error": ...}`` so the model can correct itself.
+            """
             if state.on_tool_start:
                 state.on_tool_start(name, params)
             call_id = state.next_call_id()

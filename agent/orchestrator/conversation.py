@@ -23,6 +23,7 @@ MAX_SAVED_RESULT_CHARS = 20_000
 
 
 def conversations_dir(state_dir: Path) -> Path:
+    """``<state_dir>/conversations``: one ``<id>.jsonl`` per conversation; ids sort by creation time."""
     return state_dir / "conversations"
 
 
@@ -32,7 +33,12 @@ def _new_id() -> str:
 
 
 class Conversation:
-    """The history of one conversation and the journal it is saved to."""
+    """The history of one conversation and the journal it is saved to.
+
+    ``turns`` are the parsed journal lines in order, model turns and events (approvals) alike. The file
+    is created on the first append, so a conversation that never gets a turn leaves nothing behind.
+    Appends are not locked: one conversation is meant to be used by one process at a time.
+    """
 
     def __init__(self, conversation_id: str, path: Path, turns: list[dict[str, Any]] | None = None) -> None:
         self.id = conversation_id
@@ -42,12 +48,20 @@ class Conversation:
     # --- creation ---------------------------------------------------------------
     @classmethod
     def new(cls, state_dir: Path) -> Conversation:
+        """A fresh conversation with an id ``YYYYMMDD-HHMMSS-xxxxxx`` (UTC, 6 random hex); nothing is written
+        yet.
+        """
         cid = _new_id()
         return cls(cid, conversations_dir(state_dir) / f"{cid}.jsonl")
 
     @classmethod
     def load(cls, state_dir: Path, conversation_id: str) -> Conversation:
-        """Open a saved conversation; ``"last"`` picks the most recent one."""
+        """Open a saved conversation; ``"last"`` picks the most recent one.
+
+        Raises ``InputError`` if there is none to resume, if the id does not look like one of ours (so a
+        path cannot be smuggled in as an id) or if no such file exists. A torn last line would raise
+        ``json.JSONDecodeError``.
+        """
         folder = conversations_dir(state_dir)
         if conversation_id == "last":
             saved = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
@@ -70,10 +84,18 @@ class Conversation:
 
     @property
     def trace(self) -> list[ToolCallRecord]:
+        """Every tool call of every turn, as records (results over ``MAX_SAVED_RESULT_CHARS`` were saved as an
+        excerpt).
+        """
         return [ToolCallRecord.model_validate(r) for t in self.turns for r in t.get("tool_calls", [])]
 
     def append_turn(self, question: str, messages: list[dict[str, Any]], answer: AgentAnswer) -> None:
-        """Add one turn and append it to the journal."""
+        """Add one turn and append it to the journal.
+
+        ``messages`` are the user message and the model's replies and tool messages of this turn, which
+        :attr:`messages` replays as history next time. Tool results larger than ``MAX_SAVED_RESULT_CHARS``
+        (20,000) are saved as a truncated excerpt. Proposals are saved without their approval token.
+        """
         record = {
             "turn": len(self.turns) + 1,
             "at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -34,7 +34,11 @@ ToolEndCallback = Callable[[ToolCallRecord], None]
 
 
 class ModelUnavailable(ComfyFixerError):
-    """No model server answered at the configured base URL."""
+    """No model server answered at the configured base URL.
+
+    Raised (not turned into a FAILED answer) because nothing the model could do would help: the user
+    must start a server or fix ``COMFYFIXER_LLM_BASE_URL``. Keeps ``base_url`` and ``model`` for the CLI.
+    """
 
     def __init__(self, base_url: str, model: str, detail: str) -> None:
         super().__init__(f"no model server answered at {base_url} ({detail})",
@@ -69,6 +73,11 @@ class _TextStreamer:
         self.emitted: dict[int, int] = {}
 
     def update(self, key: int, text: str, *, final: bool = False) -> None:
+        """Send the not-yet-shown part of message ``key``'s ``text`` to the sink.
+
+        ``key`` is the message's index in the response, so each assistant message streams separately.
+        With ``final`` everything left is sent, minus any STATUS line, ending in one newline.
+        """
         if self.sink is None:
             return
         done = self.emitted.get(key, 0)
@@ -92,7 +101,14 @@ class _TextStreamer:
 
 
 class Orchestrator:
-    """Answers questions with a Qwen model (any OpenAI-compatible server) and the project's tools."""
+    """Answers questions with a Qwen model (any OpenAI-compatible server) and the project's tools.
+
+    One instance serves a whole conversation: it builds the ``ToolContext`` once from ``settings``
+    (unless ``ctx`` is given) and takes the capability registry from ``agent/services.py`` (tests pass
+    their own ``registry``). Every :meth:`run` builds a fresh qwen-agent agent, so no state leaks from one
+    question to the next except the conversation history the caller passes in. ``settings.llm_max_rounds``
+    bounds the LLM calls per question; when it runs out the answer is UNCERTAIN, not an error.
+    """
 
     def __init__(self, settings: Settings, *, registry: Registry | None = None, ctx: ToolContext | None = None) -> None:
         from comfyfixer.agent import services
@@ -115,7 +131,16 @@ class Orchestrator:
         on_tool_start: ToolStartCallback | None = None,
         on_tool_end: ToolEndCallback | None = None,
     ) -> AgentAnswer:
-        """Answer ``question`` (continuing ``conversation`` if given, and saving the turn to it)."""
+        """Answer ``question`` (continuing ``conversation`` if given, and saving the turn to it).
+
+        ``files`` are listed in the user message as paths for the tools to read; their content is never
+        pasted into the prompt. ``task`` picks the task prompt (default: :func:`guess_task` on the question).
+        ``on_text`` receives the answer as it streams; ``on_tool_start``/``on_tool_end`` see each tool call.
+
+        The status follows ``status.py``: a budget that ran out or an empty reply gives UNCERTAIN, a server
+        error gives FAILED with a readable reason. Raises :class:`ModelUnavailable` only when the server
+        cannot be reached at all. Token usage is the server's when it reports it, else estimated.
+        """
         from qwen_agent.llm.base import ModelServiceError
 
         usage = Usage()
@@ -176,7 +201,13 @@ class Orchestrator:
     def execute_proposal(
         self, proposal: ProposedAction, approval_token: str, *, conversation: Conversation | None = None
     ) -> ToolCallRecord:
-        """Run a proposed side-effect call the user approved. Only the UI holds ``approval_token``."""
+        """Run a proposed side-effect call the user approved. Only the UI holds ``approval_token``.
+
+        The token is compared in constant time with the one kept on ``proposal``; a mismatch raises
+        ``ApprovalError`` and nothing runs. The call goes through ``Registry.call`` with side effects allowed,
+        and its record (status APPROVED or ERROR) is appended to ``conversation`` as an event. The model does
+        not see the result unless the user asks again.
+        """
         if not secrets.compare_digest(approval_token, proposal.approval_token):
             raise ApprovalError(f"approval for {proposal.proposal_id} does not match", hint="approve it again")
         outcome = self.registry.call(proposal.tool, proposal.arguments, self.ctx, allow_side_effects=True)

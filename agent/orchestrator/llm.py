@@ -129,11 +129,18 @@ def _strict_oai_class() -> type:
             client = openai.OpenAI(base_url=cfg["model_server"], api_key=cfg["api_key"], max_retries=0)
 
             def inner(*args: Any, **kwargs: Any) -> Any:
+                """The shared client's ``create``, taking qwen-agent's ``request_timeout`` keyword as openai's
+                ``timeout``.
+                """
                 if "request_timeout" in kwargs:
                     kwargs["timeout"] = kwargs.pop("request_timeout")
                 return client.chat.completions.create(*args, **kwargs)
 
             def create(*args: Any, **kwargs: Any) -> Any:
+                """What qwen-agent calls for every chat request: repairs tool messages, counts the call, asks
+                a streaming server to include usage in its last chunk, and adds server-reported tokens to
+                ``usage``.
+                """
                 kwargs["messages"] = fix_tool_messages(list(kwargs.get("messages") or []))
                 self.usage.llm_calls += 1
                 if kwargs.get("stream"):

@@ -26,6 +26,10 @@ MAX_CANDIDATES = 12
 
 @dataclass
 class Verdict:
+    """The decided outcome of a run before it becomes an ``AgentAnswer``: ``status``, the ``answer`` text
+    without its STATUS line, the ``reason`` for anything but OK, up to ``MAX_CANDIDATES`` candidates
+    (trimmed to their identifying keys) and the evidence (every OK, UNCERTAIN or ERROR tool call).
+    """
     status: AnswerStatus
     answer: str
     reason: str | None = None
@@ -95,7 +99,13 @@ def decide(
     budget_exhausted: bool = False,
     failure: str | None = None,
 ) -> Verdict:
-    """Apply the rules in the module docstring."""
+    """Apply the rules in the module docstring.
+
+    ``text`` is the model's final reply (may be empty); ``failure`` is a readable server error, set by the
+    engine. Candidates come from the unsettled UNCERTAIN results, or from all results when none is
+    open; FAILED verdicts carry none. An OK verdict carries no candidates either, so the UI shows choices
+    only when there is something to choose.
+    """
     answer, declared = split_status(text or "")
     uncertain = unresolved_uncertain(trace)
     candidates = [_brief(c) for rec in (uncertain or trace) for c in _candidates_of(rec.result)][:MAX_CANDIDATES]
