@@ -1,6 +1,8 @@
 """Prompt templates from ``comfyfixer.prompts``, loaded by name and rendered strictly.
 
 A missing template variable is an error (jinja2 ``StrictUndefined``), never an empty string.
+Templates are package data (``prompts/*.md``) read through ``importlib.resources``, so they work from
+a wheel or a zip; they are plain text, not HTML, so autoescaping is off.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ _TASK_HINTS = (
 
 @lru_cache(maxsize=32)
 def load_prompt(name: str) -> str:
-    """The raw text of ``prompts/<name>.md`` (or ``.txt``)."""
+    """The raw text of ``prompts/<name>.md`` (or ``.txt``); cached per name for the life of the process.
+    Raises ``FileNotFoundError`` for an unknown name.
+    """
     root = resources.files(PACKAGE)
     for ext in (".md", ".txt"):
         entry = root / f"{name}{ext}"
@@ -44,7 +48,11 @@ def render_prompt(name: str, **variables: Any) -> str:
 
 
 def guess_task(question: str) -> str | None:
-    """Which main task a question asks for, if any (selects the task prompt)."""
+    """Which main task a question asks for, if any (selects the task prompt).
+
+    A cheap regular-expression guess (English only): rebuild an image, make a workflow runnable, or
+    explain/tune. None leaves the model on the general system prompt; a wrong guess only adds guidance.
+    """
     for task, pattern in _TASK_HINTS:
         if pattern.search(question):
             return task
@@ -52,6 +60,8 @@ def guess_task(question: str) -> str | None:
 
 
 def system_prompt(*, max_rounds: int, task: str | None) -> str:
-    """The system prompt, with the task guidance for ``task`` when there is one."""
+    """The system prompt, with the task guidance for ``task`` when there is one; ``max_rounds`` is rendered
+    in so the model knows its budget.
+    """
     task_prompt = load_prompt(TASKS[task]).strip() if task in TASKS else ""
     return render_prompt("system", max_rounds=max_rounds, task_prompt=task_prompt)

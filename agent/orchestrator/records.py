@@ -14,7 +14,16 @@ AnswerStatus = Literal["OK", "UNCERTAIN", "FAILED"]
 
 
 class ToolCallRecord(BaseModel):
-    """One tool call as it happened: kept in the trace and saved with the conversation."""
+    """One tool call as it happened: kept in the trace and saved with the conversation.
+
+    Filled by the adapter (``adapter.py``) and by :meth:`Orchestrator.execute_proposal`. ``call_id`` is
+    ``t<n>`` within a run or ``approved-<proposal>`` for an approved call; ``arguments`` are the validated
+    arguments as JSON, or the model's raw text when they could not be parsed. ``status`` is the
+    capability's OK/UNCERTAIN, ERROR (bad arguments, unknown tool, or the capability failed), PROPOSED (a
+    side-effect call waiting for the user), APPROVED, or REFUSED. ``duration_ms`` is wall time of the
+    capability alone; ``result`` is its full result (the model saw a compacted copy) and ``error`` the
+    short error it was told.
+    """
 
     call_id: str
     turn: int = Field(description="Which LLM round asked for it (1-based).")
@@ -41,7 +50,12 @@ class ProposedAction(BaseModel):
 
 
 class Usage(BaseModel):
-    """LLM calls and tokens for one run."""
+    """LLM calls and tokens for one run.
+
+    ``source`` says where the token counts come from: ``server`` (reported by the server), ``estimated``
+    (counted with qwen-agent's tokenizer when the server reported none) or ``none`` (no call was made).
+    ``seconds`` is the wall time of the whole run, tools included.
+    """
 
     llm_calls: int = 0
     prompt_tokens: int = 0
@@ -51,7 +65,14 @@ class Usage(BaseModel):
 
 
 class AgentAnswer(BaseModel):
-    """The result of one question: status, answer text, candidates and the evidence behind them."""
+    """The result of one question: status, answer text, candidates and the evidence behind them.
+
+    Built by ``Orchestrator.run`` from the ``status.decide`` verdict. ``answer`` is never empty: when the
+    model gave none it says why and lists the tool calls made. ``candidates`` are the choices left open
+    (trimmed tool-result entries), ``evidence`` the tool calls the status rests on, ``tool_calls`` the
+    full trace and ``proposals`` the side-effect calls awaiting approval (tokens excluded).
+    ``conversation_id`` is set when the run continued a saved conversation.
+    """
 
     status: AnswerStatus
     answer: str
@@ -64,7 +85,7 @@ class AgentAnswer(BaseModel):
     conversation_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The ``ask --json`` document."""
+        """The ``ask --json`` document: every field as JSON, proposals without their approval tokens."""
         return {
             "status": self.status,
             "answer": self.answer,
