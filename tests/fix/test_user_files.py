@@ -285,3 +285,17 @@ def test_a_file_that_appears_while_downloading_is_kept_and_ours_is_adopted_besid
     assert sha256_file(comfy / "models/checkpoints/race (comfyfixer 1).safetensors") == f.sha256
     assert list(staging.iterdir()) == []  # the verified staged file was adopted, not fetched again
     assert server.bytes_sent(f.name) <= f.size + MB // 4  # (at most a retried tail; never a second full copy)
+
+
+def test_long_names_fit_in_staging_and_quarantine(tmp_path: Path) -> None:
+    from comfyfixer.tools.download.staging import part_paths, quarantine
+
+    long = "é" * 120 + ".safetensors"  # 252 bytes, legal as a model name
+    part, meta = part_paths(tmp_path / "staging", tmp_path / long, "identity")
+    assert len(part.name.encode()) <= 205 and len((meta.name + ".12345.tmp").encode()) <= 255
+    victim = tmp_path / long
+    victim.write_bytes(b"rejected")
+    dest = quarantine(victim, tmp_path / "q", "a test")
+    assert dest.read_bytes() == b"rejected" and not victim.exists()
+    assert len(dest.with_name(dest.name + ".json").name.encode()) <= 255 - 20
+    assert json.loads(dest.with_name(dest.name + ".json").read_text())["original"] == str(victim)

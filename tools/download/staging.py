@@ -125,6 +125,8 @@ def quarantine(path: Path, qdir: Path, reason: str, details: dict[str, Any] | No
     qdir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     name = path.name[:-5] if path.name.endswith(".part") else path.name
+    # cut to 150 bytes: stamp, ".quarantined.json" and atomic_write's temporary suffix must fit in 255
+    name = name.encode()[:150].decode("utf-8", "ignore")
     dest = qdir / f"{stamp}-{secrets.token_hex(3)}-{name}.quarantined"
     try:
         os.rename(path, dest)
