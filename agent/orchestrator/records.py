@@ -20,8 +20,8 @@ class ToolCallRecord(BaseModel):
     ``t<n>`` within a run or ``approved-<proposal>`` for an approved call; ``arguments`` are the validated
     arguments as JSON, or the model's raw text when they could not be parsed. ``status`` is the
     capability's OK/UNCERTAIN, ERROR (bad arguments, unknown tool, or the capability failed), PROPOSED (a
-    side-effect call waiting for the user), APPROVED, or REFUSED. ``duration_ms`` is wall time of the
-    capability alone; ``result`` is its full result (the model saw a compacted copy) and ``error`` the
+    side-effect call waiting for the user), APPROVED, or REFUSED (not set today: a declined proposal is
+    saved as a ``refused`` conversation event). ``duration_ms`` is the call's wall time in milliseconds; ``result`` is its full result (the model saw a compacted copy) and ``error`` the
     short error it was told.
     """
 
