@@ -21,8 +21,9 @@ class ToolCallRecord(BaseModel):
     arguments as JSON, or the model's raw text when they could not be parsed. ``status`` is the
     capability's OK/UNCERTAIN, ERROR (bad arguments, unknown tool, or the capability failed), PROPOSED (a
     side-effect call waiting for the user), APPROVED, or REFUSED (not set today: a declined proposal is
-    saved as a ``refused`` conversation event). ``duration_ms`` is the call's wall time in milliseconds; ``result`` is its full result (the model saw a compacted copy) and ``error`` the
-    short error it was told.
+    saved as a ``refused`` conversation event). ``duration_ms`` is the call's wall time in milliseconds;
+    ``result`` is its full result (the model saw a compacted copy) and ``error`` the short error it was
+    told.
     """
 
     call_id: str
