@@ -204,6 +204,9 @@ class Executor:
                 return ActionOutcome(item=a.item, kind=a.kind, status="already_done", message=f"{dst} is in place")
             raise ComfyFixerError(f"{src} is gone; nothing to move")
         if dst.exists() or dst.is_symlink():
+            if dst.is_file() and not dst.is_symlink() and _same_bytes(src, dst):  # an earlier run kept the original
+                return ActionOutcome(item=a.item, kind=a.kind, status="already_done",
+                                     message=f"{a.target} is in place; {a.source} is kept")
             raise ComfyFixerError(f"{dst} already exists; not overwriting it", hint="compare the two files yourself")
         dst.parent.mkdir(parents=True, exist_ok=True)
         method = link_or_copy(src, dst)
@@ -505,6 +508,15 @@ def _loads_from(folder: str | None, name: str, source: str, target: str) -> bool
     if key is not None and key == _standard_key(PurePosixPath(target).as_posix()):
         return False
     return src == name or src.endswith("/" + name)
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    """The same file (a hard link) or the same size and sha256."""
+    from comfyfixer.tools.download.verify import sha256_file
+
+    if os.path.samefile(a, b):
+        return True
+    return a.stat().st_size == b.stat().st_size and sha256_file(a) == sha256_file(b)
 
 
 def _who(users: list[str]) -> str:

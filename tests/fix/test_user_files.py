@@ -86,6 +86,13 @@ def test_fixing_b_keeps_the_checkpoint_that_a_loads(comfy: Path, state: Path,
     assert ckpt.stat().st_ino == new.stat().st_ino  # same device: a hard link, no extra space
     [entry] = [e for e in read_journal(state) if e["action"] == "move_model"]
     assert entry["after"] == {str(ckpt): True, str(new): True} and entry["outputs"]["kept_original"] is True
+    # the same plan again: both places hold the file, nothing to do (not a failure)
+    [again] = run(plan, state, known_workflows=[wf_a]).outcomes
+    assert again.status == "already_done" and ckpt.exists() and new.exists()
+    new.unlink()
+    new.write_bytes(b"something else")  # a different file there is never overwritten
+    [third] = run(plan, state, known_workflows=[wf_a]).outcomes
+    assert third.status == "failed" and "not overwriting" in third.message and new.read_bytes() == b"something else"
 
 
 def test_a_workflow_in_the_plan_counts_too(comfy: Path, state: Path,
