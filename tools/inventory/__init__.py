@@ -1,4 +1,13 @@
-"""The local ComfyUI inventory: model folders, installed custom-node packs, a persistent cache."""
+"""The local ComfyUI inventory: model folders, installed custom-node packs, a persistent cache.
+
+Entry point: :func:`build_inventory` (an :class:`InventoryInput` → :class:`LocalInventory`), used by
+``tools/readiness`` for ``check``/``fix`` and by ``tools/reconstruct`` to see which models are present.
+Two ways to know an install, chosen per call: a running ComfyUI (``/object_info`` and ``/models``,
+exact for that server) or a static read of the folder (model directories walked, packs parsed with
+``ast`` and never imported). The folder rules copy ComfyUI's own ``folder_paths.py`` and
+``extra_model_paths.yaml`` handling so "missing" means what ComfyUI would say. Nothing here writes
+into the ComfyUI folder; the only file written is the SQLite cache under the caller's cache folder.
+"""
 
 from comfyfixer.tools.inventory.cache import InventoryCache
 from comfyfixer.tools.inventory.custom_nodes import (

@@ -4,6 +4,10 @@ Tables: ``dirs`` (one row per scanned model directory: its mtime and entries), `
 path + size + mtime), ``packs`` (custom-node pack scans keyed on the pack folder's state) and ``kv``
 (anything else the caller keys itself, e.g. workflow inspections). A corrupt or foreign file is set aside
 and rebuilt: a cache may always be thrown away.
+
+One connection is shared by threads behind a lock, and every write commits at once, so a crash
+loses at most the write in progress. ``SCHEMA_VERSION`` changes
+make an old file be set aside (as ``.corrupt``) instead of migrated.
 """
 
 from __future__ import annotations
@@ -32,7 +36,13 @@ CREATE TABLE IF NOT EXISTS kv (namespace TEXT NOT NULL, key TEXT NOT NULL, data 
 
 
 class InventoryCache:
-    """SQLite-backed cache. ``InventoryCache(None)`` is an in-memory cache that forgets everything."""
+    """SQLite-backed cache. ``InventoryCache(None)`` is an in-memory cache that forgets everything.
+
+    With a folder, the file is ``<cache_dir>/inventory.sqlite3`` (folder created). Values are stored as
+    JSON text, so anything put in must be JSON-serialisable and comes back as plain dicts and lists.
+    Thread-safe; use as a context manager or call :meth:`close`. Opening never raises for a broken file:
+    it is renamed to ``inventory.sqlite3.corrupt`` with a warning and a new one is started.
+    """
 
     FILE_NAME = "inventory.sqlite3"
 
@@ -65,11 +75,15 @@ class InventoryCache:
 
     # --- model directories ---------------------------------------------------
     def get_dir(self, path: str) -> tuple[int, dict[str, Any]] | None:
+        """``(mtime_ns, entry)`` stored for directory ``path``, or None. The caller compares the mtime with
+        the directory's current one; ``entry`` is ``{"files": {name: size}, "dirs": [names]}``.
+        """
         with self._lock:
             row = self._db.execute("SELECT mtime_ns, data FROM dirs WHERE path=?", (path,)).fetchone()
         return (int(row[0]), json.loads(row[1])) if row else None
 
     def put_dirs(self, rows: list[tuple[str, int, dict[str, Any]]]) -> None:
+        """Store many ``(path, mtime_ns, entry)`` rows in one transaction (a scan's updates at once)."""
         if not rows:
             return
         with self._lock:
@@ -80,12 +94,16 @@ class InventoryCache:
             self._db.commit()
 
     def all_dirs(self) -> dict[str, tuple[int, dict[str, Any]]]:
+        """Every stored directory as ``{path: (mtime_ns, entry)}``."""
         with self._lock:
             rows = self._db.execute("SELECT path, mtime_ns, data FROM dirs").fetchall()
         return {p: (int(m), json.loads(d)) for p, m, d in rows}
 
     # --- hashes ------------------------------------------------------------------
     def get_hash(self, path: str, size: int, mtime_ns: int, algo: str = "sha256") -> str | None:
+        """The digest stored for ``path`` if its ``size`` and ``mtime_ns`` still match, else None (the file
+        changed).
+        """
         with self._lock:
             row = self._db.execute(
                 "SELECT digest FROM hashes WHERE path=? AND algo=? AND size=? AND mtime_ns=?",
@@ -94,28 +112,44 @@ class InventoryCache:
         return str(row[0]) if row else None
 
     def put_hash(self, path: str, size: int, mtime_ns: int, digest: str, algo: str = "sha256") -> None:
+        """Store ``digest`` for ``path`` at this ``size`` and ``mtime_ns``, replacing any older one for
+        ``algo``.
+        """
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?)", (path, size, mtime_ns, algo, digest))
             self._db.commit()
 
     # --- custom-node packs -----------------------------------------------------
     def get_pack(self, path: str, signature: str) -> dict[str, Any] | None:
+        """A pack scan stored for ``path`` under exactly this ``signature`` (see ``pack_signature``), else
+        None.
+        """
         with self._lock:
             row = self._db.execute("SELECT data FROM packs WHERE path=? AND signature=?", (path, signature)).fetchone()
         return json.loads(row[0]) if row else None
 
     def put_pack(self, path: str, signature: str, data: dict[str, Any]) -> None:
+        """Store a pack scan (``InstalledPack.model_dump()``) for ``path`` under ``signature``; replaces the
+        old one.
+        """
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO packs VALUES (?, ?, ?)", (path, signature, json.dumps(data)))
             self._db.commit()
 
     # --- free-form -----------------------------------------------------------------
     def get(self, namespace: str, key: str) -> Any | None:
+        """The value stored under ``(namespace, key)``, or None. There is no expiry here: callers put what
+        they need into the key (for example a file's size and mtime) so a stale entry is simply never asked
+        for.
+        """
         with self._lock:
             row = self._db.execute("SELECT data FROM kv WHERE namespace=? AND key=?", (namespace, key)).fetchone()
         return json.loads(row[0]) if row else None
 
     def get_many(self, namespace: str, keys: list[str]) -> dict[str, Any]:
+        """Values for the ``keys`` that are stored in ``namespace`` (missing keys are absent from the result).
+        Queried 500 at a time to stay under SQLite's limit on bound parameters.
+        """
         out: dict[str, Any] = {}
         with self._lock:
             for i in range(0, len(keys), 500):
@@ -128,6 +162,7 @@ class InventoryCache:
         return out
 
     def put_many(self, namespace: str, items: dict[str, Any]) -> None:
+        """Store every ``key → value`` of ``items`` in ``namespace``; one transaction, old values replaced."""
         if not items:
             return
         with self._lock:
@@ -138,6 +173,7 @@ class InventoryCache:
             self._db.commit()
 
     def close(self) -> None:
+        """Close the connection; the object must not be used afterwards."""
         with self._lock:
             self._db.close()
 

@@ -46,7 +46,11 @@ SCAN_VERSION = "1"
 
 
 class InstalledPack(BaseModel):
-    """One entry of ``custom_nodes/``."""
+    """One entry of ``custom_nodes/``, filled by :func:`read_pack` (static) or from a live ``/object_info``.
+
+    Identity (registry id, publisher, version, repository) comes from the pack's own ``pyproject.toml``
+    and git config and is what lets the resolver say which pack a missing class belongs to.
+    """
 
     name: str = Field(description="Folder (or .py file stem) name: what python_module shows after 'custom_nodes.'.")
     path: str = Field(description="Absolute path on disk, empty when only known from a live server.")
@@ -62,7 +66,12 @@ class InstalledPack(BaseModel):
 
 
 class CustomNodeInventory(BaseModel):
-    """Installed packs and the class → pack map, with how it was obtained."""
+    """Installed packs and the class → pack map, with how it was obtained.
+
+    Built by :func:`scan_custom_nodes` (``method="static"``) or :func:`inventory_from_object_info`
+    (``"live"``); ``limits`` is the sentence reports show about what that method can miss. When two packs
+    register the same class, ``class_to_pack`` names the one ComfyUI would use (the later one in load order).
+    """
 
     method: Literal["live", "static", "none"] = Field(description="live /object_info, static source read, or none.")
     limits: str = Field(default="", description="What the method can miss.")
@@ -71,6 +80,7 @@ class CustomNodeInventory(BaseModel):
     class_to_pack: dict[str, str] = Field(default_factory=dict, description="Node class → pack name (enabled packs).")
 
     def pack(self, name: str) -> InstalledPack | None:
+        """The pack whose folder name (``.disabled`` removed) is ``name``, or None."""
         return next((p for p in self.packs if p.name == name), None)
 
 
@@ -228,7 +238,12 @@ def _py_files(pack_path: Path) -> list[Path]:
 
 
 def pack_signature(pack_path: Path) -> str:
-    """A fingerprint of the pack's state from file metadata only (names, sizes, mtimes of source files)."""
+    """A fingerprint of the pack's state from file metadata only (names, sizes, mtimes of source files).
+
+    Covers every ``.py`` file read (same limits as the scan), ``pyproject.toml`` and the git ``config``
+    and ``HEAD``, plus ``SCAN_VERSION`` so a change to the reader invalidates old cache entries. Cheap
+    enough to compute on every check; no file content is read.
+    """
     h = hashlib.sha256(SCAN_VERSION.encode())
     files = _py_files(pack_path)
     if pack_path.is_dir():
@@ -243,7 +258,13 @@ def pack_signature(pack_path: Path) -> str:
 
 
 def read_pack(pack_path: Path, *, classes: bool = True) -> InstalledPack:
-    """Read one ``custom_nodes`` entry statically (never imports it)."""
+    """Read one ``custom_nodes`` entry statically (never imports it).
+
+    ``pack_path`` is a folder or a single ``.py`` file, either possibly ending in ``.disabled``. With
+    ``classes=False`` only the identity is read. At most 600 ``.py`` files (``_MAX_FILES``) are parsed and
+    files over 2 MB (``_MAX_BYTES``) are skipped, so a pack vendoring a whole library cannot stall a check;
+    files that do not parse are listed in ``parse_errors``. Never raises for a bad pack.
+    """
     name = pack_path.name
     enabled = not name.endswith(".disabled")
     base = name[: -len(".disabled")] if not enabled else name
@@ -286,7 +307,11 @@ def read_pack(pack_path: Path, *, classes: bool = True) -> InstalledPack:
 
 
 def list_pack_entries(custom_nodes_dir: Path) -> list[Path]:
-    """Entries ComfyUI would consider (plus ``.disabled`` ones, reported as disabled)."""
+    """Entries ComfyUI would consider (plus ``.disabled`` ones, reported as disabled).
+
+    Folders and ``.py``/``.py.disabled`` files, sorted by name (ComfyUI's load order), without
+    ``__pycache__`` and hidden entries. An unreadable folder gives ``[]``.
+    """
     try:
         entries = sorted(os.scandir(custom_nodes_dir), key=lambda e: e.name)
     except OSError:
@@ -302,7 +327,12 @@ def list_pack_entries(custom_nodes_dir: Path) -> list[Path]:
 
 
 def scan_custom_nodes(dirs: list[Path], *, cache: InventoryCache | None = None) -> CustomNodeInventory:
-    """Statically scan every ``custom_nodes`` folder; later packs win a class name, like ComfyUI's import order."""
+    """Statically scan every ``custom_nodes`` folder; later packs win a class name, like ComfyUI's import
+    order.
+
+    A pack whose :func:`pack_signature` matches the cache is not parsed again. Disabled packs are listed
+    but contribute no classes to ``class_to_pack``.
+    """
     inv = CustomNodeInventory(method="static", limits=STATIC_LIMITS, dirs=[str(d) for d in dirs])
     for d in dirs:
         for entry in list_pack_entries(d):
@@ -326,7 +356,9 @@ def inventory_from_object_info(
 ) -> CustomNodeInventory:
     """Packs and classes from a live ``/object_info``; ``python_module`` ``custom_nodes.X`` names pack X.
 
-    ``local`` (a scan of the same install, classes optional) lends pack identities (registry id, repository).
+    ``local`` (a scan of the same install, classes optional) lends pack identities (registry id, repository),
+    and its packs that the server does not show (disabled, or failed to import) are appended with no classes.
+    Core classes (``python_module`` not under ``custom_nodes.``) belong to no pack.
     """
     inv = CustomNodeInventory(method="live", limits=LIVE_LIMITS, dirs=list(local.dirs) if local else [])
     by_name: dict[str, InstalledPack] = {}

@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ExtraPath:
-    """One folder added by a yaml file."""
+    """One folder added by a yaml file: the canonical folder ``key``, the normalised ``path``, whether its
+    section has ``is_default``, the section name and the yaml file it came from (for reports).
+    """
 
     key: str
     path: Path
@@ -32,7 +34,12 @@ class ExtraPath:
 
 
 def parse_extra_model_paths(yaml_path: Path) -> list[ExtraPath]:
-    """Every (folder key, directory) pair the yaml adds, in file order. Missing dirs are kept (ComfyUI keeps them)."""
+    """Every (folder key, directory) pair the yaml adds, in file order. Missing dirs are kept (ComfyUI keeps
+    them).
+
+    Sections that are not mappings are skipped. Raises ``ConfigError`` when the file cannot
+    be read, is not YAML, or is not a mapping of sections. Uses ``yaml.safe_load``: no tags are executed.
+    """
     try:
         text = yaml_path.read_text(encoding="utf-8")
         config = yaml.safe_load(text)
@@ -82,7 +89,11 @@ def parse_extra_model_paths(yaml_path: Path) -> list[ExtraPath]:
 
 
 def apply_extra_paths(folders: dict[str, list[Path]], extras: list[ExtraPath]) -> dict[str, list[Path]]:
-    """Add ``extras`` to a folder table like ``folder_paths.add_model_folder_path`` (default ones go first)."""
+    """Add ``extras`` to a folder table like ``folder_paths.add_model_folder_path`` (default ones go first).
+
+    Returns a new table; the input is not changed. A directory already listed is not added twice, but an
+    ``is_default`` one is moved to the front.
+    """
     table = {k: list(v) for k, v in folders.items()}
     for extra in extras:
         dirs = table.setdefault(extra.key, [])

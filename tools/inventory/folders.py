@@ -2,6 +2,9 @@
 
 A *folder key* (``checkpoints``, ``loras``, ``diffusion_models`` ...) names a list of directories that a
 loader searches in order; the relative file name (sub-folders with ``/``) is what workflows store.
+The table is a copy, not read from the install, because a static check must work without importing
+ComfyUI; when a live server is available its own listings are used instead. Update it when ComfyUI
+adds a folder key (newer keys under ``models/`` are still found, see ``models.scan_models``).
 """
 
 from __future__ import annotations
@@ -54,7 +57,9 @@ def canonical_folder(key: str | None) -> str | None:
 
 
 def extensions_for(key: str) -> frozenset[str]:
-    """Extensions ComfyUI lists for ``key``; unknown keys (added by packs or the yaml) list every file."""
+    """Extensions ComfyUI lists for ``key`` (lower-case, with the dot); unknown keys (added by packs or the
+    yaml) list every file, as does an empty set.
+    """
     entry = DEFAULT_FOLDERS.get(canonical_folder(key) or key)
     return entry[1] if entry else frozenset()
 

@@ -1,4 +1,10 @@
-"""The local inventory: model files by folder, installed packs and their node classes, ComfyUI's version."""
+"""The local inventory: model files by folder, installed packs and their node classes, ComfyUI's version.
+
+:func:`build_inventory` prefers a live server when one is given and answers (the server's view is what
+a workflow will meet), and otherwise reads the folder. When both are available the folder still fills
+in files from model folders the server does not list, and lends pack identities to the live classes.
+If the server does not answer but a folder was given, the static read is used with a warning.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +32,11 @@ log = logging.getLogger(__name__)
 
 
 class InventoryInput(BaseModel):
-    """Where to look for the local ComfyUI."""
+    """Where to look for the local ComfyUI.
+
+    At least one of ``comfyui_dir`` and ``comfyui_url`` must be given (else ``build_inventory`` raises
+    ``InputError``). ``cache_dir`` is used only when the caller does not pass its own ``InventoryCache``.
+    """
 
     comfyui_dir: Path | None = Field(default=None, description="The ComfyUI folder (holds models/ and custom_nodes/).")
     comfyui_url: str | None = Field(default=None, description="A running ComfyUI (http://127.0.0.1:8188); authoritative when it answers.")
@@ -39,7 +49,13 @@ class InventoryInput(BaseModel):
 
 @dataclass
 class LocalInventory:
-    """Everything known about the local install."""
+    """Everything known about the local install.
+
+    ``object_info`` is the live server's full schema answer (None for a static read). ``comfyui_version``
+    comes from the server's ``/system_stats`` or from ``comfyui_version.py``. ``extra_paths`` are the yaml
+    entries applied; ``warnings`` are plain sentences for reports (for example a server that did not
+    answer).
+    """
 
     models: ModelInventory
     nodes: CustomNodeInventory
@@ -64,6 +80,9 @@ class LocalInventory:
         return set(self.nodes.class_to_pack)
 
     def summary(self) -> dict[str, Any]:
+        """The JSON-ready overview the readiness check puts in reports: sources, model counts per folder
+        key, the yaml files read, one line per pack (name, enabled, class count, identity) and warnings.
+        """
         return {
             "source": self.source,
             "method": self.nodes.method,
@@ -93,7 +112,11 @@ def read_comfyui_version(comfyui_dir: Path) -> str | None:
 
 
 def model_folder_table(comfyui_dir: Path, extra_yamls: list[Path]) -> tuple[dict[str, list[Path]], list[ExtraPath]]:
-    """Default folders of ``comfyui_dir`` plus its own ``extra_model_paths.yaml`` and ``extra_yamls``."""
+    """Default folders of ``comfyui_dir`` plus its own ``extra_model_paths.yaml`` and ``extra_yamls``.
+
+    Returns the table (folder key → directories in search order) and the extra paths applied. Raises
+    ``ConfigError`` if a yaml named in ``extra_yamls`` does not exist or cannot be parsed.
+    """
     table = default_folder_paths(comfyui_dir)
     extras: list[ExtraPath] = []
     own = comfyui_dir / "extra_model_paths.yaml"
@@ -107,7 +130,10 @@ def model_folder_table(comfyui_dir: Path, extra_yamls: list[Path]) -> tuple[dict
 def build_inventory(inp: InventoryInput, *, cache: InventoryCache | None = None) -> LocalInventory:
     """Inventory the local ComfyUI: live server when given and answering, else a static read of the folder.
 
-    Raises InputError when neither a usable folder nor a server is available.
+    Raises ``InputError`` when neither a usable folder nor a server is available, or when ``comfyui_dir``
+    does not exist; ``ConfigError`` for a bad yaml; the live server's ``TransportError``/``UpstreamError``
+    only when no folder was given to fall back on. A cache opened here from ``inp.cache_dir`` is closed
+    before returning.
     """
     comfy_dir = inp.comfyui_dir.expanduser().resolve() if inp.comfyui_dir else None
     if comfy_dir is not None and not comfy_dir.is_dir():

@@ -1,4 +1,10 @@
-"""Read a running ComfyUI: ``/object_info``, ``/models``, ``/models/{folder}``, ``/system_stats``."""
+"""Read a running ComfyUI: ``/object_info``, ``/models``, ``/models/{folder}``, ``/system_stats``.
+
+GETs only, through ``tools/http.py::build_client`` with plain http allowed (ComfyUI usually listens
+on loopback without TLS) and redirects not followed. Failures are retried with a doubling delay from
+0.5 s; a missing ``/system_stats`` (old servers) or one folder listing that fails is tolerated, but
+``/object_info`` and ``/models`` must answer.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +23,9 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class LiveSnapshot:
-    """What a live server told us."""
+    """What a live server told us: its normalised ``base_url``, the ``/object_info`` mapping, file names per
+    folder key from ``/models/{folder}`` (``custom_nodes`` skipped) and ``/system_stats`` (``{}`` if absent).
+    """
 
     base_url: str
     object_info: dict[str, dict[str, Any]]
@@ -26,6 +34,7 @@ class LiveSnapshot:
 
     @property
     def comfyui_version(self) -> str | None:
+        """``system.comfyui_version`` from ``/system_stats``, or None (older servers do not report it)."""
         system = self.system_stats.get("system") if isinstance(self.system_stats, dict) else None
         v = system.get("comfyui_version") if isinstance(system, dict) else None
         return str(v) if v else None
@@ -69,7 +78,12 @@ def fetch_live(
     retries: int = 1,
     transport: httpx.BaseTransport | None = None,
 ) -> LiveSnapshot:
-    """Ask a running ComfyUI for its node classes and model listings (GETs only; retried on failure)."""
+    """Ask a running ComfyUI for its node classes and model listings (GETs only; retried on failure).
+
+    ``retries`` counts extra attempts per URL, on connection errors and 5xx answers. ``transport`` lets
+    tests swap in an ``httpx.MockTransport``. Raises ``TransportError`` when the server does not answer
+    and ``UpstreamError`` for a non-200 answer or a body that is not JSON (probably not a ComfyUI).
+    """
     base = base_url.rstrip("/")
     with build_client(timeout=timeout, transport=transport, follow_redirects=False, allow_http=True) as client:
         object_info = _get_json(client, f"{base}/object_info", retries)

@@ -30,7 +30,12 @@ _SKIP_DIRS = {".git"}
 
 @dataclass(frozen=True)
 class ModelFile:
-    """One file seen in a model directory. ``key`` is None for folders no loader reads."""
+    """One file seen in a model directory. ``key`` is None for folders no loader reads.
+
+    ``name`` is relative to the search directory with forward slashes (what a workflow stores),
+    ``location`` is what a person should look for (relative to the ComfyUI folder when inside it), ``path``
+    the absolute path (empty for a live listing) and ``size`` bytes when known.
+    """
 
     key: str | None
     name: str  # relative to its directory, forward slashes
@@ -41,7 +46,12 @@ class ModelFile:
 
 @dataclass
 class ModelInventory:
-    """What a loader of each folder key can find, plus every model-looking file anywhere for misplacement."""
+    """What a loader of each folder key can find, plus every model-looking file anywhere for misplacement.
+
+    ``files`` keeps the *first* match per name in search order, as ComfyUI does; ``by_basename`` keeps every
+    file so a model in the wrong folder can be found by its name. ``dirs_scanned``/``dirs_from_cache`` count
+    directories listed vs. reused from the cache in the last scan.
+    """
 
     source: str  # "filesystem" | "live"
     folders: dict[str, list[str]] = field(default_factory=dict)  # key -> search dirs (or the URL)
@@ -58,6 +68,7 @@ class ModelInventory:
         return n in self.files.get(canonical_folder(key) or key, {})
 
     def get(self, key: str, name: str) -> ModelFile | None:
+        """The file a loader reading ``key`` would load for ``name``, or None."""
         return self.files.get(canonical_folder(key) or key, {}).get(normalize_model_name(name))
 
     def elsewhere(self, key: str | None, name: str) -> list[ModelFile]:
@@ -91,6 +102,7 @@ class ModelInventory:
         return out
 
     def add(self, f: ModelFile) -> None:
+        """Add a file: the first one seen for a ``(key, name)`` stays, later ones only join ``by_basename``."""
         if f.key is not None:
             self.files.setdefault(f.key, {}).setdefault(f.name, f)
         self.by_basename.setdefault(f.name.rsplit("/", 1)[-1].lower(), []).append(f)
@@ -162,6 +174,9 @@ def scan_models(
 
     With ``include_unassigned``, folders under ``<base_dir>/models`` that no key reads are scanned too (as
     the key of their name), so a file dropped in the wrong place can still be found and its move suggested.
+    Symlinked directories are followed once (a loop is detected by device and inode). Unreadable
+    directories are skipped with a warning, never an error. A directory shared by several keys is listed
+    once per scan.
     """
     inv = ModelInventory(source="filesystem", folders={k: [str(p) for p in v] for k, v in folders.items()})
     updates: list[tuple[str, int, dict]] = []
@@ -203,7 +218,9 @@ def scan_models(
 
 
 def inventory_from_listings(listings: dict[str, list[str]], base_url: str) -> ModelInventory:
-    """Build an inventory from a live server's ``/models/{folder}`` answers."""
+    """Build an inventory from a live server's ``/models/{folder}`` answers (already filtered by the server,
+    so no extension filter is applied later).
+    """
     inv = ModelInventory(source="live", folders={k: [f"{base_url}/models/{k}"] for k in listings})
     for key, names in listings.items():
         k = canonical_folder(key) or key
@@ -214,7 +231,10 @@ def inventory_from_listings(listings: dict[str, list[str]], base_url: str) -> Mo
 
 
 def file_sha256(path: Path, cache: InventoryCache | None = None, *, chunk: int = 4 << 20) -> str:
-    """SHA-256 of a file, cached on (path, size, mtime) so an unchanged file is hashed once."""
+    """SHA-256 of a file, cached on (path, size, mtime) so an unchanged file is hashed once.
+
+    Read in 4 MiB chunks; raises ``OSError`` if the file cannot be read.
+    """
     st = path.stat()
     if cache is not None:
         hit = cache.get_hash(str(path), st.st_size, st.st_mtime_ns)
