@@ -6,8 +6,8 @@ path + size + mtime), ``packs`` (custom-node pack scans keyed on the pack folder
 and rebuilt: a cache may always be thrown away.
 
 One connection is shared by threads behind a lock, and every write commits at once, so a crash
-loses at most the write in progress. ``SCHEMA_VERSION`` changes
-make an old file be set aside (as ``.corrupt``) instead of migrated.
+loses at most the write in progress. A file of another ``SCHEMA_VERSION`` is set aside (as
+``.corrupt``) instead of migrated.
 """
 
 from __future__ import annotations
