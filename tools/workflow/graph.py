@@ -44,7 +44,8 @@ MAX_NODES = 100_000
 def too_many_nodes(origin: str, count: int) -> WorkflowFormatError:
     """The refusal for a workflow over ``MAX_NODES`` (``count`` is how many were seen so far)."""
     return WorkflowFormatError(
-        origin, f"has more than {MAX_NODES:,} nodes ({count:,} seen); refused rather than inspected partially",
+        origin, f"has more than {MAX_NODES:,} nodes ({count:,} counted with subgraphs expanded); refused rather "
+        "than inspected partially",
         hint=f"real workflows have at most a few thousand nodes; {MAX_NODES:,} is the inspector's limit (graph.MAX_NODES)",
     )
 

@@ -141,10 +141,35 @@ class _UIBuilder:
             else:
                 self.warn(f"subgraph definition #{i} has no id (or is not an object); ignored")
 
+    def flat_size(self, nodes: Any, stack: tuple[str, ...], memo: dict[str, int]) -> int:
+        """How many nodes ``nodes`` flatten to, counted before anything is built (stops once over MAX_NODES).
+
+        Nested subgraphs multiply (A holds 50 B, B holds 50 C, ...): counting first refuses such a
+        file at once instead of after building a hundred thousand nodes.
+        """
+        if not isinstance(nodes, list):
+            return 0
+        total = 0
+        for node in nodes:
+            ntype = node.get("type") if isinstance(node, Mapping) else None
+            total += 1
+            if isinstance(ntype, str) and ntype in self.subgraphs:
+                if ntype not in stack and len(stack) < MAX_SUBGRAPH_DEPTH:
+                    if ntype not in memo:
+                        memo[ntype] = self.flat_size(self.subgraphs[ntype].get("nodes"), (*stack, ntype), memo)
+                    total += memo[ntype]
+            elif isinstance(ntype, str) and ntype.startswith(("workflow>", "workflow/")):
+                inner = self.group_nodes.get(ntype[len("workflow") + 1 :], {}).get("nodes")
+                total += len(inner) if isinstance(inner, list) else 0
+            if total > MAX_NODES:
+                break
+        return total
+
     def build(self) -> Graph:
         nodes = self.data.get("nodes") or []
-        if isinstance(nodes, list) and len(nodes) > MAX_NODES:  # refused before building anything
-            raise too_many_nodes(self.origin, len(nodes))
+        size = self.flat_size(nodes, (), {})
+        if size > MAX_NODES:  # refused before building anything
+            raise too_many_nodes(self.origin, size)
         self._add_nodes(nodes, self.data.get("links"), prefix="", scope="top", stack=())
         if self.field_warnings > MAX_FIELD_WARNINGS:
             self.graph.warnings.append(
@@ -159,6 +184,9 @@ class _UIBuilder:
             value = node.get(name)
             if value is None:
                 continue
+            if type(value) in types:  # the common case, at the cost of one lookup (bool is not int here)
+                fields[name] = value
+                continue
             if not _has_type(value, types):
                 expected = " or ".join(dict.fromkeys(_JSON_TYPE[t] for t in types))
                 self.warn(f"node {nid}: '{name}' is {_json_type(value)}, not {expected}; ignored")
@@ -167,6 +195,8 @@ class _UIBuilder:
         for name in ("inputs", "outputs"):
             slots = fields.get(name)
             if slots is None:
+                continue
+            if all(type(s) is dict for s in slots):
                 continue
             good = [s for s in slots if isinstance(s, Mapping)]
             if len(good) != len(slots):
