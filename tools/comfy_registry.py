@@ -1,7 +1,8 @@
 """The Comfy registry (api.comfy.org): a registry id (a node's ``cnr_id``) → its repository and versions.
 
 Workflows saved by recent frontends name packs by registry id; ComfyUI-Manager's catalogs cover
-most but not all of them. The registry is public and needs no token.
+most but not all of them. The registry is public and needs no token, so none is ever sent. Used by
+the node resolver and the pack installer through ``ToolContext``; the client only reads.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 class RegistryVersion(BaseModel):
+    """One published version of a pack: ``version`` (semver text), ``download_url`` of its archive,
+    ``deprecated``, the registry's ``status``, pip ``dependencies`` and the ComfyUI version range it
+    claims to support (free text, not checked here).
+    """
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     version: str
@@ -30,7 +35,9 @@ class RegistryVersion(BaseModel):
 
 
 class RegistryNode(BaseModel):
-    """A pack in the registry."""
+    """A pack in the registry: its ``id`` (the ``cnr_id``), display ``name``, git ``repository`` URL, licence
+    text, description and latest version. ``repository`` may be None for packs published without one.
+    """
 
     model_config = ConfigDict(extra="ignore")
 
@@ -43,7 +50,10 @@ class RegistryNode(BaseModel):
 
 
 class ComfyRegistryClient(ServiceClient):
-    """Read-only lookups; GETs are retried with backoff on 429/5xx."""
+    """Read-only lookups; GETs are retried with backoff on 429/5xx.
+
+    No rate gate: lookups are few (one per unknown registry id). ``transport`` lets tests replay answers.
+    """
 
     def __init__(self, base_url: str = DEFAULT_BASE_URL, *, timeout: float = 30.0, retries: int = 3,
                  transport: httpx.BaseTransport | None = None) -> None:
@@ -61,13 +71,19 @@ class ComfyRegistryClient(ServiceClient):
                                 url=str(resp.url), status=resp.status_code) from None
 
     def node(self, node_id: str) -> RegistryNode:
-        """The pack with this registry id (``cnr_id``)."""
+        """The pack with this registry id (``cnr_id``).
+
+        Raises ``NotFound`` for an id that could not be one (checked before any request, so a workflow cannot
+        steer the URL path) and for an unknown pack; other HTTP failures as in ``tools/errors.py``.
+        """
         if not _ID.match(node_id):
             raise NotFound(f"'{node_id}' is not a registry id")
         return RegistryNode.model_validate(self._get(f"/nodes/{node_id}"))
 
     def install_version(self, node_id: str, version: str | None = None) -> RegistryVersion:
-        """The version to install (the latest, or ``version``), with its archive URL."""
+        """The version to install (the latest, or ``version``), with its archive URL; raises like
+        :meth:`node`.
+        """
         if not _ID.match(node_id):
             raise NotFound(f"'{node_id}' is not a registry id")
         params = {"version": version} if version else {}

@@ -1,8 +1,14 @@
 """Civitai REST API v1 client: search, model/version lookup, by-hash (single and bulk), images, downloads.
 
 The token goes only to https://civitai.com and the configured base URL's origin, is sent as a Bearer
-header, and never appears in logs or errors. Idempotent calls are retried with backoff on 429/5xx,
-except the "too many pages" 429, which no wait can fix.
+header, and never appears in logs or errors (``_clean`` also strips a ``token`` query parameter from
+URLs shown in errors). Idempotent calls are retried with backoff on 429/5xx, except the "too many
+pages" 429, which no wait can fix. Requests are spaced by a :class:`RateGate` (0.25 s by default,
+for politeness).
+
+Civitai's own error shapes are mapped onto ``tools/errors.py``: 401 or an HTML login page →
+``AuthRequired``, 403 "early access" → ``EarlyAccess``, 404 and archived/taken-down models →
+``NotFound``; anything else goes through the shared ``raise_for_status``.
 """
 
 from __future__ import annotations
@@ -38,7 +44,11 @@ SERVICE = "Civitai"
 
 
 class SearchQuery(BaseModel):
-    """Parameters of ``GET /api/v1/models`` (full-text search uses cursor pagination)."""
+    """Parameters of ``GET /api/v1/models`` (full-text search uses cursor pagination).
+
+    Values are passed through as Civitai spells them; the client does not check type or base-model names,
+    so a misspelt one simply matches nothing.
+    """
 
     query: str | None = Field(None, description="Full-text search over model names, tags and creators.")
     types: list[str] = Field(default_factory=list, description="Model types, e.g. Checkpoint, LORA, VAE, Controlnet.")
@@ -50,7 +60,11 @@ class SearchQuery(BaseModel):
 
 
 class DownloadProbe(BaseModel):
-    """What ``/api/download/models/{id}`` answered without following the redirect."""
+    """What ``/api/download/models/{id}`` answered without following the redirect.
+
+    ``status`` is the HTTP status of that first answer (a 3xx when a signed URL was given, 200 when Civitai
+    served the file itself). ``signed_url`` is short-lived: use it at once, never store it.
+    """
 
     url: str = Field(description="The download URL asked (no token in it).")
     signed_url: str | None = Field(None, description="Where it redirects: a short-lived signed storage URL.")
@@ -62,7 +76,12 @@ def _is_civitai_host(host: str) -> bool:
 
 
 class CivitaiClient(ServiceClient):
-    """Typed Civitai client. Build one per run; close it (or use it as a context manager)."""
+    """Typed Civitai client. Build one per run; close it (or use it as a context manager).
+
+    ``token`` is bound to the Civitai origins; ``retries`` and ``timeout`` (seconds) apply per request;
+    ``min_interval`` spaces requests (seconds). Tests pass ``client`` (an ``httpx.Client`` on a mock
+    transport or a cassette) and ``policy`` (a ``RetryPolicy`` that does not sleep).
+    """
 
     def __init__(
         self,
@@ -136,7 +155,11 @@ class CivitaiClient(ServiceClient):
 
     # ---------------------------------------------------------------- models
     def search_models(self, q: SearchQuery, *, max_pages: int = 1) -> Iterator[Model]:
-        """``GET /api/v1/models``; follows ``nextCursor`` for up to ``max_pages`` pages."""
+        """``GET /api/v1/models``; follows ``nextCursor`` for up to ``max_pages`` pages.
+
+        A generator: pages are fetched as the caller iterates, so stopping early saves requests. Cursor
+        pagination is used because Civitai refuses deep page numbers (the "too many pages" 429).
+        """
         params: list[tuple[str, str]] = [("limit", str(q.limit))]
         if q.query:
             params.append(("query", q.query))
@@ -169,7 +192,9 @@ class CivitaiClient(ServiceClient):
         return model
 
     def get_version(self, version_id: int) -> ModelVersion:
-        """``GET /api/v1/model-versions/{id}``."""
+        """``GET /api/v1/model-versions/{id}``; a version of an archived or taken-down model raises
+        :class:`NotFound`, like :meth:`get_model`.
+        """
         return self._check_version(ModelVersion.model_validate(self._get(f"/api/v1/model-versions/{int(version_id)}")))
 
     def _check_version(self, v: ModelVersion) -> ModelVersion:
@@ -196,7 +221,13 @@ class CivitaiClient(ServiceClient):
         return version, file
 
     def by_hashes(self, sha256s: list[str]) -> list[ModelVersion]:
-        """Bulk ``POST /api/v1/model-versions/by-hash`` (full SHA256 only, 100 per call); unmatched are dropped."""
+        """Bulk ``POST /api/v1/model-versions/by-hash`` (full SHA256 only, 100 per call); unmatched are
+        dropped.
+
+        Raises ``InputError`` if any value is not a 64-hex SHA256. The POST is retried like a GET because the
+        lookup changes nothing on the server. The result does not say which hash matched which version:
+        match files with :func:`match_file_by_hash`.
+        """
         clean = [normalize_hash(h) for h in sha256s]
         bad = [h for h in clean if len(h) != 64]
         if bad:
@@ -220,7 +251,10 @@ class CivitaiClient(ServiceClient):
         limit: int = 20,
         max_pages: int = 1,
     ) -> Iterator[Image]:
-        """``GET /api/v1/images`` filtered by image, post, model version or user; cursor-paginated."""
+        """``GET /api/v1/images`` filtered by image, post, model version or user; cursor-paginated.
+
+        A generator, like :meth:`search_models`; ``limit`` is items per page.
+        """
         params: dict[str, Any] = {"limit": limit}
         for key, val in (("imageId", image_id), ("postId", post_id), ("modelVersionId", model_version_id),
                          ("username", username)):
@@ -245,7 +279,12 @@ class CivitaiClient(ServiceClient):
         fp: str | None = None,
         file_id: int | None = None,
     ) -> str:
-        """The public download URL (no token in it: the downloader adds the header)."""
+        """The public download URL (no token in it: the downloader adds the header).
+
+        The keyword filters pick one file of a version (``type`` "Model"/"VAE"…, ``format`` "SafeTensor",
+        ``size`` "pruned"/"full", ``fp`` "fp16"/"fp32", or an exact ``file_id``); with none Civitai serves the
+        primary file.
+        """
         params = {k: v for k, v in (("type", type), ("format", format), ("size", size), ("fp", fp),
                                     ("fileId", file_id)) if v is not None}
         base = f"{self.base_url}/api/download/models/{int(version_id)}"
@@ -255,7 +294,8 @@ class CivitaiClient(ServiceClient):
         """Ask a download URL for its redirect without following it, so auth failures become typed errors.
 
         ``Content-Type: application/json`` makes Civitai answer 401/403 JSON instead of redirecting to
-        its login page; an HTML answer anyway is reported as needing a token.
+        its login page; an HTML answer anyway is reported as needing a token. Raises ``AuthRequired``,
+        ``EarlyAccess``, ``NotFound`` or the shared HTTP errors. The response body is never read.
         """
         resp = send_with_retry(self._http, "GET", url, headers={"Content-Type": "application/json"},
                                policy=self._policy, gate=self._gate, follow_redirects=False)
@@ -278,7 +318,12 @@ class CivitaiClient(ServiceClient):
 
 
 def match_file_by_hash(version: ModelVersion, value: str) -> ModelFile | None:
-    """The file of ``version`` whose hashes contain ``value``; AutoV2 confirmed by the SHA256 prefix."""
+    """The file of ``version`` whose hashes contain ``value``; AutoV2 confirmed by the SHA256 prefix.
+
+    A full-length hash returns the first file carrying it. A short one must be unambiguous: an AutoV2
+    match counts only when exactly one file's SHA256 starts with it, and other short kinds (AutoV1, AutoV3,
+    CRC32) only when exactly one file carries them. None when nothing (or more than one) matches.
+    """
     h = normalize_hash(value)
     hits = [f for f in version.files if any(normalize_hash(x) == h for x in f.hashes.values())]
     if not is_short(h):

@@ -1,4 +1,10 @@
-"""Civitai's hash kinds: which a given hex string can be, and how to compare them."""
+"""Civitai's hash kinds: which a given hex string can be, and how to compare them.
+
+Civitai stores several hashes per file: SHA256 and BLAKE3 (64 hex), AutoV1 (8 hex, A1111's old
+model hash), AutoV2 (the first 10 hex of the SHA256, what A1111 writes into PNG parameters), AutoV3 (12
+hex) and CRC32 (8 hex). Images and old workflows usually carry only a short one, so the kind is
+guessed from the length and a short match is confirmed before it is trusted.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ _HEX = re.compile(r"^[0-9a-fA-F]+$")
 
 
 class HashKind(StrEnum):
+    """The hash names Civitai uses as keys of a file's ``hashes`` (compare case-insensitively)."""
     SHA256 = "SHA256"
     BLAKE3 = "BLAKE3"
     AUTOV1 = "AutoV1"

@@ -1,4 +1,9 @@
-"""Typed shapes of Civitai's REST API v1 answers (lenient: fields appear, vanish and change type over time)."""
+"""Typed shapes of Civitai's REST API v1 answers (lenient: fields appear, vanish and change type over time).
+
+Every model ignores unknown fields, reads Civitai's camelCase through aliases, and turns ``null`` lists
+into empty ones, so a change on Civitai's side degrades a field to None instead of failing a whole
+lookup. Only the fields we use are declared.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +20,22 @@ class _Lenient(BaseModel):
 
 
 class FileMetadata(_Lenient):
+    """A file's variant as Civitai labels it: ``format`` ("SafeTensor", "PickleTensor"…), ``size``
+    ("pruned"/"full") and ``fp`` ("fp16"/"fp32"/…); each None when not given.
+    """
     format: str | None = None
     size: str | None = None
     fp: str | None = None
 
 
 class ModelFile(_Lenient):
-    """One file of a model version; ``name`` is the name workflows use (the download may be renamed)."""
+    """One file of a model version; ``name`` is the name workflows use (the download may be renamed).
+
+    ``hashes`` maps a kind name ("SHA256", "AutoV2", …, as Civitai spells it) to its hex value; empty values
+    are dropped. ``type`` is "Model", "VAE", "Config", "Training Data"…; ``primary`` marks the file the plain
+    download URL serves. ``pickle_scan_result``/``virus_scan_result`` are Civitai's own scan verdicts
+    ("Success", "Danger"…); nothing relies on them: the download engine checks pickles itself.
+    """
 
     id: int | None = None
     name: str
@@ -51,10 +65,12 @@ class ModelFile(_Lenient):
 
     @property
     def sha256(self) -> str | None:
+        """The SHA256 in lower case, or None when Civitai lists none."""
         h = self.hashes.get("SHA256")
         return h.lower() if h else None
 
     def hash_of(self, kind: HashKind) -> str | None:
+        """This file's hash of ``kind`` in lower case, or None; the key is matched case-insensitively."""
         for k, v in self.hashes.items():
             if k.lower() == kind.value.lower():
                 return v.lower()
@@ -62,6 +78,9 @@ class ModelFile(_Lenient):
 
 
 class VersionModelRef(_Lenient):
+    """The parent model as nested in a version answer: name, type, flags and ``mode`` ("Archived",
+    "TakenDown" or None).
+    """
     name: str | None = None
     type: str | None = None
     nsfw: bool | None = None
@@ -70,7 +89,13 @@ class VersionModelRef(_Lenient):
 
 
 class ModelVersion(_Lenient):
-    """A model version, as nested in ``/models`` or returned by ``/model-versions/{id}`` and by-hash."""
+    """A model version, as nested in ``/models`` or returned by ``/model-versions/{id}`` and by-hash.
+
+    ``base_model`` is Civitai's label ("SDXL 1.0", "Flux.1 D", "Pony"…), compared by the resolver with
+    the base model a workflow implies. ``early_access_ends_at`` is an ISO date or None. ``trained_words`` are the
+    trigger words of a LoRA or embedding. ``air`` is Civitai's resource identifier
+    (``urn:air:…``). ``model`` is only present in answers about a single version.
+    """
 
     id: int
     model_id: int | None = Field(None, alias="modelId")
@@ -105,11 +130,18 @@ def _tags(v: Any) -> list[str]:
 
 
 class Creator(_Lenient):
+    """The uploader; only the username is kept."""
     username: str | None = None
 
 
 class Model(_Lenient):
-    """A model with its published versions (``/models`` item or ``/models/{id}``)."""
+    """A model with its published versions (``/models`` item or ``/models/{id}``).
+
+    ``type`` is "Checkpoint", "LORA", "TextualInversion", "VAE", "Controlnet"…; ``mode`` is None for a
+    healthy model. The ``allow_*`` fields are Civitai's permission flags (see :meth:`license_summary`);
+    ``allow_commercial_use`` arrives as a list, or as a ``{a,b}`` string in older answers. ``tags`` are
+    names, whichever shape Civitai sent them in.
+    """
 
     id: int
     name: str
@@ -137,6 +169,7 @@ class Model(_Lenient):
 
     @property
     def download_count(self) -> int:
+        """``stats.downloadCount``, 0 when absent; used to rank search hits."""
         return int(self.stats.get("downloadCount") or 0)
 
     def license_summary(self) -> str:
@@ -153,18 +186,24 @@ class Model(_Lenient):
 
 
 class PageMetadata(_Lenient):
+    """Pagination info of a list answer; the client follows ``next_cursor`` and ignores ``next_page``."""
     next_cursor: str | int | None = Field(None, alias="nextCursor")
     next_page: str | None = Field(None, alias="nextPage")
     total_items: int | None = Field(None, alias="totalItems")
 
 
 class ModelPage(_Lenient):
+    """One page of ``/api/v1/models``."""
     items: list[Model] = Field(default_factory=list)
     metadata: PageMetadata = Field(default_factory=lambda: PageMetadata.model_validate({}))
 
 
 class Image(_Lenient):
-    """One ``/images`` item. ``meta.comfy`` arrives as a JSON string: see :attr:`comfy`."""
+    """One ``/images`` item. ``meta.comfy`` arrives as a JSON string: see :attr:`comfy`.
+
+    ``meta`` is the generation data Civitai parsed from the upload (prompt, sampler, seed, resources…) and
+    is None when the uploader hid it.
+    """
 
     id: int
     url: str | None = None
@@ -193,5 +232,6 @@ class Image(_Lenient):
 
 
 class ImagePage(_Lenient):
+    """One page of ``/api/v1/images``."""
     items: list[Image] = Field(default_factory=list)
     metadata: PageMetadata = Field(default_factory=lambda: PageMetadata.model_validate({}))

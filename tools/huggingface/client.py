@@ -50,7 +50,9 @@ class GatedRepo(AuthRequired):
 
 
 class HfRepoSummary(BaseModel):
-    """One search hit."""
+    """One search hit: repo ``id`` (``owner/name``), download and like counts, whether it is ``gated`` or
+    ``private``, and its tags (``license:…`` among them).
+    """
 
     id: str
     downloads: int = 0
@@ -61,11 +63,16 @@ class HfRepoSummary(BaseModel):
 
     @property
     def license(self) -> str | None:
+        """The licence id from a ``license:<id>`` tag, or None."""
         return next((t.split(":", 1)[1] for t in self.tags if t.startswith("license:")), None)
 
 
 class HfFile(BaseModel):
-    """A file of a repo; ``sha256`` only for LFS files (``lfs.sha256`` in siblings, ``lfs.oid`` in trees)."""
+    """A file of a repo; ``sha256`` only for LFS files (``lfs.sha256`` in siblings, ``lfs.oid`` in trees).
+
+    ``path`` is relative to the repo root (with sub-folders), ``size`` in bytes (exact), ``blob_id`` the
+    git blob id (the only content id of a non-LFS file).
+    """
 
     path: str
     size: int | None = None
@@ -74,10 +81,14 @@ class HfFile(BaseModel):
 
     @property
     def name(self) -> str:
+        """The file name without its folders."""
         return self.path.rsplit("/", 1)[-1]
 
 
 class HfRepoInfo(BaseModel):
+    """One repo from ``/api/models/{repo}``: flags, total downloads, licence (from the model card, else a
+    ``license:`` tag), the commit ``sha`` of the revision asked and its files.
+    """
     id: str
     gated: bool = False
     private: bool = False
@@ -88,7 +99,11 @@ class HfRepoInfo(BaseModel):
 
 
 class HfFileMetadata(BaseModel):
-    """What ``HEAD /{repo}/resolve/{rev}/{file}`` says, read from the Hub's own headers, never the CDN's."""
+    """What ``HEAD /{repo}/resolve/{rev}/{file}`` says, read from the Hub's own headers, never the CDN's.
+
+    ``url`` is the stable resolve URL asked; ``commit`` the revision it resolved to (``X-Repo-Commit``),
+    worth pinning in a plan; ``etag`` the normalised ``X-Linked-Etag``/``ETag``; ``size`` in bytes.
+    """
 
     url: str
     commit: str | None = None
@@ -103,7 +118,12 @@ def _gated(value: Any) -> bool:
 
 
 class HuggingFaceClient(ServiceClient):
-    """Typed Hub client. ``endpoint`` is ``HF_ENDPOINT``'s value; ``offline`` refuses every network call."""
+    """Typed Hub client. ``endpoint`` is ``HF_ENDPOINT``'s value; ``offline`` refuses every network call.
+
+    The token is bound to the Hub origins and ``endpoint`` (a mirror gets it too, because it is the
+    endpoint the user configured). In offline mode every method raises ``TransportError`` before any
+    request. Gated repos raise :class:`GatedRepo`; missing, private and wrong-revision ones ``NotFound``.
+    """
 
     def __init__(
         self,
@@ -165,7 +185,10 @@ class HuggingFaceClient(ServiceClient):
     # ---------------------------------------------------------------- search
     def search_models(self, search: str, *, author: str | None = None, limit: int = 20,
                       sort: str = "downloads") -> list[HfRepoSummary]:
-        """``GET /api/models?search=`` (substring of the repo id), most downloaded first; first page only."""
+        """``GET /api/models?search=`` (substring of the repo id), most downloaded first; first page only.
+
+        Raises ``TransportError`` in offline mode. ``limit`` is passed to the Hub (it caps it).
+        """
         params: dict[str, Any] = {"search": search, "limit": limit, "sort": sort, "direction": -1}
         if author:
             params["author"] = author
@@ -182,7 +205,11 @@ class HuggingFaceClient(ServiceClient):
 
     # ---------------------------------------------------------------- repo files
     def list_files(self, repo_id: str, *, revision: str = "main") -> list[HfFile]:
-        """All files with sizes and sha256: ``/tree/{rev}?recursive=true`` (paginated by ``Link``)."""
+        """All files with sizes and sha256: ``/tree/{rev}?recursive=true`` (paginated by ``Link``).
+
+        Stops after 50 pages so a huge dataset-like repo cannot keep a check busy; directories are left out.
+        Raises ``InputError`` for a malformed repo id.
+        """
         _check_repo_id(repo_id)
         url: str | None = f"/api/models/{repo_id}/tree/{quote(revision, safe='')}"
         params: dict[str, Any] | None = {"recursive": "true"}
@@ -203,7 +230,10 @@ class HuggingFaceClient(ServiceClient):
         return files
 
     def repo_info(self, repo_id: str, *, revision: str | None = None) -> HfRepoInfo:
-        """``/api/models/{repo}?blobs=true``: gated/private flags, license, and siblings with ``lfs.sha256``."""
+        """``/api/models/{repo}?blobs=true``: gated/private flags, license, and siblings with ``lfs.sha256``.
+
+        One request instead of a tree walk; ``revision`` None means the default branch.
+        """
         _check_repo_id(repo_id)
         path = f"/api/models/{repo_id}" + (f"/revision/{quote(revision, safe='')}" if revision else "")
         data = self._json(self._send("GET", path, repo_id=repo_id, params={"blobs": "true"}))
@@ -222,12 +252,19 @@ class HuggingFaceClient(ServiceClient):
                           license=lic, sha=data.get("sha"), files=files)
 
     def resolve_url(self, repo_id: str, filename: str, *, revision: str = "main") -> str:
-        """The stable download URL (``{endpoint}/{repo}/resolve/{rev}/{file}``)."""
+        """The stable download URL (``{endpoint}/{repo}/resolve/{rev}/{file}``); no request is made. Raises
+        ``InputError`` for a malformed repo id.
+        """
         _check_repo_id(repo_id)
         return f"{self.endpoint}/{repo_id}/resolve/{quote(revision, safe='')}/{quote(filename)}"
 
     def file_metadata(self, repo_id: str, filename: str, *, revision: str = "main") -> HfFileMetadata:
-        """``HEAD`` the resolve URL without following the CDN redirect; sha256 from ``X-Linked-Etag``."""
+        """``HEAD`` the resolve URL without following the CDN redirect; sha256 from ``X-Linked-Etag``.
+
+        ``sha256`` is set only when that etag is 64 hex (LFS files); a plain git file's etag is its blob id.
+        ``Accept-Encoding: identity`` keeps the size the file's own, not a compressed one. Raises
+        ``NotFound`` or :class:`GatedRepo` like the other calls.
+        """
         url = self.resolve_url(repo_id, filename, revision=revision)
         resp = self._send("HEAD", url, repo_id=repo_id, follow_redirects=False,
                           headers={"Accept-Encoding": "identity"})
@@ -258,7 +295,11 @@ def _check_repo_id(repo_id: str) -> None:
 
 
 def parse_hf_url(url: str) -> tuple[str, str, str] | None:
-    """``(repo_id, revision, path)`` of a ``…/{owner}/{name}/(resolve|blob)/{rev}/{path}`` URL."""
+    """``(repo_id, revision, path)`` of a ``…/{owner}/{name}/(resolve|blob)/{rev}/{path}`` URL.
+
+    Any host is accepted (mirrors); the path is percent-decoded. None for anything else (dataset and space
+    URLs, repo pages, unparsable text).
+    """
     try:
         u = httpx.URL(url)
     except Exception:
