@@ -161,6 +161,7 @@ def test_two_packs_with_incompatible_versions_are_reported(comfy_python: Path, i
                                              staging_dir=tmp_path / "staging", allowed_roots=[tmp_path],
                                              index_url=index.index_url)
     assert each["OldFoo"].verdict == "ok" and each["NewFoo"].verdict == "ok"
+    assert each["OldFoo"].dry_run_ok and not together.dry_run_ok
     assert together.verdict == "refused" and together.packs == ["NewFoo", "OldFoo"]
     text = " ".join(together.conflicts)
     assert "each pack resolves alone, but not together" in text and "foo" in text

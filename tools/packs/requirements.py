@@ -342,6 +342,7 @@ class RequirementsCheck(BaseModel):
     conflicting_packs: list[str] = Field(default_factory=list,
                                          description="Packs whose requirements the conflict names (all if unclear).")
     resolved: list[str] = Field(default_factory=list, description="name==version of everything pip would install.")
+    dry_run_ok: bool = Field(default=False, description="pip resolved the requirements (or there were none).")
     python: PythonIdentity
     index_url: str | None = None
     command: list[str] = Field(default_factory=list, description="The dry-run command, as run.")
@@ -467,13 +468,16 @@ def _changes(report: dict, identity: PythonIdentity) -> tuple[list[PackageChange
 def check_requirements(
     packs: dict[str, ParsedRequirements], python: Path, *, staging_dir: Path, allowed_roots: Sequence[Path],
     index_url: str | None = None, allow_sdist: bool = False, accept: Iterable[str] = (),
-    identity: PythonIdentity | None = None, runner: Runner = subprocess.run, timeout: float = 300.0,
+    identity: PythonIdentity | None = None, resolves_alone: Iterable[str] = (), runner: Runner = subprocess.run,
+    timeout: float = 300.0,
 ) -> RequirementsCheck:
     """Dry-run the sanitised requirements of ``packs`` (name → parsed) together in ComfyUI's ``python``.
 
     ``accept`` names guarded packages the user agreed may change (``torch``…) and may contain
-    ``"downgrades"`` / ``"sdist"`` to accept those kinds. Nothing is installed; scratch files go
-    to ``staging_dir`` (which must lie under ``allowed_roots``) and are removed afterwards.
+    ``"downgrades"`` / ``"sdist"`` to accept those kinds. ``resolves_alone`` names packs already
+    known to resolve on their own (their dry run is not repeated when explaining a conflict).
+    Nothing is installed; scratch files go to ``staging_dir`` (which must lie under
+    ``allowed_roots``) and are removed afterwards.
     """
     ensure_under(staging_dir, allowed_roots, what="staging folder")
     ident = identity or python_identity(python, runner=runner)
@@ -486,13 +490,15 @@ def check_requirements(
     if refused_lines:
         result.reasons += [f"{name}: {i.file}:{i.line} `{i.text}` refused ({i.kind}): {i.reason}"
                            for name, p in sorted(packs.items()) for i in p.refused]
+    result.dry_run_ok = not reqs
     if reqs:
         if ident.pip_version is None or Version(ident.pip_version) < MIN_PIP:
             raise ConfigError(f"ComfyUI's Python has pip {ident.pip_version or '(none)'}; checking needs pip >= {MIN_PIP}",
                               hint=f"run `{python} -m pip install -U pip` yourself, then plan again")
         scratch = _scratch(staging_dir)
         try:
-            _resolve(result, packs, ident, python, scratch, index_url, allow_sdist, runner, timeout)
+            _resolve(result, packs, ident, python, scratch, index_url, allow_sdist, set(resolves_alone), runner,
+                     timeout)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     _verdict(result, accepted)
@@ -518,7 +524,8 @@ def _implicated(named: Sequence[tuple[str, ParsedRequirements]], conflict: str) 
 
 
 def _resolve(result: RequirementsCheck, packs: dict[str, ParsedRequirements], ident: PythonIdentity, python: Path,
-             scratch: Path, index_url: str | None, allow_sdist: bool, runner: Runner, timeout: float) -> None:
+             scratch: Path, index_url: str | None, allow_sdist: bool, known_ok: set[str], runner: Runner,
+             timeout: float) -> None:
     """Dry-run; packages that exist only as sdists are set aside and the rest resolved again.
 
     Setting them aside matters: otherwise one sdist-only requirement would hide every other
@@ -535,6 +542,7 @@ def _resolve(result: RequirementsCheck, packs: dict[str, ParsedRequirements], id
         result.command = result.command or cmd
         if report is not None:
             result.changes, result.resolved = _changes(report, ident)
+            result.dry_run_ok = not sdists
             break
         # pip explains a conflict on stdout ("The conflict is caused by: …") and fails on stderr;
         # its messages name our scratch files, which mean nothing to the user: name the packs instead
@@ -550,8 +558,8 @@ def _resolve(result: RequirementsCheck, packs: dict[str, ParsedRequirements], id
             result.conflicts = _conflict_lines(stderr)
             result.conflicting_packs = _implicated(named, " ".join(result.conflicts))
             if len(files) > 1:
-                alone = [k for (k, _), f in zip(named, files, strict=True)
-                         if _dry_run(python, [f], scratch, index_url, allow_sdist, runner, timeout)[2] is not None]
+                alone = [k for (k, _), f in zip(named, files, strict=True) if k in known_ok
+                         or _dry_run(python, [f], scratch, index_url, allow_sdist, runner, timeout)[2] is not None]
                 if len(alone) == len(files):
                     result.conflicts.insert(0, "each pack resolves alone, but not together: " + ", ".join(alone))
         else:
@@ -610,7 +618,8 @@ def check_plan_requirements(
     kw = dict(staging_dir=staging_dir, allowed_roots=allowed_roots, index_url=index_url, allow_sdist=allow_sdist,
               accept=accept, identity=identity, runner=runner, timeout=timeout)
     each = {name: check_requirements({name: p}, python, **kw) for name, p in parsed.items()}  # type: ignore[arg-type]
-    together = check_requirements(parsed, python, **kw)  # type: ignore[arg-type]
+    alone = [name for name, c in each.items() if c.dry_run_ok]
+    together = check_requirements(parsed, python, resolves_alone=alone, **kw)  # type: ignore[arg-type]
     return each, together
 
 

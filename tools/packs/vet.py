@@ -111,5 +111,6 @@ def vet_packs(req: VetPacksRequest, policy: HostPolicy, *, runner: Runner = subp
         if entry.pack_id in parsed:
             entry.check = check_requirements({entry.pack_id: parsed[entry.pack_id]}, req.python, **kw)
     if len(parsed) > 1:
-        result.combined = check_requirements(parsed, req.python, **kw)
+        alone = [e.pack_id for e in result.packs if e.check and e.check.dry_run_ok]
+        result.combined = check_requirements(parsed, req.python, resolves_alone=alone, **kw)
     return result
