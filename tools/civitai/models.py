@@ -91,10 +91,10 @@ class VersionModelRef(_Lenient):
 class ModelVersion(_Lenient):
     """A model version, as nested in ``/models`` or returned by ``/model-versions/{id}`` and by-hash.
 
-    ``base_model`` is Civitai's label ("SDXL 1.0", "Flux.1 D", "Pony"…), compared by the resolver with
-    the base model a workflow implies. ``early_access_ends_at`` is an ISO date or None. ``trained_words`` are the
-    trigger words of a LoRA or embedding. ``air`` is Civitai's resource identifier
-    (``urn:air:…``). ``model`` is only present in answers about a single version.
+    ``base_model`` is Civitai's label ("SDXL 1.0", "Flux.1 D", "Pony"…), compared by the resolver with the
+    base model a workflow implies. ``early_access_ends_at`` is an ISO date or None. ``trained_words`` are the
+    trigger words of a LoRA or embedding. ``air`` is Civitai's resource identifier (``urn:air:…``). ``model``
+    is only present in answers about a single version.
     """
 
     id: int
