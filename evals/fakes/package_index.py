@@ -98,6 +98,7 @@ class PackageIndex(LoopbackServer):
 
     @property
     def index_url(self) -> str:
+        """The URL to give pip as ``--index-url``."""
         return f"{self.url}/simple"
 
     def add(self, project: str, filename: str, data: bytes) -> None:
@@ -106,11 +107,13 @@ class PackageIndex(LoopbackServer):
         self.projects.setdefault(normalize(project), []).append(filename)
 
     def add_wheel(self, name: str, version: str, requires: tuple[str, ...] = ()) -> str:
+        """Build and serve a wheel; returns its file name."""
         filename, data = build_wheel(name, version, requires)
         self.add(name, filename, data)
         return filename
 
     def add_sdist(self, name: str, version: str, marker: Path) -> str:
+        """Build and serve an sdist whose backend writes ``marker``; returns its file name."""
         filename, data = build_sdist(name, version, marker)
         self.add(name, filename, data)
         return filename

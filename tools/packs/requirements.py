@@ -350,14 +350,17 @@ class RequirementsCheck(BaseModel):
 
     @property
     def added(self) -> list[PackageChange]:
+        """Packages that are not installed now."""
         return [c for c in self.changes if c.change == "add"]
 
     @property
     def downgraded(self) -> list[PackageChange]:
+        """Packages pip would replace with an older version."""
         return [c for c in self.changes if c.change == "downgrade"]
 
     @property
     def guarded(self) -> list[PackageChange]:
+        """Changes to the GPU stack or numpy's major version (refused unless accepted)."""
         return [c for c in self.changes if c.guarded]
 
 
