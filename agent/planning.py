@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from comfyfixer.agent.plan import (
     DownloadAction,
+    DownloadCandidate,
     MisplacedNeed,
     ModelNeed,
     NodeTypeNeed,
@@ -26,7 +27,6 @@ from comfyfixer.agent.plan import (
     Plan,
     PlanInputs,
     PlanPolicy,
-    SourceCandidate,
     build_plan,
     free_disk_bytes,
     registry_only,
@@ -126,7 +126,7 @@ def gather_inputs(paths: list[str], ctx: ToolContext, *, resolve: bool) -> PlanI
                 cands = []
                 for src, url in (("workflow", mm.url), ("catalog:manager", mm.catalog_url)):
                     if url and not any(c.url == url for c in cands):
-                        cands.append(SourceCandidate(source=src, url=url, filename=mm.filename.rsplit("/", 1)[-1]))
+                        cands.append(DownloadCandidate(source=src, url=url, filename=mm.filename.rsplit("/", 1)[-1]))
                 verdict = "RESOLVED" if len(cands) == 1 else "UNCERTAIN" if cands else "NOT_FOUND"
                 reason = "" if cands else "no URL in the workflow or catalogs (online search was off)"
             models[key] = ModelNeed(filename=mm.filename, folder=mm.folder, node_ids=list(mm.node_ids),
@@ -153,7 +153,7 @@ def gather_inputs(paths: list[str], ctx: ToolContext, *, resolve: bool) -> PlanI
     )
 
 
-def _resolve(ctx: ToolContext, filename: str, folder: str | None, url: str | None) -> tuple[str, list[SourceCandidate], str]:
+def _resolve(ctx: ToolContext, filename: str, folder: str | None, url: str | None) -> tuple[str, list[DownloadCandidate], str]:
     """One missing model through the resolver: (verdict, candidates, reason)."""
     from comfyfixer.tools.resolver.models import ModelQuery
     from comfyfixer.tools.resolver.tools import resolve_model
@@ -162,9 +162,7 @@ def _resolve(ctx: ToolContext, filename: str, folder: str | None, url: str | Non
         verdict = resolve_model(ModelQuery(filename=filename, folder=folder, url_hint=url), ctx)
     except ComfyFixerError as exc:
         return "NOT_FOUND", [], f"resolver failed: {exc}"
-    cands = [SourceCandidate(source=c.source, url=c.url, filename=c.filename, size=c.size, sha256=c.sha256,
-                             needs_token=c.needs_token, gated=c.gated, license=c.license, score=c.score,
-                             folder=c.folder or verdict.folder, note="; ".join(c.reasons[:3]))
+    cands = [c.model_copy(update={"folder": c.folder or verdict.folder, "note": "; ".join(c.reasons[:3])})
              for c in verdict.candidates]
     reason = "; ".join(e.said for e in verdict.evidence[-2:]) if str(verdict.status) != "RESOLVED" else ""
     return str(verdict.status), cands, reason

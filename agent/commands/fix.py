@@ -157,13 +157,11 @@ def approve_command(
             _show_plan(plan)
         if not typer.confirm("Approve this plan?", default=False):
             raise ApprovalError("not approved")
-    granted = approval.issue(path, plan.plan_id, settings.state_dir, settings.approval_ttl_seconds)
     from comfyfixer.agent.journal import Journal
 
     with Journal(settings.state_dir) as journal:  # the token itself is never journaled
-        journal.append("approve", plan_id=plan.plan_id, inputs={"plan_file": str(path), "parent_plan": original_id},
-                       outputs={"expires_at": granted.expires_at, "actions": [a.item for a in plan.actions]},
-                       message=f"approved plan {plan.plan_id[:12]} until {granted.expires_at}")
+        granted = approval.grant(path, plan.plan_id, settings.state_dir, settings.approval_ttl_seconds, journal,
+                                 parent_plan=original_id, actions=[a.item for a in plan.actions])
     if json_out:
         emit_json({"token": granted.token, "expires_at": granted.expires_at, "plan_file": str(path),
                    "plan_id": plan.plan_id})
@@ -210,13 +208,10 @@ def apply_command(
             if not yes and not typer.confirm("Apply this plan now?", default=False):
                 raise ApprovalError("not approved")
             # Approved here, at the terminal: journaled as an approval like `comfyfixer approve`.
-            granted = approval.issue(plan_file, plan.plan_id, settings.state_dir, settings.approval_ttl_seconds)
             with Journal(settings.state_dir) as journal:
-                journal.append("approve", plan_id=plan.plan_id,
-                               inputs={"plan_file": str(plan_file), "via": "apply --yes" if yes else "apply prompt"},
-                               outputs={"expires_at": granted.expires_at, "actions": [a.item for a in plan.actions]},
-                               message=f"approved plan {plan.plan_id[:12]} at the terminal")
-            token = granted.token
+                token = approval.grant(plan_file, plan.plan_id, settings.state_dir, settings.approval_ttl_seconds,
+                                       journal, via="apply --yes" if yes else "apply-confirmed",
+                                       actions=[a.item for a in plan.actions]).token
     if token is not None:
         if dry_run:
             approval.check(token, plan_file, plan.plan_id, settings.state_dir)

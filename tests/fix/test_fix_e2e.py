@@ -348,7 +348,13 @@ class _Evil:
 def test_fix_uses_the_resolver_verdicts(server: FileServer, comfy: Path, env: Path, tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     from comfyfixer.tools.context import ToolContext
-    from comfyfixer.tools.resolver.models import Candidate, Evidence, ModelQuery, ResolveStatus, Verdict
+    from comfyfixer.tools.resolver.models import (
+        DownloadCandidate,
+        Evidence,
+        ModelQuery,
+        ResolveStatus,
+        Verdict,
+    )
 
     f = server.add_file("resolved.safetensors", 4 * MB, seed=51)
     seen: list[ModelQuery] = []
@@ -357,12 +363,12 @@ def test_fix_uses_the_resolver_verdicts(server: FileServer, comfy: Path, env: Pa
         def resolve(self, query: ModelQuery, **how: object) -> Verdict:
             seen.append(query)
             if query.filename == "resolved.safetensors":
-                return Verdict(query=query.filename, status=ResolveStatus.RESOLVED, candidates=[Candidate(
+                return Verdict(query=query.filename, status=ResolveStatus.RESOLVED, candidates=[DownloadCandidate(
                     source="hf", url=server.direct_url(f.name), filename=f.name, size=f.size, sha256=f.sha256,
                     score=1.0, license="apache-2.0")])
             return Verdict(query=query.filename, status=ResolveStatus.UNCERTAIN, evidence=[Evidence(source="hf", said="2 near names")],
-                           candidates=[Candidate(source="hf", url=server.direct_url("a.safetensors"), filename="a", score=0.7),
-                                       Candidate(source="civitai", url=server.direct_url("b.safetensors"), filename="b",
+                           candidates=[DownloadCandidate(source="hf", url=server.direct_url("a.safetensors"), filename="a", score=0.7),
+                                       DownloadCandidate(source="civitai", url=server.direct_url("b.safetensors"), filename="b",
                                                  score=0.6)])
 
     monkeypatch.setattr(ToolContext, "model_resolver", lambda self, **kw: FakeResolver())

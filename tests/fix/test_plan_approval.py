@@ -14,13 +14,13 @@ from comfyfixer.agent import approval
 from comfyfixer.agent.journal import Journal, read_journal
 from comfyfixer.agent.plan import (
     DownloadAction,
+    DownloadCandidate,
     InstallPackAction,
     ModelNeed,
     NodeTypeNeed,
     PackRef,
     PlanInputs,
     PlanPolicy,
-    SourceCandidate,
     build_plan,
     choose,
     drop,
@@ -39,14 +39,14 @@ def inputs(tmp_path: Path, **kw: object) -> PlanInputs:
         "workflows": ["wf.json"],
         "models": [
             ModelNeed(filename="sub\\a.safetensors", folder="checkpoints", verdict="RESOLVED", candidates=[
-                SourceCandidate(source="hf", url="https://huggingface.co/o/r/resolve/main/a.safetensors",
+                DownloadCandidate(source="hf", url="https://huggingface.co/o/r/resolve/main/a.safetensors",
                                 size=100, sha256="AB" * 32, license="openrail")]),
             ModelNeed(filename="b.safetensors", folder="loras", verdict="UNCERTAIN", candidates=[
-                SourceCandidate(source="civitai", url="https://civitai.com/api/download/models/1", size=5),
-                SourceCandidate(source="hf", url="https://huggingface.co/o/r/resolve/main/b.safetensors", size=7)]),
+                DownloadCandidate(source="civitai", url="https://civitai.com/api/download/models/1", size=5),
+                DownloadCandidate(source="hf", url="https://huggingface.co/o/r/resolve/main/b.safetensors", size=7)]),
             ModelNeed(filename="c.safetensors", folder="vae", verdict="NOT_FOUND"),
             ModelNeed(filename="../../etc/evil.safetensors", folder="checkpoints", verdict="RESOLVED",
-                      candidates=[SourceCandidate(source="hf", url="https://huggingface.co/x")]),
+                      candidates=[DownloadCandidate(source="hf", url="https://huggingface.co/x")]),
         ],
         "node_types": [
             NodeTypeNeed(class_type="KSamplerX", status="RESOLVED",
@@ -196,9 +196,9 @@ def test_audit_log_rotates(tmp_path: Path) -> None:
 def test_unknown_folder_is_never_guessed(tmp_path: Path) -> None:
     models = [
         ModelNeed(filename="x.safetensors", folder=None, verdict="RESOLVED",
-                  candidates=[SourceCandidate(source="hf", url="https://huggingface.co/o/r/resolve/main/x.safetensors")]),
+                  candidates=[DownloadCandidate(source="hf", url="https://huggingface.co/o/r/resolve/main/x.safetensors")]),
         ModelNeed(filename="y.safetensors", folder=None, verdict="RESOLVED",
-                  candidates=[SourceCandidate(source="hf", url="https://huggingface.co/o/r/resolve/main/y.safetensors",
+                  candidates=[DownloadCandidate(source="hf", url="https://huggingface.co/o/r/resolve/main/y.safetensors",
                                               folder="loras")]),
     ]
     plan = build_plan(inputs(tmp_path, models=models, node_types=[]), POLICY)

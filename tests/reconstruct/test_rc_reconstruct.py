@@ -12,7 +12,7 @@ from comfyfixer.agent.cli import run
 from comfyfixer.tools.errors import InputError
 from comfyfixer.tools.imagemeta import read_embedded_graphs
 from comfyfixer.tools.reconstruct import ReconstructInput, reconstruct
-from comfyfixer.tools.resolver.models import Candidate, Verdict
+from comfyfixer.tools.resolver.models import DownloadCandidate, Verdict
 
 
 def _graph_images(kind: str) -> list:
@@ -79,7 +79,7 @@ def test_resolver_verdicts_and_hash_matched_file_names() -> None:
     def resolver(query):
         asked.append(query)
         if query.folder == "checkpoints":
-            cand = Candidate(source="civitai-hash", url="https://civitai.com/api/download/models/1", exact=True,
+            cand = DownloadCandidate(source="civitai-hash", url="https://civitai.com/api/download/models/1", exact=True,
                              filename="realModel_v1.safetensors", score=1.0)
             return Verdict(query=query.filename, status="RESOLVED", candidates=[cand])
         return Verdict(query=query.filename, status="NOT_FOUND")

@@ -11,11 +11,19 @@ import pytest
 
 from comfyfixer.evals.fakes.civitai_server import CivitaiFakeServer
 from comfyfixer.evals.fakes.hf_server import FakeHfFile, FakeHfRepo, HfFakeServer
-from comfyfixer.tools.catalogs.model_index import CatalogModel, ModelIndex
+from comfyfixer.tools.candidates import DownloadCandidate
+from comfyfixer.tools.catalogs.model_index import ModelIndex
 from comfyfixer.tools.civitai import CivitaiClient
 from comfyfixer.tools.http import HostTokenAuth, RetryPolicy, build_client, parse_retry_after, send_with_retry
 from comfyfixer.tools.huggingface import HuggingFaceClient
-from comfyfixer.tools.resolver import DiskCache, ModelQuery, ModelResolver, NodeQuery, NodeResolver, ResolveStatus
+from comfyfixer.tools.resolver import (
+    DiskCache,
+    ModelQuery,
+    ModelResolver,
+    NodeQuery,
+    NodeResolver,
+    ResolveStatus,
+)
 from comfyfixer.tools.resolver.tokens import analyze, search_terms, variant_differences
 
 
@@ -115,7 +123,7 @@ def test_civitai_hash_and_search(servers: tuple[str, str], tmp_path: Path) -> No
 
 def test_catalog_folder_conflict_and_not_found(tmp_path: Path) -> None:
     idx = ModelIndex()
-    idx.add(CatalogModel(filename="x.safetensors", url="https://example.org/x.safetensors", source="catalog:manager",
+    idx.add(DownloadCandidate(filename="x.safetensors", url="https://example.org/x.safetensors", source="catalog:manager",
                          folder="checkpoints"))
     r = ModelResolver(index=idx, cache=DiskCache(tmp_path))
     assert r.resolve(ModelQuery(filename="x.safetensors", folder="checkpoints")).status == ResolveStatus.RESOLVED
@@ -127,7 +135,7 @@ def test_catalog_folder_conflict_and_not_found(tmp_path: Path) -> None:
 def test_cache_keeps_the_verdict_age(tmp_path: Path) -> None:
     clock = [1000.0]
     idx = ModelIndex()
-    idx.add(CatalogModel(filename="x.safetensors", url="https://example.org/x.safetensors", source="catalog:manager"))
+    idx.add(DownloadCandidate(filename="x.safetensors", url="https://example.org/x.safetensors", source="catalog:manager"))
     r = ModelResolver(index=idx, cache=DiskCache(tmp_path, clock=lambda: clock[0], ttl=100))
     first = r.resolve(ModelQuery(filename="x.safetensors"))
     clock[0] += 50

@@ -13,8 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
-
+from comfyfixer.tools.candidates import DownloadCandidate
 from comfyfixer.tools.catalogs.manager import ManagerCatalog
 
 log = logging.getLogger(__name__)
@@ -23,37 +22,23 @@ log = logging.getLogger(__name__)
 TEMPLATE_PACKAGES = ("comfyui_workflow_templates_json", "comfyui_workflow_templates", "comfyui_workflow_templates_core")
 
 
-class CatalogModel(BaseModel):
-    """One known download for a filename."""
-
-    filename: str = Field(description="Basename the file is saved under.")
-    url: str
-    source: str = Field(description="catalog:manager | catalog:templates | catalog:workflow | catalog:notes")
-    folder: str | None = Field(None, description="Folder kind (first part of Manager's save_path, or the template's directory).")
-    subfolder: str | None = Field(None, description="Sub-folder below the folder kind, if the catalog sets one.")
-    base: str | None = None
-    size: str | None = None
-    name: str | None = None
-    origin: str | None = Field(None, description="Which file said so (template name, catalog location).")
-
-
 def _basename(name: str) -> str:
     return name.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 class ModelIndex:
-    """``basename → [CatalogModel]`` with the sources it was built from."""
+    """``basename → [DownloadCandidate]`` with the sources it was built from."""
 
     def __init__(self) -> None:
-        self.by_name: dict[str, list[CatalogModel]] = {}
+        self.by_name: dict[str, list[DownloadCandidate]] = {}
         self.sources: list[str] = []
 
-    def add(self, entry: CatalogModel) -> None:
+    def add(self, entry: DownloadCandidate) -> None:
         entries = self.by_name.setdefault(entry.filename, [])
         if not any(e.url == entry.url and e.source == entry.source for e in entries):
             entries.append(entry)
 
-    def lookup(self, filename: str) -> list[CatalogModel]:
+    def lookup(self, filename: str) -> list[DownloadCandidate]:
         """Entries whose basename equals ``filename``'s basename exactly (case-sensitive, like ComfyUI on Linux)."""
         return list(self.by_name.get(_basename(filename), []))
 
@@ -68,8 +53,8 @@ class ModelIndex:
         n = 0
         for m in catalog.models:
             folder, sub = _split_save_path(m.save_path, m.type)
-            self.add(CatalogModel(filename=_basename(m.filename), url=m.url, source="catalog:manager", folder=folder,
-                                  subfolder=sub, base=m.base, size=m.size, name=m.name,
+            self.add(DownloadCandidate(filename=_basename(m.filename), url=m.url, source="catalog:manager", folder=folder,
+                                  subfolder=sub, base_model=m.base, size_label=m.size, name=m.name,
                                   origin=catalog.source.describe()))
             n += 1
         self.sources.append(f"{catalog.source.describe()}: {n} models")
@@ -82,7 +67,7 @@ class ModelIndex:
             name, url = m.get("name"), m.get("url")
             if not isinstance(name, str) or not isinstance(url, str) or not url.startswith("https://"):
                 continue
-            self.add(CatalogModel(filename=_basename(name), url=url, source=source,
+            self.add(DownloadCandidate(filename=_basename(name), url=url, source=source,
                                   folder=m.get("directory") if isinstance(m.get("directory"), str) else None,
                                   subfolder=None, origin=origin))
             n += 1

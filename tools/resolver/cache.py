@@ -1,4 +1,11 @@
-"""A small JSON disk cache with expiry. Entries carry their store time so callers can show their age."""
+"""A small JSON disk cache with expiry. Entries carry their store time so callers can show their age.
+
+Used by the resolver for verdicts and remote listings (Hugging Face searches and trees, Civitai
+searches), so a re-check does not ask the same questions again within a day. One file per entry, named
+by a hash of the key, under ``<root>/<namespace>/``; the full key is stored inside and compared on read,
+so a hash collision reads as a miss. Writes are atomic and a failed write only logs a warning: the
+cache is an optimisation, never a reason to fail.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +37,11 @@ class DiskCache:
         return self.root / safe_ns / f"{digest}.json"
 
     def get(self, namespace: str, key: str, *, ttl: float | None = None) -> tuple[Any, float] | None:
-        """``(value, age_seconds)`` or None when missing, unreadable or expired."""
+        """``(value, age_seconds)`` or None when missing, unreadable or expired.
+
+        ``ttl`` overrides the cache's own lifetime for this read. An entry stored "in the future" (the clock
+        went back) counts as expired.
+        """
         path = self._path(namespace, key)
         try:
             entry = json.loads(path.read_text(encoding="utf-8"))
@@ -44,6 +55,7 @@ class DiskCache:
         return entry.get("value"), age
 
     def put(self, namespace: str, key: str, value: Any) -> None:
+        """Store ``value`` (JSON-serialisable) under ``namespace``/``key`` with the current time."""
         path = self._path(namespace, key)
         try:
             atomic_write(path, json.dumps({"key": key, "stored_at": self._clock(), "value": value}))
@@ -51,6 +63,7 @@ class DiskCache:
             log.warning("cache write failed in %s: %s", self.root, exc)
 
     def clear(self, namespace: str | None = None) -> int:
+        """Delete every entry (or one namespace's) and return how many files went."""
         base = self.root / namespace if namespace else self.root
         n = 0
         for p in base.rglob("*.json") if base.is_dir() else []:
@@ -60,13 +73,15 @@ class DiskCache:
 
 
 class NullCache(DiskCache):
-    """A cache that keeps nothing (``--no-cache`` and tests)."""
+    """A cache that keeps nothing (``--no-cache`` and tests): every ``get`` misses, ``put`` does nothing."""
 
     def __init__(self) -> None:
         super().__init__(Path(os.devnull))
 
     def get(self, namespace: str, key: str, *, ttl: float | None = None) -> tuple[Any, float] | None:
+        """Always a miss."""
         return None
 
     def put(self, namespace: str, key: str, value: Any) -> None:
+        """Discards the value."""
         return None

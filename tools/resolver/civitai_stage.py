@@ -10,13 +10,13 @@ from comfyfixer.tools.civitai.models import Model as CivitaiModel
 from comfyfixer.tools.errors import AuthRequired, EarlyAccess, HTTPError, NotFound
 from comfyfixer.tools.resolver import folders
 from comfyfixer.tools.resolver.common import Run, StageBase, early_access
-from comfyfixer.tools.resolver.models import Candidate
+from comfyfixer.tools.resolver.models import DownloadCandidate
 
 
 class CivitaiStage(StageBase):
     civitai: CivitaiClient | None
 
-    def _check_civitai_url(self, run: Run, cand: Candidate) -> None:
+    def _check_civitai_url(self, run: Run, cand: DownloadCandidate) -> None:
         """Ask Civitai which file a ``/api/download/models/{version}`` URL serves (name, sha256, early access)."""
         m = re.search(r"/api/download/models/(\d+)", cand.url)
         if m is None or self.civitai is None:
@@ -60,7 +60,7 @@ class CivitaiStage(StageBase):
             except (NotFound, AuthRequired) as exc:
                 run.say("civitai", f"hash {h}: {exc.message}")
                 continue
-            cand = Candidate(source="civitai-hash", url=file.download_url or self.civitai.download_url(version.id),
+            cand = DownloadCandidate(source="civitai-hash", url=file.download_url or self.civitai.download_url(version.id),
                              filename=file.name, size=file.size_bytes, sha256=file.sha256, score=1.0,
                              needs_token=True, repo=str(version.model_id) if version.model_id else None,
                              folder=folders.from_civitai_type(version.model.type if version.model else None),
@@ -96,7 +96,7 @@ class CivitaiStage(StageBase):
             for m in models:
                 for v in m.model_versions:
                     for f in v.files:
-                        cand = Candidate(
+                        cand = DownloadCandidate(
                             source="civitai", url=f.download_url or self.civitai.download_url(v.id), filename=f.name,
                             size=f.size_bytes, sha256=f.sha256, score=0.0, needs_token=True,
                             license=m.license_summary(), repo=str(m.id), folder=folders.from_civitai_type(m.type),

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from comfyfixer.tools.catalogs.notes import NotesIndex
 from comfyfixer.tools.resolver.cache import DiskCache
-from comfyfixer.tools.resolver.models import Candidate, Evidence, ModelQuery
+from comfyfixer.tools.resolver.models import DownloadCandidate, Evidence, ModelQuery
 from comfyfixer.tools.resolver.tokens import FilenameInfo
 
 # Publishers whose repackaged files the official templates and docs point at.
@@ -18,6 +18,15 @@ SEARCH_AUTHORS = ("Comfy-Org", "comfyanonymous")
 
 @dataclass
 class ResolverConfig:
+    """Tuning knobs of the model resolver; the defaults are what ``ToolContext`` uses.
+
+    ``hf_search_limit`` repos per Hugging Face search, ``hf_repo_budget`` repos whose files are listed per
+    query, ``civitai_limit`` models per Civitai search, ``fuzzy_threshold`` the lowest similarity score
+    (0–1, after variant penalties) for a near-miss candidate, ``max_candidates`` per verdict.
+    ``verdict_ttl``/``listing_ttl`` are cache lifetimes in seconds (None: the cache's default).
+    ``scan_authors`` are the publishers whose every repo is listed when searches miss, at most
+    ``scan_max_repos`` each.
+    """
     hf_search_limit: int = 30
     hf_repo_budget: int = 14
     civitai_limit: int = 20
@@ -31,25 +40,35 @@ class ResolverConfig:
 
 @dataclass
 class Run:
-    """Working state of one resolution."""
+    """Working state of one resolution.
+
+    Stages append to it: ``searched`` (what was asked, for the verdict), ``evidence`` (what each source
+    said), ``exact`` (exact name or hash matches) and ``pool`` (near misses keyed by URL, scored only if no
+    stage settles the question).
+    """
 
     query: ModelQuery
     info: FilenameInfo
     sources: tuple[str, ...]
     searched: list[str] = field(default_factory=list)
     evidence: list[Evidence] = field(default_factory=list)
-    exact: list[Candidate] = field(default_factory=list)
-    pool: dict[str, Candidate] = field(default_factory=dict)  # url -> near-miss candidate
+    exact: list[DownloadCandidate] = field(default_factory=list)
+    pool: dict[str, DownloadCandidate] = field(default_factory=dict)  # url -> near-miss candidate
 
     def say(self, source: str, said: str) -> None:
+        """Record that ``source`` said ``said`` (one line of evidence)."""
         self.evidence.append(Evidence(source=source, said=said))
 
 
 def strip_query(url: str) -> str:
+    """``url`` without its query string for Hugging Face URLs (signed parameters vary per request, so they
+    would make one file look like several); other URLs are kept whole because Civitai's query picks the file.
+    """
     return url.split("?", 1)[0] if "huggingface.co" in url or "/resolve/" in url else url
 
 
 def compact(text: str) -> str:
+    """Lower-case letters and digits only: ``"Wan2.2-T2V"`` → ``"wan22t2v"``, for loose name containment."""
     return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
@@ -61,12 +80,16 @@ class StageBase:
     config: ResolverConfig
     notes: NotesIndex | None
 
-    def _add(self, run: Run, cand: Candidate) -> None:
+    def _add(self, run: Run, cand: DownloadCandidate) -> None:
         raise NotImplementedError
 
 
-def early_access(ends_at: str | None, cand: Candidate) -> None:
-    """Civitai early access: downloadable only with a paid unlock until ``ends_at``."""
+def early_access(ends_at: str | None, cand: DownloadCandidate) -> None:
+    """Civitai early access: downloadable only with a paid unlock until ``ends_at``.
+
+    When ``ends_at`` is in the future, marks ``cand`` as needing a token and adds a reason; a missing or
+    unparsable date, or one in the past, changes nothing.
+    """
     if not ends_at:
         return
     try:

@@ -1,4 +1,9 @@
-"""ComfyUI folder kinds: aliases, what a source path or Civitai type implies, and which kinds conflict."""
+"""ComfyUI folder kinds: aliases, what a source path or Civitai type implies, and which kinds conflict.
+
+Looser than ``tools/inventory/folders.py`` on purpose: sources spell kinds many ways (``lora``,
+``unet``, ``t2i_adapter``), and the resolver only needs to know whether a source's filing agrees with
+the loader's folder, not where ComfyUI will search.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,9 @@ _CIVITAI_TYPE_FOLDER = {t.lower(): f for f, ts in CIVITAI_TYPES.items() for t in
 
 
 def norm(folder: str | None) -> str | None:
+    """The canonical kind of a folder name or ``kind/sub/dir`` path (first segment, lower-case, aliases
+    applied); None for empty input.
+    """
     if not folder:
         return None
     f = folder.strip("/").split("/", 1)[0].lower()
@@ -27,7 +35,11 @@ def norm(folder: str | None) -> str | None:
 
 
 def from_path(path: str) -> str | None:
-    """The folder kind a repo path files the model under (``split_files/diffusion_models/x`` → diffusion_models)."""
+    """The folder kind a repo path files the model under (``split_files/diffusion_models/x`` →
+    diffusion_models).
+
+    The deepest known folder name in the path wins; None when the path names none.
+    """
     for seg in reversed(path.lower().split("/")[:-1]):
         if seg in KNOWN:
             return ALIASES.get(seg, seg)
@@ -35,6 +47,7 @@ def from_path(path: str) -> str | None:
 
 
 def from_civitai_type(type_: str | None) -> str | None:
+    """The folder kind of a Civitai model type (``"LORA"`` → ``loras``), or None for types we do not map."""
     return _CIVITAI_TYPE_FOLDER.get((type_ or "").lower())
 
 
@@ -45,6 +58,10 @@ _HARD = {frozenset({"checkpoints", "diffusion_models"}), frozenset({"checkpoints
 
 
 def conflict(wanted: str | None, found: str | None) -> bool:
-    """True when the source files it under a kind the workflow's loader cannot use."""
+    """True when the source files it under a kind the workflow's loader cannot use.
+
+    Only the pairs listed in ``_HARD`` conflict; unknown or merely different kinds (``controlnet`` vs
+    ``model_patches``) do not, since packs load files from many places.
+    """
     a, b = norm(wanted), norm(found)
     return bool(a and b and a != b and frozenset({a, b}) in _HARD)

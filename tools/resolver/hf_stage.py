@@ -11,7 +11,7 @@ from comfyfixer.tools.errors import HTTPError, NotFound
 from comfyfixer.tools.huggingface.client import GatedRepo, HfFile, HfRepoSummary, HuggingFaceClient
 from comfyfixer.tools.resolver import folders
 from comfyfixer.tools.resolver.common import SEARCH_AUTHORS, TRUSTED_HF_AUTHORS, Run, StageBase, compact
-from comfyfixer.tools.resolver.models import Candidate
+from comfyfixer.tools.resolver.models import DownloadCandidate
 from comfyfixer.tools.resolver.tokens import MODEL_EXTENSIONS, search_terms
 
 
@@ -97,9 +97,9 @@ class HfStage(StageBase):
                         run.say("hf", f"{repo.id} has {f.path} ({f.size or '?'} bytes, sha256 {f.sha256 or '?'})")
                         self._add(run, self._hf_candidate(repo, f, exact=True))
 
-    def _hf_candidate(self, repo: HfRepoSummary, f: HfFile, *, exact: bool) -> Candidate:
+    def _hf_candidate(self, repo: HfRepoSummary, f: HfFile, *, exact: bool) -> DownloadCandidate:
         assert self.hf is not None
-        return Candidate(source="hf", url=self.hf.resolve_url(repo.id, f.path), filename=f.name, size=f.size,
+        return DownloadCandidate(source="hf", url=self.hf.resolve_url(repo.id, f.path), filename=f.name, size=f.size,
                          sha256=f.sha256, score=1.0 if exact else 0.0, gated=repo.gated or repo.private,
                          needs_token=repo.gated or repo.private, license=repo.license, repo=repo.id, path=f.path,
                          folder=folders.from_path(f.path), downloads=repo.downloads, exact=exact)

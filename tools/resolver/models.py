@@ -1,4 +1,8 @@
-"""Inputs and verdicts of the resolver (pydantic: their JSON schemas are the chat agent's tool schemas)."""
+"""Inputs and verdicts of the resolver (pydantic: their JSON schemas are the chat agent's tool schemas).
+
+``DownloadCandidate`` lives in ``tools/candidates.py`` and is re-exported here, because catalogs and
+plans use it too.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+from comfyfixer.tools.candidates import DownloadCandidate
 
 ALL_SOURCES = ("workflow", "hash", "catalogs", "hf", "civitai")
 Source = Literal["workflow", "hash", "catalogs", "hf", "civitai"]
@@ -38,34 +44,18 @@ class NodeQuery(BaseModel):
 
 
 class ResolveStatus(StrEnum):
+    """RESOLVED (one file or pack, exact), UNCERTAIN (candidates for the user to choose from) or NOT_FOUND."""
     RESOLVED = "RESOLVED"
     UNCERTAIN = "UNCERTAIN"
     NOT_FOUND = "NOT_FOUND"
 
 
-class Candidate(BaseModel):
-    """A place to get the file (or node pack) from, with the reasons for and against it."""
-
-    source: str = Field(description="workflow | civitai-hash | catalog:manager | catalog:templates | hf | civitai | registry | core")
-    url: str
-    filename: str = Field(description="The file's name at the source.")
-    size: int | None = Field(None, description="Bytes, when the source says.")
-    sha256: str | None = Field(None, description="Lower-case hex, when the source says.")
-    score: float = Field(description="0..1; 1.0 means exact name or hash.")
-    reasons: list[str] = Field(default_factory=list, description="'+ ...' for, '- ...' against.")
-    needs_token: bool = False
-    gated: bool = False
-    license: str | None = None
-    repo: str | None = Field(None, description="HF repo id, Civitai model id, or pack repository.")
-    path: str | None = Field(None, description="Path inside the repo.")
-    folder: str | None = Field(None, description="Folder kind the source files it under, when it says.")
-    base_model: str | None = None
-    downloads: int | None = None
-    exact: bool = Field(False, description="Exact filename or hash match.")
-
-
 class Evidence(BaseModel):
-    """Which source said what (kept for reports and for the agent's explanations)."""
+    """Which source said what (kept for reports and for the agent's explanations).
+
+    ``source`` is a stage or source name (``hf``, ``civitai``, ``catalog:manager``, ``notes``, ``resolver``…)
+    and ``said`` one plain sentence.
+    """
 
     source: str
     said: str
@@ -76,12 +66,18 @@ def _now() -> datetime:
 
 
 class Verdict(BaseModel):
-    """The resolver's answer for one query."""
+    """The resolver's answer for one query.
+
+    ``query`` is the filename or class type asked about; ``kind`` says which. ``candidates`` are best first:
+    for RESOLVED the first is the answer and the rest are mirrors or alternatives. ``folder`` repeats the
+    query's folder kind. ``from_cache`` is True when this verdict was read back from the cache, in which case
+    ``checked_at`` is still the time the sources were really asked.
+    """
 
     query: str
     kind: str = Field("model", description="model | node")
     status: ResolveStatus
-    candidates: list[Candidate] = Field(default_factory=list)
+    candidates: list[DownloadCandidate] = Field(default_factory=list)
     searched: list[str] = Field(default_factory=list, description="Every source and query consulted.")
     evidence: list[Evidence] = Field(default_factory=list)
     folder: str | None = None
@@ -89,8 +85,10 @@ class Verdict(BaseModel):
     from_cache: bool = False
 
     @property
-    def best(self) -> Candidate | None:
+    def best(self) -> DownloadCandidate | None:
+        """The first candidate, or None."""
         return self.candidates[0] if self.candidates else None
 
     def age_seconds(self, now: datetime | None = None) -> float:
+        """Seconds since the sources were asked (``now`` defaults to the current UTC time)."""
         return ((now or _now()) - self.checked_at).total_seconds()

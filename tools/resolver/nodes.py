@@ -7,7 +7,7 @@ from rapidfuzz import fuzz, process
 from comfyfixer.tools.catalogs.manager import ManagerCatalog, PackInfo
 from comfyfixer.tools.comfy_registry import ComfyRegistryClient
 from comfyfixer.tools.errors import ComfyFixerError
-from comfyfixer.tools.resolver.models import Candidate, Evidence, NodeQuery, ResolveStatus, Verdict
+from comfyfixer.tools.resolver.models import DownloadCandidate, Evidence, NodeQuery, ResolveStatus, Verdict
 
 REGISTRY_URL = "https://registry.comfy.org/nodes/"
 
@@ -22,7 +22,7 @@ class NodeResolver:
     def resolve(self, q: NodeQuery) -> Verdict:
         searched: list[str] = []
         evidence: list[Evidence] = []
-        cands: list[Candidate] = []
+        cands: list[DownloadCandidate] = []
         cat = self.catalog
         if cat is None:
             return Verdict(query=q.class_type, kind="node", status=ResolveStatus.NOT_FOUND,
@@ -31,7 +31,7 @@ class NodeResolver:
         if q.class_type in cat.core_classes:
             evidence.append(Evidence(source="catalog:manager", said=f"{q.class_type} is a core ComfyUI node"))
             return Verdict(query=q.class_type, kind="node", status=ResolveStatus.RESOLVED, searched=searched, evidence=evidence,
-                           candidates=[Candidate(source="core", url="https://github.com/comfyanonymous/ComfyUI",
+                           candidates=[DownloadCandidate(source="core", url="https://github.com/comfyanonymous/ComfyUI",
                                                  filename="ComfyUI", score=1.0, exact=True,
                                                  reasons=["+ core node: update ComfyUI rather than installing a pack"])])
         hinted: PackInfo | None = None
@@ -60,7 +60,7 @@ class NodeResolver:
             if found is not None:
                 return Verdict(query=q.class_type, kind="node", status=ResolveStatus.RESOLVED, candidates=[found],
                                searched=searched, evidence=evidence)
-            cands.append(Candidate(source="registry", url=REGISTRY_URL + q.cnr_id, filename=q.cnr_id, score=0.7,
+            cands.append(DownloadCandidate(source="registry", url=REGISTRY_URL + q.cnr_id, filename=q.cnr_id, score=0.7,
                                    reasons=["+ the workflow names this registry id", "- no catalog lists the class"]))
         names = list(cat.node_claims)
         for name, score, _ in process.extract(q.class_type, names, scorer=fuzz.ratio, limit=3):
@@ -72,7 +72,7 @@ class NodeResolver:
         status = ResolveStatus.UNCERTAIN if cands else ResolveStatus.NOT_FOUND
         return Verdict(query=q.class_type, kind="node", status=status, candidates=cands, searched=searched, evidence=evidence)
 
-    def _from_registry(self, q: NodeQuery, searched: list[str], evidence: list[Evidence]) -> Candidate | None:
+    def _from_registry(self, q: NodeQuery, searched: list[str], evidence: list[Evidence]) -> DownloadCandidate | None:
         """The workflow's own registry id, confirmed by the Comfy registry, names the pack exactly."""
         if self.registry is None or not q.cnr_id:
             return None
@@ -86,12 +86,12 @@ class NodeResolver:
             return None
         evidence.append(Evidence(source="registry", said=f"{q.cnr_id} is published from {node.repository}"))
         version = node.latest_version.version if node.latest_version else None
-        return Candidate(source="registry", url=node.repository, filename=q.cnr_id, score=1.0, exact=True,
+        return DownloadCandidate(source="registry", url=node.repository, filename=q.cnr_id, score=1.0, exact=True,
                          repo=node.repository, license=node.license,
                          reasons=["+ the workflow names this registry id", "+ the Comfy registry names its repository"]
                          + ([f"+ latest version {version}"] if version else []))
 
     @staticmethod
-    def _cand(p: PackInfo, q: NodeQuery, score: float, reason: str) -> Candidate:
-        return Candidate(source="catalog:manager", url=p.reference, filename=p.id, score=score, exact=score >= 1.0,
+    def _cand(p: PackInfo, q: NodeQuery, score: float, reason: str) -> DownloadCandidate:
+        return DownloadCandidate(source="catalog:manager", url=p.reference, filename=p.id, score=score, exact=score >= 1.0,
                          repo=p.reference, reasons=[reason] + ([f"+ {p.title}"] if p.title else []))

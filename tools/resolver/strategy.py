@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from rapidfuzz import fuzz
 
-from comfyfixer.tools.catalogs.model_index import CatalogModel, ModelIndex
+from comfyfixer.tools.catalogs.model_index import ModelIndex
 from comfyfixer.tools.catalogs.notes import NotesIndex
 from comfyfixer.tools.civitai.client import CivitaiClient
 from comfyfixer.tools.errors import ComfyFixerError, HTTPError, NotFound
@@ -33,7 +33,13 @@ from comfyfixer.tools.resolver.cache import DiskCache, NullCache
 from comfyfixer.tools.resolver.civitai_stage import CivitaiStage
 from comfyfixer.tools.resolver.common import TRUSTED_HF_AUTHORS, ResolverConfig, Run, strip_query
 from comfyfixer.tools.resolver.hf_stage import HfStage
-from comfyfixer.tools.resolver.models import ALL_SOURCES, Candidate, ModelQuery, ResolveStatus, Verdict
+from comfyfixer.tools.resolver.models import (
+    ALL_SOURCES,
+    DownloadCandidate,
+    ModelQuery,
+    ResolveStatus,
+    Verdict,
+)
 from comfyfixer.tools.resolver.tokens import (
     analyze,
     base_family,
@@ -47,7 +53,12 @@ CACHE_VERSION = "v1"
 
 
 class ModelResolver(HfStage, CivitaiStage):
-    """Resolves :class:`ModelQuery` objects. Clients, catalog index and cache are injected; any may be None."""
+    """Resolves :class:`ModelQuery` objects. Clients, catalog index and cache are injected; any may be None.
+
+    A missing client or index just skips its stage (offline runs, tests). Verdicts are cached per query and
+    set of sources under ``CACHE_VERSION`` (bump it when the decision rules change, so old verdicts are not
+    served). Not thread-safe: one resolver per thread.
+    """
 
     def __init__(
         self,
@@ -68,6 +79,13 @@ class ModelResolver(HfStage, CivitaiStage):
 
     # ------------------------------------------------------------------ entry point
     def resolve(self, query: ModelQuery, *, sources: Iterable[str] = ALL_SOURCES, use_cache: bool = True) -> Verdict:
+        """Ask the sources in order until one settles the query, and return the verdict.
+
+        ``sources`` limits the stages (order is always that of ``ALL_SOURCES``). A stage that fails with a
+        project error is noted in ``searched``/``evidence`` and the next stage runs. With ``use_cache`` a
+        cached verdict is returned as is (``from_cache=True``). A verdict is not cached in offline mode, nor
+        when it is NOT_FOUND after a stage failed, so a network hiccup is not remembered as "no such file".
+        """
         srcs = tuple(s for s in ALL_SOURCES if s in set(sources))
         key = f"{CACHE_VERSION}|{query.key()}|{','.join(srcs)}"
         if use_cache:
@@ -113,7 +131,7 @@ class ModelResolver(HfStage, CivitaiStage):
         """
         if not run.exact:
             return None
-        groups: dict[str, list[Candidate]] = {}
+        groups: dict[str, list[DownloadCandidate]] = {}
         for c in run.exact:
             groups.setdefault(c.sha256 or f"url:{strip_query(c.url)}", []).append(c)
         if len(groups) > 1:
@@ -131,13 +149,13 @@ class ModelResolver(HfStage, CivitaiStage):
         return self._verdict(run, ResolveStatus.RESOLVED, [chosen, *others][: self.config.max_candidates])
 
     @staticmethod
-    def _rank_key(c: Candidate) -> tuple[float, ...]:
+    def _rank_key(c: DownloadCandidate) -> tuple[float, ...]:
         trusted = 1.0 if c.repo and c.repo.split("/")[0] in TRUSTED_HF_AUTHORS else 0.0
         official = 1.0 if c.source in ("workflow", "civitai-hash", "catalog:templates") else 0.0
         return (c.score, official, 0.0 if c.gated else 1.0, trusted, float(c.downloads or 0))
 
     def _fallback(self, run: Run) -> Verdict:
-        cands: dict[str, Candidate] = {}
+        cands: dict[str, DownloadCandidate] = {}
         for c in run.exact:
             cands.setdefault(strip_query(c.url), c)
         if "catalogs" in run.sources and self.index is not None:
@@ -150,12 +168,12 @@ class ModelResolver(HfStage, CivitaiStage):
             return self._verdict(run, ResolveStatus.UNCERTAIN, ranked)
         return self._verdict(run, ResolveStatus.NOT_FOUND, [])
 
-    def _verdict(self, run: Run, status: ResolveStatus, cands: list[Candidate]) -> Verdict:
+    def _verdict(self, run: Run, status: ResolveStatus, cands: list[DownloadCandidate]) -> Verdict:
         return Verdict(query=run.query.filename, kind="model", status=status, candidates=cands,
                        searched=run.searched, evidence=run.evidence, folder=run.query.folder)
 
     # ------------------------------------------------------------------ candidate checks
-    def _check(self, run: Run, c: Candidate) -> Candidate:
+    def _check(self, run: Run, c: DownloadCandidate) -> DownloadCandidate:
         """Add reasons for and against: name, folder kind, base model, gating."""
         q = run.query
         if c.exact:
@@ -186,7 +204,7 @@ class ModelResolver(HfStage, CivitaiStage):
         parsed = parse_hf_url(url)
         if parsed is not None:
             repo, rev, path = parsed
-            cand = Candidate(source="workflow", url=strip_query(url), filename=path.rsplit("/", 1)[-1], score=1.0,
+            cand = DownloadCandidate(source="workflow", url=strip_query(url), filename=path.rsplit("/", 1)[-1], score=1.0,
                              repo=repo, path=path, folder=folders.from_path(path),
                              exact=path.rsplit("/", 1)[-1] == run.info.basename)
             if self.hf is not None:
@@ -207,7 +225,7 @@ class ModelResolver(HfStage, CivitaiStage):
         else:
             name = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
             civ = "civitai.com" in url
-            cand = Candidate(source="workflow", url=url, filename=run.info.basename if civ else name, score=1.0,
+            cand = DownloadCandidate(source="workflow", url=url, filename=run.info.basename if civ else name, score=1.0,
                              needs_token=civ, exact=civ or name == run.info.basename)
             if civ:
                 cand.reasons.append("+ Civitai download named by the workflow (saved under the workflow's filename)")
@@ -237,13 +255,15 @@ class ModelResolver(HfStage, CivitaiStage):
             self._add(run, cand)
         self._confirm_mirrors(run)
 
-    def _catalog_candidate(self, e: CatalogModel, *, exact: bool) -> Candidate:
+    def _catalog_candidate(self, e: DownloadCandidate, *, exact: bool) -> DownloadCandidate:
         parsed = parse_hf_url(e.url)
-        return Candidate(source=e.source, url=strip_query(e.url), filename=e.filename, score=1.0 if exact else 0.0,
-                         repo=parsed[0] if parsed else None, path=parsed[2] if parsed else None,
-                         folder=e.folder or (folders.from_path(parsed[2]) if parsed else None), base_model=e.base,
-                         exact=exact, needs_token="civitai.com" in e.url,
-                         reasons=[f"+ about {e.size} (catalog label)"] if e.size and _parse_size(e.size) else [])
+        return e.model_copy(update={
+            "url": strip_query(e.url), "score": 1.0 if exact else 0.0, "exact": exact,
+            "repo": parsed[0] if parsed else None, "path": parsed[2] if parsed else None,
+            "folder": e.folder or (folders.from_path(parsed[2]) if parsed else None),
+            "needs_token": "civitai.com" in e.url,
+            "reasons": [f"+ about {e.size_label} (catalog label)"] if e.size_label and _parse_size(e.size_label) else [],
+        }, deep=True)
 
     def _confirm_mirrors(self, run: Run) -> None:
         """Catalogs may list one filename at several URLs: compare the HF copies' sha256 (X-Linked-Etag)."""
@@ -277,7 +297,7 @@ class ModelResolver(HfStage, CivitaiStage):
                 run.pool.setdefault(strip_query(e.url), self._catalog_candidate(e, exact=False))
 
     # ------------------------------------------------------------------ fuzzy pool
-    def _score_pool(self, run: Run) -> list[Candidate]:
+    def _score_pool(self, run: Run) -> list[DownloadCandidate]:
         want = run.info
         out = []
         for c in run.pool.values():
@@ -296,7 +316,7 @@ class ModelResolver(HfStage, CivitaiStage):
             out.append(c)
         return sorted(out, key=lambda c: c.score, reverse=True)[: self.config.max_candidates]
 
-    def _add(self, run: Run, cand: Candidate) -> None:
+    def _add(self, run: Run, cand: DownloadCandidate) -> None:
         self._check(run, cand)
         run.exact.append(cand) if cand.exact else run.pool.setdefault(strip_query(cand.url), cand)
 

@@ -2,6 +2,10 @@
 
 ``wan2.2_fun_inpaint_high_noise_14B_fp8_scaled.safetensors`` → family ``wan``, version ``2.2``,
 params ``14b``, precision ``fp8``, scaled; search terms ``wan2.2``, ``wan_2.2``, ``wan`` ...
+
+Pure string work with no network: the Hugging Face stage searches with :func:`search_terms`, and the
+near-miss scoring uses :func:`variant_differences` to say *why* a similar file is not the one asked for
+(an fp16 file is not an fp8 one, even if the names differ by four characters).
 """
 
 from __future__ import annotations
@@ -41,7 +45,12 @@ KNOWN_FAMILIES = frozenset({
 
 
 class FilenameInfo(BaseModel):
-    """Facts read from a model filename (all lower-case)."""
+    """Facts read from a model filename (all lower-case).
+
+    ``basename``/``stem``/``ext`` split the name (``ext`` with its dot); ``subfolder`` is what came before the
+    last ``/``; ``scaled`` marks ``_scaled`` variants; ``versions`` are version numbers in order of
+    appearance (``"2.2"``, ``"3"``); ``family`` is the leading name (``wan``, ``flux``…) or None.
+    """
 
     filename: str = Field(description="As given (may include a sub-folder).")
     basename: str
@@ -67,6 +76,11 @@ def split_name(filename: str) -> tuple[str, str | None]:
 
 
 def analyze(filename: str) -> FilenameInfo:
+    """Read the facts of :class:`FilenameInfo` from ``filename`` (a workflow value, sub-folder allowed).
+
+    Never raises: an odd name just gives fewer facts. Precision spellings are tried longest first, so
+    ``fp8_e4m3fn`` is recognised as such rather than as ``fp8`` with a leftover word.
+    """
     basename, sub = split_name(filename)
     low = basename.lower()
     ext = ""
@@ -108,7 +122,12 @@ def analyze(filename: str) -> FilenameInfo:
 
 
 def search_terms(info: FilenameInfo, *, limit: int = 7) -> list[str]:
-    """Repo-search terms, most specific first: the leading name parts in the separator styles repos use."""
+    """Repo-search terms, most specific first: the leading name parts in the separator styles repos use.
+
+    At most ``limit`` terms from the leading parts (the family term kept last as the broadest net), then
+    terms for other known model families named later in the name (a file made for another model often lives
+    in that model's repo). Terms shorter than three characters and noise words are dropped.
+    """
     parts = [p for p in re.split(r"[_\-\s]+", info.core) if p]
     terms: list[str] = []
 
@@ -152,6 +171,9 @@ def search_terms(info: FilenameInfo, *, limit: int = 7) -> list[str]:
 
 
 def precision_label(info: FilenameInfo) -> str:
+    """``"fp8 scaled"``, ``"fp16"``, ``"unspecified precision GGUF Q4_K_M"``: the variant in words, for
+    reasons.
+    """
     bits = [info.precision or "unspecified precision"]
     if info.scaled:
         bits.append("scaled")
@@ -161,7 +183,11 @@ def precision_label(info: FilenameInfo) -> str:
 
 
 def variant_differences(want: FilenameInfo, got: FilenameInfo) -> list[str]:
-    """Why ``got`` is a different variant of ``want``: precision, scaling, quantisation, version, size."""
+    """Why ``got`` is a different variant of ``want``: precision, scaling, quantisation, version, size.
+
+    One short phrase per difference (format, version and parameter count too); ``[]`` when nothing the
+    filenames say differs. Each difference lowers a near miss's score in the resolver.
+    """
     out: list[str] = []
     if want.precision != got.precision and (want.precision or got.precision):
         out.append(f"precision {got.precision or 'unspecified'} ≠ wanted {want.precision or 'unspecified'}")
@@ -193,7 +219,11 @@ _BASE_PATTERNS = [
 
 
 def base_family(text: str | None) -> str | None:
-    """Coarse base-model family of a filename or a source's base-model label (``SDXL 1.0`` → ``sdxl``)."""
+    """Coarse base-model family of a filename or a source's base-model label (``SDXL 1.0`` → ``sdxl``).
+
+    Pony, Illustrious and NoobAI count as SDXL (they share its architecture). First match wins, so the
+    order of ``_BASE_PATTERNS`` matters. None when nothing is recognised: no conflict is then claimed.
+    """
     if not text:
         return None
     for fam, pat in _BASE_PATTERNS:

@@ -1,5 +1,9 @@
 """The resolver's capabilities: where to download a missing model, which pack provides a node class,
-and both for every need of one workflow. The resolvers come from the :class:`ToolContext`."""
+and both for every need of one workflow. The resolvers come from the :class:`ToolContext`.
+
+The docstrings of the three capabilities are the tool descriptions the assistant reads, so they
+speak to the model; change them with the eval suite at hand.
+"""
 
 from __future__ import annotations
 
