@@ -17,7 +17,9 @@ class CivitaiStage(StageBase):
     civitai: CivitaiClient | None
 
     def _check_civitai_url(self, run: Run, cand: DownloadCandidate) -> None:
-        """Ask Civitai which file a ``/api/download/models/{version}`` URL serves (name, sha256, early access)."""
+        """Ask Civitai which file a ``/api/download/models/{version}`` URL serves (name, sha256, early
+        access).
+        """
         m = re.search(r"/api/download/models/(\d+)", cand.url)
         if m is None or self.civitai is None:
             return

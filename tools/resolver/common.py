@@ -61,8 +61,9 @@ class Run:
 
 
 def strip_query(url: str) -> str:
-    """``url`` without its query string for Hugging Face URLs (signed parameters vary per request, so they
-    would make one file look like several); other URLs are kept whole because Civitai's query picks the file.
+    """``url`` without its query string for Hugging Face URLs (a ``?download=true`` does not change the file,
+    and would make one file look like several); other URLs are kept whole because Civitai's query picks the
+    file.
     """
     return url.split("?", 1)[0] if "huggingface.co" in url or "/resolve/" in url else url
 

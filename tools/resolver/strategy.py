@@ -5,7 +5,8 @@ Sources are asked cheapest and surest first, and the first one that settles the 
 1. ``workflow``  — the URL the workflow carries (checked with a HEAD when it is on Hugging Face);
 2. ``hash``      — Civitai by-hash (a short hash is confirmed against the SHA256 in the answer);
 3. ``catalogs``  — Manager's model list and template URLs, by exact filename (mirrors confirmed by sha256);
-4. ``hf``        — repo search with terms derived from the filename, then an exact filename match in file listings;
+4. ``hf``        — repo search with terms derived from the filename, then an exact filename match in file
+   listings;
 5. ``civitai``   — full-text search with a keyword cascade, validating ``files[].name``.
 
 Near-miss names found on the way become UNCERTAIN candidates, ranked with reasons; never RESOLVED.
@@ -57,7 +58,7 @@ class ModelResolver(HfStage, CivitaiStage):
 
     A missing client or index just skips its stage (offline runs, tests). Verdicts are cached per query and
     set of sources under ``CACHE_VERSION`` (bump it when the decision rules change, so old verdicts are not
-    served). Not thread-safe: one resolver per thread.
+    served).
     """
 
     def __init__(

@@ -126,7 +126,8 @@ def search_terms(info: FilenameInfo, *, limit: int = 7) -> list[str]:
 
     At most ``limit`` terms from the leading parts (the family term kept last as the broadest net), then
     terms for other known model families named later in the name (a file made for another model often lives
-    in that model's repo). Terms shorter than three characters and noise words are dropped.
+    in that model's repo). Terms shorter than three characters are dropped, and so are noise words among the
+    leading terms.
     """
     parts = [p for p in re.split(r"[_\-\s]+", info.core) if p]
     terms: list[str] = []
