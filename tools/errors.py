@@ -81,7 +81,7 @@ class ConfigError(ComfyFixerError):
 
 class IntegrityError(ComfyFixerError):
     """A file failed its size, hash or header check (for example a download whose SHA-256 does not match the
-    one the plan pinned, or a ``.safetensors`` whose header is not JSON). The file is not moved into place.
+    one the plan pinned, or a ``.safetensors`` whose header is not JSON). The download engine quarantines it.
     """
 
 
