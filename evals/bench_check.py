@@ -23,8 +23,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
+from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.readiness import CheckInput, CheckResult, check_workflows
 
 FOLDERS = ["checkpoints", "loras", "vae", "text_encoders", "clip", "unet", "diffusion_models", "controlnet",
@@ -85,20 +85,9 @@ def build_workspace(root: Path, n_workflows: int, n_models: int, corpus: Path | 
     return wf_dir, base
 
 
-def _catalog(wheel_dir: Path | None) -> Any:
-    from comfyfixer.tools.catalogs import load_manager_catalog
-    from comfyfixer.tools.errors import ConfigError
-
-    dirs = [wheel_dir] if wheel_dir else [Path(__file__).resolve().parents[1] / ".cache" / "corpora"]
-    try:
-        return load_manager_catalog(wheel_dirs=dirs)
-    except ConfigError:
-        return None
-
-
-def _timed(inp: CheckInput, catalog: Any) -> tuple[float, CheckResult]:
+def _timed(inp: CheckInput, ctx: ToolContext) -> tuple[float, CheckResult]:
     t0 = time.perf_counter()
-    result = check_workflows(inp, catalog=catalog)
+    result = check_workflows(inp, ctx)
     return time.perf_counter() - t0, result
 
 
@@ -123,10 +112,11 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         wf_dir, base = build_workspace(tmp, args.workflows, args.models, args.corpus)
         setup_s = time.perf_counter() - t0
-        catalog = _catalog(args.manager_wheel_dir)
-        inp = CheckInput(paths=[str(wf_dir)], comfyui_dir=base, cache_dir=tmp / "cache")
-        cold_s, cold = _timed(inp, catalog)
-        warm = [_timed(inp, catalog) for _ in range(max(1, args.repeat))]
+        wheels = args.manager_wheel_dir or Path(__file__).resolve().parents[1] / ".cache" / "corpora"
+        inp = CheckInput(paths=[str(wf_dir)])
+        ctx = ToolContext(comfyui_dir=base, cache_dir=tmp / "cache", state_dir=tmp / "state", manager_wheel_dirs=(wheels,))
+        cold_s, cold = _timed(inp, ctx)
+        warm = [_timed(inp, ctx) for _ in range(max(1, args.repeat))]
         warm_s = statistics.median(t for t, _ in warm)
         same = all(_signature(r) == _signature(cold) for _, r in warm)
         last = warm[-1][1]
