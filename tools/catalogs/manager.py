@@ -41,14 +41,24 @@ def manager_cache_dir(cache_dir: Path) -> Path:
 def load_cached_manager_catalog(
     cache_dir: Path, folder: Path | None = None, wheel_dirs: Iterable[Path] = ()
 ) -> ManagerCatalog:
-    """The catalogs from an explicit folder, the refreshed cache, the installed package or a wheel."""
+    """The catalogs from an explicit folder, the refreshed cache, the installed package or a wheel.
+
+    ``cache_dir`` is the general cache folder (see :func:`manager_cache_dir`); wheels are looked for in the
+    refreshed folder, the cache folder itself and ``wheel_dirs``. Raises ``ConfigError`` as
+    :func:`find_catalog_source` does.
+    """
     cached = manager_cache_dir(cache_dir)
     return load_manager_catalog(folder, cached, [cached, Path(cache_dir), *wheel_dirs])
 CORE_REPO = "https://github.com/comfyanonymous/comfyui"
 
 
 class PackInfo(BaseModel):
-    """A custom node pack as the Manager lists it."""
+    """A custom node pack as the Manager lists it.
+
+    ``id`` is the Manager's id (often the registry id), ``reference`` the repository URL, ``files`` the
+    URLs the Manager would install from (usually the same repository), ``install_type`` ``git-clone``,
+    ``copy``, … as the Manager says. Packs known only from the node map get an id from the repository name.
+    """
 
     id: str
     reference: str
@@ -59,7 +69,11 @@ class PackInfo(BaseModel):
 
 
 class ManagerModel(BaseModel):
-    """One entry of the Manager's ``model-list.json``."""
+    """One entry of the Manager's ``model-list.json``.
+
+    ``save_path`` is a folder (``loras``, ``checkpoints/SDXL``) or ``"default"`` (the folder of ``type``);
+    ``size`` is a rounded label such as ``"2.0GB"``, never a byte count; ``base`` the base model label.
+    """
 
     name: str
     type: str | None = None
@@ -73,7 +87,11 @@ class ManagerModel(BaseModel):
 
 
 def normalize_repo_url(url: str) -> str:
-    """Compare repository URLs by host and path only: case, ``.git`` and slashes differ in the wild."""
+    """Compare repository URLs by host and path only: case, ``.git`` and slashes differ in the wild.
+
+    Lower-cases the whole URL and turns ``http://`` into ``https://``. Only for comparing: never use the
+    result to clone (GitHub paths are case-insensitive, other hosts may not be).
+    """
     u = url.strip().rstrip("/")
     if u.endswith(".git"):
         u = u[:-4]
@@ -89,6 +107,9 @@ class CatalogSource:
     location: Path
 
     def read(self, name: str) -> Any:
+        """The parsed JSON of catalog file ``name``; raises ``FileNotFoundError`` if this source lacks it and
+        ``ValueError`` if it is not JSON.
+        """
         if self.kind == "wheel":
             with zipfile.ZipFile(self.location) as zf:
                 member = next((n for n in zf.namelist() if n.endswith("/" + name)), None)
@@ -98,12 +119,20 @@ class CatalogSource:
         return json.loads((self.location / name).read_text(encoding="utf-8"))
 
     def describe(self) -> str:
+        """The one-line origin shown in reports and evidence."""
         return f"ComfyUI-Manager catalogs ({self.kind}: {self.location})"
 
 
 @dataclass
 class ManagerCatalog:
-    """Class → pack claims, pack list and model list, with the Manager's matching rules."""
+    """Class → pack claims, pack list and model list, with the Manager's matching rules.
+
+    Built once per catalog file version by :func:`load_manager_catalog`. ``packs`` is keyed by normalised
+    repository URL (each of a pack's install URLs maps to it); ``node_claims`` lists, per class, the
+    repositories whose node map entry names it; ``preemptions`` are classes a pack claims outright;
+    ``patterns`` are the Manager's ``nodename_pattern`` regexes; ``core_classes`` are the classes the
+    node map lists for ComfyUI itself. Treat it as read-only: instances are shared through a cache.
+    """
 
     source: CatalogSource
     packs: dict[str, PackInfo] = field(default_factory=dict)  # normalised reference -> pack
@@ -116,6 +145,9 @@ class ManagerCatalog:
     models: list[ManagerModel] = field(default_factory=list)
 
     def pack(self, ref: str) -> PackInfo:
+        """The pack at repository ``ref``, or a stand-in named after the repository when the Manager does not
+        list it (so a claim never points at nothing).
+        """
         norm = normalize_repo_url(ref)
         found = self.packs.get(norm)
         if found is not None:
@@ -165,7 +197,12 @@ def _installed_package_dir() -> Path | None:
 def find_catalog_source(
     folder: Path | None = None, cache_dir: Path | None = None, wheel_dirs: Iterable[Path] = ()
 ) -> CatalogSource:
-    """Locate the Manager's catalogs, or say how to get them."""
+    """Locate the Manager's catalogs, or say how to get them.
+
+    Order as in the module docstring; a folder counts only if it has ``extension-node-map.json``. The newest
+    wheel by name is used when several are present. Raises ``ConfigError`` when ``folder`` is given but
+    lacks the node map, or when nothing is found (the hint says to run ``catalogs refresh``).
+    """
     if folder is not None:
         if not (folder / CATALOG_FILES[0]).is_file():
             raise ConfigError(f"{folder} has no {CATALOG_FILES[0]}", hint="point manager_catalog_dir at the folder that holds it")
@@ -251,7 +288,12 @@ def _cached(kind: str, location: str, mtime: float) -> ManagerCatalog:
 def load_manager_catalog(
     folder: Path | None = None, cache_dir: Path | None = None, wheel_dirs: Iterable[Path] = ()
 ) -> ManagerCatalog:
-    """Load (once per process and file version) the Manager's catalogs."""
+    """Load (once per process and file version) the Manager's catalogs.
+
+    The cache key includes the node map's modification time, so a ``catalogs refresh`` in the same process
+    is picked up; at most four versions are kept. A missing ``custom-node-list.json`` or
+    ``model-list.json`` gives empty lists; only the node map is required.
+    """
     src = find_catalog_source(folder, cache_dir, tuple(wheel_dirs))
     probe = src.location if src.kind == "wheel" else src.location / CATALOG_FILES[0]
     return _cached(src.kind, str(src.location), probe.stat().st_mtime)

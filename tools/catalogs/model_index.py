@@ -27,22 +27,30 @@ def _basename(name: str) -> str:
 
 
 class ModelIndex:
-    """``basename → [DownloadCandidate]`` with the sources it was built from."""
+    """``basename → [DownloadCandidate]`` with the sources it was built from.
+
+    Candidates here are not yet checked or scored: the resolver adds hashes (for Hugging Face URLs),
+    reasons and scores. ``sources`` lists one line per catalog added, for the verdict's ``searched``.
+    """
 
     def __init__(self) -> None:
         self.by_name: dict[str, list[DownloadCandidate]] = {}
         self.sources: list[str] = []
 
     def add(self, entry: DownloadCandidate) -> None:
+        """Add one entry; the same URL from the same source is kept once."""
         entries = self.by_name.setdefault(entry.filename, [])
         if not any(e.url == entry.url and e.source == entry.source for e in entries):
             entries.append(entry)
 
     def lookup(self, filename: str) -> list[DownloadCandidate]:
-        """Entries whose basename equals ``filename``'s basename exactly (case-sensitive, like ComfyUI on Linux)."""
+        """Entries whose basename equals ``filename``'s basename exactly (case-sensitive, like ComfyUI on
+        Linux).
+        """
         return list(self.by_name.get(_basename(filename), []))
 
     def names(self) -> list[str]:
+        """Every basename in the index (for fuzzy near-miss lookups)."""
         return list(self.by_name)
 
     def __len__(self) -> int:
@@ -50,6 +58,11 @@ class ModelIndex:
 
     # ---------------------------------------------------------------- builders
     def add_manager(self, catalog: ManagerCatalog) -> int:
+        """Add every model of the Manager's ``model-list.json``; returns how many.
+
+        ``save_path`` becomes the folder kind and sub-folder (``"default"`` maps the Manager's type to a
+        folder); the catalog's size label is kept as ``size_label``, not as bytes.
+        """
         n = 0
         for m in catalog.models:
             folder, sub = _split_save_path(m.save_path, m.type)
@@ -61,7 +74,12 @@ class ModelIndex:
         return n
 
     def add_workflow_models(self, workflow: Any, *, origin: str, source: str = "catalog:workflow") -> int:
-        """Every ``properties.models`` entry of a UI workflow (subgraphs included) and its top-level ``models``."""
+        """Every ``properties.models`` entry of a UI workflow (subgraphs included) and its top-level
+        ``models``.
+
+        Only entries with a string name and an ``https://`` URL are kept; ``directory`` becomes the folder
+        kind. Returns how many were added.
+        """
         n = 0
         for m in iter_properties_models(workflow):
             name, url = m.get("name"), m.get("url")
@@ -74,6 +92,9 @@ class ModelIndex:
         return n
 
     def add_templates(self, folders: Iterable[Path]) -> int:
+        """Add the models of every ``*.json`` template in ``folders``; files that are not JSON are skipped.
+        Returns how many entries were added.
+        """
         n = 0
         for folder in folders:
             files = sorted(Path(folder).glob("*.json"))
@@ -104,7 +125,12 @@ _MANAGER_TYPE_FOLDER = {
 
 
 def iter_properties_models(workflow: Any) -> Iterable[dict[str, Any]]:
-    """``properties.models`` dicts of every node (subgraph definitions too) plus the workflow's own ``models``."""
+    """``properties.models`` dicts of every node (subgraph definitions too) plus the workflow's own
+    ``models``.
+
+    Walks nested subgraph definitions without recursion, so a deep or hostile file cannot hit Python's
+    recursion limit. Non-dict entries are skipped; nothing is validated beyond being a dict.
+    """
     if not isinstance(workflow, dict):
         return
     stack: list[Any] = [workflow]
@@ -128,7 +154,11 @@ def iter_properties_models(workflow: Any) -> Iterable[dict[str, Any]]:
 
 
 def find_template_dirs() -> list[Path]:
-    """Template folders of installed template packages (located without importing them)."""
+    """Template folders of installed template packages (located without importing them).
+
+    Looks for a ``templates/`` folder in each package of ``TEMPLATE_PACKAGES``; ``[]`` when none is
+    installed (the index then has only the Manager's list).
+    """
     out = []
     for name in TEMPLATE_PACKAGES:
         try:
@@ -147,7 +177,10 @@ def find_template_dirs() -> list[Path]:
 def build_model_index(
     manager: ManagerCatalog | None = None, template_dirs: Iterable[Path] = (), workflows: Iterable[tuple[str, Any]] = ()
 ) -> ModelIndex:
-    """An index over the given catalogs (each optional)."""
+    """An index over the given catalogs (each optional).
+
+    ``workflows`` are ``(origin, parsed UI workflow)`` pairs, for URLs a user's own workflows carry.
+    """
     idx = ModelIndex()
     if manager is not None:
         idx.add_manager(manager)

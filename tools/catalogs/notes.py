@@ -21,6 +21,10 @@ FOLDER_KINDS = frozenset({"checkpoints", "loras", "vae", "diffusion_models", "te
 
 
 class NoteHint(BaseModel):
+    """One note that mentions a model file: its ``title`` (front matter, else the file stem), ``path`` (the
+    note's file name), the Hugging Face repos its ``sources`` cite, and the folder a table row files the
+    model under.
+    """
     title: str
     path: str
     repos: list[str] = Field(default_factory=list, description="Hugging Face repos the note cites.")
@@ -28,12 +32,13 @@ class NoteHint(BaseModel):
 
 
 class NotesIndex:
-    """``basename → [NoteHint]``."""
+    """``basename → [NoteHint]``, built by :func:`load_notes`."""
 
     def __init__(self) -> None:
         self.by_name: dict[str, list[NoteHint]] = {}
 
     def lookup(self, filename: str) -> list[NoteHint]:
+        """Hints for ``filename``'s basename (sub-folders ignored); ``[]`` when no note names it."""
         return list(self.by_name.get(filename.replace("\\", "/").rsplit("/", 1)[-1], []))
 
     def __len__(self) -> int:
@@ -53,7 +58,12 @@ def _front_matter(text: str) -> tuple[dict[str, object], str]:
 
 
 def load_notes(folder: Path) -> NotesIndex:
-    """Read every ``*.md`` note in ``folder``."""
+    """Read every ``*.md`` note in ``folder``.
+
+    A file counts when it appears in backticks with a model extension; in a Markdown table row, a backticked
+    folder kind in a later cell becomes the hint's folder. Only ``https://huggingface.co/<owner>/<repo>``
+    source URLs become repos. Bad front matter is ignored (the note still counts, titled by its file name).
+    """
     idx = NotesIndex()
     for path in sorted(Path(folder).glob("*.md")):
         meta, body = _front_matter(path.read_text(encoding="utf-8"))

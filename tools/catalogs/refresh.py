@@ -1,7 +1,10 @@
-"""Download fresh copies of ComfyUI-Manager's catalogs into our cache folder (``comfyfixer catalogs refresh``).
+"""Download fresh copies of ComfyUI-Manager's catalogs into our cache folder (``comfyfixer catalogs
+refresh``).
 
 Files are written as new files then atomically moved into place, and only if they parse as JSON of the
-expected shape, so a failed or partial download never replaces a good catalog.
+expected shape, so a failed or partial download never replaces a good catalog. Each file is checked
+and written on its own, so a failure part-way leaves earlier files refreshed and later ones as they were.
+The default source is the Manager's ``main`` branch on GitHub; no token is sent.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ _EXPECTED_KEY = {"custom-node-list.json": "custom_nodes", "model-list.json": "mo
 
 
 class RefreshResult(BaseModel):
+    """The folder written to and the size in bytes of each file written."""
     folder: str
     files: dict[str, int]  # name -> bytes written
 
@@ -37,7 +41,12 @@ def refresh_catalogs(
     retries: int = 3,
     client: httpx.Client | None = None,
 ) -> RefreshResult:
-    """Fetch every file in ``CATALOG_FILES`` from ``base_url`` into ``dest``."""
+    """Fetch every file in ``CATALOG_FILES`` from ``base_url`` into ``dest``.
+
+    Redirects are followed (raw GitHub URLs may redirect). Raises the shared HTTP errors for a failed
+    request and ``UpstreamError`` for a body that is not JSON or lacks the expected top-level list. A
+    ``client`` passed in is not closed.
+    """
     dest.mkdir(parents=True, exist_ok=True)
     own = client is None
     http = client or build_client(timeout=timeout, follow_redirects=True)
