@@ -43,7 +43,7 @@ def refresh_catalogs(
 ) -> RefreshResult:
     """Fetch every file in ``CATALOG_FILES`` from ``base_url`` into ``dest``.
 
-    Redirects are followed (raw GitHub URLs may redirect). Raises the shared HTTP errors for a failed
+    Redirects are followed. Raises the shared HTTP errors for a failed
     request and ``UpstreamError`` for a body that is not JSON or lacks the expected top-level list. A
     ``client`` passed in is not closed.
     """
