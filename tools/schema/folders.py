@@ -4,6 +4,8 @@ ComfyUI's loaders fill their combo from ``folder_paths.get_filename_list(<folder
 folder is a property of the loader, not of the file name. ``CORE_LOADER_FOLDERS`` is that
 fact for core loaders (from ComfyUI's ``nodes.py`` and ``comfy_extras``); for custom nodes we
 fall back to a workflow's own ``properties.models[].directory``, then to the input's name.
+The table is hand-kept: a new core loader needs a row here, or its models are found only by the
+name heuristics.
 """
 
 from __future__ import annotations
@@ -81,7 +83,12 @@ def core_model_folder(class_type: str, input_name: str) -> str | None:
 
 
 def guess_folder_from_input(class_type: str, input_name: str | None) -> str | None:
-    """A best guess from the input's name (documented heuristic for custom loaders)."""
+    """A best guess from the input's name (documented heuristic for custom loaders).
+
+    Checked against ``_NAME_HINTS`` (``ckpt_name`` → checkpoints, ``lora_name`` → loras, …), with two
+    class-name special cases (CLIP-vision loaders, upscale loaders' ``model_name``). None when nothing
+    matches; the caller then reports the folder as unknown rather than guessing further.
+    """
     if not input_name:
         return None
     name = input_name.lower()
@@ -96,5 +103,7 @@ def guess_folder_from_input(class_type: str, input_name: str | None) -> str | No
 
 
 def looks_like_model_file(value: object) -> bool:
-    """A string whose extension is a model format ComfyUI loaders read."""
+    """A string whose extension is a model format ComfyUI loaders read (5 to 1023 characters, so a long
+    prompt ending in ``.pt`` is not taken for a file name).
+    """
     return isinstance(value, str) and 4 < len(value) < 1024 and value.lower().endswith(MODEL_EXTENSIONS)

@@ -28,7 +28,11 @@ SNAPSHOT_RESOURCE = "core_object_info.json"
 
 
 class SchemaSet(Mapping[str, NodeSchema]):
-    """Node schemas by class type, with where they came from."""
+    """Node schemas by class type, with where they came from.
+
+    A read-only mapping; ``source`` is a human description for reports ("live ComfyUI http://…",
+    "bundled core snapshot (ComfyUI 0.3.64)") and ``comfyui_version`` the version when known.
+    """
 
     def __init__(self, schemas: dict[str, NodeSchema], source: str, comfyui_version: str | None = None) -> None:
         self._schemas = schemas
@@ -186,7 +190,13 @@ def _parse_v3(info: Mapping[str, Any]) -> NodeSchema:
 
 
 def parse_schema(class_type: str, info: Mapping[str, Any]) -> NodeSchema:
-    """Normalise one node description in any of the three shapes."""
+    """Normalise one node description in any of the three shapes.
+
+    The shape is told apart by its keys: V3 has ``node_id`` and an ``inputs`` list, V2 an ``inputs``
+    mapping and no ``input``, anything else is read as V1. V1 inputs keep ``input_order`` when the server
+    sends it (newer servers do), else the mapping's order. A V1 answer from a V3 node (it carries
+    ``deprecated``, ``experimental`` and ``api_node``) is marked ``shape="v3"``.
+    """
     if "node_id" in info and isinstance(info.get("inputs"), list):
         return _parse_v3(info)
     if isinstance(info.get("inputs"), Mapping) and "input" not in info:
@@ -195,7 +205,11 @@ def parse_schema(class_type: str, info: Mapping[str, Any]) -> NodeSchema:
 
 
 def parse_object_info(data: Any, source: str, comfyui_version: str | None = None) -> SchemaSet:
-    """Parse a whole ``object_info`` document (a mapping of class type to description, or a V3 list)."""
+    """Parse a whole ``object_info`` document (a mapping of class type to description, or a V3 list).
+
+    A node that fails to parse is logged and skipped, so one odd custom node does not lose the rest.
+    Raises ``InputError`` when ``data`` is neither a mapping nor a list.
+    """
     schemas: dict[str, NodeSchema] = {}
     items: list[tuple[str, Any]]
     if isinstance(data, Mapping):
@@ -217,7 +231,10 @@ def parse_object_info(data: Any, source: str, comfyui_version: str | None = None
 
 
 def load_object_info(path: Path | str) -> SchemaSet:
-    """Load a saved ``object_info`` JSON file."""
+    """Load a saved ``object_info`` JSON file (as saved from ``/object_info``, or the frontend's V2 shape).
+
+    Raises ``InputError`` if the file is missing or not JSON.
+    """
     p = Path(path)
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
@@ -229,7 +246,13 @@ def load_object_info(path: Path | str) -> SchemaSet:
 
 
 def fetch_object_info(base_url: str, *, timeout: float = 30.0) -> SchemaSet:
-    """Fetch ``/object_info`` (and the version from ``/system_stats``) from a running ComfyUI."""
+    """Fetch ``/object_info`` (and the version from ``/system_stats``) from a running ComfyUI.
+
+    Plain http is allowed (loopback servers). One attempt, no retries: this is called to start a
+    command, and a server that is down should be reported at once. Raises ``ConfigError`` when the
+    server does not answer or answers with something that is not JSON; a failing ``/system_stats`` only
+    leaves the version unknown.
+    """
     import httpx
 
     from comfyfixer.tools.http import build_client
@@ -255,7 +278,10 @@ def fetch_object_info(base_url: str, *, timeout: float = 30.0) -> SchemaSet:
 
 
 def load_schemas(source: str | Path | None) -> SchemaSet:
-    """Schemas from a URL (``http…``), a file path, or the bundled core snapshot when ``None``."""
+    """Schemas from a URL (``http…``), a file path, or the bundled core snapshot when ``None``.
+
+    Raises as :func:`fetch_object_info` or :func:`load_object_info` do.
+    """
     if source is None:
         return bundled_core_schemas()
     s = str(source)
@@ -266,7 +292,12 @@ def load_schemas(source: str | Path | None) -> SchemaSet:
 
 @lru_cache(maxsize=1)
 def bundled_core_schemas() -> SchemaSet:
-    """Core node schemas of ComfyUI 0.3.64, shipped with the project (model lists emptied)."""
+    """Core node schemas of ComfyUI 0.3.64, shipped with the project (model lists emptied).
+
+    Read from package data once per process. Combo inputs that list models or uploads are empty, so
+    "is this value allowed?" cannot be answered from the snapshot for those inputs. Rebuild it with
+    ``python -m comfyfixer.tools.schema.snapshot`` (see ``snapshot.py``).
+    """
     text = resources.files("comfyfixer.tools.schema").joinpath("data", SNAPSHOT_RESOURCE).read_text(encoding="utf-8")
     data = json.loads(text)
     version = data.pop("__comfyui_version__", None)

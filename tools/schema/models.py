@@ -1,4 +1,10 @@
-"""Typed node schema shared by the inspector, the readiness check and the reconstructor."""
+"""Typed node schema shared by the inspector, the readiness check and the reconstructor.
+
+Built only by ``loader.py``; every shape of ``object_info`` ends up as these models, so consumers
+never look at raw JSON. The widget rules (:attr:`InputSpec.is_widget`, the extra slots) mirror what
+ComfyUI's frontend does when it writes ``widgets_values``; get them wrong and every later value of a
+node is read into the wrong input.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,13 @@ WIDGET_TYPES = frozenset({"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"})
 
 
 class InputSpec(BaseModel):
-    """One input of a node, in ``input_order``."""
+    """One input of a node, in ``input_order``.
+
+    ``section`` is where the schema lists it; hidden inputs (``PROMPT``, ``UNIQUE_ID``…) are filled by the
+    server and never appear in a workflow. ``default``, ``min`` and ``max`` come from the spec's options;
+    ``image_upload`` is also set for video and audio uploads. ``force_input`` marks a widget type shown as a
+    socket, ``multiline`` a text box.
+    """
 
     name: str
     type: str = Field(description="INT, FLOAT, STRING, BOOLEAN, COMBO, or a socket type such as MODEL.")
@@ -48,13 +60,20 @@ class InputSpec(BaseModel):
 
 
 class OutputSpec(BaseModel):
+    """One output socket: display ``name``, ``type`` (MODEL, IMAGE, …) and whether it outputs a list."""
     name: str
     type: str
     is_list: bool = False
 
 
 class NodeSchema(BaseModel):
-    """A node class as ComfyUI describes it."""
+    """A node class as ComfyUI describes it.
+
+    ``python_module`` says where the class comes from (``nodes``, ``comfy_extras.…``,
+    ``custom_nodes.<pack>``); ``output_node`` marks nodes that end a graph (SaveImage…), ``api_node`` nodes
+    that call a paid remote API, ``shape`` which ``object_info`` shape it was read from. Treat instances as
+    read-only: the widget list is computed once and cached.
+    """
 
     class_type: str
     display_name: str | None = None
@@ -69,9 +88,13 @@ class NodeSchema(BaseModel):
     shape: Literal["v1", "v2", "v3"] = "v1"
 
     def input(self, name: str) -> InputSpec | None:
+        """The input named ``name``, or None."""
         return next((i for i in self.inputs if i.name == name), None)
 
     def widget_inputs(self) -> list[InputSpec]:
+        """Inputs the frontend shows as widgets, in order: the positions of ``widgets_values`` (plus each
+        input's extra slots) follow this list.
+        """
         return self._widgets
 
     @cached_property
@@ -86,4 +109,5 @@ class NodeSchema(BaseModel):
 
     @property
     def is_custom(self) -> bool:
+        """The class comes from a custom node pack (``python_module`` under ``custom_nodes``)."""
         return bool(self.python_module and self.python_module.startswith("custom_nodes"))

@@ -27,6 +27,10 @@ def _is_listing(cls: str, name: str, options: list[Any]) -> bool:
 
 
 def build(info: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot form of an ``object_info`` mapping: custom-node classes dropped, model and upload listings
+    emptied, tooltips and descriptions removed (they are large and not needed to read workflows).
+    Changes ``info`` in place.
+    """
     out: dict[str, Any] = {}
     for cls, node in info.items():
         if str(node.get("python_module", "")).startswith("custom_nodes"):
@@ -49,6 +53,9 @@ def build(info: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``snapshot.py SRC VERSION DST``: write the snapshot of ``SRC`` tagged with ``VERSION`` to ``DST``;
+    returns 0. Arguments are positional and unchecked (a developer tool).
+    """
     args = argv if argv is not None else sys.argv[1:]
     src, version, dst = Path(args[0]), args[1], Path(args[2])
     data = build(json.loads(src.read_text(encoding="utf-8")))
