@@ -1,4 +1,10 @@
-"""This machine's GPUs, memory and disk, for sizing models (no psutil: nvidia-smi and /proc)."""
+"""This machine's GPUs, memory and disk, for sizing models (no psutil: nvidia-smi and /proc).
+
+Only NVIDIA GPUs are read (through ``nvidia-smi``, with a 10 s timeout); AMD, Apple and Intel GPUs
+show up as a note, not as an error. RAM comes from ``/proc/meminfo``, so it is unknown outside Linux.
+Nothing measured here is cached: free VRAM and RAM change from call to call. Every value that could
+not be measured is None with a reason in ``notes``, so the assistant can say what it does not know.
+"""
 
 from __future__ import annotations
 
@@ -48,7 +54,12 @@ class HardwareProfile(BaseModel):
 
 
 def parse_nvidia_smi(text: str) -> list[GpuInfo]:
-    """Rows of ``nvidia-smi --query-gpu=name,memory.total,memory.free,driver_version --format=csv,noheader,nounits``."""
+    """Rows of ``nvidia-smi --query-gpu=name,memory.total,memory.free,driver_version
+    --format=csv,noheader,nounits``.
+
+    Lines whose memory total is not a number (headers, "[N/A]") are skipped; a missing free value or
+    driver gives None.
+    """
     gpus = []
     for line in text.splitlines():
         parts = [p.strip() for p in line.split(",")]
@@ -61,7 +72,7 @@ def parse_nvidia_smi(text: str) -> list[GpuInfo]:
 
 
 def parse_meminfo(text: str) -> tuple[int | None, int | None]:
-    """Total and available RAM in MiB from ``/proc/meminfo``."""
+    """Total and available RAM in MiB from ``/proc/meminfo`` (which reports kB); None for a missing field."""
     values: dict[str, int] = {}
     for line in text.splitlines():
         key, _, rest = line.partition(":")

@@ -1,13 +1,16 @@
 """Search the project's Markdown knowledge pack with BM25 (no database, no embeddings).
 
 Each document in ``comfyfixer.knowledge`` is one topic with YAML front matter (title, tags,
-sources, last_reviewed). Documents are split at ``##``/``###`` headings so a hit is a
+sources, last_reviewed). Documents are split at ``#`` to ``###`` headings so a hit is a
 heading-sized section that can be cited as ``doc#heading``. The index is built once per process
 from package data (about a hundred sections; a few milliseconds).
 
 When the optional ``comfyui-embedded-docs`` package is installed (the ``docs`` extra), its English
 per-node reference pages (inputs, outputs, what the node does) are indexed too, as documents
 ``node:<ClassName>``. The package is located, never imported.
+
+BM25 (``bm25s``) is lexical: it matches the exact technical words queries are made of (file names,
+error text, node names) and needs no model download.
 """
 
 from __future__ import annotations
@@ -75,6 +78,9 @@ class KnowledgeResult(BaseModel):
 
 @dataclass(frozen=True)
 class Section:
+    """One searchable unit: a heading-sized piece of a document with the document's title, tags and sources
+    (node reference pages are one section each, cut at ``MAX_NODE_DOC_CHARS``).
+    """
     doc: str
     title: str
     tags: tuple[str, ...]
@@ -85,13 +91,18 @@ class Section:
 
 @dataclass(frozen=True)
 class KnowledgeDoc:
+    """A parsed knowledge document: its id (file name without ``.md``), front matter and Markdown body."""
     doc: str
     meta: dict[str, Any]
     body: str
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-case word tokens; compound names (``clip_l.safetensors``) also yield their parts."""
+    """Lower-case word tokens; compound names (``clip_l.safetensors``) also yield their parts.
+
+    Stop words are dropped from plain words and from the parts, but a compound token is kept whole, so a
+    query for an exact file name still scores highest on the section that names it.
+    """
     out: list[str] = []
     for tok in _WORD.findall(text.lower()):
         parts = re.split(r"[._-]", tok)
@@ -104,7 +115,11 @@ def tokenize(text: str) -> list[str]:
 
 
 def parse_document(doc: str, raw: str) -> KnowledgeDoc:
-    """Split a document into its front matter and body; a document without front matter is refused."""
+    """Split a document into its front matter and body; a document without front matter is refused.
+
+    Raises ``ValueError`` (a packaging bug) when the front matter is missing or not a
+    YAML mapping.
+    """
     m = _FRONT_MATTER.match(raw)
     if not m:
         raise ValueError(f"knowledge document {doc!r} has no front matter")
@@ -125,7 +140,11 @@ def _source_names(meta: dict[str, Any]) -> tuple[str, ...]:
 
 
 def split_sections(kd: KnowledgeDoc) -> list[Section]:
-    """Cut a document at ``#``-``###`` headings; text before the first heading is its own section."""
+    """Cut a document at ``#``-``###`` headings; text before the first heading is its own section.
+
+    Sections with no text under their heading are left out; deeper headings (``####``) stay inside their
+    section.
+    """
     title = str(kd.meta.get("title") or kd.doc)
     tags = tuple(str(t) for t in kd.meta.get("tags") or [])
     sources = _source_names(kd.meta)
@@ -143,7 +162,7 @@ def split_sections(kd: KnowledgeDoc) -> list[Section]:
 
 
 def load_documents() -> list[KnowledgeDoc]:
-    """Every ``*.md`` document shipped in the knowledge package, sorted by name."""
+    """Every ``*.md`` document shipped in the knowledge package, sorted by name (``README.md`` excluded)."""
     docs = []
     for entry in sorted(resources.files(PACKAGE).iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".md") and entry.name.lower() != "readme.md":
@@ -152,7 +171,10 @@ def load_documents() -> list[KnowledgeDoc]:
 
 
 class KnowledgeIndex:
-    """BM25 over sections. The heading and title count twice: they name the topic."""
+    """BM25 over sections. The heading and title count twice: they name the topic.
+
+    Tags are indexed too. Built once per process by :func:`pack_index`/:func:`default_index`.
+    """
 
     def __init__(self, sections: list[Section]) -> None:
         import bm25s
@@ -165,6 +187,12 @@ class KnowledgeIndex:
         self._retriever.index(corpus, show_progress=False)
 
     def search(self, query: str, limit: int = 4, tag: str | None = None) -> list[tuple[Section, float]]:
+        """Up to ``limit`` ``(section, score)`` pairs, best first; only positive scores count.
+
+        ``tag`` keeps sections carrying that tag (case-insensitive); the whole corpus is scored then, so a
+        rare tag still finds its best ``limit`` sections. An empty query (or one of stop words only) gives
+        ``[]``.
+        """
         tokens = tokenize(query)
         if not tokens or not self.sections:
             return []
@@ -185,7 +213,12 @@ class KnowledgeIndex:
 
 
 def node_doc_sections(root: Path | None = None) -> list[Section]:
-    """One section per node class from comfyui-embedded-docs' English pages; [] when not installed."""
+    """One section per node class from comfyui-embedded-docs' English pages; [] when not installed.
+
+    ``root`` overrides where the ``<Class>/en.md`` pages are looked for (tests). Each page's first
+    ``#`` heading becomes the title; the text is cut at ``MAX_NODE_DOC_CHARS`` (4,000) characters so a
+    long page cannot crowd out the pack.
+    """
     if root is None:
         spec = importlib.util.find_spec(NODE_DOCS_PACKAGE)  # locates the package without importing it
         if spec is None or not spec.origin:

@@ -33,7 +33,9 @@ MAX_RUN_PAYLOAD = 10 * 1024 * 1024  # /run rejects bodies over 10 MB
 
 
 class JobFailed(UpstreamError):
-    """The job ended FAILED, CANCELLED or TIMED_OUT; ``status`` holds RunPod's answer."""
+    """The job ended FAILED, CANCELLED or TIMED_OUT, or :meth:`RunPodClient.wait` ran past its deadline;
+    ``job`` holds RunPod's last answer (its ``status`` says which).
+    """
 
     def __init__(self, message: str, *, job: JobStatus, **kw: Any) -> None:
         super().__init__(message, **kw)
@@ -41,7 +43,13 @@ class JobFailed(UpstreamError):
 
 
 class RunPodClient(ServiceClient):
-    """One serverless endpoint: submit, poll, cancel, health."""
+    """One serverless endpoint: submit, poll, cancel, health.
+
+    ``endpoint_id`` must be one path segment (``ValueError`` otherwise, so it cannot redirect the URL). The
+    API key is bound to the base URL's origin; without one every call raises ``AuthRequired`` before any
+    request. ``sleep`` is injected so tests of polling and 429 back-off run instantly; ``transport`` lets
+    them replay answers.
+    """
 
     def __init__(
         self,
@@ -81,7 +89,11 @@ class RunPodClient(ServiceClient):
                                 status=resp.status_code) from None
 
     def run(self, job_input: dict[str, Any], *, execution_timeout_ms: int | None = None) -> JobStatus:
-        """Queue a job (``POST /run``). Not retried except on 429, so a job is never started twice."""
+        """Queue a job (``POST /run``). Not retried except on 429, so a job is never started twice.
+
+        ``execution_timeout_ms`` becomes RunPod's ``policy.executionTimeout``. Raises ``HTTPError`` before
+        sending when the body is over 10 MB (RunPod would refuse it). Returns the queued job (``IN_QUEUE``).
+        """
         body: dict[str, Any] = {"input": job_input}
         if execution_timeout_ms is not None:
             body["policy"] = {"executionTimeout": execution_timeout_ms}
@@ -94,6 +106,9 @@ class RunPodClient(ServiceClient):
         return JobStatus.model_validate(self._call("POST", "/run", idempotent=False, json=body))
 
     def status(self, job_id: str) -> JobStatus:
+        """``GET /status/{id}``. Raises ``NotFound`` for an unknown id or once RunPod has dropped the result
+        (it keeps results for about 30 minutes after the job ends).
+        """
         try:
             return JobStatus.model_validate(self._call("GET", f"/status/{job_id}", idempotent=True))
         except NotFound as exc:
@@ -101,9 +116,13 @@ class RunPodClient(ServiceClient):
                            url=exc.url, status=404) from None
 
     def cancel(self, job_id: str) -> JobStatus:
+        """``POST /cancel/{id}``: ask RunPod to stop a queued or running job; returns its status after the
+        request.
+        """
         return JobStatus.model_validate(self._call("POST", f"/cancel/{job_id}", idempotent=False))
 
     def health(self) -> Health:
+        """``GET /health``: job counts by state and worker counts by state for the endpoint."""
         return Health.model_validate(self._call("GET", "/health", idempotent=True))
 
     def wait(
@@ -114,7 +133,11 @@ class RunPodClient(ServiceClient):
         on_update: Callable[[JobStatus], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> JobStatus:
-        """Poll ``/status`` (1 s, doubling to 10 s) until the job ends; raise ``JobFailed`` unless COMPLETED."""
+        """Poll ``/status`` (1 s, doubling to 10 s) until the job ends; raise ``JobFailed`` unless COMPLETED.
+
+        ``deadline_s`` bounds the waiting, not the job: on timeout the job keeps running (and costing) on
+        RunPod, and the error says how to cancel it. ``on_update`` sees every status answered.
+        """
         start = clock()
         delay = 1.0
         while True:

@@ -1,4 +1,10 @@
-"""Prepare a worker-comfyui job from a workflow (no network, no cost) and save what a job returns."""
+"""Prepare a worker-comfyui job from a workflow (no network, no cost) and save what a job returns.
+
+Preparing converts a UI workflow to API format with the given schemas (the bundled core snapshot when
+none), attaches the input images the user named, and lists what the endpoint's workers must already
+have: model files (nothing is uploaded to the worker) and images the workflow loads but the user did
+not supply.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +36,11 @@ class RunPodPrepareInput(BaseModel):
 
 
 class RunPodJobRequest(BaseModel):
-    """A job ready to send: nothing has been sent and nothing has been spent."""
+    """A job ready to send: nothing has been sent and nothing has been spent.
+
+    ``input`` is the exact worker-comfyui ``input``; ``size_bytes`` the length of the ``/run`` body as JSON
+    (checked against the 10 MB limit); ``warnings`` say what may fail on the worker.
+    """
 
     endpoint_id: str
     input: ComfyJobInput
@@ -53,6 +63,10 @@ def build_job_request(inp: RunPodPrepareInput, *, schemas: SchemaSet | None = No
 
     Checks what the endpoint must provide (model files, images the workflow loads) and RunPod's
     10 MB request limit. Sends nothing: submitting costs money and needs the user's approval.
+
+    Raises ``ConfigError`` without an endpoint id, ``InputError`` for an unreadable image, a workflow with
+    no executable nodes, or a request over 10 MB, and the workflow loader's errors for a bad file.
+    Only ``LoadImage``, ``LoadImageMask`` and ``LoadImageOutput`` are checked for needed images.
     """
     if not inp.endpoint_id:
         raise ConfigError("no RunPod endpoint given", hint="pass --endpoint ID or set COMFYFIXER_RUNPOD_ENDPOINT_ID")
@@ -99,7 +113,11 @@ def _free_name(out_dir: Path, name: str) -> Path:
 
 
 def save_outputs(output: ComfyJobOutput, out_dir: Path) -> tuple[list[Path], list[str]]:
-    """Write base64 images into ``out_dir`` (new names, never overwriting); return (files, s3 URLs)."""
+    """Write base64 images into ``out_dir`` (new names, never overwriting); return (files, s3 URLs).
+
+    Names come from the worker and are reduced to a safe base name; a taken name gets ``-1``, ``-2``….
+    Raises ``InputError`` for an image whose data is not valid base64 (images written before it stay).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     urls: list[str] = []
