@@ -52,8 +52,12 @@ def parse_api(data: Mapping[str, Any], *, origin: str = "<workflow>") -> Graph:
         inputs: dict[str, Any] = {}
         for name, value in raw_inputs.items():
             inputs[str(name)] = Link(str(value[0]), int(value[1])) if is_link_value(value) else value
-        meta = node.get("_meta") if isinstance(node.get("_meta"), Mapping) else {}
+        meta = node.get("_meta")
+        if meta is not None and not isinstance(meta, Mapping):
+            graph.warnings.append(f"node {nid}: '_meta' is {type(meta).__name__}, not an object; ignored")
         title = meta.get("title") if isinstance(meta, Mapping) else None
+        if title is not None and not isinstance(title, str):
+            graph.warnings.append(f"node {nid}: '_meta.title' is {type(title).__name__}, not a string; ignored")
         graph.nodes[str(nid)] = GraphNode(
             id=str(nid),
             class_type=ctype,

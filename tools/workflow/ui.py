@@ -35,6 +35,10 @@ _NODE_FIELDS: dict[str, tuple[type, ...]] = {
     "flags": (dict,),
     "order": (int, float),
 }
+_SLOT_FIELDS: dict[str, tuple[tuple[str, tuple[type, ...]], ...]] = {
+    "inputs": (("name", (str,)), ("widget", (dict,)), ("link", (int,))),
+    "outputs": (("name", (str,)), ("links", (list,)), ("slot_index", (int,))),
+}
 _JSON_TYPE = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean",
               type(None): "null"}
 
@@ -196,15 +200,31 @@ class _UIBuilder:
             slots = fields.get(name)
             if slots is None:
                 continue
-            if all(type(s) is dict for s in slots):
-                continue
-            good = [s for s in slots if isinstance(s, Mapping)]
-            if len(good) != len(slots):
-                bad = next(i for i, s in enumerate(slots) if not isinstance(s, Mapping))
-                self.warn(f"node {nid}: {name}[{bad}] is {_json_type(slots[bad])}, not an object"
-                          f"{f' ({len(slots) - len(good)} such)' if len(slots) - len(good) > 1 else ''}; ignored")
-            fields[name] = [dict(s) for s in good] if any(not isinstance(s, dict) for s in good) else good
+            if not all(type(s) is dict for s in slots):
+                good = [s for s in slots if isinstance(s, Mapping)]
+                if len(good) != len(slots):
+                    bad = next(i for i, s in enumerate(slots) if not isinstance(s, Mapping))
+                    self.warn(f"node {nid}: {name}[{bad}] is {_json_type(slots[bad])}, not an object"
+                              f"{f' ({len(slots) - len(good)} such)' if len(slots) - len(good) > 1 else ''}; ignored")
+                slots = [dict(s) for s in good]
+            fields[name] = self._check_slots(slots, name, nid)
         return fields
+
+    def _check_slots(self, slots: list[dict[str, Any]], kind: str, nid: str) -> list[dict[str, Any]]:
+        """Slot fields the inspector reads (``name``, ``widget``) or that locate links; a wrong type is dropped
+        from a copy (the workflow's own dicts are never changed)."""
+        checks = _SLOT_FIELDS[kind]
+        out = slots
+        for i, slot in enumerate(slots):
+            for key, types in checks:
+                value = slot.get(key)
+                if value is not None and type(value) not in types and not _has_type(value, types):
+                    expected = " or ".join(dict.fromkeys(_JSON_TYPE[t] for t in types))
+                    self.warn(f"node {nid}: {kind}[{i}].{key} is {_json_type(value)}, not {expected}; ignored")
+                    if out is slots:
+                        out = list(slots)
+                    out[i] = {k: v for k, v in out[i].items() if k != key}
+        return out
 
     def _add_nodes(
         self, nodes: Any, links: Any, *, prefix: str, scope: str, stack: tuple[str, ...], parent_mode: int = MODE_ALWAYS
