@@ -165,6 +165,10 @@ def api_to_ui(prompt: Mapping[str, Any], schemas: Mapping[str, NodeSchema]) -> U
     ui_nodes: dict[str, dict[str, Any]] = {}
 
     def add_link(value: Any, input_type: str, target: str, target_slot: int) -> int:
+        """Record a link from output ``value[1]`` of node ``value[0]`` to input slot ``target_slot`` of
+        ``target``; an output slot the source's schema does not declare is created with the input's type.
+        Returns the new link id.
+        """
         src, slot = str(value[0]), int(value[1])
         src_slots = out_slots[src]
         if slot not in src_slots:

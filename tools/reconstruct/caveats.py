@@ -20,7 +20,13 @@ if TYPE_CHECKING:
 
 
 def generator_caveats(b: Builder) -> None:
-    """What a generator did beyond the fields we rebuilt, said once per kind."""
+    """What a generator did beyond the fields we rebuilt, said once per kind.
+
+    WebUI-family images: GPU noise (ComfyUI draws noise on the CPU, so the same seed gives another image)
+    and ENSD. Fooocus: styles, prompt expansion and its sampling patches. NovelAI: its models are not
+    distributed, so the checkpoint is marked NOT_FOUND. Each becomes an inferred part with a low
+    confidence, and optional packs that would help are listed.
+    """
     info = b.info
     gen = (info.generator or "").lower()
     extra = {str(k).lower(): v for k, v in info.extra.items()}
@@ -55,6 +61,10 @@ def generator_caveats(b: Builder) -> None:
                        "ComfyUI equivalent; only the base prompt is encoded", 0.3)
 
 def optional_parts(b: Builder) -> None:
+    """ADetailer, ControlNet and variation seeds from the metadata: each becomes a Note node with its
+    settings and the packs that would do the job (added as optional ``CustomNodeNeed``), plus an inferred
+    part with a confidence of at most 0.3, so the result is UNCERTAIN.
+    """
     info = b.info
     if info.adetailer:
         fields = "\n".join(f"{k}: {v}" for k, v in info.adetailer.items())

@@ -36,6 +36,9 @@ class ImageSource(Protocol):
 
 @dataclass
 class CivitaiEvidence:
+    """An image and the images around it: ``post_images`` (its post, itself included, at most
+    ``SIBLING_LIMIT``) and ``author_images`` (the author's images made with the same checkpoint version).
+    """
     image: Image
     post_images: list[Image] = field(default_factory=list)
     author_images: list[Image] = field(default_factory=list)
@@ -74,7 +77,12 @@ def _first(it: Iterable[Image]) -> Image | None:
 
 
 def fetch_evidence(source: ImageSource, *, image_id: int | None = None, post_id: int | None = None) -> CivitaiEvidence:
-    """The target image plus supporting images. For a post, the target is its richest image."""
+    """The target image plus supporting images. For a post, the target is its richest image.
+
+    "Richest" prefers an image with a ComfyUI graph, then the one with the most metadata keys. Raises
+    ``NotFound`` for an image id Civitai does not list publicly or a post with no public images, and
+    ``InputError`` when neither id is given. Costs two or three ``/images`` requests.
+    """
     if image_id is not None:
         img = _first(source.images(image_id=image_id, limit=1))
         if img is None or img.id != image_id:
@@ -130,7 +138,12 @@ def _a1111_value(v: Any) -> str:
 
 
 def meta_to_info(meta: dict[str, Any]) -> GenerationInfo:
-    """A Civitai image ``meta`` → ``GenerationInfo``, through the A1111 parser."""
+    """A Civitai image ``meta`` → ``GenerationInfo``, through the A1111 parser.
+
+    Civitai's camelCase keys are renamed to the A1111 keys, the text is rendered as A1111 would write it and
+    parsed by ``imagemeta.a1111``, then ``resources`` (LoRA names, weights, hashes) and ``civitaiResources``
+    (model-version ids, kept in ``extra["civitai_resources"]``) are merged in. ``generator`` is "Civitai".
+    """
     pairs: list[str] = []
     for k, v in meta.items():
         if k in _SKIP or v is None or v == "":
@@ -186,7 +199,11 @@ def _num(v: Any) -> float | None:
 
 
 def comfy_graphs(img: Image) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """(UI workflow, API prompt) from ``meta.comfy``; links inlined as nested nodes are not accepted."""
+    """(UI workflow, API prompt) from ``meta.comfy``; links inlined as nested nodes are not accepted.
+
+    Either may arrive as a JSON string and is decoded; a workflow without a ``nodes`` list and API entries
+    without ``class_type`` are dropped, so a malformed upload yields ``(None, None)`` rather than an error.
+    """
     comfy = img.comfy
     if not comfy:
         return None, None

@@ -42,7 +42,9 @@ def _hash_applies(key: str, role: str, file: str) -> bool:
 
 
 def _info_hashes(info: GenerationInfo | None, role: str, file: str) -> dict[str, str]:
-    """Hashes the metadata gives for this file: ``Hashes``-style keys, then the model/VAE/LoRA entries by name."""
+    """Hashes the metadata gives for this file: ``Hashes``-style keys, then the model/VAE/LoRA entries by
+    name.
+    """
     if info is None:
         return {}
     hs = {hash_kind(v): v for k, v in info.hashes.items() if _hash_applies(k, role, file)}

@@ -37,7 +37,12 @@ SD3_FILES = {"clip_l": "clip_l.safetensors", "clip_g": "clip_g.safetensors", "t5
 
 @dataclass
 class ParametersGraph:
-    """An API graph built from parameters, with its provenance."""
+    """An API graph built from parameters, with its provenance.
+
+    ``family`` is the detected model family (``sd``, ``flux``, ``sd3``, ``chroma`` or ``video``),
+    ``sampler_node`` the id of the first-pass sampler, ``notes`` the Note nodes for the UI workflow, and
+    ``certain``/``inferred``/``models``/``custom_nodes`` feed the ``ReconstructResult`` directly.
+    """
 
     prompt: dict[str, Any]
     family: str
@@ -50,7 +55,9 @@ class ParametersGraph:
 
 
 def detect_family(info: GenerationInfo) -> tuple[str, str]:
-    """(family, why). Families: flux, sd3, chroma, sd (any single-file checkpoint: SD1.x, SDXL, Pony, Illustrious…)."""
+    """(family, why). Families: flux, sd3, chroma, sd (any single-file checkpoint: SD1.x, SDXL, Pony,
+    Illustrious…).
+    """
     name = ((info.model.name if info.model else None) or "").lower()
     pipeline = str(info.extra.get("Pipeline") or info.extra.get("pipeline") or "").lower()
     base = str(info.extra.get("base_model") or info.extra.get("baseModel") or "").lower()
@@ -105,6 +112,9 @@ class _Builder:
         self.packs: list[CustomNodeNeed] = []
 
     def guess(self, what: str, why: str, confidence: float) -> None:
+        """Record an inferred part: ``what`` it is, ``why`` it was chosen, and a 0..1 ``confidence`` (rounded
+        to two places).
+        """
         self.inferred.append(Inferred(what=what, why=why, confidence=round(confidence, 2)))
 
     # --- sampler names ---------------------------------------------------------------------
@@ -158,6 +168,12 @@ class _Builder:
     # --- models ------------------------------------------------------------------------------
     def model_entry(self, role: str, folder: str, model: ModelInfo | None, name: str | None,
                     hashes: dict[str, str] | None = None, weight: float | None = None) -> str:
+        """Record a model the graph loads and return the file name to put in the loader.
+
+        ``name`` (or ``model.name``) without an extension gets ``.safetensors`` (an inferred part); no name at
+        all gives a placeholder ``unknown_<role>.safetensors`` with confidence 0. Hashes of ``model`` and
+        ``hashes`` are merged onto the :class:`ModelVerdict`.
+        """
         shown = name or (model.name if model else None)
         file, ext_guessed = model_file_name(shown) if shown else (f"unknown_{role}.safetensors", True)
         if not shown:
@@ -171,6 +187,14 @@ class _Builder:
 
     # --- graph ---------------------------------------------------------------------------------
     def build(self) -> ParametersGraph:
+        """Build the whole graph for the detected family and return it with its provenance.
+
+        Order: loaders (UNET + text encoders for Flux/Chroma, a checkpoint otherwise, TripleCLIPLoader for
+        SD3), VAE, the LoRA chain, clip skip, prompts (FluxGuidance for Flux), the latent (empty, or a
+        LoadImage source for img2img), the sampler (split with the refiner when there is one), hires pass,
+        decode, save; then embeddings, optional parts and generator caveats. Missing values (seed, steps, cfg,
+        size…) get the WebUI's defaults as inferred parts.
+        """
         info = self.info
         g = self.g
         family, why = detect_family(info)
@@ -337,6 +361,11 @@ class _Builder:
                                custom_nodes=self.packs)
 
     def add_lora(self, lora: LoraRef, model_out: Link, clip_out: Link, family: str) -> tuple[Link, Link]:
+        """Add one LoRA loader after ``model_out``/``clip_out`` and return the new (model, clip) outputs.
+
+        Flux and Chroma get ``LoraLoaderModelOnly``. A missing
+        weight is taken as 1.0 (inferred); a separate clip weight is kept when the metadata has one.
+        """
         file = self.model_entry("lora", "loras", None, lora.name, lora.hashes, lora.weight)
         weight = lora.weight
         if weight is None:
@@ -353,6 +382,12 @@ class _Builder:
         return self.g.out(node, 0), self.g.out(node, 1)
 
     def text_encoders(self, clip_out: Link, family: str) -> tuple[str, str]:
+        """Add the positive and negative ``CLIPTextEncode`` nodes and return their ids.
+
+        Prompts go through :func:`clean_prompt`: extra-network tags removed (the LoRAs are loaded by nodes),
+        embeddings rewritten, unsupported syntax reported as low-confidence inferred parts. A missing positive
+        prompt is an inferred empty prompt with confidence 0.
+        """
         info = self.info
         emb = [e.name for e in info.embeddings]
         novelai = (info.generator or "").lower().startswith("novelai")
@@ -381,6 +416,13 @@ class _Builder:
 
     def hires_pass(self, image: Link, samples: Link, model_out: Link, positive: Link, negative: Link, vae_out: Link,
                    seed: int, steps: int, cfg: float, sampler: str, sched: str, width: int, height: int) -> Link:
+        """Add the WebUI's hires fix after the first pass and return the decoded image of the second pass.
+
+        Target size is the explicit resize, else ``int(size * scale)`` (scale 2 when unwritten). Latent
+        upscalers resize the latent; model and image upscalers decode, upscale, resize and re-encode. Steps,
+        cfg, denoise, sampler and scheduler fall back to the first pass's (denoise to 0.7), the seed is
+        reused.
+        """
         g = self.g
         h = self.info.hires
         assert h is not None
@@ -438,6 +480,11 @@ class _Builder:
 
     def refiner_pass(self, model_out: Link, positive: Link, negative: Link, latent: Link, seed: int, steps: int,
                      cfg: float, sampler: str, sched: str, clip_out: Link, family: str) -> tuple[Link, str]:
+        """Split sampling at the refiner's switch point (0.8 when unwritten) into two ``KSamplerAdvanced``
+        passes, the second on the refiner checkpoint with its own text encoders; returns (refined latent, base
+        node id). The refiner's short hash is recovered from the raw ``Refiner: name [hash]`` text when
+        present.
+        """
         g = self.g
         r = self.info.refiner
         assert r is not None and r.model is not None
@@ -470,6 +517,9 @@ class _Builder:
         return g.out(ref), base
 
     def embedding_models(self) -> None:
+        """List every embedding the metadata names as a model to install in ``embeddings`` (``.safetensors``
+        assumed when the name has no extension).
+        """
         for emb in self.info.embeddings:
             file, _ = model_file_name(emb.name)
             self.models.append(ModelVerdict(role="embedding", name=emb.name, file=file, folder="embeddings",
@@ -481,6 +531,8 @@ class _Builder:
 def build_from_parameters(info: GenerationInfo, schemas: Mapping[str, NodeSchema] | None = None) -> ParametersGraph:
     """Build the API graph for ``info`` (WebUI/Forge/SD.Next/Fooocus/NovelAI/InvokeAI/… parameters).
 
-    ``schemas`` (optional) lets sampler/scheduler names be checked against the real combo lists.
+    ``schemas`` (optional) lets sampler/scheduler names be checked against the real combo lists; without
+    them any mapped name is accepted. Never raises for missing parameters: every gap becomes an inferred
+    part. Video families are not rebuilt (an image template is returned with confidence 0.1).
     """
     return _Builder(info, schemas).build()

@@ -24,6 +24,9 @@ class GraphBuilder:
     notes: list[Note] = field(default_factory=list)
 
     def add(self, class_type: str, inputs: dict[str, Any], title: str | None = None) -> str:
+        """Add a node with these ``inputs`` (copied) and an optional UI title; returns its id (``"1"``,
+        ``"2"``…).
+        """
         nid = str(len(self.nodes) + 1)
         node: dict[str, Any] = {"inputs": dict(inputs), "class_type": class_type}
         if title:
@@ -33,15 +36,21 @@ class GraphBuilder:
 
     @staticmethod
     def out(nid: str, slot: int = 0) -> Link:
+        """The link value for output ``slot`` of node ``nid``, as API inputs write it."""
         return [nid, slot]
 
     def prompt(self) -> dict[str, dict[str, Any]]:
+        """The API prompt: a copy of every node (inputs copied too), in insertion order."""
         return {k: {"inputs": dict(v["inputs"]), **{kk: vv for kk, vv in v.items() if kk != "inputs"}}
                 for k, v in self.nodes.items()}
 
 
 def add_notes(workflow: dict[str, Any], notes: list[Note]) -> None:
-    """Append frontend-only Note nodes (dropped from the API prompt) under the graph."""
+    """Append frontend-only Note nodes (dropped from the API prompt) under the graph.
+
+    Notes are placed in a row below the lowest node (each 420 × 220, 440 apart) with fresh ids, and
+    ``last_node_id`` is updated so the editor does not reuse an id. Changes ``workflow`` in place.
+    """
     if not notes:
         return
     nodes = workflow.setdefault("nodes", [])

@@ -1,4 +1,8 @@
-"""Typed inputs and results of workflow reconstruction."""
+"""Typed inputs and results of workflow reconstruction.
+
+``ReconstructResult`` is both the capability's answer to the assistant and what the CLI prints (via
+:meth:`ReconstructResult.summary`), so field descriptions are written for both readers.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +38,11 @@ class Inferred(BaseModel):
 
 
 class ValidationIssue(BaseModel):
-    """One problem of an API graph against the node schemas."""
+    """One problem of an API graph against the node schemas.
+
+    ``input`` is the input concerned (None for node-level problems such as an unknown class); ``message``
+    is a plain sentence naming the input and the offending value.
+    """
 
     node_id: str
     class_type: str
@@ -46,7 +54,9 @@ class ValidationIssue(BaseModel):
 
 
 class ModelNeed(BaseModel):
-    """A model-file (or LoadImage input) combo whose value is not in the schema's listing: the file must be installed."""
+    """A model-file (or LoadImage input) combo whose value is not in the schema's listing: the file must be
+    installed.
+    """
 
     node_id: str
     class_type: str
@@ -56,7 +66,11 @@ class ModelNeed(BaseModel):
 
 
 class ValidationReport(BaseModel):
-    """Result of validating an API graph against node schemas."""
+    """Result of validating an API graph against node schemas.
+
+    ``errors`` are what would make ComfyUI refuse the prompt; ``needs_models`` are files to install, not
+    errors (see ``validate.py``).
+    """
 
     errors: list[ValidationIssue] = []
     needs_models: list[ModelNeed] = []
@@ -64,6 +78,7 @@ class ValidationReport(BaseModel):
 
     @property
     def ok(self) -> bool:
+        """No errors (files still to install do not count)."""
         return not self.errors
 
 
@@ -85,7 +100,10 @@ class ModelVerdict(BaseModel):
 
 
 class CustomNodeNeed(BaseModel):
-    """A node pack the workflow (or an optional part of it) needs."""
+    """A node pack the workflow (or an optional part of it) needs.
+
+    ``reason`` says what the pack is for when it is optional (for example "ADetailer face/hand fix").
+    """
 
     pack: str = Field(description="Pack name or repository.")
     classes: list[str] = Field(default_factory=list, description="Node classes it provides to this workflow.")
@@ -94,7 +112,13 @@ class CustomNodeNeed(BaseModel):
 
 
 class ReconstructResult(BaseModel):
-    """A rebuilt workflow, what is certain and what is inferred, and what is still needed to run it."""
+    """A rebuilt workflow, what is certain and what is inferred, and what is still needed to run it.
+
+    ``status`` is OK (embedded graph, or no guess below 0.5 and no model NOT_FOUND or UNCERTAIN), UNCERTAIN (a
+    guess below 0.5, a model not identified, or a validation error other than an unknown class) or FAILED (no
+    usable evidence). ``workflow``/``api`` are left out of the capability's answer unless ``include_graphs``
+    was asked, to keep the model's context small.
+    """
 
     source: str = Field(description="What was reconstructed (path, URL or Civitai id).")
     method: Method | None = Field(None, description="embedded | parameters | civitai; None when nothing was found.")

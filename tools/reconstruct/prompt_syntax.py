@@ -22,6 +22,10 @@ _NAI_BRACES = re.compile(r"(?<!\\)\{[^{}]+\}")
 
 @dataclass
 class CleanPrompt:
+    """The prompt as ComfyUI should receive it (``text``), the ``<lora:…>``/``<lyco:…>``/``<hypernet:…>`` tags
+    taken out of it, the embeddings rewritten as ``embedding:name``, and one description per unsupported
+    syntax found (with an example).
+    """
     text: str
     removed_tags: list[str] = field(default_factory=list)
     embeddings: list[str] = field(default_factory=list)
@@ -29,7 +33,13 @@ class CleanPrompt:
 
 
 def clean_prompt(text: str, embeddings: list[str] | None = None, *, novelai: bool = False) -> CleanPrompt:
-    """Strip extra-network tags, mark embeddings as ``embedding:name``, and list unsupported syntax."""
+    """Strip extra-network tags, mark embeddings as ``embedding:name``, and list unsupported syntax.
+
+    ``embeddings`` are names the metadata says were used; each whole-word occurrence is prefixed, except
+    where it already follows ``embedding:``. Unsupported syntax is reported, never rewritten: a guessed
+    translation of prompt editing would change the image silently. ``novelai`` also reports ``{…}``
+    emphasis.
+    """
     result = CleanPrompt(text=text)
     result.removed_tags = [m.group(0) for m in _EXTRA_NETWORK.finditer(text)]
     # A1111 removes the tags and encodes the rest exactly as written (commas left behind included).

@@ -102,6 +102,10 @@ class _Run:
 
     # ---- the three evidence kinds ---------------------------------------------------------
     def from_embedded(self, workflow: dict[str, Any] | None, prompt: dict[str, Any] | None, method: str) -> None:
+        """Use a graph found in the evidence: the UI workflow unchanged (converted to an API prompt when none
+        was embedded) or, for an API prompt alone, a UI workflow built from it. Fills models and packs from
+        the graph itself.
+        """
         r = self.result
         r.method = method
         if workflow is not None:
@@ -131,6 +135,9 @@ class _Run:
         _note_air_names(r)
 
     def from_parameters(self, info: GenerationInfo, method: str) -> None:
+        """Build the graph from generation parameters (:func:`build_from_parameters`) and lay it out as a UI
+        workflow with its Note nodes.
+        """
         r = self.result
         r.method = method
         built = build_from_parameters(info, self.schemas)

@@ -27,6 +27,10 @@ _AIR = re.compile(r"urn:air:[^:]+:([^:]+):civitai:(\d+)@(\d+)")
 
 @dataclass
 class Adapted:
+    """A sibling's graph with this image's values: the new ``prompt``, what was ``changed`` (one line each),
+    what could not be placed (``missing``, which rules the sibling out), ``warnings`` about prompt
+    embeddings, and whether the sibling loads the ``same_model`` (by Civitai version id or file stem).
+    """
     prompt: dict[str, Any]
     changed: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
@@ -35,7 +39,9 @@ class Adapted:
 
 
 def air_version(value: str) -> tuple[str, int] | None:
-    """(resource type, model-version id) of a Civitai AIR such as ``urn:air:sdxl:lora:civitai:1141783@1284026``."""
+    """(resource type, model-version id) of a Civitai AIR such as
+    ``urn:air:sdxl:lora:civitai:1141783@1284026``.
+    """
     m = _AIR.search(value)
     return (m.group(1), int(m.group(3))) if m else None
 
@@ -68,7 +74,13 @@ def _first_sampler(nodes: dict[str, Any]) -> str | None:
 
 
 def adapt_sibling_graph(sibling: dict[str, Any], info: GenerationInfo, version_ids: list[int]) -> Adapted:
-    """A copy of ``sibling`` carrying ``info``'s values; what could not be placed is listed in ``missing``."""
+    """A copy of ``sibling`` carrying ``info``'s values; what could not be placed is listed in ``missing``.
+
+    Only literal inputs are changed: seed, steps, cfg, sampler and scheduler on the first sampler (the one
+    fed by an empty latent), the same seed on later samplers that shared it, the prompt text nodes behind
+    the sampler's conditioning (through up to eight pass-through nodes) and the empty latent's size. The
+    caller uses the result only when ``same_model`` is true and nothing is missing.
+    """
     nodes = copy.deepcopy({k: v for k, v in sibling.items() if isinstance(v, dict) and "class_type" in v})
     out = Adapted(prompt=nodes)
     sid = _first_sampler(nodes)

@@ -54,6 +54,9 @@ def reconstruct_workflow(inp: ReconstructInput, ctx: ToolContext, *, out_dir: Pa
             civitai=civitai, cache=DiskCache(ctx.cache_dir / "resolver")))
 
         def resolver(query: Any) -> Any:
+            """The model resolver restricted to the sources that fit ``query`` (see
+            ``evidence.resolver_sources``).
+            """
             return model_resolver.resolve(query, sources=resolver_sources(query))
 
     readiness = None
@@ -62,6 +65,9 @@ def reconstruct_workflow(inp: ReconstructInput, ctx: ToolContext, *, out_dir: Pa
         from comfyfixer.tools.readiness import CheckInput, check_workflows
 
         def readiness(path: Path) -> dict[str, Any]:
+            """The local readiness report of one saved workflow file, without its path and name (the caller
+            knows them); an "invalid" stub when the check read nothing.
+            """
             res = check_workflows(CheckInput(paths=[str(path)]), ctx)
             if not res.workflows:
                 return {"status": "invalid", "error": "the readiness check read no workflow"}

@@ -10,6 +10,13 @@ from comfyfixer.tools.schema.folders import MODEL_EXTENSIONS
 
 @dataclass(frozen=True)
 class UpscalerPlan:
+    """How ComfyUI does one WebUI hires upscale.
+
+    ``kind`` is ``latent`` (LatentUpscale with ``method``), ``model`` (an upscale model ``model_file`` in
+    ``upscale_models``, native ``factor``, then a resize to the target size) or ``image`` (a plain
+    ImageScale with ``method``). ``exact`` is False when the plan stands in for something ComfyUI lacks
+    (antialiased latents, LDSR, no upscaler named); ``why`` is the sentence shown in the result.
+    """
     kind: str  # "latent" | "model" | "image"
     method: str | None = None  # latent/image resize method (ComfyUI names)
     model_file: str | None = None  # upscale_models file for kind == "model"
@@ -57,7 +64,12 @@ def _factor(name: str) -> int | None:
 
 
 def plan_upscaler(name: str | None) -> UpscalerPlan:
-    """How to do a WebUI hires upscale in ComfyUI. ``None`` → WebUI's default, latent bilinear."""
+    """How to do a WebUI hires upscale in ComfyUI. ``None`` → WebUI's default, latent bilinear.
+
+    WebUI built-in model names map to the files ComfyUI users install for them; any other name is taken as
+    an upscale model file (``.pth`` added when it has no model extension). The factor comes from the file or
+    upscaler name (``4x``, ``x2``), else 4.
+    """
     if not name:
         return UpscalerPlan("latent", method="bilinear", exact=False, why="no upscaler named; the WebUI default is 'Latent'")
     key = name.strip().lower()

@@ -33,7 +33,11 @@ def _types_match(out_type: str, in_type: str) -> bool:
 
 
 def model_folder(class_type: str, spec: InputSpec, value: Any) -> str | None:
-    """The model folder a combo reads, when it is a model-file combo; ``None`` otherwise."""
+    """The model folder a combo reads, when it is a model-file combo; ``None`` otherwise.
+
+    A core loader's folder from the table; otherwise, when the value or any listed option looks like a model
+    file, the folder guessed from the input name, or ``"unknown"``.
+    """
     folder = core_model_folder(class_type, spec.name)
     if folder:
         return folder
@@ -44,6 +48,7 @@ def model_folder(class_type: str, spec: InputSpec, value: Any) -> str | None:
 
 def _check_literal(nid: str, ct: str, spec: InputSpec, value: Any, report: ValidationReport) -> None:
     def issue(kind: str, message: str) -> None:
+        """Add a :class:`ValidationIssue` of ``kind`` for this input."""
         report.errors.append(ValidationIssue(node_id=nid, class_type=ct, input=spec.name, kind=kind, message=message))
 
     t = spec.type
