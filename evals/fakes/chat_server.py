@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from comfyfixer.evals.fakes.loopback import LoopbackServer
+from comfyfixer.evals.fakes.loopback import LoopbackServer, QuietHandler
 
 Reply = dict[str, Any]
 Script = list[Reply] | Mapping[str, list[Reply]] | Callable[[dict[str, Any]], Reply]
@@ -180,12 +180,7 @@ class ScriptedChatServer(LoopbackServer):
     def handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
-                return
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/models"):
                     self._json(200, {"object": "list", "data": [{"id": server.model, "object": "model"}]})
@@ -219,12 +214,7 @@ class ScriptedChatServer(LoopbackServer):
                     self._json(200, server._completion(body, reply))
 
             def _json(self, status: int, obj: Any) -> None:
-                data = json.dumps(obj).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(status, obj)
 
             def _stream(self, body: dict[str, Any], reply: Reply) -> None:
                 self.send_response(200)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from comfyfixer.evals.fakes.loopback import LoopbackServer
+from comfyfixer.evals.fakes.loopback import LoopbackServer, QuietHandler
 
 __all__ = ["FakeComfyUI", "load_recorded"]
 
@@ -95,20 +95,15 @@ class FakeComfyUI(LoopbackServer):
     def handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 path = urlsplit(self.path).path
                 status, body = fake._answer(path)
                 with fake._lock:
                     fake.requests.append(("GET", path, status))
-                payload = b"404: Not Found" if body is None else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain" if body is None else "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-                return
+                if body is None:
+                    self.send_body(status, b"404: Not Found", "text/plain")
+                else:
+                    self.send_json(status, body)
 
         return Handler

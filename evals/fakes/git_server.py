@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from comfyfixer.evals.fakes.loopback import LoopbackServer
+from comfyfixer.evals.fakes.loopback import LoopbackServer, QuietHandler
 
 __all__ = ["GitRequest", "GitServer", "commit_files", "git", "make_repo"]
 
@@ -103,12 +103,7 @@ class GitServer(LoopbackServer):
     def handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 self._serve()
 
@@ -128,12 +123,8 @@ class GitServer(LoopbackServer):
                 return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
             def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
-                self.send_response(status)
-                for k, v in headers:
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                ctype = next((v for k, v in headers if k.lower() == "content-type"), "application/octet-stream")
+                self.send_body(status, body, ctype, [(k, v) for k, v in headers if k.lower() != "content-type"])
                 server._record(GitRequest(self.command, self.headers.get("Host", ""), self.path, status))
 
             def _serve(self) -> None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from comfyfixer.evals.fakes.loopback import LoopbackServer
+from comfyfixer.evals.fakes.loopback import LoopbackServer, QuietHandler
 
 __all__ = ["FakeHfFile", "FakeHfRepo", "HfFakeServer"]
 
@@ -76,12 +76,7 @@ class HfFakeServer(LoopbackServer):
     def handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: object) -> None:  # quiet
-                return
-
+        class Handler(QuietHandler):
             def _authed(self) -> bool:
                 auth = self.headers.get("Authorization", "")
                 return bool(fake.token) and auth == f"Bearer {fake.token}"
@@ -89,14 +84,8 @@ class HfFakeServer(LoopbackServer):
             def _send(self, status: int, body: object = None, headers: dict[str, str] | None = None,
                       head: bool = False) -> None:
                 raw = b"" if body is None else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                if not head:
-                    self.wfile.write(raw)
+                del head  # a HEAD request gets the headers only (send_body knows the method)
+                self.send_body(status, raw, "application/json; charset=utf-8", (headers or {}).items())
 
             def _error(self, status: int, code: str, message: str, head: bool = False) -> None:
                 self._send(status, {"error": message}, {"X-Error-Code": code, "X-Error-Message": message}, head)

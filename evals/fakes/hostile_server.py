@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler
 from urllib.parse import quote, unquote, urlsplit
 
 from comfyfixer.evals.fakes.file_server import safetensors_header
-from comfyfixer.evals.fakes.loopback import LoopbackServer
+from comfyfixer.evals.fakes.loopback import LoopbackServer, QuietHandler
 
 __all__ = ["Hit", "HostileFile", "HostileServer"]
 
@@ -120,13 +120,8 @@ class HostileServer(LoopbackServer):
             return [h for h in self.hits if name in h.path]
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     server_ref: HostileServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
-
     def do_GET(self) -> None:
         srv = self.server_ref
         path = urlsplit(self.path).path

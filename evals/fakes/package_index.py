@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from comfyfixer.evals.fakes.loopback import LoopbackServer
+from comfyfixer.evals.fakes.loopback import LoopbackServer, QuietHandler
 
 __all__ = ["PackageIndex", "build_sdist", "build_wheel", "normalize"]
 
@@ -126,19 +126,9 @@ class PackageIndex(LoopbackServer):
     def handler_class(self) -> type[BaseHTTPRequestHandler]:
         index = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def _send(self, status: int, body: bytes, ctype: str = "text/html") -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(body)
+                self.send_body(status, body, ctype)
                 with index._lock:
                     index.requests.append(IndexRequest(self.path, status))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from comfyfixer.agent.cli import run
-from comfyfixer.evals.fakes.loopback import LoopbackServer
+from comfyfixer.evals.fakes.loopback import LoopbackServer, QuietHandler
 
 
 class _CatalogServer(LoopbackServer):
@@ -21,16 +21,10 @@ class _CatalogServer(LoopbackServer):
     def handler_class(self) -> type[BaseHTTPRequestHandler]:
         files = self.files
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 body = files.get(self.path.rsplit("/", 1)[-1])
-                self.send_response(200 if body is not None else 404)
-                self.send_header("Content-Length", str(len(body or b"")))
-                self.end_headers()
-                self.wfile.write(body or b"")
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
+                self.send_body(200 if body is not None else 404, body or b"", "application/json")
 
         return Handler
 

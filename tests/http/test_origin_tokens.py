@@ -21,7 +21,7 @@ import pytest
 
 from comfyfixer.agent.config import load_settings
 from comfyfixer.agent.executor import host_policy
-from comfyfixer.evals.fakes.loopback import LoopbackServer
+from comfyfixer.evals.fakes.loopback import LoopbackServer, QuietHandler
 from comfyfixer.tools.civitai.client import CivitaiClient
 from comfyfixer.tools.download import Downloader, DownloadRequest, HostPolicy
 from comfyfixer.tools.download import hosts as download_hosts
@@ -62,33 +62,17 @@ class Recorder(LoopbackServer):
     def handler_class(self) -> type[BaseHTTPRequestHandler]:
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 with outer.lock:
                     outer.log.append(Seen(outer.name, parts.path, self.headers.get("Authorization")))
                 if parts.path == "/go":
-                    self.send_response(302)
-                    self.send_header("Location", parse_qs(parts.query)["to"][0])
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                if parts.path == "/deny":
-                    body = b'{"error":"Unauthorized"}'
-                    self.send_response(401)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_body(302, b"", headers=[("Location", parse_qs(parts.query)["to"][0])])
+                elif parts.path == "/deny":
+                    self.send_body(401, b'{"error":"Unauthorized"}', "application/json")
                 else:
-                    body = BODY
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                    self.send_body(200, BODY)
 
         return Handler
 
