@@ -2,6 +2,13 @@
 
 Light at import: ``read_embedded_graphs`` pulls in only the container readers;
 the full reader (``read_image``) loads its parsers on first use.
+
+Layers, bottom up: ``containers`` (bounded PNG/JPEG/WebP readers, no Pillow) → ``graphs`` (the
+embedded ComfyUI graphs) and ``stealth`` (data hidden in alpha pixels) → ``a1111``,
+``generators/comfyui`` and ``generators/others`` (one parser per writer) → ``reader`` (detection
+order, sidecar files, the ``read_image_metadata`` capability). Users: the ``image`` command, the
+workflow inspector (images given as workflows), and ``tools/reconstruct``. Every reader is bounded
+and never executes or imports anything from a file: images come from strangers.
 """
 
 from __future__ import annotations

@@ -30,6 +30,10 @@ MAX_TEXT_BYTES = 32 * 1024 * 1024  # one decoded text value (ComfyUI graphs reac
 MAX_CHUNK_BYTES = 64 * 1024 * 1024  # one metadata chunk/segment read into memory
 MAX_TOTAL_TEXT = 64 * 1024 * 1024  # all metadata text of one file, counted after inflating
 MAX_ENTRIES = 4096  # metadata values of one file (real files carry a few dozen)
+# Chunks/segments walked per file: each costs a read and a seek (~1.5 µs), so a file of millions of
+# empty chunks would take seconds per pass. Real files: tens to a few thousand (APNG frames, 8 KiB IDATs).
+MAX_CHUNKS = 1_000_000
+MAX_JPEG_FILL = 65_536  # 0xFF fill bytes before a marker (read one at a time)
 MAX_IFD_ENTRIES = 512
 MAX_IFDS = 16
 
@@ -152,6 +156,7 @@ class ContainerInfo:
         return None
 
     def get_all(self, key: str) -> list[str]:
+        """Every value for ``key`` (case-sensitive), in file order, from any source."""
         return [e.value for e in self.entries if e.key == key]
 
 
@@ -167,6 +172,9 @@ def sniff(head: bytes) -> str | None:
 
 
 def open_source(source: Path | bytes | BinaryIO) -> BinaryIO:
+    """A binary file object for ``source``: bytes are wrapped in ``BytesIO``, a path is opened (the caller
+    closes it), a file object is returned as is.
+    """
     if isinstance(source, bytes | bytearray | memoryview):
         return io.BytesIO(bytes(source))
     if isinstance(source, Path | str):
@@ -175,7 +183,13 @@ def open_source(source: Path | bytes | BinaryIO) -> BinaryIO:
 
 
 def read_container(source: Path | bytes | BinaryIO) -> ContainerInfo:
-    """Read every metadata entry of a PNG, JPEG or WebP; bounded in memory."""
+    """Read every metadata entry of a PNG, JPEG or WebP; bounded in memory.
+
+    The kind comes from the first bytes, not the name; anything else gives ``ContainerInfo(kind=None)``.
+    Damage that stops reading is listed in ``problems`` rather than raised, so what was read before it is
+    kept; ``ContainerError``/``struct.error`` can still escape for structures broken at the start. A file
+    the function opened is closed; a file object passed in is left open.
+    """
     f = open_source(source)
     opened = f is not source
     try:
@@ -261,10 +275,10 @@ def decode_user_comment(raw: bytes) -> str | None:
 # --------------------------------------------------------------------------- PNG
 
 
-def iter_png_chunks(f: BinaryIO, problems: list[str]) -> Iterator[tuple[bytes, int, int]]:
-    """Yield (type, data_offset, length) for each chunk; stops at IEND or on damage."""
+def iter_png_chunks(f: BinaryIO, problems: list[str], max_chunks: int = MAX_CHUNKS) -> Iterator[tuple[bytes, int, int]]:
+    """Yield (type, data_offset, length) for each chunk; stops at IEND, on damage, or after ``max_chunks``."""
     f.seek(8)
-    while True:
+    for _ in range(max_chunks):
         hdr = f.read(8)
         if len(hdr) == 0:
             problems.append("PNG ends without IEND (truncated)")
@@ -281,6 +295,7 @@ def iter_png_chunks(f: BinaryIO, problems: list[str]) -> Iterator[tuple[bytes, i
         if ctype == b"IEND":
             return
         f.seek(offset + length + 4)
+    problems.append(f"PNG has more than {max_chunks:,} chunks; the rest was not read (limit)")
 
 
 def _read_exact(f: BinaryIO, offset: int, length: int, what: str) -> bytes:
@@ -435,13 +450,18 @@ def _read_jpeg(f: BinaryIO) -> ContainerInfo:
     info = ContainerInfo(kind="jpeg")
     f.seek(2)
     budget = TextBudget()
-    while True:
+    for _ in range(MAX_CHUNKS):
         b = f.read(1)
+        fill = 0
         while b == b"\xff":  # fill bytes
             nb = f.read(1)
             if nb != b"\xff":
                 b = nb
                 break
+            fill += 1
+            if fill > MAX_JPEG_FILL:
+                info.problems.append(f"JPEG has more than {MAX_JPEG_FILL:,} fill bytes in a row at offset {f.tell()} (limit)")
+                return info
         else:
             if not b:
                 info.problems.append("JPEG ends before the image data (truncated)")
@@ -492,6 +512,8 @@ def _read_jpeg(f: BinaryIO) -> ContainerInfo:
                 xmp = decode_text_bytes(data[len(b"http://ns.adobe.com/xap/1.0/\x00") :])
                 info.entries.append(RawEntry("xmp", "XMP", xmp))
         f.seek(offset + length - 2)
+    info.problems.append(f"JPEG has more than {MAX_CHUNKS:,} segments before its image data; the rest was not read (limit)")
+    return info
 
 
 # --------------------------------------------------------------------------- WebP
@@ -504,7 +526,9 @@ def _read_webp(f: BinaryIO) -> ContainerInfo:
     (riff_size,) = struct.unpack("<I", hdr[4:8])
     end = 8 + riff_size
     pos = 12
-    while pos + 8 <= end:
+    for _ in range(MAX_CHUNKS):
+        if pos + 8 > end:
+            break
         f.seek(pos)
         ch = f.read(8)
         if len(ch) < 8:
@@ -545,6 +569,8 @@ def _read_webp(f: BinaryIO) -> ContainerInfo:
             info.problems.append(str(exc))
             break
         pos = data_off + size + (size & 1)
+    else:
+        info.problems.append(f"WebP has more than {MAX_CHUNKS:,} chunks; the rest was not read (limit)")
     f.seek(0, io.SEEK_END)
     if f.tell() < min(end, pos):
         info.problems.append("WebP file is shorter than its RIFF header says (truncated)")

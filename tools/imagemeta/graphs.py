@@ -27,6 +27,9 @@ def loads_lenient(text: str) -> Any:
 
 
 def try_json(text: str | None) -> Any:
+    """``text`` parsed as JSON when it looks like an object or array; None for anything else, for invalid JSON
+    and for nesting deep enough to hit Python's recursion limit.
+    """
     if not text:
         return None
     t = text.strip()
@@ -39,7 +42,11 @@ def try_json(text: str | None) -> Any:
 
 
 def is_api_prompt(obj: Any) -> bool:
-    """API format: node id → {"class_type", "inputs"}."""
+    """API format: node id → {"class_type", "inputs"}.
+
+    At least half of the top-level values must be nodes, so Civitai's extra keys beside the nodes are
+    tolerated but a random JSON object with one such value is not taken for a prompt.
+    """
     if not isinstance(obj, dict) or not obj:
         return False
     nodes = [v for v in obj.values() if isinstance(v, dict) and "class_type" in v]
@@ -57,12 +64,20 @@ def api_nodes_only(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def find_graphs(info: ContainerInfo) -> tuple[dict[str, Any] | None, dict[str, Any] | None, list[str]]:
-    """(workflow, prompt, sources) found in the container's entries."""
+    """(workflow, prompt, sources) found in the container's entries.
+
+    PNG text keys ``prompt``/``workflow`` (ComfyUI core), values prefixed ``Prompt:``/``Workflow:`` (EXIF
+    and WebP savers) and bare JSON in EXIF values are all tried; the first UI workflow and the first API
+    prompt win. ``sources`` names where each came from, e.g. ``"workflow:png:tEXt:workflow"``.
+    """
     workflow: dict[str, Any] | None = None
     prompt: dict[str, Any] | None = None
     sources: list[str] = []
 
     def take(obj: Any, hint: str, where: str) -> None:
+        """Keep ``obj`` as the workflow or prompt if it is one and that slot is still empty; ``hint`` says
+        what the key promised, and a value holding both (``{"prompt": …, "workflow": …}``) is unpacked.
+        """
         nonlocal workflow, prompt
         if is_ui_workflow(obj) and workflow is None and hint != "prompt":
             workflow = obj

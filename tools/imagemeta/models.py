@@ -101,14 +101,17 @@ class GenerationInfo(BaseModel):
 
     @property
     def has_metadata(self) -> bool:
+        """A generator was detected (``generator`` is not None), even if it wrote few fields."""
         return self.generator is not None
 
     @property
     def has_workflow(self) -> bool:
+        """An embedded ComfyUI UI workflow was found (in the image or a ``.json`` sidecar)."""
         return self.workflow is not None
 
     @property
     def has_prompt_graph(self) -> bool:
+        """An embedded ComfyUI API prompt was found."""
         return self.prompt_graph is not None
 
 

@@ -213,11 +213,11 @@ def read_image(path: Path, *, stealth: bool = True) -> GenerationInfo:
     _read_sidecars(path, info)
     if info.generator is None and cinfo.problems:
         over = "limit" in cinfo.problems[0]
-        raise ImageReadError(f"{path}: {'oversized metadata in' if over else 'damaged'} "
-                             f"{cinfo.kind.upper() if cinfo.kind else 'file'} ({cinfo.problems[0]})",
-                             hint="it carries far more metadata than any real image (hostile or broken); nothing "
-                                  "past the limit was read" if over else
-                                  "the file is truncated or malformed; re-download or re-export it")
+        kind = cinfo.kind.upper() if cinfo.kind else "file"
+        raise ImageReadError(f"{path}: {kind} over a safety limit ({cinfo.problems[0]})" if over else
+                             f"{path}: damaged {kind} ({cinfo.problems[0]})",
+                             hint="far beyond any real image (hostile or broken); nothing past the limit was read"
+                                  if over else "the file is truncated or malformed; re-download or re-export it")
     return info
 
 

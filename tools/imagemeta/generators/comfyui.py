@@ -103,12 +103,16 @@ class _Graph:
         self.nodes = {str(k): v for k, v in api.items() if isinstance(v, dict)}
 
     def node(self, ref: Any) -> dict[str, Any] | None:
+        """The node a link points to, or None when ``ref`` is not a link or points at nothing."""
         if _is_link(ref):
             return self.nodes.get(str(ref[0]))
         return None
 
     @staticmethod
     def inputs(node: dict[str, Any] | None) -> dict[str, Any]:
+        """A node's inputs, with lower-case copies of capitalised names added (custom nodes write ``Text``,
+        ``Steps``); ``{}`` for a missing node or inputs that are not a mapping.
+        """
         if not node:
             return {}
         inp = node.get("inputs")
@@ -219,6 +223,10 @@ class _Graph:
         return None, loras
 
     def size_from(self, ref: Any) -> tuple[int | None, int | None]:
+        """(width, height) found by walking back from a latent link through at most ``_MAX_DEPTH`` nodes:
+        explicit ``width``/``height`` inputs, or a ``resolution``/``dimensions`` string such as
+        ``"1024x768"``. (None, None) when the chain ends or loops first.
+        """
         seen: set[str] = set()
         for _ in range(_MAX_DEPTH):
             node = self.node(ref)
@@ -243,7 +251,9 @@ def _f(v: Any) -> float | None:
 
 
 def _multi_loras(inp: dict[str, Any]) -> list[LoraRef]:
-    """rgthree Power Lora Loader / stack nodes: lora_1 = {"on", "lora", "strength"}, or lora_name_1 + strength_1."""
+    """rgthree Power Lora Loader / stack nodes: lora_1 = {"on", "lora", "strength"}, or lora_name_1 +
+    strength_1.
+    """
     out: list[LoraRef] = []
     for k, v in inp.items():
         if isinstance(v, dict) and isinstance(v.get("lora"), str) and v.get("on", True) and v["lora"] != "None":

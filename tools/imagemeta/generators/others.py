@@ -84,6 +84,13 @@ def parse_novelai_wrapped(text: str, info: GenerationInfo) -> bool:
 
 
 def parse_novelai(comment: str, info: GenerationInfo, *, description: str | None = None, source: str | None = None) -> bool:
+    """NovelAI's ``Comment`` JSON (PNG text, or wrapped in a WebP/stealth ``Comment``): prompt, uc, seed,
+    steps, scale, sampler and noise schedule, V4 base and character captions.
+
+    Recognised by NovelAI-only keys (``uc``, ``noise_schedule``, ``v4_prompt``…); ``description`` (the PNG
+    ``Description``) stands in for the prompt when the JSON has none, and ``source`` (``"<model> <8 hex>"``)
+    becomes the model with a ``NovelAI`` hash.
+    """
     data = try_json(comment)
     if isinstance(data, dict) and isinstance(data.get("Comment"), str):  # WebP/stealth wrapper
         description = description or data.get("Description")
@@ -122,6 +129,9 @@ def parse_novelai(comment: str, info: GenerationInfo, *, description: str | None
 
 
 def parse_invokeai_metadata(text: str, info: GenerationInfo) -> bool:
+    """InvokeAI 3+ ``invokeai_metadata`` JSON (flat keys: ``positive_prompt``, ``cfg_scale``, ``model``…).
+    Any JSON object is accepted, since the key itself already identified InvokeAI.
+    """
     d = try_json(text)
     if not isinstance(d, dict):
         return False
@@ -153,6 +163,9 @@ def parse_invokeai_metadata(text: str, info: GenerationInfo) -> bool:
 
 
 def parse_invokeai_sd_metadata(text: str, info: GenerationInfo) -> bool:
+    """InvokeAI 2's ``sd-metadata`` JSON, whose settings sit under ``image`` (the prompt may be a list of
+    weighted prompts: the first is used; ``[negative]`` parts are split out).
+    """
     d = try_json(text)
     if not isinstance(d, dict) or not isinstance(d.get("image"), dict):
         return False
@@ -181,6 +194,9 @@ def _split_invoke_prompt(p: str) -> tuple[str, str | None]:
 
 
 def parse_invokeai_dream(text: str, info: GenerationInfo) -> bool:
+    """InvokeAI 1's ``Dream`` text: a shell-quoted command line, ``"prompt" -s steps -S seed -C cfg -W … -H …
+    -A sampler``. False when the text does not split as a command line.
+    """
     try:
         parts = shlex.split(text)
     except ValueError:
@@ -208,6 +224,12 @@ def parse_invokeai_dream(text: str, info: GenerationInfo) -> bool:
 
 
 def parse_fooocus(text: str, info: GenerationInfo) -> bool:
+    """Fooocus and RuinedFooocus JSON ``parameters``.
+
+    RuinedFooocus is told apart by ``Prompt`` with ``base_model_name`` or its ``software`` key; Fooocus by
+    ``prompt`` with ``base_model``, ``full_prompt``, or ``guidance_scale`` and ``styles``. Styles,
+    performance, sharpness, ADM guidance and version go to ``extra`` for the reconstructor's caveats.
+    """
     d = try_json(text)
     if not isinstance(d, dict):
         return False
@@ -258,6 +280,9 @@ def parse_fooocus(text: str, info: GenerationInfo) -> bool:
 
 
 def parse_swarmui(text: str, info: GenerationInfo) -> bool:
+    """SwarmUI's JSON (``sui_image_params`` plus ``sui_models`` with hashes), found in PNG ``parameters`` or,
+    in older versions, in the EXIF ``Model`` tag.
+    """
     d = try_json(text)
     if not isinstance(d, dict) or not isinstance(d.get("sui_image_params"), dict):
         return False
@@ -324,6 +349,9 @@ def xmp_fields(xmp: str) -> dict[str, str]:
 
 
 def parse_drawthings(xmp: str, info: GenerationInfo) -> bool:
+    """Draw Things' XMP: the JSON in ``exif:UserComment`` (``c`` prompt, ``uc`` negative, ``scale`` cfg,
+    ``size``), recognised by the ``CreatorTool`` or the shape of that JSON.
+    """
     f = xmp_fields(xmp)
     if "draw things" not in f.get("CreatorTool", "").lower() and not f.get("UserComment", "").startswith('{"c"'):
         return False
