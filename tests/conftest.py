@@ -77,6 +77,17 @@ def templates_dir() -> Path:
     return Path(pkg.__file__).parent / "templates"
 
 
+@pytest.fixture
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A state folder for plans, approvals and the journal, with loopback download servers allowed and
+    no retries (the fake servers answer at once)."""
+    folder = tmp_path / "state"
+    monkeypatch.setenv("COMFYFIXER_STATE_DIR", str(folder))
+    monkeypatch.setenv("COMFYFIXER_ALLOWED_HOSTS", "127.0.0.1,localhost")
+    monkeypatch.setenv("COMFYFIXER_HTTP_RETRIES", "0")
+    return folder
+
+
 # --- recorded HTTP (vcrpy): one configuration for the suite, see tests/recorded.py ---------------------------
 _CALL_REPORT = pytest.StashKey["pytest.TestReport"]()
 

@@ -137,9 +137,15 @@ def build(shared: Path, out: Path = HERE) -> None:
     ])
 
 
-if __name__ == "__main__":
+def builder_main(build: Any, out: Path, shared: Path | None = DEFAULT_SHARED) -> None:
+    """The command line every cassette builder shares: ``[--shared DIR] [--out DIR]``, then ``build``."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
-    ap.add_argument("--out", type=Path, default=HERE)
+    if shared is not None:
+        ap.add_argument("--shared", type=Path, default=shared)
+    ap.add_argument("--out", type=Path, default=out)
     args = ap.parse_args()
-    build(args.shared, args.out)
+    build(args.shared, args.out) if shared is not None else build(args.out)
+
+
+if __name__ == "__main__":
+    builder_main(build, HERE)

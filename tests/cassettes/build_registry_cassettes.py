@@ -9,11 +9,10 @@ Run: ``python tests/cassettes/build_registry_cassettes.py [--out DIR]``.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-from build_cassettes import HERE, req, resp, write
+from build_cassettes import HERE, builder_main, req, resp, write
 
 API = "https://api.comfy.org"
 
@@ -36,6 +35,4 @@ def build(out: Path = HERE) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--out", type=Path, default=HERE)
-    build(parser.parse_args().out)
+    builder_main(build, HERE, shared=None)

@@ -9,12 +9,11 @@ Run: ``python tests/cassettes/build_runpod_cassettes.py [--shared PATH] [--out D
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 from pathlib import Path
 
-from build_cassettes import DEFAULT_SHARED, HERE, req, resp, write
+from build_cassettes import HERE, builder_main, req, resp, write
 
 BASE = "https://api.runpod.ai/v2/test-endpoint"
 # A 1x1 PNG, as worker-comfyui returns images: base64 in output.images[].data.
@@ -56,8 +55,4 @@ def build(shared: Path, out: Path = HERE) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
-    parser.add_argument("--out", type=Path, default=HERE)
-    args = parser.parse_args()
-    build(args.shared, args.out)
+    builder_main(build, HERE)

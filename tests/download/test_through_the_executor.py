@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from dlkit import MB, model_files
 from pickles import HOSTILE, torch_zip
 
@@ -16,15 +15,6 @@ from comfyfixer.evals.fakes.file_server import FileServer
 from comfyfixer.evals.fakes.hostile_server import HostileServer
 
 POLICY = PlanPolicy(max_download_bytes=10**9, max_total_bytes=10**10)
-
-
-@pytest.fixture
-def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "state"
-    monkeypatch.setenv("COMFYFIXER_STATE_DIR", str(folder))
-    monkeypatch.setenv("COMFYFIXER_ALLOWED_HOSTS", "127.0.0.1,localhost")
-    monkeypatch.setenv("COMFYFIXER_HTTP_RETRIES", "0")
-    return folder
 
 
 def plan_for(comfy: Path, name: str, cand: DownloadCandidate) -> Plan:

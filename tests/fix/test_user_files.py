@@ -40,15 +40,6 @@ def api_workflow(path: Path, nodes: dict[str, tuple[str, str, str]]) -> Path:
     return path
 
 
-@pytest.fixture
-def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "state"
-    monkeypatch.setenv("COMFYFIXER_STATE_DIR", str(folder))
-    monkeypatch.setenv("COMFYFIXER_ALLOWED_HOSTS", "127.0.0.1,localhost")
-    monkeypatch.setenv("COMFYFIXER_HTTP_RETRIES", "0")
-    return folder
-
-
 def run(plan: Plan, state: Path, **kw: object) -> ExecutionReport:
     with Journal(state, actor="test") as journal:
         return Executor(plan, load_settings(), journal, show_progress=False, **kw).run()

@@ -11,16 +11,7 @@ import pytest
 from comfyfixer.agent.reports import check_json, safe_stem, unique_stems, write_reports
 from comfyfixer.agent.reports.markdown import cell, code, code_cell, index_markdown, link, workflow_markdown
 from comfyfixer.agent.reports.writer import script_json
-from comfyfixer.tools.readiness import (
-    CheckResult,
-    MisplacedModel,
-    MissingModel,
-    MissingNodeType,
-    PackSuggestion,
-    PresentModel,
-    Summary,
-    WorkflowReadiness,
-)
+from comfyfixer.tools import readiness as rd
 
 from ._synthetic import synthetic_result
 
@@ -77,26 +68,26 @@ ROW = "a|b\nc`d | e"  # would add cells, break the row, end a code span
 ENTITY = "&#x202e;&lt;b&gt;"  # would decode to a bidi override and a tag
 
 
-def _evil_result() -> CheckResult:
+def _evil_result() -> rd.CheckResult:
     name = f"# {HTML}{LINK}{ROW}{ESC}{RLO}{ZWJ}{ENTITY}.json"
-    missing = WorkflowReadiness(
+    missing = rd.WorkflowReadiness(
         path=f"/wf/{name}", name=name, status="missing",
-        missing_node_types=[MissingNodeType(
+        missing_node_types=[rd.MissingNodeType(
             class_type=f"Node{ROW}{HTML}", status="RESOLVED", node_count=1, fix=f"- {LINK}",
-            packs=[PackSuggestion(id=f"pack{LINK}{ROW}", reference="javascript:alert(5)"),
-                   PackSuggestion(id="ok", reference=f"https://github.com/o/p> |x`{ESC}{RLO} y")])],
-        missing_models=[MissingModel(filename=f"m{ROW}{HTML}\\|z.safetensors", folder=f"loras{ROW}", node_ids=["3|4"],
+            packs=[rd.PackSuggestion(id=f"pack{LINK}{ROW}", reference="javascript:alert(5)"),
+                   rd.PackSuggestion(id="ok", reference=f"https://github.com/o/p> |x`{ESC}{RLO} y")])],
+        missing_models=[rd.MissingModel(filename=f"m{ROW}{HTML}\\|z.safetensors", folder=f"loras{ROW}", node_ids=["3|4"],
                                      url=f"https://huggingface.co/o/r/resolve/main/m.safetensors?a=1&b=<{ESC}>|",
                                      target=f"models/loras/m{ROW}.safetensors")],
-        misplaced_models=[MisplacedModel(filename=f"v{ROW}.safetensors", found_in=f"models\\ckpt\\v{ROW}",
+        misplaced_models=[rd.MisplacedModel(filename=f"v{ROW}.safetensors", found_in=f"models\\ckpt\\v{ROW}",
                                          expected_folder=f"vae{ROW}", fix=f"1. {HTML}")],
-        present_models=[PresentModel(filename=f"p{ROW}", folder="checkpoints", location=f"models/{HTML}")],
+        present_models=[rd.PresentModel(filename=f"p{ROW}", folder="checkpoints", location=f"models/{HTML}")],
         warnings=[f"> {HTML}", f"1) {LINK}"],
     )
-    invalid = WorkflowReadiness(path="/wf/bad.json", name="bad.json", status="invalid", error=f"# {HTML}\n---\n{LINK}")
-    return CheckResult(generated_at="2026-01-02T03:04:05+00:00", inventory={"source": f"static {HTML}", "limits": ROW},
+    invalid = rd.WorkflowReadiness(path="/wf/bad.json", name="bad.json", status="invalid", error=f"# {HTML}\n---\n{LINK}")
+    return rd.CheckResult(generated_at="2026-01-02T03:04:05+00:00", inventory={"source": f"static {HTML}", "limits": ROW},
                        schema_source=f"{LINK}", notes=[f"- {HTML}{ESC}"], workflows=[missing, invalid],
-                       summary=Summary(total=2, missing=1, invalid=1))
+                       summary=rd.Summary(total=2, missing=1, invalid=1))
 
 
 def _render(text: str) -> str:

@@ -9,7 +9,6 @@ assembled, its ``provenance`` says from what. No token is recorded (none was use
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -121,8 +120,9 @@ def build(shared: Path = SHARED, out: Path = HERE) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--shared", type=Path, default=SHARED)
-    parser.add_argument("--out", type=Path, default=HERE)
-    args = parser.parse_args()
-    build(args.shared, args.out)
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "cassettes"))  # the shared builder CLI
+    from build_cassettes import builder_main
+
+    builder_main(build, HERE, SHARED)
