@@ -5,7 +5,8 @@ in ``.disabled``; a pack registers the keys of its module-level ``NODE_CLASS_MAP
 has none, the ``node_id`` of each V3 node its ``comfy_entrypoint()`` lists. Importing third-party code
 just to look is unsafe, so this module reads the source with :mod:`ast` instead:
 
-* ``NODE_CLASS_MAPPINGS = {"Name": Cls, ...}`` (and any ``*_CLASS_MAPPINGS`` dict literal, ``dict(Name=...)``),
+* ``NODE_CLASS_MAPPINGS = {"Name": Cls, ...}`` (and any ``*_CLASS_MAPPINGS`` dict literal,
+  ``dict(Name=...)``),
 * ``NODE_CLASS_MAPPINGS.update({...})``, ``NODE_CLASS_MAPPINGS["Name"] = Cls``,
 * V3: ``io.Schema(node_id="Name", ...)`` in packs that define ``comfy_entrypoint``,
 * identity: ``pyproject.toml`` ``[project] name`` (the registry id), ``[tool.comfy] PublisherId``,
@@ -157,6 +158,9 @@ def _dict_keys(node: ast.expr) -> tuple[list[str], int]:
 
 
 class _Visitor(ast.NodeVisitor):
+    """Collects node registrations from one module's AST: V1 mapping keys, V3 ``node_id`` values, how many
+    keys were not literals, and whether the module defines or imports ``comfy_entrypoint`` or a mapping.
+    """
     def __init__(self) -> None:
         self.v1: list[str] = []
         self.v3: list[str] = []
@@ -170,6 +174,7 @@ class _Visitor(ast.NodeVisitor):
         self.dynamic += dyn
 
     def visit_Assign(self, node: ast.Assign) -> None:
+        """``NODE_CLASS_MAPPINGS = {...}`` and ``NODE_CLASS_MAPPINGS["Name"] = Cls``."""
         for target in node.targets:
             if _is_mapping_name(target):
                 self.has_mapping = True
@@ -184,12 +189,16 @@ class _Visitor(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        """``NODE_CLASS_MAPPINGS: dict[...] = {...}``."""
         if node.value is not None and _is_mapping_name(node.target):
             self.has_mapping = True
             self._add(node.value)
         self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> None:
+        """``NODE_CLASS_MAPPINGS.update({...})`` and ``io.Schema(node_id="Name", ...)`` (any callee named
+        Schema).
+        """
         f = node.func
         if isinstance(f, ast.Attribute) and f.attr == "update" and _is_mapping_name(f.value):
             self.has_mapping = True
@@ -207,16 +216,21 @@ class _Visitor(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        """Notes a module-level or nested ``comfy_entrypoint`` definition (the V3 registration hook)."""
         if node.name == "comfy_entrypoint":
             self.has_entrypoint = True
         self.generic_visit(node)
 
     def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
+        """As :meth:`visit_FunctionDef`; V3 entrypoints are usually ``async def``."""
         if node.name == "comfy_entrypoint":
             self.has_entrypoint = True
         self.generic_visit(node)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        """A re-exported ``comfy_entrypoint`` or ``*_CLASS_MAPPINGS`` counts as having one (the names
+        themselves are read in the module that defines them); a star import proves nothing.
+        """
         for alias in node.names:
             if alias.name == "comfy_entrypoint":
                 self.has_entrypoint = True

@@ -184,6 +184,7 @@ def scan_models(
     trees: dict[str, list[tuple[str, str, int]]] = {}
 
     def tree(p: Path) -> list[tuple[str, str, int]]:
+        """The listing of directory ``p``, scanned once per call even when several keys share it."""
         k = os.path.normpath(str(p))
         if k not in trees:
             trees[k] = _scan_tree(Path(k), cache, updates, stats)

@@ -14,6 +14,10 @@ from comfyfixer.tools.resolver.models import DownloadCandidate
 
 
 class CivitaiStage(StageBase):
+    """The Civitai stages of ``ModelResolver`` (a mixin): the workflow's own Civitai URL, by-hash lookups and
+    full-text search. Searches are cached under ``civitai-search``; every Civitai candidate is marked as
+    needing a token (``needs_token=True``).
+    """
     civitai: CivitaiClient | None
 
     def _check_civitai_url(self, run: Run, cand: DownloadCandidate) -> None:

@@ -16,6 +16,10 @@ from comfyfixer.tools.resolver.tokens import MODEL_EXTENSIONS, search_terms
 
 
 class HfStage(StageBase):
+    """The Hugging Face stage of ``ModelResolver`` (a mixin: ``hf``, ``cache``, ``config`` and ``notes`` are
+    the resolver's). Search answers, repo trees and file metadata are cached in the resolver's ``DiskCache``
+    under ``hf-search``, ``hf-tree`` and ``hf-meta``, keyed by endpoint so a mirror has its own entries.
+    """
     hf: HuggingFaceClient | None
 
     # ------------------------------------------------------------------ 4. Hugging Face

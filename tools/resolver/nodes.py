@@ -1,4 +1,8 @@
-"""Node-pack resolver: an unknown ``class_type`` → the custom node pack that provides it."""
+"""Node-pack resolver: an unknown ``class_type`` → the custom node pack that provides it.
+
+Works from ComfyUI-Manager's node map (offline once the catalogs are cached) plus, for a registry id
+the workflow itself names, one lookup in the Comfy registry. Never installs or imports anything.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +17,30 @@ REGISTRY_URL = "https://registry.comfy.org/nodes/"
 
 
 class NodeResolver:
-    """Uses the Manager's node map (preemptions, listings, name patterns) and registry ids from the workflow."""
+    """Uses the Manager's node map (preemptions, listings, name patterns) and registry ids from the workflow.
+
+    Without a catalog every query is NOT_FOUND with a hint to refresh the catalogs. ``registry`` is
+    optional; without it a ``cnr_id`` the catalog does not know stays UNCERTAIN.
+    """
 
     def __init__(self, catalog: ManagerCatalog | None, registry: ComfyRegistryClient | None = None) -> None:
         self.catalog = catalog
         self.registry = registry
 
     def resolve(self, q: NodeQuery) -> Verdict:
+        """A verdict for one node class, first rule that applies:
+
+        1. a core ComfyUI class → RESOLVED with a "core" candidate (update ComfyUI rather than install);
+        2. the workflow's ``cnr_id``/``aux_id`` names a pack the catalog knows, and no other pack contradicts
+           it → RESOLVED on that pack;
+        3. exactly one pack claims the class → RESOLVED;
+        4. several packs claim it → UNCERTAIN with each (at most eight);
+        5. a ``cnr_id`` the Comfy registry confirms with an https repository → RESOLVED;
+        6. otherwise UNCERTAIN with the registry id and packs of very similar class names (ratio ≥ 85), or
+           NOT_FOUND when there are none.
+
+        A registry failure is noted in ``searched`` and does not raise.
+        """
         searched: list[str] = []
         evidence: list[Evidence] = []
         cands: list[DownloadCandidate] = []

@@ -133,6 +133,7 @@ def search_terms(info: FilenameInfo, *, limit: int = 7) -> list[str]:
     terms: list[str] = []
 
     def add(t: str) -> None:
+        """Append ``t`` (trimmed) unless it is too short, already present or a noise word."""
         t = t.strip("_-. ")
         if len(t) >= 3 and t not in terms and t not in NOISE_WORDS:
             terms.append(t)

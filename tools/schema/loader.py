@@ -78,6 +78,7 @@ def _input_from_v1(name: str, spec: Any, section: str) -> InputSpec:
 
 def _make_input(name: str, typ: str, section: str, opts: Mapping[str, Any], options: list[Any] | None) -> InputSpec:
     def num(key: str) -> float | None:
+        """Option ``key`` as a float when it is a number (booleans excluded), else None."""
         v = opts.get(key)
         return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
