@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import struct
 import subprocess
@@ -200,7 +201,7 @@ def test_many_ztxt_chunks_are_bounded_by_inflated_bytes(many_ztxt_png: Path) -> 
     m = _measure(many_ztxt_png)
     assert m["read_s"] < 2 and m["load_s"] < 2, m
     assert m["peak_mb"] < 200, m  # the interpreter and its imports are ~40-60 MB of this
-    assert "64 MiB total limit" in m["read"]["error"] and "oversized metadata" in m["read"]["error"]
+    assert "64 MiB total limit" in m["read"]["error"] and "over a safety limit" in m["read"]["error"]
     assert "64 MiB total limit" in m["load"]  # the workflow loader reads images through the same reader
 
 
@@ -253,3 +254,22 @@ def test_many_tiny_chunks_are_capped(tmp_path: Path) -> None:
     assert info.seed == 4
     assert len([k for k in info.raw if k.split("#")[0] == "k"]) == MAX_ENTRIES - 1
     assert any(f"more than {MAX_ENTRIES} metadata values" in w for w in info.warnings)
+
+
+def test_chunk_walks_are_capped(tmp_path: Path) -> None:
+    """Millions of empty chunks would take seconds per pass: the walk stops at a cap, with a problem."""
+    from comfyfixer.tools.imagemeta.containers import MAX_JPEG_FILL, iter_png_chunks
+
+    data = png(1, 1, 2, [b"\x00\x00\x00\x00"], pre=[chunk(b"zzZz", b"")] * 2000)
+    problems: list[str] = []
+    walked = list(iter_png_chunks(io.BytesIO(data), problems, max_chunks=1000))
+    assert len(walked) == 1000 and problems == ["PNG has more than 1,000 chunks; the rest was not read (limit)"]
+    problems = []
+    assert [c for c, _, _ in iter_png_chunks(io.BytesIO(data), problems)][-1] == b"IEND" and not problems
+    # a JPEG of fill bytes: bounded, and reported
+    f = tmp_path / "fill.jpg"
+    f.write_bytes(b"\xff\xd8" + b"\xff" * (MAX_JPEG_FILL + 10) + b"\xd9")
+    start = time.perf_counter()
+    with pytest.raises(ImageReadError, match="fill bytes"):
+        read_image(f)
+    assert time.perf_counter() - start < 2

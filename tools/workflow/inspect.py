@@ -119,7 +119,8 @@ def model_entries(models: Any, where: str, warnings: list[str] | None = None) ->
 
 
 def _properties_models(node: GraphNode, warnings: list[str] | None = None) -> list[dict[str, str]]:
-    return model_entries(node.properties.get("models"), f"node {node.id} properties", warnings)
+    models = node.properties.get("models")
+    return [] if models is None else model_entries(models, f"node {node.id} properties", warnings)
 
 
 def _scan_nested(value: Any, key: str | None, out: list[tuple[str | None, str]], depth: int = 0) -> None:
