@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from comfyfixer.agent.options import JSON_OUT
+
 catalogs_app = typer.Typer(help="ComfyUI-Manager catalogs and template model URLs.", no_args_is_help=True)
 
 
@@ -14,7 +16,7 @@ def register(app: typer.Typer) -> None:
 @catalogs_app.command("refresh")
 def refresh_command(
     base_url: str | None = typer.Option(None, "--base-url", help="Where the Manager's JSON files live (raw GitHub by default)."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+    json_out: bool = JSON_OUT,
 ) -> int:
     """Download fresh copies of ComfyUI-Manager's catalogs into the cache folder."""
     from comfyfixer.agent.config import load_settings
@@ -37,7 +39,7 @@ def refresh_command(
 
 
 @catalogs_app.command("show")
-def show_command(json_out: bool = typer.Option(False, "--json", help="Print JSON only.")) -> int:
+def show_command(json_out: bool = JSON_OUT) -> int:
     """Say which catalogs are in use and how much they hold."""
     from comfyfixer.agent import services
     from comfyfixer.agent.output import console, emit_json

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from comfyfixer.agent.options import COMFYUI, JSON_OUT
 from comfyfixer.agent.output import EXIT_FINDINGS, EXIT_OK, console, emit_json, warn
 
 if TYPE_CHECKING:
@@ -29,14 +30,14 @@ def demo_dir() -> Path:
 
 def check_command(
     paths: list[str] | None = typer.Argument(None, help="Workflow files or folders (searched recursively; JSON and images)."),
-    comfyui: Path | None = typer.Option(None, "--comfyui", help="The ComfyUI folder (holds models/ and custom_nodes/)."),
+    comfyui: Path | None = COMFYUI,
     comfyui_url: str | None = typer.Option(None, "--comfyui-url", help="A running ComfyUI; authoritative when it answers."),
     extra_model_paths: list[Path] | None = typer.Option(
         None, "--extra-model-paths", help="An extra_model_paths.yaml besides <comfyui>/extra_model_paths.yaml (repeatable)."
     ),
     object_info: Path | None = typer.Option(None, "--object-info", help="A saved /object_info JSON to use as node schemas."),
     out: Path | None = typer.Option(None, "--out", help="Write Markdown/JSON reports and the HTML dashboard here."),
-    json_out: bool = typer.Option(False, "--json", help="Print one JSON document only."),
+    json_out: bool = JSON_OUT,
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when any workflow is not runnable."),
     demo: bool = typer.Option(False, "--demo", help=f"Check the bundled demo workspace (reports go to ./{DEMO_OUT})."),
     hashes: bool = typer.Option(False, "--hashes", help="Also compute sha256 of the models found (cached)."),

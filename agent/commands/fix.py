@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from comfyfixer.agent.options import COMFYUI, JSON_OUT
 from comfyfixer.agent.output import EXIT_FINDINGS, EXIT_OK, console, emit_json, warn
 from comfyfixer.tools.text import inert
 
@@ -39,12 +40,12 @@ def _interactive() -> bool:
 
 def fix_command(
     paths: list[str] | None = typer.Argument(None, help="Workflow files or folders."),
-    comfyui: Path | None = typer.Option(None, "--comfyui", help="The ComfyUI folder (holds models/ and custom_nodes/)."),
+    comfyui: Path | None = COMFYUI,
     inputs: Path | None = typer.Option(None, "--inputs", help="Build the plan from a PlanInputs JSON instead of checking."),
     no_resolve: bool = typer.Option(False, "--no-resolve", help="Do not search online sources; use URLs the workflows carry."),
     no_pin: bool = typer.Option(False, "--no-pin", help="Do not ask git remotes for the commit to pin packs at."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan without saving it."),
-    json_out: bool = typer.Option(False, "--json", help="Print one JSON document only."),
+    json_out: bool = JSON_OUT,
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when anything is left unresolved."),
 ) -> int:
     """Plan what would make the workflows runnable here: downloads, moves, node packs. Changes nothing."""
@@ -101,7 +102,7 @@ def approve_command(
     allow_pickle: list[str] | None = typer.Option(
         None, "--allow-pickle", help="ITEM: place this pickle file even if it imports globals a weights file never needs (trusted author only)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the (edited) plan; issue no token."),
-    json_out: bool = typer.Option(False, "--json", help="Print one JSON document only."),
+    json_out: bool = JSON_OUT,
 ) -> int:
     """Review a plan and approve it: prints a single-use approval token for `comfyfixer apply`."""
     from comfyfixer.agent import approval
@@ -183,7 +184,7 @@ def apply_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would happen; change nothing, keep the token."),
     concurrency: int = typer.Option(2, "--concurrency", min=1, max=8, help="Parallel downloads."),
     no_recheck: bool = typer.Option(False, "--no-recheck", help="Skip checking the workflows again afterwards."),
-    json_out: bool = typer.Option(False, "--json", help="Print one JSON document only."),
+    json_out: bool = JSON_OUT,
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when an action failed or a workflow is still not runnable."),
 ) -> int:
     """Execute an approved plan: downloads (resumable, verified), moves, node packs; then re-check."""

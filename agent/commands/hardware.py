@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from comfyfixer.agent.options import JSON_OUT
 from comfyfixer.agent.output import console, emit_json
 
 
@@ -15,7 +16,7 @@ def register(app: typer.Typer) -> None:
 
 def hardware_command(
     comfyui: Path | None = typer.Option(None, "--comfyui", help="The ComfyUI folder (free disk space is measured there)."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+    json_out: bool = JSON_OUT,
 ) -> int:
     """Show GPUs (VRAM total and free), system RAM, CPU cores and free disk space."""
     from comfyfixer.agent import services

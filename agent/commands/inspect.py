@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from comfyfixer.agent.options import JSON_OUT
 from comfyfixer.agent.output import console, emit_json
 
 
@@ -14,7 +15,7 @@ def register(app: typer.Typer) -> None:
 def inspect_command(
     workflow: str = typer.Argument(..., help="A workflow JSON (UI or API) or an image that embeds one."),
     object_info: str | None = typer.Option(None, "--object-info", help="object_info JSON file or ComfyUI URL."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+    json_out: bool = JSON_OUT,
 ) -> int:
     """Inspect a workflow: node types, model files, custom node packs and key parameters."""
     from comfyfixer.agent import services

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from comfyfixer.agent.options import JSON_OUT
 from comfyfixer.agent.output import console, emit_json
 
 
@@ -15,7 +16,7 @@ def knowledge_command(
     query: list[str] = typer.Argument(..., help="Keywords, e.g. flux vae folder."),
     limit: int = typer.Option(4, "--limit", min=1, max=10, help="How many sections to show."),
     tag: str | None = typer.Option(None, "--tag", help="Only documents with this tag (errors, models, ...)."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+    json_out: bool = JSON_OUT,
 ) -> int:
     """Search ComfyFixerSmart's knowledge pack: model folders, families, packs, samplers, errors."""
     from comfyfixer.agent import services

@@ -7,6 +7,8 @@ from typing import Any
 
 import typer
 
+from comfyfixer.agent.options import JSON_OUT
+
 
 def register(app: typer.Typer) -> None:
     app.command("reconstruct")(reconstruct_command)
@@ -25,7 +27,7 @@ def reconstruct_command(
     no_resolve: bool = typer.Option(False, "--no-resolve", help="Do not look models up by hash on Civitai/Hugging Face."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Write no files."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 unless the status is OK."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+    json_out: bool = JSON_OUT,
 ) -> int:
     """Rebuild the ComfyUI workflow behind an image, say what is certain and what is inferred."""
     from comfyfixer.agent import services

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from comfyfixer.agent.options import JSON_OUT
 from comfyfixer.tools.errors import InputError
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def resolve_command(
     sources: str | None = typer.Option(None, "--sources", help=SOURCES_HELP),
     no_cache: bool = typer.Option(False, "--no-cache", help="Ask the sources again even if a fresh verdict is cached."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 unless everything is RESOLVED."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+    json_out: bool = JSON_OUT,
 ) -> int:
     """Find the exact download for a missing model (or the pack for an unknown node), with evidence."""
     from comfyfixer.agent import services

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
+from comfyfixer.agent.options import ENDPOINT, JSON_OUT
 from comfyfixer.agent.output import console, emit_json
 
 if TYPE_CHECKING:
@@ -47,9 +48,9 @@ def _client(endpoint: str) -> RunPodClient:
 @runpod_app.command("prepare")
 def prepare_command(
     workflow: str = typer.Argument(..., help="Workflow JSON (UI or API) or an image that embeds one."),
-    endpoint: str | None = typer.Option(None, "--endpoint", help="RunPod endpoint id."),
+    endpoint: str | None = ENDPOINT,
     image: list[str] = typer.Option([], "--image", help="An input image the workflow loads (repeatable)."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+    json_out: bool = JSON_OUT,
 ) -> int:
     """Write a job file (API-format workflow + input images). Sends nothing, costs nothing."""
     from comfyfixer.agent import services
@@ -74,7 +75,7 @@ def prepare_command(
 def approve_command(
     job_file: Path = typer.Argument(..., help="A job file from `comfyfixer runpod prepare`."),
     yes: bool = typer.Option(False, "--yes", help="Approve without asking (you reviewed the job)."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+    json_out: bool = JSON_OUT,
 ) -> int:
     """Review a job and approve it: prints a single-use token that `runpod submit` needs."""
     from comfyfixer.agent import approval
@@ -113,7 +114,7 @@ def submit_command(
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait for the job and save its images."),
     timeout: float = typer.Option(900.0, "--timeout", help="Seconds to wait before giving up (the job keeps running)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check the token and the job; send nothing."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON only."),
+    json_out: bool = JSON_OUT,
 ) -> int:
     """Send an approved job to RunPod (spends money), wait for it, and save the images it returns."""
     from comfyfixer.agent import approval
@@ -163,8 +164,8 @@ def submit_command(
 @runpod_app.command("status")
 def status_command(
     job_id: str = typer.Argument(...),
-    endpoint: str | None = typer.Option(None, "--endpoint"),
-    json_out: bool = typer.Option(False, "--json"),
+    endpoint: str | None = ENDPOINT,
+    json_out: bool = JSON_OUT,
 ) -> int:
     """Show a job's state."""
     return _job_call("status", job_id, endpoint, json_out)
@@ -173,8 +174,8 @@ def status_command(
 @runpod_app.command("cancel")
 def cancel_command(
     job_id: str = typer.Argument(...),
-    endpoint: str | None = typer.Option(None, "--endpoint"),
-    json_out: bool = typer.Option(False, "--json"),
+    endpoint: str | None = ENDPOINT,
+    json_out: bool = JSON_OUT,
 ) -> int:
     """Cancel a queued or running job (stops spending)."""
     return _job_call("cancel", job_id, endpoint, json_out)
@@ -189,8 +190,8 @@ def _job_call(op: str, job_id: str, endpoint: str | None, json_out: bool) -> int
 
 @runpod_app.command("health")
 def health_command(
-    endpoint: str | None = typer.Option(None, "--endpoint"),
-    json_out: bool = typer.Option(False, "--json"),
+    endpoint: str | None = ENDPOINT,
+    json_out: bool = JSON_OUT,
 ) -> int:
     """Show the endpoint's queue and workers."""
     with _client(_endpoint(endpoint)) as rp:

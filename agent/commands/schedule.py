@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from comfyfixer.agent.options import COMFYUI
 from comfyfixer.agent.output import console, emit_json
 
 
@@ -17,7 +18,7 @@ def schedule_command(
     paths: list[str] = typer.Argument(..., help="Workflow files or folders."),
     out: Path = typer.Option(..., "--out", help="Where the reports and dashboard are kept current."),
     every: str = typer.Option("30m", "--every", help="Interval: 90s, 30m, 2h, 1d."),
-    comfyui: Path | None = typer.Option(None, "--comfyui", help="The ComfyUI folder."),
+    comfyui: Path | None = COMFYUI,
     comfyui_url: str | None = typer.Option(None, "--comfyui-url", help="A running ComfyUI."),
     runs: int | None = typer.Option(None, "--runs", min=1, help="Stop after this many runs (default: until Ctrl-C)."),
     print_cron: bool = typer.Option(False, "--print-cron", help="Print the equivalent crontab line and exit."),
