@@ -131,6 +131,11 @@ def read_embedded_graphs(source: Path | bytes) -> EmbeddedGraphs | None:
     workflow, prompt, _ = find_graphs(info)
     if workflow is None and prompt is None:
         if info.problems:
+            if "limit" in info.problems[0]:  # hostile or absurd, not merely damaged: say which
+                raise WorkflowFormatError(
+                    name, f"{info.kind.upper()} over a safety limit: {info.problems[0]}",
+                    hint="far beyond any real image (hostile or broken); load the workflow JSON instead",
+                )
             raise WorkflowFormatError(
                 name, f"damaged {info.kind.upper()}: {info.problems[0]}", hint="re-export the image or load the workflow JSON"
             )
