@@ -32,7 +32,13 @@ _LORA_TAG = re.compile(r"<(lora|lyco|locon|hypernet):([^:>]+)(?::([-\d.]+))?(?::
 
 
 def split_settings(line: str) -> list[tuple[str, str]]:
-    """``Key: value, Key: "quoted, value", Key: {json}`` → [(key, value)], balanced scan."""
+    """``Key: value, Key: "quoted, value", Key: {json}`` → [(key, value)], balanced scan.
+
+    One pass over the line, no regex backtracking over the whole text: a quoted value is JSON-decoded
+    (so ``\\"`` and ``\\n`` come back as the characters they stand for), a ``{…}``/``[…]`` value is kept
+    verbatim up to its matching bracket (quotes inside respected), anything else runs to the next comma.
+    Text that is not ``Key:`` is skipped up to the next comma. Repeated keys are all returned, in order.
+    """
     out: list[tuple[str, str]] = []
     i, n = 0, len(line)
     while i < n:
@@ -94,6 +100,7 @@ def split_settings(line: str) -> list[tuple[str, str]]:
 
 
 def _is_settings_line(line: str) -> bool:
+    """At least two core A1111 keys: one ``Key: value`` pair is too common in prompts to count."""
     pairs = split_settings(line)
     keys = {k.lower() for k, _ in pairs}
     return len(keys & _CORE_KEYS) >= 2
@@ -120,7 +127,13 @@ def looks_like_a1111(text: str) -> bool:
 
 
 def parse_a1111_text(text: str) -> tuple[str, str | None, list[tuple[str, str]]]:
-    """Split into (prompt, negative or None, settings pairs)."""
+    """Split into (prompt, negative or None, settings pairs).
+
+    The settings line is the last non-blank line, and only if it carries at least two core keys (Steps,
+    Sampler, CFG scale, Seed, Size, Model…); otherwise the whole text is prompt. Everything from the first
+    line starting ``Negative prompt:`` to the settings line is the negative prompt. Line endings are
+    normalised to ``\\n``.
+    """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
     # The settings line is the last non-empty line that looks like one.
@@ -148,6 +161,9 @@ def parse_a1111_text(text: str) -> tuple[str, str | None, list[tuple[str, str]]]
 
 
 def _num(v: str | None, kind: type = float) -> Any:
+    """``v`` as ``kind`` (float or int), None when it does not parse; integers are parsed exactly, because
+    seeds exceed a float's 53 bits.
+    """
     if v is None:
         return None
     if kind is int and re.fullmatch(r"\s*-?\d+\s*", str(v)):
@@ -169,7 +185,9 @@ def _size(v: str | None) -> tuple[int | None, int | None]:
 
 
 def hash_kind(h: str) -> str:
-    """Guess a hash kind from its length (Civitai's naming)."""
+    """Guess a hash kind from its length (Civitai's naming): 8 → AutoV1, 10 → AutoV2, 12 → AutoV3,
+    64 → SHA256, else ``"unknown"``. 8 hex could also be CRC32; A1111 writes AutoV1 there.
+    """
     h = h.strip()
     n = len(h)
     if n == 8:
@@ -194,7 +212,9 @@ def _hash_map(pairs: str) -> dict[str, str]:
 
 
 def info_from_a1111(text: str, info: GenerationInfo | None = None) -> GenerationInfo:
-    """Fill a GenerationInfo from A1111 ``parameters`` text."""
+    """Fill a GenerationInfo from A1111 ``parameters`` text (``info`` is updated in place when given, else a
+    new one is made); the generator is left for the caller to name.
+    """
     prompt, negative, pairs = parse_a1111_text(text)
     return info_from_parts(prompt, negative, pairs, info)
 
@@ -202,7 +222,15 @@ def info_from_a1111(text: str, info: GenerationInfo | None = None) -> Generation
 def info_from_parts(
     prompt: str, negative: str | None, pairs: list[tuple[str, str]], info: GenerationInfo | None = None
 ) -> GenerationInfo:
-    """Fill a GenerationInfo from an already split prompt, negative and settings."""
+    """Fill a GenerationInfo from an already split prompt, negative and settings.
+
+    Keys are matched case-insensitively and the first occurrence wins; every pair is also kept in
+    ``extra``. Reads A1111 and SD.Next spellings: sampler and schedule type (mapped to ComfyUI names),
+    hashes of every kind (``Model hash``, ``VAE hash``, ``Lora hashes``, ``TI hashes``, a ``Hashes`` JSON),
+    LoRAs from ``<lora:name:weight>`` tags (weight 1.0 when unwritten) and from ``Lora_N …`` keys, hires
+    fix, refiner, ADetailer and ControlNet fields, and Civitai's resource JSON. The prompt keeps its LoRA
+    tags; ``tools/reconstruct/prompt_syntax`` strips them when a graph is built.
+    """
     info = info or GenerationInfo()
     info.prompt = prompt or info.prompt
     info.negative_prompt = negative if negative is not None else info.negative_prompt

@@ -65,6 +65,10 @@ def _raw_dict(entries: list[RawEntry]) -> dict[str, str]:
 
 
 def _a1111_generator(info: GenerationInfo) -> str:
+    """Which program wrote A1111-style text: SD.Next (``App``), Civitai (resource keys), ComfyUI saver nodes
+    (their version keys, seeds of 2**32 or more, ComfyUI sampler names), Forge (version ``f…``/``classic``/
+    ``neo``), else A1111.
+    """
     ex = {k.lower(): v for k, v in info.extra.items()}
     if str(ex.get("app", "")).lower().startswith("sd.next"):
         return "SD.Next"
@@ -127,6 +131,14 @@ def _apply_text(text: str, info: GenerationInfo) -> bool:
 
 
 def _detect(cinfo: ContainerInfo, info: GenerationInfo) -> None:
+    """Run the format detectors on a container's entries in order; the first that recognises its format
+    wins and fills ``info``.
+
+    Order (see the module docstring for why it matters): InvokeAI keys, NovelAI markers, XMP (Draw
+    Things), the Fooocus scheme marker, Stability Matrix, then the generic text carriers
+    (``parameters``, EXIF ``UserComment``…) through :func:`_apply_text`, EasyDiffusion's one-chunk-per-field
+    PNGs, and Tensor.art's ``generation_data``. Leaves ``info.generator`` None when nothing matched.
+    """
     get = cinfo.get
     # InvokeAI
     if get("invokeai_metadata") and others.parse_invokeai_metadata(get("invokeai_metadata") or "", info):
@@ -222,7 +234,13 @@ def read_image(path: Path, *, stealth: bool = True) -> GenerationInfo:
 
 
 def read_container_info(cinfo: ContainerInfo, source: Path | bytes, *, stealth: bool = True) -> GenerationInfo:
-    """Interpret an already-read container (shared by files and in-memory bytes)."""
+    """Interpret an already-read container (shared by files and in-memory bytes).
+
+    Embedded ComfyUI graphs are always extracted; when a text format was detected too, the graph fills the
+    fields the text left empty (and an API prompt beside A1111-style text marks the image as ComfyUI's).
+    Stealth pixels are read only when nothing else was found. A detected generator always has a
+    ``prompt`` (possibly ``""``), so callers can tell "no prompt written" from "no metadata".
+    """
     info = GenerationInfo(path=str(source) if isinstance(source, Path) else None, container=cinfo.kind)
     info.raw = _raw_dict(cinfo.entries)
     info.warnings.extend(cinfo.problems + cinfo.warnings)
@@ -311,7 +329,11 @@ def _is_image_file(path: Path) -> bool:
 
 
 def iter_image_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files given, plus image files found by walking the folders given (sorted, by content)."""
+    """Files given, plus image files found by walking the folders given (sorted, by content).
+
+    Files named explicitly are yielded whatever they are (so the reader can report them); inside folders,
+    hidden files and files that are neither image-named nor image-shaped (by magic bytes) are skipped.
+    """
     for p in paths:
         p = Path(p)
         if p.is_dir():
@@ -357,7 +379,11 @@ RAW_OUTPUT_LIMIT = 20_000
 
 
 def summary(result: ImageReadResult) -> dict[str, object]:
-    """The flat per-file object of ``comfyfixer image read --json``."""
+    """The flat per-file object of ``comfyfixer image read --json``.
+
+    Raw values longer than ``RAW_OUTPUT_LIMIT`` (20,000 characters) are cut with their full length noted,
+    so one embedded 5 MB workflow does not swamp the output; the parsed fields are complete.
+    """
     info = result.info
     if info is None:
         return {"path": result.path, "generator": None, "error": result.error}

@@ -99,6 +99,9 @@ def ui_to_api(workflow: dict[str, Any]) -> dict[str, Any]:
 
 
 class _Graph:
+    """An API graph with link-following helpers; every walk is bounded in depth and guards against cycles,
+    since a saved graph may link anywhere.
+    """
     def __init__(self, api: dict[str, Any]) -> None:
         self.nodes = {str(k): v for k, v in api.items() if isinstance(v, dict)}
 
@@ -201,7 +204,9 @@ class _Graph:
         return delim.join(parts) if parts else None
 
     def walk_model(self, ref: Any) -> tuple[dict[str, Any] | None, list[LoraRef]]:
-        """Follow ``model`` links to the loader; collect LoRAs on the way."""
+        """(loader node, LoRAs) found by following a ``model`` link back through LoRA loaders and other
+        model-patching nodes to the node that loads the checkpoint or diffusion model.
+        """
         loras: list[LoraRef] = []
         seen: set[str] = set()
         for _ in range(_MAX_DEPTH):
@@ -291,7 +296,12 @@ def _sampler_rank(g: _Graph, nid: str, node: dict[str, Any]) -> tuple[int, int, 
 
 
 def summarize_api(api: dict[str, Any], info: GenerationInfo) -> GenerationInfo:
-    """Fill prompt/seed/steps/cfg/sampler/model/loras/size from an API graph."""
+    """Fill prompt/seed/steps/cfg/sampler/model/loras/size from an API graph.
+
+    The sampler judged to be the first pass (:func:`_sampler_rank`) is the source of truth; when there are
+    several, their count goes to ``extra["comfy_samplers"]``. Without a sampler, fields are taken from
+    the first node that has them (titles for prompts, loaders for the model, any latent for the size).
+    """
     g = _Graph(api)
     samplers = [(nid, n) for nid, n in g.nodes.items() if _is_sampler(n)]
     if samplers:
@@ -341,6 +351,13 @@ def summarize_api(api: dict[str, Any], info: GenerationInfo) -> GenerationInfo:
 
 
 def _fill_from_sampler(g: _Graph, inp: dict[str, Any], info: GenerationInfo) -> None:
+    """Fill seed, steps, cfg, sampler, scheduler, denoise, prompts, model, LoRAs and size from one sampler
+    node's inputs, following links as needed.
+
+    Handles ``SamplerCustom(Advanced)`` graphs too: seed from the noise node, cfg and conditioning from the
+    guider, the sampler name through wrapper samplers (up to eight), scheduler and steps from the sigmas
+    node (scheduler nodes map to ComfyUI scheduler names).
+    """
     seed = g.value(inp.get("seed", inp.get("noise_seed")), _SEED_KEYS)
     steps = g.value(inp.get("steps"), ("steps", "value", "int"))
     cfg = g.value(inp.get("cfg"), ("cfg", "value", "float"))
@@ -415,6 +432,9 @@ def _fill_from_sampler(g: _Graph, inp: dict[str, Any], info: GenerationInfo) -> 
 
 
 def _texts_by_title(g: _Graph) -> tuple[str | None, str | None]:
+    """(positive, negative) prompt texts guessed from node titles and class names containing "neg", for
+    graphs where no sampler leads to the text.
+    """
     pos = neg = None
     for n in g.nodes.values():
         inp = g.inputs(n)
