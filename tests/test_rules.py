@@ -8,7 +8,7 @@ branch and the test fails with the offending file and line.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,6 +46,12 @@ def _calls(tree: ast.Module) -> Iterator[tuple[int, str]]:
             yield node.lineno, ast.unparse(node.func)
 
 
+def _offending_calls(folders: tuple[str, ...], bad: Callable[[str, str], bool]) -> list[str]:
+    """``file:line call`` for every call for which ``bad(relative_path, call)`` holds."""
+    return [f"{_rel(path)}:{line} {call}" for path in _files(*folders) for line, call in _calls(_tree(path))
+            if bad(_rel(path), call)]
+
+
 def test_commands_are_thin_and_never_import_each_other() -> None:
     """No command module imports another, and the orchestrator imports no command module."""
     offenders = []
@@ -64,14 +70,11 @@ def test_commands_are_thin_and_never_import_each_other() -> None:
 
 def test_every_http_client_is_built_by_tools_http() -> None:
     """``httpx.Client`` is constructed only in tools/http.py; ``http.client`` only in the download transport."""
-    offenders = []
+    offenders = _offending_calls(CODE, lambda rel, call: call in ("httpx.Client", "httpx.AsyncClient")
+                                 and rel != "tools/http.py")
     for path in _files(*CODE):
         rel = _rel(path)
-        tree = _tree(path)
-        for line, call in _calls(tree):
-            if call in ("httpx.Client", "httpx.AsyncClient") and rel != "tools/http.py":
-                offenders.append(f"{rel}:{line} builds {call}")
-        for line, name in _imported(tree):
+        for line, name in _imported(_tree(path)):
             if name in ("http.client", "urllib.request", "requests") and rel not in (
                     "tools/download/transport.py",) and not rel.startswith("evals/fakes/"):
                 offenders.append(f"{rel}:{line} imports {name}")
@@ -85,17 +88,14 @@ def test_replacing_writes_go_through_atomic_write() -> None:
     # The download staging area places verified files (no-clobber link) and quarantines them; the
     # pack installer renames a verified clone into custom_nodes/. Those are moves, not writes.
     movers = {"tools/download/staging.py", "tools/packs/git.py", "agent/executor.py"}
-    offenders = []
-    for path in _files("tools", "agent"):
-        rel = _rel(path)
-        for line, call in _calls(_tree(path)):
-            if call in ("os.replace", "tempfile.mkstemp", "tempfile.NamedTemporaryFile") and rel not in homes:
-                offenders.append(f"{rel}:{line} {call}")
-            if call == "os.rename" and rel not in homes | movers:
-                offenders.append(f"{rel}:{line} {call}")
-            if call.endswith((".write_text", ".write_bytes")) and rel not in homes:
-                offenders.append(f"{rel}:{line} {call}")
-    assert offenders == []
+
+    def bad(rel: str, call: str) -> bool:
+        if call in ("os.replace", "tempfile.mkstemp", "tempfile.NamedTemporaryFile") or call.endswith(
+                (".write_text", ".write_bytes")):
+            return rel not in homes
+        return call == "os.rename" and rel not in homes | movers
+
+    assert _offending_calls(("tools", "agent"), bad) == []
 
 
 def test_one_loopback_rule_and_one_token_binding() -> None:
@@ -133,13 +133,6 @@ def test_one_safe_name_rule() -> None:
 def test_capabilities_are_declared_once_with_their_own_docstring() -> None:
     """A capability's description is its own docstring: no ``_doc(other_function)`` borrowing, no
     hand-built ``Capability(...)`` outside the contract module, no second wrapper module."""
-    offenders = []
-    for path in _files("tools", "agent"):
-        rel = _rel(path)
-        for line, call in _calls(_tree(path)):
-            if call in ("_doc", "inspect.getdoc") and rel != "tools/toolset.py":
-                offenders.append(f"{rel}:{line} borrows a docstring")
-            if call in ("Capability", "Capability.from_function", "ToolSpec") and rel != "tools/toolset.py":
-                offenders.append(f"{rel}:{line} builds a capability by hand")
+    by_hand = ("_doc", "inspect.getdoc", "Capability", "Capability.from_function", "ToolSpec")
+    assert _offending_calls(("tools", "agent"), lambda rel, call: call in by_hand and rel != "tools/toolset.py") == []
     assert not (REPO / "tools" / "tool_adapters.py").exists()
-    assert offenders == []

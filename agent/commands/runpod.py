@@ -7,7 +7,7 @@ Submitting costs money, so it follows the same rule as downloads: ``prepare`` wr
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -161,24 +161,18 @@ def submit_command(
     return 0
 
 
-@runpod_app.command("status")
-def status_command(
-    job_id: str = typer.Argument(...),
-    endpoint: str | None = ENDPOINT,
-    json_out: bool = JSON_OUT,
-) -> int:
-    """Show a job's state."""
-    return _job_call("status", job_id, endpoint, json_out)
+def _job_command(op: str, doc: str) -> Any:
+    """``runpod status`` and ``runpod cancel``: the same arguments, one call each."""
+
+    def command(job_id: str = typer.Argument(...), endpoint: str | None = ENDPOINT, json_out: bool = JSON_OUT) -> int:
+        return _job_call(op, job_id, endpoint, json_out)
+
+    command.__doc__ = doc
+    return command
 
 
-@runpod_app.command("cancel")
-def cancel_command(
-    job_id: str = typer.Argument(...),
-    endpoint: str | None = ENDPOINT,
-    json_out: bool = JSON_OUT,
-) -> int:
-    """Cancel a queued or running job (stops spending)."""
-    return _job_call("cancel", job_id, endpoint, json_out)
+runpod_app.command("status")(_job_command("status", "Show a job's state."))
+runpod_app.command("cancel")(_job_command("cancel", "Cancel a queued or running job (stops spending)."))
 
 
 def _job_call(op: str, job_id: str, endpoint: str | None, json_out: bool) -> int:
