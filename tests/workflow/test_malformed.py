@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from comfyfixer.tools.errors import WorkflowFormatError
-from comfyfixer.tools.workflow import inspect_source
+from comfyfixer.tools.workflow import inspect_source, ui_to_api
 
 
 class _Delete:
@@ -116,6 +116,7 @@ def test_wrong_type_in_a_node_field_is_a_warning(originals: dict[str, dict[str, 
             result = inspect_source(wf)  # must not raise
             json.loads(result.model_dump_json())  # and the result stays serialisable
             assert wf == snapshot  # the caller's workflow is never changed
+            ui_to_api(wf)  # the UI → API conversion reads the same graph: no traceback either
             if field == "id":
                 where_text = "" if where == "top" else " in "
                 expected = f"node #{index}{where_text}"
