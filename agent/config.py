@@ -92,8 +92,10 @@ class Settings(BaseSettings):
         env_prefix="COMFYFIXER_",
         env_file=".env",
         env_file_encoding="utf-8",
+        # A retired key in an old .env or comfyfixer.toml must not stop every command.
         extra="ignore",
         populate_by_name=True,
+        # Defaults go through the validators too (the URL fields lose any trailing slash).
         validate_default=True,
     )
 
@@ -128,6 +130,8 @@ class Settings(BaseSettings):
         None, validation_alias=_alias("COMFYFIXER_RUNPOD_API_KEY", "RUNPOD_API_KEY", "runpod_api_key")
     )
     comfy_registry_url: str = Field("https://api.comfy.org", description="The Comfy registry API (pack ids → repos).")
+    pip_index_url: str = Field("https://pypi.org/simple", description="The package index (PEP 503 simple) pip uses "
+                               "for pack requirements, at plan time (dry run) and apply time.")
     runpod_endpoint_id: str | None = None
     runpod_base_url: str = "https://api.runpod.ai/v2"
     http_timeout: float = Field(30.0, gt=0, description="Seconds before any HTTP call gives up.")
@@ -165,7 +169,8 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("civitai_base_url", "hf_endpoint", "llm_base_url", "runpod_base_url", "comfy_registry_url")
+    @field_validator("civitai_base_url", "hf_endpoint", "llm_base_url", "runpod_base_url", "comfy_registry_url",
+                     "pip_index_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):

@@ -80,7 +80,9 @@ class Journal:
         self.audit_path = self.dir / AUDIT_NAME
         self.actor = actor or _default_actor()
         self._lock = threading.Lock()
+        # One logger per Journal: two journals (two state folders, tests) must not share a file handler.
         self._audit = logging.getLogger(f"comfyfixer.audit.{id(self)}")
+        # Audit lines belong in audit.log only, never on the console through the root handler.
         self._audit.propagate = False
         self._audit.setLevel(logging.INFO)
         handler = logging.handlers.RotatingFileHandler(
@@ -142,6 +144,7 @@ class Journal:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 os.write(fd, line)
+                # The entry must be on disk before the change it records is reported as done.
                 os.fsync(fd)
             finally:
                 os.close(fd)

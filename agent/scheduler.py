@@ -112,6 +112,7 @@ def run_schedule(
         n += 1
         if runs is not None and n >= runs:
             break
+        # Measured from the run's start, so a slow check does not push every later run back.
         sleep(max(0.0, every_s - (clock() - started)))
     return records
 
@@ -124,6 +125,7 @@ def cron_line(every_s: int, check_args: list[str]) -> str:
     resolved path of the running ``comfyfixer`` so cron's bare ``PATH`` finds it; output is discarded
     because the reports are the result.
     """
+    # Cron's finest unit is the minute.
     minutes = max(1, every_s // 60)
     if minutes < 60:
         when = f"*/{minutes} * * * *"

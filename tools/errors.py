@@ -37,6 +37,7 @@ class ComfyFixerError(Exception):
     output and reports can show them in separate fields.
     """
 
+    # EXIT_USAGE in agent/output.py: 1 means "worked, but found problems" (--strict) and is never an error.
     exit_code = 2
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:

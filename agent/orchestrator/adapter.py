@@ -75,6 +75,7 @@ def compact(obj: Any, max_chars: int = MAX_RESULT_CHARS) -> Any:
     if len(text) <= max_chars:
         return obj
     work = json.loads(text)  # a JSON-only deep copy we may edit
+    # Each pass shrinks the largest part; the cap bounds the work on pathological data.
     for _ in range(500):
         found: list[tuple[int, int, Any, Any, Any]] = []
         total = _measure(work, None, None, 0, found, max_chars)
@@ -171,6 +172,7 @@ def _propose(spec: Capability, state: RunState, call_id: str, args: Any) -> str:
         tool=spec.name,
         arguments=data,
         summary=f"{spec.name}({json.dumps(data, ensure_ascii=False)[:200]})",
+        # Held by the UI only: the model sees the proposal id, so no text it writes can approve anything.
         approval_token=secrets.token_urlsafe(16),
     )
     state.proposals.append(proposal)

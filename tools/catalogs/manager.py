@@ -241,6 +241,7 @@ def _build(source: CatalogSource) -> ManagerCatalog:
             description=entry.get("description"),
         )
         for url in {ref, *info.files}:
+            # A pack is found by any URL the Manager would install it from, not only its main reference.
             cat.packs.setdefault(normalize_repo_url(url), info)
         cat.by_id.setdefault(info.id.lower(), info)
 
@@ -251,6 +252,7 @@ def _build(source: CatalogSource) -> ManagerCatalog:
         names, meta = (value[0], value[1]) if isinstance(value, list) and len(value) == 2 else (value, {})
         if norm not in cat.packs:
             cat.packs[norm] = PackInfo(id=norm.rsplit("/", 1)[-1], reference=url, title=meta.get("title_aux"))
+        # The node map lists ComfyUI itself; its classes are the core ones.
         if norm == CORE_REPO:
             cat.core_classes = frozenset(names)
         for name in names:
@@ -280,6 +282,7 @@ def _build(source: CatalogSource) -> ManagerCatalog:
     return cat
 
 
+# Keyed on the node map's mtime: a refreshed catalog is a new entry, an unchanged one is parsed once.
 @lru_cache(maxsize=4)
 def _cached(kind: str, location: str, mtime: float) -> ManagerCatalog:
     return _build(CatalogSource(kind, Path(location)))

@@ -95,6 +95,7 @@ class CivitaiClient(ServiceClient):
         policy: RetryPolicy | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # Only to word a 401: "needs a token" when none was set, "token refused" when one was.
         self._has_token = bool(token)
         self._http = client or build_client(
             base_url=self.base_url, timeout=timeout, token=token, token_origins=(*CIVITAI_HOSTS, self.base_url)

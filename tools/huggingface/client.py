@@ -271,6 +271,7 @@ class HuggingFaceClient(ServiceClient):
         h = resp.headers
         linked = h.get("X-Linked-Etag")
         etag = normalize_hash(linked or h.get("ETag") or "") or None
+        # On a redirect Content-Length is the redirect body's length, not the file's.
         size_raw = h.get("X-Linked-Size") or (None if resp.is_redirect else h.get("Content-Length"))
         return HfFileMetadata(
             url=url, commit=h.get("X-Repo-Commit"), etag=etag,

@@ -69,6 +69,7 @@ class InventoryCache:
             return db
         except sqlite3.DatabaseError as exc:
             log.warning("cache %s unusable (%s); starting a new one", path, exc)
+            # Renamed, not deleted: the broken file can still be looked at.
             aside = path.with_suffix(".corrupt")
             path.replace(aside)
             return sqlite3.connect(path, check_same_thread=False)
@@ -152,6 +153,7 @@ class InventoryCache:
         """
         out: dict[str, Any] = {}
         with self._lock:
+            # SQLite limits the bound parameters of one statement (999 in older builds).
             for i in range(0, len(keys), 500):
                 chunk = keys[i : i + 500]
                 marks = ",".join("?" * len(chunk))

@@ -41,8 +41,10 @@ STATIC_LIMITS = (
 LIVE_LIMITS = "read from a running ComfyUI's /object_info: exact for that server at the time of the check"
 
 _SKIP_DIRS = {".git", "__pycache__", "node_modules", "web", "js", ".venv", "venv", "site-packages", "dist", "build"}
+# A pack that vendors a whole library must not stall a check: read at most this many files of 2 MB.
 _MAX_FILES = 600
 _MAX_BYTES = 2_000_000
+# Part of every cached pack's signature: bump it when the reader changes so old scans are redone.
 SCAN_VERSION = "1"
 
 
@@ -124,6 +126,7 @@ def _read_git_origin(pack_dir: Path) -> str | None:
     if not url:
         return None
     url = url.strip()
+    # An SSH remote becomes the https URL the catalogs list, so the two compare equal.
     if url.startswith("git@github.com:"):
         url = "https://github.com/" + url.split(":", 1)[1]
     return url[:-4] if url.endswith(".git") else url

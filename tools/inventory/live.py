@@ -92,10 +92,12 @@ def fetch_live(
         try:
             stats = _get_json(client, f"{base}/system_stats", retries)
         except UpstreamError:
+            # /system_stats is newer than /object_info: an old server without it is still usable.
             stats = {}
         keys = _get_json(client, f"{base}/models", retries)
         listings: dict[str, list[str]] = {}
         for key in keys if isinstance(keys, list) else []:
+            # A folder key, but it lists code, not models.
             if key == "custom_nodes":
                 continue
             try:

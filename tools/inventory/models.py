@@ -123,6 +123,7 @@ def _scan_tree(
             continue
         if not stat_mod.S_ISDIR(st.st_mode) or (st.st_dev, st.st_ino) in seen:
             continue
+        # A symlink back up the tree would loop; each directory is listed once.
         seen.add((st.st_dev, st.st_ino))
         key = str(d)
         cached = cache.get_dir(key) if cache is not None else None

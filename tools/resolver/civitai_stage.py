@@ -51,6 +51,7 @@ class CivitaiStage(StageBase):
     def _from_hash(self, run: Run) -> None:
         if not run.query.hashes or self.civitai is None:
             return
+        # Full hashes first: a match by one needs no confirmation.
         ordered = sorted(run.query.hashes.items(), key=lambda kv: 0 if len(normalize_hash(kv[1])) == 64 else 1)
         for kind, value in ordered:
             h = normalize_hash(value)

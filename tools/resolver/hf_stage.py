@@ -48,6 +48,7 @@ class HfStage(StageBase):
         for repo in ranked:
             if listed >= self.config.hf_repo_budget:
                 break
+            # Repos are sorted by relevance: after the first irrelevant one, all the rest are too.
             if self._repo_relevance(run, repo) <= 0 and repo.id not in noted:
                 break
             listed += 1
@@ -123,7 +124,9 @@ class HfStage(StageBase):
         if repo.id.split("/")[0] in TRUSTED_HF_AUTHORS:
             score += 1.5
         if re.search(r"gguf", name) and info.ext != ".gguf":
+            # A GGUF repo rarely holds the non-GGUF file asked for.
             score -= 1.0
+        # Downloads only break ties between repos of the same relevance (a tenth per factor of ten).
         return score + math.log10(repo.downloads + 1) / 10
 
     def _hf_search(self, term: str, author: str | None, *, limit: int | None = None) -> list[HfRepoSummary]:

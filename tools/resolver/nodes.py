@@ -85,6 +85,7 @@ class NodeResolver:
                                    reasons=["+ the workflow names this registry id", "- no catalog lists the class"]))
         names = list(cat.node_claims)
         for name, score, _ in process.extract(q.class_type, names, scorer=fuzz.ratio, limit=3):
+            # Only near-identical names (typos, renamed versions) are worth offering.
             if score < 85:
                 continue
             for p in cat.claimants(name)[:2]:

@@ -231,6 +231,7 @@ class ModelResolver(HfStage, CivitaiStage):
             if civ:
                 cand.reasons.append("+ Civitai download named by the workflow (saved under the workflow's filename)")
                 self._check_civitai_url(run, cand)
+        # The workflow's URL is real evidence, but for another file name: a candidate, not an answer.
         if not cand.exact and cand.score == 1.0:
             cand.score = 0.5
             cand.reasons.append(f"- the URL names {cand.filename}, not {run.info.basename}")
@@ -271,6 +272,7 @@ class ModelResolver(HfStage, CivitaiStage):
         distinct = {strip_query(c.url): c for c in run.exact}
         if self.hf is None:
             return
+        # At most six HEAD requests per query, however many mirrors a catalog lists.
         for c in list(distinct.values())[:6]:
             parsed = parse_hf_url(c.url)
             if parsed is None or c.sha256:
@@ -305,6 +307,7 @@ class ModelResolver(HfStage, CivitaiStage):
             got = analyze(c.filename)
             ratio = fuzz.ratio(want.basename.lower(), c.filename.lower()) / 100
             diffs = variant_differences(want, got)
+            # Each variant difference costs a little, so the closest variant of a similar name ranks first.
             score = ratio - 0.04 * len(diffs)
             if score < self.config.fuzzy_threshold:
                 continue
