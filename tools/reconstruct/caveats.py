@@ -60,6 +60,20 @@ def generator_caveats(b: Builder) -> None:
             b.guess("NovelAI character prompts", "V4 per-character prompts (with positions) have no core "
                        "ComfyUI equivalent; only the base prompt is encoded", 0.3)
 
+def _fields(settings: dict[str, object]) -> str:
+    return "\n".join(f"{k}: {v}" for k, v in settings.items())
+
+
+def _not_rebuilt(b: Builder, title: str, note: str, why: str, confidence: float,
+                 packs: list[tuple[str, list[str], str]], *, what: str | None = None) -> None:
+    """A part of the generation ComfyUI's core cannot rebuild: a Note node saying so, an inferred part
+    (so the result is UNCERTAIN) and the optional packs that would do the job."""
+    b.g.notes.append(Note(f"{title} (not rebuilt)", note))
+    b.guess(what or title, f"{why}; left as a note, UNCERTAIN", confidence)
+    b.packs.extend(CustomNodeNeed(pack=pack, classes=classes, optional=True, reason=reason)
+                   for pack, classes, reason in packs)
+
+
 def optional_parts(b: Builder) -> None:
     """ADetailer, ControlNet and variation seeds from the metadata: each becomes a Note node with its
     settings and the packs that would do the job (added as optional ``CustomNodeNeed``), plus an inferred
@@ -67,31 +81,22 @@ def optional_parts(b: Builder) -> None:
     """
     info = b.info
     if info.adetailer:
-        fields = "\n".join(f"{k}: {v}" for k, v in info.adetailer.items())
-        b.g.notes.append(Note("ADetailer (not rebuilt)", "The image was post-processed by ADetailer:\n" + fields +
-                                 "\n\nIn ComfyUI: Impact Pack FaceDetailer + UltralyticsDetectorProvider "
-                                 "(Impact Subpack) with the same detector model, denoise and padding."))
-        b.guess("ADetailer", "ADetailer settings are in the metadata, but its ComfyUI equivalent (FaceDetailer) "
-                   "needs custom packs and does not reproduce it exactly; left as a note, UNCERTAIN", 0.3)
-        b.packs.append(CustomNodeNeed(pack="ComfyUI-Impact-Pack", classes=["FaceDetailer"], optional=True,
-                                         reason="ADetailer face/hand fix"))
-        b.packs.append(CustomNodeNeed(pack="ComfyUI-Impact-Subpack", classes=["UltralyticsDetectorProvider"],
-                                         optional=True, reason="ADetailer's YOLO detector"))
+        _not_rebuilt(b, "ADetailer", "The image was post-processed by ADetailer:\n" + _fields(info.adetailer) +
+                     "\n\nIn ComfyUI: Impact Pack FaceDetailer + UltralyticsDetectorProvider "
+                     "(Impact Subpack) with the same detector model, denoise and padding.",
+                     "ADetailer settings are in the metadata, but its ComfyUI equivalent (FaceDetailer) "
+                     "needs custom packs and does not reproduce it exactly", 0.3,
+                     [("ComfyUI-Impact-Pack", ["FaceDetailer"], "ADetailer face/hand fix"),
+                      ("ComfyUI-Impact-Subpack", ["UltralyticsDetectorProvider"], "ADetailer's YOLO detector")])
     if info.controlnet:
-        fields = "\n".join(f"{k}: {v}" for k, v in info.controlnet.items())
-        b.g.notes.append(Note("ControlNet (not rebuilt)", "The image used ControlNet:\n" + fields +
-                                 "\n\nThe control image is not in the metadata. In ComfyUI: ControlNetLoader + "
-                                 "ControlNetApplyAdvanced (core) and a preprocessor from comfyui_controlnet_aux."))
-        b.guess("ControlNet", "ControlNet settings are in the metadata but its control image is not; left "
-                   "as a note, UNCERTAIN", 0.2)
-        b.packs.append(CustomNodeNeed(pack="comfyui_controlnet_aux", classes=[], optional=True,
-                                         reason="ControlNet preprocessor"))
+        _not_rebuilt(b, "ControlNet", "The image used ControlNet:\n" + _fields(info.controlnet) +
+                     "\n\nThe control image is not in the metadata. In ComfyUI: ControlNetLoader + "
+                     "ControlNetApplyAdvanced (core) and a preprocessor from comfyui_controlnet_aux.",
+                     "ControlNet settings are in the metadata but its control image is not", 0.2,
+                     [("comfyui_controlnet_aux", [], "ControlNet preprocessor")])
     if info.subseed is not None and (info.subseed_strength or 0) > 0:
-        b.g.notes.append(Note("Variation seed (not rebuilt)",
-                                 f"Variation seed {info.subseed}, strength {info.subseed_strength}.\n"
-                                 "ComfyUI core has no variation seed; Inspire Pack's KSampler (inspire) "
-                                 "has variation_seed / variation_strength."))
-        b.guess("variation seed", "WebUI variation seeds have no core ComfyUI equivalent; the image will "
-                   "differ; left as a note, UNCERTAIN", 0.2)
-        b.packs.append(CustomNodeNeed(pack="ComfyUI-Inspire-Pack", classes=["KSampler //Inspire"],
-                                         optional=True, reason="variation seed"))
+        _not_rebuilt(b, "Variation seed", f"Variation seed {info.subseed}, strength {info.subseed_strength}.\n"
+                     "ComfyUI core has no variation seed; Inspire Pack's KSampler (inspire) "
+                     "has variation_seed / variation_strength.",
+                     "WebUI variation seeds have no core ComfyUI equivalent; the image will differ", 0.2,
+                     [("ComfyUI-Inspire-Pack", ["KSampler //Inspire"], "variation seed")], what="variation seed")
