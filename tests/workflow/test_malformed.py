@@ -38,7 +38,7 @@ NODE_MUTATIONS: list[tuple[str, Any]] = [
     ("inputs", [{"name": 5, "type": "MODEL", "link": "x", "widget": "seed"}]),
     ("outputs", [{"name": ["MODEL"], "type": "MODEL", "links": 3, "slot_index": "0"}]),
     ("properties", {"models": [{"name": "a.safetensors", "url": 5, "directory": ["x"], "hash": {}}]}),
-    ("mode", "abc"), ("mode", [4]), ("title", 5), ("title", ["t"]),
+    ("mode", "abc"), ("mode", [4]), ("mode", float("inf")), ("mode", float("nan")), ("title", 5), ("title", ["t"]),
     ("type", 5), ("type", {"a": 1}), ("type", ["KSampler"]),
     ("id", DELETE), ("id", [1]), ("id", {"x": 1}), ("id", True),
 ]

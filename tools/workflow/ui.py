@@ -88,11 +88,12 @@ def _link_tuple(link: Any) -> tuple[Any, Any, int, Any, int]:
     raise ValueError(f"{_json_type(link)}, not an array or object")
 
 
-def _mode(node: Mapping[str, Any]) -> int:
-    try:
-        return int(node.get("mode", MODE_ALWAYS) or 0)
-    except (TypeError, ValueError):
-        return MODE_ALWAYS
+def _mode(fields: Mapping[str, Any]) -> int:
+    """The node's mode from its checked fields (a mode of the wrong type was warned about: always)."""
+    mode = fields.get("mode")
+    if isinstance(mode, float):  # JSON allows 4.0, and Python's parser NaN and Infinity
+        return int(mode) if mode.is_integer() else MODE_ALWAYS
+    return mode if isinstance(mode, int) and not isinstance(mode, bool) else MODE_ALWAYS
 
 
 class _UIBuilder:
@@ -196,6 +197,10 @@ class _UIBuilder:
                 self.warn(f"node {nid}: '{name}' is {_json_type(value)}, not {expected}; ignored")
                 continue
             fields[name] = value
+        mode = fields.get("mode")
+        if isinstance(mode, float) and not mode.is_integer():
+            self.warn(f"node {nid}: 'mode' is {mode}, not a whole number; ignored")
+            del fields["mode"]
         for name in ("inputs", "outputs"):
             slots = fields.get(name)
             if slots is None:
@@ -249,7 +254,7 @@ class _UIBuilder:
             ntype = fields.get("type") or ""
             if not ntype and isinstance(node.get("class_type"), str):
                 ntype = node["class_type"]
-            mode = _mode(node)
+            mode = _mode(fields)
             if parent_mode != MODE_ALWAYS and mode == MODE_ALWAYS:
                 mode = parent_mode
             if ntype in self.subgraphs:
