@@ -19,6 +19,9 @@ from comfyfixer.tools.imagemeta.samplers import NOVELAI_SCHEDULES, map_sampler, 
 
 
 def _int(v: Any) -> int | None:
+    """An integer from JSON or text, None otherwise; ``"123.0"`` is accepted, booleans are not, and digit
+    strings are converted without a float so 64-bit seeds keep every digit.
+    """
     if isinstance(v, bool):
         return None
     if isinstance(v, int):
@@ -31,6 +34,7 @@ def _int(v: Any) -> int | None:
 
 
 def _float(v: Any) -> float | None:
+    """A float from a number or numeric text, None otherwise (booleans refused)."""
     if isinstance(v, bool):
         return None
     if isinstance(v, int | float):
@@ -43,7 +47,23 @@ def _float(v: Any) -> float | None:
     return None
 
 
+_NUMBERS = {"seed": _int, "steps": _int, "width": _int, "height": _int, "clip_skip": _int,
+            "cfg": _float, "denoise": _float}
+
+
+def _read(info: GenerationInfo, d: dict[str, Any], generator: str, confidence: float, **keys: str) -> None:
+    """Name the generator and copy the plain settings: each keyword is a :class:`GenerationInfo` field and
+    its value the key that holds it in ``d`` (numbers are parsed leniently; prompts are taken as they are)."""
+    info.generator, info.generator_confidence = generator, confidence
+    for field, key in keys.items():
+        convert = _NUMBERS.get(field)
+        setattr(info, field, convert(d.get(key)) if convert else d.get(key))
+
+
 def _set_sampler(info: GenerationInfo, sampler: Any, scheduler: Any = None) -> None:
+    """Record the raw sampler/scheduler names and their ComfyUI mappings; a sampler name that implies a
+    scheduler (``DPM++ 2M Karras``) sets it unless an explicit scheduler follows.
+    """
     if isinstance(sampler, str) and sampler:
         info.sampler_raw = sampler
         s, sch = map_sampler(sampler)
@@ -56,6 +76,9 @@ def _set_sampler(info: GenerationInfo, sampler: Any, scheduler: Any = None) -> N
 
 
 def _model(name: Any, h: Any = None) -> ModelInfo | None:
+    """A ``ModelInfo`` from a name and a hash such as ``"blake3:…"``, ``"0x…"`` or bare hex (kind guessed
+    from the length); None when neither is given.
+    """
     if not isinstance(name, str) and not h:
         return None
     hashes: dict[str, str] = {}
@@ -135,12 +158,8 @@ def parse_invokeai_metadata(text: str, info: GenerationInfo) -> bool:
     d = try_json(text)
     if not isinstance(d, dict):
         return False
-    info.generator, info.generator_confidence = "InvokeAI", 0.98
-    info.prompt = d.get("positive_prompt")
-    info.negative_prompt = d.get("negative_prompt")
-    info.seed, info.steps = _int(d.get("seed")), _int(d.get("steps"))
-    info.cfg = _float(d.get("cfg_scale"))
-    info.width, info.height = _int(d.get("width")), _int(d.get("height"))
+    _read(info, d, "InvokeAI", 0.98, prompt="positive_prompt", negative_prompt="negative_prompt", seed="seed",
+          steps="steps", cfg="cfg_scale", width="width", height="height")
     info.denoise = _float(d.get("denoising_strength") or d.get("strength"))
     _set_sampler(info, d.get("scheduler"))
     m = d.get("model")
@@ -234,13 +253,8 @@ def parse_fooocus(text: str, info: GenerationInfo) -> bool:
     if not isinstance(d, dict):
         return False
     if "Prompt" in d and ("base_model_name" in d or d.get("software") == "RuinedFooocus"):
-        info.generator, info.generator_confidence = "RuinedFooocus", 0.95
-        info.prompt, info.negative_prompt = d.get("Prompt"), d.get("Negative")
-        info.seed, info.steps = _int(d.get("seed")), _int(d.get("steps"))
-        info.cfg = _float(d.get("cfg"))
-        info.width, info.height = _int(d.get("width")), _int(d.get("height"))
-        info.denoise = _float(d.get("denoise"))
-        info.clip_skip = _int(d.get("clip_skip"))
+        _read(info, d, "RuinedFooocus", 0.95, prompt="Prompt", negative_prompt="Negative", seed="seed", steps="steps",
+              cfg="cfg", width="width", height="height", denoise="denoise", clip_skip="clip_skip")
         _set_sampler(info, d.get("sampler_name"), d.get("scheduler"))
         info.model = _model(d.get("base_model_name"), d.get("base_model_hash"))
         for lo in d.get("loras") or []:
@@ -250,10 +264,8 @@ def parse_fooocus(text: str, info: GenerationInfo) -> bool:
                 info.loras.append(LoraRef(name=str(lo[0]), weight=_float(lo[1]) if len(lo) > 1 else None))
         return True
     if "prompt" in d and ("base_model" in d or "full_prompt" in d or ("guidance_scale" in d and "styles" in d)):
-        info.generator, info.generator_confidence = "Fooocus", 0.95
-        info.prompt, info.negative_prompt = d.get("prompt"), d.get("negative_prompt")
-        info.seed, info.steps = _int(d.get("seed")), _int(d.get("steps"))
-        info.cfg = _float(d.get("guidance_scale"))
+        _read(info, d, "Fooocus", 0.95, prompt="prompt", negative_prompt="negative_prompt", seed="seed", steps="steps",
+              cfg="guidance_scale")
         res = d.get("resolution")
         if isinstance(res, str):
             m = re.search(r"(\d+)\D+(\d+)", res)
@@ -287,12 +299,8 @@ def parse_swarmui(text: str, info: GenerationInfo) -> bool:
     if not isinstance(d, dict) or not isinstance(d.get("sui_image_params"), dict):
         return False
     p = d["sui_image_params"]
-    info.generator, info.generator_confidence = "SwarmUI", 0.99
-    info.prompt, info.negative_prompt = p.get("prompt"), p.get("negativeprompt")
-    info.seed, info.steps = _int(p.get("seed")), _int(p.get("steps"))
-    info.cfg = _float(p.get("cfgscale"))
-    info.width, info.height = _int(p.get("width")), _int(p.get("height"))
-    info.denoise = _float(p.get("initimagecreativity"))
+    _read(info, p, "SwarmUI", 0.99, prompt="prompt", negative_prompt="negativeprompt", seed="seed", steps="steps",
+          cfg="cfgscale", width="width", height="height", denoise="initimagecreativity")
     _set_sampler(info, p.get("sampler"), p.get("scheduler"))
     model_hash = None
     for m in d.get("sui_models") or []:
@@ -418,11 +426,8 @@ def parse_easydiffusion(fields: dict[str, str], info: GenerationInfo) -> bool:
         return False
     if isinstance(try_json(low["prompt"]) if isinstance(low["prompt"], str) else None, dict):
         return False  # a ComfyUI API prompt in the ``prompt`` chunk, not EasyDiffusion's prompt text
-    info.generator, info.generator_confidence = "EasyDiffusion", 0.9
-    info.prompt, info.negative_prompt = low.get("prompt"), low.get("negative_prompt")
-    info.seed, info.steps = _int(low.get("seed")), _int(low.get("num_inference_steps"))
-    info.cfg = _float(low.get("guidance_scale"))
-    info.width, info.height = _int(low.get("width")), _int(low.get("height"))
+    _read(info, low, "EasyDiffusion", 0.9, prompt="prompt", negative_prompt="negative_prompt", seed="seed",
+          steps="num_inference_steps", cfg="guidance_scale", width="width", height="height")
     _set_sampler(info, low.get("sampler_name") or low.get("sampler"))
     info.model = _model(low.get("use_stable_diffusion_model"))
     return True
