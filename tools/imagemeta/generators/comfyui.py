@@ -208,37 +208,34 @@ class _Graph:
         model-patching nodes to the node that loads the checkpoint or diffusion model.
         """
         loras: list[LoraRef] = []
-        seen: set[str] = set()
-        for _ in range(_MAX_DEPTH):
-            node = self.node(ref)
-            if node is None or str(ref[0]) in seen:
-                return None, loras
-            seen.add(str(ref[0]))
-            inp = self.inputs(node)
+        for node, inp in self.upstream(ref, _model_link):
             if isinstance(inp.get("lora_name"), str) and inp["lora_name"] not in ("None", ""):
                 loras.append(LoraRef(name=inp["lora_name"], weight=_f(inp.get("strength_model", inp.get("strength"))),
                                      clip_weight=_f(inp.get("strength_clip"))))
             loras.extend(_multi_loras(inp))
             if any(isinstance(inp.get(k), str) for k in _MODEL_KEYS):
                 return node, loras
-            nxt = inp.get("model") or inp.get("unet") or inp.get("MODEL")
-            if not _is_link(nxt):
-                nxt = next((v for v in inp.values() if _is_link(v)), None)
-            ref = nxt
         return None, loras
+
+    def upstream(self, ref: Any, step: Any) -> Any:
+        """(node, inputs) of each node met walking back from the link ``ref``; ``step(inputs)`` names the
+        next link. Ends at a dead end, a loop or after ``_MAX_DEPTH`` nodes (hostile graphs are bounded)."""
+        seen: set[str] = set()
+        for _ in range(_MAX_DEPTH):
+            node = self.node(ref)
+            if node is None or str(ref[0]) in seen:
+                return
+            seen.add(str(ref[0]))
+            inp = self.inputs(node)
+            yield node, inp
+            ref = step(inp)
 
     def size_from(self, ref: Any) -> tuple[int | None, int | None]:
         """(width, height) found by walking back from a latent link through at most ``_MAX_DEPTH`` nodes:
         explicit ``width``/``height`` inputs, or a ``resolution``/``dimensions`` string such as
         ``"1024x768"``. (None, None) when the chain ends or loops first.
         """
-        seen: set[str] = set()
-        for _ in range(_MAX_DEPTH):
-            node = self.node(ref)
-            if node is None or str(ref[0]) in seen:
-                return None, None
-            seen.add(str(ref[0]))
-            inp = self.inputs(node)
+        for _node, inp in self.upstream(ref, _latent_link):
             w, h = self.value(inp.get("width"), ("width", "value", "int")), self.value(inp.get("height"), ("height", "value", "int"))
             if isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0:
                 return w, h
@@ -247,8 +244,18 @@ class _Graph:
                 m = re.search(r"(\d+)\s*[x×]\s*(\d+)", res)
                 if m:
                     return int(m.group(1)), int(m.group(2))
-            ref = inp.get("samples") or inp.get("latent_image") or inp.get("latent") or inp.get("pixels") or inp.get("image")
         return None, None
+
+
+def _model_link(inp: dict[str, Any]) -> Any:
+    """The link a model-patching node takes its model from (else its first link)."""
+    nxt = inp.get("model") or inp.get("unet") or inp.get("MODEL")
+    return nxt if _is_link(nxt) else next((v for v in inp.values() if _is_link(v)), None)
+
+
+def _latent_link(inp: dict[str, Any]) -> Any:
+    """The link a latent or image node takes its input from."""
+    return inp.get("samples") or inp.get("latent_image") or inp.get("latent") or inp.get("pixels") or inp.get("image")
 
 
 def _f(v: Any) -> float | None:
