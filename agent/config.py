@@ -165,6 +165,7 @@ class Settings(BaseSettings):
     @field_validator("extra_model_paths", "allowed_hosts", "license_allowlist", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
+        """Accept a comma-separated string for list fields (environment variables cannot hold lists)."""
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
@@ -173,6 +174,7 @@ class Settings(BaseSettings):
                      "pip_index_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
+        """Require http(s) and drop a trailing slash, so URLs can be joined with ``/path``."""
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")

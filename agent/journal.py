@@ -10,10 +10,10 @@ Two records per state-changing action:
 * ``audit.log`` — one human-readable line per entry, rotated by size
   (``logging.handlers.RotatingFileHandler``).
 
-The ``fix`` and ``runpod submit`` commands open a journal and the executor (``agent/executor.py``)
-writes an entry for each action it runs. Secrets never reach the journal: inputs and outputs are passed through
-:func:`scrub` first. The journal file is created with mode 0600.
-Deliberately not a database: one line per entry can be read with ``grep``/``jq`` and survives a crash.
+The ``fix`` and ``runpod submit`` commands open a journal and the executor (``agent/executor.py``) writes an
+entry for each action it runs. Secrets never reach the journal: inputs and outputs are passed through
+:func:`scrub` first. The journal file is created with mode 0600. Deliberately not a database: one line per
+entry can be read with ``grep``/``jq`` and survives a crash.
 """
 
 from __future__ import annotations
@@ -180,6 +180,7 @@ def read_journal(state_dir: Path) -> list[dict[str, Any]]:
 
 
 def _summary(entry: dict[str, Any]) -> str:
+    """The target or path an entry touched, for audit lines that have no message."""
     outs = entry.get("outputs") or {}
     target = outs.get("target") or outs.get("path") or (entry.get("inputs") or {}).get("target")
     return str(target or "")

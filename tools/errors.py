@@ -148,11 +148,13 @@ class EarlyAccess(HTTPError):
 
 
 class NotFound(HTTPError):
-    """404, or the resource was archived or taken down. Resolvers treat it as "no match here", not as a failure."""
+    """404, or the resource was archived or taken down. Resolvers treat it as "no match here", not as a
+    failure.
+    """
 
 
 class RateLimited(HTTPError):
-    """429: too many requests. ``retry_after`` is in seconds when the server sent ``Retry-After``, else None."""
+    """429: too many requests. ``retry_after`` is in seconds when the server sent ``Retry-After``."""
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]

@@ -83,6 +83,9 @@ def parse_meminfo(text: str) -> tuple[int | None, int | None]:
 
 
 def _gpus(notes: list[str]) -> list[GpuInfo]:
+    """The NVIDIA GPUs from ``nvidia-smi``; any failure (missing, timed out, non-zero exit) becomes a note
+    and an empty list.
+    """
     exe = shutil.which("nvidia-smi")
     if exe is None:
         notes.append("nvidia-smi not found: no NVIDIA driver, or an AMD/Apple/Intel GPU this tool cannot read")

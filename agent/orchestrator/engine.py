@@ -222,6 +222,10 @@ class Orchestrator:
 
     # --- internals --------------------------------------------------------------
     def _make_agent(self, state: RunState, usage: Usage, task: str | None) -> Any:
+        """A qwen-agent ``FnCallAgent`` for one run: our tools wrapped by the adapter, the LLM with the wire
+        fixes, the task's system prompt, and hooks that enforce the round budget, stop on an empty reply and
+        answer calls to unknown tools with the list of valid names.
+        """
         from qwen_agent.agents import FnCallAgent
 
         registry, max_rounds = self.registry, self.max_rounds
@@ -255,6 +259,9 @@ class Orchestrator:
         )
 
     def _model_failure(self, exc: Exception) -> str:
+        """A readable reason for a model-server error, with a hint for the usual causes (model not pulled,
+        native tools unsupported, bad key); a connection failure raises ``ModelUnavailable`` instead.
+        """
         import openai
 
         inner = getattr(exc, "exception", None)
@@ -277,6 +284,7 @@ class Orchestrator:
 
 
 def _watch_empty(stream: Any, state: RunState) -> Any:
+    """Pass the LLM stream through and record whether its final reply had neither text nor a tool call."""
     last: list[Any] = []
     for last in stream:
         yield last
@@ -288,6 +296,7 @@ class _NoFiles:
 
 
 def _unknown_tool(state: RunState, name: str | None, args: Any, valid: list[str]) -> str:
+    """Record and answer a call to a tool that does not exist, listing the valid names for a retry."""
     import json
 
     error = {"kind": "unknown_tool", "message": f"there is no tool named {name!r}",
@@ -299,6 +308,7 @@ def _unknown_tool(state: RunState, name: str | None, args: Any, valid: list[str]
 
 
 def _fallback_answer(reason: str | None, trace: list[ToolCallRecord]) -> str:
+    """The answer text when the model gave none: the reason and the tool calls made so far."""
     lines = [f"No final answer: {reason or 'unknown reason'}."]
     if trace:
         lines.append("Tool calls so far: " + ", ".join(f"{r.tool} ({r.status})" for r in trace) + ".")

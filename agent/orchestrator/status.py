@@ -59,6 +59,9 @@ def _brief(candidate: Any) -> Any:
 
 
 def _candidates_of(result: dict[str, Any] | None) -> list[Any]:
+    """Candidate lists in a tool result: top-level ``candidates``/``matches``/``options``, plus the
+    candidates of UNCERTAIN items one level down (``{"items": [{"status": "UNCERTAIN", ...}]}``).
+    """
     if not result:
         return []
     found: list[Any] = []
@@ -75,6 +78,7 @@ def _candidates_of(result: dict[str, Any] | None) -> list[Any]:
 
 
 def _evidence(rec: ToolCallRecord) -> dict[str, Any]:
+    """The trace entry as evidence: tool, arguments, status and the error message if any."""
     ev: dict[str, Any] = {"tool": rec.tool, "arguments": rec.arguments, "status": rec.status}
     if rec.error:
         ev["error"] = rec.error.get("message")

@@ -5,12 +5,13 @@ before it enters the page:
 
 * :func:`cell` — plain text (in table cells, list items, headings): controls and bidi/zero-width characters
   shown as escapes (:func:`comfyfixer.tools.text.inert`, so ``cat`` on a report is harmless too), HTML
-  escaped (``&``, ``<``, ``>``: no tags, no entities that decode to a bidi override), Markdown escaped where it
-  changes structure (``\\``, ``|`` and newlines in table rows, backticks, ``[``/``]`` so no link or image can
-  be formed, a leading block marker such as ``#``, ``>``, ``-`` or ``1.``).
+  escaped (``&``, ``<``, ``>``: no tags, no entities that decode to a bidi override), Markdown escaped where
+  it changes structure (``\\``, ``|`` and newlines in table rows, backticks, ``[``/``]`` so no link or image
+  can be formed, a leading block marker such as ``#``, ``>``, ``-`` or ``1.``).
 * :func:`code` / :func:`code_cell` — inline code (HTML and entities are literal inside a code span, so only
   backticks, newlines and, in a table, pipes need care).
-* :func:`link` — only ``http(s)`` links, the destination percent-encoded so it cannot end early or split a row.
+* :func:`link` — only ``http(s)`` links, the destination percent-encoded so it cannot end early or split a
+  row.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def code_cell(text: object) -> str:
 
 
 def link(label: str, url: str | None) -> str:
-    """``[label](<url>)`` for ``http(s)`` URLs, the bare label otherwise (no ``javascript:``, no ``data:``)."""
+    """``[label](<url>)`` for ``http(s)`` URLs, else the bare label (no ``javascript:``, no ``data:``)."""
     if url and url.startswith(("https://", "http://")):
         return f"[{cell(label)}](<{quote(url, safe=_URL_SAFE)}>)"
     return cell(label)

@@ -185,6 +185,9 @@ class ManagerCatalog:
 
 
 def _installed_package_dir() -> Path | None:
+    """The folder of an installed ``comfyui_manager`` package that holds the catalog files, found without
+    importing it; None when it is not installed.
+    """
     spec = importlib.util.find_spec("comfyui_manager")
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -223,6 +226,10 @@ def find_catalog_source(
 
 
 def _build(source: CatalogSource) -> ManagerCatalog:
+    """Parse the Manager's three files from ``source`` into a ``ManagerCatalog``: packs by every install URL,
+    class claims, preemptions and name patterns from the node map, the repository-name index and the
+    model list. Only the node map is required; bad ``nodename_pattern`` regexes are skipped with a warning.
+    """
     cat = ManagerCatalog(source=source)
     try:
         node_list = source.read("custom-node-list.json").get("custom_nodes", [])

@@ -106,6 +106,7 @@ class CivitaiClient(ServiceClient):
 
     # ---------------------------------------------------------------- plumbing
     def _get(self, path: str, params: list[tuple[str, str]] | dict[str, Any] | None = None) -> Any:
+        """GET ``path`` with retries (except the "too many pages" 429) and return its JSON (see ``_json``)."""
         resp = send_with_retry(
             self._http, "GET", path, params=params, policy=self._policy, gate=self._gate,
             should_retry=lambda r: not _is_pagination_429(r),
@@ -113,6 +114,9 @@ class CivitaiClient(ServiceClient):
         return self._json(resp)
 
     def _json(self, resp: httpx.Response) -> Any:
+        """The response's JSON after mapping errors; an HTML page (a login wall) raises ``AuthRequired`` and a
+        body that is not JSON ``HTTPError``.
+        """
         self._raise(resp)
         if is_html(resp):
             raise AuthRequired(
@@ -127,6 +131,9 @@ class CivitaiClient(ServiceClient):
                             status=resp.status_code, body_excerpt=resp.text[:200]) from exc
 
     def _raise(self, resp: httpx.Response) -> None:
+        """Map an error response to the project's HTTP errors, using Civitai's own error text for the
+        too-many-pages 429, early access and 404 messages; everything else goes to ``raise_for_status``.
+        """
         if resp.status_code < 400:
             return
         url = _clean(resp.request.url)
@@ -199,6 +206,7 @@ class CivitaiClient(ServiceClient):
         return self._check_version(ModelVersion.model_validate(self._get(f"/api/v1/model-versions/{int(version_id)}")))
 
     def _check_version(self, v: ModelVersion) -> ModelVersion:
+        """``NotFound`` for a version whose parent model is archived or taken down: its files are gone."""
         if v.model is not None and v.model.mode in ("Archived", "TakenDown"):
             raise NotFound(f"Civitai model version {v.id} belongs to a model that is {v.model.mode.lower()}",
                            url=f"{self.base_url}/model-versions/{v.id}", status=200,
@@ -336,6 +344,7 @@ def match_file_by_hash(version: ModelVersion, value: str) -> ModelFile | None:
 
 
 def _is_pagination_429(resp: httpx.Response) -> bool:
+    """The 429 Civitai sends for page numbers too deep to serve: no wait fixes it, so it is not retried."""
     if resp.status_code != 429:
         return False
     try:
@@ -345,6 +354,7 @@ def _is_pagination_429(resp: httpx.Response) -> bool:
 
 
 def _error_body(resp: httpx.Response) -> dict[str, Any]:
+    """The error JSON object of a response, or ``{}`` when the body is not a JSON object."""
     try:
         data = resp.json()
     except ValueError:

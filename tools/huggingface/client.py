@@ -148,6 +148,7 @@ class HuggingFaceClient(ServiceClient):
 
     # ---------------------------------------------------------------- plumbing
     def _send(self, method: str, path: str, *, repo_id: str | None = None, **kw: Any) -> httpx.Response:
+        """Send one request (refused in offline mode) with retries, raising mapped errors for 4xx/5xx."""
         if self.offline:
             raise TransportError("offline mode: Hugging Face was not asked",
                                  hint="unset COMFYFIXER_OFFLINE / HF_HUB_OFFLINE to search online")
@@ -157,6 +158,9 @@ class HuggingFaceClient(ServiceClient):
         return resp
 
     def _raise(self, resp: httpx.Response, repo_id: str | None) -> None:
+        """Map a Hub error response with ``huggingface_hub``'s classifier (``X-Error-Code``): gated →
+        ``GatedRepo``; missing repo, revision or file → ``NotFound``; anything else → the shared mapping.
+        """
         url = str(resp.request.url)
         try:
             hf_raise_for_status(resp)
@@ -290,6 +294,9 @@ class HuggingFaceClient(ServiceClient):
 
 
 def _check_repo_id(repo_id: str) -> None:
+    """``InputError`` unless ``repo_id`` is exactly ``owner/name`` with no empty or dot segments (it goes
+    into URL paths).
+    """
     parts = repo_id.split("/")
     if len(parts) != 2 or not all(parts) or any(p in (".", "..") for p in parts):
         raise InputError(f"{repo_id!r} is not a Hugging Face repo id", hint="use owner/name")

@@ -299,6 +299,7 @@ def iter_png_chunks(f: BinaryIO, problems: list[str], max_chunks: int = MAX_CHUN
 
 
 def _read_exact(f: BinaryIO, offset: int, length: int, what: str) -> bytes:
+    """``length`` bytes at ``offset``; ``ContainerError`` when over ``MAX_CHUNK_BYTES`` or truncated."""
     if length > MAX_CHUNK_BYTES:
         raise ContainerError(f"{what} is {length} bytes, over the {MAX_CHUNK_BYTES // (1024 * 1024)} MiB limit")
     f.seek(offset)
@@ -309,6 +310,9 @@ def _read_exact(f: BinaryIO, offset: int, length: int, what: str) -> bytes:
 
 
 def _read_png(f: BinaryIO) -> ContainerInfo:
+    """Walk the PNG's chunks: size and alpha facts from IHDR/tRNS/acTL, every text chunk (tEXt, zTXt, iTXt,
+    comf) and eXIf decoded within the file's ``TextBudget``; pixel data is skipped unread.
+    """
     info = ContainerInfo(kind="png")
     budget = TextBudget()
     skipped = 0
@@ -432,6 +436,7 @@ def _parse_exif(data: bytes, info: ContainerInfo, source: str) -> None:
 
 
 def _decode_exif_value(tag: int, typ: int, raw: bytes) -> str | None:
+    """The text of one EXIF value (ASCII, UNDEFINED or UCS-2 XP tags), or None for a numeric or empty one."""
     if tag == 0x9286:
         return decode_user_comment(raw)
     if tag in (0x9C9C, 0x9C9B, 0x9C9F):  # Windows XP tags: UTF-16LE
@@ -447,6 +452,10 @@ def _decode_exif_value(tag: int, typ: int, raw: bytes) -> str | None:
 
 
 def _read_jpeg(f: BinaryIO) -> ContainerInfo:
+    """Walk the JPEG's segments up to the image data: EXIF and XMP (APP1) and COM become entries, the size
+    comes from the SOF segment; fill bytes, truncation and the segment limit end the walk with a ``problems``
+    entry.
+    """
     info = ContainerInfo(kind="jpeg")
     f.seek(2)
     budget = TextBudget()
@@ -520,6 +529,9 @@ def _read_jpeg(f: BinaryIO) -> ContainerInfo:
 
 
 def _read_webp(f: BinaryIO) -> ContainerInfo:
+    """Walk the RIFF chunks of a WebP: size from VP8X/VP8/VP8L, EXIF and XMP chunks as entries; a chunk
+    running past the RIFF size or the file ends the walk with a ``problems`` entry.
+    """
     info = ContainerInfo(kind="webp")
     budget = TextBudget()
     hdr = f.read(12)

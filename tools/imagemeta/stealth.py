@@ -147,6 +147,9 @@ def _bytes(bits: list[int]) -> bytes:
 
 
 def _decode_payload(data: bytes, compressed: bool) -> str | None:
+    """The hidden payload as text; gzip-compressed payloads are inflated to at most ``MAX_PAYLOAD_TEXT``
+    (None when larger or corrupt).
+    """
     if compressed:
         try:
             with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:

@@ -61,6 +61,9 @@ class InventoryCache:
 
     @staticmethod
     def _open(path: Path) -> sqlite3.Connection:
+        """Connect to ``path``; a file that is not SQLite or has another schema version is renamed aside and a
+        fresh database is started (logged as a warning).
+        """
         try:
             db = sqlite3.connect(path, check_same_thread=False)
             row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() if _has_meta(db) else None

@@ -89,6 +89,9 @@ class CustomNodeInventory(BaseModel):
 
 # --- pack identity ---------------------------------------------------------------------------------------
 def _read_pyproject(pack_dir: Path, pack: InstalledPack) -> None:
+    """Fill the pack's registry id (lower-cased), version, publisher and repository URL from its
+    ``pyproject.toml``; a file that does not parse is recorded in ``parse_errors``.
+    """
     f = pack_dir / "pyproject.toml"
     if not f.is_file():
         return
@@ -114,6 +117,7 @@ def _read_pyproject(pack_dir: Path, pack: InstalledPack) -> None:
 
 
 def _read_git_origin(pack_dir: Path) -> str | None:
+    """The ``origin`` remote of the pack's git checkout as an https URL without ``.git``, or None."""
     cfg = pack_dir / ".git" / "config"
     if not cfg.is_file():
         return None
@@ -139,6 +143,9 @@ def _is_mapping_name(node: ast.expr) -> bool:
 
 
 def _dict_keys(node: ast.expr) -> tuple[list[str], int]:
+    """(literal string keys, count of non-literal keys) of a dict display, a ``dict(...)`` call or a dict
+    comprehension (all dynamic). ``**other`` entries are skipped: that mapping is read where it is defined.
+    """
     keys: list[str] = []
     dynamic = 0
     if isinstance(node, ast.Dict):
@@ -242,6 +249,9 @@ class _Visitor(ast.NodeVisitor):
 
 
 def _py_files(pack_path: Path) -> list[Path]:
+    """The pack's ``.py`` files in a stable order (itself, for a single-file pack), skipping front-end,
+    environment and build folders and stopping at ``_MAX_FILES``.
+    """
     if pack_path.is_file():
         return [pack_path]
     out: list[Path] = []

@@ -41,6 +41,9 @@ class LiveSnapshot:
 
 
 def _get_json(client: httpx.Client, url: str, retries: int) -> Any:
+    """GET ``url`` and return its JSON, retrying connection errors and 5xx ``retries`` times with a doubling
+    delay from 0.5 s; raises ``TransportError`` (no answer) or ``UpstreamError`` (non-200, not JSON).
+    """
     delay = 0.5
     for attempt in range(retries + 1):
         try:

@@ -102,7 +102,7 @@ class ModelInventory:
         return out
 
     def add(self, f: ModelFile) -> None:
-        """Add a file: the first one seen for a ``(key, name)`` stays, later ones only join ``by_basename``."""
+        """Add a file; the first seen for a ``(key, name)`` stays, later ones only join ``by_basename``."""
         if f.key is not None:
             self.files.setdefault(f.key, {}).setdefault(f.name, f)
         self.by_basename.setdefault(f.name.rsplit("/", 1)[-1].lower(), []).append(f)

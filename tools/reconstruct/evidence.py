@@ -178,7 +178,7 @@ def _replace_value(graph: Any, old: str, new: str) -> int:
 
 
 def _attach_download(workflow: Any, file: str, url: str, folder: str | None, sha256: str | None) -> None:
-    """``properties.models`` on the loader nodes, so ComfyUI's missing-models dialog can offer the download."""
+    """``properties.models`` on the loader nodes, so ComfyUI's missing-models dialog offers the download."""
     if not isinstance(workflow, dict) or not folder:
         return
     entry: dict[str, Any] = {"name": file, "url": url, "directory": folder}

@@ -38,6 +38,7 @@ UiToApi = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def _read_local(path: Path) -> GenerationInfo:
+    """The image's ``GenerationInfo``; only the embedded graphs when the full reader is unavailable."""
     from comfyfixer.tools.imagemeta import read_embedded_graphs, read_image
 
     try:
@@ -163,6 +164,10 @@ def _note_air_names(r: ReconstructResult) -> None:
 
 
 def _civitai_run(run: _Run, ev: CivitaiEvidence) -> None:
+    """Reconstruct from Civitai evidence: ``meta.comfy`` graphs when present, else a sibling's graph with this
+    image's values, else a graph built from the meta's parameters; Civitai version ids are attached to the
+    matching models and graph-carrying siblings are reported as hints.
+    """
     r = run.result
     img = ev.image
     wf, prompt = comfy_graphs(img)
@@ -232,6 +237,7 @@ def _from_sibling(run: _Run, ev: CivitaiEvidence, info: GenerationInfo) -> bool:
 
 
 def _status(r: ReconstructResult) -> str:
+    """OK / UNCERTAIN / FAILED from the result, by the rules in ``ReconstructResult``'s docstring."""
     if r.method is None or r.workflow is None:
         return "FAILED"
     if r.method == "embedded" or (r.method == "civitai" and any("meta.comfy" in c for c in r.certain)):

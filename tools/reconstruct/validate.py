@@ -47,6 +47,9 @@ def model_folder(class_type: str, spec: InputSpec, value: Any) -> str | None:
 
 
 def _check_literal(nid: str, ct: str, spec: InputSpec, value: Any, report: ValidationReport) -> None:
+    """Check one literal input value against its spec: type, combo membership (a missing model or upload
+    becomes a ``ModelNeed``, not an error) and min/max.
+    """
     def issue(kind: str, message: str) -> None:
         """Add a :class:`ValidationIssue` of ``kind`` for this input."""
         report.errors.append(ValidationIssue(node_id=nid, class_type=ct, input=spec.name, kind=kind, message=message))

@@ -49,6 +49,10 @@ class CivitaiStage(StageBase):
 
     # ------------------------------------------------------------------ 2. hashes
     def _from_hash(self, run: Run) -> None:
+        """Stage 2: look each query hash up on Civitai (full hashes first); the first match becomes an exact
+        candidate named as the workflow names the file. Early access and missing hashes are evidence, not
+        errors.
+        """
         if not run.query.hashes or self.civitai is None:
             return
         # Full hashes first: a match by one needs no confirmation.
@@ -82,6 +86,9 @@ class CivitaiStage(StageBase):
 
     # ------------------------------------------------------------------ 5. Civitai search
     def _from_civitai(self, run: Run) -> None:
+        """Stage 5: full-text search with a cascade of shorter queries (words, camelCase split, first words,
+        family), filtered by the folder's Civitai types; an exact ``files[].name`` match ends the cascade.
+        """
         if self.civitai is None:
             return
         info = run.info
@@ -120,6 +127,7 @@ class CivitaiStage(StageBase):
                 return
 
     def _civitai_search(self, text: str, types: list[str]) -> list[CivitaiModel]:
+        """Cached ``search_models`` (namespace ``civitai-search``), keyed by base URL, text, types, limit."""
         assert self.civitai is not None
         key = f"{self.civitai.base_url}|{text}|{','.join(types)}|{self.config.civitai_limit}"
         hit = self.cache.get("civitai-search", key, ttl=self.config.listing_ttl)

@@ -24,6 +24,10 @@ class HfStage(StageBase):
 
     # ------------------------------------------------------------------ 4. Hugging Face
     def _from_hf(self, run: Run) -> None:
+        """Stage 4: search the Hub with filename-derived terms (and the official publishers), list the most
+        relevant repos' files within ``hf_repo_budget`` and look for the exact basename; stop early when an
+        official publisher has it, else scan the publishers' repos.
+        """
         if self.hf is None:
             return
         terms = search_terms(run.info)
@@ -110,6 +114,9 @@ class HfStage(StageBase):
                          folder=folders.from_path(f.path), downloads=repo.downloads, exact=exact)
 
     def _repo_relevance(self, run: Run, repo: HfRepoSummary) -> float:
+        """How well a repo's name matches the file's search terms and words; 0 means unrelated. Trusted
+        publishers get a bonus, GGUF repos a penalty for non-GGUF files.
+        """
         name = compact(repo.id.split("/", 1)[-1])
         info = run.info
         score = 0.0
@@ -130,6 +137,7 @@ class HfStage(StageBase):
         return score + math.log10(repo.downloads + 1) / 10
 
     def _hf_search(self, term: str, author: str | None, *, limit: int | None = None) -> list[HfRepoSummary]:
+        """Cached ``search_models`` (namespace ``hf-search``)."""
         assert self.hf is not None
         limit = limit or self.config.hf_search_limit
         key = f"{self.hf.endpoint}|{term}|{author}|{limit}"
@@ -141,6 +149,7 @@ class HfStage(StageBase):
         return found
 
     def _hf_tree(self, repo_id: str) -> list[HfFile]:
+        """Cached ``list_files`` of a repo's default branch (namespace ``hf-tree``)."""
         assert self.hf is not None
         key = f"{self.hf.endpoint}|{repo_id}"
         hit = self.cache.get("hf-tree", key, ttl=self.config.listing_ttl)
@@ -151,6 +160,7 @@ class HfStage(StageBase):
         return files
 
     def _hf_meta(self, repo: str, path: str, rev: str) -> dict[str, Any]:
+        """Cached sha256 and size of one file (namespace ``hf-meta``)."""
         assert self.hf is not None
         key = f"{self.hf.endpoint}|{repo}|{rev}|{path}"
         hit = self.cache.get("hf-meta", key, ttl=self.config.listing_ttl)

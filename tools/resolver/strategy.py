@@ -102,6 +102,9 @@ class ModelResolver(HfStage, CivitaiStage):
         return verdict
 
     def _resolve(self, query: ModelQuery, sources: tuple[str, ...]) -> Verdict:
+        """Run the stages allowed by ``sources`` in order, stopping at the first that settles the query; a
+        stage that raises a project error is recorded and skipped. Falls back to ranking everything seen.
+        """
         run = Run(query=query, info=analyze(query.filename), sources=sources)
         stages = [
             ("workflow", self._from_workflow_url),
@@ -151,11 +154,15 @@ class ModelResolver(HfStage, CivitaiStage):
 
     @staticmethod
     def _rank_key(c: DownloadCandidate) -> tuple[float, ...]:
+        """Sort key: score, then official sources, then ungated, then trusted publishers, then downloads."""
         trusted = 1.0 if c.repo and c.repo.split("/")[0] in TRUSTED_HF_AUTHORS else 0.0
         official = 1.0 if c.source in ("workflow", "civitai-hash", "catalog:templates") else 0.0
         return (c.score, official, 0.0 if c.gated else 1.0, trusted, float(c.downloads or 0))
 
     def _fallback(self, run: Run) -> Verdict:
+        """No stage settled it: exact candidates first, then near misses (catalog names included) that pass
+        the fuzzy threshold, best ``max_candidates`` as UNCERTAIN; NOT_FOUND when there are none.
+        """
         cands: dict[str, DownloadCandidate] = {}
         for c in run.exact:
             cands.setdefault(strip_query(c.url), c)
@@ -198,6 +205,10 @@ class ModelResolver(HfStage, CivitaiStage):
 
     # ------------------------------------------------------------------ 1. workflow URL
     def _from_workflow_url(self, run: Run) -> None:
+        """Stage 1: the URL the workflow carries. A Hugging Face URL is checked with a HEAD (size, sha256; a
+        404 demotes it); a Civitai URL is asked which file it serves. A URL for another file name is only a
+        candidate.
+        """
         url = run.query.url_hint
         if not url:
             return
@@ -239,6 +250,9 @@ class ModelResolver(HfStage, CivitaiStage):
 
     # ------------------------------------------------------------------ 3. catalogs
     def _from_catalogs(self, run: Run) -> None:
+        """Stage 3: note what the knowledge notes say about the file, then add every catalog entry with
+        exactly this basename and confirm mirrors by sha256.
+        """
         for hint in self.notes.lookup(run.info.basename) if self.notes is not None else []:
             where = f" under {hint.folder}" if hint.folder else ""
             run.say("notes", f"'{hint.title}' names {run.info.basename}{where}; cites {', '.join(hint.repos) or 'no HF repo'}")
@@ -258,6 +272,9 @@ class ModelResolver(HfStage, CivitaiStage):
         self._confirm_mirrors(run)
 
     def _catalog_candidate(self, e: DownloadCandidate, *, exact: bool) -> DownloadCandidate:
+        """A catalog entry as a candidate: query string stripped, repo and path parsed from Hugging Face URLs,
+        folder from the entry or the path, Civitai URLs marked as needing a token.
+        """
         parsed = parse_hf_url(e.url)
         return e.model_copy(update={
             "url": strip_query(e.url), "score": 1.0 if exact else 0.0, "exact": exact,
@@ -291,6 +308,9 @@ class ModelResolver(HfStage, CivitaiStage):
         run.exact = [c for c in run.exact if c.exact]
 
     def _pool_catalog_names(self, run: Run) -> None:
+        """Add the catalog entries of the eight names most similar to the wanted basename to the near-miss
+        pool.
+        """
         assert self.index is not None
         from rapidfuzz import process
 
@@ -301,6 +321,9 @@ class ModelResolver(HfStage, CivitaiStage):
 
     # ------------------------------------------------------------------ fuzzy pool
     def _score_pool(self, run: Run) -> list[DownloadCandidate]:
+        """Score near-miss candidates: name similarity minus 0.04 per variant difference, kept above
+        ``fuzzy_threshold`` and capped at 0.99 so a near miss never looks exact.
+        """
         want = run.info
         out = []
         for c in run.pool.values():

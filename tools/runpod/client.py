@@ -72,6 +72,9 @@ class RunPodClient(ServiceClient):
 
 
     def _call(self, method: str, path: str, *, idempotent: bool, **kw: Any) -> Any:
+        """One API call with the shared retry policy; a non-idempotent call is additionally resent only after
+        a 429 (RunPod refused it, so no job was created). Returns the JSON body.
+        """
         if not self._has_key:
             raise AuthRequired("RunPod needs an API key", hint="set RUNPOD_API_KEY")
         for attempt in range(self._policy.retries + 1):

@@ -77,6 +77,7 @@ def _input_from_v1(name: str, spec: Any, section: str) -> InputSpec:
 
 
 def _make_input(name: str, typ: str, section: str, opts: Mapping[str, Any], options: list[Any] | None) -> InputSpec:
+    """An ``InputSpec`` from a type, section and options mapping (defaults, bounds and widget flags)."""
     def num(key: str) -> float | None:
         """Option ``key`` as a float when it is a number (booleans excluded), else None."""
         v = opts.get(key)
@@ -119,6 +120,7 @@ def _schema(
 
 
 def _parse_v1(class_type: str, info: Mapping[str, Any]) -> NodeSchema:
+    """A ``/object_info`` entry: inputs per section in ``input_order``, outputs with names and list flags."""
     inputs: list[InputSpec] = []
     raw_inputs = info.get("input") or {}
     order = info.get("input_order") or {}
@@ -145,6 +147,7 @@ def _parse_v1(class_type: str, info: Mapping[str, Any]) -> NodeSchema:
 
 
 def _parse_v2(class_type: str, info: Mapping[str, Any]) -> NodeSchema:
+    """A frontend-shaped entry: ``inputs`` as a mapping of specs with ``isOptional``/``hidden`` flags."""
     inputs = []
     for name, spec in (info.get("inputs") or {}).items():
         if not isinstance(spec, Mapping):
@@ -164,6 +167,9 @@ def _parse_v2(class_type: str, info: Mapping[str, Any]) -> NodeSchema:
 
 
 def _parse_v3(info: Mapping[str, Any]) -> NodeSchema:
+    """A V3 ``define_schema()`` entry: ``inputs`` as a list with ``id``/``io_type``/``optional``, hidden
+    inputs by name, outputs with ``is_output_list``.
+    """
     inputs = []
     for spec in info.get("inputs") or []:
         if not isinstance(spec, Mapping):
