@@ -112,6 +112,14 @@ class _UIBuilder:
             self.group_nodes = {str(k): v for k, v in groups.items() if isinstance(v, Mapping)}
             self.graph.group_node_names = set(self.group_nodes)
 
+    def expect(self, value: Any, kind: type, label: str) -> Any:
+        """``value`` if it has the JSON type ``kind`` (``list`` or ``Mapping``); else ``None``, with a
+        warning naming ``label`` unless the field is simply absent."""
+        if value is None or isinstance(value, kind):
+            return value
+        self.warn(f"{label} is {_json_type(value)}, not {'a list' if kind is list else 'an object'}; ignored")
+        return None
+
     def warn(self, message: str) -> None:
         """A malformed field: kept up to MAX_FIELD_WARNINGS, then only counted."""
         self.field_warnings += 1
@@ -124,17 +132,11 @@ class _UIBuilder:
             raise too_many_nodes(self.origin, self.node_count)
 
     def _collect_subgraphs(self, container: Mapping[str, Any], depth: int = 0) -> None:
-        defs = container.get("definitions")
-        if defs is None or depth > MAX_SUBGRAPH_DEPTH:
+        if depth > MAX_SUBGRAPH_DEPTH:
             return
-        if not isinstance(defs, Mapping):
-            self.warn(f"'definitions' is {_json_type(defs)}, not an object; ignored")
-            return
-        subgraphs = defs.get("subgraphs")
+        defs = self.expect(container.get("definitions"), Mapping, "'definitions'")
+        subgraphs = self.expect(defs.get("subgraphs"), list, "'definitions.subgraphs'") if defs else None
         if subgraphs is None:
-            return
-        if not isinstance(subgraphs, list):
-            self.warn(f"'definitions.subgraphs' is {_json_type(subgraphs)}, not a list; ignored")
             return
         for i, sg in enumerate(subgraphs):
             if isinstance(sg, Mapping) and isinstance(sg.get("id"), str | int) and sg.get("id") != "":
@@ -287,10 +289,8 @@ class _UIBuilder:
         self._add_links(links, prefix, where)
 
     def _add_links(self, links: Any, prefix: str, where: str = "") -> None:
+        links = self.expect(links, list, f"'links'{where}")
         if links is None:
-            return
-        if not isinstance(links, list):
-            self.warn(f"'links'{where} is {_json_type(links)}, not a list; ignored")
             return
         for index, raw in enumerate(links):
             try:
@@ -327,10 +327,7 @@ class _UIBuilder:
     def _expand_group_node(self, node: Mapping[str, Any], nid: str, name: str, scope: str, mode: int) -> None:
         definition = self.group_nodes[name]
         where = f" in group node '{name}'"
-        inner = definition.get("nodes") or []
-        if not isinstance(inner, list):
-            self.warn(f"group node '{name}': 'nodes' is {_json_type(inner)}, not a list; ignored")
-            inner = []
+        inner = self.expect(definition.get("nodes") or [], list, f"group node '{name}': 'nodes'") or []
         instance_values = node.get("widgets_values")
         self.count(len(inner))
         for idx, inner_node in enumerate(inner):
@@ -355,9 +352,8 @@ class _UIBuilder:
             self.graph.nodes[nid] = GraphNode(
                 id=nid, class_type=f"workflow>{name}", mode=mode, widgets_values=instance_values, scope=scope
             )
-        links = definition.get("links") or []
-        if not isinstance(links, list):
-            self.warn(f"group node '{name}': 'links' is {_json_type(links)}, not a list; ignored")
+        links = self.expect(definition.get("links") or [], list, f"group node '{name}': 'links'")
+        if links is None:
             return
         for index, raw in enumerate(links):
             # Group node links are [origin index, origin slot, target index, target slot, ...].
