@@ -98,6 +98,7 @@ def dedupe_streamed_names(chunks: Any, usage: Usage) -> Iterator[Any]:
                 fn = tc.function
                 if fn is None:
                     continue
+                # Later deltas of one call may omit the id: they belong to the call seen last.
                 call_id = tc.id or last_id
                 if call_id is not None and fn.name and names.get(call_id) == fn.name:
                     fn.name = None

@@ -204,6 +204,7 @@ def api_to_ui(prompt: Mapping[str, Any], schemas: Mapping[str, NodeSchema]) -> U
                                             "link": None}
                     if present and is_link(value, nodes):
                         slot["link"] = add_link(value, spec.type, nid, len(ui_inputs))
+                        # A linked widget keeps its position in widgets_values; the value there is not used.
                         widgets.append(default_for(spec))
                     else:
                         widgets.append(_widget_value(value) if present else default_for(spec))
@@ -281,6 +282,7 @@ def api_to_ui(prompt: Mapping[str, Any], schemas: Mapping[str, NodeSchema]) -> U
     ordered = sorted(ui_nodes.values(), key=lambda n: n["id"])
     digest = hashlib.sha256(json.dumps(prompt, sort_keys=True, default=str).encode()).hexdigest()
     conv.workflow = {
+        # Derived from the prompt: rebuilding the same image gives the same workflow id.
         "id": str(uuid.UUID(digest[:32])),
         "revision": 0,
         "last_node_id": max((n["id"] for n in ordered), default=0),

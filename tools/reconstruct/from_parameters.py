@@ -493,6 +493,7 @@ class _Builder:
             self.guess("refiner switch", "no switch point written; 0.8 assumed", 0.4)
         else:
             self.certain.append(f"refiner switch at {switch}")
+        # The base pass runs at least one step, and never past the last one.
         cut = max(1, min(steps, round(steps * switch)))
         base = g.add("KSamplerAdvanced", {
             "model": model_out, "add_noise": "enable", "noise_seed": int(seed), "steps": int(steps), "cfg": float(cfg),

@@ -364,6 +364,7 @@ def reconstruct(
         if r.files:
             r.readiness = readiness(Path(r.files[0]))
         else:
+            # The readiness check reads files: without --out, the rebuilt workflow goes to a throwaway file.
             with tempfile.TemporaryDirectory() as tmp:
                 p = Path(tmp) / f"{safe_stem(name or '', default='reconstructed')}.workflow.json"
                 _write_exclusive(p, r.workflow)
