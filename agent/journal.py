@@ -67,7 +67,7 @@ class Journal:
 
     ``actor`` defaults to ``user:<login name>`` (``append`` can override it per entry). The audit log keeps
     ``audit_backups`` files of ``max_audit_bytes`` each (default 1 MiB × 5); the JSONL file is never
-    rotated. Appends are serialised by a lock, so one ``Journal`` may be shared between download threads;
+    rotated. Appends are serialised by a lock, so one ``Journal`` may be shared between threads;
     separate processes rely on ``O_APPEND`` keeping each line whole. Use as a context manager, or call
     :meth:`close`, to release the audit file handle.
     """
