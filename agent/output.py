@@ -40,13 +40,9 @@ from pydantic import BaseModel
 from rich.console import (
     Console,
     ConsoleOptions,
-    HighlighterType,
-    JustifyMethod,
-    OverflowMethod,
     RenderableType,
 )
 from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
 
 from comfyfixer.tools.text import inert, inert_json
@@ -62,21 +58,10 @@ class InertConsole(Console):
         self._init_kwargs = dict(kwargs)
         super().__init__(**kwargs)
 
-    def render_str(
-        self,
-        text: str,
-        *,
-        style: str | Style = "",
-        justify: JustifyMethod | None = None,
-        overflow: OverflowMethod | None = None,
-        emoji: bool | None = None,
-        markup: bool | None = None,
-        highlight: bool | None = None,
-        highlighter: HighlighterType | None = None,
-    ) -> Text:
-        """Inert ``text`` (keeping newlines and tabs), then let rich parse markup and build the ``Text``."""
-        return super().render_str(inert(text, multiline=True), style=style, justify=justify, overflow=overflow,
-                                  emoji=emoji, markup=markup, highlight=highlight, highlighter=highlighter)
+    def render_str(self, text: str, **options: Any) -> Text:
+        """Inert ``text`` (keeping newlines and tabs), then let rich parse markup and build the ``Text``
+        (``options`` are rich's own: style, justify, overflow, emoji, markup, highlight, highlighter)."""
+        return super().render_str(inert(text, multiline=True), **options)
 
     def render(self, renderable: RenderableType, options: ConsoleOptions | None = None) -> Iterable[Segment]:
         """Render as rich does, with a last pass over the segments for text that bypassed ``render_str``.
