@@ -41,7 +41,11 @@ PROPOSAL_PREFIX = (
 
 
 def tool_parameters(model: type[BaseModel]) -> dict[str, Any]:
-    """``model``'s JSON schema in the shape qwen-agent accepts: no titles, no ``$ref``."""
+    """``model``'s JSON schema in the shape qwen-agent accepts: no titles, no ``$ref``.
+
+    Field descriptions and constraints are kept (the model reads them); only the top-level
+    ``type``/``properties``/``required`` keys survive, which drops the model's own description.
+    """
     schema = model.model_json_schema()
     defs = schema.pop("$defs", {})
 
@@ -187,7 +191,12 @@ def _propose(spec: Capability, state: RunState, call_id: str, args: Any) -> str:
 
 
 def make_qwen_tool(spec: Capability, registry: Registry, ctx: ToolContext, state: RunState) -> Any:
-    """A qwen-agent ``BaseTool`` instance for ``spec``, bound to one run's state."""
+    """A qwen-agent ``BaseTool`` instance for ``spec``, bound to one run's state.
+
+    The tool's ``description`` is the capability's docstring (prefixed with the approval notice for
+    side-effect tools) and its ``parameters`` the input model's inlined schema. Each run builds its own
+    instances, so the trace and proposals of one run never leak into another.
+    """
     from qwen_agent.tools.base import BaseTool
 
     description = (PROPOSAL_PREFIX if spec.side_effects else "") + spec.description

@@ -41,7 +41,12 @@ def prepare_runtime(workspace: Path) -> None:
 
 
 def llm_config(settings: Settings) -> dict[str, Any]:
-    """The qwen-agent LLM config for ``settings`` (OpenAI-compatible server; Ollama by default)."""
+    """The qwen-agent LLM config for ``settings`` (OpenAI-compatible server; Ollama by default).
+
+    ``use_raw_api`` follows ``settings.llm_native_tools`` (the server's own tool calls) and otherwise
+    qwen-agent writes the tools into the prompt in the ``nous`` format. A missing key becomes a placeholder,
+    since local servers need none but the client requires one.
+    """
     return {
         "model": settings.llm_model,
         "model_server": settings.llm_base_url,
@@ -84,7 +89,11 @@ def fix_tool_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def dedupe_streamed_names(chunks: Any, usage: Usage) -> Iterator[Any]:
-    """Drop function names a server repeats in later deltas of the same call, and collect usage."""
+    """Drop function names a server repeats in later deltas of the same call, and collect usage.
+
+    Changes the chunks in place as they pass (a repeated name is set to None) and adds the
+    server-reported prompt and completion tokens to ``usage``; the stream is otherwise untouched.
+    """
     names: dict[str, str] = {}
     last_id: str | None = None
     for chunk in chunks:
@@ -117,7 +126,12 @@ def _strict_oai_class() -> type:
         logging.getLogger("qwen_agent_logger").setLevel(logging.WARNING)
 
     class StrictOAI(TextChatAtOAI):
-        """``TextChatAtOAI`` with valid tool messages, de-duplicated streamed names and usage."""
+        """``TextChatAtOAI`` with valid tool messages, de-duplicated streamed names and usage.
+
+        Built inside a function so qwen-agent is imported only when a model is actually used. It replaces
+        qwen-agent's per-call client factory (``_chat_complete_create``) with one that reuses a single openai
+        client, fixes the outgoing messages and counts tokens into ``usage``.
+        """
 
         def __init__(self, cfg: dict[str, Any], usage: Usage) -> None:
             import openai

@@ -101,7 +101,9 @@ def normalize_repo_url(url: str) -> str:
 
 @dataclass
 class CatalogSource:
-    """Where the catalogs were read from (said in reports)."""
+    """Where the catalogs were read from (said in reports): ``kind`` is ``folder``, ``cache``, ``package`` or
+    ``wheel`` and ``location`` the folder or wheel file. Reading from a wheel looks the file up inside it.
+    """
 
     kind: str  # "folder" | "cache" | "package" | "wheel"
     location: Path

@@ -133,7 +133,13 @@ class RawEntry:
 
 @dataclass
 class ContainerInfo:
-    """What a container holds besides pixels."""
+    """What a container holds besides pixels.
+
+    ``entries`` are every metadata value in file order (``RawEntry.source`` says which chunk or segment);
+    ``problems`` is damage that stopped reading, ``warnings`` oddities that did not. The PNG pixel facts
+    (bit depth, colour type, interlace, alpha, animation) are what the stealth reader needs to decide
+    whether and how to look.
+    """
 
     kind: str | None  # png, jpeg, webp; None = not an image we know
     width: int | None = None
@@ -236,7 +242,12 @@ def decode_text_bytes(raw: bytes) -> str:
 
 
 def decode_user_comment(raw: bytes) -> str | None:
-    """EXIF UserComment: 8-byte charset prefix, UTF-16 of either byte order."""
+    """EXIF UserComment: 8-byte charset prefix, UTF-16 of either byte order.
+
+    ``UNICODE`` payloads use their BOM, else the byte order is guessed from where the NUL bytes fall (writers
+    disagree on it); ``ASCII``, ``JIS`` (Shift-JIS) and an all-zero prefix are decoded too, and a value
+    without a prefix is read as plain text. None for an empty value.
+    """
     prefix, payload = raw[:8], raw[8:]
     if prefix == b"UNICODE\x00":
         payload = payload.rstrip(b"\x00") if len(payload) % 2 == 0 else payload
@@ -276,7 +287,11 @@ def decode_user_comment(raw: bytes) -> str | None:
 
 
 def iter_png_chunks(f: BinaryIO, problems: list[str], max_chunks: int = MAX_CHUNKS) -> Iterator[tuple[bytes, int, int]]:
-    """Yield (type, data_offset, length) for each chunk; stops at IEND, on damage, or after ``max_chunks``."""
+    """Yield (type, data_offset, length) for each chunk; stops at IEND, on damage, or after ``max_chunks``.
+
+    The caller reads (or skips) each chunk's data itself; the iterator seeks past the data and CRC, which is
+    not checked. Why it stopped early is appended to ``problems``.
+    """
     f.seek(8)
     for _ in range(max_chunks):
         hdr = f.read(8)

@@ -61,7 +61,15 @@ class RefinerInfo(BaseModel):
 
 
 class GenerationInfo(BaseModel):
-    """Everything an image says about how it was generated."""
+    """Everything an image says about how it was generated.
+
+    Filled by one generator parser (``generator`` names it, ``generator_confidence`` says how sure the
+    detection is) and then by the embedded graphs, which fill what the text left empty. Values are as
+    the writer gave them; ``sampler``/``scheduler`` are the ComfyUI names mapped from the raw ones (None
+    when there is no equivalent). ``hashes`` keeps every hash under the writer's own key, while
+    ``model``/``vae``/``loras`` carry the hashes that belong to them. ``raw`` holds every metadata value
+    found (repeated keys as ``key#2``…), so nothing read is lost even when no parser understood it.
+    """
 
     path: str | None = Field(None, description="File the data came from.")
     container: str | None = Field(None, description="Real container by magic bytes: png, jpeg, webp, or None.")

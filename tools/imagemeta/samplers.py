@@ -191,7 +191,11 @@ def map_sampler(a1111_name: str | None) -> tuple[str | None, str | None]:
 
 
 def comfy_to_a1111(sampler_name: str, scheduler: str | None = None) -> str | None:
-    """Inverse: ComfyUI sampler (+ scheduler) → an A1111 display name, when one exists."""
+    """Inverse: ComfyUI sampler (+ scheduler) → an A1111 display name, when one exists.
+
+    Only ``karras`` and ``exponential`` schedulers are appended to the name (as older A1111 versions wrote
+    them); other schedulers are dropped. None for samplers A1111 does not have.
+    """
     display = {
         "euler": "Euler", "euler_ancestral": "Euler a", "heun": "Heun", "lms": "LMS", "dpm_2": "DPM2",
         "dpm_2_ancestral": "DPM2 a", "dpm_fast": "DPM fast", "dpm_adaptive": "DPM adaptive",

@@ -66,7 +66,11 @@ def _info_hashes(info: GenerationInfo | None, role: str, file: str) -> dict[str,
 
 
 def scan_models(api: Mapping[str, Any], info: GenerationInfo | None = None) -> list[ModelVerdict]:
-    """Model files an API graph loads (string inputs only), with the metadata's hashes for them."""
+    """Model files an API graph loads (string inputs only), with the metadata's hashes for them.
+
+    Core loader inputs by the folder table; other string inputs only when they look like model files, with
+    the folder guessed from the input name. Each (folder, file) once.
+    """
     out: list[ModelVerdict] = []
     seen: set[tuple[str, str]] = set()
     for node in api.values():
@@ -130,7 +134,11 @@ def inspect_needs(workflow: dict[str, Any] | None, api: dict[str, Any] | None, s
 
 def graph_custom_nodes(workflow: dict[str, Any] | None, api: dict[str, Any] | None,
                        schemas: Mapping[str, NodeSchema], catalog: Any = None) -> list[CustomNodeNeed]:
-    """Node packs for classes the schemas do not know, via the workflow inspector's pack attribution."""
+    """Node packs for classes the schemas do not know, via the workflow inspector's pack attribution.
+
+    One entry per pack with the classes it provides; a pack is optional when only muted or bypassed nodes
+    need it. If the inspector fails, the unknown classes are listed under an "unknown" pack.
+    """
     from comfyfixer.tools.workflow import inspect_source
 
     source = workflow if workflow is not None else api
@@ -199,7 +207,14 @@ def resolver_sources(query: Any) -> tuple[str, ...]:
 
 
 def resolve_models(result: ReconstructResult, resolver: Callable[[Any], Any]) -> None:
-    """Ask the resolver about every model (hashes first); take an exact hash match's real file name."""
+    """Ask the resolver about every model (hashes first); take an exact hash match's real file name.
+
+    A Civitai model-version id is passed as that version's download URL, so it is looked up like a hash. When
+    a hash (or version) resolves to a file with another name, the graph is rewritten to that name (graphs we
+    built only, never an embedded one) and the rename is recorded as inferred. In built graphs, resolved
+    models get a ``properties.models`` download entry on their loaders. A failing lookup is logged and
+    recorded in that model's ``detail``; the others still run.
+    """
     from comfyfixer.tools.resolver.models import ModelQuery
 
     for m in result.models:

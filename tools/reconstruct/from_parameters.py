@@ -125,7 +125,13 @@ class _Builder:
 
     def sampler_pair(self, raw_sampler: str | None, raw_sched: str | None,
                      mapped_sampler: str | None, mapped_sched: str | None, label: str) -> tuple[str, str]:
-        """ComfyUI (sampler_name, scheduler), using the metadata reader's own name tables."""
+        """ComfyUI (sampler_name, scheduler), using the metadata reader's own name tables.
+
+        A sampler name that carries its schedule (``DPM++ 2M Karras``) sets both. Names are checked against
+        the schemas' combo lists when schemas are given. An unknown or missing sampler becomes ``euler``
+        (SD.Next without a sampler: its diffusers default, confidence 0.6; otherwise 0.3); ``Automatic`` or a
+        missing schedule becomes the sampler's own or ``normal``. Every substitution is recorded as inferred.
+        """
         from comfyfixer.tools.imagemeta.samplers import map_sampler, map_scheduler
 
         sampler, sched = mapped_sampler, mapped_sched

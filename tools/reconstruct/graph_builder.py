@@ -18,7 +18,11 @@ class Note:
 
 @dataclass
 class GraphBuilder:
-    """Numbered nodes in insertion order; ``add`` returns the new node's id."""
+    """Numbered nodes in insertion order; ``add`` returns the new node's id.
+
+    Ids are ``"1"``, ``"2"``… so the API prompt reads in build order and ``api_to_ui`` keeps them as UI ids.
+    ``notes`` collects Note nodes for the UI workflow only (see :func:`add_notes`).
+    """
 
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[Note] = field(default_factory=list)

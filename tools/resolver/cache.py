@@ -24,7 +24,12 @@ log = logging.getLogger(__name__)
 
 
 class DiskCache:
-    """``namespace/key → JSON`` under ``root``; ``ttl`` seconds per entry (``get`` ignores older ones)."""
+    """``namespace/key → JSON`` under ``root``; ``ttl`` seconds per entry (``get`` ignores older ones).
+
+    ``clock`` is injected so tests can age entries. The folder is created on the first write; reads of a
+    missing folder are misses. Safe for several processes: a reader sees an old entry or a new one, never a
+    torn file.
+    """
 
     def __init__(self, root: Path, *, ttl: float = 24 * 3600, clock: Callable[[], float] = time.time) -> None:
         self.root = Path(root)
