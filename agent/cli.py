@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "schedule",
     "knowledge",
     "hardware",
+    "undo",
 ]
 
 app = typer.Typer(

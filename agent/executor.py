@@ -28,6 +28,7 @@ import hashlib
 import logging
 import os
 import secrets
+import shutil
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -44,15 +45,20 @@ from comfyfixer.agent.plan import (
     DownloadAction,
     InstallPackAction,
     MoveAction,
+    MoveBackAction,
     Plan,
+    QuarantineAction,
+    RemoveCopyAction,
+    RestorePythonAction,
     resolve_target,
 )
 from comfyfixer.tools.errors import ComfyFixerError, IntegrityError
-from comfyfixer.tools.paths import MAX_COMPONENT, safe_filename, safe_join
+from comfyfixer.tools.paths import MAX_COMPONENT, atomic_write, safe_filename, safe_join
 
 log = logging.getLogger(__name__)
 
-OutcomeStatus = Literal["done", "already_done", "failed", "manual", "dry_run"]
+# left_alone: an undo step found the file changed since the plan was applied (a user's edit is kept)
+OutcomeStatus = Literal["done", "already_done", "failed", "manual", "dry_run", "left_alone"]
 ModelRefs = Callable[[Path], Iterable[tuple[str | None, str]]]
 CONFLICT_LIMIT = 20  # "x (comfyfixer 1)" … "x (comfyfixer 20)"; past that something is wrong
 
@@ -73,6 +79,7 @@ class ExecutionReport(BaseModel):
     finished_at: str = ""
     outcomes: list[ActionOutcome] = Field(default_factory=list)
     recheck: dict[str, Any] | None = None
+    snapshot_id: str | None = Field(default=None, description="The snapshot taken before the run (`comfyfixer undo`).")
 
     @property
     def failed(self) -> list[ActionOutcome]:
@@ -118,11 +125,13 @@ class Executor:
     def __init__(self, plan: Plan, settings: Settings, journal: Journal, *, dry_run: bool = False,
                  concurrency: int = 2, show_progress: bool = True, retry: Any = None,
                  known_workflows: Sequence[str | Path] = (), model_refs: ModelRefs | None = None,
-                 saved_workflows: bool = True) -> None:
+                 saved_workflows: bool = True, snapshot: bool = True) -> None:
         """``known_workflows``: workflows besides the plan's whose models a move must not take away
         (e.g. all the readiness check saw). ``model_refs(path)`` lists a workflow's ``(folder key or
         None, file name)`` pairs; the default inspects the file (:func:`workflow_model_refs`).
-        ``saved_workflows``: also count the workflows saved in ComfyUI's ``user/*/workflows``."""
+        ``saved_workflows``: also count the workflows saved in ComfyUI's ``user/*/workflows``.
+        ``snapshot``: record a snapshot before changing anything (``agent/snapshots.py``), so the
+        run can be undone with ``comfyfixer undo``."""
         self.plan = plan
         self.settings = settings
         self.journal = journal
@@ -138,6 +147,7 @@ class Executor:
         self._discovered: set[str] = set()
         self._model_refs = model_refs or workflow_model_refs
         self._refs: dict[str, list[tuple[str | None, str]] | None] = {}
+        self._snapshot = snapshot
 
     def run(self) -> ExecutionReport:
         report = ExecutionReport(plan_id=self.plan.plan_id, dry_run=self.dry_run,
@@ -145,10 +155,21 @@ class Executor:
         if not self.comfy.is_dir():
             raise ComfyFixerError(f"ComfyUI folder {self.comfy} does not exist",
                                   hint="the plan names a ComfyUI folder that is gone; run `comfyfixer fix` again")
+        snap = None
         if not self.dry_run:
-            self.journal.append("apply_started", plan_id=self.plan.plan_id,
-                                inputs={"actions": [a.item for a in self.plan.actions], "comfyui_dir": str(self.comfy)})
+            if self._snapshot and self.plan.actions:
+                snap = self._take_snapshot()
+                report.snapshot_id = snap.snapshot_id
+            started = self.journal.append(
+                "apply_started", plan_id=self.plan.plan_id,
+                inputs={"actions": [a.item for a in self.plan.actions], "comfyui_dir": str(self.comfy),
+                        "snapshot": snap.snapshot_id if snap else None})
+            if snap is not None:
+                self._journal_snapshot(snap)
         outcomes: dict[str, ActionOutcome] = {}
+        for a in self.plan.actions:  # an undo plan's steps, in its (reverse) order, one after the other
+            if isinstance(a, QuarantineAction | MoveBackAction | RemoveCopyAction | RestorePythonAction):
+                outcomes[a.item] = self._guard(a.item, a.kind, lambda a=a: self._undo(a))
         for a in self.plan.actions:
             if isinstance(a, MoveAction):
                 outcomes[a.item] = self._guard(a.item, a.kind, lambda a=a: self._move(a))
@@ -171,7 +192,35 @@ class Executor:
                 counts[o.status] = counts.get(o.status, 0) + 1
             self.journal.append("apply_finished", plan_id=self.plan.plan_id, outputs={"counts": counts},
                                 status="ok" if not report.failed else "partial")
+            if snap is not None:
+                self._finish_snapshot(snap, started["id"])
         return report
+
+    def _take_snapshot(self) -> Any:
+        """The state before the run (pip freeze, pack commits); a failure to write it stops the run."""
+        from comfyfixer.agent.snapshots import plan_python, take_snapshot
+
+        return take_snapshot(self.plan, plan_python(self.plan, self.settings.comfyui_python), self.settings.state_dir)
+
+    def _journal_snapshot(self, snap: Any) -> None:
+        self.journal.append("snapshot", plan_id=self.plan.plan_id,
+                            outputs={"snapshot": snap.snapshot_id, "python": snap.python,
+                                     "pip_freeze": len(snap.pip_freeze) if snap.pip_freeze is not None else None,
+                                     "packs": len(snap.packs)},
+                            message=f"snapshot {snap.snapshot_id} before applying"
+                            + (f" (no pip freeze: {snap.freeze_problem})" if snap.freeze_problem else ""))
+
+    def _finish_snapshot(self, snap: Any, started_id: str) -> None:
+        """Record in the snapshot what this run placed, from its own journal entries."""
+        from comfyfixer.agent.snapshots import finish_snapshot
+
+        entries = list(self.journal.entries())
+        start = next((i for i, e in enumerate(entries) if e.get("id") == started_id), len(entries))
+        mine = [e for e in entries[start:] if e.get("plan_id") == self.plan.plan_id]
+        try:
+            finish_snapshot(snap, mine, self.settings.state_dir)
+        except (ComfyFixerError, OSError) as exc:  # the run is done; say the snapshot is incomplete
+            log.warning("could not complete snapshot %s: %s", snap.snapshot_id, exc)
 
     # --- helpers ------------------------------------------------------------------------------
     def _guard(self, item: str, kind: str, fn: Any) -> ActionOutcome:
@@ -421,17 +470,30 @@ class Executor:
 
     def _pack(self, a: InstallPackAction) -> ActionOutcome:
         from comfyfixer.tools.download.staging import staging_dir_for
-        from comfyfixer.tools.gitpack import PackInstallRequest, install_pack
+        from comfyfixer.tools.packs import PackInstallRequest, install_pack
+        from comfyfixer.tools.packs.requirements import verify_python
 
         target = safe_join(self.comfy, a.target, what="node pack folder")
         if self.dry_run:
             return ActionOutcome(item=a.item, kind=a.kind, status="dry_run",
                                  message="would run: " + "; ".join(" ".join(c) for c in a.commands))
         before = path_state(target)
-        python = self.settings.comfyui_python
+        check = a.check
+        # the Python the plan checked and the user approved, not whatever the settings say today
+        python = Path(check.python) if check and check.python else self.settings.comfyui_python
+        expected = check.python_sha256 if check else None
+        if python is not None and expected:
+            try:  # before cloning: a changed interpreter must not leave a pack without its requirements
+                verify_python(expected, python)
+            except ComfyFixerError as exc:
+                raise ComfyFixerError(f"{a.pack_id} not installed: {exc.message}", hint=exc.hint) from None
+        # a plan's action is only here if the user approved it, so a listed sdist was confirmed
         req = PackInstallRequest(repo_url=a.repo_url, commit=a.commit, target=target,
                                  staging_dir=staging_dir_for(target, self.comfy), allowed_roots=[self.comfy],
-                                 python=python)
+                                 python=python, index_url=(check.index_url if check and check.index_url
+                                                           else self.settings.pip_index_url),
+                                 allow_sdist=bool(check and check.needs_sdist), expected_python_sha256=expected,
+                                 constraints=list(check.resolved) if check else [])
         try:
             res = install_pack(req, host_policy(self.settings))
         except ComfyFixerError as exc:
@@ -449,6 +511,117 @@ class Executor:
             msg += "; run yourself: " + "; ".join(" ".join(c) for c in res.pending_commands)
         status: OutcomeStatus = "done" if res.status == "installed" else "already_done"
         return ActionOutcome(item=a.item, kind=a.kind, status=status, message=msg, details=res.model_dump(mode="json"))
+
+
+    # --- undo steps (plans made by `comfyfixer undo`) ---------------------------------------------
+
+    def _undo(self, a: QuarantineAction | MoveBackAction | RemoveCopyAction | RestorePythonAction) -> ActionOutcome:
+        """One reverting step. Anything that changed since the original apply is left alone and said so."""
+        if self.dry_run:
+            return ActionOutcome(item=a.item, kind=a.kind, status="dry_run", message=f"would undo {a.undoes}")
+        if isinstance(a, RestorePythonAction):
+            return self._restore_python(a)
+        if isinstance(a, QuarantineAction):
+            return self._quarantine(a)
+        if isinstance(a, MoveBackAction):
+            src, dst = resolve_target(self.plan, a.source), resolve_target(self.plan, a.target)
+            if not src.is_file() and dst.is_file():
+                return ActionOutcome(item=a.item, kind=a.kind, status="already_done", message=f"{a.target} is back")
+            changed = self._changed(src, a.sha256)
+            if changed or dst.exists() or dst.is_symlink():
+                return self._left_alone(a, changed or f"{a.target} exists again; not moving {a.source} over it")
+            before = path_state(src, dst)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            link_or_copy(src, dst)
+            os.unlink(src)
+            self._journal_undo(a, before, path_state(src, dst), {"source": src, "target": dst, "sha256": a.sha256},
+                               f"moved {a.source} back to {a.target}")
+            return ActionOutcome(item=a.item, kind=a.kind, status="done", message=f"moved back to {a.target}")
+        path, original = resolve_target(self.plan, a.path), resolve_target(self.plan, a.original)
+        if not path.exists():
+            return ActionOutcome(item=a.item, kind=a.kind, status="already_done", message=f"{a.path} is gone")
+        changed = self._changed(path, a.sha256)
+        if changed or not original.is_file():
+            return self._left_alone(a, changed or f"the original {a.original} is gone, so {a.path} is kept")
+        before = path_state(path)
+        os.unlink(path)
+        self._journal_undo(a, before, path_state(path), {"path": path, "original": original, "sha256": a.sha256},
+                           f"removed the link/copy {a.path} (the original {a.original} stays)")
+        return ActionOutcome(item=a.item, kind=a.kind, status="done", message=f"removed {a.path}")
+
+    def _quarantine(self, a: QuarantineAction) -> ActionOutcome:
+        from comfyfixer.tools.download.staging import quarantine, quarantine_dir_for
+        from comfyfixer.tools.packs import head_commit
+
+        path = resolve_target(self.plan, a.path)
+        if not path.exists():
+            return ActionOutcome(item=a.item, kind=a.kind, status="already_done", message=f"{a.path} is gone already")
+        if a.what == "pack":
+            now = head_commit(path) if (path / ".git").exists() else None
+            if a.commit and now != a.commit:
+                return self._left_alone(a, f"{a.path} is no longer at commit {a.commit[:12]}")
+        else:
+            changed = self._changed(path, a.sha256)
+            if changed:
+                return self._left_alone(a, changed)
+        before = path_state(path)
+        if a.purge and a.what == "file":
+            os.unlink(path)
+            outputs: dict[str, Any] = {"path": path, "sha256": a.sha256, "deleted": True}
+            msg = f"deleted {a.path} (--purge)"
+        else:
+            dest = quarantine(path, quarantine_dir_for(path, self.comfy), f"undo of plan {self.plan.undo_of}",
+                              {"sha256": a.sha256, "commit": a.commit, "undoes": a.undoes})
+            outputs = {"path": path, "quarantined_to": dest, "sha256": a.sha256, "commit": a.commit}
+            msg = f"moved {a.path} to quarantine ({dest.name})"
+        self._journal_undo(a, before, path_state(path), outputs, msg)
+        return ActionOutcome(item=a.item, kind=a.kind, status="done", message=msg, details=outputs)
+
+    def _restore_python(self, a: RestorePythonAction) -> ActionOutcome:
+        from comfyfixer.tools.packs.requirements import install_checked_requirements, uninstall_packages
+
+        python = Path(a.python)
+        scratch = self.settings.cache_dir / "packs" / ".restore" / f"{self.plan.plan_id[:16]}-{secrets.token_hex(3)}"
+        commands: list[list[str]] = []
+        try:
+            if a.install:
+                scratch.mkdir(parents=True, exist_ok=True)
+                atomic_write(scratch / "requirements.txt", "".join(p + "\n" for p in a.install))
+                done = install_checked_requirements(scratch, python=python, staging_dir=scratch / "pip",
+                                                    index_url=a.index_url, expected_python_sha256=a.python_sha256,
+                                                    constraints=a.install)
+                commands += done.commands
+            if a.uninstall:
+                commands.append(uninstall_packages(python, a.uninstall, expected_python_sha256=a.python_sha256))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        self.journal.append(a.kind, plan_id=self.plan.plan_id, inputs={"item": a.item, "python": a.python,
+                                                                       "undoes": a.undoes},
+                            outputs={"installed": a.install, "uninstalled": a.uninstall, "commands": commands},
+                            message=f"restored {python} to the snapshot: {len(a.install)} pinned, "
+                            f"{len(a.uninstall)} removed")
+        return ActionOutcome(item=a.item, kind=a.kind, status="done",
+                             message=f"pinned {', '.join(a.install) or 'nothing'}; removed {', '.join(a.uninstall) or 'nothing'}")
+
+    def _changed(self, path: Path, sha256: str | None) -> str | None:
+        """Why ``path`` is not the file the plan placed (None: it still is)."""
+        from comfyfixer.tools.download.verify import sha256_file
+
+        if not path.is_file() or path.is_symlink():
+            return f"{path} is not a regular file any more"
+        if sha256 and sha256_file(path) != sha256:
+            return f"{path} changed since the plan was applied (sha256 differs)"
+        return None
+
+    def _left_alone(self, a: Any, why: str) -> ActionOutcome:
+        self.journal.append(a.kind, plan_id=self.plan.plan_id, inputs={"item": a.item, "undoes": a.undoes},
+                            status="left_alone", message=f"left alone: {why}")
+        return ActionOutcome(item=a.item, kind=a.kind, status="left_alone", message=f"left alone: {why}")
+
+    def _journal_undo(self, a: Any, before: dict[str, bool], after: dict[str, bool], outputs: dict[str, Any],
+                      message: str) -> None:
+        self.journal.append(a.kind, plan_id=self.plan.plan_id, inputs={"item": a.item, "undoes": a.undoes},
+                            outputs=outputs, before=before, after=after, message=message)
 
 
 def saved_workflow_files(comfy: Path) -> list[str]:

@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 
 from comfyfixer.tools.candidates import DownloadCandidate
 from comfyfixer.tools.errors import InputError, UnsafePathError
+from comfyfixer.tools.packs.requirements import PackageChange
 from comfyfixer.tools.paths import atomic_write, safe_filename, safe_join, safe_relpath
 from comfyfixer.tools.text import inert
 
@@ -90,6 +91,40 @@ class PackRef(BaseModel):
     id: str = Field(description="Registry / ComfyUI-Manager id.")
     reference: str = Field(description="Git repository URL.")
     commit: str | None = Field(default=None, description="Commit to pin; None = the default branch head at install time.")
+    hint_only: bool = Field(default=False, description="Only the workflow's aux_id names this repository (no catalog).")
+    check: PackCheck | None = Field(default=None, description="What plan time found out (version, requirements).")
+
+
+class PackCheck(BaseModel):
+    """What plan time found out about one pack before anyone approves it (``agent/planning.py`` fills it).
+
+    The version: where the pinned commit comes from (``version_source``: the commit the workflow's
+    nodes record, the git tag of the registry version they record, the remote's head, a commit given
+    in the inputs, or none) and what is installed instead of the recorded version. The requirements:
+    the verdict of the dry run in ComfyUI's own Python (``vetting``; ``not_checked`` says why in
+    ``not_checked``), the package changes it showed, the guarded ones (torch, CUDA, numpy major —
+    accepted only by naming the item with ``--confirm``), and the exact ``name==version`` pins
+    (``resolved``) that apply time installs as constraints. ``refusal`` is set when nothing can make
+    the install acceptable (git refused the repository, a requirement line was refused, two packs
+    conflict): the plan then lists the pack as unresolved instead of as an action.
+    """
+    version_source: Literal["recorded_commit", "registry_tag", "remote_head", "given", "unpinned"] = "unpinned"
+    recorded_version: str | None = Field(default=None, description="The version the workflow's nodes record.")
+    installed_instead: str | None = Field(default=None, description="Set when not the recorded version is installed.")
+    warnings: list[str] = Field(default_factory=list, description="Mixed versions, registry or tag look-up problems.")
+    vetting: Literal["ok", "needs_confirmation", "refused", "not_checked"] = "not_checked"
+    not_checked: str | None = Field(default=None, description="Why the requirements were not checked.")
+    refusal: str | None = Field(default=None, description="Why the pack cannot be installed by us at all.")
+    reasons: list[str] = Field(default_factory=list, description="Why the verdict is not ok, one line each.")
+    accept_hint: str | None = Field(default=None, description="How to accept what can be accepted.")
+    requirements: list[str] = Field(default_factory=list, description="The pack's sanitised requirements.")
+    changes: list[PackageChange] = Field(default_factory=list, description="What pip would change (dry run).")
+    guarded: list[str] = Field(default_factory=list, description="GPU-stack / numpy-major packages it would change.")
+    needs_sdist: list[str] = Field(default_factory=list, description="Packages only available as source archives.")
+    resolved: list[str] = Field(default_factory=list, description="name==version pins installed as constraints.")
+    python: str | None = Field(default=None, description="ComfyUI's Python the check ran in.")
+    python_sha256: str | None = Field(default=None, description="sha256 of that interpreter; apply refuses another.")
+    index_url: str | None = Field(default=None, description="The package index pip used (and will use).")
 
 
 class NodeTypeNeed(BaseModel):
@@ -138,11 +173,11 @@ class DownloadAction(BaseModel):
     """Download one model file into the folder its loader reads.
 
     ``url``/``source``/``license``/``gated`` come from the chosen :class:`SourceCandidate`. ``folder`` is the
-    folder key and ``target`` the POSIX path under the ComfyUI folder (see :func:`placement_dir`).
-    ``size`` is in bytes (None if the source did not say) and ``sha256`` is lower-case hex when known; the
-    download engine refuses a file whose hash differs. ``gated`` marks a Hugging Face repository whose licence must
-    be accepted online first. ``confirm`` lists why the user must confirm this one explicitly (over the size
-    cap, licence not on the allow-list); it is empty for a candidate the user picked with ``choose``.
+    folder key and ``target`` the POSIX path under the ComfyUI folder (see :func:`placement_dir`). ``size`` is
+    in bytes (None if the source did not say) and ``sha256`` is lower-case hex when known; the download engine
+    refuses a file whose hash differs. ``gated`` marks a Hugging Face repository whose licence must be
+    accepted online first. ``confirm`` lists why the user must confirm this one explicitly (over the size cap,
+    licence not on the allow-list); it is empty for a candidate the user picked with ``choose``.
     """
     kind: Literal["download_model"] = "download_model"
     item: str = Field(description="Stable id, e.g. model:checkpoints/x.safetensors.")
@@ -193,6 +228,9 @@ class InstallPackAction(BaseModel):
     alternative: list[list[str]] = Field(
         default_factory=list, description="The same install through ComfyUI-Manager's cm-cli (not pinned), if present.")
     confirm: list[str] = Field(default_factory=list)
+    owner: str | None = Field(default=None, description="The repository's owner (host/owner), shown prominently.")
+    hint_only: bool = Field(default=False, description="Only the workflow's aux_id names this repository.")
+    check: PackCheck | None = Field(default=None, description="Version source and requirements check from plan time.")
 
 
 class CoreUpdateAction(BaseModel):
@@ -207,7 +245,73 @@ class CoreUpdateAction(BaseModel):
     confirm: list[str] = Field(default_factory=list)
 
 
-Action = Annotated[DownloadAction | MoveAction | InstallPackAction | CoreUpdateAction, Field(discriminator="kind")]
+# --- undo (``comfyfixer undo``: agent/snapshots.py builds these from a snapshot) -------------------------
+
+
+class QuarantineAction(BaseModel):
+    """Undo: move what a plan placed (a downloaded file, an installed pack folder) into the quarantine
+    folder — never deleted unless ``purge`` (``undo --purge``, files only). Left alone, and reported,
+    when the file's sha256 (or the pack's commit) is no longer what the plan placed: a user's edit
+    is never clobbered."""
+    kind: Literal["quarantine"] = "quarantine"
+    item: str
+    path: str = Field(description="What to take away, relative to the ComfyUI folder.")
+    what: Literal["file", "pack"]
+    sha256: str | None = Field(default=None, description="A file must still have this sha256.")
+    commit: str | None = Field(default=None, description="A pack must still be at this commit.")
+    purge: bool = Field(default=False, description="Delete the file instead of quarantining it.")
+    undoes: str = Field(description="The item of the original plan this reverts.")
+    confirm: list[str] = Field(default_factory=list)
+
+
+class MoveBackAction(BaseModel):
+    """Undo a move: ``source`` (where the plan moved the file) back to ``target`` (where it was), only
+    while ``source`` still has the sha256 it had and ``target`` is free."""
+    kind: Literal["move_back"] = "move_back"
+    item: str
+    source: str = Field(description="Where the file is now, relative to the ComfyUI folder.")
+    target: str = Field(description="Where it was before the plan, relative to the ComfyUI folder.")
+    sha256: str | None = None
+    undoes: str
+    confirm: list[str] = Field(default_factory=list)
+
+
+class RemoveCopyAction(BaseModel):
+    """Undo a move that kept the original for another workflow: remove the link or copy the plan made
+    at ``path``, only while it still has ``sha256`` and the ``original`` still exists."""
+    kind: Literal["remove_copy"] = "remove_copy"
+    item: str
+    path: str
+    original: str
+    sha256: str | None = None
+    undoes: str
+    confirm: list[str] = Field(default_factory=list)
+
+
+class RestorePythonAction(BaseModel):
+    """Undo requirement installs: bring ComfyUI's Python back to the snapshot's ``pip freeze``.
+
+    ``install`` are the frozen pins that changed (binary-only, from ``index_url``, checked like a
+    pack's requirements), ``uninstall`` the distributions added since. ``guarded`` lists GPU-stack
+    changes, accepted only by naming the item with ``--confirm``."""
+    kind: Literal["restore_python"] = "restore_python"
+    item: str = "python"
+    python: str
+    python_sha256: str | None = None
+    install: list[str] = Field(default_factory=list, description="name==version pins to put back.")
+    uninstall: list[str] = Field(default_factory=list, description="Distributions added since the snapshot.")
+    index_url: str | None = None
+    changes: list[PackageChange] = Field(default_factory=list, description="What the restore changes (dry run).")
+    guarded: list[str] = Field(default_factory=list)
+    undoes: str = "python"
+    confirm: list[str] = Field(default_factory=list)
+
+
+UNDO_KINDS = ("quarantine", "move_back", "remove_copy", "restore_python")
+UndoAction = QuarantineAction | MoveBackAction | RemoveCopyAction | RestorePythonAction
+
+Action = Annotated[DownloadAction | MoveAction | InstallPackAction | CoreUpdateAction | QuarantineAction
+                   | MoveBackAction | RemoveCopyAction | RestorePythonAction, Field(discriminator="kind")]
 _ACTIONS: TypeAdapter[list[Action]] = TypeAdapter(list[Action])
 
 
@@ -253,10 +357,13 @@ class Plan(BaseModel):
     policy: PlanPolicy
     warnings: list[str] = Field(default_factory=list)
     parent_plan: str | None = Field(default=None, description="Plan this one was derived from by choose/drop.")
+    undo_of: str | None = Field(default=None, description="For an undo plan: the id of the plan it reverts.")
 
     def content_id(self) -> str:
         """sha256 of the canonical JSON without ``plan_id``, ``created_at`` and the disk reading."""
-        data = self.model_dump(mode="json", exclude={"plan_id", "created_at", "free_bytes"})
+        # ``undo_of`` only counts when set, so plans made before it existed keep their ids
+        skip = {"plan_id", "created_at", "free_bytes"} | ({"undo_of"} if self.undo_of is None else set())
+        data = self.model_dump(mode="json", exclude=skip)
         canon = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canon.encode("utf-8")).hexdigest()
 
@@ -278,6 +385,9 @@ class Plan(BaseModel):
 
 
 def _token_for(candidate: DownloadCandidate) -> Literal["civitai", "hf"] | None:
+    """Which token a candidate's download needs: ``civitai`` for every Civitai source, ``hf`` for gated or
+    token-needing Hugging Face repos, else None.
+    """
     src = candidate.source.lower()
     url = candidate.url.lower()
     if "civitai" in src or "civitai.com" in url:
@@ -293,6 +403,10 @@ def _exact_size_source(cand: DownloadCandidate) -> bool:
 
 
 def _download_action(need: ModelNeed, cand: DownloadCandidate, policy: PlanPolicy, *, chosen: bool) -> DownloadAction:
+    """The download action for ``need`` from candidate ``cand``: target under the loader's folder, sha256
+    lower-cased, size exactness by source, token by source, and ``confirm`` reasons for the size cap and the
+    licence allow-list (none when the user ``chosen`` the candidate).
+    """
     folder = need.folder or "checkpoints"  # callers resolve the folder first
     name = str(safe_relpath(need.filename, what="model file name"))
     target = str(PurePosixPath(placement_dir(folder)) / name)
@@ -342,6 +456,57 @@ def pack_commands(pack: PackRef, target: str, python: str | None) -> list[list[s
     cmds.append(["mv", f"<staging>/{PurePosixPath(target).name}", target])
     cmds.append([python or "<comfyui_python>", "-m", "pip", "install", "-r", f"{target}/requirements.txt"])
     return cmds
+
+
+def repo_owner(url: str) -> str:
+    """``host/owner`` of a repository URL (``github.com/ltdrdata``), the part a user must recognise."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    segs = [s for s in parts.path.split("/") if s]
+    return f"{parts.hostname or '?'}/{segs[0]}" if len(segs) >= 2 else (parts.hostname or url)
+
+
+def refusal_text(pack: PackRef) -> str:
+    """Why a pack is not installed, with every reason and what the user can do (one line)."""
+    check = pack.check
+    assert check is not None and check.refusal
+    text = f"REFUSED pack '{pack.id}' from {pack.reference} (owner {repo_owner(pack.reference)}): {check.refusal}"
+    more = [r for r in check.reasons if r != check.refusal]
+    if more:
+        text += "; " + "; ".join(more)
+    return text + (f" — {check.accept_hint}" if check.accept_hint else "")
+
+
+def pack_confirmations(pack: PackRef) -> list[str]:
+    """The ``confirm`` reasons plan time adds to a pack install: a repository only the workflow names,
+    requirements not checked, changes needing consent; guarded (GPU stack) changes say they are
+    refused unless the item is named with ``--confirm`` (``--confirm-all`` does not cover them)."""
+    out: list[str] = []
+    if pack.hint_only:
+        out.append(f"the repository {pack.reference} (owner {repo_owner(pack.reference)}) comes only from the "
+                   "workflow's aux_id, not from a catalog or the registry")
+    check = pack.check
+    if check is None or check.vetting == "not_checked":
+        why = check.not_checked if check and check.not_checked else "no requirements check was made"
+        out.append(f"its Python requirements were NOT checked ({why}); they would be installed unchecked")
+        return out
+    if check.guarded:
+        out.append(f"REFUSED by default: would change {', '.join(check.guarded)} in ComfyUI's Python ("
+                   + "; ".join(r for r in check.reasons if r.startswith("would change")) + ") — to accept, name "
+                   f"it: comfyfixer approve PLAN --confirm pack:{pack.id}")
+    if check.vetting == "needs_confirmation" or check.needs_sdist or any(c.change == "downgrade" for c in check.changes):
+        out += [r for r in check.reasons if not r.startswith("would change")]
+    return out
+
+
+def confirm_by_name_only(action: Action) -> bool:
+    """Actions ``--confirm-all`` does not accept: a change to the GPU stack or numpy's major version."""
+    if isinstance(action, InstallPackAction):
+        return bool(action.check and action.check.guarded)
+    if isinstance(action, RestorePythonAction):
+        return bool(action.guarded)
+    return False
 
 
 def build_plan(inputs: PlanInputs, policy: PlanPolicy, *, free_bytes: int | None = None) -> Plan:
@@ -422,15 +587,23 @@ def build_plan(inputs: PlanInputs, policy: PlanPolicy, *, free_bytes: int | None
             except UnsafePathError as exc:
                 warnings.append(f"not installing {pack.id}: {exc}")
                 continue
+            if pack.check is not None and pack.check.refusal:
+                # nothing the user can confirm makes this install safe: not an action, and no candidate to choose
+                unresolved.append(Unresolved(
+                    item=f"node:{nt.class_type}", kind="node_type", verdict="REFUSED", name=nt.class_type,
+                    reason=refusal_text(pack)))
+                continue
             confirm = [] if pack.commit else ["no pinned commit: the default branch head will be installed"]
             if not pack.reference.startswith("https://"):
                 confirm.append("repository is not an https URL")
+            confirm += pack_confirmations(pack)
             alternative = ([[inputs.comfyui_python or "<comfyui_python>", inputs.manager_cli, "install", pack.id]]
                            if inputs.manager_cli else [])
             packs[pack.id] = InstallPackAction(
                 item=f"pack:{pack.id}", pack_id=pack.id, repo_url=pack.reference, commit=pack.commit, target=target,
                 class_types=[nt.class_type], commands=pack_commands(pack, target, inputs.comfyui_python),
-                alternative=alternative, confirm=confirm)
+                alternative=alternative, confirm=confirm, owner=repo_owner(pack.reference), hint_only=pack.hint_only,
+                check=pack.check)
         else:
             unresolved.append(Unresolved(
                 item=f"node:{nt.class_type}", kind="node_type", verdict=nt.status, name=nt.class_type,
@@ -516,7 +689,8 @@ def choose(plan: Plan, item: str, index: int) -> Plan:
             python = None
             action = InstallPackAction(item=f"pack:{pack.id}", pack_id=pack.id, repo_url=pack.reference,
                                        commit=pack.commit, target=target, class_types=[entry.name],
-                                       commands=pack_commands(pack, target, python))
+                                       commands=pack_commands(pack, target, python), owner=repo_owner(pack.reference),
+                                       confirm=pack_confirmations(pack))
             actions = [*plan.actions, action]
     derived = plan.model_copy(update={"actions": actions, "unresolved": rest, "parent_plan": plan.plan_id})
     return finalize(derived)
@@ -660,8 +834,22 @@ def summary_lines(plan: Plan) -> list[str]:
         elif isinstance(a, InstallPackAction):
             pin = a.commit[:12] if a.commit else "default branch (not pinned)"
             lines.append(f"  {i}. install node pack {a.pack_id} @ {pin} → {a.target} (for {', '.join(a.class_types)})")
+            lines.extend(pack_lines(a))
             lines.extend("       $ " + " ".join(c) for c in a.commands)
             lines.extend("       or, via ComfyUI-Manager (not pinned): $ " + " ".join(c) for c in a.alternative)
+        elif isinstance(a, QuarantineAction):
+            how = "DELETE (--purge)" if a.purge else "move to quarantine"
+            guard = f"sha256 {a.sha256[:12]}…" if a.sha256 else f"commit {a.commit[:12]}" if a.commit else "unverified"
+            lines.append(f"  {i}. {how}: {a.what} {a.path} (only if still {guard}; undoes {a.undoes})")
+        elif isinstance(a, MoveBackAction):
+            lines.append(f"  {i}. move back {a.source} → {a.target} (only if unchanged; undoes {a.undoes})")
+        elif isinstance(a, RemoveCopyAction):
+            lines.append(f"  {i}. remove the link/copy {a.path} (the original {a.original} stays; undoes {a.undoes})")
+        elif isinstance(a, RestorePythonAction):
+            lines.append(f"  {i}. restore ComfyUI's Python {a.python} to the snapshot's pip freeze")
+            lines.extend(f"       pip install {p}" for p in a.install)
+            lines.extend(f"       pip uninstall {p}" for p in a.uninstall)
+            lines.extend(f"       {c.change} {c.name} {c.before or '(none)'} -> {c.after}" for c in a.changes)
         else:
             lines.append(f"  {i}. update ComfyUI core (manual) for {', '.join(a.class_types)}")
             lines.extend("       $ " + " ".join(c) for c in a.commands)
@@ -681,6 +869,44 @@ def summary_lines(plan: Plan) -> list[str]:
     # One line per fact, shown as-is: a newline, ESC or bidi override in a name must not add, erase or
     # reorder lines of what the user approves (here, in plan .txt files, in the assistant).
     return [inert(line) for line in lines]
+
+
+def pack_lines(a: InstallPackAction) -> list[str]:
+    """The lines a user must read before approving a pack: whose repository it is, which version and
+    why, and what its requirements change in ComfyUI's Python (added / upgraded / DOWNGRADED, GPU stack)."""
+    lines = [f"       repository: {a.repo_url}", f"       owner: {a.owner or repo_owner(a.repo_url)}"
+             + ("  (named only by the workflow — not by a catalog or the registry)" if a.hint_only else "")]
+    c = a.check
+    if c is None:
+        lines.append("       requirements: NOT checked")
+        return lines
+    source = {"recorded_commit": "the commit the workflow records", "registry_tag": "the git tag of the recorded version",
+              "remote_head": "the repository's current head", "given": "the commit given in the plan inputs",
+              "unpinned": "not pinned"}[c.version_source]
+    rec = f" (recorded: {c.recorded_version})" if c.recorded_version else ""
+    lines.append(f"       version: {source}{rec}")
+    if c.installed_instead:
+        lines.append(f"       ! installed instead of the recorded version: {c.installed_instead}")
+    lines.extend(f"       ! {w}" for w in c.warnings)
+    if c.vetting == "not_checked":
+        lines.append(f"       requirements: NOT checked ({c.not_checked or 'unknown reason'})")
+        lines.extend(f"         - {r}" for r in c.requirements)
+        return lines
+    py = f" in {c.python} (sha256 {c.python_sha256[:12]}…)" if c.python and c.python_sha256 else ""
+    lines.append(f"       requirements: {c.vetting}{py}, index {c.index_url or 'pip default'}")
+    groups = (("added", "add"), ("upgraded", "upgrade"), ("DOWNGRADED", "downgrade"))
+    for label, kind in groups:
+        changed = [f"{x.name} {x.before + ' -> ' if x.before else ''}{x.after}" for x in c.changes if x.change == kind]
+        if changed:
+            lines.append(f"         {label}: {', '.join(changed)}")
+    gpu = [x for x in c.changes if x.guarded]
+    if gpu:
+        lines.append("         ! GPU stack / numpy major: " + ", ".join(
+            f"{x.name} {x.before or '(none)'} -> {x.after}" for x in gpu))
+    lines.extend(f"         ! {r}" for r in c.reasons)
+    if c.accept_hint and not c.guarded:
+        lines.append(f"         to accept: {c.accept_hint}")
+    return lines
 
 
 def disk_warning(plan: Plan) -> str:

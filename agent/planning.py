@@ -23,6 +23,7 @@ from comfyfixer.agent.plan import (
     MisplacedNeed,
     ModelNeed,
     NodeTypeNeed,
+    PackCheck,
     PackRef,
     Plan,
     PlanInputs,
@@ -142,7 +143,7 @@ def gather_inputs(paths: list[str], ctx: ToolContext, *, resolve: bool) -> PlanI
             if nt.class_type not in node_types:
                 node_types[nt.class_type] = NodeTypeNeed(
                     class_type=nt.class_type, status=nt.status, reason=nt.reason or nt.fix,
-                    packs=[PackRef(id=p.id, reference=p.reference) for p in nt.packs])
+                    packs=[PackRef(id=p.id, reference=p.reference, hint_only=p.hint_only) for p in nt.packs])
     manager = next((p for p in (comfy / "custom_nodes" / d / "cm-cli.py" for d in ("ComfyUI-Manager", "comfyui-manager"))
                     if p.is_file()), None)
     return PlanInputs(
@@ -169,9 +170,16 @@ def _resolve(ctx: ToolContext, filename: str, folder: str | None, url: str | Non
 
 
 def make_plan(inputs: PlanInputs, ctx: ToolContext, *, pin: bool = True) -> Plan:
-    """Pin packs (online), fill ComfyUI's Python, apply the context's policy and build the plan."""
+    """Pin packs and check their requirements (online), fill ComfyUI's Python, apply the context's
+    policy and build the plan. Offline or with ``pin=False`` every pack says what was not checked."""
     if pin and not ctx.offline:
         inputs = pin_packs(inputs, ctx)
+        vet_plan_packs(inputs, ctx)
+    else:
+        why = "offline" if ctx.offline else "--no-pin: git remotes were not asked"
+        for pack in _plan_packs(inputs):
+            pack.check = pack.check or PackCheck(version_source="given" if pack.commit else "unpinned")
+            pack.check.not_checked = why
     if inputs.comfyui_python is None and ctx.comfyui_python is not None:
         inputs.comfyui_python = str(ctx.comfyui_python)
     policy = PlanPolicy(max_download_bytes=ctx.max_download_bytes, max_total_bytes=ctx.max_total_bytes,
@@ -199,27 +207,150 @@ def _repositories_from_registry(inputs: PlanInputs, ctx: ToolContext) -> None:
             pack.reference = found[pack.id]
 
 
+def _plan_packs(inputs: PlanInputs) -> list[PackRef]:
+    """The pack each RESOLVED node type would install (registry-only pages excluded), one object per pack.
+
+    Several classes of one pack name it separately; they are made to share the first ``PackRef`` so
+    what is found out about it (commit, checks) is found once and said once."""
+    first: dict[tuple[str, str], PackRef] = {}
+    for nt in inputs.node_types:
+        if nt.status != "RESOLVED" or not nt.packs or registry_only(nt.packs[0].reference):
+            continue
+        key = (nt.packs[0].id, nt.packs[0].reference)
+        nt.packs[0] = first.setdefault(key, nt.packs[0])
+    return list(first.values())
+
+
+def _workflow_nodes(workflows: list[str]) -> list[Any]:
+    """Every node of the plan's workflows (for the versions they record); unreadable files are skipped."""
+    from comfyfixer.tools.workflow.loader import load_workflow
+
+    nodes: list[Any] = []
+    for wf in workflows:
+        try:
+            nodes += list(load_workflow(Path(wf)).graph.nodes.values())
+        except (ComfyFixerError, OSError, ValueError) as exc:
+            log.warning("cannot read the pack versions %s records: %s", wf, exc)
+    return nodes
+
+
 def pin_packs(inputs: PlanInputs, ctx: ToolContext) -> PlanInputs:
-    """Pin every pack without a commit to the remote's current HEAD (so the plan is exact)."""
-    from comfyfixer.tools.gitpack import remote_head
+    """Pin every pack without a commit: to the version the workflow's nodes record (``properties.ver``:
+    a commit, or the git tag of a registry version), else to the remote's current head.
+
+    Each pack's :class:`PackCheck` says where its commit came from and what is installed instead of a
+    recorded version (newer head, several versions recorded by one workflow)."""
+    from comfyfixer.tools.packs import remote_head, tag_commit
+    from comfyfixer.tools.packs.versions import PackIdentity, choose_version, collect_versions
 
     policy = ctx.host_policy()
-    heads: dict[str, str | None] = {}
     _repositories_from_registry(inputs, ctx)
-    for nt in inputs.node_types:
-        if nt.status != "RESOLVED":
+    packs = _plan_packs(inputs)
+    nodes = _workflow_nodes(inputs.workflows) if packs else []
+    registry = None
+    for pack in packs:
+        if pack.commit:
+            pack.check = pack.check or PackCheck(version_source="given")
             continue
-        for pack in nt.packs[:1]:
-            if pack.commit or registry_only(pack.reference):
-                continue
-            if pack.reference not in heads:
-                try:
-                    heads[pack.reference] = remote_head(pack.reference, policy, timeout=ctx.http_timeout)
-                except ComfyFixerError as exc:
-                    log.warning("cannot pin %s: %s", pack.id, exc)
-                    heads[pack.reference] = None
-            pack.commit = heads[pack.reference]
+        recorded = collect_versions(nodes, PackIdentity(pack_id=pack.id, repo_url=pack.reference))
+        if registry is None and any(r.kind == "registry" for r in recorded[:1]):
+            registry = ctx.registry_client()
+        url = pack.reference
+        pick = choose_version(recorded, pack.id, registry=registry,
+                              tag_commit=lambda v, url=url: tag_commit(url, v, policy, timeout=ctx.http_timeout))
+        check = PackCheck(recorded_version=pick.version, installed_instead=pick.installed_instead,
+                          warnings=list(pick.warnings))
+        if pick.commit:
+            pack.commit = pick.commit
+            check.version_source = "recorded_commit" if pick.kind == "commit" else "registry_tag"
+        else:
+            try:
+                pack.commit = remote_head(url, policy, timeout=ctx.http_timeout)
+                check.version_source = "remote_head"
+            except ComfyFixerError as exc:
+                log.warning("cannot pin %s: %s", pack.id, exc)
+                check.warnings.append(f"could not ask {url} for its head commit: {exc}")
+        pack.check = check
     return inputs
+
+
+def vet_plan_packs(inputs: PlanInputs, ctx: ToolContext) -> None:
+    """Check every pinned pack before approval and record the findings in its :class:`PackCheck`.
+
+    A read-only snapshot at the pinned commit (hardened git: a disallowed submodule or a redirect is
+    a refusal), its requirements parsed (index options, direct and VCS URLs are refused), then a dry
+    run in ComfyUI's own Python against ``pip_index_url`` — each pack alone and all together, so a
+    conflict between two packs shows up now. Without ``comfyui_python`` (or when it cannot be run)
+    the refusals are still found, and the rest is marked as not checked, never skipped silently.
+    """
+    from comfyfixer.tools.packs.vet import PackToVet, VetPacksRequest, vet_packs
+
+    packs = _plan_packs(inputs)
+    for pack in packs:
+        pack.check = pack.check or PackCheck(version_source="given" if pack.commit else "unpinned")
+    vettable = [p for p in packs if p.commit and len(p.commit) == 40]
+    for pack in packs:
+        if pack not in vettable and pack.check is not None:
+            pack.check.not_checked = "no full commit id is pinned, so there is nothing exact to check"
+    if not vettable:
+        return
+    root = Path(ctx.cache_dir) / "packs"
+    req = VetPacksRequest(packs=[PackToVet(pack_id=p.id, repo_url=p.reference, commit=str(p.commit)) for p in vettable],
+                          python=ctx.comfyui_python, index_url=ctx.pip_index_url, snapshot_root=root,
+                          staging_dir=root / ".checks", allowed_roots=[Path(ctx.cache_dir)])
+    policy = ctx.host_policy()
+    python_problem = None if ctx.comfyui_python else "comfyui_python is not set (COMFYFIXER_COMFYUI_PYTHON)"
+    try:
+        result = vet_packs(req, policy)
+    except ComfyFixerError as exc:  # ComfyUI's Python could not be asked: still look at the packs themselves
+        python_problem = f"ComfyUI's Python could not be used: {exc}"
+        result = vet_packs(req.model_copy(update={"python": None}), policy)
+    by_id = {p.id: p for p in vettable}
+    for entry in result.packs:
+        check = by_id[entry.pack_id].check
+        assert check is not None
+        if entry.refused:
+            check.vetting, check.refusal = "refused", f"git refused it: {entry.refused}"
+            continue
+        if entry.error:
+            check.not_checked = f"the pack could not be fetched for checking: {entry.error}"
+            continue
+        parsed = entry.requirements
+        if parsed is not None:
+            check.requirements = list(parsed.requirements)
+            if parsed.refused:
+                check.vetting = "refused"
+                check.refusal = "its requirements ask pip for what is never done on your behalf: " + "; ".join(
+                    f"{i.file}:{i.line} `{i.text}` ({i.kind}: {i.reason})" for i in parsed.refused)
+                check.accept_hint = ("refused lines are never run for you: install the pack and those requirements "
+                                     "yourself if you trust them")
+                continue
+        if entry.check is None:
+            check.not_checked = python_problem or "the requirements could not be dry-run"
+            continue
+        _fill_check(check, entry.check, result.verdict(entry.pack_id))
+        conflict = result.combined if result.combined and entry.pack_id in result.combined.conflicting_packs else None
+        if conflict is not None or entry.check.conflicts:
+            lines = (conflict or entry.check).conflicts
+            others = [p for p in (conflict.conflicting_packs if conflict else []) if p != entry.pack_id]
+            check.vetting = "refused"
+            check.refusal = ("its requirements conflict" + (f" with {', '.join(others)} in this plan" if others else "")
+                             + ": " + "; ".join(lines))
+            check.accept_hint = "drop one of the conflicting packs, or install them in separate ComfyUI environments"
+
+
+def _fill_check(check: PackCheck, found: Any, verdict: str) -> None:
+    """Copy one pack's dry-run result (``RequirementsCheck``) into its plan record."""
+    check.vetting = verdict
+    check.reasons = list(found.reasons)
+    check.accept_hint = found.accept_hint
+    check.changes = list(found.changes)
+    check.guarded = sorted({c.name for c in found.guarded})
+    check.needs_sdist = list(found.needs_sdist)
+    check.resolved = list(found.resolved)
+    check.python, check.python_sha256 = found.python.path, found.python.sha256
+    check.index_url = found.index_url
+    check.not_checked = None
 
 
 def recheck(plan: Plan, ctx: ToolContext) -> dict[str, Any]:

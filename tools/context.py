@@ -66,6 +66,7 @@ class ToolContext(BaseModel):
     hf_token: SecretStr | None = Field(default=None, description="Hugging Face token.")
     runpod_base_url: str = Field(default="https://api.runpod.ai/v2", description="RunPod serverless base URL.")
     comfy_registry_url: str = Field(default="https://api.comfy.org", description="The Comfy registry API.")
+    pip_index_url: str = Field(default="https://pypi.org/simple", description="The package index pip uses for pack requirements.")
     runpod_api_key: SecretStr | None = Field(default=None, description="RunPod API key.")
     runpod_endpoint_id: str | None = Field(default=None, description="RunPod serverless endpoint id.")
     http_timeout: float = Field(default=30.0, gt=0, description="Seconds before any HTTP call gives up.")

@@ -109,8 +109,8 @@ def approve_command(
     from comfyfixer.agent.config import load_settings
     from comfyfixer.agent.plan import allow_pickle as allow_pickle_in
     from comfyfixer.agent.plan import choose as choose_candidate
+    from comfyfixer.agent.plan import confirm_by_name_only, load_plan, save_plan
     from comfyfixer.agent.plan import drop as drop_action
-    from comfyfixer.agent.plan import load_plan, save_plan
     from comfyfixer.tools.errors import ApprovalError, InputError
 
     settings = load_settings()
@@ -129,7 +129,9 @@ def approve_command(
     unknown = confirmed - {a.item for a in plan.actions}
     if unknown:
         raise InputError(f"--confirm names no action: {', '.join(sorted(unknown))}")
-    needs = [a for a in plan.actions if a.confirm and not confirm_all and a.item not in confirmed]
+    # --confirm-all never covers a GPU-stack change: that one is accepted only by naming its item
+    needs = [a for a in plan.actions if a.confirm and a.item not in confirmed
+             and (not confirm_all or confirm_by_name_only(a))]
     if needs and not json_out and _interactive() and not yes and not dry_run:
         _show_plan(plan)
         for a in needs:
@@ -139,7 +141,9 @@ def approve_command(
     for a in needs:  # not confirmed: left out, never silently included
         plan = drop_action(plan, a.item)
         if not json_out:
-            warn(f"left out {a.item} (needs confirmation: {'; '.join(a.confirm)}); pass --confirm {a.item} to include it")
+            named = " (--confirm-all does not cover it)" if confirm_all else ""
+            warn(f"left out {a.item} (needs confirmation: {'; '.join(a.confirm)}); pass --confirm {a.item} to include "
+                 f"it{named}")
     if plan.total_download_bytes > plan.policy.max_total_bytes and not confirm_all:
         raise ApprovalError(
             f"the plan downloads {plan.total_download_bytes} bytes, over the cap of {plan.policy.max_total_bytes}",
@@ -249,9 +253,12 @@ def _show_plan(plan: Plan) -> None:
 
 
 def _show_report(report: ExecutionReport) -> None:
-    marks = {"done": "✔", "already_done": "=", "failed": "✘", "manual": "→", "dry_run": "·"}
+    marks = {"done": "✔", "already_done": "=", "failed": "✘", "manual": "→", "dry_run": "·", "left_alone": "!"}
     for o in report.outcomes:
         console.print(inert(f"{marks.get(o.status, '?')} {o.item}: {o.message}"), markup=False)
+    if report.snapshot_id:
+        console.print(f"Snapshot {report.snapshot_id} taken before applying: undo with "
+                      f"`comfyfixer undo {report.plan_id[:12]}`", markup=False)
     if report.recheck:
         ok = report.recheck.get("runnable") or []
         bad = report.recheck.get("not_runnable") or []

@@ -41,7 +41,19 @@ def _cli_calls(templates: Path, shared: Path, tmp: Path) -> dict[str, list[str]]
         "hardware_profile": ["hardware", "--json"],
         "plan_fix": ["fix", wf, "--comfyui", str(DEMO / "ComfyUI"), "--no-resolve", "--no-pin", "--dry-run", "--json"],
         "prepare_runpod_job": ["runpod", "prepare", wf, "--endpoint", "ep1", "--json"],
+        "plan_undo": ["undo", _applied_plan(), "--dry-run", "--json"],
+        "list_snapshots": ["snapshots", "--json"],
     }
+
+
+def _applied_plan() -> str:
+    """The id of a plan as `apply` leaves it (a snapshot of the demo ComfyUI), so `undo` has one to revert."""
+    from comfyfixer.agent.config import load_settings
+    from comfyfixer.agent.plan import Plan, PlanPolicy, finalize
+    from comfyfixer.agent.snapshots import take_snapshot
+
+    plan = finalize(Plan(comfyui_dir=str(DEMO / "ComfyUI"), policy=PlanPolicy(max_download_bytes=1, max_total_bytes=1)))
+    return take_snapshot(plan, None, load_settings().state_dir).plan_id
 
 
 def test_every_capability_is_reached_by_the_cli_and_the_assistant(

@@ -291,7 +291,13 @@ def python_identity(python: Path, *, runner: Runner = subprocess.run, timeout: f
     if proc.returncode != 0:
         raise ConfigError(f"{path} did not run as Python: {(proc.stderr or '').strip()[-200:]}",
                           hint="set comfyui_python to ComfyUI's own Python")
-    data = json.loads(proc.stdout.strip().splitlines()[-1])
+    try:
+        data = json.loads((proc.stdout or "").strip().splitlines()[-1])
+        if not isinstance(data, dict) or not isinstance(data.get("dists"), dict):
+            raise ValueError("not the probe's answer")
+    except (IndexError, ValueError):  # it ran, but it is not a Python that answers the probe
+        raise ConfigError(f"{path} did not answer as a Python interpreter would",
+                          hint="set comfyui_python to ComfyUI's own Python") from None
     installed = {str(canonicalize_name(n)): str(v) for n, v in data["dists"].items()}
     real = Path(os.path.realpath(data["executable"]))
     return PythonIdentity(path=str(path), executable=str(real), sha256=_sha256(real), version=data["version"],
@@ -682,3 +688,39 @@ def install_checked_requirements(
         shutil.rmtree(scratch, ignore_errors=True)
     out.installed = True
     return out
+
+
+# --- snapshots and undo -----------------------------------------------------------------------------
+
+
+def pip_freeze(python: Path, *, runner: Runner = subprocess.run, timeout: float = 120.0) -> list[str]:
+    """``pip freeze`` of ComfyUI's ``python`` (isolated, no user config), one requirement per line, sorted."""
+    proc = _run([str(python), "-I", "-m", "pip", "--isolated", "freeze", "--disable-pip-version-check"], runner,
+                timeout, "listing what ComfyUI's Python has installed")
+    if proc.returncode != 0:
+        tail = [ln for ln in (proc.stderr or "").strip().splitlines() if ln.strip()][-1:]
+        raise ComfyFixerError(f"`pip freeze` failed in {python}: {' '.join(tail)}",
+                              hint="check that ComfyUI's Python has pip")
+    return sorted((ln.strip() for ln in proc.stdout.splitlines() if ln.strip() and not ln.startswith("#")),
+                  key=str.lower)
+
+
+def uninstall_packages(python: Path, names: Sequence[str], *, expected_python_sha256: str | None = None,
+                       runner: Runner = subprocess.run, timeout: float = 600.0) -> list[str]:
+    """``pip uninstall -y`` ``names`` (plain distribution names only) in ComfyUI's ``python``; the command run.
+
+    Refuses a name that is not a plain project name (it could be read as an option or a path) and,
+    like installs, an interpreter that is not the one the plan checked.
+    """
+    bad = [n for n in names if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", n)]
+    if bad:
+        raise RequirementRefused(f"not a plain package name: {bad[0]!r}", hint="uninstall it yourself")
+    if expected_python_sha256:
+        verify_python(expected_python_sha256, python, runner=runner)
+    cmd = [str(python), "-I", "-m", "pip", "--isolated", "uninstall", "--yes", "--quiet", *names]
+    if names:
+        proc = _run(cmd, runner, timeout, "removing packages added since the snapshot")
+        if proc.returncode != 0:
+            tail = [ln for ln in (proc.stderr or "").strip().splitlines() if ln.strip()][-1:]
+            raise ComfyFixerError(f"pip uninstall failed: {' '.join(tail)}", hint="remove those packages yourself")
+    return cmd

@@ -72,7 +72,7 @@ class Assessor:
             if cls in VIRTUAL_CLASSES or self._has_class(cls):
                 continue
             f = findings.get(cls)
-            packs = [PackSuggestion(id=p.id, reference=p.reference, title=p.title) for p in (f.packs if f else [])]
+            packs = [PackSuggestion(id=p.id, reference=p.reference, title=p.title, hint_only=p.hint_only) for p in (f.packs if f else [])]
             status = f.status if f else "NOT_FOUND"
             reason = f.reason if f else ""
             if status == "CORE_UPDATE":

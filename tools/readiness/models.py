@@ -25,6 +25,7 @@ class PackSuggestion(BaseModel):
     id: str = Field(description="Registry / ComfyUI-Manager id.")
     reference: str = Field(description="Repository URL.")
     title: str | None = None
+    hint_only: bool = Field(default=False, description="Only the workflow's aux_id names this repository (not a catalog).")
 
 
 class MissingNodeType(BaseModel):
