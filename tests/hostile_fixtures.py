@@ -12,9 +12,12 @@ The session fixtures (registered in ``tests/conftest.py``) share the bombs betwe
 
 from __future__ import annotations
 
+import copy
+import random
 import struct
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,6 +88,25 @@ def tiny_png(pre: list[bytes], post: list[bytes] | None = None) -> bytes:
     idat = chunk(b"IDAT", zlib.compress(b"\x00\x00\x00\x00\x00"))
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + b"".join(pre) + idat + b"".join(post or [])
             + chunk(b"IEND", b""))
+
+
+# JSON values of every type, and the odd ones Python's parser accepts (NaN, Infinity, huge ints).
+ODD_VALUES: list[Any] = [5, -1, 2**70, 1.5, float("inf"), float("nan"), "x", "", [], [1, "a"], {}, {"a": {"b": 1}},
+                         None, True, [None], [[[]]], {"name": 5}]
+
+
+def mutate_json(obj: Any, rnd: random.Random, depth: int = 0) -> None:
+    """Replace one value somewhere under ``obj`` (up to three levels down) with one of ``ODD_VALUES``."""
+    if isinstance(obj, dict) and obj:
+        key: Any = rnd.choice(list(obj))
+    elif isinstance(obj, list) and obj:
+        key = rnd.randrange(len(obj))
+    else:
+        return
+    if depth < 3 and isinstance(obj[key], dict | list) and rnd.random() < 0.6:
+        mutate_json(obj[key], rnd, depth + 1)
+    else:
+        obj[key] = copy.deepcopy(rnd.choice(ODD_VALUES))
 
 
 MANY_ZTXT_CHUNKS = 200

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
+import random
 import struct
 import subprocess
 import sys
@@ -16,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hostile_fixtures import mutate_json
 
 from comfyfixer.tools.errors import WorkflowFormatError
 from comfyfixer.tools.imagemeta import read_embedded_graphs, read_image, read_images
+from comfyfixer.tools.imagemeta.graphs import try_json
 from comfyfixer.tools.imagemeta.reader import ImageReadError
 
 from .pngmaker import chunk, jpeg, png, text_chunk, webp
@@ -273,3 +277,37 @@ def test_chunk_walks_are_capped(tmp_path: Path) -> None:
     with pytest.raises(ImageReadError, match="fill bytes"):
         read_image(f)
     assert time.perf_counter() - start < 2
+
+
+def test_seeded_random_metadata_mutations_never_raise(shared_data: Path) -> None:
+    """Real corpus metadata with odd JSON values (NaN, Infinity, lists for objects, ...) or stray text spliced in.
+
+    Run over the corpus before these checks, this generator found six crash sites in the generator
+    parsers (int() of NaN/Infinity, iterating a boolean or a number, ``.get`` on a list).
+    """
+    from comfyfixer.tools.imagemeta.containers import read_container
+    from comfyfixer.tools.imagemeta.reader import read_container_info
+
+    rnd = random.Random(7)
+    corpus = shared_data / "images" / "corpus"
+    read = []
+    for f in sorted(p for p in corpus.rglob("*") if p.is_file()):
+        cinfo = read_container(f)
+        if cinfo.entries:
+            read.append((f, cinfo))
+    assert len(read) > 60
+    splices = ["{", "[", ":", ",", "\n", "Steps: x, Seed: ", "\x00", '"', "Size: 99999999999x1, ", "Steps: inf, CFG scale: nan"]
+    for f, cinfo in read:
+        for _ in range(12):
+            mutant = copy.deepcopy(cinfo)
+            entry = rnd.choice(mutant.entries)
+            obj = try_json(entry.value)
+            if isinstance(obj, dict | list) and rnd.random() < 0.7:
+                for _ in range(rnd.randint(1, 4)):
+                    mutate_json(obj, rnd)
+                entry.value = json.dumps(obj)
+            else:
+                at = rnd.randrange(max(1, len(entry.value)))
+                entry.value = entry.value[:at] + rnd.choice(splices) + entry.value[at:]
+            info = read_container_info(mutant, f, stealth=False)  # no exception of any kind
+            assert info.container == cinfo.kind

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hostile_fixtures import mutate_json
 
 from comfyfixer.tools.errors import InputError, WorkflowFormatError
 from comfyfixer.tools.workflow import inspect_source, ui_to_api
@@ -193,24 +194,6 @@ def test_real_corpora_give_no_malformed_field_warnings(shared_data: Path, templa
     assert read >= 200
 
 
-_ODD_VALUES: list[Any] = [5, -1, 2**70, 1.5, float("inf"), float("nan"), "x", "", [], [1, "a"], {}, {"a": {"b": 1}},
-                          None, True, [None], [[[]]], {"name": 5}]
-
-
-def _mutate(obj: Any, rnd: random.Random, depth: int = 0) -> None:
-    """Replace one value somewhere under ``obj`` (up to three levels down) with an odd one."""
-    if isinstance(obj, dict) and obj:
-        key: Any = rnd.choice(list(obj))
-    elif isinstance(obj, list) and obj:
-        key = rnd.randrange(len(obj))
-    else:
-        return
-    if depth < 3 and isinstance(obj[key], dict | list) and rnd.random() < 0.6:
-        _mutate(obj[key], rnd, depth + 1)
-    else:
-        obj[key] = copy.deepcopy(rnd.choice(_ODD_VALUES))
-
-
 def test_seeded_random_mutations_never_raise(originals: dict[str, dict[str, Any]]) -> None:
     """600 seeded mutants (1-4 odd values anywhere in a node or the document): an InputError at most, never a crash.
 
@@ -223,7 +206,7 @@ def test_seeded_random_mutations_never_raise(originals: dict[str, dict[str, Any]
             wf = copy.deepcopy(original)
             for _ in range(rnd.randint(1, 4)):
                 nodes = wf.get("nodes")
-                _mutate(rnd.choice(nodes) if isinstance(nodes, list) and nodes and rnd.random() < 0.8 else wf, rnd)
+                mutate_json(rnd.choice(nodes) if isinstance(nodes, list) and nodes and rnd.random() < 0.8 else wf, rnd)
             try:
                 json.loads(inspect_source(wf).model_dump_json())
                 if label != "api":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 from typing import Any
 
@@ -172,8 +173,10 @@ def _num(v: str | None, kind: type = float) -> Any:
         f = float(str(v).strip())
     except ValueError:
         return None
+    if not math.isfinite(f):  # "inf" and "nan" parse as floats but are no setting's value
+        return None
     if kind is int:
-        return int(f) if f == int(f) else None
+        return int(f) if f.is_integer() else None
     return f
 
 

@@ -9,6 +9,7 @@ samplers work too. Never raises on odd graphs: a link may point anywhere.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -60,26 +61,37 @@ def _is_link(v: Any) -> bool:
     return isinstance(v, list) and len(v) == 2 and isinstance(v[0], str | int) and isinstance(v[1], int)
 
 
+def _list(v: Any) -> list[Any]:
+    """``v`` when it is a JSON array, else empty: embedded graphs are untrusted JSON."""
+    return v if isinstance(v, list) else []
+
+
+def _hashable(v: Any) -> bool:
+    """A usable link id: a number or a string (not null, not a list or object)."""
+    return isinstance(v, int | str) and not isinstance(v, bool)
+
+
 def ui_to_api(workflow: dict[str, Any]) -> dict[str, Any]:
     """Best-effort API view of a UI workflow (links resolved, known widgets named).
 
     Muted (mode 2) and bypassed (mode 4) nodes are left out, as ComfyUI would.
     """
-    nodes = workflow.get("nodes") or []
+    nodes = _list(workflow.get("nodes"))
     links: dict[Any, tuple[Any, int]] = {}
-    for link in workflow.get("links") or []:
-        if isinstance(link, list) and len(link) >= 5:
-            links[link[0]] = (link[1], int(link[2]) if isinstance(link[2], int) else 0)
-        elif isinstance(link, dict) and "id" in link:
-            links[link["id"]] = (link.get("origin_id"), int(link.get("origin_slot") or 0))
+    for link in _list(workflow.get("links")):
+        if isinstance(link, list) and len(link) >= 5 and _hashable(link[0]):
+            links[link[0]] = (link[1], link[2] if isinstance(link[2], int) else 0)
+        elif isinstance(link, dict) and _hashable(link.get("id")):
+            slot = link.get("origin_slot")
+            links[link["id"]] = (link.get("origin_id"), slot if isinstance(slot, int) else 0)
     api: dict[str, Any] = {}
     for node in nodes:
         if not isinstance(node, dict) or node.get("mode") in (2, 4):
             continue
         ctype = str(node.get("type", ""))
         inputs: dict[str, Any] = {}
-        for inp in node.get("inputs") or []:
-            if isinstance(inp, dict) and inp.get("link") is not None and inp.get("link") in links:
+        for inp in _list(node.get("inputs")):
+            if isinstance(inp, dict) and _hashable(inp.get("link")) and inp.get("link") in links:
                 src, slot = links[inp["link"]]
                 inputs[str(inp.get("name"))] = [str(src), slot]
         wv = node.get("widgets_values")
@@ -126,7 +138,12 @@ class _Graph:
         return {**inp, **extra} if extra else inp
 
     def value(self, v: Any, keys: tuple[str, ...], depth: int = 0) -> Any:
-        """A literal, or the first literal under ``keys`` of the node a link points to."""
+        """A literal, or the first literal under ``keys`` of the node a link points to.
+
+        Follows up to six links (primitive and converter nodes); a node with exactly one literal input and no
+        links counts as a primitive whatever its input is called. Control words ("fixed", "randomize"…) are
+        never taken for the value.
+        """
         if not _is_link(v):
             return v
         if depth > 6:
@@ -143,7 +160,12 @@ class _Graph:
         return None
 
     def text(self, ref: Any, keys: tuple[str, ...], depth: int = 0, seen: set[str] | None = None) -> str | None:
-        """Follow a conditioning/text link back to the prompt string."""
+        """Follow a conditioning/text link back to the prompt string.
+
+        Through encoders, pass-through conditioning nodes (the link's output slot picks the positive or
+        negative side), string concatenation nodes and primitive text nodes, looking for the first of ``keys``
+        at each step; at most ``_MAX_DEPTH`` hops, each node visited once. None when no literal text is found.
+        """
         seen = seen if seen is not None else set()
         if isinstance(ref, str):
             return ref
@@ -404,9 +426,9 @@ def _fill_from_sampler(g: _Graph, inp: dict[str, Any], info: GenerationInfo) -> 
         denoise = denoise if denoise is not None else g.value(si.get("denoise"), ("denoise", "value"))
         if "model" not in inp and _is_link(si.get("model")):
             inp = {**inp, "model": si.get("model")}
-    if isinstance(seed, int | float) and not isinstance(seed, bool):
+    if isinstance(seed, int | float) and not isinstance(seed, bool) and math.isfinite(seed):
         info.seed = int(seed)
-    if isinstance(steps, int | float) and not isinstance(steps, bool):
+    if isinstance(steps, int | float) and not isinstance(steps, bool) and math.isfinite(steps):
         info.steps = int(steps)
     info.cfg = _f(cfg)
     info.denoise = _f(denoise)
@@ -448,7 +470,8 @@ def _texts_by_title(g: _Graph) -> tuple[str | None, str | None]:
         t = inp.get("text") if isinstance(inp.get("text"), str) else inp.get("text_g")
         if not isinstance(t, str):
             continue
-        title = str((n.get("_meta") or {}).get("title", "")).lower() + str(n.get("class_type", "")).lower()
+        meta = n.get("_meta")
+        title = str(meta.get("title", "") if isinstance(meta, dict) else "").lower() + str(n.get("class_type", "")).lower()
         if "neg" in title:
             neg = neg if neg is not None else t
         elif pos is None:

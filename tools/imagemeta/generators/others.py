@@ -26,11 +26,16 @@ def _int(v: Any) -> int | None:
         return None
     if isinstance(v, int):
         return v
-    if isinstance(v, float) and v == int(v):
+    if isinstance(v, float) and v.is_integer():  # NaN and Infinity are not integers
         return int(v)
     if isinstance(v, str) and re.fullmatch(r"-?\d+(\.0+)?", v.strip()):
         return int(v.strip().split(".")[0])  # not via float: 64-bit seeds lose digits
     return None
+
+
+def _list(v: Any) -> list[Any]:
+    """``v`` when it is a JSON array, else empty: a writer's list field may hold any JSON value."""
+    return v if isinstance(v, list) else []
 
 
 def _float(v: Any) -> float | None:
@@ -168,7 +173,7 @@ def parse_invokeai_metadata(text: str, info: GenerationInfo) -> bool:
     v = d.get("vae")
     if isinstance(v, dict):
         info.vae = _model(v.get("name") or v.get("model_name"), v.get("hash"))
-    for lo in d.get("loras") or []:
+    for lo in _list(d.get("loras")):
         if isinstance(lo, dict):
             lm = lo.get("model") or lo.get("lora") or {}
             name = (lm.get("name") or lm.get("model_name") or lm.get("key")) if isinstance(lm, dict) else None
@@ -257,7 +262,7 @@ def parse_fooocus(text: str, info: GenerationInfo) -> bool:
               cfg="cfg", width="width", height="height", denoise="denoise", clip_skip="clip_skip")
         _set_sampler(info, d.get("sampler_name"), d.get("scheduler"))
         info.model = _model(d.get("base_model_name"), d.get("base_model_hash"))
-        for lo in d.get("loras") or []:
+        for lo in _list(d.get("loras")):
             if isinstance(lo, dict) and lo.get("name"):
                 info.loras.append(LoraRef(name=str(lo["name"]), weight=_float(lo.get("weight"))))
             elif isinstance(lo, list | tuple) and lo:
@@ -276,7 +281,7 @@ def parse_fooocus(text: str, info: GenerationInfo) -> bool:
         info.model = _model(d.get("base_model"), d.get("base_model_hash"))
         if d.get("refiner_model") and d.get("refiner_model") != "None":
             info.refiner = RefinerInfo(model=_model(d.get("refiner_model")), switch_at=_float(d.get("refiner_switch")))
-        for lo in d.get("loras") or []:
+        for lo in _list(d.get("loras")):
             if isinstance(lo, list | tuple) and lo:
                 h = lo[2] if len(lo) > 2 and isinstance(lo[2], str) else None
                 info.loras.append(LoraRef(name=str(lo[0]), weight=_float(lo[1]) if len(lo) > 1 else None,
@@ -303,11 +308,11 @@ def parse_swarmui(text: str, info: GenerationInfo) -> bool:
           cfg="cfgscale", width="width", height="height", denoise="initimagecreativity")
     _set_sampler(info, p.get("sampler"), p.get("scheduler"))
     model_hash = None
-    for m in d.get("sui_models") or []:
+    for m in _list(d.get("sui_models")):
         if isinstance(m, dict) and m.get("param") == "model":
             model_hash = m.get("hash")
     info.model = _model(p.get("model"), model_hash)
-    for name, w in zip(p.get("loras") or [], p.get("loraweights") or [], strict=False):
+    for name, w in zip(_list(p.get("loras")), _list(p.get("loraweights")), strict=False):
         info.loras.append(LoraRef(name=str(name), weight=_float(w)))
     if p.get("refinerupscale") or p.get("refinermodel"):
         info.refiner = RefinerInfo(model=_model(p.get("refinermodel")) if p.get("refinermodel") else None,
@@ -377,9 +382,10 @@ def parse_drawthings(xmp: str, info: GenerationInfo) -> bool:
                 info.width, info.height = int(m.group(1)), int(m.group(2))
         _set_sampler(info, d.get("sampler"))
         info.model = _model(d.get("model"))
-        for lo in d.get("lora") or []:
+        for lo in _list(d.get("lora")):
             if isinstance(lo, dict) and lo.get("model"):
-                info.loras.append(LoraRef(name=lo["model"], weight=round(float(lo.get("weight", 1.0)), 6)))
+                weight = _float(lo.get("weight", 1.0))
+                info.loras.append(LoraRef(name=str(lo["model"]), weight=round(weight, 6) if weight is not None else None))
         for k in ("shift", "seed_mode", "sharpness"):
             if k in d:
                 info.extra[k] = d[k]
@@ -393,7 +399,12 @@ def parse_drawthings(xmp: str, info: GenerationInfo) -> bool:
 
 
 def parse_civitai_json(text: str, info: GenerationInfo) -> bool:
-    """Civitai's ComfyUI-based generator: API prompt + ``extraMetadata`` (JSON in a string)."""
+    """Civitai's ComfyUI-based generator: API prompt + ``extraMetadata`` (JSON in a string).
+
+    Recognised by ``extraMetadata`` or ``extra``; the settings come from ``extraMetadata`` (camelCase
+    keys), the resources and base model go to ``extra`` for the reconstructor, and ``extra.airs`` (the AIR
+    ids of the models) is kept too. The graph itself is read by the ComfyUI parser.
+    """
     d = try_json(text)
     if not isinstance(d, dict) or ("extraMetadata" not in d and "extra" not in d):
         return False
@@ -420,7 +431,11 @@ def parse_civitai_json(text: str, info: GenerationInfo) -> bool:
 
 
 def parse_easydiffusion(fields: dict[str, str], info: GenerationInfo) -> bool:
-    """EasyDiffusion: one PNG text per field, or the same keys in a JSON object."""
+    """EasyDiffusion: one PNG text per field, or the same keys in a JSON object.
+
+    Needs ``prompt`` plus ``use_stable_diffusion_model`` (or ``sampler_name`` with
+    ``num_inference_steps``); a ``prompt`` holding a JSON object is ComfyUI's, not EasyDiffusion's.
+    """
     low = {k.lower().replace(" ", "_"): v for k, v in fields.items()}
     if "prompt" not in low or not ("use_stable_diffusion_model" in low or ("sampler_name" in low and "num_inference_steps" in low)):
         return False
@@ -434,7 +449,12 @@ def parse_easydiffusion(fields: dict[str, str], info: GenerationInfo) -> bool:
 
 
 def parse_generic_json(text: str, info: GenerationInfo, generator: str) -> bool:
-    """Flat JSON with common key spellings (HuggingFace Spaces, Stability Matrix ``parameters-json``)."""
+    """Flat JSON with common key spellings (HuggingFace Spaces, Stability Matrix ``parameters-json``).
+
+    Needs a string ``prompt`` (or ``positive_prompt``…) to accept the object; keys are compared lower-cased
+    with spaces as underscores. ``generator`` names the writer; ``"unknown"`` gets confidence 0.4. Other
+    scalar values go to ``extra``.
+    """
     d = try_json(text)
     if not isinstance(d, dict):
         return False
