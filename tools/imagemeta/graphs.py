@@ -1,6 +1,9 @@
 """Cheap extraction of the ComfyUI graphs an image embeds (UI ``workflow``, API ``prompt``).
 
-Kept light on purpose: the workflow inspector imports it for every image input.
+Kept light on purpose: the workflow inspector imports it for every image input. ComfyUI core writes
+PNG text chunks named ``prompt`` and ``workflow``, and EXIF values prefixed ``prompt:``/``workflow:`` in
+WebP; saver packs use ``Prompt:``/``Workflow:`` prefixes, and some write one JSON value holding both.
+All of these are recognised by :func:`find_graphs`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,12 @@
-"""Models and node packs a rebuilt graph needs, and their identity through the resolver."""
+"""Models and node packs a rebuilt graph needs, and their identity through the resolver.
+
+Called by ``reconstruct.py`` after a graph exists: :func:`inspect_needs` (embedded graphs, through the
+workflow inspector) or :func:`scan_models` (built graphs) list what the graph loads with the hashes the
+metadata gives; :func:`resolve_models` asks the model resolver about each, restricted by
+:func:`resolver_sources` to identity lookups (hash, Civitai version, the workflow's URL) because a
+name search would only find look-alikes; :func:`match_local_files` points loaders at files the local
+ComfyUI already has under the same stem.
+"""
 
 from __future__ import annotations
 

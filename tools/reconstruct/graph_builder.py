@@ -1,4 +1,9 @@
-"""A tiny builder for API-format prompts: add nodes, wire outputs, keep notes for the UI."""
+"""A tiny builder for API-format prompts: add nodes, wire outputs, keep notes for the UI.
+
+Used by ``from_parameters.py`` only. API format is built first because it is what ComfyUI validates and
+runs; ``api_to_ui`` turns it into an editor workflow afterwards, and :func:`add_notes` adds the Note
+nodes, which exist in the UI format only.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,11 @@
-"""Entry point: rebuild the ComfyUI workflow behind an image, local or on Civitai."""
+"""Entry point: rebuild the ComfyUI workflow behind an image, local or on Civitai.
+
+:func:`reconstruct` picks the evidence (local file or Civitai), builds or takes the graphs, then
+resolves models, matches local files, validates the API graph, decides the status, writes the two JSON
+files when asked (never overwriting: ``-2``, ``-3``… suffixes) and runs the readiness check when a
+local ComfyUI is known. NaN/Infinity in embedded graphs are written as null because strict JSON readers,
+ComfyUI's editor among them, refuse them.
+"""
 
 from __future__ import annotations
 

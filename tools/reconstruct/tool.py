@@ -1,6 +1,11 @@
 """The ``reconstruct_workflow`` capability: the reconstruction with its collaborators taken from the
 :class:`ToolContext` (schemas, Civitai, the resolver, the local ComfyUI), and the one way to save
-what it rebuilt."""
+what it rebuilt.
+
+The resolver here is restricted to identity lookups (``evidence.resolver_sources``), and the readiness
+check runs only when a ComfyUI folder is configured. The capability's docstring is the assistant's tool
+description; ``out_dir`` is a keyword the CLI passes and the model cannot (it is not in the input model).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""WebUI hires-fix upscaler names → what ComfyUI needs for the same step."""
+"""WebUI hires-fix upscaler names → what ComfyUI needs for the same step.
+
+A1111 names its built-in upscalers ("R-ESRGAN 4x+", "Latent (bicubic)"); ComfyUI needs either a latent
+resize method or an upscale model file. The table maps the built-ins to the files ComfyUI users install
+for them; a stand-in is marked ``exact=False`` so the result reports it as inferred.
+"""
 
 from __future__ import annotations
 

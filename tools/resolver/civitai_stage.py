@@ -1,4 +1,9 @@
-"""Civitai stages: a workflow's Civitai URL, by-hash lookups, and full-text search with a keyword cascade."""
+"""Civitai stages: a workflow's Civitai URL, by-hash lookups, and full-text search with a keyword cascade.
+
+Mixed into ``ModelResolver`` (``strategy.py``); all three need the Civitai client and are skipped
+without one. Civitai file names are checked exactly (``files[].name``): a model page whose title matches
+is not evidence that it serves the file the workflow names.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Shared pieces of the resolver stages: configuration, the working state of one resolution, helpers."""
+"""Shared pieces of the resolver stages: configuration, the working state of one resolution, helpers.
+
+``TRUSTED_HF_AUTHORS`` are the publishers whose repackaged files ComfyUI's templates and docs point at;
+being one of them only ranks a candidate higher, it never makes a near miss exact.
+"""
 
 from __future__ import annotations
 

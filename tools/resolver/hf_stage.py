@@ -1,5 +1,10 @@
 """Hugging Face stage: repo search with filename-derived terms, exact filename match in file listings,
-and a scan of the official repackagers' repos when the names say nothing."""
+and a scan of the official repackagers' repos when the names say nothing.
+
+The Hub search matches repo names only, never file names, so terms come from the filename
+(``tokens.search_terms``) and every candidate repo's file listing is fetched and compared. Listings are
+cached, which makes the publisher scan (hundreds of repos) a one-time cost per cache lifetime.
+"""
 
 from __future__ import annotations
 
