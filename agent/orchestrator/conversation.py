@@ -19,6 +19,7 @@ from comfyfixer.agent.orchestrator.records import AgentAnswer, ToolCallRecord
 from comfyfixer.tools.errors import InputError
 
 _ID_RE = re.compile(r"^[0-9]{8}-[0-9]{6}-[a-z0-9]{6}$")
+# A tool result can be megabytes (a file listing, a whole graph); the journal keeps an excerpt.
 MAX_SAVED_RESULT_CHARS = 20_000
 
 

@@ -23,6 +23,7 @@ from comfyfixer.tools.imagemeta.models import GenerationInfo, LoraRef
 
 log = logging.getLogger(__name__)
 
+# One page of /images per query: enough neighbours to find a graph, at one request each.
 SIBLING_LIMIT = 20
 
 
@@ -108,11 +109,15 @@ def fetch_evidence(source: ImageSource, *, image_id: int | None = None, post_id:
 
 
 def _richness(img: Image) -> int:
+    """How much evidence an image carries: a ComfyUI graph outweighs any amount of other metadata."""
     meta = img.meta or {}
     return (100 if img.comfy else 0) + len(meta)
 
 
 def _version_ids(img: Image) -> list[int]:
+    """Checkpoint model-version ids from the image's ``civitaiResources`` first, then the image's own
+    ``modelVersionIds``, without duplicates.
+    """
     ids: list[int] = []
     for res in (img.meta or {}).get("civitaiResources") or []:
         if isinstance(res, dict) and isinstance(res.get("modelVersionId"), int) and res.get("type", "").lower() == "checkpoint":
