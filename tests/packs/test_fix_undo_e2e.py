@@ -8,7 +8,6 @@ import hashlib
 import json
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -92,7 +91,7 @@ def tree(comfy: Path) -> dict[str, str]:
     """Every file under the ComfyUI folder (our own .comfyfixer folder and .git internals aside) → sha256."""
     return {p.relative_to(comfy).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(comfy.rglob("*")) if p.is_file()
-            and not p.relative_to(comfy).parts[0] == ".comfyfixer" and ".git" not in p.relative_to(comfy).parts}
+            and p.relative_to(comfy).parts[0] != ".comfyfixer" and ".git" not in p.relative_to(comfy).parts}
 
 
 def freeze(python: Path) -> list[str]:
