@@ -8,9 +8,12 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
+from dlkit import TOKEN, fast_retry
 from hostile_fixtures import gigabyte_bomb, many_ztxt_png  # noqa: F401  (session fixtures shared by test modules)
 from recorded import Replayer
 
+from comfyfixer.evals.fakes.file_server import FileServer
+from comfyfixer.tools.download import Downloader, HostPolicy
 from comfyfixer.tools.http import is_loopback
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,6 +78,36 @@ def templates_dir() -> Path:
     except ImportError:
         pytest.fail("comfyui-workflow-templates-json is not installed (it is in the [test] extra)")
     return Path(pkg.__file__).parent / "templates"
+
+
+@pytest.fixture(scope="session")
+def served_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Files the loopback file server generates, reused across tests (generating them is the slow part)."""
+    return tmp_path_factory.mktemp("served")
+
+
+@pytest.fixture
+def server(served_files: Path) -> Iterator[FileServer]:
+    """A loopback file server imitating Civitai's and Hugging Face's download paths."""
+    with FileServer(served_files, civitai_token=TOKEN) as srv:
+        yield srv
+
+
+@pytest.fixture
+def comfy(tmp_path: Path) -> Path:
+    """A miniature ComfyUI folder: the model folders the tests place into, and custom_nodes/."""
+    root = tmp_path / "ComfyUI"
+    for sub in ("models/checkpoints", "models/loras", "models/vae", "custom_nodes"):
+        (root / sub).mkdir(parents=True)
+    return root
+
+
+@pytest.fixture
+def downloader(server: FileServer) -> Iterator[Downloader]:
+    """The real download engine, allowed on loopback; the test token is bound to the server's api origin."""
+    policy = HostPolicy.build(["127.0.0.1", "localhost"], {server.api_url: TOKEN})
+    with Downloader(policy, timeout=10, retry=fast_retry()) as dl:
+        yield dl
 
 
 @pytest.fixture

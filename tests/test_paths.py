@@ -55,3 +55,42 @@ def test_ensure_under(tmp_path: Path) -> None:
     assert ensure_under(tmp_path / "a" / "b", [tmp_path]) == tmp_path / "a" / "b"
     with pytest.raises(UnsafePathError, match="refusing to write path /etc/x: outside the allowed folders"):
         ensure_under(Path("/etc/x"), [tmp_path])
+
+
+def test_atomic_write_replaces_whole_files_and_leaves_no_temporary(tmp_path: Path) -> None:
+    from comfyfixer.tools.paths import atomic_write
+
+    target = tmp_path / "sub" / "report.json"
+    atomic_write(target, "first")
+    atomic_write(target, b"second")
+    assert target.read_text() == "second"
+    assert [p.name for p in target.parent.iterdir()] == ["report.json"], "no temporary file is left behind"
+
+
+def test_atomic_write_exclusive_never_overwrites_and_sets_the_mode_first(tmp_path: Path) -> None:
+    from comfyfixer.tools.paths import atomic_write
+
+    plan = tmp_path / "plan.json"
+    atomic_write(plan, "v1", exclusive=True)
+    with pytest.raises(FileExistsError):
+        atomic_write(plan, "v2", exclusive=True)
+    assert plan.read_text() == "v1" and sorted(p.name for p in tmp_path.iterdir()) == ["plan.json"]
+    key = atomic_write(tmp_path / "key", b"\0" * 32, exclusive=True, mode=0o600)
+    if os.name == "posix":
+        assert key.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(("name", "stem"), [
+    ("sub dir/Flux Dev.json", "sub_dir__Flux_Dev"),
+    ("..\\..\\evil.png", "evil"),
+    ("CON", "CON_"),
+    ("nul.txt", "nul_.txt"),
+    ("index", "index_"),
+    ("\x1b[2J\u202e", "2J"),
+    ("...", "workflow"),
+])
+def test_safe_stem_makes_a_plain_component(name: str, stem: str) -> None:
+    from comfyfixer.tools.paths import check_component, safe_stem
+
+    assert safe_stem(name) == stem
+    assert check_component(safe_stem(name)) == stem

@@ -97,7 +97,10 @@ def safe_stem(name: str, *, default: str = "workflow", max_len: int = 100) -> st
     stem = re.sub(r"\.(json|png|webp|jpe?g)$", "", name.strip(), flags=re.IGNORECASE)
     stem = stem.replace("\\", "/").replace("/", "__")
     stem = _UNSAFE_STEM.sub("_", stem).strip("._-")[:max_len].rstrip("._-") or default
-    if stem.split(".")[0].upper() in _RESERVED or stem.lower() == "index":
+    head, dot, rest = stem.partition(".")
+    if head.upper() in _RESERVED:  # Windows reserves the name before the first dot, whatever follows
+        stem = f"{head}_{dot}{rest}"
+    if stem.lower() == "index":  # the reports' own index page
         stem += "_"
     return stem
 

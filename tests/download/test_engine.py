@@ -8,7 +8,7 @@ import pickle
 from pathlib import Path
 
 import pytest
-from fixkit import MB, fast_retry, model_files, request
+from dlkit import MB, fast_retry, model_files, quarantined, request
 
 from comfyfixer.evals.fakes.file_server import FileServer
 from comfyfixer.tools.download import Disk, Downloader, HostNotAllowed, HostPolicy, sha256_file
@@ -21,11 +21,6 @@ from comfyfixer.tools.errors import (
     RateLimited,
     UpstreamError,
 )
-
-
-def quarantined(comfy: Path) -> list[Path]:
-    q = comfy / ".comfyfixer" / "quarantine"
-    return sorted(p for p in q.glob("*.quarantined")) if q.exists() else []
 
 
 def test_direct_download_verifies_and_places(server: FileServer, downloader: Downloader, comfy: Path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixkit import MB, TOKEN, model_files
+from dlkit import MB, TOKEN, model_files
 
 from comfyfixer.agent.cli import run
 from comfyfixer.agent.journal import read_journal
@@ -307,7 +307,7 @@ def test_kill_during_download_then_rerun_resumes(server: FileServer, comfy: Path
 def test_crash_between_link_and_unlink_is_cleaned_up(server: FileServer, comfy: Path, env: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     """kill -9 right after placing: target complete, staged copy still there. A re-run keeps the target."""
-    from fixkit import request
+    from dlkit import request
 
     from comfyfixer.tools.download import Downloader, HostPolicy, staging_dir_for
     from comfyfixer.tools.download.staging import part_paths

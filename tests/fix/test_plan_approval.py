@@ -367,3 +367,17 @@ def test_record_without_a_mac_is_refused(tmp_path: Path) -> None:
     rec.write_text(json.dumps(data))
     with pytest.raises(ApprovalError, match="not authenticated"):
         approval.consume(granted.token, path, plan_id, state)
+
+
+def test_a_pickle_download_is_announced_with_its_safetensors_alternative(tmp_path: Path) -> None:
+    ckpt = "https://huggingface.co/o/r/resolve/main/old.ckpt"
+    safe = "https://huggingface.co/o/r/resolve/main/old.safetensors"
+    plan = build_plan(PlanInputs(comfyui_dir=str(tmp_path), workflows=[], models=[
+        ModelNeed(filename="old.ckpt", folder="checkpoints", verdict="RESOLVED", candidates=[
+            DownloadCandidate(source="hf", url=ckpt, filename="old.ckpt"),
+            DownloadCandidate(source="hf", url=safe, filename="old.safetensors")]),
+        ModelNeed(filename="new.safetensors", folder="loras", verdict="RESOLVED", candidates=[
+            DownloadCandidate(source="hf", url=safe.replace("old", "new"), filename="new.safetensors")])]), POLICY)
+    [warning] = [w for w in plan.warnings if "pickle" in w]
+    assert "model:checkpoints/old.ckpt" in warning and "refused" in warning and safe in warning
+    assert not any("new.safetensors" in w for w in plan.warnings)

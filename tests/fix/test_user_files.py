@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fixkit import MB
+from dlkit import MB
 
 from comfyfixer.agent.config import load_settings
 from comfyfixer.agent.executor import ExecutionReport, Executor, link_or_copy

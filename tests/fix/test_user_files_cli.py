@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from fixkit import MB
+from dlkit import MB
 
 from comfyfixer.agent.cli import run
 from comfyfixer.evals.fakes.file_server import FileServer
