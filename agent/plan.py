@@ -215,7 +215,9 @@ class InstallPackAction(BaseModel):
     ``commands`` are those steps with ``<staging>`` and ``<comfyui_python>`` placeholders (see
     :func:`pack_commands`); the executor runs its own hardened equivalent (``tools/packs``), so the list is
     what the user reads and approves. ``class_types`` are the missing classes this pack provides.
-    ``confirm`` asks for explicit consent when the commit is not pinned or the URL is not https.
+    ``confirm`` asks for explicit consent when the commit is not pinned, the URL is not https, or the
+    plan-time ``check`` found something to accept (see :func:`pack_confirmations`); ``owner`` and
+    ``hint_only`` say whose repository it is and whether only the workflow names it.
     """
     kind: Literal["install_node_pack"] = "install_node_pack"
     item: str
@@ -319,10 +321,10 @@ class Unresolved(BaseModel):
     """Something the plan could not turn into an action.
 
     ``item`` is the id used by ``choose`` (``model:<folder>/<name>`` or ``node:<class>``); ``kind`` says
-    which; ``verdict`` is the resolver's (UNCERTAIN, NOT_FOUND, DISABLED) or REJECTED when a name failed
-    the path guards. ``folder`` is the model folder key when known. ``candidates`` are numbered from 1 in
-    the summary; for node types each is a pack with ``source="pack:<id>"``, its repository in ``url`` and the
-    pinned commit (if any) in ``note``.
+    which; ``verdict`` is the resolver's (UNCERTAIN, NOT_FOUND, DISABLED), REJECTED when a name failed the
+    path guards, or REFUSED when a pack's plan-time check refused it. ``folder`` is the model folder key when
+    known. ``candidates`` are numbered from 1 in the summary; for node types each is a pack with
+    ``source="pack:<id>"``, its repository in ``url`` and the pinned commit (if any) in ``note``.
     """
     item: str
     kind: Literal["model", "node_type"]
@@ -509,6 +511,23 @@ def confirm_by_name_only(action: Action) -> bool:
     return False
 
 
+_PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin", ".pkl")
+
+
+def _pickle_warning(item: str, need: ModelNeed) -> list[str]:
+    """Say before approval that a pickle-format file is checked (and may be refused) when it arrives, and
+    name a ``.safetensors`` candidate of the same model when a source offers one."""
+    if not need.filename.lower().endswith(_PICKLE_SUFFIXES):
+        return []
+    safer = next((c for c in need.candidates if (c.filename or c.url).lower().endswith(".safetensors")), None)
+    text = (f"{item} is a pickle file: on arrival its imports are checked against what a weights file needs, "
+            f"and it is refused (quarantined) if it imports anything else")
+    if safer is not None:
+        text += (f"; a .safetensors file of it exists at {safer.url} (point the workflow's loader at "
+                 f"{safer.filename or 'it'} to use the safer format)")
+    return [text]
+
+
 def build_plan(inputs: PlanInputs, policy: PlanPolicy, *, free_bytes: int | None = None) -> Plan:
     """Turn findings into a plan; never touches the disk (``free_bytes`` is measured by the caller).
 
@@ -516,9 +535,10 @@ def build_plan(inputs: PlanInputs, policy: PlanPolicy, *, free_bytes: int | None
     model whose folder is unknown, becomes :class:`Unresolved`; a name that fails the path guards becomes a
     REJECTED entry. Duplicate model items (the same file used by several nodes or workflows) are kept once.
     Misplaced models become moves. Node types are grouped per pack (one install for all the classes it
-    provides); registry-only packs stay unresolved; CORE_UPDATE classes are gathered into one manual core
-    update. The ComfyUI folder is resolved to an absolute path so the plan applies from any working
-    directory. The result has its totals and id computed (:func:`finalize`).
+    provides); registry-only packs stay unresolved, and packs whose plan-time check refused them become
+    REFUSED entries; CORE_UPDATE classes are gathered into one manual core update. The ComfyUI folder is
+    resolved to an absolute path so the plan applies from any working directory. The result has its totals and
+    id computed (:func:`finalize`).
     """
     actions: list[Action] = []
     unresolved: list[Unresolved] = []
@@ -549,6 +569,7 @@ def build_plan(inputs: PlanInputs, policy: PlanPolicy, *, free_bytes: int | None
             continue
         if need.verdict == "RESOLVED" and need.candidates:
             actions.append(_download_action(need, need.candidates[0], policy, chosen=False))
+            warnings += _pickle_warning(item, need)
         else:
             unresolved.append(Unresolved(
                 item=item, kind="model", verdict=need.verdict, name=need.filename, folder=need.folder,
