@@ -62,8 +62,8 @@ class SearchQuery(BaseModel):
 class DownloadProbe(BaseModel):
     """What ``/api/download/models/{id}`` answered without following the redirect.
 
-    ``status`` is the HTTP status of that first answer (a 3xx when a signed URL was given, 200 when Civitai
-    served the file itself). ``signed_url`` is short-lived: use it at once, never store it.
+    ``status`` is the HTTP status of that first answer (a 3xx when a signed URL was given, 2xx when Civitai
+    answered without redirecting). ``signed_url`` is short-lived: use it at once, never store it.
     """
 
     url: str = Field(description="The download URL asked (no token in it).")
@@ -302,9 +302,10 @@ class CivitaiClient(ServiceClient):
     def probe_download(self, url: str) -> DownloadProbe:
         """Ask a download URL for its redirect without following it, so auth failures become typed errors.
 
-        ``Content-Type: application/json`` makes Civitai answer 401/403 JSON instead of redirecting to
-        its login page; an HTML answer anyway is reported as needing a token. Raises ``AuthRequired``,
-        ``EarlyAccess``, ``NotFound`` or the shared HTTP errors. The response body is never read.
+        ``Content-Type: application/json`` makes Civitai answer 401/403 JSON instead of redirecting to its
+        login page; an HTML answer anyway is reported as needing a token. Raises ``AuthRequired``,
+        ``EarlyAccess``, ``NotFound`` or the shared HTTP errors. Only an error answer's body is read (for
+        Civitai's message); a file is never downloaded.
         """
         resp = send_with_retry(self._http, "GET", url, headers={"Content-Type": "application/json"},
                                policy=self._policy, gate=self._gate, follow_redirects=False)
