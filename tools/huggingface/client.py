@@ -191,7 +191,7 @@ class HuggingFaceClient(ServiceClient):
                       sort: str = "downloads") -> list[HfRepoSummary]:
         """``GET /api/models?search=`` (substring of the repo id), most downloaded first; first page only.
 
-        Raises ``TransportError`` in offline mode. ``limit`` is passed to the Hub (it caps it).
+        Raises ``TransportError`` in offline mode. ``limit`` is passed to the Hub as is.
         """
         params: dict[str, Any] = {"search": search, "limit": limit, "sort": sort, "direction": -1}
         if author:
