@@ -82,7 +82,7 @@ def fetch_evidence(source: ImageSource, *, image_id: int | None = None, post_id:
 
     "Richest" prefers an image with a ComfyUI graph, then the one with the most metadata keys. Raises
     ``NotFound`` for an image id Civitai does not list publicly or a post with no public images, and
-    ``InputError`` when neither id is given. Costs two or three ``/images`` requests.
+    ``InputError`` when neither id is given. Costs one to three ``/images`` requests.
     """
     if image_id is not None:
         img = _first(source.images(image_id=image_id, limit=1))
