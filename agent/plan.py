@@ -536,7 +536,8 @@ def build_plan(inputs: PlanInputs, policy: PlanPolicy, *, free_bytes: int | None
     REJECTED entry. Duplicate model items (the same file used by several nodes or workflows) are kept once.
     Misplaced models become moves. Node types are grouped per pack (one install for all the classes it
     provides); registry-only packs stay unresolved, and packs whose plan-time check refused them become
-    REFUSED entries; CORE_UPDATE classes are gathered into one manual core update. The ComfyUI folder is
+    REFUSED entries; CORE_UPDATE classes are gathered into one manual core update. A pickle-format download
+    adds a warning (naming a ``.safetensors`` source of it when a candidate offers one). The ComfyUI folder is
     resolved to an absolute path so the plan applies from any working directory. The result has its totals and
     id computed (:func:`finalize`).
     """
