@@ -8,6 +8,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -178,3 +179,132 @@ def test_fix_apply_undo_brings_tree_and_venv_back(repos: dict[str, Any], env: Pa
               and e["action"] in ("restore_python", "quarantine", "move_back")]
     assert [e["action"] for e in undone] == ["restore_python", "quarantine", "quarantine", "move_back"]
     print(f"fix→apply→undo: {time.monotonic() - t0:.1f}s")
+
+
+def test_attacks_and_conflicts_are_refused_in_the_plan_with_the_reason(
+        repos: dict[str, Any], env: Path, comfy: Path, tmp_path: Path, index: PackageIndex,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    def pack(name: str, pid: str) -> dict[str, Any]:
+        return {"id": pid, "reference": repos[name]["url"], "commit": repos[name]["commits"][0]}
+
+    inp = inputs(tmp_path / "inputs.json", comfy, {
+        "SubNode": pack("SubPack", "sub-pack"), "OptNode": pack("OptPack", "opt-pack"),
+        "MovedNode": pack("Moved", "moved-pack"), "OldFooNode": pack("OldFooPack", "old-foo"),
+        "NewFooNode": pack("UndoPack", "new-foo")})
+    fetched = len(index.fetched())
+    plan = cli(capsys, "fix", "--inputs", str(inp), "--json")
+    assert plan["actions"] == []  # nothing that can be approved
+    why = {u["name"]: u["reason"] for u in plan["unresolved"]}
+    assert {u["verdict"] for u in plan["unresolved"]} == {"REFUSED"} and plan["unresolved"][0]["candidates"] == []
+    assert "submodule x points at https://evil.example/x.git" in why["SubNode"]
+    assert "--extra-index-url https://evil.example/simple" in why["OptNode"] and "install the pack" in why["OptNode"]
+    assert "redirect, which is never followed" in why["MovedNode"]
+    assert "conflict with new-foo" in why["OldFooNode"] and "conflict with old-foo" in why["NewFooNode"]
+    summary = Path(plan["plan_file"]).with_suffix(".txt").read_text()
+    assert "REFUSED pack 'sub-pack'" in summary and "(owner 127.0.0.1)" in summary
+    assert index.fetched()[fetched:] == [] or all(p.endswith(".whl") for p in index.fetched()[fetched:])  # no sdist
+    assert not (comfy / "custom_nodes").joinpath("SubPack").exists()
+
+
+def test_torch_change_is_refused_unless_named_with_confirm_and_undone(
+        repos: dict[str, Any], env: Path, comfy: Path, tmp_path: Path, venv_python: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    inp = inputs(tmp_path / "inputs.json", comfy, {"TorchNode": {"id": "torch-pack", "reference": repos["TorchPack"]["url"]}})
+    before = freeze(venv_python)
+    plan = cli(capsys, "fix", "--inputs", str(inp), "--json")
+    [action] = plan["actions"]
+    assert action["check"]["guarded"] == ["torch"] and action["check"]["version_source"] == "remote_head"
+    assert any("REFUSED by default: would change torch" in c and "--confirm pack:torch-pack" in c
+               for c in action["confirm"])
+    # --confirm-all does not cover a GPU-stack change: it is left out
+    capsys.readouterr()
+    assert run(["approve", plan["plan_file"], "--yes", "--confirm-all", "--dry-run"]) == 0
+    assert "left out pack:torch-pack" in capsys.readouterr().err
+    applied = approve_apply(capsys, plan["plan_file"], "--confirm", "pack:torch-pack")
+    assert [o["status"] for o in applied["outcomes"]] == ["done"]
+    assert "torch==1.0.0+cpu" in freeze(venv_python)
+    undo = cli(capsys, "undo", applied["plan_id"], "--json")
+    restore = undo["actions"][0]
+    assert restore["kind"] == "restore_python" and restore["install"] == ["torch==2.0.0"]
+    assert restore["guarded"] == ["torch"] and any("--confirm python" in c for c in restore["confirm"])
+    reverted = approve_apply(capsys, undo["plan_file"], "--confirm", "python", "--confirm-all")
+    assert {o["status"] for o in reverted["outcomes"]} == {"done"}
+    assert freeze(venv_python) == before
+
+
+def test_apply_refuses_when_comfyui_python_changed(repos: dict[str, Any], env: Path, comfy: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    python = tmp_path / "copied-venv" / "bin" / "python"
+    subprocess.run([sys.executable, "-m", "venv", "--copies", "--without-pip", str(python.parent.parent)], check=True)
+    monkeypatch.setenv("COMFYFIXER_COMFYUI_PYTHON", str(python))
+    inp = inputs(tmp_path / "inputs.json", comfy, {"N": {"id": "noreq", "reference": repos["NoReqPack"]["url"]}})
+    plan = cli(capsys, "fix", "--inputs", str(inp), "--json")
+    [action] = plan["actions"]
+    assert action["check"]["vetting"] == "ok" and action["check"]["python"] == str(python)
+    with open(python, "ab") as fh:  # the interpreter is replaced after the plan was approved
+        fh.write(b"\0")
+    applied = approve_apply(capsys, plan["plan_file"], "--confirm", "pack:noreq")
+    [outcome] = applied["outcomes"]
+    assert outcome["status"] == "failed" and "changed since the plan was made" in outcome["message"]
+    assert not (comfy / "custom_nodes/NoReqPack").exists()  # refused before cloning
+
+
+def test_spoofed_aux_id_ends_uncertain_in_the_plan_and_nothing_is_cloned(
+        repos: dict[str, Any], env: Path, comfy: Path, tmp_path: Path, git_server: GitServer,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    catalog = tmp_path / "catalog"
+    catalog.mkdir()
+    (catalog / "extension-node-map.json").write_text(json.dumps(
+        {repos["UndoPack"]["url"]: [["UndoNode"], {"title_aux": "Undo pack"}]}))
+    monkeypatch.setenv("COMFYFIXER_MANAGER_CATALOG_DIR", str(catalog))
+    wf = workflow(tmp_path / "wf.json", {"type": "UndoNode", "aux_id": "evil-user/UndoPack",
+                                         "ver": repos["UndoPack"]["commits"][0]})
+    seen = len(git_server.requests)
+    plan = cli(capsys, "fix", str(wf), "--comfyui", str(comfy), "--no-resolve", "--json")
+    assert plan["actions"] == []
+    [item] = plan["unresolved"]
+    assert item["verdict"] == "UNCERTAIN" and "the workflow names evil-user/UndoPack" in item["reason"]
+    assert [c["url"] for c in item["candidates"]] == [repos["UndoPack"]["url"], "https://github.com/evil-user/UndoPack"]
+    assert git_server.requests[seen:] == []  # neither repository was contacted, let alone cloned
+
+
+def test_without_comfyui_python_or_pinning_the_plan_says_what_was_not_checked(
+        repos: dict[str, Any], env: Path, comfy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("COMFYFIXER_COMFYUI_PYTHON")
+    inp = inputs(tmp_path / "inputs.json", comfy, {"UndoNode": {"id": "undo-pack", "reference": repos["UndoPack"]["url"]},
+                                                   "OptNode": {"id": "opt-pack", "reference": repos["OptPack"]["url"]}})
+    plan = cli(capsys, "fix", "--inputs", str(inp), "--json")
+    [action] = plan["actions"]
+    assert action["check"]["vetting"] == "not_checked" and "comfyui_python is not set" in action["check"]["not_checked"]
+    assert any("requirements were NOT checked" in c for c in action["confirm"])
+    assert action["check"]["requirements"] == ["foo>=2", "undo-newdep"]  # still read, and shown
+    # a refused requirement line is found without any Python
+    assert [u["verdict"] for u in plan["unresolved"]] == ["REFUSED"]
+    offline = cli(capsys, "fix", "--inputs", str(inp), "--json", "--no-pin")
+    assert all("NOT checked (--no-pin" in " ".join(a["confirm"]) for a in offline["actions"])
+    assert len(offline["actions"]) == 2  # nothing was fetched, so nothing could be refused either
+
+
+def test_undo_leaves_a_file_changed_since_apply_alone(env: Path, comfy: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("COMFYFIXER_COMFYUI_PYTHON")
+    with FileServer(tmp_path / "served") as server:
+        names = ["keep_me.safetensors", "take_back.safetensors"]
+        files = [server.add_file(n, 4096, seed=i) for i, n in enumerate(names)]
+        inp = inputs(tmp_path / "inputs.json", comfy, {}, models=[
+            {"filename": f.name, "folder": "checkpoints", "verdict": "RESOLVED",
+             "candidates": [{"source": "hf", "url": server.direct_url(f.name), "sha256": f.sha256}]} for f in files])
+        applied = approve_apply(capsys, cli(capsys, "fix", "--inputs", str(inp), "--json")["plan_file"])
+    edited = comfy / "models/checkpoints/keep_me.safetensors"
+    edited.write_bytes(b"the user's own edit")
+    undo = cli(capsys, "undo", applied["plan_id"], "--json", "--purge")
+    assert [a["path"] for a in undo["actions"]] == ["models/checkpoints/take_back.safetensors"]
+    assert undo["actions"][0]["purge"] is True
+    assert undo["left_alone"] == ["models/checkpoints/keep_me.safetensors changed since the plan was applied: left alone"]
+    approve_apply(capsys, undo["plan_file"])
+    assert edited.read_bytes() == b"the user's own edit"
+    assert not (comfy / "models/checkpoints/take_back.safetensors").exists()
+    assert not (comfy / ".comfyfixer/quarantine").exists()  # --purge: deleted, not quarantined
