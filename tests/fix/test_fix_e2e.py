@@ -327,7 +327,7 @@ def test_crash_between_link_and_unlink_is_cleaned_up(server: FileServer, comfy: 
 
 def test_interrupted_clone_leaves_no_pack_and_is_redone(server: FileServer, comfy: Path, tmp_path: Path) -> None:
     from comfyfixer.tools.download import HostPolicy
-    from comfyfixer.tools.gitpack import PackInstallRequest, install_pack
+    from comfyfixer.tools.packs import PackInstallRequest, install_pack
 
     git_root, commit = make_pack_repo(tmp_path)
     url = server.add_static("git", git_root) + "/ComfyUI-TestPack.git"
