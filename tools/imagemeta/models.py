@@ -142,5 +142,5 @@ class ImageReadResult(BaseModel):
 class ReadImageInput(BaseModel):
     """Parameters of the read_image_metadata tool."""
 
-    path: str = Field(description="Path of a PNG, JPEG or WebP image (or a folder is NOT accepted here).")
+    path: str = Field(description="Path of one PNG, JPEG or WebP image file (not a folder).")
     stealth: bool = Field(True, description="Also look for data hidden in the alpha channel (NovelAI / stealth pnginfo).")

@@ -7,8 +7,11 @@ the loader's folder, not where ComfyUI will search.
 
 from __future__ import annotations
 
-ALIASES = {"unet": "diffusion_models", "clip": "text_encoders", "t2i_adapter": "controlnet", "lora": "loras",
-           "checkpoint": "checkpoints", "upscale": "upscale_models", "embedding": "embeddings"}
+from comfyfixer.tools.schema.folders import FOLDER_ALIASES
+
+# ComfyUI's own legacy names (one table, in tools/schema/folders.py) plus the singulars sources write.
+ALIASES = {**FOLDER_ALIASES, "lora": "loras", "checkpoint": "checkpoints", "upscale": "upscale_models",
+           "embedding": "embeddings"}
 
 KNOWN = frozenset({
     "checkpoints", "loras", "vae", "diffusion_models", "text_encoders", "clip_vision", "controlnet", "upscale_models",
