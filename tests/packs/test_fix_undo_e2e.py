@@ -174,7 +174,7 @@ def test_fix_apply_undo_brings_tree_and_venv_back(repos: dict[str, Any], env: Pa
     assert tree(comfy) == before_tree
     assert freeze(venv_python) == before_freeze
     quarantined = sorted(p.name for p in (comfy / ".comfyfixer/quarantine").glob("*.quarantined"))
-    assert [n.split("-", 2)[2] for n in quarantined] == sorted(["UndoPack.quarantined", "undo_model.safetensors.quarantined"])
+    assert sorted(n.split("-", 2)[2] for n in quarantined) == ["UndoPack.quarantined", "undo_model.safetensors.quarantined"]
     undone = [e for e in read_journal(env) if e["plan_id"] == undo["plan_id"]
               and e["action"] in ("restore_python", "quarantine", "move_back")]
     assert [e["action"] for e in undone] == ["restore_python", "quarantine", "quarantine", "move_back"]
