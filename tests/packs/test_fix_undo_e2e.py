@@ -268,6 +268,14 @@ def test_spoofed_aux_id_ends_uncertain_in_the_plan_and_nothing_is_cloned(
     assert [c["url"] for c in item["candidates"]] == [repos["UndoPack"]["url"], "https://github.com/evil-user/UndoPack"]
     assert git_server.requests[seen:] == []  # neither repository was contacted, let alone cloned
 
+    # a class no catalog claims: the workflow's aux_id is all there is, so its owner must be confirmed
+    wf2 = workflow(tmp_path / "wf2.json", {"type": "HintOnlyNode", "aux_id": "someone/HintPack"})
+    plan2 = cli(capsys, "fix", str(wf2), "--comfyui", str(comfy), "--no-resolve", "--no-pin", "--json")
+    [action] = plan2["actions"]
+    assert action["hint_only"] and action["owner"] == "github.com/someone"
+    assert any("comes only from the workflow's aux_id" in c for c in action["confirm"])
+    assert "(named only by the workflow" in Path(plan2["plan_file"]).with_suffix(".txt").read_text()
+
 
 def test_without_comfyui_python_or_pinning_the_plan_says_what_was_not_checked(
         repos: dict[str, Any], env: Path, comfy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
