@@ -23,21 +23,38 @@ def _expected_len(schema: NodeSchema, with_extras: bool) -> int:
     return own + (schema.trailing_widget_slots if with_extras else 0)
 
 
+# Per schema object: (the schema, [(widget name, extra slots)], count with extras, count without).
+# Schemas are read-only once loaded and the inspector maps every node, so this is worked out once per
+# class instead of once per node; the schema is kept in the entry so a reused id() never matches.
+_LAYOUTS: dict[int, tuple[NodeSchema, list[tuple[str, int]], int, int]] = {}
+_MAX_LAYOUTS = 4096
+
+
+def _layout(schema: NodeSchema) -> tuple[list[tuple[str, int]], int, int]:
+    hit = _LAYOUTS.get(id(schema))
+    if hit is not None and hit[0] is schema:
+        return hit[1], hit[2], hit[3]
+    if len(_LAYOUTS) >= _MAX_LAYOUTS:
+        _LAYOUTS.clear()
+    slots = [(i.name, i.extra_widget_slots) for i in schema.widget_inputs()]
+    entry = (schema, slots, _expected_len(schema, True), _expected_len(schema, False))
+    _LAYOUTS[id(schema)] = entry
+    return entry[1], entry[2], entry[3]
+
+
 def map_with_schema(values: list[Any], schema: NodeSchema) -> tuple[dict[str, Any], bool, list[Any]]:
     """Returns (name → value, exact, values left over). ``exact`` is False when the count did not match."""
-    widgets = schema.widget_inputs()
-    with_extras = _expected_len(schema, True)
-    without = _expected_len(schema, False)
+    widgets, with_extras, without = _layout(schema)
     use_extras = len(values) == with_extras or len(values) != without
     exact = len(values) in (with_extras, without)
     out: dict[str, Any] = {}
     pos = 0
-    for spec in widgets:
+    for name, spec_extra in widgets:
         if pos >= len(values):
             break
-        out[spec.name] = values[pos]
+        out[name] = values[pos]
         pos += 1
-        extra = spec.extra_widget_slots if use_extras else 0
+        extra = spec_extra if use_extras else 0
         if not exact and extra and pos < len(values):
             # Tolerant path: only skip the slot if it really holds a control/upload value.
             nxt = values[pos]
