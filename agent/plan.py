@@ -451,12 +451,23 @@ def pack_commands(pack: PackRef, target: str, python: str | None) -> list[list[s
 
     ``<staging>`` and ``<comfyui_python>`` stay as placeholders when not known; the clone is
     ``--no-checkout`` followed by a detached checkout so nothing from the default branch is ever checked
-    out when a commit is pinned (``HEAD`` otherwise).
+    out when a commit is pinned (``HEAD`` otherwise). The requirements are installed as the executor
+    does it (``tools/packs/requirements.py``): isolated, binary-only, from the checked index, the
+    sanitised requirement lines only and constrained to the pins of the plan-time check, when there was one.
     """
     cmds = [["git", "clone", "--no-checkout", pack.reference, f"<staging>/{PurePosixPath(target).name}"]]
     cmds.append(["git", "-C", f"<staging>/{PurePosixPath(target).name}", "checkout", "--detach", pack.commit or "HEAD"])
     cmds.append(["mv", f"<staging>/{PurePosixPath(target).name}", target])
-    cmds.append([python or "<comfyui_python>", "-m", "pip", "install", "-r", f"{target}/requirements.txt"])
+    check = pack.check
+    pip = [(check.python if check and check.python else None) or python or "<comfyui_python>", "-I", "-m", "pip",
+           "--isolated", "install"]
+    if check and check.index_url:
+        pip += ["--index-url", check.index_url]
+    pip += ["--only-binary", ":all:"] if not (check and check.needs_sdist) else []
+    pip += ["-r", f"<sanitised {target}/requirements.txt>"]
+    if check and check.resolved:
+        pip += ["-c", "<the pins shown above>"]
+    cmds.append(pip)
     return cmds
 
 
@@ -921,6 +932,8 @@ def pack_lines(a: InstallPackAction) -> list[str]:
         changed = [f"{x.name} {x.before + ' -> ' if x.before else ''}{x.after}" for x in c.changes if x.change == kind]
         if changed:
             lines.append(f"         {label}: {', '.join(changed)}")
+    if c.resolved:
+        lines.append(f"         pins (installed as constraints): {', '.join(c.resolved)}")
     gpu = [x for x in c.changes if x.guarded]
     if gpu:
         lines.append("         ! GPU stack / numpy major: " + ", ".join(

@@ -143,6 +143,7 @@ def test_fix_apply_undo_brings_tree_and_venv_back(repos: dict[str, Any], env: Pa
         summary = Path(plan["plan_file"]).with_suffix(".txt").read_text()
         assert f"repository: {repos['UndoPack']['url']}" in summary and "owner: 127.0.0.1\n" in summary
         assert "upgraded: foo 1.0 -> 2.0" in summary and "added: undo-newdep 1.0" in summary
+        assert "pins (installed as constraints): " in summary
         assert freeze(venv_python) == before_freeze  # planning installed nothing
 
         applied = approve_apply(capsys, plan["plan_file"], "--confirm", "pack:undo-pack")
