@@ -20,6 +20,13 @@ The user's files are never taken away or overwritten:
   the suffix is kept so ComfyUI still lists it) and the outcome reports the conflict in its
   message and in ``details["conflict"]``. The workflow still names the original file, so the user
   decides which one to keep.
+
+Before a run changes anything, a snapshot is recorded (``agent/snapshots.py``: ComfyUI's Python's
+``pip freeze``, the pack folders and their commits; after the run, what it placed with sha256), so
+``comfyfixer undo`` can plan the way back. A pack's requirements are installed only with the Python
+the plan checked (refused when its sha256 changed), from the plan's index, constrained to the plan's
+pins. Undo plans' steps (quarantine, move back, remove a copy, restore the Python) leave anything
+that changed since the original apply alone and report it (``left_alone``).
 """
 
 from __future__ import annotations

@@ -169,6 +169,8 @@ def test_fix_apply_undo_brings_tree_and_venv_back(repos: dict[str, Any], env: Pa
     restore = undo["actions"][0]
     assert restore["install"] == ["foo==1.0"] and restore["uninstall"] == ["undo-newdep"]
     assert comfy.joinpath("custom_nodes/UndoPack").exists()  # planning the undo changed nothing
+    entry = next(e for e in read_journal(env) if e["action"] == "install_node_pack")
+    assert cli(capsys, "undo", entry["id"], "--json", "--dry-run")["plan_id"] == undo["plan_id"]  # by journal id
 
     reverted = approve_apply(capsys, undo["plan_file"])
     assert {o["status"] for o in reverted["outcomes"]} == {"done"}, reverted["outcomes"]
