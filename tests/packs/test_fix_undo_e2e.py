@@ -319,3 +319,44 @@ def test_undo_leaves_a_file_changed_since_apply_alone(env: Path, comfy: Path, tm
     assert edited.read_bytes() == b"the user's own edit"
     assert not (comfy / "models/checkpoints/take_back.safetensors").exists()
     assert not (comfy / ".comfyfixer/quarantine").exists()  # --purge: deleted, not quarantined
+
+
+def test_registry_version_installs_the_commit_of_its_git_tag(
+        git_repos: tuple[Path, dict[str, list[str]]], git_server: GitServer, env: Path, comfy: Path, tmp_path: Path,
+        index: PackageIndex, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # the "registry" answers 404 to everything: the version is not known there, but the repository has tag v1.0.0
+    monkeypatch.setenv("COMFYFIXER_COMFY_REGISTRY_URL", index.url)
+    wf = workflow(tmp_path / "wf.json", {"type": "TagNode", "cnr_id": "pack", "ver": "1.0.0"},
+                  {"type": "TagNode", "cnr_id": "pack", "ver": "1.0.0"}, {"type": "TagNode", "cnr_id": "pack", "ver": "2.0.0"})
+    inp = inputs(tmp_path / "inputs.json", comfy, {"TagNode": {"id": "pack", "reference": git_server.repo_url("Pack")}},
+                 workflows=[str(wf)])
+    [action] = cli(capsys, "fix", "--inputs", str(inp), "--json")["actions"]
+    first, head = git_repos[1]["Pack"]
+    assert action["commit"] == first != head
+    check = action["check"]
+    assert check["version_source"] == "registry_tag" and check["recorded_version"] == "1.0.0"
+    assert any("record different versions of pack: 1.0.0 (2 nodes), 2.0.0 (1 node)" in w for w in check["warnings"])
+    assert check["vetting"] == "ok" and check["changes"] == []  # tiny 1.0 is already there
+
+
+def test_undo_removes_the_link_kept_for_another_workflow_only(env: Path, comfy: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("COMFYFIXER_COMFYUI_PYTHON")
+    (comfy / "models/vae/shared.safetensors").write_bytes(b"shared bytes")
+    saved = comfy / "user/default/workflows/other.json"  # another workflow loads it where it is
+    saved.parent.mkdir(parents=True)
+    saved.write_text(json.dumps({"last_node_id": 1, "last_link_id": 0, "links": [], "version": 0.4, "nodes": [
+        {"id": 1, "type": "VAELoader", "pos": [0, 0], "size": [100, 100], "flags": {}, "order": 0, "mode": 0,
+         "inputs": [], "outputs": [], "properties": {}, "widgets_values": ["shared.safetensors"]}]}))
+    before = tree(comfy)
+    inp = inputs(tmp_path / "inputs.json", comfy, {}, misplaced=[
+        {"filename": "shared.safetensors", "found_in": "models/vae/shared.safetensors", "expected_folder": "loras"}])
+    applied = approve_apply(capsys, cli(capsys, "fix", "--inputs", str(inp), "--json")["plan_file"])
+    [moved] = applied["outcomes"]
+    assert moved["details"]["kept_original"] and (comfy / "models/loras/shared.safetensors").exists()
+    undo = cli(capsys, "undo", applied["plan_id"], "--json")
+    assert [(a["kind"], a["path"], a["original"]) for a in undo["actions"]] == [
+        ("remove_copy", "models/loras/shared.safetensors", "models/vae/shared.safetensors")]
+    approve_apply(capsys, undo["plan_file"])
+    assert tree(comfy) == before
