@@ -263,6 +263,38 @@ def note_urls(graph: Graph) -> list[str]:
     return list(urls)
 
 
+# Notes are free text anyone can write; these bounds keep a huge or numerous Note from flooding a result.
+MAX_NOTES = 12
+MAX_NOTE_CHARS = 1500
+MAX_NOTES_TOTAL = 6000
+
+
+def note_texts(graph: Graph) -> list[str]:
+    """The text of the graph's Note/MarkdownNote nodes, in node order, bounded in count and size.
+
+    The text is kept as data only (nothing parses or follows it); each note is cut at
+    ``MAX_NOTE_CHARS`` and the whole list at ``MAX_NOTES`` notes or ``MAX_NOTES_TOTAL`` characters,
+    with a marker saying how much was left out.
+    """
+    notes: list[str] = []
+    total = 0
+    for node in graph.nodes.values():
+        if node.class_type not in ("Note", "MarkdownNote"):
+            continue
+        values = node.widgets_values if isinstance(node.widgets_values, list) else []
+        text = "\n".join(v for v in values if isinstance(v, str)).strip()
+        if not text:
+            continue
+        if len(notes) >= MAX_NOTES or total >= MAX_NOTES_TOTAL:
+            notes.append("(more notes not shown)")
+            break
+        if len(text) > MAX_NOTE_CHARS:
+            text = text[:MAX_NOTE_CHARS] + f" ... ({len(text) - MAX_NOTE_CHARS} more characters)"
+        notes.append(text)
+        total += len(text)
+    return notes
+
+
 def _attach_note_urls(models: list[ModelRef], urls: list[str]) -> None:
     by_name = {u.rsplit("/", 1)[-1].lower(): u for u in urls}
     for m in models:
@@ -347,7 +379,8 @@ def inspect_loaded(
     return InspectionResult(
         path=loaded.path, format=loaded.format, container=loaded.container,
         node_types=node_types, models=models, custom_nodes=custom, virtual_nodes=virtual,
-        parameters=extract_parameters(graph), warnings=warnings, note_urls=hinted, schema_source=schemas.source,
+        parameters=extract_parameters(graph), warnings=warnings, note_urls=hinted, notes=note_texts(graph),
+        schema_source=schemas.source,
         comfyui_version=_saved_version(graph),
     )
 
