@@ -16,13 +16,15 @@ def register(app: typer.Typer) -> None:
 
 def hardware_command(
     comfyui: Path | None = typer.Option(None, "--comfyui", help="The ComfyUI folder (free disk space is measured there)."),
+    comfyui_url: str | None = typer.Option(None, "--comfyui-url", help="A running ComfyUI: its /system_stats devices are shown too."),
     json_out: bool = JSON_OUT,
 ) -> int:
-    """Show GPUs (VRAM total and free), system RAM, CPU cores and free disk space."""
+    """Show GPUs (NVIDIA, AMD, Intel, Apple; VRAM total and free), the devices a running ComfyUI
+    reports, system RAM, CPU cores and free disk space."""
     from comfyfixer.agent import services
-    from comfyfixer.tools.hardware import HardwareInput
+    from comfyfixer.tools.hardware import HardwareInput, best_vram_mb
 
-    _, ctx = services.context(comfyui_dir=comfyui)
+    _, ctx = services.context(comfyui_dir=comfyui, comfyui_url=comfyui_url)
     with ctx:
         profile = services.run("hardware_profile", HardwareInput(), ctx)
     if json_out:
@@ -30,9 +32,18 @@ def hardware_command(
         return 0
     for gpu in profile.gpus:
         free = f", {gpu.vram_free_mb} MiB free" if gpu.vram_free_mb is not None else ""
-        console.print(f"GPU: {gpu.name} ({gpu.vram_total_mb} MiB{free})", markup=False)
+        kind = ", unified memory share" if gpu.unified_memory else ""
+        console.print(f"GPU: {gpu.name} ({gpu.vram_total_mb} MiB{free}{kind}; from {gpu.source})", markup=False)
     if not profile.gpus:
         console.print("GPU: none found", markup=False)
+    for dev in profile.comfyui_devices:
+        free = f", {dev.vram_free_mb} MiB free" if dev.vram_free_mb is not None else ""
+        torch_part = f"; torch holds {dev.torch_vram_total_mb} MiB" if dev.torch_vram_total_mb is not None else ""
+        console.print(f"ComfyUI device: {dev.name} [{dev.type}] ({dev.vram_total_mb} MiB{free}{torch_part})", markup=False)
+    if profile.comfyui_argv:
+        console.print(f"ComfyUI started with: {' '.join(profile.comfyui_argv[1:]) or '(no flags)'}", markup=False)
+    vram, where = best_vram_mb(profile)
+    console.print(f"VRAM for workflows: {f'{vram} MiB' if vram else 'none'} ({where})", markup=False)
     ram = f"{profile.ram_total_mb} MiB" if profile.ram_total_mb else "unknown"
     console.print(f"RAM: {ram}; CPU cores: {profile.cpu_count}; {profile.system}", markup=False)
     if profile.disk_free_gb is not None:
