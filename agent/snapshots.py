@@ -154,6 +154,14 @@ def take_snapshot(plan: Plan, python: Path | None, state_dir: Path) -> Snapshot:
 
 def finish_snapshot(snap: Snapshot, entries: Iterable[dict[str, Any]], state_dir: Path) -> Snapshot:
     """Add what the run placed (from its journal ``entries``) and write the snapshot again."""
+    record_placed(snap, entries)
+    snap.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
+    _write(snap, state_dir)
+    return snap
+
+
+def record_placed(snap: Snapshot, entries: Iterable[dict[str, Any]]) -> Snapshot:
+    """Add to ``snap`` (in memory) each file and pack the journal ``entries`` of its run say were placed."""
     from comfyfixer.tools.download import sha256_file
 
     comfy = Path(snap.comfyui_dir)
@@ -187,9 +195,16 @@ def finish_snapshot(snap: Snapshot, entries: Iterable[dict[str, Any]], state_dir
             where = rel(ins.get("target"))
             if where:
                 snap.placed.append(PlacedItem(item=item, kind="pack", path=where, commit=outs.get("commit")))
-    snap.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
-    _write(snap, state_dir)
     return snap
+
+
+def _unfinished(snap: Snapshot, state_dir: Path) -> Snapshot:
+    """A snapshot whose run never finished (killed): what it placed, read from the journal instead."""
+    from comfyfixer.agent.journal import read_journal
+
+    mine = [e for e in read_journal(state_dir) if e.get("plan_id") == snap.plan_id
+            and str(e.get("ts", "")) >= snap.created_at]
+    return record_placed(snap.model_copy(deep=True), mine)
 
 
 def load_snapshots(state_dir: Path) -> list[Snapshot]:
@@ -254,11 +269,15 @@ def plan_undo(inp: PlanUndoInput, ctx: ToolContext) -> PlanUndoResult:
     back to the snapshot's pip freeze. Files changed since are left alone and listed. Nothing is
     changed now: the user approves the undo plan with `comfyfixer approve` like any plan."""
     snap = find_snapshot(ctx.state_dir, inp.ref)
+    notes = []
+    if snap.finished_at is None:
+        snap = _unfinished(snap, ctx.state_dir)
+        notes.append("the run did not finish: what it placed was read from the journal")
     actions, left = undo_actions(snap, ctx, purge=inp.purge)
     plan = finalize(Plan(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"), comfyui_dir=snap.comfyui_dir, actions=actions,
         policy=PlanPolicy(max_download_bytes=ctx.max_download_bytes, max_total_bytes=ctx.max_total_bytes),
-        warnings=[f"left alone: {x}" for x in left], undo_of=snap.plan_id))
+        warnings=notes + [f"left alone: {x}" for x in left], undo_of=snap.plan_id))
     path = save_plan(plan, ctx.state_dir) if inp.save else None
     step = ("The undo plan was not saved (dry run)." if path is None else
             f"Approve it with `comfyfixer approve {path}` and apply it with `comfyfixer apply {path} --token …`.")

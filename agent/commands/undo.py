@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from comfyfixer.agent.options import JSON_OUT
-from comfyfixer.agent.output import EXIT_OK, console, emit_json, warn
+from comfyfixer.agent.output import EXIT_OK, console, emit_json
 
 
 def register(app: typer.Typer) -> None:
@@ -38,8 +38,6 @@ def undo_command(
     console.print(f"Undo of plan {result.undo_of[:12]} (snapshot {result.snapshot_id})", markup=False)
     for line in result.summary:
         console.print(line, markup=False)
-    for item in result.left_alone:
-        warn(f"left alone: {item}")
     console.print(f"\n{result.next_step}", markup=False)
     return EXIT_OK
 

@@ -360,3 +360,23 @@ def test_undo_removes_the_link_kept_for_another_workflow_only(env: Path, comfy: 
         ("remove_copy", "models/loras/shared.safetensors", "models/vae/shared.safetensors")]
     approve_apply(capsys, undo["plan_file"])
     assert tree(comfy) == before
+
+
+def test_undo_after_a_run_that_never_finished_reads_the_journal(env: Path, comfy: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("COMFYFIXER_COMFYUI_PYTHON")
+    with FileServer(tmp_path / "served") as server:
+        f = server.add_file("killed.safetensors", 4096, seed=9)
+        inp = inputs(tmp_path / "inputs.json", comfy, {}, models=[
+            {"filename": f.name, "folder": "checkpoints", "verdict": "RESOLVED",
+             "candidates": [{"source": "hf", "url": server.direct_url(f.name), "sha256": f.sha256}]}])
+        applied = approve_apply(capsys, cli(capsys, "fix", "--inputs", str(inp), "--json")["plan_file"])
+    # what a kill after the download but before the end of the run leaves: the snapshot as taken at the start
+    [snap_file] = (env / "snapshots").glob("*.json")
+    data = json.loads(snap_file.read_text())
+    snap_file.write_text(json.dumps({**data, "finished_at": None, "placed": [], "journal_entries": []}))
+    assert cli(capsys, "snapshots", "--json")["snapshots"][0]["finished"] is False
+    undo = cli(capsys, "undo", applied["plan_id"], "--json")
+    assert [(a["kind"], a["sha256"]) for a in undo["actions"]] == [("quarantine", f.sha256)]
+    assert "the run did not finish" in Path(undo["plan_file"]).with_suffix(".txt").read_text()
