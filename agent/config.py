@@ -114,6 +114,10 @@ class Settings(BaseSettings):
     manager_catalog_dir: Path | None = Field(
         None, description="A folder holding ComfyUI-Manager's extension-node-map.json and friends."
     )
+    catalogs_url: str = Field("https://raw.githubusercontent.com/ltdrdata/ComfyUI-Manager/main",
+                              description="Where ComfyUI-Manager's catalog files are fetched from (a mirror works).")
+    catalogs_max_age_hours: float = Field(24.0, ge=0, description="Refresh the catalogs automatically when older "
+                                          "than this many hours (first use too); 0 turns it off.")
 
     # --- remote services ------------------------------------------------------
     civitai_base_url: str = "https://civitai.com"
@@ -171,7 +175,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("civitai_base_url", "hf_endpoint", "llm_base_url", "runpod_base_url", "comfy_registry_url",
-                     "pip_index_url")
+                     "pip_index_url", "catalogs_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         """Require http(s) and drop a trailing slash, so URLs can be joined with ``/path``."""

@@ -53,6 +53,8 @@ def _hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
         if name in _SECRET_VARS or (name.startswith("COMFYFIXER_") and name != "COMFYFIXER_HOME"
                                     and name not in ("COMFYFIXER_SHARED", "COMFYFIXER_TEST_CORPORA")):
             monkeypatch.delenv(name, raising=False)
+    # No automatic catalog download (it would try GitHub): tests that want one set their own mirror and age.
+    monkeypatch.setenv("COMFYFIXER_CATALOGS_MAX_AGE_HOURS", "0")
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
 
 

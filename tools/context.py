@@ -58,6 +58,10 @@ class ToolContext(BaseModel):
     use_cache: bool = Field(default=True, description="Read and write the inventory and resolver caches.")
     manager_catalog_dir: Path | None = Field(default=None, description="Folder with ComfyUI-Manager catalog JSON files.")
     manager_wheel_dirs: tuple[Path, ...] = Field(default=(), description="Folders holding a comfyui_manager wheel.")
+    catalogs_url: str = Field(default="https://raw.githubusercontent.com/ltdrdata/ComfyUI-Manager/main",
+                              description="Where ComfyUI-Manager's catalog files are fetched from (a mirror works).")
+    catalogs_max_age_hours: float = Field(default=24.0, description="Refresh the catalogs automatically when "
+                                          "older than this; 0 turns automatic refreshing off.")
 
     # remote services
     civitai_base_url: str = Field(default="https://civitai.com", description="Civitai base URL.")
@@ -126,15 +130,26 @@ class ToolContext(BaseModel):
     def catalog(self) -> ManagerCatalog | None:
         """ComfyUI-Manager's catalogs, or ``None`` when none can be found (capabilities then name
         fewer packs instead of failing; the reason is logged once)."""
-        from comfyfixer.tools.catalogs.manager import load_cached_manager_catalog
+        from comfyfixer.tools.catalogs.manager import load_cached_manager_catalog, manager_cache_dir
+        from comfyfixer.tools.catalogs.refresh import ensure_catalogs
         from comfyfixer.tools.errors import ConfigError
 
         def load() -> ManagerCatalog | None:
+            if self.manager_catalog_dir is None:
+                # First use or stale: fetch (conditionally) before reading; never fails the command.
+                fresh = ensure_catalogs(manager_cache_dir(self.cache_dir), base_url=self.catalogs_url,
+                                        max_age_hours=self.catalogs_max_age_hours, offline=self.offline,
+                                        timeout=self.http_timeout, retries=min(self.http_retries, 1))
+                if fresh.message:
+                    said.append(fresh.message)
             try:
                 return load_cached_manager_catalog(self.cache_dir, self.manager_catalog_dir, self.manager_wheel_dirs)
             except ConfigError:
-                log.warning("ComfyUI-Manager catalogs not found; run `comfyfixer catalogs refresh`")
+                if not said:  # the refresh already said why there are none
+                    log.warning("ComfyUI-Manager catalogs not found; run `comfyfixer catalogs refresh`")
                 return None
+
+        said: list[str] = []
 
         # Keyed by where it is read from: a copied context shares the memo but may point elsewhere.
         where = f"{self.manager_catalog_dir}:{self.manager_wheel_dirs}:{self.cache_dir}"

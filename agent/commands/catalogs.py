@@ -15,26 +15,28 @@ def register(app: typer.Typer) -> None:
 
 @catalogs_app.command("refresh")
 def refresh_command(
-    base_url: str | None = typer.Option(None, "--base-url", help="Where the Manager's JSON files live (raw GitHub by default)."),
+    base_url: str | None = typer.Option(None, "--base-url", help="Where the Manager's JSON files live "
+                                        "(default: the catalogs_url setting, raw GitHub unless set)."),
     json_out: bool = JSON_OUT,
 ) -> int:
     """Download fresh copies of ComfyUI-Manager's catalogs into the cache folder."""
     from comfyfixer.agent.config import load_settings
     from comfyfixer.agent.output import console, emit_json
     from comfyfixer.tools.catalogs.manager import manager_cache_dir
-    from comfyfixer.tools.catalogs.refresh import DEFAULT_BASE_URL, refresh_catalogs
+    from comfyfixer.tools.catalogs.refresh import refresh_catalogs
     from comfyfixer.tools.errors import ConfigError
 
     settings = load_settings()
     if settings.offline:
         raise ConfigError("offline mode is on", hint="unset COMFYFIXER_OFFLINE to refresh catalogs")
-    result = refresh_catalogs(manager_cache_dir(settings.cache_dir), base_url=base_url or DEFAULT_BASE_URL,
+    result = refresh_catalogs(manager_cache_dir(settings.cache_dir), base_url=base_url or settings.catalogs_url,
                               timeout=settings.http_timeout, retries=settings.http_retries)
     if json_out:
         emit_json(result)
     else:
         for name, size in result.files.items():
-            console.print(f"{name}: {size:,} bytes → {result.folder}", markup=False)
+            how = "new" if name in result.changed else "unchanged"
+            console.print(f"{name}: {size:,} bytes ({how}) → {result.folder}", markup=False)
     return 0
 
 

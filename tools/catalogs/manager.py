@@ -33,9 +33,32 @@ log = logging.getLogger(__name__)
 CATALOG_FILES = ("extension-node-map.json", "custom-node-list.json", "model-list.json")
 
 
+POINTER_FILE = "current.json"
+
+
 def manager_cache_dir(cache_dir: Path) -> Path:
-    """Where ``comfyfixer catalogs refresh`` keeps the Manager's JSON files, under a cache folder."""
+    """Where ``comfyfixer catalogs refresh`` keeps the Manager's JSON files, under a cache folder (one
+    folder per version plus the ``current.json`` pointer, see ``tools/catalogs/refresh.py``)."""
     return Path(cache_dir) / "catalogs" / "comfyui-manager"
+
+
+def read_pointer(root: Path) -> dict[str, Any] | None:
+    """The refreshed cache's ``current.json`` (version folder, when it was checked, validators), or None
+    when there is none or it cannot be read."""
+    try:
+        doc = json.loads((Path(root) / POINTER_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) and isinstance(doc.get("version"), str) else None
+
+
+def current_cache_folder(root: Path) -> Path:
+    """The folder holding the current set of refreshed files: the version ``current.json`` names, or
+    ``root`` itself (the layout of earlier releases, which wrote the files there one by one)."""
+    pointer = read_pointer(root)
+    if pointer is not None and pointer["version"].startswith("v-") and "/" not in pointer["version"] and (Path(root) / pointer["version"]).is_dir():
+        return Path(root) / pointer["version"]
+    return Path(root)
 
 
 def load_cached_manager_catalog(
@@ -212,8 +235,8 @@ def find_catalog_source(
         if not (folder / CATALOG_FILES[0]).is_file():
             raise ConfigError(f"{folder} has no {CATALOG_FILES[0]}", hint="point manager_catalog_dir at the folder that holds it")
         return CatalogSource("folder", folder)
-    if cache_dir is not None and (cache_dir / CATALOG_FILES[0]).is_file():
-        return CatalogSource("cache", cache_dir)
+    if cache_dir is not None and (current_cache_folder(cache_dir) / CATALOG_FILES[0]).is_file():
+        return CatalogSource("cache", current_cache_folder(cache_dir))
     pkg = _installed_package_dir()
     if pkg is not None:
         return CatalogSource("package", pkg)

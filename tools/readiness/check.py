@@ -202,7 +202,10 @@ def _check(
             # Said once for the whole check rather than in every workflow.
             for r in results:
                 r.warnings = [w for w in r.warnings if not w.startswith(_NO_CATALOG)]
-            notes.append("ComfyUI-Manager catalogs not loaded: packs were named from the workflows' own hints only")
+            unnamed = sorted({n.class_type for r in results for n in r.missing_node_types if not n.packs})
+            notes.append("ComfyUI-Manager catalogs not loaded: packs were named from the workflows' own hints only"
+                         + (f"; could not name the pack of {len(unnamed)} class(es): {', '.join(unnamed[:8])}"
+                            + (", …" if len(unnamed) > 8 else "") if unnamed else ""))
         t_end = time.perf_counter()
         summary = Summary(
             total=len(results),
