@@ -163,6 +163,10 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(2048, gt=0)
     llm_max_rounds: int = Field(8, gt=0, le=50)
     llm_seed: int = 1234
+    # 0 = learn it from the server (/v1/models, llama.cpp /props, Ollama /api/show), else 16384.
+    llm_context_length: int = Field(0, ge=0)
+    # One cheap probe per endpoint (cached) that detects a server dropping native tools or tool results.
+    llm_probe: bool = True
 
     log_level: str = "WARNING"
 
