@@ -178,8 +178,7 @@ def make_plan(inputs: PlanInputs, ctx: ToolContext, *, pin: bool = True) -> Plan
     else:
         why = "offline" if ctx.offline else "--no-pin: git remotes were not asked"
         for pack in _plan_packs(inputs):
-            pack.check = pack.check or PackCheck(version_source="given" if pack.commit else "unpinned")
-            pack.check.not_checked = why
+            pack.check = PackCheck(version_source="given" if pack.commit else "unpinned", not_checked=why)
     if inputs.comfyui_python is None and ctx.comfyui_python is not None:
         inputs.comfyui_python = str(ctx.comfyui_python)
     policy = PlanPolicy(max_download_bytes=ctx.max_download_bytes, max_total_bytes=ctx.max_total_bytes,
@@ -249,8 +248,9 @@ def pin_packs(inputs: PlanInputs, ctx: ToolContext) -> PlanInputs:
     nodes = _workflow_nodes(inputs.workflows) if packs else []
     registry = None
     for pack in packs:
+        pack.check = None  # found out here, never taken from the inputs
         if pack.commit:
-            pack.check = pack.check or PackCheck(version_source="given")
+            pack.check = PackCheck(version_source="given")
             continue
         recorded = collect_versions(nodes, PackIdentity(pack_id=pack.id, repo_url=pack.reference))
         if registry is None and any(r.kind == "registry" for r in recorded[:1]):
