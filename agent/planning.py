@@ -50,7 +50,8 @@ class PlanFixInput(BaseModel):
 
     paths: list[str] = Field(min_length=1, description="Workflow files (JSON or images embedding one) or folders.")
     resolve: bool = Field(default=True, description="Search catalogs, Hugging Face and Civitai for missing models.")
-    pin: bool = Field(default=True, description="Ask each pack's git remote for the commit to pin it at.")
+    pin: bool = Field(default=True, description="Ask each pack's git remote for the commit to pin it at and check "
+                      "its Python requirements before approval (False: the plan says they were not checked).")
     save: bool = Field(default=True, description="Save the plan file (False: show it only).")
 
 

@@ -43,7 +43,7 @@ def fix_command(
     comfyui: Path | None = COMFYUI,
     inputs: Path | None = typer.Option(None, "--inputs", help="Build the plan from a PlanInputs JSON instead of checking."),
     no_resolve: bool = typer.Option(False, "--no-resolve", help="Do not search online sources; use URLs the workflows carry."),
-    no_pin: bool = typer.Option(False, "--no-pin", help="Do not ask git remotes for the commit to pin packs at."),
+    no_pin: bool = typer.Option(False, "--no-pin", help="Do not ask git remotes for the commit to pin packs at (their requirements are then not checked)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan without saving it."),
     json_out: bool = JSON_OUT,
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when anything is left unresolved."),
