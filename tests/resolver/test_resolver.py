@@ -190,17 +190,20 @@ def test_catalog_refresh_writes_only_valid_json(tmp_path: Path) -> None:
     def good(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=bodies[request.url.path.rsplit("/", 1)[-1]])
 
+    from comfyfixer.tools.catalogs.manager import current_cache_folder
+
     with httpx.Client(transport=httpx.MockTransport(good)) as c:
         res = refresh_catalogs(tmp_path, base_url="https://raw.example.org/", client=c)
-    assert set(res.files) == set(bodies) and (tmp_path / "model-list.json").is_file()
-    before = (tmp_path / "model-list.json").read_bytes()
+    # The set lives in a version folder that current.json names.
+    assert set(res.files) == set(bodies) and (current_cache_folder(tmp_path) / "model-list.json").is_file()
+    before = (current_cache_folder(tmp_path) / "model-list.json").read_bytes()
 
     def html(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, text="<html>rate limited</html>")
 
     with httpx.Client(transport=httpx.MockTransport(html)) as c, pytest.raises(UpstreamError, match="is not JSON"):
         refresh_catalogs(tmp_path, base_url="https://raw.example.org/", client=c)
-    assert (tmp_path / "model-list.json").read_bytes() == before
+    assert (current_cache_folder(tmp_path) / "model-list.json").read_bytes() == before
 
 
 def test_notes_point_at_repos_and_become_evidence(servers: tuple[str, str], tmp_path: Path) -> None:
