@@ -31,6 +31,9 @@ COMMAND_MODULES = [
     "schedule",
     "knowledge",
     "hardware",
+    "fit",
+    "review",
+    "identify",
     "undo",
 ]
 

@@ -356,6 +356,9 @@ CAPABILITY_FUNCTIONS: tuple[tuple[str, str], ...] = (
     ("comfyfixer.tools.imagemeta.reader", "read_image_metadata"),
     ("comfyfixer.tools.reconstruct.tool", "reconstruct_workflow"),
     ("comfyfixer.tools.hardware", "hardware_profile"),
+    ("comfyfixer.tools.fit.capability", "estimate_fit"),
+    ("comfyfixer.tools.review.review", "review_workflow"),
+    ("comfyfixer.tools.identify.capability", "identify_model"),
 )
 
 

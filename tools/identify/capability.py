@@ -1,0 +1,210 @@
+"""``identify_model``: what a model is (family and role) from whatever the user has.
+
+The input is one string; what it is decides where the answer comes from:
+
+* an existing local file → its header (safetensors or GGUF, found by content; weights are never read);
+* a Civitai URL, ``civitai:MODEL``, ``civitai:@VERSION``/``@VERSION`` or an AIR (``urn:air:…:civitai:M@V``)
+  → Civitai's ``baseModel`` and ``type`` (needs the network);
+* a Hugging Face repo or file URL (or ``hf:owner/name[/file]``) → its names;
+* a hash (SHA256, or a short AutoV2/CRC32 kind) → Civitai's by-hash lookup;
+* anything else → a file name, read with the catalogs (official templates, ComfyUI-Manager's list and
+  the knowledge pack say which folder a known file goes in) and the name rules.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from comfyfixer.tools.context import ToolContext
+from comfyfixer.tools.errors import ComfyFixerError, InputError
+from comfyfixer.tools.identify import rules as R
+from comfyfixer.tools.identify.detect import (
+    HEADER_CONFIDENCE,
+    family_from_civitai,
+    family_from_name,
+    finish,
+    identify_header,
+    identify_name,
+)
+from comfyfixer.tools.identify.headers import read_header
+from comfyfixer.tools.identify.models import Candidate, IdentifyInput, ModelIdentity
+from comfyfixer.tools.toolset import capability
+
+log = logging.getLogger(__name__)
+
+_CIVITAI_URL = re.compile(r"civitai\.(?:com|green)/(?:api/download/)?models/(\d+)(?:[^?#]*)?(?:\?(?:.*&)?modelVersionId=(\d+))?",
+                          re.I)
+_CIVITAI_DOWNLOAD = re.compile(r"civitai\.(?:com|green)/api/download/models/(\d+)", re.I)
+_CIVITAI_REF = re.compile(r"^(?:civitai:)?(\d+)?@(\d+)$|^civitai:(\d+)$", re.I)
+_AIR = re.compile(r"urn:air:[^:]+:[^:]+:civitai:(\d+)@(\d+)", re.I)
+_HASH = re.compile(r"^(?:sha256:)?([0-9a-f]{64}|[0-9a-f]{10}|[0-9a-f]{12}|[0-9a-f]{8})$", re.I)
+_HF_REPO = re.compile(r"^(?:hf:|https?://(?:www\.)?(?:huggingface\.co|hf\.co)/)([\w.-]+/[\w.-]+)(?:/(.*))?$", re.I)
+
+
+@capability(command="identify")
+def identify_model(inp: IdentifyInput, ctx: ToolContext) -> ModelIdentity:
+    """Say what a model is: its family (sd15, sdxl, sd35, flux, wan, hunyuan_video, ltxv, qwen_image,
+    hidream, …) and its role (checkpoint, diffusion_model, lora/lycoris, text_encoder, vae, controlnet,
+    upscaler, clip_vision), with a confidence and the evidence.
+
+    Give a local .safetensors/.gguf path (only its header is read: tensor names, shapes, metadata such
+    as a LoRA's ss_base_model_version), a file name, a Civitai model/version URL or id, a Hugging Face
+    repo/file URL, or a SHA256. IDENTIFIED means family and role are known; UNCERTAIN lists competing
+    candidates (or says only one of the two is known) — say so to the user instead of picking one.
+    A file name alone is a hint, not proof.
+    """
+    text = inp.model.strip()
+    if not text:
+        raise InputError("nothing to identify", hint="give a model file, a file name, a URL or a hash")
+    path = Path(text).expanduser()
+    if "\n" not in text and len(text) < 4096 and path.is_file():
+        return identify_file(path)
+    civitai = _civitai_ref(text)
+    if civitai is not None:
+        return _from_civitai(ctx, *civitai, given=text)
+    hf = _HF_REPO.match(text)
+    if hf:
+        return _from_hf(hf.group(1), hf.group(2) or "", text)
+    match = _HASH.match(text)
+    if match:
+        return _from_hash(ctx, match.group(1).lower())
+    return _from_name(ctx, text)
+
+
+def identify_file(path: Path) -> ModelIdentity:
+    """A local file by its header; a file whose header cannot be read falls back to its name."""
+    try:
+        header = read_header(path)
+    except (InputError, OSError) as exc:
+        ident = identify_name(path.name, source="file name (header not readable)")
+        ident.evidence.insert(0, f"header not read: {exc}")
+        return finish(ident)
+    ident = identify_header(header, path.name)
+    named, pattern = family_from_name(path.name)
+    if ident.family is None and named and (not ident.families_using or named in ident.families_using):
+        ident.family = named
+        ident.confidence = min(ident.confidence or HEADER_CONFIDENCE, 0.8)
+        ident.evidence.append(f"the header fits several families; the name matches /{pattern}/: {named}")
+    elif named and ident.family and named != ident.family:
+        ident.evidence.append(f"note: the file name suggests {named}, the header says {ident.family} (the header wins)")
+    return finish(ident)
+
+
+# --- catalogs and names ----------------------------------------------------------------------------
+def _catalog_folder(ctx: ToolContext, name: str) -> tuple[str | None, str | None]:
+    """The folder the official templates / Manager's list / knowledge notes file ``name`` under."""
+    from comfyfixer.tools.catalogs.model_index import build_model_index, find_template_dirs
+
+    index = ctx.memo("identify:model-index", lambda: build_model_index(ctx.catalog(), find_template_dirs()))
+    folders = [c.folder for c in index.lookup(name) if c.folder]
+    if folders:
+        best = max(set(folders), key=folders.count)
+        return best, "the official templates / ComfyUI-Manager's model list"
+    notes = ctx.notes()
+    for hint in notes.lookup(name) if notes else []:
+        if hint.folder:
+            return hint.folder, f"the knowledge pack ({hint.path})"
+    return None, None
+
+
+def _from_name(ctx: ToolContext, name: str) -> ModelIdentity:
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    folder, why = _catalog_folder(ctx, base)
+    return identify_name(base, folder=folder, folder_source=why)
+
+
+def _from_hf(repo: str, rest: str, given: str) -> ModelIdentity:
+    from comfyfixer.tools.huggingface.client import parse_hf_url
+
+    parsed = parse_hf_url(given) if given.lower().startswith("http") else None
+    file = parsed[2] if parsed else rest.split("/", 2)[-1] if rest.startswith(("resolve/", "blob/")) else rest
+    name = file.rsplit("/", 1)[-1] if file else repo
+    ident = identify_name(name, source="Hugging Face names")
+    if ident.family is None:
+        family, pattern = family_from_name(repo)
+        if family:
+            ident.family = family
+            ident.evidence.append(f"the repository id {repo!r} matches /{pattern}/")
+    ident.evidence.insert(0, f"Hugging Face repository {repo}" + (f", file {file}" if file else ""))
+    return finish(ident)
+
+
+# --- Civitai ---------------------------------------------------------------------------------------
+def _civitai_ref(text: str) -> tuple[int | None, int | None] | None:
+    """(model id, version id) named by a Civitai URL, AIR or ``civitai:`` reference."""
+    m = _AIR.search(text)
+    if m:
+        return int(m.group(1)), int(m.group(2))
+    m = _CIVITAI_DOWNLOAD.search(text)
+    if m:
+        return None, int(m.group(1))
+    m = _CIVITAI_URL.search(text)
+    if m:
+        return int(m.group(1)), int(m.group(2)) if m.group(2) else None
+    m = _CIVITAI_REF.match(text)
+    if m:
+        if m.group(3):
+            return int(m.group(3)), None
+        return int(m.group(1)) if m.group(1) else None, int(m.group(2))
+    return None
+
+
+def _offline(name: str, what: str) -> ModelIdentity:
+    ident = ModelIdentity(status="UNKNOWN", source="Civitai", name=name)
+    ident.evidence.append(f"{what} needs Civitai, and the network is off (offline mode)")
+    return finish(ident)
+
+
+def _version_identity(version: Any, model_type: str | None, file: Any, *, given: str, how: str) -> ModelIdentity:
+    name = (file.name if file is not None and getattr(file, "name", None) else None) or version.name or given
+    ident = ModelIdentity(status="UNKNOWN", source=f"Civitai {how}", name=str(name))
+    family = family_from_civitai(version.base_model)
+    role = R.CIVITAI_TYPE_ROLE.get((model_type or "").lower(), "unknown")
+    ident.family, ident.role = family, role
+    ident.base_model = version.base_model
+    ident.civitai_version_id = version.id
+    ident.trained_words = list(version.trained_words)
+    ident.sha256 = file.sha256 if file is not None else None
+    ident.evidence.append(f"Civitai version {version.id}: baseModel {version.base_model!r}, type {model_type!r}")
+    if role == "checkpoint":
+        ident.evidence.append("Civitai's 'Checkpoint' also covers diffusion-model-only uploads; the header tells")
+    ident.confidence = 0.95 if how == "by hash" else 0.9
+    if family is None and version.base_model:
+        ident.evidence.append(f"no family rule for Civitai's base model {version.base_model!r}")
+    return finish(ident)
+
+
+def _from_civitai(ctx: ToolContext, model_id: int | None, version_id: int | None, *, given: str) -> ModelIdentity:
+    client = ctx.civitai()
+    if client is None:
+        return _offline(given, "a Civitai id")
+    try:
+        if version_id is not None:
+            version = client.get_version(version_id)
+            model_type = version.model.type if version.model else None
+        else:
+            assert model_id is not None
+            model = client.get_model(model_id)
+            if not model.model_versions:
+                raise InputError(f"Civitai model {model_id} has no published version")
+            version, model_type = model.model_versions[0], model.type
+    except ComfyFixerError:
+        raise
+    primary = next((f for f in version.files if getattr(f, "primary", False)), version.files[0] if version.files else None)
+    return _version_identity(version, model_type, primary, given=given, how="version" if version_id else "model")
+
+
+def _from_hash(ctx: ToolContext, value: str) -> ModelIdentity:
+    client = ctx.civitai()
+    if client is None:
+        return _offline(value, "a hash lookup")
+    version, file = client.by_hash(value)
+    model_type = version.model.type if version.model else None
+    ident = _version_identity(version, model_type, file, given=value, how="by hash")
+    if len(value) < 64:
+        ident.candidates = ident.candidates or [Candidate(family=ident.family, role=ident.role, confidence=0.7,
+                                                          why="a short hash can collide; give the SHA256 to be sure")]
+    return ident
