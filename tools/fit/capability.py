@@ -1,0 +1,80 @@
+"""The ``estimate_fit`` capability: one workflow's VRAM need against this GPU or a target."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from comfyfixer.tools.context import ToolContext
+from comfyfixer.tools.fit.estimate import FitSources, estimate
+from comfyfixer.tools.fit.families import GiB
+from comfyfixer.tools.fit.models import FitInput, FitReport
+from comfyfixer.tools.toolset import capability
+
+log = logging.getLogger(__name__)
+
+
+def fit_sources(ctx: ToolContext) -> FitSources:
+    """Where sizes come from for this context: the ComfyUI folder's model directories, the
+    Manager catalog's sizes and the knowledge pack's (built once per context)."""
+
+    def build() -> FitSources:
+        import comfyfixer.knowledge as knowledge
+        from comfyfixer.tools.catalogs.model_index import build_model_index
+        from comfyfixer.tools.fit.sizes import knowledge_sizes
+        from comfyfixer.tools.inventory.folders import default_folder_paths
+
+        dirs = default_folder_paths(ctx.comfyui_dir) if ctx.comfyui_dir else {}
+        catalog = ctx.catalog()
+        index = build_model_index(catalog, []) if catalog is not None else None
+        return FitSources(model_dirs=dirs, catalog_lookup=index.lookup if index is not None else None,
+                          knowledge=knowledge_sizes(Path(next(iter(knowledge.__path__)))))
+
+    src: FitSources = ctx.memo(f"fit-sources:{ctx.comfyui_dir}", build)
+    return src
+
+
+def machine_vram(ctx: ToolContext) -> tuple[int | None, str]:
+    """This machine's usable VRAM in bytes (the running ComfyUI's device first), memoised per context."""
+    from comfyfixer.tools.hardware import HardwareInput, best_vram_mb, hardware_profile
+
+    def measure() -> tuple[int | None, str]:
+        mb, where = best_vram_mb(hardware_profile(HardwareInput(include_disk=False), ctx))
+        return (mb * 1024 * 1024 if mb else None), where
+
+    found: tuple[int | None, str] = ctx.memo("fit-machine-vram", measure)
+    return found
+
+
+def fit_loaded(path: Path, inp: FitInput, ctx: ToolContext) -> FitReport:
+    """The estimate for one workflow file (the library form, for the eval and reports)."""
+    from comfyfixer.tools.workflow.inspect import inspect_loaded
+    from comfyfixer.tools.workflow.loader import load_workflow
+
+    schemas = ctx.schemas()
+    loaded = load_workflow(path)
+    inspection = inspect_loaded(loaded, schemas=schemas, catalog=None)
+    vram: int | None
+    if inp.vram_gb is not None:
+        vram, where = int(inp.vram_gb * GiB), f"--vram {inp.vram_gb:g} GB"
+    else:
+        vram, where = machine_vram(ctx)
+    return estimate(str(path), loaded.graph, inspection.models, schemas, fit_sources(ctx), vram, where)
+
+
+@capability(command="fit")
+def estimate_fit(inp: FitInput, ctx: ToolContext) -> FitReport:
+    """Estimate whether a workflow fits a GPU's VRAM, explained stage by stage: the weights each
+    loader keeps resident (exact parameter bytes from safetensors/GGUF headers of files in the
+    ComfyUI folder, else the size the workflow's notes, the model catalog or the knowledge pack
+    give), which models ComfyUI offloads between stages (text encoders, CLIP vision, VAE), the
+    sampling working set from resolution × frames × batch and the family's latent format, and the
+    VAE decode buffer (tiled or not). Answers FITS, FITS_OFFLOAD (runs with ComfyUI's weight
+    streaming, --lowvram/--novram, at an estimated slowdown) or DOES_NOT_FIT, with the numbers.
+    vram_gb sizes for a target card (8 for an 8 GB GPU); without it, this machine's GPU. Reads only."""
+    path = Path(inp.path).expanduser()
+    if not path.is_file():
+        from comfyfixer.tools.errors import InputError
+
+        raise InputError(f"{path}: no such workflow file", hint="give the path of a workflow JSON or an image that embeds one")
+    return fit_loaded(path, inp, ctx)
