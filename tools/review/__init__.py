@@ -1,0 +1,10 @@
+"""Workflow review and diff: what a workflow does and how two versions differ (no language model).
+
+``review.py`` holds the ``review_workflow`` capability, ``diff.py`` ``diff_workflows``; ``families.py``
+names model families from file names, ``ranges.py`` reads the knowledge pack's recommended sampling
+ranges, ``graphfacts.py`` the graph facts both use, ``render.py`` their Markdown.
+"""
+
+from comfyfixer.tools.review.models import Finding, ReviewInput, WorkflowReview
+
+__all__ = ["Finding", "ReviewInput", "WorkflowReview"]

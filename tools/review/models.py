@@ -1,0 +1,108 @@
+"""Typed results of ``review_workflow`` and ``diff_workflows``."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Level = Literal["info", "warning", "risk"]
+
+
+class ReviewInput(BaseModel):
+    """Arguments of the ``review_workflow`` capability."""
+
+    path: str = Field(description="Path of a workflow JSON (UI or API) or an image (PNG/WebP/JPEG) that embeds one.")
+    object_info: str | None = Field(
+        None, description="Node schemas: a saved object_info JSON file or a ComfyUI URL. Default: the configured "
+        "ComfyUI's, else the bundled core schemas.")
+    readiness: bool = Field(
+        True, description="Also check what is missing on the configured ComfyUI (skipped when none is configured).")
+
+
+class Finding(BaseModel):
+    """One observation: a parameter outside its family's range, a risk, or a note."""
+
+    level: Level = Field(description="info (worth knowing), warning (likely a mistake), risk (may break or mislead).")
+    code: str = Field(description="A stable short name, e.g. cfg-range, steps-low, muted-branch, never-saved.")
+    message: str
+    node_id: str | None = None
+    source: str | None = Field(None, description="Knowledge-pack section the advice comes from (doc#heading).")
+
+
+class ModelRole(BaseModel):
+    """A model file the workflow loads and what it is for."""
+
+    filename: str
+    folder: str | None = None
+    role: str = Field(description="base model, diffusion model, text encoder, VAE, LoRA, ControlNet, upscaler, ...")
+    family: str | None = Field(None, description="Family id (see tools/review/families.py), when the name says.")
+    precision: str | None = Field(None, description="fp32, fp16, bf16, fp8, int8, GGUF, nf4, fp4 — from the file name.")
+    node_id: str = ""
+    class_type: str = ""
+    active: bool = True
+    strength_model: float | None = Field(None, description="LoRA strength on the model, when a LoRA.")
+    strength_clip: float | None = Field(None, description="LoRA strength on the text encoder, when given.")
+
+
+class OutputNode(BaseModel):
+    """A node that ends a branch."""
+
+    node_id: str
+    class_type: str
+    kind: str = Field(description="image, video, audio, 3d, vector or text.")
+    saves: bool = Field(description="Writes a file (Save…), rather than only previewing.")
+    active: bool = True
+
+
+class SamplerSetting(BaseModel):
+    """The sampling values one node carries (KSampler, BasicScheduler, CFGGuider, RandomNoise, …)."""
+
+    node_id: str
+    class_type: str
+    values: dict[str, Any] = Field(default_factory=dict)
+    seed_control: str | None = Field(None, description="fixed/randomize/increment/decrement (UI workflows only).")
+
+
+class Resolution(BaseModel):
+    """A latent or image size the workflow sets."""
+
+    node_id: str
+    class_type: str
+    width: int
+    height: int
+    frames: int | None = None
+    batch: int | None = None
+
+
+class Readiness(BaseModel):
+    """What the configured ComfyUI lacks for this workflow (from ``check_workflows``)."""
+
+    checked: bool
+    status: str | None = Field(None, description="runnable, missing or invalid.")
+    missing_nodes: list[str] = Field(default_factory=list)
+    missing_models: list[str] = Field(default_factory=list)
+    note: str = ""
+
+
+class WorkflowReview(BaseModel):
+    """What a workflow does, with which models and settings, and what may go wrong."""
+
+    path: str
+    format: str
+    task: str = Field(description="The main task, e.g. text-to-image, image-to-video, inpaint, upscale, text-to-audio.")
+    medium: str = Field(description="What the main output is: image, video, audio, 3d, vector, text, or none.")
+    techniques: list[str] = Field(default_factory=list,
+                                  description="Conditioning and passes: ControlNet, IP-Adapter, LoRA, face detail, ...")
+    family: str | None = Field(None, description="The main model family id, when the workflow loads a known model.")
+    family_label: str | None = Field(None, description="The family's display name.")
+    families: list[str] = Field(default_factory=list, description="Every family the workflow's models belong to.")
+    api_nodes: list[str] = Field(default_factory=list, description="Paid API node classes (run remotely, need credits).")
+    models: list[ModelRole] = Field(default_factory=list)
+    outputs: list[OutputNode] = Field(default_factory=list)
+    media_inputs: list[str] = Field(default_factory=list, description="Loaded media: image, video, audio, mask.")
+    samplers: list[SamplerSetting] = Field(default_factory=list)
+    resolutions: list[Resolution] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    readiness: Readiness = Field(default_factory=lambda: Readiness(checked=False, status=None))
+    summary: str = Field("", description="One sentence: task, family, main settings.")
