@@ -7,6 +7,7 @@ is cheap.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import secrets
@@ -16,18 +17,26 @@ from pathlib import Path
 from typing import Any
 
 from comfyfixer.agent.config import Settings
-from comfyfixer.agent.orchestrator.adapter import RunState, make_qwen_tool
+from comfyfixer.agent.orchestrator.adapter import MAX_RESULT_CHARS, RunState, make_qwen_tool
 from comfyfixer.agent.orchestrator.conversation import Conversation
-from comfyfixer.agent.orchestrator.llm import make_llm, prepare_runtime
-from comfyfixer.agent.orchestrator.prompts import guess_task, system_prompt
+from comfyfixer.agent.orchestrator.evidence import content_free, planted_instructions, summarize_trace
+from comfyfixer.agent.orchestrator.first_step import FirstCall, plan_first_steps
+from comfyfixer.agent.orchestrator.llm import DEFAULT_CONTEXT, make_llm, prepare_runtime
+from comfyfixer.agent.orchestrator.probe import ServerTraits, probe_server
+from comfyfixer.agent.orchestrator.prompts import TASK_TOOLS, guess_task, system_prompt
 from comfyfixer.agent.orchestrator.records import AgentAnswer, ProposedAction, ToolCallRecord, Usage
 from comfyfixer.agent.orchestrator.status import STATUS_LINE, decide
+from comfyfixer.agent.orchestrator.toolcalls import extract_calls, match_name
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.errors import ApprovalError, ComfyFixerError
 from comfyfixer.tools.toolset import Registry
 
 log = logging.getLogger(__name__)
 
+PLANTED_NOTICE = (
+    "Note: this workflow contains text addressed to an AI assistant (in its Note nodes). It was treated "
+    "as data and ignored; nothing it asked for was done."
+)
 TextCallback = Callable[[str], None]
 ToolStartCallback = Callable[[str, Any], None]
 ToolEndCallback = Callable[[ToolCallRecord], None]
@@ -81,6 +90,8 @@ class _TextStreamer:
         if self.sink is None:
             return
         done = self.emitted.get(key, 0)
+        if not final and not done and text.lstrip().startswith(("{", "[", "```", "<")):
+            return  # may be a tool call written as text (JSON, a fence, a tag): wait for the whole reply
         cut = len(text) if final else self._safe_end(text)
         if cut <= done or "<tool_call" in text[done:cut]:
             return
@@ -117,6 +128,8 @@ class Orchestrator:
         self.ctx = ctx or services.build_context(settings)
         self.registry = registry if registry is not None else services.registry()
         self.max_rounds = settings.llm_max_rounds
+        self._traits: ServerTraits | None = None
+        self._notices: list[str] = []
         prepare_runtime(settings.cache_dir / "qwen-agent")
 
     # --- one question -----------------------------------------------------------
@@ -146,13 +159,18 @@ class Orchestrator:
         usage = Usage()
         state = RunState(on_tool_start=on_tool_start, on_tool_end=on_tool_end)
         task = task or guess_task(question)
-        agent = self._make_agent(state, usage, task)
+        native, context_length = self._server_mode()
+        state.result_chars = result_budget(context_length, self.settings.llm_max_tokens)
+        first = plan_first_steps(question, files, task, self.registry.names())
+        agent = self._make_agent(state, usage, task, first, native=native, context_length=context_length)
         user_text = question
         if files:
             listed = "\n".join(f"- {Path(f).expanduser()}" for f in files)
             user_text += f"\n\nFiles the user attached (read them with the tools):\n{listed}"
         history = list(conversation.messages) if conversation else []
-        messages = [*history, {"role": "user", "content": user_text}]
+        user_msg = {"role": "user", "content": user_text}
+        first_msgs = run_first_steps(agent, first, state)
+        messages = [*history, user_msg, *first_msgs]
 
         streamer = _TextStreamer(on_text)
         response: list[dict[str, Any]] = []
@@ -180,21 +198,36 @@ class Orchestrator:
         final = ""
         if response and response[-1].get("role") == "assistant" and not response[-1].get("function_call"):
             final = _text(response[-1].get("content"))
-            streamer.update(len(response) - 1, final, final=True)
-        verdict = decide(final, state.trace, budget_exhausted=budget_exhausted, failure=failure)
+            if not content_free(final):
+                streamer.update(len(response) - 1, final, final=True)
+        verdict = decide(final, state.trace, budget_exhausted=budget_exhausted, failure=failure, question=question)
+        status, text, reason = verdict.status, verdict.answer, verdict.reason
+        if content_free(text):
+            # Nothing the tools found is thrown away: an empty reply becomes a summary of the results.
+            reason = reason or "the model's final reply had no answer text"
+            text = summarize_trace(state.trace, reason)
+            if status == "OK":
+                status, reason = "UNCERTAIN", "the model's final reply had no answer text; this summarises the tool results"
+            if on_text is not None:
+                on_text(text + "\n")
+        if planted_instructions(state.trace) and not re.search(r"instruction|addressed to", text, re.I):
+            text += "\n\n" + PLANTED_NOTICE
+            if on_text is not None:
+                on_text(PLANTED_NOTICE + "\n")
         answer = AgentAnswer(
-            status=verdict.status,
-            answer=verdict.answer or _fallback_answer(verdict.reason, state.trace),
-            reason=verdict.reason,
+            status=status,
+            answer=text,
+            reason=reason,
             candidates=verdict.candidates,
             evidence=verdict.evidence,
             tool_calls=state.trace,
             proposals=state.proposals,
             usage=usage,
+            notices=list(self._notices),
             conversation_id=conversation.id if conversation else None,
         )
         if conversation is not None:
-            conversation.append_turn(question, [messages[-1], *response], answer)
+            conversation.append_turn(question, [user_msg, *first_msgs, *response], answer)
         return answer
 
     # --- approvals --------------------------------------------------------------
@@ -221,15 +254,57 @@ class Orchestrator:
         return rec
 
     # --- internals --------------------------------------------------------------
-    def _make_agent(self, state: RunState, usage: Usage, task: str | None) -> Any:
+    def _server_mode(self) -> tuple[bool, int]:
+        """Whether to use native tool calls, and the context length, for this endpoint (probed once).
+
+        A server found to drop native tools or tool results gets prompt-based calls instead, with a
+        one-line notice (logged, and kept on every answer of this orchestrator).
+        """
+        settings = self.settings
+        if self._traits is None:
+            wants_ctx = settings.llm_context_length == 0
+            if settings.llm_probe and (settings.llm_native_tools or wants_ctx):
+                self._traits = probe_server(settings.llm_base_url, settings.llm_model, settings.secret("llm_api_key"),
+                                            settings.cache_dir, timeout=min(settings.llm_timeout, 30.0),
+                                            check_tools=settings.llm_native_tools)
+            else:
+                self._traits = ServerTraits()
+            if settings.llm_native_tools and self._traits.native_tools_broken:
+                what = "tools" if self._traits.drops_tools else "tool results"
+                notice = (f"The model server at {settings.llm_base_url} drops native {what} from the prompt; "
+                          "using prompt-based tool calls instead.")
+                log.warning(notice)
+                self._notices.append(notice)
+        native = settings.llm_native_tools and not self._traits.native_tools_broken
+        context = settings.llm_context_length or self._traits.context_length or DEFAULT_CONTEXT
+        return native, context
+
+    def _offered(self, task: str | None, first: Sequence[FirstCall]) -> tuple[Registry, bool]:
+        """The tools offered for ``task`` and whether their descriptions are shortened.
+
+        A main task gets its subset from ``prompts.TASK_TOOLS`` (plus any tool the first step used), with
+        short descriptions; anything else gets every registered tool, described in full.
+        """
+        if task in TASK_TOOLS:
+            names = list(dict.fromkeys([*TASK_TOOLS[task], *(c.tool for c in first)]))
+            sub = self.registry.subset(n for n in names if n in self.registry)
+            if len(sub):
+                return sub, True
+        return self.registry, False
+
+    def _make_agent(self, state: RunState, usage: Usage, task: str | None, first: Sequence[FirstCall] = (), *,
+                    native: bool | None = None, context_length: int | None = None) -> Any:
         """A qwen-agent ``FnCallAgent`` for one run: our tools wrapped by the adapter, the LLM with the wire
-        fixes, the task's system prompt, and hooks that enforce the round budget, stop on an empty reply and
-        answer calls to unknown tools with the list of valid names.
+        fixes, the task's system prompt, and hooks that enforce the round budget, stop on an empty reply,
+        turn tool calls written as text (or with a near-miss name) into real calls, and answer calls to
+        unknown tools with the list of valid names.
         """
         from qwen_agent.agents import FnCallAgent
 
         registry, max_rounds = self.registry, self.max_rounds
-        tools = [make_qwen_tool(spec, registry, self.ctx, state) for spec in registry]
+        offered, short = self._offered(task, first)
+        tools = [make_qwen_tool(spec, registry, self.ctx, state, short=short) for spec in offered]
+        names = offered.names()
 
         class _Agent(FnCallAgent):
             def __init__(self, **kw: Any) -> None:
@@ -244,16 +319,16 @@ class Orchestrator:
                 if state.turn >= max_rounds:
                     raise _BudgetExhausted
                 state.turn += 1
-                return _watch_empty(super()._call_llm(*args, **kw), state)
+                return _watch_empty(_repair_calls(super()._call_llm(*args, **kw), names, state), state)
 
             def _call_tool(self, tool_name: str, tool_args: Any = "{}", **kw: Any) -> Any:
                 if tool_name not in self.function_map:
-                    return _unknown_tool(state, tool_name, tool_args, registry.names())
+                    return _unknown_tool(state, tool_name, tool_args, names)
                 return super()._call_tool(tool_name, tool_args, **kw)
 
         return _Agent(
             function_list=tools,
-            llm=make_llm(self.settings, usage),
+            llm=make_llm(self.settings, usage, native=native, context_length=context_length),
             system_message=system_prompt(max_rounds=max_rounds, task=task),
             name=None,
         )
@@ -283,6 +358,70 @@ class Orchestrator:
         return f"the model server failed: {str(exc).strip()[:200]}"
 
 
+def result_budget(context_length: int, max_tokens: int) -> int:
+    """Characters one tool result may take: a share of what the context leaves after the reply's room
+    and about 1,500 tokens of system prompt and schemas (3 characters a token; about three results)."""
+    free_tokens = context_length - min(max_tokens, context_length // 2) - 1500
+    return max(1500, min(MAX_RESULT_CHARS, free_tokens))
+
+
+def run_first_steps(agent: Any, calls: Sequence[FirstCall], state: RunState) -> list[dict[str, Any]]:
+    """Run the first-step ``calls`` through the agent's own tools (so ``Registry.call`` validates them and
+    the trace records them, at turn 0) and return them as assistant tool calls plus tool results, in
+    qwen-agent's message form: both tool modes then show them to the model like its own calls.
+    """
+    messages: list[dict[str, Any]] = []
+    for i, call in enumerate(calls, 1):
+        tool = agent.function_map.get(call.tool)
+        if tool is None:
+            continue
+        args = json.dumps(call.arguments, ensure_ascii=False)
+        result = tool.call(args)
+        fid = f"first_{i}"
+        messages.append({"role": "assistant", "content": "", "function_call": {"name": call.tool, "arguments": args},
+                         "extra": {"function_id": fid}})
+        messages.append({"role": "function", "name": call.tool, "content": result, "extra": {"function_id": fid}})
+    return messages
+
+
+def repair_calls(messages: list[Any], names: Sequence[str], turn: int) -> list[Any] | None:
+    """``messages`` (one LLM reply) with tool calls written as text made real and near-miss names fixed;
+    None when nothing needed repair. See ``toolcalls.py`` for the shapes."""
+    from qwen_agent.llm.schema import FunctionCall, Message
+
+    out: list[Any] = []
+    changed = False
+    for msg in messages:
+        fc = msg.function_call if isinstance(msg, Message) else None
+        if isinstance(msg, Message) and msg.role == "assistant" and fc is not None:
+            real = match_name(fc.name, names)
+            if real and real != fc.name:
+                msg = Message(role="assistant", content=msg.content or "", extra=msg.extra,
+                              function_call=FunctionCall(name=real, arguments=fc.arguments))
+                changed = True
+            out.append(msg)
+            continue
+        calls = extract_calls(_text(msg.content), names) if isinstance(msg, Message) and msg.role == "assistant" else []
+        if not calls:
+            out.append(msg)
+            continue
+        changed = True
+        for j, (name, args) in enumerate(calls):
+            out.append(Message(role="assistant", content="", function_call=FunctionCall(name=name, arguments=args),
+                               extra={"function_id": f"call_{turn}_{j}"}))
+    return out if changed else None
+
+
+def _repair_calls(stream: Any, names: Sequence[str], state: RunState) -> Any:
+    """Pass the LLM stream through; once it ends, yield the reply once more with its calls repaired."""
+    last: list[Any] = []
+    for last in stream:
+        yield last
+    fixed = repair_calls(last, names, state.turn)
+    if fixed is not None:
+        yield fixed
+
+
 def _watch_empty(stream: Any, state: RunState) -> Any:
     """Pass the LLM stream through and record whether its final reply had neither text nor a tool call."""
     last: list[Any] = []
@@ -307,26 +446,37 @@ def _unknown_tool(state: RunState, name: str | None, args: Any, valid: list[str]
     return json.dumps({"ok": False, "error": error})
 
 
-def _fallback_answer(reason: str | None, trace: list[ToolCallRecord]) -> str:
-    """The answer text when the model gave none: the reason and the tool calls made so far."""
-    lines = [f"No final answer: {reason or 'unknown reason'}."]
-    if trace:
-        lines.append("Tool calls so far: " + ", ".join(f"{r.tool} ({r.status})" for r in trace) + ".")
-    return "\n".join(lines)
+def _message_tokens(msg: Any, count: Callable[[str], int]) -> int:
+    get = msg.get if hasattr(msg, "get") else lambda k, d=None: getattr(msg, k, d)
+    fc = get("function_call")
+    call_text = json.dumps(fc if isinstance(fc, dict) else (fc.model_dump() if fc is not None else ""), default=str)
+    return count(_text(get("content"))) + (count(call_text) if fc else 0)
 
 
-def _estimate_usage(usage: Usage, agent: Any, messages: list[dict[str, Any]], response: list[dict[str, Any]]) -> None:
-    """Rough token counts with qwen-agent's bundled tokenizer when the server reports none: every
-    call re-sends the system prompt, the tool schemas and the history so far."""
-    import json
-
+def _estimate_usage(usage: Usage, agent: Any, messages: list[Any], response: list[Any]) -> None:
+    """Token counts with qwen-agent's bundled tokenizer when the server reports none (``source`` is then
+    ``estimated``). Every LLM call re-sends the system prompt, the tool schemas and the history so far;
+    only the assistant's own messages (text and tool calls) are completions — tool results are input to
+    the next call, not output.
+    """
     from qwen_agent.utils.tokenization_qwen import count_tokens
 
     functions = [tool.function for tool in agent.function_map.values()]
     base = count_tokens(str(agent.system_message or "")) + count_tokens(json.dumps(functions, ensure_ascii=False))
-    base += count_tokens(json.dumps(messages, ensure_ascii=False, default=str))
-    produced = count_tokens(json.dumps(response, ensure_ascii=False, default=str))
-    calls = max(1, usage.llm_calls)
-    usage.prompt_tokens = base * calls + produced * (calls - 1) // 2
-    usage.completion_tokens = produced
-    usage.source = "estimated"
+    context = sum(_message_tokens(m, count_tokens) for m in messages)
+    prompt = completion = calls = 0
+    in_reply = False
+    for msg in response:
+        tokens = _message_tokens(msg, count_tokens)
+        if (msg.get("role") if hasattr(msg, "get") else msg.role) == "assistant":
+            if not in_reply:  # a new LLM call starts: it reads everything so far
+                prompt += base + context
+                calls += 1
+                in_reply = True
+            completion += tokens
+        else:
+            in_reply = False
+        context += tokens
+    # calls that produced no message (an empty reply) still read the whole prompt
+    prompt += max(0, usage.llm_calls - calls) * (base + context)
+    usage.prompt_tokens, usage.completion_tokens, usage.source = prompt, completion, "estimated"

@@ -40,20 +40,32 @@ def prepare_runtime(workspace: Path) -> None:
     os.environ.setdefault("QWEN_AGENT_MAX_LLM_CALL_PER_RUN", _QWEN_CALL_CEILING)
 
 
-def llm_config(settings: Settings) -> dict[str, Any]:
+DEFAULT_CONTEXT = 16384
+
+
+def input_budget(context_length: int, max_tokens: int) -> int:
+    """How many prompt tokens fit: the context minus the reply's room, with a small safety margin."""
+    return max(1024, context_length - min(max_tokens, context_length // 2) - 256)
+
+
+def llm_config(settings: Settings, *, native: bool | None = None, context_length: int | None = None) -> dict[str, Any]:
     """The qwen-agent LLM config for ``settings`` (OpenAI-compatible server; Ollama by default).
 
-    ``use_raw_api`` follows ``settings.llm_native_tools`` (the server's own tool calls) and otherwise
-    qwen-agent writes the tools into the prompt in the ``nous`` format. A missing key becomes a placeholder,
-    since local servers need none but the client requires one.
+    ``use_raw_api`` follows ``native`` (default ``settings.llm_native_tools``: the server's own tool calls,
+    with ``tool_choice: "auto"`` sent explicitly — llama-cpp-python drops the tools without it) and
+    otherwise qwen-agent writes the tools into the prompt in the ``nous`` format. qwen-agent trims older
+    history to fit ``context_length`` (default 16k) minus the reply's room. A missing key becomes a
+    placeholder, since local servers need none but the client requires one.
     """
-    return {
+    native = settings.llm_native_tools if native is None else native
+    context_length = context_length or settings.llm_context_length or DEFAULT_CONTEXT
+    cfg = {
         "model": settings.llm_model,
         "model_server": settings.llm_base_url,
         "model_type": "oai",
         "api_key": settings.secret("llm_api_key") or _PLACEHOLDER_KEY,
         "generate_cfg": {
-            "use_raw_api": settings.llm_native_tools,
+            "use_raw_api": native,
             # 'qwen' is broken in 0.0.34 (IndexError on an empty first delta); nous is not.
             "fncall_prompt_type": "nous",
             "max_retries": 0,
@@ -61,19 +73,21 @@ def llm_config(settings: Settings) -> dict[str, Any]:
             "seed": settings.llm_seed,
             "temperature": settings.llm_temperature,
             "max_tokens": settings.llm_max_tokens,
-            # qwen-agent trims older history beyond this. The system prompt plus the tool schemas
-            # take about 5k tokens, so servers need a context of 16k or more (Ollama: set
-            # OLLAMA_CONTEXT_LENGTH; its default silently cuts the prompt).
-            "max_input_tokens": 24000,
+            # qwen-agent trims older history beyond this (Ollama: set OLLAMA_CONTEXT_LENGTH; its
+            # default silently cuts the prompt, and the engine cannot see that it did).
+            "max_input_tokens": input_budget(context_length, settings.llm_max_tokens),
         },
     }
+    if native:
+        cfg["generate_cfg"]["tool_choice"] = "auto"
+    return cfg
 
 
-def make_llm(settings: Settings, usage: Usage) -> Any:
+def make_llm(settings: Settings, usage: Usage, *, native: bool | None = None, context_length: int | None = None) -> Any:
     """A qwen-agent chat model bound to ``settings``; token usage is added to ``usage``."""
     prepare_runtime(settings.cache_dir / "qwen-agent")
     cls = _strict_oai_class()
-    return cls(llm_config(settings), usage)
+    return cls(llm_config(settings, native=native, context_length=context_length), usage)
 
 
 def fix_tool_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -18,6 +18,16 @@ TASKS = {
     "explain_tune": "task_explain_tune",
     "rebuild_image": "task_rebuild_image",
 }
+# The tools each main task offers the model (a registry subset, in this order). Fewer, shorter schemas
+# keep the prompt small enough for a local model's context and prompt-processing speed; a general
+# question still gets every tool.
+TASK_TOOLS: dict[str, list[str]] = {
+    "make_runnable": ["inspect_workflow", "check_workflows", "resolve_model", "resolve_node", "plan_fix",
+                      "search_knowledge"],
+    "explain_tune": ["inspect_workflow", "search_knowledge", "hardware_profile", "resolve_model"],
+    "rebuild_image": ["read_image_metadata", "reconstruct_workflow", "inspect_workflow", "resolve_model",
+                      "search_knowledge"],
+}
 # Words that point at one of the three main tasks; the first match wins.
 _TASK_HINTS = (
     ("rebuild_image", re.compile(r"\b(rebuild|reconstruct|recreate)\b.*\b(image|png|picture|photo)\b|behind this image", re.I)),

@@ -83,6 +83,7 @@ class AgentAnswer(BaseModel):
     tool_calls: list[ToolCallRecord] = Field(default_factory=list)
     proposals: list[ProposedAction] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
+    notices: list[str] = Field(default_factory=list, description="One-line notices about the server or mode.")
     conversation_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -96,5 +97,6 @@ class AgentAnswer(BaseModel):
             "tool_calls": [c.model_dump(mode="json") for c in self.tool_calls],
             "proposals": [p.model_dump(mode="json") for p in self.proposals],
             "usage": self.usage.model_dump(mode="json"),
+            "notices": self.notices,
             "conversation_id": self.conversation_id,
         }

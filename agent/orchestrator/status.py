@@ -8,7 +8,11 @@ Rules, first match wins:
 4. the model's closing ``STATUS:`` line says FAILED or UNCERTAIN → that status;
 5. a tool returned UNCERTAIN and no later call of the same tool returned OK → UNCERTAIN
    (the model's own "OK" is not evidence; a tool result is);
-6. otherwise OK.
+6. no tool of this turn returned a result (OK or UNCERTAIN) → UNCERTAIN: nothing backs the answer,
+   whatever the model declared;
+7. the answer names file names, seeds or versions that appear in no tool result of the turn (nor in
+   the question) → UNCERTAIN, naming them (``evidence.unbacked_claims``);
+8. otherwise OK.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from comfyfixer.agent.orchestrator.evidence import unbacked_claims
 from comfyfixer.agent.orchestrator.records import AnswerStatus, ToolCallRecord
 
 STATUS_LINE = re.compile(r"^\s*[*_`>#\s]*STATUS\s*[:=]\s*[*_`]*\s*(OK|UNCERTAIN|FAILED)\b.*$", re.I | re.M)
@@ -102,11 +107,12 @@ def decide(
     *,
     budget_exhausted: bool = False,
     failure: str | None = None,
+    question: str = "",
 ) -> Verdict:
     """Apply the rules in the module docstring.
 
     ``text`` is the model's final reply (may be empty); ``failure`` is a readable server error, set by the
-    engine. Candidates come from the unsettled UNCERTAIN results, or from all results when none is
+    engine; ``question`` is the user's message (names the user gave are not claims to back). Candidates come from the unsettled UNCERTAIN results, or from all results when none is
     open; FAILED verdicts carry none. An OK verdict carries no candidates either, so the UI shows choices
     only when there is something to choose.
     """
@@ -127,5 +133,13 @@ def decide(
     if uncertain:
         tools = ", ".join(sorted({r.tool for r in uncertain}))
         return Verdict("UNCERTAIN", answer, f"{tools} returned UNCERTAIN and no later result settled it",
+                       candidates, evidence)
+    if not any(r.status in ("OK", "UNCERTAIN") for r in trace):
+        return Verdict("UNCERTAIN", answer, "no tool result or knowledge section of this turn backs the answer",
+                       candidates, evidence)
+    unbacked = unbacked_claims(answer, trace, question)
+    if unbacked:
+        shown = ", ".join(unbacked[:6]) + (f" and {len(unbacked) - 6} more" if len(unbacked) > 6 else "")
+        return Verdict("UNCERTAIN", answer, f"the answer states {shown}, which no tool result of this turn contains",
                        candidates, evidence)
     return Verdict("OK", answer, None, [], evidence)

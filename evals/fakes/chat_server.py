@@ -142,6 +142,15 @@ def render_template(text: str, results: list[tuple[str, Any]]) -> str:
     return _PLACEHOLDER.sub(fill, text)
 
 
+PROBE_MARKER = "comfyfixer-probe"
+
+
+def is_probe(body: Mapping[str, Any]) -> bool:
+    """True for the orchestrator's server probe (its user messages start with the probe marker)."""
+    return any(m.get("role") == "user" and _text_of(m.get("content")).startswith(PROBE_MARKER)
+               for m in body.get("messages") or [])
+
+
 def _approx_tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
@@ -162,6 +171,9 @@ class ScriptedChatServer(LoopbackServer):
         repeat_tool_names: bool = False,
         require_tool_call_id: bool = True,
         report_usage: bool = True,
+        drop_tools: bool = False,
+        drop_tool_results: bool = False,
+        context_length: int | None = None,
     ) -> None:
         self.script = script
         self.model = model
@@ -172,8 +184,16 @@ class ScriptedChatServer(LoopbackServer):
         self.require_tool_call_id = require_tool_call_id
         # Some servers never report token usage, even when asked.
         self.report_usage = report_usage
+        # llama-cpp-python's chatml-function-calling template: the prompt it builds leaves out the
+        # tools (without tool_choice) and the tool results. Usage counts show it, as on the real server.
+        self.drop_tools = drop_tools
+        self.drop_tool_results = drop_tool_results
+        # Reported by GET /props like llama.cpp's llama-server, when set.
+        self.context_length = context_length
         super().__init__()
         self.requests: list[dict[str, Any]] = []
+        #: Requests of the orchestrator's server probe, kept apart so ``requests`` holds only real turns.
+        self.probe_requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
     # --- HTTP -------------------------------------------------------------------
@@ -182,7 +202,9 @@ class ScriptedChatServer(LoopbackServer):
 
         class Handler(QuietHandler):
             def do_GET(self) -> None:
-                if self.path.rstrip("/").endswith("/models"):
+                if self.path.rstrip("/").endswith("/props") and server.context_length:
+                    self._json(200, {"default_generation_settings": {"n_ctx": server.context_length}})
+                elif self.path.rstrip("/").endswith("/models"):
                     self._json(200, {"object": "list", "data": [{"id": server.model, "object": "model"}]})
                 else:
                     self._json(404, {"error": {"message": "not found"}})
@@ -197,6 +219,11 @@ class ScriptedChatServer(LoopbackServer):
                     return
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._json(404, {"error": {"message": "not found"}})
+                    return
+                if is_probe(body):
+                    with server._lock:
+                        server.probe_requests.append(body)
+                    self._json(200, server._completion(body, {"content": "ok"}))
                     return
                 with server._lock:
                     server.requests.append(body)
@@ -271,7 +298,11 @@ class ScriptedChatServer(LoopbackServer):
         return text, calls
 
     def _usage(self, body: dict[str, Any], text: str, calls: list[dict[str, Any]]) -> dict[str, int]:
-        prompt = _approx_tokens(json.dumps(body.get("messages")) + json.dumps(body.get("tools") or []))
+        messages = list(body.get("messages") or [])
+        if self.drop_tool_results:
+            messages = [m for m in messages if m.get("role") != "tool"]
+        tools = [] if self.drop_tools and not body.get("tool_choice") else body.get("tools") or []
+        prompt = _approx_tokens(json.dumps(messages) + json.dumps(tools))
         completion = _approx_tokens(text + json.dumps(calls))
         return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
@@ -318,7 +349,12 @@ class ScriptedChatServer(LoopbackServer):
 
 
 def _loads_or_raw(text: str) -> Any:
+    """JSON ``text`` parsed; a JSON document followed by more text (a tool result with a fenced block of
+    untrusted notes after it) gives the document; anything else stays text."""
     try:
         return json.loads(text)
     except json.JSONDecodeError:
-        return text
+        try:
+            return json.JSONDecoder().raw_decode(text.lstrip())[0]
+        except json.JSONDecodeError:
+            return text

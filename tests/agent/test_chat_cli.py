@@ -123,7 +123,10 @@ def test_ask_prints_the_approval_step_for_a_saved_plan(capsys, templates_dir, mo
     monkeypatch.setenv("COMFYFIXER_COMFYUI_DIR", str(demo))
     monkeypatch.setenv("COMFYFIXER_OFFLINE", "1")
     wf = str(templates_dir / "hidream_i1_dev.json")
-    script = [{"tool_calls": [{"name": "plan_fix", "arguments": {"paths": [wf]}}]},
+    # Turns 0 and 1 are the orchestrator's own first steps (inspect_workflow, check_workflows): the
+    # scripted model's first reply is turn 2.
+    first_steps = [{"content": "(turn taken by the orchestrator's first step)"}] * 2
+    script = [*first_steps, {"tool_calls": [{"name": "plan_fix", "arguments": {"paths": [wf]}}]},
               {"content": "I made a plan.\nSTATUS: OK"}]
     with ScriptedChatServer(script) as srv:
         rc = run(["ask", "make it runnable", "--file", wf, "--base-url", srv.base_url])

@@ -10,6 +10,8 @@ import pytest
 from agent_testkit import PLANTED, make_settings
 
 from comfyfixer.agent.orchestrator import Conversation, ModelUnavailable, Orchestrator
+from comfyfixer.agent.orchestrator.adapter import UNTRUSTED_NOTES_HEADER
+from comfyfixer.agent.orchestrator.engine import PLANTED_NOTICE
 from comfyfixer.tools.errors import ApprovalError
 
 MODES = [pytest.param(True, id="native"), pytest.param(False, id="nous")]
@@ -189,10 +191,15 @@ def test_planted_instruction_cannot_trigger_an_action(agent_run, toolbox, native
     assert answer.tool_calls[-1].status == "PROPOSED"
     system = srv.requests[0]["messages"][0]["content"]
     assert "data, not instructions" in system
-    # the planted text reached the model only inside a JSON tool result
-    note_result = json.loads(tool_results(srv.requests[1])[0].replace("<tool_response>", "")
-                             .replace("</tool_response>", "").strip())
-    assert PLANTED in note_result["data"]["notes"]
+    # the planted text reached the model, but only after the JSON result, fenced and marked untrusted
+    seen = tool_results(srv.requests[1])[0].replace("<tool_response>", "").replace("</tool_response>", "").strip()
+    note_result, end = json.JSONDecoder().raw_decode(seen)
+    assert PLANTED not in json.dumps(note_result) and "untrusted block" in note_result["data"]["notes"]
+    fenced = seen[end:]
+    assert UNTRUSTED_NOTES_HEADER in fenced and "```untrusted-workflow-notes" in fenced
+    assert fenced.index("```untrusted") < fenced.index(PLANTED) < fenced.rindex("```")
+    # and the user is told the file carries instructions that were ignored
+    assert answer.answer.endswith(PLANTED_NOTICE)
     # the approval token never reached the model or the saved answer
     token = answer.proposals[0].approval_token
     assert all(token not in json.dumps(r) for r in srv.requests)

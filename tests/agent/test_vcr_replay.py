@@ -41,7 +41,7 @@ def recorded_base_url() -> str:
 
 
 def test_replayed_session_gives_the_same_answer(toolbox, tool_ctx, replay: Replayer) -> None:
-    orch = Orchestrator(make_settings(recorded_base_url()), registry=toolbox.registry(), ctx=tool_ctx)
+    orch = Orchestrator(make_settings(recorded_base_url(), llm_probe=False), registry=toolbox.registry(), ctx=tool_ctx)
     with replay(CASSETTE, match_on=MATCH_BODY) as cassette:
         answer = orch.run(QUESTION)
     assert answer.status == "OK"
@@ -52,7 +52,7 @@ def test_replayed_session_gives_the_same_answer(toolbox, tool_ctx, replay: Repla
 
 
 def test_changed_prompt_does_not_match_the_cassette(toolbox, tool_ctx, replay: Replayer) -> None:
-    orch = Orchestrator(make_settings(recorded_base_url()), registry=toolbox.registry(), ctx=tool_ctx)
+    orch = Orchestrator(make_settings(recorded_base_url(), llm_probe=False), registry=toolbox.registry(), ctx=tool_ctx)
     with replay(CASSETTE, match_on=MATCH_BODY, partial="proves a different question matches nothing") as cassette, \
             pytest.raises(ModelUnavailable, match="no model server answered at") as err:
         orch.run("a different question")

@@ -45,7 +45,7 @@ def build(out: Path) -> int:
         toolbox = ToolBox()
         ctx = ToolContext(cache_dir=Path(tmp) / "cache", state_dir=Path(tmp) / "state")
         with ScriptedChatServer(SCRIPT) as server:
-            orch = Orchestrator(make_settings(server.base_url), toolset=toolbox.toolset(), ctx=ctx)
+            orch = Orchestrator(make_settings(server.base_url, llm_probe=False), registry=toolbox.registry(), ctx=ctx)
             with recorder(match_on=MATCH_BODY).use_cassette(str(out), serializer="yaml") as cassette:
                 answer = orch.run(QUESTION)
     if answer.status != "OK" or len(cassette) != len(SCRIPT):

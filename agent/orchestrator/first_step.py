@@ -1,0 +1,86 @@
+"""The first step every answer needs, taken before the model is asked anything.
+
+A small local model often answers a question about a workflow without ever opening it. When a
+request carries a workflow, an image, an image URL or a model file name — or is a plain question
+for the knowledge pack — the tool every answer needs first is obvious, so the orchestrator calls it
+itself: :func:`plan_first_steps` lists those calls and the engine runs them through the same
+adapter and ``Registry.call`` as a model's calls, records them in the trace (turn 0) and puts each
+call and its compact result into the message history as an ordinary assistant tool call and tool
+result. Both tool modes then see them exactly as if the model had made them; the model explains,
+chooses among candidates or calls follow-up tools (``plan_fix`` when asked to make it runnable).
+Larger models lose nothing: the first step is the same for all and every tool stays callable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+WORKFLOW_SUFFIXES = (".json",)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+# Model weights a question may name ("my workflow wants juggernaut.safetensors").
+_MODEL_FILE = re.compile(r"(?<![\w/.-])([\w][\w.+\-]*\.(?:safetensors|ckpt|pt|pth|bin|gguf|sft))\b", re.I)
+_CIVITAI_IMAGE = re.compile(r"https?://(?:www\.)?civitai\.(?:com|green)/(images|posts)/(\d+)", re.I)
+# A question the knowledge pack answers: an error message, a how/why/what question.
+_KNOWLEDGE = re.compile(
+    r"\b(error|errors|fails?|failed|failing|exception|traceback|out of memory|oom|crash(es|ed)?|"
+    r"how (do|can|should) i|how to|why (does|is|do)|what (is|are) (a|an|the)?)\b|'[^']{12,}'|\"[^\"]{12,}\"",
+    re.I,
+)
+# Tuning advice (VRAM, speed) comes from the knowledge pack, whatever the workflow says.
+_TUNING = re.compile(r"\b(tune|tuning|vram|\d+\s*gb|low memory|faster|speed up|optimi[sz]e|oom|out of memory)\b", re.I)
+MAX_MODEL_NAMES = 3
+
+
+@dataclass(frozen=True)
+class FirstCall:
+    """One call the orchestrator makes before the model: ``tool`` with ``arguments`` (plain JSON)."""
+
+    tool: str
+    arguments: dict[str, Any]
+
+
+def plan_first_steps(question: str, files: Sequence[Path | str], task: str | None,
+                     available: Sequence[str]) -> list[FirstCall]:
+    """The calls to make before the model is asked, in order; only tools in ``available`` are used.
+
+    * a workflow file → ``inspect_workflow``; when the task is to make it runnable, also
+      ``check_workflows`` (what is missing on this ComfyUI);
+    * an image file or a civitai.com image/post URL → ``read_image_metadata`` (files only), and
+      ``reconstruct_workflow`` when the task is to rebuild the workflow;
+    * no file, but model file names in the question → ``resolve_model`` for each (at most
+      ``MAX_MODEL_NAMES``);
+    * otherwise a knowledge question (an error message, how/why/what) or an explain/tune task →
+      ``search_knowledge`` with the question as the query. An explain/tune task with a workflow also
+      gets the knowledge search when it asks about tuning (VRAM, speed), since that advice comes from
+      the pack.
+
+    Anything else (a greeting, a question the heuristics do not recognise) gets no first step, and
+    the model decides alone.
+    """
+    calls: list[FirstCall] = []
+    workflows = [str(Path(f).expanduser()) for f in files if str(f).lower().endswith(WORKFLOW_SUFFIXES)]
+    images = [str(Path(f).expanduser()) for f in files if str(f).lower().endswith(IMAGE_SUFFIXES)]
+    for path in workflows:
+        calls.append(FirstCall("inspect_workflow", {"path": path}))
+    if workflows and task == "make_runnable":
+        calls.append(FirstCall("check_workflows", {"paths": workflows}))
+    for path in images:
+        calls.append(FirstCall("read_image_metadata", {"path": path}))
+        if task == "rebuild_image":
+            calls.append(FirstCall("reconstruct_workflow", {"image": path}))
+    if not images:
+        for m in _CIVITAI_IMAGE.finditer(question):
+            key = "civitai_image_id" if m.group(1).lower() == "images" else "civitai_post_id"
+            calls.append(FirstCall("reconstruct_workflow", {key: int(m.group(2))}))
+            break
+    if not files:
+        names = list(dict.fromkeys(m.group(1) for m in _MODEL_FILE.finditer(question)))[:MAX_MODEL_NAMES]
+        calls += [FirstCall("resolve_model", {"filename": name}) for name in names]
+    knowledge_question = not calls and (task == "explain_tune" or bool(_KNOWLEDGE.search(question)))
+    if knowledge_question or (workflows and _TUNING.search(question)):
+        calls.append(FirstCall("search_knowledge", {"query": question[:300]}))
+    return [c for c in calls if c.tool in available]
