@@ -208,6 +208,13 @@ def apply_command(
             raise ApprovalError("applying a plan needs an approval token when not at a terminal",
                                 hint=f"run `comfyfixer approve {plan_file}` and pass --token")
         else:
+            from comfyfixer.agent.plan import confirm_by_name_only
+
+            named = [a.item for a in plan.actions if confirm_by_name_only(a)]
+            if named:  # a GPU-stack change is accepted only by naming it, never by a yes to the whole plan
+                raise ApprovalError(f"the plan changes ComfyUI's GPU stack ({', '.join(named)})",
+                                    hint=f"accept it by name: `comfyfixer approve {plan_file} "
+                                    + " ".join(f"--confirm {i}" for i in named) + "`, then apply with --token")
             if not json_out:
                 _show_plan(plan)
             if not yes and not typer.confirm("Apply this plan now?", default=False):
