@@ -311,3 +311,40 @@ def test_seeded_random_metadata_mutations_never_raise(shared_data: Path) -> None
                 entry.value = entry.value[:at] + rnd.choice(splices) + entry.value[at:]
             info = read_container_info(mutant, f, stealth=False)  # no exception of any kind
             assert info.container == cinfo.kind
+
+
+def test_json_values_with_millions_of_items_are_not_parsed(tmp_path: Path) -> None:
+    """30 MB of ``{},`` would parse into ~640 MB: a value over MAX_JSON_ITEMS is left unparsed, quickly."""
+    from comfyfixer.tools.imagemeta.graphs import MAX_JSON_ITEMS
+
+    huge = "[" + ",".join(["{}"] * (MAX_JSON_ITEMS + 10)) + "]"
+    assert try_json(huge) is None
+    assert try_json("[" + ",".join(["{}"] * 1000) + "]") == [{}] * 1000
+    f = tmp_path / "items.png"
+    f.write_bytes(png(1, 1, 2, [b"\x00\x00\x00\x00"], pre=[text_chunk("prompt", huge), text_chunk("parameters", huge)]))
+    start = time.process_time()
+    info = read_image(f)
+    assert time.process_time() - start < 2
+    assert info.prompt_graph is None and info.generator is None
+
+
+def test_each_large_value_is_parsed_once_per_read() -> None:
+    """Up to six parsers try one value; inside ``parse_once`` they share one parse, outside nothing is kept."""
+    from comfyfixer.tools.imagemeta.graphs import parse_once
+
+    big = json.dumps({f"k{i}": [i] for i in range(20_000)})
+    with parse_once():
+        first = try_json(big)
+        assert try_json(big) is first
+    assert try_json(big) is not first and try_json(big) == first  # nothing is kept after the block
+
+
+def test_a_large_json_dict_in_two_text_carriers_reads_in_bounded_time(tmp_path: Path) -> None:
+    """400,000 keys in ``parameters`` and again in ``Comment``: every parser tries them, each is parsed once."""
+    val = "{" + ",".join(f'"k{i}":[]' for i in range(200_000)) + "}"
+    f = tmp_path / "dict.png"
+    f.write_bytes(png(1, 1, 2, [b"\x00\x00\x00\x00"], pre=[text_chunk("parameters", val), text_chunk("Comment", val)]))
+    start = time.process_time()
+    info = read_image(f)
+    assert time.process_time() - start < 5
+    assert info.generator is None

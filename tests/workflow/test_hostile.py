@@ -83,3 +83,20 @@ def test_huge_png_is_read_without_loading_pixels(tmp_path: Path) -> None:
     tracemalloc.stop()
     assert [m.filename for m in result.models] == ["ae.safetensors"]
     assert peak < 32 << 20, peak
+
+
+def test_json_with_millions_of_values_is_refused_before_parsing(tmp_path: Path) -> None:
+    """21 MB of ``{},`` (7 million objects, ~1.5 GB once parsed) is refused by counting, in bounded time."""
+    import time
+
+    from comfyfixer.tools.workflow.jsonload import MAX_JSON_ITEMS, parse_json_text
+
+    path = tmp_path / "items.json"
+    path.write_bytes(b'{"nodes": [' + b",".join([b"{}"] * 7_000_000) + b"]}")
+    start = time.process_time()
+    with pytest.raises(WorkflowFormatError, match=f"more than {MAX_JSON_ITEMS:,} values"):
+        load_workflow(path)
+    assert time.process_time() - start < 5
+    # commas and brackets inside strings are not values: 8 million of them in a note still load (exact recount)
+    text = '{"nodes": [{"id": 1, "type": "Note", "widgets_values": ["' + "[a, {b}], " * 2_000_000 + '"]}], "links": []}'
+    assert parse_json_text(text, "note")["nodes"][0]["id"] == 1

@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +32,55 @@ def loads_lenient(text: str) -> Any:
     return json.loads(text.strip().strip("\x00"))
 
 
+# Values in one metadata value (opening brackets plus commas, strings included: an over-estimate). Parsed,
+# each costs ~8-100 bytes (30 MB of "{}," would be 640 MB) and the parsers walk them; the largest value
+# in the 101-image corpus holds 6,582.
+MAX_JSON_ITEMS = 500_000
+
+
 def try_json(text: str | None) -> Any:
-    """``text`` parsed as JSON when it looks like an object or array; None for anything else, for invalid JSON
-    and for nesting deep enough to hit Python's recursion limit.
+    """``text`` parsed as JSON when it looks like an object or array; None for anything else, for invalid JSON,
+    for nesting deep enough to hit Python's recursion limit, and for more than ``MAX_JSON_ITEMS`` values
+    (opening brackets plus commas, inside strings too: an over-estimate no real value comes near).
     """
     if not text:
         return None
     t = text.strip()
     if not t or t[0] not in "{[":
         return None
+    memo = _PARSED.get()
+    if memo is not None:
+        hit = memo.get(id(t))
+        if hit is not None and hit[0] is t:
+            return hit[1]
+    if len(t) > MAX_JSON_ITEMS and t.count(",") + t.count("{") + t.count("[") > MAX_JSON_ITEMS:
+        log.warning("metadata JSON with more than %d values not parsed", MAX_JSON_ITEMS)
+        result = None
+    else:
+        try:
+            result = loads_lenient(t)
+        except (ValueError, RecursionError):
+            result = None
+    if memo is not None:
+        memo[id(t)] = (t, result)  # the text is kept with its result, so a reused id() never matches
+    return result
+
+
+# Within one image read, every parser that tries a value gets the same parse (a read tries a value with
+# up to six parsers: 32 MiB of JSON would otherwise be parsed six times). Keyed by the text object, which
+# the entry keeps alive; scoped to the read, so nothing outlives it.
+_PARSED: ContextVar[dict[int, tuple[str, Any]] | None] = ContextVar("comfyfixer_imagemeta_parsed", default=None)
+
+
+@contextmanager
+def parse_once() -> Iterator[None]:
+    """Parse each metadata value at most once inside this block (``try_json`` results are shared,
+    so callers must treat them as read-only, as every parser here does)."""
+    token = _PARSED.set({})
     try:
-        return loads_lenient(t)
-    except (ValueError, RecursionError):
-        return None
+        yield
+    finally:
+        _PARSED.reset(token)
 
 
 def is_api_prompt(obj: Any) -> bool:

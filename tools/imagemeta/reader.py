@@ -32,7 +32,7 @@ from comfyfixer.tools.imagemeta.containers import (
 )
 from comfyfixer.tools.imagemeta.generators import others
 from comfyfixer.tools.imagemeta.generators.comfyui import info_from_comfy
-from comfyfixer.tools.imagemeta.graphs import find_graphs, is_api_prompt, is_ui_workflow, try_json
+from comfyfixer.tools.imagemeta.graphs import find_graphs, is_api_prompt, is_ui_workflow, parse_once, try_json
 from comfyfixer.tools.imagemeta.models import GenerationInfo, ImageReadResult, ReadImageInput
 from comfyfixer.tools.imagemeta.samplers import COMFY_SAMPLERS
 from comfyfixer.tools.toolset import capability
@@ -241,6 +241,11 @@ def read_container_info(cinfo: ContainerInfo, source: Path | bytes, *, stealth: 
     Stealth pixels are read only when nothing else was found. A detected generator always has a
     ``prompt`` (possibly ``""``), so callers can tell "no prompt written" from "no metadata".
     """
+    with parse_once():  # several parsers try each value: each is parsed once
+        return _interpret(cinfo, source, stealth=stealth)
+
+
+def _interpret(cinfo: ContainerInfo, source: Path | bytes, *, stealth: bool) -> GenerationInfo:
     info = GenerationInfo(path=str(source) if isinstance(source, Path) else None, container=cinfo.kind)
     info.raw = _raw_dict(cinfo.entries)
     info.warnings.extend(cinfo.problems + cinfo.warnings)
