@@ -38,7 +38,7 @@ def flux_comfyui(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _ctx(tmp_path: Path, **kw: object) -> ToolContext:
-    return ToolContext(cache_dir=tmp_path / "cache", state_dir=tmp_path / "state", offline=True, **kw)  # type: ignore[arg-type]
+    return ToolContext(cache_dir=tmp_path / "cache", state_dir=tmp_path / "state", offline=True, **kw)
 
 
 def test_weights_come_from_the_headers_of_the_local_files(templates_dir: Path, flux_comfyui: Path, tmp_path: Path) -> None:
@@ -82,11 +82,11 @@ def test_video_template_sizes_frames_and_two_experts(templates_dir: Path, tmp_pa
 
 
 def test_families_by_name() -> None:
-    assert family_for_name("wan2.2_ti2v_5B_fp16.safetensors").key == "wan22_5b"  # type: ignore[union-attr]
-    assert family_for_name("wan2.1_t2v_1.3B_fp16.safetensors").key == "wan_1_3b"  # type: ignore[union-attr]
-    assert family_for_name("sd3.5_large_fp8_scaled.safetensors").key == "sd35_large"  # type: ignore[union-attr]
-    assert family_for_name("flux1-dev-kontext_fp8_scaled.safetensors").key == "flux"  # type: ignore[union-attr]
-    assert family_for_name("hunyuan_video_t2v_720p_bf16.safetensors").key == "hunyuan_video"  # type: ignore[union-attr]
+    assert family_for_name("wan2.2_ti2v_5B_fp16.safetensors").key == "wan22_5b"
+    assert family_for_name("wan2.1_t2v_1.3B_fp16.safetensors").key == "wan_1_3b"
+    assert family_for_name("sd3.5_large_fp8_scaled.safetensors").key == "sd35_large"
+    assert family_for_name("flux1-dev-kontext_fp8_scaled.safetensors").key == "flux"
+    assert family_for_name("hunyuan_video_t2v_720p_bf16.safetensors").key == "hunyuan_video"
 
 
 def test_sizes_printed_in_notes() -> None:
