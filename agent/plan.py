@@ -850,7 +850,8 @@ def summary_lines(plan: Plan) -> list[str]:
     reasons, totals, unresolved entries with numbered candidates, then warnings. Written beside the plan
     file, printed by ``fix`` and shown by the assistant.
     """
-    lines = [f"Plan {plan.plan_id[:12]} for {len(plan.workflows)} workflow(s) in {plan.comfyui_dir}"]
+    lines = [f"Plan {plan.plan_id[:12]} for {len(plan.workflows)} workflow(s) in {plan.comfyui_dir}" if not plan.undo_of
+             else f"Undo plan {plan.plan_id[:12]}: reverts plan {plan.undo_of[:12]} in {plan.comfyui_dir}"]
     if not plan.actions:
         lines.append("  nothing to do automatically")
     for i, a in enumerate(plan.actions, 1):

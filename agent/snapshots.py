@@ -279,7 +279,7 @@ def plan_undo(inp: PlanUndoInput, ctx: ToolContext) -> PlanUndoResult:
         policy=PlanPolicy(max_download_bytes=ctx.max_download_bytes, max_total_bytes=ctx.max_total_bytes),
         warnings=notes + [f"left alone: {x}" for x in left], undo_of=snap.plan_id))
     path = save_plan(plan, ctx.state_dir) if inp.save else None
-    step = ("The undo plan was not saved (dry run)." if path is None else
+    step = ("Nothing to undo." if not plan.actions else "The undo plan was not saved (dry run)." if path is None else
             f"Approve it with `comfyfixer approve {path}` and apply it with `comfyfixer apply {path} --token …`.")
     return PlanUndoResult(plan_file=str(path) if path else None, plan_id=plan.plan_id, undo_of=snap.plan_id,
                           snapshot_id=snap.snapshot_id, actions=[a.model_dump(mode="json") for a in plan.actions],

@@ -35,7 +35,7 @@ def undo_command(
     if json_out:
         emit_json(result.model_dump(mode="json", exclude={"summary"}))
         return EXIT_OK
-    console.print(f"Undo of plan {result.undo_of[:12]} (snapshot {result.snapshot_id})", markup=False)
+    console.print(f"From snapshot {result.snapshot_id}", markup=False)
     for line in result.summary:
         console.print(line, markup=False)
     console.print(f"\n{result.next_step}", markup=False)
