@@ -168,6 +168,17 @@ class Settings(BaseSettings):
     # One cheap probe per endpoint (cached) that detects a server dropping native tools or tool results.
     llm_probe: bool = True
 
+    # --- the schedule (agent/scheduler.py) -----------------------------------------
+    schedule_every: str = Field("2h", description="How often `comfyfixer schedule` re-checks (90s, 30m, 2h, 1d).")
+    schedule_require_comfyui: bool = Field(True, description="Run a scheduled cycle only while ComfyUI answers "
+                                           "/system_stats at comfyui_url.")
+    schedule_min_vram_free_mb: int = Field(0, ge=0, description="Run a scheduled cycle only with at least this much "
+                                           "VRAM free on ComfyUI's best device (0: no condition).")
+    schedule_run_missed_on_wake: bool = Field(True, description="Run a cycle missed while the machine slept once "
+                                              "on wake (else wait for the next interval).")
+    service_dir: Path | None = Field(None, description="Where `schedule install` writes the OS service files "
+                                     "(default: the OS's per-user folder).")
+
     log_level: str = "WARNING"
 
     @field_validator("extra_model_paths", "allowed_hosts", "license_allowlist", mode="before")

@@ -55,18 +55,31 @@ def test_cron_line() -> None:
     assert " check wf " in cron_line(7200, ["wf"])
 
 
-def test_schedule_command_on_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_schedule_command_on_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two one-shot cycles (as the OS service runs them) keep the cadence and the fingerprint in the state
+    file; a third, skipped because ComfyUI is closed, shows in the index and dashboard."""
     from comfyfixer.agent.commands.check import demo_dir
 
-    monkeypatch.setattr("time.sleep", lambda s: None)
     demo = demo_dir()
     out = tmp_path / "out"
-    code = run(["schedule", str(demo / "workflows"), "--comfyui", str(demo / "ComfyUI"), "--out", str(out),
-                "--every", "10s", "--runs", "2", "--json"])
-    assert code == 0
-    doc = json.loads(capsys.readouterr().out)
-    assert [r["changed"] for r in doc["runs"]] == [True, False]
+    base = ["schedule", str(demo / "workflows"), "--comfyui", str(demo / "ComfyUI"), "--out", str(out), "--once",
+            "--json"]
+    runs = []
+    for _ in range(2):
+        assert run([*base, "--no-require-comfyui"]) == 0
+        runs += json.loads(capsys.readouterr().out)["runs"]
+    assert [r["changed"] for r in runs] == [True, False] and all(r["ran"] for r in runs)
     index = json.loads((out / "reports" / "workflows" / "index.json").read_text())
-    assert index["summary"] == doc["runs"][0]["summary"]
+    assert index["summary"] == runs[0]["summary"]
+    assert any(n.startswith("Schedule: last checked just now") for n in index["notes"])
     assert (out / "dashboard" / "index.html").is_file()
+
+    # Nothing answers at this URL: the cycle is skipped and the reports say so.
+    assert run([*base, "--comfyui-url", "http://127.0.0.1:9"]) == 0
+    skipped = json.loads(capsys.readouterr().out)["runs"][0]
+    assert not skipped["ran"] and skipped["reason"].startswith("ComfyUI closed")
+    index = json.loads((out / "reports" / "workflows" / "index.json").read_text())
+    note = [n for n in index["notes"] if n.startswith("Schedule: ")]
+    assert len(note) == 1 and "skipped" in note[0] and "ComfyUI closed" in note[0]
+    assert "ComfyUI closed" in (out / "reports" / "workflows" / "index.md").read_text()
+    assert "ComfyUI closed" in (out / "dashboard" / "index.html").read_text()
