@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -340,12 +341,7 @@ def _restore_python(snap: Snapshot, ctx: ToolContext, left: list[str]) -> Restor
     """Pins that differ from the snapshot's freeze, and packages added since, checked like a pack's requirements."""
     from packaging.utils import canonicalize_name
 
-    from comfyfixer.tools.packs.requirements import (
-        check_requirements,
-        parse_requirements,
-        pip_freeze,
-        python_identity,
-    )
+    from comfyfixer.tools.packs.requirements import pip_freeze, python_identity
 
     if snap.python is None:
         return None
@@ -384,26 +380,39 @@ def _restore_python(snap: Snapshot, ctx: ToolContext, left: list[str]) -> Restor
     if install:
         scratch = Path(ctx.cache_dir) / "packs" / ".undo" / snap.snapshot_id
         scratch.mkdir(parents=True, exist_ok=True)
-        atomic_write(scratch / "requirements.txt", "".join(line + "\n" for line in install))
-        parsed = parse_requirements(scratch)  # the same refusals as a pack's requirements (URLs, options)
-        left += [f"ComfyUI's Python: `{i.text}` is not restored ({i.reason})" for i in parsed.refused]
-        action.install = list(parsed.requirements)
-        if action.install:
-            try:
-                found = check_requirements({"snapshot": parsed}, python, staging_dir=scratch,
-                                           allowed_roots=[Path(ctx.cache_dir)], index_url=ctx.pip_index_url,
-                                           identity=ident)
-            except ComfyFixerError as exc:
-                action.confirm.append(f"the restore could not be dry-run: {exc}")
-            else:
-                action.changes = list(found.changes)
-                action.guarded = sorted({c.name for c in found.guarded})
-                if found.conflicts or not found.dry_run_ok:
-                    action.confirm += [r for r in found.reasons if not r.startswith("would change")]
-                if action.guarded:
-                    action.confirm.append(f"changes {', '.join(action.guarded)} (ComfyUI's GPU stack) back to the "
-                                          "snapshot's version — name it to accept: --confirm python")
+        try:
+            _check_restore(action, install, scratch, python, ident, ctx, left)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    if not action.install and not action.uninstall:
+        return None
     return action
+
+
+def _check_restore(action: RestorePythonAction, install: list[str], scratch: Path, python: Path, ident: Any,
+                   ctx: ToolContext, left: list[str]) -> None:
+    """The frozen pins through a pack's checks: refused lines reported, the rest dry-run (GPU stack named)."""
+    from comfyfixer.tools.packs.requirements import check_requirements, parse_requirements
+
+    atomic_write(scratch / "requirements.txt", "".join(line + "\n" for line in install))
+    parsed = parse_requirements(scratch)  # the same refusals as a pack's requirements (URLs, options)
+    left += [f"ComfyUI's Python: `{i.text}` is not restored ({i.reason})" for i in parsed.refused]
+    action.install = list(parsed.requirements)
+    if not action.install:
+        return
+    try:
+        found = check_requirements({"snapshot": parsed}, python, staging_dir=scratch,
+                                   allowed_roots=[Path(ctx.cache_dir)], index_url=ctx.pip_index_url, identity=ident)
+    except ComfyFixerError as exc:
+        action.confirm.append(f"the restore could not be dry-run: {exc}")
+        return
+    action.changes = list(found.changes)
+    action.guarded = sorted({c.name for c in found.guarded})
+    if found.conflicts or not found.dry_run_ok:
+        action.confirm += [r for r in found.reasons if not r.startswith("would change")]
+    if action.guarded:
+        action.confirm.append(f"changes {', '.join(action.guarded)} (ComfyUI's GPU stack) back to the "
+                              "snapshot's version — name it to accept: --confirm python")
 
 
 # --- listing ------------------------------------------------------------------------------------------
