@@ -84,18 +84,35 @@ def short_text(text: str, limit: int) -> str:
     return cut[: end + 1] if end > limit // 3 else cut.rstrip() + "…"
 
 
-def short_parameters(params: dict[str, Any], limit: int = 90) -> dict[str, Any]:
-    """``params`` with every property description shortened by :func:`short_text` (types kept)."""
+SHORT_OPTIONAL_FIELDS = 3
+
+
+def short_parameters(params: dict[str, Any], limit: int = 70) -> dict[str, Any]:
+    """``params`` for a small context: the required properties and the first ``SHORT_OPTIONAL_FIELDS``
+    optional ones, descriptions shortened by :func:`short_text`, defaults dropped and ``X or null``
+    written as ``X``.
+
+    Only the model's view shrinks: ``Registry.call`` validates against the full input model, so a call
+    that still passes a left-out optional argument works.
+    """
 
     def walk(node: Any) -> Any:
         if isinstance(node, dict):
+            variants = node.get("anyOf")
+            if isinstance(variants, list):
+                real = [v for v in variants if v != {"type": "null"}]
+                if len(real) == 1 and isinstance(real[0], dict):
+                    node = {**{k: v for k, v in node.items() if k != "anyOf"}, **real[0]}
             return {k: short_text(v, limit) if k == "description" and isinstance(v, str) else walk(v)
-                    for k, v in node.items()}
+                    for k, v in node.items() if k != "default"}
         if isinstance(node, list):
             return [walk(v) for v in node]
         return node
 
-    return walk(params)
+    required = list(params.get("required") or [])
+    optional = [k for k in params.get("properties", {}) if k not in required][:SHORT_OPTIONAL_FIELDS]
+    keep = {k: v for k, v in params.get("properties", {}).items() if k in required or k in optional}
+    return {"type": "object", "properties": walk(keep), "required": required}
 
 
 def compact(obj: Any, max_chars: int = MAX_RESULT_CHARS) -> Any:
@@ -269,7 +286,7 @@ def make_qwen_tool(spec: Capability, registry: Registry, ctx: ToolContext, state
     """
     from qwen_agent.tools.base import BaseTool
 
-    description = spec.description if not short else short_text(spec.description, 220)
+    description = spec.description if not short else short_text(spec.description, 160)
     description = (PROPOSAL_PREFIX if spec.side_effects else "") + description
     name = spec.name
     schema = tool_parameters(spec.input_model)
