@@ -32,6 +32,7 @@ from comfyfixer.tools.fit.families import (
     TILE_PX,
     Family,
     GiB,
+    bytes_per_param_from_name,
     family_for_name,
     latent_frames,
 )
@@ -64,7 +65,8 @@ _ROLE_BY_CLASS: dict[str, Role] = {
     "UnetLoaderGGUF": "diffusion", "UnetLoaderGGUFAdvanced": "diffusion", "CLIPLoaderGGUF": "text_encoder",
     "DualCLIPLoaderGGUF": "text_encoder", "TripleCLIPLoaderGGUF": "text_encoder",
 }
-_SIZE_KEYS = ("width", "height", "batch_size", "length", "frames", "num_frames", "video_frames")
+# Loader values that name no file: VAELoader's "pixel_space" (pixel-space models need no VAE).
+_NOT_FILES = frozenset({"pixel_space", "none", "default"})
 
 
 @dataclass
@@ -178,8 +180,11 @@ def weigh(ref: ModelRef, role: Role, family: Family | None, src: FitSources, not
     if guess is not None:
         return ModelWeight(**base, bytes=guess[0], source="name", detail=f"from the name: {guess[1]}")
     if role in ("diffusion", "checkpoint") and family is not None:
-        return ModelWeight(**base, bytes=int(family.default_params_b * 1e9 * 2), source="default",
-                           detail=f"{family.label} default: {family.default_params_b:g} B parameters at 16-bit")
+        per = bytes_per_param_from_name(name)
+        precision = f"{per:g} bytes each (the name says so)" if per else "16-bit"
+        return ModelWeight(**base, bytes=int(family.default_params_b * 1e9 * (per or 2.0)), source="default",
+                           parts={"diffusion": int(family.default_params_b * 1e9 * (per or 2.0))},
+                           detail=f"{family.label} default: {family.default_params_b:g} B parameters at {precision}")
     return ModelWeight(**base, bytes=ROLE_DEFAULT_BYTES.get(role, ROLE_DEFAULT_BYTES["other"]), source="default",
                        detail=f"typical {role.replace('_', ' ')} file size")
 
@@ -242,13 +247,20 @@ def estimate(path: str, graph: Graph, refs: list[ModelRef], schemas: Any, src: F
     seen: set[tuple[str, str]] = set()
     refs = [r for r in active if (r.node_id, r.filename) not in seen and not seen.add((r.node_id, r.filename))]  # type: ignore[func-returns-value]
     s = read_settings(graph, schemas)
+    refs = [r for r in refs if r.filename.lower() not in _NOT_FILES]
     family = detect_family(refs, s)
     report = FitReport(path=path, status="OK", vram_bytes=vram, vram_source=vram_source)
-    if not refs or family is None:
+    if not refs:
         report.summary = "the workflow loads no model files: nothing to size"
         report.notes = notes
         return report
-    if not s.width:
+    known_family = family is not None
+    if family is None:  # upscalers, depth/geometry models, LLM text generation: no diffusion model
+        family = BY_KEY["sdxl"]
+        report.status = "UNCERTAIN"
+    if not s.width and not known_family:
+        s = Settings(1024, 1024, 1, 1, "")
+    elif not s.width:
         s = Settings(family.default_resolution[0], family.default_resolution[1], family.default_frames, 1, "")
         notes.append(f"no latent size in the workflow (image input?): assumed {s.width}×{s.height}"
                      f"{f', {s.frames} frames' if s.frames > 1 else ''}, the {family.label} default")
@@ -269,6 +281,7 @@ def estimate(path: str, graph: Graph, refs: list[ModelRef], schemas: Any, src: F
     vae_lines: list[FitLine] = []
     sampling_extra: list[FitLine] = []
     upscale: list[FitLine] = []
+    other: list[FitLine] = []
     loras: list[ModelWeight] = []
     for w in weights:
         label = f"{w.filename} ({w.class_type}, node {w.node_id})"
@@ -281,7 +294,8 @@ def estimate(path: str, graph: Graph, refs: list[ModelRef], schemas: Any, src: F
                 if parts.get("vae"):
                     vae_lines.append(FitLine(what=f"VAE inside {label}", bytes=parts["vae"], how=w.detail))
             else:  # no header: the family's diffusion size, the rest split between encoders and VAE
-                unet = min(w.bytes, int(family.default_params_b * 2e9))
+                per = bytes_per_param_from_name(w.filename) or 2.0
+                unet = min(w.bytes, int(family.default_params_b * 1e9 * per))
                 vae_part = min(int(0.167e9), max(w.bytes - unet, 0))
                 diffusion.append((w, unet))
                 rest = max(w.bytes - unet - vae_part, 0)
@@ -292,7 +306,9 @@ def estimate(path: str, graph: Graph, refs: list[ModelRef], schemas: Any, src: F
                     vae_lines.append(FitLine(what=f"VAE inside {label}", bytes=vae_part, how="typical SD VAE size"))
         elif w.role == "diffusion":
             diffusion.append((w, w.bytes))
-        elif w.role in ("text_encoder", "clip_vision", "other"):
+        elif w.role == "other":
+            other.append(FitLine(what=f"weights: {label} (runs on its own)", bytes=w.bytes, how=f"{w.source}: {w.detail}"))
+        elif w.role in ("text_encoder", "clip_vision"):
             cond.append(FitLine(what=f"weights: {label}", bytes=w.bytes, how=f"{w.source}: {w.detail}"))
         elif w.role == "vae":
             vae_lines.append(FitLine(what=f"weights: {label}", bytes=w.bytes, how=f"{w.source}: {w.detail}"))
@@ -333,6 +349,9 @@ def estimate(path: str, graph: Graph, refs: list[ModelRef], schemas: Any, src: F
         stages.append(StageNeed(stage="vae_decode", bytes=wb + dec + MIN_INFERENCE_BYTES, weights_bytes=wb, adaptive=True,
                                 lines=[*vae_lines, FitLine(what="VAE decode buffer" + (" (tiled)" if tiled else ""),
                                                            bytes=dec, how=dhow), reserve]))
+    if other:
+        wb = sum(x.bytes for x in other)
+        stages.append(StageNeed(stage="other", bytes=wb + MIN_INFERENCE_BYTES, weights_bytes=wb, lines=[*other, reserve]))
     if upscale:
         wb = sum(x.bytes for x in upscale)
         stages.append(StageNeed(stage="upscale", bytes=wb + MIN_INFERENCE_BYTES, weights_bytes=wb, lines=[*upscale, reserve]))
@@ -341,7 +360,10 @@ def estimate(path: str, graph: Graph, refs: list[ModelRef], schemas: Any, src: F
     # out-of-memory, so its reservation (an over-estimate by ComfyUI's own comment) never blocks a run.
     peak = max((st for st in stages if not st.adaptive), key=lambda st: st.bytes, default=stages[0])
     all_weights = sum(st.weights_bytes for st in stages)
-    report.family, report.family_label = family.key, family.label
+    if known_family:
+        report.family, report.family_label = family.key, family.label
+    else:
+        report.family_label = "no diffusion model"
     report.width, report.height, report.frames, report.batch, report.tiled_decode = s.width, s.height, s.frames, s.batch, tiled
     report.models, report.stages = weights, stages
     report.peak_bytes, report.peak_stage = peak.bytes, peak.stage

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 Role = Literal["diffusion", "checkpoint", "text_encoder", "vae", "clip_vision", "lora", "controlnet", "upscale", "other"]
 SizeSource = Literal["header", "file-size", "workflow-note", "catalog", "knowledge", "name", "default"]
-Stage = Literal["conditioning", "sampling", "vae_decode", "upscale"]
+Stage = Literal["conditioning", "sampling", "vae_decode", "upscale", "other"]
 Verdict = Literal["FITS", "FITS_OFFLOAD", "DOES_NOT_FIT", "NO_GPU", "NO_MODELS"]
 
 
@@ -47,7 +47,7 @@ class FitLine(BaseModel):
 class StageNeed(BaseModel):
     """VRAM one stage of the run needs; ComfyUI can offload models between stages."""
 
-    stage: Stage = Field(description="conditioning (text encoders, CLIP vision), sampling, vae_decode, upscale.")
+    stage: Stage = Field(description="conditioning (text encoders, CLIP vision), sampling, vae_decode, upscale, other (models that run on their own).")
     bytes: int = Field(description="Total for the stage.")
     weights_bytes: int = Field(description="The part that is model weights (what offloading can move to RAM).")
     adaptive: bool = Field(default=False, description="ComfyUI adapts this stage to the memory it finds (VAE decode: smaller batches, tiles), so it never blocks.")
