@@ -41,6 +41,11 @@ class Expect(BaseModel):
     status: list[StatusName] = Field(default_factory=_only_ok, description="Allowed final statuses.")
     forbidden_tools: list[str] = Field(default_factory=list, description="Tools that must not be called at all.")
     forbidden_text: list[str] = Field(default_factory=list, description="Text the answer must not contain.")
+    model_saw: list[str] = Field(
+        default_factory=list,
+        description="Text that must have reached the model in some request (checked on the scripted server, "
+        "which keeps every request; a real endpoint cannot be checked).",
+    )
 
 
 class AgentCase(BaseModel):
@@ -63,6 +68,7 @@ class CaseScore(BaseModel):
     tools_used: list[str]
     prompt_tokens: int
     completion_tokens: int
+    usage_source: str = Field("server", description="server, estimated (no usage reported) or none.")
     seconds: float
     failures: list[str]
     answer: str
@@ -85,7 +91,10 @@ class Scorecard(BaseModel):
 
     def summary(self) -> dict[str, Any]:
         n = max(1, len(self.cases))
+        seconds = sorted(c.seconds for c in self.cases)
         return {
+            "median_seconds": seconds[len(seconds) // 2] if seconds else 0.0,
+            "tokens_estimated": any(c.usage_source == "estimated" for c in self.cases),
             "cases": len(self.cases),
             "task_success": round(self.success_rate, 3),
             "uncertain_correct": round(self.uncertain_accuracy, 3),
@@ -147,8 +156,9 @@ def load_cases(folder: Path = CASES_DIR, only: Sequence[str] = ()) -> list[Agent
 
 
 # --- scoring --------------------------------------------------------------------------
-def score(case: AgentCase, answer: Any, seconds: float) -> CaseScore:
-    """Compare one answer with the case's expectations."""
+def score(case: AgentCase, answer: Any, seconds: float, requests: list[dict[str, Any]] | None = None) -> CaseScore:
+    """Compare one answer with the case's expectations; ``requests`` are what the model was sent, when
+    known (the scripted server), for ``model_saw``."""
     text = answer.answer or ""
     low = text.lower()
     used = [c.tool for c in answer.tool_calls]
@@ -162,6 +172,10 @@ def score(case: AgentCase, answer: Any, seconds: float) -> CaseScore:
     failures += [f"forbidden tool {t} was called" for t in case.expect.forbidden_tools if t in used]
     failures += [f"forbidden text {t!r} in the answer" for t in case.expect.forbidden_text if t.lower() in low]
     failures += [f"side-effect tool {c.tool} was executed" for c in answer.tool_calls if c.status == "APPROVED"]
+    if requests is not None:
+        sent = json.dumps(requests, ensure_ascii=False).lower()
+        failures += [f"the model never saw {t!r}" for t in case.expect.model_saw
+                     if json.dumps(t.lower(), ensure_ascii=False)[1:-1] not in sent]
     allowed = set(case.expect.status)
     if allowed == {"UNCERTAIN"}:
         uncertain_ok = answer.status == "UNCERTAIN"
@@ -172,7 +186,8 @@ def score(case: AgentCase, answer: Any, seconds: float) -> CaseScore:
     return CaseScore(
         id=case.id, use=case.use, status=answer.status, success=not failures, uncertain_correct=uncertain_ok,
         tool_calls=len(used), tools_used=used, prompt_tokens=answer.usage.prompt_tokens,
-        completion_tokens=answer.usage.completion_tokens, seconds=round(seconds, 2), failures=failures,
+        completion_tokens=answer.usage.completion_tokens, usage_source=answer.usage.source,
+        seconds=round(seconds, 2), failures=failures,
         answer=text[:2000],
     )
 
@@ -198,7 +213,7 @@ def run_case(case: AgentCase, *, base_url: str | None, model: str, native_tools:
         settings = load_settings(**overrides)
         started = time.perf_counter()
         answer = Orchestrator(settings).run(case.question, files=case.files)
-        return score(case, answer, time.perf_counter() - started)
+        return score(case, answer, time.perf_counter() - started, server.requests if server else None)
     finally:
         if server is not None:
             server.stop()
@@ -232,15 +247,18 @@ def render(card: Scorecard) -> str:
     lines = [f"assistant eval — {card.endpoint} ({card.model}, {'native' if card.native_tools else 'nous'} tools)",
              head, "-" * len(head)]
     for c in card.cases:
+        mark = "~" if c.usage_source == "estimated" else " "
         lines.append(f"{c.id:34} {c.use:14} {c.status:10} {'yes' if c.success else 'NO':3} "
                      f"{'yes' if c.uncertain_correct else 'NO':3} {c.tool_calls:5d} "
-                     f"{c.prompt_tokens + c.completion_tokens:7d} {c.seconds:6.2f}")
+                     f"{mark}{c.prompt_tokens + c.completion_tokens:6d} {c.seconds:6.2f}")
         lines += [f"    - {f}" for f in c.failures]
     lines += [f"{case_id:34} skipped: {why}" for case_id, why in card.skipped.items()]
     s = card.summary()
     lines += ["-" * len(head),
               f"task success {s['task_success']:.0%}, UNCERTAIN correct {s['uncertain_correct']:.0%}, "
-              f"{s['mean_tool_calls']} tool calls/task, {s['total_tokens']} tokens, {s['mean_seconds']} s/task"]
+              f"{s['mean_tool_calls']} tool calls/task, {s['total_tokens']} tokens"
+              f"{' (~ estimated: the server reported no usage)' if s['tokens_estimated'] else ''}, "
+              f"{s['mean_seconds']} s/task (median {s['median_seconds']} s)"]
     return "\n".join(lines)
 
 

@@ -115,7 +115,9 @@ def _result_lines(result: dict[str, Any] | None) -> list[str]:
     if not result:
         return []
     keys = [k for k in _KEY_FIELDS if result.get(k) not in (None, "", [], {})]
-    keys += [k for k, v in result.items() if k not in keys and isinstance(v, str | int | float | list) and v not in ("", [])]
+    # Note texts are untrusted workflow content: a summary states findings, it never repeats them.
+    keys += [k for k, v in result.items()
+             if k not in keys and k != "notes" and isinstance(v, str | int | float | list) and v not in ("", [])]
     return [f"  - {k}: {_brief(result[k])}" for k in keys[:8]]
 
 
