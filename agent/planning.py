@@ -264,6 +264,7 @@ def pin_packs(inputs: PlanInputs, ctx: ToolContext) -> PlanInputs:
         if pick.commit:
             pack.commit = pick.commit
             check.version_source = "recorded_commit" if pick.kind == "commit" else "registry_tag"
+            check.installed_instead = None  # the recorded version itself (its tag) is installed from git
         else:
             try:
                 pack.commit = remote_head(url, policy, timeout=ctx.http_timeout)

@@ -335,6 +335,7 @@ def test_registry_version_installs_the_commit_of_its_git_tag(
     assert action["commit"] == first != head
     check = action["check"]
     assert check["version_source"] == "registry_tag" and check["recorded_version"] == "1.0.0"
+    assert check["installed_instead"] is None  # exactly the recorded version, though the registry does not know it
     assert any("record different versions of pack: 1.0.0 (2 nodes), 2.0.0 (1 node)" in w for w in check["warnings"])
     assert check["vetting"] == "ok" and check["changes"] == []  # tiny 1.0 is already there
 
