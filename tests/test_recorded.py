@@ -103,8 +103,12 @@ def test_every_built_cassette_is_what_its_builder_writes(shared_data: Path, tmp_
     _load(SHARED_CASSETTES / "build_registry_cassettes.py", "build_registry_cassettes").build(out_shared)
     _load(SHARED_CASSETTES / "build_runpod_cassettes.py", "build_runpod_cassettes").build(shared_data / "api", out_shared)
     _load(rc_dir / "build_cassettes.py", "rc_build_cassettes").build(shared_data, out_rc)
+    id_dir, out_id = TESTS / "identify" / "cassettes", tmp_path / "identify"
+    out_id.mkdir()
+    _load(id_dir / "build_cassettes.py", "identify_build_cassettes").build(shared_data, out_id)
 
     built = {SHARED_CASSETTES / p.name: p for p in out_shared.iterdir()} | {rc_dir / p.name: p for p in out_rc.iterdir()}
+    built |= {id_dir / p.name: p for p in out_id.iterdir()}
     # the assistant's cassette is recorded against a live fake (timestamps, port), not built
     committed = {c for c in cassette_files() if c.parent != TESTS / "agent" / "cassettes"}
     assert sorted(map(str, committed)) == sorted(map(str, built))

@@ -215,6 +215,7 @@ class Image(_Lenient):
     base_model: str | None = Field(None, alias="baseModel")
     model_version_ids: list[int] = Field(default_factory=list, alias="modelVersionIds")
     meta: dict[str, Any] | None = None
+    stats: dict[str, Any] = Field(default_factory=dict)  # reaction counts (likeCount, heartCount, …)
 
     @property
     def comfy(self) -> dict[str, Any] | None:

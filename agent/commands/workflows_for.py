@@ -1,0 +1,54 @@
+"""``comfyfixer workflows-for MODEL``: workflows that use a model, ranked, with where each came from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from comfyfixer.agent.options import JSON_OUT
+from comfyfixer.agent.output import console, emit_json
+
+
+def register(app: typer.Typer) -> None:
+    app.command("workflows-for")(workflows_for_command)
+
+
+def workflows_for_command(
+    model: str = typer.Argument(..., help="A model file, a file name, a Civitai URL/id or a SHA256."),
+    folders: list[Path] = typer.Option([], "--in", help="A folder of your own workflows (repeatable)."),
+    comfyui: Path | None = typer.Option(None, "--comfyui", help="The ComfyUI folder (says which hits run here)."),
+    sources: list[str] = typer.Option([], "--source", help="Only local, templates, manager or civitai (repeatable)."),
+    limit: int = typer.Option(10, "--limit", min=1, max=100, help="How many hits to show."),
+    save: Path | None = typer.Option(None, "--save", help="Save the ComfyUI graphs of Civitai images into this folder."),
+    json_out: bool = JSON_OUT,
+) -> int:
+    """List workflows that use a model: your own, official templates, ComfyUI-Manager, Civitai images."""
+    from comfyfixer.agent import services
+    from comfyfixer.tools.identify.workflows import WorkflowsForInput
+
+    inp = WorkflowsForInput(model=model, sources=sources or None, limit=limit)
+    if save is not None:
+        save.mkdir(parents=True, exist_ok=True)
+    _, ctx = services.context(comfyui_dir=comfyui)
+    with ctx:
+        result = services.run("workflows_for_model", inp, ctx, workflow_folders=folders, save_to=save)
+    if json_out:
+        emit_json(result)
+        return 0
+    ident = result.identity
+    console.print(f"{ident.name}: {ident.family_label or ident.family or 'unknown family'} {ident.role} "
+                  f"({ident.status}, confidence {ident.confidence:.2f})", markup=False)
+    for i, hit in enumerate(result.hits, 1):
+        run = "" if hit.runnable is None else " · runs here" if hit.runnable else f" · missing {len(hit.missing)} model(s)"
+        extra = f" · {hit.reactions} reactions" if hit.reactions is not None else ""
+        console.print(f"{i:>2}. [{hit.source}] {hit.name} ({hit.match}, {hit.score:.2f}){extra}{run}", markup=False)
+        console.print(f"    {hit.why}", markup=False)
+        console.print(f"    {hit.location}", markup=False)
+        if hit.saved:
+            console.print(f"    saved: {hit.saved}", markup=False)
+    if not result.hits:
+        console.print("no workflow found", markup=False)
+    for line in result.searched:
+        console.print(f"searched: {line}", markup=False)
+    return 0

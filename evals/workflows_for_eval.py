@@ -1,0 +1,106 @@
+"""workflows-for eval: for the primary model of every official template, is that template among the
+first five hits?
+
+Run: ``python -m comfyfixer.evals.workflows_for_eval [--json] [--show N]``
+
+The primary model of a template is read independently of the capability under test: the inspector
+(``inspect_source``) lists the model files each template loads with the folder its loader reads; the
+primary is the first file of the highest-ranked folder (checkpoints, then diffusion models, then LoRAs,
+upscalers, ControlNets, text encoders, VAEs). Templates that load no model file (API-node templates)
+have no primary and are counted apart. Each primary is then given to ``workflows_for_model`` by file
+name alone, templates only, offline.
+
+A miss is expected when more than five templates share one primary model (the ranking cannot put all
+of them in the first five): the scorecard reports those separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+from comfyfixer.tools.context import ToolContext
+from comfyfixer.tools.identify.workflows import PRIMARY_ORDER, WorkflowsForInput, workflows_for_model
+from comfyfixer.tools.workflow.inspect import inspect_source
+
+TOP = 5
+
+
+def template_primaries(folders: Iterable[Path], *, every: int = 1) -> list[tuple[str, str]]:
+    """``(template id, primary model file)`` for every template that loads a model, by the inspector
+    (``every``: only every n-th template file, for a quick sample)."""
+    out = []
+    for folder in folders:
+        for path in sorted(Path(folder).glob("*.json"))[::every]:
+            try:
+                refs = inspect_source(path).models
+            except Exception:  # a template the inspector cannot read has no primary here
+                continue
+            ranked = [(PRIMARY_ORDER.index(r.folder), i, r.filename) for i, r in enumerate(refs)
+                      if r.folder in PRIMARY_ORDER]
+            if ranked:
+                out.append((path.stem, min(ranked)[2].replace("\\", "/").rsplit("/", 1)[-1]))
+    return out
+
+
+def run(folders: list[Path]) -> dict[str, object]:
+    """The scorecard: hit rate overall and where at most five templates share the primary."""
+    started = time.perf_counter()
+    pairs = template_primaries(folders)
+    shared = Counter(p for _, p in pairs)
+    misses: list[dict[str, object]] = []
+    hits = 0
+    with tempfile.TemporaryDirectory() as tmp, ToolContext(cache_dir=Path(tmp) / "c", state_dir=Path(tmp) / "s",
+                                                           offline=True) as ctx:
+        for template, primary in pairs:
+            result = workflows_for_model(WorkflowsForInput(model=primary, sources=["templates"], limit=TOP), ctx)
+            names = [h.name for h in result.hits]
+            if template in names:
+                hits += 1
+            else:
+                misses.append({"template": template, "primary": primary, "templates_sharing_it": shared[primary],
+                               "top": names})
+    crowded = sum(1 for _, p in pairs if shared[p] > TOP)
+    fair_misses = [m for m in misses if int(m["templates_sharing_it"]) <= TOP]  # type: ignore[call-overload]
+    return {
+        "templates_with_a_primary_model": len(pairs),
+        f"in_top_{TOP}": hits,
+        "rate": round(hits / len(pairs), 4) if pairs else 0.0,
+        f"templates_whose_primary_is_shared_by_more_than_{TOP}": crowded,
+        f"misses_where_at_most_{TOP}_share_it": len(fair_misses),
+        "seconds": round(time.perf_counter() - started, 1),
+        "misses": misses,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    from comfyfixer.tools.catalogs.model_index import find_template_dirs
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--json", action="store_true", help="print the whole scorecard as JSON")
+    ap.add_argument("--show", type=int, default=10, help="misses to list")
+    args = ap.parse_args(argv)
+    folders = find_template_dirs()
+    if not folders:
+        sys.stderr.write("no template package installed (pip install comfyui-workflow-templates-json)\n")
+        return 2
+    card = run(folders)
+    if args.json:
+        sys.stdout.write(json.dumps(card, indent=2) + "\n")
+        return 0
+    misses = card.pop("misses")
+    for key, value in card.items():
+        sys.stdout.write(f"{key}: {value}\n")
+    for miss in list(misses)[: args.show]:  # type: ignore[call-overload]
+        sys.stdout.write(f"miss: {json.dumps(miss)}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

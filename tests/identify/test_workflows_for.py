@@ -1,0 +1,84 @@
+"""workflows_for_model: the user's workflows, official templates and Civitai images (replayed cassettes)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from recorded import Replayer
+
+from comfyfixer.evals.workflows_for_eval import template_primaries
+from comfyfixer.tools.context import ToolContext
+from comfyfixer.tools.identify.capability import identify_model
+from comfyfixer.tools.identify.models import IdentifyInput
+from comfyfixer.tools.identify.workflows import WorkflowsForInput, workflows_for_model
+
+SHA = "b76a1fc247db893bc8c1290420f0e96b6f86129576a9fb885c20cb7edbefeea5"  # model_version_1421739 (real)
+
+
+def _ctx(tmp_path: Path, **kw: object) -> ToolContext:
+    return ToolContext(cache_dir=tmp_path / "cache", state_dir=tmp_path / "state", http_retries=0, **kw)  # type: ignore[arg-type]
+
+
+def test_a_hash_is_identified_through_civitai(tmp_path: Path, replay: Replayer) -> None:
+    with replay("civitai_identify_by_hash.json"), _ctx(tmp_path) as ctx:
+        ident = identify_model(IdentifyInput(model=SHA), ctx)
+    assert (ident.role, ident.family, ident.status) == ("lora", "sdxl", "IDENTIFIED")
+    assert ident.base_model == "Illustrious" and ident.civitai_version_id == 1421739
+    assert ident.name == "choke_hold_rnc_ilxl.safetensors" and ident.trained_words
+
+
+def test_civitai_images_with_a_graph_most_reactions_first_saved_only_when_asked(tmp_path: Path,
+                                                                                 replay: Replayer) -> None:
+    with replay("civitai_workflows_for.json"), _ctx(tmp_path) as ctx:
+        result = workflows_for_model(WorkflowsForInput(model=SHA, sources=["civitai"]), ctx)
+    assert [h.source for h in result.hits] == ["Civitai image"] * 3  # the image without a graph is skipped
+    reactions = [h.reactions for h in result.hits]
+    assert reactions == sorted(reactions, reverse=True) and reactions[0] == 43  # type: ignore[type-var]
+    assert all(h.saved is None for h in result.hits)
+    assert not list(tmp_path.rglob("civitai_image_*.json"))
+
+    out = tmp_path / "saved"
+    out.mkdir()
+    (out / "civitai_image_469634.json").write_text("mine", encoding="utf-8")  # a user's file is never replaced
+    with replay("civitai_workflows_for.json"), _ctx(tmp_path) as ctx:
+        saved = workflows_for_model(WorkflowsForInput(model=SHA, sources=["civitai"]), ctx, save_to=out)
+    paths = [Path(h.saved or "") for h in saved.hits]
+    assert all(p.is_file() for p in paths) and len(set(paths)) == 3
+    assert (out / "civitai_image_469634.json").read_text(encoding="utf-8") == "mine"
+    assert all(isinstance(json.loads(p.read_text(encoding="utf-8")), dict) for p in paths)
+
+
+def test_offline_civitai_is_skipped_with_a_reason(tmp_path: Path) -> None:
+    with _ctx(tmp_path, offline=True) as ctx:
+        result = workflows_for_model(WorkflowsForInput(model=SHA, sources=["civitai"]), ctx)
+    assert result.status == "NOT_FOUND" and "skipped" in result.searched[0]
+
+
+def test_own_workflows_first_and_runnable_here(tmp_path: Path) -> None:
+    comfy = tmp_path / "ComfyUI"
+    (comfy / "models" / "checkpoints").mkdir(parents=True)
+    (comfy / "models" / "checkpoints" / "my_model.safetensors").write_bytes(b"x")
+    mine = tmp_path / "wf"
+    mine.mkdir()
+    ok = {"nodes": [{"id": 1, "type": "CheckpointLoaderSimple", "widgets_values": ["my_model.safetensors"]}]}
+    missing = {"nodes": [{"id": 1, "type": "CheckpointLoaderSimple", "widgets_values": ["my_model.safetensors"]},
+                         {"id": 2, "type": "VAELoader", "widgets_values": ["absent_vae.safetensors"]}]}
+    other = {"nodes": [{"id": 1, "type": "CheckpointLoaderSimple", "widgets_values": ["something_else.safetensors"]}]}
+    for name, doc in (("ok.json", ok), ("missing.json", missing), ("other.json", other)):
+        (mine / name).write_text(json.dumps(doc), encoding="utf-8")
+    with _ctx(tmp_path, offline=True, comfyui_dir=comfy) as ctx:
+        result = workflows_for_model(WorkflowsForInput(model="my_model.safetensors", sources=["local"]), ctx,
+                                     workflow_folders=[mine])
+    assert [(h.name, h.runnable, h.missing) for h in result.hits] == [
+        ("ok.json", True, []), ("missing.json", False, ["absent_vae.safetensors"])]
+
+
+def test_templates_rank_their_primary_model_in_the_first_five(tmp_path: Path, templates_dir: Path) -> None:
+    """A sample of the eval (evals/workflows_for_eval.py runs every template: 247 of 253, 97.6 %)."""
+    sample = template_primaries([templates_dir], every=23)
+    assert len(sample) >= 5
+    with _ctx(tmp_path, offline=True) as ctx:
+        for template, primary in sample:
+            hits = workflows_for_model(WorkflowsForInput(model=primary, sources=["templates"], limit=5), ctx).hits
+            assert template in [h.name for h in hits], (template, primary, [h.name for h in hits])

@@ -1,0 +1,366 @@
+"""``workflows_for_model``: which workflows use a model, ranked, each with where it came from.
+
+Sources, each optional and each named in the result's ``searched``:
+
+* the user's own workflow folders (``<ComfyUI>/user/default/workflows`` and the folders the CLI passes
+  with ``--in``): by exact file name, then by family;
+* the official templates (the ``comfyui_workflow_templates*`` packages): by file name (the model they
+  load first — their *primary* model — ranks above one they load beside it), then by family;
+* ComfyUI-Manager's model list: an entry for the exact file (a download, not a workflow);
+* Civitai images made with the model's version that carry a ComfyUI graph (most reactions first); the
+  graph is saved only when the caller passes ``save_to`` (the CLI's ``--save``).
+
+Each hit says whether it would run here when a ComfyUI folder is configured: every model file it loads
+is found in that install (node packs are left to ``comfyfixer check``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from comfyfixer.tools.context import ToolContext
+from comfyfixer.tools.errors import ComfyFixerError
+from comfyfixer.tools.identify.capability import identify_model
+from comfyfixer.tools.identify.detect import family_from_name
+from comfyfixer.tools.identify.models import IdentifyInput, ModelIdentity
+from comfyfixer.tools.paths import atomic_write, safe_stem
+from comfyfixer.tools.toolset import capability
+
+log = logging.getLogger(__name__)
+
+MODEL_EXTENSIONS = (".safetensors", ".gguf", ".ckpt", ".pt", ".pth", ".bin", ".sft", ".onnx")
+MAX_WORKFLOW_BYTES = 20 * 1024 * 1024
+MAX_LOCAL_FILES = 5000
+# The folder order that decides a workflow's primary model: the file its main loader reads.
+PRIMARY_ORDER = ("checkpoints", "diffusion_models", "unet", "loras", "upscale_models", "controlnet", "text_encoders",
+                 "clip", "vae")
+# Folders of core loaders, for widget values that carry no `properties.models` entry.
+LOADER_FOLDER = {
+    "CheckpointLoaderSimple": "checkpoints", "CheckpointLoader": "checkpoints", "ImageOnlyCheckpointLoader": "checkpoints",
+    "UNETLoader": "diffusion_models", "UnetLoaderGGUF": "diffusion_models", "LoraLoader": "loras",
+    "LoraLoaderModelOnly": "loras", "VAELoader": "vae", "CLIPLoader": "text_encoders", "DualCLIPLoader": "text_encoders",
+    "TripleCLIPLoader": "text_encoders", "QuadrupleCLIPLoader": "text_encoders", "ControlNetLoader": "controlnet",
+    "UpscaleModelLoader": "upscale_models", "CLIPVisionLoader": "clip_vision",
+}
+
+Source = Literal["local", "templates", "manager", "civitai"]
+ALL_SOURCES: tuple[Source, ...] = ("local", "templates", "manager", "civitai")
+
+# Scores: an exact file match beats a family match; the user's own workflows come first on ties.
+SCORE_PRIMARY, SCORE_USES, SCORE_CIVITAI, SCORE_FAMILY, SCORE_MANAGER = 1.0, 0.85, 0.7, 0.45, 0.3
+LOCAL_BONUS = 0.02
+
+
+class WorkflowsForInput(BaseModel):
+    """Input of ``workflows_for_model``."""
+
+    model: str = Field(description="The model: a local file, a file name, a Civitai URL/id or a SHA256 (as for "
+                                   "identify_model).")
+    sources: list[Source] | None = Field(default=None, description="Only these sources (local, templates, manager, "
+                                                                   "civitai); default: all.")
+    limit: int = Field(default=10, ge=1, le=100, description="How many hits to return.")
+
+
+class WorkflowHit(BaseModel):
+    """One workflow (or catalog entry) that uses the model."""
+
+    source: str = Field(description="your workflows | official template | ComfyUI-Manager model list | Civitai image")
+    name: str = Field(description="The workflow's name (template id, file name, or Civitai image id).")
+    location: str = Field(description="Where it is: a path, a template file, or a URL.")
+    match: Literal["primary model", "file name", "family", "model version", "catalog entry"] = Field(
+        description="Why it is listed.")
+    score: float = Field(description="0..1 ranking score.")
+    why: str = Field(description="One line of evidence.")
+    models: list[str] = Field(default_factory=list, description="The model files the workflow loads.")
+    runnable: bool | None = Field(default=None, description="Every model it loads is installed here; None when no "
+                                                            "ComfyUI is configured (or not checkable).")
+    missing: list[str] = Field(default_factory=list, description="Model files it loads that this ComfyUI lacks.")
+    reactions: int | None = Field(default=None, description="Civitai reactions (likes, hearts, …) of the image.")
+    saved: str | None = Field(default=None, description="Where the graph was saved (--save only).")
+
+
+class WorkflowsForResult(BaseModel):
+    """Ranked workflows for one model."""
+
+    model: str = Field(description="The model as given.")
+    identity: ModelIdentity = Field(description="What the model was identified as.")
+    hits: list[WorkflowHit] = Field(default_factory=list, description="Best first.")
+    searched: list[str] = Field(default_factory=list, description="Each source consulted, with how many it held.")
+    status: Literal["FOUND", "NOT_FOUND"] = Field(description="FOUND when at least one hit.")
+
+
+# --- reading workflows -----------------------------------------------------------------------------
+@dataclass
+class WorkflowModels:
+    """The model files one workflow loads: (basename, folder or None), in file order, and its primary."""
+
+    name: str
+    location: str
+    models: list[tuple[str, str | None]] = field(default_factory=list)
+
+    @property
+    def names(self) -> set[str]:
+        return {m for m, _ in self.models}
+
+    @property
+    def primary(self) -> str | None:
+        """The first file of the highest-ranked folder (checkpoint > diffusion model > LoRA > …)."""
+        for folder in PRIMARY_ORDER:
+            for name, f in self.models:
+                if f == folder:
+                    return name
+        return self.models[0][0] if self.models else None
+
+
+def _basename(name: str) -> str:
+    return name.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _graphs(doc: Any) -> Iterator[dict[str, Any]]:
+    """The top graph and every subgraph definition, without recursion."""
+    stack = [doc]
+    while stack:
+        graph = stack.pop()
+        if not isinstance(graph, dict):
+            continue
+        yield graph
+        defs = graph.get("definitions")
+        if isinstance(defs, dict):
+            stack.extend(defs.get("subgraphs") or [])
+
+
+def workflow_models(doc: Any, name: str, location: str) -> WorkflowModels:
+    """The model files a UI or API workflow loads: ``properties.models`` entries and widget values that
+    name a model file (folder from the entry, else from the core loader's class)."""
+    out = WorkflowModels(name=name, location=location)
+    seen: set[str] = set()
+
+    def add(value: str, folder: str | None) -> None:
+        base = _basename(value)
+        if base and base not in seen:
+            seen.add(base)
+            out.models.append((base, folder))
+
+    if isinstance(doc, dict) and "nodes" not in doc and all(isinstance(v, dict) for v in doc.values()):
+        for node in doc.values():  # API format
+            folder = LOADER_FOLDER.get(str(node.get("class_type")))
+            for v in (node.get("inputs") or {}).values():
+                if isinstance(v, str) and v.lower().endswith(MODEL_EXTENSIONS):
+                    add(v, folder)
+        return out
+    for graph in _graphs(doc):
+        for m in graph.get("models") or []:
+            if isinstance(m, dict) and isinstance(m.get("name"), str):
+                add(m["name"], m.get("directory"))
+        for node in graph.get("nodes") or []:
+            if not isinstance(node, dict):
+                continue
+            props = node.get("properties")
+            for m in (props.get("models") if isinstance(props, dict) else None) or []:
+                if isinstance(m, dict) and isinstance(m.get("name"), str):
+                    add(m["name"], m.get("directory"))
+            folder = LOADER_FOLDER.get(str(node.get("type")))
+            values = node.get("widgets_values")
+            for v in values if isinstance(values, list) else []:
+                if isinstance(v, str) and v.lower().endswith(MODEL_EXTENSIONS):
+                    add(v, folder)
+    return out
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        if path.stat().st_size > MAX_WORKFLOW_BYTES:
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def template_models(folders: Iterable[Path]) -> list[WorkflowModels]:
+    """The models of every official template (``*.json`` in each folder), templates without models skipped."""
+    out = []
+    for folder in folders:
+        for path in sorted(Path(folder).glob("*.json")):
+            wm = workflow_models(_read_json(path), path.stem, str(path))
+            if wm.models:
+                out.append(wm)
+    return out
+
+
+def _local_models(folders: Sequence[Path]) -> tuple[list[WorkflowModels], int]:
+    out: list[WorkflowModels] = []
+    n = 0
+    for folder in folders:
+        for path in sorted(folder.rglob("*.json")):
+            n += 1
+            if n > MAX_LOCAL_FILES:
+                log.warning("more than %d workflow files under %s; the rest are skipped", MAX_LOCAL_FILES, folder)
+                return out, n
+            wm = workflow_models(_read_json(path), path.name, str(path))
+            if wm.models:
+                out.append(wm)
+    return out, n
+
+
+# --- ranking ---------------------------------------------------------------------------------------
+def _family_of(wm: WorkflowModels) -> str | None:
+    primary = wm.primary
+    return family_from_name(primary)[0] if primary else None
+
+
+def rank_workflows(workflows: Iterable[WorkflowModels], name: str, family: str | None, role: str,
+                   *, source: str, bonus: float = 0.0) -> list[WorkflowHit]:
+    """Hits among ``workflows`` for model file ``name`` (or, failing that, its ``family``)."""
+    hits = []
+    for wm in workflows:
+        models = [m for m, _ in wm.models]
+        if name in wm.names:
+            primary = wm.primary == name
+            score = (SCORE_PRIMARY if primary else SCORE_USES) + bonus
+            match = "primary model" if primary else "file name"
+            why = f"loads {name}" + (" as its main model" if primary else f" (its main model is {wm.primary})")
+        elif family and _family_of(wm) == family:
+            score, match = SCORE_FAMILY + bonus, "family"
+            why = f"a {family} workflow (main model {wm.primary})"
+            if role in ("lora", "lycoris") and any(f == "loras" for _, f in wm.models):
+                score += 0.05
+                why += "; it already has a LoRA loader"
+        else:
+            continue
+        hits.append(WorkflowHit(source=source, name=wm.name, location=wm.location, match=match,  # type: ignore[arg-type]
+                                score=round(score, 3), why=why, models=models))
+    # Simpler workflows first among equals: fewer models to fetch, easier to adapt.
+    hits.sort(key=lambda h: (-h.score, len(h.models), h.name))
+    return hits
+
+
+# --- sources ---------------------------------------------------------------------------------------
+def _manager_hits(ctx: ToolContext, name: str) -> tuple[list[WorkflowHit], str]:
+    catalog = ctx.catalog()
+    if catalog is None:
+        return [], "ComfyUI-Manager model list: not available (run `comfyfixer catalogs refresh`)"
+    hits = [WorkflowHit(source="ComfyUI-Manager model list", name=m.name, location=m.reference or m.url,
+                        match="catalog entry", score=SCORE_MANAGER, models=[m.filename],
+                        why=f"the Manager lists {m.filename} ({m.base or 'base ?'}, {m.type or 'type ?'}): a download "
+                            "with its reference page, not a workflow")
+            for m in catalog.models if m.filename == name]
+    return hits, f"ComfyUI-Manager model list: {len(catalog.models)} models"
+
+
+def _reactions(stats: dict[str, Any]) -> int:
+    return sum(int(v or 0) for k, v in stats.items() if k.endswith("Count") and k not in ("commentCount",
+                                                                                           "dislikeCount"))
+
+
+def _civitai_hits(ctx: ToolContext, version_id: int, save_to: Path | None) -> tuple[list[WorkflowHit], str]:
+    client = ctx.civitai()
+    if client is None:
+        return [], "Civitai images: skipped (offline)"
+    images = list(client.images(model_version_id=version_id, limit=50))
+    with_graph = [(img, img.comfy) for img in images]
+    with_graph = [(img, g) for img, g in with_graph if g]
+    with_graph.sort(key=lambda p: -_reactions(p[0].stats))
+    hits = []
+    for img, graph in with_graph:
+        ui = graph.get("workflow") if isinstance(graph.get("workflow"), dict) else None
+        doc = ui or graph.get("prompt")
+        wm = workflow_models(doc, f"civitai image {img.id}", img.url or "")
+        hit = WorkflowHit(source="Civitai image", name=f"image {img.id}", location=f"https://civitai.com/images/{img.id}",
+                          match="model version", score=SCORE_CIVITAI, reactions=_reactions(img.stats),
+                          models=[m for m, _ in wm.models],
+                          why=f"made with Civitai version {version_id}; carries a ComfyUI "
+                              f"{'workflow' if ui else 'prompt (API graph)'}")
+        if save_to is not None:
+            target = save_to / f"{safe_stem(f'civitai_image_{img.id}')}.json"
+            n = 1
+            while target.exists():  # never overwrite: a new version is a new file
+                target = save_to / f"{safe_stem(f'civitai_image_{img.id}')} ({n}).json"
+                n += 1
+            atomic_write(target, json.dumps(doc, indent=2), exclusive=True)
+            hit.saved = str(target)
+        hits.append(hit)
+    return hits, f"Civitai images of version {version_id}: {len(images)} images, {len(with_graph)} with a ComfyUI graph"
+
+
+def _installed(ctx: ToolContext) -> set[str] | None:
+    """Lower-cased basenames of every model file in the configured ComfyUI, or None without one."""
+    if ctx.comfyui_dir is None:
+        return None
+    from comfyfixer.tools.inventory.inventory import model_folder_table
+    from comfyfixer.tools.inventory.models import scan_models
+
+    def scan() -> set[str] | None:
+        try:
+            table, _ = model_folder_table(Path(ctx.comfyui_dir), list(ctx.extra_model_paths))
+            inv = scan_models(table, base_dir=ctx.comfyui_dir)
+        except ComfyFixerError as exc:
+            log.warning("could not list the models of %s: %s", ctx.comfyui_dir, exc)
+            return None
+        return set(inv.by_basename)
+
+    return ctx.memo(f"workflows-for:installed:{ctx.comfyui_dir}", scan)
+
+
+@capability(command="workflows-for")
+def workflows_for_model(inp: WorkflowsForInput, ctx: ToolContext, *, workflow_folders: Sequence[Path] = (),
+                        save_to: Path | None = None) -> WorkflowsForResult:
+    """Find workflows that use a model, best first, each with where it came from: the user's own
+    workflows, the official ComfyUI templates (by file name, then by the model's family), ComfyUI-Manager's
+    model list, and Civitai images made with the model's version that carry a ComfyUI graph (most
+    reactions first). Each hit says whether it would run here (every model it loads is installed) when a
+    ComfyUI is configured.
+
+    Give the model as for identify_model. A 'primary model' hit loads the file as its main model; a
+    'family' hit only shares the family and needs the file swapped in.
+    """
+    ident = identify_model(IdentifyInput(model=inp.model), ctx)
+    name = _basename(ident.name)
+    sources = set(inp.sources or ALL_SOURCES)
+    hits: list[WorkflowHit] = []
+    searched: list[str] = []
+    if "local" in sources:
+        folders = [Path(f) for f in workflow_folders]
+        if ctx.comfyui_dir is not None and (Path(ctx.comfyui_dir) / "user" / "default" / "workflows").is_dir():
+            folders.append(Path(ctx.comfyui_dir) / "user" / "default" / "workflows")
+        local, n = _local_models([f for f in folders if f.is_dir()])
+        hits += rank_workflows(local, name, ident.family, ident.role, source="your workflows", bonus=LOCAL_BONUS)
+        searched.append(f"your workflows: {n} files in {len(folders)} folders" if folders
+                        else "your workflows: no folder (pass --in DIR or set the ComfyUI folder)")
+    if "templates" in sources:
+        from comfyfixer.tools.catalogs.model_index import find_template_dirs
+
+        dirs = find_template_dirs()
+        templates = ctx.memo(f"workflows-for:templates:{dirs}", lambda: template_models(dirs))
+        hits += rank_workflows(templates, name, ident.family, ident.role, source="official template")
+        searched.append(f"official templates: {len(templates)} with models" if dirs
+                        else "official templates: none installed (pip install comfyui-workflow-templates)")
+    if "manager" in sources:
+        found, line = _manager_hits(ctx, name)
+        hits += found
+        searched.append(line)
+    if "civitai" in sources:
+        if ident.civitai_version_id is None:
+            searched.append("Civitai images: skipped (no Civitai model version known for this model; give its Civitai "
+                            "URL or SHA256)")
+        else:
+            found, line = _civitai_hits(ctx, ident.civitai_version_id, save_to)
+            hits += found
+            searched.append(line)
+    hits.sort(key=lambda h: (-h.score, -(h.reactions or 0), len(h.models), h.name))
+    hits = hits[: inp.limit]
+    installed = _installed(ctx)
+    if installed is not None:
+        for hit in hits:
+            if hit.match == "catalog entry":
+                continue
+            hit.missing = [m for m in hit.models if m.lower() not in installed]
+            hit.runnable = not hit.missing
+    return WorkflowsForResult(model=inp.model, identity=ident, hits=hits, searched=searched,
+                              status="FOUND" if hits else "NOT_FOUND")
