@@ -176,6 +176,8 @@ class Settings(BaseSettings):
                                            "VRAM free on ComfyUI's best device (0: no condition).")
     schedule_run_missed_on_wake: bool = Field(True, description="Run a cycle missed while the machine slept once "
                                               "on wake (else wait for the next interval).")
+    schedule_discover: bool = Field(True, description="Each scheduled cycle looks up what is still missing "
+                                    "(resolver cache and rate limits; never downloads).")
     service_dir: Path | None = Field(None, description="Where `schedule install` writes the OS service files "
                                      "(default: the OS's per-user folder).")
 

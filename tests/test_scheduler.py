@@ -63,7 +63,7 @@ def test_schedule_command_on_demo(tmp_path: Path, capsys: pytest.CaptureFixture[
     demo = demo_dir()
     out = tmp_path / "out"
     base = ["schedule", str(demo / "workflows"), "--comfyui", str(demo / "ComfyUI"), "--out", str(out), "--once",
-            "--json"]
+            "--no-discover", "--json"]
     runs = []
     for _ in range(2):
         assert run([*base, "--no-require-comfyui"]) == 0

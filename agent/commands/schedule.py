@@ -36,6 +36,8 @@ def schedule_command(
     require_comfyui: bool | None = typer.Option(None, "--require-comfyui/--no-require-comfyui",
                                                 help="Skip cycles while ComfyUI is closed (default: setting, on)."),
     min_vram_mb: int | None = typer.Option(None, "--min-vram-mb", min=0, help="Skip cycles with less free VRAM (MB)."),
+    discover: bool | None = typer.Option(None, "--discover/--no-discover", help="Look up what is still missing "
+                                         "each cycle (cached, never downloads; default: setting, on)."),
     system: str | None = typer.Option(None, "--system", help="install/uninstall: linux, darwin or windows "
                                       "(default: this machine)."),
     yes: bool = typer.Option(False, "--yes", help="install/uninstall: write without asking."),
@@ -62,12 +64,24 @@ def schedule_command(
     inp = CheckInput(paths=list(paths), exclude=[str(out)])
     latest: dict[str, CheckResult] = {}
 
+    from comfyfixer.agent.discovery import discover as discover_missing
+    from comfyfixer.agent.discovery import write_actions
+
+    actions: dict[str, Any] = {}
+    look_up = settings.schedule_discover if discover is None else discover
+
     def check() -> dict[str, Any]:
-        latest["result"] = services.run("check_workflows", inp, ctx)
-        return check_json(latest["result"])
+        result = services.run("check_workflows", inp, ctx)
+        if look_up:
+            result, actions["doc"] = discover_missing(result, ctx, services.run,
+                                                      comfyui_dir=comfyui or settings.comfyui_dir)
+        latest["result"] = result
+        return check_json(result)
 
     def write(status: str) -> None:
         write_reports(with_schedule_note(latest["result"], status), out)
+        if "doc" in actions:
+            write_actions(actions["doc"], out)
 
     def show_status(status: str) -> None:
         if "result" in latest:
