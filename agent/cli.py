@@ -33,7 +33,9 @@ COMMAND_MODULES = [
     "hardware",
     "fit",
     "review",
+    "diff",
     "identify",
+    "workflows_for",
     "undo",
 ]
 

@@ -10,7 +10,8 @@ every template and prints:
 - task agreement: our task against the tags that name a task (templates without such a tag are left out);
 - family agreement: our family against the index's model names (templates naming none are left out).
 
-Run: ``python -m comfyfixer.evals.review_eval [--show-misses N]``.
+Run: ``python -m comfyfixer.evals.review_eval [--show-misses N]``; with ``--diff-old DIR`` (an older
+release's ``templates`` folder) it diffs every template whose file changed between the two releases.
 """
 
 from __future__ import annotations
@@ -149,6 +150,36 @@ def evaluate(folder: Path) -> dict[str, Any]:
     return {"counts": dict(c), "misses": misses}
 
 
+def diff_releases(old_dir: Path, new_dir: Path) -> dict[str, Any]:
+    """Diff every template whose file differs between two releases (``old_dir`` from an unpacked older
+    wheel, e.g. ``pip download --no-deps comfyui-workflow-templates-json==0.1.100``)."""
+    from comfyfixer.tools.review.diff import compare
+
+    schemas = bundled_core_schemas()
+    c: Counter[str] = Counter()
+    rows = []
+    started = time.process_time()
+    for old in sorted(old_dir.glob("*.json")):
+        new = new_dir / old.name
+        if old.name.startswith("index") or not new.is_file() or old.read_bytes() == new.read_bytes():
+            continue
+        try:
+            d = compare(load_workflow(old), load_workflow(new), schemas)
+        except Exception as exc:  # an eval counts failures instead of stopping at the first
+            c["errors"] += 1
+            rows.append(f"{old.stem}: ERROR {exc}")
+            continue
+        c["changed_files"] += 1
+        c["equal"] += d.equal
+        c["with_added_or_removed"] += bool(d.added or d.removed)
+        c["with_rewiring"] += bool(d.rewired)
+        c["with_value_changes"] += bool(d.parameters)
+        c["with_model_changes"] += bool(d.models)
+        rows.append(f"{old.stem}: {d.summary}")
+    c["cpu_ms"] = int((time.process_time() - started) * 1000)
+    return {"counts": dict(c), "rows": rows}
+
+
 def _pct(a: int, b: int) -> str:
     return f"{a}/{b} ({100 * a / b:.1f} %)" if b else "0/0"
 
@@ -158,7 +189,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--show-misses", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="Print the counts and misses as JSON.")
+    parser.add_argument("--diff-old", type=Path, help="An older release's templates folder: diff every changed template.")
     args = parser.parse_args(argv)
+    if args.diff_old:
+        releases = diff_releases(args.diff_old, templates_dir())
+        print(json.dumps(releases["counts"]))
+        for row in releases["rows"]:
+            print(" ", row)
+        return 0
     result = evaluate(templates_dir())
     c = result["counts"]
     if args.json:

@@ -358,7 +358,9 @@ CAPABILITY_FUNCTIONS: tuple[tuple[str, str], ...] = (
     ("comfyfixer.tools.hardware", "hardware_profile"),
     ("comfyfixer.tools.fit.capability", "estimate_fit"),
     ("comfyfixer.tools.review.review", "review_workflow"),
+    ("comfyfixer.tools.review.diff", "diff_workflows"),
     ("comfyfixer.tools.identify.capability", "identify_model"),
+    ("comfyfixer.tools.identify.workflows", "workflows_for_model"),
 )
 
 

@@ -106,3 +106,92 @@ class WorkflowReview(BaseModel):
     findings: list[Finding] = Field(default_factory=list)
     readiness: Readiness = Field(default_factory=lambda: Readiness(checked=False, status=None))
     summary: str = Field("", description="One sentence: task, family, main settings.")
+
+
+class DiffInput(BaseModel):
+    """Arguments of the ``diff_workflows`` capability."""
+
+    old: str = Field(description="The earlier workflow: a JSON file (UI or API) or an image that embeds one.")
+    new: str = Field(description="The later workflow, in either format (a UI file and its API export diff as equal).")
+    object_info: str | None = Field(
+        None, description="Node schemas for reading UI widgets: a saved object_info JSON file or a ComfyUI URL. "
+        "Default: the configured ComfyUI's, else the bundled core schemas.")
+
+
+class NodeRef(BaseModel):
+    """A node by id and class."""
+
+    id: str
+    class_type: str
+
+
+class Rewire(BaseModel):
+    """An input of a matched node that now takes its value from elsewhere."""
+
+    node: str = Field(description="The node's id in the new workflow.")
+    class_type: str
+    input: str
+    old_from: str | None = Field(None, description="'<class> (<new id>)' the input came from, or a literal.")
+    new_from: str | None = None
+
+
+class ParamChange(BaseModel):
+    """A literal input of a matched node with a different value."""
+
+    node: str = Field(description="The node's id in the new workflow.")
+    old_node: str
+    class_type: str
+    input: str
+    old: Any = None
+    new: Any = None
+    key: bool = Field(False, description="A key parameter (sampler, steps, CFG, size, frames, denoise, LoRA strength, seed).")
+    runtime_only: bool = Field(False, description="A seed the UI re-rolls every run: differs without meaning anything.")
+
+
+class ModelChange(BaseModel):
+    """A model file swapped, added or removed."""
+
+    change: Literal["swapped", "added", "removed"]
+    node: str
+    class_type: str
+    input: str | None = None
+    old: str | None = None
+    new: str | None = None
+    old_family: str | None = None
+    new_family: str | None = None
+    old_precision: str | None = None
+    new_precision: str | None = None
+    weight_ratio: float | None = Field(None, description="New/old weight size from the precisions (fp16→fp8: 0.5).")
+
+
+class WorkflowDiff(BaseModel):
+    """How two versions of a workflow differ, compared as the API prompts ComfyUI would run."""
+
+    old: str
+    new: str
+    old_format: str
+    new_format: str
+    equal: bool = Field(description="Same nodes, wiring and values (seeds the UI re-rolls aside).")
+    matched: int = 0
+    matched_by: dict[str, int] = Field(default_factory=dict, description="How many nodes matched by id, by structure, by type.")
+    renumbered: int = Field(0, description="Matched nodes whose id changed.")
+    added: list[NodeRef] = Field(default_factory=list)
+    removed: list[NodeRef] = Field(default_factory=list)
+    rewired: list[Rewire] = Field(default_factory=list)
+    parameters: list[ParamChange] = Field(default_factory=list)
+    models: list[ModelChange] = Field(default_factory=list)
+    old_task: str = ""
+    new_task: str = ""
+    old_family: str | None = None
+    new_family: str | None = None
+    old_cost: float | None = Field(None, description="Runtime proxy: Σ steps × pixels × frames over the samplers.")
+    new_cost: float | None = None
+    runtime_ratio: float | None = Field(None, description="new_cost / old_cost.")
+    implications: list[Finding] = Field(default_factory=list,
+                                        description="Quality, memory and runtime consequences of the changes.")
+    new_findings: list[Finding] = Field(default_factory=list, description="Review findings the new version adds.")
+    new_dependencies: list[str] = Field(default_factory=list,
+                                        description="Model files and custom node classes only the new version needs.")
+    new_missing: list[str] = Field(default_factory=list,
+                                   description="Of those, what the configured ComfyUI lacks (when one is configured).")
+    summary: str = ""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from comfyfixer.tools.review.models import Finding, WorkflowReview
+from comfyfixer.tools.review.models import Finding, WorkflowDiff, WorkflowReview
 from comfyfixer.tools.text import inert
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
@@ -72,3 +72,48 @@ def review_markdown(r: WorkflowReview) -> str:
 def value_text(value: Any) -> str:
     """A parameter value for a table cell (``—`` for none)."""
     return "—" if value is None else cell(value)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = "—" if value is None else str(value)
+    return cell(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def diff_markdown(d: WorkflowDiff) -> str:
+    """The diff as a Markdown document (also the body of a regression report)."""
+    lines = [f"# Diff: {cell(d.old)} → {cell(d.new)}", "", f"**{cell(d.summary)}**", "",
+             f"- formats: {d.old_format.upper()} → {d.new_format.upper()} (compared as API prompts)",
+             f"- matched nodes: {d.matched} ({', '.join(f'{v} by {k}' for k, v in d.matched_by.items() if v)})"]
+    if d.old_task != d.new_task:
+        lines.append(f"- task: {d.old_task} → {d.new_task}")
+    if d.old_family != d.new_family:
+        lines.append(f"- family: {cell(d.old_family or 'none')} → {cell(d.new_family or 'none')}")
+    if d.runtime_ratio is not None:
+        lines.append(f"- runtime proxy (steps × pixels × frames): ×{d.runtime_ratio:g}")
+    if d.implications or d.new_findings:
+        lines += ["", "## Implications", ""]
+        lines += [_finding(f) for f in [*d.implications, *d.new_findings]]
+    if d.models:
+        lines += ["", "## Models", "", "| change | node | old | new | precision |", "| --- | --- | --- | --- | --- |"]
+        for m in d.models:
+            prec = f"{m.old_precision or '?'} → {m.new_precision or '?'}"
+            if m.weight_ratio is not None:
+                prec += f" (weights ×{m.weight_ratio:g})"
+            lines.append(f"| {m.change} | {cell(m.class_type)} ({cell(m.node)}) | {_short(m.old)} | {_short(m.new)} | "
+                         f"{cell(prec)} |")
+    if d.parameters:
+        lines += ["", "## Values", "", "| node | input | old | new |", "| --- | --- | --- | --- |"]
+        for p in sorted(d.parameters, key=lambda p: not p.key):
+            note = " (re-rolled each run)" if p.runtime_only else ""
+            lines.append(f"| {cell(p.class_type)} ({cell(p.node)}) | {'**' + cell(p.input) + '**' if p.key else cell(p.input)}"
+                         f" | {_short(p.old)} | {_short(p.new)}{note} |")
+    if d.added or d.removed or d.rewired:
+        lines += ["", "## Nodes", ""]
+        lines += [f"- added: {cell(n.class_type)} ({cell(n.id)})" for n in d.added]
+        lines += [f"- removed: {cell(n.class_type)} ({cell(n.id)})" for n in d.removed]
+        lines += [f"- rewired: {cell(r.class_type)} ({cell(r.node)}).{cell(r.input)}: {_short(r.old_from)} → "
+                  f"{_short(r.new_from)}" for r in d.rewired]
+    if d.new_dependencies:
+        lines += ["", "## New dependencies", ""]
+        lines += [f"- {cell(x)}" + (" (missing here)" if x in d.new_missing else "") for x in d.new_dependencies]
+    return "\n".join(lines) + "\n"
