@@ -158,6 +158,7 @@ def weigh(ref: ModelRef, role: Role, family: Family | None, src: FitSources, not
         if summary is not None:
             parts = {k: v for k, v in summary.bytes_by_part.items() if v}
             return ModelWeight(**base, bytes=summary.bytes, source="header", local_path=str(local), parts=parts,
+                               parameters=summary.parameters,
                                detail=f"{summary.format} header: {summary.parameters / 1e9:.2f} B parameters, "
                                       f"{summary.tensors} tensors, mostly {summary.main_dtype}")
         size = local.stat().st_size
@@ -187,6 +188,23 @@ def weigh(ref: ModelRef, role: Role, family: Family | None, src: FitSources, not
                            detail=f"{family.label} default: {family.default_params_b:g} B parameters at {precision}")
     return ModelWeight(**base, bytes=ROLE_DEFAULT_BYTES.get(role, ROLE_DEFAULT_BYTES["other"]), source="default",
                        detail=f"typical {role.replace('_', ' ')} file size")
+
+
+def cast_at_load(w: ModelWeight, graph: Graph) -> ModelWeight:
+    """Apply Load Diffusion Model's ``weight_dtype``: ``fp8_*`` casts 16/32-bit weights to one byte
+    per parameter as they load (``nodes.py::UNETLoader``), halving a bf16 model's VRAM."""
+    node = graph.nodes.get(w.node_id)
+    dtype = node.inputs.get("weight_dtype") if node is not None else None
+    if w.role != "diffusion" or not isinstance(dtype, str) or not dtype.startswith("fp8"):
+        return w
+    params = w.parameters
+    if params is None:
+        per = bytes_per_param_from_name(w.filename) or 2.0
+        params = int(w.bytes / per)
+    if params >= w.bytes:  # already one byte (or less) per parameter
+        return w
+    return w.model_copy(update={"bytes": params, "detail": f"{w.detail}; weight_dtype {dtype} casts it to 1 byte "
+                                                          f"per parameter at load ({params / 1e9:.2f} B parameters)"})
 
 
 def detect_family(refs: list[ModelRef], settings: Settings) -> Family | None:
@@ -272,7 +290,7 @@ def estimate(path: str, graph: Graph, refs: list[ModelRef], schemas: Any, src: F
     for text in note_texts(graph.nodes.values()):
         for k, v in sizes_in_text(text, binary=True).items():
             note_sizes.setdefault(k, v)
-    weights = [weigh(r, role_of(r), family, src, note_sizes) for r in refs]
+    weights = [cast_at_load(weigh(r, role_of(r), family, src, note_sizes), graph) for r in refs]
     if any(w.source == "default" for w in weights):
         report.status = "UNCERTAIN"
 

@@ -32,6 +32,7 @@ class ModelWeight(BaseModel):
     bytes: int = Field(description="Resident weight bytes.")
     source: SizeSource = Field(description="Where the size comes from, most trusted first: header … default.")
     detail: str = Field(description="How the size was worked out (parameters, dtype, the note that printed it).")
+    parameters: int | None = Field(default=None, description="Parameter count, when the header gives it.")
     parts: dict[str, int] = Field(default_factory=dict, description="A checkpoint's bytes per part (diffusion, text_encoder, vae).")
     local_path: str | None = Field(default=None, description="Where the file was found, when it is here.")
 
