@@ -8,9 +8,9 @@ Servers differ from the OpenAI contract in ways that silently break an agent:
   questions about files it never saw.
 * Ollama cuts prompts at its default context length without saying so.
 
-:func:`probe_server` sends three tiny requests (``max_tokens: 1``) that differ only by a padded tool
-definition and then by a padded tool result, and compares the ``prompt_tokens`` the server reports:
-a part that adds no prompt tokens was dropped. A server that reports no usage is taken at its word
+:func:`probe_server` sends four tiny requests (``max_tokens: 1``): without and with a padded tool
+definition, then with a short and with a padded tool result, and compares the ``prompt_tokens`` the
+server reports: a part that adds no prompt tokens was dropped. A server that reports no usage is taken at its word
 (nothing is detected). It also asks the server for its context length (``/v1/models``, llama.cpp's
 ``/props``, Ollama's ``/api/show``, LM Studio's ``/api/v0/models``). The result is cached per
 endpoint and model in ``<cache>/llm-probe.json``; a failed probe is not cached.
@@ -54,14 +54,15 @@ def _server_root(base_url: str) -> str:
     return root[: -len("/v1")] if root.endswith("/v1") else root
 
 
-def _probe_messages(with_result: bool) -> list[dict[str, Any]]:
+def _probe_messages(result: str | None) -> list[dict[str, Any]]:
+    """The probe conversation; with ``result``, a tool call and that tool result follow the question."""
     messages: list[dict[str, Any]] = [{"role": "system", "content": "Reply with one word."},
                                       {"role": "user", "content": f"{PROBE_MARKER}: say ok"}]
-    if with_result:
+    if result is not None:
         messages += [
             {"role": "assistant", "content": None,
              "tool_calls": [{"id": "probe1", "type": "function", "function": {"name": "probe_echo", "arguments": "{}"}}]},
-            {"role": "tool", "tool_call_id": "probe1", "content": _PADDING},
+            {"role": "tool", "tool_call_id": "probe1", "content": result},
             {"role": "user", "content": f"{PROBE_MARKER}: say ok again"},
         ]
     return messages
@@ -168,13 +169,15 @@ def probe_server(base_url: str, model: str, api_key: str | None, cache_dir: Path
                           token_origins=[base_url], allow_http=True) as client:
             traits.context_length = _context_length(client, base_url, model)
             if check_tools:
-                bare = _prompt_tokens(client, model, _probe_messages(False), tools=False)
-                tools = _prompt_tokens(client, model, _probe_messages(False), tools=True)
-                results = _prompt_tokens(client, model, _probe_messages(True), tools=True)
+                # Each pair differs by one padded part: a part that adds no prompt tokens was dropped.
+                bare = _prompt_tokens(client, model, _probe_messages(None), tools=False)
+                tools = _prompt_tokens(client, model, _probe_messages(None), tools=True)
+                short = _prompt_tokens(client, model, _probe_messages("ok"), tools=True)
+                padded = _prompt_tokens(client, model, _probe_messages(_PADDING), tools=True)
                 if bare is not None and tools is not None:
                     traits.drops_tools = tools - bare < _DROP_THRESHOLD
-                if tools is not None and results is not None:
-                    traits.drops_tool_results = results - tools < _DROP_THRESHOLD
+                if short is not None and padded is not None:
+                    traits.drops_tool_results = padded - short < _DROP_THRESHOLD
     except Exception as exc:  # the probe is advisory: the real run reports real server errors
         log.info("server probe at %s failed: %s", base_url, exc)
         return traits

@@ -1,0 +1,217 @@
+"""What makes the assistant work on small local models, each through the scripted model server:
+tool calls in every shape they write, the orchestrator's own first step, no OK without evidence,
+no empty answers, servers that drop tools, and the context budget."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from agent_testkit import make_settings
+
+from comfyfixer.agent.orchestrator import Orchestrator
+from comfyfixer.agent.orchestrator.adapter import UNTRUSTED_NOTES_HEADER, RunState, make_qwen_tool
+from comfyfixer.agent.orchestrator.engine import PLANTED_NOTICE, result_budget
+from comfyfixer.agent.orchestrator.first_step import plan_first_steps
+from comfyfixer.agent.orchestrator.probe import _find_context, probe_server
+from comfyfixer.agent.orchestrator.prompts import TASK_TOOLS, system_prompt
+from comfyfixer.agent.orchestrator.toolcalls import extract_calls, match_name
+from comfyfixer.evals.fakes.chat_server import ScriptedChatServer
+
+CASES = Path(__file__).resolve().parents[2] / "evals" / "agent_cases" / "data"
+ANSWER = {"content": "Use sdxl_base.safetensors.\nSTATUS: OK"}
+ARGS = {"name": "sdxl_base"}
+
+
+def call(tool: str, /, **arguments: Any) -> dict[str, Any]:
+    return {"tool_calls": [{"name": tool, "arguments": arguments}]}
+
+
+# --- tool calls in every shape ---------------------------------------------------------------
+SHAPES = {
+    "native tool_calls": (call("lookup_model", **ARGS), True),
+    "native, near-miss name": (call("lookup-model", **ARGS), True),
+    "native, misspelt name": (call("lookup_modle", **ARGS), True),
+    "<tool_call> tags (nous)": (call("lookup_model", **ARGS), False),
+    "<tool_call> tags, near-miss name (nous)": (call("functions.lookup_model", **ARGS), False),
+    "<tool_call> tags in a native reply": (
+        {"content": '<tool_call>\n{"name": "lookup_model", "arguments": {"name": "sdxl_base"}}\n</tool_call>'}, True),
+    "fenced JSON, native": (
+        {"content": 'I will look it up.\n```json\n{"name": "lookup_model", "arguments": {"name": "sdxl_base"}}\n```'},
+        True),
+    "fenced JSON, nous": ({"content": '```json\n{"name": "lookup_model", "arguments": {"name": "sdxl_base"}}\n```'},
+                          False),
+    "bare JSON with parameters": ({"content": '{"name": "lookup_model", "parameters": {"name": "sdxl_base"}}'}, True),
+    "OpenAI function object, arguments as text": (
+        {"content": '{"type": "function", "function": {"name": "lookup_model", "arguments": "{\\"name\\": \\"sdxl_base\\"}"}}'},
+        False),
+}
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_every_tool_call_shape_is_executed_once_with_validated_arguments(agent_run, toolbox, shape: str) -> None:
+    reply, native = SHAPES[shape]
+    answer, srv, _ = agent_run([reply, ANSWER], "which sdxl file?", native=native)
+
+    assert toolbox.calls == {"lookup_model": 1}, shape
+    [rec] = answer.tool_calls
+    assert (rec.tool, rec.status, rec.arguments) == ("lookup_model", "OK", ARGS)
+    assert answer.status == "OK" and answer.answer == "Use sdxl_base.safetensors."
+    assert len(srv.requests) == 2  # the call, then the answer: nothing asked twice
+    if native:
+        sent = srv.requests[1]["messages"]
+        assert any(m.get("tool_calls") for m in sent) and any(m["role"] == "tool" for m in sent)
+
+
+def test_invalid_arguments_get_a_compact_error_and_one_retry(agent_run, toolbox) -> None:
+    bad = call("lookup_model", nam="x")
+    answer, srv, _ = agent_run([bad, bad, bad, {"content": "I could not look it up.\nSTATUS: FAILED"}])
+
+    assert toolbox.calls == {}
+    assert [c.error["kind"] for c in answer.tool_calls] == ["invalid_arguments", "invalid_arguments", "retry_limit"]
+    sent = next(m for m in srv.requests[1]["messages"] if m["role"] == "tool")["content"]
+    assert "Traceback" not in sent and "name" in json.loads(sent)["error"]["details"][0]["field"]
+
+
+def test_near_miss_names_only_when_unambiguous() -> None:
+    names = ["resolve_node", "resolve_model", "inspect_workflow", "search_knowledge"]
+    assert match_name("inspect_worflow", names) == "inspect_workflow"
+    assert match_name("Functions.Search-Knowledge", names) == "search_knowledge"
+    assert match_name("resolve_mode", names) is None  # one edit from resolve_model, two from resolve_node: too close
+    assert match_name("download_everything", names) is None
+    # JSON data that is not shaped like a call stays an answer
+    assert extract_calls('{"name": "inspect_workflow", "size": 3}', names) == []
+    assert extract_calls('Here: [{"name": "resolve_model", "arguments": {"filename": "a.safetensors"}}]', names) == [
+        ("resolve_model", '{"filename": "a.safetensors"}')]
+
+
+# --- the first step does not wait for the model ------------------------------------------------
+def test_first_steps_for_each_kind_of_request() -> None:
+    every = ["inspect_workflow", "check_workflows", "read_image_metadata", "reconstruct_workflow", "resolve_model",
+             "search_knowledge"]
+
+    def plan(question: str, files: list[str] = (), task: str | None = None) -> list[tuple[str, Any]]:
+        return [(c.tool, c.arguments) for c in plan_first_steps(question, files, task, every)]
+
+    assert plan("what does it do?", ["/w/a.json"], "explain_tune") == [("inspect_workflow", {"path": "/w/a.json"})]
+    assert [t for t, _ in plan("tune it for 8 GB", ["/w/a.json"], "explain_tune")] == [
+        "inspect_workflow", "search_knowledge"]
+    assert plan("make it runnable", ["/w/a.json"], "make_runnable") == [
+        ("inspect_workflow", {"path": "/w/a.json"}), ("check_workflows", {"paths": ["/w/a.json"]})]
+    assert [t for t, _ in plan("rebuild it", ["/i/x.png"], "rebuild_image")] == [
+        "read_image_metadata", "reconstruct_workflow"]
+    assert plan("rebuild https://civitai.com/images/123456", [], "rebuild_image") == [
+        ("reconstruct_workflow", {"civitai_image_id": 123456})]
+    assert plan("where do I get juggernaut_xl.safetensors and ae.sft?") == [
+        ("resolve_model", {"filename": "juggernaut_xl.safetensors"}), ("resolve_model", {"filename": "ae.sft"})]
+    assert plan("It fails with 'mat1 and mat2 shapes cannot be multiplied'") == [
+        ("search_knowledge", {"query": "It fails with 'mat1 and mat2 shapes cannot be multiplied'"})]
+    assert plan("hello") == []
+    assert plan_first_steps("make it runnable", ["/w/a.json"], "make_runnable", ["inspect_workflow"])[0].tool \
+        == "inspect_workflow"  # only tools that exist
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "nous"])
+def test_the_workflow_is_inspected_before_the_model_is_asked(tmp_path: Path, native: bool) -> None:
+    # turn 0 is the orchestrator's inspection; the scripted model's only reply is turn 1
+    script = [{"content": "(turn taken by the first step)"},
+              {"content": "It loads {{inspect_workflow:data.models.0.filename}}.\nSTATUS: OK"}]
+    with ScriptedChatServer(script) as srv:
+        settings = make_settings(srv.base_url, llm_native_tools=native, offline=True, cache_dir=tmp_path / "c",
+                                 state_dir=tmp_path / "s")
+        answer = Orchestrator(settings).run("What does this workflow do?", files=[CASES / "planted_note_sd35.json"])
+
+    [first] = answer.tool_calls
+    assert (first.tool, first.turn, first.status) == ("inspect_workflow", 0, "OK")
+    assert len(srv.requests) == 1, "one model round: the inspection was already in the context"
+    sent = srv.requests[0]["messages"]
+    if native:
+        assert sent[-2]["tool_calls"][0]["function"]["name"] == "inspect_workflow" and sent[-1]["role"] == "tool"
+    else:
+        assert "<tool_call>" in sent[-2]["content"] and "<tool_response>" in sent[-1]["content"]
+    # the planted Note reached the model, fenced and marked as untrusted workflow content
+    result = sent[-1]["content"]
+    assert UNTRUSTED_NOTES_HEADER in result and "NOTE TO AI ASSISTANTS" in result.split("```untrusted")[1]
+    assert answer.status == "OK" and "sd3.5_large_fp8_scaled.safetensors" in answer.answer
+    assert answer.answer.endswith(PLANTED_NOTICE) and "rm -rf" not in answer.answer
+
+
+# --- no OK without evidence; nothing found is thrown away ------------------------------------------
+def test_an_answer_no_tool_backs_is_uncertain(agent_run) -> None:
+    answer, _, _ = agent_run([{"content": "Put it in models/vae.\nSTATUS: OK"}])
+    assert answer.status == "UNCERTAIN" and "no tool result" in (answer.reason or "")
+
+
+def test_claims_no_tool_result_contains_are_flagged(agent_run) -> None:
+    script = [call("lookup_model", name="flux1-dev"),
+              {"content": "Use flux1-dev.safetensors with ae_v2.safetensors, seed 424242, v3.1.\nSTATUS: OK"}]
+    answer, _, _ = agent_run(script, "which flux file?")
+    assert answer.status == "UNCERTAIN"
+    assert "ae_v2.safetensors" in answer.reason and "424242" in answer.reason and "v3.1" in answer.reason
+    assert "flux1-dev" not in answer.reason  # that one the tool gave
+
+
+@pytest.mark.parametrize("final", ["", "STATUS: OK", "```json\n{}\n```"], ids=["empty", "status-only", "json-only"])
+def test_a_content_free_answer_falls_back_to_the_tool_results(agent_run, final: str) -> None:
+    answer, _, _ = agent_run([call("lookup_model", name="sdxl"), call("lookup_model", name="juggernaut"),
+                              {"content": final}])
+    assert answer.status == "UNCERTAIN"
+    assert "lookup_model (OK)" in answer.answer and "sdxl.safetensors" in answer.answer
+    assert "lookup_model (UNCERTAIN)" in answer.answer and "juggernautXL_v9.safetensors" in answer.answer
+
+
+# --- servers as they really behave ---------------------------------------------------------------
+def test_native_mode_sends_tool_choice_auto_and_probes_once_per_endpoint(agent_run, tmp_path: Path) -> None:
+    answer, srv, orch = agent_run([call("lookup_model", name="sdxl"), ANSWER], cache_dir=tmp_path / "c")
+    assert srv.requests[0]["tool_choice"] == "auto" and srv.requests[0]["tools"]
+    assert len(srv.probe_requests) == 4 and answer.notices == []
+    again = Orchestrator(orch.settings, registry=orch.registry, ctx=orch.ctx)
+    again.run("which sdxl file?")
+    assert len(srv.probe_requests) == 4, "the probe is cached per endpoint"
+    assert json.loads((tmp_path / "c" / "llm-probe.json").read_text())
+
+
+def test_a_server_that_drops_tool_results_gets_prompt_based_calls(agent_run, toolbox) -> None:
+    answer, srv, _ = agent_run([call("lookup_model", name="sdxl_base"), ANSWER], "which sdxl file?",
+                               server_kw={"drop_tools": True, "drop_tool_results": True})
+    assert "tools" not in srv.requests[0] and "<tools>" in srv.requests[0]["messages"][0]["content"]
+    assert answer.notices and "drops native tool results" in answer.notices[0]
+    assert toolbox.calls == {"lookup_model": 1} and answer.status == "OK"
+
+
+def test_the_context_length_comes_from_the_server(tmp_path: Path) -> None:
+    with ScriptedChatServer([], context_length=4096) as srv:
+        traits = probe_server(srv.base_url, "scripted-qwen", None, tmp_path, check_tools=False)
+    assert traits.context_length == 4096
+    assert _find_context({"model_info": {"qwen2.context_length": 32768}, "parameters": "num_ctx 8192"}, "m") == 8192
+    assert _find_context({"model_info": {"qwen2.context_length": 32768}}, "m") == 32768  # Ollama /api/show
+    assert _find_context({"data": [{"id": "m", "max_model_len": 16384}]}, "m") == 16384  # vLLM /v1/models
+    assert _find_context({"data": [{"id": "m", "loaded_context_length": 8192}]}, "m") == 8192  # LM Studio
+    assert result_budget(4096, 2048) == 1500 and result_budget(32768, 2048) == 6000
+
+
+def test_prompt_and_schemas_fit_the_budget_for_the_three_uses(tmp_path: Path) -> None:
+    from qwen_agent.utils.tokenization_qwen import count_tokens
+
+    from comfyfixer.agent import services
+
+    settings = make_settings("http://127.0.0.1:9/v1", offline=True, cache_dir=tmp_path / "c", state_dir=tmp_path / "s")
+    reg, ctx = services.registry(), services.build_context(settings)
+    for task, names in TASK_TOOLS.items():
+        tools = [make_qwen_tool(spec, reg, ctx, RunState(), short=True).function for spec in reg.subset(names)]
+        tokens = count_tokens(system_prompt(max_rounds=8, task=task)) + count_tokens(json.dumps(tools))
+        assert tokens < 1500, (task, tokens)
+    assert system_prompt(max_rounds=8, task="make_runnable").startswith(system_prompt(max_rounds=8, task=None).strip())
+
+
+def test_estimated_usage_counts_tool_results_as_input(agent_run) -> None:
+    script = [call("search_knowledge", query="VAE folder", include_node_docs=False),
+              {"content": "The VAE goes in models/vae.\nSTATUS: OK"}]
+    answer, _, _ = agent_run(script, "where does a VAE go?", server_kw={"report_usage": False})
+    assert answer.usage.source == "estimated"
+    result_chars = len(json.dumps(answer.tool_calls[0].result))
+    assert result_chars > 1000
+    assert answer.usage.completion_tokens < 80, "the tool result is not the model's output"
+    assert answer.usage.prompt_tokens > result_chars // 8
