@@ -10,15 +10,25 @@ Workflows: the official templates (``comfyui-workflow-templates-json``) plus the
 cycled to ``--workflows`` files. Models: empty files named like the models those workflows reference plus
 filler names, spread over the default folders (with sub-folders) up to ``--models`` files.
 
-``python -m comfyfixer.evals.bench_check [--workflows 1000] [--models 5000] [--repeat 3] [--json]``
+Then, whole processes on the official templates against an empty ComfyUI folder, in the same run and
+interleaved (best of ``--repeat``): ``comfyfixer check TEMPLATES --comfyui EMPTY --json`` with a fresh home
+(first run) and again with the cache it left (second run), against a process that reads the same files with
+comfy-resolve's workflow parser (``comfy_resolve.parser.parse_workflow``; ``pip install comfy-resolve``,
+skipped when it is not installed). Targets: the check process at least 1.5x faster than the parser process,
+and the warm re-check above under 0.3 s.
+
+``python -m comfyfixer.evals.bench_check [--workflows 1000] [--models 5000] [--repeat 3] [--no-process] [--json]``
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -91,6 +101,72 @@ def _timed(inp: CheckInput, ctx: ToolContext) -> tuple[float, CheckResult]:
     return time.perf_counter() - t0, result
 
 
+# The peer process: comfy-resolve's parser over every template, counting the references it finds.
+_PEER = """
+import sys
+from pathlib import Path
+from comfy_resolve.parser import parse_workflow
+n = 0
+for f in sorted(Path(sys.argv[1]).glob("*.json")):
+    try:
+        n += len(parse_workflow(f))
+    except Exception:
+        pass
+print(n)
+"""
+
+
+def _wall(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
+    """Wall-clock seconds of one whole process, and its standard output."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[:3]} failed ({proc.returncode}): {proc.stderr[-500:]}")
+    return elapsed, proc.stdout
+
+
+def process_bench(tmp: Path, repeat: int) -> dict[str, object]:
+    """Whole ``comfyfixer check`` processes (first and second run) against comfy-resolve's parser process on
+    the official templates, interleaved; best of ``repeat`` each. The check runs offline with a home of its
+    own, so no catalog download and no user settings are involved."""
+    import comfyui_workflow_templates_json as pkg
+
+    templates = Path(pkg.__file__).parent / "templates"
+    empty = tmp / "EmptyComfyUI"
+    empty.mkdir(parents=True, exist_ok=True)
+    exe = shutil.which("comfyfixer") or str(Path(sys.executable).with_name("comfyfixer"))
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("COMFYFIXER_")}
+    base_env["COMFYFIXER_OFFLINE"] = "1"
+    have_peer = importlib.util.find_spec("comfy_resolve") is not None
+    first: list[float] = []
+    second: list[float] = []
+    peer: list[float] = []
+    refs = {"ours": 0, "peer": 0}
+    for i in range(max(1, repeat)):
+        env = {**base_env, "COMFYFIXER_HOME": str(tmp / f"home{i}")}
+        t, out = _wall([exe, "check", str(templates), "--comfyui", str(empty), "--json"], env)
+        first.append(t)
+        doc = json.loads(out)
+        refs["ours"] = sum(len(w["missing_models"]) + len(w["missing_node_types"]) + len(w["present_models"])
+                           + len(w["misplaced_models"]) for w in doc["workflows"])
+        second.append(_wall([exe, "check", str(templates), "--comfyui", str(empty), "--json"], env)[0])
+        if have_peer:
+            t, out = _wall([sys.executable, "-c", _PEER, str(templates)], base_env)
+            peer.append(t)
+            refs["peer"] = int(out.strip() or 0)
+    report: dict[str, object] = {
+        "templates": len(list(templates.glob("*.json"))),
+        "check_first_s": round(min(first), 3), "check_second_s": round(min(second), 3),
+        "peer_s": round(min(peer), 3) if peer else None,
+        "references": refs,
+    }
+    if peer:
+        report["ratio_first"] = round(min(peer) / min(first), 2)
+        report["ratio_second"] = round(min(peer) / min(second), 2)
+    return report
+
+
 def _signature(result: CheckResult) -> list[tuple[str, str, int, int, int]]:
     return [(w.path, w.status, len(w.missing_models), len(w.misplaced_models), len(w.missing_node_types))
             for w in result.workflows]
@@ -105,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--manager-wheel-dir", type=Path, default=None)
     ap.add_argument("--workdir", type=Path, default=None, help="keep the generated workspace here")
     ap.add_argument("--json", action="store_true", help="print one JSON document")
+    ap.add_argument("--no-process", action="store_true", help="skip the whole-process comparison")
     args = ap.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_check_")) if args.workdir is None else args.workdir
@@ -134,7 +211,13 @@ def main(argv: list[str] | None = None) -> int:
             "warm_cache": last.cache,
             "summary": cold.summary.model_dump(),
             "same_results": same,
+            "warm_target_met": warm_s < 0.3,
         }
+        if not args.no_process:
+            proc = process_bench(tmp / "process", args.repeat)
+            report["process"] = proc
+            ratio = proc.get("ratio_second")
+            report["process_target_met"] = None if ratio is None else float(ratio) >= 1.5  # type: ignore[arg-type]
         if args.json:
             print(json.dumps(report, indent=2))
         else:
@@ -146,6 +229,18 @@ def main(argv: list[str] | None = None) -> int:
                   f"workflows {last.timings['workflows_s']:.3f} s; median of {len(warm)})")
             print(f"  ratio cold/warm: {report['ratio_cold_over_warm']}x; warm cache: {last.cache}; "
                   f"identical results: {same}")
+            print(f"  warm re-check target (< 0.3 s): {'met' if warm_s < 0.3 else 'NOT met'}")
+            shown = report.get("process")
+            if isinstance(shown, dict):
+                print(f"  whole process on {shown['templates']} templates, empty ComfyUI (best of {args.repeat}): "
+                      f"check {shown['check_first_s']:.3f} s first run, {shown['check_second_s']:.3f} s second run; "
+                      f"references found: {shown['references']}")
+                if shown["peer_s"] is None:
+                    print("  comfy-resolve is not installed (pip install comfy-resolve): no ratio")
+                else:
+                    print(f"  comfy-resolve parser process: {shown['peer_s']:.3f} s -> ratio parser/check "
+                          f"{shown['ratio_first']}x first run, {shown['ratio_second']}x second run "
+                          f"(target >= 1.5x: {'met' if report['process_target_met'] else 'NOT met'})")
         return 0 if same else 1
     finally:
         if args.workdir is None:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from comfyfixer.tools.comfy_registry import ComfyRegistryClient
     from comfyfixer.tools.download.hosts import HostPolicy
     from comfyfixer.tools.huggingface import HuggingFaceClient
+    from comfyfixer.tools.modelscope import ModelScopeClient
     from comfyfixer.tools.resolver import ModelResolver, NodeResolver
     from comfyfixer.tools.schema.loader import SchemaSet
 
@@ -55,12 +56,14 @@ class ToolContext(BaseModel):
     # where capabilities keep things
     cache_dir: Path = Field(..., description="Cache folder (catalogs, indexes, downloads in progress).")
     state_dir: Path = Field(..., description="State folder (plans, approvals, conversations).")
+    history_max_versions: int = Field(default=20, ge=2, description="Versions of each workflow the history keeps.")
     use_cache: bool = Field(default=True, description="Read and write the inventory and resolver caches.")
     manager_catalog_dir: Path | None = Field(default=None, description="Folder with ComfyUI-Manager catalog JSON files.")
     manager_wheel_dirs: tuple[Path, ...] = Field(default=(), description="Folders holding a comfyui_manager wheel.")
     catalogs_url: str = Field(default="https://raw.githubusercontent.com/ltdrdata/ComfyUI-Manager/main",
                               description="Where ComfyUI-Manager's catalog files are fetched from (a mirror works).")
-    catalogs_max_age_hours: float = Field(default=24.0, description="Refresh the catalogs automatically when "
+    # Off unless the settings turn it on (daily by default there): a context built in code never reaches out.
+    catalogs_max_age_hours: float = Field(default=0.0, description="Refresh the catalogs automatically when "
                                           "older than this; 0 turns automatic refreshing off.")
 
     # remote services
@@ -68,6 +71,8 @@ class ToolContext(BaseModel):
     civitai_token: SecretStr | None = Field(default=None, description="Civitai API token.")
     hf_endpoint: str = Field(default="https://huggingface.co", description="Hugging Face endpoint.")
     hf_token: SecretStr | None = Field(default=None, description="Hugging Face token.")
+    use_modelscope: bool = Field(default=False, description="Also look for models on ModelScope (modelscope.cn).")
+    modelscope_endpoint: str = Field(default="https://modelscope.cn", description="ModelScope endpoint.")
     runpod_base_url: str = Field(default="https://api.runpod.ai/v2", description="RunPod serverless base URL.")
     comfy_registry_url: str = Field(default="https://api.comfy.org", description="The Comfy registry API.")
     pip_index_url: str = Field(default="https://pypi.org/simple", description="The package index pip uses for pack requirements.")
@@ -185,6 +190,15 @@ class ToolContext(BaseModel):
             endpoint=self.hf_endpoint, token=self.secret("hf_token"), timeout=self.http_timeout,
             retries=self.http_retries, offline=self.offline))
 
+    def modelscope(self) -> ModelScopeClient | None:
+        """The ModelScope client, or ``None`` offline or when ModelScope is not enabled."""
+        if self.offline or not self.use_modelscope:
+            return None
+        from comfyfixer.tools.modelscope import ModelScopeClient
+
+        return self.memo("client:modelscope", lambda: ModelScopeClient(
+            endpoint=self.modelscope_endpoint, timeout=self.http_timeout, retries=self.http_retries))
+
     def registry_client(self) -> ComfyRegistryClient | None:
         """The Comfy registry client, or ``None`` offline."""
         if self.offline:
@@ -205,7 +219,8 @@ class ToolContext(BaseModel):
         def build() -> ModelResolver:
             index = build_model_index(catalog, find_template_dirs() if templates else [])
             return ModelResolver(index=index, hf=self.huggingface(), civitai=self.civitai(),
-                                 cache=DiskCache(self.cache_dir / "resolver"), notes=self.notes())
+                                 cache=DiskCache(self.cache_dir / "resolver"), notes=self.notes(),
+                                 modelscope=self.modelscope())
 
         return self.memo(f"model-resolver:{catalogs}:{templates}:{id(catalog)}", build)
 
