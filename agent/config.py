@@ -111,6 +111,8 @@ class Settings(BaseSettings):
     # --- where we keep things -----------------------------------------------
     cache_dir: Path = Field(default_factory=_cache_default)
     state_dir: Path = Field(default_factory=_state_default, description="Plans, journal, approvals.")
+    history_max_versions: int = Field(20, ge=2, description="Versions of each checked workflow kept in the state "
+                                      "folder's history (for diffs and regression reports).")
     manager_catalog_dir: Path | None = Field(
         None, description="A folder holding ComfyUI-Manager's extension-node-map.json and friends."
     )
@@ -133,6 +135,8 @@ class Settings(BaseSettings):
     runpod_api_key: SecretStr | None = Field(
         None, validation_alias=_alias("COMFYFIXER_RUNPOD_API_KEY", "RUNPOD_API_KEY", "runpod_api_key")
     )
+    use_modelscope: bool = Field(False, description="Also look for models on ModelScope (COMFYFIXER_USE_MODELSCOPE).")
+    modelscope_endpoint: str = Field("https://modelscope.cn", description="ModelScope endpoint.")
     comfy_registry_url: str = Field("https://api.comfy.org", description="The Comfy registry API (pack ids → repos).")
     pip_index_url: str = Field("https://pypi.org/simple", description="The package index (PEP 503 simple) pip uses "
                                "for pack requirements, at plan time (dry run) and apply time.")

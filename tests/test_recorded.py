@@ -109,6 +109,10 @@ def test_every_built_cassette_is_what_its_builder_writes(shared_data: Path, tmp_
 
     built = {SHARED_CASSETTES / p.name: p for p in out_shared.iterdir()} | {rc_dir / p.name: p for p in out_rc.iterdir()}
     built |= {id_dir / p.name: p for p in out_id.iterdir()}
+    ms_dir, out_ms = TESTS / "modelscope" / "cassettes", tmp_path / "modelscope"
+    out_ms.mkdir()
+    _load(ms_dir / "build_cassettes.py", "modelscope_build_cassettes").build(out_ms)
+    built |= {ms_dir / p.name: p for p in out_ms.iterdir()}
     # the assistant's cassette is recorded against a live fake (timestamps, port), not built
     committed = {c for c in cassette_files() if c.parent != TESTS / "agent" / "cassettes"}
     assert sorted(map(str, committed)) == sorted(map(str, built))

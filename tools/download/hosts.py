@@ -33,6 +33,7 @@ DEFAULT_ALLOWED_HOSTS: tuple[str, ...] = (
     "hf.co",
     "github.com",
     "githubusercontent.com",
+    "modelscope.cn",
 )
 
 

@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field
 
 from comfyfixer.tools.candidates import DownloadCandidate
 
-ALL_SOURCES = ("workflow", "hash", "catalogs", "hf", "civitai")
-Source = Literal["workflow", "hash", "catalogs", "hf", "civitai"]
+ALL_SOURCES = ("workflow", "hash", "catalogs", "hf", "modelscope", "civitai")
+Source = Literal["workflow", "hash", "catalogs", "hf", "modelscope", "civitai"]
 
 
 class ModelQuery(BaseModel):

@@ -7,6 +7,7 @@ Sources are asked cheapest and surest first, and the first one that settles the 
 3. ``catalogs``  — Manager's model list and template URLs, by exact filename (mirrors confirmed by sha256);
 4. ``hf``        — repo search with terms derived from the filename, then an exact filename match in file
    listings;
+   ``modelscope`` — the same repository ids on ModelScope (when enabled; ``modelscope_stage.py``);
 5. ``civitai``   — full-text search with a keyword cascade, validating ``files[].name``.
 
 Near-miss names found on the way become UNCERTAIN candidates, ranked with reasons; never RESOLVED.
@@ -29,6 +30,7 @@ from comfyfixer.tools.huggingface.client import (
     HuggingFaceClient,
     parse_hf_url,
 )
+from comfyfixer.tools.modelscope import ModelScopeClient
 from comfyfixer.tools.resolver import folders
 from comfyfixer.tools.resolver.cache import DiskCache, NullCache
 from comfyfixer.tools.resolver.civitai_stage import CivitaiStage
@@ -41,6 +43,7 @@ from comfyfixer.tools.resolver.models import (
     ResolveStatus,
     Verdict,
 )
+from comfyfixer.tools.resolver.modelscope_stage import ModelScopeStage
 from comfyfixer.tools.resolver.tokens import (
     analyze,
     base_family,
@@ -53,7 +56,7 @@ log = logging.getLogger(__name__)
 CACHE_VERSION = "v1"
 
 
-class ModelResolver(HfStage, CivitaiStage):
+class ModelResolver(HfStage, ModelScopeStage, CivitaiStage):
     """Resolves :class:`ModelQuery` objects. Clients, catalog index and cache are injected; any may be None.
 
     A missing client or index just skips its stage (offline runs, tests). Verdicts are cached per query and
@@ -70,7 +73,9 @@ class ModelResolver(HfStage, CivitaiStage):
         cache: DiskCache | None = None,
         config: ResolverConfig | None = None,
         notes: NotesIndex | None = None,
+        modelscope: ModelScopeClient | None = None,
     ) -> None:
+        self.modelscope = modelscope
         self.index = index
         self.notes = notes
         self.hf = hf
@@ -111,6 +116,7 @@ class ModelResolver(HfStage, CivitaiStage):
             ("hash", self._from_hash),
             ("catalogs", self._from_catalogs),
             ("hf", self._from_hf),
+            ("modelscope", self._from_modelscope),
             ("civitai", self._from_civitai),
         ]
         for name, stage in stages:

@@ -1,0 +1,77 @@
+"""ModelScope client and resolver stage, replayed from documented responses (see the cassette builder)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from recorded import Replayer
+
+from comfyfixer.tools.candidates import DownloadCandidate
+from comfyfixer.tools.catalogs.model_index import ModelIndex
+from comfyfixer.tools.context import ToolContext
+from comfyfixer.tools.download.hosts import HostPolicy
+from comfyfixer.tools.errors import InputError, NotFound
+from comfyfixer.tools.http import RetryPolicy
+from comfyfixer.tools.modelscope import ModelScopeClient
+from comfyfixer.tools.resolver import ModelResolver
+from comfyfixer.tools.resolver.models import ModelQuery, ResolveStatus
+
+REPO = "black-forest-labs/FLUX.1-dev"
+
+
+@pytest.fixture
+def ms() -> Iterator[ModelScopeClient]:
+    client = ModelScopeClient(min_interval=0.0, policy=RetryPolicy(retries=0))
+    yield client
+    client.close()
+
+
+def test_model_info_and_recursive_listing(ms: ModelScopeClient, replay: Replayer) -> None:
+    with replay("modelscope_repo.json"):
+        info = ms.model_info(REPO)
+        files = ms.list_files(REPO)
+    assert info.repo_id == REPO and info.license == "other"
+    assert [f.path for f in files] == ["ae.safetensors", "flux1-dev.safetensors", "text_encoder_2/config.json"]
+    flux = files[1]
+    assert flux.size == 23802932552 and flux.sha256 and len(flux.sha256) == 64
+    url = ms.download_url(REPO, "flux1-dev.safetensors")
+    assert url == f"https://modelscope.cn/api/v1/models/{REPO}/repo?Revision=master&FilePath=flux1-dev.safetensors"
+    HostPolicy.build().check(url)  # on the download allow-list
+
+
+def test_errors_are_mapped(ms: ModelScopeClient, replay: Replayer) -> None:
+    with replay("modelscope_missing.json"):
+        with pytest.raises(NotFound, match="no repository nobody/nothing"):
+            ms.list_files("nobody/nothing")
+        with pytest.raises(NotFound, match="model not exists"):
+            ms.model_info("nobody/soft404")
+    with pytest.raises(InputError):
+        ms.list_files("../etc")
+    offline = ModelScopeClient(offline=True)
+    with pytest.raises(Exception, match="offline"):
+        offline.list_files(REPO)
+
+
+def test_the_resolver_finds_a_file_on_modelscope_under_a_known_repository_id(ms: ModelScopeClient,
+                                                                              replay: Replayer) -> None:
+    index = ModelIndex()  # a catalog names the Hugging Face repo (gated there); ModelScope mirrors it
+    index.add(DownloadCandidate(source="catalog:templates", filename="flux1-dev.safetensors",
+                                url=f"https://huggingface.co/{REPO}/resolve/main/flux1-dev.safetensors"))
+    resolver = ModelResolver(index=index, modelscope=ms)
+    with replay("modelscope_listing.json"):
+        verdict = resolver.resolve(ModelQuery(filename="flux1-dev.safetensors"), sources=["modelscope"],
+                                   use_cache=False)
+    assert verdict.status == ResolveStatus.RESOLVED
+    best = verdict.candidates[0]
+    assert best.source == "modelscope" and best.repo == REPO and best.sha256 and best.size == 23802932552
+    assert best.url.startswith("https://modelscope.cn/")
+
+
+def test_modelscope_is_asked_only_when_enabled(tmp_path: Path) -> None:
+    base = {"cache_dir": tmp_path / "c", "state_dir": tmp_path / "s"}
+    assert ToolContext(**base).modelscope() is None  # type: ignore[arg-type]
+    assert ToolContext(**base, use_modelscope=True, offline=True).modelscope() is None  # type: ignore[arg-type]
+    with ToolContext(**base, use_modelscope=True) as ctx:  # type: ignore[arg-type]
+        assert isinstance(ctx.modelscope(), ModelScopeClient)
