@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "knowledge",
     "hardware",
     "fit",
+    "tune",
     "review",
     "diff",
     "identify",

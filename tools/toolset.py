@@ -357,6 +357,7 @@ CAPABILITY_FUNCTIONS: tuple[tuple[str, str], ...] = (
     ("comfyfixer.tools.reconstruct.tool", "reconstruct_workflow"),
     ("comfyfixer.tools.hardware", "hardware_profile"),
     ("comfyfixer.tools.fit.capability", "estimate_fit"),
+    ("comfyfixer.tools.fit.tune", "tune_workflow"),
     ("comfyfixer.tools.review.review", "review_workflow"),
     ("comfyfixer.tools.review.diff", "diff_workflows"),
     ("comfyfixer.tools.identify.capability", "identify_model"),

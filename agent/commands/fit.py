@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import typer
 
 from comfyfixer.agent.options import COMFYUI, JSON_OUT
-from comfyfixer.tools.errors import InputError
-
-_VRAM = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(g|gb|gib|m|mb|mib)?\s*$", re.I)
 
 
 def register(app: typer.Typer) -> None:
     app.command("fit")(fit_command)
-
-
-def parse_vram(text: str | None) -> float | None:
-    """GB from "8", "8GB", "8 GiB", "12g" or "8192MB" (GPU makers' GB are GiB: an "8 GB" card has 8 GiB)."""
-    if text is None:
-        return None
-    m = _VRAM.match(text)
-    if not m or float(m.group(1)) <= 0:
-        raise InputError(f"--vram {text!r} is not a memory size", hint="write it like 8GB, 12, 24GiB or 6144MB")
-    value = float(m.group(1))
-    return value / 1024 if (m.group(2) or "g").lower().startswith("m") else value
 
 
 def _gb(n: int) -> str:
@@ -44,7 +29,7 @@ def fit_command(
     resolution, frames and batch, and the VAE decode; then fits / fits with offloading / does not fit."""
     from comfyfixer.agent import services
     from comfyfixer.agent.output import console, emit_json
-    from comfyfixer.tools.fit.models import FitInput
+    from comfyfixer.tools.fit.models import FitInput, parse_vram
 
     inp = FitInput(path=str(workflow), vram_gb=parse_vram(vram))
     _, ctx = services.context(comfyui_dir=comfyui, comfyui_url=comfyui_url)

@@ -40,6 +40,7 @@ def _cli_calls(templates: Path, shared: Path, tmp: Path) -> dict[str, list[str]]
         "reconstruct_workflow": ["reconstruct", image, "--dry-run", "--no-resolve", "--json"],
         "hardware_profile": ["hardware", "--json"],
         "estimate_fit": ["fit", wf, "--vram", "8GB", "--json"],
+        "tune_workflow": ["tune", wf, "--vram", "8GB", "--out", str(tmp / "tuned"), "--json"],
         "review_workflow": ["review", wf, "--json"],
         "diff_workflows": ["diff", wf, wf, "--json"],
         "identify_model": ["identify", "sd3.5_large_fp8_scaled.safetensors", "--json"],

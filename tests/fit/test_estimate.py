@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 
 from comfyfixer.agent.cli import run
-from comfyfixer.agent.commands.fit import parse_vram
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.errors import InputError
 from comfyfixer.tools.fit.capability import estimate_fit
 from comfyfixer.tools.fit.families import BY_KEY, MIN_INFERENCE_BYTES, family_for_name, latent_frames
-from comfyfixer.tools.fit.models import FitInput
+from comfyfixer.tools.fit.models import FitInput, parse_vram
 from comfyfixer.tools.fit.sizes import sizes_in_text
 
 from .archs import clip_l, flux_dev, parameters, t5_xxl_encoder, write_sparse_safetensors

@@ -203,7 +203,7 @@ def cast_at_load(w: ModelWeight, graph: Graph) -> ModelWeight:
         params = int(w.bytes / per)
     if params >= w.bytes:  # already one byte (or less) per parameter
         return w
-    return w.model_copy(update={"bytes": params, "detail": f"{w.detail}; weight_dtype {dtype} casts it to 1 byte "
+    return w.model_copy(update={"bytes": params, "parameters": params, "detail": f"{w.detail}; weight_dtype {dtype} casts it to 1 byte "
                                                           f"per parameter at load ({params / 1e9:.2f} B parameters)"})
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+from comfyfixer.tools.errors import InputError
 
 Role = Literal["diffusion", "checkpoint", "text_encoder", "vae", "clip_vision", "lora", "controlnet", "upscale", "other"]
 SizeSource = Literal["header", "file-size", "workflow-note", "catalog", "knowledge", "name", "default"]
@@ -80,3 +83,17 @@ class FitReport(BaseModel):
     flag: str | None = Field(default=None, description="The ComfyUI flag that matches (--lowvram, --novram), if any.")
     summary: str = Field(default="", description="The answer in one sentence, with the numbers.")
     notes: list[str] = Field(default_factory=list, description="Assumptions and what could not be known.")
+
+
+_VRAM = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(g|gb|gib|m|mb|mib)?\s*$", re.I)
+
+
+def parse_vram(text: str | None) -> float | None:
+    """GB from "8", "8GB", "8 GiB", "12g" or "8192MB" (GPU makers' GB are GiB: an "8 GB" card has 8 GiB)."""
+    if text is None:
+        return None
+    m = _VRAM.match(text)
+    if not m or float(m.group(1)) <= 0:
+        raise InputError(f"--vram {text!r} is not a memory size", hint="write it like 8GB, 12, 24GiB or 6144MB")
+    value = float(m.group(1))
+    return value / 1024 if (m.group(2) or "g").lower().startswith("m") else value

@@ -1,0 +1,56 @@
+"""``comfyfixer tune``: a copy of a workflow changed to fit a VRAM target (``<name>.vN.json``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from comfyfixer.agent.options import COMFYUI, JSON_OUT
+
+
+def register(app: typer.Typer) -> None:
+    app.command("tune")(tune_command)
+
+
+def tune_command(
+    workflow: Path = typer.Argument(..., help="A UI-format workflow JSON."),
+    vram: str = typer.Option(..., "--vram", help="The VRAM target: 8GB, 12, 24GiB."),
+    out: Path | None = typer.Option(None, "--out", help="Folder for the copy (default: beside the workflow)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the changes; write nothing."),
+    comfyui: Path | None = COMFYUI,
+    json_out: bool = JSON_OUT,
+) -> int:
+    """Write a tuned copy that fits --vram: batch 1, fp8 cast at load, tiled VAE decode, then fewer
+    frames or a lower resolution, each only while needed; validated against the node schemas.
+    Lists fp8/GGUF files that would remove the remaining weight streaming."""
+    from comfyfixer.agent import services
+    from comfyfixer.agent.output import console, emit_json
+    from comfyfixer.tools.fit.models import parse_vram
+    from comfyfixer.tools.fit.tune import TuneInput
+
+    inp = TuneInput(path=str(workflow), vram_gb=parse_vram(vram) or 0, dry_run=dry_run)
+    _, ctx = services.context(comfyui_dir=comfyui)
+    with ctx:
+        result = services.run("tune_workflow", inp, ctx, out_dir=out)
+    if json_out:
+        emit_json(result)
+        return 0
+    gb = 1024**3
+    console.print(f"before: {result.before.verdict} — peak {result.before.peak_bytes / gb:.1f} GB", markup=False)
+    for c in result.changes:
+        console.print(f"  {c.class_type} node {c.node_id}: {c.input} {c.old!r} → {c.new!r} — {c.why}", markup=False)
+    console.print(f"after:  {result.after.verdict} — {result.after.summary}", markup=False)
+    for v in result.variants:
+        needs = f", needs {v.needs}" if v.needs else ""
+        console.print(f"  variant: {v.variant} of {v.replaces}: {v.weights_gb:.1f} GB weights, sampling peak "
+                      f"{v.peak_gb:.1f} GB ({v.cost}{needs})", markup=False)
+    for e in result.validation_errors:
+        console.print(f"  invalid: {e}", markup=False)
+    for note in result.notes:
+        console.print(f"note: {note}", markup=False)
+    if result.written:
+        console.print(f"wrote {result.written}", markup=False)
+    elif dry_run and result.changes:
+        console.print("dry run: nothing written", markup=False)
+    return 0

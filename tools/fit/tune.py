@@ -1,0 +1,382 @@
+"""A tuned copy of a workflow for a VRAM target: setting changes that make the estimate fit, written
+as the next free ``<name>.vN.json`` (never overwriting), validated against the node schemas.
+
+Changes are tried in order of cost, each only while the estimate still does not fit:
+
+1. ``batch_size`` → 1 (same images, one at a time);
+2. Load Diffusion Model ``weight_dtype`` → ``fp8_e4m3fn`` for a 16-bit diffusion model: the file is
+   cast as it loads, halving its VRAM with no download (small quality loss,
+   knowledge/vram-and-precision.md);
+3. VAE Decode → VAE Decode (Tiled) with the schema's default tiles (slower decode, same image);
+4. lower frames (video, to no fewer than 33) and then resolution (to no less than 512 px on the short
+   side, multiples of 16) until the working set leaves room for weights — a different output, said so.
+
+Weight streaming that remains (``FITS_OFFLOAD``) is reported with its slowdown; quantised variants
+that would remove it (fp8 files, GGUF Q8_0 … Q4_K through ComfyUI-GGUF) are listed as suggestions
+with their VRAM after the change, for the resolver and the plan → approve → apply path to fetch.
+
+Validation: the copy is converted to an API prompt and checked with
+:func:`~comfyfixer.tools.reconstruct.validate.validate_api` against the same schemas as the original;
+the tune must add no error (templates newer than the schemas may already have some).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from comfyfixer.tools.context import ToolContext
+from comfyfixer.tools.errors import InputError
+from comfyfixer.tools.fit.estimate import estimate
+from comfyfixer.tools.fit.families import MIN_INFERENCE_BYTES, GiB
+from comfyfixer.tools.fit.models import FitReport
+from comfyfixer.tools.toolset import capability
+
+log = logging.getLogger(__name__)
+
+MIN_FRAMES = 33
+MIN_SHORT_SIDE = 512
+# Leave at least this share of VRAM for weights when lowering the size: below it, nearly every
+# weight streams each step and the run is --novram-slow.
+WEIGHT_SHARE = 0.35
+_GGUF_VARIANTS = (("Q8_0", 34 / 32, "close to 16-bit quality"), ("Q5_K_M", 176 / 256, "good trade-off"),
+                  ("Q4_K_M", 144 / 256, "some loss of detail"))
+_VERSION = re.compile(r"\.v(\d+)$")
+
+
+class TuneInput(BaseModel):
+    """Arguments of ``tune_workflow``."""
+
+    path: str = Field(description="The workflow to tune (UI JSON).")
+    vram_gb: float = Field(gt=0, le=1024, description="VRAM target in GB (8 for an 8 GB card).")
+    dry_run: bool = Field(default=False, description="Only show the changes; write nothing.")
+
+
+class TuneChange(BaseModel):
+    """One setting changed in the copy."""
+
+    node_id: str = Field(description="The node changed (inner subgraph nodes as '<instance>:<inner>').")
+    class_type: str = Field(description="Its class (after the change).")
+    input: str = Field(description="The input or 'class_type'.")
+    old: Any = Field(description="Value before.")
+    new: Any = Field(description="Value after.")
+    why: str = Field(description="What it saves and what it costs.")
+
+
+class VariantSuggestion(BaseModel):
+    """A lighter model file that would make the diffusion model fit, for the resolver to find."""
+
+    replaces: str = Field(description="The file it replaces.")
+    variant: str = Field(description="fp8 or a GGUF quantisation.")
+    weights_gb: float = Field(description="Its weights in GB.")
+    peak_gb: float = Field(description="The sampling stage's VRAM with it.")
+    needs: str | None = Field(default=None, description="A custom node pack it needs (ComfyUI-GGUF).")
+    cost: str = Field(description="Quality cost (knowledge/vram-and-precision.md).")
+
+
+class TuneResult(BaseModel):
+    """What ``tune_workflow`` changed and whether the copy fits."""
+
+    path: str = Field(description="The original workflow.")
+    written: str | None = Field(default=None, description="The tuned copy (None on a dry run or with no change).")
+    vram_gb: float = Field(description="The target.")
+    before: FitReport = Field(description="The original's estimate.")
+    after: FitReport = Field(description="The copy's estimate.")
+    changes: list[TuneChange] = Field(default_factory=list, description="Settings changed, in order.")
+    variants: list[VariantSuggestion] = Field(default_factory=list, description="Lighter files that would remove weight streaming.")
+    validation_errors: list[str] = Field(default_factory=list, description="Errors the copy has against the schemas that the original has not (must be empty).")
+    notes: list[str] = Field(default_factory=list, description="What could not be changed and why.")
+
+
+def _raw_nodes(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(scope, node) for the top-level nodes and every subgraph definition's nodes."""
+    for node in doc.get("nodes") or []:
+        if isinstance(node, dict):
+            yield "top", node
+    for sg in (doc.get("definitions") or {}).get("subgraphs") or []:
+        for node in sg.get("nodes") or [] if isinstance(sg, dict) else []:
+            if isinstance(node, dict):
+                yield str(sg.get("id")), node
+
+
+def _raw_for(doc: dict[str, Any], node_id: str) -> dict[str, Any] | None:
+    """The raw UI node for an inspector id (``"12"`` or ``"<instance>:<inner>"``)."""
+    inner = node_id.rsplit(":", 1)[-1]
+    top_level = ":" not in node_id
+    for scope, node in _raw_nodes(doc):
+        if str(node.get("id")) == inner and (scope == "top") == top_level:
+            return node
+    return None
+
+
+def _widget_slot(schemas: Any, class_type: str, name: str) -> int | None:
+    """Index of widget ``name`` in a node's ``widgets_values`` (control values after seeds counted)."""
+    schema = schemas.get(class_type)
+    if schema is None:
+        return None
+    i = 0
+    for spec in schema.widget_inputs():
+        if spec.name == name:
+            return i
+        i += 1 + spec.extra_widget_slots
+    return None
+
+
+def _set_widget(doc: dict[str, Any], schemas: Any, node_id: str, class_type: str, name: str, value: Any) -> Any:
+    """Set widget ``name`` of a node in the raw document; returns the old value, or raises KeyError."""
+    node = _raw_for(doc, node_id)
+    slot = _widget_slot(schemas, class_type, name)
+    values = node.get("widgets_values") if node is not None else None
+    if node is None or slot is None or not isinstance(values, list) or slot >= len(values):
+        raise KeyError(name)
+    old = values[slot]
+    values[slot] = value
+    return old
+
+
+class _Tuner:
+    """Applies changes to a copy of the document and re-estimates after each."""
+
+    def __init__(self, path: Path, doc: dict[str, Any], vram: int, ctx: ToolContext) -> None:
+        from comfyfixer.tools.fit.capability import fit_sources
+
+        self.path, self.doc, self.vram, self.ctx = path, doc, vram, ctx
+        self.schemas = ctx.schemas()
+        self.sources = fit_sources(ctx)
+        self.changes: list[TuneChange] = []
+        self.notes: list[str] = []
+        self.graph: Any = None
+        self.report = self.estimate()
+
+    def estimate(self) -> FitReport:
+        """The estimate of the current document (and its graph, for finding nodes)."""
+        from comfyfixer.tools.workflow.inspect import inspect_loaded
+        from comfyfixer.tools.workflow.loader import load_workflow
+
+        loaded = load_workflow(copy.deepcopy(self.doc), origin=str(self.path))
+        inspection = inspect_loaded(loaded, schemas=self.schemas)
+        self.graph = loaded.graph
+        self.report = estimate(str(self.path), loaded.graph, inspection.models, self.schemas, self.sources,
+                               self.vram, f"--vram {self.vram / GiB:g} GB")
+        return self.report
+
+    @property
+    def fits(self) -> bool:
+        return self.report.verdict == "FITS"
+
+    def change(self, node_id: str, class_type: str, name: str, value: Any, why: str) -> bool:
+        try:
+            old = _set_widget(self.doc, self.schemas, node_id, class_type, name, value)
+        except KeyError:
+            self.notes.append(f"{class_type} node {node_id}: {name} could not be changed (no such widget)")
+            return False
+        if old == value:
+            return False
+        self.changes.append(TuneChange(node_id=node_id, class_type=class_type, input=name, old=old, new=value, why=why))
+        return True
+
+    def current(self, node: Any, name: str) -> int | None:
+        """The value ComfyUI will use for an integer widget we can edit: a literal, or the stored value of
+        a widget promoted to its subgraph's inputs (origin ``<instance>:-10``). A value another node
+        computes cannot be edited here: None, with a note."""
+        from comfyfixer.tools.workflow.graph import Link
+        from comfyfixer.tools.workflow.widgets import widget_inputs
+
+        value = node.inputs.get(name)
+        if isinstance(value, Link):
+            if not value.origin.endswith(":-10"):
+                self.notes.append(f"{node.class_type} node {node.id}: {name} is set by node {value.origin}; change it there")
+                return None
+            value = widget_inputs(node, self.schemas.get(node.class_type))[0].get(name)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def latent_nodes(self) -> Iterator[Any]:
+        """Active nodes that set the sampling size (width and height widgets)."""
+        for node in self.graph.nodes.values():
+            if node.active and not node.virtual and _widget_slot(self.schemas, node.class_type, "width") is not None \
+                    and _widget_slot(self.schemas, node.class_type, "height") is not None:
+                yield node
+
+    def batch_one(self) -> None:
+        for node in list(self.latent_nodes()):
+            batch = self.current(node, "batch_size") if "batch_size" in node.inputs else None
+            if batch is not None and batch > 1:
+                self.change(node.id, node.class_type, "batch_size", 1,
+                            f"batch {batch} → 1: the working set shrinks {batch}×; run the queue {batch} times instead")
+        self.estimate()
+
+    def fp8_cast(self) -> None:
+        for m in self.report.models:
+            node = self.graph.nodes.get(m.node_id)
+            if m.role != "diffusion" or node is None or "weight_dtype" not in node.inputs:
+                continue
+            per = m.bytes / m.parameters if m.parameters else None
+            sixteen = (per is not None and per >= 1.9) or (per is None and not re.search(r"fp8|e4m3|e5m2|q\d|gguf|fp4|int8", m.filename.lower()))
+            if sixteen and node.inputs.get("weight_dtype") == "default":
+                self.change(m.node_id, node.class_type, "weight_dtype", "fp8_e4m3fn",
+                            f"{m.filename} is cast to fp8 as it loads: its {m.bytes / GiB:.1f} GB of weights halve, no "
+                            "download; small quality loss (knowledge/vram-and-precision.md)")
+        self.estimate()
+
+    def tiled_decode(self) -> None:
+        decode = next((st for st in self.report.stages if st.stage == "vae_decode"), None)
+        if decode is None or decode.bytes <= self.vram or self.report.tiled_decode:
+            return
+        spec = self.schemas.get("VAEDecodeTiled")
+        if spec is None:
+            self.notes.append("VAEDecodeTiled is not in the node schemas: decode left as it is")
+            return
+        defaults = [s.default for s in spec.widget_inputs()]
+        for node in list(self.graph.nodes.values()):
+            if node.class_type != "VAEDecode" or not node.active:
+                continue
+            raw = _raw_for(self.doc, node.id)
+            if raw is None:
+                continue
+            raw["type"] = "VAEDecodeTiled"
+            raw["widgets_values"] = defaults
+            if isinstance(raw.get("properties"), dict) and "Node name for S&R" in raw["properties"]:
+                raw["properties"]["Node name for S&R"] = "VAEDecodeTiled"
+            self.changes.append(TuneChange(
+                node_id=node.id, class_type="VAEDecodeTiled", input="class_type", old="VAEDecode", new="VAEDecodeTiled",
+                why=f"decode in {defaults[0]} px tiles: the decode buffer drops from {decode.bytes / GiB:.1f} GB to a "
+                    "tile's; slower decode, same image (faint seams are possible)"))
+        self.estimate()
+
+    def smaller(self) -> None:
+        """Lower frames, then resolution, until the working set leaves ``WEIGHT_SHARE`` of VRAM for weights."""
+        for _ in range(8):
+            sampling = next((st for st in self.report.stages if st.stage == "sampling"), None)
+            if sampling is None:
+                return
+            fixed = sampling.bytes - sampling.weights_bytes
+            budget = self.vram * (1 - WEIGHT_SHARE)
+            if fixed <= budget or self.fits:
+                return
+            working = fixed - MIN_INFERENCE_BYTES
+            room = max(budget - MIN_INFERENCE_BYTES, 0.05 * working)
+            factor = max(room / working, 0.25)
+            if not self._shrink(factor):
+                self.notes.append("the working set is still larger than the target: frames and resolution are at "
+                                  f"their floor ({MIN_FRAMES} frames, {MIN_SHORT_SIDE} px)")
+                return
+            self.estimate()
+
+    def _shrink(self, factor: float) -> bool:
+        """Scale frames (video) or the area by ``factor``; False when both are at their floor."""
+        changed = False
+        for node in list(self.latent_nodes()):
+            length = self.current(node, "length") if "length" in node.inputs else None
+            if length is not None and length > MIN_FRAMES:
+                new = max(MIN_FRAMES, int((length - 1) * factor) // 4 * 4 + 1)
+                if new < length and self.change(node.id, node.class_type, "length", new,
+                                                f"{length} → {new} frames: a shorter clip; the working set shrinks "
+                                                "with the latent frames"):
+                    changed = True
+                continue
+            w, h = self.current(node, "width"), self.current(node, "height")
+            if w is None or h is None:
+                continue
+            scale = math.sqrt(factor)
+            scale = max(scale, MIN_SHORT_SIDE / min(w, h))
+            nw, nh = int(w * scale) // 16 * 16, int(h * scale) // 16 * 16
+            if nw < w or nh < h:
+                why = (f"{w}×{h} → {nw}×{nh}: the working set shrinks with the area; upscale afterwards "
+                       "(a lower-resolution render, not the same image)")
+                changed |= self.change(node.id, node.class_type, "width", nw, why)
+                changed |= self.change(node.id, node.class_type, "height", nh, why)
+        return changed
+
+
+def variant_suggestions(report: FitReport, vram: int) -> list[VariantSuggestion]:
+    """fp8 and GGUF variants of the largest diffusion model, with the sampling peak each would give."""
+    sampling = next((st for st in report.stages if st.stage == "sampling"), None)
+    main = max((m for m in report.models if m.role in ("diffusion", "checkpoint")), key=lambda m: m.bytes, default=None)
+    if sampling is None or main is None or sampling.bytes <= vram:
+        return []
+    diffusion = main.parts.get("diffusion", main.bytes) if main.role == "checkpoint" else main.bytes
+    params = main.parameters or int(diffusion / 2 if not re.search(r"fp8|e4m3|e5m2", main.filename.lower()) else diffusion)
+    rest = sampling.bytes - diffusion
+    out = []
+    if diffusion > params * 1.5:
+        out.append(VariantSuggestion(replaces=main.filename, variant="fp8 (e4m3fn, scaled)", weights_gb=round(params / GiB, 1),
+                                     peak_gb=round((rest + params) / GiB, 1), cost="small quality loss"))
+    for name, per, cost in _GGUF_VARIANTS:
+        w = int(params * per)
+        if w < diffusion:
+            out.append(VariantSuggestion(replaces=main.filename, variant=f"GGUF {name}", weights_gb=round(w / GiB, 1),
+                                         peak_gb=round((rest + w) / GiB, 1), needs="ComfyUI-GGUF (UnetLoaderGGUF)", cost=cost))
+    return out
+
+
+def next_version(path: Path, out_dir: Path | None = None) -> Path:
+    """``<stem>.v2.json``, or the next free ``.vN`` (a ``.vN`` stem continues from N)."""
+    from comfyfixer.tools.paths import safe_stem
+
+    stem = safe_stem(path.name)
+    m = _VERSION.search(stem)
+    base, n = (stem[: m.start()], int(m.group(1)) + 1) if m else (stem, 2)
+    folder = out_dir or path.parent
+    while (folder / f"{base}.v{n}.json").exists():
+        n += 1
+    return folder / f"{base}.v{n}.json"
+
+
+def _issues(doc: dict[str, Any], schemas: Any) -> set[str]:
+    from comfyfixer.tools.reconstruct.validate import validate_api
+    from comfyfixer.tools.workflow.convert import ui_to_api
+
+    report = validate_api(ui_to_api(doc, schemas), schemas)
+    return {f"{e.node_id} {e.class_type} {e.input or ''}: {e.kind}: {e.message}" for e in report.errors}
+
+
+@capability(command="tune", side_effects=True)
+def tune_workflow(inp: TuneInput, ctx: ToolContext, *, out_dir: Path | None = None) -> TuneResult:
+    """Make a workflow fit a VRAM target: batch 1, fp8 cast of a 16-bit diffusion model at load
+    (weight_dtype), tiled VAE decode, then fewer frames or a lower resolution — each only while the
+    estimate still does not fit, each with what it costs. Writes the copy as the next free
+    <name>.vN.json beside the original (never overwriting), validated against the node schemas, and
+    lists fp8/GGUF variants that would remove weight streaming. dry_run shows the changes only."""
+    path = Path(inp.path).expanduser()
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read the workflow ({type(exc).__name__})",
+                         hint="give a UI-format workflow JSON saved from ComfyUI") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("nodes"), list):
+        raise InputError(f"{path}: not a UI-format workflow", hint="tune edits UI workflows (the ones ComfyUI saves)")
+    vram = int(inp.vram_gb * GiB)
+    tuner = _Tuner(path, copy.deepcopy(doc), vram, ctx)
+    before = tuner.report
+    for step in (tuner.batch_one, tuner.fp8_cast, tuner.tiled_decode, tuner.smaller):
+        if tuner.fits:
+            break
+        step()
+    if not tuner.fits:
+        tuner.tiled_decode()  # decoding still reserves more than the card has: tile it even when sampling streams
+    after = tuner.report
+    schemas = tuner.schemas
+    new_errors = sorted(_issues(tuner.doc, schemas) - _issues(doc, schemas)) if tuner.changes else []
+    result = TuneResult(path=str(path), vram_gb=inp.vram_gb, before=before, after=after, changes=tuner.changes,
+                        variants=variant_suggestions(after, vram), validation_errors=new_errors, notes=tuner.notes)
+    if not tuner.changes:
+        result.notes.append("nothing to change: " + ("it already fits" if before.verdict == "FITS" else
+                                                     "no setting lowers the need; see the variants"))
+    if tuner.changes and not inp.dry_run and not new_errors:
+        from comfyfixer.tools.paths import atomic_write
+
+        target = next_version(path, out_dir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(target, json.dumps(tuner.doc, indent=2, ensure_ascii=False), exclusive=True)
+        result.written = str(target)
+    elif new_errors:
+        result.notes.append("the copy was not written: the changes made it invalid against the node schemas")
+    return result
