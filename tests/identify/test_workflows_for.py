@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from recorded import Replayer
 
 from comfyfixer.evals.workflows_for_eval import template_primaries
@@ -82,3 +83,32 @@ def test_templates_rank_their_primary_model_in_the_first_five(tmp_path: Path, te
         for template, primary in sample:
             hits = workflows_for_model(WorkflowsForInput(model=primary, sources=["templates"], limit=5), ctx).hits
             assert template in [h.name for h in hits], (template, primary, [h.name for h in hits])
+
+
+def test_a_civitai_model_url_and_a_hugging_face_file_url(tmp_path: Path, replay: Replayer) -> None:
+    with replay("civitai_model.yaml"), _ctx(tmp_path) as ctx:
+        civ = identify_model(IdentifyInput(model="https://civitai.com/models/1580878/some-slug"), ctx)
+    assert (civ.role, civ.family, civ.civitai_version_id) == ("lora", "sdxl", 1967584)
+    with _ctx(tmp_path, offline=True) as ctx:
+        hf = identify_model(IdentifyInput(
+            model="https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files/vae/"
+                  "wan_2.1_vae.safetensors"), ctx)
+        offline = identify_model(IdentifyInput(model="civitai:@1967584"), ctx)
+    assert (hf.family, hf.role, hf.source) == ("wan", "vae", "Hugging Face names")
+    assert offline.status == "UNKNOWN" and "offline" in offline.evidence[0]
+
+
+def test_the_cli_reads_a_local_header(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from comfyfixer.agent.cli import run
+
+    from .real_headers import KOHYA_SDXL_LORA, write_sparse_safetensors
+
+    monkeypatch.setenv("COMFYFIXER_OFFLINE", "1")
+    tensors, meta = KOHYA_SDXL_LORA
+    path = write_sparse_safetensors(tmp_path / "style.safetensors", tensors, meta)
+    assert run(["identify", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["family"], out["role"], out["folder"]) == ("sdxl", "lora", "loras")
+    assert run(["identify", str(path)]) == 0
+    assert "ss_base_model_version" in capsys.readouterr().out
