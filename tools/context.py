@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from comfyfixer.tools.comfy_registry import ComfyRegistryClient
     from comfyfixer.tools.download.hosts import HostPolicy
     from comfyfixer.tools.huggingface import HuggingFaceClient
+    from comfyfixer.tools.modelscope import ModelScopeClient
     from comfyfixer.tools.resolver import ModelResolver, NodeResolver
     from comfyfixer.tools.schema.loader import SchemaSet
 
@@ -69,6 +70,8 @@ class ToolContext(BaseModel):
     civitai_token: SecretStr | None = Field(default=None, description="Civitai API token.")
     hf_endpoint: str = Field(default="https://huggingface.co", description="Hugging Face endpoint.")
     hf_token: SecretStr | None = Field(default=None, description="Hugging Face token.")
+    use_modelscope: bool = Field(default=False, description="Also look for models on ModelScope (modelscope.cn).")
+    modelscope_endpoint: str = Field(default="https://modelscope.cn", description="ModelScope endpoint.")
     runpod_base_url: str = Field(default="https://api.runpod.ai/v2", description="RunPod serverless base URL.")
     comfy_registry_url: str = Field(default="https://api.comfy.org", description="The Comfy registry API.")
     pip_index_url: str = Field(default="https://pypi.org/simple", description="The package index pip uses for pack requirements.")
@@ -186,6 +189,15 @@ class ToolContext(BaseModel):
             endpoint=self.hf_endpoint, token=self.secret("hf_token"), timeout=self.http_timeout,
             retries=self.http_retries, offline=self.offline))
 
+    def modelscope(self) -> ModelScopeClient | None:
+        """The ModelScope client, or ``None`` offline or when ModelScope is not enabled."""
+        if self.offline or not self.use_modelscope:
+            return None
+        from comfyfixer.tools.modelscope import ModelScopeClient
+
+        return self.memo("client:modelscope", lambda: ModelScopeClient(
+            endpoint=self.modelscope_endpoint, timeout=self.http_timeout, retries=self.http_retries))
+
     def registry_client(self) -> ComfyRegistryClient | None:
         """The Comfy registry client, or ``None`` offline."""
         if self.offline:
@@ -206,7 +218,8 @@ class ToolContext(BaseModel):
         def build() -> ModelResolver:
             index = build_model_index(catalog, find_template_dirs() if templates else [])
             return ModelResolver(index=index, hf=self.huggingface(), civitai=self.civitai(),
-                                 cache=DiskCache(self.cache_dir / "resolver"), notes=self.notes())
+                                 cache=DiskCache(self.cache_dir / "resolver"), notes=self.notes(),
+                                 modelscope=self.modelscope())
 
         return self.memo(f"model-resolver:{catalogs}:{templates}:{id(catalog)}", build)
 
