@@ -46,6 +46,7 @@ def check_command(
     """Check a folder of workflows against the local ComfyUI: runnable, missing (what and how to fix), or invalid."""
     from comfyfixer.agent import services
     from comfyfixer.agent.reports import check_json, write_reports
+    from comfyfixer.agent.reports.history import watch_workflows
     from comfyfixer.tools.errors import InputError
     from comfyfixer.tools.readiness import CheckInput
 
@@ -58,12 +59,13 @@ def check_command(
         out = out or Path(DEMO_OUT)
     if not paths:
         raise InputError("no workflows given", hint="pass workflow files or folders, or try `comfyfixer check --demo`")
-    _, ctx = services.context(
+    settings, ctx = services.context(
         use_cache=not no_cache, comfyui_dir=comfyui, comfyui_url=comfyui_url, object_info_file=object_info,
         extra_model_paths=list(extra_model_paths) if extra_model_paths else None)
     with ctx:
         result = services.run("check_workflows", CheckInput(paths=list(paths), hashes=hashes,
                                                             exclude=[str(out)] if out else []), ctx)
+        result = watch_workflows(result, out, ctx, settings.history_max_versions)  # history; regression reports
     reports = write_reports(result, out) if out is not None else None
     if json_out:
         doc: dict[str, Any] = check_json(result)

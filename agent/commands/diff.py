@@ -15,8 +15,8 @@ def register(app: typer.Typer) -> None:
 
 
 def diff_command(
-    old: str = typer.Argument(..., help="The earlier workflow (JSON, UI or API, or an image that embeds one)."),
-    new: str = typer.Argument(..., help="The later workflow, in either format."),
+    workflows: list[str] = typer.Argument(..., help="OLD NEW (JSON, UI or API, or images that embed one), or just "
+                                          "NEW to compare it with its predecessor in the check/schedule history."),
     comfyui: Path | None = COMFYUI,
     object_info: str | None = typer.Option(None, "--object-info", help="object_info JSON file or ComfyUI URL."),
     json_out: bool = JSON_OUT,
@@ -25,9 +25,13 @@ def diff_command(
     from rich.markdown import Markdown
 
     from comfyfixer.agent import services
+    from comfyfixer.tools.errors import InputError
     from comfyfixer.tools.review.models import DiffInput, WorkflowDiff
     from comfyfixer.tools.review.render import diff_markdown
 
+    if len(workflows) > 2:
+        raise InputError("diff takes one or two workflows", hint="comfyfixer diff OLD NEW, or comfyfixer diff NEW")
+    old, new = (None, workflows[0]) if len(workflows) == 1 else (workflows[0], workflows[1])
     _, ctx = services.context(comfyui_dir=comfyui)
     with ctx:
         result = services.run("diff_workflows", DiffInput(old=old, new=new, object_info=object_info), ctx)

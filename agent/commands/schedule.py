@@ -57,6 +57,7 @@ def schedule_command(
         emit_json({"cron": line}) if json_out else console.print(line, markup=False)
         return 0
     from comfyfixer.agent.reports import check_json, write_reports
+    from comfyfixer.agent.reports.history import watch_workflows
     from comfyfixer.agent.reports.status import refresh_schedule_note, with_schedule_note
     from comfyfixer.agent.scheduler import Conditions, Cycle, Scheduler
     from comfyfixer.tools.readiness import CheckInput, CheckResult
@@ -75,7 +76,7 @@ def schedule_command(
         if look_up:
             result, actions["doc"] = discover_missing(result, ctx, services.run,
                                                       comfyui_dir=comfyui or settings.comfyui_dir)
-        latest["result"] = result
+        latest["result"] = result = watch_workflows(result, out, ctx, settings.history_max_versions)  # issue 15
         return check_json(result)
 
     def write(status: str) -> None:

@@ -115,7 +115,9 @@ def index_markdown(result: CheckResult, stems: dict[str, str]) -> str:
         out.append(
             f"| {_ICON[w.status]} | {cell(w.name)}{' — ' + cell(detail) if detail else ''} | "
             f"{len(w.missing_node_types)} | {len(w.missing_models)} | {len(w.misplaced_models)} | "
-            f"[{cell(stem)}.md](<{stem}.md>) |"
+            f"[{cell(stem)}.md](<{stem}.md>)"
+            + (f" · changed: [{cell(w.regression_report)}.md](<{w.regression_report}.md>)" if w.regression_report else "")
+            + " |"
         )
     out.append("")
     return "\n".join(out)

@@ -89,6 +89,8 @@ class WorkflowReadiness(BaseModel):
     error: str | None = Field(default=None, description="Why the workflow is invalid.")
     warnings: list[str] = Field(default_factory=list)
     saved_with: str | None = Field(default=None, description="ComfyUI version the workflow was saved with, if recorded.")
+    regression_report: str | None = Field(default=None, description="Stem of the regression report of its latest "
+                                          "change since an earlier check (agent/reports/history.py), if any.")
 
 
 class Summary(BaseModel):

@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from comfyfixer.tools.context import ToolContext
+from comfyfixer.tools.errors import InputError
 from comfyfixer.tools.review import graphfacts as gf
 from comfyfixer.tools.review.families import PRECISION_BITS, family_of_file, precision_of
+from comfyfixer.tools.review.history import predecessor
 from comfyfixer.tools.review.models import (
     DiffInput,
     Finding,
@@ -302,8 +304,19 @@ def diff_workflows(inp: DiffInput, ctx: ToolContext) -> WorkflowDiff:
     dependencies (with what the configured ComfyUI lacks of them). Reads only; changes nothing.
     """
     schemas = ctx.schemas(inp.object_info)
-    old, new = Path(inp.old).expanduser(), Path(inp.new).expanduser()
+    new = Path(inp.new).expanduser()
+    if inp.old is not None:
+        old = Path(inp.old).expanduser()
+    else:
+        found = predecessor(ctx, new) if new.is_file() else None
+        if found is None:
+            raise InputError(f"the history holds no earlier version of {new}",
+                             hint="give both files (`comfyfixer diff OLD NEW`), or let `comfyfixer check` or "
+                                  "`schedule` see the workflow before and after a change")
+        old = found[0]
     diff = compare(load_workflow(old), load_workflow(new), schemas)
+    if inp.old is None:
+        diff.old = f"{new} (version first seen {found[1]['first_seen']})"  # type: ignore[index]
     diff.new_missing = _new_missing(diff, old, new, ctx)
     if diff.new_missing:
         diff.implications.append(Finding(level="warning", code="new-missing",

@@ -111,7 +111,8 @@ class WorkflowReview(BaseModel):
 class DiffInput(BaseModel):
     """Arguments of the ``diff_workflows`` capability."""
 
-    old: str = Field(description="The earlier workflow: a JSON file (UI or API) or an image that embeds one.")
+    old: str | None = Field(None, description="The earlier workflow: a JSON file (UI or API) or an image that embeds "
+                            "one. Omitted: the new workflow's predecessor in the history that check and schedule keep.")
     new: str = Field(description="The later workflow, in either format (a UI file and its API export diff as equal).")
     object_info: str | None = Field(
         None, description="Node schemas for reading UI widgets: a saved object_info JSON file or a ComfyUI URL. "
