@@ -325,6 +325,14 @@ def _gpus(notes: list[str]) -> list[GpuInfo]:
     return gpus
 
 
+def local_gpu_vram_mb() -> tuple[int | None, str]:
+    """The largest GPU the vendor tools on PATH report (no ComfyUI, no context): for callers that size
+    against "this machine" without a :class:`ToolContext`, such as the readiness reports."""
+    notes: list[str] = []
+    profile = HardwareProfile(gpus=_gpus(notes), cpu_count=os.cpu_count() or 1, system=platform.system())
+    return best_vram_mb(profile)
+
+
 def read_system_stats(url: str, timeout: float = SYSTEM_STATS_TIMEOUT) -> Any:
     """``GET <url>/system_stats`` from a running ComfyUI (plain http allowed: it listens on loopback or
     the user's own network, without a token). Raises ``TransportError``/``UpstreamError``."""

@@ -20,6 +20,7 @@ import jinja2
 from comfyfixer.agent.reports.data import check_json, workflow_fixes
 from comfyfixer.agent.reports.markdown import index_markdown, workflow_markdown
 from comfyfixer.agent.reports.names import unique_stems
+from comfyfixer.tools.fit.report import fit_sections
 from comfyfixer.tools.paths import atomic_write
 from comfyfixer.tools.readiness import CheckResult
 from comfyfixer.tools.text import inert_json
@@ -88,9 +89,10 @@ def write_reports(result: CheckResult, out_dir: Path) -> ReportPaths:
     doc = check_json(result, report_files=stems)
     meta = {"generated_at": result.generated_at, "inventory_source": result.inventory.get("source"),
             "schema_source": result.schema_source, "catalog_source": result.catalog_source}
+    fit = fit_sections(result)  # each workflow's VRAM estimate against this machine (tools/fit/report.py)
     for w in result.workflows:
         stem = stems[w.path]
-        _write(wf_dir / f"{stem}.md", workflow_markdown(w, result))
+        _write(wf_dir / f"{stem}.md", workflow_markdown(w, result) + fit.get(w.path, ""))
         _write(wf_dir / f"{stem}.json", _dump({**meta, "workflow": {**w.model_dump(mode="json"), "fixes": workflow_fixes(w)}}))
     index_md = wf_dir / "index.md"
     index_json = wf_dir / "index.json"
