@@ -112,3 +112,26 @@ def test_the_cli_reads_a_local_header(tmp_path: Path, capsys: pytest.CaptureFixt
     assert (out["family"], out["role"], out["folder"]) == ("sdxl", "lora", "loras")
     assert run(["identify", str(path)]) == 0
     assert "ss_base_model_version" in capsys.readouterr().out
+
+
+def test_a_workflow_that_loads_the_same_file_under_another_name_is_found_by_hash(tmp_path: Path) -> None:
+    from comfyfixer.tools.inventory.cache import InventoryCache
+
+    sha = "ab" * 32
+    comfy = tmp_path / "ComfyUI"
+    (comfy / "models" / "loras").mkdir(parents=True)
+    renamed = comfy / "models" / "loras" / "renamed_by_me.safetensors"
+    renamed.write_bytes(b"weights")
+    mine = tmp_path / "wf"
+    mine.mkdir()
+    (mine / "uses_it.json").write_text(json.dumps({"nodes": [
+        {"id": 1, "type": "LoraLoader", "widgets_values": ["renamed_by_me.safetensors", 1, 1]}]}), encoding="utf-8")
+    with _ctx(tmp_path, offline=True, comfyui_dir=comfy) as ctx:
+        cache_dir = ctx.inventory_cache_dir()
+        assert cache_dir is not None
+        with InventoryCache(cache_dir) as cache:  # as `check` leaves it after hashing the file
+            st = renamed.stat()
+            cache.put_hash(str(renamed.resolve()), st.st_size, st.st_mtime_ns, sha)
+        result = workflows_for_model(WorkflowsForInput(model=sha, sources=["local"]), ctx, workflow_folders=[mine])
+    assert [h.name for h in result.hits] == ["uses_it.json"]
+    assert "same SHA256" in result.hits[0].why and result.hits[0].runnable is True

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,8 @@ from comfyfixer.tools.errors import ComfyFixerError
 from comfyfixer.tools.identify.capability import identify_model
 from comfyfixer.tools.identify.detect import family_from_name
 from comfyfixer.tools.identify.models import IdentifyInput, ModelIdentity
+from comfyfixer.tools.inventory.cache import InventoryCache
+from comfyfixer.tools.inventory.models import ModelInventory
 from comfyfixer.tools.paths import atomic_write, safe_stem
 from comfyfixer.tools.toolset import capability
 
@@ -216,16 +220,23 @@ def _family_of(wm: WorkflowModels) -> str | None:
 
 
 def rank_workflows(workflows: Iterable[WorkflowModels], name: str, family: str | None, role: str,
-                   *, source: str, bonus: float = 0.0) -> list[WorkflowHit]:
-    """Hits among ``workflows`` for model file ``name`` (or, failing that, its ``family``)."""
+                   *, source: str, bonus: float = 0.0, aliases: dict[str, str] | None = None) -> list[WorkflowHit]:
+    """Hits among ``workflows`` for model file ``name`` (or, failing that, its ``family``).
+
+    ``aliases`` are other file names known to hold the same bytes (name → why), matched like ``name``.
+    """
     hits = []
+    same = {name: "", **(aliases or {})}
     for wm in workflows:
         models = [m for m, _ in wm.models]
-        if name in wm.names:
-            primary = wm.primary == name
+        found = next((n for n in same if n in wm.names), None)
+        if found is not None:
+            primary = wm.primary == found
             score = (SCORE_PRIMARY if primary else SCORE_USES) + bonus
             match = "primary model" if primary else "file name"
-            why = f"loads {name}" + (" as its main model" if primary else f" (its main model is {wm.primary})")
+            why = f"loads {found}" + (" as its main model" if primary else f" (its main model is {wm.primary})")
+            if same[found]:
+                why += f"; {same[found]}"
         elif family and _family_of(wm) == family:
             score, match = SCORE_FAMILY + bonus, "family"
             why = f"a {family} workflow (main model {wm.primary})"
@@ -289,23 +300,63 @@ def _civitai_hits(ctx: ToolContext, version_id: int, save_to: Path | None) -> tu
     return hits, f"Civitai images of version {version_id}: {len(images)} images, {len(with_graph)} with a ComfyUI graph"
 
 
-def _installed(ctx: ToolContext) -> set[str] | None:
-    """Lower-cased basenames of every model file in the configured ComfyUI, or None without one."""
+def _inventory(ctx: ToolContext) -> ModelInventory | None:
+    """The configured ComfyUI's model files (scanned once per context), or None without one."""
     if ctx.comfyui_dir is None:
         return None
     from comfyfixer.tools.inventory.inventory import model_folder_table
     from comfyfixer.tools.inventory.models import scan_models
 
-    def scan() -> set[str] | None:
+    def scan() -> ModelInventory | None:
         try:
             table, _ = model_folder_table(Path(ctx.comfyui_dir), list(ctx.extra_model_paths))
-            inv = scan_models(table, base_dir=ctx.comfyui_dir)
+            return scan_models(table, base_dir=ctx.comfyui_dir)
         except ComfyFixerError as exc:
             log.warning("could not list the models of %s: %s", ctx.comfyui_dir, exc)
             return None
-        return set(inv.by_basename)
 
-    return ctx.memo(f"workflows-for:installed:{ctx.comfyui_dir}", scan)
+    return ctx.memo(f"workflows-for:inventory:{ctx.comfyui_dir}", scan)
+
+
+def _installed(ctx: ToolContext) -> set[str] | None:
+    """Lower-cased basenames of every model file in the configured ComfyUI, or None without one."""
+    inv = _inventory(ctx)
+    return set(inv.by_basename) if inv is not None else None
+
+
+def _cached_hash(cache: InventoryCache, path: str) -> str | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return cache.get_hash(path, st.st_size, st.st_mtime_ns)
+
+
+def hash_aliases(ctx: ToolContext, sha256: str | None, model: str) -> tuple[dict[str, str], str | None]:
+    """Other names of the same file in the configured ComfyUI: files whose SHA256 the inventory cache
+    already knows (nothing is hashed here) and equals the model's. Returns (name → why, the SHA256 used).
+
+    The model's own SHA256 comes from a source (Civitai), from the input when it is one, or from the cache
+    for a local file."""
+    inv, where = _inventory(ctx), ctx.inventory_cache_dir()
+    if inv is None or where is None:
+        return {}, sha256
+    from comfyfixer.tools.inventory.cache import InventoryCache
+
+    with InventoryCache(where) as cache:
+        if sha256 is None and re.fullmatch(r"[0-9a-fA-F]{64}", model.strip()):
+            sha256 = model.strip()
+        if sha256 is None and Path(model).is_file():
+            sha256 = _cached_hash(cache, str(Path(model).resolve()))
+        if sha256 is None:
+            return {}, None
+        out = {}
+        for files in inv.by_basename.values():
+            for f in files:
+                if f.path and (_cached_hash(cache, f.path) or "").lower() == sha256.lower():
+                    base = _basename(f.name)
+                    out[base] = f"{f.location} has the same SHA256 (inventory cache)"
+    return out, sha256
 
 
 @capability(command="workflows-for")
@@ -325,12 +376,17 @@ def workflows_for_model(inp: WorkflowsForInput, ctx: ToolContext, *, workflow_fo
     sources = set(inp.sources or ALL_SOURCES)
     hits: list[WorkflowHit] = []
     searched: list[str] = []
+    aliases, _ = hash_aliases(ctx, ident.sha256, inp.model) if sources & {"local", "templates"} else ({}, None)
+    aliases.pop(name, None)
+    if aliases:
+        searched.append(f"same file by SHA256 under other names here: {', '.join(sorted(aliases))}")
     if "local" in sources:
         folders = [Path(f) for f in workflow_folders]
         if ctx.comfyui_dir is not None and (Path(ctx.comfyui_dir) / "user" / "default" / "workflows").is_dir():
             folders.append(Path(ctx.comfyui_dir) / "user" / "default" / "workflows")
         local, n = _local_models([f for f in folders if f.is_dir()])
-        hits += rank_workflows(local, name, ident.family, ident.role, source="your workflows", bonus=LOCAL_BONUS)
+        hits += rank_workflows(local, name, ident.family, ident.role, source="your workflows", bonus=LOCAL_BONUS,
+                               aliases=aliases)
         searched.append(f"your workflows: {n} files in {len(folders)} folders" if folders
                         else "your workflows: no folder (pass --in DIR or set the ComfyUI folder)")
     if "templates" in sources:
@@ -338,7 +394,8 @@ def workflows_for_model(inp: WorkflowsForInput, ctx: ToolContext, *, workflow_fo
 
         dirs = find_template_dirs()
         templates = ctx.memo(f"workflows-for:templates:{dirs}", lambda: template_models(dirs))
-        hits += rank_workflows(templates, name, ident.family, ident.role, source="official template")
+        hits += rank_workflows(templates, name, ident.family, ident.role, source="official template",
+                               aliases=aliases)
         searched.append(f"official templates: {len(templates)} with models" if dirs
                         else "official templates: none installed (pip install comfyui-workflow-templates)")
     if "manager" in sources:
