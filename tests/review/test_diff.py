@@ -46,6 +46,12 @@ def test_two_releases_of_official_templates() -> None:
     eleven = _diff(old / "api_elevenLabs_speech_to_text.json", new / "api_elevenLabs_speech_to_text.json")
     assert [(p.class_type, p.input, p.old, p.new) for p in eleven.parameters] == [
         ("LoadAudio", "audio", "voice_demo.mp3", "long_demo.mp3")]
+    # The graph moved into a subgraph whose inputs carry the widgets: same prompt, one value changed.
+    moved = _diff(old / "3d_hunyuan3d-v2.1.json", new / "3d_hunyuan3d-v2.1.json")
+    assert not (moved.added or moved.removed or moved.rewired or moved.models)
+    assert (moved.matched, moved.renumbered) == (10, 8)  # the 8 nodes now inside the subgraph got new ids
+    assert [(p.class_type, p.input, p.old, p.new) for p in moved.parameters] == [
+        ("SaveGLB", "filename_prefix", "mesh/ComfyUI", "3d/ComfyUI")]
     for name in ("api_kling_o3_image.json", "image_flux2_text_to_image_9b.json"):  # file changed, prompt did not
         assert (old / name).read_bytes() != (new / name).read_bytes()
         same = _diff(old / name, new / name)

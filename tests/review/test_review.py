@@ -60,6 +60,14 @@ def test_sample_templates_name_their_task_and_family_and_agree_with_the_index(te
     assert "ControlNet conditioning" in canny.techniques
 
 
+def test_widgets_promoted_to_a_subgraph_keep_their_values(templates_dir: Path) -> None:
+    # flux_dev_full_text_to_image keeps width, height and seed as subgraph inputs (proxyWidgets).
+    review = _review(templates_dir / "flux_dev_full_text_to_image.json")
+    assert [(r.width, r.height) for r in review.resolutions] == [(1024, 1024)]
+    sampler = next(s for s in review.samplers if s.class_type == "KSampler")
+    assert isinstance(sampler.values.get("seed"), int) and sampler.values["steps"] == 20
+
+
 def test_model_roles_precision_and_lora_strength_on_a_real_template(templates_dir: Path) -> None:
     review = _review(templates_dir / "video_wan2_2_14B_i2v.json")
     roles = {m.filename.rsplit("/", 1)[-1]: m for m in review.models}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -162,8 +163,9 @@ def compare(old_l: LoadedWorkflow, new_l: LoadedWorkflow, schemas: SchemaSet) ->
                     diff.rewired.append(Rewire(node=n, class_type=nn.class_type, input=name, old_from=was,
                                                new_from=_label(new_g, b.origin) if isinstance(b, Link) else repr(b)))
                 continue
-            if a == b:
-                continue
+            if a == b or (gf.number(a) is not None and gf.number(b) is not None
+                          and math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)):
+                continue  # 1.0000000000000002 and 1 are the same setting
             if looks_like_model_file(a) or looks_like_model_file(b):
                 diff.models.append(_model_change("swapped", n, nn.class_type, name, a, b))
                 continue
