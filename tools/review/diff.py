@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -166,12 +167,13 @@ def compare(old_l: LoadedWorkflow, new_l: LoadedWorkflow, schemas: SchemaSet) ->
             if a == b or (gf.number(a) is not None and gf.number(b) is not None
                           and math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)):
                 continue  # 1.0000000000000002 and 1 are the same setting
-            if looks_like_model_file(a) or looks_like_model_file(b):
+            queued = old_l.format != new_l.format and _queue_time_only(name, a, b, schemas.get(nn.class_type))
+            if (looks_like_model_file(a) or looks_like_model_file(b)) and not queued:
                 diff.models.append(_model_change("swapped", n, nn.class_type, name, a, b))
                 continue
             rolled = name in _SEEDS and (_seed_is_rolled(old_l, o) or _seed_is_rolled(new_l, n))
             diff.parameters.append(ParamChange(node=n, old_node=o, class_type=nn.class_type, input=name, old=a, new=b,
-                                               key=name in KEY_INPUTS, runtime_only=rolled))
+                                               key=name in KEY_INPUTS, runtime_only=rolled or queued))
     for ref, graph, change in [(r, new_g, "added") for r in diff.added] + [(r, old_g, "removed") for r in diff.removed]:
         for name, value in gf.literal_inputs(graph.nodes[ref.id]).items():
             if looks_like_model_file(value):
@@ -183,6 +185,30 @@ def compare(old_l: LoadedWorkflow, new_l: LoadedWorkflow, schemas: SchemaSet) ->
     _implications(diff, old_r, new_r, old_g, new_g)
     diff.summary = _summary(diff)
     return diff
+
+
+# The frontend's dynamic prompts drop /* block */ and // line comments from text widgets when it queues.
+_COMMENTS = re.compile(r"/\*[\s\S]*?\*/|//.*")
+_PERCENT = re.compile(r"%[^%\s]+%")
+_CHOICE = re.compile(r"\{[^{}]*\|[^{}]*\}")
+_UPLOAD_BUTTONS = frozenset({"upload", "choose file to upload"})
+
+
+def _queue_time_only(name: str, a: Any, b: Any, schema: Any) -> bool:
+    """Whether a UI value and its API counterpart differ only by what the frontend does when it queues:
+    comments stripped from a prompt, the upload button's value old frontends sent, an input the class does
+    not declare (an extension's widget, which ComfyUI ignores), or widgets of a class without a schema
+    (their names cannot be read from the UI file)."""
+    if name in _UPLOAD_BUTTONS:
+        return True
+    if isinstance(a, str) and isinstance(b, str):
+        # {a|b} picks one option at random per queue, so such a prompt never matches its export.
+        # %Node.widget% in a file name prefix is filled in at queue time too.
+        return (_COMMENTS.sub("", a).strip() == _COMMENTS.sub("", b).strip() or bool(_CHOICE.search(a + b))
+                or bool(_PERCENT.search(a + b)))
+    if a is None or b is None:
+        return schema is None or schema.input(name) is None
+    return False
 
 
 def _model_change(change: str, node: str, class_type: str, name: str, a: Any, b: Any) -> ModelChange:

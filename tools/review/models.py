@@ -146,7 +146,9 @@ class ParamChange(BaseModel):
     old: Any = None
     new: Any = None
     key: bool = Field(False, description="A key parameter (sampler, steps, CFG, size, frames, denoise, LoRA strength, seed).")
-    runtime_only: bool = Field(False, description="A seed the UI re-rolls every run: differs without meaning anything.")
+    runtime_only: bool = Field(False, description="Differs without meaning anything: a seed the UI re-rolls every "
+                               "run, or (UI against API) what the frontend changes when it queues — comments "
+                               "stripped from prompts, upload buttons, widgets of classes without a schema.")
 
 
 class ModelChange(BaseModel):

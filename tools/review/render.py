@@ -104,7 +104,7 @@ def diff_markdown(d: WorkflowDiff) -> str:
     if d.parameters:
         lines += ["", "## Values", "", "| node | input | old | new |", "| --- | --- | --- | --- |"]
         for p in sorted(d.parameters, key=lambda p: not p.key):
-            note = " (re-rolled each run)" if p.runtime_only else ""
+            note = " (run-time only: re-rolled seed or queue-time change)" if p.runtime_only else ""
             lines.append(f"| {cell(p.class_type)} ({cell(p.node)}) | {'**' + cell(p.input) + '**' if p.key else cell(p.input)}"
                          f" | {_short(p.old)} | {_short(p.new)}{note} |")
     if d.added or d.removed or d.rewired:
