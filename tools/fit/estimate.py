@@ -137,6 +137,8 @@ def read_settings(graph: Graph, schemas: Any) -> Settings:
 
 
 def _find_local(ref: ModelRef, dirs: dict[str, list[Path]]) -> Path | None:
+    """The file in the ComfyUI folder the loader would read (its folder's directories in ComfyUI's
+    search order), or None when it is not here."""
     folder = ref.folder or ""
     for d in dirs.get(folder, []):
         p = d / ref.filename
@@ -253,7 +255,109 @@ def decode_bytes(family: Family, s: Settings, tiled: bool) -> tuple[int, str]:
 
 
 def _gb(n: int | float) -> str:
+    """Bytes as GB the way GPU makers print them (GiB, one decimal)."""
     return f"{n / GiB:.1f} GB"
+
+
+@dataclass
+class _Buckets:
+    """The model files of a workflow sorted by the stage ComfyUI loads them in."""
+
+    diffusion: list[tuple[ModelWeight, int]] = field(default_factory=list)  # (file, its diffusion bytes)
+    cond: list[FitLine] = field(default_factory=list)  # text encoders, CLIP vision
+    vae: list[FitLine] = field(default_factory=list)
+    sampling_extra: list[FitLine] = field(default_factory=list)  # ControlNets, model patches
+    upscale: list[FitLine] = field(default_factory=list)
+    other: list[FitLine] = field(default_factory=list)  # models that run on their own (depth, matting ...)
+    loras: list[ModelWeight] = field(default_factory=list)
+
+
+def sort_weights(weights: list[ModelWeight], family: Family) -> _Buckets:
+    """Put each file's weights in its stage; a checkpoint is split into its diffusion model, text
+    encoders and VAE (by header prefixes, else by the family's diffusion size)."""
+    b = _Buckets()
+    diffusion, cond, vae_lines, sampling_extra = b.diffusion, b.cond, b.vae, b.sampling_extra
+    upscale, other, loras = b.upscale, b.other, b.loras
+    for w in weights:
+        label = f"{w.filename} ({w.class_type}, node {w.node_id})"
+        if w.role == "checkpoint":
+            parts = w.parts or {}
+            if parts.get("diffusion"):
+                diffusion.append((w, parts["diffusion"]))
+                if parts.get("text_encoder"):
+                    cond.append(FitLine(what=f"text encoders inside {label}", bytes=parts["text_encoder"], how=w.detail))
+                if parts.get("vae"):
+                    vae_lines.append(FitLine(what=f"VAE inside {label}", bytes=parts["vae"], how=w.detail))
+            else:  # no header: the family's diffusion size, the rest split between encoders and VAE
+                per = bytes_per_param_from_name(w.filename) or 2.0
+                unet = min(w.bytes, int(family.default_params_b * 1e9 * per))
+                vae_part = min(int(0.167e9), max(w.bytes - unet, 0))
+                diffusion.append((w, unet))
+                rest = max(w.bytes - unet - vae_part, 0)
+                if rest:
+                    cond.append(FitLine(what=f"text encoders inside {label}", bytes=rest,
+                                        how=f"{w.detail}; checkpoint minus {family.label} diffusion model and VAE"))
+                if vae_part:
+                    vae_lines.append(FitLine(what=f"VAE inside {label}", bytes=vae_part, how="typical SD VAE size"))
+        elif w.role == "diffusion":
+            diffusion.append((w, w.bytes))
+        elif w.role == "other":
+            other.append(FitLine(what=f"weights: {label} (runs on its own)", bytes=w.bytes, how=f"{w.source}: {w.detail}"))
+        elif w.role in ("text_encoder", "clip_vision"):
+            cond.append(FitLine(what=f"weights: {label}", bytes=w.bytes, how=f"{w.source}: {w.detail}"))
+        elif w.role == "vae":
+            vae_lines.append(FitLine(what=f"weights: {label}", bytes=w.bytes, how=f"{w.source}: {w.detail}"))
+        elif w.role == "controlnet":
+            sampling_extra.append(FitLine(what=f"weights: {label} (resident with the diffusion model)",
+                                          bytes=w.bytes, how=f"{w.source}: {w.detail}"))
+        elif w.role == "upscale":
+            upscale.append(FitLine(what=f"weights: {label}", bytes=w.bytes, how=f"{w.source}: {w.detail}"))
+        else:
+            loras.append(w)
+
+    return b
+
+
+def build_stages(b: _Buckets, family: Family, s: Settings, tiled: bool, notes: list[str]) -> tuple[list[StageNeed], int]:
+    """The stages in run order with their lines, and the sampling working set (bytes, batch ×1)."""
+    diffusion, cond, vae_lines, sampling_extra = b.diffusion, b.cond, b.vae, b.sampling_extra
+    upscale, other, loras = b.upscale, b.other, b.loras
+    stages: list[StageNeed] = []
+    reserve = FitLine(what="ComfyUI's minimum inference reserve", bytes=MIN_INFERENCE_BYTES,
+                      how="model_management.minimum_inference_memory(): 0.8 GiB + 400 MiB reserved")
+    if cond:
+        wb = sum(line.bytes for line in cond)
+        stages.append(StageNeed(stage="conditioning", bytes=wb + MIN_INFERENCE_BYTES, weights_bytes=wb,
+                                lines=[*cond, reserve]))
+    one, two, how = working_set(family, s)
+    main_w, main_bytes = max(diffusion, key=lambda d: d[1]) if diffusion else (None, 0)
+    if main_w is not None:
+        lines = [FitLine(what=f"weights: {main_w.filename} ({main_w.class_type}, node {main_w.node_id})",
+                         bytes=main_bytes, how=f"{main_w.source}: {main_w.detail}")]
+        if len(diffusion) > 1:
+            notes.append(f"{len(diffusion)} diffusion models: ComfyUI samples with one at a time "
+                         "(the largest is counted; the others wait in RAM)")
+        lines += sampling_extra
+        lines.append(FitLine(what="sampling working set", bytes=one, how=how + f"; {_gb(two)} if cond and uncond batch together"))
+        lines.append(reserve)
+        wb = main_bytes + sum(x.bytes for x in sampling_extra)
+        stages.append(StageNeed(stage="sampling", bytes=wb + one + MIN_INFERENCE_BYTES, weights_bytes=wb, lines=lines))
+        if loras:
+            notes.append(f"{len(loras)} LoRA file(s) ({_gb(sum(x.bytes for x in loras))}) are merged into the model's "
+                         "weights when it loads: no extra VRAM when fully loaded (they stream with it when offloaded)")
+    if vae_lines:
+        dec, dhow = decode_bytes(family, s, tiled)
+        wb = sum(x.bytes for x in vae_lines)
+        stages.append(StageNeed(stage="vae_decode", bytes=wb + dec + MIN_INFERENCE_BYTES, weights_bytes=wb, adaptive=True,
+                                lines=[*vae_lines, FitLine(what="VAE decode buffer" + (" (tiled)" if tiled else ""),
+                                                           bytes=dec, how=dhow), reserve]))
+    if other:
+        wb = sum(x.bytes for x in other)
+        stages.append(StageNeed(stage="other", bytes=wb + MIN_INFERENCE_BYTES, weights_bytes=wb, lines=[*other, reserve]))
+    if upscale:
+        wb = sum(x.bytes for x in upscale)
+        stages.append(StageNeed(stage="upscale", bytes=wb + MIN_INFERENCE_BYTES, weights_bytes=wb, lines=[*upscale, reserve]))
+    return stages, one
 
 
 def estimate(path: str, graph: Graph, refs: list[ModelRef], schemas: Any, src: FitSources,
@@ -294,85 +398,11 @@ def estimate(path: str, graph: Graph, refs: list[ModelRef], schemas: Any, src: F
     if any(w.source == "default" for w in weights):
         report.status = "UNCERTAIN"
 
-    diffusion: list[tuple[ModelWeight, int]] = []
-    cond: list[FitLine] = []
-    vae_lines: list[FitLine] = []
-    sampling_extra: list[FitLine] = []
-    upscale: list[FitLine] = []
-    other: list[FitLine] = []
-    loras: list[ModelWeight] = []
-    for w in weights:
-        label = f"{w.filename} ({w.class_type}, node {w.node_id})"
-        if w.role == "checkpoint":
-            parts = w.parts or {}
-            if parts.get("diffusion"):
-                diffusion.append((w, parts["diffusion"]))
-                if parts.get("text_encoder"):
-                    cond.append(FitLine(what=f"text encoders inside {label}", bytes=parts["text_encoder"], how=w.detail))
-                if parts.get("vae"):
-                    vae_lines.append(FitLine(what=f"VAE inside {label}", bytes=parts["vae"], how=w.detail))
-            else:  # no header: the family's diffusion size, the rest split between encoders and VAE
-                per = bytes_per_param_from_name(w.filename) or 2.0
-                unet = min(w.bytes, int(family.default_params_b * 1e9 * per))
-                vae_part = min(int(0.167e9), max(w.bytes - unet, 0))
-                diffusion.append((w, unet))
-                rest = max(w.bytes - unet - vae_part, 0)
-                if rest:
-                    cond.append(FitLine(what=f"text encoders inside {label}", bytes=rest,
-                                        how=f"{w.detail}; checkpoint minus {family.label} diffusion model and VAE"))
-                if vae_part:
-                    vae_lines.append(FitLine(what=f"VAE inside {label}", bytes=vae_part, how="typical SD VAE size"))
-        elif w.role == "diffusion":
-            diffusion.append((w, w.bytes))
-        elif w.role == "other":
-            other.append(FitLine(what=f"weights: {label} (runs on its own)", bytes=w.bytes, how=f"{w.source}: {w.detail}"))
-        elif w.role in ("text_encoder", "clip_vision"):
-            cond.append(FitLine(what=f"weights: {label}", bytes=w.bytes, how=f"{w.source}: {w.detail}"))
-        elif w.role == "vae":
-            vae_lines.append(FitLine(what=f"weights: {label}", bytes=w.bytes, how=f"{w.source}: {w.detail}"))
-        elif w.role == "controlnet":
-            sampling_extra.append(FitLine(what=f"weights: {label} (resident with the diffusion model)",
-                                          bytes=w.bytes, how=f"{w.source}: {w.detail}"))
-        elif w.role == "upscale":
-            upscale.append(FitLine(what=f"weights: {label}", bytes=w.bytes, how=f"{w.source}: {w.detail}"))
-        else:
-            loras.append(w)
-
-    stages: list[StageNeed] = []
-    reserve = FitLine(what="ComfyUI's minimum inference reserve", bytes=MIN_INFERENCE_BYTES,
-                      how="model_management.minimum_inference_memory(): 0.8 GiB + 400 MiB reserved")
-    if cond:
-        wb = sum(line.bytes for line in cond)
-        stages.append(StageNeed(stage="conditioning", bytes=wb + MIN_INFERENCE_BYTES, weights_bytes=wb,
-                                lines=[*cond, reserve]))
-    one, two, how = working_set(family, s)
-    main_w, main_bytes = max(diffusion, key=lambda d: d[1]) if diffusion else (None, 0)
-    if main_w is not None:
-        lines = [FitLine(what=f"weights: {main_w.filename} ({main_w.class_type}, node {main_w.node_id})",
-                         bytes=main_bytes, how=f"{main_w.source}: {main_w.detail}")]
-        if len(diffusion) > 1:
-            notes.append(f"{len(diffusion)} diffusion models: ComfyUI samples with one at a time "
-                         "(the largest is counted; the others wait in RAM)")
-        lines += sampling_extra
-        lines.append(FitLine(what="sampling working set", bytes=one, how=how + f"; {_gb(two)} if cond and uncond batch together"))
-        lines.append(reserve)
-        wb = main_bytes + sum(x.bytes for x in sampling_extra)
-        stages.append(StageNeed(stage="sampling", bytes=wb + one + MIN_INFERENCE_BYTES, weights_bytes=wb, lines=lines))
-        if loras:
-            notes.append(f"{len(loras)} LoRA file(s) ({_gb(sum(x.bytes for x in loras))}) are merged into the model's "
-                         "weights when it loads: no extra VRAM when fully loaded (they stream with it when offloaded)")
-    if vae_lines:
-        dec, dhow = decode_bytes(family, s, tiled)
-        wb = sum(x.bytes for x in vae_lines)
-        stages.append(StageNeed(stage="vae_decode", bytes=wb + dec + MIN_INFERENCE_BYTES, weights_bytes=wb, adaptive=True,
-                                lines=[*vae_lines, FitLine(what="VAE decode buffer" + (" (tiled)" if tiled else ""),
-                                                           bytes=dec, how=dhow), reserve]))
-    if other:
-        wb = sum(x.bytes for x in other)
-        stages.append(StageNeed(stage="other", bytes=wb + MIN_INFERENCE_BYTES, weights_bytes=wb, lines=[*other, reserve]))
-    if upscale:
-        wb = sum(x.bytes for x in upscale)
-        stages.append(StageNeed(stage="upscale", bytes=wb + MIN_INFERENCE_BYTES, weights_bytes=wb, lines=[*upscale, reserve]))
+    stages, one = build_stages(sort_weights(weights, family), family, s, tiled, notes)
+    if not stages:  # only LoRAs: nothing is loaded on its own
+        report.summary = "the workflow loads only LoRA files: nothing to size without their model"
+        report.notes = notes
+        return report
 
     # VAE decode adapts: ComfyUI splits the batch to the memory it finds and retries tiled on
     # out-of-memory, so its reservation (an over-estimate by ComfyUI's own comment) never blocks a run.

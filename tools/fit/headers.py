@@ -86,6 +86,7 @@ class WeightSummary:
 
 
 def _bad(path: Path, why: str) -> InputError:
+    """The error for an unusable header: the file is named, the hint says what to do."""
     return InputError(f"{path}: {why}", hint="the file is truncated or not a model file; download it again")
 
 
@@ -135,6 +136,7 @@ class _Reader:
         self.fh, self.path, self.limit, self.used = fh, path, limit, 0
 
     def take(self, n: int) -> bytes:
+        """The next ``n`` bytes; refuses to pass the header bound or the end of the file."""
         self.used += n
         if self.used > self.limit:
             raise _bad(self.path, f"GGUF header larger than {self.limit:,} bytes")
@@ -144,18 +146,22 @@ class _Reader:
         return data
 
     def u32(self) -> int:
+        """A little-endian unsigned 32-bit integer."""
         return int(struct.unpack("<I", self.take(4))[0])
 
     def u64(self) -> int:
+        """A little-endian unsigned 64-bit integer."""
         return int(struct.unpack("<Q", self.take(8))[0])
 
     def count(self, what: str) -> int:
+        """A 64-bit count, refused above :data:`MAX_GGUF_COUNT` (a hostile file could claim 2**64)."""
         n = self.u64()
         if n > MAX_GGUF_COUNT:
             raise _bad(self.path, f"GGUF {what} count {n:,} is implausible")
         return n
 
     def string(self) -> str:
+        """A GGUF string: 64-bit length, then UTF-8 bytes (at most :data:`MAX_GGUF_STRING`)."""
         n = self.u64()
         if n > MAX_GGUF_STRING:
             raise _bad(self.path, f"GGUF string of {n:,} bytes")

@@ -170,9 +170,11 @@ class _Tuner:
 
     @property
     def fits(self) -> bool:
+        """The current document's estimate fits the target without offloading."""
         return self.report.verdict == "FITS"
 
     def change(self, node_id: str, class_type: str, name: str, value: Any, why: str) -> bool:
+        """Set one widget and record it; False (with a note) when the node has no such widget slot."""
         try:
             old = _set_widget(self.doc, self.schemas, node_id, class_type, name, value)
         except KeyError:
@@ -206,6 +208,7 @@ class _Tuner:
                 yield node
 
     def batch_one(self) -> None:
+        """Step 1: every batch above 1 becomes 1."""
         for node in list(self.latent_nodes()):
             batch = self.current(node, "batch_size") if "batch_size" in node.inputs else None
             if batch is not None and batch > 1:
@@ -214,6 +217,7 @@ class _Tuner:
         self.estimate()
 
     def fp8_cast(self) -> None:
+        """Step 2: 16-bit diffusion models loaded by a node with ``weight_dtype`` are cast to fp8 at load."""
         for m in self.report.models:
             node = self.graph.nodes.get(m.node_id)
             if m.role != "diffusion" or node is None or "weight_dtype" not in node.inputs:
@@ -227,6 +231,8 @@ class _Tuner:
         self.estimate()
 
     def tiled_decode(self) -> None:
+        """Step 3: VAE Decode becomes VAE Decode (Tiled) with the schema's defaults, when the decode
+        reservation exceeds the target."""
         decode = next((st for st in self.report.stages if st.stage == "vae_decode"), None)
         if decode is None or decode.bytes <= self.vram or self.report.tiled_decode:
             return
