@@ -17,6 +17,7 @@ FOLDERS = {
     "prompts": "comfyfixer.prompts",
     "evals": "comfyfixer.evals",
     "demo": "comfyfixer.demo",
+    "comfyfixer_nodes": "comfyfixer.nodes",
 }
 # Folders that hold data, not code: every file in them ships.
 DATA_ONLY = {"knowledge", "prompts", "demo"}

@@ -185,6 +185,12 @@ class Settings(BaseSettings):
     service_dir: Path | None = Field(None, description="Where `schedule install` writes the OS service files "
                                      "(default: the OS's per-user folder).")
 
+    # --- the ComfyUI node pack (comfyfixer_nodes) ---------------------------------
+    capture: bool = Field(False, description="Runtime capture in ComfyUI: record what each run really used "
+                          "(COMFYFIXER_CAPTURE=1); the save node's toggle turns it on per prompt.")
+    metadata_inline_budget: int = Field(32 * 1024, ge=1024, description="Bytes of metadata embedded in an image "
+                                        "by the save node; heavier graphs and captures go to a JSON sidecar.")
+
     log_level: str = "WARNING"
 
     @field_validator("extra_model_paths", "allowed_hosts", "license_allowlist", mode="before")

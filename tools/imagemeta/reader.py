@@ -31,6 +31,7 @@ from comfyfixer.tools.imagemeta.containers import (
     sniff,
 )
 from comfyfixer.tools.imagemeta.generators import others
+from comfyfixer.tools.imagemeta.generators.comfyfixer import apply_own_fields
 from comfyfixer.tools.imagemeta.generators.comfyui import info_from_comfy
 from comfyfixer.tools.imagemeta.graphs import find_graphs, is_api_prompt, is_ui_workflow, parse_once, try_json
 from comfyfixer.tools.imagemeta.models import GenerationInfo, ImageReadResult, ReadImageInput
@@ -270,6 +271,7 @@ def _interpret(cinfo: ContainerInfo, source: Path | bytes, *, stealth: bool) -> 
                 setattr(info, field, getattr(gap, field))
         if info.model is not None and info.model.name is None and gap.model is not None:
             info.model.name = gap.model.name
+    apply_own_fields(source, info)  # the node pack's own document (and its sidecar)
     if info.generator is None and stealth:
         from comfyfixer.tools.imagemeta.stealth import read_stealth
 
@@ -420,4 +422,5 @@ def summary(result: ImageReadResult) -> dict[str, object]:
         "warnings": info.warnings,
         "raw": raw,
         "error": result.error,
+        **({"comfyfixer": info.extra["comfyfixer"]} if "comfyfixer" in info.extra else {}),
     }
