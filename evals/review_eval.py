@@ -150,6 +150,27 @@ def evaluate(folder: Path) -> dict[str, Any]:
     return {"counts": dict(c), "misses": misses}
 
 
+def community(folder: Path) -> dict[str, Any]:
+    """Coverage on the community corpus (``../shared/data/workflows/corpus``): a task for each workflow, a
+    family for each that loads a model (no index to agree with; the misses are listed)."""
+    from comfyfixer.tools.schema import load_object_info
+    from comfyfixer.tools.workflow.loader import iter_workflow_files
+
+    schemas = load_object_info(folder.parents[1] / "comfyui" / "object_info.json")
+    c: Counter[str] = Counter()
+    misses = []
+    for path in iter_workflow_files([folder]):
+        review = review_loaded(load_workflow(path), schemas)
+        c["workflows"] += 1
+        c["task_named"] += review.task not in ("image", "none")
+        if review.models:
+            c["loads_model"] += 1
+            c["family_named"] += review.family is not None
+            if review.family is None:
+                misses.append(f"{path.name}: {[m.filename for m in review.models][:3]}")
+    return {"counts": dict(c), "misses": misses}
+
+
 def diff_releases(old_dir: Path, new_dir: Path) -> dict[str, Any]:
     """Diff every template whose file differs between two releases (``old_dir`` from an unpacked older
     wheel, e.g. ``pip download --no-deps comfyui-workflow-templates-json==0.1.100``)."""
@@ -189,8 +210,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--show-misses", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="Print the counts and misses as JSON.")
+    parser.add_argument("--community", type=Path, help="The community corpus folder (../shared/data/workflows/corpus).")
     parser.add_argument("--diff-old", type=Path, help="An older release's templates folder: diff every changed template.")
     args = parser.parse_args(argv)
+    if args.community:
+        com = community(args.community)
+        k = com["counts"]
+        print(f"community workflows: {k.get('workflows', 0)}; task named "
+              f"{_pct(k.get('task_named', 0), k.get('workflows', 0))}; family named "
+              f"{_pct(k.get('family_named', 0), k.get('loads_model', 0))} of those loading a model")
+        for row in com["misses"][: args.show_misses]:
+            print("  no family:", row)
+        return 0
     if args.diff_old:
         releases = diff_releases(args.diff_old, templates_dir())
         print(json.dumps(releases["counts"]))

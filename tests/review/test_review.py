@@ -123,6 +123,15 @@ def test_settings_are_compared_with_the_family_ranges_of_the_knowledge_pack() ->
     assert family_ranges()["flux1"].cfg == (1.0, 1.0)
 
 
+def test_an_unknown_checkpoint_takes_the_family_of_its_controlnet_but_not_of_a_shared_vae() -> None:
+    prompt = _api_flux()
+    prompt["1"] = {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "myMix_v3.safetensors"}}
+    prompt["7"] = {"class_type": "VAELoader", "inputs": {"vae_name": "flux2-vae.safetensors"}}
+    assert _review(prompt).family is None  # a VAE a new family may reuse says nothing
+    prompt["11"] = {"class_type": "ControlNetLoader", "inputs": {"control_net_name": "control_v11p_sd15_canny.pth"}}
+    assert _review(prompt).family == "sd15"
+
+
 def test_risks_previews_only_fixed_seed_muted_and_unconnected(templates_dir: Path) -> None:
     preview = _review(_api_flux(save="PreviewImage"))
     assert "never-saved" in _codes(preview)
@@ -147,6 +156,9 @@ def test_family_and_precision_from_file_names() -> None:
     assert family_of_file("sd_xl_base_1.0.safetensors").id == "sdxl"
     assert family_of_file("v1-5-pruned-emaonly.safetensors").id == "sd15"
     assert family_of_file("nothing_known.safetensors") is None
+    # Community checkpoints: the folder users sort them into counts.
+    assert family_of_file("SD1_5/ComfyrollAnime_v1_fp16_pruned.safetensors").id == "sd15"
+    assert family_of_file("vae-ft-mse-840000-ema-pruned.safetensors").id == "sd15"
     assert precision_of("flux1-dev-Q4_K_S.gguf") == "GGUF"
     assert precision_of("t5xxl_fp8_e4m3fn.safetensors") == "fp8"
     assert precision_of("qwen_image_bf16.safetensors") == "bf16"

@@ -105,10 +105,19 @@ FAMILIES: tuple[Family, ...] = (
     Family("trellis", "TRELLIS", "3d", r"trellis", r"Trellis", _TPL),
     Family("qwen-llm", "Qwen (LLM)", "text", r"qwen3|qwen_3|qwen2\.5[-_]vl|qwen[-_]?vl", "", _TPL),
     Family("gemma", "Gemma (LLM)", "text", r"gemma", "", _TPL),
-    Family("sdxl", "SDXL", "image", r"sdxl|sd_xl|[-_]xl[-_.]|xl[-_]?v?\d|pony|illustrious|noob|animagine|juggernaut",
-           "", _HF + "stabilityai/stable-diffusion-xl-base-1.0"),
+    Family("stable-cascade", "Stable Cascade", "image", r"stable[-_]?cascade|(^|/)sc_?canny|wuerstchen", r"StableCascade",
+           _HF + "stabilityai/stable-cascade"),
+    Family("kolors", "Kolors", "image", r"kolors", r"Kolors", _HF + "Kwai-Kolors/Kolors"),
+    # SD 1.5 and SDXL community checkpoints rarely say so: popular names, the folders users sort them
+    # into (SD1_5/, SDXL/) and the companion files (VAEs, ControlNets, embeddings) only they use.
+    Family("sdxl", "SDXL", "image",
+           r"sdxl|sd_xl|[-_]xl[-_.]|xl[-_]?v?\d|(^|/)xl/|pony|illustrious|noob|animagine|juggernaut|playground-v2|cosxl|"
+           r"realvisxl|dreamshaperxl|zavychroma|copax|proteus|turbovision",
+           r"^CLIPTextEncodeSDXL", _HF + "stabilityai/stable-diffusion-xl-base-1.0"),
     Family("sd15", "Stable Diffusion 1.5", "image",
-           r"v1-5|sd15|sd_?1[._]5|sd-v1|v1-4|dreamshaper_8|realisticvision|deliberate|512-inpainting|anything-?v",
+           r"v1-5|sd15|sd_?1[._]5|sd-v1|v1-4|dreamshaper_[1-8]\b|realistic_?vision|deliberate|512-inpainting|anything-?v|"
+           r"vae-ft-mse|easynegative|control_v11|control_sd15|icbinp|dalcefo|majicmix|chilloutmix|revanimated|meinamix|"
+           r"counterfeit|abyssorange|cyberrealistic|epicrealism|absolutereality|aniverse|toonyou",
            "", _HF + "Comfy-Org/stable-diffusion-v1-5-archive"),
 )
 BY_ID = {f.id: f for f in FAMILIES}
@@ -143,8 +152,8 @@ def precision_of(filename: str) -> str | None:
 
 
 def family_of_file(filename: str) -> Family | None:
-    """The family a model file name names, or ``None``."""
-    name = filename.lower().rsplit("/", 1)[-1]
+    """The family a model file name names (its sub-folders count: users sort models by family), or ``None``."""
+    name = filename.lower().replace("\\", "/")
     return next((f for f in FAMILIES if f.matches_file(name)), None)
 
 

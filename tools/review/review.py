@@ -79,6 +79,7 @@ _ROLE = {
     "vae_approx": "preview decoder", "gligen": "GLIGEN", "hypernetworks": "hypernetwork",
 }
 _PRIMARY_FOLDERS = ("checkpoints", "diffusion_models", "unet")
+_ARCH_BOUND = ("controlnet", "t2i_adapter", "loras", "embeddings", "ipadapter")
 _MEDIUM_ORDER = ("video", "3d", "audio", "image", "vector", "text")
 
 
@@ -127,7 +128,15 @@ def main_family(models: list[ModelRole], classes: set[str]) -> tuple[str | None,
     main = Counter({k: v for k, v in counts.items() if k not in UTILITY}) or counts
     if main:
         return main.most_common(1)[0][0], sorted(set(seen))
-    by_class = Counter(f.id for c in classes if (f := family_of_class(c)) is not None)
+    # A main model with an unknown name: files that only work with one architecture (its ControlNets,
+    # T2I adapters, LoRAs, embeddings, the SD-era VAEs) say which. Other VAEs and text encoders do not —
+    # new families reuse them (MOSS-Image loads the FLUX.2 VAE).
+    bound = Counter(m.family for m in active if m.family and (
+        m.folder in _ARCH_BOUND or (m.folder == "vae" and m.family in ("sd15", "sdxl"))))
+    if bound:
+        return bound.most_common(1)[0][0], sorted(set(seen))
+    by_class = Counter(f.id for c in classes if (f := family_of_class(c)) is not None
+                       and not (primary and f.id in UTILITY))  # a helper node says nothing of the main model
     if by_class:
         return by_class.most_common(1)[0][0], sorted(set(seen) | set(by_class))
     return None, sorted(set(seen))
