@@ -100,7 +100,7 @@ def run_eval(templates: Path, ctx: ToolContext, vram_gb: float = 8.0) -> dict[st
     unexplained: list[str] = []
     failures: list[str] = []
     not_workflows: list[str] = []
-    skipped = 0
+    skipped = assumed = 0
     reports: dict[str, FitReport] = {}
     start = time.perf_counter()
     for path in files:
@@ -120,6 +120,7 @@ def run_eval(templates: Path, ctx: ToolContext, vram_gb: float = 8.0) -> dict[st
         estimated += report.peak_bytes > 0
         verdicts[report.verdict] += 1
         families[report.family or "?"] += 1
+        assumed += "(assumed" in (report.family_label or "") or report.family is None
         sources.update(m.source for m in report.models)
         if explained(report):
             explained_n += 1
@@ -129,7 +130,7 @@ def run_eval(templates: Path, ctx: ToolContext, vram_gb: float = 8.0) -> dict[st
     return {
         "templates": len(files), "not_workflows": not_workflows, "with_models": with_models, "estimated": estimated, "explained": explained_n,
         "no_models": skipped, "failures": failures, "unexplained": unexplained, "verdicts": dict(verdicts),
-        "size_sources": dict(sources), "families": dict(families.most_common()), "seconds": round(elapsed, 2),
+        "size_sources": dict(sources), "families": dict(families.most_common()), "family_assumed": assumed, "seconds": round(elapsed, 2),
         "ms_per_workflow": round(1000 * elapsed / max(len(files), 1), 1), "vram_gb": vram_gb, "reports": reports,
     }
 
@@ -167,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
           f"estimated: {result['estimated']}, explained: {result['explained']}, failures: {len(result['failures'])}")
     print(f"verdicts at {args.vram:g} GB: {result['verdicts']}")
     print(f"size sources: {result['size_sources']}")
-    print(f"families: {result['families']}")
+    print(f"families: {result['families']} ({result['family_assumed']} not recognised by name: generic figures, "
+          "marked UNCERTAIN)")
     print(f"time: {result['seconds']} s for {result['templates']} templates ({result['ms_per_workflow']} ms each)")
     for f in result["failures"][:10]:
         print(f"  failed: {f}")

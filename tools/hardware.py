@@ -333,6 +333,11 @@ def local_gpu_vram_mb() -> tuple[int | None, str]:
     return best_vram_mb(profile)
 
 
+def system_ram_mb() -> int | None:
+    """Total system RAM in MiB (/proc/meminfo or sysctl), or None: where offloaded weights must fit."""
+    return _ram([])[0]
+
+
 def read_system_stats(url: str, timeout: float = SYSTEM_STATS_TIMEOUT) -> Any:
     """``GET <url>/system_stats`` from a running ComfyUI (plain http allowed: it listens on loopback or
     the user's own network, without a token). Raises ``TransportError``/``UpstreamError``."""

@@ -59,7 +59,24 @@ def fit_loaded(path: Path, inp: FitInput, ctx: ToolContext) -> FitReport:
         vram, where = int(inp.vram_gb * GiB), f"--vram {inp.vram_gb:g} GB"
     else:
         vram, where = machine_vram(ctx)
-    return estimate(str(path), loaded.graph, inspection.models, schemas, fit_sources(ctx), vram, where)
+    report = estimate(str(path), loaded.graph, inspection.models, schemas, fit_sources(ctx), vram, where)
+    ram_note(report, ctx)
+    return report
+
+
+def ram_note(report: FitReport, ctx: ToolContext) -> None:
+    """Warn when the weights ComfyUI keeps off the GPU would not fit this machine's RAM either
+    (it then pages to disk: knowledge/vram-and-precision.md asks for 32 GB or more when offloading)."""
+    from comfyfixer.tools.hardware import system_ram_mb
+
+    if report.verdict not in ("FITS_OFFLOAD", "NO_GPU"):
+        return
+    ram_mb = ctx.memo("fit-system-ram", system_ram_mb)
+    weights = sum(st.weights_bytes for st in report.stages)
+    if ram_mb and weights > ram_mb * 1024 * 1024 * 0.9:
+        report.notes.append(f"the models' weights ({weights / GiB:.1f} GB) exceed 90 % of this machine's RAM "
+                            f"({ram_mb / 1024:.1f} GB): offloaded weights would page to disk — add RAM or swap, "
+                            "or use smaller files")
 
 
 @capability(command="fit")

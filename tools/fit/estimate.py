@@ -65,6 +65,7 @@ _ROLE_BY_CLASS: dict[str, Role] = {
     "UnetLoaderGGUF": "diffusion", "UnetLoaderGGUFAdvanced": "diffusion", "CLIPLoaderGGUF": "text_encoder",
     "DualCLIPLoaderGGUF": "text_encoder", "TripleCLIPLoaderGGUF": "text_encoder",
 }
+_ROLE_FOLDER = {"diffusion": "diffusion_models", "text_encoder": "text_encoders", "checkpoint": "checkpoints", "vae": "vae"}
 # Loader values that name no file: VAELoader's "pixel_space" (pixel-space models need no VAE).
 _NOT_FILES = frozenset({"pixel_space", "none", "default"})
 
@@ -139,7 +140,8 @@ def read_settings(graph: Graph, schemas: Any) -> Settings:
 def _find_local(ref: ModelRef, dirs: dict[str, list[Path]]) -> Path | None:
     """The file in the ComfyUI folder the loader would read (its folder's directories in ComfyUI's
     search order), or None when it is not here."""
-    folder = ref.folder or ""
+    # GGUF loaders of custom packs read the core folders (ComfyUI-GGUF: unet → diffusion_models, clip → text_encoders).
+    folder = ref.folder or _ROLE_FOLDER.get(role_of(ref), "")
     for d in dirs.get(folder, []):
         p = d / ref.filename
         if p.is_file():
@@ -216,14 +218,15 @@ def detect_family(refs: list[ModelRef], settings: Settings) -> Family | None:
         fam = family_for_name(ref.filename)
         if fam is not None:
             return fam
+    small = 0 < max(settings.width, settings.height) <= 768  # SD 1.5 renders at 512–768 px, SDXL at ~1024
     if settings.family_hint:
-        return BY_KEY[settings.family_hint]
+        return BY_KEY["sd15" if settings.family_hint == "sdxl" and small else settings.family_hint]
     for ref in refs:
         if role_of(ref) in ("text_encoder", "vae", "lora"):
             fam = family_for_name(ref.filename)
             if fam is not None and fam.key not in ("sdxl", "sd15"):  # "xl" in t5xxl says nothing
                 return fam
-    return BY_KEY["sdxl"] if main else None
+    return BY_KEY["sd15" if small else "sdxl"] if main else None
 
 
 def working_set(family: Family, s: Settings) -> tuple[int, int, str]:
@@ -408,7 +411,13 @@ def estimate(path: str, graph: Graph, refs: list[ModelRef], schemas: Any, src: F
     # out-of-memory, so its reservation (an over-estimate by ComfyUI's own comment) never blocks a run.
     peak = max((st for st in stages if not st.adaptive), key=lambda st: st.bytes, default=stages[0])
     all_weights = sum(st.weights_bytes for st in stages)
-    if known_family:
+    named = any(family_for_name(r.filename) is not None for r in refs if role_of(r) in ("diffusion", "checkpoint"))
+    if known_family and not named:
+        report.family, report.family_label = family.key, f"{family.label} (assumed: no family matches the model's name)"
+        report.status = "UNCERTAIN"
+        notes.append(f"the model's family is not in the table: {family.label}'s latent format and memory factor "
+                     "were used for the working set (the weights are the file's own)")
+    elif known_family:
         report.family, report.family_label = family.key, family.label
     else:
         report.family_label = "no diffusion model"

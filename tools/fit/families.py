@@ -111,7 +111,9 @@ FAMILIES: tuple[Family, ...] = (
            (2048, 2048), 1, (_SUPPORTED + " HunyuanImage21",)),
     Family("cosmos", "Cosmos Predict2", (r"cosmos",), 0.9, 16, 8, VAE_WAN21, "none", 2.0, (1024, 1024), 1,
            (_SUPPORTED + " CosmosT2IPredict2",)),
-    Family("sdxl", "SDXL / Pony / Illustrious", (r"xl", r"pony", r"illustrious", r"juggernaut", r"noob", r"turbo"),
+    Family("ace_step", "ACE-Step (audio)", (r"ace_?step",), 0.5, 8, 8, VAE_KL, "none", 3.5, (1024, 1024), 1,
+           (_SUPPORTED + " ACEStep (audio latent approximated as an image latent)",)),
+    Family("sdxl", "SDXL / Pony / Illustrious", (r"sd_?xl", r"xl(?![a-z])", r"pony", r"illustrious", r"juggernaut", r"noob"),
            0.8, 4, 8, VAE_KL, "none", 2.57, (1024, 1024), 1, (_SUPPORTED + " SDXL", "knowledge/model-family-sd15-sdxl.md")),
     Family("sd15", "SD 1.5 / 2.x", (r"v1-5", r"sd15", r"sd_1", r"1\.5", r"v2-1", r"512"), 1.0, 4, 8, VAE_KL, "none",
            0.86, (512, 512), 1, (_SUPPORTED + " SD15", "knowledge/model-family-sd15-sdxl.md")),
@@ -156,7 +158,7 @@ def latent_frames(family: Family, frames: int) -> int:
 # GGUF figures are the ggml block sizes: Q8_0 34 bytes / 32 weights, Q4_K 144 / 256, ...
 _NAME_DTYPES: tuple[tuple[str, float], ...] = (
     (r"q8_0", 34 / 32), (r"q6_k", 210 / 256), (r"q5_k", 176 / 256), (r"q5_[01]", 22 / 32), (r"q4_k", 144 / 256),
-    (r"q4_[01]", 18 / 32), (r"q3_k", 110 / 256), (r"q2_k", 84 / 256), (r"nvfp4|fp4|nf4", 0.56), (r"fp8|e4m3|e5m2", 1.0),
+    (r"q4_[01]", 18 / 32), (r"q3_k", 110 / 256), (r"q2_k", 84 / 256), (r"nvfp4|fp4|nf4", 0.56), (r"fp8|e4m3|e5m2|int8", 1.0),
     (r"fp32", 4.0), (r"fp16|bf16", 2.0),
 )
 _PARAMS_IN_NAME = re.compile(r"(?<![a-z0-9.])(\d+(?:[._]\d+)?)b(?![a-z])")
