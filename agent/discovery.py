@@ -34,6 +34,8 @@ ACTIONS_JSON = "actions.json"
 ACTIONS_MD = "actions.md"
 NOTE_PREFIX = "Resolution actions: "
 Runner = Callable[[str, BaseModel, ToolContext], Any]
+# The hint every transport failure carries (tools/http.py::send_with_retry): the network, not the item.
+_NETWORK_DOWN = "check the network connection"
 
 
 def fix_command(workflow: str, comfyui_dir: Path | None) -> str:
@@ -63,17 +65,27 @@ def discover(result: CheckResult, ctx: ToolContext, run: Runner, *, comfyui_dir:
     from comfyfixer.tools.resolver import ModelQuery, NodeQuery
 
     memo: dict[tuple[str, str, str | None], dict[str, Any]] = {}
+    # Once the network proves unreachable, the remaining lookups use caches and local catalogs only:
+    # each remote attempt costs its retries, and a cycle with a hundred gaps must not hang for minutes.
+    # One retry is enough in the background: the next cycle asks again anyway.
+    quick = ctx.model_copy(update={"http_retries": min(ctx.http_retries, 1)})
+    use = {"ctx": quick}
 
     def look(kind: str, name: str, extra: str | None, query: BaseModel) -> dict[str, Any]:
         key = (kind, name, extra)
         if key not in memo:
             try:
-                verdict = run("resolve_model" if kind == "model" else "resolve_node", query, ctx)
+                verdict = run("resolve_model" if kind == "model" else "resolve_node", query, use["ctx"])
                 memo[key] = _item(kind, name, extra if kind == "model" else None, verdict)
+                unreachable = any(_NETWORK_DOWN in e.said for e in verdict.evidence)
             except Exception as exc:  # one failed lookup (network, rate limit) must not end the cycle
                 log.warning("scheduled discovery could not look up %s: %s", name, exc)
                 memo[key] = {"kind": kind, "item": name, "folder": extra if kind == "model" else None,
                              "status": "ERROR", "candidate": None, "evidence": [str(exc)], "searched": []}
+                unreachable = _NETWORK_DOWN in str(exc)
+            if unreachable and not use["ctx"].offline:
+                log.warning("scheduled discovery: the network is unreachable; the rest is looked up offline")
+                use["ctx"] = quick.model_copy(update={"offline": True})
         return memo[key]
 
     updated = result.model_copy(deep=True)
@@ -106,7 +118,8 @@ def discover(result: CheckResult, ctx: ToolContext, run: Runner, *, comfyui_dir:
     counts: dict[str, int] = {}
     for item in memo.values():
         counts[item["status"]] = counts.get(item["status"], 0) + 1
-    doc = {"generated_at": result.generated_at, "counts": counts, "workflows": workflows}
+    doc = {"generated_at": result.generated_at, "counts": counts, "workflows": workflows,
+           "network": "unreachable: later items were looked up offline" if use["ctx"] is not quick else "ok"}
     if workflows:
         said = ", ".join(f"{v} {k.lower().replace('_', ' ')}" for k, v in sorted(counts.items()))
         note = f"{NOTE_PREFIX}{len(memo)} missing item(s) looked up ({said or 'none'}); see reports/{ACTIONS_MD}"

@@ -51,3 +51,30 @@ def test_each_cycle_reports_resolution_actions(tmp_path: Path, manager_wheel: Pa
     index_md = (out / "reports" / "workflows" / "index.md").read_text()
     assert "Resolution actions: " in index_md and "actions.md" in index_md
     assert gan["fix_command"] in (out / "reports" / "actions.md").read_text()
+
+
+def test_an_unreachable_network_switches_the_rest_offline(tmp_path: Path) -> None:
+    """After one lookup whose sources could not be reached, the others use caches and catalogs only, with
+    one retry at most: a cycle with many gaps does not pay every source's retries for every gap."""
+    from comfyfixer.agent.discovery import discover
+    from comfyfixer.tools.context import ToolContext
+    from comfyfixer.tools.readiness.models import CheckResult, MissingModel, WorkflowReadiness
+    from comfyfixer.tools.resolver import ResolveStatus
+    from comfyfixer.tools.resolver.models import Evidence, Verdict
+
+    wf = WorkflowReadiness(path="/w/a.json", name="a.json", status="missing", missing_models=[
+        MissingModel(filename=f"m{i}.safetensors", folder="loras") for i in range(3)])
+    result = CheckResult(generated_at="2026-12-01T00:00:00+00:00", workflows=[wf])
+    seen: list[tuple[bool, int]] = []
+
+    def fake_run(name: str, query: object, ctx: ToolContext) -> Verdict:
+        seen.append((ctx.offline, ctx.http_retries))
+        said = "error: request to /api/models failed: ConnectError (check the network connection or try again later)"
+        return Verdict(query=str(getattr(query, "filename", "")), status=ResolveStatus.NOT_FOUND,
+                       evidence=[Evidence(source="hf", said=said)] if not ctx.offline else [])
+
+    ctx = ToolContext(cache_dir=tmp_path / "c", state_dir=tmp_path / "s")
+    _, doc = discover(result, ctx, fake_run, comfyui_dir=None)
+    assert seen == [(False, 1), (True, 1), (True, 1)]
+    assert doc["network"].startswith("unreachable") and doc["counts"] == {"NOT_FOUND": 3}
+    assert doc["workflows"][0]["fix_command"] == "comfyfixer fix /w/a.json --comfyui <ComfyUI folder>"
