@@ -19,6 +19,7 @@ def review_command(
     comfyui: Path | None = COMFYUI,
     object_info: str | None = typer.Option(None, "--object-info", help="object_info JSON file or ComfyUI URL."),
     no_readiness: bool = typer.Option(False, "--no-readiness", help="Do not check what is missing on the ComfyUI."),
+    vram_gb: float | None = typer.Option(None, "--vram-gb", help="Size the VRAM fit for a card of this many GB."),
     json_out: bool = JSON_OUT,
 ) -> int:
     """Review a workflow: task, model family and roles, settings against the family's ranges, risks, what is missing."""
@@ -30,7 +31,7 @@ def review_command(
     _, ctx = services.context(comfyui_dir=comfyui)
     with ctx:
         result = services.run("review_workflow", ReviewInput(path=workflow, object_info=object_info,
-                                                             readiness=not no_readiness), ctx)
+                                                             readiness=not no_readiness, vram_gb=vram_gb), ctx)
     if json_out:
         emit_json(result)
         return 0

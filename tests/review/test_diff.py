@@ -193,8 +193,20 @@ def test_images_carrying_both_halves_diff_equal(shared_data: Path, object_info: 
     assert unknown_equal >= unknown_total - 1  # one RvTools image really lacks an input in its prompt
 
 
-def test_diff_command_json_and_markdown(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_diff_command_json_and_markdown(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, templates_dir: Path, tmp_path: Path,
+) -> None:
     monkeypatch.setenv("COMFYFIXER_OFFLINE", "1")
+    # fp8 → fp16 of the same model: twice the weights, and the fit estimate's peak goes up.
+    wf = json.loads((templates_dir / "flux_schnell.json").read_text(encoding="utf-8"))
+    (tmp_path / "a.json").write_text(json.dumps(wf), encoding="utf-8")
+    next(n for n in wf["nodes"] if n["type"] == "CheckpointLoaderSimple")["widgets_values"][0] = \
+        "flux1-schnell-fp16.safetensors"
+    (tmp_path / "b.json").write_text(json.dumps(wf), encoding="utf-8")
+    assert run(["diff", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["models"][0]["weight_ratio"] == 2.0 and doc["new_vram_gb"] > doc["old_vram_gb"]
+    assert {"precision", "vram"} <= {f["code"] for f in doc["implications"]}
     old, new = PAIRS / "0.1.100" / "utility_image_segment_sam3.json", PAIRS / "0.1.123" / "utility_image_segment_sam3.json"
     assert run(["diff", str(old), str(new), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)

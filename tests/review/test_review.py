@@ -173,6 +173,9 @@ def test_review_command_markdown_json_and_readiness_on_the_demo_comfyui(
     assert run(["review", wf, "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["task"] == "text-to-image" and doc["readiness"]["checked"] is False
+    assert doc["vram"]["peak_gb"] > 5 and doc["vram"]["verdict"]  # the fit estimate of tools/fit
+    assert run(["review", wf, "--vram-gb", "8", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["vram"]["vram_gb"] == 8
     assert run(["review", wf, "--comfyui", str(REPO / "demo" / "ComfyUI"), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["readiness"]["checked"] is True and doc["readiness"]["status"] in ("runnable", "missing")

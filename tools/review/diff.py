@@ -41,7 +41,7 @@ from comfyfixer.tools.review.models import (
     WorkflowDiff,
     WorkflowReview,
 )
-from comfyfixer.tools.review.review import review_loaded
+from comfyfixer.tools.review.review import review_loaded, vram_fit
 from comfyfixer.tools.schema.folders import looks_like_model_file
 from comfyfixer.tools.schema.loader import SchemaSet
 from comfyfixer.tools.toolset import capability
@@ -345,6 +345,13 @@ def diff_workflows(inp: DiffInput, ctx: ToolContext) -> WorkflowDiff:
     diff = compare(load_workflow(old), load_workflow(new), schemas)
     if inp.old is None:
         diff.old = f"{new} (version first seen {found[1]['first_seen']})"  # type: ignore[index]
+    fits = [vram_fit(p, ctx) for p in (old, new)]
+    diff.old_vram_gb, diff.new_vram_gb = (f.peak_gb if f and f.peak_gb else None for f in fits)
+    if diff.old_vram_gb and diff.new_vram_gb and abs(diff.new_vram_gb - diff.old_vram_gb) >= 0.05:
+        diff.implications.append(Finding(
+            level="warning" if diff.new_vram_gb > diff.old_vram_gb else "info", code="vram", source=COST_SECTION,
+            message=f"peak VRAM need {diff.old_vram_gb:g} GB → {diff.new_vram_gb:g} GB (fit estimate)"
+                    + (f"; {fits[1].summary}" if fits[1] and fits[1].verdict != "FITS" else "")))
     diff.new_missing = _new_missing(diff, old, new, ctx)
     if diff.new_missing:
         diff.implications.append(Finding(level="warning", code="new-missing",

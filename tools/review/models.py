@@ -18,6 +18,8 @@ class ReviewInput(BaseModel):
         "ComfyUI's, else the bundled core schemas.")
     readiness: bool = Field(
         True, description="Also check what is missing on the configured ComfyUI (skipped when none is configured).")
+    vram_gb: float | None = Field(None, gt=0, le=1024, description="Size the VRAM fit for a card of this many GB "
+                                  "(default: this machine's GPU).")
 
 
 class Finding(BaseModel):
@@ -85,6 +87,15 @@ class Readiness(BaseModel):
     note: str = ""
 
 
+class VramFit(BaseModel):
+    """The VRAM estimate of ``estimate_fit`` (``tools/fit``), in short."""
+
+    verdict: str = Field(description="FITS, FITS_OFFLOAD, DOES_NOT_FIT, NO_GPU or NO_MODELS.")
+    peak_gb: float = Field(description="The largest stage's need in GB (what must fit when ComfyUI offloads).")
+    vram_gb: float | None = Field(None, description="The VRAM it was sized against, in GB.")
+    summary: str = ""
+
+
 class WorkflowReview(BaseModel):
     """What a workflow does, with which models and settings, and what may go wrong."""
 
@@ -105,6 +116,7 @@ class WorkflowReview(BaseModel):
     resolutions: list[Resolution] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
     readiness: Readiness = Field(default_factory=lambda: Readiness(checked=False, status=None))
+    vram: VramFit | None = Field(None, description="Whether it fits this GPU (or vram_gb), from the fit estimate.")
     summary: str = Field("", description="One sentence: task, family, main settings.")
 
 
@@ -197,4 +209,6 @@ class WorkflowDiff(BaseModel):
                                         description="Model files and custom node classes only the new version needs.")
     new_missing: list[str] = Field(default_factory=list,
                                    description="Of those, what the configured ComfyUI lacks (when one is configured).")
+    old_vram_gb: float | None = Field(None, description="The old version's peak VRAM need (fit estimate), GB.")
+    new_vram_gb: float | None = Field(None, description="The new version's peak VRAM need, GB.")
     summary: str = ""

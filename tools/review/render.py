@@ -58,6 +58,8 @@ def review_markdown(r: WorkflowReview) -> str:
         lines += ["", f"Resolution: {cell(sizes)}"]
     lines += ["", "## Findings", ""]
     lines += [_finding(f) for f in r.findings] or ["- nothing to report"]
+    if r.vram is not None:
+        lines += ["", "## VRAM", "", f"- {cell(r.vram.summary or r.vram.verdict)}"]
     lines += ["", "## Missing here", ""]
     rd = r.readiness
     if not rd.checked:
@@ -90,6 +92,8 @@ def diff_markdown(d: WorkflowDiff) -> str:
         lines.append(f"- family: {cell(d.old_family or 'none')} → {cell(d.new_family or 'none')}")
     if d.runtime_ratio is not None:
         lines.append(f"- runtime proxy (steps × pixels × frames): ×{d.runtime_ratio:g}")
+    if d.old_vram_gb is not None and d.new_vram_gb is not None:
+        lines.append(f"- peak VRAM need: {d.old_vram_gb:g} GB → {d.new_vram_gb:g} GB")
     if d.implications or d.new_findings:
         lines += ["", "## Implications", ""]
         lines += [_finding(f) for f in [*d.implications, *d.new_findings]]

@@ -34,6 +34,7 @@ from comfyfixer.tools.review.models import (
     Resolution,
     ReviewInput,
     SamplerSetting,
+    VramFit,
     WorkflowReview,
 )
 from comfyfixer.tools.review.ranges import SECTION, family_ranges
@@ -486,5 +487,24 @@ def review_workflow(inp: ReviewInput, ctx: ToolContext) -> WorkflowReview:
                 level="warning", code="missing-here",
                 message=f"missing on this ComfyUI: {len(review.readiness.missing_nodes)} node type(s), "
                         f"{len(review.readiness.missing_models)} model file(s) (run `comfyfixer fix` for a plan)"))
+    review.vram = vram_fit(path, ctx, inp.vram_gb)
+    if review.vram is not None and review.vram.verdict in ("DOES_NOT_FIT", "FITS_OFFLOAD"):
+        review.findings.append(Finding(level="warning" if review.vram.verdict == "DOES_NOT_FIT" else "info",
+                                       code="vram", message=review.vram.summary))
     log.debug("reviewed %s: %s", path, review.summary)
     return review
+
+
+def vram_fit(path: Path, ctx: ToolContext, vram_gb: float | None = None) -> VramFit | None:
+    """The fit estimate in short, or ``None`` when it cannot be made (the review goes on without it)."""
+    from comfyfixer.tools.fit.capability import fit_loaded
+    from comfyfixer.tools.fit.models import FitInput
+
+    try:
+        report = fit_loaded(path, FitInput(path=str(path), vram_gb=vram_gb), ctx)
+    except Exception as exc:  # an estimate is extra information: never the reason a review fails
+        log.info("no VRAM estimate for %s: %s", path, exc)
+        return None
+    gib = 1024**3
+    return VramFit(verdict=report.verdict, peak_gb=round(report.peak_bytes / gib, 2),
+                   vram_gb=round(report.vram_bytes / gib, 2) if report.vram_bytes else None, summary=report.summary)
