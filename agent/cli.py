@@ -37,6 +37,7 @@ COMMAND_MODULES = [
     "diff",
     "identify",
     "workflows_for",
+    "build",
     "undo",
 ]
 

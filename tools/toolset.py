@@ -362,6 +362,7 @@ CAPABILITY_FUNCTIONS: tuple[tuple[str, str], ...] = (
     ("comfyfixer.tools.review.diff", "diff_workflows"),
     ("comfyfixer.tools.identify.capability", "identify_model"),
     ("comfyfixer.tools.identify.workflows", "workflows_for_model"),
+    ("comfyfixer.tools.identify.build", "build_workflow"),
 )
 
 

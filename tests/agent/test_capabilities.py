@@ -45,6 +45,7 @@ def _cli_calls(templates: Path, shared: Path, tmp: Path) -> dict[str, list[str]]
         "diff_workflows": ["diff", wf, wf, "--json"],
         "identify_model": ["identify", "sd3.5_large_fp8_scaled.safetensors", "--json"],
         "workflows_for_model": ["workflows-for", "sd3.5_large_fp8_scaled.safetensors", "--source", "templates", "--json"],
+        "build_workflow": ["build", "sd3.5_large_fp8_scaled.safetensors", "--json"],
         "plan_fix": ["fix", wf, "--comfyui", str(DEMO / "ComfyUI"), "--no-resolve", "--no-pin", "--dry-run", "--json"],
         "prepare_runpod_job": ["runpod", "prepare", wf, "--endpoint", "ep1", "--json"],
         "plan_undo": ["undo", _applied_plan(), "--dry-run", "--json"],

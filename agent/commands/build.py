@@ -1,0 +1,60 @@
+"""``comfyfixer build MODEL --task …``: a minimal, validated UI + API workflow that uses a model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from comfyfixer.agent.options import JSON_OUT
+from comfyfixer.agent.output import console, emit_json
+
+
+def register(app: typer.Typer) -> None:
+    app.command("build")(build_command)
+
+
+def build_command(
+    model: str = typer.Argument(..., help="A model file, a file name, a Civitai/Hugging Face URL or id, or a SHA256."),
+    task: str | None = typer.Option(None, "--task", help="txt2img, img2img, inpaint, upscale or video."),
+    family: str | None = typer.Option(None, "--family", help="The family, when identification cannot tell."),
+    prompt: str | None = typer.Option(None, "--prompt", help="The positive prompt."),
+    out: Path | None = typer.Option(None, "--out", help="Write the UI and API workflows into this folder."),
+    object_info: Path | None = typer.Option(None, "--object-info", help="Validate against this object_info JSON."),
+    json_out: bool = JSON_OUT,
+) -> int:
+    """Build a minimal workflow for a model's family, validated against the node schemas; never overwrites."""
+    from comfyfixer.agent import services
+    from comfyfixer.tools.identify.build import DEFAULT_PROMPT, BuildInput
+
+    inp = BuildInput.model_validate({"model": model, "task": task, "family": family, "prompt": prompt or DEFAULT_PROMPT})
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    _, ctx = services.context(object_info_file=object_info)
+    with ctx:
+        result = services.run("build_workflow", inp, ctx, out_dir=out)
+    if json_out:
+        emit_json(result)
+        return _code(result.status)
+    ident = result.identity
+    console.print(f"{result.status}: {result.task} workflow for {ident.name} "
+                  f"({ident.family_label or result.family or 'unknown family'} {ident.role})", markup=False)
+    if result.settings:
+        s = result.settings
+        console.print(f"  {s['sampler']}/{s['scheduler']}, {s['steps']} steps, CFG {s['cfg']}, "
+                      f"{s['size'][0]}×{s['size'][1]} (from {s['source']})", markup=False)
+    console.print(f"  validated against {result.schemas or 'node schemas'}: {len(result.errors)} errors", markup=False)
+    for err in result.errors:
+        console.print(f"  error: {err}", markup=False)
+    for comp in result.companions:
+        console.print(f"  needs {comp.folder}/{comp.file}" + (f" ({comp.url})" if comp.url else ""), markup=False)
+    for note in result.notes:
+        console.print(f"  note: {note}", markup=False)
+    for path in result.written:
+        console.print(f"  wrote {path}", markup=False)
+    return _code(result.status)
+
+
+def _code(status: str) -> int:
+    """0 built, 1 built but invalid against the schemas (nothing written), 2 no recipe for this model/task."""
+    return {"BUILT": 0, "INVALID": 1}.get(status, 2)

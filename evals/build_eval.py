@@ -1,0 +1,100 @@
+"""build eval: for the primary model of every official template, does ``build`` with the template's task
+produce a workflow that validates against the real ``object_info`` with 0 errors?
+
+Run: ``python -m comfyfixer.evals.build_eval [--json] [--show N] [--object-info PATH]``
+
+Primary models come from the inspector, as in ``workflows_for_eval``. The template's task is read from
+its name: ``inpaint`` → inpaint, ``upscal`` → upscale, ``img2img`` / ``image_to_image`` / ``edit`` →
+img2img; video families get ``video`` (the builder makes text-to-video for them); everything else
+txt2img. Validation uses ``../shared/data/comfyui/object_info.json`` (ComfyUI 0.3.64) merged over the
+bundled core schemas. The scorecard separates builds with errors (must be 0) from models the builder
+has no recipe for (families newer than 0.3.64, non-diffusion primaries such as SAM or pose models).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from comfyfixer.evals.workflows_for_eval import template_primaries
+from comfyfixer.tools.context import ToolContext
+from comfyfixer.tools.identify.build import RECIPES, BuildInput, Task, build_workflow
+
+OBJECT_INFO = Path(__file__).resolve().parents[2] / "shared" / "data" / "comfyui" / "object_info.json"
+
+
+def template_task(template: str, family: str | None) -> Task:
+    """The task a template's name says (see the module docstring)."""
+    name = template.lower()
+    recipe = RECIPES.get(family or "")
+    if recipe is not None and recipe.video:
+        return "video"
+    if "inpaint" in name:
+        return "inpaint"
+    if "upscal" in name:
+        return "upscale"
+    if any(k in name for k in ("img2img", "image_to_image", "edit")):
+        return "img2img"
+    return "txt2img"
+
+
+def run(folders: list[Path], object_info: Path) -> dict[str, object]:
+    """The scorecard over every template primary model."""
+    from comfyfixer.tools.identify.capability import identify_model
+    from comfyfixer.tools.identify.models import IdentifyInput
+
+    started = time.perf_counter()
+    pairs = template_primaries(folders)
+    built, invalid, unsupported = 0, [], Counter[str]()
+    with tempfile.TemporaryDirectory() as tmp, ToolContext(cache_dir=Path(tmp) / "c", state_dir=Path(tmp) / "s",
+                                                           offline=True, object_info_file=object_info) as ctx:
+        for template, primary in pairs:
+            family = identify_model(IdentifyInput(model=primary), ctx).family
+            result = build_workflow(BuildInput(model=primary, task=template_task(template, family)), ctx)
+            if result.status == "BUILT":
+                built += 1
+            elif result.status == "INVALID":
+                invalid.append({"template": template, "primary": primary, "errors": result.errors[:5]})
+            else:
+                unsupported[f"{result.family or 'unknown family'} / {result.task}"] += 1
+    total = len(pairs)
+    return {
+        "templates_with_a_primary_model": total,
+        "built_with_0_errors": built,
+        "rate": round(built / total, 4) if total else 0.0,
+        "built_with_errors": len(invalid),
+        "no_recipe": sum(unsupported.values()),
+        "no_recipe_by_family_and_task": dict(unsupported.most_common()),
+        "validated_against": str(object_info),
+        "seconds": round(time.perf_counter() - started, 1),
+        "invalid": invalid,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    from comfyfixer.tools.catalogs.model_index import find_template_dirs
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--json", action="store_true", help="print the whole scorecard as JSON")
+    ap.add_argument("--object-info", type=Path, default=OBJECT_INFO, help="object_info JSON to validate against")
+    args = ap.parse_args(argv)
+    folders = find_template_dirs()
+    if not folders or not args.object_info.is_file():
+        sys.stderr.write("needs a template package and ../shared/data/comfyui/object_info.json\n")
+        return 2
+    card = run(folders, args.object_info)
+    if args.json:
+        sys.stdout.write(json.dumps(card, indent=2) + "\n")
+        return 0
+    for key, value in card.items():
+        sys.stdout.write(f"{key}: {value}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

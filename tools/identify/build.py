@@ -1,0 +1,337 @@
+"""``build_workflow``: a minimal, valid UI + API workflow that uses a given model.
+
+The model is identified first (``identify_model``); its family picks a recipe from :data:`RECIPES`, a
+table of the loaders, companion files and reference settings of each family, taken from the knowledge
+pack (``knowledge/model-family-*.md``) and the official ComfyUI templates for that family. The graph is
+built in API format, validated against the node schemas (the context's ``object_info`` or the bundled
+core snapshot) and converted to the editor's UI format; nothing is written when validation finds an
+error, and nothing is ever overwritten (a taken name gets `` (n)``).
+
+A LoRA is placed on its family's reference base model with its trigger words (from Civitai when the
+model was identified there). Companion files (text encoders, VAE, the base model for a LoRA) are listed
+with the download URL the official templates give for them, and the UI workflow carries them in its
+``models`` list, so ``comfyfixer fix`` turns them into a verified download plan.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from comfyfixer.tools.context import ToolContext
+from comfyfixer.tools.identify.capability import identify_model
+from comfyfixer.tools.identify.models import IdentifyInput, ModelIdentity
+from comfyfixer.tools.paths import atomic_write, safe_stem
+from comfyfixer.tools.toolset import capability
+
+log = logging.getLogger(__name__)
+
+Task = Literal["txt2img", "img2img", "inpaint", "upscale", "video"]
+DEFAULT_PROMPT = "a red fox in a snowy forest at sunrise, detailed, natural light"
+DEFAULT_NEGATIVE = "blurry, low quality, deformed"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one family is wired: loaders, companion files and reference settings (with the note they
+    come from)."""
+
+    family: str
+    base: tuple[str, str]  # (file, folder) of the reference model, the base for a LoRA
+    source: str
+    clip: tuple[str, tuple[str, ...], str | None] | None = None  # (loader class, files, type) or from checkpoint
+    vae: str | None = None  # VAELoader file, or None: the checkpoint's VAE
+    steps: int = 20
+    cfg: float = 7.0
+    sampler: str = "euler"
+    scheduler: str = "normal"
+    size: tuple[int, int] = (1024, 1024)
+    latent: str = "EmptyLatentImage"
+    guidance: float | None = None  # FluxGuidance
+    shift: tuple[str, float] | None = None  # (ModelSampling class, shift)
+    video: bool = False
+    length: int = 0
+    fps: float = 24.0
+    ltxv_conditioning: bool = False
+    caveat: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+RECIPES: dict[str, Recipe] = {r.family: r for r in (
+    Recipe("sd15", ("v1-5-pruned-emaonly-fp16.safetensors", "checkpoints"), "model-family-sd15-sdxl.md",
+           steps=20, cfg=7.0, size=(512, 512)),
+    Recipe("sd2", ("v2-1_768-ema-pruned.safetensors", "checkpoints"), "model-family-sd15-sdxl.md",
+           steps=20, cfg=7.0, size=(768, 768)),
+    Recipe("sdxl", ("sd_xl_base_1.0.safetensors", "checkpoints"), "model-family-sd15-sdxl.md",
+           steps=25, cfg=7.0, sampler="dpmpp_2m", scheduler="karras"),
+    Recipe("sd3", ("sd3_medium_incl_clips_t5xxlfp8.safetensors", "checkpoints"), "model-family-sd35.md",
+           steps=28, cfg=4.5, sampler="dpmpp_2m", scheduler="sgm_uniform", latent="EmptySD3LatentImage"),
+    Recipe("sd35", ("sd3.5_large_fp8_scaled.safetensors", "checkpoints"), "model-family-sd35.md; template "
+           "sd3.5_simple_example", steps=30, cfg=4.5, sampler="euler", scheduler="sgm_uniform",
+           latent="EmptySD3LatentImage", shift=("ModelSamplingSD3", 3.0),
+           extra={"separate_clip": ("TripleCLIPLoader", ("clip_l.safetensors", "clip_g.safetensors",
+                                                         "t5xxl_fp8_e4m3fn.safetensors"), None)}),
+    Recipe("flux", ("flux1-dev.safetensors", "diffusion_models"), "model-family-flux.md",
+           clip=("DualCLIPLoader", ("clip_l.safetensors", "t5xxl_fp16.safetensors"), "flux"), vae="ae.safetensors",
+           steps=20, cfg=1.0, sampler="euler", scheduler="simple", latent="EmptySD3LatentImage", guidance=3.5),
+    Recipe("chroma", ("chroma-unlocked-v37.safetensors", "diffusion_models"), "model-family-flux.md (Chroma)",
+           clip=("CLIPLoader", ("t5xxl_fp8_e4m3fn.safetensors",), "chroma"), vae="ae.safetensors",
+           steps=26, cfg=4.0, sampler="euler", scheduler="simple", latent="EmptySD3LatentImage"),
+    Recipe("qwen_image", ("qwen_image_fp8_e4m3fn.safetensors", "diffusion_models"), "model-family-hidream-qwen-image.md",
+           clip=("CLIPLoader", ("qwen_2.5_vl_7b_fp8_scaled.safetensors",), "qwen_image"),
+           vae="qwen_image_vae.safetensors", steps=20, cfg=2.5, sampler="euler", scheduler="simple", size=(1328, 1328),
+           latent="EmptySD3LatentImage", shift=("ModelSamplingAuraFlow", 3.1)),
+    Recipe("hidream", ("hidream_i1_full_fp8.safetensors", "diffusion_models"), "model-family-hidream-qwen-image.md; "
+           "template hidream_i1_full", clip=("QuadrupleCLIPLoader", (
+               "clip_l_hidream.safetensors", "clip_g_hidream.safetensors", "t5xxl_fp8_e4m3fn_scaled.safetensors",
+               "llama_3.1_8b_instruct_fp8_scaled.safetensors"), None), vae="ae.safetensors",
+           steps=50, cfg=5.0, sampler="uni_pc", scheduler="simple", latent="EmptySD3LatentImage",
+           shift=("ModelSamplingSD3", 3.0)),
+    Recipe("lumina2", ("z_image_turbo_bf16.safetensors", "diffusion_models"), "official template image_z_image_turbo",
+           clip=("CLIPLoader", ("qwen_3_4b.safetensors",), "lumina2"), vae="ae.safetensors", steps=8, cfg=1.0,
+           sampler="res_multistep", scheduler="simple", latent="EmptySD3LatentImage",
+           shift=("ModelSamplingAuraFlow", 3.0), caveat="Z-Image needs a ComfyUI newer than 0.3.64 to run"),
+    Recipe("wan", ("wan2.1_t2v_1.3B_fp16.safetensors", "diffusion_models"), "model-family-wan.md; template "
+           "text_to_video_wan", clip=("CLIPLoader", ("umt5_xxl_fp8_e4m3fn_scaled.safetensors",), "wan"),
+           vae="wan_2.1_vae.safetensors", steps=30, cfg=6.0, sampler="uni_pc", scheduler="simple", size=(832, 480),
+           latent="EmptyHunyuanLatentVideo", shift=("ModelSamplingSD3", 8.0), video=True, length=33, fps=16.0),
+    Recipe("hunyuan_video", ("hunyuan_video_t2v_720p_bf16.safetensors", "diffusion_models"), "model-family-hunyuan-ltx.md",
+           clip=("DualCLIPLoader", ("clip_l.safetensors", "llava_llama3_fp8_scaled.safetensors"), "hunyuan_video"),
+           vae="hunyuan_video_vae_bf16.safetensors", steps=20, cfg=1.0, sampler="euler", scheduler="simple",
+           size=(848, 480), latent="EmptyHunyuanLatentVideo", guidance=6.0, video=True, length=73, fps=24.0),
+    Recipe("ltxv", ("ltx-video-2b-v0.9.5.safetensors", "checkpoints"), "model-family-hunyuan-ltx.md; template "
+           "ltxv_text_to_video", clip=("CLIPLoader", ("t5xxl_fp16.safetensors",), "ltxv"), steps=30, cfg=3.0,
+           sampler="euler", scheduler="simple", size=(768, 512), latent="EmptyLTXVLatentVideo", video=True, length=97,
+           fps=24.0, ltxv_conditioning=True),
+)}
+
+
+class BuildInput(BaseModel):
+    """Input of ``build_workflow``."""
+
+    model: str = Field(description="The model, as for identify_model (a local file, a file name, a Civitai URL/id, "
+                                   "a Hugging Face URL or a SHA256).")
+    task: Task | None = Field(default=None, description="txt2img, img2img, inpaint, upscale or video; default: "
+                                                        "video for video families, upscale for upscalers, else txt2img.")
+    family: str | None = Field(default=None, description="Use this family when identification cannot tell "
+                                                         "(sd15, sdxl, sd35, flux, wan, …).")
+    prompt: str = Field(default=DEFAULT_PROMPT, description="The positive prompt.")
+
+
+class Companion(BaseModel):
+    """A file the workflow loads besides the model itself."""
+
+    file: str = Field(description="File name.")
+    folder: str = Field(description="ComfyUI model folder.")
+    url: str | None = Field(default=None, description="Download URL the official templates give, when known.")
+
+
+class BuildResult(BaseModel):
+    """The workflow built for a model, and whether it validated."""
+
+    status: Literal["BUILT", "INVALID", "UNSUPPORTED"] = Field(description="BUILT: validated with 0 errors.")
+    identity: ModelIdentity = Field(description="What the model was identified as.")
+    family: str | None = Field(default=None, description="The family whose recipe was used.")
+    task: str | None = Field(default=None, description="The task built.")
+    api: dict[str, Any] = Field(default_factory=dict, description="The API-format prompt.")
+    workflow: dict[str, Any] = Field(default_factory=dict, description="The UI-format workflow.")
+    errors: list[str] = Field(default_factory=list, description="Validation errors against the node schemas.")
+    schemas: str = Field(default="", description="Which node schemas validated it.")
+    companions: list[Companion] = Field(default_factory=list, description="Other files it needs.")
+    settings: dict[str, Any] = Field(default_factory=dict, description="Sampler, steps, CFG, size and their source.")
+    notes: list[str] = Field(default_factory=list, description="What to know before running it.")
+    written: list[str] = Field(default_factory=list, description="Files written (CLI --out only).")
+
+
+class _Graph:
+    """Numbered API nodes in insertion order."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, dict[str, Any]] = {}
+
+    def add(self, class_type: str, **inputs: Any) -> str:
+        nid = str(len(self.nodes) + 1)
+        self.nodes[nid] = {"class_type": class_type, "inputs": inputs}
+        return nid
+
+
+def _default_task(recipe: Recipe | None, ident: ModelIdentity) -> Task:
+    if ident.role == "upscaler":
+        return "upscale"
+    return "video" if recipe is not None and recipe.video else "txt2img"
+
+
+def _graph(recipe: Recipe, ident: ModelIdentity, task: Task, prompt: str) -> tuple[_Graph, list[tuple[str, str]], list[str]]:
+    """The API graph for ``recipe`` and ``task``; returns it with the companion files and notes."""
+    g, files, notes = _Graph(), list[tuple[str, str]](), list[str]()
+    name = ident.name
+    is_lora = ident.role in ("lora", "lycoris")
+    main, main_folder = (recipe.base if is_lora or ident.role not in ("checkpoint", "diffusion_model")
+                         else (name, "checkpoints" if ident.role == "checkpoint" else "diffusion_models"))
+    if ident.role in ("text_encoder", "vae"):
+        notes.append(f"{name} is a {ident.role}; the workflow uses the family's reference model around it")
+    if main != name:
+        files.append((main, main_folder))
+    single_file = main_folder == "checkpoints"
+    clip_spec = recipe.clip
+    if recipe.family == "sd35" and not any(s in main for s in ("fp8_scaled", "incl_clips")):
+        clip_spec = recipe.extra["separate_clip"]
+        notes.append("this SD3.5 checkpoint may not contain the text encoders, so they are loaded separately")
+    if single_file:
+        ckpt = g.add("CheckpointLoaderSimple", ckpt_name=main)
+        model, clip, vae = [ckpt, 0], [ckpt, 1], [ckpt, 2]
+    else:
+        unet = g.add("UNETLoader", unet_name=main, weight_dtype="default")
+        model, clip, vae = [unet, 0], None, None
+    if clip_spec is not None:
+        cls, clip_files, clip_type = clip_spec
+        keys = ["clip_name"] if cls == "CLIPLoader" else [f"clip_name{i}" for i in range(1, len(clip_files) + 1)]
+        inputs: dict[str, Any] = dict(zip(keys, clip_files, strict=True))
+        if clip_type:
+            inputs["type"] = clip_type
+        clip = [g.add(cls, **inputs), 0]
+        files += [(f, "text_encoders") for f in clip_files]
+    if recipe.vae is not None:
+        vae = [g.add("VAELoader", vae_name=recipe.vae), 0]
+        files.append((recipe.vae, "vae"))
+    if clip is None or vae is None:
+        # A diffusion-model-only file of a checkpoint family: text encoders and VAE from the reference checkpoint.
+        ckpt = g.add("CheckpointLoaderSimple", ckpt_name=recipe.base[0])
+        clip, vae = clip or [ckpt, 1], vae or [ckpt, 2]
+        files.append(recipe.base)
+        notes.append(f"text encoders and VAE come from {recipe.base[0]} (this file holds the diffusion model only)")
+    if is_lora:
+        if single_file:
+            lora = g.add("LoraLoader", model=model, clip=clip, lora_name=name, strength_model=1.0, strength_clip=1.0)
+            model, clip = [lora, 0], [lora, 1]
+        else:
+            model = [g.add("LoraLoaderModelOnly", model=model, lora_name=name, strength_model=1.0), 0]
+        notes.append(f"the LoRA is placed on {recipe.base[0]}, {recipe.family}'s reference model; a LoRA trained "
+                     "on another size of the family needs that model instead")
+        if ident.trained_words:
+            prompt = ", ".join([*ident.trained_words, prompt])
+            notes.append(f"trigger words added to the prompt: {', '.join(ident.trained_words)}")
+    if recipe.shift is not None:
+        model = [g.add(recipe.shift[0], model=model, shift=recipe.shift[1]), 0]
+    positive = [g.add("CLIPTextEncode", text=prompt, clip=clip), 0]
+    negative = [g.add("CLIPTextEncode", text=DEFAULT_NEGATIVE if recipe.cfg > 1 else "", clip=clip), 0]
+    if recipe.guidance is not None:
+        positive = [g.add("FluxGuidance", conditioning=positive, guidance=recipe.guidance), 0]
+    if recipe.ltxv_conditioning:
+        cond = g.add("LTXVConditioning", positive=positive, negative=negative, frame_rate=recipe.fps)
+        positive, negative = [cond, 0], [cond, 1]
+    width, height = recipe.size
+    denoise = 1.0
+    if task in ("img2img", "inpaint"):
+        image = g.add("LoadImage", image="example.png")
+        if task == "img2img":
+            latent = [g.add("VAEEncode", pixels=[image, 0], vae=vae), 0]
+            denoise = 0.75
+        else:
+            latent = [g.add("VAEEncodeForInpaint", pixels=[image, 0], vae=vae, mask=[image, 1], grow_mask_by=6), 0]
+        notes.append("put your picture in ComfyUI's input folder as example.png (or pick it in LoadImage)")
+    elif recipe.video:
+        latent = [g.add(recipe.latent, width=width, height=height, length=recipe.length, batch_size=1), 0]
+    else:
+        latent = [g.add(recipe.latent, width=width, height=height, batch_size=1), 0]
+    samples = g.add("KSampler", model=model, seed=0, steps=recipe.steps, cfg=recipe.cfg, sampler_name=recipe.sampler,
+                    scheduler=recipe.scheduler, positive=positive, negative=negative, latent_image=latent,
+                    denoise=denoise)
+    decoded = g.add("VAEDecode", samples=[samples, 0], vae=vae)
+    prefix = f"comfyfixer/{safe_stem(Path(name).stem, default='model')}"
+    if recipe.video:
+        video = g.add("CreateVideo", images=[decoded, 0], fps=recipe.fps)
+        g.add("SaveVideo", video=[video, 0], filename_prefix=prefix, format="auto", codec="auto")
+    else:
+        g.add("SaveImage", images=[decoded, 0], filename_prefix=prefix)
+    if recipe.caveat:
+        notes.append(recipe.caveat)
+    return g, files, notes
+
+
+def _upscale_graph(ident: ModelIdentity) -> _Graph:
+    g = _Graph()
+    image = g.add("LoadImage", image="example.png")
+    model = g.add("UpscaleModelLoader", model_name=ident.name)
+    up = g.add("ImageUpscaleWithModel", upscale_model=[model, 0], image=[image, 0])
+    g.add("SaveImage", images=[up, 0], filename_prefix=f"comfyfixer/{safe_stem(Path(ident.name).stem, default='up')}")
+    return g
+
+
+def _free(path: Path) -> Path:
+    """``path`` or ``name (n).ext``: never a file that exists."""
+    n, candidate = 1, path
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
+        n += 1
+    return candidate
+
+
+@capability(command="build")
+def build_workflow(inp: BuildInput, ctx: ToolContext, *, out_dir: Path | None = None) -> BuildResult:
+    """Build a minimal workflow that uses a model (txt2img, img2img, inpaint, upscale or video): the right
+    loaders for its family (checkpoint, or diffusion model + text encoders + VAE), the family's reference
+    sampler, scheduler, steps, CFG and resolution, a LoRA placed on its family's base model with its
+    trigger words. Validated against the node schemas before anything is written; BUILT means 0 errors.
+
+    Returns the API and UI workflows and the companion files it needs (with download URLs when the
+    official templates give them); run `comfyfixer fix` on the UI workflow to download them verified.
+    """
+    ident = identify_model(IdentifyInput(model=inp.model), ctx)
+    family = inp.family or ident.family
+    recipe = RECIPES.get(family or "")
+    task: Task = inp.task or _default_task(recipe, ident)
+    result = BuildResult(status="UNSUPPORTED", identity=ident, family=family, task=task)
+    if task == "upscale":
+        if ident.role != "upscaler":
+            result.notes.append("upscale builds a workflow around an upscale model; this is not one")
+            return result
+        g, files, notes = _upscale_graph(ident), list[tuple[str, str]](), list[str]()
+    elif recipe is None:
+        result.notes.append(f"no recipe for family {family!r}" if family else
+                            "the family is unknown: pass --family (sd15, sdxl, sd35, flux, wan, …)")
+        return result
+    elif task == "video" and not recipe.video:
+        result.notes.append(f"{family} makes images; choose txt2img, img2img or inpaint")
+        return result
+    elif task != "video" and recipe.video:
+        result.notes.append(f"{family} is a video family; this builder makes text-to-video (task video) for it")
+        return result
+    else:
+        g, files, notes = _graph(recipe, ident, task, inp.prompt)
+        result.settings = {"steps": recipe.steps, "cfg": recipe.cfg, "sampler": recipe.sampler,
+                           "scheduler": recipe.scheduler, "size": list(recipe.size), "source": recipe.source}
+    from comfyfixer.tools.catalogs.model_index import build_model_index, find_template_dirs
+    from comfyfixer.tools.reconstruct.api_to_ui import api_to_ui
+    from comfyfixer.tools.reconstruct.validate import validate_api
+
+    schemas = ctx.schemas()
+    report = validate_api(g.nodes, schemas)
+    result.schemas = getattr(schemas, "source", "")
+    result.errors = [f"node {e.node_id} {e.class_type}.{e.input}: {e.message}" for e in report.errors]
+    result.errors += [f"unknown node class {c}" for c in report.unknown_classes if not any(c in e for e in result.errors)]
+    result.api, result.notes = g.nodes, notes
+    index = ctx.memo("identify:model-index", lambda: build_model_index(ctx.catalog(), find_template_dirs()))
+    for file, folder in dict.fromkeys(files):
+        urls = [c.url for c in index.lookup(file) if c.url.startswith("https://")]
+        result.companions.append(Companion(file=file, folder=folder, url=urls[0] if urls else None))
+    conv = api_to_ui(g.nodes, schemas)
+    workflow = conv.workflow
+    workflow["models"] = [{"name": c.file, "url": c.url, "directory": c.folder} for c in result.companions if c.url]
+    result.workflow = workflow
+    if result.errors:
+        result.status = "INVALID"
+        return result
+    result.status = "BUILT"
+    if out_dir is not None:
+        stem = safe_stem(f"{Path(ident.name).stem}_{task}", default="workflow")
+        for path, doc in ((out_dir / f"{stem}.json", workflow), (out_dir / f"{stem}_api.json", g.nodes)):
+            target = _free(path)
+            atomic_write(target, json.dumps(doc, indent=2, ensure_ascii=False), exclusive=True)
+            result.written.append(str(target))
+    return result
