@@ -106,7 +106,7 @@ def _runtime_overrides(merged: dict[str, Any], view: dict[str, Any]) -> dict[str
 
 def parameters_line(view: dict[str, Any], width: int, height: int) -> str:
     """An A1111-style parameters text (prompt, ``Negative prompt:``, one settings line) from the
-    merged view; ``Size`` is the pixel size written."""
+    merged view; ``Size`` is the graph's generation size, or the pixel size written when it has none."""
     lines = [str(view.get("prompt") or "")]
     if view.get("negative_prompt"):
         lines.append(f"Negative prompt: {view['negative_prompt']}")
@@ -115,6 +115,9 @@ def parameters_line(view: dict[str, Any], width: int, height: int) -> str:
                        ("seed", "Seed")):
         if view.get(key) is not None:
             settings.append(f"{label}: {view[key]}")
+    # A1111's Size is the generation size; the pixel size stands in when the graph has none (image-only graphs).
+    if isinstance(view.get("width"), int) and isinstance(view.get("height"), int):
+        width, height = view["width"], view["height"]
     settings.append(f"Size: {width}x{height}")
     if view.get("model"):
         settings.append(f"Model: {view['model']}")

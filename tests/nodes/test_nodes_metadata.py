@@ -64,7 +64,8 @@ def test_every_field_round_trips_per_container(fmt: str, graphs: Any, tmp_path: 
             for field in ("prompt", "seed", "steps", "cfg"):
                 if field in doc["parser"]:
                     assert getattr(info, field) == doc["parser"][field], (name, field)
-            assert "Size: 20x12" in doc["parameters"] and "Version: ComfyUI" in doc["parameters"]
+            size = (doc["parser"].get("width", 20), doc["parser"].get("height", 12))
+            assert f"Size: {size[0]}x{size[1]}" in doc["parameters"] and "Version: ComfyUI" in doc["parameters"]
 
 
 def test_container_shapes(graphs: Any, tmp_path: Path) -> None:
