@@ -44,6 +44,7 @@ class CatalogMirror(LoopbackServer):
     new content (its ETag changes with it)."""
 
     thread_name = "fake-catalogs"
+    poll_interval = 0.05  # stopping waits for one poll; tests start and stop several mirrors
 
     def __init__(self, files: dict[str, bytes], *, die_after: int | None = None) -> None:
         super().__init__()

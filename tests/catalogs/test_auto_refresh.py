@@ -84,8 +84,17 @@ def _published(files: dict[str, bytes], name: str, body: bytes) -> dict[str, byt
     return {**files, name: body}
 
 
+# Small catalogs of the Manager's shape, for the tests about the set rather than its content.
+SMALL = {
+    "extension-node-map.json": json.dumps({"https://github.com/a/pack": [["NodeA"], {"title_aux": "A"}]}).encode(),
+    "custom-node-list.json": json.dumps({"custom_nodes": [{"id": "a", "reference": "https://github.com/a/pack"}]}).encode(),
+    "model-list.json": json.dumps({"models": []}).encode(),
+}
+
+
 @pytest.mark.parametrize("how", ["server dies after the 2nd file", "a file is not JSON"])
-def test_interrupted_refresh_leaves_the_previous_set(files: dict[str, bytes], tmp_path: Path, how: str) -> None:
+def test_interrupted_refresh_leaves_the_previous_set(tmp_path: Path, how: str) -> None:
+    files = SMALL
     root = tmp_path / "catalogs"
     with CatalogMirror(files) as m:
         first = refresh_catalogs(root, base_url=m.url, retries=0)
@@ -107,8 +116,8 @@ def test_interrupted_refresh_leaves_the_previous_set(files: dict[str, bytes], tm
     assert load_manager_catalog(cache_dir=root).source.location == Path(first.folder)
 
 
-def test_failed_refresh_says_so_once_and_goes_on(files: dict[str, bytes], tmp_path: Path,
-                                                 caplog: pytest.LogCaptureFixture) -> None:
+def test_failed_refresh_says_so_once_and_goes_on(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    files = SMALL
     root = tmp_path / "catalogs"
     with CatalogMirror(files) as m:
         refresh_catalogs(root, base_url=m.url, retries=0)

@@ -15,7 +15,12 @@ from typing import Any
 import pytest
 
 from comfyfixer.agent.scheduler import STATE_FILE, Clock, Conditions, CycleLock, Scheduler
-from comfyfixer.evals.fakes.comfyui_server import FakeComfyUI, load_recorded
+from comfyfixer.evals.fakes.comfyui_server import FakeComfyUI as _FakeComfyUI
+from comfyfixer.evals.fakes.comfyui_server import load_recorded
+
+
+class FakeComfyUI(_FakeComfyUI):
+    poll_interval = 0.05  # these tests stop ComfyUI on purpose; stopping waits for one poll
 
 H = 3600.0
 T0 = 1_800_000_000.0  # a fixed wall-clock start
