@@ -301,13 +301,15 @@ NAME_FAMILY: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p, re.I
     (r"lumina|z[-_ ]?image", "lumina2"),
 ))
 NAME_ROLE: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p, re.I), r) for p, r in (
-    (r"lora|lycoris|locon|loha|lokr", "lora"),
+    (r"lora|lycoris|locon|loha|lokr|lightning|lightx2v|(^|[-_])rank\d+([-_.]|$)", "lora"),
     (r"control[-_ ]?net|t2i[-_]adapter|controlnet", "controlnet"),
-    (r"clip[-_ ]?vision", "clip_vision"),
+    (r"clip[-_ ]?vision|dino[-_]?v\d|siglip", "clip_vision"),
     (r"(^|[-_.])vae([-_.]|$)|vae[-_]|[-_]vae|ae\.safetensors$", "vae"),
     (r"esrgan|upscal|swinir|realesr|(^|[-_])[248]x[-_]|[-_]x[248]([-_.]|$)", "upscaler"),
     (r"t5xxl|t5[-_]?v1|umt5|(^|[-_])clip[-_]?[lgh]([-_.]|$)|qwen[-_ ]?2[._]?5[-_ ]?vl|llava|llama|gemma|"
-     r"text[-_ ]?encoder|byt5|(^|[-_])t5([-_.]|$)", "text_encoder"),
+     r"text[-_ ]?encoder|byt5|(^|[-_])t5([-_.]|$)|"
+     r"qwen[-_]?(\d+([._]\d+)?([-_]?vl)?[-_])?\d+([._]\d+)?b([-_.]|$)|mistral|ministral|gpt[-_]oss|jina[-_]clip|"
+     r"ovis[-_]?\d|prompt[-_]?(enhancer|upsampler)|ling[-_]mini", "text_encoder"),
 ))
 
 # Civitai `type` → role.
