@@ -154,5 +154,10 @@ def run_remote(prompt: dict[str, Any], node_id: str, *, settings: PackSettings, 
     if not blobs:
         raise UpstreamError(f"RunPod job {done.id} finished without images" +
                             (f": {'; '.join(output.errors)}" if output.errors else ""))
+    try:
+        batch = image_conv.decode_batch(blobs, to_tensor)
+    except OSError as exc:  # Pillow's UnidentifiedImageError and broken streams are OSErrors
+        names = ", ".join(img.filename for img in output.images)
+        raise UpstreamError(f"RunPod job {done.id} returned an image that cannot be decoded ({names}: {exc})") from None
     say(f"job {done.id} returned {len(blobs)} image(s)")
-    return image_conv.decode_batch(blobs, to_tensor)
+    return batch
