@@ -155,12 +155,14 @@ class _Graph:
         self.nodes: dict[str, dict[str, Any]] = {}
 
     def add(self, class_type: str, **inputs: Any) -> str:
+        """Add a node and return its id ("1", "2", … in build order)."""
         nid = str(len(self.nodes) + 1)
         self.nodes[nid] = {"class_type": class_type, "inputs": inputs}
         return nid
 
 
 def _default_task(recipe: Recipe | None, ident: ModelIdentity) -> Task:
+    """upscale for an upscaler, video for a video family, else txt2img."""
     if ident.role == "upscaler":
         return "upscale"
     return "video" if recipe is not None and recipe.video else "txt2img"
@@ -255,6 +257,7 @@ def _graph(recipe: Recipe, ident: ModelIdentity, task: Task, prompt: str) -> tup
 
 
 def _upscale_graph(ident: ModelIdentity) -> _Graph:
+    """LoadImage → UpscaleModelLoader → ImageUpscaleWithModel → SaveImage."""
     g = _Graph()
     image = g.add("LoadImage", image="example.png")
     model = g.add("UpscaleModelLoader", model_name=ident.name)

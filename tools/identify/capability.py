@@ -111,12 +111,15 @@ def _catalog_folder(ctx: ToolContext, name: str) -> tuple[str | None, str | None
 
 
 def _from_name(ctx: ToolContext, name: str) -> ModelIdentity:
+    """A file name (any folder part dropped), with the folder the catalogs file it under."""
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     folder, why = _catalog_folder(ctx, base)
     return identify_name(base, folder=folder, folder_source=why)
 
 
 def _from_hf(repo: str, rest: str, given: str) -> ModelIdentity:
+    """A Hugging Face repo or file URL: the file name first, the repository id when the name says
+    nothing. No request is made: names are what Hugging Face URLs carry."""
     from comfyfixer.tools.huggingface.client import parse_hf_url
 
     parsed = parse_hf_url(given) if given.lower().startswith("http") else None
@@ -153,12 +156,15 @@ def _civitai_ref(text: str) -> tuple[int | None, int | None] | None:
 
 
 def _offline(name: str, what: str) -> ModelIdentity:
+    """UNKNOWN with the reason: a Civitai lookup was needed and the network is off."""
     ident = ModelIdentity(status="UNKNOWN", source="Civitai", name=name)
     ident.evidence.append(f"{what} needs Civitai, and the network is off (offline mode)")
     return finish(ident)
 
 
 def _version_identity(version: Any, model_type: str | None, file: Any, *, given: str, how: str) -> ModelIdentity:
+    """A Civitai model version as an identity: family from ``baseModel``, role from the model's
+    ``type``, trigger words and the file's SHA256."""
     name = (file.name if file is not None and getattr(file, "name", None) else None) or version.name or given
     ident = ModelIdentity(status="UNKNOWN", source=f"Civitai {how}", name=str(name))
     family = family_from_civitai(version.base_model)
@@ -178,6 +184,7 @@ def _version_identity(version: Any, model_type: str | None, file: Any, *, given:
 
 
 def _from_civitai(ctx: ToolContext, model_id: int | None, version_id: int | None, *, given: str) -> ModelIdentity:
+    """A Civitai model (its newest version) or version, by id."""
     client = ctx.civitai()
     if client is None:
         return _offline(given, "a Civitai id")
@@ -198,6 +205,7 @@ def _from_civitai(ctx: ToolContext, model_id: int | None, version_id: int | None
 
 
 def _from_hash(ctx: ToolContext, value: str) -> ModelIdentity:
+    """Civitai's by-hash lookup; a short hash keeps a candidate saying it can collide."""
     client = ctx.civitai()
     if client is None:
         return _offline(value, "a hash lookup")

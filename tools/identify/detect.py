@@ -40,6 +40,7 @@ def finish(ident: ModelIdentity) -> ModelIdentity:
 
 
 def _shape_ok(header: ModelHeader, prefix: str, test: tuple[str, int, tuple[int, ...]] | None) -> bool:
+    """Whether the rule's shape test holds (``None``: no test) for the tensor under ``prefix``."""
     if test is None:
         return True
     tensor, axis, allowed = test
@@ -48,6 +49,7 @@ def _shape_ok(header: ModelHeader, prefix: str, test: tuple[str, int, tuple[int,
 
 
 def _fmt_shape(header: ModelHeader, name: str) -> str:
+    """``name [d0, d1, …]`` for evidence lines."""
     shape = header.shape(name)
     return f"{name} {list(shape)}" if shape is not None else name
 
@@ -88,6 +90,7 @@ def _unet_match(header: ModelHeader) -> tuple[str | None, str, list[str]] | None
 
 
 def _unet_variant(header: ModelHeader, prefix: str, family: str | None) -> str | None:
+    """SDXL base vs refiner (the size-conditioning width) and inpainting (9 input channels)."""
     label = header.shape(prefix + "label_emb.0.0.weight")
     first = header.shape(prefix + R.UNET_MARKER)
     parts = []
@@ -109,6 +112,8 @@ def _checkpoint_parts(header: ModelHeader, prefix: str) -> tuple[bool, bool]:
 
 
 def _diffusion(header: ModelHeader, ident: ModelIdentity) -> bool:
+    """A diffusion model (DiT rules, else the SD U-Net rule): family, variant, and checkpoint vs
+    diffusion-model-only from the parts beside it. Several matching rules become candidates."""
     matches = _dit_matches(header)
     readings: list[tuple[str | None, str, str | None, list[str]]] = []  # family, prefix, variant, evidence
     for rule, prefix in matches:
@@ -152,6 +157,7 @@ def _diffusion(header: ModelHeader, ident: ModelIdentity) -> bool:
 
 # --- other parts ------------------------------------------------------------------------------------
 def _part(header: ModelHeader, ident: ModelIdentity, roles: Iterable[str]) -> bool:
+    """The first part rule of ``roles`` that matches (VAE, text encoder, ControlNet, …)."""
     wanted = set(roles)
     for rule in R.PART_RULES:
         if rule.role not in wanted or rule.marker not in header.tensors:
@@ -226,6 +232,8 @@ def _lora_key_family(header: ModelHeader) -> tuple[list[tuple[str, int]], list[s
 
 
 def _lora(header: ModelHeader, ident: ModelIdentity) -> bool:
+    """A LoRA or LyCORIS: its base from the trainer's metadata and from the module names of its keys;
+    when the two disagree, both are candidates."""
     n, lyco = _is_lora(header)
     if n == 0:
         return False

@@ -44,6 +44,7 @@ class ModelHeader:
 
 
 def _bad(path: Path, why: str) -> InputError:
+    """An ``InputError`` naming the file and what is wrong with its header."""
     return InputError(f"{path.name}: {why}", hint="the file is truncated, damaged or not a model file")
 
 
@@ -93,14 +94,17 @@ class _Reader:
         self.fh, self.path, self.size = fh, path, size
 
     def take(self, n: int) -> bytes:
+        """The next ``n`` bytes, refused when they would run past the file or the header budget."""
         if n < 0 or self.fh.tell() + n > min(self.size, MAX_HEADER_BYTES):
             raise _bad(self.path, "the GGUF header runs past the end of the file or the header budget")
         return self.fh.read(n)
 
     def unpack(self, fmt: str) -> Any:
+        """One little-endian value of struct format ``fmt``."""
         return struct.unpack("<" + fmt, self.take(struct.calcsize("<" + fmt)))[0]
 
     def string(self) -> str:
+        """A GGUF string: a 64-bit length, then UTF-8 bytes (bounded by ``MAX_GGUF_STRING``)."""
         n = self.unpack("Q")
         if n > MAX_GGUF_STRING:
             raise _bad(self.path, f"a GGUF string of {n} bytes")
@@ -112,6 +116,8 @@ _GGUF_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?",
 
 
 def _gguf_value(r: _Reader, kind: int, *, keep: bool) -> Any:
+    """One GGUF metadata value of type ``kind``; arrays are read to skip them, and only their first
+    items are kept (``keep``) because identification never needs a whole vocabulary."""
     if kind in _GGUF_SCALARS:
         return r.unpack(_GGUF_SCALARS[kind])
     if kind == 8:

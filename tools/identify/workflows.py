@@ -124,6 +124,7 @@ class WorkflowModels:
 
 
 def _basename(name: str) -> str:
+    """The file name of a model path, whichever slash the workflow used."""
     return name.replace("\\", "/").rsplit("/", 1)[-1]
 
 
@@ -179,6 +180,8 @@ def workflow_models(doc: Any, name: str, location: str) -> WorkflowModels:
 
 
 def _read_json(path: Path) -> Any:
+    """A JSON file, or None when it is too big, unreadable or not JSON (a folder of workflows
+    often holds other JSON files; they are skipped, not errors)."""
     try:
         if path.stat().st_size > MAX_WORKFLOW_BYTES:
             return None
@@ -199,6 +202,8 @@ def template_models(folders: Iterable[Path]) -> list[WorkflowModels]:
 
 
 def _local_models(folders: Sequence[Path]) -> tuple[list[WorkflowModels], int]:
+    """The models of every workflow under ``folders`` (recursively, at most ``MAX_LOCAL_FILES``
+    files), with how many files were looked at."""
     out: list[WorkflowModels] = []
     n = 0
     for folder in folders:
@@ -215,6 +220,7 @@ def _local_models(folders: Sequence[Path]) -> tuple[list[WorkflowModels], int]:
 
 # --- ranking ---------------------------------------------------------------------------------------
 def _family_of(wm: WorkflowModels) -> str | None:
+    """A workflow's family: that of its primary model's name."""
     primary = wm.primary
     return family_from_name(primary)[0] if primary else None
 
@@ -254,6 +260,7 @@ def rank_workflows(workflows: Iterable[WorkflowModels], name: str, family: str |
 
 # --- sources ---------------------------------------------------------------------------------------
 def _manager_hits(ctx: ToolContext, name: str) -> tuple[list[WorkflowHit], str]:
+    """ComfyUI-Manager's ``model-list.json`` entries for exactly this file name."""
     catalog = ctx.catalog()
     if catalog is None:
         return [], "ComfyUI-Manager model list: not available (run `comfyfixer catalogs refresh`)"
@@ -266,11 +273,14 @@ def _manager_hits(ctx: ToolContext, name: str) -> tuple[list[WorkflowHit], str]:
 
 
 def _reactions(stats: dict[str, Any]) -> int:
+    """An image's reactions: every ``…Count`` except comments and dislikes."""
     return sum(int(v or 0) for k, v in stats.items() if k.endswith("Count") and k not in ("commentCount",
                                                                                            "dislikeCount"))
 
 
 def _civitai_hits(ctx: ToolContext, version_id: int, save_to: Path | None) -> tuple[list[WorkflowHit], str]:
+    """Civitai images of ``version_id`` that carry a ComfyUI graph, most reactions first; each graph
+    is written to ``save_to`` (a new file, never over an existing one) only when it is given."""
     client = ctx.civitai()
     if client is None:
         return [], "Civitai images: skipped (offline)"
@@ -325,6 +335,7 @@ def _installed(ctx: ToolContext) -> set[str] | None:
 
 
 def _cached_hash(cache: InventoryCache, path: str) -> str | None:
+    """The SHA256 the inventory cache holds for ``path`` while its size and mtime are unchanged."""
     try:
         st = os.stat(path)
     except OSError:

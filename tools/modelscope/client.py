@@ -70,6 +70,7 @@ class MsModelInfo(_Lenient):
 
 
 def _check_repo_id(repo_id: str) -> None:
+    """Refuse anything but ``owner/name`` (no traversal, no extra path segments)."""
     parts = repo_id.split("/")
     if len(parts) != 2 or not all(p and p not in (".", "..") and p.replace("-", "").replace("_", "").replace(".", "")
                                   .isalnum() for p in parts):

@@ -67,6 +67,7 @@ class ModelScopeStage(StageBase):
                     self._add(run, self._ms_candidate(repo, f))
 
     def _ms_candidate(self, repo: str, f: MsFile) -> DownloadCandidate:
+        """An exact candidate for a listed file, with ModelScope's own SHA256 and size."""
         assert self.modelscope is not None
         return DownloadCandidate(
             source="modelscope", url=self.modelscope.download_url(repo, f.path, revision=f.revision or "master"),
