@@ -202,6 +202,7 @@ def diff_releases(old_dir: Path, new_dir: Path) -> dict[str, Any]:
 
 
 def _pct(a: int, b: int) -> str:
+    """``a/b (x.y %)``."""
     return f"{a}/{b} ({100 * a / b:.1f} %)" if b else "0/0"
 
 

@@ -11,6 +11,7 @@ from comfyfixer.agent.output import console, emit_json
 
 
 def register(app: typer.Typer) -> None:
+    """Add the ``diff`` command to the CLI."""
     app.command("diff")(diff_command)
 
 

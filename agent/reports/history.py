@@ -26,11 +26,13 @@ REPORT_PREFIX = "regression_report_"
 
 
 def _dump(data: Any) -> str:
+    """JSON for a report file, with terminal control characters escaped (the report may be ``cat``-ed)."""
     return inert_json(json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False, default=str)) + "\n"
 
 
 def _write_regression(out_dir: Path, stem: str, name: str, old_file: Path, new_file: Path,
                       old_v: dict[str, Any], new_v: dict[str, Any], ctx: ToolContext) -> str:
+    """Diff the stored old version against the current file and write the regression report's Markdown and JSON; returns its stem."""
     from comfyfixer.tools.review.diff import compare
     from comfyfixer.tools.review.render import cell, diff_markdown
     from comfyfixer.tools.workflow.loader import load_workflow

@@ -77,23 +77,33 @@ def structure_labels(graph: Graph, rounds: int = _ROUNDS) -> list[dict[str, str]
 
 
 def _similarity(a: dict[str, Any], b: dict[str, Any]) -> int:
+    """How many literal inputs two nodes share with equal values (picks among same-place candidates)."""
     return sum(1 for k, v in a.items() if k in b and b[k] == v)
 
 
 def match_nodes(old: Graph, new: Graph) -> tuple[dict[str, str], dict[str, int]]:
-    """old id → new id for the nodes that correspond, and how many each pass matched."""
+    """old id → new id for the nodes that correspond, and how many each pass matched.
+
+    The passes, each over the nodes still unmatched: (1) same id, class and place in the graph; (2)
+    same place (a re-numbered graph); (3) same id and class (a node whose neighbourhood changed, e.g.
+    the sampler behind a newly inserted LoRA); (4) same place one round deep; (5) same class, the
+    most similar values first. Whatever is left over was added or removed.
+    """
     lo, ln = structure_labels(old), structure_labels(new)
     pairs: dict[str, str] = {}
     taken: set[str] = set()
     counts: dict[str, int] = {"id": 0, "structure": 0, "type": 0}
 
     def free_old() -> list[str]:
+        """Old ids still unmatched, in id order."""
         return sorted((i for i in old.nodes if i not in pairs), key=_id_key)
 
     def free_new() -> list[str]:
+        """New ids still unmatched, in id order."""
         return sorted((i for i in new.nodes if i not in taken), key=_id_key)
 
     def pair(o: str, n: str, how: str) -> None:
+        """Record a match and which pass made it."""
         pairs[o] = n
         taken.add(n)
         counts[how] += 1
@@ -129,14 +139,17 @@ def _by_key(olds: list[str], news: list[str], key_old: Callable[[str], str], key
 
 
 def _id_key(nid: str) -> tuple[int, ...]:
+    """Sort key for node ids, numerically part by part."""
     return tuple(int(p) if p.isdigit() else 0 for p in nid.split(":"))
 
 
 def _label(graph: Graph, nid: str | None) -> str | None:
+    """``Class (id)`` of a node of ``graph``, or ``None`` when there is no such node."""
     return None if nid is None or nid not in graph.nodes else f"{graph.nodes[nid].class_type} ({nid})"
 
 
 def _seed_is_rolled(loaded: LoadedWorkflow, nid: str) -> bool:
+    """Whether the UI re-rolls this node's seed every run (randomize/increment/decrement), so its saved value means nothing."""
     node = loaded.graph.nodes.get(nid)
     return loaded.format == "ui" and node is not None and gf.seed_control(node) not in (None, "fixed")
 
@@ -212,6 +225,7 @@ def _queue_time_only(name: str, a: Any, b: Any, schema: Any) -> bool:
 
 
 def _model_change(change: str, node: str, class_type: str, name: str, a: Any, b: Any) -> ModelChange:
+    """A model change with each side's family, precision and the weight-size ratio their precisions imply."""
     fa, fb = (family_of_file(x) if isinstance(x, str) else None for x in (a, b))
     pa, pb = (precision_of(x) if isinstance(x, str) else None for x in (a, b))
     ratio = PRECISION_BITS[pb] / PRECISION_BITS[pa] if pa in PRECISION_BITS and pb in PRECISION_BITS else None
@@ -222,7 +236,13 @@ def _model_change(change: str, node: str, class_type: str, name: str, a: Any, b:
 
 
 def runtime_cost(graph: Graph, review: WorkflowReview) -> float | None:
-    """Σ over the samplers of effective steps × pixels × frames (the largest size the graph sets)."""
+    """Σ over the samplers of effective steps × pixels × frames (the largest size the graph sets).
+
+    Effective steps are those a sampler runs: an advanced sampler that starts at step 10 of 20 runs
+    10. One-step schedulers (helpers of depth or pose passes) are left out. The proxy compares two
+    versions of one workflow; it is not a time estimate across families or GPUs. ``None`` when the
+    graph sets no steps (API nodes, utilities).
+    """
     steps_total = 0.0
     for s in review.samplers:
         steps = gf.number(s.values.get("steps"))
@@ -239,6 +259,7 @@ def runtime_cost(graph: Graph, review: WorkflowReview) -> float | None:
 
 
 def _implications(diff: WorkflowDiff, old_r: WorkflowReview, new_r: WorkflowReview, old_g: Graph, new_g: Graph) -> None:
+    """Fill the diff's task and family change, runtime proxy, precision, steps, resolution, LoRA and frame hints, the review findings the new version adds, and its new dependencies."""
     diff.old_task, diff.new_task = old_r.task, new_r.task
     diff.old_family, diff.new_family = old_r.family, new_r.family
     diff.old_cost, diff.new_cost = runtime_cost(old_g, old_r), runtime_cost(new_g, new_r)
@@ -294,6 +315,7 @@ def _implications(diff: WorkflowDiff, old_r: WorkflowReview, new_r: WorkflowRevi
 
 
 def _summary(d: WorkflowDiff) -> str:
+    """One line: equal, or the counts of each kind of change."""
     if d.equal:
         return f"equal: {d.matched} nodes match" + (f" ({d.renumbered} re-numbered)" if d.renumbered else "")
     parts = [f"{len(d.added)} added", f"{len(d.removed)} removed", f"{len(d.rewired)} rewired",
@@ -306,11 +328,13 @@ def _summary(d: WorkflowDiff) -> str:
 
 
 def _new_missing(diff: WorkflowDiff, old: Path, new: Path, ctx: ToolContext) -> list[str]:
+    """What the configured ComfyUI lacks for the new version but not for the old (empty without a ComfyUI)."""
     if ctx.comfyui_dir is None and ctx.comfyui_url is None:
         return []
     from comfyfixer.tools.readiness import CheckInput, check_workflows
 
     def missing(path: Path) -> set[str]:
+        """Missing node classes and model files of one workflow on this ComfyUI."""
         result = check_workflows(CheckInput(paths=[str(path)]), ctx)
         return {x for w in result.workflows for x in [*(n.class_type for n in w.missing_node_types),
                                                       *(m.filename for m in w.missing_models)]}

@@ -81,6 +81,7 @@ def _raw_instance(graph: Graph, inst: str) -> tuple[dict[str, Any], dict[str, An
 
 
 def _promoted_value(graph: Graph, inst: str, slot: int, inner: GraphNode, schema: Any, name: str) -> Any:
+    """The value a subgraph instance gives its input ``slot`` (see :func:`fill_promoted_widgets`), or ``_MISSING``."""
     found = _raw_instance(graph, inst)
     if found is None:
         return _MISSING
@@ -123,7 +124,12 @@ def literal_inputs(node: GraphNode) -> dict[str, Any]:
 
 
 def is_output(node: GraphNode, schemas: SchemaSet) -> bool:
-    """Whether the node ends a branch (saves or previews something)."""
+    """Whether the node ends a branch (saves or previews something).
+
+    The schema's ``output_node`` flag when the class is known, else the class name (``Save…``,
+    ``Preview…``, VideoHelperSuite's ``VideoCombine``, …): ComfyUI only runs what an output depends on,
+    so these are where the review's walk starts.
+    """
     schema = schemas.get(node.class_type)
     return bool(schema and schema.output_node) or bool(_OUTPUT_CLASS.search(node.class_type))
 
@@ -142,7 +148,11 @@ def is_api_node(node: GraphNode, schemas: SchemaSet) -> bool:
 
 
 def output_kind(node: GraphNode) -> str:
-    """What an output node makes: image, video, audio, 3d, vector or text."""
+    """What an output node makes: image, video, audio, 3d, vector or text.
+
+    The class name decides first (``SaveVideo``, ``SaveAudioMP3``, ``Preview3D``, ``SaveSVGNode``), then
+    the type of what is plugged into it (a ``PreviewAny`` of a ``STRING`` shows text), else image.
+    """
     # The class name first (Preview3D shows a file path string), then what is plugged in (PreviewAny).
     for kind, pattern in _KIND_PATTERNS[:-1]:
         if pattern.search(node.class_type):
@@ -155,7 +165,11 @@ def output_kind(node: GraphNode) -> str:
 
 
 def upstream(graph: Graph, start: Iterable[str]) -> set[str]:
-    """Ids of every node the ``start`` nodes depend on (through links), ``start`` included."""
+    """Ids of every node the ``start`` nodes depend on (through links), ``start`` included.
+
+    Breadth-first and iterative, so a graph of many thousand nodes cannot exhaust the stack; links to
+    nodes that are not in the graph (dropped by the conversion) end the walk there.
+    """
     seen: set[str] = set()
     queue = deque(start)
     while queue:

@@ -33,10 +33,12 @@ def history_dir(ctx: ToolContext) -> Path:
 
 
 def _key(path: Path) -> str:
+    """A watched workflow's file name in the history: the hash of its resolved path (no user text in names we make)."""
     return hashlib.sha256(str(path.resolve()).encode("utf-8")).hexdigest()[:32]
 
 
 def _load(entry: Path) -> dict[str, Any]:
+    """One history entry, or ``{}`` when it is missing or unreadable (a damaged entry starts a new history, it never stops a check)."""
     try:
         doc = json.loads(entry.read_text(encoding="utf-8"))
         return doc if isinstance(doc, dict) and isinstance(doc.get("versions"), list) else {}
@@ -46,7 +48,12 @@ def _load(entry: Path) -> dict[str, Any]:
 
 def record_version(root: Path, path: Path, max_versions: int, now: str | None = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Record ``path``'s current content; returns (its history entry, the previous newest version if the
-    content changed since it, else ``None``). A file that cannot be read or is too large is not recorded."""
+    content changed since it, else ``None``). A file that cannot be read or is too large is not recorded.
+
+    The object is written before the entry that names it, both atomically, so an interrupted run leaves
+    at worst an unreferenced object (deleted by the next :func:`prune_objects`), never an entry that
+    points at nothing. ``now`` fixes the first-seen time (tests).
+    """
     data = path.read_bytes()
     if len(data) > MAX_VERSION_BYTES:
         raise OSError(f"{path} is over {MAX_VERSION_BYTES // 2**20} MB; not kept in the history")

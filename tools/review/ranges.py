@@ -29,6 +29,7 @@ class FamilyRanges:
 
 
 def _range(cell: str) -> tuple[float, float] | None:
+    """``20-30`` → ``(20.0, 30.0)``; ``5`` → ``(5.0, 5.0)``; ``-`` → ``None``."""
     cell = cell.strip()
     if cell in ("", "-"):
         return None
@@ -37,6 +38,7 @@ def _range(cell: str) -> tuple[float, float] | None:
 
 
 def _names(cell: str) -> tuple[str, ...]:
+    """A comma-separated cell as a tuple of names (``-`` is none)."""
     return tuple(x.strip() for x in cell.split(",") if x.strip() and x.strip() != "-")
 
 

@@ -19,6 +19,7 @@ def cell(text: object) -> str:
 
 
 def _finding(f: Finding) -> str:
+    """One finding as a bullet: level, code, message, the node when the message does not name it, and the knowledge-pack section it cites."""
     where = f" (node {cell(f.node_id)})" if f.node_id and f"({f.node_id})" not in f.message and \
         f"node {f.node_id}" not in f.message else ""
     source = f" — see {cell(f.source)}" if f.source else ""
@@ -77,6 +78,7 @@ def value_text(value: Any) -> str:
 
 
 def _short(value: Any, limit: int = 80) -> str:
+    """A value cut to ``limit`` characters for a table cell (prompts can be pages long)."""
     text = "—" if value is None else str(value)
     return cell(text if len(text) <= limit else text[: limit - 1] + "…")
 

@@ -85,6 +85,7 @@ _MEDIUM_ORDER = ("video", "3d", "audio", "image", "vector", "text")
 
 
 def _role(folder: str | None, filename: str) -> str:
+    """What a model is for, from its folder, with the roles its name states (refiner, Wan 2.2's high- and low-noise experts)."""
     role = _ROLE.get(folder or "", folder or "model")
     name = filename.lower()
     if "refiner" in name:
@@ -97,6 +98,7 @@ def _role(folder: str | None, filename: str) -> str:
 
 
 def _lora_strengths(node: GraphNode | None) -> tuple[float | None, float | None]:
+    """``strength_model`` (or ``strength``) and ``strength_clip`` of a LoRA loader node, when they are literal numbers."""
     if node is None:
         return None, None
     lits = gf.literal_inputs(node)
@@ -104,7 +106,11 @@ def _lora_strengths(node: GraphNode | None) -> tuple[float | None, float | None]
 
 
 def model_roles(inspection: InspectionResult, graph: Graph) -> list[ModelRole]:
-    """Every model the inspector found, with its role, family and precision."""
+    """Every model the inspector found, with its role, family and precision.
+
+    Muted models are kept (marked inactive) so the review can say what switching them back on would
+    load; LoRA strengths are read off the loader node the file is set on.
+    """
     roles = []
     for m in inspection.models:
         fam = family_of_file(m.filename)
@@ -143,12 +149,17 @@ def main_family(models: list[ModelRole], classes: set[str]) -> tuple[str | None,
     return None, sorted(set(seen))
 
 
-def _has(marks: dict[str, bool], *names: str) -> bool:
-    return any(marks[n] for n in names)
-
 
 def infer_task(medium: str, marks: dict[str, bool], api: bool) -> str:
-    """The main task from the output medium and the markers found upstream of the outputs."""
+    """The main task from the output medium and the markers found upstream of the outputs.
+
+    Per medium, the most specific reading wins: for images an upscale with no generation is
+    ``upscale``; with a loaded image, outpainting beats inpainting beats editing beats
+    image-to-image; an image that only steers (ControlNet, IP-Adapter, style) leaves the task
+    text-to-image. For video a loaded video makes it video-to-video, a loaded image image-to-video,
+    audio alone audio-to-video. ``api`` counts a paid API node as the generator. A graph that only
+    transforms what it loads is ``image-processing``; one with no output at all is ``none``.
+    """
     generates = marks["sampler"] or api
     if medium == "video":
         if marks["interp"] and not generates:
@@ -202,6 +213,7 @@ def infer_task(medium: str, marks: dict[str, bool], api: bool) -> str:
 
 
 def _techniques(marks: dict[str, bool], medium: str, task: str) -> list[str]:
+    """Readable names of the conditioning and extra passes found upstream of the outputs (an upscale that is the task itself is not repeated)."""
     names = {"controlnet": "ControlNet conditioning", "ipadapter": "IP-Adapter conditioning",
              "style": "style reference", "face": "face detail", "lora": "LoRA", "bgremove": "segmentation / background removal",
              "interp": "frame interpolation"}
@@ -212,6 +224,7 @@ def _techniques(marks: dict[str, bool], medium: str, task: str) -> list[str]:
 
 
 def _speed(models: list[ModelRole]) -> bool:
+    """Whether an active model says it is a speed LoRA or a distilled checkpoint: then the family's "fast" ranges apply."""
     return any(m.active and is_speed_file(m.filename) for m in models)
 
 
@@ -255,15 +268,24 @@ def resolutions(graph: Graph, nodes: set[str]) -> list[Resolution]:
 
 
 def _id_key(nid: str) -> tuple[int, ...]:
+    """Sort key for node ids: numerically, part by part (``"10"`` after ``"9"``, ``"5:12"`` after ``"5:3"``)."""
     return tuple(int(p) if p.isdigit() else 0 for p in nid.split(":"))
 
 
 def _range_text(lo: float, hi: float) -> str:
+    """``20–30`` for a range, ``1`` when both ends are equal."""
     return f"{lo:g}" if lo == hi else f"{lo:g}–{hi:g}"
 
 
 def range_findings(family: str | None, samplers: list[SamplerSetting], speed: bool) -> list[Finding]:
-    """Steps, CFG, guidance, sampler and scheduler compared with the family's ranges in the knowledge pack."""
+    """Steps, CFG, guidance, sampler and scheduler compared with the family's ranges in the knowledge pack.
+
+    ``speed`` (a speed LoRA or distilled model is loaded) switches to the table's "fast" columns. Too
+    few steps and too high a CFG are warnings (the image comes out unfinished or burnt); everything
+    else outside the references — more steps, a low CFG, another sampler or scheduler — is
+    information, because it is often deliberate. Advanced samplers that run a slice of the schedule
+    (``start_at_step``) are not judged on their step count.
+    """
     ranges = family_ranges().get(family or "")
     if ranges is None:
         return []
@@ -396,7 +418,13 @@ def readiness_for(path: Path, ctx: ToolContext) -> Readiness:
 
 
 def review_loaded(loaded: LoadedWorkflow, schemas: SchemaSet, inspection: InspectionResult | None = None) -> WorkflowReview:
-    """Review an already loaded workflow (library form; ``review_workflow`` adds the readiness check)."""
+    """Review an already loaded workflow (library form; ``review_workflow`` adds readiness and VRAM).
+
+    Two views of the graph are used: the prompt ComfyUI would run (reroutes, primitives, subgraphs and
+    bypasses resolved; what outputs depend on, the settings, the task) and the graph as saved (muted
+    and bypassed nodes, unconnected inputs, seed controls — what the user sees in the editor). The
+    review, the evals and the regression reports all call this with their own schemas.
+    """
     inspection = inspection or inspect_loaded(loaded, schemas=schemas)
     drawn = loaded.graph  # as saved: muted and bypassed nodes included
     graph = gf.prompt_graph(loaded, schemas)  # as ComfyUI runs it
