@@ -344,7 +344,7 @@ def uninstall() -> bool:
         execution = _state.module
         if execution is None or not _state.installed:
             return True
-        executor = execution.PromptExecutor  # type: ignore[attr-defined]
+        executor = execution.PromptExecutor
         clean = True
         current = {"get_input_data": getattr(execution, "get_input_data", None),
                    "execute": getattr(execution, "execute", None),

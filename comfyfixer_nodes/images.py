@@ -68,7 +68,7 @@ def decode_batch(encoded: list[bytes], to_tensor: Callable[[Any], Any] = default
     frames = []
     size = None
     for data in encoded:
-        img = Image.open(io.BytesIO(data))
+        img: Image.Image = Image.open(io.BytesIO(data))
         img.load()
         size = size or img.size
         if img.size != size:

@@ -183,7 +183,7 @@ def _xmp(inline: dict[str, Any]) -> bytes:
             '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
             f'<rdf:Description rdf:about="" xmlns:comfyfixer="{NAMESPACE}">'
             f"<comfyfixer:metadata>{body}</comfyfixer:metadata>"
-            '</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>').encode("utf-8")
+            '</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>').encode()
 
 
 def _user_comment(text: str) -> bytes:

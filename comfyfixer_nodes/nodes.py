@@ -59,7 +59,7 @@ class ComfyFixerSaveImage:
     CATEGORY = "ComfyFixer"
 
     @classmethod
-    def INPUT_TYPES(cls) -> dict[str, Any]:  # noqa: N802 - ComfyUI's name
+    def INPUT_TYPES(cls) -> dict[str, Any]:
         """ComfyUI's input declaration (``capture`` turns the runtime capture on for this prompt)."""
         return {
             "required": {
@@ -81,7 +81,7 @@ class ComfyFixerSaveImage:
             prefix, folder_paths.get_output_directory(), width, height)
         return Path(folder), filename, counter, subfolder
 
-    def save(self, images: Any, filename_prefix: str = "ComfyFixer", format: str = "png", capture: bool = False,  # noqa: A002
+    def save(self, images: Any, filename_prefix: str = "ComfyFixer", format: str = "png", capture: bool = False,
              quality: int = 95, prompt: dict[str, Any] | None = None, extra_pnginfo: dict[str, Any] | None = None,
              unique_id: Any = None) -> dict[str, Any]:
         """Write the batch; returns ComfyUI's ``{"ui": {"images": [...]}}`` so the UI shows them."""
@@ -122,7 +122,7 @@ class ComfyFixerUseRunPod:
     CATEGORY = "ComfyFixer"
 
     @classmethod
-    def INPUT_TYPES(cls) -> dict[str, Any]:  # noqa: N802 - ComfyUI's name
+    def INPUT_TYPES(cls) -> dict[str, Any]:
         """``images`` is lazy: with the toggle on, ComfyUI never computes it locally."""
         return {
             "required": {

@@ -39,7 +39,7 @@ def remote_prompt(prompt: dict[str, Any], node_id: str, input_name: str = "image
     """
     node = prompt.get(node_id)
     link = (node or {}).get("inputs", {}).get(input_name) if isinstance(node, dict) else None
-    if not _is_link(link):
+    if not isinstance(link, list) or not _is_link(link):
         raise InputError(f"node {node_id} has no linked {input_name!r} input in the prompt",
                          hint="connect the images you want made on RunPod to the Use RunPod node")
     keep: set[str] = set()

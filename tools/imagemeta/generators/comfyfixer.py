@@ -35,7 +35,7 @@ def _document(raw: dict[str, Any]) -> dict[str, Any] | None:
     candidates: list[str] = []
     if isinstance(raw.get("comfyfixer"), str):
         candidates.append(raw["comfyfixer"])
-    for key, value in raw.items():
+    for value in raw.values():
         if isinstance(value, str) and NAMESPACE in value:
             m = _XMP_FIELD.search(value)
             if m:
@@ -108,7 +108,7 @@ def apply_own_fields(source: Path | bytes, info: GenerationInfo) -> bool:
                 setattr(info, field, effective[field])
             except (TypeError, ValueError):
                 continue
-    size = doc.get("image") if isinstance(doc.get("image"), dict) else {}
+    size: dict[str, Any] = doc["image"] if isinstance(doc.get("image"), dict) else {}
     if info.width is None and info.height is None and isinstance(size.get("width"), int):
         info.width, info.height = size["width"], size.get("height")
     if info.generator in (None, "unknown", "A1111"):
