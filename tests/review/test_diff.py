@@ -206,6 +206,7 @@ def test_diff_command_json_and_markdown(
     assert run(["diff", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["models"][0]["weight_ratio"] == 2.0 and doc["new_vram_gb"] > doc["old_vram_gb"]
+    assert doc["models"][0]["new_gb"] > doc["models"][0]["old_gb"] > 0  # sizes from the fit estimate
     assert {"precision", "vram"} <= {f["code"] for f in doc["implications"]}
     old, new = PAIRS / "0.1.100" / "utility_image_segment_sam3.json", PAIRS / "0.1.123" / "utility_image_segment_sam3.json"
     assert run(["diff", str(old), str(new), "--json"]) == 0

@@ -41,7 +41,7 @@ from comfyfixer.tools.review.models import (
     WorkflowDiff,
     WorkflowReview,
 )
-from comfyfixer.tools.review.review import review_loaded, vram_fit
+from comfyfixer.tools.review.review import fit_report, review_loaded, vram_fit
 from comfyfixer.tools.schema.folders import looks_like_model_file
 from comfyfixer.tools.schema.loader import SchemaSet
 from comfyfixer.tools.toolset import capability
@@ -327,6 +327,18 @@ def _summary(d: WorkflowDiff) -> str:
     return ", ".join(parts)
 
 
+def _attach_sizes(diff: WorkflowDiff, reports: list[Any]) -> None:
+    """Each changed model's resident size from the two fit estimates (header bytes of files found here,
+    else the notes, the catalog or the knowledge pack), when they know it."""
+    gib = 1024**3
+    sizes = [{m.filename: (m.bytes, m.source) for m in r.models} if r is not None else {} for r in reports]
+    for m in diff.models:
+        old, new = sizes[0].get(m.old or ""), sizes[1].get(m.new or "")
+        m.old_gb = round(old[0] / gib, 2) if old else None
+        m.new_gb = round(new[0] / gib, 2) if new else None
+        m.size_source = ", ".join(sorted({str(x[1]) for x in (old, new) if x})) or None
+
+
 def _new_missing(diff: WorkflowDiff, old: Path, new: Path, ctx: ToolContext) -> list[str]:
     """What the configured ComfyUI lacks for the new version but not for the old (empty without a ComfyUI)."""
     if ctx.comfyui_dir is None and ctx.comfyui_url is None:
@@ -369,7 +381,9 @@ def diff_workflows(inp: DiffInput, ctx: ToolContext) -> WorkflowDiff:
     diff = compare(load_workflow(old), load_workflow(new), schemas)
     if inp.old is None:
         diff.old = f"{new} (version first seen {found[1]['first_seen']})"  # type: ignore[index]
-    fits = [vram_fit(p, ctx) for p in (old, new)]
+    reports = [fit_report(p, ctx) for p in (old, new)]
+    fits = [vram_fit(p, ctx, report=r) for p, r in zip((old, new), reports, strict=True)]
+    _attach_sizes(diff, reports)
     diff.old_vram_gb, diff.new_vram_gb = (f.peak_gb if f and f.peak_gb else None for f in fits)
     if diff.old_vram_gb and diff.new_vram_gb and abs(diff.new_vram_gb - diff.old_vram_gb) >= 0.05:
         diff.implications.append(Finding(

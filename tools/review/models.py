@@ -177,6 +177,9 @@ class ModelChange(BaseModel):
     old_precision: str | None = None
     new_precision: str | None = None
     weight_ratio: float | None = Field(None, description="New/old weight size from the precisions (fp16→fp8: 0.5).")
+    old_gb: float | None = Field(None, description="The old file's resident weights in GB, when the fit estimate knows.")
+    new_gb: float | None = Field(None, description="The new file's, likewise.")
+    size_source: str | None = Field(None, description="Where the sizes come from (header, notes, catalog, knowledge, ...).")
 
 
 class WorkflowDiff(BaseModel):

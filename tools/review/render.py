@@ -105,6 +105,8 @@ def diff_markdown(d: WorkflowDiff) -> str:
             prec = f"{m.old_precision or '?'} → {m.new_precision or '?'}"
             if m.weight_ratio is not None:
                 prec += f" (weights ×{m.weight_ratio:g})"
+            if m.old_gb is not None or m.new_gb is not None:
+                prec += f"; {m.old_gb if m.old_gb is not None else '?'} → {m.new_gb if m.new_gb is not None else '?'} GB"
             lines.append(f"| {m.change} | {cell(m.class_type)} ({cell(m.node)}) | {_short(m.old)} | {_short(m.new)} | "
                          f"{cell(prec)} |")
     if d.parameters:

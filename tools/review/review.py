@@ -15,6 +15,7 @@ import logging
 import re
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.review import graphfacts as gf
@@ -44,6 +45,9 @@ from comfyfixer.tools.workflow.graph import Graph, GraphNode, Link
 from comfyfixer.tools.workflow.inspect import inspect_loaded
 from comfyfixer.tools.workflow.loader import LoadedWorkflow, load_workflow
 from comfyfixer.tools.workflow.models import InspectionResult
+
+if TYPE_CHECKING:
+    from comfyfixer.tools.fit.models import FitReport
 
 log = logging.getLogger(__name__)
 
@@ -523,15 +527,22 @@ def review_workflow(inp: ReviewInput, ctx: ToolContext) -> WorkflowReview:
     return review
 
 
-def vram_fit(path: Path, ctx: ToolContext, vram_gb: float | None = None) -> VramFit | None:
-    """The fit estimate in short, or ``None`` when it cannot be made (the review goes on without it)."""
+def fit_report(path: Path, ctx: ToolContext, vram_gb: float | None = None) -> FitReport | None:
+    """The fit estimate of ``tools/fit`` for one workflow file, or ``None`` when it cannot be made."""
     from comfyfixer.tools.fit.capability import fit_loaded
     from comfyfixer.tools.fit.models import FitInput
 
     try:
-        report = fit_loaded(path, FitInput(path=str(path), vram_gb=vram_gb), ctx)
+        return fit_loaded(path, FitInput(path=str(path), vram_gb=vram_gb), ctx)
     except Exception as exc:  # an estimate is extra information: never the reason a review fails
         log.info("no VRAM estimate for %s: %s", path, exc)
+        return None
+
+
+def vram_fit(path: Path, ctx: ToolContext, vram_gb: float | None = None, report: FitReport | None = None) -> VramFit | None:
+    """The fit estimate in short (``report`` when already made), or ``None`` when there is none."""
+    report = report or fit_report(path, ctx, vram_gb)
+    if report is None:
         return None
     gib = 1024**3
     return VramFit(verdict=report.verdict, peak_gb=round(report.peak_bytes / gib, 2),
