@@ -81,6 +81,26 @@ def test_schedule_writes_a_regression_report_and_marks_the_dashboard_after_a_cha
     assert run(["diff", str(folder / "nowhere.json"), "--json"]) == 2  # no history: a usage error with a hint
 
 
+def test_check_with_out_writes_the_regression_report_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COMFYFIXER_OFFLINE", "1")
+    _, watched = _demo_copy(tmp_path)
+    args = ["check", str(watched), "--comfyui", str(demo_dir() / "ComfyUI"), "--out", str(tmp_path / "out"), "--json"]
+    assert run(args) == 0
+    assert not json.loads(capsys.readouterr().out)["workflows"][0].get("regression_report")
+    doc = json.loads(watched.read_text(encoding="utf-8"))
+    loader = next(n for n in doc["nodes"] if n["type"] == "CheckpointLoaderSimple")
+    loader["widgets_values"][0] = "some_other_model_fp8_e4m3fn.safetensors"
+    watched.write_text(json.dumps(doc), encoding="utf-8")
+    assert run(args) == 0
+    report = json.loads(capsys.readouterr().out)["workflows"][0]["regression_report"]
+    data = json.loads((tmp_path / "out" / "reports" / "workflows" / f"{report}.json").read_text(encoding="utf-8"))
+    swap = data["diff"]["models"][0]
+    assert (swap["change"], swap["new"], swap["new_precision"]) == ("swapped", loader["widgets_values"][0], "fp8")
+    assert "some_other_model_fp8_e4m3fn.safetensors" in data["diff"]["new_dependencies"]
+
+
 def test_history_stores_each_version_once_and_stays_bounded(tmp_path: Path) -> None:
     root, wf = tmp_path / "history", tmp_path / "wf.json"
     for i in range(5):
