@@ -18,6 +18,7 @@ def tune_command(
     vram: str = typer.Option(..., "--vram", help="The VRAM target: 8GB, 12, 24GiB."),
     out: Path | None = typer.Option(None, "--out", help="Folder for the copy (default: beside the workflow)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the changes; write nothing."),
+    plan: bool = typer.Option(False, "--plan", help="Then plan what the copy needs (packs, downloads), as `fix` does."),
     comfyui: Path | None = COMFYUI,
     json_out: bool = JSON_OUT,
 ) -> int:
@@ -31,10 +32,16 @@ def tune_command(
 
     inp = TuneInput(path=str(workflow), vram_gb=parse_vram(vram) or 0, dry_run=dry_run)
     _, ctx = services.context(comfyui_dir=comfyui)
+    planned = None
     with ctx:
         result = services.run("tune_workflow", inp, ctx, out_dir=out)
+        if plan and result.written:
+            from comfyfixer.agent.planning import PlanFixInput
+
+            planned = services.run("plan_fix", PlanFixInput(paths=[result.written], pin=not ctx.offline), ctx)
     if json_out:
-        emit_json(result)
+        emit_json({"tune": result.model_dump(mode="json"), "plan": planned.model_dump(mode="json") if planned else None}
+                  if plan else result)
         return 0
     gb = 1024**3
     console.print(f"before: {result.before.verdict} — peak {result.before.peak_bytes / gb:.1f} GB", markup=False)
@@ -51,6 +58,10 @@ def tune_command(
         console.print(f"note: {note}", markup=False)
     if result.written:
         console.print(f"wrote {result.written}", markup=False)
+    if planned is not None:
+        for line in planned.summary:
+            console.print(f"  plan: {line}", markup=False)
+        console.print(planned.next_step, markup=False)
     elif dry_run and result.changes:
         console.print("dry run: nothing written", markup=False)
     return 0

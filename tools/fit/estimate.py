@@ -154,11 +154,12 @@ def weigh(ref: ModelRef, role: Role, family: Family | None, src: FitSources, not
     base = dict(filename=ref.filename, node_id=ref.node_id, class_type=ref.class_type, role=role)
     local = _find_local(ref, src.model_dirs)
     if local is not None:
+        unreadable = ""
         try:
             summary = read_weights(local)
-        except InputError as exc:
-            log.warning("%s", exc)
-            summary = None
+        except InputError as exc:  # a truncated or fake file: its size is all there is
+            log.debug("%s", exc)
+            summary, unreadable = None, f"header unreadable ({exc.message.split(': ', 1)[-1]}): "
         if summary is not None:
             parts = {k: v for k, v in summary.bytes_by_part.items() if v}
             return ModelWeight(**base, bytes=summary.bytes, source="header", local_path=str(local), parts=parts,
@@ -167,7 +168,7 @@ def weigh(ref: ModelRef, role: Role, family: Family | None, src: FitSources, not
                                       f"{summary.tensors} tensors, mostly {summary.main_dtype}")
         size = local.stat().st_size
         return ModelWeight(**base, bytes=size, source="file-size", local_path=str(local),
-                           detail=f"file size ({local.suffix} has no readable header)")
+                           detail=unreadable + "file size" + ("" if unreadable else f" ({local.suffix} has no parameter header)"))
     name = ref.filename.rsplit("/", 1)[-1]
     if name.lower() in notes:
         return ModelWeight(**base, bytes=notes[name.lower()], source="workflow-note",

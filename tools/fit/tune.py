@@ -38,6 +38,7 @@ from comfyfixer.tools.errors import InputError
 from comfyfixer.tools.fit.estimate import estimate
 from comfyfixer.tools.fit.families import MIN_INFERENCE_BYTES, GiB
 from comfyfixer.tools.fit.models import FitReport
+from comfyfixer.tools.fit.variants import GGUF_PACK, catalog_variants, gguf_schemas
 from comfyfixer.tools.toolset import capability
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class TuneInput(BaseModel):
     path: str = Field(description="The workflow to tune (UI JSON).")
     vram_gb: float = Field(gt=0, le=1024, description="VRAM target in GB (8 for an 8 GB card).")
     dry_run: bool = Field(default=False, description="Only show the changes; write nothing.")
+    variants: bool = Field(default=True, description="Also swap in lighter files the model catalog lists (fp8, GGUF).")
 
 
 class TuneChange(BaseModel):
@@ -149,7 +151,8 @@ class _Tuner:
         from comfyfixer.tools.fit.capability import fit_sources
 
         self.path, self.doc, self.vram, self.ctx = path, doc, vram, ctx
-        self.schemas = ctx.schemas()
+        # ComfyUI-GGUF's loader is known besides the context's schemas, so a GGUF swap maps and validates.
+        self.schemas = ctx.schemas().merged(gguf_schemas())
         self.sources = fit_sources(ctx)
         self.changes: list[TuneChange] = []
         self.notes: list[str] = []
@@ -302,6 +305,100 @@ class _Tuner:
         return changed
 
 
+def _stage(report: FitReport, name: str) -> Any:
+    return next((st for st in report.stages if st.stage == name), None)
+
+
+def _swap_file(raw: dict[str, Any], old: str, new: str, url: str, folder: str) -> None:
+    """Point the node's ``properties.models`` entry (what the frontend and the inspector read for the
+    download) at the new file."""
+    models = (raw.get("properties") or {}).get("models")
+    if isinstance(models, list):
+        for entry in models:
+            if isinstance(entry, dict) and entry.get("name") == old:
+                entry.update(name=new, url=url, directory=folder)
+
+
+class _VariantSteps:
+    """Step 5 of the tuner: lighter files that exist in ComfyUI-Manager's model catalog."""
+
+    def __init__(self, tuner: _Tuner) -> None:
+        self.t = tuner
+
+    def file_widget(self, node: Any, filename: str) -> str | None:
+        """The widget of ``node`` that holds ``filename``."""
+        from comfyfixer.tools.workflow.widgets import widget_inputs
+
+        stored = widget_inputs(node, self.t.schemas.get(node.class_type))[0]
+        return next((k for k, v in stored.items() if v == filename), None)
+
+    def text_encoders(self, catalog: Any) -> None:
+        """16-bit text encoders → the catalog's fp8 file of the same encoder, while conditioning is over."""
+        t = self.t
+        for m in sorted((m for m in t.report.models if m.role == "text_encoder"), key=lambda m: -m.bytes):
+            cond = _stage(t.report, "conditioning")
+            if cond is None or cond.bytes <= t.vram:
+                return
+            node = t.graph.nodes.get(m.node_id)
+            fp8 = [v for v in catalog_variants(catalog, m.filename, m.bytes) if not v.gguf]
+            widget = self.file_widget(node, m.filename) if node is not None else None
+            if not fp8 or widget is None:
+                continue
+            v = fp8[0]
+            if t.change(m.node_id, node.class_type, widget, v.filename,
+                        f"{m.filename} → {v.filename} ({v.bytes / GiB:.1f} GB, listed in ComfyUI-Manager's catalog): "
+                        "the same encoder in fp8; slight loss of prompt adherence"):
+                _swap_file(_raw_for(t.doc, m.node_id) or {}, m.filename, v.filename, v.url, "text_encoders")
+                t.estimate()
+
+    def diffusion(self, catalog: Any) -> None:
+        """Each diffusion model → the largest catalog variant whose sampling stage fits (fp8 file with
+        the same loader, else GGUF through ComfyUI-GGUF's UnetLoaderGGUF)."""
+        t = self.t
+        for m in [m for m in t.report.models if m.role == "diffusion"]:
+            sampling = _stage(t.report, "sampling")
+            if sampling is None or sampling.bytes <= t.vram:
+                return
+            node = t.graph.nodes.get(m.node_id)
+            if node is None or node.class_type != "UNETLoader":
+                continue
+            room = t.vram - (sampling.bytes - sampling.weights_bytes)
+            fitting = [v for v in catalog_variants(catalog, m.filename, m.bytes) if v.bytes <= room]
+            if not fitting:
+                t.notes.append(f"no variant of {m.filename} in the model catalog is small enough "
+                               f"(needs at most {max(room, 0) / GiB:.1f} GB of weights)")
+                continue
+            v = fitting[0]
+            raw = _raw_for(t.doc, m.node_id)
+            if raw is None:
+                continue
+            why = (f"{m.filename} ({m.bytes / GiB:.1f} GB) → {v.filename} ({v.bytes / GiB:.1f} GB, listed in "
+                   "ComfyUI-Manager's catalog)")
+            if v.gguf:
+                # An fp8 cast asked of UNETLoader earlier no longer applies: the GGUF loader has no weight_dtype.
+                t.changes = [c for c in t.changes if not (c.node_id == m.node_id and c.input == "weight_dtype")]
+                raw["type"] = "UnetLoaderGGUF"
+                raw["widgets_values"] = [v.filename]
+                raw["inputs"] = [i for i in raw.get("inputs") or [] if not (isinstance(i, dict) and i.get("name") == "weight_dtype")]
+                props = raw.setdefault("properties", {})
+                if isinstance(props, dict):
+                    props.pop("cnr_id", None)
+                    props.pop("ver", None)
+                    props["aux_id"] = "city96/ComfyUI-GGUF"
+                    props["Node name for S&R"] = "UnetLoaderGGUF"
+                t.changes.append(TuneChange(
+                    node_id=m.node_id, class_type="UnetLoaderGGUF", input="class_type", old="UNETLoader",
+                    new="UnetLoaderGGUF", why=f"{why}: {v.label} through ComfyUI-GGUF ({GGUF_PACK}); quality close to "
+                    "16-bit at Q8/Q6, some loss of detail at Q4 and below (knowledge/vram-and-precision.md)"))
+                t.changes.append(TuneChange(node_id=m.node_id, class_type="UnetLoaderGGUF", input="unet_name",
+                                            old=m.filename, new=v.filename, why=why))
+            else:
+                t.change(m.node_id, "UNETLoader", "unet_name", v.filename, f"{why}: the same model in fp8")
+                t.change(m.node_id, "UNETLoader", "weight_dtype", "default", "the file is fp8 already")
+            _swap_file(raw, m.filename, v.filename, v.url, "diffusion_models")
+            t.estimate()
+
+
 def variant_suggestions(report: FitReport, vram: int) -> list[VariantSuggestion]:
     """fp8 and GGUF variants of the largest diffusion model, with the sampling peak each would give."""
     sampling = next((st for st in report.stages if st.stage == "sampling"), None)
@@ -341,7 +438,10 @@ def _issues(doc: dict[str, Any], schemas: Any) -> set[str]:
     from comfyfixer.tools.workflow.convert import ui_to_api
 
     report = validate_api(ui_to_api(doc, schemas), schemas)
-    return {f"{e.node_id} {e.class_type} {e.input or ''}: {e.kind}: {e.message}" for e in report.errors}
+    # Keyed by node, input and kind, not class or message: a problem the original already had on a
+    # node (e.g. a widget promoted to a subgraph input the converter cannot follow) stays the same
+    # problem when the tune swaps that node's loader class.
+    return {f"node {e.node_id} {e.input or ''}: {e.kind}" for e in report.errors}
 
 
 @capability(command="tune", side_effects=True)
@@ -362,7 +462,15 @@ def tune_workflow(inp: TuneInput, ctx: ToolContext, *, out_dir: Path | None = No
     vram = int(inp.vram_gb * GiB)
     tuner = _Tuner(path, copy.deepcopy(doc), vram, ctx)
     before = tuner.report
-    for step in (tuner.batch_one, tuner.fp8_cast, tuner.tiled_decode, tuner.smaller):
+    steps = [tuner.batch_one, tuner.fp8_cast, tuner.tiled_decode, tuner.smaller]
+    catalog = ctx.catalog() if inp.variants else None
+    if catalog is not None:
+        variant_steps = _VariantSteps(tuner)
+        steps += [lambda: variant_steps.text_encoders(catalog), lambda: variant_steps.diffusion(catalog)]
+    elif inp.variants:
+        tuner.notes.append("ComfyUI-Manager's model catalog is not loaded: no lighter files looked up "
+                           "(run `comfyfixer catalogs refresh`)")
+    for step in steps:
         if tuner.fits:
             break
         step()
@@ -376,6 +484,9 @@ def tune_workflow(inp: TuneInput, ctx: ToolContext, *, out_dir: Path | None = No
     if not tuner.changes:
         result.notes.append("nothing to change: " + ("it already fits" if before.verdict == "FITS" else
                                                      "no setting lowers the need; see the variants"))
+    if any(c.new == "UnetLoaderGGUF" for c in tuner.changes):
+        result.notes.append(f"the copy needs the ComfyUI-GGUF pack ({GGUF_PACK}) and the new files: plan them with "
+                            "`comfyfixer fix <copy>` (or `tune --plan`), then approve and apply the plan")
     if tuner.changes and not inp.dry_run and not new_errors:
         from comfyfixer.tools.paths import atomic_write
 
