@@ -256,10 +256,13 @@ def main(argv: list[str] | None = None) -> int:
                                                                        "format": "png", "capture": True}}}
             hist = comfy.history(comfy.queue(g, _workflow(g)))
             ok = hist["status"]["status_str"] == "success"
-            saved = _saved(comfy, hist, "4") if ok else None
-            pixel = Image.open(saved).convert("RGB").getpixel((0, 0)) if saved else None
-            sent = next(iter(rp.jobs.values()), {}).get("input", {})
-            checks["runpod_roundtrip"] = (ok and pixel == rp.color and Image.open(saved).size == (36, 20)
+            pixel, size = None, None
+            if ok:
+                with Image.open(_saved(comfy, hist, "4")) as im:
+                    pixel, size = im.convert("RGB").getpixel((0, 0)), im.size
+            first: dict[str, Any] = next(iter(rp.jobs.values()), {})
+            sent: dict[str, Any] = first.get("input", {})
+            checks["runpod_roundtrip"] = (ok and pixel == rp.color and size == (36, 20)
                                           and set(sent.get("workflow", {})) == {"1", "2", "comfyfixer_runpod_save"}
                                           and [i["name"] for i in sent.get("images", [])] == ["cf_integration.png"])
             if not ok:
