@@ -171,6 +171,10 @@ def _previous_key(node_id: str, class_type: str, raw: dict[str, Any]) -> str:
 
 
 def _begin_node(session: Session, dynprompt: Any, caches: Any, node_id: str) -> NodeRecord:
+    # A lazy or async node goes through execute() more than once (PENDING, then resumed); the resumed
+    # call may skip input gathering, so the first record stays.
+    if node_id in session.nodes:
+        return session.nodes[node_id]
     node = dynprompt.get_node(node_id)
     raw = dict(node.get("inputs", {}))
     rec = NodeRecord(node_id=node_id, class_type=str(node.get("class_type")), raw_inputs=raw)
@@ -185,8 +189,7 @@ def _begin_node(session: Session, dynprompt: Any, caches: Any, node_id: str) -> 
         else:
             rec.resolved = {k: summarize(v) for k, v in raw.items() if not _is_link(v) and k not in _NEVER_KEEP}
             rec.source = "parser"
-    if node_id not in session.nodes:
-        session.order.append(node_id)
+    session.order.append(node_id)
     session.nodes[node_id] = rec
     return rec
 
