@@ -148,18 +148,49 @@ def published_check(reports: dict[str, FitReport]) -> list[dict[str, Any]]:
     return rows
 
 
+def run_tune_eval(reports: dict[str, FitReport], templates: Path, ctx: ToolContext, vram_gb: float) -> dict[str, Any]:
+    """``tune`` (dry run) on every template whose peak exceeds ``vram_gb``: how many copies fit, how many
+    only with weight streaming left, and whether any change broke validation against the schemas."""
+    from comfyfixer.tools.fit.tune import TuneInput, tune_workflow
+
+    over = sorted(name for name, r in reports.items() if r.peak_bytes > vram_gb * GiB)
+    verdicts: Counter[str] = Counter()
+    fitted: list[str] = []
+    invalid: list[str] = []
+    start = time.perf_counter()
+    for name in over:
+        result = tune_workflow(TuneInput(path=str(templates / name), vram_gb=vram_gb, dry_run=True), ctx)
+        verdicts[result.after.verdict] += 1
+        if result.validation_errors:
+            invalid.append(name)
+        elif result.after.verdict == "FITS":
+            fitted.append(name)
+    return {"over_target": len(over), "after": dict(verdicts), "fitted": fitted, "invalid": invalid,
+            "catalog": ctx.catalog() is not None, "seconds": round(time.perf_counter() - start, 2)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vram", type=float, default=8.0, help="GB to size against (default 8)")
     parser.add_argument("--templates", type=Path, default=None, help="templates folder (default: the installed package)")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--tune", action="store_true", help="also tune (dry run) every template over the target")
+    parser.add_argument("--manager-wheel-dir", type=Path, default=None,
+                        help="folder with a comfyui_manager wheel: its model catalog supplies the variants")
     args = parser.parse_args(argv)
     from comfyfixer.agent import services
 
     _, ctx = services.context()
+    if args.manager_wheel_dir:
+        ctx = ctx.model_copy(update={"manager_wheel_dirs": (args.manager_wheel_dir,)})
+    templates = args.templates or templates_folder()
     with ctx:
-        result = run_eval(args.templates or templates_folder(), ctx, args.vram)
-    rows = published_check(result.pop("reports"))
+        result = run_eval(templates, ctx, args.vram)
+        reports = result.pop("reports")
+        tuned = run_tune_eval(reports, templates, ctx, args.vram) if args.tune else None
+    rows = published_check(reports)
+    if tuned is not None:
+        result["tune"] = tuned
     if args.json:
         print(json.dumps({**result, "published": rows}, indent=2))
         return 0
@@ -179,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {mark} {r['template']:<42} published {r['published_gb']:>5.1f} GB  estimate "
               f"{r['estimate_gb'] if r['estimate_gb'] is not None else '—':>5} GB  "
               f"({(r['error'] or 0) * 100:+.0f} %)  {r['what']} [{r['source']}]")
+    if tuned is not None:
+        print(f"tune --vram {args.vram:g}: {tuned['over_target']} templates over the target → {tuned['after']}; "
+              f"{len(tuned['fitted'])} copies fit ({', '.join(tuned['fitted'])}); invalid copies: {len(tuned['invalid'])}; "
+              f"catalog loaded: {tuned['catalog']}; {tuned['seconds']} s")
     within = sum(r["within"] for r in rows)
     print(f"within ±25 %: {within}/{len(rows)}")
     return 0 if not result["failures"] and result["explained"] == result["with_models"] else 1

@@ -280,6 +280,7 @@ def sort_weights(weights: list[ModelWeight], family: Family) -> _Buckets:
     """Put each file's weights in its stage; a checkpoint is split into its diffusion model, text
     encoders and VAE (by header prefixes, else by the family's diffusion size)."""
     b = _Buckets()
+    separate_encoders = any(w.role == "text_encoder" for w in weights)
     diffusion, cond, vae_lines, sampling_extra = b.diffusion, b.cond, b.vae, b.sampling_extra
     upscale, other, loras = b.upscale, b.other, b.loras
     for w in weights:
@@ -295,6 +296,8 @@ def sort_weights(weights: list[ModelWeight], family: Family) -> _Buckets:
             else:  # no header: the family's diffusion size, the rest split between encoders and VAE
                 per = bytes_per_param_from_name(w.filename) or 2.0
                 unet = min(w.bytes, int(family.default_params_b * 1e9 * per))
+                if separate_encoders:  # the workflow loads its text encoders itself: the checkpoint has none
+                    unet = max(w.bytes - int(0.167e9), unet)
                 vae_part = min(int(0.167e9), max(w.bytes - unet, 0))
                 diffusion.append((w, unet))
                 rest = max(w.bytes - unet - vae_part, 0)
