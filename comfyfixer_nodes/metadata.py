@@ -210,10 +210,11 @@ def encode(image: Image.Image, fmt: str, inline: dict[str, Any], *, quality: int
     exif.get_ifd(0x8769)[0x9286] = _user_comment(params)
     if fmt == "webp":
         # ComfyUI's own WebP convention (SaveAnimatedWEBP): Make = "workflow:…", Model = "prompt:…".
+        # EXIF ASCII tags cannot hold other characters (Pillow writes "?"): JSON's \u escapes keep them.
         if inline.get("workflow") is not None:
-            exif[0x010F] = "workflow:" + _dumps(inline["workflow"])
+            exif[0x010F] = "workflow:" + json.dumps(inline["workflow"], separators=(",", ":"), default=str)
         if inline.get("prompt") is not None:
-            exif[0x0110] = "prompt:" + _dumps(inline["prompt"])
+            exif[0x0110] = "prompt:" + json.dumps(inline["prompt"], separators=(",", ":"), default=str)
         image.save(buf, "WEBP", exif=exif.tobytes(), xmp=_xmp(inline), quality=quality)
         return buf.getvalue()
     if fmt == "jpeg":

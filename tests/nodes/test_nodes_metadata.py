@@ -164,3 +164,15 @@ def test_cli_reads_the_pack_fields(graphs: Any, tmp_path: Path, capsys: pytest.C
     assert out["comfyfixer"]["capture_mode"] == "parser+hooks"
     assert out["comfyfixer"]["runtime"]["nodes"]["3"]["inputs"]["model"] == {"type": "ModelPatcher"}
     assert out["width"] == 20 and out["height"] == 12
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpeg", "webp"])
+def test_non_ascii_text_survives_every_container(fmt: str, graphs: Any, tmp_path: Path) -> None:
+    """EXIF's ASCII tags (WebP's Make/Model) would turn "📂" into "?": the JSON there is \\u-escaped."""
+    prompt, workflow = graphs["recorded"]
+    workflow = dict(workflow, extra={"note": "📂 ComfyUI/ ├── models — «猫»"})
+    prompt = {**prompt, "1": {**prompt["1"], "_meta": {"title": "Bild für 猫"}}}
+    (w,) = nodes.save_batch(BATCH[:1], tmp_path, "u", 1, fmt, prompt=prompt, workflow=workflow, runtime=None,
+                            budget=metadata.DEFAULT_INLINE_BUDGET)
+    info = read_image(w.image)
+    assert info.workflow == workflow and info.prompt_graph == prompt
