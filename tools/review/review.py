@@ -504,8 +504,9 @@ def review_workflow(inp: ReviewInput, ctx: ToolContext) -> WorkflowReview:
     and precision, the sampling settings (sampler, scheduler, steps, CFG, denoise, seeds, resolution,
     frames, LoRA strengths) compared with the family's recommended ranges in the knowledge pack (e.g.
     CFG above 1 on a distilled FLUX model, 4 steps without a speed LoRA), the risks (muted or bypassed
-    nodes, unconnected required inputs, fixed or random seeds, outputs never saved, paid API nodes) and,
-    when a ComfyUI is configured, which nodes and models are missing here. Reads only; changes nothing.
+    nodes, unconnected required inputs, fixed or random seeds, outputs never saved, paid API nodes), the
+    VRAM fit (this GPU, or vram_gb) and, when a ComfyUI is configured, which nodes and models are
+    missing here. Reads only; changes nothing.
     """
     path = Path(inp.path).expanduser()
     schemas = ctx.schemas(inp.object_info)
