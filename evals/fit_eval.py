@@ -70,6 +70,12 @@ PUBLISHED: tuple[Published, ...] = (
               "knowledge/model-family-wan.md (ComfyUI Wan 2.2 tutorial)"),
     Published("video_wan2_2_14B_t2v.json", 20.0, "Wan 14B fp8: 16–24 GB for good speed",
               "knowledge/model-family-wan.md; knowledge/vram-and-precision.md (Wan 14B 24 GB fp8)"),
+    Published("text_to_video_wan.json", 8.0, "Wan 2.1 1.3B: runs on about 8 GB at 480p",
+              "knowledge/model-family-wan.md (Wan VRAM and tuning)"),
+    Published("video_wan2.1_fun_camera_v1.1_1.3B.json", 8.19, "Wan 2.1 T2V-1.3B: requires only 8.19 GB VRAM for a "
+              "5-second (81-frame) 480P video; this template is the 1.3B model at 832×480, 81 frames",
+              "ComfyUI blog, Wan 2.1 Video Model Native Support (https://blog.comfy.org/p/wan21-video-model-native-support), "
+              "quoting the Wan 2.1 model card"),
     Published("hunyuan_video_text_to_video.json", 24.0, "HunyuanVideo bf16: 24 GB or more without heavy offloading",
               "knowledge/model-family-hunyuan-ltx.md (HunyuanVideo VRAM); knowledge/vram-and-precision.md"),
     Published("ltxv_text_to_video.json", 12.0, "LTX-Video 2B: generates in seconds on 12–16 GB; 12 GB comfortable",

@@ -22,4 +22,4 @@ def test_every_template_with_a_model_gets_an_explained_estimate(templates_dir: P
         assert (path.name in result["reports"]) == has_models
     rows = published_check(result["reports"])
     assert len(rows) == len(PUBLISHED) and all(r["estimate_gb"] for r in rows)
-    assert sum(r["within"] for r in rows) >= 10, [r for r in rows if not r["within"]]
+    assert sum(r["within"] for r in rows) >= 12, [r for r in rows if not r["within"]]  # HiDream is at -26 %
