@@ -40,7 +40,9 @@ def workflows_for_command(
     console.print(f"{ident.name}: {ident.family_label or ident.family or 'unknown family'} {ident.role} "
                   f"({ident.status}, confidence {ident.confidence:.2f})", markup=False)
     for i, hit in enumerate(result.hits, 1):
-        run = "" if hit.runnable is None else " · runs here" if hit.runnable else f" · missing {len(hit.missing)} model(s)"
+        lacks = [f"{len(hit.missing)} model(s)"] * bool(hit.missing) + [f"{len(hit.missing_nodes)} node(s)"] * bool(
+            hit.missing_nodes)
+        run = "" if hit.runnable is None else " · runs here" if hit.runnable else f" · missing {' and '.join(lacks)}"
         extra = f" · {hit.reactions} reactions" if hit.reactions is not None else ""
         console.print(f"{i:>2}. [{hit.source}] {hit.name} ({hit.match}, {hit.score:.2f}){extra}{run}", markup=False)
         console.print(f"    {hit.why}", markup=False)

@@ -73,6 +73,26 @@ def test_own_workflows_first_and_runnable_here(tmp_path: Path) -> None:
                                      workflow_folders=[mine])
     assert [(h.name, h.runnable, h.missing) for h in result.hits] == [
         ("ok.json", True, []), ("missing.json", False, ["absent_vae.safetensors"])]
+    assert "node packs not" in result.searched[-1]  # without this ComfyUI's schemas, nodes are not judged
+
+
+def test_node_classes_are_checked_against_this_comfyuis_schemas(tmp_path: Path, shared_data: Path) -> None:
+    comfy = tmp_path / "ComfyUI"
+    (comfy / "models" / "checkpoints").mkdir(parents=True)
+    (comfy / "models" / "checkpoints" / "m.safetensors").write_bytes(b"x")
+    mine = tmp_path / "wf"
+    mine.mkdir()
+    nodes = [{"id": 1, "type": "CheckpointLoaderSimple", "widgets_values": ["m.safetensors"]},
+             {"id": 2, "type": "Note", "widgets_values": ["a note"]}]
+    (mine / "core.json").write_text(json.dumps({"nodes": nodes}), encoding="utf-8")
+    (mine / "custom.json").write_text(json.dumps({"nodes": [*nodes, {"id": 3, "type": "VHS_VideoCombine"}]}),
+                                      encoding="utf-8")
+    with _ctx(tmp_path, offline=True, comfyui_dir=comfy,
+              object_info_file=shared_data / "comfyui" / "object_info.json") as ctx:
+        hits = workflows_for_model(WorkflowsForInput(model="m.safetensors", sources=["local"]), ctx,
+                                   workflow_folders=[mine]).hits
+    assert [(h.name, h.runnable, h.missing_nodes) for h in hits] == [
+        ("core.json", True, []), ("custom.json", False, ["VHS_VideoCombine"])]
 
 
 def test_templates_rank_their_primary_model_in_the_first_five(tmp_path: Path, templates_dir: Path) -> None:

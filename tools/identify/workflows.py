@@ -36,6 +36,7 @@ from comfyfixer.tools.inventory.cache import InventoryCache
 from comfyfixer.tools.inventory.models import ModelInventory
 from comfyfixer.tools.paths import atomic_write, safe_stem
 from comfyfixer.tools.toolset import capability
+from comfyfixer.tools.workflow.graph import FRONTEND_ONLY_PACK_CLASSES, VIRTUAL_CLASSES
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +84,13 @@ class WorkflowHit(BaseModel):
     score: float = Field(description="0..1 ranking score.")
     why: str = Field(description="One line of evidence.")
     models: list[str] = Field(default_factory=list, description="The model files the workflow loads.")
-    runnable: bool | None = Field(default=None, description="Every model it loads is installed here; None when no "
-                                                            "ComfyUI is configured (or not checkable).")
+    runnable: bool | None = Field(default=None, description="Every model it loads is installed here (and, when the "
+                                                            "node schemas of this ComfyUI are known, every node "
+                                                            "class); None when no ComfyUI is configured.")
     missing: list[str] = Field(default_factory=list, description="Model files it loads that this ComfyUI lacks.")
+    missing_nodes: list[str] = Field(default_factory=list, description="Node classes this ComfyUI does not have "
+                                                                       "(checked only with its URL or object_info).")
+    classes: list[str] = Field(default_factory=list, description="Node classes the workflow runs.")
     reactions: int | None = Field(default=None, description="Civitai reactions (likes, hearts, …) of the image.")
     saved: str | None = Field(default=None, description="Where the graph was saved (--save only).")
 
@@ -108,6 +113,7 @@ class WorkflowModels:
     name: str
     location: str
     models: list[tuple[str, str | None]] = field(default_factory=list)
+    classes: set[str] = field(default_factory=set)  # node classes it runs (frontend-only and subgraph ids left out)
 
     @property
     def names(self) -> set[str]:
@@ -155,11 +161,13 @@ def workflow_models(doc: Any, name: str, location: str) -> WorkflowModels:
 
     if isinstance(doc, dict) and "nodes" not in doc and all(isinstance(v, dict) for v in doc.values()):
         for node in doc.values():  # API format
+            out.classes.add(str(node.get("class_type")))
             folder = LOADER_FOLDER.get(str(node.get("class_type")))
             for v in (node.get("inputs") or {}).values():
                 if isinstance(v, str) and v.lower().endswith(MODEL_EXTENSIONS):
                     add(v, folder)
         return out
+    subgraph_ids = {str(g.get("id")) for g in _graphs(doc) if g is not doc}
     for graph in _graphs(doc):
         for m in graph.get("models") or []:
             if isinstance(m, dict) and isinstance(m.get("name"), str):
@@ -171,7 +179,10 @@ def workflow_models(doc: Any, name: str, location: str) -> WorkflowModels:
             for m in (props.get("models") if isinstance(props, dict) else None) or []:
                 if isinstance(m, dict) and isinstance(m.get("name"), str):
                     add(m["name"], m.get("directory"))
-            folder = LOADER_FOLDER.get(str(node.get("type")))
+            kind = str(node.get("type"))
+            if kind not in subgraph_ids and kind not in VIRTUAL_CLASSES and kind not in FRONTEND_ONLY_PACK_CLASSES:
+                out.classes.add(kind)
+            folder = LOADER_FOLDER.get(kind)
             values = node.get("widgets_values")
             for v in values if isinstance(values, list) else []:
                 if isinstance(v, str) and v.lower().endswith(MODEL_EXTENSIONS):
@@ -252,7 +263,7 @@ def rank_workflows(workflows: Iterable[WorkflowModels], name: str, family: str |
         else:
             continue
         hits.append(WorkflowHit(source=source, name=wm.name, location=wm.location, match=match,  # type: ignore[arg-type]
-                                score=round(score, 3), why=why, models=models))
+                                score=round(score, 3), why=why, models=models, classes=sorted(wm.classes)))
     # Simpler workflows first among equals: fewer models to fetch, easier to adapt.
     hits.sort(key=lambda h: (-h.score, len(h.models), h.name))
     return hits
@@ -295,7 +306,7 @@ def _civitai_hits(ctx: ToolContext, version_id: int, save_to: Path | None) -> tu
         wm = workflow_models(doc, f"civitai image {img.id}", img.url or "")
         hit = WorkflowHit(source="Civitai image", name=f"image {img.id}", location=f"https://civitai.com/images/{img.id}",
                           match="model version", score=SCORE_CIVITAI, reactions=_reactions(img.stats),
-                          models=[m for m, _ in wm.models],
+                          models=[m for m, _ in wm.models], classes=sorted(wm.classes),
                           why=f"made with Civitai version {version_id}; carries a ComfyUI "
                               f"{'workflow' if ui else 'prompt (API graph)'}")
         if save_to is not None:
@@ -424,11 +435,18 @@ def workflows_for_model(inp: WorkflowsForInput, ctx: ToolContext, *, workflow_fo
     hits.sort(key=lambda h: (-h.score, -(h.reactions or 0), len(h.models), h.name))
     hits = hits[: inp.limit]
     installed = _installed(ctx)
+    # Node classes are checked only against this ComfyUI's own schemas (its URL or a saved object_info);
+    # the bundled core snapshot would call every custom node missing.
+    schemas = ctx.schemas() if installed is not None and (ctx.comfyui_url or ctx.object_info_file) else None
     if installed is not None:
+        if schemas is None:
+            searched.append("runnable here: model files checked; node packs not (give the ComfyUI URL, or run "
+                            "`comfyfixer check` on a hit)")
         for hit in hits:
             if hit.match == "catalog entry":
                 continue
             hit.missing = [m for m in hit.models if m.lower() not in installed]
-            hit.runnable = not hit.missing
+            hit.missing_nodes = [c for c in hit.classes if c not in schemas] if schemas is not None else []
+            hit.runnable = not hit.missing and not hit.missing_nodes
     return WorkflowsForResult(model=inp.model, identity=ident, hits=hits, searched=searched,
                               status="FOUND" if hits else "NOT_FOUND")
