@@ -126,3 +126,8 @@ def test_hostile_headers_are_refused_with_a_hint(model_dir: Path) -> None:
     # identify itself falls back to the name and says why
     ident = identify_file(outside)
     assert ident.source.startswith("file name") and "outside the file" in ident.evidence[0]
+    loras = model_dir / "models" / "loras"
+    loras.mkdir(parents=True)
+    placed = loras / "sdxl_style.safetensors"
+    placed.write_bytes(outside.read_bytes())
+    assert (identify_file(placed).role, identify_file(placed).family) == ("lora", "sdxl")  # its folder and name

@@ -79,7 +79,10 @@ def identify_file(path: Path) -> ModelIdentity:
     try:
         header = read_header(path)
     except (InputError, OSError) as exc:
-        ident = identify_name(path.name, source="file name (header not readable)")
+        # The folder it sits in is the next best hint (models/loras/x.safetensors is filed as a LoRA).
+        folder = next((p.name for p in path.parents if p.name in R.FOLDER_ROLE), None)
+        ident = identify_name(path.name, source="file name (header not readable)", folder=folder,
+                              folder_source="the folder it is in")
         ident.evidence.insert(0, f"header not read: {exc}")
         return finish(ident)
     ident = identify_header(header, path.name)
