@@ -168,10 +168,20 @@ class Written:
 
 def split_for_budget(doc: dict[str, Any], budget: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """(inline document, sidecar document or None): the heavy parts leave when the whole is over ``budget``."""
-    if len(_dumps(doc).encode("utf-8")) <= budget:
+    def size(d: dict[str, Any]) -> int:
+        return len(_dumps(d).encode("utf-8"))
+
+    if size(doc) <= budget:
         return doc, None
     inline = {k: v for k, v in doc.items() if k not in HEAVY_PARTS}
     side = {"schema": SCHEMA, **{k: doc[k] for k in HEAVY_PARTS if doc.get(k) is not None}}
+    # A prompt of many KB appears three times (parameters, parser, effective): those follow if needed.
+    for more in (("parser", "effective"), ("parameters",)):
+        if size(inline) <= budget:
+            break
+        for key in more:
+            if key in inline:
+                side[key] = inline.pop(key)
     return inline, side
 
 
@@ -190,13 +200,18 @@ def _user_comment(text: str) -> bytes:
     return b"UNICODE\x00" + text.encode("utf-16-be")
 
 
-def encode(image: Image.Image, fmt: str, inline: dict[str, Any], *, quality: int = 95) -> bytes:
-    """The image file's bytes in ``fmt`` (png, jpeg, webp) with ``inline`` embedded."""
+def encode(image: Image.Image, fmt: str, inline: dict[str, Any], *, parameters: str | None = None,
+           quality: int = 95) -> bytes:
+    """The image file's bytes in ``fmt`` (png, jpeg, webp) with ``inline`` embedded; ``parameters`` (default:
+    the inline one) is the A1111 text for the ``parameters`` chunk / EXIF UserComment, whole even when the
+    document's copy went to the sidecar (cut to one EXIF segment in JPEG)."""
     from PIL import Image as PILImage
     from PIL.PngImagePlugin import PngInfo
 
     buf = io.BytesIO()
-    params = str(inline.get("parameters") or "")
+    params = parameters if parameters is not None else str(inline.get("parameters") or "")
+    if fmt == "jpeg" and len(params) * 2 > JPEG_SEGMENT_LIMIT - 1024:
+        params = params[: (JPEG_SEGMENT_LIMIT - 1024) // 2]  # UTF-16 in one APP1 segment
     if fmt == "png":
         info = PngInfo()
         info.add_itxt("parameters", params, zip=True)
@@ -244,5 +259,6 @@ def write_image(image: Image.Image, path: Path, doc: dict[str, Any], *, budget: 
         inline = {**inline, "sidecar": {"file": sidecar.name, "bytes": len(data),
                                         "sha256": hashlib.sha256(data).hexdigest(), "parts": sorted(k for k in side if k != "schema")}}
         log.info("metadata over %d bytes: %s moved to %s", budget, ", ".join(inline["sidecar"]["parts"]), sidecar.name)
-    atomic_write(path, encode(image, fmt, inline, quality=quality), exclusive=True)
+    atomic_write(path, encode(image, fmt, inline, parameters=str(doc.get("parameters") or ""), quality=quality),
+                 exclusive=True)
     return Written(image=path, sidecar=sidecar, inline_bytes=len(_dumps(inline).encode("utf-8")))

@@ -176,3 +176,19 @@ def test_non_ascii_text_survives_every_container(fmt: str, graphs: Any, tmp_path
                             budget=metadata.DEFAULT_INLINE_BUDGET)
     info = read_image(w.image)
     assert info.workflow == workflow and info.prompt_graph == prompt
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpeg", "webp"])
+def test_a_huge_prompt_moves_out_too(fmt: str, graphs: Any, tmp_path: Path) -> None:
+    """A 40,000-character prompt would appear three times inline (and JPEG's XMP holds 64 KB): the parser
+    view and the parameters copy follow the graphs into the sidecar; the A1111 text stays in the file."""
+    prompt, workflow = graphs["template_2_pass_pose_worship.json"]
+    text_node = next(nid for nid, n in prompt.items() if n["class_type"] == "CLIPTextEncode")
+    big = {**prompt, text_node: {**prompt[text_node], "inputs": {**prompt[text_node]["inputs"], "text": "sky, " * 8000}}}
+    (w,) = nodes.save_batch(BATCH[:1], tmp_path, "huge", 1, fmt, prompt=big, workflow=workflow, runtime=None,
+                            budget=metadata.DEFAULT_INLINE_BUDGET)
+    assert w.inline_bytes <= metadata.DEFAULT_INLINE_BUDGET and w.sidecar is not None
+    info = read_image(w.image)
+    doc = info.extra["comfyfixer"]
+    assert info.prompt_graph == big and doc["parser"] == metadata.parser_view(big, workflow)
+    assert doc["parameters"].startswith("sky, sky") and (info.prompt or "").strip() == doc["parser"]["prompt"].strip()
