@@ -194,8 +194,9 @@ def score(case: AgentCase, answer: Any, seconds: float, requests: list[dict[str,
 
 # --- running --------------------------------------------------------------------------
 def run_case(case: AgentCase, *, base_url: str | None, model: str, native_tools: bool, online: bool,
-             home: Path) -> CaseScore:
-    """Run one case against ``base_url`` (or its script on the loopback server when None)."""
+             home: Path, settings: dict[str, Any] | None = None) -> CaseScore:
+    """Run one case against ``base_url`` (or its script on the loopback server when None); ``settings``
+    are extra setting values (the case's own win)."""
     from comfyfixer.agent.config import load_settings
     from comfyfixer.agent.orchestrator import Orchestrator
     from comfyfixer.evals.fakes.chat_server import ScriptedChatServer
@@ -206,7 +207,7 @@ def run_case(case: AgentCase, *, base_url: str | None, model: str, native_tools:
         overrides: dict[str, Any] = {
             "llm_base_url": url, "llm_model": model, "llm_native_tools": native_tools,
             "cache_dir": home / "cache", "state_dir": home / "state", "offline": not online,
-            **{k: v for k, v in case.settings.items()},
+            **(settings or {}), **{k: v for k, v in case.settings.items()},
         }
         if server is not None:
             overrides["llm_api_key"] = "scripted"  # a configured real key never goes to the fake
@@ -227,14 +228,16 @@ def run_eval(
     online: bool = False,
     only: Sequence[str] = (),
     cases_dir: Path = CASES_DIR,
+    settings: dict[str, Any] | None = None,
 ) -> Scorecard:
-    """Run every case and return the scorecard. Cache and state go to a temporary folder."""
+    """Run every case and return the scorecard. Cache and state go to a temporary folder; ``settings``
+    are extra setting values for every case (e.g. a longer timeout for a CPU-bound model)."""
     cases = load_cases(cases_dir, only)
     skipped = {c.id: "missing input files: " + ", ".join(missing_files(c)) for c in cases if missing_files(c)}
     with tempfile.TemporaryDirectory(prefix="comfyfixer-eval-") as tmp:
         scores = [
             run_case(c, base_url=base_url, model=model, native_tools=native_tools, online=online,
-                     home=Path(tmp) / c.id)
+                     home=Path(tmp) / c.id, settings=settings)
             for c in cases if c.id not in skipped
         ]
     return Scorecard(endpoint=base_url or "scripted", model=model, native_tools=native_tools, cases=scores,

@@ -34,7 +34,6 @@ import struct
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -179,13 +178,17 @@ def start_server(python: Path, gguf: Path, *, native: bool, n_ctx: int, threads:
         cmd += ["--chat_format", "chatml-function-calling"]
     proc = subprocess.Popen(cmd, stdout=log_file.open("wb"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/v1"
-    for _ in range(240):
-        if proc.poll() is not None:
-            raise SystemExit(f"llama_cpp.server exited ({proc.returncode}); see {log_file}")
-        try:
-            with urllib.request.urlopen(base + "/models", timeout=2):
-                return proc, base
-        except OSError:
+    from comfyfixer.tools.http import build_client
+
+    with build_client(base_url=base, timeout=2.0) as client:
+        for _ in range(240):
+            if proc.poll() is not None:
+                raise SystemExit(f"llama_cpp.server exited ({proc.returncode}); see {log_file}")
+            try:
+                if client.get(base + "/models").status_code == 200:
+                    return proc, base
+            except Exception:  # not listening yet
+                pass
             time.sleep(0.5)
     proc.terminate()
     raise SystemExit(f"llama_cpp.server did not start in 120 s; see {log_file}")
@@ -199,7 +202,10 @@ def run_mode(python: Path, gguf: Path, spec: ModelSpec, *, native: bool, args: a
     proc, base = start_server(python, gguf, native=native, n_ctx=args.n_ctx, threads=args.threads,
                               log_file=args.work / f"server-{spec.key}-{mode}.log")
     try:
-        card = run_eval(base_url=base, model=spec.gguf_name, native_tools=native, only=args.case)
+        # A CPU answers slowly: a round may take minutes (the default 120 s timeout would fail it), and a
+        # runaway generation of thousands of tokens would dominate the timing.
+        card = run_eval(base_url=base, model=spec.gguf_name, native_tools=native, only=args.case,
+                        settings={"llm_timeout": 900.0, "llm_max_tokens": args.max_tokens})
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -219,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-ctx", type=int, default=16384, help="Server context (8192 overflows by round 4 without trimming).")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     p.add_argument("--case", action="append", default=[], help="Only this eval case (repeatable).")
+    p.add_argument("--max-tokens", type=int, default=768, help="Reply cap per round (llm_max_tokens).")
     p.add_argument("--setup-only", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")

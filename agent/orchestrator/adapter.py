@@ -122,7 +122,8 @@ def compact(obj: Any, max_chars: int = MAX_RESULT_CHARS) -> Any:
     text = json.dumps(obj, ensure_ascii=False, default=str)
     if len(text) <= max_chars:
         return obj
-    work = json.loads(text)  # a JSON-only deep copy we may edit
+    # A JSON-only deep copy we may edit; empty fields (null, "", [], {}) go first: they tell little.
+    work = _drop_empty(json.loads(text))
     # Each pass shrinks the largest part; the cap bounds the work on pathological data.
     for _ in range(500):
         found: list[tuple[int, int, Any, Any, Any]] = []
@@ -131,7 +132,11 @@ def compact(obj: Any, max_chars: int = MAX_RESULT_CHARS) -> Any:
             return work
         if not found:
             break
-        _, _, parent, key, node = max(found, key=lambda f: (f[0], f[1]))
+        # Cutting a long string or list keeps its start visible, so it is preferred to hiding a whole
+        # object or a short list (a workflow's three model files) when it is at least half as large.
+        largest = max(found, key=lambda f: (f[0], f[1]))
+        gentle = [f for f in found if _gentle(f[4]) and f[0] * 2 >= largest[0]]
+        _, _, parent, key, node = max(gentle, key=lambda f: (f[0], f[1])) if gentle else largest
         parent[key] = _reduced(node)
     return {"truncated": True, "excerpt": json.dumps(work, ensure_ascii=False)[: max_chars - 100]}
 
@@ -153,11 +158,36 @@ def _measure(node: Any, parent: Any, key: Any, depth: int, found: list[Any], max
     return size
 
 
+def _drop_empty(node: Any) -> Any:
+    """``node`` without dict entries whose value is null or an empty string, list or object."""
+    if isinstance(node, dict):
+        return {k: _drop_empty(v) for k, v in node.items() if v not in (None, "", [], {})}
+    if isinstance(node, list):
+        return [_drop_empty(v) for v in node]
+    return node
+
+
+def _hidden_count(marker: Any) -> int:
+    """How many items an earlier ``... N more items not shown`` marker stands for (0 for anything else)."""
+    m = re.match(r"\.\.\. (\d+) more items not shown$", marker) if isinstance(marker, str) else None
+    return int(m.group(1)) if m else 0
+
+
+def _gentle(node: Any) -> bool:
+    """True when reducing ``node`` keeps its first part (a long string or a list of more than 3 items)."""
+    return (isinstance(node, str) and len(node) > 160) or (isinstance(node, list) and len(node) > 3)
+
+
 def _reduced(node: Any) -> Any:
     if isinstance(node, str):
         return node[:120] + f"... ({len(node) - 120} more characters)"
     if isinstance(node, list) and len(node) > 3:
-        return [*node[:3], f"... {len(node) - 3} more items not shown"]
+        # Halve rather than cut to three: a result's fifth model file matters as much as its first.
+        keep = max(3, (len(node) - 1) // 2) if not (isinstance(node[-1], str) and node[-1].startswith("... ")) \
+            else max(3, (len(node) - 2) // 2)
+        hidden = len(node) - keep - (1 if isinstance(node[-1], str) and node[-1].startswith("... ") else 0)
+        earlier = _hidden_count(node[-1])
+        return [*node[:keep], f"... {hidden + earlier} more items not shown"]
     if isinstance(node, dict):
         return f"{{... object with {len(node)} keys not shown}}"
     return f"[... {len(node)} items not shown]"
@@ -179,6 +209,18 @@ def fence_untrusted(texts: list[str]) -> str:
     return f"{UNTRUSTED_NOTES_HEADER}\n```untrusted-workflow-notes\n{body}\n```"
 
 
+def _bounded(texts: list[str], budget: int) -> list[str]:
+    """``texts`` cut so that together they take at most about ``budget`` characters."""
+    out: list[str] = []
+    for text in texts:
+        if budget <= 0:
+            out.append(f"({len(texts) - len(out)} more notes not shown)")
+            break
+        out.append(text if len(text) <= budget else text[:budget] + f" ... ({len(text) - budget} more characters)")
+        budget -= len(text)
+    return out
+
+
 def outcome_for_model(outcome: ToolOutcome, max_chars: int = MAX_RESULT_CHARS) -> str:
     """The text the model reads for one tool call: compact JSON, at most about ``max_chars``.
 
@@ -190,8 +232,8 @@ def outcome_for_model(outcome: ToolOutcome, max_chars: int = MAX_RESULT_CHARS) -
     if outcome.ok:
         data = outcome.result
         if isinstance(data, dict) and isinstance(data.get("notes"), list) and data["notes"]:
-            notes = [str(n) for n in data["notes"]]
-            data = {**data, "notes": f"{len(notes)} note(s): see the untrusted block below"}
+            notes = _bounded([str(n) for n in data["notes"]], max(400, max_chars // 3))
+            data = {**data, "notes": f"{len(data['notes'])} note(s): see the untrusted block below"}
         payload: dict[str, Any] = {"ok": True, "status": outcome.status, "data": compact(data, max_chars)}
     else:
         assert outcome.error is not None

@@ -210,7 +210,7 @@ class Orchestrator:
                 status, reason = "UNCERTAIN", "the model's final reply had no answer text; this summarises the tool results"
             if on_text is not None:
                 on_text(text + "\n")
-        if planted_instructions(state.trace) and not re.search(r"instruction|addressed to", text, re.I):
+        if planted_instructions(state.trace) and not re.search(r"addressed to", text, re.I):
             text += "\n\n" + PLANTED_NOTICE
             if on_text is not None:
                 on_text(PLANTED_NOTICE + "\n")
@@ -360,9 +360,11 @@ class Orchestrator:
 
 def result_budget(context_length: int, max_tokens: int) -> int:
     """Characters one tool result may take: a share of what the context leaves after the reply's room
-    and about 1,500 tokens of system prompt and schemas (3 characters a token; about three results)."""
+    and about 1,500 tokens of system prompt and schemas. JSON takes about 3 characters a token and a
+    turn holds several results, so each gets about half the free tokens in characters (a 16k context
+    keeps the full ``MAX_RESULT_CHARS``; an 8k one about 2,300 characters)."""
     free_tokens = context_length - min(max_tokens, context_length // 2) - 1500
-    return max(1500, min(MAX_RESULT_CHARS, free_tokens))
+    return max(1500, min(MAX_RESULT_CHARS, free_tokens // 2))
 
 
 def run_first_steps(agent: Any, calls: Sequence[FirstCall], state: RunState) -> list[dict[str, Any]]:

@@ -189,7 +189,8 @@ def test_the_context_length_comes_from_the_server(tmp_path: Path) -> None:
     assert _find_context({"model_info": {"qwen2.context_length": 32768}}, "m") == 32768  # Ollama /api/show
     assert _find_context({"data": [{"id": "m", "max_model_len": 16384}]}, "m") == 16384  # vLLM /v1/models
     assert _find_context({"data": [{"id": "m", "loaded_context_length": 8192}]}, "m") == 8192  # LM Studio
-    assert result_budget(4096, 2048) == 1500 and result_budget(32768, 2048) == 6000
+    assert result_budget(4096, 2048) == 1500 and result_budget(8192, 2048) == 2322
+    assert result_budget(16384, 2048) == result_budget(32768, 2048) == 6000
 
 
 def test_prompt_and_schemas_fit_the_budget_for_the_three_uses(tmp_path: Path) -> None:
