@@ -216,3 +216,17 @@ def test_estimated_usage_counts_tool_results_as_input(agent_run) -> None:
     assert result_chars > 1000
     assert answer.usage.completion_tokens < 80, "the tool result is not the model's output"
     assert answer.usage.prompt_tokens > result_chars // 8
+
+
+def test_compaction_cuts_long_parts_before_hiding_short_lists() -> None:
+    from comfyfixer.agent.orchestrator.adapter import compact
+
+    result = {"models": [{"filename": f"model_{i}.safetensors", "folder": "checkpoints", "url": "u" * 150}
+                         for i in range(3)],
+              "node_types": [{"class_type": f"Node{i}", "count": 1, "size": None, "tags": []} for i in range(60)],
+              "prompt": "p" * 3000}
+    small = compact(result, 1500)
+    text = json.dumps(small)
+    assert len(text) <= 1500
+    assert [m["filename"] for m in small["models"]] == [f"model_{i}.safetensors" for i in range(3)]
+    assert small["node_types"][-1].endswith("more items not shown") and "size" not in small["node_types"][0]
