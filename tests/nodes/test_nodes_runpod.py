@@ -138,3 +138,20 @@ def test_misconfiguration_says_what_to_set(settings: PackSettings, error: type[E
     assert what in str(err.value) and KEY not in str(err.value)
     assert KEY not in repr(settings) and "runpod_api_key=set)" in repr(PackSettings(runpod_api_key=KEY))
     del node
+
+
+def test_through_the_loopback_runpod_fake(cat: Path) -> None:
+    """Real HTTP on loopback (the fake the ComfyUI integration script uses): the settings' base URL, the
+    key bound to that origin, the worker-comfyui body, an image sized by the graph's ImageScale."""
+    from comfyfixer.evals.fakes.runpod_server import RunPodServer
+
+    with RunPodServer(api_key=KEY, endpoint="ep") as rp:
+        settings = PackSettings(runpod_endpoint_id="ep", runpod_api_key=KEY, runpod_base_url=rp.base_url)
+        said: list[str] = []
+        client = RunPodClient("ep", KEY, base_url=rp.base_url, sleep=lambda s: None)
+        batch = runpod_remote.run_remote(PROMPT, "3", settings=settings, client=client, notify=said.append,
+                                         find_image=lambda name: cat, to_tensor=lambda a: a)
+        (job,) = rp.jobs.values()
+    assert batch.shape == (1, 8, 8, 3) and np.allclose(batch[0, 0, 0], [0.0, 128 / 255, 1.0])
+    assert job["input"]["images"][0]["name"] == "cat.png"
+    assert said[-1].endswith("returned 1 image(s)")
