@@ -4,8 +4,8 @@ Not part of the fast suite (it needs torch and a ComfyUI install)::
 
     python -m comfyfixer.evals.comfyui_integration [--scratch DIR] [--runs N] [--json]
 
-Steps: copy ComfyUI to a scratch folder, make a venv there and install ComfyUI's requirements with a
-CPU torch (the wheel in ``/opt/wheels`` when present, else PyPI's) plus this project (editable), link
+Steps: copy ComfyUI to a scratch folder, make a venv there and install ComfyUI's requirements (torch and
+torchvision from PyPI: several GB, runs on the CPU) plus this project (editable), link
 ``comfyfixer_nodes`` into ``custom_nodes``, start ``main.py --cpu`` on a free loopback port with a
 loopback RunPod fake configured, then check:
 
@@ -41,8 +41,9 @@ log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[1]
 COMFY_SRC = Path("/work/shared/comfyui-src")
-WHEELS = Path("/opt/wheels")
-SKIP_REQS = {"torch", "torchvision", "torchaudio"}  # torch from the local CPU wheel; the other two are optional
+# torch and torchvision are installed first, together; torchaudio (audio nodes only) is left out to keep the
+# download smaller (ComfyUI logs its audio nodes as unavailable).
+SKIP_REQS = {"torch", "torchvision", "torchaudio"}
 
 
 def _run(cmd: list[str], **kw: Any) -> None:
@@ -64,8 +65,10 @@ def setup(scratch: Path) -> tuple[Path, Path]:
     reqs = [line.strip() for line in (comfy / "requirements.txt").read_text().splitlines()
             if line.strip() and not line.startswith("#")]
     keep = [r for r in reqs if r.split("=")[0].split(">")[0].split("<")[0].split("~")[0].strip() not in SKIP_REQS]
-    wheel = sorted(WHEELS.glob("torch-*+cpu-*.whl")) if WHEELS.is_dir() else []
-    _run([str(python), "-m", "pip", "install", "-q", str(wheel[-1]) if wheel else "torch"])
+    # torch and torchvision from PyPI, together: PyPI's torchvision is built against PyPI's (CUDA-capable,
+    # CPU-working, several GB) torch; next to the local +cpu torch wheel its C++ ops fail to load
+    # ("operator torchvision::nms does not exist"), and ComfyUI imports torchvision at start-up.
+    _run([str(python), "-m", "pip", "install", "-q", "--upgrade", "torch", "torchvision"])
     _run([str(python), "-m", "pip", "install", "-q", *keep, "requests"])
     _run([str(python), "-m", "pip", "install", "-q", "-e", str(REPO)])
     (scratch / ".setup-done").write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
