@@ -89,8 +89,9 @@ def apply_own_fields(source: Path | bytes, info: GenerationInfo) -> bool:
     """Read the pack's document from ``info.raw`` (and its sidecar next to ``source``) into ``info``.
 
     Returns False when the image carries no document of ours. The reader calls this after the other
-    parsers: our document wins for ``extra["comfyfixer"]`` and the graphs, and fills only the fields
-    left empty (the A1111 line and the embedded graphs already gave the same values).
+    parsers: our document wins for ``extra["comfyfixer"]``, fills the graphs when the file does not carry
+    them, and sets the usual fields (prompt, seed, sampler…) from its ``effective`` view, which is exact
+    where the A1111 line is not (that format trims a prompt's whitespace).
     """
     doc = _document(info.raw)
     if doc is None:
@@ -102,8 +103,9 @@ def apply_own_fields(source: Path | bytes, info: GenerationInfo) -> bool:
     if info.workflow is None and isinstance(doc.get("workflow"), dict):
         info.workflow = doc["workflow"]
     effective = doc.get("effective") or doc.get("parser") or {}
+    # Our document is exact where the A1111 line is lossy (it trims prompt whitespace): it wins.
     for field in _FILLED:
-        if getattr(info, field) is None and isinstance(effective, dict) and effective.get(field) is not None:
+        if isinstance(effective, dict) and effective.get(field) is not None:
             try:
                 setattr(info, field, effective[field])
             except (TypeError, ValueError):
