@@ -14,13 +14,13 @@ has no recipe for (families newer than 0.3.64, non-diffusion primaries such as S
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
+from comfyfixer.evals.scorecard import template_eval_main
 from comfyfixer.evals.workflows_for_eval import template_primaries
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.identify.build import RECIPES, BuildInput, Task, build_workflow
@@ -77,23 +77,13 @@ def run(folders: list[Path], object_info: Path) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from comfyfixer.tools.catalogs.model_index import find_template_dirs
+    def extra(ap: argparse.ArgumentParser) -> None:
+        ap.add_argument("--object-info", type=Path, default=OBJECT_INFO, help="object_info JSON to validate against")
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    ap.add_argument("--json", action="store_true", help="print the whole scorecard as JSON")
-    ap.add_argument("--object-info", type=Path, default=OBJECT_INFO, help="object_info JSON to validate against")
-    args = ap.parse_args(argv)
-    folders = find_template_dirs()
-    if not folders or not args.object_info.is_file():
-        sys.stderr.write("needs a template package and ../shared/data/comfyui/object_info.json\n")
+    if not OBJECT_INFO.is_file() and "--object-info" not in (argv or sys.argv):
+        sys.stderr.write("needs ../shared/data/comfyui/object_info.json (or --object-info FILE)\n")
         return 2
-    card = run(folders, args.object_info)
-    if args.json:
-        sys.stdout.write(json.dumps(card, indent=2) + "\n")
-        return 0
-    for key, value in card.items():
-        sys.stdout.write(f"{key}: {value}\n")
-    return 0
+    return template_eval_main(argv, __doc__, lambda folders, args: run(folders, args.object_info), extra_args=extra)
 
 
 if __name__ == "__main__":

@@ -12,15 +12,14 @@ the template's folder (only folders that map to a role), and how many names get 
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-from comfyfixer.tools.catalogs.model_index import find_template_dirs, iter_properties_models
+from comfyfixer.evals.scorecard import template_eval_main
+from comfyfixer.tools.catalogs.model_index import iter_properties_models
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.identify.capability import identify_model
 from comfyfixer.tools.identify.detect import family_from_name, role_from_name
@@ -80,24 +79,7 @@ def run(folders: list[Path]) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    ap.add_argument("--json", action="store_true", help="print the whole scorecard as JSON")
-    ap.add_argument("--show", type=int, default=15, help="wrong roles to list")
-    args = ap.parse_args(argv)
-    folders = find_template_dirs()
-    if not folders:
-        sys.stderr.write("no template package installed (pip install comfyui-workflow-templates-json)\n")
-        return 2
-    card = run(folders)
-    if args.json:
-        sys.stdout.write(json.dumps(card, indent=2) + "\n")
-        return 0
-    wrong = card.pop("wrong")
-    for key, value in card.items():
-        sys.stdout.write(f"{key}: {value}\n")
-    for line in list(wrong)[: args.show]:  # type: ignore[call-overload]
-        sys.stdout.write(f"wrong: {line}\n")
-    return 0
+    return template_eval_main(argv, __doc__, run, cases="wrong", show=15)
 
 
 if __name__ == "__main__":

@@ -16,15 +16,13 @@ of them in the first five): the scorecard reports those separately.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
+from comfyfixer.evals.scorecard import template_eval_main
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.identify.workflows import PRIMARY_ORDER, WorkflowsForInput, workflows_for_model
 from comfyfixer.tools.workflow.inspect import inspect_source
@@ -80,26 +78,7 @@ def run(folders: list[Path]) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from comfyfixer.tools.catalogs.model_index import find_template_dirs
-
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    ap.add_argument("--json", action="store_true", help="print the whole scorecard as JSON")
-    ap.add_argument("--show", type=int, default=10, help="misses to list")
-    args = ap.parse_args(argv)
-    folders = find_template_dirs()
-    if not folders:
-        sys.stderr.write("no template package installed (pip install comfyui-workflow-templates-json)\n")
-        return 2
-    card = run(folders)
-    if args.json:
-        sys.stdout.write(json.dumps(card, indent=2) + "\n")
-        return 0
-    misses = card.pop("misses")
-    for key, value in card.items():
-        sys.stdout.write(f"{key}: {value}\n")
-    for miss in list(misses)[: args.show]:  # type: ignore[call-overload]
-        sys.stdout.write(f"miss: {json.dumps(miss)}\n")
-    return 0
+    return template_eval_main(argv, __doc__, run, cases="misses", show=10)
 
 
 if __name__ == "__main__":
