@@ -5,42 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import select
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from terminal import run_in_terminal
 
 from comfyfixer.agent.cli import run
 
 DEMO = Path(__file__).resolve().parents[2] / "demo"
-
-
-def _in_a_terminal(argv: list[str], env: dict[str, str], timeout: float = 60.0) -> tuple[int, str]:
-    """Run the CLI with stdin and stdout on a pseudo-terminal; returns (exit code, what it printed)."""
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-c", "from comfyfixer.agent.cli import main; main()", *argv],
-                            stdin=follower, stdout=follower, stderr=follower, env=env, close_fds=True)
-    os.close(follower)
-    out = b""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([leader], [], [], 0.5)
-        if ready:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            out += chunk
-        elif proc.poll() is not None:
-            break
-    os.close(leader)
-    return proc.wait(timeout=10), out.decode("utf-8", "replace")
 
 
 @pytest.mark.skipif(not DEMO.is_dir(), reason="demo workspace not present")
@@ -50,12 +22,12 @@ def test_apply_yes_at_a_terminal_is_journaled_as_an_approval(tmp_path: Path, cap
     plan_file = json.loads(capsys.readouterr().out)["plan_file"]
     env = {**os.environ, "COMFYFIXER_OFFLINE": "1", "TERM": "dumb"}
 
-    code, out = _in_a_terminal(["apply", plan_file, "--yes", "--no-recheck", "--dry-run"], env)
+    code, out = run_in_terminal(["apply", plan_file, "--yes", "--no-recheck", "--dry-run"], env)
     assert code == 0, out  # a dry run needs no approval and records none
     journal = Path(os.environ["COMFYFIXER_HOME"]) / "state" / "journal.jsonl"
     assert not journal.exists() or '"approve"' not in journal.read_text(encoding="utf-8")
 
-    code, out = _in_a_terminal(["apply", plan_file, "--yes", "--no-recheck"], env)
+    code, out = run_in_terminal(["apply", plan_file, "--yes", "--no-recheck"], env)
     assert code == 0, out
     entries = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()]
     kinds = [e.get("kind") or e.get("action") for e in entries]

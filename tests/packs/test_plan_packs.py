@@ -73,11 +73,8 @@ def test_unchecked_requirements_and_a_workflow_only_repository_need_confirmation
 
 def test_a_yes_at_the_terminal_does_not_accept_a_gpu_stack_change(tmp_path: Path) -> None:
     import os
-    import pty
-    import select
-    import subprocess
-    import sys
-    import time
+
+    from terminal import run_in_terminal
 
     from comfyfixer.agent.plan import save_plan
 
@@ -85,26 +82,10 @@ def test_a_yes_at_the_terminal_does_not_accept_a_gpu_stack_change(tmp_path: Path
     (tmp_path / "ComfyUI").mkdir()
     _, plan = _plan(check, comfy=tmp_path / "ComfyUI")
     plan_file = save_plan(plan, tmp_path / "state")
-    leader, follower = pty.openpty()  # stdin and stdout on a terminal, where `apply` may ask instead of a token
-    proc = subprocess.Popen([sys.executable, "-c", "from comfyfixer.agent.cli import main; main()", "apply",
-                             str(plan_file), "--yes", "--no-recheck"], stdin=follower, stdout=follower, stderr=follower,
-                            env={**os.environ, "COMFYFIXER_STATE_DIR": str(tmp_path / "state"), "TERM": "dumb",
-                                 "COLUMNS": "400"}, close_fds=True)
-    os.close(follower)
-    out, deadline = b"", time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if select.select([leader], [], [], 0.5)[0]:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        elif proc.poll() is not None:
-            break
-    os.close(leader)
-    assert proc.wait(timeout=10) == 2
-    text = out.decode("utf-8", "replace")
+    # stdin and stdout on a terminal, where `apply` may ask instead of wanting a token
+    code, text = run_in_terminal(["apply", str(plan_file), "--yes", "--no-recheck"],
+                                 {**os.environ, "COMFYFIXER_STATE_DIR": str(tmp_path / "state"), "TERM": "dumb",
+                                  "COLUMNS": "400"})
+    assert code == 2
     assert "changes ComfyUI's GPU stack (pack:thing)" in text and "--confirm pack:thing" in text
     assert not (tmp_path / "state" / "journal.jsonl").exists()  # nothing approved, nothing applied
