@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from corpora import ui_api_pairs
 
 from comfyfixer.agent.cli import run
 from comfyfixer.tools.review.diff import compare
@@ -152,14 +153,7 @@ def test_scripted_edits_of_community_workflows(shared_data: Path, object_info: S
 
 def test_ui_workflows_diff_equal_to_their_own_api_prompts(shared_data: Path, object_info: SchemaSet) -> None:
     checked = 0
-    for ui_file in sorted((shared_data / "workflows" / "corpus").rglob("*.workflow.json")):
-        api_file = ui_file.with_name(ui_file.name.replace(".workflow.json", ".prompt.json"))
-        if not api_file.exists():
-            continue
-        text = ui_file.read_text(encoding="utf-8")
-        api = json.loads(api_file.read_text(encoding="utf-8"))
-        if any(m in text for m in _RUNTIME_ONLY) or any(v["class_type"] not in object_info for v in api.values()):
-            continue
+    for ui_file, api_file, _api in ui_api_pairs(shared_data / "workflows" / "corpus", object_info, _RUNTIME_ONLY):
         d = _diff(ui_file, api_file, object_info)
         # Old frontends also sent the upload button's value: the one difference a UI file cannot show.
         real = [p for p in d.parameters if not p.runtime_only and p.input not in ("upload", "choose file to upload")]

@@ -5,30 +5,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from corpora import ui_api_pairs
+
 from comfyfixer.tools.schema import load_object_info
 from comfyfixer.tools.workflow import ui_to_api
 
-# Frontend behaviour at queue time that a saved UI file cannot replay: seeds change after
-# queueing ("randomize"), %Node.widget% in file names, group-node renumbering, and packs
-# that add links in the browser (use-everywhere).
-_RUNTIME_ONLY = ('"randomize"', '"increment"', '"decrement"', "%", "groupNodes", "Everywhere")
+# Pairs changed by the frontend at queue time are left out by corpora.ui_api_pairs (see its markers).
 _IGNORED_INPUTS = {"upload", "choose file to upload"}  # old frontends also sent the upload button
 
 
 def test_real_pairs_convert_exactly(shared_data: Path) -> None:
     schemas = load_object_info(shared_data / "comfyui" / "object_info.json")
     checked = 0
-    for ui_file in sorted((shared_data / "workflows" / "corpus").rglob("*.workflow.json")):
-        api_file = ui_file.with_name(ui_file.name.replace(".workflow.json", ".prompt.json"))
-        if not api_file.exists():
-            continue
-        text = ui_file.read_text(encoding="utf-8")
-        api = json.loads(api_file.read_text(encoding="utf-8"))
-        if any(m in text for m in _RUNTIME_ONLY) or any(v["class_type"] not in schemas for v in api.values()):
-            continue
+    for ui_file, _api_file, api in ui_api_pairs(shared_data / "workflows" / "corpus", schemas):
         expected = {k: (v["class_type"], {a: b for a, b in v["inputs"].items() if a not in _IGNORED_INPUTS})
                     for k, v in api.items()}
-        ours = {k: (v["class_type"], v["inputs"]) for k, v in ui_to_api(json.loads(text), schemas).items()}
+        ours = {k: (v["class_type"], v["inputs"]) for k, v in ui_to_api(json.loads(ui_file.read_text(encoding="utf-8")), schemas).items()}
         assert ours == expected, ui_file.name
         checked += 1
     assert checked >= 2
