@@ -113,8 +113,9 @@ class NodeRecord:
 
 @dataclass
 class Session:
-    """The capture of one ``prompt_id``: execution order, per-node records, and whether recording
-    stopped on an error (``error`` then says why; the records before it are kept)."""
+    """The capture of one ``prompt_id``: per-node records in the order seen (cached nodes first, then the
+    executed ones in execution order), and whether recording stopped on an error (``error`` then says
+    why; the records before it are kept)."""
 
     prompt_id: str
     started: float = field(default_factory=time.perf_counter)
@@ -123,6 +124,7 @@ class Session:
     error: str | None = None
     finished: bool = False
     seconds: float | None = None
+    scanned: bool = False  # the cached nodes were recorded (at the first node)
 
     @property
     def active(self) -> bool:
@@ -131,7 +133,7 @@ class Session:
 
     def as_dict(self) -> dict[str, Any]:
         """The runtime section of the metadata."""
-        return {"prompt_id": self.prompt_id, "execution_order": list(self.order),
+        return {"prompt_id": self.prompt_id, "execution_order": [n for n in self.order if not self.nodes[n].cached],
                 "cached_nodes": [n for n in self.order if self.nodes[n].cached],
                 "nodes": {nid: rec.as_dict() for nid, rec in self.nodes.items()},
                 "error": self.error, "finished": self.finished,
@@ -194,6 +196,17 @@ def _begin_node(session: Session, dynprompt: Any, caches: Any, node_id: str) -> 
     return rec
 
 
+def _scan_cached(session: Session, dynprompt: Any, caches: Any) -> None:
+    """Record the prompt's nodes already in the output cache, once per session, before the first node
+    runs: 0.3.64's ``ExecutionList`` never stages them, so ``execute`` is not even called for them (the
+    same test ``execute_async`` makes for its ``execution_cached`` message)."""
+    session.scanned = True
+    prompt = getattr(dynprompt, "original_prompt", None) or {}
+    for node_id in prompt:
+        if caches.outputs.get(node_id) is not None:
+            _begin_node(session, dynprompt, caches, str(node_id))
+
+
 def _make_execute_wrapper(original: Any) -> Any:
     @functools.wraps(original)
     async def comfyfixer_execute(server: Any, dynprompt: Any, caches: Any, current_item: Any, *args: Any, **kw: Any) -> Any:
@@ -201,6 +214,8 @@ def _make_execute_wrapper(original: Any) -> Any:
         rec = None
         if session is not None and session.active:
             try:
+                if not session.scanned:
+                    _scan_cached(session, dynprompt, caches)
                 rec = _begin_node(session, dynprompt, caches, str(current_item))
             except Exception as exc:  # a hook must never break a run
                 _fail(session, "execute", exc)

@@ -3,7 +3,8 @@
 Only what the capture hooks touch is reproduced, with the same call structure as the real file:
 ``PromptExecutor.execute`` runs ``asyncio.run(self.execute_async(...))``; ``execute_async`` computes
 which nodes are cached and calls the module-level ``execute`` per node through the module globals;
-``execute`` returns early for cached nodes and otherwise calls the module-level ``get_input_data``,
+cached nodes are never staged (as ``ExecutionList`` does; ``execute`` would also return early for one),
+and ``execute`` calls the module-level ``get_input_data``,
 which resolves links to upstream outputs, wraps every value in a list and injects the V1 hidden
 inputs. ``asyncio.sleep(0)`` between nodes lets two prompts interleave on one event loop.
 """
@@ -120,5 +121,7 @@ class PromptExecutor:
         self.status_messages.append(("execution_cached", {"nodes": cached, "prompt_id": prompt_id}))
         executed: set[str] = set()
         for node_id in _order(prompt):
+            if node_id in cached:
+                continue  # ExecutionList.add_node never stages a cached node
             await execute(self.server, dynamic_prompt, self.caches, node_id, extra_data, executed, prompt_id, None, {}, {})
         self.status_messages.append(("execution_success", {"prompt_id": prompt_id}))

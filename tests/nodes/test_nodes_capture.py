@@ -28,7 +28,7 @@ class IntConst:
     FUNCTION = "run"
 
     @classmethod
-    def INPUT_TYPES(cls) -> dict[str, Any]:  # noqa: N802
+    def INPUT_TYPES(cls) -> dict[str, Any]:
         return {"required": {"value": ("INT", {})}}
 
     def run(self, value: int) -> tuple[int]:
@@ -41,7 +41,7 @@ class Switch:
     FUNCTION = "run"
 
     @classmethod
-    def INPUT_TYPES(cls) -> dict[str, Any]:  # noqa: N802
+    def INPUT_TYPES(cls) -> dict[str, Any]:
         return {"required": {"select": ("BOOLEAN", {}), "on_true": ("INT", {}), "on_false": ("INT", {})}}
 
     def run(self, select: bool, on_true: int, on_false: int) -> tuple[int]:
@@ -52,7 +52,7 @@ class IsPositive:
     FUNCTION = "run"
 
     @classmethod
-    def INPUT_TYPES(cls) -> dict[str, Any]:  # noqa: N802
+    def INPUT_TYPES(cls) -> dict[str, Any]:
         return {"required": {"value": ("INT", {})}}
 
     def run(self, value: int) -> tuple[bool]:
@@ -63,7 +63,7 @@ class MakeImage:
     FUNCTION = "run"
 
     @classmethod
-    def INPUT_TYPES(cls) -> dict[str, Any]:  # noqa: N802
+    def INPUT_TYPES(cls) -> dict[str, Any]:
         return {"required": {"width": ("INT", {}), "height": ("INT", {})}}
 
     def run(self, width: int, height: int) -> tuple[Any]:
@@ -81,7 +81,7 @@ class Hostile:
             raise RuntimeError("no shape for you")
 
     @classmethod
-    def INPUT_TYPES(cls) -> dict[str, Any]:  # noqa: N802
+    def INPUT_TYPES(cls) -> dict[str, Any]:
         return {"required": {"value": ("INT", {})}}
 
     def run(self, value: int) -> tuple[Any]:
@@ -92,7 +92,7 @@ class Sink:
     FUNCTION = "run"
 
     @classmethod
-    def INPUT_TYPES(cls) -> dict[str, Any]:  # noqa: N802
+    def INPUT_TYPES(cls) -> dict[str, Any]:
         return {"required": {"value": ("*", {})}}
 
     def run(self, value: Any) -> tuple[Any]:
@@ -253,6 +253,7 @@ def test_cached_nodes_say_where_their_values_came_from(hooks: Any) -> None:
     assert [n for n in second.order if second.nodes[n].cached] == ["1", "2", "3", "4"]
     assert second.nodes["3"].source == "previous_run" and second.nodes["3"].resolved["select"] is True
     assert second.nodes["5"].source == "runtime"
+    assert second.as_dict()["execution_order"] == ["5"] and second.as_dict()["cached_nodes"] == ["1", "2", "3", "4"]
     capture.reset()  # a fresh process has no previous run: cached values are the parser's literals
     ex.execute(_prompt(3, prefix="third"), "run-3", {}, ["5"])
     third = capture.session_for("run-3")
