@@ -222,7 +222,11 @@ def main(argv: list[str] | None = None) -> int:
                 meta = read_image(_saved(comfy, hist))
                 doc = meta.extra.get("comfyfixer", {})
                 rt = doc.get("runtime") or {}
-                checks[f"roundtrip_{fmt}"] = (meta.prompt_graph == g and meta.workflow == wf
+                # ComfyUI itself adds "is_changed" (the file hash LoadImage's IS_CHANGED gave) to the prompt
+                # every node receives; SaveImage embeds it too. Everything else must be as submitted.
+                seen = {k: {kk: vv for kk, vv in v.items() if kk != "is_changed"}
+                        for k, v in (meta.prompt_graph or {}).items()}
+                checks[f"roundtrip_{fmt}"] = (seen == g and meta.workflow == wf
                                               and doc.get("capture_mode") == "parser+hooks"
                                               and rt.get("prompt_id") == pid
                                               # LoadImage of the same file is cached from the runs before
