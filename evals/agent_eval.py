@@ -18,7 +18,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -229,17 +229,22 @@ def run_eval(
     only: Sequence[str] = (),
     cases_dir: Path = CASES_DIR,
     settings: dict[str, Any] | None = None,
+    on_case: Callable[[CaseScore], None] | None = None,
 ) -> Scorecard:
     """Run every case and return the scorecard. Cache and state go to a temporary folder; ``settings``
-    are extra setting values for every case (e.g. a longer timeout for a CPU-bound model)."""
+    are extra setting values for every case (e.g. a longer timeout for a CPU-bound model); ``on_case``
+    sees each case's score as soon as it is known."""
     cases = load_cases(cases_dir, only)
     skipped = {c.id: "missing input files: " + ", ".join(missing_files(c)) for c in cases if missing_files(c)}
+    scores: list[CaseScore] = []
     with tempfile.TemporaryDirectory(prefix="comfyfixer-eval-") as tmp:
-        scores = [
-            run_case(c, base_url=base_url, model=model, native_tools=native_tools, online=online,
-                     home=Path(tmp) / c.id, settings=settings)
-            for c in cases if c.id not in skipped
-        ]
+        for c in cases:
+            if c.id in skipped:
+                continue
+            scores.append(run_case(c, base_url=base_url, model=model, native_tools=native_tools, online=online,
+                                   home=Path(tmp) / c.id, settings=settings))
+            if on_case is not None:  # a slow real model: show each case as it finishes
+                on_case(scores[-1])
     return Scorecard(endpoint=base_url or "scripted", model=model, native_tools=native_tools, cases=scores,
                      skipped=skipped)
 

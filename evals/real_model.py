@@ -204,8 +204,20 @@ def run_mode(python: Path, gguf: Path, spec: ModelSpec, *, native: bool, args: a
     try:
         # A CPU answers slowly: a round may take minutes (the default 120 s timeout would fail it), and a
         # runaway generation of thousands of tokens would dominate the timing.
+        settings: dict[str, Any] = {"llm_timeout": 900.0, "llm_max_tokens": args.max_tokens}
+        if args.context_length:
+            settings["llm_context_length"] = args.context_length
+        progress = args.work / f"progress-{spec.key}-{mode}.jsonl"
+
+        def show(score: Any) -> None:
+            line = json.dumps(score.model_dump(mode="json"), ensure_ascii=False)
+            with progress.open("a", encoding="utf-8") as f:
+                f.write(line + "\n")
+            print(f"{mode}: {score.id} {score.status} success={score.success} {score.seconds} s "
+                  f"{score.failures}", flush=True)
+
         card = run_eval(base_url=base, model=spec.gguf_name, native_tools=native, only=args.case,
-                        settings={"llm_timeout": 900.0, "llm_max_tokens": args.max_tokens})
+                        settings=settings, on_case=show)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -226,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     p.add_argument("--case", action="append", default=[], help="Only this eval case (repeatable).")
     p.add_argument("--max-tokens", type=int, default=768, help="Reply cap per round (llm_max_tokens).")
+    p.add_argument("--context-length", type=int, default=8192,
+                   help="Context the assistant budgets for (llm_context_length; smaller prompts are faster on a "
+                        "CPU); 0 = ask the server.")
     p.add_argument("--setup-only", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
