@@ -9,6 +9,9 @@ torchvision from PyPI: several GB, runs on the CPU) plus this project (editable)
 ``comfyfixer_nodes`` into ``custom_nodes``, start ``main.py --cpu`` on a free loopback port with a
 loopback RunPod fake configured, then check:
 
+0. in ComfyUI's Python, on its real ``execution`` module: loading the pack (``nodes.load_custom_node``) and a
+   prompt that does not ask for capture leave the three executor functions as they were (identity), arming
+   replaces them, and uninstalling restores them;
 1. the pack loads (no ``IMPORT FAILED`` for it) and both nodes are in ``/object_info``;
 2. LoadImage → ImageScale → ComfyFixerSaveImage (capture on): the saved PNG, JPEG and WebP round-trip
    through ``read_image`` (prompt, workflow, capture mode, parameters) and the runtime section shows a
@@ -136,6 +139,40 @@ class Comfy:
             self.proc.kill()
 
 
+IDENTITY_PROBE = """
+import asyncio, sys
+sys.argv = ["main.py", "--cpu"]
+import comfy.options
+comfy.options.enable_args_parsing()  # as main.py does, so --cpu is read
+import execution, nodes
+from execution import PromptExecutor
+def funcs():
+    return (execution.get_input_data, execution.execute, PromptExecutor.__dict__["execute_async"])
+before = funcs()
+ok = asyncio.run(nodes.load_custom_node("custom_nodes/comfyfixer_nodes"))
+loaded = funcs()
+from comfyfixer.nodes import activation, capture
+activation.on_prompt({"prompt": {"1": {"class_type": "LoadImage", "inputs": {"image": "x.png"}}}})
+after_plain_prompt = funcs()
+armed = activation.arm(execution)
+patched = funcs()
+restored = capture.uninstall()
+final = funcs()
+print(ok and all(a is b for a, b in zip(before, loaded)) and all(a is b for a, b in zip(before, after_plain_prompt))
+      and armed and all(a is not b for a, b in zip(before, patched)) and restored
+      and all(a is b for a, b in zip(before, final)))
+"""
+
+
+def identity_probe(comfy: Path, python: Path) -> bool:
+    """In ComfyUI's own Python, on its real ``execution`` module: loading the pack and a prompt that does
+    not ask for capture patch nothing; arming patches all three; uninstall restores them by identity."""
+    out = subprocess.run([str(python), "-c", IDENTITY_PROBE], cwd=comfy, capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        log.warning("identity probe failed: %s", out.stderr[-2000:])
+    return out.stdout.strip().splitlines()[-1:] == ["True"]
+
+
 def _graph(width: int, prefix: str, fmt: str = "png", capture: bool = True) -> dict[str, Any]:
     return {
         "1": {"class_type": "LoadImage", "inputs": {"image": "cf_integration.png"}},
@@ -189,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     Image.new("RGB", (48, 40), (200, 30, 30)).save(comfy_dir / "input" / "cf_integration.png")
     results: dict[str, Any] = {"checks": {}}
     checks = results["checks"]
+    checks["identity_real_execution"] = identity_probe(comfy_dir, python)
     with RunPodServer() as rp:
         env = {k: v for k, v in os.environ.items() if not k.startswith("COMFYFIXER_")}
         env.update({"COMFYFIXER_RUNPOD_ENDPOINT_ID": rp.endpoint, "RUNPOD_API_KEY": rp.api_key,
