@@ -34,7 +34,7 @@ def test_tools_never_import_the_agent() -> None:
 
 def test_no_bare_top_level_imports_of_our_folders() -> None:
     bare = re.compile(r"^(tools|agent|evals|knowledge|prompts|demo)(\.|$)")
-    offenders = [f"{p.relative_to(REPO)}: {m}" for folder in ("tools", "agent", "evals", "tests")
+    offenders = [f"{p.relative_to(REPO)}: {m}" for folder in ("tools", "agent", "evals", "tests", "comfyfixer_nodes")
                  for p in _py_files(folder) for m in _imports(p) if bare.match(m)]
     assert offenders == []
 
@@ -42,7 +42,7 @@ def test_no_bare_top_level_imports_of_our_folders() -> None:
 def test_secrets_are_read_only_by_the_settings_module() -> None:
     pattern = re.compile(r"os\.(environ|getenv)\b.*(TOKEN|KEY|SECRET|PASSWORD)", re.IGNORECASE)
     offenders = []
-    for folder in ("tools", "agent", "evals"):
+    for folder in ("tools", "agent", "evals", "comfyfixer_nodes"):
         for p in _py_files(folder):
             if p == REPO / "agent" / "config.py":
                 continue
