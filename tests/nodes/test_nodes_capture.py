@@ -99,15 +99,16 @@ class Sink:
         return (value,)
 
 
-SAVED: dict[str, Path] = {}
 
 
 class SaveHere(ComfyFixerSaveImage):
     """The real save node, writing to the test's folder instead of ComfyUI's output folder."""
 
-    folder: Path = Path(".")
+    folder: Path | None = None  # each test sets its tmp_path
+
 
     def output_target(self, prefix: str, width: int, height: int) -> tuple[Path, str, int, str]:
+        assert self.folder is not None, "set SaveHere.folder to the test's tmp_path"
         n = len(list(self.folder.glob(f"{prefix}_*_.*")))
         return self.folder, prefix, n + 1, ""
 
@@ -156,7 +157,8 @@ def test_install_and_uninstall_restore_the_originals_by_identity() -> None:
     assert not capture.is_installed()
 
 
-def test_without_a_reason_to_capture_nothing_is_patched(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_a_reason_to_capture_nothing_is_patched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    SaveHere.folder = tmp_path
     monkeypatch.delenv("COMFYFIXER_CAPTURE", raising=False)
     monkeypatch.setattr(activation, "_setting_cache", {"capture": False})
     before = _originals()
