@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "resolve",
     "catalogs",
     "runpod",
+    "comfyui",
     "schedule",
     "knowledge",
     "hardware",

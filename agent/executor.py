@@ -51,6 +51,7 @@ from comfyfixer.agent.plan import (
     CoreUpdateAction,
     DownloadAction,
     InstallPackAction,
+    LinkPackAction,
     MoveAction,
     MoveBackAction,
     Plan,
@@ -187,6 +188,8 @@ class Executor:
         for a in self.plan.actions:
             if isinstance(a, InstallPackAction):
                 outcomes[a.item] = self._guard(a.item, a.kind, lambda a=a: self._pack(a))
+            elif isinstance(a, LinkPackAction):
+                outcomes[a.item] = self._guard(a.item, a.kind, lambda a=a: self._link_pack(a))
             elif isinstance(a, CoreUpdateAction):
                 outcomes[a.item] = ActionOutcome(
                     item=a.item, kind=a.kind, status="manual",
@@ -521,6 +524,38 @@ class Executor:
 
 
     # --- undo steps (plans made by `comfyfixer undo`) ---------------------------------------------
+
+    def _link_pack(self, a: LinkPackAction) -> ActionOutcome:
+        """Link or copy a local pack folder into custom_nodes; an existing target is never replaced."""
+        # The folder is checked to stay inside ComfyUI; the last part may itself be our link, which by design
+        # points outside, so it is not resolved.
+        target = PurePosixPath(a.target)
+        from comfyfixer.tools.paths import safe_filename
+
+        src = Path(a.source)
+        dst = resolve_target(self.plan, str(target.parent)) / safe_filename(target.name, what="pack folder name")
+        if not (src / "__init__.py").is_file():
+            raise ComfyFixerError(f"{src} is not a node pack folder (no __init__.py)",
+                                  hint="make the plan again from this checkout")
+        if dst.is_symlink() and dst.resolve() == src.resolve():
+            return ActionOutcome(item=a.item, kind=a.kind, status="already_done", message=f"{dst} already links {src}")
+        if dst.exists() or dst.is_symlink():
+            why = f"left alone: {dst} already exists and is not a link to {src}; remove it to install"
+            if not self.dry_run:
+                self.journal.append(a.kind, plan_id=self.plan.plan_id, inputs={"item": a.item}, status="left_alone",
+                                    message=why)
+            return ActionOutcome(item=a.item, kind=a.kind, status="left_alone", message=why)
+        if self.dry_run:
+            return ActionOutcome(item=a.item, kind=a.kind, status="dry_run", message=f"would {a.method} {src} → {dst}")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if a.method == "symlink":
+            os.symlink(src, dst, target_is_directory=True)
+        else:
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        self.journal.append("link_node_pack", plan_id=self.plan.plan_id, inputs={"item": a.item, "source": str(src),
+                            "target": str(dst)}, outputs={"method": a.method}, status="ok",
+                            message=f"{a.method} {src} → {dst}")
+        return ActionOutcome(item=a.item, kind=a.kind, status="done", message=f"{a.method} {src} → {dst}")
 
     def _undo(self, a: QuarantineAction | MoveBackAction | RemoveCopyAction | RestorePythonAction) -> ActionOutcome:
         """One reverting step. Anything that changed since the original apply is left alone and said so."""

@@ -235,6 +235,19 @@ class InstallPackAction(BaseModel):
     check: PackCheck | None = Field(default=None, description="Version source and requirements check from plan time.")
 
 
+class LinkPackAction(BaseModel):
+    """Put a node pack that lives on this machine (ComfyFixerSmart's own ``comfyfixer_nodes``) into
+    ``target`` under ComfyUI's ``custom_nodes``: a symbolic link to ``source`` (``method="symlink"``, the
+    pack then follows this checkout) or a copy of it (``"copy"``). A ``target`` that already exists and
+    is not that link is left alone."""
+    kind: Literal["link_node_pack"] = "link_node_pack"
+    item: str
+    source: str = Field(description="Absolute path of the pack folder on this machine.")
+    target: str = Field(description="custom_nodes/<name> relative to the ComfyUI folder.")
+    method: Literal["symlink", "copy"] = "symlink"
+    confirm: list[str] = Field(default_factory=list)
+
+
 class CoreUpdateAction(BaseModel):
     """ComfyUI core lacks ``class_types`` that a newer ComfyUI has. Always ``manual``: ``commands`` (a ``git
     pull`` in the ComfyUI folder) are a suggestion for the user; the executor never updates core itself.
@@ -312,7 +325,7 @@ class RestorePythonAction(BaseModel):
 UNDO_KINDS = ("quarantine", "move_back", "remove_copy", "restore_python")
 UndoAction = QuarantineAction | MoveBackAction | RemoveCopyAction | RestorePythonAction
 
-Action = Annotated[DownloadAction | MoveAction | InstallPackAction | CoreUpdateAction | QuarantineAction
+Action = Annotated[DownloadAction | MoveAction | InstallPackAction | LinkPackAction | CoreUpdateAction | QuarantineAction
                    | MoveBackAction | RemoveCopyAction | RestorePythonAction, Field(discriminator="kind")]
 _ACTIONS: TypeAdapter[list[Action]] = TypeAdapter(list[Action])
 
@@ -871,6 +884,8 @@ def summary_lines(plan: Plan) -> list[str]:
             lines.extend(pack_lines(a))
             lines.extend("       $ " + " ".join(c) for c in a.commands)
             lines.extend("       or, via ComfyUI-Manager (not pinned): $ " + " ".join(c) for c in a.alternative)
+        elif isinstance(a, LinkPackAction):
+            lines.append(f"  {i}. {'link' if a.method == 'symlink' else 'copy'} node pack {a.source} → {a.target}")
         elif isinstance(a, QuarantineAction):
             how = "DELETE (--purge)" if a.purge else "move to quarantine"
             guard = f"sha256 {a.sha256[:12]}…" if a.sha256 else f"commit {a.commit[:12]}" if a.commit else "unverified"

@@ -37,11 +37,12 @@ def context(*, use_cache: bool = True, **overrides: Any) -> tuple[Settings, Tool
 def registry() -> Registry:
     """Every capability: the ones in ``tools/`` and those declared on this side (fix plans, RunPod
     jobs, undo plans and snapshots), which need the plan, job and snapshot files kept here."""
+    from comfyfixer.agent.node_pack import plan_install_nodes
     from comfyfixer.agent.planning import plan_fix
     from comfyfixer.agent.runpod_jobs import prepare_runpod_job
     from comfyfixer.agent.snapshots import list_snapshots, plan_undo
 
-    return tool_registry(extra=[plan_fix, prepare_runpod_job, plan_undo, list_snapshots])
+    return tool_registry(extra=[plan_fix, prepare_runpod_job, plan_undo, list_snapshots, plan_install_nodes])
 
 
 def run(name: str, args: BaseModel, ctx: ToolContext, **caller_options: Any) -> Any:

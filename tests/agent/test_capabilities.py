@@ -50,6 +50,7 @@ def _cli_calls(templates: Path, shared: Path, tmp: Path) -> dict[str, list[str]]
         "prepare_runpod_job": ["runpod", "prepare", wf, "--endpoint", "ep1", "--json"],
         "plan_undo": ["undo", _applied_plan(), "--dry-run", "--json"],
         "list_snapshots": ["snapshots", "--json"],
+        "plan_install_nodes": ["comfyui", "install-nodes", "--comfyui", str(DEMO / "ComfyUI"), "--dry-run", "--json"],
     }
 
 

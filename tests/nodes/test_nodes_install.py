@@ -1,0 +1,71 @@
+"""``comfyfixer comfyui install-nodes`` → ``approve`` → ``apply``: the pack lands in custom_nodes as a link
+(or a copy), once; a folder already there is left alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from comfyfixer.agent.cli import run
+
+PACK = Path(__file__).resolve().parents[2] / "comfyfixer_nodes"
+
+
+@pytest.fixture
+def comfy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("COMFYFIXER_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("COMFYFIXER_COMFYUI_PYTHON", raising=False)
+    root = tmp_path / "ComfyUI"
+    (root / "custom_nodes").mkdir(parents=True)
+    (root / "models").mkdir()
+    return root
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> Any:
+    capsys.readouterr()
+    code = run(list(args))
+    out = capsys.readouterr().out
+    assert code == 0, (args, out[-2000:])
+    return json.loads(out)
+
+
+def _install(capsys: pytest.CaptureFixture[str], comfy: Path, *extra: str) -> dict[str, Any]:
+    plan = _cli(capsys, "comfyui", "install-nodes", "--comfyui", str(comfy), "--json", *extra)
+    assert [a["kind"] for a in plan["actions"]] == ["link_node_pack"]
+    ok = _cli(capsys, "approve", plan["plan_file"], "--yes", "--json")
+    report: dict[str, Any] = _cli(capsys, "apply", ok["plan_file"], "--token", ok["token"], "--json", "--no-recheck")
+    return report
+
+
+def test_link_then_already_done(capsys: pytest.CaptureFixture[str], comfy: Path) -> None:
+    target = comfy / "custom_nodes" / "comfyfixer_nodes"
+    first = _install(capsys, comfy)
+    assert [o["status"] for o in first["outcomes"]] == ["done"]
+    assert target.is_symlink() and target.resolve() == PACK.resolve() and (target / "__init__.py").is_file()
+    again = _install(capsys, comfy)
+    assert [o["status"] for o in again["outcomes"]] == ["already_done"]
+
+
+def test_copy_and_a_foreign_folder_is_left_alone(capsys: pytest.CaptureFixture[str], comfy: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    target = comfy / "custom_nodes" / "comfyfixer_nodes"
+    report = _install(capsys, comfy, "--copy")
+    assert [o["status"] for o in report["outcomes"]] == ["done"]
+    assert not target.is_symlink() and (target / "capture.py").read_bytes() == (PACK / "capture.py").read_bytes()
+    assert not (target / "__pycache__").exists()
+    # Now a link is planned over the copy: the copy is the user's; apply must not replace it.
+    other.mkdir()
+    report = _install(capsys, comfy)
+    (outcome,) = report["outcomes"]
+    assert outcome["status"] == "left_alone" and "already exists" in outcome["message"]
+    assert not target.is_symlink()
+
+
+def test_dry_run_writes_no_plan(capsys: pytest.CaptureFixture[str], comfy: Path) -> None:
+    plan = _cli(capsys, "comfyui", "install-nodes", "--comfyui", str(comfy), "--dry-run", "--json")
+    assert plan["plan_file"] is None
+    assert any("pip install -e" in w for w in plan["warnings"])
+    assert not (comfy / "custom_nodes" / "comfyfixer_nodes").exists()
