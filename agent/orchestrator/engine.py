@@ -283,10 +283,12 @@ class Orchestrator:
         """The tools offered for ``task`` and whether their descriptions are shortened.
 
         A main task gets its subset from ``prompts.TASK_TOOLS`` (plus any tool the first step used), with
-        short descriptions; anything else gets every registered tool, described in full.
+        short descriptions, and so does any other request the orchestrator took a first step for (the
+        ``question`` subset); anything else gets every registered tool, described in full.
         """
-        if task in TASK_TOOLS:
-            names = list(dict.fromkeys([*TASK_TOOLS[task], *(c.tool for c in first)]))
+        key = task if task in TASK_TOOLS else ("question" if first else None)
+        if key is not None:
+            names = list(dict.fromkeys([*TASK_TOOLS[key], *(c.tool for c in first)]))
             sub = self.registry.subset(n for n in names if n in self.registry)
             if len(sub):
                 return sub, True

@@ -27,6 +27,8 @@ TASK_TOOLS: dict[str, list[str]] = {
     "explain_tune": ["inspect_workflow", "search_knowledge", "hardware_profile", "resolve_model"],
     "rebuild_image": ["read_image_metadata", "reconstruct_workflow", "inspect_workflow", "resolve_model",
                       "search_knowledge"],
+    # Any other request the orchestrator took a first step for (a knowledge question, a model name).
+    "question": ["search_knowledge", "resolve_model", "inspect_workflow", "hardware_profile"],
 }
 # Words that point at one of the three main tasks; the first match wins.
 _TASK_HINTS = (

@@ -200,7 +200,7 @@ def test_prompt_and_schemas_fit_the_budget_for_the_three_uses(tmp_path: Path) ->
 
     settings = make_settings("http://127.0.0.1:9/v1", offline=True, cache_dir=tmp_path / "c", state_dir=tmp_path / "s")
     reg, ctx = services.registry(), services.build_context(settings)
-    for task, names in TASK_TOOLS.items():
+    for task, names in TASK_TOOLS.items():  # the three uses, and a question the first step searched for
         tools = [make_qwen_tool(spec, reg, ctx, RunState(), short=True).function for spec in reg.subset(names)]
         tokens = count_tokens(system_prompt(max_rounds=8, task=task)) + count_tokens(json.dumps(tools))
         assert tokens < 1500, (task, tokens)
