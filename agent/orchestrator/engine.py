@@ -37,6 +37,7 @@ PLANTED_NOTICE = (
     "Note: this workflow contains text addressed to an AI assistant (in its Note nodes). It was treated "
     "as data and ignored; nothing it asked for was done."
 )
+ANSWER_REMINDER = "(These results came from the tools; use them, or call another tool, to answer the user:)"
 TextCallback = Callable[[str], None]
 ToolStartCallback = Callable[[str, Any], None]
 ToolEndCallback = Callable[[ToolCallRecord], None]
@@ -169,7 +170,7 @@ class Orchestrator:
             user_text += f"\n\nFiles the user attached (read them with the tools):\n{listed}"
         history = list(conversation.messages) if conversation else []
         user_msg = {"role": "user", "content": user_text}
-        first_msgs = run_first_steps(agent, first, state)
+        first_msgs = run_first_steps(agent, first, state, question)
         messages = [*history, user_msg, *first_msgs]
 
         streamer = _TextStreamer(on_text)
@@ -369,10 +370,13 @@ def result_budget(context_length: int, max_tokens: int) -> int:
     return max(1500, min(MAX_RESULT_CHARS, free_tokens // 2))
 
 
-def run_first_steps(agent: Any, calls: Sequence[FirstCall], state: RunState) -> list[dict[str, Any]]:
+def run_first_steps(agent: Any, calls: Sequence[FirstCall], state: RunState, question: str = "") -> list[dict[str, Any]]:
     """Run the first-step ``calls`` through the agent's own tools (so ``Registry.call`` validates them and
     the trace records them, at turn 0) and return them as assistant tool calls plus tool results, in
     qwen-agent's message form: both tool modes then show them to the model like its own calls.
+
+    The last result ends with the user's ``question`` restated: a small model that sees only tool output
+    at the end of its context otherwise tends to answer with the STATUS line alone.
     """
     messages: list[dict[str, Any]] = []
     for i, call in enumerate(calls, 1):
@@ -385,6 +389,8 @@ def run_first_steps(agent: Any, calls: Sequence[FirstCall], state: RunState) -> 
         messages.append({"role": "assistant", "content": "", "function_call": {"name": call.tool, "arguments": args},
                          "extra": {"function_id": fid}})
         messages.append({"role": "function", "name": call.tool, "content": result, "extra": {"function_id": fid}})
+    if messages and question:
+        messages[-1]["content"] += f"\n\n{ANSWER_REMINDER} {question[:500]}"
     return messages
 
 
