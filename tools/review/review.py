@@ -162,7 +162,8 @@ def infer_task(medium: str, marks: dict[str, bool], api: bool) -> str:
     image-to-image; an image that only steers (ControlNet, IP-Adapter, style) leaves the task
     text-to-image. For video a loaded video makes it video-to-video, a loaded image image-to-video,
     audio alone audio-to-video. ``api`` counts a paid API node as the generator. A graph that only
-    transforms what it loads is ``image-processing``; one with no output at all is ``none``.
+    transforms what it loads, or builds images and masks from nothing (solid masks, empty images), is
+    ``image-processing``; one with no output at all is ``none``.
     """
     generates = marks["sampler"] or api
     if medium == "video":
@@ -197,7 +198,8 @@ def infer_task(medium: str, marks: dict[str, bool], api: bool) -> str:
     if marks["upscale"] and not generates:
         return "upscale"
     if not marks["image_in"] and not marks["video_in"]:
-        return "text-to-image" if generates else ("text-to-vector" if medium == "vector" else "image")
+        # Nothing loaded and nothing generated: images and masks made and combined by core nodes alone.
+        return "text-to-image" if generates else ("text-to-vector" if medium == "vector" else "image-processing")
     if marks["outpaint"]:
         return "outpaint"
     if marks["inpaint"]:
