@@ -98,7 +98,10 @@ def fix_tool_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             call_id = msg.get("tool_call_id") or msg.get("id") or (msg.get("extra") or {}).get("function_id") or "1"
             fixed.append({"role": "tool", "tool_call_id": str(call_id), "content": msg.get("content") or ""})
         else:
-            fixed.append({k: v for k, v in msg.items() if k != "extra" and v is not None})
+            out = {k: v for k, v in msg.items() if k != "extra" and v is not None}
+            if out.get("role") == "assistant" and "content" not in out:
+                out["content"] = ""  # chat templates that read message.content fail without it (llama-cpp-python)
+            fixed.append(out)
     return fixed
 
 

@@ -60,7 +60,7 @@ def _probe_messages(result: str | None) -> list[dict[str, Any]]:
                                       {"role": "user", "content": f"{PROBE_MARKER}: say ok"}]
     if result is not None:
         messages += [
-            {"role": "assistant", "content": None,
+            {"role": "assistant", "content": "",
              "tool_calls": [{"id": "probe1", "type": "function", "function": {"name": "probe_echo", "arguments": "{}"}}]},
             {"role": "tool", "tool_call_id": "probe1", "content": result},
             {"role": "user", "content": f"{PROBE_MARKER}: say ok again"},
