@@ -88,7 +88,9 @@ def unbacked_claims(answer: str, trace: Iterable[ToolCallRecord], question: str 
 
 def content_free(text: str) -> bool:
     """True when ``text`` tells the user nothing: empty, punctuation, or only call markup/JSON."""
-    stripped = re.sub(r"<\/?tool_call>|```\w*", " ", text or "")
+    from comfyfixer.agent.orchestrator.toolcalls import unescape_markup
+
+    stripped = re.sub(r"<\/?tool_call>|```\w*", " ", unescape_markup(text or ""))
     stripped = re.sub(r"(?im)^\s*[*_`>#\s]*STATUS\s*[:=].*$", " ", stripped)
     if not re.search(r"[^\W\d_]{2,}", stripped):
         return True

@@ -141,6 +141,19 @@ def _bare_object(text: str) -> str | None:
     return None
 
 
+def unescape_markup(text: str) -> str:
+    """``text`` with HTML entities decoded when it carries escaped markup.
+
+    llama-cpp-python's ``chatml-function-calling`` template HTML-escapes the conversation, so a model
+    that copies a ``<tool_call>`` from its history writes ``&lt;tool_call&gt;`` and ``&#34;``.
+    """
+    if "&lt;" in text or "&#34;" in text or "&quot;" in text:
+        import html
+
+        return html.unescape(text)
+    return text
+
+
 def extract_calls(text: str, names: Sequence[str]) -> list[tuple[str, str]]:
     """The tool calls written in a reply's ``text``, as ``(registered name, JSON arguments text)``.
 
@@ -151,6 +164,7 @@ def extract_calls(text: str, names: Sequence[str]) -> list[tuple[str, str]]:
     """
     if not text or len(text) > MAX_SCAN_CHARS:
         return []
+    text = unescape_markup(text)
     for pattern in (_TAGGED, _FENCED):
         blocks = pattern.findall(text)
         found = [call for block in blocks for call in _calls_in(_loads(block), names)]

@@ -43,6 +43,9 @@ SHAPES = {
         True),
     "fenced JSON, nous": ({"content": '```json\n{"name": "lookup_model", "arguments": {"name": "sdxl_base"}}\n```'},
                           False),
+    "HTML-escaped <tool_call> (llama-cpp-python's template)": (
+        {"content": '&lt;tool_call&gt;\n{&#34;name&#34;: &#34;lookup_model&#34;, &#34;arguments&#34;: '
+                    '{&#34;name&#34;: &#34;sdxl_base&#34;}}\n&lt;/tool_call&gt;'}, False),
     "bare JSON with parameters": ({"content": '{"name": "lookup_model", "parameters": {"name": "sdxl_base"}}'}, True),
     "OpenAI function object, arguments as text": (
         {"content": '{"type": "function", "function": {"name": "lookup_model", "arguments": "{\\"name\\": \\"sdxl_base\\"}"}}'},
