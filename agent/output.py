@@ -155,3 +155,19 @@ def _escape_markup(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
+
+
+def show_plan(summary: list[str], notes: list[str], plan_file: str | None, *, has_actions: bool = True) -> None:
+    """The plan as the user reads it before approving, its notes, and the next step (plans from
+    ``fix``, ``comfyui install-nodes`` and ``undo`` are shown the same way)."""
+    for line in summary:
+        console.print(line, markup=False)
+    for note in notes:
+        warn(note)
+    if plan_file is None:
+        console.print("\n(dry run: plan not saved)", markup=False)
+        return
+    console.print(f"\nPlan saved to {plan_file}", markup=False)
+    if has_actions:
+        console.print(f"Next: comfyfixer approve {plan_file} then comfyfixer apply {plan_file} --token …",
+                      markup=False)

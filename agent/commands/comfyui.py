@@ -28,7 +28,7 @@ def install_nodes_command(
     """Plan linking (or copying) the ComfyFixer node pack into ComfyUI's custom_nodes. Changes nothing."""
     from comfyfixer.agent import services
     from comfyfixer.agent.node_pack import InstallNodesInput
-    from comfyfixer.agent.output import console, emit_json, warn
+    from comfyfixer.agent.output import emit_json, show_plan
 
     _, ctx = services.context(comfyui_dir=comfyui)
     with ctx:
@@ -37,14 +37,5 @@ def install_nodes_command(
     if json_out:
         emit_json(result.model_dump(mode="json", exclude={"summary", "next_step"}))
         return 0
-    for line in result.summary:
-        console.print(line, markup=False)
-    for note in result.warnings:
-        warn(note)
-    if result.plan_file is None:
-        console.print("\n(dry run: plan not saved)")
-    else:
-        console.print(f"\nPlan saved to {result.plan_file}", markup=False)
-        console.print(f"Next: comfyfixer approve {result.plan_file} then comfyfixer apply {result.plan_file} --token …",
-                      markup=False)
+    show_plan(result.summary, result.warnings, result.plan_file)
     return 0

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from comfyfixer.agent.options import COMFYUI, JSON_OUT
-from comfyfixer.agent.output import EXIT_FINDINGS, EXIT_OK, console, emit_json, warn
+from comfyfixer.agent.output import EXIT_FINDINGS, EXIT_OK, console, emit_json, show_plan, warn
 from comfyfixer.tools.text import inert
 
 if TYPE_CHECKING:
@@ -75,17 +75,7 @@ def fix_command(
     if json_out:
         emit_json(result.model_dump(mode="json", exclude={"summary", "next_step"}))
     else:
-        for line in result.summary:
-            console.print(line, markup=False)
-        for note in result.notes:
-            warn(note)
-        if result.plan_file is None:
-            console.print("\n(dry run: plan not saved)")
-        else:
-            console.print(f"\nPlan saved to [bold]{result.plan_file}[/]")
-            if result.actions:
-                console.print(f"Next: [bold]comfyfixer approve {result.plan_file}[/] then "
-                              f"[bold]comfyfixer apply {result.plan_file} --token …[/]")
+        show_plan(result.summary, result.notes, result.plan_file, has_actions=bool(result.actions))
     return EXIT_FINDINGS if strict and result.unresolved else EXIT_OK
 
 
