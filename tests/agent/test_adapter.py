@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 from comfyfixer.agent.orchestrator.adapter import compact, tool_parameters
 from comfyfixer.agent.orchestrator.llm import dedupe_streamed_names, fix_tool_messages
 from comfyfixer.agent.orchestrator.records import Usage
-from comfyfixer.tools.context import ToolContext
 from comfyfixer.agent.services import registry
 
 
@@ -34,7 +33,6 @@ def test_schema_is_accepted_by_qwen_agent_and_raw_pydantic_is_not(tmp_path) -> N
     text = json.dumps(params)
     assert "$ref" not in text and "$defs" not in text and '"title"' not in text
     assert params["properties"]["where"]["items"]["properties"]["folder"]["description"] == "Folder."
-    ctx = ToolContext(cache_dir=tmp_path, state_dir=tmp_path)
     for spec in [*registry(), *ToolBox().registry()]:
         assert is_tool_schema({"name": spec.name, "description": spec.description,
                                "parameters": tool_parameters(spec.input_model)}), spec.name
