@@ -23,6 +23,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from comfyfixer.tools.jsontext import value_end
+
 # rapidfuzz ratio (0-100) a near-miss name must reach, and how far ahead of the runner-up it must be.
 NAME_THRESHOLD = 85.0
 NAME_MARGIN = 5.0
@@ -120,25 +122,8 @@ def _bare_object(text: str) -> str | None:
     start = min((i for i in (text.find("{"), text.find("[")) if i >= 0), default=-1)
     if start < 0:
         return None
-    depth, in_str, escape = 0, False, False
-    for i in range(start, len(text)):
-        ch = text[i]
-        if in_str:
-            if escape:
-                escape = False
-            elif ch == "\\":
-                escape = True
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = True
-        elif ch in "{[":
-            depth += 1
-        elif ch in "}]":
-            depth -= 1
-            if depth == 0:
-                return text[start:i + 1]
-    return None
+    end = value_end(text, start)
+    return text[start:end] if end is not None else None
 
 
 def unescape_markup(text: str) -> str:

@@ -25,6 +25,7 @@ from comfyfixer.tools.imagemeta.models import (
     RefinerInfo,
 )
 from comfyfixer.tools.imagemeta.samplers import map_sampler, map_scheduler
+from comfyfixer.tools.jsontext import value_end
 
 # Keys that mark a settings line; at least two must be present.
 _CORE_KEYS = {"steps", "sampler", "cfg scale", "seed", "size", "model", "model hash", "schedule type", "ensd", "denoising strength"}
@@ -67,24 +68,8 @@ def split_settings(line: str) -> list[tuple[str, str]]:
             except ValueError:
                 value = raw.strip('"')
         elif i < n and line[i] in "{[":
-            depth, in_str = 0, False
-            while i < n:
-                c = line[i]
-                if in_str:
-                    if c == "\\":
-                        i += 1
-                    elif c == '"':
-                        in_str = False
-                elif c == '"':
-                    in_str = True
-                elif c in "{[":
-                    depth += 1
-                elif c in "}]":
-                    depth -= 1
-                    if depth == 0:
-                        i += 1
-                        break
-                i += 1
+            end = value_end(line, i)
+            i = n if end is None else end  # an unclosed value runs to the end of the line
             value = line[start:i]
         else:
             j = line.find(",", i)
