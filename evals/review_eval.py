@@ -108,6 +108,17 @@ def family_agrees(family: str, names: list[str]) -> bool:
     return any(n.lower().startswith(w) or w in n.lower() for n in names for w in words)
 
 
+def _tally_names(c: Counter[str], review: Any) -> bool:
+    """Count whether ``review`` named a task and, when it loads a model, a family; False for a workflow
+    that loads a model whose family it could not name."""
+    c["task_named"] += review.task not in ("image", "none")
+    if not review.models:
+        return True
+    c["loads_model"] += 1
+    c["family_named"] += review.family is not None
+    return review.family is not None
+
+
 def evaluate(folder: Path) -> dict[str, Any]:
     """Review every indexed template and count coverage and agreement (with the misses)."""
     schemas = bundled_core_schemas()
@@ -120,12 +131,8 @@ def evaluate(folder: Path) -> dict[str, Any]:
             continue
         review = review_loaded(load_workflow(path), schemas)
         c["templates"] += 1
-        c["task_named"] += review.task not in ("image", "none")
-        if review.models:
-            c["loads_model"] += 1
-            c["family_named"] += review.family is not None
-            if review.family is None:
-                misses["no_family"].append(entry["name"])
+        if not _tally_names(c, review):
+            misses["no_family"].append(entry["name"])
         if MEDIUM_TYPE.get(review.medium) and entry.get("_type"):
             c["medium_scored"] += 1
             if MEDIUM_TYPE[review.medium] == entry["_type"]:
@@ -162,12 +169,8 @@ def community(folder: Path) -> dict[str, Any]:
     for path in iter_workflow_files([folder]):
         review = review_loaded(load_workflow(path), schemas)
         c["workflows"] += 1
-        c["task_named"] += review.task not in ("image", "none")
-        if review.models:
-            c["loads_model"] += 1
-            c["family_named"] += review.family is not None
-            if review.family is None:
-                misses.append(f"{path.name}: {[m.filename for m in review.models][:3]}")
+        if not _tally_names(c, review):
+            misses.append(f"{path.name}: {[m.filename for m in review.models][:3]}")
     return {"counts": dict(c), "misses": misses}
 
 
