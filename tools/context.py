@@ -105,13 +105,15 @@ class ToolContext(BaseModel):
         return self._memo[key]
 
     def close(self) -> None:
-        """Close every client this context opened (they are rebuilt if the context is used again)."""
-        for key in [k for k, v in self._memo.items() if callable(getattr(v, "close", None))]:
-            client = self._memo.pop(key)
-            try:
-                client.close()
-            except Exception:  # closing must never hide the result of the work itself
-                log.debug("closing %s failed", key, exc_info=True)
+        """Close every client this context opened and forget what was built on them (a resolver keeps
+        its clients), so everything is rebuilt if the context is used again."""
+        for key, value in list(self._memo.items()):
+            if callable(getattr(value, "close", None)):
+                try:
+                    value.close()
+                except Exception:  # closing must never hide the result of the work itself
+                    log.debug("closing %s failed", key, exc_info=True)
+        self._memo.clear()
 
     def __enter__(self) -> Self:
         return self
@@ -177,7 +179,7 @@ class ToolContext(BaseModel):
             return None
         from comfyfixer.tools.civitai import CivitaiClient
 
-        return self.memo("client:civitai", lambda: CivitaiClient(
+        return self.memo(f"client:civitai:{self.civitai_base_url}", lambda: CivitaiClient(
             base_url=self.civitai_base_url, token=self.secret("civitai_token"),
             timeout=self.http_timeout, retries=self.http_retries))
 
@@ -185,7 +187,7 @@ class ToolContext(BaseModel):
         """The Hugging Face client (it answers from its cache when offline)."""
         from comfyfixer.tools.huggingface import HuggingFaceClient
 
-        return self.memo("client:hf", lambda: HuggingFaceClient(
+        return self.memo(f"client:hf:{self.hf_endpoint}:{self.offline}", lambda: HuggingFaceClient(
             endpoint=self.hf_endpoint, token=self.secret("hf_token"), timeout=self.http_timeout,
             retries=self.http_retries, offline=self.offline))
 
@@ -195,7 +197,7 @@ class ToolContext(BaseModel):
             return None
         from comfyfixer.tools.modelscope import ModelScopeClient
 
-        return self.memo("client:modelscope", lambda: ModelScopeClient(
+        return self.memo(f"client:modelscope:{self.modelscope_endpoint}", lambda: ModelScopeClient(
             endpoint=self.modelscope_endpoint, timeout=self.http_timeout, retries=self.http_retries))
 
     def registry_client(self) -> ComfyRegistryClient | None:
@@ -204,7 +206,7 @@ class ToolContext(BaseModel):
             return None
         from comfyfixer.tools.comfy_registry import ComfyRegistryClient
 
-        return self.memo("client:registry", lambda: ComfyRegistryClient(
+        return self.memo(f"client:registry:{self.comfy_registry_url}", lambda: ComfyRegistryClient(
             self.comfy_registry_url, timeout=self.http_timeout, retries=self.http_retries))
 
     def model_resolver(self, *, catalogs: bool = True, templates: bool = True) -> ModelResolver:
@@ -221,7 +223,7 @@ class ToolContext(BaseModel):
                                  cache=DiskCache(self.cache_dir / "resolver"), notes=self.notes(),
                                  modelscope=self.modelscope())
 
-        return self.memo(f"model-resolver:{catalogs}:{templates}:{id(catalog)}", build)
+        return self.memo(f"model-resolver:{catalogs}:{templates}:{id(catalog)}:{self.offline}", build)
 
     def node_resolver(self) -> NodeResolver:
         """The node-class resolver: ComfyUI-Manager's node map, confirmed by the Comfy registry."""

@@ -55,7 +55,7 @@ def reconstruct_workflow(inp: ReconstructInput, ctx: ToolContext, *, out_dir: Pa
         from comfyfixer.tools.resolver import DiskCache, ModelResolver
 
         # Hash and Civitai-version lookups only: reconstruction knows the exact file it wants.
-        model_resolver = ctx.memo("reconstruct-resolver", lambda: ModelResolver(
+        model_resolver = ctx.memo(f"reconstruct-resolver:{id(civitai)}", lambda: ModelResolver(
             civitai=civitai, cache=DiskCache(ctx.cache_dir / "resolver")))
 
         def resolver(query: Any) -> Any:
