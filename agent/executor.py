@@ -56,8 +56,9 @@ from comfyfixer.agent.plan import (
     MoveBackAction,
     Plan,
     QuarantineAction,
-    RemoveCopyAction,
     RestorePythonAction,
+    UndoAction,
+    UnlinkPackAction,
     resolve_target,
 )
 from comfyfixer.tools.errors import ComfyFixerError, IntegrityError
@@ -176,7 +177,7 @@ class Executor:
                 self._journal_snapshot(snap)
         outcomes: dict[str, ActionOutcome] = {}
         for a in self.plan.actions:  # an undo plan's steps, in its (reverse) order, one after the other
-            if isinstance(a, QuarantineAction | MoveBackAction | RemoveCopyAction | RestorePythonAction):
+            if isinstance(a, UndoAction):
                 outcomes[a.item] = self._guard(a.item, a.kind, lambda a=a: self._undo(a))
         for a in self.plan.actions:
             if isinstance(a, MoveAction):
@@ -557,12 +558,14 @@ class Executor:
                             message=f"{a.method} {src} → {dst}")
         return ActionOutcome(item=a.item, kind=a.kind, status="done", message=f"{a.method} {src} → {dst}")
 
-    def _undo(self, a: QuarantineAction | MoveBackAction | RemoveCopyAction | RestorePythonAction) -> ActionOutcome:
+    def _undo(self, a: UndoAction) -> ActionOutcome:
         """One reverting step. Anything that changed since the original apply is left alone and said so."""
         if self.dry_run:
             return ActionOutcome(item=a.item, kind=a.kind, status="dry_run", message=f"would undo {a.undoes}")
         if isinstance(a, RestorePythonAction):
             return self._restore_python(a)
+        if isinstance(a, UnlinkPackAction):
+            return self._unlink_pack(a)
         if isinstance(a, QuarantineAction):
             return self._quarantine(a)
         if isinstance(a, MoveBackAction):
@@ -590,6 +593,20 @@ class Executor:
         self._journal_undo(a, before, path_state(path), {"path": path, "original": original, "sha256": a.sha256},
                            f"removed the link/copy {a.path} (the original {a.original} stays)")
         return ActionOutcome(item=a.item, kind=a.kind, status="done", message=f"removed {a.path}")
+
+    def _unlink_pack(self, a: UnlinkPackAction) -> ActionOutcome:
+        # The last part is our link and by design points outside ComfyUI, so only its folder is resolved.
+        target = PurePosixPath(a.path)
+        path = resolve_target(self.plan, str(target.parent)) / safe_filename(target.name, what="pack folder name")
+        if not path.exists() and not path.is_symlink():
+            return ActionOutcome(item=a.item, kind=a.kind, status="already_done", message=f"{a.path} is gone already")
+        if not path.is_symlink() or Path(os.readlink(path)).resolve() != Path(a.source).resolve():
+            return self._left_alone(a, f"{a.path} is no longer a link to {a.source}")
+        before = path_state(path)
+        os.unlink(path)
+        self._journal_undo(a, before, path_state(path), {"path": path, "source": a.source},
+                           f"removed the link {a.path} (the pack folder {a.source} stays)")
+        return ActionOutcome(item=a.item, kind=a.kind, status="done", message=f"removed the link {a.path}")
 
     def _quarantine(self, a: QuarantineAction) -> ActionOutcome:
         from comfyfixer.tools.download.staging import quarantine, quarantine_dir_for

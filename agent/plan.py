@@ -303,6 +303,18 @@ class RemoveCopyAction(BaseModel):
     confirm: list[str] = Field(default_factory=list)
 
 
+class UnlinkPackAction(BaseModel):
+    """Undo ``comfyui install-nodes`` with a link: remove the symbolic link at ``path``, only while it is
+    still a link to ``source`` (the pack folder itself is never touched). A copied pack is undone with a
+    :class:`QuarantineAction` instead."""
+    kind: Literal["unlink_node_pack"] = "unlink_node_pack"
+    item: str
+    path: str = Field(description="custom_nodes/<name> relative to the ComfyUI folder.")
+    source: str = Field(description="The folder the link must still point to.")
+    undoes: str
+    confirm: list[str] = Field(default_factory=list)
+
+
 class RestorePythonAction(BaseModel):
     """Undo requirement installs: bring ComfyUI's Python back to the snapshot's ``pip freeze``.
 
@@ -322,11 +334,12 @@ class RestorePythonAction(BaseModel):
     confirm: list[str] = Field(default_factory=list)
 
 
-UNDO_KINDS = ("quarantine", "move_back", "remove_copy", "restore_python")
-UndoAction = QuarantineAction | MoveBackAction | RemoveCopyAction | RestorePythonAction
+UNDO_KINDS = ("quarantine", "move_back", "remove_copy", "unlink_node_pack", "restore_python")
+UndoAction = QuarantineAction | MoveBackAction | RemoveCopyAction | UnlinkPackAction | RestorePythonAction
 
 Action = Annotated[DownloadAction | MoveAction | InstallPackAction | LinkPackAction | CoreUpdateAction | QuarantineAction
-                   | MoveBackAction | RemoveCopyAction | RestorePythonAction, Field(discriminator="kind")]
+                   | MoveBackAction | RemoveCopyAction | UnlinkPackAction | RestorePythonAction,
+                   Field(discriminator="kind")]
 _ACTIONS: TypeAdapter[list[Action]] = TypeAdapter(list[Action])
 
 
@@ -894,6 +907,8 @@ def summary_lines(plan: Plan) -> list[str]:
             lines.append(f"  {i}. move back {a.source} → {a.target} (only if unchanged; undoes {a.undoes})")
         elif isinstance(a, RemoveCopyAction):
             lines.append(f"  {i}. remove the link/copy {a.path} (the original {a.original} stays; undoes {a.undoes})")
+        elif isinstance(a, UnlinkPackAction):
+            lines.append(f"  {i}. remove the link {a.path} (only if it still points to {a.source}; undoes {a.undoes})")
         elif isinstance(a, RestorePythonAction):
             lines.append(f"  {i}. restore ComfyUI's Python {a.python} to the snapshot's pip freeze")
             lines.extend(f"       pip install {p}" for p in a.install)

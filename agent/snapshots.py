@@ -19,11 +19,12 @@ since the apply is left alone and reported: an undo never clobbers the user's ed
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -37,6 +38,7 @@ from comfyfixer.agent.plan import (
     QuarantineAction,
     RemoveCopyAction,
     RestorePythonAction,
+    UnlinkPackAction,
     finalize,
     load_plan,
     save_plan,
@@ -64,9 +66,10 @@ class PlacedItem(BaseModel):
     """One thing the run put in place (from its journal entry)."""
 
     item: str = Field(description="The action of the applied plan.")
-    kind: Literal["download", "move", "link", "copy", "pack"]
+    kind: Literal["download", "move", "link", "copy", "pack", "pack_link"]
     path: str = Field(description="Where it is now, relative to the ComfyUI folder.")
-    source: str | None = Field(default=None, description="For a move, link or copy: where the file was (is).")
+    source: str | None = Field(default=None, description="For a move, link or copy: where the file was (is); for a "
+                               "linked pack: the folder the link points to.")
     sha256: str | None = Field(default=None, description="The file's sha256 right after the run.")
     commit: str | None = Field(default=None, description="For a pack: the commit checked out.")
 
@@ -196,6 +199,15 @@ def record_placed(snap: Snapshot, entries: Iterable[dict[str, Any]]) -> Snapshot
             where = rel(ins.get("target"))
             if where:
                 snap.placed.append(PlacedItem(item=item, kind="pack", path=where, commit=outs.get("commit")))
+        elif e.get("action") == "link_node_pack" and status == "ok":
+            # Not resolved: the link itself is what was placed (it points outside ComfyUI by design).
+            link = Path(str(ins.get("target") or ""))
+            parent = rel(link.parent) if ins.get("target") else None
+            where = f"{parent}/{link.name}" if parent else None
+            if where:
+                linked = outs.get("method") == "symlink"
+                snap.placed.append(PlacedItem(item=item, kind="pack_link" if linked else "pack", path=where,
+                                              source=str(ins.get("source")) if linked else None))
     return snap
 
 
@@ -299,6 +311,9 @@ def undo_actions(snap: Snapshot, ctx: ToolContext, *, purge: bool = False) -> tu
     if python is not None:
         actions.append(python)
     for p in reversed(snap.placed):
+        if p.kind == "pack_link":
+            actions.extend(_unlink_action(comfy, p, left))
+            continue
         try:
             here = safe_join(comfy, p.path, what="undo path")
         except ComfyFixerError as exc:
@@ -335,6 +350,24 @@ def undo_actions(snap: Snapshot, ctx: ToolContext, *, purge: bool = False) -> tu
             actions.append(RemoveCopyAction(item=f"undo:{p.item}", path=p.path, original=p.source, sha256=p.sha256,
                                             undoes=p.item))
     return actions, left
+
+
+def _unlink_action(comfy: Path, p: PlacedItem, left: list[str]) -> list[Action]:
+    """Remove a pack link ``install-nodes`` made, while it still points where it did (the link itself is
+    checked, not followed: it points outside ComfyUI by design)."""
+    link = PurePosixPath(p.path)
+    try:
+        here = safe_join(comfy, str(link.parent), what="undo path") / link.name
+    except ComfyFixerError as exc:
+        left.append(f"{p.path}: {exc}")
+        return []
+    if not here.is_symlink():
+        left.append(f"{p.path} is {'no longer a link' if here.exists() else 'gone already'}: left alone")
+        return []
+    if not p.source or Path(os.readlink(here)).resolve() != Path(p.source).resolve():
+        left.append(f"{p.path} no longer links {p.source}: left alone")
+        return []
+    return [UnlinkPackAction(item=f"undo:{p.item}", path=p.path, source=p.source, undoes=p.item)]
 
 
 def _restore_python(snap: Snapshot, ctx: ToolContext, left: list[str]) -> RestorePythonAction | None:

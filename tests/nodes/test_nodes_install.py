@@ -69,3 +69,58 @@ def test_dry_run_writes_no_plan(capsys: pytest.CaptureFixture[str], comfy: Path)
     assert plan["plan_file"] is None
     assert any("pip install -e" in w for w in plan["warnings"])
     assert not (comfy / "custom_nodes" / "comfyfixer_nodes").exists()
+
+
+def _undo(capsys: pytest.CaptureFixture[str], plan_id: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    undo = _cli(capsys, "undo", plan_id, "--json")
+    if not undo["actions"]:
+        return undo, None
+    ok = _cli(capsys, "approve", undo["plan_file"], "--yes", "--json")
+    return undo, _cli(capsys, "apply", ok["plan_file"], "--token", ok["token"], "--json", "--no-recheck")
+
+
+def test_undo_removes_the_link_and_keeps_the_pack(capsys: pytest.CaptureFixture[str], comfy: Path) -> None:
+    target = comfy / "custom_nodes" / "comfyfixer_nodes"
+    report = _install(capsys, comfy)
+    undo, applied = _undo(capsys, report["plan_id"])
+    assert [a["kind"] for a in undo["actions"]] == ["unlink_node_pack"]
+    assert applied is not None and [o["status"] for o in applied["outcomes"]] == ["done"]
+    assert not target.exists() and not target.is_symlink()
+    assert (PACK / "__init__.py").is_file()  # the pack folder the link pointed to is untouched
+
+
+def test_undo_quarantines_a_copy(capsys: pytest.CaptureFixture[str], comfy: Path) -> None:
+    target = comfy / "custom_nodes" / "comfyfixer_nodes"
+    report = _install(capsys, comfy, "--copy")
+    undo, applied = _undo(capsys, report["plan_id"])
+    assert [(a["kind"], a["what"]) for a in undo["actions"]] == [("quarantine", "pack")]
+    assert applied is not None and [o["status"] for o in applied["outcomes"]] == ["done"]
+    assert not target.exists()
+    moved = Path(applied["outcomes"][0]["details"]["quarantined_to"])
+    assert (moved / "capture.py").read_bytes() == (PACK / "capture.py").read_bytes()
+
+
+def test_undo_leaves_a_relinked_folder_alone(capsys: pytest.CaptureFixture[str], comfy: Path, tmp_path: Path) -> None:
+    target = comfy / "custom_nodes" / "comfyfixer_nodes"
+    report = _install(capsys, comfy)
+    elsewhere = tmp_path / "my_fork"
+    elsewhere.mkdir()
+    target.unlink()
+    target.symlink_to(elsewhere, target_is_directory=True)  # the user pointed it at their own fork since
+    undo, applied = _undo(capsys, report["plan_id"])
+    assert applied is None and any("no longer links" in x for x in undo["left_alone"])
+    assert target.is_symlink() and target.resolve() == elsewhere.resolve()
+
+
+def test_undo_apply_rechecks_the_link(capsys: pytest.CaptureFixture[str], comfy: Path, tmp_path: Path) -> None:
+    target = comfy / "custom_nodes" / "comfyfixer_nodes"
+    report = _install(capsys, comfy)
+    undo = _cli(capsys, "undo", report["plan_id"], "--json")
+    ok = _cli(capsys, "approve", undo["plan_file"], "--yes", "--json")
+    elsewhere = tmp_path / "my_fork"
+    elsewhere.mkdir()
+    target.unlink()
+    target.symlink_to(elsewhere, target_is_directory=True)  # changed between approval and apply
+    applied = _cli(capsys, "apply", ok["plan_file"], "--token", ok["token"], "--json", "--no-recheck")
+    assert [o["status"] for o in applied["outcomes"]] == ["left_alone"]
+    assert target.resolve() == elsewhere.resolve()
