@@ -19,17 +19,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import platformdirs
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from comfyfixer.tools.errors import ConfigError
 
@@ -66,7 +59,7 @@ def _alias(*names: str) -> AliasChoices:
     return AliasChoices(*names)
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """Every setting of ComfyFixerSmart, typed and validated.
 
     Built once per command or conversation by ``load_settings`` and turned into a ``ToolContext`` by
@@ -84,14 +77,12 @@ class Settings(BaseSettings):
     makes runs repeatable); ``log_level`` (a ``logging`` level name).
 
     List fields (``extra_model_paths``, ``allowed_hosts``, ``license_allowlist``) accept a comma-separated
-    string, because environment variables cannot carry lists; ``NoDecode`` stops pydantic-settings from
-    trying to parse them as JSON first. Unknown keys are ignored so an old ``.env`` does not break a run.
+    string, because environment variables cannot carry lists. Unknown keys are ignored so an old ``.env``
+    does not break a run. The sources are read by :func:`load_settings` (a plain model, not
+    pydantic-settings: that package and the asyncio it imports cost every command a tenth of a second).
     """
 
-    model_config = SettingsConfigDict(
-        env_prefix="COMFYFIXER_",
-        env_file=".env",
-        env_file_encoding="utf-8",
+    model_config = ConfigDict(
         # A retired key in an old .env or comfyfixer.toml must not stop every command.
         extra="ignore",
         populate_by_name=True,
@@ -104,7 +95,7 @@ class Settings(BaseSettings):
     comfyui_url: str | None = Field(None, description="A running ComfyUI, e.g. http://127.0.0.1:8188.")
     comfyui_python: Path | None = Field(None, description="ComfyUI's Python, for installing pack requirements.")
     object_info_file: Path | None = Field(None, description="A saved /object_info JSON to use as node schemas.")
-    extra_model_paths: Annotated[list[Path], NoDecode] = Field(
+    extra_model_paths: list[Path] = Field(
         default_factory=list, description="Extra extra_model_paths.yaml files (comma-separated in the env)."
     )
 
@@ -147,12 +138,12 @@ class Settings(BaseSettings):
     offline: bool = Field(False, description="Never touch the network; use caches only.")
 
     # --- downloads policy -----------------------------------------------------
-    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+    allowed_hosts: list[str] = Field(
         default_factory=list, description="Hosts added to the download allow-list (comma-separated in the env)."
     )
     max_download_bytes: int = Field(60 * 1024**3, gt=0, description="Cap for one download.")
     max_total_bytes: int = Field(200 * 1024**3, gt=0, description="Cap for one plan.")
-    license_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    license_allowlist: list[str] = Field(default_factory=list)
     approval_ttl_seconds: int = Field(30 * 60, gt=0)
 
     # --- the LLM ----------------------------------------------------------------
@@ -210,24 +201,6 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Order the sources: code, environment, ``.env``, then ``comfyfixer.toml`` in the cwd, then in
-        ``home_dir()``. TOML files are added only if they exist, checked on every build, not at import.
-        """
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
-        for path in (Path.cwd() / CONFIG_FILE_NAME, home_dir() / CONFIG_FILE_NAME):
-            if path.is_file():
-                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
-        return tuple(sources)
-
     def secret(self, name: str) -> str | None:
         """The plain value of a secret field, for handing to a client. Never log it.
 
@@ -245,9 +218,12 @@ def load_settings(**overrides: Any) -> Settings:
     Raises ``ConfigError`` listing every invalid field as ``field: reason`` (pydantic's messages, without
     its documentation links), with a hint to fix the variable or file entry named.
     """
-    clean = {k: v for k, v in overrides.items() if v is not None}
+    values: dict[str, Any] = {}
+    for source in reversed(_sources()):  # lowest precedence first, each higher one overwrites
+        values.update(source)
+    values.update({k: v for k, v in overrides.items() if v is not None})
     try:
-        return Settings(**clean)
+        return Settings.model_validate(values)
     except ValidationError as exc:
         parts = []
         for err in exc.errors():
@@ -257,3 +233,47 @@ def load_settings(**overrides: Any) -> Settings:
             "invalid settings: " + "; ".join(parts),
             hint=f"fix the COMFYFIXER_* variable, .env or {CONFIG_FILE_NAME} entry named",
         ) from None
+
+
+def _names(name: str) -> tuple[str, ...]:
+    """The names a field is known by outside code: its ``validation_alias`` choices, else ``COMFYFIXER_<NAME>``."""
+    alias = Settings.model_fields[name].validation_alias
+    if isinstance(alias, AliasChoices):
+        return tuple(c for c in alias.choices if isinstance(c, str))
+    return (f"COMFYFIXER_{name}",)
+
+
+def _pick(found: dict[str, Any], case_sensitive: bool) -> dict[str, Any]:
+    """``found``'s values keyed by field name: each field takes the first of its names present."""
+    keys = found if case_sensitive else {k.lower(): v for k, v in found.items()}
+    out: dict[str, Any] = {}
+    for name in Settings.model_fields:
+        candidates = (name, *_names(name)) if case_sensitive else tuple(n.lower() for n in _names(name))
+        for n in candidates:
+            if n in keys and keys[n] is not None:
+                out[name] = keys[n]
+                break
+    return out
+
+
+def _sources() -> list[dict[str, Any]]:
+    """Values from the environment, ``.env`` and the ``comfyfixer.toml`` files, highest precedence first,
+    each keyed by field name. Environment names match without regard to case; TOML keys are field names
+    (or a field's alias). A TOML file is read only if it exists, checked on every build, not at import.
+    """
+    sources = [_pick(dict(os.environ), case_sensitive=False)]
+    dotenv = Path(".env")
+    if dotenv.is_file():
+        from dotenv import dotenv_values
+
+        sources.append(_pick(dict(dotenv_values(dotenv, encoding="utf-8")), case_sensitive=False))
+    for path in (Path.cwd() / CONFIG_FILE_NAME, home_dir() / CONFIG_FILE_NAME):
+        if path.is_file():
+            import tomllib
+
+            try:
+                doc = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigError(f"cannot read {path}: {exc}", hint=f"fix or remove {path}") from None
+            sources.append(_pick(doc, case_sensitive=True))
+    return sources
