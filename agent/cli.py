@@ -2,7 +2,9 @@
 
 Exit codes: 0 ok; 1 findings (only with ``--strict``); 2 usage or input error.
 Each command lives in ``comfyfixer.agent.commands.<name>`` and imports its heavy
-stack (HTTP clients, LLM) inside the command body, so ``comfyfixer --help`` stays fast.
+stack (HTTP clients, LLM) inside the command body, so ``comfyfixer --help`` stays fast. A command
+module itself is imported only when its command runs (``comfyfixer check`` imports ``check`` alone);
+``--help`` imports them all to list them.
 """
 
 from __future__ import annotations
@@ -10,45 +12,81 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+from typing import Any
 
 import typer
+import typer.main
+from typer.core import TyperGroup
+
+try:  # recent typer carries its own copy of click, and raises that copy's exceptions
+    from typer import _click
+except ImportError:  # pragma: no cover - older typer on the real click
+    import click as _click  # type: ignore[no-redef]
 
 from comfyfixer.agent import __version__
 from comfyfixer.agent.output import EXIT_USAGE, InertFormatter, error
 from comfyfixer.tools.errors import ComfyFixerError
 
-# Modules under comfyfixer.agent.commands, each with `register(app: typer.Typer)`.
-COMMAND_MODULES = [
-    "inspect",
-    "image",
-    "reconstruct",
-    "check",
-    "chat",
-    "fix",
-    "resolve",
-    "catalogs",
-    "runpod",
-    "comfyui",
-    "schedule",
-    "knowledge",
-    "hardware",
-    "fit",
-    "tune",
-    "review",
-    "diff",
-    "identify",
-    "workflows_for",
-    "build",
-    "undo",
-]
+# Modules under comfyfixer.agent.commands, each with `register(app: typer.Typer)`, and the top-level
+# commands (or groups) it registers, in the order `--help` lists them.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "inspect": ("inspect",),
+    "image": ("image",),
+    "reconstruct": ("reconstruct",),
+    "check": ("check",),
+    "chat": ("ask", "chat"),
+    "fix": ("fix", "approve", "apply"),
+    "resolve": ("resolve",),
+    "catalogs": ("catalogs",),
+    "runpod": ("runpod",),
+    "comfyui": ("comfyui",),
+    "schedule": ("schedule",),
+    "knowledge": ("knowledge",),
+    "hardware": ("hardware",),
+    "fit": ("fit",),
+    "tune": ("tune",),
+    "review": ("review",),
+    "diff": ("diff",),
+    "identify": ("identify",),
+    "workflows_for": ("workflows-for",),
+    "build": ("build",),
+    "undo": ("undo", "snapshots"),
+}
+_MODULE_OF = {command: module for module, commands in COMMAND_MODULES.items() for command in commands}
+_TYPER_OPTIONS: dict[str, Any] = {"add_completion": False, "pretty_exceptions_enable": False, "rich_markup_mode": None}
+
+
+class _LazyGroup(TyperGroup):
+    """The root group: a command module is imported and registered the first time one of its commands is
+    looked up, so running one command does not import the other twenty."""
+
+    def _load(self, module: str) -> None:
+        sub = typer.Typer(**_TYPER_OPTIONS)
+        importlib.import_module(f"comfyfixer.agent.commands.{module}").register(sub)
+        for name, command in typer.main.get_group(sub).commands.items():
+            self.add_command(command, name)
+
+    def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
+        """The command ``cmd_name``, importing its module on first use."""
+        module = _MODULE_OF.get(cmd_name)
+        if module is not None and cmd_name not in self.commands:
+            self._load(module)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: _click.Context) -> list[str]:
+        """Every command, in ``COMMAND_MODULES`` order (imports every command module)."""
+        for module, commands in COMMAND_MODULES.items():
+            if any(c not in self.commands for c in commands):
+                self._load(module)
+        return list(_MODULE_OF)
+
 
 app = typer.Typer(
     name="comfyfixer",
     help="Make ComfyUI workflows runnable here: inspect, check, resolve, fix, reconstruct.",
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+    cls=_LazyGroup,
+    **_TYPER_OPTIONS,
 )
 
 
@@ -72,10 +110,6 @@ def _root(
     logging.basicConfig(level=level, handlers=[handler])
 
 
-for _name in COMMAND_MODULES:
-    importlib.import_module(f"comfyfixer.agent.commands.{_name}").register(app)
-
-
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI on ``argv`` and return the exit code (tests call this)."""
     try:
@@ -89,11 +123,7 @@ def run(argv: list[str] | None = None) -> int:
         error("aborted")
         return EXIT_USAGE
     except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            return int(exc.exit_code or 0)
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, _click.ClickException):
             exc.show()
             return EXIT_USAGE
         raise

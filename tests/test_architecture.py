@@ -112,3 +112,27 @@ def test_recorded_http_goes_through_the_one_vcr_configuration() -> None:
             if bad:
                 leaks.append(f"{c.relative_to(REPO)} #{i}: {bad}")
     assert leaks == []
+
+
+def test_command_modules_declare_what_they_register_and_load_lazily() -> None:
+    """``COMMAND_MODULES`` names exactly the commands each module registers (the lazy root group finds a
+    command's module from it), and running one command imports no other command module."""
+    import importlib
+
+    import typer
+
+    from comfyfixer.agent.cli import COMMAND_MODULES
+
+    for module, names in COMMAND_MODULES.items():
+        sub = typer.Typer()
+        importlib.import_module(f"comfyfixer.agent.commands.{module}").register(sub)
+        registered = tuple(c.name or "" for c in sub.registered_commands) + tuple(g.name or "" for g in sub.registered_groups)
+        assert registered == names, module
+    code = (
+        "import sys\n"
+        "from comfyfixer.agent.cli import run\n"
+        "run(['check', '--help'])\n"
+        "print('LOADED:' + ','.join(sorted(m for m in sys.modules if m.startswith('comfyfixer.agent.commands.'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip().splitlines()[-1] == "LOADED:comfyfixer.agent.commands.check"
