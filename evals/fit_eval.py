@@ -163,6 +163,8 @@ def run_tune_eval(reports: dict[str, FitReport], templates: Path, ctx: ToolConte
     verdicts: Counter[str] = Counter()
     fitted: list[str] = []
     invalid: list[str] = []
+    changes: dict[str, list[str]] = {}
+    families: Counter[str] = Counter()
     start = time.perf_counter()
     for name in over:
         result = tune_workflow(TuneInput(path=str(templates / name), vram_gb=vram_gb, dry_run=True), ctx)
@@ -171,7 +173,11 @@ def run_tune_eval(reports: dict[str, FitReport], templates: Path, ctx: ToolConte
             invalid.append(name)
         elif result.after.verdict == "FITS":
             fitted.append(name)
+            families[result.after.family or "?"] += 1
+            changes[name] = [f"peak {result.before.peak_bytes / GiB:.1f} → {result.after.peak_bytes / GiB:.1f} GB"] + [
+                f"{c.class_type}.{c.input}: {c.old} → {c.new}" for c in result.changes]
     return {"over_target": len(over), "after": dict(verdicts), "fitted": fitted, "invalid": invalid,
+            "changes": changes, "fitted_families": dict(families),
             "catalog": ctx.catalog() is not None, "seconds": round(time.perf_counter() - start, 2)}
 
 
@@ -220,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tune --vram {args.vram:g}: {tuned['over_target']} templates over the target → {tuned['after']}; "
               f"{len(tuned['fitted'])} copies fit ({', '.join(tuned['fitted'])}); invalid copies: {len(tuned['invalid'])}; "
               f"catalog loaded: {tuned['catalog']}; {tuned['seconds']} s")
+        print(f"  copies that fit, by family: {tuned['fitted_families']}")
+        for name, lines in tuned["changes"].items():
+            print(f"  {name}: " + "; ".join(lines))
     within = sum(r["within"] for r in rows)
     print(f"within ±25 %: {within}/{len(rows)}")
     return 0 if not result["failures"] and result["explained"] == result["with_models"] else 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.fit.estimate import FitSources, estimate
@@ -27,11 +28,32 @@ def fit_sources(ctx: ToolContext) -> FitSources:
         dirs = default_folder_paths(ctx.comfyui_dir) if ctx.comfyui_dir else {}
         catalog = ctx.catalog()
         index = build_model_index(catalog, []) if catalog is not None else None
-        return FitSources(model_dirs=dirs, catalog_lookup=index.lookup if index is not None else None,
+        return FitSources(model_dirs=dirs, catalog_lookup=_with_recorded(index.lookup if index is not None else None),
                           knowledge=knowledge_sizes(Path(next(iter(knowledge.__path__)))))
 
     src: FitSources = ctx.memo(f"fit-sources:{ctx.comfyui_dir}", build)
     return src
+
+
+def _with_recorded(lookup: Any) -> Any:
+    """The catalog lookup, followed by the recorded Hugging Face file lists (tools/fit/recorded.py), so a
+    variant the tuner swaps in is sized from its listing page."""
+    from comfyfixer.tools.candidates import DownloadCandidate
+    from comfyfixer.tools.fit.recorded import recorded_repos
+
+    labels = {f: (r, label) for r in recorded_repos() for f, _, label in r.files}
+
+    def find(filename: str) -> list[DownloadCandidate]:
+        found = list(lookup(filename) or []) if lookup is not None else []
+        name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+        if name in labels:
+            repo, label = labels[name]
+            found.append(DownloadCandidate(source="catalog:hf-listing", filename=name, size_label=label, folder=repo.folder,
+                                           url=f"https://huggingface.co/{repo.repo}/resolve/main/{name}",
+                                           origin=repo.listing))
+        return found
+
+    return find
 
 
 def machine_vram(ctx: ToolContext) -> tuple[int | None, str]:

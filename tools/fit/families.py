@@ -78,8 +78,9 @@ class Family:
 
 _SUPPORTED = "comfy/supported_models.py"
 FAMILIES: tuple[Family, ...] = (
-    Family("wan22_5b", "Wan 2.2 TI2V 5B", (r"wan2\.2_ti2v_5b", r"wan.*ti2v.*5b"), 3072 / 2222, 48, 16, VAE_WAN22,
-           "4n+1", 5.0, (1280, 704), 121, (_SUPPORTED + " WAN21_T2V dim/2222 (dim 3072)", "knowledge/model-family-wan.md")),
+    Family("wan22_5b", "Wan 2.2 5B (TI2V, Fun 5B)", (r"wan2\.2_ti2v_5b", r"wan.*ti2v.*5b", r"wan2\.2_fun_\w*_5b"), 3072 / 2222, 48, 16, VAE_WAN22,
+           "4n+1", 5.0, (1280, 704), 121, (_SUPPORTED + " WAN21_T2V dim/2222 (dim 3072)", "knowledge/model-family-wan.md",
+                                    "Fun 5B (Control, InP) are 5B models on the Wan 2.2 VAE: the templates load wan2.2_vae")),
     Family("wan_1_3b", "Wan 2.1 1.3B", (r"wan.*1[._]3b",), 1536 / 2222, 16, 8, VAE_WAN21, "4n+1", 1.42, (832, 480), 81,
            (_SUPPORTED + " WAN21_T2V dim/2222 (dim 1536)", "knowledge/model-family-wan.md")),
     Family("wan_14b", "Wan 2.1/2.2 14B", (r"wan2?\.?[12].*14b", r"wan.*14b", r"wan2\.[12]", r"^wan"), 5120 / 2222, 16, 8,

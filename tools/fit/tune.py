@@ -11,6 +11,12 @@ Changes are tried in order of cost, each only while the estimate still does not 
 4. lower frames (video, to no fewer than 33) and then resolution (to no less than 512 px on the short
    side, multiples of 16) until the working set leaves room for weights — a different output, said so.
 
+5. lighter files that exist: an fp8 text encoder, then the largest fp8 or GGUF file of the diffusion
+   model whose sampling stage fits (ComfyUI-Manager's catalog and the recorded Hugging Face file lists
+   of :mod:`~comfyfixer.tools.fit.recorded`; a GGUF swaps the loader for ComfyUI-GGUF's ``UnetLoaderGGUF``);
+6. fewer frames / a lower resolution again, now until the sampling stage fits beside its weights
+   (same floors).
+
 Weight streaming that remains (``FITS_OFFLOAD``) is reported with its slowdown; quantised variants
 that would remove it (fp8 files, GGUF Q8_0 … Q4_K through ComfyUI-GGUF) are listed as suggestions
 with their VRAM after the change, for the resolver and the plan → approve → apply path to fetch.
@@ -38,7 +44,8 @@ from comfyfixer.tools.errors import InputError
 from comfyfixer.tools.fit.estimate import estimate
 from comfyfixer.tools.fit.families import MIN_INFERENCE_BYTES, GiB
 from comfyfixer.tools.fit.models import FitReport
-from comfyfixer.tools.fit.variants import GGUF_PACK, catalog_variants, gguf_schemas
+from comfyfixer.tools.fit.recorded import lighter_files, variant_source
+from comfyfixer.tools.fit.variants import GGUF_PACK, gguf_schemas
 from comfyfixer.tools.toolset import capability
 
 log = logging.getLogger(__name__)
@@ -260,14 +267,20 @@ class _Tuner:
                     "tile's; slower decode, same image (faint seams are possible)"))
         self.estimate()
 
-    def smaller(self) -> None:
-        """Lower frames, then resolution, until the working set leaves ``WEIGHT_SHARE`` of VRAM for weights."""
-        for _ in range(8):
+    def smaller(self, to_fit: bool = False) -> None:
+        """Lower frames, then resolution, until the working set leaves ``WEIGHT_SHARE`` of VRAM for weights
+        (``to_fit``: until the sampling stage fits beside the weights it now has — the last step, after
+        the lighter files)."""
+        for _ in range(12):
             sampling = next((st for st in self.report.stages if st.stage == "sampling"), None)
             if sampling is None:
                 return
             fixed = sampling.bytes - sampling.weights_bytes
-            budget = self.vram * (1 - WEIGHT_SHARE)
+            budget = self.vram - sampling.weights_bytes if to_fit else self.vram * (1 - WEIGHT_SHARE)
+            if to_fit and budget <= MIN_INFERENCE_BYTES:
+                self.notes.append(f"the sampling weights ({sampling.weights_bytes / GiB:.1f} GB) leave no room for a "
+                                  "working set: a smaller size cannot make it fit")
+                return
             if fixed <= budget or self.fits:
                 return
             working = fixed - MIN_INFERENCE_BYTES
@@ -320,7 +333,8 @@ def _swap_file(raw: dict[str, Any], old: str, new: str, url: str, folder: str) -
 
 
 class _VariantSteps:
-    """Step 5 of the tuner: lighter files that exist in ComfyUI-Manager's model catalog."""
+    """Step 5 of the tuner: lighter files that exist — in ComfyUI-Manager's model catalog or in a recorded
+    Hugging Face file list (tools/fit/recorded.py)."""
 
     def __init__(self, tuner: _Tuner) -> None:
         self.t = tuner
@@ -340,13 +354,13 @@ class _VariantSteps:
             if cond is None or cond.bytes <= t.vram:
                 return
             node = t.graph.nodes.get(m.node_id)
-            fp8 = [v for v in catalog_variants(catalog, m.filename, m.bytes) if not v.gguf]
+            fp8 = [v for v in lighter_files(catalog, m.filename, m.bytes) if not v.gguf]
             widget = self.file_widget(node, m.filename) if node is not None else None
             if not fp8 or widget is None:
                 continue
             v = fp8[0]
             if t.change(m.node_id, node.class_type, widget, v.filename,
-                        f"{m.filename} → {v.filename} ({v.bytes / GiB:.1f} GB, listed in ComfyUI-Manager's catalog): "
+                        f"{m.filename} → {v.filename} ({v.bytes / GiB:.1f} GB, {variant_source(v)}): "
                         "the same encoder in fp8; slight loss of prompt adherence"):
                 _swap_file(_raw_for(t.doc, m.node_id) or {}, m.filename, v.filename, v.url, "text_encoders")
                 t.estimate()
@@ -363,17 +377,16 @@ class _VariantSteps:
             if node is None or node.class_type != "UNETLoader":
                 continue
             room = t.vram - (sampling.bytes - sampling.weights_bytes)
-            fitting = [v for v in catalog_variants(catalog, m.filename, m.bytes) if v.bytes <= room]
+            fitting = [v for v in lighter_files(catalog, m.filename, m.bytes) if v.bytes <= room]
             if not fitting:
-                t.notes.append(f"no variant of {m.filename} in the model catalog is small enough "
+                t.notes.append(f"no known variant of {m.filename} (model catalog, recorded file lists) is small enough "
                                f"(needs at most {max(room, 0) / GiB:.1f} GB of weights)")
                 continue
             v = fitting[0]
             raw = _raw_for(t.doc, m.node_id)
             if raw is None:
                 continue
-            why = (f"{m.filename} ({m.bytes / GiB:.1f} GB) → {v.filename} ({v.bytes / GiB:.1f} GB, listed in "
-                   "ComfyUI-Manager's catalog)")
+            why = f"{m.filename} ({m.bytes / GiB:.1f} GB) → {v.filename} ({v.bytes / GiB:.1f} GB, {variant_source(v)})"
             if v.gguf:
                 # An fp8 cast asked of UNETLoader earlier no longer applies: the GGUF loader has no weight_dtype.
                 t.changes = [c for c in t.changes if not (c.node_id == m.node_id and c.input == "weight_dtype")]
@@ -464,12 +477,14 @@ def tune_workflow(inp: TuneInput, ctx: ToolContext, *, out_dir: Path | None = No
     before = tuner.report
     steps = [tuner.batch_one, tuner.fp8_cast, tuner.tiled_decode, tuner.smaller]
     catalog = ctx.catalog() if inp.variants else None
-    if catalog is not None:
+    if inp.variants:
+        # Lighter files: the Manager's catalog (when loaded) and the recorded Hugging Face file lists.
         variant_steps = _VariantSteps(tuner)
         steps += [lambda: variant_steps.text_encoders(catalog), lambda: variant_steps.diffusion(catalog)]
-    elif inp.variants:
-        tuner.notes.append("ComfyUI-Manager's model catalog is not loaded: no lighter files looked up "
-                           "(run `comfyfixer catalogs refresh`)")
+        if catalog is None:
+            tuner.notes.append("ComfyUI-Manager's model catalog is not loaded: only the recorded file lists were "
+                               "searched for lighter files (run `comfyfixer catalogs refresh`)")
+    steps.append(lambda: tuner.smaller(to_fit=True))
     for step in steps:
         if tuner.fits:
             break
