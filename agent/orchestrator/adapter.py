@@ -133,9 +133,10 @@ def compact(obj: Any, max_chars: int = MAX_RESULT_CHARS) -> Any:
         if not found:
             break
         # Cutting a long string or list keeps its start visible, so it is preferred to hiding a whole
-        # object or a short list (a workflow's three model files) when it is at least half as large.
+        # object or a short list (a workflow's three model files, three knowledge sections) when it is
+        # at least half as large, or lies inside the part that would otherwise be hidden.
         largest = max(found, key=lambda f: (f[0], f[1]))
-        gentle = [f for f in found if _gentle(f[4]) and f[0] * 2 >= largest[0]]
+        gentle = [f for f in found if _gentle(f[4]) and (f[0] * 2 >= largest[0] or _inside(f[4], largest[4]))]
         _, _, parent, key, node = max(gentle, key=lambda f: (f[0], f[1])) if gentle else largest
         parent[key] = _reduced(node)
     return {"truncated": True, "excerpt": json.dumps(work, ensure_ascii=False)[: max_chars - 100]}
@@ -174,20 +175,42 @@ def _hidden_count(marker: Any) -> int:
 
 
 def _gentle(node: Any) -> bool:
-    """True when reducing ``node`` keeps its first part (a long string or a list of more than 3 items)."""
-    return (isinstance(node, str) and len(node) > 160) or (isinstance(node, list) and len(node) > 3)
+    """True when reducing ``node`` keeps its first part: a long string, or a list of more than 3 items
+    besides an earlier ``... N more items not shown`` marker (three items and a marker cannot shrink)."""
+    if isinstance(node, str):
+        return len(node) > 160
+    return isinstance(node, list) and len(node) - (1 if _hidden_count(node[-1] if node else None) else 0) > 3
+
+
+def _inside(node: Any, container: Any) -> bool:
+    """True when ``node`` (by identity) is part of ``container``."""
+    stack = [container]
+    while stack:
+        current = stack.pop()
+        if current is node:
+            return True
+        if isinstance(current, dict):
+            stack.extend(current.values())
+        elif isinstance(current, list):
+            stack.extend(current)
+    return False
 
 
 def _reduced(node: Any) -> Any:
-    if isinstance(node, str):
-        return node[:120] + f"... ({len(node) - 120} more characters)"
-    if isinstance(node, list) and len(node) > 3:
-        # Halve rather than cut to three: a result's fifth model file matters as much as its first.
-        keep = max(3, (len(node) - 1) // 2) if not (isinstance(node[-1], str) and node[-1].startswith("... ")) \
-            else max(3, (len(node) - 2) // 2)
-        hidden = len(node) - keep - (1 if isinstance(node[-1], str) and node[-1].startswith("... ") else 0)
+    if isinstance(node, str):  # halved, down to 120 characters: a knowledge section keeps its first lines
+        keep = max(120, len(node) // 2)
+        m = re.search(r"\.\.\. \((\d+) more characters\)$", node)
+        body, earlier = (node[: m.start()], int(m.group(1))) if m else (node, 0)
+        keep = min(keep, len(body))
+        return body[:keep] + f"... ({len(body) - keep + earlier} more characters)"
+    if isinstance(node, list) and node:
         earlier = _hidden_count(node[-1])
-        return [*node[:keep], f"... {hidden + earlier} more items not shown"]
+        real = node[:-1] if earlier or (isinstance(node[-1], str) and node[-1].startswith("... ")) else node
+        # Halve rather than cut to three: a result's fifth model file matters as much as its first. A
+        # short list that must still shrink loses its last items first (the best knowledge hit stays).
+        keep = max(3, (len(real) - 1) // 2) if len(real) > 3 else len(real) - 1
+        if keep >= 1:
+            return [*real[:keep], f"... {len(real) - keep + earlier} more items not shown"]
     if isinstance(node, dict):
         return f"{{... object with {len(node)} keys not shown}}"
     return f"[... {len(node)} items not shown]"

@@ -19,8 +19,14 @@ from typing import Any
 from comfyfixer.agent.config import Settings
 from comfyfixer.agent.orchestrator.adapter import MAX_RESULT_CHARS, RunState, make_qwen_tool
 from comfyfixer.agent.orchestrator.conversation import Conversation
-from comfyfixer.agent.orchestrator.evidence import content_free, planted_instructions, summarize_trace
-from comfyfixer.agent.orchestrator.first_step import FirstCall, plan_first_steps
+from comfyfixer.agent.orchestrator.evidence import (
+    content_free,
+    missing_facts,
+    planted_instructions,
+    strip_echoes,
+    summarize_trace,
+)
+from comfyfixer.agent.orchestrator.first_step import FirstCall, follow_up_steps, plan_first_steps
 from comfyfixer.agent.orchestrator.llm import DEFAULT_CONTEXT, make_llm, prepare_runtime
 from comfyfixer.agent.orchestrator.probe import ServerTraits, probe_server
 from comfyfixer.agent.orchestrator.prompts import TASK_TOOLS, guess_task, system_prompt
@@ -170,7 +176,7 @@ class Orchestrator:
             user_text += f"\n\nFiles the user attached (read them with the tools):\n{listed}"
         history = list(conversation.messages) if conversation else []
         user_msg = {"role": "user", "content": user_text}
-        first_msgs = run_first_steps(agent, first, state, question)
+        first_msgs = run_first_steps(agent, first, state, question, task)
         messages = [*history, user_msg, *first_msgs]
 
         streamer = _TextStreamer(on_text)
@@ -198,7 +204,7 @@ class Orchestrator:
 
         final = ""
         if response and response[-1].get("role") == "assistant" and not response[-1].get("function_call"):
-            final = _text(response[-1].get("content"))
+            final = strip_echoes(_text(response[-1].get("content")))
             if not content_free(final):
                 streamer.update(len(response) - 1, final, final=True)
         verdict = decide(final, state.trace, budget_exhausted=budget_exhausted, failure=failure, question=question)
@@ -211,6 +217,13 @@ class Orchestrator:
                 status, reason = "UNCERTAIN", "the model's final reply had no answer text; this summarises the tool results"
             if on_text is not None:
                 on_text(text + "\n")
+        # The key facts the tools found (file names, what is missing, the plan) are stated even when the
+        # model's answer left them out; they come from the tool results, so the status is unchanged.
+        block = missing_facts(text, state.trace)
+        if block:
+            text = f"{text.rstrip()}\n\n{block}" if text.strip() else block
+            if on_text is not None:
+                on_text(block + "\n")
         if planted_instructions(state.trace) and not re.search(r"addressed to", text, re.I):
             text += "\n\n" + PLANTED_NOTICE
             if on_text is not None:
@@ -370,21 +383,29 @@ def result_budget(context_length: int, max_tokens: int) -> int:
     return max(1500, min(MAX_RESULT_CHARS, free_tokens // 2))
 
 
-def run_first_steps(agent: Any, calls: Sequence[FirstCall], state: RunState, question: str = "") -> list[dict[str, Any]]:
+def run_first_steps(agent: Any, calls: Sequence[FirstCall], state: RunState, question: str = "",
+                    task: str | None = None) -> list[dict[str, Any]]:
     """Run the first-step ``calls`` through the agent's own tools (so ``Registry.call`` validates them and
     the trace records them, at turn 0) and return them as assistant tool calls plus tool results, in
-    qwen-agent's message form: both tool modes then show them to the model like its own calls.
+    qwen-agent's message form: both tool modes then show them to the model like its own calls. A call
+    whose result makes a next call obvious (``first_step.follow_up_steps``) is followed by it.
 
     The last result ends with the user's ``question`` restated: a small model that sees only tool output
     at the end of its context otherwise tends to answer with the STATUS line alone.
     """
     messages: list[dict[str, Any]] = []
-    for i, call in enumerate(calls, 1):
+    pending = list(calls)
+    i = 0
+    while pending:
+        call = pending.pop(0)
         tool = agent.function_map.get(call.tool)
         if tool is None:
             continue
+        i += 1
         args = json.dumps(call.arguments, ensure_ascii=False)
         result = tool.call(args)
+        if state.trace and state.trace[-1].tool == call.tool and state.trace[-1].status == "OK":
+            pending[:0] = follow_up_steps(call, state.trace[-1].result, task, list(agent.function_map))
         fid = f"first_{i}"
         messages.append({"role": "assistant", "content": "", "function_call": {"name": call.tool, "arguments": args},
                          "extra": {"function_id": fid}})

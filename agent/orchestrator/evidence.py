@@ -9,6 +9,12 @@
   with its status, so nothing a tool found is thrown away.
 * :func:`planted_instructions` finds text addressed to an assistant in the workflow notes a tool
   returned, so the answer can tell the user the file contains instructions that were ignored.
+* :func:`key_facts` names what the tools found that any answer should carry (the workflow's model
+  files, what is missing, the saved plan and how to approve it, an image's generator, seed and model,
+  a model search's candidates, the knowledge section used), and :func:`missing_facts` lists those
+  an answer left out, to add after it — a small model's answer often drops exactly the file names. Facts
+  come only from this turn's tool results, never from the model.
+* :func:`strip_echoes` removes ``<tool_response>`` blocks a small model copies into its answer.
 """
 
 from __future__ import annotations
@@ -148,3 +154,102 @@ def planted_instructions(trace: Iterable[ToolCallRecord]) -> list[str]:
         if isinstance(notes, list):
             found += [n for n in notes if isinstance(n, str) and _INSTRUCTION.search(n)]
     return found
+
+
+_ECHO = re.compile(r"<tool_response>.*?(?:</tool_response>|\Z)", re.S | re.I)
+MAX_FACTS = 8
+KNOWLEDGE_EXCERPT = 400
+
+
+def strip_echoes(text: str) -> str:
+    """``text`` without ``<tool_response>`` blocks (an unclosed one runs to the end): a small model
+    imitating the prompt's format repeats a tool result there instead of answering."""
+    return _ECHO.sub("", text or "").strip()
+
+
+def _names(items: Any, key: str, limit: int = 8) -> list[str]:
+    """The distinct non-empty ``key`` values of the dicts in ``items``, at most ``limit``."""
+    if not isinstance(items, list):
+        return []
+    return list(dict.fromkeys(str(i[key]) for i in items if isinstance(i, dict) and i.get(key)))[:limit]
+
+
+def _excerpt(text: str, limit: int = KNOWLEDGE_EXCERPT) -> str:
+    flat = " ".join(str(text).split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit]
+    end = max(cut.rfind(". "), cut.rfind("; "))
+    return cut[: end + 1] if end > limit // 2 else cut.rstrip() + "…"
+
+
+def _facts_of(rec: ToolCallRecord) -> list[tuple[list[str], str]]:
+    """(needles, line) pairs for one tool result: the line is added when the answer lacks a needle."""
+    r = rec.result if isinstance(rec.result, dict) else {}
+    status = f" ({rec.status})" if rec.status != "OK" else ""
+    out: list[tuple[list[str], str]] = []
+    files = _names(r.get("models"), "filename")
+    if files:
+        out.append((files, "Model files the workflow loads: " + ", ".join(files)))
+    for wf in r.get("workflows") or []:
+        if not isinstance(wf, dict) or wf.get("status") == "runnable":
+            continue
+        missing = _names(wf.get("missing_models"), "filename")
+        nodes = _names(wf.get("missing_node_types"), "class_type")
+        what = [f"model files {', '.join(missing)}"] if missing else []
+        what += [f"node types {', '.join(nodes)}"] if nodes else []
+        if what:
+            out.append(([*missing, *nodes], f"Missing on this ComfyUI for {wf.get('name') or wf.get('path')}: "
+                        + "; ".join(what)))
+    if r.get("plan_file"):
+        plan = str(r["plan_file"])
+        out.append(([plan, "comfyfixer approve"], f"Fix plan saved at {plan} (nothing was changed): review it, "
+                    f"then approve it with `comfyfixer approve {plan}`."))
+    if r.get("generator"):
+        model = r.get("model")
+        model_name = str(model.get("name")) if isinstance(model, dict) and model.get("name") else ""
+        parts = [f"generator {r['generator']}"] + [f"{k} {r[k]}" for k in ("seed", "steps", "cfg", "sampler")
+                                                   if r.get(k) not in (None, "")]
+        parts += [f"model {model_name}"] if model_name else []
+        needles = [str(r["generator"]), *([str(r["seed"])] if r.get("seed") is not None else []),
+                   *([model_name] if model_name else [])]
+        out.append((needles, "Image metadata: " + ", ".join(parts)))
+    if r.get("method") and isinstance(r.get("certain"), list):
+        certain = "; ".join(str(c) for c in r["certain"][:2])
+        out.append(([str(r["method"])], f"Reconstruction{status}: method {r['method']}" +
+                    (f"; certain: {certain}" if certain else "")))
+    if r.get("query") and isinstance(r.get("candidates"), list):
+        cands = _names(r["candidates"], "filename", 3)
+        out.append(([str(r["query"]).rsplit(".", 1)[0]], f"Search for {r['query']}{status}: "
+                    + (f"candidates {', '.join(cands)}" if cands else "no candidate found")))
+    hits = r.get("hits")
+    if isinstance(hits, list) and hits and isinstance(hits[0], dict) and hits[0].get("doc"):
+        top = hits[0]
+        out.append(([str(top["doc"])], f"Knowledge section {top['doc']}#{top.get('heading', '')}: "
+                    + _excerpt(top.get("text", ""))))
+    return out
+
+
+def key_facts(trace: Iterable[ToolCallRecord]) -> list[tuple[list[str], str]]:
+    """What this turn's successful tool results found that an answer should state: (needles, line)
+    pairs, in call order, one per fact, lines unique."""
+    facts: list[tuple[list[str], str]] = []
+    seen: set[str] = set()
+    for rec in trace:
+        if rec.status not in ("OK", "UNCERTAIN"):
+            continue
+        for needles, line in _facts_of(rec):
+            if line not in seen:
+                seen.add(line)
+                facts.append((needles, line))
+    return facts
+
+
+def missing_facts(answer: str, trace: Iterable[ToolCallRecord]) -> str:
+    """The :func:`key_facts` ``answer`` does not state (any needle missing, any case), at most
+    ``MAX_FACTS`` lines under one heading; "" when it states them all."""
+    low = (answer or "").lower()
+    lines = [line for needles, line in key_facts(trace) if any(n.lower() not in low for n in needles)]
+    if not lines:
+        return ""
+    return "From the tool results:\n" + "\n".join(f"- {line}" for line in lines[:MAX_FACTS])

@@ -7,8 +7,11 @@ itself: :func:`plan_first_steps` lists those calls and the engine runs them thro
 adapter and ``Registry.call`` as a model's calls, records them in the trace (turn 0) and puts each
 call and its compact result into the message history as an ordinary assistant tool call and tool
 result. Both tool modes then see them exactly as if the model had made them; the model explains,
-chooses among candidates or calls follow-up tools (``plan_fix`` when asked to make it runnable).
-Larger models lose nothing: the first step is the same for all and every tool stays callable.
+chooses among candidates or calls follow-up tools. One follow-up is as obvious as the first step:
+when the user asked to make a workflow runnable and the readiness check found something missing,
+:func:`follow_up_steps` adds ``plan_fix`` (a saved plan is not a change; applying it still needs the
+user's approval). Larger models lose nothing: the first step is the same for all and every tool stays
+callable.
 """
 
 from __future__ import annotations
@@ -84,3 +87,20 @@ def plan_first_steps(question: str, files: Sequence[Path | str], task: str | Non
     if knowledge_question or (workflows and _TUNING.search(question)):
         calls.append(FirstCall("search_knowledge", {"query": question[:300]}))
     return [c for c in calls if c.tool in available]
+
+
+def follow_up_steps(call: FirstCall, result: Any, task: str | None, available: Sequence[str]) -> list[FirstCall]:
+    """The calls a first-step ``result`` makes obvious, to run right after ``call``.
+
+    Only one today: the task is to make a workflow runnable and ``check_workflows`` found a workflow
+    that is not runnable (missing models, nodes or files in the wrong folder) → ``plan_fix`` for the
+    same paths, so the user gets the plan to approve without the model having to ask for it.
+    """
+    if call.tool != "check_workflows" or task != "make_runnable" or "plan_fix" not in available:
+        return []
+    workflows = result.get("workflows") if isinstance(result, dict) else None
+    if not isinstance(workflows, list):
+        return []
+    if any(isinstance(w, dict) and w.get("status") == "missing" for w in workflows):
+        return [FirstCall("plan_fix", {"paths": list(call.arguments.get("paths") or [])})]
+    return []

@@ -233,3 +233,73 @@ def test_compaction_cuts_long_parts_before_hiding_short_lists() -> None:
     assert len(text) <= 1500
     assert [m["filename"] for m in small["models"]] == [f"model_{i}.safetensors" for i in range(3)]
     assert small["node_types"][-1].endswith("more items not shown") and "size" not in small["node_types"][0]
+
+
+# --- key facts, the obvious follow-up, echoes ------------------------------------------------------
+DEMO = Path(__file__).resolve().parents[2] / "demo" / "ComfyUI"
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "nous"])
+def test_an_answer_that_leaves_out_the_files_gets_them_from_the_results(tmp_path: Path, native: bool) -> None:
+    script = [{"content": "(turn taken by the first step)"},
+              {"content": "It is a text-to-image workflow for a kitchen scene.\nSTATUS: OK"}]
+    with ScriptedChatServer(script) as srv:
+        settings = make_settings(srv.base_url, llm_native_tools=native, offline=True, cache_dir=tmp_path / "c",
+                                 state_dir=tmp_path / "s")
+        answer = Orchestrator(settings).run("What does this workflow do?", files=[CASES / "planted_note_sd35.json"])
+    assert answer.status == "OK", answer.reason  # the added facts come from the results: no new claim
+    head, _, facts = answer.answer.partition("From the tool results:")
+    assert head.startswith("It is a text-to-image workflow") and "STATUS" not in answer.answer
+    assert "Model files the workflow loads: sd3.5_large_fp8_scaled.safetensors" in facts
+
+
+def test_facts_the_answer_already_states_are_not_repeated() -> None:
+    from comfyfixer.agent.orchestrator.evidence import missing_facts
+    from comfyfixer.agent.orchestrator.records import ToolCallRecord
+
+    trace = [ToolCallRecord(call_id="t1", turn=0, tool="read_image_metadata", arguments={}, status="OK",
+                            result={"generator": "A1111", "seed": 1234567, "model": {"name": "dreamy_v2"}}),
+             ToolCallRecord(call_id="t2", turn=0, tool="search_knowledge", arguments={}, status="OK",
+                            result={"query": "q", "hits": [{"doc": "common-errors", "heading": "OOM",
+                                                            "text": "Lower the resolution. " * 40}]}),
+             ToolCallRecord(call_id="t3", turn=1, tool="resolve_model", arguments={}, status="ERROR",
+                            error={"message": "boom"})]
+    assert missing_facts("A1111 image, seed 1234567, model dreamy_v2 (see common-errors).", trace) == ""
+    block = missing_facts("An A1111 image.", trace)
+    assert "generator A1111, seed 1234567, model dreamy_v2" in block
+    assert "common-errors#OOM: Lower the resolution." in block and len(block) < 700  # an excerpt, not the section
+    assert "boom" not in block  # a failed call states nothing
+
+
+@pytest.mark.skipif(not DEMO.is_dir(), reason="demo ComfyUI not present")
+def test_a_check_that_finds_gaps_is_followed_by_a_plan(tmp_path: Path, templates_dir: Path) -> None:
+    workflow = str(templates_dir / "hidream_i1_dev.json")
+    before = sorted(p.name for p in DEMO.rglob("*"))
+    with ScriptedChatServer([{"content": "This workflow needs several downloads.\nSTATUS: OK"}] * 4) as srv:
+        settings = make_settings(srv.base_url, offline=True, cache_dir=tmp_path / "c", state_dir=tmp_path / "s",
+                                 comfyui_dir=DEMO)
+        answer = Orchestrator(settings).run("Make this workflow runnable on my ComfyUI.", files=[workflow])
+    assert [(c.tool, c.turn) for c in answer.tool_calls] == [
+        ("inspect_workflow", 0), ("check_workflows", 0), ("plan_fix", 0)]
+    assert len(srv.requests) == 1, "the model was asked once, with the plan already in its context"
+    plan_file = answer.tool_calls[-1].result["plan_file"]
+    assert Path(plan_file).is_file() and Path(plan_file).is_relative_to(tmp_path / "s")
+    assert "hidream_i1_dev_fp8.safetensors" in answer.answer and f"`comfyfixer approve {plan_file}`" in answer.answer
+    assert not answer.proposals and sorted(p.name for p in DEMO.rglob("*")) == before, "a plan changes nothing"
+
+
+def test_a_copied_tool_response_is_not_an_answer() -> None:
+    from comfyfixer.agent.orchestrator.evidence import content_free, strip_echoes
+
+    assert strip_echoes('Here it is.\n<tool_response>\n{"ok": true}\n</tool_response>\nDone.') == "Here it is.\n\nDone."
+    assert content_free(strip_echoes('<tool_response>\n{"ok": true, "data": {"models": ["a"]'))
+
+
+def test_compaction_keeps_the_best_knowledge_hits_readable() -> None:
+    from comfyfixer.agent.orchestrator.adapter import compact
+
+    hit = {"doc": "vram", "heading": "Tuning", "text": "Use GGUF files. " * 60, "sources": ["s" * 100] * 3}
+    small = compact({"query": "q", "hits": [dict(hit, heading=f"H{i}") for i in range(4)]}, 1400)
+    assert len(json.dumps(small)) <= 1400 and "truncated" not in small  # never an escaped excerpt
+    assert small["hits"][0]["heading"] == "H0" and small["hits"][0]["text"].startswith("Use GGUF files.")
+    assert small["hits"][-1].endswith("more items not shown")
