@@ -7,10 +7,10 @@ tag removed, equals the original's (``flux1-dev.safetensors`` ↔ ``flux1-dev-Q4
 ``t5xxl_fp16`` ↔ ``t5xxl_fp8_e4m3fn_scaled``). Only files the catalog lists are offered, so the
 resolver and the plan → approve → apply path can fetch and verify them like any other download.
 
-``UnetLoaderGGUF``'s schema is ComfyUI-GGUF's own (city96/ComfyUI-GGUF ``nodes.py``, commit
-014560de): one required combo ``unet_name`` over the ``unet_gguf`` files (``.gguf`` files in the
-diffusion model folders), outputs ``MODEL``, ``filename``, ``sha256`` — output 0 is the ``MODEL`` of
-``UNETLoader``, so links from the replaced loader stay valid.
+``UnetLoaderGGUF``'s schema is ComfyUI-GGUF's own, recorded from its source with the other packs
+(``tools/schema/packs.py``; city96/ComfyUI-GGUF ``nodes.py``, commit 795e4515): one required combo
+``unet_name`` over the ``unet_gguf`` files (``.gguf`` files in the diffusion model folders), output
+``MODEL`` — output 0 is the ``MODEL`` of ``UNETLoader``, so links from the replaced loader stay valid.
 """
 
 from __future__ import annotations
@@ -22,21 +22,6 @@ from typing import Any
 from comfyfixer.tools.fit.sizes import parse_size_label
 
 GGUF_PACK = "https://github.com/city96/ComfyUI-GGUF"
-GGUF_OBJECT_INFO: dict[str, Any] = {
-    "UnetLoaderGGUF": {
-        "input": {"required": {"unet_name": [[]]}},
-        "input_order": {"required": ["unet_name"]},
-        "output": ["MODEL", "STRING", "STRING"],
-        "output_is_list": [False, False, False],
-        "output_name": ["MODEL", "filename", "sha256"],
-        "name": "UnetLoaderGGUF",
-        "display_name": "Unet Loader (GGUF)",
-        "description": "",
-        "python_module": "custom_nodes.ComfyUI-GGUF",
-        "category": "bootleg",
-        "output_node": False,
-    },
-}
 _TAGS = re.compile(
     r"[-_.](?:fp16|bf16|fp32|f16|f32|fp8(?:_e4m3fn|_e5m2)?(?:_scaled)?|e4m3fn|scaled|"
     r"q\d_[01]|q\d(?:_k)?(?:_[sml])?|iq\d_\w+)(?=[-_.]|$)", re.I)
@@ -44,10 +29,11 @@ _EXT = re.compile(r"\.(safetensors|gguf|sft|ckpt|pt|pth|bin)$", re.I)
 
 
 def gguf_schemas() -> Any:
-    """ComfyUI-GGUF's loader schema as a :class:`~comfyfixer.tools.schema.loader.SchemaSet`."""
-    from comfyfixer.tools.schema.loader import parse_object_info
+    """ComfyUI-GGUF's node schemas (the recorded pack, ``tools/schema/data/packs/ComfyUI-GGUF.json``)
+    as a :class:`~comfyfixer.tools.schema.loader.SchemaSet`."""
+    from comfyfixer.tools.schema.packs import pack_schemas
 
-    return parse_object_info(GGUF_OBJECT_INFO, "ComfyUI-GGUF nodes.py (city96, 014560de)")
+    return pack_schemas("ComfyUI-GGUF")
 
 
 def precision_stem(filename: str) -> str:

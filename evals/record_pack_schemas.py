@@ -1,0 +1,543 @@
+"""Record custom node packs' ``/object_info`` from their source, without ComfyUI, torch or a GPU.
+
+Run: ``python -m comfyfixer.evals.record_pack_schemas [--mirrors DIR] [--out DIR] [PACK_DIR ...]``
+
+For each pack in :data:`PACKS` the pack's checkout (a bare mirror as the ``fetch`` tool brings it, read with
+``git archive HEAD``) is unpacked into a throwaway folder as ``custom_nodes/<PackDir>`` and imported in a
+**separate Python process** with:
+
+* the heavy or ComfyUI-only modules (torch, transformers, cv2, ``folder_paths``, ``comfy.*``, ``nodes``,
+  ``server``, …) and anything else that is not installed replaced by inert fakes (attributes, calls,
+  subclassing and decorators all work and do nothing);
+* ``folder_paths`` answering like an empty install (every model folder empty), with each listing it hands
+  out tagged so the recording can say which combo is a folder listing;
+* ``comfy.samplers``' sampler and scheduler names and ``nodes.MAX_RESOLUTION`` taken from the bundled core
+  snapshot (ComfyUI 0.3.64), so Detailer-style nodes list what a real install lists;
+* sockets, ``subprocess`` and ``os.system`` disabled (packs that pip-install at import time get an error
+  they already handle), HOME and the working folder pointed into the throwaway folder.
+
+The child then builds each class's entry exactly as ComfyUI's ``server.py::node_info`` does (0.3.64:
+``input``, ``input_order``, ``output``, ``output_is_list``, ``output_name``, ``name``, ``display_name``,
+``description``, ``python_module`` = ``custom_nodes.<PackDir>``, ``category``, ``output_node`` and the
+``deprecated``/``experimental``/``api_node`` flags). V3 nodes (``comfy_api`` ``io.ComfyNode``) and classes
+whose ``INPUT_TYPES()`` fails under the fakes are skipped and listed in the recording's ``__pack__`` note.
+Tooltips are dropped (as in the core snapshot). The result is written to
+``tools/schema/data/packs/<PackDir>.json`` with a ``__pack__`` note: repository, commit, date, how it was
+recorded, which combos are folder listings (recorded empty, as an empty install shows them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "tools" / "schema" / "data" / "packs"
+MIRRORS = Path("/work/.mirror")
+LISTING = "__folder_listing__:"
+COMFYUI_MIRROR = "Comfy-Org+ComfyUI"
+# ComfyUI's own V3 node API, used for real (pure Python once torch is faked): V3 nodes describe
+# themselves through it, and GET_NODE_INFO_V1() is what /object_info serves for them.
+COMFY_REAL = ("comfy_api", "comfy_execution", "comfy/comfy_types")
+
+
+@dataclass(frozen=True)
+class Pack:
+    """One pack to record: its GitHub repository, the folder name it installs as, an optional class filter."""
+
+    repo: str
+    pack_dir: str
+    classes: tuple[str, ...] = ()  # empty: every class the pack maps
+    note: str = ""
+
+
+PACKS: tuple[Pack, ...] = (
+    Pack("storyicon/comfyui_segment_anything", "comfyui_segment_anything"),
+    Pack("kijai/ComfyUI-segment-anything-2", "ComfyUI-segment-anything-2"),
+    Pack("kijai/ComfyUI-Florence2", "ComfyUI-Florence2"),
+    Pack("ltdrdata/ComfyUI-Impact-Pack", "ComfyUI-Impact-Pack"),
+    Pack("ltdrdata/ComfyUI-Impact-Subpack", "ComfyUI-Impact-Subpack"),
+    Pack("pythongosssss/ComfyUI-WD14-Tagger", "ComfyUI-WD14-Tagger"),
+    Pack("kijai/ComfyUI-KJNodes", "ComfyUI-KJNodes"),
+    Pack("WASasquatch/was-node-suite-comfyui", "was-node-suite-comfyui"),
+    Pack("ltdrdata/ComfyUI-Inspire-Pack", "ComfyUI-Inspire-Pack"),
+    Pack("stavsap/comfyui-ollama", "comfyui-ollama"),
+    Pack("lquesada/ComfyUI-Inpaint-CropAndStitch", "ComfyUI-Inpaint-CropAndStitch"),
+    Pack("Acly/comfyui-inpaint-nodes", "comfyui-inpaint-nodes"),
+    Pack("adieyal/comfyui-dynamicprompts", "comfyui-dynamicprompts"),
+    Pack("city96/ComfyUI-GGUF", "ComfyUI-GGUF"),
+)
+
+
+# --------------------------------------------------------------------------- the child process
+
+
+_FORCED_FAKES = (
+    "torch", "torchvision", "torchaudio", "transformers", "diffusers", "accelerate", "safetensors", "cv2",
+    "onnxruntime", "ultralytics", "segment_anything", "timm", "kornia", "scipy", "skimage", "sklearn",
+    "huggingface_hub", "einops", "matplotlib", "mediapipe", "insightface", "xformers", "triton", "spandrel",
+    "comfy", "comfy_extras", "comfy_config", "nodes", "server", "execution",
+    "node_helpers", "latent_preview", "app", "model_management", "aiohttp", "ollama", "requests", "numba",
+    "pilgram", "rembg", "clip", "open_clip", "fairscale", "piexif", "imageio", "dynamicprompts", "jinja2",
+)
+
+
+def _child(root: str, pack_dir: str, out_file: str, core_snapshot: str) -> int:  # pragma: no cover - subprocess
+    """Import ``root/custom_nodes/pack_dir`` under fakes and write its node entries to ``out_file``."""
+    import importlib.abc
+    import importlib.machinery
+    import importlib.util
+    import logging
+    import socket
+    import traceback
+    import types
+
+    logging.disable(logging.CRITICAL)
+
+    def _blocked(*_a: Any, **_k: Any) -> Any:
+        raise OSError("disabled while recording node schemas")
+
+    class _NoNet(socket.socket):
+        connect = connect_ex = bind = sendto = _blocked
+
+    socket.socket = _NoNet  # type: ignore[misc]
+    socket.create_connection = _blocked
+    socket.getaddrinfo = _blocked
+    # No child processes: packs that pip-install or ``pip freeze`` at import time get an empty success.
+    subprocess.Popen = _blocked  # type: ignore[assignment,misc]
+    subprocess.run = lambda args, *_a, **_k: subprocess.CompletedProcess(args, 0, b"", b"")  # type: ignore[assignment]
+    subprocess.call = subprocess.check_call = lambda *_a, **_k: 0  # type: ignore[assignment]
+    subprocess.check_output = lambda *_a, **_k: b""  # type: ignore[assignment]
+    os.system = lambda *_a: 0  # type: ignore[assignment]
+    os.popen = _blocked
+
+    class _FakeMeta(type):
+        """Classes that stand for anything: attribute access, calls, operators and subclassing all work."""
+
+        def __getattr__(cls, name: str) -> Any:
+            if name.startswith("__") and name.endswith("__"):
+                raise AttributeError(name)
+            return _fake(f"{cls.__name__}.{name}")
+
+        def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+            if "_is_fake" not in cls.__dict__:
+                return super().__call__(*args, **kwargs)
+            if len(args) == 1 and not kwargs and (callable(args[0]) and not isinstance(args[0], _FakeMeta)):
+                return args[0]  # used as a decorator
+            return _fake(f"{cls.__name__}()")
+
+        def __getitem__(cls, _key: Any) -> Any:
+            return _fake(f"{cls.__name__}[]")
+
+        def __iter__(cls) -> Any:
+            return iter(())
+
+        def __len__(cls) -> int:
+            return 0
+
+        def __bool__(cls) -> bool:
+            return False
+
+        def __contains__(cls, _item: Any) -> bool:
+            return False
+
+        def __int__(cls) -> int:
+            return 0
+
+        def __index__(cls) -> int:
+            return 0
+
+        def __float__(cls) -> float:
+            return 0.0
+
+        def __enter__(cls) -> Any:
+            return cls
+
+        def __exit__(cls, *_a: Any) -> bool:
+            return False
+
+        def __mro_entries__(cls, _bases: Any) -> tuple[type, ...]:
+            return (cls,)
+
+        def __or__(cls, _other: Any) -> Any:
+            return cls
+
+        __ror__ = __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __or__
+        __rtruediv__ = __floordiv__ = __mod__ = __pow__ = __and__ = __rand__ = __neg__ = __or__
+
+        def __lt__(cls, _other: Any) -> bool:
+            return False
+
+        __le__ = __gt__ = __ge__ = __lt__
+
+    def _fake(name: str) -> Any:
+        return _FakeMeta(name.rsplit(".", 1)[-1] or "Fake", (), {"_is_fake": True, "__qualname__": name})
+
+    class _FakeModule(types.ModuleType):
+        def __getattr__(self, name: str) -> Any:
+            if name.startswith("__") and name.endswith("__"):
+                raise AttributeError(name)
+            value = _fake(f"{self.__name__}.{name}")
+            setattr(self, name, value)
+            return value
+
+    class _FakeLoader(importlib.abc.Loader):
+        def create_module(self, spec: Any) -> Any:
+            mod = _FakeModule(spec.name)
+            mod.__path__ = []  # a package, so submodules import too
+            mod.__version__ = "2.5.0"
+            return mod
+
+        def exec_module(self, module: Any) -> None:
+            return None
+
+    class _Forced(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+            real = fullname.startswith("comfy.comfy_types")
+            if fullname.split(".")[0] in _FORCED_FAKES and fullname not in stubs and not real:
+                return importlib.machinery.ModuleSpec(fullname, _FakeLoader(), is_package=True)
+            return None
+
+    class _Missing(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+            return importlib.machinery.ModuleSpec(fullname, _FakeLoader(), is_package=True)
+
+    core = json.loads(Path(core_snapshot).read_text(encoding="utf-8"))
+    ks = core["KSampler"]["input"]["required"]
+    samplers, schedulers = list(ks["sampler_name"][0]), list(ks["scheduler"][0])
+    base = Path(root)
+    requested: list[str] = []
+
+    def _module(name: str, **attrs: Any) -> Any:
+        mod = _FakeModule(name)
+        mod.__path__ = []
+        mod.__file__ = str(base / (name.replace(".", "/") + ".py"))
+        for k, v in attrs.items():
+            setattr(mod, k, v)
+        sys.modules[name] = mod
+        parent, _, leaf = name.rpartition(".")
+        if parent:
+            setattr(sys.modules[parent], leaf, mod)
+        return mod
+
+    def _core_class(cls_name: str, node: dict[str, Any]) -> type:
+        """A stand-in for a core node class (packs subclass SaveImage, CheckpointLoaderSimple, …) that
+        answers as the core snapshot does; its methods do nothing."""
+        order = node.get("input_order") or {}
+        inputs = {sec: {n: specs[n] for n in order.get(sec, []) if n in specs} | specs
+                  for sec, specs in (node.get("input") or {}).items()}
+        attrs: dict[str, Any] = {
+            "INPUT_TYPES": classmethod(lambda _c: json.loads(json.dumps(inputs))),
+            "RETURN_TYPES": tuple(node.get("output") or ()), "RETURN_NAMES": tuple(node.get("output_name") or ()),
+            "OUTPUT_IS_LIST": tuple(node.get("output_is_list") or ()), "CATEGORY": node.get("category"),
+            "OUTPUT_NODE": bool(node.get("output_node")), "FUNCTION": "run",
+            "__init__": lambda self, *_a, **_k: None,
+            "__getattr__": lambda self, name: _fake(f"{cls_name}().{name}"),
+        }
+        return type(cls_name, (), attrs)
+
+    models = base / "models"
+    folders = ["checkpoints", "configs", "loras", "vae", "text_encoders", "clip", "diffusion_models", "unet",
+               "clip_vision", "style_models", "embeddings", "diffusers", "vae_approx", "controlnet", "gligen",
+               "upscale_models", "custom_nodes", "hypernetworks", "photomaker", "classifiers", "model_patches",
+               "audio_encoders", "sams", "ultralytics", "ultralytics_bbox", "ultralytics_segm", "mmdets", "onnx",
+               "LLM", "grounding-dino", "sam2", "inpaint", "wildcards"]
+    exts = {".ckpt", ".pt", ".pt2", ".bin", ".pth", ".safetensors", ".pkl", ".sft"}
+    fnp: dict[str, tuple[list[str], set[str]]] = {f: ([str(models / f)], set(exts)) for f in folders}
+
+    def get_filename_list(folder: str) -> list[str]:
+        requested.append(folder)
+        return [LISTING + folder]
+
+    def get_folder_paths(folder: str) -> list[str]:
+        return list(fnp.get(folder, ([str(models / folder)], set()))[0])
+
+    def add_model_folder_path(folder: str, path: str, is_default: bool = False) -> None:
+        fnp.setdefault(folder, ([], set(exts)))[0].append(path)
+
+    for d in ("input", "output", "temp", "user", "models"):
+        (base / d).mkdir(exist_ok=True)
+    _module(
+        "folder_paths", base_path=str(base), models_dir=str(models), folder_names_and_paths=fnp,
+        supported_pt_extensions=set(exts), output_directory=str(base / "output"),
+        input_directory=str(base / "input"), temp_directory=str(base / "temp"), user_directory=str(base / "user"),
+        get_filename_list=get_filename_list, get_folder_paths=get_folder_paths,
+        add_model_folder_path=add_model_folder_path, get_full_path=lambda *_a: None,
+        get_full_path_or_raise=_blocked, get_input_directory=lambda: str(base / "input"),
+        get_output_directory=lambda: str(base / "output"), get_temp_directory=lambda: str(base / "temp"),
+        get_user_directory=lambda: str(base / "user"), get_annotated_filepath=lambda n, *_a: str(base / "input" / n),
+        exists_annotated_filepath=lambda *_a: False, filter_files_content_types=lambda files, _types: [],
+        filter_files_extensions=lambda files, _e: [], get_save_image_path=_blocked,
+        recursive_search=lambda *_a, **_k: ([], {}), cache_helper=_fake("cache_helper"),
+    )
+    core_classes = {c: _core_class(c, n) for c, n in core.items()
+                    if isinstance(n, dict) and n.get("python_module") == "nodes"}
+    _module("nodes", MAX_RESOLUTION=16384, NODE_CLASS_MAPPINGS=dict(core_classes), NODE_DISPLAY_NAME_MAPPINGS={},
+            EXTENSION_WEB_DIRS={}, **core_classes)
+    sampler_cls = _FakeMeta("KSampler", (), {"_is_fake": True, "SAMPLERS": samplers, "SCHEDULERS": schedulers})
+    _module("comfy").__path__ = [str(base / "comfy")]  # only comfy.comfy_types is real there
+    _module("comfy.samplers", KSampler=sampler_cls, SAMPLER_NAMES=samplers, SCHEDULER_NAMES=schedulers,
+            KSAMPLER_NAMES=[s for s in samplers if s not in ("ddim", "uni_pc", "uni_pc_bh2")])
+    stubs = {"folder_paths", "nodes", "comfy", "comfy.samplers"}
+    sys.meta_path.insert(0, _Forced())
+    sys.meta_path.append(_Missing())
+
+    os.chdir(base)
+    os.environ["HOME"] = str(base)
+    sys.path.insert(0, str(base))
+    pack_path = base / "custom_nodes" / pack_dir
+    sys.path.insert(0, str(pack_path.parent))
+    result: dict[str, Any] = {"nodes": {}, "skipped": {}, "import_error": None, "listings": {}}
+    mod_name = "cfs_pack_" + "".join(c if c.isalnum() else "_" for c in pack_dir)
+    try:
+        spec = importlib.util.spec_from_file_location(mod_name, pack_path / "__init__.py",
+                                                      submodule_search_locations=[str(pack_path)])
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[mod_name] = module
+        spec.loader.exec_module(module)
+    except BaseException as exc:  # the pack's own import failing is a recording result, not a crash
+        result["import_error"] = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()[-2000:]}"
+        Path(out_file).write_text(json.dumps(result), encoding="utf-8")
+        return 0
+    mapping = getattr(module, "NODE_CLASS_MAPPINGS", {}) or {}
+    names = getattr(module, "NODE_DISPLAY_NAME_MAPPINGS", {}) or {}
+
+    def plain(value: Any) -> Any:
+        """JSON-able copy; fakes become their name so they show up in review."""
+        if isinstance(value, _FakeMeta):
+            raise TypeError(f"fake value {value.__qualname__}")
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        if isinstance(value, str | int | float | bool) or value is None:
+            return value
+        raise TypeError(f"unexpected {type(value).__name__}")
+
+    from comfy_api.internal import _ComfyNodeInternal
+
+    entry = getattr(module, "comfy_entrypoint", None)
+    if entry is not None:
+        import asyncio
+
+        async def _v3_nodes() -> list[Any]:
+            return list(await (await entry()).get_node_list())
+
+        mapping = dict(mapping)
+        for node_cls in asyncio.run(_v3_nodes()):
+            mapping[node_cls.GET_SCHEMA().node_id] = node_cls
+
+    for cls_name, cls in mapping.items():
+        try:
+            if isinstance(cls, type) and issubclass(cls, _ComfyNodeInternal):
+                cls.RELATIVE_PYTHON_MODULE = f"custom_nodes.{pack_dir}"
+                result["nodes"][cls_name] = plain(cls.GET_NODE_INFO_V1())
+                continue
+            if any(isinstance(b, _FakeMeta) and "_is_fake" in b.__dict__ for b in type.mro(cls)[1:]):
+                result["skipped"][cls_name] = "derives from a faked class"
+                continue
+            input_types = plain(cls.INPUT_TYPES())
+            info: dict[str, Any] = {"input": input_types,
+                                    "input_order": {k: list(v) for k, v in input_types.items()}}
+            info["output"] = plain(cls.RETURN_TYPES)
+            info["output_is_list"] = plain(cls.OUTPUT_IS_LIST) if hasattr(cls, "OUTPUT_IS_LIST") else [False] * len(cls.RETURN_TYPES)
+            info["output_name"] = plain(cls.RETURN_NAMES) if hasattr(cls, "RETURN_NAMES") else info["output"]
+            info["name"] = cls_name
+            info["display_name"] = names.get(cls_name, cls_name)
+            info["description"] = plain(cls.DESCRIPTION) if hasattr(cls, "DESCRIPTION") else ""
+            info["python_module"] = f"custom_nodes.{pack_dir}"
+            info["category"] = plain(cls.CATEGORY) if hasattr(cls, "CATEGORY") else "sd"
+            info["output_node"] = bool(getattr(cls, "OUTPUT_NODE", False) is True)
+            if getattr(cls, "DEPRECATED", False) is True:
+                info["deprecated"] = True
+            if getattr(cls, "EXPERIMENTAL", False) is True:
+                info["experimental"] = True
+            if hasattr(cls, "API_NODE"):
+                info["api_node"] = plain(cls.API_NODE)
+            result["nodes"][cls_name] = info
+        except BaseException as exc:
+            result["skipped"][cls_name] = f"{type(exc).__name__}: {exc}"[:300]
+    result["requested_folders"] = sorted(set(requested))
+    Path(out_file).write_text(json.dumps(result), encoding="utf-8")
+    return 0
+
+
+# --------------------------------------------------------------------------- the parent
+
+
+def _strip_listings(nodes: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Remove the listing tags from combos, in place; ``{class: {input: folder}}`` of the combos that were listings."""
+    listings: dict[str, dict[str, str]] = {}
+    for cls, info in nodes.items():
+        for section in ("required", "optional"):
+            for name, spec in (info.get("input", {}).get(section) or {}).items():
+                if not isinstance(spec, list) or not spec:
+                    continue
+                if len(spec) > 1 and isinstance(spec[1], dict):
+                    spec[1].pop("tooltip", None)
+                options = spec[0] if isinstance(spec[0], list) else (
+                    spec[1].get("options") if spec[0] == "COMBO" and len(spec) > 1 and isinstance(spec[1], dict) else None)
+                if not isinstance(options, list):
+                    continue
+                tags = [o for o in options if isinstance(o, str) and LISTING in o]
+                if tags:
+                    listings.setdefault(cls, {})[name] = ",".join(t.split(LISTING, 1)[1] for t in tags)
+                    options[:] = [o for o in options if o not in tags]
+                opts = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
+                if isinstance(opts.get("default"), str) and LISTING in opts["default"]:
+                    del opts["default"]  # the first file of a listing: an empty install has none
+        info.pop("output_tooltips", None)
+    return listings
+
+
+_SOURCE_EXT = (".py", ".json", ".yaml", ".yml", ".txt", ".csv", ".toml", ".cfg", ".ini")
+
+
+def _source_paths(mirror: Path) -> list[str]:
+    """The code and small text files of the mirror's HEAD whose blobs are present (large files may be absent)."""
+    listing = subprocess.check_output(["git", "-C", str(mirror), "ls-tree", "-r", "HEAD"], text=True)
+    entries = [line.split("\t", 1) for line in listing.splitlines()]
+    wanted = [(meta.split()[2], path) for meta, path in entries if meta.split()[1] == "blob" and path.endswith(_SOURCE_EXT)]
+    check = subprocess.run(["git", "-C", str(mirror), "cat-file", "--batch-check"], input="\n".join(s for s, _ in wanted),
+                           capture_output=True, text=True, check=True).stdout.splitlines()
+    return [path for (_sha, path), line in zip(wanted, check, strict=True) if not line.endswith("missing")]
+
+
+def record(pack: Pack, mirrors: Path, out_dir: Path, *, timeout: float = 300.0) -> dict[str, Any]:
+    """Record one pack; returns the written document's ``__pack__`` note."""
+    from comfyfixer.tools.paths import atomic_write
+
+    mirror = mirrors / pack.repo.replace("/", "+") / "repo"
+    commit = subprocess.check_output(["git", "-C", str(mirror), "rev-parse", "HEAD"], text=True).strip()
+    date = subprocess.check_output(["git", "-C", str(mirror), "log", "-1", "--format=%cs", "HEAD"], text=True).strip()
+    core = REPO / "tools" / "schema" / "data" / "core_object_info.json"
+    comfy = mirrors / COMFYUI_MIRROR / "repo"
+    comfy_commit = subprocess.check_output(["git", "-C", str(comfy), "rev-parse", "HEAD"], text=True).strip()
+    with tempfile.TemporaryDirectory(prefix="cfs-record-") as tmp:
+        target = Path(tmp) / "custom_nodes" / pack.pack_dir
+        target.mkdir(parents=True)
+        archive = Path(tmp) / "pack.tar"
+        with archive.open("wb") as fh:
+            subprocess.run(["git", "-C", str(mirror), "archive", "--format=tar", "HEAD", "--", *_source_paths(mirror)],
+                           stdout=fh, stderr=subprocess.DEVNULL, check=True)
+        with tarfile.open(archive) as tar:
+            tar.extractall(target, filter="data")
+        with archive.open("wb") as fh:
+            subprocess.run(["git", "-C", str(comfy), "archive", "--format=tar", "HEAD", "--", *COMFY_REAL],
+                           stdout=fh, stderr=subprocess.DEVNULL, check=True)
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp, filter="data")
+        out_file = Path(tmp) / "result.json"
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": tmp, "PYTHONDONTWRITEBYTECODE": "1"}
+        proc = subprocess.run(
+            [sys.executable, "-I", "-m", "comfyfixer.evals.record_pack_schemas", "--child", tmp, pack.pack_dir,
+             str(out_file), str(core)],
+            cwd=tmp, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+        if not out_file.exists():
+            raise RuntimeError(f"{pack.pack_dir}: recorder child failed (rc {proc.returncode}): {proc.stderr[-3000:]}")
+        # Paths the pack computed from where it was unpacked read as a ComfyUI folder named ComfyUI.
+        result = json.loads(out_file.read_text(encoding="utf-8").replace(json.dumps(tmp)[1:-1], "ComfyUI"))
+    if result["import_error"]:
+        raise RuntimeError(f"{pack.pack_dir}: import failed under fakes: {result['import_error']}")
+    nodes: dict[str, Any] = result["nodes"]
+    skipped: dict[str, str] = result["skipped"]
+    if pack.classes:
+        missing = [c for c in pack.classes if c not in nodes]
+        if missing:
+            raise RuntimeError(f"{pack.pack_dir}: classes not recorded: {missing} (skipped: {[skipped.get(c) for c in missing]})")
+        nodes = {c: nodes[c] for c in pack.classes}
+        skipped = {}
+    listings = _strip_listings(nodes)
+    note = {
+        "repo": f"https://github.com/{pack.repo}",
+        "commit": commit,
+        "commit_date": date,
+        "recorded_by": "evals/record_pack_schemas.py (INPUT_TYPES() called with heavy imports faked; "
+                       "entries built as ComfyUI 0.3.64 server.py node_info does, V3 nodes by its comfy_api "
+                       f"GET_NODE_INFO_V1 (Comfy-Org/ComfyUI {comfy_commit[:8]}); tooltips dropped)",
+        "folder_listings": listings,
+        "folder_listings_note": "these combos list the user's model folders; recorded as an empty install shows them",
+        "skipped": skipped,
+    }
+    if pack.note:
+        note["note"] = pack.note
+    doc = {"__pack__": note, **dict(sorted(nodes.items()))}
+    path = out_dir / f"{pack.pack_dir}.json"
+    atomic_write(path, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+    path.chmod(0o644)
+    return note
+
+
+def write_sources(out_dir: Path) -> Path:
+    """``SOURCES.md`` beside the recordings: one row per recorded pack, from each file's ``__pack__`` note."""
+    from comfyfixer.tools.paths import atomic_write
+
+    rows = []
+    for path in sorted(out_dir.glob("*.json"), key=lambda p: p.name.lower()):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        note = doc["__pack__"]
+        listed = sum(len(v) for v in note["folder_listings"].values())
+        skipped = ", ".join(f"`{c}`" for c in note["skipped"]) or "none"
+        rows.append(f"| `{path.stem}` | {note['repo']} | `{note['commit']}` ({note['commit_date']}) | {len(doc) - 1} "
+                    f"| {listed} | {skipped} |")
+    text = "\n".join([
+        "# Recorded node pack schemas: sources",
+        "",
+        "Each `<PackDir>.json` here is what ComfyUI's `/object_info` serves for that pack installed as",
+        "`custom_nodes/<PackDir>`, recorded from the pack's source at the commit below by",
+        "`python -m comfyfixer.evals.record_pack_schemas` (it imports the pack in a throwaway process with torch,",
+        "ComfyUI's modules and other heavy imports faked, calls each class's `INPUT_TYPES()` and builds the entry",
+        "as ComfyUI 0.3.64's `server.py::node_info` does; V3 nodes through ComfyUI 0.3.64's own `comfy_api`).",
+        "Tooltips are dropped. Combos that list the user's model folders are recorded empty, as an empty",
+        "install shows them; the file's `__pack__.folder_listings` names the folder of each. Paths a pack",
+        "computes from its install folder read `ComfyUI/…`. Regenerate with the command above (it needs the",
+        "packs' mirrors, as the `fetch` tool brings them, under `/work/.mirror`).",
+        "",
+        "| pack folder | repository | commit (date) | classes | folder-listing combos | not recorded |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ])
+    target = out_dir / "SOURCES.md"
+    atomic_write(target, text)
+    target.chmod(0o644)
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Record the packs named (default: all of :data:`PACKS`); prints one line per pack."""
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] == "--child":
+        return _child(*args[1:5])
+    parser = argparse.ArgumentParser(prog="record_pack_schemas", description=__doc__.splitlines()[0])
+    parser.add_argument("packs", nargs="*", help="pack folder names (default: all)")
+    parser.add_argument("--mirrors", type=Path, default=MIRRORS, help="folder of fetched bare mirrors (owner+name/repo)")
+    parser.add_argument("--out", type=Path, default=OUT)
+    ns = parser.parse_args(args)
+    chosen = [p for p in PACKS if not ns.packs or p.pack_dir in ns.packs]
+    failed = 0
+    for pack in chosen:
+        try:
+            note = record(pack, ns.mirrors, ns.out)
+        except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
+            failed += 1
+            print(f"{pack.pack_dir}: FAILED {exc}")
+            continue
+        n = len(json.loads((ns.out / f"{pack.pack_dir}.json").read_text(encoding="utf-8"))) - 1
+        print(f"{pack.pack_dir}: {n} classes @ {note['commit'][:8]}; skipped {len(note['skipped'])}; "
+              f"listings {sum(len(v) for v in note['folder_listings'].values())}")
+    write_sources(ns.out)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
