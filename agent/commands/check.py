@@ -45,7 +45,7 @@ def check_command(
 ) -> int:
     """Check a folder of workflows against the local ComfyUI: runnable, missing (what and how to fix), or invalid."""
     from comfyfixer.agent import services
-    from comfyfixer.agent.reports import check_json, write_reports
+    from comfyfixer.agent.reports import check_json
     from comfyfixer.agent.reports.history import watch_workflows
     from comfyfixer.tools.errors import InputError
     from comfyfixer.tools.readiness import CheckInput
@@ -66,7 +66,11 @@ def check_command(
         result = services.run("check_workflows", CheckInput(paths=list(paths), hashes=hashes,
                                                             exclude=[str(out)] if out else []), ctx)
         result = watch_workflows(result, out, ctx, settings.history_max_versions)  # history; regression reports
-    reports = write_reports(result, out) if out is not None else None
+    reports = None
+    if out is not None:
+        from comfyfixer.agent.reports import write_reports
+
+        reports = write_reports(result, out)
     if json_out:
         doc: dict[str, Any] = check_json(result)
         if reports is not None:

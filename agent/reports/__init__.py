@@ -7,9 +7,20 @@ reads nothing and contacts nothing: it only renders what the check found, escapi
 string on the way (see ``markdown.py`` and ``writer.script_json``).
 """
 
-from comfyfixer.agent.reports.data import aggregate_needs, check_json, workflow_fixes
-from comfyfixer.agent.reports.names import safe_stem, unique_stems
-from comfyfixer.agent.reports.writer import ReportPaths, render_dashboard, write_reports
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from comfyfixer.agent.reports.data import aggregate_needs, check_json, workflow_fixes
+    from comfyfixer.agent.reports.names import safe_stem, unique_stems
+    from comfyfixer.agent.reports.writer import ReportPaths, render_dashboard, write_reports
+
+# Each name is imported from its module on first use: `check --json` needs `check_json`, not the
+# dashboard's template engine.
+_HOME = {"aggregate_needs": "data", "check_json": "data", "workflow_fixes": "data", "safe_stem": "names",
+         "unique_stems": "names", "ReportPaths": "writer", "render_dashboard": "writer", "write_reports": "writer"}
 
 __all__ = [
     "ReportPaths",
@@ -21,3 +32,9 @@ __all__ = [
     "workflow_fixes",
     "write_reports",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(importlib.import_module(f"comfyfixer.agent.reports.{_HOME[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -28,15 +28,16 @@ import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from pydantic import BaseModel
 
 from comfyfixer.tools.catalogs.manager import CATALOG_FILES, POINTER_FILE, read_pointer
 from comfyfixer.tools.errors import ComfyFixerError, UpstreamError
-from comfyfixer.tools.http import RetryPolicy, build_client, raise_for_status, send_with_retry
 from comfyfixer.tools.paths import atomic_write
+
+if TYPE_CHECKING:  # the HTTP stack is imported only when a refresh really fetches (not by a fresh or offline check)
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,8 @@ def refresh_catalogs(
     Redirects are followed. Raises the shared HTTP errors for a failed request and ``UpstreamError`` for a
     body that is not JSON or lacks the expected top-level list. A ``client`` passed in is not closed.
     """
+    from comfyfixer.tools.http import RetryPolicy, build_client, raise_for_status, send_with_retry
+
     dest.mkdir(parents=True, exist_ok=True)
     pointer = read_pointer(dest)
     current = dest / pointer["version"] if pointer and (dest / str(pointer.get("version"))).is_dir() else None

@@ -12,8 +12,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from comfyfixer.tools.errors import ConfigError
 from comfyfixer.tools.inventory.folders import canonical_folder
 
@@ -40,6 +38,8 @@ def parse_extra_model_paths(yaml_path: Path) -> list[ExtraPath]:
     Sections that are not mappings are skipped. Raises ``ConfigError`` when the file cannot
     be read, is not YAML, or is not a mapping of sections. Uses ``yaml.safe_load``: no tags are executed.
     """
+    import yaml  # only when there is a yaml to read
+
     try:
         text = yaml_path.read_text(encoding="utf-8")
         config = yaml.safe_load(text)

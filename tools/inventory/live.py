@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from comfyfixer.tools.errors import TransportError, UpstreamError
-from comfyfixer.tools.http import build_client
+
+if TYPE_CHECKING:  # httpx is imported when a live ComfyUI is asked, not by every check of a folder
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,8 @@ def _get_json(client: httpx.Client, url: str, retries: int) -> Any:
     """GET ``url`` and return its JSON, retrying connection errors and 5xx ``retries`` times with a doubling
     delay from 0.5 s; raises ``TransportError`` (no answer) or ``UpstreamError`` (non-200, not JSON).
     """
+    import httpx
+
     delay = 0.5
     for attempt in range(retries + 1):
         try:
@@ -87,6 +89,8 @@ def fetch_live(
     tests swap in an ``httpx.MockTransport``. Raises ``TransportError`` when the server does not answer
     and ``UpstreamError`` for a non-200 answer or a body that is not JSON (probably not a ComfyUI).
     """
+    from comfyfixer.tools.http import build_client
+
     base = base_url.rstrip("/")
     with build_client(timeout=timeout, transport=transport, follow_redirects=False, allow_http=True) as client:
         object_info = _get_json(client, f"{base}/object_info", retries)
