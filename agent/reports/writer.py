@@ -20,7 +20,7 @@ import jinja2
 from comfyfixer.agent.reports.data import check_json, workflow_fixes
 from comfyfixer.agent.reports.markdown import index_markdown, workflow_markdown
 from comfyfixer.agent.reports.names import unique_stems
-from comfyfixer.tools.fit.report import fit_sections
+from comfyfixer.tools.fit.report import fit_markdown, fit_reports, fit_summary
 from comfyfixer.tools.paths import atomic_write
 from comfyfixer.tools.readiness import CheckResult
 from comfyfixer.tools.text import inert_json
@@ -76,23 +76,27 @@ def render_dashboard(doc: dict[str, Any]) -> str:
     return env.get_template("dashboard.html.j2").render(summary=doc["summary"], data_json=script_json(page))
 
 
-def write_reports(result: CheckResult, out_dir: Path) -> ReportPaths:
+def write_reports(result: CheckResult, out_dir: Path, vram_gb: float | None = None) -> ReportPaths:
     """Write every report for ``result`` under ``out_dir`` (folders created as needed).
 
     Per workflow: ``reports/workflows/<stem>.md`` and ``<stem>.json`` (the workflow's readiness with its
     fixes and the run's sources). Then ``index.md``, ``index.json`` (the :func:`check_json` document with
-    ``report`` stems) and ``dashboard/index.html``. Existing files are replaced. Raises ``OSError`` if
-    ``out_dir`` cannot be written.
+    ``report`` stems) and ``dashboard/index.html``. Each workflow's VRAM fit (verdict and estimated GB
+    against ``vram_gb``, else this machine's GPU) goes in its Markdown report and, as ``fit``, in the
+    dashboard's data. Existing files are replaced. Raises ``OSError`` if ``out_dir`` cannot be written.
     """
     wf_dir = out_dir / "reports" / "workflows"
     stems = dict(zip([w.path for w in result.workflows], unique_stems([w.name for w in result.workflows]), strict=True))
     doc = check_json(result, report_files=stems)
     meta = {"generated_at": result.generated_at, "inventory_source": result.inventory.get("source"),
             "schema_source": result.schema_source, "catalog_source": result.catalog_source}
-    fit = fit_sections(result)  # each workflow's VRAM estimate against this machine (tools/fit/report.py)
+    fits, where = fit_reports(result, vram_gb)  # each workflow's VRAM estimate (tools/fit/report.py)
+    for d in doc["workflows"]:
+        d["fit"] = fit_summary(fits[d["path"]], where) if d["path"] in fits else None
     for w in result.workflows:
         stem = stems[w.path]
-        _write(wf_dir / f"{stem}.md", workflow_markdown(w, result) + fit.get(w.path, ""))
+        fit = fit_markdown(fits[w.path], where) if w.path in fits else ""
+        _write(wf_dir / f"{stem}.md", workflow_markdown(w, result) + fit)
         _write(wf_dir / f"{stem}.json", _dump({**meta, "workflow": {**w.model_dump(mode="json"), "fixes": workflow_fixes(w)}}))
     index_md = wf_dir / "index.md"
     index_json = wf_dir / "index.json"

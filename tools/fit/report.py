@@ -1,7 +1,8 @@
 """The "VRAM fit" section of the readiness reports: each workflow's estimate against this machine.
 
-The report writer (``agent/reports/writer.py``) calls :func:`fit_sections` once per run and appends
-each workflow's section to its Markdown report. Sizes come from the checked ComfyUI folder's files
+The report writer (``agent/reports/writer.py``) calls :func:`fit_reports` once per run, appends
+each workflow's :func:`fit_markdown` section to its Markdown report and puts its :func:`fit_summary`
+in the dashboard's data. Sizes come from the checked ComfyUI folder's files
 (headers), the workflow's notes and the knowledge pack — no network. The section holds only our own
 words and numbers (verdict, stage names, GB), never text from the workflow, so it needs no escaping.
 """
@@ -15,16 +16,18 @@ from typing import Any
 
 from comfyfixer.tools.errors import ComfyFixerError
 from comfyfixer.tools.fit.families import GiB
+from comfyfixer.tools.fit.models import FitReport
 
 log = logging.getLogger(__name__)
 _SAFE = re.compile(r"[^A-Za-z0-9 ()._:;,/%×—+-]")
 
 
-def fit_sections(result: Any, vram_gb: float | None = None) -> dict[str, str]:
-    """Workflow path → Markdown section, for every workflow in a readiness result that can be read.
+def fit_reports(result: Any, vram_gb: float | None = None) -> tuple[dict[str, FitReport], str]:
+    """Workflow path → estimate for every workflow in a readiness result that can be read (and loads a
+    model), and what the VRAM figure is ("target 8 GB", "nvidia-smi" ...).
 
     ``vram_gb`` sizes for a target card; by default the largest GPU the vendor tools report here.
-    A workflow that cannot be loaded (or no longer exists) gets no section.
+    A workflow that cannot be loaded (or no longer exists) gets no estimate.
     """
     import comfyfixer.knowledge as knowledge
     from comfyfixer.tools.fit.estimate import FitSources, estimate
@@ -46,7 +49,7 @@ def fit_sections(result: Any, vram_gb: float | None = None) -> dict[str, str]:
         mb, where = local_gpu_vram_mb()
         vram = mb * 1024 * 1024 if mb else None
     schemas = bundled_core_schemas()
-    out: dict[str, str] = {}
+    out: dict[str, FitReport] = {}
     for w in getattr(result, "workflows", []):
         path = Path(w.path)
         if not path.is_file():
@@ -58,13 +61,31 @@ def fit_sections(result: Any, vram_gb: float | None = None) -> dict[str, str]:
         except ComfyFixerError as exc:
             log.debug("no fit estimate for %s: %s", path, exc)
             continue
-        if report.verdict == "NO_MODELS":
-            continue
-        lines = ["", "## VRAM fit", "",
-                 f"**{report.verdict}** ({_SAFE.sub('', where)}): {_SAFE.sub('', report.summary)}", "",
-                 "| stage | GB | weights GB |", "|---|---|---|"]
-        lines += [f"| {st.stage}{' (adapts)' if st.adaptive else ''} | {st.bytes / GiB:.1f} | {st.weights_bytes / GiB:.1f} |"
-                  for st in report.stages]
-        lines += ["", "`comfyfixer fit` explains every line; `comfyfixer tune --vram N` writes a copy that fits.", ""]
-        out[w.path] = "\n".join(lines)
-    return out
+        if report.verdict != "NO_MODELS":
+            out[w.path] = report
+    return out, where
+
+
+def fit_markdown(report: FitReport, where: str) -> str:
+    """The "VRAM fit" Markdown section of one workflow's report."""
+    lines = ["", "## VRAM fit", "",
+             f"**{report.verdict}** ({_SAFE.sub('', where)}): {_SAFE.sub('', report.summary)}", "",
+             "| stage | GB | weights GB |", "|---|---|---|"]
+    lines += [f"| {st.stage}{' (adapts)' if st.adaptive else ''} | {st.bytes / GiB:.1f} | {st.weights_bytes / GiB:.1f} |"
+              for st in report.stages]
+    lines += ["", "`comfyfixer fit` explains every line; `comfyfixer tune --vram N` writes a copy that fits.", ""]
+    return "\n".join(lines)
+
+
+def fit_summary(report: FitReport, where: str) -> dict[str, Any]:
+    """What the dashboard shows for one workflow: the verdict, the estimated peak and the VRAM it was
+    sized against (GB), and the one-sentence answer (our own words and numbers only)."""
+    return {"verdict": report.verdict, "peak_gb": round(report.peak_bytes / GiB, 1), "peak_stage": report.peak_stage,
+            "vram_gb": round(report.vram_bytes / GiB, 1) if report.vram_bytes else None,
+            "vram_source": _SAFE.sub("", where), "slowdown": report.slowdown, "summary": _SAFE.sub("", report.summary)}
+
+
+def fit_sections(result: Any, vram_gb: float | None = None) -> dict[str, str]:
+    """Workflow path → Markdown section (see :func:`fit_reports`)."""
+    reports, where = fit_reports(result, vram_gb)
+    return {path: fit_markdown(report, where) for path, report in reports.items()}
