@@ -17,12 +17,21 @@ from typing import Any
 from comfyfixer.tools.reconstruct.api_to_ui import is_link
 from comfyfixer.tools.reconstruct.models import ModelNeed, ValidationIssue, ValidationReport
 from comfyfixer.tools.schema import InputSpec, NodeSchema
-from comfyfixer.tools.schema.folders import core_model_folder, guess_folder_from_input, looks_like_model_file
+from comfyfixer.tools.schema.folders import (
+    core_model_folder,
+    guess_folder_from_input,
+    looks_like_model_file,
+    pack_model_folder,
+)
+
+
+MATCH_TYPE = "COMFY_MATCHTYPE_V3"  # io.MatchType.io_type
 
 
 def _types_match(out_type: str, in_type: str) -> bool:
-    """ComfyUI's rule: equal, either is ``*``, or a comma list on either side that overlaps."""
-    if out_type == in_type or "*" in (out_type, in_type):
+    """ComfyUI's rule: equal, either is ``*`` or a V3 MatchType (the frontend checks those), or a comma
+    list on either side that overlaps (``comfy_execution/validation.py::validate_node_input``)."""
+    if out_type == in_type or "*" in (out_type, in_type) or MATCH_TYPE in (out_type, in_type):
         return True
     outs = {t.strip() for t in out_type.split(",")}
     ins = {t.strip() for t in in_type.split(",")}
@@ -35,10 +44,11 @@ def _types_match(out_type: str, in_type: str) -> bool:
 def model_folder(class_type: str, spec: InputSpec, value: Any) -> str | None:
     """The model folder a combo reads, when it is a model-file combo; ``None`` otherwise.
 
-    A core loader's folder from the table; otherwise, when the value or any listed option looks like a model
-    file, the folder guessed from the input name, or ``"unknown"``.
+    A core loader's folder from the table, or the folder a recorded pack's folder-listing combo lists;
+    otherwise, when the value or any listed option looks like a model file, the folder guessed from the
+    input name, or ``"unknown"``.
     """
-    folder = core_model_folder(class_type, spec.name)
+    folder = core_model_folder(class_type, spec.name) or pack_model_folder(class_type, spec.name)
     if folder:
         return folder
     if looks_like_model_file(value) or any(looks_like_model_file(o) for o in spec.options or []):

@@ -82,6 +82,13 @@ def core_model_folder(class_type: str, input_name: str) -> str | None:
     return CORE_LOADER_FOLDERS.get(class_type, {}).get(input_name)
 
 
+def pack_model_folder(class_type: str, input_name: str) -> str | None:
+    """The folder a recorded custom-node pack's combo lists (``tools/schema/packs.py``), or ``None``."""
+    from comfyfixer.tools.schema.packs import folder_listings
+
+    return folder_listings().get(class_type, {}).get(input_name)
+
+
 def guess_folder_from_input(class_type: str, input_name: str | None) -> str | None:
     """A best guess from the input's name (documented heuristic for custom loaders).
 

@@ -85,3 +85,15 @@ def class_packs() -> Mapping[str, str]:
         for class_type in _pack_set(pack_dir):
             out.setdefault(class_type, pack_dir)
     return out
+
+
+@lru_cache(maxsize=1)
+def folder_listings() -> Mapping[str, Mapping[str, str]]:
+    """Node class → input → the model folder its combo lists, for the recorded packs' folder-listing combos
+    (recorded empty, as an empty install shows them). A combo over several folders gives the first."""
+    out: dict[str, dict[str, str]] = {}
+    for pack_dir in recorded_packs():
+        for class_type, inputs in _document(pack_dir)[NOTE_KEY].get("folder_listings", {}).items():
+            for name, folders in inputs.items():
+                out.setdefault(class_type, {}).setdefault(name, str(folders).split(",")[0])
+    return out
