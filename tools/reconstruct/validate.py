@@ -24,7 +24,6 @@ from comfyfixer.tools.schema.folders import (
     pack_model_folder,
 )
 
-
 MATCH_TYPE = "COMFY_MATCHTYPE_V3"  # io.MatchType.io_type
 
 
