@@ -19,6 +19,7 @@ def tune_command(
     out: Path | None = typer.Option(None, "--out", help="Folder for the copy (default: beside the workflow)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the changes; write nothing."),
     plan: bool = typer.Option(False, "--plan", help="Then plan what the copy needs (packs, downloads), as `fix` does."),
+    faster: bool = typer.Option(False, "--faster", help="Also cut steps with a distilled LoRA (FLUX.1 dev: Hyper-SD 8 steps)."),
     comfyui: Path | None = COMFYUI,
     json_out: bool = JSON_OUT,
 ) -> int:
@@ -30,7 +31,7 @@ def tune_command(
     from comfyfixer.tools.fit.models import parse_vram
     from comfyfixer.tools.fit.tune import TuneInput
 
-    inp = TuneInput(path=str(workflow), vram_gb=parse_vram(vram) or 0, dry_run=dry_run)
+    inp = TuneInput(path=str(workflow), vram_gb=parse_vram(vram) or 0, dry_run=dry_run, faster=faster)
     _, ctx = services.context(comfyui_dir=comfyui)
     planned = None
     with ctx:

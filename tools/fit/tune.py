@@ -67,6 +67,8 @@ class TuneInput(BaseModel):
     vram_gb: float = Field(gt=0, le=1024, description="VRAM target in GB (8 for an 8 GB card).")
     dry_run: bool = Field(default=False, description="Only show the changes; write nothing.")
     variants: bool = Field(default=True, description="Also swap in lighter files the model catalog lists (fp8, GGUF).")
+    faster: bool = Field(default=False, description="Also cut sampling steps with a distilled LoRA the family has "
+                         "(wired as LoraLoaderModelOnly, steps set as its model card says).")
 
 
 class TuneChange(BaseModel):
@@ -463,7 +465,8 @@ def tune_workflow(inp: TuneInput, ctx: ToolContext, *, out_dir: Path | None = No
     (weight_dtype), tiled VAE decode, then fewer frames or a lower resolution — each only while the
     estimate still does not fit, each with what it costs. Writes the copy as the next free
     <name>.vN.json beside the original (never overwriting), validated against the node schemas, and
-    lists fp8/GGUF variants that would remove weight streaming. dry_run shows the changes only."""
+    lists fp8/GGUF variants that would remove weight streaming. faster also wires a distilled LoRA
+    (FLUX.1 dev: Hyper-SD 8 steps) and lowers the steps as its card says. dry_run shows the changes only."""
     path = Path(inp.path).expanduser()
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -491,6 +494,10 @@ def tune_workflow(inp: TuneInput, ctx: ToolContext, *, out_dir: Path | None = No
         step()
     if not tuner.fits:
         tuner.tiled_decode()  # decoding still reserves more than the card has: tile it even when sampling streams
+    if inp.faster:
+        from comfyfixer.tools.fit.stepcut import cut_steps
+
+        cut_steps(tuner, catalog if catalog is not None else ctx.catalog())
     after = tuner.report
     schemas = tuner.schemas
     new_errors = sorted(_issues(tuner.doc, schemas) - _issues(doc, schemas)) if tuner.changes else []
