@@ -73,3 +73,25 @@ def test_ten_templates_over_8gb_tune_to_fit(templates_dir: Path, ctx: ToolContex
     assert tuned["invalid"] == [] and len(tuned["fitted"]) >= 10, tuned["fitted"]
     assert {"flux", "wan22_5b"} <= set(tuned["fitted_families"])
     assert all(lines and lines[0].startswith("peak ") and len(lines) > 1 for lines in tuned["changes"].values())
+
+
+def test_tune_plan_downloads_the_recorded_gguf(templates_dir: Path, tmp_path: Path, manager_wheel: Path,
+                                               capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import shutil
+
+    from comfyfixer.agent.cli import run
+
+    monkeypatch.setenv("COMFYFIXER_OFFLINE", "1")
+    target = Path(os.environ["COMFYFIXER_HOME"]) / "cache" / "catalogs" / "comfyui-manager"
+    target.mkdir(parents=True)
+    shutil.copy(manager_wheel, target)
+    demo = Path(__file__).resolve().parents[2] / "demo" / "ComfyUI"
+    assert run(["tune", str(templates_dir / "flux1_krea_dev.json"), "--vram", "8GB", "--out", str(tmp_path),
+                "--comfyui", str(demo), "--plan", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["tune"]["after"]["verdict"] == "FITS" and doc["plan"]["plan_file"]
+    actions = {a.get("item", ""): a for a in doc["plan"]["actions"]}
+    assert "pack:comfyui-gguf" in actions
+    gguf = next(a for item, a in actions.items() if item.endswith(".gguf"))
+    assert "QuantStack/FLUX.1-Krea-dev-GGUF" in json.dumps(gguf)
