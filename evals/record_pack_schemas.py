@@ -101,6 +101,9 @@ def _child(root: str, pack_dir: str, out_file: str, core_snapshot: str) -> int: 
     import types
 
     logging.disable(logging.CRITICAL)
+    import random
+
+    random.seed(0)  # packs that draw a random default seed at INPUT_TYPES() time record the same one each run
 
     def _blocked(*_a: Any, **_k: Any) -> Any:
         raise OSError("disabled while recording node schemas")
@@ -114,9 +117,9 @@ def _child(root: str, pack_dir: str, out_file: str, core_snapshot: str) -> int: 
     # No child processes: packs that pip-install or ``pip freeze`` at import time get an empty success.
     subprocess.Popen = _blocked  # type: ignore[assignment,misc]
     subprocess.run = lambda args, *_a, **_k: subprocess.CompletedProcess(args, 0, b"", b"")  # type: ignore[assignment]
-    subprocess.call = subprocess.check_call = lambda *_a, **_k: 0  # type: ignore[assignment]
+    subprocess.call = subprocess.check_call = lambda *_a, **_k: 0
     subprocess.check_output = lambda *_a, **_k: b""  # type: ignore[assignment]
-    os.system = lambda *_a: 0  # type: ignore[assignment]
+    os.system = lambda *_a: 0
     os.popen = _blocked
 
     class _FakeMeta(type):
@@ -161,8 +164,8 @@ def _child(root: str, pack_dir: str, out_file: str, core_snapshot: str) -> int: 
         def __enter__(cls) -> Any:
             return cls
 
-        def __exit__(cls, *_a: Any) -> bool:
-            return False
+        def __exit__(cls, *_a: Any) -> None:
+            return None
 
         def __mro_entries__(cls, _bases: Any) -> tuple[type, ...]:
             return (cls,)
@@ -193,7 +196,7 @@ def _child(root: str, pack_dir: str, out_file: str, core_snapshot: str) -> int: 
         def create_module(self, spec: Any) -> Any:
             mod = _FakeModule(spec.name)
             mod.__path__ = []  # a package, so submodules import too
-            mod.__version__ = "2.5.0"
+            mod.__version__ = "2.5.0"  # type: ignore[attr-defined]
             return mod
 
         def exec_module(self, module: Any) -> None:
@@ -336,11 +339,13 @@ def _child(root: str, pack_dir: str, out_file: str, core_snapshot: str) -> int: 
         for node_cls in asyncio.run(_v3_nodes()):
             mapping[node_cls.GET_SCHEMA().node_id] = node_cls
 
+    cls: Any
     for cls_name, cls in mapping.items():
         try:
             if isinstance(cls, type) and issubclass(cls, _ComfyNodeInternal):
-                cls.RELATIVE_PYTHON_MODULE = f"custom_nodes.{pack_dir}"
-                result["nodes"][cls_name] = plain(cls.GET_NODE_INFO_V1())
+                v3: Any = cls
+                v3.RELATIVE_PYTHON_MODULE = f"custom_nodes.{pack_dir}"
+                result["nodes"][cls_name] = plain(v3.GET_NODE_INFO_V1())
                 continue
             if any(isinstance(b, _FakeMeta) and "_is_fake" in b.__dict__ for b in type.mro(cls)[1:]):
                 result["skipped"][cls_name] = "derives from a faked class"
@@ -499,7 +504,8 @@ def write_sources(out_dir: Path) -> Path:
         "as ComfyUI 0.3.64's `server.py::node_info` does; V3 nodes through ComfyUI 0.3.64's own `comfy_api`).",
         "Tooltips are dropped. Combos that list the user's model folders are recorded empty, as an empty",
         "install shows them; the file's `__pack__.folder_listings` names the folder of each. Paths a pack",
-        "computes from its install folder read `ComfyUI/…`. Regenerate with the command above (it needs the",
+        "computes from its install folder read `ComfyUI/…`; a default a pack draws at random (Ollama's and WAS's",
+        "seeds) is drawn with Python's `random` seeded 0. Regenerate with the command above (it needs the",
         "packs' mirrors, as the `fetch` tool brings them, under `/work/.mirror`).",
         "",
         "| pack folder | repository | commit (date) | classes | folder-listing combos | not recorded |",
