@@ -11,19 +11,25 @@ For each pack in :data:`PACKS` the pack's checkout (a bare mirror as the ``fetch
   subclassing and decorators all work and do nothing);
 * ``folder_paths`` answering like an empty install (every model folder empty), with each listing it hands
   out tagged so the recording can say which combo is a folder listing;
-* ``comfy.samplers``' sampler and scheduler names and ``nodes.MAX_RESOLUTION`` taken from the bundled core
-  snapshot (ComfyUI 0.3.64), so Detailer-style nodes list what a real install lists;
-* sockets, ``subprocess`` and ``os.system`` disabled (packs that pip-install at import time get an error
-  they already handle), HOME and the working folder pointed into the throwaway folder.
+* ``comfy.samplers``' sampler and scheduler names read from ComfyUI's source (``ast``, never run) and
+  ``nodes.MAX_RESOLUTION`` = 16384, so Detailer-style nodes list what a real install lists; core classes
+  that packs subclass (``nodes.SaveImage``, …) answer as the bundled core snapshot (0.3.64) does;
+* ComfyUI's own ``comfy_api``, ``comfy_execution`` and ``comfy.comfy_types`` used for real, so V3 nodes
+  (``io.ComfyNode``) describe themselves as they do in ComfyUI;
+* sockets and ``os.popen`` disabled, ``subprocess``/``os.system`` answering an empty success (packs that
+  pip-install or ``pip freeze`` at import time carry on), Python's ``random`` seeded 0, HOME and the working
+  folder pointed into the throwaway folder.
 
-The child then builds each class's entry exactly as ComfyUI's ``server.py::node_info`` does (0.3.64:
-``input``, ``input_order``, ``output``, ``output_is_list``, ``output_name``, ``name``, ``display_name``,
-``description``, ``python_module`` = ``custom_nodes.<PackDir>``, ``category``, ``output_node`` and the
-``deprecated``/``experimental``/``api_node`` flags). V3 nodes (``comfy_api`` ``io.ComfyNode``) and classes
-whose ``INPUT_TYPES()`` fails under the fakes are skipped and listed in the recording's ``__pack__`` note.
-Tooltips are dropped (as in the core snapshot). The result is written to
-``tools/schema/data/packs/<PackDir>.json`` with a ``__pack__`` note: repository, commit, date, how it was
-recorded, which combos are folder listings (recorded empty, as an empty install shows them).
+The ComfyUI is :data:`COMFYUI_MIRROR` (0.33.0). The child builds each V1 class's entry exactly as that
+ComfyUI's ``server.py::node_info`` does (``input``, ``input_order``, ``is_input_list``, ``output``,
+``output_is_list``, ``output_name``, ``name``, ``display_name``, ``description``, ``python_module`` =
+``custom_nodes.<PackDir>``, ``category``, ``output_node``, ``has_intermediate_output``, the
+``deprecated``/``experimental``/``dev_only``/``api_node`` flags, ``search_aliases``), and a V3 class's
+by its ``GET_NODE_INFO_V1()``, as the server does. Classes whose ``INPUT_TYPES()`` fails under the fakes are
+skipped and listed in the recording's ``__pack__`` note. Tooltips are dropped (as in the core snapshot).
+The result is written to ``tools/schema/data/packs/<PackDir>.json`` with a ``__pack__`` note: repository,
+commit, date, the ComfyUI, how it was recorded, which combos are folder listings (recorded empty, as an
+empty install shows them), and ``SOURCES.md`` beside them is rewritten from those notes.
 """
 
 from __future__ import annotations
@@ -43,7 +49,9 @@ REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "tools" / "schema" / "data" / "packs"
 MIRRORS = Path("/work/.mirror")
 LISTING = "__folder_listing__:"
-COMFYUI_MIRROR = "Comfy-Org+ComfyUI"
+# The ComfyUI the recordings describe: a mirror of Comfy-Org/ComfyUI that tracks it unchanged (0.33.0; the
+# 0.3.64 one, Comfy-Org+ComfyUI, is too old for the V3 inputs newer packs use: DynamicCombo, Autogrow, …).
+COMFYUI_MIRROR = "yzkee+ComfyUI"
 # ComfyUI's own V3 node API, used for real (pure Python once torch is faked): V3 nodes describe
 # themselves through it, and GET_NODE_INFO_V1() is what /object_info serves for them.
 COMFY_REAL = ("comfy_api", "comfy_execution", "comfy/comfy_types")
@@ -90,7 +98,8 @@ _FORCED_FAKES = (
 )
 
 
-def _child(root: str, pack_dir: str, out_file: str, core_snapshot: str) -> int:  # pragma: no cover - subprocess
+def _child(root: str, pack_dir: str, out_file: str, core_snapshot: str, facts_file: str) -> int:  # pragma: no cover
+
     """Import ``root/custom_nodes/pack_dir`` under fakes and write its node entries to ``out_file``."""
     import importlib.abc
     import importlib.machinery
@@ -214,8 +223,8 @@ def _child(root: str, pack_dir: str, out_file: str, core_snapshot: str) -> int: 
             return importlib.machinery.ModuleSpec(fullname, _FakeLoader(), is_package=True)
 
     core = json.loads(Path(core_snapshot).read_text(encoding="utf-8"))
-    ks = core["KSampler"]["input"]["required"]
-    samplers, schedulers = list(ks["sampler_name"][0]), list(ks["scheduler"][0])
+    facts = json.loads(Path(facts_file).read_text(encoding="utf-8"))
+    samplers, schedulers = list(facts["samplers"]), list(facts["schedulers"])
     base = Path(root)
     requested: list[str] = []
 
@@ -288,7 +297,7 @@ def _child(root: str, pack_dir: str, out_file: str, core_snapshot: str) -> int: 
     sampler_cls = _FakeMeta("KSampler", (), {"_is_fake": True, "SAMPLERS": samplers, "SCHEDULERS": schedulers})
     _module("comfy").__path__ = [str(base / "comfy")]  # only comfy.comfy_types is real there
     _module("comfy.samplers", KSampler=sampler_cls, SAMPLER_NAMES=samplers, SCHEDULER_NAMES=schedulers,
-            KSAMPLER_NAMES=[s for s in samplers if s not in ("ddim", "uni_pc", "uni_pc_bh2")])
+            KSAMPLER_NAMES=list(facts["ksamplers"]))
     stubs = {"folder_paths", "nodes", "comfy", "comfy.samplers"}
     sys.meta_path.insert(0, _Forced())
     sys.meta_path.append(_Missing())
@@ -352,7 +361,8 @@ def _child(root: str, pack_dir: str, out_file: str, core_snapshot: str) -> int: 
                 continue
             input_types = plain(cls.INPUT_TYPES())
             info: dict[str, Any] = {"input": input_types,
-                                    "input_order": {k: list(v) for k, v in input_types.items()}}
+                                    "input_order": {k: list(v) for k, v in input_types.items()},
+                                    "is_input_list": plain(getattr(cls, "INPUT_IS_LIST", False))}
             info["output"] = plain(cls.RETURN_TYPES)
             info["output_is_list"] = plain(cls.OUTPUT_IS_LIST) if hasattr(cls, "OUTPUT_IS_LIST") else [False] * len(cls.RETURN_TYPES)
             info["output_name"] = plain(cls.RETURN_NAMES) if hasattr(cls, "RETURN_NAMES") else info["output"]
@@ -361,13 +371,16 @@ def _child(root: str, pack_dir: str, out_file: str, core_snapshot: str) -> int: 
             info["description"] = plain(cls.DESCRIPTION) if hasattr(cls, "DESCRIPTION") else ""
             info["python_module"] = f"custom_nodes.{pack_dir}"
             info["category"] = plain(cls.CATEGORY) if hasattr(cls, "CATEGORY") else "sd"
-            info["output_node"] = bool(getattr(cls, "OUTPUT_NODE", False) is True)
-            if getattr(cls, "DEPRECATED", False) is True:
-                info["deprecated"] = True
-            if getattr(cls, "EXPERIMENTAL", False) is True:
-                info["experimental"] = True
+            info["output_node"] = getattr(cls, "OUTPUT_NODE", False) is True
+            info["has_intermediate_output"] = getattr(cls, "HAS_INTERMEDIATE_OUTPUT", False) is True
+            for flag, key in (("DEPRECATED", "deprecated"), ("EXPERIMENTAL", "experimental"), ("DEV_ONLY", "dev_only")):
+                if getattr(cls, flag, False) is True:
+                    info[key] = True
             if hasattr(cls, "API_NODE"):
                 info["api_node"] = plain(cls.API_NODE)
+            info["search_aliases"] = plain(getattr(cls, "SEARCH_ALIASES", []))
+            if hasattr(cls, "ESSENTIALS_CATEGORY"):
+                info["essentials_category"] = plain(cls.ESSENTIALS_CATEGORY)
             result["nodes"][cls_name] = info
         except BaseException as exc:
             result["skipped"][cls_name] = f"{type(exc).__name__}: {exc}"[:300]
@@ -417,6 +430,28 @@ def _source_paths(mirror: Path) -> list[str]:
     return [path for (_sha, path), line in zip(wanted, check, strict=True) if not line.endswith("missing")]
 
 
+def comfyui_facts(comfy: Path) -> dict[str, Any]:
+    """ComfyUI's version and sampler/scheduler names, read from its source with ``ast`` (never run):
+    ``comfyui_version.py``'s ``__version__``; ``comfy/samplers.py``'s ``KSAMPLER_NAMES`` list,
+    ``SAMPLER_NAMES`` (= it plus a literal list) and ``SCHEDULER_HANDLERS`` keys."""
+    import ast
+
+    def source(path: str) -> ast.Module:
+        return ast.parse(subprocess.check_output(["git", "-C", str(comfy), "show", f"HEAD:{path}"], text=True))
+
+    version = next(ast.literal_eval(n.value) for n in source("comfyui_version.py").body
+                   if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "__version__")
+    top = {n.targets[0].id: n.value for n in source("comfy/samplers.py").body
+           if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name)}
+    ksamplers = list(ast.literal_eval(top["KSAMPLER_NAMES"]))
+    extra = top["SAMPLER_NAMES"]
+    assert isinstance(extra, ast.BinOp) and isinstance(extra.right, ast.List), "SAMPLER_NAMES changed shape"
+    handlers = top["SCHEDULER_HANDLERS"]
+    assert isinstance(handlers, ast.Dict), "SCHEDULER_HANDLERS changed shape"
+    return {"version": version, "ksamplers": ksamplers, "samplers": ksamplers + list(ast.literal_eval(extra.right)),
+            "schedulers": [ast.literal_eval(k) for k in handlers.keys if k is not None]}
+
+
 def record(pack: Pack, mirrors: Path, out_dir: Path, *, timeout: float = 300.0) -> dict[str, Any]:
     """Record one pack; returns the written document's ``__pack__`` note."""
     from comfyfixer.tools.paths import atomic_write
@@ -427,6 +462,7 @@ def record(pack: Pack, mirrors: Path, out_dir: Path, *, timeout: float = 300.0) 
     core = REPO / "tools" / "schema" / "data" / "core_object_info.json"
     comfy = mirrors / COMFYUI_MIRROR / "repo"
     comfy_commit = subprocess.check_output(["git", "-C", str(comfy), "rev-parse", "HEAD"], text=True).strip()
+    facts = comfyui_facts(comfy)
     with tempfile.TemporaryDirectory(prefix="cfs-record-") as tmp:
         target = Path(tmp) / "custom_nodes" / pack.pack_dir
         target.mkdir(parents=True)
@@ -442,10 +478,12 @@ def record(pack: Pack, mirrors: Path, out_dir: Path, *, timeout: float = 300.0) 
         with tarfile.open(archive) as tar:
             tar.extractall(tmp, filter="data")
         out_file = Path(tmp) / "result.json"
+        facts_file = Path(tmp) / "comfyui_facts.json"
+        facts_file.write_text(json.dumps(facts), encoding="utf-8")
         env = {"PATH": os.environ.get("PATH", ""), "HOME": tmp, "PYTHONDONTWRITEBYTECODE": "1"}
         proc = subprocess.run(
             [sys.executable, "-I", "-m", "comfyfixer.evals.record_pack_schemas", "--child", tmp, pack.pack_dir,
-             str(out_file), str(core)],
+             str(out_file), str(core), str(facts_file)],
             cwd=tmp, env=env, capture_output=True, text=True, timeout=timeout, check=False)
         if not out_file.exists():
             raise RuntimeError(f"{pack.pack_dir}: recorder child failed (rc {proc.returncode}): {proc.stderr[-3000:]}")
@@ -466,9 +504,11 @@ def record(pack: Pack, mirrors: Path, out_dir: Path, *, timeout: float = 300.0) 
         "repo": f"https://github.com/{pack.repo}",
         "commit": commit,
         "commit_date": date,
-        "recorded_by": "evals/record_pack_schemas.py (INPUT_TYPES() called with heavy imports faked; "
-                       "entries built as ComfyUI 0.3.64 server.py node_info does, V3 nodes by its comfy_api "
-                       f"GET_NODE_INFO_V1 (Comfy-Org/ComfyUI {comfy_commit[:8]}); tooltips dropped)",
+        "comfyui": {"version": facts["version"], "source": f"https://github.com/{COMFYUI_MIRROR.replace('+', '/')}",
+                    "commit": comfy_commit},
+        "recorded_by": "evals/record_pack_schemas.py (INPUT_TYPES() called with heavy imports faked; entries built "
+                       f"as ComfyUI {facts['version']}'s server.py node_info does, V3 nodes by its comfy_api "
+                       "GET_NODE_INFO_V1; tooltips dropped)",
         "folder_listings": listings,
         "folder_listings_note": "these combos list the user's model folders; recorded as an empty install shows them",
         "skipped": skipped,
@@ -501,7 +541,8 @@ def write_sources(out_dir: Path) -> Path:
         "`custom_nodes/<PackDir>`, recorded from the pack's source at the commit below by",
         "`python -m comfyfixer.evals.record_pack_schemas` (it imports the pack in a throwaway process with torch,",
         "ComfyUI's modules and other heavy imports faked, calls each class's `INPUT_TYPES()` and builds the entry",
-        "as ComfyUI 0.3.64's `server.py::node_info` does; V3 nodes through ComfyUI 0.3.64's own `comfy_api`).",
+        "as ComfyUI 0.33.0's `server.py::node_info` does, V3 nodes through that ComfyUI's own `comfy_api`; the",
+        "ComfyUI source is the snapshot of `yzkee/ComfyUI` @ `783545f6`, a mirror that tracks Comfy-Org/ComfyUI).",
         "Tooltips are dropped. Combos that list the user's model folders are recorded empty, as an empty",
         "install shows them; the file's `__pack__.folder_listings` names the folder of each. Paths a pack",
         "computes from its install folder read `ComfyUI/…`; a default a pack draws at random (Ollama's and WAS's",
@@ -523,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
     """Record the packs named (default: all of :data:`PACKS`); prints one line per pack."""
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] == "--child":
-        return _child(*args[1:5])
+        return _child(*args[1:6])
     parser = argparse.ArgumentParser(prog="record_pack_schemas", description=__doc__.splitlines()[0])
     parser.add_argument("packs", nargs="*", help="pack folder names (default: all)")
     parser.add_argument("--mirrors", type=Path, default=MIRRORS, help="folder of fetched bare mirrors (owner+name/repo)")
