@@ -50,6 +50,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "identify": ("identify",),
     "workflows_for": ("workflows-for",),
     "build": ("build",),
+    "schema": ("schema",),
     "undo": ("undo", "snapshots"),
 }
 _MODULE_OF = {command: module for module, commands in COMMAND_MODULES.items() for command in commands}

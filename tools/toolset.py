@@ -363,6 +363,9 @@ CAPABILITY_FUNCTIONS: tuple[tuple[str, str], ...] = (
     ("comfyfixer.tools.identify.capability", "identify_model"),
     ("comfyfixer.tools.identify.workflows", "workflows_for_model"),
     ("comfyfixer.tools.identify.build", "build_workflow"),
+    # Explicit requests only: the assistant is offered these only when the user asks for a schema.
+    ("comfyfixer.tools.blueprints.capability", "list_schemas"),
+    ("comfyfixer.tools.blueprints.capability", "build_schema"),
 )
 
 

@@ -46,6 +46,8 @@ def _cli_calls(templates: Path, shared: Path, tmp: Path) -> dict[str, list[str]]
         "identify_model": ["identify", "sd3.5_large_fp8_scaled.safetensors", "--json"],
         "workflows_for_model": ["workflows-for", "sd3.5_large_fp8_scaled.safetensors", "--source", "templates", "--json"],
         "build_workflow": ["build", "sd3.5_large_fp8_scaled.safetensors", "--json"],
+        "list_schemas": ["schema", "list", "--json"],
+        "build_schema": ["schema", "build", "auto-inpaint", "--with", "detector=grounding_dino_sam", "--json"],
         "plan_fix": ["fix", wf, "--comfyui", str(DEMO / "ComfyUI"), "--no-resolve", "--no-pin", "--dry-run", "--json"],
         "prepare_runpod_job": ["runpod", "prepare", wf, "--endpoint", "ep1", "--json"],
         "plan_undo": ["undo", _applied_plan(), "--dry-run", "--json"],

@@ -1,0 +1,266 @@
+"""Workflow schemas: the format, the three shipped schemas, the builder, composing into a copy."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from comfyfixer.tools.blueprints.build import flatten
+from comfyfixer.tools.blueprints.capability import SchemaBuildInput, SchemaBuildResult, build_schema
+from comfyfixer.tools.blueprints.format import (
+    FORMAT_FILE,
+    format_json_schema,
+    load_blueprint,
+    parse_blueprint,
+    schema_names,
+)
+from comfyfixer.tools.context import ToolContext
+from comfyfixer.tools.errors import InputError
+from comfyfixer.tools.schema.loader import bundled_core_schemas
+from comfyfixer.tools.schema.packs import class_packs, pack_schemas
+
+REPO = Path(__file__).resolve().parents[2]
+SCHEMAS = REPO / "knowledge" / "schemas"
+NAMES = ("auto-inpaint", "dynamic-prompts", "image-cycling")
+INPAINT_SIMPLE = "workflows/corpus/Acly__comfyui-inpaint-nodes/workflows__inpaint-simple.json"
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> ToolContext:
+    return ToolContext(cache_dir=tmp_path / "cache", state_dir=tmp_path / "state", offline=True)
+
+
+def _build(ctx: ToolContext, name: str, **kw: Any) -> SchemaBuildResult:
+    return build_schema(SchemaBuildInput(name=name, **kw), ctx)
+
+
+# --- the format ---------------------------------------------------------------------------------------
+
+def test_the_three_schemas_ship_and_validate_against_the_format_file() -> None:
+    assert set(NAMES) <= set(schema_names())
+    shipped = json.loads((SCHEMAS / FORMAT_FILE).read_text(encoding="utf-8"))
+    assert shipped == format_json_schema(), "regenerate: python -m comfyfixer.tools.blueprints.format"
+    validator = jsonschema.Draft202012Validator(shipped)
+    for name in NAMES:
+        doc = json.loads((SCHEMAS / f"{name}.json").read_text(encoding="utf-8"))
+        assert [e.message for e in validator.iter_errors(doc)] == [], name
+        bp = load_blueprint(name)
+        assert bp.sources and all(s.ref for s in bp.sources)
+    assert [r.schema_ for r in load_blueprint("image-cycling").requires] == ["dynamic-prompts"]
+
+
+def test_the_format_refuses_dangling_references() -> None:
+    doc = json.loads((SCHEMAS / "auto-inpaint.json").read_text(encoding="utf-8"))
+    doc["roles"]["mask_grow"]["candidates"][1]["nodes"]["grow"]["inputs"]["expand"] = {"param": "nope"}
+    doc["connections"].append({"from": "detector.mask", "to": "ghost.mask"})
+    with pytest.raises(InputError) as err:
+        parse_blueprint(doc, "edited")
+    assert "unknown parameter nope" in str(err.value) and "no role ghost" in str(err.value)
+    doc = json.loads((SCHEMAS / "auto-inpaint.json").read_text(encoding="utf-8"))
+    doc["format"] = "comfyfixer.workflow-schema/9"
+    with pytest.raises(InputError, match="not a valid workflow schema"):
+        parse_blueprint(doc, "future")
+
+
+def test_candidates_name_real_classes_and_the_packs_the_manager_catalog_gives(manager_wheel: Path) -> None:
+    with zipfile.ZipFile(manager_wheel) as zf:
+        names = {Path(n).name: n for n in zf.namelist()}
+        node_map = json.loads(zf.read(names["extension-node-map.json"]))
+        listed = {n["reference"].rstrip("/").lower(): n["id"]
+                  for n in json.loads(zf.read(names["custom-node-list.json"]))["custom_nodes"] if n.get("id")}
+    core, recorded = bundled_core_schemas(), class_packs()
+    for name in NAMES:
+        for role in load_blueprint(name).roles.values():
+            for cand in role.candidates:
+                for cls in cand.classes():
+                    if cls in core:  # a pack's candidate may use core nodes too (StringConcatenate)
+                        continue
+                    assert cand.packs, (name, cand.id, cls)
+                    assert cls in recorded, f"{cls} has no recorded object_info"
+                    assert any(cls in node_map.get(p.repo, [[]])[0] for p in cand.packs), (cand.id, cls)
+                for pack in cand.packs:
+                    assert listed.get(pack.repo.lower()) == pack.id, pack
+
+
+# --- building -----------------------------------------------------------------------------------------
+
+def test_every_schema_and_every_candidate_builds_with_zero_errors_against_the_recorded_packs(
+        ctx: ToolContext) -> None:
+    for name in NAMES:
+        default = _build(ctx, name)
+        assert default.status == "BUILT" and default.errors == [], (name, default.errors)
+        assert "recorded from https://github.com/" in default.schemas
+        for role_name, role in flatten(load_blueprint(name)).roles.items():
+            for cand in [*role.candidates, *([None] if role.optional else [])]:
+                res = _build(ctx, name, choices={role_name: cand.id if cand else "none"})
+                assert res.status == "BUILT", (name, role_name, cand and cand.id, res.errors)
+                classes = {n["class_type"] for n in res.api.values()}
+                assert cand is None or set(cand.classes()) <= classes
+
+
+def test_nothing_installed_picks_first_preferences_and_lists_their_packs(ctx: ToolContext) -> None:
+    res = _build(ctx, "auto-inpaint")
+    picks = {p.role: p for p in res.picks}
+    assert picks["detector"].candidate == "florence2_sam2" and not picks["detector"].installed
+    assert picks["mask_grow"].candidate == "grow_mask"  # the core one is installed, KJNodes is not
+    assert {p.id for p in res.missing_packs} == {"florence2-kijai", "segment-anything-2"}
+    assert any("checkpoints/" in n for n in res.needs)
+
+
+def test_a_misspelt_or_missing_input_is_an_error(ctx: ToolContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    from comfyfixer.tools.blueprints import capability
+
+    doc = json.loads((SCHEMAS / "auto-inpaint.json").read_text(encoding="utf-8"))
+    grow = doc["roles"]["mask_grow"]["candidates"][0]["nodes"]["grow"]["inputs"]
+    grow["blur_radiuss"] = grow.pop("blur_radius")  # GrowMaskWithBlur's real input is blur_radius
+    edited = parse_blueprint(doc, "edited")
+    monkeypatch.setattr(capability, "load_blueprint", lambda name: edited)
+    res = build_schema(SchemaBuildInput(name="auto-inpaint", choices={"mask_grow": "grow_mask_with_blur"}), ctx)
+    assert res.status == "INVALID"
+    assert any("GrowMaskWithBlur.blur_radiuss: the node has no input" in e for e in res.errors)
+    assert any("GrowMaskWithBlur.blur_radius" in e and "missing" in e for e in res.errors)
+
+
+def test_an_installed_pack_is_preferred(ctx: ToolContext, tmp_path: Path) -> None:
+    comfy = tmp_path / "ComfyUI"
+    pack = comfy / "custom_nodes" / "comfyui_segment_anything"
+    pack.mkdir(parents=True)
+    (pack / "__init__.py").write_text(
+        "NODE_CLASS_MAPPINGS = {'SAMModelLoader (segment anything)': object, "
+        "'GroundingDinoModelLoader (segment anything)': object, 'GroundingDinoSAMSegment (segment anything)': object}\n")
+    res = build_schema(SchemaBuildInput(name="auto-inpaint"), ctx.model_copy(update={"comfyui_dir": comfy}))
+    detector = next(p for p in res.picks if p.role == "detector")
+    assert (detector.candidate, detector.installed) == ("grounding_dino_sam", True)
+    assert res.missing_packs == [] and res.status == "BUILT"
+
+
+def _normalised(res: SchemaBuildResult, role: str) -> dict[str, Any]:
+    """The API nodes outside ``role``, with links into ``role`` named by the role instead of a node id."""
+    roles = {p.role for p in res.picks}
+    assert role in roles
+    owner = {nid: node["_meta"]["title"].split(":")[0] for nid, node in res.api.items()}
+    out = {}
+    for nid, node in res.api.items():
+        if owner[nid] == role:
+            continue
+        inputs = {k: (f"<{role} output>" if isinstance(v, list) and owner.get(v[0]) == role else v)
+                  for k, v in node["inputs"].items()}
+        out[nid] = {"class_type": node["class_type"], "inputs": inputs}
+    return out
+
+
+@pytest.mark.parametrize(("name", "role", "a", "b"), [
+    ("auto-inpaint", "detector", "ultralytics_sam", "grounding_dino_sam"),  # Impact's SAM ↔ GroundingDINO+SAM
+    ("auto-inpaint", "detector", "florence2_sam2", "grounding_dino_sam"),
+    ("dynamic-prompts", "tagger", "florence2_tags", "wd14"),  # Florence2 ↔ a tagger
+])
+def test_swapping_one_role_changes_only_that_roles_nodes(ctx: ToolContext, name: str, role: str, a: str,
+                                                         b: str) -> None:
+    one, two = _build(ctx, name, choices={role: a}), _build(ctx, name, choices={role: b})
+    assert one.status == two.status == "BUILT"
+    assert _normalised(one, role) == _normalised(two, role)
+    mine = {n["class_type"] for n in one.api.values()} ^ {n["class_type"] for n in two.api.values()}
+    cand = {c.id: c for c in flatten(load_blueprint(name)).roles[role].candidates}
+    assert mine == set(cand[a].classes()) ^ set(cand[b].classes())
+
+
+def test_image_cycling_builds_the_prompt_schema_in_and_uses_its_prompts(ctx: ToolContext) -> None:
+    res = _build(ctx, "image-cycling", parameters={"folder": "/data/pictures", "mode": "random"})
+    assert res.status == "BUILT"
+    by_class = {n["class_type"]: (nid, n) for nid, n in res.api.items()}
+    loader_id, loader = by_class["Load Image Batch"]
+    assert loader["inputs"]["path"] == "/data/pictures" and loader["inputs"]["mode"] == "random"
+    assert "LoadImage" not in by_class  # the bound image source of dynamic-prompts is dropped
+    assert by_class["OllamaVision"][1]["inputs"]["images"] == [loader_id, 0]
+    llm_id = by_class["OllamaGenerateV2"][0]
+    encoders = [n for n in res.api.values() if n["class_type"] == "CLIPTextEncode"]
+    assert [llm_id, 0] in [e["inputs"]["text"] for e in encoders]
+    assert any("OllamaConnectivityV2.model" in n for n in res.needs)  # a model pulled on Ollama, not a file
+
+
+def test_left_out_optional_roles_leave_their_defaults(ctx: ToolContext) -> None:
+    res = _build(ctx, "dynamic-prompts", choices={"vision": "none", "tagger": "none"})
+    assert res.status == "BUILT"
+    classes = {n["class_type"] for n in res.api.values()}
+    assert not classes & {"OllamaVision", "WD14Tagger|pysssss"}
+    join = next(n for n in res.api.values() if n["_meta"]["title"].startswith("prompt_llm") and
+                n["class_type"] == "StringConcatenate" and n["inputs"]["delimiter"] == "\nTags: ")
+    assert join["inputs"]["string_a"] == "" and join["inputs"]["string_b"] == ""
+
+
+def test_a_standalone_build_writes_ui_and_api_only_when_asked(ctx: ToolContext, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    res = build_schema(SchemaBuildInput(name="auto-inpaint"), ctx, out_dir=out)
+    assert res.written == [] and not out.exists()
+    res = build_schema(SchemaBuildInput(name="auto-inpaint"), ctx, out_dir=out, write=True)
+    assert [Path(p).name for p in res.written] == ["auto-inpaint.json", "auto-inpaint_api.json"]
+    again = build_schema(SchemaBuildInput(name="auto-inpaint"), ctx, out_dir=out, write=True)
+    assert Path(again.written[0]).name == "auto-inpaint.v2.json"
+    ui = json.loads(Path(res.written[0]).read_text(encoding="utf-8"))
+    assert len(ui["nodes"]) == len(res.api) and len(ui["links"]) > 10
+
+
+# --- composing into a real community workflow ---------------------------------------------------------
+
+def test_into_a_community_workflow_writes_a_new_version_and_leaves_the_original_alone(
+        ctx: ToolContext, shared_data: Path, tmp_path: Path) -> None:
+    from comfyfixer.tools.reconstruct.validate import validate_api
+    from comfyfixer.tools.workflow.convert import ui_to_api
+    from comfyfixer.tools.workflow.loader import load_workflow
+
+    original = tmp_path / "inpaint-simple.json"
+    original.write_bytes((shared_data / INPAINT_SIMPLE).read_bytes())
+    before = original.read_bytes()
+    res = build_schema(SchemaBuildInput(name="auto-inpaint", into=str(original)), ctx)
+    assert res.status == "BUILT" and res.written == [] and res.target == str(tmp_path / "inpaint-simple.v2.json")
+    res = build_schema(SchemaBuildInput(name="auto-inpaint", into=str(original),
+                                        choices={"detector": "GroundingDinoSAMSegment (segment anything)"}),
+                       ctx, write=True)
+    assert res.written == [str(tmp_path / "inpaint-simple.v2.json")]
+    assert original.read_bytes() == before
+    picks = {p.role: p.reused_node for p in res.picks}
+    assert picks["image_source"] == 33 and picks["checkpoint"] == 19  # its LoadImage and checkpoint loader
+    copy = json.loads(Path(res.written[0]).read_text(encoding="utf-8"))
+    old = json.loads(before)
+    untouched = {n["id"]: n for n in old["nodes"] if n["id"] not in (33, 19)}
+    assert all(n == untouched[n["id"]] for n in copy["nodes"] if n["id"] in untouched)
+    assert copy["links"][: len(old["links"])] == old["links"]
+    assert copy["last_node_id"] == old["last_node_id"] + len(copy["nodes"]) - len(old["nodes"])
+    loaded = load_workflow(Path(res.written[0]))
+    assert "GroundingDinoSAMSegment (segment anything)" in {n.class_type for n in loaded.graph.nodes.values()}
+    schemas = bundled_core_schemas().merged(pack_schemas("comfyui_segment_anything"))
+    new_ids = {str(n["id"]) for n in copy["nodes"]} - {str(n["id"]) for n in old["nodes"]}
+    report = validate_api(ui_to_api(copy, schemas), schemas)
+    assert [e for e in report.errors if e.node_id in new_ids] == []
+    third = build_schema(SchemaBuildInput(name="auto-inpaint", into=str(original)), ctx, write=True)
+    assert third.written == [str(tmp_path / "inpaint-simple.v3.json")] and original.read_bytes() == before
+
+
+# --- hostile values -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("kw", "said"), [
+    ({"name": "../../etc/passwd"}, "no workflow schema called"),
+    ({"name": "auto-inpaint", "choices": {"detector": "../../evil"}}, "role detector has no candidate"),
+    ({"name": "auto-inpaint", "choices": {"detector": "NotANode"}}, "role detector has no candidate"),
+    ({"name": "auto-inpaint", "choices": {"../x": "a"}}, "has no role"),
+    ({"name": "auto-inpaint", "choices": {"detector": "none"}}, "cannot be left out"),
+    ({"name": "auto-inpaint", "parameters": {"grow": "lots"}}, "must be a int"),
+    ({"name": "auto-inpaint", "parameters": {"out_dir": "/tmp"}}, "has no parameter"),
+    ({"name": "image-cycling", "parameters": {"mode": "all"}}, "must be one of"),
+])
+def test_hostile_names_and_values_get_clear_errors(ctx: ToolContext, kw: dict[str, Any], said: str) -> None:
+    with pytest.raises(InputError, match=said.replace(".", r"\.")):
+        build_schema(SchemaBuildInput(**kw), ctx)
+
+
+def test_into_refuses_what_is_not_a_ui_workflow(ctx: ToolContext, tmp_path: Path) -> None:
+    api = tmp_path / "api.json"
+    api.write_text(json.dumps({"1": {"class_type": "LoadImage", "inputs": {}}}))
+    with pytest.raises(InputError, match="not a UI-format workflow"):
+        build_schema(SchemaBuildInput(name="auto-inpaint", into=str(api)), ctx, write=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["api.json"]
