@@ -3,12 +3,14 @@ produce a workflow that validates against the real ``object_info`` with 0 errors
 
 Run: ``python -m comfyfixer.evals.build_eval [--json] [--show N] [--object-info PATH]``
 
-Primary models come from the inspector, as in ``workflows_for_eval``. The template's task is read from
-its name: ``inpaint`` → inpaint, ``upscal`` → upscale, ``img2img`` / ``image_to_image`` / ``edit`` →
-img2img; video families get ``video`` (the builder makes text-to-video for them); everything else
-txt2img. Validation uses ``../shared/data/comfyui/object_info.json`` (ComfyUI 0.3.64) merged over the
-bundled core schemas. The scorecard separates builds with errors (must be 0) from models the builder
-has no recipe for (families newer than 0.3.64, non-diffusion primaries such as SAM or pose models).
+Primary models come from the inspector, as in ``workflows_for_eval``. The template's task is the one
+``tools/review`` reads off it (mapped onto the build tasks by ``template_recipes.TASKS``): audio, 3d,
+text and process (segmentation, pose, …) for the non-generators; video families with a built-in recipe
+get ``video``. A template the review cannot read falls back to its name (``inpaint``, ``upscal``,
+``img2img`` / ``image_to_image`` / ``edit``, else txt2img). Validation uses
+``../shared/data/comfyui/object_info.json`` (ComfyUI 0.3.64), and for graphs with newer core nodes the
+bundled 0.33.0 core schemas (``tools/schema/data/SOURCES.md``); the scorecard says how many needed
+those. It separates builds with errors from models the builder has no recipe for.
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ from comfyfixer.tools.identify.build import RECIPES, BuildInput, Task, build_wor
 OBJECT_INFO = Path(__file__).resolve().parents[2] / "shared" / "data" / "comfyui" / "object_info.json"
 
 
-def template_task(template: str, family: str | None) -> Task:
-    """The task a template's name says (see the module docstring)."""
+def template_task(template: str, family: str | None, derived: Task | None = None) -> Task:
+    """The template's task (see the module docstring): ``derived`` is the review's, when it was read."""
     name = template.lower()
     recipe = RECIPES.get(family or "")
     if recipe is not None and recipe.video:
         return "video"
+    if derived is not None:
+        return derived
     if "inpaint" in name:
         return "inpaint"
     if "upscal" in name:
@@ -45,21 +49,27 @@ def template_task(template: str, family: str | None) -> Task:
 
 def run(folders: list[Path], object_info: Path) -> dict[str, object]:
     """The scorecard over every template primary model."""
+    from comfyfixer.tools.identify.build import template_recipes
     from comfyfixer.tools.identify.capability import identify_model
     from comfyfixer.tools.identify.models import IdentifyInput
+    from comfyfixer.tools.schema.loader import bundled_newer_core_schemas
 
     started = time.perf_counter()
     pairs = template_primaries(folders)
-    built, invalid, unsupported = 0, [], Counter[str]()
+    paths = {p.stem: p for f in folders for p in Path(f).glob("*.json")}
+    built, newer, invalid, unsupported = 0, 0, [], Counter[str]()
     with tempfile.TemporaryDirectory() as tmp, ToolContext(cache_dir=Path(tmp) / "c", state_dir=Path(tmp) / "s",
                                                            offline=True, object_info_file=object_info) as ctx:
         for template, primary in pairs:
             family = identify_model(IdentifyInput(model=primary), ctx).family
-            result = build_workflow(BuildInput(model=primary, task=template_task(template, family)), ctx)
+            derived = template_recipes(ctx).recipe(paths[template])
+            task = template_task(template, family, derived.task if derived else None)
+            result = build_workflow(BuildInput(model=primary, task=task), ctx)
             if result.status == "BUILT":
                 built += 1
+                newer += result.schemas == bundled_newer_core_schemas().source
             elif result.status == "INVALID":
-                invalid.append({"template": template, "primary": primary, "errors": result.errors[:5]})
+                invalid.append({"template": template, "primary": primary, "task": task, "errors": result.errors[:5]})
             else:
                 unsupported[f"{result.family or 'unknown family'} / {result.task}"] += 1
     total = len(pairs)
@@ -67,6 +77,7 @@ def run(folders: list[Path], object_info: Path) -> dict[str, object]:
         "templates_with_a_primary_model": total,
         "built_with_0_errors": built,
         "rate": round(built / total, 4) if total else 0.0,
+        "built_needing_newer_core_schemas": newer,
         "built_with_errors": len(invalid),
         "no_recipe": sum(unsupported.values()),
         "no_recipe_by_family_and_task": dict(unsupported.most_common()),

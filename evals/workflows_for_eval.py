@@ -24,8 +24,8 @@ from pathlib import Path
 
 from comfyfixer.evals.scorecard import template_eval_main
 from comfyfixer.tools.context import ToolContext
-from comfyfixer.tools.identify.workflows import PRIMARY_ORDER, WorkflowsForInput, workflows_for_model
-from comfyfixer.tools.workflow.inspect import inspect_source
+from comfyfixer.tools.identify.template_recipes import primary_of
+from comfyfixer.tools.identify.workflows import WorkflowsForInput, workflows_for_model
 
 TOP = 5
 
@@ -36,14 +36,9 @@ def template_primaries(folders: Iterable[Path], *, every: int = 1) -> list[tuple
     out = []
     for folder in folders:
         for path in sorted(Path(folder).glob("*.json"))[::every]:
-            try:
-                refs = inspect_source(path).models
-            except Exception:  # a template the inspector cannot read has no primary here
-                continue
-            ranked = [(PRIMARY_ORDER.index(r.folder), i, r.filename) for i, r in enumerate(refs)
-                      if r.folder in PRIMARY_ORDER]
-            if ranked:
-                out.append((path.stem, min(ranked)[2].replace("\\", "/").rsplit("/", 1)[-1]))
+            found = primary_of(path)
+            if found is not None:
+                out.append((path.stem, found[0]))
     return out
 
 

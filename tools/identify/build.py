@@ -15,6 +15,7 @@ with the download URL the official templates give for them, and the UI workflow 
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from dataclasses import dataclass, field
@@ -26,14 +27,15 @@ from pydantic import BaseModel, Field
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.identify.capability import identify_model
 from comfyfixer.tools.identify.models import IdentifyInput, ModelIdentity
+from comfyfixer.tools.identify.template_recipes import Task, TemplateRecipe, TemplateRecipes
 from comfyfixer.tools.paths import atomic_write, safe_stem
 from comfyfixer.tools.toolset import capability
 
 log = logging.getLogger(__name__)
 
-Task = Literal["txt2img", "img2img", "inpaint", "upscale", "video"]
 DEFAULT_PROMPT = "a red fox in a snowy forest at sunrise, detailed, natural light"
 DEFAULT_NEGATIVE = "blurry, low quality, deformed"
+MAX_TEMPLATE_CANDIDATES = 8  # templates tried for one model and task before giving up
 
 
 @dataclass(frozen=True)
@@ -116,8 +118,10 @@ class BuildInput(BaseModel):
 
     model: str = Field(description="The model, as for identify_model (a local file, a file name, a Civitai URL/id, "
                                    "a Hugging Face URL or a SHA256).")
-    task: Task | None = Field(default=None, description="txt2img, img2img, inpaint, upscale or video; default: "
-                                                        "video for video families, upscale for upscalers, else txt2img.")
+    task: Task | None = Field(default=None, description="txt2img, img2img, inpaint, upscale, video, audio, 3d, text "
+                                                        "or process (segmentation, pose, …); default: video for video "
+                                                        "families, upscale for upscalers, else txt2img, or the task "
+                                                        "of the official template whose model it is.")
     family: str | None = Field(default=None, description="Use this family when identification cannot tell "
                                                          "(sd15, sdxl, sd35, flux, wan, …).")
     prompt: str = Field(default=DEFAULT_PROMPT, description="The positive prompt.")
@@ -275,50 +279,112 @@ def _free(path: Path) -> Path:
     return candidate
 
 
+def template_recipes(ctx: ToolContext) -> TemplateRecipes:
+    """The official templates' recipes, read once per context (converted with the newer core schemas)."""
+    from comfyfixer.tools.catalogs.model_index import find_template_dirs
+    from comfyfixer.tools.schema.loader import bundled_newer_core_schemas
+
+    return ctx.memo("identify:template-recipes", lambda: TemplateRecipes(find_template_dirs(),
+                                                                         bundled_newer_core_schemas()))
+
+
+def _from_template(ident: ModelIdentity, family: str | None, task: Task | None, ctx: ToolContext
+                   ) -> TemplateRecipe | None:
+    """The recipe an official template gives for this model (of ``family``) and task (any when ``None``):
+    the first candidate that validates with 0 errors, else the first candidate."""
+    from comfyfixer.tools.identify.detect import family_from_name
+    from comfyfixer.tools.reconstruct.validate import validate_api
+    from comfyfixer.tools.schema.loader import bundled_newer_core_schemas
+
+    first = None
+    found = template_recipes(ctx).candidates(ident.name, ident.role, family, task,
+                                               lambda file: family_from_name(file)[0])
+    for recipe in itertools.islice(found, MAX_TEMPLATE_CANDIDATES):
+        first = first or recipe
+        api = recipe.for_model(ident.name)
+        if not validate_api(api, ctx.schemas()).errors or not validate_api(api, bundled_newer_core_schemas()).errors:
+            return recipe
+    return first
+
+
+def _hand_graph(recipe: Recipe | None, ident: ModelIdentity, task: Task, family: str | None, prompt: str
+                ) -> tuple[_Graph | None, list[tuple[str, str]], list[str], str]:
+    """The graph from :data:`RECIPES` (or the upscaler chain), or ``None`` with why not."""
+    if task == "upscale":
+        if ident.role != "upscaler":
+            return None, [], [], "upscale builds a workflow around an upscale model; this is not one"
+        return _upscale_graph(ident), [], [], ""
+    if recipe is None:
+        return None, [], [], (f"no recipe for family {family!r}" if family else
+                              "the family is unknown: pass --family (sd15, sdxl, sd35, flux, wan, …)")
+    if task not in ("txt2img", "img2img", "inpaint", "video"):
+        return None, [], [], f"the {family} recipe makes images or video, not {task}"
+    if task == "video" and not recipe.video:
+        return None, [], [], f"{family} makes images; choose txt2img, img2img or inpaint"
+    if task != "video" and recipe.video:
+        return None, [], [], f"{family} is a video family; this builder makes text-to-video (task video) for it"
+    g, files, notes = _graph(recipe, ident, task, prompt)
+    return g, files, notes, ""
+
+
 @capability(command="build")
 def build_workflow(inp: BuildInput, ctx: ToolContext, *, out_dir: Path | None = None) -> BuildResult:
-    """Build a minimal workflow that uses a model (txt2img, img2img, inpaint, upscale or video): the right
-    loaders for its family (checkpoint, or diffusion model + text encoders + VAE), the family's reference
-    sampler, scheduler, steps, CFG and resolution, a LoRA placed on its family's base model with its
-    trigger words. Validated against the node schemas before anything is written; BUILT means 0 errors.
+    """Build a minimal workflow that uses a model (txt2img, img2img, inpaint, upscale, video, audio, 3d,
+    text or process): the right loaders for its family (checkpoint, or diffusion model + text encoders +
+    VAE), the family's reference sampler, scheduler, steps, CFG and resolution, a LoRA placed on its
+    family's base model with its trigger words; for a family or task the built-in recipes do not cover,
+    the shortest chain of the official template made for that model (or its family) and task. Validated
+    against the node schemas (or the bundled schemas of a newer ComfyUI's core nodes) before anything is
+    written; BUILT means 0 errors.
 
     Returns the API and UI workflows and the companion files it needs (with download URLs when the
     official templates give them); run `comfyfixer fix` on the UI workflow to download them verified.
     """
-    ident = identify_model(IdentifyInput(model=inp.model), ctx)
-    family = inp.family or ident.family
-    recipe = RECIPES.get(family or "")
-    task: Task = inp.task or _default_task(recipe, ident)
-    result = BuildResult(status="UNSUPPORTED", identity=ident, family=family, task=task)
-    if task == "upscale":
-        if ident.role != "upscaler":
-            result.notes.append("upscale builds a workflow around an upscale model; this is not one")
-            return result
-        g, files, notes = _upscale_graph(ident), list[tuple[str, str]](), list[str]()
-    elif recipe is None:
-        result.notes.append(f"no recipe for family {family!r}" if family else
-                            "the family is unknown: pass --family (sd15, sdxl, sd35, flux, wan, …)")
-        return result
-    elif task == "video" and not recipe.video:
-        result.notes.append(f"{family} makes images; choose txt2img, img2img or inpaint")
-        return result
-    elif task != "video" and recipe.video:
-        result.notes.append(f"{family} is a video family; this builder makes text-to-video (task video) for it")
-        return result
-    else:
-        g, files, notes = _graph(recipe, ident, task, inp.prompt)
-        result.settings = {"steps": recipe.steps, "cfg": recipe.cfg, "sampler": recipe.sampler,
-                           "scheduler": recipe.scheduler, "size": list(recipe.size), "source": recipe.source}
     from comfyfixer.tools.catalogs.model_index import build_model_index, find_template_dirs
     from comfyfixer.tools.reconstruct.api_to_ui import api_to_ui
     from comfyfixer.tools.reconstruct.validate import validate_api
+    from comfyfixer.tools.schema.loader import bundled_newer_core_schemas
 
+    ident = identify_model(IdentifyInput(model=inp.model), ctx)
+    family = inp.family or ident.family
+    recipe = RECIPES.get(family or "")
+    template: TemplateRecipe | None = None
+    if inp.task is None and recipe is None and ident.role != "upscaler":
+        template = _from_template(ident, family, None, ctx)
+    task: Task = inp.task or (template.task if template else _default_task(recipe, ident))
+    result = BuildResult(status="UNSUPPORTED", identity=ident, family=family, task=task)
+    g, files, notes, why = _hand_graph(recipe, ident, task, family, inp.prompt) if template is None else (
+        None, [], [], "")
+    if g is not None and recipe is not None and task != "upscale":
+        result.settings = {"steps": recipe.steps, "cfg": recipe.cfg, "sampler": recipe.sampler,
+                           "scheduler": recipe.scheduler, "size": list(recipe.size), "source": recipe.source}
+    if g is None:
+        template = template or _from_template(ident, family, task, ctx)
+        if template is None:
+            result.notes.append(why or f"no recipe for {ident.name} and task {task}")
+            return result
+        g = _Graph()
+        g.nodes = template.for_model(ident.name)
+        notes = [f"the chain of the official template {template.template} for {task}, loading {ident.name}"
+                 + ("" if template.primary == ident.name else f" where it loads {template.primary}"),
+                 "prompts, sizes and seeds are the template's; change them in the editor"]
+        result.settings = {"source": f"official template {template.template}"}
     schemas = ctx.schemas()
     report = validate_api(g.nodes, schemas)
+    if report.errors:
+        newer = bundled_newer_core_schemas()
+        newer_report = validate_api(g.nodes, newer)
+        if len(newer_report.errors) < len(report.errors):
+            schemas, report = newer, newer_report
+        if not newer_report.errors:
+            notes.append(f"needs a ComfyUI with the core nodes of {newer.comfyui_version} or newer: "
+                         f"{getattr(ctx.schemas(), 'source', 'the schemas')} does not know all of them")
     result.schemas = getattr(schemas, "source", "")
     result.errors = [f"node {e.node_id} {e.class_type}.{e.input}: {e.message}" for e in report.errors]
     result.errors += [f"unknown node class {c}" for c in report.unknown_classes if not any(c in e for e in result.errors)]
     result.api, result.notes = g.nodes, notes
+    if template is not None:
+        files = [(n.file, n.folder) for n in report.needs_models if n.folder != "input" and n.file != ident.name]
     index = ctx.memo("identify:model-index", lambda: build_model_index(ctx.catalog(), find_template_dirs()))
     for file, folder in dict.fromkeys(files):
         urls = [c.url for c in index.lookup(file) if c.url.startswith("https://")]

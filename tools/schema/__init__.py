@@ -11,6 +11,7 @@ are then unknown and reported as such).
 from comfyfixer.tools.schema.loader import (
     SchemaSet,
     bundled_core_schemas,
+    bundled_newer_core_schemas,
     fetch_object_info,
     load_object_info,
     parse_object_info,
@@ -24,6 +25,7 @@ __all__ = [
     "OutputSpec",
     "SchemaSet",
     "bundled_core_schemas",
+    "bundled_newer_core_schemas",
     "fetch_object_info",
     "load_object_info",
     "parse_object_info",

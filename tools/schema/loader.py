@@ -25,6 +25,7 @@ from comfyfixer.tools.schema.models import InputSpec, NodeSchema, OutputSpec
 log = logging.getLogger(__name__)
 
 SNAPSHOT_RESOURCE = "core_object_info.json"
+NEWER_SNAPSHOT_RESOURCE = "core_object_info_newer.json"
 
 
 class SchemaSet(Mapping[str, NodeSchema]):
@@ -305,7 +306,22 @@ def bundled_core_schemas() -> SchemaSet:
     "is this value allowed?" cannot be answered from the snapshot for those inputs. Rebuild it with
     ``python -m comfyfixer.tools.schema.snapshot`` (see ``snapshot.py``).
     """
-    text = resources.files("comfyfixer.tools.schema").joinpath("data", SNAPSHOT_RESOURCE).read_text(encoding="utf-8")
+    return _bundled(SNAPSHOT_RESOURCE)
+
+
+@lru_cache(maxsize=1)
+def bundled_newer_core_schemas() -> SchemaSet:
+    """Core node schemas of a newer ComfyUI (0.33.0), recorded from its source (``data/SOURCES.md``).
+
+    For graphs that use core nodes added after the recorded 0.3.64 dump (FLUX.2, LTX-2, ACE-Step 1.5,
+    …) or newer values of old nodes (``CLIPLoader`` types). Same form as :func:`bundled_core_schemas`.
+    """
+    return _bundled(NEWER_SNAPSHOT_RESOURCE)
+
+
+def _bundled(resource: str) -> SchemaSet:
+    """A snapshot shipped in ``data/``, tagged with its ComfyUI version."""
+    text = resources.files("comfyfixer.tools.schema").joinpath("data", resource).read_text(encoding="utf-8")
     data = json.loads(text)
     version = data.pop("__comfyui_version__", None)
     return parse_object_info(data, f"bundled core snapshot (ComfyUI {version})", version)

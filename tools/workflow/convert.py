@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from comfyfixer.tools.schema.loader import SchemaSet, bundled_core_schemas
+from comfyfixer.tools.schema.models import NodeSchema
 from comfyfixer.tools.workflow.graph import (
     FRONTEND_ONLY_PACK_CLASSES,
     MODE_BYPASS,
@@ -21,6 +22,7 @@ from comfyfixer.tools.workflow.graph import (
 )
 from comfyfixer.tools.workflow.inspect import resolve_inputs
 from comfyfixer.tools.workflow.loader import load_workflow
+from comfyfixer.tools.workflow.widgets import map_with_schema
 
 _MAX_HOPS = 256
 
@@ -81,6 +83,16 @@ def _api_value(value: Any) -> Any:
     return {"__value__": value} if isinstance(value, list) else value
 
 
+def _own_widget_value(node: GraphNode, name: str, schema: NodeSchema | None) -> Any:
+    """The value ``node`` itself holds for widget ``name`` (its ``widgets_values`` read with the schema)."""
+    value = node.inputs.get(name)
+    if value is not None and not hasattr(value, "origin"):
+        return value
+    if schema is None or not isinstance(node.widgets_values, list):
+        return None
+    return map_with_schema(node.widgets_values, schema)[0].get(name)
+
+
 def graph_to_api(graph: Graph, schemas: SchemaSet) -> dict[str, dict[str, Any]]:
     resolve_inputs(graph, schemas)
     resolver = _Resolver(graph)
@@ -100,6 +112,14 @@ def graph_to_api(graph: Graph, schemas: SchemaSet) -> dict[str, dict[str, Any]]:
             if not isinstance(name, str) or up is None:
                 continue
             src = resolver.origin(*up)
+            if src is None and up[0].endswith(":-10"):
+                # A widget promoted to an unlinked subgraph input: the frontend's proxy widget shows and
+                # sends the inner node's own value.
+                own = _own_widget_value(node, name, schema)
+                if own is not None:
+                    inputs[name] = _api_value(own)
+                    linked.add(name)
+                continue
             linked.add(name)
             if isinstance(src, _Literal):
                 inputs[name] = _api_value(src.value)
