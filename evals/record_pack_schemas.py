@@ -65,12 +65,16 @@ class Pack:
     pack_dir: str
     classes: tuple[str, ...] = ()  # empty: every class the pack maps
     note: str = ""
+    # Combos a pack fills by listing a models folder itself (os.listdir, not folder_paths), read from its
+    # source: (class, input, folder under models/).
+    own_listings: tuple[tuple[str, str, str], ...] = ()
 
 
 PACKS: tuple[Pack, ...] = (
     Pack("storyicon/comfyui_segment_anything", "comfyui_segment_anything"),
     Pack("kijai/ComfyUI-segment-anything-2", "ComfyUI-segment-anything-2"),
-    Pack("kijai/ComfyUI-Florence2", "ComfyUI-Florence2"),
+    Pack("kijai/ComfyUI-Florence2", "ComfyUI-Florence2",
+         own_listings=(("Florence2ModelLoader", "model", "LLM"),)),  # os.listdir of each folder_paths "LLM" path
     Pack("ltdrdata/ComfyUI-Impact-Pack", "ComfyUI-Impact-Pack"),
     Pack("ltdrdata/ComfyUI-Impact-Subpack", "ComfyUI-Impact-Subpack"),
     Pack("pythongosssss/ComfyUI-WD14-Tagger", "ComfyUI-WD14-Tagger"),
@@ -82,6 +86,9 @@ PACKS: tuple[Pack, ...] = (
     Pack("Acly/comfyui-inpaint-nodes", "comfyui-inpaint-nodes"),
     Pack("adieyal/comfyui-dynamicprompts", "comfyui-dynamicprompts"),
     Pack("city96/ComfyUI-GGUF", "ComfyUI-GGUF"),
+    Pack("SeargeDP/ComfyUI_Searge_LLM", "ComfyUI_Searge_LLM",
+         own_listings=(("Searge_LLM_Node", "model", "llm_gguf"),)),  # os.listdir(models/llm_gguf), *.gguf
+    Pack("miaoshouai/ComfyUI-Miaoshouai-Tagger", "ComfyUI-Miaoshouai-Tagger"),
 )
 
 
@@ -307,7 +314,7 @@ def _child(root: str, pack_dir: str, out_file: str, core_snapshot: str, facts_fi
     sys.path.insert(0, str(base))
     pack_path = base / "custom_nodes" / pack_dir
     sys.path.insert(0, str(pack_path.parent))
-    result: dict[str, Any] = {"nodes": {}, "skipped": {}, "import_error": None, "listings": {}}
+    result: dict[str, Any] = {"nodes": {}, "skipped": {}, "import_error": None, "unvalidated": {}}
     mod_name = "cfs_pack_" + "".join(c if c.isalnum() else "_" for c in pack_dir)
     try:
         spec = importlib.util.spec_from_file_location(mod_name, pack_path / "__init__.py",
@@ -359,7 +366,14 @@ def _child(root: str, pack_dir: str, out_file: str, core_snapshot: str, facts_fi
             if any(isinstance(b, _FakeMeta) and "_is_fake" in b.__dict__ for b in type.mro(cls)[1:]):
                 result["skipped"][cls_name] = "derives from a faked class"
                 continue
-            input_types = plain(cls.INPUT_TYPES())
+            raw_types = cls.INPUT_TYPES()
+            input_types = plain(raw_types)
+            # ComfyUI checks a V1 combo's value only when its choices are a list; a tuple (often empty, filled
+            # by the pack's own frontend code, e.g. Ollama's model list) lets any value through.
+            loose = [name for sec in ("required", "optional") for name, spec in (raw_types.get(sec) or {}).items()
+                     if isinstance(spec, tuple | list) and spec and isinstance(spec[0], tuple)]
+            if loose:
+                result["unvalidated"][cls_name] = loose
             info: dict[str, Any] = {"input": input_types,
                                     "input_order": {k: list(v) for k, v in input_types.items()},
                                     "is_input_list": plain(getattr(cls, "INPUT_IS_LIST", False))}
@@ -500,6 +514,10 @@ def record(pack: Pack, mirrors: Path, out_dir: Path, *, timeout: float = 300.0) 
         nodes = {c: nodes[c] for c in pack.classes}
         skipped = {}
     listings = _strip_listings(nodes)
+    for cls, name, folder in pack.own_listings:
+        if cls not in nodes or not any(name in (nodes[cls]["input"].get(sec) or {}) for sec in ("required", "optional")):
+            raise RuntimeError(f"{pack.pack_dir}: own listing {cls}.{name} is not an input of the recording")
+        listings.setdefault(cls, {})[name] = folder
     note = {
         "repo": f"https://github.com/{pack.repo}",
         "commit": commit,
@@ -512,6 +530,8 @@ def record(pack: Pack, mirrors: Path, out_dir: Path, *, timeout: float = 300.0) 
         "folder_listings": listings,
         "folder_listings_note": "these combos list the user's model folders; recorded as an empty install shows them",
         "skipped": skipped,
+        "unvalidated_combos": {c: v for c, v in result["unvalidated"].items() if c in nodes},
+        "unvalidated_combos_note": "choices given as a tuple: ComfyUI accepts any value for these combos",
     }
     if pack.note:
         note["note"] = pack.note

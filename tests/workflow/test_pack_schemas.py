@@ -22,6 +22,7 @@ from comfyfixer.tools.schema.packs import (
     pack_note,
     pack_schemas,
     recorded_packs,
+    unvalidated_combos,
 )
 from comfyfixer.tools.workflow.convert import ui_to_api
 
@@ -62,6 +63,8 @@ WANTED = {
     "INPAINT_MaskedFill": "comfyui-inpaint-nodes",
     "DPRandomGenerator": "comfyui-dynamicprompts",
     "UnetLoaderGGUF": "ComfyUI-GGUF",
+    "Searge_LLM_Node": "ComfyUI_Searge_LLM",
+    "Miaoshouai_Tagger": "ComfyUI-Miaoshouai-Tagger",
 }
 
 
@@ -69,7 +72,7 @@ def test_every_recording_names_its_source_and_parses_whole() -> None:
     """Each pack file carries repository, full commit and date; every entry parses, is a custom node of that
     pack folder, and no recording marker or throwaway path is left in it."""
     packs = recorded_packs()
-    assert len(packs) >= 14
+    assert len(packs) >= 16
     for pack_dir in packs:
         note = pack_note(pack_dir)
         assert note["repo"].startswith("https://github.com/"), pack_dir
@@ -132,6 +135,28 @@ def test_a_file_in_a_pack_folder_listing_is_a_model_to_install_not_an_error() ->
         ("INPAINT_LoadFooocusInpaint", "inpaint", "fooocus_inpaint_head.pth"),
         ("INPAINT_LoadFooocusInpaint", "inpaint", "inpaint_v26.fooocus.patch"),
     }
+
+
+def test_combos_comfyui_does_not_check_pass_and_fixed_lists_are_still_checked() -> None:
+    """Ollama's model combo is a tuple in its source (ComfyUI accepts any value there); WD14's model list is a
+    list, so a name outside it is an error."""
+    assert unvalidated_combos()["OllamaGenerate"] == {"model"}
+    schemas = pack_schemas("comfyui-ollama", "ComfyUI-WD14-Tagger")
+    ollama = {"1": {"class_type": "OllamaConnectivityV2",
+                    "inputs": {"url": "http://127.0.0.1:11434", "model": "llama3.2-vision", "keep_alive": 5,
+                               "keep_alive_unit": "minutes"}}}
+    assert validate_api(ollama, schemas).errors == []
+    tagger = {"1": {"class_type": "WD14Tagger|pysssss",
+                    "inputs": {"image": ["2", 0], "model": "wd-not-a-tagger", "threshold": 0.35, "character_threshold": 0.85,
+                               "replace_underscore": False, "trailing_comma": False, "exclude_tags": ""}},
+              "2": {"class_type": "LoadImage", "inputs": {"image": "a.png"}}}
+    kinds = [e.kind for e in validate_api(tagger, bundled_core_schemas().merged(schemas)).errors]
+    assert kinds == ["not_in_list"]
+
+
+def test_listings_a_pack_makes_itself_are_noted_from_its_source() -> None:
+    assert folder_listings()["Searge_LLM_Node"] == {"model": "llm_gguf"}
+    assert folder_listings()["Florence2ModelLoader"] == {"model": "LLM"}
 
 
 # Corpus workflows saved by an older (or development) version of a pack whose inputs have changed since:

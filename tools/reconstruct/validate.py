@@ -23,6 +23,7 @@ from comfyfixer.tools.schema.folders import (
     looks_like_model_file,
     pack_model_folder,
 )
+from comfyfixer.tools.schema.packs import unvalidated_combos
 
 MATCH_TYPE = "COMFY_MATCHTYPE_V3"  # io.MatchType.io_type
 
@@ -85,7 +86,7 @@ def _check_literal(nid: str, ct: str, spec: InputSpec, value: Any, report: Valid
         return
     elif t == "COMBO":
         options = spec.options or []
-        if value in options:
+        if value in options or spec.name in unvalidated_combos().get(ct, ()):
             return
         folder = "input" if spec.image_upload else model_folder(ct, spec, value)
         if folder is not None and isinstance(value, str):

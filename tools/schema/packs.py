@@ -97,3 +97,14 @@ def folder_listings() -> Mapping[str, Mapping[str, str]]:
             for name, folders in inputs.items():
                 out.setdefault(class_type, {}).setdefault(name, str(folders).split(",")[0])
     return out
+
+
+@lru_cache(maxsize=1)
+def unvalidated_combos() -> Mapping[str, frozenset[str]]:
+    """Node class → the combo inputs whose choices the recorded pack gives as a tuple: ComfyUI checks a V1
+    combo's value only against a list, so any value passes (Ollama's model list, filled by its frontend)."""
+    out: dict[str, set[str]] = {}
+    for pack_dir in recorded_packs():
+        for class_type, names in _document(pack_dir)[NOTE_KEY].get("unvalidated_combos", {}).items():
+            out.setdefault(class_type, set()).update(names)
+    return {k: frozenset(v) for k, v in out.items()}
