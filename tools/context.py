@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
 if TYPE_CHECKING:
-    from comfyfixer.tools.catalogs.manager import ManagerCatalog
+    from comfyfixer.tools.catalogs.manager import CatalogSource, ManagerCatalog
     from comfyfixer.tools.catalogs.notes import NotesIndex
     from comfyfixer.tools.civitai import CivitaiClient
     from comfyfixer.tools.comfy_registry import ComfyRegistryClient
@@ -133,29 +133,48 @@ class ToolContext(BaseModel):
         key = str(src)
         return self.memo(f"schemas:{key}", lambda: load_schemas(key))
 
+    def _fresh_catalogs(self) -> tuple[str, ...]:
+        """Fetch the catalogs on first use or when stale (conditionally; never fails the command), once per
+        context; returns what that said (empty when nothing needed saying)."""
+        from comfyfixer.tools.catalogs.manager import manager_cache_dir
+        from comfyfixer.tools.catalogs.refresh import ensure_catalogs
+
+        def ensure() -> tuple[str, ...]:
+            if self.manager_catalog_dir is not None:
+                return ()
+            fresh = ensure_catalogs(manager_cache_dir(self.cache_dir), base_url=self.catalogs_url,
+                                    max_age_hours=self.catalogs_max_age_hours, offline=self.offline,
+                                    timeout=self.http_timeout, retries=min(self.http_retries, 1))
+            return (fresh.message,) if fresh.message else ()
+
+        return self.memo(f"manager-catalog-fresh:{self.manager_catalog_dir}:{self.cache_dir}", ensure)
+
+    def catalog_source(self) -> CatalogSource | None:
+        """Where :meth:`catalog` reads the catalogs from (after the same refresh), without parsing them;
+        ``None`` when there are none. A cache can key on it: a refresh makes a new version folder."""
+        from comfyfixer.tools.catalogs.manager import cached_catalog_source
+        from comfyfixer.tools.errors import ConfigError
+
+        self._fresh_catalogs()
+        try:
+            return cached_catalog_source(self.cache_dir, self.manager_catalog_dir, self.manager_wheel_dirs)
+        except ConfigError:
+            return None
+
     def catalog(self) -> ManagerCatalog | None:
         """ComfyUI-Manager's catalogs, or ``None`` when none can be found (capabilities then name
         fewer packs instead of failing; the reason is logged once)."""
-        from comfyfixer.tools.catalogs.manager import load_cached_manager_catalog, manager_cache_dir
-        from comfyfixer.tools.catalogs.refresh import ensure_catalogs
+        from comfyfixer.tools.catalogs.manager import load_cached_manager_catalog
         from comfyfixer.tools.errors import ConfigError
 
         def load() -> ManagerCatalog | None:
-            if self.manager_catalog_dir is None:
-                # First use or stale: fetch (conditionally) before reading; never fails the command.
-                fresh = ensure_catalogs(manager_cache_dir(self.cache_dir), base_url=self.catalogs_url,
-                                        max_age_hours=self.catalogs_max_age_hours, offline=self.offline,
-                                        timeout=self.http_timeout, retries=min(self.http_retries, 1))
-                if fresh.message:
-                    said.append(fresh.message)
+            said = self._fresh_catalogs()
             try:
                 return load_cached_manager_catalog(self.cache_dir, self.manager_catalog_dir, self.manager_wheel_dirs)
             except ConfigError:
                 if not said:  # the refresh already said why there are none
                     log.warning("ComfyUI-Manager catalogs not found; run `comfyfixer catalogs refresh`")
                 return None
-
-        said: list[str] = []
 
         # Keyed by where it is read from: a copied context shares the memo but may point elsewhere.
         where = f"{self.manager_catalog_dir}:{self.manager_wheel_dirs}:{self.cache_dir}"

@@ -144,8 +144,8 @@ def test_warm_cache_gives_the_same_answer(tmp_path: Path, capsys: pytest.Capture
     first = json.loads(capsys.readouterr().out)
     assert run(args) == 0
     second = json.loads(capsys.readouterr().out)
-    assert first["cache"]["inspections_cached"] == 0
-    assert second["cache"]["inspections_cached"] == second["summary"]["total"] == 7
+    assert first["cache"]["inspections_cached"] == first["cache"]["readiness_cached"] == 0
+    assert second["cache"]["readiness_cached"] == second["summary"]["total"] == 7
     assert second["cache"]["model_dirs_from_cache"] == second["cache"]["model_dirs_scanned"] > 0
     assert first["workflows"] == second["workflows"]
 

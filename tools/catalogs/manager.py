@@ -72,6 +72,13 @@ def load_cached_manager_catalog(
     """
     cached = manager_cache_dir(cache_dir)
     return load_manager_catalog(folder, cached, [cached, Path(cache_dir), *wheel_dirs])
+
+
+def cached_catalog_source(cache_dir: Path, folder: Path | None = None, wheel_dirs: Iterable[Path] = ()) -> CatalogSource:
+    """Where :func:`load_cached_manager_catalog` would read from, found without parsing anything; raises
+    ``ConfigError`` as :func:`find_catalog_source` does."""
+    cached = manager_cache_dir(cache_dir)
+    return find_catalog_source(folder, cached, (cached, Path(cache_dir), *wheel_dirs))
 CORE_REPO = "https://github.com/comfyanonymous/comfyui"
 
 

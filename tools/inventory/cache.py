@@ -151,10 +151,14 @@ class InventoryCache:
         return json.loads(row[0]) if row else None
 
     def get_many(self, namespace: str, keys: list[str]) -> dict[str, Any]:
-        """Values for the ``keys`` that are stored in ``namespace`` (missing keys are absent from the result).
-        Queried 500 at a time to stay under SQLite's limit on bound parameters.
+        """Values for the ``keys`` that are stored in ``namespace`` (missing keys are absent from the result)."""
+        return {k: json.loads(d) for k, d in self.get_many_text(namespace, keys).items()}
+
+    def get_many_text(self, namespace: str, keys: list[str]) -> dict[str, str]:
+        """The stored JSON text of the ``keys`` found in ``namespace``, unparsed (a caller can validate it
+        straight into a model). Queried 500 at a time to stay under SQLite's limit on bound parameters.
         """
-        out: dict[str, Any] = {}
+        out: dict[str, str] = {}
         with self._lock:
             # SQLite limits the bound parameters of one statement (999 in older builds).
             for i in range(0, len(keys), 500):
@@ -163,7 +167,7 @@ class InventoryCache:
                 for k, d in self._db.execute(
                     f"SELECT key, data FROM kv WHERE namespace=? AND key IN ({marks})", (namespace, *chunk)
                 ):
-                    out[k] = json.loads(d)
+                    out[k] = str(d)
         return out
 
     def put_many(self, namespace: str, items: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from comfyfixer.tools.inventory.folders import (
     NON_MODEL_KEYS,
     accepts,
     canonical_folder,
+    extensions_for,
     normalize_model_name,
 )
 
@@ -96,7 +97,10 @@ class ModelInventory:
         for key in sorted(self.files):
             if key in NON_MODEL_KEYS:
                 continue
-            n = len(self.listing(key))
+            names = self.files[key]
+            exts = () if self.source == "live" else extensions_for(canonical_folder(key) or key)
+            # The rule of ``listing`` without sorting: this runs for every model file on every check.
+            n = sum(1 for name in names if os.path.splitext(name)[1].lower() in exts) if exts else len(names)
             if n:
                 out[key] = n
         return out

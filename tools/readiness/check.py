@@ -1,4 +1,15 @@
-"""The readiness check of many workflows: inventory once, inspect each workflow (cached), compare."""
+"""The readiness check of many workflows: inventory once, then each workflow's readiness from the cache
+or by inspecting and assessing it.
+
+Two caches (the inventory cache's SQLite file, in the caller's cache folder): each workflow's inspection,
+keyed on its path, size and mtime plus what the inspector reads (its code, the schemas, the catalogs); and
+each workflow's readiness, keyed on the same plus a fingerprint of the inventory (every model file found,
+the packs and their classes, ComfyUI's version). A re-check where nothing changed therefore lists the
+folders, stats the files and validates the stored results: the schemas and catalogs are not even parsed.
+Anything that changes (a model file added, a pack installed, a catalog refreshed, a workflow saved) gives
+other keys, so the affected workflows are assessed again. Stored entries are untrusted: each is bounded in
+size and validated into its model; one that fails is ignored and rebuilt.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +20,12 @@ import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
-from comfyfixer.tools.catalogs.manager import ManagerCatalog
+from pydantic import ValidationError
+
+from comfyfixer.tools.catalogs.manager import CATALOG_FILES, CatalogSource, ManagerCatalog
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.errors import ComfyFixerError, ConfigError, InputError, WorkflowFormatError
 from comfyfixer.tools.inventory import (
@@ -31,6 +45,10 @@ from comfyfixer.tools.workflow import InspectionResult, inspect_source, iter_wor
 log = logging.getLogger(__name__)
 
 INSPECTIONS = "inspections"
+READINESS = "readiness"
+SCHEMA_SOURCES = "schema-sources"
+# A stored result larger than this is not read back (a real one is a few kilobytes).
+MAX_ENTRY_CHARS = 2_000_000
 _NO_CATALOG = "ComfyUI-Manager catalogs not loaded"
 # What the readiness check reads from an inspection: only this is cached, to keep warm runs light.
 _KEPT = {"path", "format", "container", "node_types", "models", "custom_nodes", "virtual_nodes", "warnings",
@@ -38,17 +56,64 @@ _KEPT = {"path", "format", "container", "node_types", "models", "custom_nodes", 
 
 
 def _code_fingerprint() -> str:
-    """Changes whenever the inspector's code changes, so cached inspections never outlive it."""
+    """Changes whenever the inspector's or the assessor's code changes, so cached results never outlive it."""
     import comfyfixer.tools.catalogs as cat_pkg
+    import comfyfixer.tools.inventory as inv_pkg
+    import comfyfixer.tools.readiness as readiness_pkg
     import comfyfixer.tools.schema as schema_pkg
     import comfyfixer.tools.workflow as wf_pkg
 
     h = hashlib.sha256()
-    for pkg in (wf_pkg, schema_pkg, cat_pkg):
+    for pkg in (wf_pkg, schema_pkg, cat_pkg, inv_pkg, readiness_pkg):
         for p in sorted(Path(pkg.__file__ or "").parent.glob("*.py")):
             st = p.stat()
             h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns};".encode())
     return h.hexdigest()[:16]
+
+
+def _stat_id(files: list[Path]) -> str:
+    """Path, size and mtime of each file: changes when any of them is replaced."""
+    parts = []
+    for f in files:
+        try:
+            st = f.stat()
+            parts.append(f"{f}:{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            parts.append(f"{f}:-")
+    return ";".join(parts)
+
+
+def _schema_id(object_info_file: Path | None, inventory: LocalInventory) -> str:
+    """What the schemas are made of, without parsing them: the live answer, the saved file's stat, or the
+    stat of the bundled core snapshots (``tools/schema/data/*.json``; the packs' recordings below it are
+    not read by the check)."""
+    if inventory.object_info is not None:  # live combo lists can change what the inspector reads
+        return "live:" + hashlib.sha256(json.dumps(inventory.object_info, sort_keys=True, default=str).encode()).hexdigest()
+    if object_info_file is not None:
+        return "file:" + _stat_id([Path(object_info_file).resolve()])
+    import comfyfixer.tools.schema as schema_pkg
+
+    return "bundled:" + _stat_id(sorted((Path(schema_pkg.__file__ or "").parent / "data").glob("*.json")))
+
+
+def _catalog_id(source: CatalogSource | None) -> str:
+    """Which catalogs, and which version of them (a refreshed set lives in a new folder; a user's folder or
+    the installed package is stat'ed)."""
+    if source is None:
+        return "no-catalog"
+    files = [source.location] if source.kind == "wheel" else [source.location / n for n in CATALOG_FILES]
+    return source.describe() + "|" + _stat_id(files)
+
+
+def _inventory_id(inventory: LocalInventory, summary: dict[str, object]) -> str:
+    """Everything of the inventory an assessment reads: every model file found (folder key, name, where,
+    size), the packs with their classes and state, ComfyUI's version and the inventory's summary."""
+    h = hashlib.sha256(json.dumps(summary, sort_keys=True, default=str).encode())
+    for files in inventory.models.by_basename.values():
+        for f in files:
+            h.update(f"{f.key}\0{f.name}\0{f.location}\0{f.path}\0{f.size}\n".encode())
+    h.update(inventory.nodes.model_dump_json().encode())
+    return h.hexdigest()
 
 
 def _schemas_for(object_info_file: Path | None, inventory: LocalInventory) -> SchemaSet:
@@ -59,28 +124,19 @@ def _schemas_for(object_info_file: Path | None, inventory: LocalInventory) -> Sc
     return bundled_core_schemas()
 
 
-def _schema_fingerprint(schemas: SchemaSet, inventory: LocalInventory) -> str:
-    h = hashlib.sha256(schemas.source.encode())
-    if inventory.object_info is not None:  # live combo lists can change what the inspector reads
-        h.update(json.dumps(inventory.object_info, sort_keys=True, default=str).encode())
-    else:
-        h.update("\n".join(sorted(schemas)).encode())
-    return h.hexdigest()[:16]
-
-
 def display_names(files: list[Path], roots: list[Path]) -> dict[Path, str]:
     """Short, unique names: the path below the folder it was found in, else the file name."""
     out: dict[Path, str] = {}
     used: set[str] = set()
+    folders = [r for r in roots if r.is_dir()]
     for f in files:
         name = f.name
-        for r in roots:
-            if r.is_dir():
-                try:
-                    name = f.relative_to(r).as_posix()
-                    break
-                except ValueError:
-                    continue
+        for r in folders:
+            try:
+                name = f.relative_to(r).as_posix()
+                break
+            except ValueError:
+                continue
         base, n = name, 2
         while name in used:
             name = f"{base} ({n})"
@@ -109,13 +165,76 @@ def check_workflows(
     if ctx.comfyui_dir is None and ctx.comfyui_url is None:
         raise ConfigError("no ComfyUI to check against",
                           hint="pass --comfyui DIR or --comfyui-url URL (or set COMFYFIXER_COMFYUI_DIR)")
-    return _check(inp, ctx, ctx.catalog(), progress)
+    return _check(inp, ctx, progress)
 
 
-def _check(
-    inp: CheckInput, ctx: ToolContext, catalog: ManagerCatalog | None, progress: Callable[[int, int], None] | None
-) -> CheckResult:
-    """Inventory once, inspect each workflow (cached on file metadata), compare."""
+class _Work:
+    """What inspecting and assessing a workflow needs, built on the first workflow the caches do not
+    answer for (a warm re-check builds none of it)."""
+
+    def __init__(self, ctx: ToolContext, inventory: LocalInventory, hashes: bool, cache: InventoryCache | None) -> None:
+        self.ctx, self.inventory, self.hashes, self.cache = ctx, inventory, hashes, cache
+
+    @cached_property
+    def schemas(self) -> SchemaSet:
+        return _schemas_for(self.ctx.object_info_file, self.inventory)
+
+    @cached_property
+    def catalog(self) -> ManagerCatalog | None:
+        return self.ctx.catalog()
+
+    @cached_property
+    def assessor(self) -> Assessor:
+        schemas = self.schemas
+        core = {c for c, s in schemas.items() if not s.is_custom}
+        if self.inventory.object_info is None and self.ctx.object_info_file is not None:
+            # A saved /object_info is a dump of the user's own server: its custom classes are installed there.
+            core = set(schemas)
+        catalog_url = _catalog_model_urls(self.catalog)
+        cache = self.cache
+
+        def hasher(f: ModelFile) -> str | None:
+            try:
+                return file_sha256(Path(f.path), cache)
+            except OSError as exc:
+                log.warning("cannot hash %s: %s", f.path, exc)
+                return None
+
+        return Assessor(
+            self.inventory, core, schema_version=schemas.comfyui_version,
+            catalog_url=catalog_url.get if catalog_url else None, hasher=hasher if self.hashes else None,
+        )
+
+
+def _stored_readiness(text: str | None) -> WorkflowReadiness | None:
+    """A cached readiness, validated, or None when it is absent, too large or not valid."""
+    if text is None or len(text) > MAX_ENTRY_CHARS:
+        return None
+    try:
+        return WorkflowReadiness.model_validate_json(text)
+    except ValidationError:
+        log.debug("ignoring a damaged cached readiness", exc_info=True)
+        return None
+
+
+def _stored_inspection(text: str | None) -> InspectionResult | str | None:
+    """A cached inspection (validated) or the error a file gave when it was inspected; None when the entry
+    is absent, too large or not valid."""
+    if text is None or len(text) > MAX_ENTRY_CHARS:
+        return None
+    try:
+        entry = json.loads(text)
+        if isinstance(entry, dict) and isinstance(entry.get("error"), str):
+            return str(entry["error"])
+        return InspectionResult.model_validate(entry["inspection"]) if isinstance(entry, dict) else None
+    except (ValueError, KeyError):  # ValidationError is a ValueError
+        log.debug("ignoring a damaged cached inspection", exc_info=True)
+        return None
+
+
+def _check(inp: CheckInput, ctx: ToolContext, progress: Callable[[int, int], None] | None) -> CheckResult:
+    """Inventory once; each workflow's readiness from the cache, else inspected (cached on file metadata)
+    and assessed."""
     t0 = time.perf_counter()
     if not inp.paths:
         raise InputError("no workflows given", hint="pass workflow files or folders")
@@ -133,72 +252,51 @@ def _check(
             ),
             cache=cache,
         )
+        inv_summary = inventory.summary()
         t_inv = time.perf_counter()
-        schemas = _schemas_for(ctx.object_info_file, inventory)
-        core = {c for c, s in schemas.items() if not s.is_custom}
-        file_note = None
-        if inventory.object_info is None and ctx.object_info_file is not None:
-            # A saved /object_info is a dump of the user's own server: its custom classes are installed there.
-            core = set(schemas)
-            file_note = f"node classes (core and packs) taken from {ctx.object_info_file}"
-        catalog_url = _catalog_model_urls(catalog)
-
-        def hasher(f: ModelFile) -> str | None:
-            try:
-                return file_sha256(Path(f.path), cache)
-            except OSError as exc:
-                log.warning("cannot hash %s: %s", f.path, exc)
-                return None
-
-        assessor = Assessor(
-            inventory, core, schema_version=schemas.comfyui_version,
-            catalog_url=catalog_url.get if catalog_url else None, hasher=hasher if inp.hashes else None,
-        )
+        work = _Work(ctx, inventory, inp.hashes, cache)
+        catalog_source = ctx.catalog_source()
+        if catalog_source is None:
+            ctx.catalog()  # says (once) why there are none, warm or cold
+        schema_id = _schema_id(ctx.object_info_file, inventory)
         excluded = [Path(e).resolve() for e in inp.exclude]
         files = [f for f in iter_workflow_files(roots) if not any(_under(f, e) for e in excluded)]
         names = display_names(files, roots)
-        context = "|".join(
-            (_code_fingerprint(), _schema_fingerprint(schemas, inventory),
-             catalog.source.describe() if catalog is not None else "no-catalog")
-        )
-        keys = {f: _file_key(f, context) for f in files}
-        cached = cache.get_many(INSPECTIONS, [k for k in keys.values() if k]) if cache is not None else {}
-        fresh: dict[str, object] = {}
+        inspect_context = "|".join((_code_fingerprint(), schema_id, _catalog_id(catalog_source)))
+        # With --hashes a result carries each model's sha256, which the inventory's stat does not pin down.
+        readiness_context = None if inp.hashes else inspect_context + "|" + _inventory_id(inventory, inv_summary)
+        stats = {f: _stat(f) for f in files}
+        r_keys = {f: _file_key(f, stats[f], readiness_context) for f in files} if readiness_context else {}
+        stored = cache.get_many_text(READINESS, [k for k in r_keys.values() if k]) if cache is not None else {}
+        misses = [f for f in files if r_keys.get(f) not in stored]
+        i_keys = {f: _file_key(f, stats[f], inspect_context) for f in misses}
+        inspections = cache.get_many_text(INSPECTIONS, [k for k in i_keys.values() if k]) if cache and misses else {}
+        fresh_inspections: dict[str, object] = {}
+        fresh_readiness: dict[str, object] = {}
         results: list[WorkflowReadiness] = []
-        hits = 0
+        counts = {"readiness_cached": 0, "inspections_cached": 0}
         for i, f in enumerate(files):
-            key = keys[f]
-            entry = cached.get(key) if key else None
             name = names[f]
-            if entry is not None:
-                hits += 1
-                if "error" in entry:
-                    results.append(invalid(str(f), entry["error"], name=name))
-                    continue
-                insp = InspectionResult.model_validate(entry["inspection"])
+            r_key = r_keys.get(f)
+            ready = _stored_readiness(stored.get(r_key) if r_key else None)
+            if ready is not None:
+                counts["readiness_cached"] += 1
+                ready.path, ready.name = str(f), name
             else:
-                try:
-                    insp = inspect_source(f, schemas=schemas, catalog=catalog)
-                except ComfyFixerError as exc:
-                    message = _error_text(exc)
-                    results.append(invalid(str(f), message, name=name))
-                    if key:
-                        fresh[key] = {"error": message}
-                    continue
-                except Exception as exc:  # one broken file must never stop the others
-                    log.debug("inspecting %s failed", f, exc_info=True)
-                    results.append(invalid(str(f), f"could not read the workflow: {type(exc).__name__}: {exc}", name=name))
-                    continue
-                if key:
-                    fresh[key] = {"inspection": insp.model_dump(mode="json", include=_KEPT)}
-            insp.path = str(f)
-            results.append(assessor.assess(insp, name=name))
+                ready, cacheable = _assess_one(f, name, i_keys.get(f), inspections, fresh_inspections, work, counts)
+                if r_key and cacheable:
+                    fresh_readiness[r_key] = ready.model_dump(mode="json", exclude={"name", "regression_report"})
+            results.append(ready)
             if progress is not None:
                 progress(i + 1, len(files))
         if cache is not None:
-            cache.put_many(INSPECTIONS, fresh)
-        notes = list(inventory.warnings) + ([file_note] if file_note else [])
-        if catalog is None:
+            cache.put_many(INSPECTIONS, fresh_inspections)
+            cache.put_many(READINESS, fresh_readiness)
+        schema_source = _schema_source(cache, schema_id, work)
+        notes = list(inventory.warnings)
+        if inventory.object_info is None and ctx.object_info_file is not None:
+            notes.append(f"node classes (core and packs) taken from {ctx.object_info_file}")
+        if catalog_source is None:
             # Said once for the whole check rather than in every workflow.
             for r in results:
                 r.warnings = [w for w in r.warnings if not w.startswith(_NO_CATALOG)]
@@ -215,21 +313,62 @@ def _check(
         )
         return CheckResult(
             generated_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
-            inventory=inventory.summary(),
-            schema_source=schemas.source,
-            catalog_source=catalog.source.describe() if catalog is not None else None,
+            inventory=inv_summary,
+            schema_source=schema_source,
+            catalog_source=catalog_source.describe() if catalog_source is not None else None,
             workflows=results,
             summary=summary,
             notes=notes,
             timings={"inventory_s": round(t_inv - t0, 4), "workflows_s": round(t_end - t_inv, 4),
                      "total_s": round(t_end - t0, 4)},
-            cache={"inspections_cached": hits, "inspections_new": len(fresh),
+            cache={**counts, "inspections_new": len(fresh_inspections),
                    "model_dirs_scanned": inventory.models.dirs_scanned,
                    "model_dirs_from_cache": inventory.models.dirs_from_cache},
         )
     finally:
         if cache is not None:
             cache.close()
+
+
+def _assess_one(f: Path, name: str, key: str | None, inspections: dict[str, str],
+                fresh: dict[str, object], work: _Work, counts: dict[str, int]) -> tuple[WorkflowReadiness, bool]:
+    """One workflow's readiness and whether it may be cached: its inspection from the cache or inspected
+    now (and stored in ``fresh``), compared with the inventory. A file that is not a workflow is
+    ``invalid``; so is one whose reading failed unexpectedly, and that result is not cached."""
+    insp = _stored_inspection(inspections.get(key) if key else None)
+    if insp is not None:
+        counts["inspections_cached"] += 1
+    if isinstance(insp, str):
+        return invalid(str(f), insp, name=name), True
+    if insp is None:
+        try:
+            insp = inspect_source(f, schemas=work.schemas, catalog=work.catalog)
+        except ComfyFixerError as exc:
+            message = _error_text(exc)
+            if key:
+                fresh[key] = {"error": message}
+            return invalid(str(f), message, name=name), True
+        except Exception as exc:  # one broken file must never stop the others
+            log.debug("inspecting %s failed", f, exc_info=True)
+            return invalid(str(f), f"could not read the workflow: {type(exc).__name__}: {exc}", name=name), False
+        if key:
+            fresh[key] = {"inspection": insp.model_dump(mode="json", include=_KEPT)}
+    insp.path = str(f)
+    return work.assessor.assess(insp, name=name), True
+
+
+def _schema_source(cache: InventoryCache | None, schema_id: str, work: _Work) -> str:
+    """The schemas' one-line origin for the result, remembered per schema id so a warm re-check need not
+    parse them to say it."""
+    key = hashlib.sha256(schema_id.encode()).hexdigest()
+    if "schemas" not in work.__dict__ and cache is not None:
+        hit = cache.get_many(SCHEMA_SOURCES, [key]).get(key)
+        if isinstance(hit, str) and len(hit) < 1000:
+            return hit
+    source = work.schemas.source
+    if cache is not None:
+        cache.put_many(SCHEMA_SOURCES, {key: source})
+    return source
 
 
 def _error_text(exc: ComfyFixerError) -> str:
@@ -247,12 +386,19 @@ def _under(path: Path, folder: Path) -> bool:
         return False
 
 
-def _file_key(path: Path, context: str) -> str | None:
+def _stat(path: Path) -> tuple[int, int] | None:
     try:
         st = path.stat()
     except OSError:
         return None
-    raw = f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}|{context}"
+    return st.st_size, st.st_mtime_ns
+
+
+def _file_key(path: Path, stat: tuple[int, int] | None, context: str) -> str | None:
+    """The cache key of one file's result: its absolute path, size and mtime, and ``context``."""
+    if stat is None:
+        return None
+    raw = f"{os.path.abspath(path)}|{stat[0]}|{stat[1]}|{context}"
     return hashlib.sha256(raw.encode()).hexdigest()
 
 

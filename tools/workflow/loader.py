@@ -138,6 +138,7 @@ def iter_workflow_files(paths: list[Path] | list[str]) -> list[Path]:
     """Expand files and folders (recursively) into workflow candidates: JSON and images, sorted."""
     out: list[Path] = []
     seen: set[Path] = set()
+    folders: dict[Path, Path] = {}  # each folder resolved once, not once per file in it
     for p in map(Path, paths):
         candidates = (
             sorted(x for x in p.rglob("*") if x.is_file() and x.suffix.lower() in WORKFLOW_SUFFIXES)
@@ -145,7 +146,13 @@ def iter_workflow_files(paths: list[Path] | list[str]) -> list[Path]:
             else [p]
         )
         for c in candidates:
-            key = c.resolve()
+            if c.is_symlink():
+                key = c.resolve()
+            else:
+                parent = folders.get(c.parent)
+                if parent is None:
+                    parent = folders[c.parent] = c.parent.resolve()
+                key = parent / c.name
             if key not in seen:
                 seen.add(key)
                 out.append(c)
