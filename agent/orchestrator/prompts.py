@@ -17,6 +17,7 @@ TASKS = {
     "make_runnable": "task_make_runnable",
     "explain_tune": "task_explain_tune",
     "rebuild_image": "task_rebuild_image",
+    "build_schema": "task_build_schema",
 }
 # The tools each main task offers the model (a registry subset, in this order). Fewer, shorter schemas
 # keep the prompt small enough for a local model's context and prompt-processing speed; a general
@@ -27,11 +28,18 @@ TASK_TOOLS: dict[str, list[str]] = {
     "explain_tune": ["inspect_workflow", "search_knowledge", "hardware_profile", "resolve_model"],
     "rebuild_image": ["read_image_metadata", "reconstruct_workflow", "inspect_workflow", "resolve_model",
                       "search_knowledge"],
+    # The user asked for one of the owner's workflow schemas by name or purpose.
+    "build_schema": ["list_schemas", "build_schema", "inspect_workflow"],
     # Any other request the orchestrator took a first step for (a knowledge question, a model name).
     "question": ["search_knowledge", "resolve_model", "inspect_workflow", "hardware_profile"],
 }
+# Tools offered only when the task asks for them (the owner's rule: workflow schemas inform explicit
+# requests only and are never proposed unprompted), never in the full set a general request gets.
+EXPLICIT_ONLY_TOOLS: dict[str, str] = {"list_schemas": "build_schema", "build_schema": "build_schema"}
 # Words that point at one of the three main tasks; the first match wins.
 _TASK_HINTS = (
+    ("build_schema", re.compile(
+        r"\b(auto[- ]?inpaint\w*|image[- ]cycling|dynamic[- ]prompts?( generator)?|workflow schemas?)\b", re.I)),
     ("rebuild_image", re.compile(r"\b(rebuild|reconstruct|recreate)\b.*\b(image|png|picture|photo)\b|behind this image", re.I)),
     ("make_runnable", re.compile(r"\b(runnable|make .* run|missing|fix (this|my|the) workflow|won'?t run)\b", re.I)),
     ("explain_tune", re.compile(r"\b(what does|explain|tune|vram|\d+\s*gb|low memory|faster)\b", re.I)),
@@ -62,7 +70,8 @@ def render_prompt(name: str, **variables: Any) -> str:
 def guess_task(question: str) -> str | None:
     """Which main task a question asks for, if any (selects the task prompt).
 
-    A cheap regular-expression guess (English only): rebuild an image, make a workflow runnable, or
+    A cheap regular-expression guess (English only): one of the owner's workflow schemas named
+    (auto-inpaint, image cycling, dynamic prompts), rebuild an image, make a workflow runnable, or
     explain/tune. None leaves the model on the general system prompt; a wrong guess only adds guidance.
     """
     for task, pattern in _TASK_HINTS:
