@@ -234,11 +234,19 @@ def _check(api: dict[str, Any], ids: set[str], schemas: Any, live: Any, result: 
     lists empty (the node fills it at run time: Ollama's pulled models, a model folder) is a need, as
     ComfyUI's own check would accept any value the machine lists."""
     from comfyfixer.tools.reconstruct.validate import validate_api
+    from comfyfixer.tools.schema.packs import unvalidated_combos
+
+    def runtime_need(class_type: str, name: str | None, value: Any) -> str:
+        return (f"{class_type}.{name} = {value!r}: the node lists its choices at run time "
+                "(the recording cannot); make sure it exists there")
 
     report = validate_api(api, schemas)
     for nid in sorted(ids & set(api)):
         node = api[nid]
         schema = schemas.get(node["class_type"])
+        if live is None or node["class_type"] not in live:  # combos ComfyUI does not check (Ollama's models)
+            result.needs += [runtime_need(node["class_type"], k, node["inputs"][k])
+                             for k in sorted(unvalidated_combos().get(node["class_type"], ())) if k in node["inputs"]]
         # ComfyUI ignores inputs a node does not declare: a misspelt name would silently do nothing.
         unknown = [k for k in node["inputs"] if schema is not None and schema.input(k) is None]
         result.errors += [f"node {nid} {node['class_type']}.{k}: the node has no input {k}" for k in unknown]
@@ -248,9 +256,7 @@ def _check(api: dict[str, Any], ids: set[str], schemas: Any, live: Any, result: 
         spec = schemas[e.class_type].input(e.input) if e.class_type in schemas and e.input else None
         recorded = live is None or e.class_type not in live
         if e.kind == "not_in_list" and spec is not None and not spec.options and recorded:
-            value = api[e.node_id]["inputs"].get(e.input)
-            result.needs.append(f"{e.class_type}.{e.input} = {value!r}: the node lists its choices at run time "
-                                "(the recording cannot); make sure it exists there")
+            result.needs.append(runtime_need(e.class_type, e.input, api[e.node_id]["inputs"].get(e.input)))
             continue
         result.errors.append(f"node {e.node_id} {e.class_type}.{e.input or ''}: {e.message}".replace(". :", ":"))
     result.needs += [f"{m.folder}/{m.file} (for {m.class_type}.{m.input})" for m in report.needs_models if m.node_id in ids]
