@@ -108,7 +108,9 @@ def test_nothing_installed_picks_first_preferences_and_lists_their_packs(ctx: To
     picks = {p.role: p for p in res.picks}
     assert picks["detector"].candidate == "florence2_sam2" and not picks["detector"].installed
     assert picks["mask_grow"].candidate == "grow_mask"  # the core one is installed, KJNodes is not
-    assert {p.id for p in res.missing_packs} == {"florence2-kijai", "segment-anything-2"}
+    assert {p.id: p.classes for p in res.missing_packs} == {
+        "florence2-kijai": ["DownloadAndLoadFlorence2Model", "Florence2Run"],
+        "segment-anything-2": ["Florence2toCoordinates", "DownloadAndLoadSAM2Model", "Sam2Segmentation"]}
     assert any("checkpoints/" in n for n in res.needs)
 
 
@@ -264,3 +266,32 @@ def test_into_refuses_what_is_not_a_ui_workflow(ctx: ToolContext, tmp_path: Path
     with pytest.raises(InputError, match="not a UI-format workflow"):
         build_schema(SchemaBuildInput(name="auto-inpaint", into=str(api)), ctx, write=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["api.json"]
+
+
+# --- the command ---------------------------------------------------------------------------------------
+
+def test_cli_build_writes_and_plans_the_missing_packs(manager_wheel: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from comfyfixer.agent.cli import run
+
+    catalogs = tmp_path / "catalogs"
+    catalogs.mkdir()
+    with zipfile.ZipFile(manager_wheel) as zf:
+        for n in zf.namelist():
+            if Path(n).name in ("custom-node-list.json", "extension-node-map.json", "model-list.json"):
+                (catalogs / Path(n).name).write_bytes(zf.read(n))
+    monkeypatch.setenv("COMFYFIXER_OFFLINE", "1")
+    monkeypatch.setenv("COMFYFIXER_MANAGER_CATALOG_DIR", str(catalogs))
+    out = tmp_path / "out"
+    code = run(["schema", "build", "auto-inpaint", "--with", "mask_grow=GrowMaskWithBlur", "--set", "target=hand",
+                "--out", str(out), "--plan", "--comfyui", str(REPO / "demo" / "ComfyUI"), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc["build"]["status"] == "BUILT"
+    assert sorted(p.name for p in out.iterdir()) == ["auto-inpaint.json", "auto-inpaint_api.json"]
+    installs = {a["repo_url"] for a in doc["plan"]["actions"] if a.get("kind") == "install_node_pack"}
+    assert installs == {"https://github.com/kijai/ComfyUI-Florence2", "https://github.com/kijai/ComfyUI-KJNodes",
+                        "https://github.com/kijai/ComfyUI-segment-anything-2"}
+    florence = next(n for n in doc["build"]["api"].values() if n["class_type"] == "Florence2Run")
+    assert florence["inputs"]["text_input"] == "hand"
+    assert run(["schema", "build", "auto-inpaint", "--with", "detector"]) == 2  # not ROLE=VALUE

@@ -174,14 +174,20 @@ def choose(flat: FlatSchema, wanted: dict[str, str], installed: set[str]) -> lis
 
 def missing_packs(choices: list[Choice], installed: set[str]) -> dict[str, tuple[Pack, list[str]]]:
     """Packs the chosen candidates need that are not installed, with the classes wanted from each."""
+    from comfyfixer.tools.schema.packs import class_packs
+
+    recorded = class_packs()  # class → the recorded pack folder (the repository's name) providing it
     out: dict[str, tuple[Pack, list[str]]] = {}
     for ch in choices:
         if ch.candidate is None or ch.installed or ch.reused is not None:
             continue
-        missing = [c for c in ch.candidate.classes() if c not in installed]
-        for pack in ch.candidate.packs:
-            entry = out.setdefault(pack.repo, (pack, []))
-            entry[1].extend(c for c in missing if c not in entry[1])
+        packs = ch.candidate.packs
+        for cls in (c for c in ch.candidate.classes() if c not in installed):
+            pack = next((p for p in packs if p.repo.rsplit("/", 1)[-1] == recorded.get(cls)), packs[0] if packs else None)
+            if pack is not None:
+                entry = out.setdefault(pack.repo, (pack, []))
+                if cls not in entry[1]:
+                    entry[1].append(cls)
     return out
 
 
