@@ -112,9 +112,12 @@ def build_command(
         return 0 if result.status == "BUILT" else 1
     console.print(f"{result.status}: {result.schema_name} {result.version}", markup=False)
     for p in result.picks:
+        if p.candidate is None:
+            console.print(f"  {p.role}: left out", markup=False)
+            continue
         where = (f"reuses node {p.reused_node}" if p.reused_node is not None else
                  "installed" if p.installed else "NOT installed")
-        console.print(f"  {p.role}: {p.candidate or '(left out)'} — {p.label or p.why} [{where}]", markup=False)
+        console.print(f"  {p.role}: {p.candidate} — {p.label} [{where}]", markup=False)
     console.print(f"  validated against {result.schemas}: {len(result.errors)} errors", markup=False)
     for err in result.errors:
         console.print(f"  error: {err}", markup=False)
