@@ -295,3 +295,17 @@ def test_cli_build_writes_and_plans_the_missing_packs(manager_wheel: Path, tmp_p
     florence = next(n for n in doc["build"]["api"].values() if n["class_type"] == "Florence2Run")
     assert florence["inputs"]["text_input"] == "hand"
     assert run(["schema", "build", "auto-inpaint", "--with", "detector"]) == 2  # not ROLE=VALUE
+
+
+def test_a_comfyui_object_info_decides_what_is_installed_and_validates(ctx: ToolContext, tmp_path: Path) -> None:
+    core = json.loads((REPO / "tools" / "schema" / "data" / "core_object_info.json").read_text(encoding="utf-8"))
+    pack = json.loads((REPO / "tools" / "schema" / "data" / "packs" / "ComfyUI-KJNodes.json").read_text(encoding="utf-8"))
+    core.pop("__comfyui_version__", None)
+    served = {**core, "GrowMaskWithBlur": pack["GrowMaskWithBlur"]}
+    info = tmp_path / "object_info.json"
+    info.write_text(json.dumps(served), encoding="utf-8")
+    res = build_schema(SchemaBuildInput(name="auto-inpaint"), ctx.model_copy(update={"object_info_file": info}))
+    grow = next(p for p in res.picks if p.role == "mask_grow")
+    assert (grow.candidate, grow.installed) == ("grow_mask_with_blur", True)
+    assert res.status == "BUILT" and str(info) in res.schemas
+    assert "kjnodes" not in {p.id for p in res.missing_packs}
