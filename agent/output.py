@@ -118,15 +118,10 @@ class InertFormatter(logging.Formatter):
         return text.replace("\n", "\n  ") if "\n" in text else text
 
 
-def to_jsonable(obj: Any) -> Any:
-    """Turn pydantic models (and lists/dicts of them) into plain JSON data."""
-    if isinstance(obj, BaseModel):
-        return obj.model_dump(mode="json")
-    if isinstance(obj, dict):
-        return {k: to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [to_jsonable(v) for v in obj]
-    return obj
+def _jsonable_leaf(obj: Any) -> Any:
+    """What ``json.dumps`` cannot write itself: a pydantic model as its JSON data, anything else as text
+    (the encoder asks only for these, so plain data is never walked twice)."""
+    return obj.model_dump(mode="json") if isinstance(obj, BaseModel) else str(obj)
 
 
 def emit_json(obj: Any) -> None:
@@ -135,7 +130,7 @@ def emit_json(obj: Any) -> None:
     The data stays exact; only characters a terminal would act on (C1 controls, bidi, zero-width, lone
     surrogates, which ``ensure_ascii=False`` would leave raw) are written as ``\\uXXXX`` escapes.
     """
-    text = json.dumps(to_jsonable(obj), ensure_ascii=False, indent=2, allow_nan=False, default=str)
+    text = json.dumps(obj, ensure_ascii=False, indent=2, allow_nan=False, default=_jsonable_leaf)
     sys.stdout.write(inert_json(text))
     sys.stdout.write("\n")
     sys.stdout.flush()

@@ -61,6 +61,7 @@ def watch_workflows(result: CheckResult, out_dir: Path | None, ctx: ToolContext,
     root = history_dir(ctx)
     stems = dict(zip([w.path for w in result.workflows], unique_stems([w.name for w in result.workflows]), strict=True))
     workflows = []
+    changed = False
     for w in result.workflows:
         path = Path(w.path)
         try:
@@ -69,6 +70,7 @@ def watch_workflows(result: CheckResult, out_dir: Path | None, ctx: ToolContext,
             log.warning("history: %s", exc)
             workflows.append(w)
             continue
+        changed = changed or previous is not None
         versions = entry["versions"]
         report = None
         if out_dir is not None and len(versions) >= 2:
@@ -84,7 +86,8 @@ def watch_workflows(result: CheckResult, out_dir: Path | None, ctx: ToolContext,
                     report = None
         workflows.append(w.model_copy(update={"regression_report": report}) if report else w)
     try:
-        prune_objects(root)
+        if changed:  # only a new version can push an old one out (and leave its object unreferenced)
+            prune_objects(root)
     except OSError as exc:
         log.warning("history: pruning failed: %s", exc)
     return result.model_copy(update={"workflows": workflows})

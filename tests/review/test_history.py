@@ -116,3 +116,25 @@ def test_history_stores_each_version_once_and_stays_bounded(tmp_path: Path) -> N
     assert stored == sorted(f"{v['sha256']}.json" for v in versions)
     # Only the workflow's own bytes are kept.
     assert {(root / "objects" / f"{v['sha256']}.json").read_bytes() for v in versions[-1:]} == {wf.read_bytes()}
+
+
+def test_history_reads_a_file_again_only_when_its_size_or_mtime_changed(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    root, wf = tmp_path / "history", tmp_path / "wf.json"
+    wf.write_text(json.dumps({"1": {"class_type": "KSampler", "inputs": {"steps": 1}}}), encoding="utf-8")
+    first, _ = record_version(root, wf, max_versions=5)
+    real_read = Path.read_bytes
+    reads: list[Path] = []
+    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self) or real_read(self))
+    same, previous = record_version(root, wf, max_versions=5)
+    assert previous is None and reads == [] and same["versions"] == first["versions"]
+    st = wf.stat()
+    os.utime(wf, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # touched: read again, still one version
+    touched, previous = record_version(root, wf, max_versions=5)
+    assert previous is None and reads == [wf] and len(touched["versions"]) == 1
+    wf.write_text(json.dumps({"1": {"class_type": "KSampler", "inputs": {"steps": 2}}}), encoding="utf-8")
+    os.utime(wf, ns=(st.st_atime_ns, st.st_mtime_ns + 2 * 10**9))  # same size, new content
+    edited, previous = record_version(root, wf, max_versions=5)
+    assert previous is not None and len(edited["versions"]) == 2

@@ -52,8 +52,16 @@ def record_version(root: Path, path: Path, max_versions: int, now: str | None = 
 
     The object is written before the entry that names it, both atomically, so an interrupted run leaves
     at worst an unreferenced object (deleted by the next :func:`prune_objects`), never an entry that
-    points at nothing. ``now`` fixes the first-seen time (tests).
+    points at nothing. ``now`` fixes the first-seen time (tests). Each version also records the file's
+    mtime: a file whose size and mtime are those of its newest version is not read again.
     """
+    st = path.stat()
+    entry_path = root / "workflows" / f"{_key(path)}.json"
+    entry = _load(entry_path) or {"path": str(path.resolve()), "versions": []}
+    versions: list[dict[str, Any]] = entry["versions"]
+    previous = versions[-1] if versions else None
+    if previous is not None and previous.get("bytes") == st.st_size and previous.get("mtime_ns") == st.st_mtime_ns:
+        return entry, None
     data = path.read_bytes()
     if len(data) > MAX_VERSION_BYTES:
         raise OSError(f"{path} is over {MAX_VERSION_BYTES // 2**20} MB; not kept in the history")
@@ -62,14 +70,13 @@ def record_version(root: Path, path: Path, max_versions: int, now: str | None = 
     obj = root / "objects" / f"{sha}{suffix}"
     if not obj.exists():
         atomic_write(obj, data)
-    entry_path = root / "workflows" / f"{_key(path)}.json"
-    entry = _load(entry_path) or {"path": str(path.resolve()), "versions": []}
-    versions: list[dict[str, Any]] = entry["versions"]
-    previous = versions[-1] if versions else None
     if previous is not None and previous.get("sha256") == sha:
+        if previous.get("mtime_ns") != st.st_mtime_ns and len(data) == st.st_size:  # touched, not changed
+            previous["mtime_ns"] = st.st_mtime_ns
+            atomic_write(entry_path, json.dumps(entry, indent=2) + "\n")
         return entry, None
     versions.append({"sha256": sha, "first_seen": now or datetime.now(UTC).isoformat(timespec="seconds"),
-                     "bytes": len(data), "suffix": suffix})
+                     "bytes": len(data), "suffix": suffix, "mtime_ns": st.st_mtime_ns})
     entry["versions"] = versions[-max_versions:]
     atomic_write(entry_path, json.dumps(entry, indent=2) + "\n")
     return entry, previous
