@@ -16,7 +16,8 @@ For each pack in :data:`PACKS` the pack's checkout (a bare mirror as the ``fetch
   that packs subclass (``nodes.SaveImage``, …) answer as the bundled core snapshot (0.3.64) does;
 * ComfyUI's own ``comfy_api``, ``comfy_execution`` and ``comfy.comfy_types`` used for real, so V3 nodes
   (``io.ComfyNode``) describe themselves as they do in ComfyUI;
-* sockets and ``os.popen`` disabled, ``subprocess``/``os.system`` answering an empty success (packs that
+* no network: the child starts in its own network namespace where ``unshare`` allows it, and its sockets
+  refuse to connect either way; ``os.popen`` disabled, ``subprocess``/``os.system`` answering an empty success (packs that
   pip-install or ``pip freeze`` at import time carry on), Python's ``random`` seeded 0, HOME and the working
   folder pointed into the throwaway folder.
 
@@ -466,6 +467,18 @@ def comfyui_facts(comfy: Path) -> dict[str, Any]:
             "schedulers": [ast.literal_eval(k) for k in handlers.keys if k is not None]}
 
 
+def _no_network_prefix() -> list[str]:
+    """``unshare --net --map-root-user --`` when this machine lets us start the child in a namespace with no network
+    (on top of the child's own socket block), else nothing."""
+    import shutil
+
+    cmd = ["unshare", "--net", "--map-root-user", "--"]
+    if shutil.which("unshare") is None:
+        return []
+    ok = subprocess.run([*cmd, "true"], capture_output=True, check=False, timeout=10).returncode == 0
+    return cmd if ok else []
+
+
 def record(pack: Pack, mirrors: Path, out_dir: Path, *, timeout: float = 300.0) -> dict[str, Any]:
     """Record one pack; returns the written document's ``__pack__`` note."""
     from comfyfixer.tools.paths import atomic_write
@@ -496,8 +509,8 @@ def record(pack: Pack, mirrors: Path, out_dir: Path, *, timeout: float = 300.0) 
         facts_file.write_text(json.dumps(facts), encoding="utf-8")
         env = {"PATH": os.environ.get("PATH", ""), "HOME": tmp, "PYTHONDONTWRITEBYTECODE": "1"}
         proc = subprocess.run(
-            [sys.executable, "-I", "-m", "comfyfixer.evals.record_pack_schemas", "--child", tmp, pack.pack_dir,
-             str(out_file), str(core), str(facts_file)],
+            [*_no_network_prefix(), sys.executable, "-I", "-m", "comfyfixer.evals.record_pack_schemas", "--child",
+             tmp, pack.pack_dir, str(out_file), str(core), str(facts_file)],
             cwd=tmp, env=env, capture_output=True, text=True, timeout=timeout, check=False)
         if not out_file.exists():
             raise RuntimeError(f"{pack.pack_dir}: recorder child failed (rc {proc.returncode}): {proc.stderr[-3000:]}")
