@@ -95,3 +95,20 @@ def test_tune_plan_downloads_the_recorded_gguf(templates_dir: Path, tmp_path: Pa
     assert "pack:comfyui-gguf" in actions
     gguf = next(a for item, a in actions.items() if item.endswith(".gguf"))
     assert "QuantStack/FLUX.1-Krea-dev-GGUF" in json.dumps(gguf)
+
+
+def test_sd35_large_becomes_medium_unless_a_large_only_controlnet_is_loaded(templates_dir: Path, ctx: ToolContext,
+                                                                            tmp_path: Path) -> None:
+    result = tune_workflow(TuneInput(path=str(templates_dir / "sd3.5_simple_example.json"), vram_gb=8), ctx, out_dir=tmp_path)
+    assert (result.before.verdict, result.after.verdict, result.validation_errors) == ("FITS_OFFLOAD", "FITS", [])
+    [swap] = result.changes
+    assert (swap.old, swap.new) == ("sd3.5_large_fp8_scaled.safetensors", "sd3.5_medium_incl_clips_t5xxlfp8scaled.safetensors")
+    assert "Comfy-Org/stable-diffusion-3.5-fp8" in swap.why and "Medium (2.5B" in swap.why
+    medium = result.after.models[0]
+    assert medium.source == "catalog" and medium.bytes == 11_600_000_000 and result.after.family == "sd3"
+    # Its diffusion part is the 2.5B model at 16 bits ("t5xxlfp8scaled" names the bundled encoder, not the model).
+    sampling = next(st for st in result.after.stages if st.stage == "sampling")
+    assert sampling.weights_bytes == 5_000_000_000
+    canny = tune_workflow(TuneInput(path=str(templates_dir / "sd3.5_large_canny_controlnet_example.json"), vram_gb=8,
+                                    dry_run=True), ctx)
+    assert not canny.changes and any("made for the larger model" in n for n in canny.notes)

@@ -39,18 +39,17 @@ def _with_recorded(lookup: Any) -> Any:
     """The catalog lookup, followed by the recorded Hugging Face file lists (tools/fit/recorded.py), so a
     variant the tuner swaps in is sized from its listing page."""
     from comfyfixer.tools.candidates import DownloadCandidate
-    from comfyfixer.tools.fit.recorded import recorded_repos
+    from comfyfixer.tools.fit.recorded import recorded_sizes
 
-    labels = {f: (r, label) for r in recorded_repos() for f, _, label in r.files}
+    sizes = recorded_sizes()
 
     def find(filename: str) -> list[DownloadCandidate]:
         found = list(lookup(filename) or []) if lookup is not None else []
         name = filename.replace("\\", "/").rsplit("/", 1)[-1]
-        if name in labels:
-            repo, label = labels[name]
-            found.append(DownloadCandidate(source="catalog:hf-listing", filename=name, size_label=label, folder=repo.folder,
-                                           url=f"https://huggingface.co/{repo.repo}/resolve/main/{name}",
-                                           origin=repo.listing))
+        if name in sizes:
+            label, folder, url, listing = sizes[name]
+            found.append(DownloadCandidate(source="catalog:hf-listing", filename=name, size_label=label, folder=folder,
+                                           url=url, origin=listing))
         return found
 
     return find

@@ -17,6 +17,7 @@ Figures and their sources are in :mod:`comfyfixer.tools.fit.families`; sizes in
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,7 @@ _ROLE_BY_CLASS: dict[str, Role] = {
     "DualCLIPLoaderGGUF": "text_encoder", "TripleCLIPLoaderGGUF": "text_encoder",
 }
 _ROLE_FOLDER = {"diffusion": "diffusion_models", "text_encoder": "text_encoders", "checkpoint": "checkpoints", "vae": "vae"}
+_ENCODER_TAG = re.compile(r"(?:incl_clips_?)?t5xxl_?(?:fp8|fp16|e4m3fn|scaled|_)*", re.I)
 # Loader values that name no file: VAELoader's "pixel_space" (pixel-space models need no VAE).
 _NOT_FILES = frozenset({"pixel_space", "none", "default"})
 
@@ -294,7 +296,8 @@ def sort_weights(weights: list[ModelWeight], family: Family) -> _Buckets:
                 if parts.get("vae"):
                     vae_lines.append(FitLine(what=f"VAE inside {label}", bytes=parts["vae"], how=w.detail))
             else:  # no header: the family's diffusion size, the rest split between encoders and VAE
-                per = bytes_per_param_from_name(w.filename) or 2.0
+                # A precision tag on a bundled encoder ("..._incl_clips_t5xxlfp8scaled") says nothing of the model's.
+                per = bytes_per_param_from_name(_ENCODER_TAG.sub("", w.filename)) or 2.0
                 unet = min(w.bytes, int(family.default_params_b * 1e9 * per))
                 if separate_encoders:  # the workflow loads its text encoders itself: the checkpoint has none
                     unet = max(w.bytes - int(0.167e9), unet)

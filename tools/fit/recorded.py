@@ -75,3 +75,41 @@ def lighter_files(catalog: Any, filename: str, current_bytes: int) -> list[Varia
 def variant_source(v: Variant) -> str:
     """Where a variant was found, for the change's explanation."""
     return v.source if isinstance(v, RecordedVariant) else "listed in ComfyUI-Manager's catalog"
+
+
+@dataclass(frozen=True)
+class FamilySwap:
+    """A smaller model of the same family, read by the same loader, from a recorded listing."""
+
+    replaces: str
+    with_file: str
+    bytes: int
+    size_label: str
+    repo: str
+    listing: str
+    folder: str
+    unless_loaded: tuple[str, ...]  # file-name prefixes made only for the larger model
+    unless_role: tuple[str, ...]  # roles whose files are made for the larger model (LoRAs)
+    cost: str
+
+    @property
+    def url(self) -> str:
+        """Where the Hub serves it."""
+        return f"https://huggingface.co/{self.repo}/resolve/main/{self.with_file}"
+
+
+@lru_cache(maxsize=1)
+def family_swaps() -> tuple[FamilySwap, ...]:
+    """Every recorded smaller-family-member swap (read once)."""
+    doc: dict[str, Any] = json.loads(DATA.read_text(encoding="utf-8"))
+    return tuple(FamilySwap(s["replaces"], s["with"], parse_size_label(s["size"]) or 0, s["size"], s["repo"], s["listing"],
+                            s["folder"], tuple(s.get("unless_loaded", [])), tuple(s.get("unless_role", [])), s["cost"])
+                 for s in doc.get("smaller_family_members", []))
+
+
+def recorded_sizes() -> dict[str, tuple[str, str, str, str]]:
+    """File name → (size label, folder, resolve URL, listing page) of every recorded file."""
+    out = {f: (label, r.folder, f"https://huggingface.co/{r.repo}/resolve/main/{f}", r.listing)
+           for r in recorded_repos() for f, _, label in r.files}
+    out.update({s.with_file: (s.size_label, s.folder, s.url, s.listing) for s in family_swaps()})
+    return out

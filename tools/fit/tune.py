@@ -14,6 +14,8 @@ Changes are tried in order of cost, each only while the estimate still does not 
 5. lighter files that exist: an fp8 text encoder, then the largest fp8 or GGUF file of the diffusion
    model whose sampling stage fits (ComfyUI-Manager's catalog and the recorded Hugging Face file lists
    of :mod:`~comfyfixer.tools.fit.recorded`; a GGUF swaps the loader for ComfyUI-GGUF's ``UnetLoaderGGUF``);
+   then a smaller model of the same family the same loader reads (recorded swaps: SD 3.5 Large →
+   Medium, unless a Large-only ControlNet or a LoRA is loaded);
 6. fewer frames / a lower resolution again, now until the sampling stage fits beside its weights
    (same floors).
 
@@ -414,6 +416,33 @@ class _VariantSteps:
             t.estimate()
 
 
+    def smaller_member(self) -> None:
+        """A diffusion model or checkpoint → a smaller model of its family that the same loader reads
+        (recorded swaps only, and only when nothing in the workflow is made for the larger model)."""
+        from comfyfixer.tools.fit.recorded import family_swaps
+
+        t = self.t
+        for m in [m for m in t.report.models if m.role in ("diffusion", "checkpoint")]:
+            sampling = _stage(t.report, "sampling")
+            if sampling is None or sampling.bytes <= t.vram:
+                return
+            name = m.filename.rsplit("/", 1)[-1]
+            swap = next((s for s in family_swaps() if s.replaces == name), None)
+            node = t.graph.nodes.get(m.node_id)
+            widget = self.file_widget(node, m.filename) if node is not None and swap is not None else None
+            if swap is None or widget is None:
+                continue
+            blocking = [w.filename for w in t.report.models if w.role in swap.unless_role
+                        or any(w.filename.rsplit("/", 1)[-1].startswith(p) for p in swap.unless_loaded)]
+            if blocking:
+                t.notes.append(f"{name} → {swap.with_file} not possible: {', '.join(blocking)} is made for the larger model")
+                continue
+            if t.change(m.node_id, node.class_type, widget, swap.with_file,
+                        f"{name} → {swap.with_file} ({swap.size_label}, {swap.repo} file list ({swap.listing})): {swap.cost}"):
+                _swap_file(_raw_for(t.doc, m.node_id) or {}, m.filename, swap.with_file, swap.url, swap.folder)
+                t.estimate()
+
+
 def variant_suggestions(report: FitReport, vram: int) -> list[VariantSuggestion]:
     """fp8 and GGUF variants of the largest diffusion model, with the sampling peak each would give."""
     sampling = next((st for st in report.stages if st.stage == "sampling"), None)
@@ -483,7 +512,8 @@ def tune_workflow(inp: TuneInput, ctx: ToolContext, *, out_dir: Path | None = No
     if inp.variants:
         # Lighter files: the Manager's catalog (when loaded) and the recorded Hugging Face file lists.
         variant_steps = _VariantSteps(tuner)
-        steps += [lambda: variant_steps.text_encoders(catalog), lambda: variant_steps.diffusion(catalog)]
+        steps += [lambda: variant_steps.text_encoders(catalog), lambda: variant_steps.diffusion(catalog),
+                  variant_steps.smaller_member]
         if catalog is None:
             tuner.notes.append("ComfyUI-Manager's model catalog is not loaded: only the recorded file lists were "
                                "searched for lighter files (run `comfyfixer catalogs refresh`)")
