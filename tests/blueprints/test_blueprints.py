@@ -268,6 +268,15 @@ def test_into_refuses_what_is_not_a_ui_workflow(ctx: ToolContext, tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["api.json"]
 
 
+def _extract_catalogs(wheel: Path, folder: Path) -> None:
+    """ComfyUI-Manager's three catalogs from its wheel into ``folder``."""
+    folder.mkdir(exist_ok=True)
+    with zipfile.ZipFile(wheel) as zf:
+        for n in zf.namelist():
+            if Path(n).name in ("custom-node-list.json", "extension-node-map.json", "model-list.json"):
+                (folder / Path(n).name).write_bytes(zf.read(n))
+
+
 # --- the command ---------------------------------------------------------------------------------------
 
 def test_cli_build_writes_and_plans_the_missing_packs(manager_wheel: Path, tmp_path: Path,
@@ -276,11 +285,7 @@ def test_cli_build_writes_and_plans_the_missing_packs(manager_wheel: Path, tmp_p
     from comfyfixer.agent.cli import run
 
     catalogs = tmp_path / "catalogs"
-    catalogs.mkdir()
-    with zipfile.ZipFile(manager_wheel) as zf:
-        for n in zf.namelist():
-            if Path(n).name in ("custom-node-list.json", "extension-node-map.json", "model-list.json"):
-                (catalogs / Path(n).name).write_bytes(zf.read(n))
+    _extract_catalogs(manager_wheel, catalogs)
     monkeypatch.setenv("COMFYFIXER_OFFLINE", "1")
     monkeypatch.setenv("COMFYFIXER_MANAGER_CATALOG_DIR", str(catalogs))
     out = tmp_path / "out"
@@ -309,3 +314,16 @@ def test_a_comfyui_object_info_decides_what_is_installed_and_validates(ctx: Tool
     assert (grow.candidate, grow.installed) == ("grow_mask_with_blur", True)
     assert res.status == "BUILT" and str(info) in res.schemas
     assert "kjnodes" not in {p.id for p in res.missing_packs}
+
+
+def test_model_files_are_declared_with_the_catalogs_download_url(ctx: ToolContext, manager_wheel: Path,
+                                                                  tmp_path: Path) -> None:
+    catalogs = tmp_path / "catalogs"
+    _extract_catalogs(manager_wheel, catalogs)
+    res = build_schema(SchemaBuildInput(name="auto-inpaint", choices={"detector": "ultralytics_sam"}),
+                       ctx.model_copy(update={"manager_catalog_dir": catalogs}))
+    models = {m["name"]: m for m in res.workflow["models"]}
+    assert models["sam_vit_b_01ec64.pth"] == {
+        "name": "sam_vit_b_01ec64.pth", "directory": "sams",
+        "url": "https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth"}
+    assert models["bbox/face_yolov8m.pt"]["url"].startswith("https://huggingface.co/")

@@ -162,7 +162,7 @@ def build_schema(inp: SchemaBuildInput, ctx: ToolContext, *, out_dir: Path | Non
     from comfyfixer.tools.workflow.convert import ui_to_api
 
     new_api = {k: v for k, v in wiring.api.items() if k not in wiring.stubs}
-    _check(wiring.api, set(new_api), schemas, live, result)
+    files = _check(wiring.api, set(new_api), schemas, live, result)
     conv = api_to_ui(wiring.api, schemas)
     result.errors += [w for w in conv.warnings if "dropped" in w or "not in its schema" in w]
     if doc is None:
@@ -176,6 +176,7 @@ def build_schema(inp: SchemaBuildInput, ctx: ToolContext, *, out_dir: Path | Non
         result.into = str(into)
     # The UI workflow, read back as ComfyUI's frontend would send it, must validate too.
     _check(ui_to_api(result.workflow, schemas), built_ids, schemas, live, result)
+    _declare_models(result.workflow, files, ctx)
     result.errors = list(dict.fromkeys(result.errors))
     result.needs = list(dict.fromkeys(result.needs))
     result.status = "INVALID" if result.errors else "BUILT"
@@ -229,7 +230,8 @@ def _validation_schemas(choices: list[Choice], live: Any, notes: list[str]) -> A
     return base.merged(pack_schemas(*dict.fromkeys(dirs))) if dirs else base
 
 
-def _check(api: dict[str, Any], ids: set[str], schemas: Any, live: Any, result: SchemaBuildResult) -> None:
+def _check(api: dict[str, Any], ids: set[str], schemas: Any, live: Any,
+           result: SchemaBuildResult) -> list[tuple[str, str]]:
     """Validate ``api`` and keep the findings on the nodes ``ids`` (the built ones). A combo a recording
     lists empty (the node fills it at run time: Ollama's pulled models, a model folder) is a need, as
     ComfyUI's own check would accept any value the machine lists."""
@@ -259,7 +261,31 @@ def _check(api: dict[str, Any], ids: set[str], schemas: Any, live: Any, result: 
             result.needs.append(runtime_need(e.class_type, e.input, api[e.node_id]["inputs"].get(e.input)))
             continue
         result.errors.append(f"node {e.node_id} {e.class_type}.{e.input or ''}: {e.message}".replace(". :", ":"))
-    result.needs += [f"{m.folder}/{m.file} (for {m.class_type}.{m.input})" for m in report.needs_models if m.node_id in ids]
+    needed = [m for m in report.needs_models if m.node_id in ids]
+    result.needs += [f"{m.folder}/{m.file} (for {m.class_type}.{m.input})" for m in needed]
+    return [(m.file, m.folder) for m in needed if m.folder not in ("input", "unknown")]
+
+
+def _declare_models(workflow: dict[str, Any], files: list[tuple[str, str]], ctx: ToolContext) -> None:
+    """List the model files the built nodes load in the workflow's ``models`` (folder, and the download
+    URL ComfyUI-Manager's model list or the templates give), so `comfyfixer fix` can plan them."""
+    if not files:
+        return
+    from comfyfixer.tools.catalogs.model_index import build_model_index, find_template_dirs
+
+    index = ctx.memo("identify:model-index", lambda: build_model_index(ctx.catalog(), find_template_dirs()))
+    models = workflow.setdefault("models", [])
+    if not isinstance(models, list):
+        return
+    listed = {str(m.get("name")) for m in models if isinstance(m, dict)}
+    for file, folder in dict.fromkeys(files):
+        if file in listed:
+            continue
+        entry: dict[str, Any] = {"name": file, "directory": folder}
+        urls = [c.url for c in index.lookup(file) if c.url.startswith("https://")]
+        if urls:
+            entry["url"] = urls[0]
+        models.append(entry)
 
 
 def _pick(ch: Choice) -> RolePick:
