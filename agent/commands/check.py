@@ -42,6 +42,8 @@ def check_command(
     demo: bool = typer.Option(False, "--demo", help=f"Check the bundled demo workspace (reports go to ./{DEMO_OUT})."),
     hashes: bool = typer.Option(False, "--hashes", help="Also compute sha256 of the models found (cached)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the inventory cache."),
+    vram: str | None = typer.Option(None, "--vram", help="Size each report's VRAM fit for this card (8GB, 12, 24GiB); "
+                                    "default: this machine's GPU."),
 ) -> int:
     """Check a folder of workflows against the local ComfyUI: runnable, missing (what and how to fix), or invalid."""
     from comfyfixer.agent import services
@@ -59,6 +61,9 @@ def check_command(
         out = out or Path(DEMO_OUT)
     if not paths:
         raise InputError("no workflows given", hint="pass workflow files or folders, or try `comfyfixer check --demo`")
+    from comfyfixer.tools.fit.models import parse_vram
+
+    vram_gb = parse_vram(vram)  # a bad value fails before the check runs
     settings, ctx = services.context(
         use_cache=not no_cache, comfyui_dir=comfyui, comfyui_url=comfyui_url, object_info_file=object_info,
         extra_model_paths=list(extra_model_paths) if extra_model_paths else None)
@@ -70,7 +75,7 @@ def check_command(
     if out is not None:
         from comfyfixer.agent.reports import write_reports
 
-        reports = write_reports(result, out)
+        reports = write_reports(result, out, vram_gb=vram_gb)
     if json_out:
         doc: dict[str, Any] = check_json(result)
         if reports is not None:

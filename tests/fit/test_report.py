@@ -72,3 +72,12 @@ def test_dashboard_shows_the_fit_in_a_browser(templates_dir: Path, tmp_path: Pat
         browser.close()
     assert sorted(v for v, _ in cells) == ["FITS", "FITS_OFFLOAD"] and all(" / 8 GB" in t for _, t in cells)
     assert "VRAM fit (target 8 GB)" in details and errors == []
+
+
+def test_check_vram_option_sizes_the_dashboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMFYFIXER_OFFLINE", "1")
+    run(["check", "--demo", "--out", str(tmp_path), "--vram", "6GB", "--json"])
+    index = json.loads((tmp_path / "reports" / "workflows" / "index.json").read_text("utf-8"))
+    fits = [w["fit"] for w in index["workflows"] if w.get("fit")]
+    assert fits and all(f["vram_gb"] == 6.0 and f["vram_source"] == "target 6 GB" for f in fits)
+    assert run(["check", "--demo", "--out", str(tmp_path), "--vram", "lots"]) != 0
