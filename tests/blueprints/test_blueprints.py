@@ -114,7 +114,8 @@ def test_nothing_installed_picks_first_preferences_and_lists_their_packs(ctx: To
     assert any("checkpoints/" in n for n in res.needs)
 
 
-def test_a_misspelt_or_missing_input_is_an_error(ctx: ToolContext, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_misspelt_or_missing_input_is_an_error(ctx: ToolContext, monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path) -> None:
     from comfyfixer.tools.blueprints import capability
 
     doc = json.loads((SCHEMAS / "auto-inpaint.json").read_text(encoding="utf-8"))
@@ -122,8 +123,10 @@ def test_a_misspelt_or_missing_input_is_an_error(ctx: ToolContext, monkeypatch: 
     grow["blur_radiuss"] = grow.pop("blur_radius")  # GrowMaskWithBlur's real input is blur_radius
     edited = parse_blueprint(doc, "edited")
     monkeypatch.setattr(capability, "load_blueprint", lambda name: edited)
-    res = build_schema(SchemaBuildInput(name="auto-inpaint", choices={"mask_grow": "grow_mask_with_blur"}), ctx)
-    assert res.status == "INVALID"
+    res = build_schema(SchemaBuildInput(name="auto-inpaint", choices={"mask_grow": "grow_mask_with_blur"}), ctx,
+                       out_dir=tmp_path / "out", write=True)
+    assert res.status == "INVALID" and res.written == [] and not (tmp_path / "out").exists()
+    assert any("nothing was written" in n for n in res.notes)
     assert any("GrowMaskWithBlur.blur_radiuss: the node has no input" in e for e in res.errors)
     assert any("GrowMaskWithBlur.blur_radius" in e and "missing" in e for e in res.errors)
 

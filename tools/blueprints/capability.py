@@ -189,6 +189,8 @@ def build_schema(inp: SchemaBuildInput, ctx: ToolContext, *, out_dir: Path | Non
         result.target = str(target)
         if write and result.status == "BUILT":
             result.written = _write(target, result, api_too=into is None)
+        elif write:
+            result.notes.append("nothing was written: the built workflow does not validate (see errors)")
     return result
 
 
