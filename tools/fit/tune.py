@@ -17,7 +17,9 @@ Changes are tried in order of cost, each only while the estimate still does not 
    then a smaller model of the same family the same loader reads (recorded swaps: SD 3.5 Large →
    Medium, unless a Large-only ControlNet or a LoRA is loaded);
 6. fewer frames / a lower resolution again, now until the sampling stage fits beside its weights
-   (same floors).
+   (same floors);
+7. still too big, Wan 14B text-to-video: the official Wan 2.2 TI2V 5B template with the workflow's
+   prompts (:mod:`~comfyfixer.tools.fit.familyswap`), and steps 1–6 again on it.
 
 Weight streaming that remains (``FITS_OFFLOAD``) is reported with its slowdown; quantised variants
 that would remove it (fp8 files, GGUF Q8_0 … Q4_K through ComfyUI-GGUF) are listed as suggestions
@@ -182,6 +184,11 @@ class _Tuner:
                                self.vram, f"--vram {self.vram / GiB:g} GB")
         return self.report
 
+    def refresh(self, before: int) -> None:
+        """Re-estimate when a step changed something since it had ``before`` changes (a copy is costly)."""
+        if len(self.changes) != before:
+            self.estimate()
+
     @property
     def fits(self) -> bool:
         """The current document's estimate fits the target without offloading."""
@@ -223,15 +230,17 @@ class _Tuner:
 
     def batch_one(self) -> None:
         """Step 1: every batch above 1 becomes 1."""
+        before = len(self.changes)
         for node in list(self.latent_nodes()):
             batch = self.current(node, "batch_size") if "batch_size" in node.inputs else None
             if batch is not None and batch > 1:
                 self.change(node.id, node.class_type, "batch_size", 1,
                             f"batch {batch} → 1: the working set shrinks {batch}×; run the queue {batch} times instead")
-        self.estimate()
+        self.refresh(before)
 
     def fp8_cast(self) -> None:
         """Step 2: 16-bit diffusion models loaded by a node with ``weight_dtype`` are cast to fp8 at load."""
+        before = len(self.changes)
         for m in self.report.models:
             node = self.graph.nodes.get(m.node_id)
             if m.role != "diffusion" or node is None or "weight_dtype" not in node.inputs:
@@ -242,7 +251,7 @@ class _Tuner:
                 self.change(m.node_id, node.class_type, "weight_dtype", "fp8_e4m3fn",
                             f"{m.filename} is cast to fp8 as it loads: its {m.bytes / GiB:.1f} GB of weights halve, no "
                             "download; small quality loss (knowledge/vram-and-precision.md)")
-        self.estimate()
+        self.refresh(before)
 
     def tiled_decode(self) -> None:
         """Step 3: VAE Decode becomes VAE Decode (Tiled) with the schema's defaults, when the decode
@@ -518,10 +527,20 @@ def tune_workflow(inp: TuneInput, ctx: ToolContext, *, out_dir: Path | None = No
             tuner.notes.append("ComfyUI-Manager's model catalog is not loaded: only the recorded file lists were "
                                "searched for lighter files (run `comfyfixer catalogs refresh`)")
     steps.append(lambda: tuner.smaller(to_fit=True))
+    base = doc  # what the copy's validation is compared with
     for step in steps:
         if tuner.fits:
             break
         step()
+    if not tuner.fits and inp.variants:
+        from comfyfixer.tools.fit.familyswap import rebuild_as_5b
+
+        if rebuild_as_5b(tuner):  # a smaller family member with its own graph: the same steps again on it
+            base = copy.deepcopy(tuner.doc)
+            for step in [tuner.batch_one, tuner.fp8_cast, tuner.tiled_decode, tuner.smaller, *steps[4:]]:
+                if tuner.fits:
+                    break
+                step()
     if not tuner.fits:
         tuner.tiled_decode()  # decoding still reserves more than the card has: tile it even when sampling streams
     if inp.faster:
@@ -530,7 +549,7 @@ def tune_workflow(inp: TuneInput, ctx: ToolContext, *, out_dir: Path | None = No
         cut_steps(tuner, catalog if catalog is not None else ctx.catalog())
     after = tuner.report
     schemas = tuner.schemas
-    new_errors = sorted(_issues(tuner.doc, schemas) - _issues(doc, schemas)) if tuner.changes else []
+    new_errors = sorted(_issues(tuner.doc, schemas) - _issues(base, schemas)) if tuner.changes else []
     result = TuneResult(path=str(path), vram_gb=inp.vram_gb, before=before, after=after, changes=tuner.changes,
                         variants=variant_suggestions(after, vram), validation_errors=new_errors, notes=tuner.notes)
     if not tuner.changes:
