@@ -21,38 +21,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-import platformdirs
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from comfyfixer.agent.home import CONFIG_FILE_NAME, default_cache_dir, default_state_dir, settings_files
 from comfyfixer.tools.errors import ConfigError
-
-CONFIG_FILE_NAME = "comfyfixer.toml"
-
-
-def home_dir() -> Path:
-    """Where config, cache and state live; ``COMFYFIXER_HOME`` moves all of it (tests use this).
-
-    Without the variable this is the platform config folder (``~/.config/comfyfixer`` on Linux). With it,
-    cache and state become ``$COMFYFIXER_HOME/cache`` and ``/state`` too, so one variable isolates a run.
-    """
-    env = os.environ.get("COMFYFIXER_HOME")
-    if env:
-        return Path(env).expanduser()
-    return Path(platformdirs.user_config_dir("comfyfixer"))
-
-
-def _cache_default() -> Path:
-    env = os.environ.get("COMFYFIXER_HOME")
-    if env:
-        return Path(env).expanduser() / "cache"
-    return Path(platformdirs.user_cache_dir("comfyfixer"))
-
-
-def _state_default() -> Path:
-    env = os.environ.get("COMFYFIXER_HOME")
-    if env:
-        return Path(env).expanduser() / "state"
-    return Path(platformdirs.user_state_dir("comfyfixer"))
 
 
 def _alias(*names: str) -> AliasChoices:
@@ -100,8 +72,8 @@ class Settings(BaseModel):
     )
 
     # --- where we keep things -----------------------------------------------
-    cache_dir: Path = Field(default_factory=_cache_default)
-    state_dir: Path = Field(default_factory=_state_default, description="Plans, journal, approvals.")
+    cache_dir: Path = Field(default_factory=default_cache_dir)
+    state_dir: Path = Field(default_factory=default_state_dir, description="Plans, journal, approvals.")
     history_max_versions: int = Field(20, ge=2, description="Versions of each checked workflow kept in the state "
                                       "folder's history (for diffs and regression reports).")
     manager_catalog_dir: Path | None = Field(
@@ -262,12 +234,12 @@ def _sources() -> list[dict[str, Any]]:
     (or a field's alias). A TOML file is read only if it exists, checked on every build, not at import.
     """
     sources = [_pick(dict(os.environ), case_sensitive=False)]
-    dotenv = Path(".env")
+    dotenv, *tomls = settings_files()
     if dotenv.is_file():
         from dotenv import dotenv_values
 
         sources.append(_pick(dict(dotenv_values(dotenv, encoding="utf-8")), case_sensitive=False))
-    for path in (Path.cwd() / CONFIG_FILE_NAME, home_dir() / CONFIG_FILE_NAME):
+    for path in tomls:
         if path.is_file():
             import tomllib
 

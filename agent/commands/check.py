@@ -71,6 +71,10 @@ def check_command(
         result = services.run("check_workflows", CheckInput(paths=list(paths), hashes=hashes,
                                                             exclude=[str(out)] if out else []), ctx)
         result = watch_workflows(result, out, ctx, settings.history_max_versions)  # history; regression reports
+        if json_out and out is None and not (demo or hashes or no_cache):
+            from comfyfixer.agent import recheck
+
+            recheck.watch_check(settings, ctx, list(paths), result)  # the next identical check may be replayed
     reports = None
     if out is not None:
         from comfyfixer.agent.reports import write_reports
