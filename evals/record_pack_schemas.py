@@ -80,7 +80,8 @@ PACKS: tuple[Pack, ...] = (
     Pack("ltdrdata/ComfyUI-Impact-Subpack", "ComfyUI-Impact-Subpack"),
     Pack("pythongosssss/ComfyUI-WD14-Tagger", "ComfyUI-WD14-Tagger"),
     Pack("kijai/ComfyUI-KJNodes", "ComfyUI-KJNodes"),
-    Pack("WASasquatch/was-node-suite-comfyui", "was-node-suite-comfyui"),
+    # The Manager installs the revised fork (the original, WASasquatch/…, is archived).
+    Pack("ltdrdata/was-node-suite-comfyui", "was-node-suite-comfyui"),
     Pack("ltdrdata/ComfyUI-Inspire-Pack", "ComfyUI-Inspire-Pack"),
     Pack("stavsap/comfyui-ollama", "comfyui-ollama"),
     Pack("lquesada/ComfyUI-Inpaint-CropAndStitch", "ComfyUI-Inpaint-CropAndStitch"),
