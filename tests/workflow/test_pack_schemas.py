@@ -220,3 +220,14 @@ def test_corpus_workflows_using_recorded_packs_validate(shared_data: Path) -> No
                 "SAMDetectorCombined", "UltralyticsDetectorProvider", "InpaintStitchImproved", "InpaintCropImproved",
                 "INPAINT_LoadFooocusInpaint", "INPAINT_MaskedFill", "GrowMaskWithBlur", "Text Concatenate"):
         assert clean.get(cls, 0) >= 1, cls
+
+
+def test_every_recorded_pack_is_the_repository_the_manager_installs(manager_wheel: Path) -> None:
+    """Recorded from the repository ComfyUI-Manager's catalog lists (a fork it replaced would describe other nodes)."""
+    import zipfile
+
+    with zipfile.ZipFile(manager_wheel) as zf:
+        name = next(n for n in zf.namelist() if n.endswith("custom-node-list.json"))
+        catalog = json.loads(zf.read(name))
+    listed = {str(n.get("reference", "")).rstrip("/").lower() for n in catalog["custom_nodes"]}
+    assert [p for p in recorded_packs() if pack_note(p)["repo"].lower() not in listed] == []
