@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from collections import defaultdict
 from fnmatch import fnmatch
 from pathlib import Path
@@ -224,8 +225,6 @@ def test_corpus_workflows_using_recorded_packs_validate(shared_data: Path) -> No
 
 def test_every_recorded_pack_is_the_repository_the_manager_installs(manager_wheel: Path) -> None:
     """Recorded from the repository ComfyUI-Manager's catalog lists (a fork it replaced would describe other nodes)."""
-    import zipfile
-
     with zipfile.ZipFile(manager_wheel) as zf:
         name = next(n for n in zf.namelist() if n.endswith("custom-node-list.json"))
         catalog = json.loads(zf.read(name))
