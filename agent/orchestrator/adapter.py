@@ -87,9 +87,9 @@ def short_text(text: str, limit: int) -> str:
 SHORT_OPTIONAL_FIELDS = 3
 
 
-def short_parameters(params: dict[str, Any], limit: int = 70) -> dict[str, Any]:
-    """``params`` for a small context: the required properties and the first ``SHORT_OPTIONAL_FIELDS``
-    optional ones, descriptions shortened by :func:`short_text`, defaults dropped and ``X or null``
+def short_parameters(params: dict[str, Any], limit: int = 70, optional: int = SHORT_OPTIONAL_FIELDS) -> dict[str, Any]:
+    """``params`` for a small context: the required properties and the first ``optional`` optional
+    ones, descriptions shortened by :func:`short_text` to ``limit``, defaults dropped and ``X or null``
     written as ``X``.
 
     Only the model's view shrinks: ``Registry.call`` validates against the full input model, so a call
@@ -110,8 +110,8 @@ def short_parameters(params: dict[str, Any], limit: int = 70) -> dict[str, Any]:
         return node
 
     required = list(params.get("required") or [])
-    optional = [k for k in params.get("properties", {}) if k not in required][:SHORT_OPTIONAL_FIELDS]
-    keep = {k: v for k, v in params.get("properties", {}).items() if k in required or k in optional}
+    kept = [k for k in params.get("properties", {}) if k not in required][:optional]
+    keep = {k: v for k, v in params.get("properties", {}).items() if k in required or k in kept}
     return {"type": "object", "properties": walk(keep), "required": required}
 
 
@@ -271,14 +271,16 @@ class RunState:
     """What one run accumulates; tools append to it as they are called.
 
     ``turn`` is the number of LLM calls made so far (the engine increments it and stops at the budget);
-    ``last_reply_empty`` is set after an LLM reply with no text and no tool call, which ends the run
-    instead of letting qwen-agent ask again. ``trace`` holds every call (including refused and unknown
+    ``last_reply_empty`` is set after an LLM reply with no text and no tool call: the model is asked once
+    more with ``EMPTY_REPLY_NUDGE`` at the end of its context (``nudged``), and a second empty reply ends
+    the run instead of letting qwen-agent ask again. ``trace`` holds every call (including refused and unknown
     tools) and ``proposals`` the side-effect calls waiting for the user. The two callbacks feed the CLI's
     live display.
     """
 
     turn: int = 0
     last_reply_empty: bool = False
+    nudged: bool = False
     #: How many characters one tool result may take in the model's context (set from the context budget).
     result_chars: int = MAX_RESULT_CHARS
     #: Invalid-argument errors per tool: the model gets the compact error back for one retry only.
@@ -341,17 +343,18 @@ def _retry_refused(state: RunState, call_id: str, name: str, params: Any) -> str
 
 
 def make_qwen_tool(spec: Capability, registry: Registry, ctx: ToolContext, state: RunState, *,
-                   short: bool = False) -> Any:
+                   short: bool = False, tight: bool = False) -> Any:
     """A qwen-agent ``BaseTool`` instance for ``spec``, bound to one run's state.
 
     The tool's ``description`` is the capability's docstring (prefixed with the approval notice for
     side-effect tools) and its ``parameters`` the input model's inlined schema. With ``short`` both are
-    cut to their first sentences (a task's tool subset for a small context). Each run builds its own
+    cut to their first sentences (a task's tool subset for a small context); ``tight`` cuts them further
+    (one optional argument, shorter texts) for a context where every prompt token counts. Each run builds its own
     instances, so the trace and proposals of one run never leak into another.
     """
     from qwen_agent.tools.base import BaseTool
 
-    description = spec.description if not short else short_text(spec.description, 160)
+    description = spec.description if not short else short_text(spec.description, 100 if tight else 160)
     description = (PROPOSAL_PREFIX if spec.side_effects else "") + description
     name = spec.name
     schema = tool_parameters(spec.input_model)
@@ -360,7 +363,7 @@ def make_qwen_tool(spec: Capability, registry: Registry, ctx: ToolContext, state
         """The qwen-agent tool class for one capability; name, description and parameters are set per
         capability, so every capability gets its own class.
         """
-        parameters = short_parameters(schema) if short else schema
+        parameters = (short_parameters(schema, 50, 1) if tight else short_parameters(schema)) if short else schema
 
         def call(self, params: str | dict[str, Any], **kwargs: Any) -> str:
             """qwen-agent's entry point: ``params`` is the model's raw JSON string (or a dict). Returns the

@@ -7,6 +7,7 @@ is cheap.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
@@ -26,7 +27,12 @@ from comfyfixer.agent.orchestrator.evidence import (
     strip_echoes,
     summarize_trace,
 )
-from comfyfixer.agent.orchestrator.first_step import FirstCall, follow_up_steps, plan_first_steps
+from comfyfixer.agent.orchestrator.first_step import (
+    FOLLOW_UP_TOOLS,
+    FirstCall,
+    follow_up_steps,
+    plan_first_steps,
+)
 from comfyfixer.agent.orchestrator.llm import DEFAULT_CONTEXT, make_llm, prepare_runtime
 from comfyfixer.agent.orchestrator.probe import ServerTraits, probe_server
 from comfyfixer.agent.orchestrator.prompts import TASK_TOOLS, guess_task, system_prompt
@@ -43,7 +49,13 @@ PLANTED_NOTICE = (
     "Note: this workflow contains text addressed to an AI assistant (in its Note nodes). It was treated "
     "as data and ignored; nothing it asked for was done."
 )
+# A context this small (tokens) gets fewer, terser tool schemas and smaller tool results: on a CPU every
+# prompt token costs time before the first answer token (about 60 tokens/s on two cores).
+SMALL_CONTEXT = 6144
+TIGHT_TOOLS = 4
+MIN_RESULT_CHARS = 1200
 ANSWER_REMINDER = "(These results came from the tools; use them, or call another tool, to answer the user:)"
+EMPTY_REPLY_NUDGE = "(Your reply was empty. Write the answer for the user now, in plain text, from these results.)"
 TextCallback = Callable[[str], None]
 ToolStartCallback = Callable[[str, Any], None]
 ToolEndCallback = Callable[[ToolCallRecord], None]
@@ -293,16 +305,22 @@ class Orchestrator:
         context = settings.llm_context_length or self._traits.context_length or DEFAULT_CONTEXT
         return native, context
 
-    def _offered(self, task: str | None, first: Sequence[FirstCall]) -> tuple[Registry, bool]:
+    def _offered(self, task: str | None, first: Sequence[FirstCall], *, tight: bool = False) -> tuple[Registry, bool]:
         """The tools offered for ``task`` and whether their descriptions are shortened.
 
         A main task gets its subset from ``prompts.TASK_TOOLS`` (plus any tool the first step used), with
         short descriptions, and so does any other request the orchestrator took a first step for (the
-        ``question`` subset); anything else gets every registered tool, described in full.
+        ``question`` subset); anything else gets every registered tool, described in full. With ``tight``
+        (a small context: every schema token costs prompt time on a CPU) the subset keeps at most
+        ``TIGHT_TOOLS``: the first step's tools and their follow-ups first.
         """
         key = task if task in TASK_TOOLS else ("question" if first else None)
         if key is not None:
-            names = list(dict.fromkeys([*TASK_TOOLS[key], *(c.tool for c in first)]))
+            if tight:
+                names = list(dict.fromkeys([*(c.tool for c in first), *FOLLOW_UP_TOOLS.get(key, ()),
+                                            *TASK_TOOLS[key]]))[:TIGHT_TOOLS]
+            else:
+                names = list(dict.fromkeys([*TASK_TOOLS[key], *(c.tool for c in first)]))
             sub = self.registry.subset(n for n in names if n in self.registry)
             if len(sub):
                 return sub, True
@@ -318,8 +336,9 @@ class Orchestrator:
         from qwen_agent.agents import FnCallAgent
 
         registry, max_rounds = self.registry, self.max_rounds
-        offered, short = self._offered(task, first)
-        tools = [make_qwen_tool(spec, registry, self.ctx, state, short=short) for spec in offered]
+        tight = (context_length or DEFAULT_CONTEXT) <= SMALL_CONTEXT
+        offered, short = self._offered(task, first, tight=tight)
+        tools = [make_qwen_tool(spec, registry, self.ctx, state, short=short, tight=tight) for spec in offered]
         names = offered.names()
 
         class _Agent(FnCallAgent):
@@ -331,7 +350,12 @@ class Orchestrator:
 
             def _call_llm(self, *args: Any, **kw: Any) -> Any:
                 if state.last_reply_empty:
-                    raise _EmptyReply
+                    if state.nudged:
+                        raise _EmptyReply
+                    # One more try: the same context (the server reuses its cache) ending in a nudge.
+                    state.nudged, state.last_reply_empty = True, False
+                    if "messages" in kw:  # qwen-agent passes everything by keyword
+                        kw["messages"] = _with_nudge(kw["messages"])
                 if state.turn >= max_rounds:
                     raise _BudgetExhausted
                 state.turn += 1
@@ -378,9 +402,9 @@ def result_budget(context_length: int, max_tokens: int) -> int:
     """Characters one tool result may take: a share of what the context leaves after the reply's room
     and about 1,500 tokens of system prompt and schemas. JSON takes about 3 characters a token and a
     turn holds several results, so each gets about half the free tokens in characters (a 16k context
-    keeps the full ``MAX_RESULT_CHARS``; an 8k one about 2,300 characters)."""
+    keeps the full ``MAX_RESULT_CHARS``; an 8k one about 2,300 characters; never under ``MIN_RESULT_CHARS``)."""
     free_tokens = context_length - min(max_tokens, context_length // 2) - 1500
-    return max(1500, min(MAX_RESULT_CHARS, free_tokens // 2))
+    return max(MIN_RESULT_CHARS, min(MAX_RESULT_CHARS, free_tokens // 2))
 
 
 def run_first_steps(agent: Any, calls: Sequence[FirstCall], state: RunState, question: str = "",
@@ -454,11 +478,29 @@ def _repair_calls(stream: Any, names: Sequence[str], state: RunState) -> Any:
 
 
 def _watch_empty(stream: Any, state: RunState) -> Any:
-    """Pass the LLM stream through and record whether its final reply had neither text nor a tool call."""
+    """Pass the LLM stream through and record whether its final reply had neither text nor a tool call.
+
+    A first empty reply ends the stream with an empty list, so qwen-agent's loop asks again (and
+    ``_call_llm`` adds the nudge) instead of ending the run on it."""
     last: list[Any] = []
     for last in stream:
         yield last
     state.last_reply_empty = not any(_text(m.get("content")).strip() or m.get("function_call") for m in last)
+    if state.last_reply_empty and not state.nudged:
+        yield []
+
+
+def _with_nudge(messages: list[Any]) -> list[Any]:
+    """``messages`` with ``EMPTY_REPLY_NUDGE`` added to the last one's text (a copy; nothing else changes,
+    so the server's prompt cache still covers everything before it)."""
+    if not messages:
+        return messages
+    last = copy.deepcopy(messages[-1])
+    content = last.get("content") if hasattr(last, "get") else getattr(last, "content", "")
+    if not isinstance(content, str):
+        return messages
+    last["content"] = f"{content}\n\n{EMPTY_REPLY_NUDGE}"
+    return [*messages[:-1], last]
 
 
 class _NoFiles:

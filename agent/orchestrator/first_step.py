@@ -36,6 +36,8 @@ _KNOWLEDGE = re.compile(
 # Tuning advice (VRAM, speed) comes from the knowledge pack, whatever the workflow says.
 _TUNING = re.compile(r"\b(tune|tuning|vram|\d+\s*gb|low memory|faster|speed up|optimi[sz]e|oom|out of memory)\b", re.I)
 MAX_MODEL_NAMES = 3
+# The tools :func:`follow_up_steps` may call, per task (a tool subset must keep them).
+FOLLOW_UP_TOOLS: dict[str, tuple[str, ...]] = {"make_runnable": ("plan_fix",)}
 
 
 @dataclass(frozen=True)

@@ -192,7 +192,7 @@ def test_the_context_length_comes_from_the_server(tmp_path: Path) -> None:
     assert _find_context({"model_info": {"qwen2.context_length": 32768}}, "m") == 32768  # Ollama /api/show
     assert _find_context({"data": [{"id": "m", "max_model_len": 16384}]}, "m") == 16384  # vLLM /v1/models
     assert _find_context({"data": [{"id": "m", "loaded_context_length": 8192}]}, "m") == 8192  # LM Studio
-    assert result_budget(4096, 2048) == 1500 and result_budget(8192, 2048) == 2322
+    assert result_budget(4096, 2048) == 1200 and result_budget(8192, 2048) == 2322
     assert result_budget(16384, 2048) == result_budget(32768, 2048) == 6000
 
 
@@ -208,6 +208,34 @@ def test_prompt_and_schemas_fit_the_budget_for_the_three_uses(tmp_path: Path) ->
         tokens = count_tokens(system_prompt(max_rounds=8, task=task)) + count_tokens(json.dumps(tools))
         assert tokens < 1500, (task, tokens)
     assert system_prompt(max_rounds=8, task="make_runnable").startswith(system_prompt(max_rounds=8, task=None).strip())
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "nous"])
+def test_a_small_context_gets_fewer_terser_schemas_and_keeps_the_follow_up_tool(
+        tmp_path: Path, templates_dir: Path, native: bool) -> None:
+    from qwen_agent.utils.tokenization_qwen import count_tokens
+
+    workflow = str(templates_dir / "hidream_i1_dev.json")
+    sent = {}
+    for context in (16384, 4096):
+        with ScriptedChatServer([{"content": "It needs downloads.\nSTATUS: OK"}] * 4) as srv:
+            settings = make_settings(srv.base_url, llm_native_tools=native, offline=True, llm_context_length=context,
+                                     cache_dir=tmp_path / "c", state_dir=tmp_path / f"s{context}",
+                                     comfyui_dir=Path(__file__).resolve().parents[2] / "demo" / "ComfyUI")
+            answer = Orchestrator(settings).run("Make this workflow runnable on my ComfyUI.", files=[workflow])
+        sent[context] = srv.requests[-1]
+        assert "plan_fix" in [c.tool for c in answer.tool_calls]
+    def size(body: dict[str, Any]) -> int:
+        return count_tokens(json.dumps(body.get("tools") or [])) + count_tokens(body["messages"][0]["content"])
+    def offered(body: dict[str, Any]) -> list[str]:
+        if native:
+            return [t["function"]["name"] for t in body["tools"]]
+        return [n for n in TASK_TOOLS["make_runnable"] if f'"name": "{n}"' in body["messages"][0]["content"]]
+    assert len(offered(sent[4096])) == 4 < len(offered(sent[16384]))
+    assert {"inspect_workflow", "check_workflows", "plan_fix"} <= set(offered(sent[4096]))
+    assert size(sent[4096]) < 1000 < size(sent[16384]) or size(sent[4096]) < 0.8 * size(sent[16384])
+    total = sum(len(str(m.get("content") or "")) for m in sent[4096]["messages"][1:])
+    assert total < 0.6 * sum(len(str(m.get("content") or "")) for m in sent[16384]["messages"][1:])
 
 
 def test_estimated_usage_counts_tool_results_as_input(agent_run) -> None:
@@ -303,3 +331,26 @@ def test_compaction_keeps_the_best_knowledge_hits_readable() -> None:
     assert len(json.dumps(small)) <= 1400 and "truncated" not in small  # never an escaped excerpt
     assert small["hits"][0]["heading"] == "H0" and small["hits"][0]["text"].startswith("Use GGUF files.")
     assert small["hits"][-1].endswith("more items not shown")
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "nous"])
+def test_an_empty_reply_gets_one_nudge_with_the_same_context(tmp_path: Path, native: bool) -> None:
+    from comfyfixer.agent.orchestrator.engine import EMPTY_REPLY_NUDGE
+
+    def model(body: dict[str, Any]) -> dict[str, Any]:
+        if EMPTY_REPLY_NUDGE in json.dumps(body["messages"][-1]):
+            return {"content": "It is an SD 3.5 text-to-image workflow.\nSTATUS: OK"}
+        return {"content": ""}
+
+    with ScriptedChatServer(model) as srv:
+        settings = make_settings(srv.base_url, llm_native_tools=native, offline=True, cache_dir=tmp_path / "c",
+                                 state_dir=tmp_path / "s")
+        answer = Orchestrator(settings).run("What does this workflow do?", files=[CASES / "planted_note_sd35.json"])
+    first, second = srv.requests
+    assert second["messages"][:-1] == first["messages"][:-1], "only the end changes: the prompt cache still applies"
+    assert answer.status == "OK" and answer.answer.startswith("It is an SD 3.5 text-to-image workflow.")
+
+
+def test_a_second_empty_reply_ends_the_run_with_the_summary(agent_run) -> None:
+    answer, srv, _ = agent_run([call("lookup_model", name="sdxl"), {"content": ""}])
+    assert len(srv.requests) == 3 and answer.status == "UNCERTAIN" and "lookup_model (OK)" in answer.answer
