@@ -399,7 +399,9 @@ class _VariantSteps:
             raw = _raw_for(t.doc, m.node_id)
             if raw is None:
                 continue
-            why = f"{m.filename} ({m.bytes / GiB:.1f} GB) → {v.filename} ({v.bytes / GiB:.1f} GB, {variant_source(v)})"
+            cast = any(c.node_id == m.node_id and c.input == "weight_dtype" for c in t.changes)
+            held = f"{m.bytes / GiB:.1f} GB {'cast to fp8' if cast else ''}".strip()
+            why = f"{m.filename} ({held}) → {v.filename} ({v.bytes / GiB:.1f} GB, {variant_source(v)})"
             if v.gguf:
                 # An fp8 cast asked of UNETLoader earlier no longer applies: the GGUF loader has no weight_dtype.
                 t.changes = [c for c in t.changes if not (c.node_id == m.node_id and c.input == "weight_dtype")]
