@@ -35,7 +35,7 @@ from comfyfixer.agent.orchestrator.first_step import (
 )
 from comfyfixer.agent.orchestrator.llm import DEFAULT_CONTEXT, make_llm, prepare_runtime
 from comfyfixer.agent.orchestrator.probe import ServerTraits, probe_server
-from comfyfixer.agent.orchestrator.prompts import TASK_TOOLS, guess_task, system_prompt
+from comfyfixer.agent.orchestrator.prompts import EXPLICIT_ONLY_TOOLS, TASK_TOOLS, guess_task, system_prompt
 from comfyfixer.agent.orchestrator.records import AgentAnswer, ProposedAction, ToolCallRecord, Usage
 from comfyfixer.agent.orchestrator.status import STATUS_LINE, decide
 from comfyfixer.agent.orchestrator.toolcalls import extract_calls, match_name
@@ -310,7 +310,8 @@ class Orchestrator:
 
         A main task gets its subset from ``prompts.TASK_TOOLS`` (plus any tool the first step used), with
         short descriptions, and so does any other request the orchestrator took a first step for (the
-        ``question`` subset); anything else gets every registered tool, described in full. With ``tight``
+        ``question`` subset); anything else gets every registered tool but the explicit-only ones
+        (``prompts.EXPLICIT_ONLY_TOOLS``, offered only to the task that asks for them), described in full. With ``tight``
         (a small context: every schema token costs prompt time on a CPU) the subset keeps at most
         ``TIGHT_TOOLS``: the first step's tools and their follow-ups first.
         """
@@ -321,10 +322,11 @@ class Orchestrator:
                                             *TASK_TOOLS[key]]))[:TIGHT_TOOLS]
             else:
                 names = list(dict.fromkeys([*TASK_TOOLS[key], *(c.tool for c in first)]))
-            sub = self.registry.subset(n for n in names if n in self.registry)
+            sub = self.registry.subset(n for n in names if n in self.registry and EXPLICIT_ONLY_TOOLS.get(n, key) == key)
             if len(sub):
                 return sub, True
-        return self.registry, False
+        # Explicit-only tools (the workflow schemas) never reach a request that did not ask for them.
+        return self.registry.subset(n for n in self.registry.names() if n not in EXPLICIT_ONLY_TOOLS), False
 
     def _make_agent(self, state: RunState, usage: Usage, task: str | None, first: Sequence[FirstCall] = (), *,
                     native: bool | None = None, context_length: int | None = None) -> Any:
