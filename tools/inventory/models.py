@@ -159,12 +159,11 @@ def _scan_tree(
     return out
 
 
-def _display(path: str, base_dir: Path | None) -> str:
+def _display(path: str, prefix: str | None) -> str:
+    """``path`` below ``prefix`` (the base folder and a separator) with forward slashes, else as it is."""
     # String prefix test: this runs once per model file, pathlib is too slow here.
-    if base_dir is not None:
-        prefix = str(base_dir).rstrip(os.sep) + os.sep
-        if path.startswith(prefix):
-            return path[len(prefix) :].replace(os.sep, "/")
+    if prefix is not None and path.startswith(prefix):
+        return path[len(prefix) :].replace(os.sep, "/")
     return path
 
 
@@ -184,6 +183,7 @@ def scan_models(
     once per scan.
     """
     inv = ModelInventory(source="filesystem", folders={k: [str(p) for p in v] for k, v in folders.items()})
+    prefix = str(base_dir).rstrip(os.sep) + os.sep if base_dir is not None else None
     updates: list[tuple[str, int, dict]] = []
     stats = [0, 0]
     trees: dict[str, list[tuple[str, str, int]]] = {}
@@ -200,7 +200,7 @@ def scan_models(
             continue
         for d in dirs:
             for name, path, size in tree(d):
-                inv.add(ModelFile(key=key, name=name, location=_display(path, base_dir), path=path, size=size))
+                inv.add(ModelFile(key=key, name=name, location=_display(path, prefix), path=path, size=size))
     if include_unassigned and base_dir is not None:
         known = {os.path.normpath(str(d)) for dirs in folders.values() for d in dirs}
         models_root = base_dir / "models"
@@ -216,7 +216,7 @@ def scan_models(
             # unknown folder is read as the key of its name (a file there is "found" for that key only).
             implied = canonical_folder(os.path.basename(sub))
             for name, path, size in tree(Path(sub)):
-                inv.add(ModelFile(key=implied, name=name, location=_display(path, base_dir), path=path, size=size))
+                inv.add(ModelFile(key=implied, name=name, location=_display(path, prefix), path=path, size=size))
     if cache is not None:
         cache.put_dirs(updates)
     inv.dirs_scanned, inv.dirs_from_cache = stats

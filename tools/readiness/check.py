@@ -128,15 +128,15 @@ def display_names(files: list[Path], roots: list[Path]) -> dict[Path, str]:
     """Short, unique names: the path below the folder it was found in, else the file name."""
     out: dict[Path, str] = {}
     used: set[str] = set()
-    folders = [r for r in roots if r.is_dir()]
+    # ``relative_to`` by parts, each folder's parts taken once (this runs for every file on every check).
+    folders = [(r.parts, r.is_absolute()) for r in roots if r.is_dir()]
     for f in files:
         name = f.name
-        for r in folders:
-            try:
-                name = f.relative_to(r).as_posix()
+        parts = f.parts
+        for prefix, absolute in folders:
+            if absolute == f.is_absolute() and len(parts) > len(prefix) and parts[: len(prefix)] == prefix:
+                name = "/".join(parts[len(prefix) :])
                 break
-            except ValueError:
-                continue
         base, n = name, 2
         while name in used:
             name = f"{base} ({n})"
@@ -285,7 +285,9 @@ def _check(inp: CheckInput, ctx: ToolContext, progress: Callable[[int, int], Non
             else:
                 ready, cacheable = _assess_one(f, name, i_keys.get(f), inspections, fresh_inspections, work, counts)
                 if r_key and cacheable:
-                    fresh_readiness[r_key] = ready.model_dump(mode="json", exclude={"name", "regression_report"})
+                    # Defaults left out: a smaller entry is validated faster on every later check.
+                    fresh_readiness[r_key] = ready.model_dump(mode="json", exclude={"name", "regression_report"},
+                                                              exclude_defaults=True)
             results.append(ready)
             if progress is not None:
                 progress(i + 1, len(files))
