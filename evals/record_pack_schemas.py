@@ -9,8 +9,8 @@ For each pack in :data:`PACKS` the pack's checkout (a bare mirror as the ``fetch
 * the heavy or ComfyUI-only modules (torch, transformers, cv2, ``folder_paths``, ``comfy.*``, ``nodes``,
   ``server``, …) and anything else that is not installed replaced by inert fakes (attributes, calls,
   subclassing and decorators all work and do nothing);
-* ``folder_paths`` answering like an empty install (every model folder empty), with each listing it hands
-  out tagged so the recording can say which combo is a folder listing;
+* ``folder_paths`` answering like an empty install (every model folder empty); each class is then asked
+  once more with every listing tagged, only to learn which combo lists which folder;
 * ``comfy.samplers``' sampler and scheduler names read from ComfyUI's source (``ast``, never run) and
   ``nodes.MAX_RESOLUTION`` = 16384, so Detailer-style nodes list what a real install lists; core classes
   that packs subclass (``nodes.SaveImage``, …) answer as the bundled core snapshot (0.3.64) does;
@@ -53,6 +53,8 @@ LISTING = "__folder_listing__:"
 # The ComfyUI the recordings describe: a mirror of Comfy-Org/ComfyUI that tracks it unchanged (0.33.0; the
 # 0.3.64 one, Comfy-Org+ComfyUI, is too old for the V3 inputs newer packs use: DynamicCombo, Autogrow, …).
 COMFYUI_MIRROR = "yzkee+ComfyUI"
+INPUT_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "gif", "bmp", "tiff", "mp4", "webm", "mov", "mkv", "avi", "wav", "mp3",
+                    "flac", "ogg", "m4a", "txt", "json", "csv")
 # ComfyUI's own V3 node API, used for real (pure Python once torch is faked): V3 nodes describe
 # themselves through it, and GET_NODE_INFO_V1() is what /object_info serves for them.
 COMFY_REAL = ("comfy_api", "comfy_execution", "comfy/comfy_types")
@@ -91,6 +93,9 @@ PACKS: tuple[Pack, ...] = (
     Pack("SeargeDP/ComfyUI_Searge_LLM", "ComfyUI_Searge_LLM",
          own_listings=(("Searge_LLM_Node", "model", "llm_gguf"),)),  # os.listdir(models/llm_gguf), *.gguf
     Pack("miaoshouai/ComfyUI-Miaoshouai-Tagger", "ComfyUI-Miaoshouai-Tagger"),
+    Pack("Kosinkadink/ComfyUI-VideoHelperSuite", "ComfyUI-VideoHelperSuite"),
+    Pack("cubiq/ComfyUI_essentials", "ComfyUI_essentials"),
+    Pack("1038lab/ComfyUI-RMBG", "ComfyUI-RMBG"),
 )
 
 
@@ -274,9 +279,17 @@ def _child(root: str, pack_dir: str, out_file: str, core_snapshot: str, facts_fi
     exts = {".ckpt", ".pt", ".pt2", ".bin", ".pth", ".safetensors", ".pkl", ".sft"}
     fnp: dict[str, tuple[list[str], set[str]]] = {f: ([str(models / f)], set(exts)) for f in folders}
 
+    tagging = [False]
+
     def get_filename_list(folder: str) -> list[str]:
         requested.append(folder)
-        return [LISTING + folder]
+        return [LISTING + folder] if tagging[0] else []
+
+    def filter_files_content_types(files: list[str], content_types: list[str]) -> list[str]:
+        """As ComfyUI's: the files whose MIME type (from the extension) is one of ``content_types``."""
+        import mimetypes
+
+        return [f for f in files if (mimetypes.guess_type(f)[0] or "").split("/")[0] in content_types]
 
     def get_folder_paths(folder: str) -> list[str]:
         return list(fnp.get(folder, ([str(models / folder)], set()))[0])
@@ -286,16 +299,22 @@ def _child(root: str, pack_dir: str, out_file: str, core_snapshot: str, facts_fi
 
     for d in ("input", "output", "temp", "user", "models"):
         (base / d).mkdir(exist_ok=True)
+    # What the input folder holds in the tagged pass: one file per media extension and a sub-folder, so combos
+    # that list it (LoadImage-style uploads, VHS's videos and folders) show up as listings of "input".
+    tagged_input = base / "tagged_input"
+    (tagged_input / f"{LISTING}input").mkdir(parents=True)
+    for ext in INPUT_EXTENSIONS:
+        (tagged_input / f"{LISTING}input.{ext}").touch()
     _module(
         "folder_paths", base_path=str(base), models_dir=str(models), folder_names_and_paths=fnp,
         supported_pt_extensions=set(exts), output_directory=str(base / "output"),
         input_directory=str(base / "input"), temp_directory=str(base / "temp"), user_directory=str(base / "user"),
         get_filename_list=get_filename_list, get_folder_paths=get_folder_paths,
         add_model_folder_path=add_model_folder_path, get_full_path=lambda *_a: None,
-        get_full_path_or_raise=_blocked, get_input_directory=lambda: str(base / "input"),
+        get_full_path_or_raise=_blocked, get_input_directory=lambda: str(tagged_input if tagging[0] else base / "input"),
         get_output_directory=lambda: str(base / "output"), get_temp_directory=lambda: str(base / "temp"),
-        get_user_directory=lambda: str(base / "user"), get_annotated_filepath=lambda n, *_a: str(base / "input" / n),
-        exists_annotated_filepath=lambda *_a: False, filter_files_content_types=lambda files, _types: [],
+        get_user_directory=lambda: str(base / "user"), get_annotated_filepath=lambda n, *_a: str((tagged_input if tagging[0] else base / "input") / n),
+        exists_annotated_filepath=lambda *_a: False, filter_files_content_types=filter_files_content_types,
         filter_files_extensions=lambda files, _e: [], get_save_image_path=_blocked,
         recursive_search=lambda *_a, **_k: ([], {}), cache_helper=_fake("cache_helper"),
     )
@@ -316,7 +335,7 @@ def _child(root: str, pack_dir: str, out_file: str, core_snapshot: str, facts_fi
     sys.path.insert(0, str(base))
     pack_path = base / "custom_nodes" / pack_dir
     sys.path.insert(0, str(pack_path.parent))
-    result: dict[str, Any] = {"nodes": {}, "skipped": {}, "import_error": None, "unvalidated": {}}
+    result: dict[str, Any] = {"nodes": {}, "skipped": {}, "import_error": None, "unvalidated": {}, "listings": {}}
     mod_name = "cfs_pack_" + "".join(c if c.isalnum() else "_" for c in pack_dir)
     try:
         spec = importlib.util.spec_from_file_location(mod_name, pack_path / "__init__.py",
@@ -357,49 +376,80 @@ def _child(root: str, pack_dir: str, out_file: str, core_snapshot: str, facts_fi
         for node_cls in asyncio.run(_v3_nodes()):
             mapping[node_cls.GET_SCHEMA().node_id] = node_cls
 
+    class _Faked(Exception):
+        pass
+
+    def node_info(cls_name: str, cls: Any) -> dict[str, Any]:
+        """The entry ComfyUI's ``server.py::node_info`` serves for ``cls``."""
+        if isinstance(cls, type) and issubclass(cls, _ComfyNodeInternal):
+            v3: Any = cls
+            v3.RELATIVE_PYTHON_MODULE = f"custom_nodes.{pack_dir}"
+            return dict(plain(v3.GET_NODE_INFO_V1()))
+        if any(isinstance(b, _FakeMeta) and "_is_fake" in b.__dict__ for b in type.mro(cls)[1:]):
+            raise _Faked("derives from a faked class")
+        raw_types = cls.INPUT_TYPES()
+        input_types = plain(raw_types)
+        # ComfyUI checks a V1 combo's value only when its choices are a list; a tuple (often empty, filled
+        # by the pack's own frontend code, e.g. Ollama's model list) lets any value through.
+        loose = [name for sec in ("required", "optional") for name, spec in (raw_types.get(sec) or {}).items()
+                 if isinstance(spec, tuple | list) and spec and isinstance(spec[0], tuple)]
+        if loose:
+            result["unvalidated"][cls_name] = loose
+        info: dict[str, Any] = {"input": input_types,
+                                "input_order": {k: list(v) for k, v in input_types.items()},
+                                "is_input_list": plain(getattr(cls, "INPUT_IS_LIST", False))}
+        info["output"] = plain(cls.RETURN_TYPES)
+        info["output_is_list"] = plain(cls.OUTPUT_IS_LIST) if hasattr(cls, "OUTPUT_IS_LIST") else [False] * len(cls.RETURN_TYPES)
+        info["output_name"] = plain(cls.RETURN_NAMES) if hasattr(cls, "RETURN_NAMES") else info["output"]
+        info["name"] = cls_name
+        info["display_name"] = names.get(cls_name, cls_name)
+        info["description"] = plain(cls.DESCRIPTION) if hasattr(cls, "DESCRIPTION") else ""
+        info["python_module"] = f"custom_nodes.{pack_dir}"
+        info["category"] = plain(cls.CATEGORY) if hasattr(cls, "CATEGORY") else "sd"
+        info["output_node"] = getattr(cls, "OUTPUT_NODE", False) is True
+        info["has_intermediate_output"] = getattr(cls, "HAS_INTERMEDIATE_OUTPUT", False) is True
+        for flag, key in (("DEPRECATED", "deprecated"), ("EXPERIMENTAL", "experimental"), ("DEV_ONLY", "dev_only")):
+            if getattr(cls, flag, False) is True:
+                info[key] = True
+        if hasattr(cls, "API_NODE"):
+            info["api_node"] = plain(cls.API_NODE)
+        info["search_aliases"] = plain(getattr(cls, "SEARCH_ALIASES", []))
+        if hasattr(cls, "ESSENTIALS_CATEGORY"):
+            info["essentials_category"] = plain(cls.ESSENTIALS_CATEGORY)
+        return info
+
+    def listed_folders(info: dict[str, Any]) -> dict[str, str]:
+        """``{input: folder}`` for the combos of an entry built with tagged listings."""
+        found: dict[str, str] = {}
+        for section in ("required", "optional"):
+            for name, spec in (info.get("input", {}).get(section) or {}).items():
+                text = json.dumps(spec)
+                if LISTING in text:
+                    folders = {t.split('"')[0] for t in text.split(LISTING)[1:]}
+                    found[name] = ",".join(sorted({"input" if f.startswith("input.") else f for f in folders}))
+        return found
+
     cls: Any
     for cls_name, cls in mapping.items():
         try:
-            if isinstance(cls, type) and issubclass(cls, _ComfyNodeInternal):
-                v3: Any = cls
-                v3.RELATIVE_PYTHON_MODULE = f"custom_nodes.{pack_dir}"
-                result["nodes"][cls_name] = plain(v3.GET_NODE_INFO_V1())
-                continue
-            if any(isinstance(b, _FakeMeta) and "_is_fake" in b.__dict__ for b in type.mro(cls)[1:]):
-                result["skipped"][cls_name] = "derives from a faked class"
-                continue
-            raw_types = cls.INPUT_TYPES()
-            input_types = plain(raw_types)
-            # ComfyUI checks a V1 combo's value only when its choices are a list; a tuple (often empty, filled
-            # by the pack's own frontend code, e.g. Ollama's model list) lets any value through.
-            loose = [name for sec in ("required", "optional") for name, spec in (raw_types.get(sec) or {}).items()
-                     if isinstance(spec, tuple | list) and spec and isinstance(spec[0], tuple)]
-            if loose:
-                result["unvalidated"][cls_name] = loose
-            info: dict[str, Any] = {"input": input_types,
-                                    "input_order": {k: list(v) for k, v in input_types.items()},
-                                    "is_input_list": plain(getattr(cls, "INPUT_IS_LIST", False))}
-            info["output"] = plain(cls.RETURN_TYPES)
-            info["output_is_list"] = plain(cls.OUTPUT_IS_LIST) if hasattr(cls, "OUTPUT_IS_LIST") else [False] * len(cls.RETURN_TYPES)
-            info["output_name"] = plain(cls.RETURN_NAMES) if hasattr(cls, "RETURN_NAMES") else info["output"]
-            info["name"] = cls_name
-            info["display_name"] = names.get(cls_name, cls_name)
-            info["description"] = plain(cls.DESCRIPTION) if hasattr(cls, "DESCRIPTION") else ""
-            info["python_module"] = f"custom_nodes.{pack_dir}"
-            info["category"] = plain(cls.CATEGORY) if hasattr(cls, "CATEGORY") else "sd"
-            info["output_node"] = getattr(cls, "OUTPUT_NODE", False) is True
-            info["has_intermediate_output"] = getattr(cls, "HAS_INTERMEDIATE_OUTPUT", False) is True
-            for flag, key in (("DEPRECATED", "deprecated"), ("EXPERIMENTAL", "experimental"), ("DEV_ONLY", "dev_only")):
-                if getattr(cls, flag, False) is True:
-                    info[key] = True
-            if hasattr(cls, "API_NODE"):
-                info["api_node"] = plain(cls.API_NODE)
-            info["search_aliases"] = plain(getattr(cls, "SEARCH_ALIASES", []))
-            if hasattr(cls, "ESSENTIALS_CATEGORY"):
-                info["essentials_category"] = plain(cls.ESSENTIALS_CATEGORY)
-            result["nodes"][cls_name] = info
+            result["nodes"][cls_name] = node_info(cls_name, cls)
+        except _Faked as exc:
+            result["skipped"][cls_name] = str(exc)
+            continue
         except BaseException as exc:
             result["skipped"][cls_name] = f"{type(exc).__name__}: {exc}"[:300]
+            continue
+        # Again with each folder listing tagged, only to learn which combos list which folder; the entry
+        # recorded is the one above, as an empty install serves it.
+        tagging[0] = True
+        try:
+            found = listed_folders(node_info(cls_name, cls))
+        except BaseException:
+            found = {}
+        finally:
+            tagging[0] = False
+        if found:
+            result["listings"][cls_name] = found
     result["requested_folders"] = sorted(set(requested))
     Path(out_file).write_text(json.dumps(result), encoding="utf-8")
     return 0
@@ -408,29 +458,14 @@ def _child(root: str, pack_dir: str, out_file: str, core_snapshot: str, facts_fi
 # --------------------------------------------------------------------------- the parent
 
 
-def _strip_listings(nodes: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """Remove the listing tags from combos, in place; ``{class: {input: folder}}`` of the combos that were listings."""
-    listings: dict[str, dict[str, str]] = {}
-    for cls, info in nodes.items():
+def _drop_tooltips(nodes: dict[str, Any]) -> None:
+    """Drop input and output tooltips, in place (as the core snapshot does)."""
+    for info in nodes.values():
         for section in ("required", "optional"):
-            for name, spec in (info.get("input", {}).get(section) or {}).items():
-                if not isinstance(spec, list) or not spec:
-                    continue
-                if len(spec) > 1 and isinstance(spec[1], dict):
+            for spec in (info.get("input", {}).get(section) or {}).values():
+                if isinstance(spec, list) and len(spec) > 1 and isinstance(spec[1], dict):
                     spec[1].pop("tooltip", None)
-                options = spec[0] if isinstance(spec[0], list) else (
-                    spec[1].get("options") if spec[0] == "COMBO" and len(spec) > 1 and isinstance(spec[1], dict) else None)
-                if not isinstance(options, list):
-                    continue
-                tags = [o for o in options if isinstance(o, str) and LISTING in o]
-                if tags:
-                    listings.setdefault(cls, {})[name] = ",".join(t.split(LISTING, 1)[1] for t in tags)
-                    options[:] = [o for o in options if o not in tags]
-                opts = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
-                if isinstance(opts.get("default"), str) and LISTING in opts["default"]:
-                    del opts["default"]  # the first file of a listing: an empty install has none
         info.pop("output_tooltips", None)
-    return listings
 
 
 _SOURCE_EXT = (".py", ".json", ".yaml", ".yml", ".txt", ".csv", ".toml", ".cfg", ".ini")
@@ -527,7 +562,8 @@ def record(pack: Pack, mirrors: Path, out_dir: Path, *, timeout: float = 300.0) 
             raise RuntimeError(f"{pack.pack_dir}: classes not recorded: {missing} (skipped: {[skipped.get(c) for c in missing]})")
         nodes = {c: nodes[c] for c in pack.classes}
         skipped = {}
-    listings = _strip_listings(nodes)
+    _drop_tooltips(nodes)
+    listings: dict[str, dict[str, str]] = {c: dict(v) for c, v in result["listings"].items() if c in nodes}
     for cls, name, folder in pack.own_listings:
         if cls not in nodes or not any(name in (nodes[cls]["input"].get(sec) or {}) for sec in ("required", "optional")):
             raise RuntimeError(f"{pack.pack_dir}: own listing {cls}.{name} is not an input of the recording")
@@ -542,7 +578,8 @@ def record(pack: Pack, mirrors: Path, out_dir: Path, *, timeout: float = 300.0) 
                        f"as ComfyUI {facts['version']}'s server.py node_info does, V3 nodes by its comfy_api "
                        "GET_NODE_INFO_V1; tooltips dropped)",
         "folder_listings": listings,
-        "folder_listings_note": "these combos list the user's model folders; recorded as an empty install shows them",
+        "folder_listings_note": "these combos list the user's model folders (\"input\": ComfyUI's input folder); recorded as an "
+                                "empty install shows them",
         "skipped": skipped,
         "unvalidated_combos": {c: v for c, v in result["unvalidated"].items() if c in nodes},
         "unvalidated_combos_note": "choices given as a tuple: ComfyUI accepts any value for these combos",
