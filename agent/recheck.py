@@ -181,8 +181,11 @@ def replay(argv: list[str]) -> int | None:
             return None
     except Exception:  # a replay is only ever a shortcut: anything odd runs the real check
         return None
-    sys.stderr.write(doc["stderr"])
-    sys.stdout.write(_fresh_time(doc["stdout"]))
+    from comfyfixer.tools.text import inert, inert_json
+
+    # Written inert again: the stored files are local state, not proof that nobody edited them.
+    sys.stderr.write(inert(doc["stderr"], multiline=True))
+    sys.stdout.write(inert_json(_fresh_time(doc["stdout"])))
     sys.stdout.flush()
     return int(doc["exit"])
 

@@ -148,3 +148,23 @@ def test_the_console_script_replays_without_importing_the_cli(workspace: tuple[P
     assert "LOADED:typer,pydantic,comfyfixer.tools.readiness" in runs[0].stderr
     assert runs[1].stderr.strip().splitlines()[-1] == "LOADED:"
     assert _same(json.loads(runs[0].stdout), json.loads(runs[1].stdout))
+
+
+def test_a_replayed_answer_stays_inert(workspace: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """Stored answers are written inert: an escape sequence planted in the stored files reaches the terminal
+    as a visible escape."""
+    import hashlib
+
+    wf, comfy = workspace
+    argv = _argv(wf, comfy)
+    _record(argv, capsys)
+    meta = next((Path(os.environ["COMFYFIXER_HOME"]) / "cache" / recheck.FOLDER).glob("*.json"))
+    out = meta.with_suffix(".out")
+    planted = out.read_text(encoding="utf-8").replace('"missing"', '"\x1b[2Jmissing"', 1).encode()
+    out.write_bytes(planted)
+    doc = json.loads(meta.read_text(encoding="utf-8"))
+    meta.write_text(json.dumps({**doc, "stdout_sha256": hashlib.sha256(planted).hexdigest(), "stderr": "\x1b]0;x\x07"}))
+    assert recheck.replay(argv) == 0
+    printed = capsys.readouterr()
+    assert "\x1b" not in printed.out and "\x1b" not in printed.err
+    assert "\\u001b[2Jmissing" in printed.out
