@@ -88,12 +88,18 @@ def test_every_capability_is_reached_by_the_cli_and_the_assistant(
     finally:
         reg.observers.remove(seen.append)
 
-    # The assistant offers every capability as a tool, built from the same declarations.
-    with ScriptedChatServer([{"content": "Nothing to do.\nSTATUS: OK"}]) as srv:
-        orch = Orchestrator(make_settings(srv.base_url, offline=True))
-        orch.run("hello")
-        offered = {t["function"]["name"] for t in srv.requests[0]["tools"]}
-    assert offered == set(reg.names())
+    # The assistant offers every capability as a tool, built from the same declarations; the explicit-only
+    # ones (workflow schemas) only to a request that asks for them.
+    from comfyfixer.agent.orchestrator.prompts import EXPLICIT_ONLY_TOOLS
+
+    offered = {}
+    for question in ("hello", "build the auto-inpaint schema"):
+        with ScriptedChatServer([{"content": "Nothing to do.\nSTATUS: OK"}]) as srv:
+            orch = Orchestrator(make_settings(srv.base_url, offline=True, llm_probe=False))
+            orch.run(question)
+            offered[question] = {t["function"]["name"] for t in srv.requests[0]["tools"]}
+    assert offered["hello"] == set(reg.names()) - set(EXPLICIT_ONLY_TOOLS)
+    assert set(EXPLICIT_ONLY_TOOLS) <= offered["build the auto-inpaint schema"]
     assert orch.registry is reg
 
 
