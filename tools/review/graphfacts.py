@@ -16,12 +16,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from comfyfixer.tools.schema.loader import SchemaSet
-from comfyfixer.tools.schema.models import WIDGET_TYPES
 from comfyfixer.tools.workflow.api import parse_api
 from comfyfixer.tools.workflow.convert import graph_to_api
 from comfyfixer.tools.workflow.graph import Graph, GraphNode, Link
 from comfyfixer.tools.workflow.loader import LoadedWorkflow
-from comfyfixer.tools.workflow.widgets import map_with_schema
 
 _OUTPUT_CLASS = re.compile(
     r"^(Save|Preview)|VideoCombine|SaveAnimated|Image Save|ImageSave|SaveGLB|ShowText|Display|^PreviewAny$", re.I)
@@ -55,67 +53,8 @@ def prompt_graph(loaded: LoadedWorkflow, schemas: SchemaSet) -> Graph:
     an API prompt as it is. Node ids are the same as in ``loaded.graph``."""
     if loaded.format == "api":
         return loaded.graph
-    prompt = graph_to_api(loaded.graph, schemas)
-    fill_promoted_widgets(loaded.graph, schemas, prompt)
+    prompt = graph_to_api(loaded.graph, schemas, fill_defaults=False)  # as saved: no widget newer than it
     return parse_api(prompt, origin=loaded.path)
-
-
-_MISSING = object()
-
-
-def _raw_instance(graph: Graph, inst: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """The saved instance node ``inst`` ("12" or nested "12:5") and its subgraph definition."""
-    raw = graph.raw
-    defs = {d.get("id"): d for d in (raw.get("definitions") or {}).get("subgraphs") or [] if isinstance(d, dict)}
-    nodes: Any = raw.get("nodes")
-    found = None
-    for part in inst.split(":"):
-        if not isinstance(nodes, list):
-            return None
-        found = next((n for n in nodes if isinstance(n, dict) and str(n.get("id")) == part), None)
-        if found is None:
-            return None
-        nodes = (defs.get(found.get("type")) or {}).get("nodes")
-    sg = defs.get(found.get("type")) if found else None
-    return (found, sg) if found is not None and sg is not None else None
-
-
-def _promoted_value(graph: Graph, inst: str, slot: int, inner: GraphNode, schema: Any, name: str) -> Any:
-    """The value a subgraph instance gives its input ``slot`` (see :func:`fill_promoted_widgets`), or ``_MISSING``."""
-    found = _raw_instance(graph, inst)
-    if found is None:
-        return _MISSING
-    node, sg = found
-    inputs = [i for i in sg.get("inputs") or [] if isinstance(i, dict)]
-    values = node.get("widgets_values")
-    widget_slots = [k for k, i in enumerate(inputs) if str(i.get("type")) in WIDGET_TYPES]
-    if isinstance(values, list) and values and len(values) == len(widget_slots) and slot in widget_slots:
-        return values[widget_slots.index(slot)]
-    # Newer frontends keep promoted values on the inner node itself (properties.proxyWidgets name them).
-    if isinstance(inner.widgets_values, list):
-        mapped, _, _ = map_with_schema(inner.widgets_values, schema)
-        return mapped.get(name, _MISSING)
-    return _MISSING
-
-
-def fill_promoted_widgets(graph: Graph, schemas: SchemaSet, prompt: dict[str, dict[str, Any]]) -> int:
-    """Write into ``prompt`` the values of widgets promoted to a subgraph's inputs, which the conversion
-    leaves out when nothing outside feeds them: the instance's own widget value (aligned with the
-    subgraph's widget-type inputs), else the inner node's saved value. Returns how many were filled."""
-    filled = 0
-    for nid, entry in prompt.items():
-        node, schema = graph.nodes.get(nid), schemas.get(str(entry.get("class_type")))
-        if node is None or schema is None:
-            continue
-        for spec in schema.widget_inputs():
-            link = node.inputs.get(spec.name)
-            if spec.name in entry["inputs"] or not isinstance(link, Link) or not link.origin.endswith(":-10"):
-                continue
-            value = _promoted_value(graph, link.origin[:-4], link.slot, node, schema, spec.name)
-            if value is not _MISSING and not isinstance(value, list | dict):
-                entry["inputs"][spec.name] = value
-                filled += 1
-    return filled
 
 
 def literal_inputs(node: GraphNode) -> dict[str, Any]:

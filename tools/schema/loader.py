@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 SNAPSHOT_RESOURCE = "core_object_info.json"
 NEWER_SNAPSHOT_RESOURCE = "core_object_info_newer.json"
+DYNAMIC_COMBO, AUTOGROW = "COMFY_DYNAMICCOMBO_V3", "COMFY_AUTOGROW_V3"
 
 
 class SchemaSet(Mapping[str, NodeSchema]):
@@ -72,9 +73,42 @@ def _input_from_v1(name: str, spec: Any, section: str) -> InputSpec:
         return InputSpec(name=name, type="*", section=section)
     head = spec[0]
     opts: Mapping[str, Any] = spec[1] if len(spec) > 1 and isinstance(spec[1], Mapping) else {}
+    if head in (DYNAMIC_COMBO, AUTOGROW):
+        return _dynamic_from_v1(name, head, section, opts)
     options = _combo_options(head, opts)
     typ = "COMBO" if options is not None else (head if isinstance(head, str) else "*")
     return _make_input(name, typ, section, opts, options)
+
+
+def _v1_sections(inputs: Any, prefix: str) -> list[InputSpec]:
+    """The required and optional inputs of a V1 ``{"required": …, "optional": …}`` block, named ``prefix.name``."""
+    out = []
+    for section in ("required", "optional"):
+        block = inputs.get(section) if isinstance(inputs, Mapping) else None
+        for sub, spec in (block or {}).items() if isinstance(block, Mapping) else ():
+            out.append(_input_from_v1(f"{prefix}.{sub}", spec, section))
+    return out
+
+
+def _dynamic_from_v1(name: str, head: str, section: str, opts: Mapping[str, Any]) -> InputSpec:
+    """A V3 DynamicCombo (a COMBO of option keys, each with its sub-inputs) or Autogrow (a named group of
+    sockets from one template input), as ``comfy_api/latest/_io.py`` serialises them."""
+    if head == DYNAMIC_COMBO:
+        choices = [o for o in opts.get("options") or [] if isinstance(o, Mapping) and "key" in o]
+        spec = _make_input(name, "COMBO", section, opts, [o["key"] for o in choices])
+        spec.dynamic_options = {str(o["key"]): _v1_sections(o.get("inputs"), name) for o in choices}
+        return spec
+    raw = opts.get("template")
+    template: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    spec = _make_input(name, head, section, opts, None)
+    subs = _v1_sections(template.get("input"), name)
+    if "names" in template:
+        spec.grow_names = [str(n) for n in template.get("names") or []]
+    else:
+        spec.grow_names = [f"{template.get('prefix', '')}{i}" for i in range(int(template.get("max") or 0))]
+    spec.grow_min = int(template.get("min") or 0)
+    spec.grow_input = subs[0] if subs else None
+    return spec
 
 
 def _make_input(name: str, typ: str, section: str, opts: Mapping[str, Any], options: list[Any] | None) -> InputSpec:

@@ -37,6 +37,13 @@ class InputSpec(BaseModel):
     image_upload: bool = False
     force_input: bool = False
     multiline: bool = False
+    # V3 dynamic inputs (comfy_api/latest/_io.py). A DynamicCombo is a COMBO whose choice adds inputs named
+    # "<this>.<sub>" (the frontend stores their widget values right after the combo's); an Autogrow is a
+    # group of sockets "<this>.<name>", the first ``grow_min`` of them required.
+    dynamic_options: dict[str, list[InputSpec]] | None = None
+    grow_names: list[str] | None = None
+    grow_min: int = 0
+    grow_input: InputSpec | None = None
 
     @property
     def is_widget(self) -> bool:

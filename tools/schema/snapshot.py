@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     src, version, dst = Path(args[0]), args[1], Path(args[2])
     data = build(json.loads(src.read_text(encoding="utf-8")))
     data["__comfyui_version__"] = version
-    atomic_write(dst, json.dumps(data, separators=(",", ":"), sort_keys=True))
+    # Key order is kept: a V3 DynamicCombo's sub-inputs have no input_order, their order is the dict's.
+    atomic_write(dst, json.dumps(data, separators=(",", ":")))
     return 0
 
 

@@ -12,13 +12,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from comfyfixer.tools.schema.loader import SchemaSet, bundled_core_schemas
-from comfyfixer.tools.schema.models import NodeSchema
+from comfyfixer.tools.schema.models import WIDGET_TYPES, NodeSchema
 from comfyfixer.tools.workflow.graph import (
     FRONTEND_ONLY_PACK_CLASSES,
     MODE_BYPASS,
     MODE_NEVER,
     Graph,
     GraphNode,
+    Link,
 )
 from comfyfixer.tools.workflow.inspect import resolve_inputs
 from comfyfixer.tools.workflow.loader import load_workflow
@@ -42,6 +43,7 @@ class _Resolver:
         self.into: dict[tuple[str, int], tuple[str, int]] = {}
         for origin, oslot, target, tslot in graph.links.values():
             self.into[(target, tslot)] = (origin, oslot)
+        self._inputs: dict[str, list[Any]] | None = None  # subgraph id -> its definition's input names
 
     def origin(self, node_id: str, slot: int, hops: int = 0) -> tuple[str, int] | _Literal | None:
         if hops > _MAX_HOPS:
@@ -61,12 +63,27 @@ class _Resolver:
                 return self._bypass(node, slot, hops)
             return node_id, slot
         if node_id.endswith(":-10"):  # a subgraph's input node: continue outside the instance
-            up = self.into.get((node_id[:-4], slot))
+            up = self.into.get((node_id[:-4], self._instance_slot(node_id[:-4], slot)))
             return self.origin(*up, hops + 1) if up else None
         if node_id in g.instances:  # an instance's output: continue inside, from its output node
             up = self.into.get((node_id + ":-20", slot))
             return self.origin(*up, hops + 1) if up else None
         return None
+
+    def _instance_slot(self, instance: str, index: int) -> int:
+        """The instance's input slot for input ``index`` of its subgraph definition: matched by name, since an
+        instance lists only some of the definition's inputs (promoted widgets without a link are left out)."""
+        inst = self.graph.instances.get(instance)
+        if inst is None:
+            return index
+        if self._inputs is None:
+            defs = (self.graph.raw.get("definitions") or {}).get("subgraphs") or []
+            self._inputs = {str(d.get("id")): [i.get("name") for i in d.get("inputs") or [] if isinstance(i, Mapping)]
+                            for d in defs if isinstance(d, Mapping)}
+        names = self._inputs.get(inst.class_type) or []
+        if not 0 <= index < len(names):
+            return index
+        return next((j for j, i in enumerate(inst.ui_inputs) if i.get("name") == names[index]), -1)
 
     def _bypass(self, node: GraphNode, slot: int, hops: int) -> tuple[str, int] | _Literal | None:
         wanted = _slot_type(node.ui_outputs, slot)
@@ -83,17 +100,74 @@ def _api_value(value: Any) -> Any:
     return {"__value__": value} if isinstance(value, list) else value
 
 
-def _own_widget_value(node: GraphNode, name: str, schema: NodeSchema | None) -> Any:
-    """The value ``node`` itself holds for widget ``name`` (its ``widgets_values`` read with the schema)."""
-    value = node.inputs.get(name)
-    if value is not None and not hasattr(value, "origin"):
-        return value
-    if schema is None or not isinstance(node.widgets_values, list):
-        return None
-    return map_with_schema(node.widgets_values, schema)[0].get(name)
+def _widget_names(schema: NodeSchema, node: GraphNode) -> list[str]:
+    """The schema's widgets, then the sub-widgets a DynamicCombo's chosen option gave ``node``
+    (``"resize_type.width"``)."""
+    names = [i.name for i in schema.widget_inputs()]
+    dynamic = tuple(f"{i.name}." for i in schema.widget_inputs() if i.dynamic_options)
+    return names + [n for n in node.inputs if dynamic and n.startswith(dynamic)]
 
 
-def graph_to_api(graph: Graph, schemas: SchemaSet) -> dict[str, dict[str, Any]]:
+_MISSING = object()
+
+
+def _raw_instance(graph: Graph, inst: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The saved instance node ``inst`` ("12" or nested "12:5") and its subgraph definition."""
+    raw = graph.raw
+    defs = {d.get("id"): d for d in (raw.get("definitions") or {}).get("subgraphs") or [] if isinstance(d, dict)}
+    nodes: Any = raw.get("nodes")
+    found = None
+    for part in inst.split(":"):
+        if not isinstance(nodes, list):
+            return None
+        found = next((n for n in nodes if isinstance(n, dict) and str(n.get("id")) == part), None)
+        if found is None:
+            return None
+        nodes = (defs.get(found.get("type")) or {}).get("nodes")
+    sg = defs.get(found.get("type")) if found else None
+    return (found, sg) if found is not None and sg is not None else None
+
+
+def _promoted_value(graph: Graph, inst: str, slot: int, inner: GraphNode, schema: Any, name: str) -> Any:
+    """The value a subgraph instance gives its input ``slot`` (see :func:`fill_promoted_widgets`), or ``_MISSING``."""
+    found = _raw_instance(graph, inst)
+    if found is None:
+        return _MISSING
+    node, sg = found
+    inputs = [i for i in sg.get("inputs") or [] if isinstance(i, dict)]
+    values = node.get("widgets_values")
+    widget_slots = [k for k, i in enumerate(inputs) if str(i.get("type")) in WIDGET_TYPES]
+    if isinstance(values, list) and values and len(values) == len(widget_slots) and slot in widget_slots:
+        return values[widget_slots.index(slot)]
+    # Newer frontends keep promoted values on the inner node itself (properties.proxyWidgets name them).
+    if isinstance(inner.widgets_values, list):
+        mapped, _, _ = map_with_schema(inner.widgets_values, schema)
+        return mapped.get(name, _MISSING)
+    return _MISSING
+
+
+def fill_promoted_widgets(graph: Graph, schemas: SchemaSet, prompt: dict[str, dict[str, Any]]) -> int:
+    """Write into ``prompt`` the values of widgets promoted to a subgraph's inputs, which the conversion
+    leaves out when nothing outside feeds them: the instance's own widget value (aligned with the
+    subgraph's widget-type inputs), else the inner node's saved value. Returns how many were filled."""
+    filled = 0
+    for nid, entry in prompt.items():
+        node, schema = graph.nodes.get(nid), schemas.get(str(entry.get("class_type")))
+        if node is None or schema is None:
+            continue
+        for name in _widget_names(schema, node):
+            link = node.inputs.get(name)
+            if name in entry["inputs"] or not isinstance(link, Link) or not link.origin.endswith(":-10"):
+                continue
+            value = _promoted_value(graph, link.origin[:-4], link.slot, node, schema, name)
+            if value is not _MISSING and not isinstance(value, list | dict):
+                entry["inputs"][name] = value
+                filled += 1
+    return filled
+
+
+
+def graph_to_api(graph: Graph, schemas: SchemaSet, *, fill_defaults: bool = True) -> dict[str, dict[str, Any]]:
     resolve_inputs(graph, schemas)
     resolver = _Resolver(graph)
     prompt: dict[str, dict[str, Any]] = {}
@@ -113,21 +187,23 @@ def graph_to_api(graph: Graph, schemas: SchemaSet) -> dict[str, dict[str, Any]]:
                 continue
             src = resolver.origin(*up)
             if src is None and up[0].endswith(":-10"):
-                # A widget promoted to an unlinked subgraph input: the frontend's proxy widget shows and
-                # sends the inner node's own value.
-                own = _own_widget_value(node, name, schema)
-                if own is not None:
-                    inputs[name] = _api_value(own)
-                    linked.add(name)
-                continue
+                continue  # a widget promoted to an unlinked subgraph input: fill_promoted_widgets below
             linked.add(name)
             if isinstance(src, _Literal):
                 inputs[name] = _api_value(src.value)
             elif src is not None:
                 inputs[name] = [src[0], src[1]]
-        widget_names = [i.name for i in schema.widget_inputs()] if schema else list(node.inputs)
+        widget_names = _widget_names(schema, node) if schema else list(node.inputs)
         for name in widget_names:
-            if name in linked or name not in node.inputs:
+            if name in linked:
+                continue
+            if name not in node.inputs:
+                # A widget newer than the saved workflow: a frontend of the schema's version creates it
+                # with its default (``fill_defaults``; left out otherwise, as the saved workflow has it).
+                spec = (schema.input(name) if fill_defaults and schema is not None
+                        and isinstance(node.widgets_values, list) else None)
+                if spec is not None and spec.default is not None:
+                    inputs[name] = _api_value(spec.default)
                 continue
             value = node.inputs[name]
             if hasattr(value, "origin"):  # a Link: handled above
@@ -135,6 +211,7 @@ def graph_to_api(graph: Graph, schemas: SchemaSet) -> dict[str, dict[str, Any]]:
             inputs[name] = _api_value(value)
         title = node.title or (schema.display_name if schema else None) or node.class_type
         prompt[node.id] = {"inputs": inputs, "class_type": node.class_type, "_meta": {"title": title}}
+    fill_promoted_widgets(graph, schemas, prompt)
     # Links to nodes that are not in the prompt are dropped, as the frontend does.
     for entry in prompt.values():
         for name, value in list(entry["inputs"].items()):

@@ -42,8 +42,28 @@ def _layout(schema: NodeSchema) -> tuple[list[tuple[str, int]], int, int]:
     return entry[1], entry[2], entry[3]
 
 
+def _map_dynamic(values: list[Any], schema: NodeSchema) -> tuple[dict[str, Any], bool, list[Any]]:
+    """:func:`map_with_schema` for a schema with V3 DynamicCombo widgets: the chosen option's own widgets
+    follow the combo's value (``"resize_type.width"`` after ``"resize_type"``), so the layout depends on it."""
+    out: dict[str, Any] = {}
+    queue = list(schema.widget_inputs())
+    pos = 0
+    while queue and pos < len(values):
+        spec = queue.pop(0)
+        value = out[spec.name] = values[pos]
+        pos += 1
+        if spec.extra_widget_slots and pos < len(values) and isinstance(values[pos], str) and values[pos] in CONTROL_VALUES:
+            pos += 1
+        subs = (spec.dynamic_options or {}).get(value) if isinstance(value, str) else None
+        queue[0:0] = [i for i in subs or () if i.is_widget]
+    exact = not queue and len(values) - pos in (0, schema.trailing_widget_slots)
+    return out, exact, list(values[pos:])
+
+
 def map_with_schema(values: list[Any], schema: NodeSchema) -> tuple[dict[str, Any], bool, list[Any]]:
     """Returns (name → value, exact, values left over). ``exact`` is False when the count did not match."""
+    if any(i.dynamic_options for i in schema.widget_inputs()):
+        return _map_dynamic(values, schema)
     widgets, with_extras, without = _layout(schema)
     use_extras = len(values) == with_extras or len(values) != without
     exact = len(values) in (with_extras, without)
