@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -458,6 +459,13 @@ def _child(root: str, pack_dir: str, out_file: str, core_snapshot: str, facts_fi
 # --------------------------------------------------------------------------- the parent
 
 
+def _input_types(nodes: dict[str, Any]) -> set[str]:
+    """Every non-combo input type the entries name."""
+    return {spec[0] for info in nodes.values() for section in ("required", "optional")
+            for spec in (info.get("input", {}).get(section) or {}).values()
+            if isinstance(spec, list) and spec and isinstance(spec[0], str)}
+
+
 def _drop_tooltips(nodes: dict[str, Any]) -> None:
     """Drop input and output tooltips, in place (as the core snapshot does)."""
     for info in nodes.values():
@@ -479,6 +487,28 @@ def _source_paths(mirror: Path) -> list[str]:
     check = subprocess.run(["git", "-C", str(mirror), "cat-file", "--batch-check"], input="\n".join(s for s, _ in wanted),
                            capture_output=True, text=True, check=True).stdout.splitlines()
     return [path for (_sha, path), line in zip(wanted, check, strict=True) if not line.endswith("missing")]
+
+
+_WIDGET_KEY = re.compile(r"^\s*(?:async\s+)?([A-Za-z_][\w.]*)\s*(?:\(|:\s*(?:async\s+)?(?:function\s*)?\()", re.M)
+
+
+def custom_widget_types(mirror: Path, input_types: set[str]) -> dict[str, str]:
+    """Input types the pack's own frontend code makes widgets (``getCustomWidgets`` in its JS): type → file.
+
+    ``/object_info`` cannot say these are widgets, yet the frontend stores their values in ``widgets_values``.
+    Read from the JS as text: the keys of the object ``getCustomWidgets`` returns, kept only when the recording
+    has an input of that type (so a stray name in the script is not taken for one)."""
+    listing = subprocess.run(["git", "-C", str(mirror), "grep", "-l", "getCustomWidgets", "HEAD", "--", "*.js"],
+                             capture_output=True, text=True, check=False).stdout  # exit 1: no match
+    found: dict[str, str] = {}
+    for entry in listing.splitlines():
+        path = entry.split(":", 1)[1]
+        text = subprocess.check_output(["git", "-C", str(mirror), "show", f"HEAD:{path}"], text=True, errors="replace")
+        for block in text.split("getCustomWidgets")[1:]:
+            for name in _WIDGET_KEY.findall(block[:20000]):
+                if name in input_types:
+                    found.setdefault(name, path)
+    return dict(sorted(found.items()))
 
 
 def comfyui_facts(comfy: Path) -> dict[str, Any]:
@@ -583,6 +613,8 @@ def record(pack: Pack, mirrors: Path, out_dir: Path, *, timeout: float = 300.0) 
         "skipped": skipped,
         "unvalidated_combos": {c: v for c, v in result["unvalidated"].items() if c in nodes},
         "unvalidated_combos_note": "choices given as a tuple: ComfyUI accepts any value for these combos",
+        "custom_widget_types": custom_widget_types(mirror, _input_types(nodes)),
+        "custom_widget_types_note": "input types the pack's frontend code makes widgets (values in widgets_values)",
     }
     if pack.note:
         note["note"] = pack.note
@@ -617,7 +649,9 @@ def write_sources(out_dir: Path) -> Path:
         "Tooltips are dropped. Combos that list the user's model folders are recorded empty, as an empty",
         "install shows them; the file's `__pack__.folder_listings` names the folder of each. Paths a pack",
         "computes from its install folder read `ComfyUI/…`; a default a pack draws at random (Ollama's and WAS's",
-        "seeds) is drawn with Python's `random` seeded 0. Regenerate with the command above (it needs the",
+        "seeds) is drawn with Python's `random` seeded 0. `__pack__.unvalidated_combos` are combos whose choices",
+        "are a tuple (ComfyUI accepts any value), `__pack__.custom_widget_types` input types the pack's own",
+        "JS makes widgets (`getCustomWidgets`). Regenerate with the command above (it needs the",
         "packs' mirrors, as the `fetch` tool brings them, under `/work/.mirror`).",
         "",
         "| pack folder | repository | commit (date) | classes | folder-listing combos | not recorded |",

@@ -19,6 +19,7 @@ from comfyfixer.tools.reconstruct.validate import validate_api
 from comfyfixer.tools.schema import bundled_core_schemas
 from comfyfixer.tools.schema.packs import (
     class_packs,
+    custom_widget_types,
     folder_listings,
     pack_note,
     pack_schemas,
@@ -158,6 +159,11 @@ def test_combos_comfyui_does_not_check_pass_and_fixed_lists_are_still_checked() 
     assert kinds == ["not_in_list"]
 
 
+def test_widget_types_a_pack_adds_in_its_frontend_code_are_noted() -> None:
+    assert custom_widget_types() == {"COLORCODE": "ComfyUI-RMBG"}
+    assert pack_note("ComfyUI-RMBG")["custom_widget_types"] == {"COLORCODE": "web/js/colorWidget.js"}
+
+
 def test_listings_a_pack_makes_itself_are_noted_from_its_source() -> None:
     assert folder_listings()["Searge_LLM_Node"] == {"model": "llm_gguf"}
     assert folder_listings()["Florence2ModelLoader"] == {"model": "LLM"}
@@ -204,11 +210,6 @@ def _unconnected_sockets(doc: dict[str, Any]) -> set[tuple[str, str]]:
     return found
 
 
-# Widget types a pack adds in its own frontend code: object_info cannot say they are widgets, so a UI
-# converter reading widgets_values positionally shifts every value after one.
-CUSTOM_WIDGET_TYPES = {"COLORCODE": "ComfyUI-RMBG web/js/colorWidget.js"}
-
-
 def _saved_by(doc: dict[str, Any]) -> dict[str, str]:
     """Node id → the pack commit a top-level UI node says it was saved with (``properties.ver``, when a sha)."""
     return {str(n.get("id")): str(n["properties"]["ver"]) for n in doc.get("nodes") or []
@@ -247,7 +248,9 @@ def _corpus_errors(corpus: Path) -> tuple[dict[tuple[str, str], list[str]], dict
                 clean[cls] += 1
             elif saved_by.get(nid, pack_note(packs[cls])["commit"]) != pack_note(packs[cls])["commit"]:
                 explained["saved by another commit of the pack"] += 1
-            elif any(i.type in CUSTOM_WIDGET_TYPES for i in schemas[cls].inputs):
+            elif any(i.type in custom_widget_types() for i in schemas[cls].inputs):
+                # A widget type the pack's frontend code adds: object_info cannot say it is a widget, so reading
+                # widgets_values positionally shifts every value after it.
                 explained["custom widget type"] += 1
             else:
                 errors[(rel, cls)] += issues[nid]

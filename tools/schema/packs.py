@@ -108,3 +108,14 @@ def unvalidated_combos() -> Mapping[str, frozenset[str]]:
         for class_type, names in _document(pack_dir)[NOTE_KEY].get("unvalidated_combos", {}).items():
             out.setdefault(class_type, set()).update(names)
     return {k: frozenset(v) for k, v in out.items()}
+
+
+@lru_cache(maxsize=1)
+def custom_widget_types() -> Mapping[str, str]:
+    """Input type → the recorded pack whose own frontend code makes it a widget (RMBG's ``COLORCODE``):
+    ``/object_info`` cannot say so, yet the frontend stores such values in ``widgets_values``."""
+    out: dict[str, str] = {}
+    for pack_dir in recorded_packs():
+        for type_name in _document(pack_dir)[NOTE_KEY].get("custom_widget_types", {}):
+            out.setdefault(type_name, pack_dir)
+    return out
