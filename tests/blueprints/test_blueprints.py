@@ -9,6 +9,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from hostile_fixtures import mutate_json
 
 from comfyfixer.tools.blueprints.build import flatten
 from comfyfixer.tools.blueprints.capability import SchemaBuildInput, SchemaBuildResult, build_schema
@@ -330,3 +331,24 @@ def test_model_files_are_declared_with_the_catalogs_download_url(ctx: ToolContex
         "name": "sam_vit_b_01ec64.pth", "directory": "sams",
         "url": "https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth"}
     assert models["bbox/face_yolov8m.pt"]["url"].startswith("https://huggingface.co/")
+
+
+def test_mutated_community_workflows_are_composed_or_refused_never_crash(ctx: ToolContext, shared_data: Path,
+                                                                         tmp_path: Path) -> None:
+    import copy
+    import random
+
+    source = json.loads((shared_data / INPAINT_SIMPLE).read_text(encoding="utf-8"))
+    rnd, outcomes = random.Random(18), []
+    for i in range(40):
+        doc = copy.deepcopy(source)
+        for _ in range(rnd.randint(1, 3)):
+            mutate_json(doc, rnd)
+        path = tmp_path / f"mutated{i}.json"
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        try:
+            outcomes.append(build_schema(SchemaBuildInput(name="auto-inpaint", into=str(path)), ctx).status)
+        except InputError as exc:
+            assert "\n" not in str(exc)
+            outcomes.append("refused")
+    assert "BUILT" in outcomes and "refused" in outcomes

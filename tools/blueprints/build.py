@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -259,25 +260,24 @@ def compose_into(doc: dict[str, Any], wiring: Wiring, ui: dict[str, Any], id_map
     """A copy of the UI workflow ``doc`` with ``ui``'s nodes and links added (``ui`` built by
     ``api_to_ui`` from ``wiring.api``, ``id_map`` its API id → UI id). Stub nodes are dropped and their
     links start from the existing node they stand for; the new nodes are placed below the old ones."""
+    problem = composable_problem(doc)
+    if problem:
+        raise InputError(f"cannot compose into this workflow: {problem}",
+                         hint="open and re-save it in ComfyUI, or build the schema on its own (--out)")
     out = copy.deepcopy(doc)
-    nodes = out.setdefault("nodes", [])
+    nodes = out["nodes"]
     links = out.setdefault("links", [])
-    base_node = max([int(out.get("last_node_id") or 0), *(int(n.get("id", 0)) for n in nodes if
-                                                          isinstance(n.get("id"), int))])
-    base_link = max([int(out.get("last_link_id") or 0),
-                     *(int(lk[0]) for lk in links if isinstance(lk, list) and lk and isinstance(lk[0], int)),
-                     *(int(lk["id"]) for lk in links if isinstance(lk, dict) and isinstance(lk.get("id"), int))])
+    base_node = max([out.get("last_node_id") or 0, *(n["id"] for n in nodes)])
+    base_link = max([out.get("last_link_id") or 0, *(lk[0] if isinstance(lk, list) else lk["id"] for lk in links)])
     stub_ui = {id_map[s]: existing for s, existing in wiring.stubs.items()}
     new_id: dict[int, int] = {}
     for uid in sorted(id_map.values()):
         if uid not in stub_ui:
             new_id[uid] = base_node + len(new_id) + 1
-    by_id = {n.get("id"): n for n in nodes}
-    bottom = max((float(n["pos"][1]) + float((n.get("size") or [0, 0])[1]) for n in nodes
-                  if isinstance(n.get("pos"), list | tuple) and len(n["pos"]) == 2
-                  and isinstance(n.get("size"), list | tuple) and len(n["size"]) == 2), default=0.0)
-    left = min((float(n["pos"][0]) for n in nodes if isinstance(n.get("pos"), list | tuple) and len(n["pos"]) == 2),
-               default=0.0)
+    by_id = {n["id"]: n for n in nodes}
+    boxes = [(pos, _pair(n.get("size")) or (0.0, 0.0)) for n in nodes if (pos := _pair(n.get("pos")))]
+    bottom = max((pos[1] + size[1] for pos, size in boxes), default=0.0)
+    left = min((pos[0] for pos, _ in boxes), default=0.0)
     dict_links = bool(links) and isinstance(links[0], dict)
     link_id: dict[int, int] = {}
     for lk in ui["links"]:
@@ -305,6 +305,45 @@ def compose_into(doc: dict[str, Any], wiring: Wiring, ui: dict[str, Any], id_map
     out["last_node_id"] = base_node + len(new_id)
     out["last_link_id"] = base_link + len(link_id)
     return out
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _pair(value: Any) -> tuple[float, float] | None:
+    """``[x, y]`` (or LiteGraph's ``{"0": x, "1": y}``) as two finite numbers, else None."""
+    if isinstance(value, dict):
+        value = [value.get("0"), value.get("1")]
+    if not (isinstance(value, list | tuple) and len(value) == 2):
+        return None
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value):
+        return None
+    return float(value[0]), float(value[1])
+
+
+def composable_problem(doc: dict[str, Any]) -> str | None:
+    """What keeps a UI workflow from taking new nodes safely (ids and links we must number after), or None."""
+    nodes, links = doc.get("nodes"), doc.get("links", [])
+    if not isinstance(nodes, list) or not isinstance(links, list):
+        return "its nodes or links are not lists"
+    for key in ("last_node_id", "last_link_id"):
+        if doc.get(key) is not None and not _is_int(doc[key]):
+            return f"{key} is not a whole number"
+    ids = set()
+    for n in nodes:
+        if not (isinstance(n, dict) and _is_int(n.get("id")) and isinstance(n.get("type"), str)):
+            return "a node has no numeric id or no type"
+        if n["id"] in ids:
+            return f"node id {n['id']} is used twice"
+        ids.add(n["id"])
+        if "outputs" in n and not (isinstance(n["outputs"], list) and all(isinstance(o, dict) for o in n["outputs"])):
+            return f"node {n['id']}'s outputs are not a list of slots"
+    for lk in links:
+        if not ((isinstance(lk, list) and len(lk) >= 6 and _is_int(lk[0]))
+                or (isinstance(lk, dict) and _is_int(lk.get("id")))):
+            return "a link has no numeric id"
+    return None
 
 
 def _attach_output(node: dict[str, Any], slot: int, typ: str, link: int) -> None:

@@ -19,6 +19,7 @@ from comfyfixer.tools.blueprints.build import (
     Choice,
     FlatSchema,
     choose,
+    composable_problem,
     compose_into,
     flatten,
     missing_packs,
@@ -322,6 +323,10 @@ def _read_ui(path_text: str) -> tuple[dict[str, Any], Path]:
                          hint="give a UI-format workflow JSON saved from ComfyUI") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("nodes"), list) or not isinstance(doc.get("links", []), list):
         raise InputError(f"{path}: not a UI-format workflow", hint="--into composes into the workflows ComfyUI saves")
+    problem = composable_problem(doc)
+    if problem:
+        raise InputError(f"{path}: cannot compose into this workflow: {problem}",
+                         hint="open and re-save it in ComfyUI, or build the schema on its own (--out)")
     return doc, path
 
 
