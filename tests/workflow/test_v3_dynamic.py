@@ -60,3 +60,12 @@ def test_promoted_widgets_and_subgraph_inputs_are_matched_by_name(templates_dir:
     h3 = ui_to_api(json.loads((templates_dir / "video_minimax_h3_t2v.json").read_text(encoding="utf-8")), S)
     i2v = next(n["inputs"] for n in h3.values() if n["class_type"] == "MiniMaxH3ImageToVideo")
     assert isinstance(i2v["prompt"], str) and len(i2v["prompt"]) > 100  # the text, not the width socket
+
+
+def test_inputs_a_node_validates_itself_skip_the_list_check_as_in_comfyui() -> None:
+    """CustomCombo's choices are written in the editor (its schema lists none) and ModelAttentionBackend's
+    list is the recording machine's: ComfyUI leaves both to the node's validate_inputs."""
+    assert S["CustomCombo"].input("choice").validated_by_node  # type: ignore[union-attr]
+    prompt = {"1": {"class_type": "CustomCombo", "inputs": {"choice": "Music"}},
+              "2": {"class_type": "KSamplerSelect", "inputs": {"sampler_name": "not-a-sampler"}}}
+    assert [(e.class_type, e.kind) for e in validate_api(prompt, S).errors] == [("KSamplerSelect", "not_in_list")]

@@ -86,7 +86,7 @@ def _check_literal(nid: str, ct: str, spec: InputSpec, value: Any, report: Valid
         return
     elif t == "COMBO":
         options = spec.options or []
-        if value in options or spec.name in unvalidated_combos().get(ct, ()):
+        if value in options or spec.validated_by_node or spec.name in unvalidated_combos().get(ct, ()):
             return
         folder = "input" if spec.image_upload else model_folder(ct, spec, value)
         if folder is not None and isinstance(value, str):
@@ -97,6 +97,8 @@ def _check_literal(nid: str, ct: str, spec: InputSpec, value: Any, report: Valid
         return
     else:
         issue("bad_type", f"{spec.name} expects a {t} connection, got the literal {value!r}")
+        return
+    if spec.validated_by_node:  # ComfyUI leaves the bounds to the node's own check
         return
     if spec.min is not None and value < spec.min:
         issue("out_of_range", f"{spec.name}={value} is below the minimum {spec.min:g}")

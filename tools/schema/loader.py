@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 SNAPSHOT_RESOURCE = "core_object_info.json"
 NEWER_SNAPSHOT_RESOURCE = "core_object_info_newer.json"
 DYNAMIC_COMBO, AUTOGROW = "COMFY_DYNAMICCOMBO_V3", "COMFY_AUTOGROW_V3"
+VALIDATED_BY_NODE = "__validated_by_node__"  # snapshot key: class → inputs the node validates itself
 
 
 class SchemaSet(Mapping[str, NodeSchema]):
@@ -358,4 +359,9 @@ def _bundled(resource: str) -> SchemaSet:
     text = resources.files("comfyfixer.tools.schema").joinpath("data", resource).read_text(encoding="utf-8")
     data = json.loads(text)
     version = data.pop("__comfyui_version__", None)
-    return parse_object_info(data, f"bundled core snapshot (ComfyUI {version})", version)
+    own = data.pop(VALIDATED_BY_NODE, {})
+    schemas = parse_object_info(data, f"bundled core snapshot (ComfyUI {version})", version)
+    for cls, names in own.items():
+        for spec in schemas[cls].inputs if cls in schemas else ():
+            spec.validated_by_node = "*" in names or spec.name in names
+    return schemas

@@ -44,6 +44,9 @@ class InputSpec(BaseModel):
     grow_names: list[str] | None = None
     grow_min: int = 0
     grow_input: InputSpec | None = None
+    # The node's own VALIDATE_INPUTS / validate_inputs takes this input: ComfyUI then skips its combo and
+    # min/max checks (recorded from the source, evals/record_core_schemas.py; object_info does not say).
+    validated_by_node: bool = False
 
     @property
     def is_widget(self) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 
 from comfyfixer.tools.paths import atomic_write
 from comfyfixer.tools.schema.folders import MODEL_EXTENSIONS, core_model_folder
+from comfyfixer.tools.schema.loader import VALIDATED_BY_NODE
 
 _MEDIA_EXT = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".mp4", ".webm", ".wav", ".mp3", ".flac", ".yaml", ".glb", ".obj")
 
@@ -53,13 +54,16 @@ def build(info: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``snapshot.py SRC VERSION DST``: write the snapshot of ``SRC`` tagged with ``VERSION`` to ``DST``;
-    returns 0. Arguments are positional and unchecked (a developer tool).
+    """``snapshot.py SRC VERSION DST [SELF_VALIDATED]``: write the snapshot of ``SRC`` tagged with ``VERSION``
+    (and the inputs nodes validate themselves) to ``DST``; returns 0. Arguments are positional and unchecked
+    (a developer tool).
     """
     args = argv if argv is not None else sys.argv[1:]
     src, version, dst = Path(args[0]), args[1], Path(args[2])
     data = build(json.loads(src.read_text(encoding="utf-8")))
     data["__comfyui_version__"] = version
+    if len(args) > 3:  # the inputs each node validates itself (evals/record_core_schemas.py)
+        data[VALIDATED_BY_NODE] = json.loads(Path(args[3]).read_text(encoding="utf-8"))
     # Key order is kept: a V3 DynamicCombo's sub-inputs have no input_order, their order is the dict's.
     atomic_write(dst, json.dumps(data, separators=(",", ":")))
     return 0
