@@ -69,8 +69,9 @@ class Pack:
     pack_dir: str
     classes: tuple[str, ...] = ()  # empty: every class the pack maps
     note: str = ""
-    # Combos a pack fills by listing a models folder itself (os.listdir, not folder_paths), read from its
-    # source: (class, input, folder under models/).
+    # Listing combos whose folder the tagged pass cannot learn, read from the pack's source: (class, input,
+    # folder). A pack that lists a models folder itself (os.listdir, not folder_paths), or one whose values
+    # name files relative to another folder than the one listed.
     own_listings: tuple[tuple[str, str, str], ...] = ()
 
 
@@ -80,7 +81,10 @@ PACKS: tuple[Pack, ...] = (
     Pack("kijai/ComfyUI-Florence2", "ComfyUI-Florence2",
          own_listings=(("Florence2ModelLoader", "model", "LLM"),)),  # os.listdir of each folder_paths "LLM" path
     Pack("ltdrdata/ComfyUI-Impact-Pack", "ComfyUI-Impact-Pack"),
-    Pack("ltdrdata/ComfyUI-Impact-Subpack", "ComfyUI-Impact-Subpack"),
+    # "bbox/<file>" and "segm/<file>" list ultralytics_bbox and ultralytics_segm; the node loads them from the
+    # "ultralytics" folder (models/ultralytics/bbox/<file>): get_full_path("ultralytics", model_name) first.
+    Pack("ltdrdata/ComfyUI-Impact-Subpack", "ComfyUI-Impact-Subpack",
+         own_listings=(("UltralyticsDetectorProvider", "model_name", "ultralytics"),)),
     Pack("pythongosssss/ComfyUI-WD14-Tagger", "ComfyUI-WD14-Tagger"),
     Pack("kijai/ComfyUI-KJNodes", "ComfyUI-KJNodes"),
     # The Manager installs the revised fork (the original, WASasquatch/…, is archived).

@@ -104,7 +104,8 @@ def test_recorded_entries_read_as_the_source_declares() -> None:
     loader = pack_schemas("ComfyUI-Impact-Pack")["SAMLoader"]
     assert loader.inputs[0].options == ["ESAM"]  # the "sams" folder listing, empty here, plus ESAM
     assert folder_listings()["SAMLoader"] == {"model_name": "sams"}
-    assert folder_listings()["UltralyticsDetectorProvider"] == {"model_name": "ultralytics_bbox"}
+    # "bbox/face_yolov8m.pt" is loaded from models/ultralytics/, not models/ultralytics/bbox/
+    assert folder_listings()["UltralyticsDetectorProvider"] == {"model_name": "ultralytics"}
     grow = pack_schemas("ComfyUI-KJNodes")["GrowMaskWithBlur"]
     assert [o.name for o in grow.outputs] == ["mask", "mask_inverted"]
     expand = next(i for i in grow.inputs if i.name == "expand")
