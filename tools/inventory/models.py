@@ -118,9 +118,11 @@ def _scan_tree(
     """(relative name, absolute path, size) of every file under ``root``, following symlinks like os.walk."""
     out: list[tuple[str, str, int]] = []
     seen: set[tuple[int, int]] = set()
-    stack: list[tuple[Path, str]] = [(root, "")]
+    # Plain strings, not Paths: this runs for every model file on every check.
+    stack: list[tuple[str, str]] = [(str(root), "")]
     while stack:
-        d, prefix = stack.pop()
+        key, prefix = stack.pop()
+        d = key
         try:
             st = os.stat(d)
         except OSError:
@@ -129,7 +131,6 @@ def _scan_tree(
             continue
         # A symlink back up the tree would loop; each directory is listed once.
         seen.add((st.st_dev, st.st_ino))
-        key = str(d)
         cached = cache.get_dir(key) if cache is not None else None
         if cached is not None and cached[0] == st.st_mtime_ns:
             entry = cached[1]
@@ -152,10 +153,10 @@ def _scan_tree(
                 continue
             updates.append((key, st.st_mtime_ns, entry))
         stats[0] += 1
-        for name, size in entry["files"].items():
-            out.append((prefix + name, os.path.join(key, name), int(size)))
+        base = key if key.endswith(os.sep) else key + os.sep
+        out.extend((prefix + name, base + name, int(size)) for name, size in entry["files"].items())
         for sub in entry["dirs"]:
-            stack.append((d / sub, prefix + sub + "/"))
+            stack.append((base + sub, prefix + sub + "/"))
     return out
 
 

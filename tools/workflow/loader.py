@@ -136,37 +136,50 @@ def load_workflow(source: Path | str | bytes | Mapping[str, Any], *, origin: str
 
 
 def iter_workflow_files(paths: list[Path] | list[str]) -> list[Path]:
-    """Expand files and folders (recursively) into workflow candidates: JSON and images, sorted."""
+    """Expand files and folders (recursively) into workflow candidates: JSON and images, sorted.
+
+    A file reached twice (named twice, or through a link) is listed once, where it was first seen."""
     out: list[Path] = []
-    seen: set[Path] = set()
-    folders: dict[Path, Path] = {}  # each folder resolved once, not once per file in it
+    seen: set[str] = set()
+    folders: dict[str, str] = {}  # each folder resolved once, not once per file in it
     for p in map(Path, paths):
-        candidates = _files_below(p) if p.is_dir() else [p]
-        for c in candidates:
-            if c.is_symlink():
-                key = c.resolve()
+        candidates = _files_below(p) if p.is_dir() else [(str(p), p.is_symlink())]
+        for c, link in candidates:
+            if link:
+                key = os.path.realpath(c)
             else:
-                parent = folders.get(c.parent)
+                head, name = os.path.split(c)
+                parent = folders.get(head)
                 if parent is None:
-                    parent = folders[c.parent] = c.parent.resolve()
-                key = parent / c.name
+                    parent = folders[head] = os.path.realpath(head or ".")
+                key = os.path.join(parent, name)
             if key not in seen:
                 seen.add(key)
-                out.append(c)
+                out.append(Path(c))
     return out
 
 
-def _files_below(folder: Path) -> list[Path]:
-    """Workflow candidates below ``folder`` (any depth, links to folders not followed), in path order.
+def _files_below(folder: Path) -> list[tuple[str, bool]]:
+    """Workflow candidates below ``folder`` (any depth, links to folders not followed), in path order, each
+    with whether it is a link.
 
-    ``os.walk`` with string paths: this lists every file on every check, and ``Path.rglob`` costs several
-    times as much for the same answer."""
-    found: list[tuple[list[str], str]] = []
-    for top, _dirs, files in os.walk(folder):
-        for name in files:
-            if os.path.splitext(name)[1].lower() in WORKFLOW_SUFFIXES:
-                full = os.path.join(top, name)
-                if os.path.isfile(full):
-                    found.append((full.split(os.sep), full))
+    ``os.scandir`` with string paths: this lists every file on every check, and ``Path.rglob`` costs several
+    times as much for the same answer (a directory entry already says whether it is a regular file)."""
+    found: list[tuple[tuple[str, ...], str, bool]] = []
+    stack: list[tuple[str, tuple[str, ...]]] = [(str(folder), ())]
+    while stack:
+        top, parts = stack.pop()
+        try:
+            entries = list(os.scandir(top))
+        except OSError:
+            continue
+        for e in entries:
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    stack.append((e.path, (*parts, e.name)))
+                elif os.path.splitext(e.name)[1].lower() in WORKFLOW_SUFFIXES and e.is_file():
+                    found.append(((*parts, e.name), e.path, e.is_symlink()))
+            except OSError:
+                continue
     found.sort()  # by path parts, as sorting the Paths would
-    return [Path(full) for _parts, full in found]
+    return [(full, link) for _parts, full, link in found]
