@@ -79,6 +79,8 @@ def build_command(
     plan: bool = typer.Option(False, "--plan", help="Then plan the missing packs and files, as `fix` does."),
     object_info: Path | None = typer.Option(None, "--object-info", help="Validate against this object_info JSON."),
     comfyui: Path | None = COMFYUI,
+    comfyui_url: str | None = typer.Option(None, "--comfyui-url", help="A running ComfyUI: its /object_info says "
+                                                                    "what is installed and validates the build."),
     json_out: bool = JSON_OUT,
 ) -> int:
     """Build a schema into a UI + API workflow validated against the node schemas (live ComfyUI,
@@ -98,7 +100,7 @@ def build_command(
 
     inp = SchemaBuildInput(name=name, choices=pairs(with_, "--with"), parameters=pairs(set_, "--set"),
                            into=str(into) if into is not None else None)
-    _, ctx = services.context(object_info_file=object_info, comfyui_dir=comfyui)
+    _, ctx = services.context(object_info_file=object_info, comfyui_dir=comfyui, comfyui_url=comfyui_url)
     planned = None
     with ctx:
         result = services.run("build_schema", inp, ctx, out_dir=out, write=out is not None or into is not None)

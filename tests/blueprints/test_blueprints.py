@@ -352,3 +352,23 @@ def test_mutated_community_workflows_are_composed_or_refused_never_crash(ctx: To
             assert "\n" not in str(exc)
             outcomes.append("refused")
     assert "BUILT" in outcomes and "refused" in outcomes
+
+
+def test_a_running_comfyui_is_the_authority(ctx: ToolContext, shared_data: Path) -> None:
+    from comfyfixer.evals.fakes.comfyui_server import FakeComfyUI, load_recorded
+
+    recorded = load_recorded(shared_data / "comfyui")  # a real ComfyUI 0.3.64's answers
+    packs = {name: json.loads((REPO / "tools" / "schema" / "data" / "packs" / f"{name}.json").read_text("utf-8"))
+             for name in ("comfyui_segment_anything", "ComfyUI-KJNodes")}
+    served = dict(recorded.object_info)
+    served.update({k: v for d in packs.values() for k, v in d.items() if k != "__pack__"})
+    with FakeComfyUI(object_info=served, listings=recorded.listings, system_stats=recorded.system_stats) as fake:
+        url = fake.url
+        res = build_schema(SchemaBuildInput(name="auto-inpaint"), ctx.model_copy(update={"comfyui_url": url}))
+    picks = {p.role: (p.candidate, p.installed) for p in res.picks}
+    assert picks["detector"] == ("grounding_dino_sam", True) and picks["mask_grow"] == ("grow_mask_with_blur", True)
+    assert res.status == "BUILT" and res.schemas.startswith(f"live ComfyUI {url}") and not res.missing_packs
+    with FakeComfyUI(fail_status=500) as down:
+        res = build_schema(SchemaBuildInput(name="auto-inpaint"), ctx.model_copy(update={"comfyui_url": down.url}))
+    assert res.status == "BUILT" and "bundled core snapshot" in res.schemas
+    assert any("could not be read" in n for n in res.notes)
