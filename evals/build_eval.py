@@ -25,7 +25,7 @@ from pathlib import Path
 from comfyfixer.evals.scorecard import template_eval_main
 from comfyfixer.evals.workflows_for_eval import template_primaries
 from comfyfixer.tools.context import ToolContext
-from comfyfixer.tools.identify.build import RECIPES, BuildInput, Task, build_workflow
+from comfyfixer.tools.identify.build import RECIPES, BuildInput, BuildResult, Task, build_workflow
 
 OBJECT_INFO = Path(__file__).resolve().parents[2] / "shared" / "data" / "comfyui" / "object_info.json"
 
@@ -47,11 +47,20 @@ def template_task(template: str, family: str | None, derived: Task | None = None
     return "txt2img"
 
 
-def run(folders: list[Path], object_info: Path) -> dict[str, object]:
-    """The scorecard over every template primary model."""
+def build_for_template(template: Path, primary: str, ctx: ToolContext) -> tuple[Task, BuildResult]:
+    """``build`` for a template's primary model with the template's task."""
     from comfyfixer.tools.identify.build import template_recipes
     from comfyfixer.tools.identify.capability import identify_model
     from comfyfixer.tools.identify.models import IdentifyInput
+
+    family = identify_model(IdentifyInput(model=primary), ctx).family
+    derived = template_recipes(ctx).recipe(template)
+    task = template_task(template.stem, family, derived.task if derived else None)
+    return task, build_workflow(BuildInput(model=primary, task=task), ctx)
+
+
+def run(folders: list[Path], object_info: Path) -> dict[str, object]:
+    """The scorecard over every template primary model."""
     from comfyfixer.tools.schema.loader import bundled_newer_core_schemas
 
     started = time.perf_counter()
@@ -61,10 +70,7 @@ def run(folders: list[Path], object_info: Path) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp, ToolContext(cache_dir=Path(tmp) / "c", state_dir=Path(tmp) / "s",
                                                            offline=True, object_info_file=object_info) as ctx:
         for template, primary in pairs:
-            family = identify_model(IdentifyInput(model=primary), ctx).family
-            derived = template_recipes(ctx).recipe(paths[template])
-            task = template_task(template, family, derived.task if derived else None)
-            result = build_workflow(BuildInput(model=primary, task=task), ctx)
+            task, result = build_for_template(paths[template], primary, ctx)
             if result.status == "BUILT":
                 built += 1
                 newer += result.schemas == bundled_newer_core_schemas().source

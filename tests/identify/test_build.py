@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from recorded import Replayer
 
-from comfyfixer.evals.build_eval import template_task
+from comfyfixer.evals.build_eval import build_for_template
 from comfyfixer.evals.workflows_for_eval import template_primaries
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.identify.build import RECIPES, BuildInput, build_workflow
@@ -82,17 +82,37 @@ def test_what_has_no_recipe_says_so(ctx: ToolContext) -> None:
     assert unknown.status == "UNSUPPORTED" and "--family" in unknown.notes[0]
 
 
-def test_template_primaries_sample_keeps_its_built_in_recipes(ctx: ToolContext, templates_dir: Path) -> None:
-    """A sample of evals/build_eval.py: every family with a built-in recipe still builds with 0 errors
-    against the real 0.3.64 object_info."""
-    sample = [(t, p) for t, p in template_primaries([templates_dir], every=23)]
-    built = 0
+# Template primaries build cannot make a valid workflow for yet, with why (evals/build_eval.py has the
+# full count). A gap that closes must leave the list, so it stays tight.
+NEWER_THAN_0_33 = "nodes or CLIPLoader types newer than the bundled ComfyUI 0.33.0 schemas"
+KNOWN_GAPS = {
+    **dict.fromkeys(("image_moss_image_base_t2i", "image_moss_image_base_t2i_bboxes", "image_moss_image_color_depth_control",
+                     "image_moss_image_edit", "image_moss_image_t2i", "image_moss_image_t2i_bboxes",
+                     "image_fibo2_edit_dev_pe", "image_fibo2_edit_turbo_pe", "audio_yue2_music_cover",
+                     "audio_yue2_text2music", "video_fasth3_ominiref_r2v", "video_fastvideo_fasth3_i2v",
+                     "video_fastvideo_fasth3_t2v"), NEWER_THAN_0_33),
+    **dict.fromkeys(("3d_pixal3d_multi_views", "3d_pixal3d_trellis2_image_to_model", "image_ming_image_01_design_image_edit"),
+                    "frontend-only widget types (BOUNDING_BOX, LOAD_3D, COLOR…) are not read as widgets"),
+    **dict.fromkeys(("3d_hunyuan3d_multiview_to_model", "3d_hunyuan3d_multiview_to_model_turbo"),
+                    "a bypassed node with no input of its output's type passes its first input through"),
+    **dict.fromkeys(("image_ernie_image", "image_ernie_image_turbo"), "text previews left without their source"),
+    **dict.fromkeys(("video_hunyuan_video_1.5_720p_i2v", "video_hunyuan_video_1.5_720p_t2v", "video_ltx2_depth_to_video",
+                     "video_ltx2_i2v_lora"), "the primary is on no output's path (a muted branch)"),
+}
+
+
+def test_template_primaries_build_with_0_errors_or_are_known_gaps(ctx: ToolContext, templates_dir: Path) -> None:
+    """Every 4th template primary, with the template's task, against the real 0.3.64 object_info or the
+    bundled 0.33.0 core schemas: BUILT with 0 errors unless listed in KNOWN_GAPS."""
+    sample = template_primaries([templates_dir], every=4)
+    assert len(sample) >= 60
     for template, primary in sample:
-        result = build_workflow(BuildInput(model=primary, task=template_task(template, None)), ctx)
-        if result.family in RECIPES and result.status == "BUILT" and "0.3.64" not in result.schemas:
-            assert "object_info.json" in result.schemas, (template, result.schemas)
-        built += result.status == "BUILT"
-    assert built >= len(sample) // 2
+        task, result = build_for_template(templates_dir / f"{template}.json", primary, ctx)
+        if template in KNOWN_GAPS:
+            assert result.status != "BUILT", f"{template} builds now: drop it from KNOWN_GAPS"
+        else:
+            assert result.status == "BUILT", (template, task, result.errors or result.notes)
+            assert not result.errors
 
 
 # Templates of families newer than 0.3.64 and of non-generators: the chain of the template made for the
