@@ -39,11 +39,10 @@ def _settings(base_url: str | None, model: str | None, native_tools: bool | None
 
 def direct_commands() -> list[str]:
     """The CLI's commands that work without a model, for the no-server message."""
-    from comfyfixer.agent.cli import app
+    from comfyfixer.agent.cli import COMMAND_MODULES
 
-    names = [c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands]
-    names += [g.name or "" for g in app.registered_groups]
-    return sorted(n for n in names if n and n not in _MODEL_COMMANDS)
+    # The command table, not the typer app: command modules are registered lazily, on first use.
+    return sorted(n for names in COMMAND_MODULES.values() for n in names if n not in _MODEL_COMMANDS)
 
 
 # What each main use of the assistant maps to without a model (shown only for commands that exist).
