@@ -47,17 +47,20 @@ def model_files(comfy: Path) -> list[str]:
 
 
 class ShrinkingDisk(Disk):
-    """Free space that shrinks as the engine writes; ``steal`` bytes vanish once ``steal_after`` are written
-    (another program filling the disk)."""
+    """Free space that shrinks as the engine writes; ``steal`` bytes vanish from the ``steal_on_query``-th
+    time the engine looks at free space on (another program filling the disk mid-download). Counted in
+    queries, not in bytes written, so the moment does not depend on how the writer thread is scheduled."""
 
-    def __init__(self, free: int, *, steal: int = 0, steal_after: int = 0) -> None:
+    def __init__(self, free: int, *, steal: int = 0, steal_on_query: int = 0) -> None:
         self.free = free
         self.steal = steal
-        self.steal_after = steal_after
+        self.steal_on_query = steal_on_query
+        self.queries = 0
         self.written = 0
 
     def free_bytes(self, path: Path) -> int:
-        stolen = self.steal if self.steal and self.written >= self.steal_after else 0
+        self.queries += 1
+        stolen = self.steal if self.steal and self.queries >= self.steal_on_query else 0
         return max(0, self.free - self.written - stolen)
 
     def write(self, fd: int, chunk: memoryview) -> None:

@@ -141,7 +141,8 @@ def test_space_taken_by_someone_else_mid_download_keeps_the_partial(hostile: Hos
     """With a known size the partial is kept and the message says how much to free; the next run resumes."""
     f = hostile.add("shared.safetensors", 8 * MB, seed=10)
     req = request(comfy, hostile.file_url(f.name), f.name, expected_sha256=f.sha256)
-    disk = ShrinkingDisk(free=100 * MB, steal=90 * MB, steal_after=2 * MB)
+    # first query: the check before streaming; then one per 1 MiB buffer, so the space goes after 3 MiB were read
+    disk = ShrinkingDisk(free=100 * MB, steal=90 * MB, steal_on_query=5)
     with downloader(disk=disk) as dl, pytest.raises(DiskFull, match=r"stopped at .* of 8\.00 MB") as info:
         dl.download(req)
     assert "resumes at" in (info.value.hint or "") and info.value.free is not None
