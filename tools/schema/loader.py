@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from comfyfixer.tools.errors import ConfigError, InputError
-from comfyfixer.tools.schema.models import InputSpec, NodeSchema, OutputSpec
+from comfyfixer.tools.schema.models import WIDGET_TYPES, InputSpec, NodeSchema, OutputSpec
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,7 @@ def _make_input(name: str, typ: str, section: str, opts: Mapping[str, Any], opti
         image_upload=bool(opts.get("image_upload") or opts.get("video_upload") or opts.get("audio_upload")),
         force_input=bool(opts.get("forceInput")),
         multiline=bool(opts.get("multiline")),
+        v3_widget="socketless" in opts and typ not in WIDGET_TYPES,
     )
 
 

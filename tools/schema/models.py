@@ -47,11 +47,14 @@ class InputSpec(BaseModel):
     # The node's own VALIDATE_INPUTS / validate_inputs takes this input: ComfyUI then skips its combo and
     # min/max checks (recorded from the source, evals/record_core_schemas.py; object_info does not say).
     validated_by_node: bool = False
+    # A V3 WidgetInput of a type the frontend draws itself (COLOR, BOUNDING_BOX, CURVE…): ``object_info``
+    # marks them with a ``socketless`` key; their values are stored in ``widgets_values`` like any widget's.
+    v3_widget: bool = False
 
     @property
     def is_widget(self) -> bool:
         """Whether the frontend shows this input as a widget (and stores it in ``widgets_values``)."""
-        return self.section != "hidden" and self.type in WIDGET_TYPES and not self.force_input
+        return self.section != "hidden" and (self.type in WIDGET_TYPES or self.v3_widget) and not self.force_input
 
     @property
     def extra_widget_slots(self) -> int:
