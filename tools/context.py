@@ -147,7 +147,8 @@ class ToolContext(BaseModel):
                                     timeout=self.http_timeout, retries=min(self.http_retries, 1))
             return (fresh.message,) if fresh.message else ()
 
-        return self.memo(f"manager-catalog-fresh:{self.manager_catalog_dir}:{self.cache_dir}", ensure)
+        return self.memo(f"manager-catalog-fresh:{self.manager_catalog_dir}:{self.cache_dir}:{self.catalogs_url}:"
+                         f"{self.catalogs_max_age_hours}:{self.offline}", ensure)
 
     def catalog_source(self) -> CatalogSource | None:
         """Where :meth:`catalog` reads the catalogs from (after the same refresh), without parsing them;
