@@ -58,7 +58,7 @@ def show_command(name: str = typer.Argument(..., help="The schema's name."), jso
         flag = " (optional)" if role.get("optional") else ""
         console.print(f"  role {rname}{flag}: {role['description']}", markup=False)
         for cand in role["candidates"]:
-            packs = ", ".join(p["id"] for p in cand.get("packs", [])) or "core"
+            packs = ", ".join(p.get("id") or p["repo"] for p in cand.get("packs", [])) or "core"
             console.print(f"    - {cand['id']}: {cand['label']} [{packs}]", markup=False)
     for pname, param in detail.get("parameters", {}).items():
         console.print(f"  --set {pname}={param['default']!r}: {param['description']}", markup=False)
@@ -126,7 +126,7 @@ def build_command(
     for need in result.needs:
         console.print(f"  needs {need}", markup=False)
     for pack in result.missing_packs:
-        console.print(f"  missing pack {pack.id} ({pack.repo}): {', '.join(pack.classes)}", markup=False)
+        console.print(f"  missing pack {pack.id or pack.repo.rsplit('/', 1)[-1]} ({pack.repo}): {', '.join(pack.classes)}", markup=False)
     for note in result.notes:
         console.print(f"  note: {note}", markup=False)
     for path in result.written:

@@ -108,7 +108,7 @@ class RolePick(BaseModel):
 class MissingPack(BaseModel):
     """A pack the built workflow needs that is not installed here."""
 
-    id: str = Field(description="ComfyUI-Manager catalog id.")
+    id: str | None = Field(description="ComfyUI-Manager catalog id (None when the catalog gives none).")
     repo: str = Field(description="Git repository.")
     classes: list[str] = Field(description="The classes needed from it.")
 
@@ -308,7 +308,8 @@ def _advise(flat: FlatSchema, choices: list[Choice], result: SchemaBuildResult) 
             result.notes.append(f"{ch.role}: swap with --with {ch.role}=" + "|".join(others)
                                 + ("|none" if role.optional and ch.candidate is not None else ""))
     if result.missing_packs:
-        result.notes.append("packs to install: " + ", ".join(f"{p.id} ({p.repo})" for p in result.missing_packs)
+        result.notes.append("packs to install: " + ", ".join(f"{p.id or p.repo.rsplit('/', 1)[-1]} ({p.repo})"
+                                                             for p in result.missing_packs)
                             + "; `comfyfixer schema build … --out DIR --plan` (or `comfyfixer fix` on the written "
                             "workflow) makes the fix plan")
 

@@ -57,7 +57,8 @@ class _Strict(BaseModel):
 class Pack(_Strict):
     """A node pack that provides a candidate's classes, as ComfyUI-Manager's catalog names it."""
 
-    id: str = Field(description="The pack's id in ComfyUI-Manager's custom-node-list (its cnr id).")
+    id: str | None = Field(description="The pack's id in ComfyUI-Manager's custom-node-list (its cnr id); null "
+                                       "for a pack the catalog lists without one.")
     repo: str = Field(pattern=r"^https://github\.com/[\w.-]+/[\w.-]+$", description="The pack's git repository.")
 
 
