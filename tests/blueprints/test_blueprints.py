@@ -55,6 +55,20 @@ def test_the_three_schemas_ship_and_validate_against_the_format_file() -> None:
     assert [r.schema_ for r in load_blueprint("image-cycling").requires] == ["dynamic-prompts"]
 
 
+def test_pack_sources_cite_the_recorded_commit_and_corpus_sources_exist(shared_data: Path) -> None:
+    import re
+
+    from comfyfixer.tools.schema.packs import pack_note
+
+    for name in NAMES:
+        for src in load_blueprint(name).sources:
+            recorded = re.search(r"tools/schema/data/packs/([\w.-]+)\.json", src.ref)
+            if recorded:
+                assert pack_note(recorded.group(1))["commit"][:8] in src.ref, (name, src.ref)
+            if src.kind == "workflow":
+                assert (shared_data / "workflows" / src.ref).is_file(), src.ref
+
+
 def test_the_format_refuses_dangling_references() -> None:
     doc = json.loads((SCHEMAS / "auto-inpaint.json").read_text(encoding="utf-8"))
     doc["roles"]["mask_grow"]["candidates"][1]["nodes"]["grow"]["inputs"]["expand"] = {"param": "nope"}
