@@ -63,12 +63,10 @@ COMFY_REAL = ("comfy_api", "comfy_execution", "comfy/comfy_types")
 
 @dataclass(frozen=True)
 class Pack:
-    """One pack to record: its GitHub repository, the folder name it installs as, an optional class filter."""
+    """One pack to record: its GitHub repository and the folder name it installs as."""
 
     repo: str
     pack_dir: str
-    classes: tuple[str, ...] = ()  # empty: every class the pack maps
-    note: str = ""
     # Listing combos whose folder the tagged pass cannot learn, read from the pack's source: (class, input,
     # folder). A pack that lists a models folder itself (os.listdir, not folder_paths), or one whose values
     # name files relative to another folder than the one listed.
@@ -590,12 +588,6 @@ def record(pack: Pack, mirrors: Path, out_dir: Path, *, timeout: float = 300.0) 
         raise RuntimeError(f"{pack.pack_dir}: import failed under fakes: {result['import_error']}")
     nodes: dict[str, Any] = result["nodes"]
     skipped: dict[str, str] = result["skipped"]
-    if pack.classes:
-        missing = [c for c in pack.classes if c not in nodes]
-        if missing:
-            raise RuntimeError(f"{pack.pack_dir}: classes not recorded: {missing} (skipped: {[skipped.get(c) for c in missing]})")
-        nodes = {c: nodes[c] for c in pack.classes}
-        skipped = {}
     _drop_tooltips(nodes)
     listings: dict[str, dict[str, str]] = {c: dict(v) for c, v in result["listings"].items() if c in nodes}
     for cls, name, folder in pack.own_listings:
@@ -620,8 +612,6 @@ def record(pack: Pack, mirrors: Path, out_dir: Path, *, timeout: float = 300.0) 
         "custom_widget_types": custom_widget_types(mirror, _input_types(nodes)),
         "custom_widget_types_note": "input types the pack's frontend code makes widgets (values in widgets_values)",
     }
-    if pack.note:
-        note["note"] = pack.note
     doc = {"__pack__": note, **dict(sorted(nodes.items()))}
     path = out_dir / f"{pack.pack_dir}.json"
     atomic_write(path, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
