@@ -46,12 +46,15 @@ if TYPE_CHECKING:
     from comfyfixer.tools.context import ToolContext
     from comfyfixer.tools.readiness import CheckResult
 
-FORMAT = 1
+FORMAT = 2
 FOLDER = "recheck"
 MAX_FILE_BYTES = 64 * 2**20  # a stored answer larger than this is not read
 MAX_ENTRIES = 200_000  # a tree with more entries than this is not witnessed (the check just runs)
 KEEP = 32  # stored answers kept (the oldest are removed)
-_SKIP = {"__pycache__", "node_modules"}
+# Folders each kind of tree may leave out, each a subset of what its reader skips: the workflow listing skips
+# nothing, the model scan ``.git``, the pack scan these and every hidden folder (``.git``'s HEAD and config
+# are stat'ed on their own).
+TREES = {"trees": frozenset(), "model_trees": frozenset({".git"}), "pack_trees": frozenset({"__pycache__", "node_modules"})}
 
 
 def _eligible(argv: list[str]) -> bool:
@@ -79,9 +82,10 @@ def _stat(path: Path | str) -> str:
     return f"{path}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def _tree(root: Path | str, out: list[str]) -> bool:
+def _tree(root: Path | str, out: list[str], skip: frozenset[str] = frozenset(), hidden: bool = True) -> bool:
     """Append a line per folder (its mtime) and per file (size, mtime) under ``root``, following links
-    once; False when there are more than ``MAX_ENTRIES``."""
+    once, leaving out folders named in ``skip`` (and hidden ones unless ``hidden``); False when there are
+    more than ``MAX_ENTRIES``."""
     if not os.path.isdir(root):
         out.append(_stat(root))
         return True
@@ -96,7 +100,7 @@ def _tree(root: Path | str, out: list[str]) -> bool:
             continue
         seen.add((st.st_dev, st.st_ino))
         out.append(f"{top}/:{st.st_mtime_ns}")
-        dirs[:] = sorted(d for d in dirs if d not in _SKIP and not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if d not in skip and (hidden or not d.startswith(".")))
         out.extend(_stat(os.path.join(top, f)) for f in sorted(files))
         if len(out) > MAX_ENTRIES:
             return False
@@ -109,7 +113,7 @@ def _code_stamp() -> str:
 
     lines: list[str] = [sys.version]
     for root in (Path(__file__).parent, *map(Path, tools_pkg.__path__)):
-        _tree(root, lines)
+        _tree(root, lines, frozenset({"__pycache__"}))
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
@@ -122,9 +126,10 @@ def _key(argv: list[str]) -> str:
 def _witness(watch: dict[str, list[str]]) -> str | None:
     """The digest of everything ``watch`` names, or None when a tree is too large to witness."""
     lines: list[str] = []
-    for root in watch["trees"]:
-        if not _tree(root, lines):
-            return None
+    for kind, skip in TREES.items():
+        for root in watch[kind]:
+            if not _tree(root, lines, skip, hidden=kind != "pack_trees"):
+                return None
     lines.extend(_stat(f) for f in watch["files"])
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
@@ -151,7 +156,7 @@ def _load(path: Path) -> dict[str, Any] | None:
           and (doc.get("expires") is None or isinstance(doc.get("expires"), int | float))
           and isinstance(doc.get("watch"), dict)
           and all(isinstance(doc["watch"].get(k), list) and all(isinstance(x, str) for x in doc["watch"][k])
-                  for k in ("trees", "files")))
+                  for k in (*TREES, "files")))
     return doc if ok else None
 
 
@@ -283,7 +288,7 @@ def watch_check(settings: Settings, ctx: ToolContext, paths: list[str], result: 
             or Path(settings.cache_dir).resolve() != default_cache_dir().resolve()):
         return
     comfy = Path(ctx.comfyui_dir).resolve()
-    trees = [*paths, str(comfy / "models"), str(comfy / "custom_nodes")]
+    trees = list(paths)
     files = [str(comfy / "extra_model_paths.yaml"), str(comfy / "comfyui_version.py"),
              str(Path(ctx.state_dir) / "history" / "workflows")]
     for pack in sorted((comfy / "custom_nodes").glob("*/.git")):
@@ -311,5 +316,6 @@ def watch_check(settings: Settings, ctx: ToolContext, paths: list[str], result: 
         if not due:
             return
         expires = min(due)
-    rec.watch = {"trees": trees, "files": files}
+    rec.watch = {"trees": trees, "model_trees": [str(comfy / "models")], "pack_trees": [str(comfy / "custom_nodes")],
+                 "files": files}
     rec.expires = expires

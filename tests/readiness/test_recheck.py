@@ -68,10 +68,11 @@ def test_an_unchanged_check_is_replayed_and_matches_the_real_one(workspace: tupl
         assert recheck.replay(other) is None
 
 
-@pytest.mark.parametrize("change", ["model", "workflow", "new_workflow", "pack", "setting", "yaml"])
+@pytest.mark.parametrize("change", ["model", "hidden_model", "workflow", "new_workflow", "pack", "setting", "yaml"])
 def test_a_change_stops_the_replay(workspace: tuple[Path, Path], capsys: pytest.CaptureFixture[str],
                                    monkeypatch: pytest.MonkeyPatch, change: str) -> None:
     wf, comfy = workspace
+    (comfy / "models" / "loras" / ".sub").mkdir(parents=True)  # a hidden folder the model scan reads
     argv = _argv(wf, comfy)
     first = _record(argv, capsys)
     assert _replay(argv, capsys) is not None
@@ -80,6 +81,8 @@ def test_a_change_stops_the_replay(workspace: tuple[Path, Path], capsys: pytest.
         target = comfy / "models" / missing["folder"] / missing["filename"]
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(b"w")
+    elif change == "hidden_model":  # only the hidden folder changes, not its parent
+        (comfy / "models" / "loras" / ".sub" / "x.safetensors").write_bytes(b"w")
     elif change == "workflow":
         victim = next(wf.rglob("*.json"))
         victim.write_text(victim.read_text(encoding="utf-8") + "\n", encoding="utf-8")
