@@ -36,6 +36,12 @@ _KNOWLEDGE = re.compile(
 # Tuning advice (VRAM, speed) comes from the knowledge pack, whatever the workflow says.
 _TUNING = re.compile(r"\b(tune|tuning|vram|\d+\s*gb|low memory|faster|speed up|optimi[sz]e|oom|out of memory)\b", re.I)
 MAX_MODEL_NAMES = 3
+# The owner's workflow schemas a request may name (the build_schema task), and words asking to add one to
+# the attached workflow rather than build it alone.
+_SCHEMAS = (("auto-inpaint", re.compile(r"\bauto[- ]?inpaint", re.I)),
+            ("image-cycling", re.compile(r"\bimage[- ]cycling\b", re.I)),
+            ("dynamic-prompts", re.compile(r"\bdynamic[- ]prompts?\b", re.I)))
+_INTO = re.compile(r"\b(add|adds|adding|insert|put|compose|into|to (this|my|the|that) workflow)\b", re.I)
 # The tools :func:`follow_up_steps` may call, per task (a tool subset must keep them).
 FOLLOW_UP_TOOLS: dict[str, tuple[str, ...]] = {"make_runnable": ("plan_fix",)}
 
@@ -61,7 +67,10 @@ def plan_first_steps(question: str, files: Sequence[Path | str], task: str | Non
     * otherwise a knowledge question (an error message, how/why/what) or an explain/tune task →
       ``search_knowledge`` with the question as the query. An explain/tune task with a workflow also
       gets the knowledge search when it asks about tuning (VRAM, speed), since that advice comes from
-      the pack.
+      the pack;
+    * a request for one of the owner's workflow schemas (the ``build_schema`` task, which only a
+      request naming one gets) → ``build_schema`` for the schema named, into the attached workflow
+      when asked to add it there (it writes nothing), or ``list_schemas`` when none is named.
 
     Anything else (a greeting, a question the heuristics do not recognise) gets no first step, and
     the model decides alone.
@@ -88,7 +97,21 @@ def plan_first_steps(question: str, files: Sequence[Path | str], task: str | Non
     knowledge_question = not calls and (task == "explain_tune" or bool(_KNOWLEDGE.search(question)))
     if knowledge_question or (workflows and _TUNING.search(question)):
         calls.append(FirstCall("search_knowledge", {"query": question[:300]}))
+    if task == "build_schema":
+        calls += _schema_steps(question, workflows)
     return [c for c in calls if c.tool in available]
+
+
+def _schema_steps(question: str, workflows: Sequence[str]) -> list[FirstCall]:
+    """The user asked for a workflow schema: build the one named (into the attached workflow when asked
+    to add it there; nothing is written), or list them when none is named."""
+    named = [name for name, pattern in _SCHEMAS if pattern.search(question)]
+    if len(named) != 1:
+        return [FirstCall("list_schemas", {})]
+    args: dict[str, Any] = {"name": named[0]}
+    if workflows and _INTO.search(question):
+        args["into"] = workflows[0]
+    return [FirstCall("build_schema", args)]
 
 
 def follow_up_steps(call: FirstCall, result: Any, task: str | None, available: Sequence[str]) -> list[FirstCall]:

@@ -57,15 +57,28 @@ def test_asked_for_auto_inpainting_the_assistant_builds_it_into_a_copy_it_does_n
     workflow = tmp_path / "inpaint-simple.json"
     shutil.copy(shared_data / INPAINT_SIMPLE, workflow)
     before = workflow.read_bytes()
-    # Replies are picked by the assistant turns so far; the first step (inspect_workflow) is turn 0.
-    script = [{"content": "(the first step's turn)"},
-              {"tool_calls": [{"name": "build_schema", "arguments": {"name": "auto-inpaint", "into": str(workflow)}}]},
-              {"content": "Built auto-inpaint into a copy; run `comfyfixer schema build auto-inpaint --into "
-                          f"{workflow}` to write it.\nSTATUS: OK"}]
-    answer, requests = _ask(tmp_path, "Add auto-inpainting to this workflow", [str(workflow)], script)
+    answer_text = {"content": f"Built auto-inpaint into a copy; `comfyfixer schema build auto-inpaint --into {workflow}` "
+                              "writes it.\nSTATUS: OK"}
+    answer, requests = _ask(tmp_path, "Add auto-inpainting to this workflow", [str(workflow)], [answer_text] * 3)
     assert _offered(requests[0]) >= SCHEMA_TOOLS
-    built = next(c for c in answer.tool_calls if c.tool == "build_schema")
+    built = next(c for c in answer.tool_calls if c.tool == "build_schema")  # the first step, before the model
+    assert built.turn == 0 and built.arguments["into"] == str(workflow) and built.arguments["name"] == "auto-inpaint"
     assert built.status == "OK" and built.result["status"] == "BUILT"
     assert built.result["target"] == str(tmp_path / "inpaint-simple.v2.json")
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".json") == ["inpaint-simple.json"]
     assert workflow.read_bytes() == before
+
+
+def test_first_steps_for_schema_requests() -> None:
+    from comfyfixer.agent.orchestrator.first_step import plan_first_steps
+
+    tools = ["inspect_workflow", "list_schemas", "build_schema"]
+
+    def steps(question: str, files: list[str]) -> list[tuple[str, dict[str, Any]]]:
+        return [(c.tool, c.arguments) for c in plan_first_steps(question, files, guess_task(question), tools)]
+
+    assert steps("build me the image cycling frontend", []) == [("build_schema", {"name": "image-cycling"})]
+    assert steps("which workflow schemas are there?", []) == [("list_schemas", {})]
+    assert steps("show me the dynamic prompts schema for wf.json", ["wf.json"]) == [
+        ("inspect_workflow", {"path": "wf.json"}), ("build_schema", {"name": "dynamic-prompts"})]
+    assert steps("check this workflow", ["wf.json"]) == [("inspect_workflow", {"path": "wf.json"})]
