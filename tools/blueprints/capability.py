@@ -121,8 +121,6 @@ class SchemaBuildResult(BaseModel):
     version: str = Field(description="Its version.")
     picks: list[RolePick] = Field(description="The candidate used per role.")
     parameters: dict[str, Any] = Field(description="The parameter values used.")
-    api: dict[str, Any] = Field(description="The API-format prompt (of the composed copy with into).")
-    workflow: dict[str, Any] = Field(description="The UI-format workflow (the composed copy with into).")
     errors: list[str] = Field(default_factory=list, description="Validation errors on the built nodes.")
     needs: list[str] = Field(default_factory=list, description="Files and values the machine running it must have.")
     schemas: str = Field(default="", description="Which node schemas validated it.")
@@ -131,6 +129,9 @@ class SchemaBuildResult(BaseModel):
     target: str | None = Field(default=None, description="Where the UI workflow is (or would be) written.")
     written: list[str] = Field(default_factory=list, description="Files written (CLI only).")
     notes: list[str] = Field(default_factory=list, description="What to know before running it.")
+    # Last: the whole graphs are long, and a shortened result keeps what comes first.
+    api: dict[str, Any] = Field(description="The API-format prompt (of the composed copy with into).")
+    workflow: dict[str, Any] = Field(description="The UI-format workflow (the composed copy with into).")
 
 
 @capability(command="schema build")
