@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -96,6 +97,17 @@ class InventoryCache:
                 [(p, m, json.dumps(d, separators=(",", ":"))) for p, m, d in rows],
             )
             self._db.commit()
+
+    def dirs_under(self, root: str) -> dict[str, tuple[int, dict[str, Any]]]:
+        """Every stored directory at or below ``root`` as ``{path: (mtime_ns, entry)}``, in one query (a
+        scan asks for each directory of a tree; one range over the key is much cheaper than a query each)."""
+        base = root.rstrip("/\\")
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT path, mtime_ns, data FROM dirs WHERE path = ? OR (path >= ? AND path < ?)",
+                (base, base + os.sep, base + chr(ord(os.sep) + 1)),
+            ).fetchall()
+        return {p: (int(m), json.loads(d)) for p, m, d in rows}
 
     def all_dirs(self) -> dict[str, tuple[int, dict[str, Any]]]:
         """Every stored directory as ``{path: (mtime_ns, entry)}``."""

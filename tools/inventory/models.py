@@ -120,6 +120,7 @@ def _scan_tree(
     seen: set[tuple[int, int]] = set()
     # Plain strings, not Paths: this runs for every model file on every check.
     stack: list[tuple[str, str]] = [(str(root), "")]
+    known = cache.dirs_under(str(root)) if cache is not None else {}
     while stack:
         key, prefix = stack.pop()
         d = key
@@ -131,7 +132,7 @@ def _scan_tree(
             continue
         # A symlink back up the tree would loop; each directory is listed once.
         seen.add((st.st_dev, st.st_ino))
-        cached = cache.get_dir(key) if cache is not None else None
+        cached = known.get(key) or (cache.get_dir(key) if cache is not None else None)
         if cached is not None and cached[0] == st.st_mtime_ns:
             entry = cached[1]
             stats[1] += 1
