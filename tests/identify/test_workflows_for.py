@@ -12,7 +12,7 @@ from comfyfixer.evals.workflows_for_eval import template_primaries
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.identify.capability import identify_model
 from comfyfixer.tools.identify.models import IdentifyInput
-from comfyfixer.tools.identify.workflows import WorkflowsForInput, workflows_for_model
+from comfyfixer.tools.identify.workflows import WorkflowsForInput, workflow_models, workflows_for_model
 
 SHA = "b76a1fc247db893bc8c1290420f0e96b6f86129576a9fb885c20cb7edbefeea5"  # model_version_1421739 (real)
 
@@ -155,3 +155,14 @@ def test_a_workflow_that_loads_the_same_file_under_another_name_is_found_by_hash
         result = workflows_for_model(WorkflowsForInput(model=sha, sources=["local"]), ctx, workflow_folders=[mine])
     assert [h.name for h in result.hits] == ["uses_it.json"]
     assert "same SHA256" in result.hits[0].why and result.hits[0].runnable is True
+
+
+def test_a_model_only_muted_nodes_load_is_not_the_primary() -> None:
+    """HunyuanVideo 1.5's template has a muted 1080p super-resolution UNet before its 720p one."""
+    doc = {"nodes": [
+        {"id": 1, "type": "UNETLoader", "mode": 4, "widgets_values": ["hunyuanvideo1.5_1080p_sr_distilled_fp16.safetensors", "default"]},
+        {"id": 2, "type": "UNETLoader", "mode": 0, "widgets_values": ["hunyuanvideo1.5_720p_t2v_fp16.safetensors", "default"]},
+    ]}
+    wm = workflow_models(doc, "t", "t.json")
+    assert wm.primary == "hunyuanvideo1.5_720p_t2v_fp16.safetensors"
+    assert wm.muted == {"hunyuanvideo1.5_1080p_sr_distilled_fp16.safetensors"}

@@ -69,7 +69,7 @@ def basename(name: str) -> str:
 
 def primary_of(path: Path) -> tuple[str, str] | None:
     """``(file name, folder)`` of a template's primary model, by the inspector: the first file of the
-    highest-ranked folder (:data:`PRIMARY_ORDER`)."""
+    highest-ranked folder (:data:`PRIMARY_ORDER`), active loaders before muted ones."""
     from comfyfixer.tools.workflow.inspect import inspect_source
 
     try:
@@ -77,11 +77,12 @@ def primary_of(path: Path) -> tuple[str, str] | None:
     except Exception:  # a template the inspector cannot read has no primary here
         log.debug("cannot inspect %s", path, exc_info=True)
         return None
-    ranked = [(PRIMARY_ORDER.index(r.folder), i, basename(r.filename), r.folder) for i, r in enumerate(refs)
-              if r.folder in PRIMARY_ORDER]
+    # Loaders that run first: a model on a muted branch (an optional upscaler pass) is not the main one.
+    ranked = [(not r.active, PRIMARY_ORDER.index(r.folder), i, basename(r.filename), r.folder)
+              for i, r in enumerate(refs) if r.folder in PRIMARY_ORDER]
     if not ranked:
         return None
-    _, _, name, folder = min(ranked)
+    *_, name, folder = min(ranked)
     return name, folder
 
 

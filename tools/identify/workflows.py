@@ -114,6 +114,7 @@ class WorkflowModels:
     location: str
     models: list[tuple[str, str | None]] = field(default_factory=list)
     classes: set[str] = field(default_factory=set)  # node classes it runs (frontend-only and subgraph ids left out)
+    muted: set[str] = field(default_factory=set)  # files only muted or bypassed nodes load
 
     @property
     def names(self) -> set[str]:
@@ -121,11 +122,13 @@ class WorkflowModels:
 
     @property
     def primary(self) -> str | None:
-        """The first file of the highest-ranked folder (checkpoint > diffusion model > LoRA > …)."""
-        for folder in PRIMARY_ORDER:
-            for name, f in self.models:
-                if f == folder:
-                    return name
+        """The first file of the highest-ranked folder (checkpoint > diffusion model > LoRA > …), files that
+        run before those only muted nodes load (an optional upscaler pass is not the main model)."""
+        for active in (True, False):
+            for folder in PRIMARY_ORDER:
+                for name, f in self.models:
+                    if f == folder and (name not in self.muted) == active:
+                        return name
         return self.models[0][0] if self.models else None
 
 
@@ -153,11 +156,15 @@ def workflow_models(doc: Any, name: str, location: str) -> WorkflowModels:
     out = WorkflowModels(name=name, location=location)
     seen: set[str] = set()
 
-    def add(value: str, folder: str | None) -> None:
+    def add(value: str, folder: str | None, muted: bool = False) -> None:
         base = _basename(value)
+        if base and not muted:
+            out.muted.discard(base)
         if base and base not in seen:
             seen.add(base)
             out.models.append((base, folder))
+            if muted:
+                out.muted.add(base)
 
     if isinstance(doc, dict) and "nodes" not in doc and all(isinstance(v, dict) for v in doc.values()):
         for node in doc.values():  # API format
@@ -176,9 +183,10 @@ def workflow_models(doc: Any, name: str, location: str) -> WorkflowModels:
             if not isinstance(node, dict):
                 continue
             props = node.get("properties")
+            muted = node.get("mode") in (2, 4)  # never / bypass
             for m in (props.get("models") if isinstance(props, dict) else None) or []:
                 if isinstance(m, dict) and isinstance(m.get("name"), str):
-                    add(m["name"], m.get("directory"))
+                    add(m["name"], m.get("directory"), muted)
             kind = str(node.get("type"))
             if kind not in subgraph_ids and kind not in VIRTUAL_CLASSES and kind not in FRONTEND_ONLY_PACK_CLASSES:
                 out.classes.add(kind)
@@ -186,7 +194,7 @@ def workflow_models(doc: Any, name: str, location: str) -> WorkflowModels:
             values = node.get("widgets_values")
             for v in values if isinstance(values, list) else []:
                 if isinstance(v, str) and v.lower().endswith(MODEL_EXTENSIONS):
-                    add(v, folder)
+                    add(v, folder, muted)
     return out
 
 
