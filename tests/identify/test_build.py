@@ -96,7 +96,6 @@ KNOWN_GAPS = {
     "image_ming_image_01_design_image_edit": "loop and list nodes (StartLoop, GetItemFromList) no bundled schema has",
     **dict.fromkeys(("3d_hunyuan3d_multiview_to_model", "3d_hunyuan3d_multiview_to_model_turbo"),
                     "a bypassed node with no input of its output's type passes its first input through"),
-    **dict.fromkeys(("image_ernie_image", "image_ernie_image_turbo"), "text previews left without their source"),
     "video_ltx2_i2v_lora": "its subgraph's output names a link (265) the file does not hold: no output reaches a loader",
 }
 

@@ -69,3 +69,14 @@ def test_inputs_a_node_validates_itself_skip_the_list_check_as_in_comfyui() -> N
     prompt = {"1": {"class_type": "CustomCombo", "inputs": {"choice": "Music"}},
               "2": {"class_type": "KSamplerSelect", "inputs": {"sampler_name": "not-a-sampler"}}}
     assert [(e.class_type, e.kind) for e in validate_api(prompt, S).errors] == [("KSamplerSelect", "not_in_list")]
+
+
+def test_a_socket_fed_by_a_promoted_widget_s_subgraph_input_gets_its_value(templates_dir: Path) -> None:
+    """ERNIE-Image's subgraph shows its width and height as text (PreviewAny) from the same subgraph inputs
+    its latent's promoted widgets use: the sockets get the widgets' values, and a wildcard takes a literal."""
+    api = ui_to_api(json.loads((templates_dir / "image_ernie_image.json").read_text(encoding="utf-8")), S)
+    latent = next(n["inputs"] for n in api.values() if n["class_type"] == "EmptyFlux2LatentImage")
+    shown = sorted(n["inputs"]["source"] for n in api.values() if n["class_type"] == "PreviewAny"
+                   and not isinstance(n["inputs"].get("source"), list))
+    assert shown == sorted([latent["width"], latent["height"]])
+    assert not [e for e in validate_api(api, S).errors if e.class_type == "PreviewAny"]

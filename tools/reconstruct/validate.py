@@ -65,8 +65,8 @@ def _check_literal(nid: str, ct: str, spec: InputSpec, value: Any, report: Valid
         report.errors.append(ValidationIssue(node_id=nid, class_type=ct, input=spec.name, kind=kind, message=message))
 
     t = spec.type
-    if spec.v3_widget:  # a frontend-drawn value (a colour, a box): ComfyUI passes it to the node as is
-        return
+    if spec.v3_widget or t == "*":  # a frontend-drawn value (a colour, a box) or a wildcard socket: ComfyUI
+        return                      # converts only INT/FLOAT/STRING/BOOLEAN literals and passes others as they are
     if t == "INT":
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():

@@ -151,6 +151,7 @@ def fill_promoted_widgets(graph: Graph, schemas: SchemaSet, prompt: dict[str, di
     leaves out when nothing outside feeds them: the instance's own widget value (aligned with the
     subgraph's widget-type inputs), else the inner node's saved value. Returns how many were filled."""
     filled = 0
+    by_input: dict[tuple[str, int], Any] = {}  # (subgraph input node, slot) → the value its widget gives
     for nid, entry in prompt.items():
         node, schema = graph.nodes.get(nid), schemas.get(str(entry.get("class_type")))
         if node is None or schema is None:
@@ -162,6 +163,14 @@ def fill_promoted_widgets(graph: Graph, schemas: SchemaSet, prompt: dict[str, di
             value = _promoted_value(graph, link.origin[:-4], link.slot, node, schema, name)
             if value is not _MISSING and not isinstance(value, list | dict):
                 entry["inputs"][name] = value
+                by_input.setdefault((link.origin, link.slot), value)
+                filled += 1
+    # A socket fed by the same subgraph input (a width shown by a PreviewAny) gets that widget's value.
+    for nid, entry in prompt.items():
+        node = graph.nodes.get(nid)
+        for name, link in (node.inputs.items() if node is not None else ()):
+            if isinstance(link, Link) and name not in entry["inputs"] and (link.origin, link.slot) in by_input:
+                entry["inputs"][name] = by_input[(link.origin, link.slot)]
                 filled += 1
     return filled
 
