@@ -147,3 +147,22 @@ def test_cold_and_warm_agree_on_real_workflows(tmp_path: Path, templates_dir: Pa
     assert warm.cache["readiness_cached"] == warm.summary.total
     assert _by_name(warm) == _by_name(cold)
     assert (warm.summary, warm.notes, warm.catalog_source) == (cold.summary, cold.notes, cold.catalog_source)
+
+
+def test_the_caches_stay_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys embed file and inventory state, so old ones are never asked for again: each check that writes
+    keeps only the newest entries (here 10), and the workflows just checked are still answered from the cache."""
+    from comfyfixer.tools.inventory import InventoryCache
+    from comfyfixer.tools.readiness import check as check_mod
+
+    monkeypatch.setattr(check_mod, "KEEP_ENTRIES", 10)
+    wf, comfy = _workspace(tmp_path)
+    inp = CheckInput(paths=[str(wf)])
+    with InventoryCache(tmp_path / "cache" / "inventory") as cache:
+        cache.put_many(READINESS, {f"old{i}": {"path": "x", "status": "runnable"} for i in range(30)})
+    check_workflows(inp, _ctx(tmp_path, comfy))
+    db = sqlite3.connect(tmp_path / "cache" / "inventory" / "inventory.sqlite3")
+    keys = [k for (k,) in db.execute("SELECT key FROM kv WHERE namespace=?", (READINESS,))]
+    db.close()
+    assert len(keys) == 14 and sum(k.startswith("old") for k in keys) == 7  # 2 x 7 workflows kept, 7 of them new
+    assert check_workflows(inp, _ctx(tmp_path, comfy)).cache["readiness_cached"] == 7

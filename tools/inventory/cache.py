@@ -193,6 +193,17 @@ class InventoryCache:
             )
             self._db.commit()
 
+    def trim(self, namespace: str, keep: int) -> int:
+        """Keep only the ``keep`` most recently written values of ``namespace`` (keys that embed a file's or an
+        inventory's state are never asked for again once it changes, so they would pile up); returns how
+        many were removed."""
+        with self._lock:
+            cur = self._db.execute(
+                "DELETE FROM kv WHERE namespace=? AND rowid NOT IN "
+                "(SELECT rowid FROM kv WHERE namespace=? ORDER BY rowid DESC LIMIT ?)", (namespace, namespace, keep))
+            self._db.commit()
+        return cur.rowcount
+
     def close(self) -> None:
         """Close the connection; the object must not be used afterwards."""
         with self._lock:

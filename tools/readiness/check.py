@@ -49,6 +49,8 @@ READINESS = "readiness"
 SCHEMA_SOURCES = "schema-sources"
 # A stored result larger than this is not read back (a real one is a few kilobytes).
 MAX_ENTRY_CHARS = 2_000_000
+# Results kept per cache (at least twice the workflows of the check that writes): about 100 MB at most.
+KEEP_ENTRIES = 20_000
 _NO_CATALOG = "ComfyUI-Manager catalogs not loaded"
 # What the readiness check reads from an inspection: only this is cached, to keep warm runs light.
 _KEPT = {"path", "format", "container", "node_types", "models", "custom_nodes", "virtual_nodes", "warnings",
@@ -291,9 +293,11 @@ def _check(inp: CheckInput, ctx: ToolContext, progress: Callable[[int, int], Non
             results.append(ready)
             if progress is not None:
                 progress(i + 1, len(files))
-        if cache is not None:
+        if cache is not None and (fresh_inspections or fresh_readiness):
             cache.put_many(INSPECTIONS, fresh_inspections)
             cache.put_many(READINESS, fresh_readiness)
+            for namespace in (INSPECTIONS, READINESS):  # bounded: the newest entries are the ones still asked for
+                cache.trim(namespace, max(KEEP_ENTRIES, 2 * len(files)))
         schema_source = _schema_source(cache, schema_id, work)
         notes = list(inventory.warnings)
         if inventory.object_info is None and ctx.object_info_file is not None:
