@@ -16,14 +16,16 @@ def register(app: typer.Typer) -> None:
 
 def build_command(
     model: str = typer.Argument(..., help="A model file, a file name, a Civitai/Hugging Face URL or id, or a SHA256."),
-    task: str | None = typer.Option(None, "--task", help="txt2img, img2img, inpaint, upscale or video."),
+    task: str | None = typer.Option(None, "--task", help="txt2img, img2img, inpaint, upscale, video, audio, 3d, text "
+                                                          "or process (default: the family's or its template's)."),
     family: str | None = typer.Option(None, "--family", help="The family, when identification cannot tell."),
     prompt: str | None = typer.Option(None, "--prompt", help="The positive prompt."),
     out: Path | None = typer.Option(None, "--out", help="Write the UI and API workflows into this folder."),
     object_info: Path | None = typer.Option(None, "--object-info", help="Validate against this object_info JSON."),
     json_out: bool = JSON_OUT,
 ) -> int:
-    """Build a minimal workflow for a model's family, validated against the node schemas; never overwrites."""
+    """Build a minimal workflow for a model (its family's recipe, or the chain of the official template made for
+    it), validated against the node schemas; never overwrites."""
     from comfyfixer.agent import services
     from comfyfixer.tools.identify.build import DEFAULT_PROMPT, BuildInput
 
@@ -39,10 +41,12 @@ def build_command(
     ident = result.identity
     console.print(f"{result.status}: {result.task} workflow for {ident.name} "
                   f"({ident.family_label or result.family or 'unknown family'} {ident.role})", markup=False)
-    if result.settings:
-        s = result.settings
+    s = result.settings
+    if "sampler" in s:
         console.print(f"  {s['sampler']}/{s['scheduler']}, {s['steps']} steps, CFG {s['cfg']}, "
                       f"{s['size'][0]}×{s['size'][1]} (from {s['source']})", markup=False)
+    elif s:
+        console.print(f"  from {s['source']}", markup=False)
     console.print(f"  validated against {result.schemas or 'node schemas'}: {len(result.errors)} errors", markup=False)
     for err in result.errors:
         console.print(f"  error: {err}", markup=False)

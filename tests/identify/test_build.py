@@ -151,3 +151,17 @@ def test_the_template_task_is_the_default_and_another_file_of_the_family_takes_i
     assert other.status == "BUILT", other.notes
     assert any(n["inputs"].get("unet_name") == "my_flux2_dev_finetune_fp8mixed.safetensors" for n in other.api.values())
     assert not any("flux2_dev_fp8mixed.safetensors" in n["inputs"].values() for n in other.api.values())
+
+
+def test_the_cli_writes_a_template_built_workflow(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from comfyfixer.agent.cli import run
+
+    monkeypatch.setenv("COMFYFIXER_OFFLINE", "1")
+    assert run(["build", "sam3.1_multiplex_fp16.safetensors", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "from official template utility_image_segment_sam3" in out and "0 errors" in out
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["sam3.1_multiplex_fp16_process.json", "sam3.1_multiplex_fp16_process_api.json"]
+    api = json.loads((tmp_path / written[1]).read_text(encoding="utf-8"))
+    assert {n["class_type"] for n in api.values()} >= {"SAM3_Detect", "CheckpointLoaderSimple"}
