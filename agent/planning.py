@@ -90,8 +90,9 @@ def plan_result(plan: Plan, path: Path | None, ctx: ToolContext) -> PlanFixResul
     if path is None:
         step = "The plan was not saved (dry run)."
     else:
-        step = (f"The user reviews the plan, approves it with `comfyfixer approve {path}` and applies it with "
-                f"`comfyfixer apply {path} --token …`. You cannot approve or apply it.")
+        # Read by the user at the CLI and by the model in the assistant: it names who may approve.
+        step = (f"Review the plan, approve it with `comfyfixer approve {path}` and apply it with "
+                f"`comfyfixer apply {path} --token …` (only the user can approve it; the assistant cannot).")
     return PlanFixResult(**doc, notes=token_notes(plan, ctx), summary=summary_lines(plan), next_step=step)
 
 
