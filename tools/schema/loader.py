@@ -28,6 +28,9 @@ SNAPSHOT_RESOURCE = "core_object_info.json"
 NEWER_SNAPSHOT_RESOURCE = "core_object_info_newer.json"
 DYNAMIC_COMBO, AUTOGROW = "COMFY_DYNAMICCOMBO_V3", "COMFY_AUTOGROW_V3"
 VALIDATED_BY_NODE = "__validated_by_node__"  # snapshot key: class → inputs the node validates itself
+# Types the frontend draws as a widget although object_info gives them no socketless mark: the 3D viewport
+# (its value is kept in widgets_values: the Pixal3D templates save Preview3DAdvanced as ['', 1024, 1024]).
+FRONTEND_WIDGET_TYPES = frozenset({"LOAD_3D", "LOAD_3D_ANIMATION"})
 
 
 class SchemaSet(Mapping[str, NodeSchema]):
@@ -131,7 +134,7 @@ def _make_input(name: str, typ: str, section: str, opts: Mapping[str, Any], opti
         image_upload=bool(opts.get("image_upload") or opts.get("video_upload") or opts.get("audio_upload")),
         force_input=bool(opts.get("forceInput")),
         multiline=bool(opts.get("multiline")),
-        v3_widget="socketless" in opts and typ not in WIDGET_TYPES,
+        v3_widget=("socketless" in opts or typ in FRONTEND_WIDGET_TYPES) and typ not in WIDGET_TYPES,
     )
 
 
