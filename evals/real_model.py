@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-ctx", type=int, default=16384, help="Server context (8192 overflows by round 4 without trimming).")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     p.add_argument("--case", action="append", default=[], help="Only this eval case (repeatable).")
-    p.add_argument("--max-tokens", type=int, default=320,
+    p.add_argument("--max-tokens", type=int, default=256,
                    help="Reply cap per round (llm_max_tokens; about 15-20 tokens/s on two cores).")
     p.add_argument("--context-length", type=int, default=4096,
                    help="Context the assistant budgets for (llm_context_length; at 6144 or less it sends fewer, "

@@ -480,14 +480,15 @@ def _repair_calls(stream: Any, names: Sequence[str], state: RunState) -> Any:
 
 
 def _watch_empty(stream: Any, state: RunState) -> Any:
-    """Pass the LLM stream through and record whether its final reply had neither text nor a tool call.
+    """Pass the LLM stream through and record whether its final reply had neither a tool call nor text that
+    tells the user anything (``evidence.content_free``: empty, a bare STATUS line, markup).
 
     A first empty reply ends the stream with an empty list, so qwen-agent's loop asks again (and
     ``_call_llm`` adds the nudge) instead of ending the run on it."""
     last: list[Any] = []
     for last in stream:
         yield last
-    state.last_reply_empty = not any(_text(m.get("content")).strip() or m.get("function_call") for m in last)
+    state.last_reply_empty = not any(not content_free(_text(m.get("content"))) or m.get("function_call") for m in last)
     if state.last_reply_empty and not state.nudged:
         yield []
 

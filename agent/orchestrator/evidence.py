@@ -4,7 +4,7 @@
   no tool result of the turn (nor in the user's own question): a small model that never looked at
   the workflow invents exactly these. ``status.decide`` turns any such claim into UNCERTAIN.
 * :func:`content_free` says whether a final reply carries nothing for the user (empty, only a
-  STATUS line, punctuation, or tool-call markup that named no tool).
+  STATUS line or a bare status word, punctuation, or tool-call markup that named no tool).
 * :func:`summarize_trace` is the answer in that case: a plain summary of what the tools found, each
   with its status, so nothing a tool found is thrown away.
 * :func:`planted_instructions` finds text addressed to an assistant in the workflow notes a tool
@@ -98,6 +98,8 @@ def content_free(text: str) -> bool:
 
     stripped = re.sub(r"<\/?tool_call>|```\w*", " ", unescape_markup(text or ""))
     stripped = re.sub(r"(?im)^\s*[*_`>#\s]*STATUS\s*[:=].*$", " ", stripped)
+    # a bare status word ("FAILED", "**OK**.") tells the user nothing either
+    stripped = re.sub(r"^[\W_]*(OK|UNCERTAIN|FAILED)[\W_]*$", " ", stripped.strip())
     if not re.search(r"[^\W\d_]{2,}", stripped):
         return True
     core = stripped.strip()

@@ -5,7 +5,9 @@ Rules, first match wins:
 1. the model server failed → FAILED;
 2. the round budget ran out before an answer → UNCERTAIN;
 3. the answer is empty → UNCERTAIN;
-4. the model's closing ``STATUS:`` line says FAILED or UNCERTAIN → that status;
+4. the model's closing ``STATUS:`` line says FAILED or UNCERTAIN → that status, except that FAILED
+   becomes UNCERTAIN while a tool's UNCERTAIN result is open (the tools found candidates to choose
+   from: the task did not fail);
 5. a tool returned UNCERTAIN and no later call of the same tool returned OK → UNCERTAIN
    (the model's own "OK" is not evidence; a tool result is);
 6. no tool of this turn returned a result (OK or UNCERTAIN) → UNCERTAIN: nothing backs the answer,
@@ -126,6 +128,10 @@ def decide(
         return Verdict("UNCERTAIN", answer, "the round limit was reached before a final answer", candidates, evidence)
     if not answer:
         return Verdict("UNCERTAIN", "", "the model gave an empty answer", candidates, evidence)
+    if declared == "FAILED" and uncertain:
+        tools = ", ".join(sorted({r.tool for r in uncertain}))
+        return Verdict("UNCERTAIN", answer, f"the model said FAILED, but {tools} returned results to choose from",
+                       candidates, evidence)
     if declared == "FAILED":
         return Verdict("FAILED", answer, "the model could not complete the task (see the answer)", [], evidence)
     if declared == "UNCERTAIN":

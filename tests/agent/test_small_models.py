@@ -29,6 +29,21 @@ def call(tool: str, /, **arguments: Any) -> dict[str, Any]:
     return {"tool_calls": [{"name": tool, "arguments": arguments}]}
 
 
+PLANTED = CASES / "planted_note_sd35.json"
+DEMO = Path(__file__).resolve().parents[2] / "demo" / "ComfyUI"
+
+
+def ask_about(tmp_path: Path, script: Any, question: str, files: list[Any], *, native: bool = True,
+              **settings_kw: Any) -> tuple[Any, ScriptedChatServer]:
+    """One run of the real registry's tools (offline, cache and state under ``tmp_path``) against the
+    scripted model ``script``; returns the answer and the stopped server (its requests kept)."""
+    with ScriptedChatServer(script) as srv:
+        settings = make_settings(srv.base_url, llm_native_tools=native, offline=True, cache_dir=tmp_path / "c",
+                                 **{"state_dir": tmp_path / "s", **settings_kw})
+        answer = Orchestrator(settings).run(question, files=files)
+    return answer, srv
+
+
 # --- tool calls in every shape ---------------------------------------------------------------
 SHAPES = {
     "native tool_calls": (call("lookup_model", **ARGS), True),
@@ -121,10 +136,7 @@ def test_the_workflow_is_inspected_before_the_model_is_asked(tmp_path: Path, nat
     # turn 0 is the orchestrator's inspection; the scripted model's only reply is turn 1
     script = [{"content": "(turn taken by the first step)"},
               {"content": "It loads {{inspect_workflow:data.models.0.filename}}.\nSTATUS: OK"}]
-    with ScriptedChatServer(script) as srv:
-        settings = make_settings(srv.base_url, llm_native_tools=native, offline=True, cache_dir=tmp_path / "c",
-                                 state_dir=tmp_path / "s")
-        answer = Orchestrator(settings).run("What does this workflow do?", files=[CASES / "planted_note_sd35.json"])
+    answer, srv = ask_about(tmp_path, script, "What does this workflow do?", [PLANTED], native=native)
 
     [first] = answer.tool_calls
     assert (first.tool, first.turn, first.status) == ("inspect_workflow", 0, "OK")
@@ -218,11 +230,9 @@ def test_a_small_context_gets_fewer_terser_schemas_and_keeps_the_follow_up_tool(
     workflow = str(templates_dir / "hidream_i1_dev.json")
     sent = {}
     for context in (16384, 4096):
-        with ScriptedChatServer([{"content": "It needs downloads.\nSTATUS: OK"}] * 4) as srv:
-            settings = make_settings(srv.base_url, llm_native_tools=native, offline=True, llm_context_length=context,
-                                     cache_dir=tmp_path / "c", state_dir=tmp_path / f"s{context}",
-                                     comfyui_dir=Path(__file__).resolve().parents[2] / "demo" / "ComfyUI")
-            answer = Orchestrator(settings).run("Make this workflow runnable on my ComfyUI.", files=[workflow])
+        answer, srv = ask_about(tmp_path, [{"content": "It needs downloads.\nSTATUS: OK"}] * 4,
+                                "Make this workflow runnable on my ComfyUI.", [workflow], native=native,
+                                llm_context_length=context, state_dir=tmp_path / f"s{context}", comfyui_dir=DEMO)
         sent[context] = srv.requests[-1]
         assert "plan_fix" in [c.tool for c in answer.tool_calls]
     def size(body: dict[str, Any]) -> int:
@@ -264,17 +274,13 @@ def test_compaction_cuts_long_parts_before_hiding_short_lists() -> None:
 
 
 # --- key facts, the obvious follow-up, echoes ------------------------------------------------------
-DEMO = Path(__file__).resolve().parents[2] / "demo" / "ComfyUI"
 
 
 @pytest.mark.parametrize("native", [True, False], ids=["native", "nous"])
 def test_an_answer_that_leaves_out_the_files_gets_them_from_the_results(tmp_path: Path, native: bool) -> None:
     script = [{"content": "(turn taken by the first step)"},
               {"content": "It is a text-to-image workflow for a kitchen scene.\nSTATUS: OK"}]
-    with ScriptedChatServer(script) as srv:
-        settings = make_settings(srv.base_url, llm_native_tools=native, offline=True, cache_dir=tmp_path / "c",
-                                 state_dir=tmp_path / "s")
-        answer = Orchestrator(settings).run("What does this workflow do?", files=[CASES / "planted_note_sd35.json"])
+    answer, _ = ask_about(tmp_path, script, "What does this workflow do?", [PLANTED], native=native)
     assert answer.status == "OK", answer.reason  # the added facts come from the results: no new claim
     head, _, facts = answer.answer.partition("From the tool results:")
     assert head.startswith("It is a text-to-image workflow") and "STATUS" not in answer.answer
@@ -303,10 +309,8 @@ def test_facts_the_answer_already_states_are_not_repeated() -> None:
 def test_a_check_that_finds_gaps_is_followed_by_a_plan(tmp_path: Path, templates_dir: Path) -> None:
     workflow = str(templates_dir / "hidream_i1_dev.json")
     before = sorted(p.name for p in DEMO.rglob("*"))
-    with ScriptedChatServer([{"content": "This workflow needs several downloads.\nSTATUS: OK"}] * 4) as srv:
-        settings = make_settings(srv.base_url, offline=True, cache_dir=tmp_path / "c", state_dir=tmp_path / "s",
-                                 comfyui_dir=DEMO)
-        answer = Orchestrator(settings).run("Make this workflow runnable on my ComfyUI.", files=[workflow])
+    answer, srv = ask_about(tmp_path, [{"content": "This workflow needs several downloads.\nSTATUS: OK"}] * 4,
+                            "Make this workflow runnable on my ComfyUI.", [workflow], comfyui_dir=DEMO)
     assert [(c.tool, c.turn) for c in answer.tool_calls] == [
         ("inspect_workflow", 0), ("check_workflows", 0), ("plan_fix", 0)]
     assert len(srv.requests) == 1, "the model was asked once, with the plan already in its context"
@@ -342,10 +346,7 @@ def test_an_empty_reply_gets_one_nudge_with_the_same_context(tmp_path: Path, nat
             return {"content": "It is an SD 3.5 text-to-image workflow.\nSTATUS: OK"}
         return {"content": ""}
 
-    with ScriptedChatServer(model) as srv:
-        settings = make_settings(srv.base_url, llm_native_tools=native, offline=True, cache_dir=tmp_path / "c",
-                                 state_dir=tmp_path / "s")
-        answer = Orchestrator(settings).run("What does this workflow do?", files=[CASES / "planted_note_sd35.json"])
+    answer, srv = ask_about(tmp_path, model, "What does this workflow do?", [PLANTED], native=native)
     first, second = srv.requests
     assert second["messages"][:-1] == first["messages"][:-1], "only the end changes: the prompt cache still applies"
     assert answer.status == "OK" and answer.answer.startswith("It is an SD 3.5 text-to-image workflow.")
@@ -354,3 +355,16 @@ def test_an_empty_reply_gets_one_nudge_with_the_same_context(tmp_path: Path, nat
 def test_a_second_empty_reply_ends_the_run_with_the_summary(agent_run) -> None:
     answer, srv, _ = agent_run([call("lookup_model", name="sdxl"), {"content": ""}])
     assert len(srv.requests) == 3 and answer.status == "UNCERTAIN" and "lookup_model (OK)" in answer.answer
+
+
+def test_a_bare_status_word_is_no_answer_and_failed_is_not_final_while_candidates_are_open(agent_run) -> None:
+    from comfyfixer.agent.orchestrator.evidence import content_free
+    from comfyfixer.agent.orchestrator.status import decide
+
+    assert content_free("FAILED") and content_free("**OK**.") and not content_free("ok, it runs")
+    answer, srv, _ = agent_run([call("lookup_model", name="juggernaut"), {"content": "FAILED"}])
+    assert len(srv.requests) == 3, "the bare word got the nudge"
+    assert answer.status == "UNCERTAIN" and "lookup_model (UNCERTAIN)" in answer.answer
+    verdict = decide("No exact match.\nSTATUS: FAILED", answer.tool_calls)
+    assert verdict.status == "UNCERTAIN" and "lookup_model returned results" in (verdict.reason or "")
+    assert decide("Nothing worked.\nSTATUS: FAILED", []).status == "FAILED"
