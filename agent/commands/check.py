@@ -61,9 +61,11 @@ def check_command(
         out = out or Path(DEMO_OUT)
     if not paths:
         raise InputError("no workflows given", hint="pass workflow files or folders, or try `comfyfixer check --demo`")
-    from comfyfixer.tools.fit.models import parse_vram
+    vram_gb = None
+    if vram is not None:  # the fit models are imported only when asked for
+        from comfyfixer.tools.fit.models import parse_vram
 
-    vram_gb = parse_vram(vram)  # a bad value fails before the check runs
+        vram_gb = parse_vram(vram)  # a bad value fails before the check runs
     settings, ctx = services.context(
         use_cache=not no_cache, comfyui_dir=comfyui, comfyui_url=comfyui_url, object_info_file=object_info,
         extra_model_paths=list(extra_model_paths) if extra_model_paths else None)
