@@ -156,21 +156,30 @@ def weigh(ref: ModelRef, role: Role, family: Family | None, src: FitSources, not
     base = dict(filename=ref.filename, node_id=ref.node_id, class_type=ref.class_type, role=role)
     local = _find_local(ref, src.model_dirs)
     if local is not None:
-        unreadable = ""
         try:
             summary = read_weights(local)
-        except InputError as exc:  # a truncated or fake file: its size is all there is
+        except InputError as exc:  # a truncated or broken download: ComfyUI cannot load it either
             log.debug("%s", exc)
-            summary, unreadable = None, f"header unreadable ({exc.message.split(': ', 1)[-1]}): "
+            elsewhere = _weigh_elsewhere(ref, role, family, src, notes, base)
+            return elsewhere.model_copy(update={
+                "local_path": str(local),
+                "detail": f"the file here is damaged (header unreadable: {exc.message.split(': ', 1)[-1]}); "
+                          f"sized as {elsewhere.source}: {elsewhere.detail}"})
         if summary is not None:
             parts = {k: v for k, v in summary.bytes_by_part.items() if v}
             return ModelWeight(**base, bytes=summary.bytes, source="header", local_path=str(local), parts=parts,
                                parameters=summary.parameters,
                                detail=f"{summary.format} header: {summary.parameters / 1e9:.2f} B parameters, "
                                       f"{summary.tensors} tensors, mostly {summary.main_dtype}")
-        size = local.stat().st_size
-        return ModelWeight(**base, bytes=size, source="file-size", local_path=str(local),
-                           detail=unreadable + "file size" + ("" if unreadable else f" ({local.suffix} has no parameter header)"))
+        return ModelWeight(**base, bytes=local.stat().st_size, source="file-size", local_path=str(local),
+                           detail=f"file size ({local.suffix} has no parameter header)")
+    return _weigh_elsewhere(ref, role, family, src, notes, base)
+
+
+def _weigh_elsewhere(ref: ModelRef, role: Role, family: Family | None, src: FitSources, notes: dict[str, int],
+                     base: dict[str, Any]) -> ModelWeight:
+    """The bytes of a file that is not here (or not readable here): the workflow's notes, the
+    catalog, the knowledge pack, the name, else the family's or role's default."""
     name = ref.filename.rsplit("/", 1)[-1]
     if name.lower() in notes:
         return ModelWeight(**base, bytes=notes[name.lower()], source="workflow-note",
@@ -407,6 +416,10 @@ def estimate(path: str, graph: Graph, refs: list[ModelRef], schemas: Any, src: F
     weights = [cast_at_load(weigh(r, role_of(r), family, src, note_sizes), graph) for r in refs]
     if any(w.source == "default" for w in weights):
         report.status = "UNCERTAIN"
+    for w in weights:
+        if w.detail.startswith("the file here is damaged"):
+            notes.append(f"{w.local_path} is damaged (its header cannot be read), and ComfyUI cannot load it "
+                         "either: delete it and download it again")
 
     stages, one = build_stages(sort_weights(weights, family), family, s, tiled, notes)
     if not stages:  # only LoRAs: nothing is loaded on its own

@@ -85,6 +85,7 @@ class FitReport(BaseModel):
     notes: list[str] = Field(default_factory=list, description="Assumptions and what could not be known.")
 
 
+VRAM_RANGE_GB = (0.5, 1024.0)  # the sizes --vram accepts
 _VRAM = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(g|gb|gib|m|mb|mib)?\s*$", re.I)
 
 
@@ -96,4 +97,8 @@ def parse_vram(text: str | None) -> float | None:
     if not m or float(m.group(1)) <= 0:
         raise InputError(f"--vram {text!r} is not a memory size", hint="write it like 8GB, 12, 24GiB or 6144MB")
     value = float(m.group(1))
-    return value / 1024 if (m.group(2) or "g").lower().startswith("m") else value
+    gb = value / 1024 if (m.group(2) or "g").lower().startswith("m") else value
+    if not VRAM_RANGE_GB[0] <= gb <= VRAM_RANGE_GB[1]:  # "8MB" for "8GB": no GPU ComfyUI runs on has that
+        raise InputError(f"--vram {text!r} is {gb:g} GB, outside what a GPU has",
+                         hint=f"give {VRAM_RANGE_GB[0]:g} to {VRAM_RANGE_GB[1]:g} GB, like 8GB or 6144MB")
+    return gb

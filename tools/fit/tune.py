@@ -488,6 +488,40 @@ def next_version(path: Path, out_dir: Path | None = None) -> Path:
     return folder / f"{base}.v{n}.json"
 
 
+def read_ui_workflow(path: Path, *, what: str) -> dict[str, Any]:
+    """The UI workflow in ``path`` (a JSON file, or an image that embeds one), for ``what`` to change a
+    copy of; an API prompt is refused with the way to get its UI form."""
+    from comfyfixer.tools.workflow.loader import load_workflow
+
+    try:
+        loaded = load_workflow(path)
+    except InputError as exc:
+        raise InputError(exc.message, hint=exc.hint or "give a UI-format workflow JSON saved from ComfyUI") from None
+    if loaded.format != "ui":
+        raise InputError(f"{path}: an API-format prompt, not a UI workflow ({what} edits the workflows ComfyUI saves)",
+                         hint="load it in ComfyUI, save the workflow (Workflow → Save), and give that file")
+    return loaded.data
+
+
+def write_new(target: Path, doc: dict[str, Any]) -> None:
+    """Write ``doc`` to ``target`` (its folder made if needed), never over an existing file; a folder
+    that cannot take it is an InputError naming the file."""
+    from comfyfixer.tools.paths import atomic_write
+
+    hint = "choose a folder you can write to with --out"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot write {target}: {target.parent} is not a folder we can create "
+                         f"({exc.strerror or type(exc).__name__})", hint=hint) from None
+    try:
+        atomic_write(target, json.dumps(doc, indent=2, ensure_ascii=False), exclusive=True)
+    except FileExistsError:
+        raise InputError(f"cannot write {target}: it exists, and nothing is overwritten", hint=hint) from None
+    except OSError as exc:
+        raise InputError(f"cannot write {target} ({exc.strerror or type(exc).__name__})", hint=hint) from None
+
+
 def _issues(doc: dict[str, Any], schemas: Any) -> set[str]:
     from comfyfixer.tools.reconstruct.validate import validate_api
     from comfyfixer.tools.workflow.convert import ui_to_api
@@ -508,13 +542,7 @@ def tune_workflow(inp: TuneInput, ctx: ToolContext, *, out_dir: Path | None = No
     lists fp8/GGUF variants that would remove weight streaming. faster also wires a distilled LoRA
     (FLUX.1 dev: Hyper-SD 8 steps) and lowers the steps as its card says. dry_run shows the changes only."""
     path = Path(inp.path).expanduser()
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read the workflow ({type(exc).__name__})",
-                         hint="give a UI-format workflow JSON saved from ComfyUI") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("nodes"), list):
-        raise InputError(f"{path}: not a UI-format workflow", hint="tune edits UI workflows (the ones ComfyUI saves)")
+    doc = read_ui_workflow(path, what="tune")
     vram = int(inp.vram_gb * GiB)
     tuner = _Tuner(path, copy.deepcopy(doc), vram, ctx)
     before = tuner.report
@@ -561,11 +589,8 @@ def tune_workflow(inp: TuneInput, ctx: ToolContext, *, out_dir: Path | None = No
         result.notes.append(f"the copy needs the ComfyUI-GGUF pack ({GGUF_PACK}) and the new files: plan them with "
                             "`comfyfixer fix <copy>` (or `tune --plan`), then approve and apply the plan")
     if tuner.changes and not inp.dry_run and not new_errors:
-        from comfyfixer.tools.paths import atomic_write
-
         target = next_version(path, out_dir)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(target, json.dumps(tuner.doc, indent=2, ensure_ascii=False), exclusive=True)
+        write_new(target, tuner.doc)
         result.written = str(target)
     elif new_errors:
         result.notes.append("the copy was not written: the changes made it invalid against the node schemas")

@@ -1,0 +1,78 @@
+"""A demanding user's inputs to ``fit`` and ``tune``: odd VRAM sizes, images that embed a workflow,
+output folders that cannot take the copy, and a damaged model file in the ComfyUI folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from comfyfixer.agent.cli import run
+from comfyfixer.tools.errors import InputError
+from comfyfixer.tools.fit.models import parse_vram
+
+IMAGE = "images/corpus/comfyui/ComfyUI_examples__hunyuan_video_image_to_video_v2.webp"
+
+
+@pytest.mark.parametrize("text", ["8MB", "0.001", "100MB", "5000", "2048GB"])
+def test_vram_no_gpu_has_is_refused(text: str) -> None:
+    with pytest.raises(InputError) as err:
+        parse_vram(text)
+    assert "GB" in (err.value.hint or "")
+
+
+def test_vram_range_edges() -> None:
+    assert parse_vram("512MB") == 0.5 and parse_vram("1024 GiB") == 1024
+
+
+def test_tune_reads_the_workflow_an_image_embeds(shared_data: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    image = shared_data / IMAGE
+    before = image.read_bytes()
+    assert run(["tune", str(image), "--vram", "8GB", "--out", str(tmp_path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["before"]["verdict"] != "FITS" and result["changes"]
+    written = Path(result["written"])
+    assert written == tmp_path / "ComfyUI_examples__hunyuan_video_image_to_video_v2.v2.json"
+    assert isinstance(json.loads(written.read_text(encoding="utf-8"))["nodes"], list)
+    assert image.read_bytes() == before
+
+
+def test_tune_refuses_an_api_prompt_with_a_next_step(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    api = next((shared_data / "workflows/corpus").rglob("*.prompt.json"))
+    assert run(["tune", str(api), "--vram", "8GB", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "API" in err and "Traceback" not in err
+
+
+def test_tune_says_when_json_is_broken(tmp_path: Path, templates_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (templates_dir / "flux_dev_full_text_to_image.json").read_text(encoding="utf-8")
+    broken = tmp_path / "broken.json"
+    broken.write_text(text[: len(text) // 2], encoding="utf-8")
+    assert run(["tune", str(broken), "--vram", "8GB"]) == 2
+    assert "invalid JSON at line" in capsys.readouterr().err
+
+
+def test_tune_out_onto_a_file_is_an_input_error(templates_dir: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    wf = tmp_path / "flux.json"
+    wf.write_bytes((templates_dir / "flux_dev_full_text_to_image.json").read_bytes())
+    assert run(["tune", str(wf), "--vram", "8GB", "--out", str(wf)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "--out" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flux.json"]
+
+
+def test_a_damaged_model_file_is_sized_from_elsewhere_and_named(templates_dir: Path, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    vae = tmp_path / "comfy" / "models" / "vae" / "ae.safetensors"
+    vae.parent.mkdir(parents=True)
+    vae.write_bytes(b"\xff" * 8 + b"{garbage")  # a header length no file has: a broken download
+    wf = str(templates_dir / "flux_dev_full_text_to_image.json")
+    assert run(["fit", wf, "--vram", "8GB", "--comfyui", str(tmp_path / "comfy"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    [ae] = [m for m in report["models"] if m["filename"] == "ae.safetensors"]
+    assert ae["source"] == "workflow-note" and ae["bytes"] > 300e6  # the template's 319.8 MB, not 16 bytes
+    assert ae["local_path"] == str(vae) and "damaged" in ae["detail"]
+    assert any("ae.safetensors" in n and "download it again" in n for n in report["notes"])
