@@ -269,7 +269,7 @@ def test_into_a_community_workflow_writes_a_new_version_and_leaves_the_original_
     ({"name": "auto-inpaint", "choices": {"detector": "NotANode"}}, "role detector has no candidate"),
     ({"name": "auto-inpaint", "choices": {"../x": "a"}}, "has no role"),
     ({"name": "auto-inpaint", "choices": {"detector": "none"}}, "cannot be left out"),
-    ({"name": "auto-inpaint", "parameters": {"grow": "lots"}}, "must be a int"),
+    ({"name": "auto-inpaint", "parameters": {"grow": "lots"}}, "must be an integer"),
     ({"name": "auto-inpaint", "parameters": {"out_dir": "/tmp"}}, "has no parameter"),
     ({"name": "image-cycling", "parameters": {"mode": "all"}}, "must be one of"),
 ])

@@ -128,12 +128,15 @@ def _coerce(name: str, param: Parameter, raw: Any) -> Any:
             value = int(raw) if not isinstance(raw, bool) else None
         elif param.type == "float":
             value = float(raw) if not isinstance(raw, bool) else None
+            if value is not None and not math.isfinite(value):  # JSON has no NaN or infinity
+                raise InputError(f"parameter {name} must be a finite number, not {_shown(str(raw))}")
         else:
             value = str(raw)
     except (KeyError, ValueError, TypeError):
         value = None
     if value is None:
-        raise InputError(f"parameter {name} must be a {param.type}, not {_shown(str(raw))}")
+        kind = {"int": "an integer", "float": "a number", "bool": "true or false"}.get(param.type, f"a {param.type}")
+        raise InputError(f"parameter {name} must be {kind}, not {_shown(str(raw))}")
     if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
         raise InputError(f"parameter {name} is longer than {MAX_VALUE_CHARS} characters")
     if param.choices is not None and value not in param.choices:

@@ -8,7 +8,6 @@ a workflow in place — ``into`` composes the chain into a copy written as the n
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any, Literal
@@ -317,14 +316,13 @@ def _advise(flat: FlatSchema, choices: list[Choice], result: SchemaBuildResult) 
 
 def _read_ui(path_text: str) -> tuple[dict[str, Any], Path]:
     """The UI workflow at ``path_text`` (read only)."""
+    from comfyfixer.tools.fit.tune import read_ui_workflow
+
     path = Path(path_text).expanduser()
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read the workflow ({type(exc).__name__})",
-                         hint="give a UI-format workflow JSON saved from ComfyUI") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("nodes"), list) or not isinstance(doc.get("links", []), list):
-        raise InputError(f"{path}: not a UI-format workflow", hint="--into composes into the workflows ComfyUI saves")
+    doc = read_ui_workflow(path, what="--into")
+    if not isinstance(doc.get("links", []), list):
+        raise InputError(f"{path}: not a UI-format workflow (its links are not a list)",
+                         hint="--into composes into the workflows ComfyUI saves")
     problem = composable_problem(doc)
     if problem:
         raise InputError(f"{path}: cannot compose into this workflow: {problem}",
@@ -341,17 +339,13 @@ def _fresh(path: Path) -> Path:
 
 def _write(target: Path, result: SchemaBuildResult, *, api_too: bool) -> list[str]:
     """Write the UI workflow (and, for a standalone build, the API prompt beside it); never overwrite."""
-    from comfyfixer.tools.paths import atomic_write
+    from comfyfixer.tools.fit.tune import write_new
 
-    target.parent.mkdir(parents=True, exist_ok=True)
     docs = [(target, result.workflow)]
     if api_too:
         docs.append((target.with_name(f"{target.name[:-len('.json')]}_api.json"), result.api))
     written = []
     for path, doc in docs:
-        try:
-            atomic_write(path, json.dumps(doc, indent=2, ensure_ascii=False), exclusive=True)
-        except FileExistsError:
-            raise InputError(f"{path} exists; nothing is overwritten", hint="choose another --out folder") from None
+        write_new(path, doc)
         written.append(str(path))
     return written

@@ -498,8 +498,8 @@ def read_ui_workflow(path: Path, *, what: str) -> dict[str, Any]:
     except InputError as exc:
         raise InputError(exc.message, hint=exc.hint or "give a UI-format workflow JSON saved from ComfyUI") from None
     if loaded.format != "ui":
-        raise InputError(f"{path}: an API-format prompt, not a UI workflow ({what} edits the workflows ComfyUI saves)",
-                         hint="load it in ComfyUI, save the workflow (Workflow → Save), and give that file")
+        raise InputError(f"{path}: an API-format prompt, not a UI-format workflow ({what} edits the workflows "
+                         "ComfyUI saves)", hint="load it in ComfyUI, save the workflow (Workflow → Save), and give that file")
     return loaded.data
 
 
