@@ -76,3 +76,22 @@ def test_a_damaged_model_file_is_sized_from_elsewhere_and_named(templates_dir: P
     assert ae["source"] == "workflow-note" and ae["bytes"] > 300e6  # the template's 319.8 MB, not 16 bytes
     assert ae["local_path"] == str(vae) and "damaged" in ae["detail"]
     assert any("ae.safetensors" in n and "download it again" in n for n in report["notes"])
+
+
+def test_hardware_prints_gigabytes_and_a_next_step_on_a_cpu_only_machine(monkeypatch: pytest.MonkeyPatch,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from comfyfixer.agent import services
+    from comfyfixer.tools.hardware import GpuInfo, HardwareProfile
+
+    cpu_only = HardwareProfile(ram_total_mb=24105, ram_available_mb=22628, cpu_count=2, system="Linux x86_64")
+    monkeypatch.setattr(services, "run", lambda name, inp, ctx, **kw: cpu_only)
+    assert run(["hardware"]) == 0
+    out = capsys.readouterr().out
+    assert "RAM: 23.5 GB (22.1 GB available)" in out and "MiB" not in out
+    assert "--vram 8GB" in out  # how to size workflows for a GPU this machine has not got
+    gpu = HardwareProfile(gpus=[GpuInfo(name="RTX 4060", vram_total_mb=8188, vram_free_mb=7800)],
+                          ram_total_mb=32000, cpu_count=8, system="Linux x86_64")
+    monkeypatch.setattr(services, "run", lambda name, inp, ctx, **kw: gpu)
+    assert run(["hardware"]) == 0
+    out = capsys.readouterr().out
+    assert "GPU: RTX 4060 (8.0 GB, 7.6 GB free; from nvidia-smi)" in out and "VRAM for workflows: 8.0 GB" in out
