@@ -93,8 +93,6 @@ KNOWN_GAPS = {
                      "video_fastvideo_fasth3_t2v"), NEWER_THAN_0_33),
     "3d_pixal3d_multi_views": "Pixal3DMultiViewConditioning is newer than the bundled ComfyUI 0.33.0 schemas",
     "image_ming_image_01_design_image_edit": "loop and list nodes (StartLoop, GetItemFromList) no bundled schema has",
-    **dict.fromkeys(("3d_hunyuan3d_multiview_to_model", "3d_hunyuan3d_multiview_to_model_turbo"),
-                    "a bypassed node with no input of its output's type passes its first input through"),
     "video_ltx2_i2v_lora": "its subgraph's output names a link (265) the file does not hold: no output reaches a loader",
 }
 

@@ -141,13 +141,19 @@ def test_risks_previews_only_fixed_seed_muted_and_unconnected(templates_dir: Pat
     sampler["widgets_values"][1] = "fixed"
     model_slot = next(i for i in sampler["inputs"] if i["name"] == "model")
     model_slot["link"] = None
-    decode = next(n for n in ui["nodes"] if n["type"] == "VAEDecode")
-    decode["mode"] = 4
     review = _review(ui)
     codes = _codes(review)
-    assert {"seed-fixed", "muted-branch", "unconnected-input"} <= codes, codes
+    assert {"seed-fixed", "unconnected-input"} <= codes and "muted-branch" not in codes, codes
     unconnected = next(f for f in review.findings if f.code == "unconnected-input")
     assert "model" in unconnected.message and unconnected.level == "risk"
+    # A bypassed VAE Decode has no IMAGE input to pass through: the frontend drops Save Image's link.
+    decode = next(n for n in ui["nodes"] if n["type"] == "VAEDecode")
+    decode["mode"] = 4
+    bypassed = _review(ui)
+    assert "muted-branch" in _codes(bypassed)
+    dropped = [f for f in bypassed.findings if f.code == "unconnected-input" and "drawn connected" in f.message]
+    assert [f.node_id for f in dropped] == [next(str(n["id"]) for n in ui["nodes"] if n["type"] == "SaveImage")]
+    assert "images" in dropped[0].message
 
 
 def test_family_and_precision_from_file_names() -> None:

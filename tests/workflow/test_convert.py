@@ -56,6 +56,30 @@ def test_reroute_bypass_mute_and_primitive() -> None:
     assert ks["steps"] == 20 and ks["sampler_name"] == "euler"
 
 
+def test_bypass_passes_the_input_of_the_type_asked_for_or_drops_the_link() -> None:
+    """The frontend's rule for a bypassed node: the input of the requesting socket's type, the output's own
+    index tried first; no input of that type, or that input unlinked, and the link is dropped."""
+    def wf(bypassed_inputs: list[dict[str, str]], links_in: list[list[object]]) -> dict[str, object]:
+        return {"nodes": [
+            {"id": 1, "type": "LoadImage", "outputs": [{"type": "IMAGE"}, {"type": "MASK"}], "widgets_values": ["a.png"]},
+            {"id": 2, "type": "LoadImage", "outputs": [{"type": "IMAGE"}, {"type": "MASK"}], "widgets_values": ["b.png"]},
+            {"id": 3, "type": "ImageBlend", "mode": 4, "inputs": bypassed_inputs, "outputs": [{"type": "IMAGE"}],
+             "widgets_values": [0.5, "normal"]},
+            {"id": 4, "type": "SaveImage", "inputs": [{"name": "images", "type": "IMAGE"}], "widgets_values": ["out"]},
+        ], "links": [*links_in, [9, 3, 0, 4, 0, "IMAGE"]]}
+
+    two = [{"name": "image1", "type": "IMAGE"}, {"name": "image2", "type": "IMAGE"}]
+    api = ui_to_api(wf(two, [[1, 1, 0, 3, 0, "IMAGE"], [2, 2, 0, 3, 1, "IMAGE"]]))
+    assert api["4"]["inputs"]["images"] == ["1", 0]  # the output's own index first
+    api = ui_to_api(wf(two, [[2, 2, 0, 3, 1, "IMAGE"]]))
+    assert "images" not in api["4"]["inputs"]  # the first IMAGE input is unlinked: no other input stands in
+    mask_then_image = [{"name": "mask", "type": "MASK"}, {"name": "image", "type": "IMAGE"}]
+    api = ui_to_api(wf(mask_then_image, [[1, 1, 1, 3, 0, "MASK"], [2, 2, 0, 3, 1, "IMAGE"]]))
+    assert api["4"]["inputs"]["images"] == ["2", 0]  # the IMAGE input, not the first one
+    api = ui_to_api(wf([{"name": "mask", "type": "MASK"}], [[1, 1, 1, 3, 0, "MASK"]]))
+    assert "images" not in api["4"]["inputs"]  # nothing of that type: a MASK is never passed as IMAGE
+
+
 def test_subgraph_boundaries_are_crossed() -> None:
     sid = "1111-2222"
     sg = {

@@ -349,25 +349,34 @@ def range_findings(family: str | None, samplers: list[SamplerSetting], speed: bo
     return out
 
 
-def _unconnected(drawn: Graph, nodes: set[str], schemas: SchemaSet) -> list[Finding]:
-    """Required socket inputs with nothing plugged in, as the saved graph shows them (a UI slot whose
-    link is empty; an API input that is absent)."""
+def _unconnected(drawn: Graph, graph: Graph, nodes: set[str], schemas: SchemaSet) -> list[Finding]:
+    """Required socket inputs with nothing plugged in: as the saved graph shows them (a UI slot whose
+    link is empty; an API input that is absent), or as ComfyUI will get them (a link the frontend drops
+    because a bypassed node has no input of the type asked for, or a muted node fed it)."""
     out = []
     for nid in sorted(nodes, key=_id_key):
         node = drawn.nodes.get(nid)
         schema = schemas.get(node.class_type) if node else None
         if node is None or schema is None or not node.active or node.virtual:
             continue
+        sockets = [i.name for i in schema.inputs if i.section == "required" and not i.is_widget]
         if drawn.format == "ui":
             empty = {s.get("name") for s in node.ui_inputs if s.get("link") is None and not s.get("widget")}
-            missing = [i.name for i in schema.inputs if i.section == "required" and not i.is_widget and i.name in empty]
+            missing = [name for name in sockets if name in empty]
         else:
-            missing = [i.name for i in schema.inputs
-                       if i.section == "required" and not i.is_widget and not isinstance(node.inputs.get(i.name), Link)]
+            missing = [name for name in sockets if not isinstance(node.inputs.get(name), Link)]
+        runs = graph.nodes.get(nid)
+        dropped = [name for name in sockets if name not in missing and runs is not None
+                   and not isinstance(runs.inputs.get(name), Link)] if drawn is not graph else []
         if missing:
             out.append(Finding(level="risk", code="unconnected-input", node_id=nid,
                                message=f"{node.class_type} (node {nid}): required input "
                                        f"{', '.join(missing)} is not connected; ComfyUI will refuse the prompt"))
+        if dropped:
+            out.append(Finding(level="risk", code="unconnected-input", node_id=nid,
+                               message=f"{node.class_type} (node {nid}): required input {', '.join(dropped)} is drawn "
+                                       "connected, but what feeds it is muted or bypassed with nothing of that type to "
+                                       "pass through, so ComfyUI gets no value and will refuse the prompt"))
     return out
 
 
@@ -388,7 +397,7 @@ def risk_findings(drawn: Graph, graph: Graph, outputs: list[OutputNode], needed:
     elif not any(o.saves for o in active_out):
         out.append(Finding(level="warning", code="never-saved",
                            message="outputs are only previewed, never saved: results are lost when the queue clears"))
-    out.extend(_unconnected(drawn, needed, schemas))
+    out.extend(_unconnected(drawn, graph, needed, schemas))
     for s in samplers:
         if "seed" not in s.values and "noise_seed" not in s.values:
             continue

@@ -45,7 +45,8 @@ class _Resolver:
             self.into[(target, tslot)] = (origin, oslot)
         self._inputs: dict[str, list[Any]] | None = None  # subgraph id -> its definition's input names
 
-    def origin(self, node_id: str, slot: int, hops: int = 0) -> tuple[str, int] | _Literal | None:
+    def origin(self, node_id: str, slot: int, hops: int = 0, want: Any = None) -> tuple[str, int] | _Literal | None:
+        """Where output ``slot`` of ``node_id`` really comes from, for an input of type ``want``."""
         if hops > _MAX_HOPS:
             return None
         g = self.graph
@@ -56,18 +57,18 @@ class _Resolver:
                 return _Literal(vals[0]) if isinstance(vals, list) and vals else None
             if node.class_type == "Reroute" or node.class_type in FRONTEND_ONLY_PACK_CLASSES:
                 up = self.into.get((node_id, 0))
-                return self.origin(*up, hops + 1) if up else None
+                return self.origin(*up, hops + 1, want) if up else None
             if node.mode == MODE_NEVER:
                 return None
             if node.mode == MODE_BYPASS:
-                return self._bypass(node, slot, hops)
+                return self._bypass(node, slot, hops, want)
             return node_id, slot
         if node_id.endswith(":-10"):  # a subgraph's input node: continue outside the instance
             up = self.into.get((node_id[:-4], self._instance_slot(node_id[:-4], slot)))
-            return self.origin(*up, hops + 1) if up else None
+            return self.origin(*up, hops + 1, want) if up else None
         if node_id in g.instances:  # an instance's output: continue inside, from its output node
             up = self.into.get((node_id + ":-20", slot))
-            return self.origin(*up, hops + 1) if up else None
+            return self.origin(*up, hops + 1, want) if up else None
         return None
 
     def _instance_slot(self, instance: str, index: int) -> int:
@@ -85,15 +86,14 @@ class _Resolver:
             return index
         return next((j for j, i in enumerate(inst.ui_inputs) if i.get("name") == names[index]), -1)
 
-    def _bypass(self, node: GraphNode, slot: int, hops: int) -> tuple[str, int] | _Literal | None:
-        wanted = _slot_type(node.ui_outputs, slot)
-        candidates = [i for i, s in enumerate(node.ui_inputs) if s.get("type") == wanted and (node.id, i) in self.into]
-        if not candidates and (node.id, slot) in self.into:
-            candidates = [slot]
-        if not candidates:
-            return None
-        up = self.into[(node.id, candidates[0])]
-        return self.origin(*up, hops + 1)
+    def _bypass(self, node: GraphNode, slot: int, hops: int, want: Any) -> tuple[str, int] | _Literal | None:
+        """The frontend's rule: the first input of the type asked for, trying the output's own index first;
+        none of that type, or that input unlinked, and the link is dropped (no other input stands in)."""
+        wanted = want if want is not None else _slot_type(node.ui_outputs, slot)
+        order = [slot, *range(len(node.ui_inputs))]
+        match = next((i for i in order if _slot_type(node.ui_inputs, i) == wanted), None)
+        up = self.into.get((node.id, match)) if match is not None else None
+        return self.origin(*up, hops + 1, wanted) if up else None
 
 
 def _api_value(value: Any) -> Any:
@@ -194,7 +194,7 @@ def graph_to_api(graph: Graph, schemas: SchemaSet, *, fill_defaults: bool = True
             name = widget.get("name") if isinstance(widget, Mapping) and widget.get("name") else slot.get("name")
             if not isinstance(name, str) or up is None:
                 continue
-            src = resolver.origin(*up)
+            src = resolver.origin(*up, want=slot.get("type"))
             if src is None and up[0].endswith(":-10"):
                 continue  # a widget promoted to an unlinked subgraph input: fill_promoted_widgets below
             linked.add(name)
