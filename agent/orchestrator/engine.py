@@ -296,9 +296,12 @@ class Orchestrator:
             else:
                 self._traits = ServerTraits()
             if settings.llm_native_tools and self._traits.native_tools_broken:
-                what = "tools" if self._traits.drops_tools else "tool results"
-                notice = (f"The model server at {settings.llm_base_url} drops native {what} from the prompt; "
-                          "using prompt-based tool calls instead.")
+                if self._traits.drops_tools or self._traits.drops_tool_results:
+                    what = "tools" if self._traits.drops_tools else "tool results"
+                    problem = f"drops native {what} from the prompt"
+                else:
+                    problem = "fails on streamed native tool calls"
+                notice = f"The model server at {settings.llm_base_url} {problem}; using prompt-based tool calls instead."
                 log.warning(notice)
                 self._notices.append(notice)
         native = settings.llm_native_tools and not self._traits.native_tools_broken
@@ -384,6 +387,8 @@ class Orchestrator:
         inner = getattr(exc, "exception", None)
         if isinstance(inner, openai.APITimeoutError):
             return f"the model server did not answer within {self.settings.llm_timeout:g} s"
+        if isinstance(inner, openai.APIConnectionError) and _dropped_mid_reply(inner):
+            return "the model server dropped the connection in the middle of its reply (see the server's log)"
         if isinstance(inner, openai.APIConnectionError):
             raise ModelUnavailable(self.settings.llm_base_url, self.settings.llm_model, "connection failed") from inner
         if isinstance(inner, openai.APIStatusError):
@@ -398,6 +403,17 @@ class Orchestrator:
                 reason += " (check COMFYFIXER_LLM_API_KEY or DASHSCOPE_API_KEY)"
             return reason
         return f"the model server failed: {str(exc).strip()[:200]}"
+
+
+def _dropped_mid_reply(exc: BaseException) -> bool:
+    """True when a connection error happened after the server took the request (a read error or a broken
+    response), not when nothing was listening: the server is there, its reply failed."""
+    names: list[str] = []
+    current: BaseException | None = exc
+    while current is not None and len(names) < 10:
+        names.append(type(current).__name__)
+        current = current.__cause__ or current.__context__
+    return "ReadError" in names or "RemoteProtocolError" in names
 
 
 def result_budget(context_length: int, max_tokens: int) -> int:

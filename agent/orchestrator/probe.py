@@ -6,12 +6,16 @@ Servers differ from the OpenAI contract in ways that silently break an agent:
 * llama-cpp-python's ``chatml-function-calling`` template drops the ``tools`` unless
   ``tool_choice`` is sent, and drops tool results from the prompt; the model then answers
   questions about files it never saw.
+* llama-cpp-python's ``chatml-function-calling`` cannot stream a tool call the model chose itself
+  (``tool_choice: "auto"``): it raises "Automatic streaming tool choice is not supported" and drops
+  the connection mid-reply.
 * Ollama cuts prompts at its default context length without saying so.
 
 :func:`probe_server` sends four tiny requests (``max_tokens: 1``): without and with a padded tool
 definition, then with a short and with a padded tool result, and compares the ``prompt_tokens`` the
 server reports: a part that adds no prompt tokens was dropped. A server that reports no usage is taken at its word
-(nothing is detected). It also asks the server for its context length (``/v1/models``, llama.cpp's
+(nothing is detected). A fifth, streamed request asks the model to call the probe tool: a server error or a
+connection dropped mid-reply means streamed tool calls fail (a reply without a tool call tells nothing). It also asks the server for its context length (``/v1/models``, llama.cpp's
 ``/props``, Ollama's ``/api/show``, LM Studio's ``/api/v0/models``). The result is cached per
 endpoint and model in ``<cache>/llm-probe.json``; a failed probe is not cached.
 """
@@ -42,11 +46,13 @@ class ServerTraits:
     drops_tools: bool | None = None
     drops_tool_results: bool | None = None
     context_length: int | None = None
+    streamed_calls_fail: bool | None = None
 
     @property
     def native_tools_broken(self) -> bool:
-        """True when native tool calls cannot work on this server (tools or their results are dropped)."""
-        return bool(self.drops_tools or self.drops_tool_results)
+        """True when native tool calls cannot work on this server (tools or their results are dropped, or a
+        streamed tool call fails)."""
+        return bool(self.drops_tools or self.drops_tool_results or self.streamed_calls_fail)
 
 
 def _server_root(base_url: str) -> str:
@@ -83,6 +89,24 @@ def _prompt_tokens(client: Any, model: str, messages: list[dict[str, Any]], tool
     usage = resp.json().get("usage") or {}
     value = usage.get("prompt_tokens")
     return int(value) if isinstance(value, int | float) and value > 0 else None
+
+
+def _streamed_call_fails(client: Any, model: str) -> bool | None:
+    """Whether a streamed reply the model makes a tool call in fails on this server (None: no call was made)."""
+    import httpx
+
+    body = {"model": model, "stream": True, "max_tokens": 24, "temperature": 0, "tools": [_PROBE_TOOL],
+            "tool_choice": "auto", "messages": [
+                {"role": "system", "content": "Call the probe_echo tool."},
+                {"role": "user", "content": f"{PROBE_MARKER}: call probe_echo now"}]}
+    try:
+        with client.stream("POST", "chat/completions", json=body) as resp:
+            if resp.status_code >= 500:
+                return True
+            text = "".join(resp.iter_text())
+    except (httpx.ReadError, httpx.RemoteProtocolError):
+        return True
+    return False if '"tool_calls"' in text else None
 
 
 def _context_length(client: Any, base_url: str, model: str) -> int | None:
@@ -161,7 +185,8 @@ def probe_server(base_url: str, model: str, api_key: str | None, cache_dir: Path
     key = f"{base_url.rstrip('/')}|{model}|{'tools' if check_tools else 'ctx'}"
     cache = _load_cache(cache_file)
     if isinstance(cache.get(key), dict):
-        return ServerTraits(**{k: cache[key].get(k) for k in ("drops_tools", "drops_tool_results", "context_length")})
+        return ServerTraits(**{k: cache[key].get(k) for k in ("drops_tools", "drops_tool_results", "context_length",
+                                                              "streamed_calls_fail")})
     traits = ServerTraits()
     try:
         # The endpoint was validated by Settings (http(s) only); a LAN server speaks plain http.
@@ -178,6 +203,8 @@ def probe_server(base_url: str, model: str, api_key: str | None, cache_dir: Path
                     traits.drops_tools = tools - bare < _DROP_THRESHOLD
                 if short is not None and padded is not None:
                     traits.drops_tool_results = padded - short < _DROP_THRESHOLD
+                if not traits.native_tools_broken:
+                    traits.streamed_calls_fail = _streamed_call_fails(client, model)
     except Exception as exc:  # the probe is advisory: the real run reports real server errors
         log.info("server probe at %s failed: %s", base_url, exc)
         return traits

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import struct
 import threading
 import time
 import zlib
@@ -174,6 +176,7 @@ class ScriptedChatServer(LoopbackServer):
         drop_tools: bool = False,
         drop_tool_results: bool = False,
         context_length: int | None = None,
+        fail_streamed_tool_calls: bool = False,
     ) -> None:
         self.script = script
         self.model = model
@@ -190,6 +193,9 @@ class ScriptedChatServer(LoopbackServer):
         self.drop_tool_results = drop_tool_results
         # Reported by GET /props like llama.cpp's llama-server, when set.
         self.context_length = context_length
+        # llama-cpp-python's chatml-function-calling cannot stream a tool call the model chose itself: it
+        # raises and the connection is reset before any response.
+        self.fail_streamed_tool_calls = fail_streamed_tool_calls
         super().__init__()
         self.requests: list[dict[str, Any]] = []
         #: Requests of the orchestrator's server probe, kept apart so ``requests`` holds only real turns.
@@ -223,7 +229,10 @@ class ScriptedChatServer(LoopbackServer):
                 if is_probe(body):
                     with server._lock:
                         server.probe_requests.append(body)
-                    self._json(200, server._completion(body, {"content": "ok"}))
+                    if body.get("stream") and body.get("tools"):  # the probe asks for a streamed tool call
+                        self._stream_or_reset(body, {"tool_calls": [{"name": "probe_echo", "arguments": {}}]})
+                    else:
+                        self._json(200, server._completion(body, {"content": "ok"}))
                     return
                 with server._lock:
                     server.requests.append(body)
@@ -236,12 +245,21 @@ class ScriptedChatServer(LoopbackServer):
                     self._json(int(reply["http_status"]), {"error": {"message": reply.get("error", "error")}})
                     return
                 if body.get("stream"):
-                    self._stream(body, reply)
+                    self._stream_or_reset(body, reply)
                 else:
                     self._json(200, server._completion(body, reply))
 
             def _json(self, status: int, obj: Any) -> None:
                 self.send_json(status, obj)
+
+            def _stream_or_reset(self, body: dict[str, Any], reply: Reply) -> None:
+                if server.fail_streamed_tool_calls and body.get("tools") and server._tool_calls(reply):
+                    # SO_LINGER 0: closing sends a reset, as the real server's crashed handler does
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    self.close_connection = True
+                    return
+                self._stream(body, reply)
 
             def _stream(self, body: dict[str, Any], reply: Reply) -> None:
                 self.send_response(200)

@@ -181,10 +181,10 @@ def test_a_content_free_answer_falls_back_to_the_tool_results(agent_run, final: 
 def test_native_mode_sends_tool_choice_auto_and_probes_once_per_endpoint(agent_run, tmp_path: Path) -> None:
     answer, srv, orch = agent_run([call("lookup_model", name="sdxl"), ANSWER], cache_dir=tmp_path / "c")
     assert srv.requests[0]["tool_choice"] == "auto" and srv.requests[0]["tools"]
-    assert len(srv.probe_requests) == 4 and answer.notices == []
+    assert len(srv.probe_requests) == 5 and answer.notices == []
     again = Orchestrator(orch.settings, registry=orch.registry, ctx=orch.ctx)
     again.run("which sdxl file?")
-    assert len(srv.probe_requests) == 4, "the probe is cached per endpoint"
+    assert len(srv.probe_requests) == 5, "the probe is cached per endpoint"
     assert json.loads((tmp_path / "c" / "llm-probe.json").read_text())
 
 
@@ -368,3 +368,20 @@ def test_a_bare_status_word_is_no_answer_and_failed_is_not_final_while_candidate
     verdict = decide("No exact match.\nSTATUS: FAILED", answer.tool_calls)
     assert verdict.status == "UNCERTAIN" and "lookup_model returned results" in (verdict.reason or "")
     assert decide("Nothing worked.\nSTATUS: FAILED", []).status == "FAILED"
+
+
+def test_a_server_that_fails_streamed_tool_calls_gets_prompt_based_calls(agent_run, toolbox, tmp_path: Path) -> None:
+    script = [call("lookup_model", **ARGS), ANSWER]
+    answer, srv, _ = agent_run(script, "which sdxl file?", cache_dir=tmp_path / "c",
+                               server_kw={"fail_streamed_tool_calls": True})
+    assert any(r.get("stream") and r.get("tools") for r in srv.probe_requests)
+    assert "fails on streamed native tool calls" in answer.notices[0]
+    assert not any(r.get("tools") for r in srv.requests), "prompt-based calls from the first turn"
+    assert answer.status == "OK" and [c.tool for c in answer.tool_calls] == ["lookup_model"]
+    assert toolbox.calls == {"lookup_model": 1}
+
+
+def test_a_reply_the_server_drops_midway_is_a_failure_not_a_missing_server(agent_run, tmp_path: Path) -> None:
+    answer, _, _ = agent_run([call("lookup_model", name="sdxl"), ANSWER], llm_probe=False,
+                             server_kw={"fail_streamed_tool_calls": True})
+    assert answer.status == "FAILED" and "dropped the connection" in (answer.reason or "")
