@@ -106,13 +106,19 @@ def token_notes(plan: Plan, ctx: ToolContext) -> list[str]:
     return notes
 
 
+def require_comfyui_dir(ctx: ToolContext) -> Path:
+    """The ComfyUI folder a plan fixes: commands that write a copy first (``tune --plan``,
+    ``schema build --plan``) ask for it before writing anything."""
+    if ctx.comfyui_dir is None:
+        raise ConfigError("no ComfyUI folder to fix", hint="pass --comfyui DIR or set COMFYFIXER_COMFYUI_DIR")
+    return Path(ctx.comfyui_dir)
+
+
 def gather_inputs(paths: list[str], ctx: ToolContext, *, resolve: bool) -> PlanInputs:
     """Readiness check, then the resolver for every missing model → :class:`PlanInputs`."""
     from comfyfixer.tools.readiness import CheckInput, check_workflows
 
-    if ctx.comfyui_dir is None:
-        raise ConfigError("no ComfyUI folder to fix", hint="pass --comfyui DIR or set COMFYFIXER_COMFYUI_DIR")
-    comfy = Path(ctx.comfyui_dir)
+    comfy = require_comfyui_dir(ctx)
     result = check_workflows(CheckInput(paths=paths), ctx)
     models: dict[tuple[str | None, str], ModelNeed] = {}
     misplaced: list[MisplacedNeed] = []

@@ -47,8 +47,9 @@ def fit_command(
         for line in st.lines:
             console.print(f"    {_gb(line.bytes)}  {line.what} — {line.how}", markup=False)
     console.print(f"  all models resident at once: {_gb(report.all_resident_bytes).strip()}", markup=False)
-    vram_text = f"{report.vram_bytes / 1024**3:.1f} GB" if report.vram_bytes else "none"
-    console.print(f"VRAM: {vram_text} ({report.vram_source})", markup=False)
+    vram_text = f"{report.vram_bytes / 1024**3:.1f} GB ({report.vram_source})" if report.vram_bytes else \
+        f"none — {report.vram_source}"
+    console.print(f"VRAM: {vram_text}", markup=False)
     console.print(f"{report.verdict}: {report.summary}", markup=False)
     for note in report.notes:
         console.print(f"note: {note}", markup=False)

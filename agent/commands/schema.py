@@ -101,6 +101,10 @@ def build_command(
     inp = SchemaBuildInput(name=name, choices=pairs(with_, "--with"), parameters=pairs(set_, "--set"),
                            into=str(into) if into is not None else None)
     _, ctx = services.context(object_info_file=object_info, comfyui_dir=comfyui, comfyui_url=comfyui_url)
+    if plan:  # before anything is written, not after
+        from comfyfixer.agent.planning import require_comfyui_dir
+
+        require_comfyui_dir(ctx)
     planned = None
     with ctx:
         result = services.run("build_schema", inp, ctx, out_dir=out, write=out is not None or into is not None)

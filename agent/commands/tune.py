@@ -33,6 +33,10 @@ def tune_command(
 
     inp = TuneInput(path=str(workflow), vram_gb=parse_vram(vram) or 0, dry_run=dry_run, faster=faster)
     _, ctx = services.context(comfyui_dir=comfyui)
+    if plan:  # before the copy is written, not after
+        from comfyfixer.agent.planning import require_comfyui_dir
+
+        require_comfyui_dir(ctx)
     planned = None
     with ctx:
         result = services.run("tune_workflow", inp, ctx, out_dir=out)

@@ -57,3 +57,12 @@ def test_out_onto_a_file_is_an_input_error(tmp_path: Path, capsys: pytest.Captur
     err = capsys.readouterr().err
     assert "cannot write" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+def test_plan_without_a_comfyui_folder_stops_before_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("COMFYFIXER_OFFLINE", "1")
+    monkeypatch.delenv("COMFYFIXER_COMFYUI_DIR", raising=False)
+    monkeypatch.setenv("COMFYFIXER_HOME", str(tmp_path / "home"))
+    assert run(["schema", "build", "auto-inpaint", "--out", str(tmp_path / "wf"), "--plan"]) == 2
+    assert "--comfyui" in capsys.readouterr().err and not (tmp_path / "wf").exists()

@@ -95,3 +95,25 @@ def test_hardware_prints_gigabytes_and_a_next_step_on_a_cpu_only_machine(monkeyp
     assert run(["hardware"]) == 0
     out = capsys.readouterr().out
     assert "GPU: RTX 4060 (8.0 GB, 7.6 GB free; from nvidia-smi)" in out and "VRAM for workflows: 8.0 GB" in out
+
+
+def test_tune_plan_without_a_comfyui_folder_stops_before_writing(templates_dir: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("COMFYFIXER_COMFYUI_DIR", raising=False)
+    monkeypatch.setenv("COMFYFIXER_HOME", str(tmp_path / "home"))
+    wf = tmp_path / "flux.json"
+    wf.write_bytes((templates_dir / "flux_dev_full_text_to_image.json").read_bytes())
+    assert run(["tune", str(wf), "--vram", "8GB", "--plan"]) == 2
+    assert "--comfyui" in capsys.readouterr().err
+    assert not (tmp_path / "flux.v2.json").exists()
+
+
+def test_fit_on_a_machine_without_a_gpu_reads_cleanly(templates_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from comfyfixer.tools.fit import capability
+
+    monkeypatch.setattr(capability, "machine_vram", lambda ctx: (None, "no GPU found (CPU-only)"))
+    assert run(["fit", str(templates_dir / "flux_dev_full_text_to_image.json")]) == 0
+    out = capsys.readouterr().out
+    assert "VRAM: none — no GPU found (CPU-only)" in out and "(no GPU found" not in out
