@@ -53,10 +53,13 @@ def tune_command(
     for c in result.changes:
         console.print(f"  {c.class_type} node {c.node_id}: {c.input} {c.old!r} → {c.new!r} — {c.why}", markup=False)
     console.print(f"after:  {result.after.verdict} — {result.after.summary}", markup=False)
+    if result.variants:
+        console.print("lighter files to look for (sizes estimated from the parameter count):", markup=False)
     for v in result.variants:
         needs = f", needs {v.needs}" if v.needs else ""
+        verdict = f"fits {inp.vram_gb:.1f} GB" if v.peak_gb <= inp.vram_gb else f"still over {inp.vram_gb:.1f} GB"
         console.print(f"  variant: {v.variant} of {v.replaces}: {v.weights_gb:.1f} GB weights, sampling peak "
-                      f"{v.peak_gb:.1f} GB ({v.cost}{needs})", markup=False)
+                      f"{v.peak_gb:.1f} GB — {verdict} ({v.cost}{needs})", markup=False)
     for e in result.validation_errors:
         console.print(f"  invalid: {e}", markup=False)
     for note in result.notes:

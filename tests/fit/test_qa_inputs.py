@@ -117,3 +117,13 @@ def test_fit_on_a_machine_without_a_gpu_reads_cleanly(templates_dir: Path, monke
     assert run(["fit", str(templates_dir / "flux_dev_full_text_to_image.json")]) == 0
     out = capsys.readouterr().out
     assert "VRAM: none — no GPU found (CPU-only)" in out and "(no GPU found" not in out
+
+
+def test_tune_says_which_suggested_files_would_fit(templates_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    flux = str(templates_dir / "flux_dev_full_text_to_image.json")
+    for vram, q5 in (("10GB", "fits 10.0 GB"), ("8GB", "still over 8.0 GB")):
+        assert run(["tune", flux, "--vram", vram, "--dry-run"]) == 0
+        out = capsys.readouterr().out
+        assert "lighter files to look for (sizes estimated from the parameter count):" in out
+        [line] = [ln for ln in out.splitlines() if ln.strip().startswith("variant: GGUF Q5_K_M of")]
+        assert q5 in line
