@@ -127,3 +127,17 @@ def test_tune_says_which_suggested_files_would_fit(templates_dir: Path, capsys: 
         assert "lighter files to look for (sizes estimated from the parameter count):" in out
         [line] = [ln for ln in out.splitlines() if ln.strip().startswith("variant: GGUF Q5_K_M of")]
         assert q5 in line
+
+
+def test_a_latent_size_out_of_range_is_named_not_called_missing(templates_dir: Path, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    doc = json.loads((templates_dir / "flux_dev_full_text_to_image.json").read_text(encoding="utf-8"))
+    [latent] = [n for sg in doc["definitions"]["subgraphs"] for n in sg["nodes"] if n["type"] == "EmptySD3LatentImage"]
+    latent["widgets_values"] = [10**12, -5, 10**9]
+    wf = tmp_path / "hostile.json"
+    wf.write_text(json.dumps(doc), encoding="utf-8")
+    assert run(["fit", str(wf), "--vram", "8GB", "--json"]) == 0
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert any(n.startswith("EmptySD3LatentImage (node 194:48) asks for 1000000000000×-5, batch 1000000000, outside")
+               and "assumed 1024×1024" in n for n in notes), notes
+    assert not any(n.startswith("no latent size") for n in notes)

@@ -91,6 +91,7 @@ class Settings:
     batch: int = 1
     where: str = ""
     family_hint: str | None = None
+    rejected: str = ""  # a latent node whose size or batch is outside what ComfyUI accepts
 
 
 def role_of(ref: ModelRef) -> Role:
@@ -125,18 +126,28 @@ def read_settings(graph: Graph, schemas: Any) -> Settings:
             continue
         stored, _, _ = widget_inputs(node, schemas.get(node.class_type))
         w, h = _value(node, "width", stored), _value(node, "height", stored)
-        if not w or not h or w < 16 or h < 16 or w > 16384 or h > 16384:
+        if w is None or h is None:
             continue
+        raw_batch = _value(node, "batch_size", stored)
+        if not (16 <= w <= 16384 and 16 <= h <= 16384) or (raw_batch is not None and not 0 < raw_batch <= 256):
+            best.rejected = best.rejected or (f"{node.class_type} (node {node.id}) asks for {_shown(w)}×{_shown(h)}"
+                                              + (f", batch {_shown(raw_batch)}" if raw_batch is not None else ""))
+            if not (16 <= w <= 16384 and 16 <= h <= 16384):
+                continue
         frames = next((int(f) for k in ("length", "frames", "num_frames", "video_frames")
                        if (f := _value(node, k, stored)) and 0 < f <= 10000), 1)
-        batch = int(_value(node, "batch_size", stored) or 1)
-        batch = batch if 0 < batch <= 256 else 1
+        batch = int(raw_batch) if raw_batch is not None and 0 < raw_batch <= 256 else 1
         area = int(w) * int(h) * frames * batch
         if area > best_area:
             best_area = area
             best = Settings(int(w), int(h), frames, batch, f"{node.class_type} (node {node.id})",
-                            LATENT_NODE_FAMILY.get(node.class_type))
+                            LATENT_NODE_FAMILY.get(node.class_type), best.rejected)
     return best
+
+
+def _shown(v: float) -> str:
+    """A widget number as the user typed it (a float that is whole prints without ``.0``)."""
+    return f"{v:g}" if isinstance(v, float) else str(v)
 
 
 def _find_local(ref: ModelRef, dirs: dict[str, list[Path]]) -> Path | None:
@@ -399,13 +410,18 @@ def estimate(path: str, graph: Graph, refs: list[ModelRef], schemas: Any, src: F
     if family is None:  # upscalers, depth/geometry models, LLM text generation: no diffusion model
         family = BY_KEY["sdxl"]
         report.status = "UNCERTAIN"
+    rejected = s.rejected
     if not s.width and not known_family:
         s = Settings(1024, 1024, 1, 1, "")
     elif not s.width:
         s = Settings(family.default_resolution[0], family.default_resolution[1], family.default_frames, 1, "")
-        notes.append(f"no latent size in the workflow (image input?): assumed {s.width}×{s.height}"
+        notes.append(("no latent size in the workflow (image input?)" if not rejected else
+                      f"{rejected}, outside what fit sizes (16–16384 px, batch 1–256)")
+                     + f": assumed {s.width}×{s.height}"
                      f"{f', {s.frames} frames' if s.frames > 1 else ''}, the {family.label} default")
         report.status = "UNCERTAIN"
+    elif rejected:
+        notes.append(f"{rejected}, outside what fit sizes (16–16384 px, batch 1–256): not used")
     if family.temporal == "none" and s.frames > 1:
         s.frames = 1
     tiled = any(n.active and "VAEDecodeTiled" in n.class_type for n in graph.nodes.values())
