@@ -74,7 +74,8 @@ def build_command(
                                                       "for an optional role; repeatable."),
     set_: list[str] = typer.Option([], "--set", help="PARAMETER=VALUE; repeatable (see `schema show`)."),
     into: Path | None = typer.Option(None, "--into", help="Compose the chain into a copy of this UI workflow "
-                                                         "(<name>.vN.json; the original is never changed)."),
+                                                         "or image that embeds one (<name>.vN.json; the original "
+                                                         "is never changed)."),
     out: Path | None = typer.Option(None, "--out", help="Write into this folder (default with --into: beside it)."),
     plan: bool = typer.Option(False, "--plan", help="Then plan the missing packs and files, as `fix` does."),
     object_info: Path | None = typer.Option(None, "--object-info", help="Validate against this object_info JSON."),
@@ -84,7 +85,8 @@ def build_command(
     json_out: bool = JSON_OUT,
 ) -> int:
     """Build a schema into a UI + API workflow validated against the node schemas (live ComfyUI,
-    else the recorded core and pack schemas). Writes only with --out or --into; never overwrites."""
+    else the recorded core and pack schemas). Writes only with --out or --into; never overwrites.
+    Exits 1 when the build does not validate (nothing is written then)."""
     from comfyfixer.agent import services
     from comfyfixer.tools.blueprints.capability import SchemaBuildInput
     from comfyfixer.tools.errors import InputError

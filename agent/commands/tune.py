@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
 
 
 def tune_command(
-    workflow: Path = typer.Argument(..., help="A UI-format workflow JSON."),
+    workflow: Path = typer.Argument(..., help="A UI-format workflow JSON, or an image that embeds one."),
     vram: str = typer.Option(..., "--vram", help="The VRAM target: 8GB, 12, 24GiB."),
     out: Path | None = typer.Option(None, "--out", help="Folder for the copy (default: beside the workflow)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the changes; write nothing."),
