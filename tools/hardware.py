@@ -386,7 +386,8 @@ def hardware_profile(args: HardwareInput, ctx: ToolContext) -> HardwareProfile:
     if args.include_disk:
         where = ctx.comfyui_dir if ctx.comfyui_dir and ctx.comfyui_dir.exists() else None
         if where is None:
-            notes.append("no ComfyUI folder configured; disk space not measured")
+            notes.append(f"ComfyUI folder {ctx.comfyui_dir} not found; disk space not measured" if ctx.comfyui_dir
+                         else "no ComfyUI folder configured; disk space not measured")
         else:
             disk = round(shutil.disk_usage(where).free / 1e9, 1)
     devices: list[ComfyDevice] = []

@@ -141,3 +141,13 @@ def test_a_latent_size_out_of_range_is_named_not_called_missing(templates_dir: P
     assert any(n.startswith("EmptySD3LatentImage (node 194:48) asks for 1000000000000×-5, batch 1000000000, outside")
                and "assumed 1024×1024" in n for n in notes), notes
     assert not any(n.startswith("no latent size") for n in notes)
+
+
+def test_a_comfyui_folder_that_does_not_exist_is_said(templates_dir: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "no-such-comfyui"
+    assert run(["fit", str(templates_dir / "flux_dev_full_text_to_image.json"), "--vram", "8GB",
+                "--comfyui", str(missing)]) == 2
+    assert f"ComfyUI folder not found: {missing}" in capsys.readouterr().err
+    assert run(["hardware", "--comfyui", str(missing)]) == 0
+    assert f"ComfyUI folder {missing} not found; disk space not measured" in capsys.readouterr().out

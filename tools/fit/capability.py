@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from comfyfixer.tools.context import ToolContext
+from comfyfixer.tools.errors import InputError
 from comfyfixer.tools.fit.estimate import FitSources, estimate
 from comfyfixer.tools.fit.families import GiB
 from comfyfixer.tools.fit.models import FitInput, FitReport
@@ -31,6 +32,9 @@ def fit_sources(ctx: ToolContext) -> FitSources:
         return FitSources(model_dirs=dirs, catalog_lookup=_with_recorded(index.lookup if index is not None else None),
                           knowledge=knowledge_sizes(Path(next(iter(knowledge.__path__)))))
 
+    if ctx.comfyui_dir is not None and not Path(ctx.comfyui_dir).expanduser().is_dir():  # as `check` says it
+        raise InputError(f"ComfyUI folder not found: {ctx.comfyui_dir}",
+                         hint="pass the folder that holds models/ and custom_nodes/")
     src: FitSources = ctx.memo(f"fit-sources:{ctx.comfyui_dir}", build)
     return src
 
@@ -112,7 +116,5 @@ def estimate_fit(inp: FitInput, ctx: ToolContext) -> FitReport:
     vram_gb sizes for a target card (8 for an 8 GB GPU); without it, this machine's GPU. Reads only."""
     path = Path(inp.path).expanduser()
     if not path.is_file():
-        from comfyfixer.tools.errors import InputError
-
         raise InputError(f"{path}: no such workflow file", hint="give the path of a workflow JSON or an image that embeds one")
     return fit_loaded(path, inp, ctx)
