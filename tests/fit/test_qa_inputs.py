@@ -151,3 +151,21 @@ def test_a_comfyui_folder_that_does_not_exist_is_said(templates_dir: Path, tmp_p
     assert f"ComfyUI folder not found: {missing}" in capsys.readouterr().err
     assert run(["hardware", "--comfyui", str(missing)]) == 0
     assert f"ComfyUI folder {missing} not found; disk space not measured" in capsys.readouterr().out
+
+
+def test_a_folder_that_refuses_the_copy_is_an_input_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import comfyfixer.tools.paths as paths
+    from comfyfixer.tools.fit.tune import write_new
+
+    def refuse(path: Path, data: object, **kw: object) -> Path:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(paths, "atomic_write", refuse)  # a read-only folder (root ignores chmod in tests)
+    with pytest.raises(InputError, match=r"cannot write .*copy\.v2\.json \(Permission denied\)") as err:
+        write_new(tmp_path / "copy.v2.json", {"nodes": []})
+    assert "--out" in (err.value.hint or "")
+    (tmp_path / "taken.json").write_text("{}", encoding="utf-8")
+    monkeypatch.undo()
+    with pytest.raises(InputError, match="it exists, and nothing is overwritten"):
+        write_new(tmp_path / "taken.json", {"nodes": []})
+    assert (tmp_path / "taken.json").read_text(encoding="utf-8") == "{}"
