@@ -37,6 +37,8 @@ from comfyfixer.tools.toolset import (
 MAX_RESULT_CHARS = 6000
 # After an invalid-arguments error the model may try once more; a second failure is final for that tool.
 MAX_INVALID_RETRIES = 1
+# Exact repeats of an earlier call the run tolerates before it ends (the engine stops it).
+MAX_REPEATED_CALLS = 2
 PROPOSAL_PREFIX = (
     "[Needs the user's approval: calling this only PROPOSES the action; it is not executed and you will "
     "not see its result.] "
@@ -281,6 +283,8 @@ class RunState:
     turn: int = 0
     last_reply_empty: bool = False
     nudged: bool = False
+    #: Calls that repeated an earlier call of the turn exactly (answered from the context, not run again).
+    repeated_calls: int = 0
     #: How many characters one tool result may take in the model's context (set from the context budget).
     result_chars: int = MAX_RESULT_CHARS
     #: Invalid-argument errors per tool: the model gets the compact error back for one retry only.
@@ -332,6 +336,23 @@ def _propose(spec: Capability, state: RunState, call_id: str, args: Any) -> str:
     })
 
 
+def _already_called(state: RunState, name: str, arguments: Any) -> bool:
+    """True when this turn already has a result of ``name`` with exactly these validated ``arguments``."""
+    return any(r.tool == name and r.arguments == arguments and r.status in ("OK", "UNCERTAIN") for r in state.trace)
+
+
+def _repeated(state: RunState, call_id: str, name: str, arguments: Any) -> str:
+    """Answer a call that repeats an earlier one: its result is already in the context. A small model
+    otherwise repeats the same call until the round budget runs out; after ``MAX_REPEATED_CALLS`` the
+    engine ends the run."""
+    state.repeated_calls += 1
+    error = {"kind": "repeated_call", "message": f"{name} was already called with these arguments; its result "
+             "is above", "hint": "answer the user now from the results you have"}
+    state.record(ToolCallRecord(call_id=call_id, turn=state.turn, tool=name, arguments=arguments, status="ERROR",
+                                error=error))
+    return json.dumps({"ok": False, "error": error})
+
+
 def _retry_refused(state: RunState, call_id: str, name: str, params: Any) -> str:
     """Refuse a call to a tool whose arguments already failed validation twice (one retry was allowed)."""
     error = {"kind": "retry_limit", "message": f"{name} was called with invalid arguments twice; not run again",
@@ -380,6 +401,8 @@ def make_qwen_tool(spec: Capability, registry: Registry, ctx: ToolContext, state
             outcome = registry.call(name, params, ctx)
             if outcome.error is not None and outcome.error.kind == "invalid_arguments":
                 state.invalid_calls[name] = state.invalid_calls.get(name, 0) + 1
+            if outcome.ok and _already_called(state, name, outcome.arguments):
+                return _repeated(state, call_id, name, outcome.arguments)
             state.record(ToolCallRecord(
                 call_id=call_id, turn=state.turn, tool=name, arguments=outcome.arguments, status=outcome.status,
                 duration_ms=outcome.duration_ms, result=outcome.result,

@@ -18,7 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from comfyfixer.agent.config import Settings
-from comfyfixer.agent.orchestrator.adapter import MAX_RESULT_CHARS, RunState, make_qwen_tool
+from comfyfixer.agent.orchestrator.adapter import (
+    MAX_REPEATED_CALLS,
+    MAX_RESULT_CHARS,
+    RunState,
+    make_qwen_tool,
+)
 from comfyfixer.agent.orchestrator.conversation import Conversation
 from comfyfixer.agent.orchestrator.evidence import (
     content_free,
@@ -361,7 +366,7 @@ class Orchestrator:
                     state.nudged, state.last_reply_empty = True, False
                     if "messages" in kw:  # qwen-agent passes everything by keyword
                         kw["messages"] = _with_nudge(kw["messages"])
-                if state.turn >= max_rounds:
+                if state.turn >= max_rounds or state.repeated_calls >= MAX_REPEATED_CALLS:
                     raise _BudgetExhausted
                 state.turn += 1
                 return _watch_empty(_repair_calls(super()._call_llm(*args, **kw), names, state), state)

@@ -385,3 +385,13 @@ def test_a_reply_the_server_drops_midway_is_a_failure_not_a_missing_server(agent
     answer, _, _ = agent_run([call("lookup_model", name="sdxl"), ANSWER], llm_probe=False,
                              server_kw={"fail_streamed_tool_calls": True})
     assert answer.status == "FAILED" and "dropped the connection" in (answer.reason or "")
+
+
+def test_a_call_repeated_exactly_is_answered_from_the_context_and_a_loop_ends(agent_run) -> None:
+    same = call("lookup_model", **ARGS)
+    answer, srv, _ = agent_run([same, same, {"content": "Use sdxl_base.safetensors.\nSTATUS: OK"}])
+    assert [c.status for c in answer.tool_calls] == ["OK", "ERROR"] and answer.status == "OK"
+    assert answer.tool_calls[1].error["kind"] == "repeated_call"
+    assert "already called with these arguments" in json.dumps(srv.requests[2]["messages"][-1])
+    answer, srv, _ = agent_run([same] * 6)
+    assert len(srv.requests) == 3 and answer.status == "UNCERTAIN", "two repeats end the run"
