@@ -169,3 +169,16 @@ def test_a_folder_that_refuses_the_copy_is_an_input_error(tmp_path: Path, monkey
     with pytest.raises(InputError, match="it exists, and nothing is overwritten"):
         write_new(tmp_path / "taken.json", {"nodes": []})
     assert (tmp_path / "taken.json").read_text(encoding="utf-8") == "{}"
+
+
+def test_no_size_node_is_not_called_a_floor(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    loader = {"id": 1, "type": "CheckpointLoaderSimple", "pos": [0, 0], "size": [300, 100], "inputs": [],
+              "outputs": [{"name": "MODEL", "type": "MODEL", "links": []}],
+              "widgets_values": ["sd_xl_base_1.0.safetensors"]}
+    wf = tmp_path / "img2img.json"
+    wf.write_text(json.dumps({"last_node_id": 1, "last_link_id": 0, "nodes": [loader], "links": [], "version": 0.4}),
+                  encoding="utf-8")
+    assert run(["tune", str(wf), "--vram", "6GB", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "at their floor" not in out
+    assert "no node in the workflow sets the size" in out

@@ -300,8 +300,11 @@ class _Tuner:
             room = max(budget - MIN_INFERENCE_BYTES, 0.05 * working)
             factor = max(room / working, 0.25)
             if not self._shrink(factor):
-                self.notes.append("the working set is still larger than the target: frames and resolution are at "
-                                  f"their floor ({MIN_FRAMES} frames, {MIN_SHORT_SIDE} px)")
+                sized = any(self.current(n, "width") is not None for n in self.latent_nodes())
+                self.notes.append("the working set is still larger than the target: " + (
+                    f"frames and resolution are at their floor ({MIN_FRAMES} frames, {MIN_SHORT_SIDE} px)" if sized else
+                    "no node in the workflow sets the size (it follows an input image, or the family's default was "
+                    "assumed): make the input image smaller"))
                 return
             self.estimate()
 
