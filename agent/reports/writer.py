@@ -1,8 +1,10 @@
 """Write the reports: ``OUT/reports/workflows/`` (Markdown + JSON) and ``OUT/dashboard/index.html``.
 
 Each file is written to a temporary name and renamed into place (``tools/paths.py::atomic_write``),
-so a reader, or a dashboard open in a browser, never sees half a file. Report files from an earlier run
-whose workflow has since gone are not deleted; the index lists only the current ones.
+so a reader, or a dashboard open in a browser, never sees half a file. A workflow's report whose content
+is unchanged but for the run's date is not written again (its date is then the run that last changed it;
+the index and dashboard carry every run's date). Report files from an earlier run whose workflow has since
+gone are not deleted; the index lists only the current ones.
 
 The dashboard is one self-contained HTML file (a jinja2 template under ``templates/`` with the check
 document embedded as JSON), so it opens from disk with no server and loads nothing from the network.
@@ -11,6 +13,7 @@ document embedded as JSON), so it opens from disk with no server and loads nothi
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,10 +40,28 @@ class ReportPaths:
     index_json: Path
     dashboard: Path
     workflow_reports: int
+    unchanged_reports: int = 0
+
+
+# The run's date in a workflow's report: "- Date: …" in the Markdown, the top-level "generated_at" in the JSON.
+_DATE_LINE = re.compile(r'^(?:- Date: |  "generated_at": ).*$', re.M)
 
 
 def _write(path: Path, text: str) -> None:
     atomic_write(path, text)
+
+
+def _write_if_changed(path: Path, text: str) -> bool:
+    """Write ``text`` unless ``path`` already holds it but for the date line; True when written."""
+    try:
+        if path.stat().st_size <= 2 * len(text.encode("utf-8")) + 4096:  # a much larger file cannot be equal
+            old = path.read_text(encoding="utf-8")
+            if _DATE_LINE.sub("", old) == _DATE_LINE.sub("", text):
+                return False
+    except (OSError, UnicodeDecodeError):
+        pass  # absent or unreadable: written anew
+    _write(path, text)
+    return True
 
 
 def _dump(data: Any) -> str:
@@ -83,7 +104,8 @@ def write_reports(result: CheckResult, out_dir: Path, vram_gb: float | None = No
     fixes and the run's sources). Then ``index.md``, ``index.json`` (the :func:`check_json` document with
     ``report`` stems) and ``dashboard/index.html``. Each workflow's VRAM fit (verdict and estimated GB
     against ``vram_gb``, else this machine's GPU) goes in its Markdown report and, as ``fit``, in the
-    dashboard's data. Existing files are replaced. Raises ``OSError`` if ``out_dir`` cannot be written.
+    dashboard's data. Existing files are replaced (a workflow's report only when more than its date changed).
+    Raises ``OSError`` if ``out_dir`` cannot be written.
     """
     wf_dir = out_dir / "reports" / "workflows"
     stems = dict(zip([w.path for w in result.workflows], unique_stems([w.name for w in result.workflows]), strict=True))
@@ -93,11 +115,14 @@ def write_reports(result: CheckResult, out_dir: Path, vram_gb: float | None = No
     fits, where = fit_reports(result, vram_gb)  # each workflow's VRAM estimate (tools/fit/report.py)
     for d in doc["workflows"]:
         d["fit"] = fit_summary(fits[d["path"]], where) if d["path"] in fits else None
+    unchanged = 0
     for w in result.workflows:
         stem = stems[w.path]
         fit = fit_markdown(fits[w.path], where) if w.path in fits else ""
-        _write(wf_dir / f"{stem}.md", workflow_markdown(w, result) + fit)
-        _write(wf_dir / f"{stem}.json", _dump({**meta, "workflow": {**w.model_dump(mode="json"), "fixes": workflow_fixes(w)}}))
+        wrote = _write_if_changed(wf_dir / f"{stem}.md", workflow_markdown(w, result) + fit)
+        wrote = _write_if_changed(wf_dir / f"{stem}.json", _dump(
+            {**meta, "workflow": {**w.model_dump(mode="json"), "fixes": workflow_fixes(w)}})) or wrote
+        unchanged += not wrote
     index_md = wf_dir / "index.md"
     index_json = wf_dir / "index.json"
     _write(index_md, index_markdown(result, stems))
@@ -105,4 +130,4 @@ def write_reports(result: CheckResult, out_dir: Path, vram_gb: float | None = No
     dashboard = out_dir / "dashboard" / "index.html"
     _write(dashboard, render_dashboard(doc))
     return ReportPaths(out_dir=out_dir, index_md=index_md, index_json=index_json, dashboard=dashboard,
-                       workflow_reports=len(result.workflows))
+                       workflow_reports=len(result.workflows), unchanged_reports=unchanged)

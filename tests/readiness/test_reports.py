@@ -59,6 +59,25 @@ def test_written_reports_match_the_result(tmp_path: Path) -> None:
     assert not list(tmp_path.rglob(".*.tmp*")) and not [p for p in tmp_path.rglob("*") if p.name.startswith(".")]
 
 
+def test_a_report_is_rewritten_only_when_more_than_its_date_changed(tmp_path: Path) -> None:
+    result = synthetic_result(6)
+    write_reports(result, tmp_path)
+    wf_dir = tmp_path / "reports" / "workflows"
+    reports = sorted(p for p in wf_dir.iterdir() if not p.name.startswith("index."))
+    before = {p: (p.stat().st_ino, p.read_bytes()) for p in reports}
+    later = result.model_copy(update={"generated_at": "2031-05-06T07:08:09+00:00"})
+    again = write_reports(later, tmp_path)
+    assert again.unchanged_reports == 6
+    assert {p: (p.stat().st_ino, p.read_bytes()) for p in reports} == before  # not even replaced by an equal copy
+    assert "2031-05-06" in again.index_md.read_text("utf-8")  # the index carries this run's date
+    changed = later.workflows[2].model_copy(update={"status": "invalid", "error": "the file changed"})
+    third = write_reports(later.model_copy(update={"workflows": [*later.workflows[:2], changed, *later.workflows[3:]]}),
+                          tmp_path)
+    assert third.unchanged_reports == 5
+    rewritten = [p for p in reports if p.read_bytes() != before[p][1]]
+    assert len(rewritten) == 2 and all("2031-05-06" in p.read_text("utf-8") for p in rewritten)
+
+
 # --- untrusted strings in Markdown ------------------------------------------------------------------------
 
 ESC, RLO, ZWJ = "\x1b[2J", "\u202e", "\u200d"
