@@ -89,12 +89,22 @@ def test_gguf_tensor_infos_give_quantised_bytes(tmp_path: Path) -> None:
     assert s.bytes_by_dtype["Q4_K"] == 3072 * 9216 // 256 * 144 and s.metadata["general.architecture"] == "flux"
 
 
+def _header(header: dict) -> bytes:
+    raw = json.dumps(header).encode()
+    return struct.pack("<Q", len(raw)) + raw
+
+
 @pytest.mark.parametrize("content", [
     b"\x01",  # too short
     struct.pack("<Q", 200 * 1024 * 1024) + b"{}",  # header over the format's 100 MB limit
     struct.pack("<Q", 50) + b"{}",  # cut short
     struct.pack("<Q", 2) + b"[]",  # not an object
     struct.pack("<Q", 40) + json.dumps({"a": {"dtype": "X9", "shape": [1], "data_offsets": [0, 1]}}).encode()[:40],
+    # a shape whose bytes the offsets do not hold (10^36 parameters declared in 10 bytes)
+    _header({"a": {"dtype": "F32", "shape": [10**18, 10**18], "data_offsets": [0, 10]}}) + b"\0" * 10,
+    _header({"a": {"dtype": "F16", "shape": [True], "data_offsets": [0, 2]}}) + b"\0" * 2,  # a bool is no size
+    _header({"a": {"dtype": "F16", "shape": [2], "data_offsets": "x"}}) + b"\0" * 4,
+    _header({"a": {"dtype": "F16", "shape": [4], "data_offsets": [0, 8]}}) + b"\0" * 3,  # a truncated download
 ])
 def test_bad_safetensors_headers_are_refused_with_a_hint(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "bad.safetensors"

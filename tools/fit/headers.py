@@ -119,12 +119,20 @@ def read_safetensors_header(path: Path) -> WeightSummary:
             raise _bad(path, f"tensor {name!r} has no dtype/shape entry")
         dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
         if dtype not in SAFETENSORS_DTYPES or not isinstance(shape, list) or not all(
-                isinstance(d, int) and d >= 0 for d in shape):
+                isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
             raise _bad(path, f"tensor {name!r} has an unknown dtype {dtype!r} or a bad shape")
         elements = math.prod(shape)
-        out.add(name, dtype, elements, math.ceil(elements * SAFETENSORS_DTYPES[dtype]))
-        if isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets):
-            end = max(end, offsets[1])
+        nbytes = math.ceil(elements * SAFETENSORS_DTYPES[dtype])
+        # As the safetensors library checks: the offsets hold exactly the bytes the shape declares.
+        if not (isinstance(offsets, list) and len(offsets) == 2
+                and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
+                and offsets[0] >= 0 and offsets[1] - offsets[0] == nbytes):
+            raise _bad(path, f"tensor {name!r}: its data offsets do not hold the {nbytes:,} bytes its shape declares")
+        out.add(name, dtype, elements, nbytes)
+        end = max(end, offsets[1])
+    if 8 + size + end > path.stat().st_size:
+        raise _bad(path, f"the file is {path.stat().st_size:,} bytes, shorter than the {8 + size + end:,} its header "
+                         "declares (an unfinished download)")
     out.data_bytes = end
     return out
 
