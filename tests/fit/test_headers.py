@@ -4,13 +4,14 @@ a few KB on disk), GGUF tensor infos, and refusal of broken or hostile headers."
 from __future__ import annotations
 
 import json
+import math
 import struct
 from pathlib import Path
 
 import pytest
 
 from comfyfixer.tools.errors import InputError
-from comfyfixer.tools.fit.headers import read_gguf_header, read_safetensors_header, read_weights
+from comfyfixer.tools.fit.headers import GGML_TYPES, read_gguf_header, read_safetensors_header, read_weights
 
 from .archs import flux_dev, parameters, t5_xxl_encoder, write_sparse_safetensors
 
@@ -64,7 +65,7 @@ def _gguf_string(s: str) -> bytes:
     return struct.pack("<Q", len(raw)) + raw
 
 
-def write_gguf(path: Path, tensors: list[tuple[str, list[int], int]]) -> None:
+def write_gguf(path: Path, tensors: list[tuple[str, list[int], int]], *, data: bool = True) -> None:
     """A GGUF v3 file as ComfyUI-GGUF's converter writes it: metadata, tensor infos, aligned data (sparse)."""
     kv = [("general.architecture", 8, _gguf_string("flux")), ("general.quantization_version", 4, struct.pack("<I", 2)),
           ("tokenizer.scores", 9, struct.pack("<IQ", 6, 3) + struct.pack("<3f", 0.1, 0.2, 0.3))]
@@ -75,6 +76,17 @@ def write_gguf(path: Path, tensors: list[tuple[str, list[int], int]]) -> None:
         out += _gguf_string(name) + struct.pack("<I", len(dims)) + struct.pack(f"<{len(dims)}Q", *dims)
         out += struct.pack("<IQ", ggml_type, 0)
     path.write_bytes(out)
+    if data:
+        with path.open("r+b") as fh:  # the data section as a hole: the size on paper, nothing on disk
+            fh.truncate(len(out) + 32 + sum(-(-math.prod(d) // GGML_TYPES[t][1]) * GGML_TYPES[t][2]
+                                            for _, d, t in tensors))
+
+
+def test_a_gguf_shorter_than_its_tensors_is_an_unfinished_download(tmp_path: Path) -> None:
+    path = tmp_path / "flux1-dev-Q4_K_S.gguf"
+    write_gguf(path, [("double_blocks.0.img_attn.qkv.weight", [3072, 9216], 12)], data=False)
+    with pytest.raises(InputError, match="unfinished download"):
+        read_gguf_header(path)
 
 
 def test_gguf_tensor_infos_give_quantised_bytes(tmp_path: Path) -> None:

@@ -227,6 +227,9 @@ def read_gguf_header(path: Path) -> WeightSummary:
             tname, block, block_bytes = GGML_TYPES[ggml_type]
             elements = math.prod(dims)
             out.add(name, tname, elements, -(-elements // block) * block_bytes)
+    if out.bytes > path.stat().st_size:
+        raise _bad(path, f"the file is {path.stat().st_size:,} bytes, less than the {out.bytes:,} its tensors declare "
+                         "(an unfinished download)")
     return out
 
 
