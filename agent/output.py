@@ -31,6 +31,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -124,13 +125,61 @@ def _jsonable_leaf(obj: Any) -> Any:
     return obj.model_dump(mode="json") if isinstance(obj, BaseModel) else str(obj)
 
 
-def emit_json(obj: Any) -> None:
+# A float (or NaN, infinity) in an indented document: a space before it (after the key's ": " or the
+# list item's indentation) and its line's end after it. A string holds no raw newline, so this finds
+# exactly the number tokens.
+_FLOAT_TOKEN = re.compile(r" (-?(?:[0-9]+[.eE][0-9.eE+-]*|NaN|Infinity)),?\n")
+
+
+class _NotPlain(Exception):
+    """A value the fast encoder would write differently from ``json.dumps``."""
+
+
+def _not_plain(obj: Any) -> Any:
+    raise _NotPlain(type(obj).__name__)
+
+
+def dumps_plain(obj: Any) -> str:
+    """``json.dumps(obj, ensure_ascii=False, indent=2, allow_nan=False)`` of plain JSON data (dicts with
+    ``str`` keys, lists, ``str``, ``int``, ``float``, ``bool``, ``None``), byte for byte, encoded in Rust
+    (pydantic-core) when it can be: about 5x faster on a ``check --json`` document of 2 MB.
+
+    The fast text is kept only when every number in it is written as Python writes it (``repr``: the
+    encoders differ on small floats such as ``1e-05``), there is no NaN or infinity (which ``json.dumps``
+    refuses) and no value outside JSON (a model, a date, a lone surrogate); otherwise ``json.dumps`` runs.
+    """
+    import pydantic_core
+
+    if not isinstance(obj, (dict, list)):  # a bare scalar has no line of its own to match
+        return json.dumps(obj, ensure_ascii=False, indent=2, allow_nan=False, default=_jsonable_leaf)
+    try:
+        text = pydantic_core.to_json(obj, indent=2, fallback=_not_plain, serialize_unknown=False).decode("utf-8")
+    except (_NotPlain, ValueError, TypeError, pydantic_core.PydanticSerializationError):
+        return json.dumps(obj, ensure_ascii=False, indent=2, allow_nan=False, default=_jsonable_leaf)
+    for m in _FLOAT_TOKEN.finditer(text):
+        token = m.group(1)
+        try:
+            if repr(float(token)) != token:
+                break
+        except ValueError:
+            continue
+    else:
+        return text
+    return json.dumps(obj, ensure_ascii=False, indent=2, allow_nan=False, default=_jsonable_leaf)
+
+
+def emit_json(obj: Any, *, plain: bool = False) -> None:
     """Write one JSON document to stdout.
 
     The data stays exact; only characters a terminal would act on (C1 controls, bidi, zero-width, lone
     surrogates, which ``ensure_ascii=False`` would leave raw) are written as ``\\uXXXX`` escapes.
+    ``plain=True`` says ``obj`` is plain JSON data (no models): it is then encoded by :func:`dumps_plain`,
+    with the same text.
     """
-    text = json.dumps(obj, ensure_ascii=False, indent=2, allow_nan=False, default=_jsonable_leaf)
+    if plain:
+        text = dumps_plain(obj)
+    else:
+        text = json.dumps(obj, ensure_ascii=False, indent=2, allow_nan=False, default=_jsonable_leaf)
     sys.stdout.write(inert_json(text))
     sys.stdout.write("\n")
     sys.stdout.flush()

@@ -87,7 +87,7 @@ def check_command(
         if reports is not None:
             doc["reports"] = {"index_md": str(reports.index_md), "index_json": str(reports.index_json),
                               "dashboard": str(reports.dashboard)}
-        emit_json(doc)
+        emit_json(doc, plain=True)  # check_json gives plain data: encoded in Rust, same text
     else:
         _render(result, reports)
     s = result.summary
