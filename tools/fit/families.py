@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 GiB = 1024**3
@@ -136,6 +137,7 @@ LATENT_NODE_FAMILY = {
 }
 
 
+@lru_cache(maxsize=4096)  # a workflow names few files, each many times (50,000 loaders of 7 files)
 def family_for_name(filename: str) -> Family | None:
     """The family a model file name points to (first match in table order: specific before broad)."""
     name = filename.lower().rsplit("/", 1)[-1]
@@ -165,6 +167,7 @@ _NAME_DTYPES: tuple[tuple[str, float], ...] = (
 _PARAMS_IN_NAME = re.compile(r"(?<![a-z0-9.])(\d+(?:[._]\d+)?)b(?![a-z])")
 
 
+@lru_cache(maxsize=4096)
 def bytes_per_param_from_name(filename: str) -> float | None:
     """Bytes per parameter a precision tag in the file name states (``fp8``, ``Q4_K_M``, ``bf16``), or None."""
     name = filename.lower()
