@@ -66,3 +66,8 @@ def test_plan_without_a_comfyui_folder_stops_before_writing(tmp_path: Path, monk
     monkeypatch.setenv("COMFYFIXER_HOME", str(tmp_path / "home"))
     assert run(["schema", "build", "auto-inpaint", "--out", str(tmp_path / "wf"), "--plan"]) == 2
     assert "--comfyui" in capsys.readouterr().err and not (tmp_path / "wf").exists()
+
+
+def test_an_empty_choice_is_shown_as_empty(ctx: ToolContext) -> None:
+    with pytest.raises(InputError, match=r"role detector has no candidate \(empty\)"):
+        build_schema(SchemaBuildInput(name="auto-inpaint", choices={"detector": ""}), ctx)

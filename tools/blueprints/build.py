@@ -103,7 +103,7 @@ def _role(ref: str) -> str:
 
 def _shown(value: str) -> str:
     """A value from the user, safe to echo in one line."""
-    return inert(value[:80])
+    return inert(value[:80]) if value.strip() else "(empty)"
 
 
 def parameter_values(flat: FlatSchema, given: dict[str, Any]) -> dict[str, Any]:
