@@ -18,7 +18,7 @@ from comfyfixer.agent.reports.names import unique_stems
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.paths import atomic_write
 from comfyfixer.tools.readiness import CheckResult
-from comfyfixer.tools.review.history import history_dir, object_path, prune_objects, record_version
+from comfyfixer.tools.review.history import history_dir, object_path, prune_objects, record_version, resolver
 from comfyfixer.tools.text import inert_json
 
 log = logging.getLogger(__name__)
@@ -62,10 +62,11 @@ def watch_workflows(result: CheckResult, out_dir: Path | None, ctx: ToolContext,
     stems = dict(zip([w.path for w in result.workflows], unique_stems([w.name for w in result.workflows]), strict=True))
     workflows = []
     changed = False
+    resolve = resolver()
     for w in result.workflows:
         path = Path(w.path)
         try:
-            entry, previous = record_version(root, path, max_versions)
+            entry, previous = record_version(root, path, max_versions, resolved=resolve(path))
         except OSError as exc:
             log.warning("history: %s", exc)
             workflows.append(w)

@@ -11,7 +11,7 @@ import pytest
 from comfyfixer.agent.cli import run
 from comfyfixer.agent.commands.check import demo_dir
 from comfyfixer.agent.config import load_settings
-from comfyfixer.tools.review.history import prune_objects, record_version
+from comfyfixer.tools.review.history import prune_objects, record_version, resolver
 
 
 def _demo_copy(tmp_path: Path) -> tuple[Path, Path]:
@@ -138,3 +138,19 @@ def test_history_reads_a_file_again_only_when_its_size_or_mtime_changed(tmp_path
     os.utime(wf, ns=(st.st_atime_ns, st.st_mtime_ns + 2 * 10**9))  # same size, new content
     edited, previous = record_version(root, wf, max_versions=5)
     assert previous is not None and len(edited["versions"]) == 2
+
+
+def test_resolver_names_every_file_as_path_resolve_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = tmp_path / "real" / "deep"
+    real.mkdir(parents=True)
+    (real / "a.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "elsewhere.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "folder_link").symlink_to(real, target_is_directory=True)
+    (real / "file_link.json").symlink_to(tmp_path / "elsewhere.json")
+    monkeypatch.chdir(tmp_path)
+    paths = [real / "a.json", tmp_path / "folder_link" / "a.json", tmp_path / "folder_link" / "file_link.json",
+             tmp_path / "folder_link" / ".." / "elsewhere.json",  # '..' after a folder link leaves its target
+             Path("folder_link/a.json"), Path("elsewhere.json"), real / "missing.json", tmp_path / "folder_link" / ".."]
+    resolve = resolver()
+    for path in paths * 2:  # the second pass reads the folders it cached
+        assert resolve(path) == str(path.resolve()), path

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,30 @@ def history_dir(ctx: ToolContext) -> Path:
 
 def _key(path: Path) -> str:
     """A watched workflow's file name in the history: the hash of its resolved path (no user text in names we make)."""
-    return hashlib.sha256(str(path.resolve()).encode("utf-8")).hexdigest()[:32]
+    return _key_of(str(path.resolve()))
+
+
+def _key_of(resolved: str) -> str:
+    return hashlib.sha256(resolved.encode("utf-8")).hexdigest()[:32]
+
+
+def resolver() -> Callable[[Path], str]:
+    """``str(path.resolve())`` for many files of the same folders: each folder is resolved once (one
+    ``lstat`` per path component), then only the file's own name is checked for a symbolic link. Use one
+    resolver per pass over the files, so a folder link changed between passes is followed."""
+    folders: dict[str, str] = {}
+
+    def resolve(path: Path) -> str:
+        parent, name = os.path.split(os.fspath(path))
+        if name in ("", ".", ".."):
+            return os.path.realpath(path)
+        real = folders.get(parent)
+        if real is None:
+            real = folders[parent] = os.path.realpath(parent or ".")
+        full = os.path.join(real, name)
+        return os.path.realpath(full) if os.path.islink(full) else full
+
+    return resolve
 
 
 def _load(entry: Path) -> dict[str, Any]:
@@ -46,18 +71,21 @@ def _load(entry: Path) -> dict[str, Any]:
         return {}
 
 
-def record_version(root: Path, path: Path, max_versions: int, now: str | None = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def record_version(root: Path, path: Path, max_versions: int, now: str | None = None,
+                   resolved: str | None = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Record ``path``'s current content; returns (its history entry, the previous newest version if the
     content changed since it, else ``None``). A file that cannot be read or is too large is not recorded.
 
     The object is written before the entry that names it, both atomically, so an interrupted run leaves
     at worst an unreferenced object (deleted by the next :func:`prune_objects`), never an entry that
     points at nothing. ``now`` fixes the first-seen time (tests). Each version also records the file's
-    mtime: a file whose size and mtime are those of its newest version is not read again.
+    mtime: a file whose size and mtime are those of its newest version is not read again. ``resolved`` is
+    ``str(path.resolve())`` when the caller has it (see :func:`resolver`).
     """
     st = path.stat()
-    entry_path = root / "workflows" / f"{_key(path)}.json"
-    entry = _load(entry_path) or {"path": str(path.resolve()), "versions": []}
+    resolved = str(path.resolve()) if resolved is None else resolved
+    entry_path = root / "workflows" / f"{_key_of(resolved)}.json"
+    entry = _load(entry_path) or {"path": resolved, "versions": []}
     versions: list[dict[str, Any]] = entry["versions"]
     previous = versions[-1] if versions else None
     if previous is not None and previous.get("bytes") == st.st_size and previous.get("mtime_ns") == st.st_mtime_ns:
