@@ -6,7 +6,8 @@ stack (HTTP clients, LLM) inside the command body, so ``comfyfixer --help`` stay
 module itself is imported only when its command runs (``comfyfixer check`` imports ``check`` alone);
 ``--help`` imports them all to list them. The typer application is in ``cli_app.py``: this module
 imports nothing heavy, so :func:`main` can first let ``agent/recheck.py`` answer an unchanged
-``check --json`` from its previous run.
+``check --json`` from its previous run, and else run that plain form through ``agent/check_run.py``
+without typer.
 """
 
 from __future__ import annotations
@@ -59,7 +60,13 @@ def main() -> None:
     if replayed is not None:
         sys.exit(replayed)
     with recheck.recording(argv) as rec:
-        code = run(argv)
+        code = None
+        if recheck.eligible(argv):  # the plain check --json form runs without building the typer app
+            from comfyfixer.agent.check_run import run_plain
+
+            code = run_plain(argv)
+        if code is None:
+            code = run(argv)
         rec.finish(code)
     sys.exit(code)
 

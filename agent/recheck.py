@@ -57,7 +57,7 @@ KEEP = 32  # stored answers kept (the oldest are removed)
 TREES = {"trees": frozenset(), "model_trees": frozenset({".git"}), "pack_trees": frozenset({"__pycache__", "node_modules"})}
 
 
-def _eligible(argv: list[str]) -> bool:
+def eligible(argv: list[str]) -> bool:
     """Whether ``argv`` is the plain ``check PATHS [--comfyui DIR] --json [--strict]`` form."""
     if len(argv) < 3 or argv[0] != "check" or "--json" not in argv:
         return False
@@ -174,7 +174,7 @@ def replay(argv: list[str]) -> int | None:
     """Print the stored answer of ``argv`` and return its exit code, or None when there is none that
     still holds (then nothing was printed)."""
     try:
-        if not _eligible(argv):
+        if not eligible(argv):
             return None
         key = _key(argv)
         doc = _load(_store_dir() / f"{key[:32]}.json")
@@ -259,7 +259,7 @@ def recording(argv: list[str]) -> Iterator[Recording]:
     runs; nothing is stored unless the command calls :func:`watch_check`)."""
     global _active
     rec = Recording(argv)
-    if not _eligible(argv):
+    if not eligible(argv):
         yield rec
         return
     saved = sys.stdout, sys.stderr

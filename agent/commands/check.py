@@ -7,25 +7,19 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from comfyfixer.agent.check_run import DEMO_OUT, demo_dir
 from comfyfixer.agent.options import COMFYUI, JSON_OUT
-from comfyfixer.agent.output import EXIT_FINDINGS, EXIT_OK, console, emit_json, warn
+from comfyfixer.agent.output import console, warn
 
 if TYPE_CHECKING:
     from comfyfixer.agent.reports import ReportPaths
     from comfyfixer.tools.readiness import CheckResult
 
-DEMO_OUT = "comfyfixer-demo-out"
+__all__ = ["DEMO_OUT", "check_command", "demo_dir", "register"]
 
 
 def register(app: typer.Typer) -> None:
     app.command("check")(check_command)
-
-
-def demo_dir() -> Path:
-    """The bundled demo workspace (workflows + a miniature ComfyUI)."""
-    import comfyfixer.demo
-
-    return Path(next(iter(comfyfixer.demo.__path__)))
 
 
 def check_command(
@@ -46,52 +40,11 @@ def check_command(
                                     "default: this machine's GPU."),
 ) -> int:
     """Check a folder of workflows against the local ComfyUI: runnable, missing (what and how to fix), or invalid."""
-    from comfyfixer.agent import services
-    from comfyfixer.agent.reports import check_json
-    from comfyfixer.agent.reports.history import watch_workflows
-    from comfyfixer.tools.errors import InputError
-    from comfyfixer.tools.readiness import CheckInput
+    from comfyfixer.agent.check_run import run_check
 
-    if demo:
-        if paths or comfyui or comfyui_url:
-            raise InputError("--demo checks the bundled demo", hint="leave out PATHS, --comfyui and --comfyui-url with --demo")
-        root = demo_dir()
-        paths = [str(root / "workflows")]
-        comfyui = root / "ComfyUI"
-        out = out or Path(DEMO_OUT)
-    if not paths:
-        raise InputError("no workflows given", hint="pass workflow files or folders, or try `comfyfixer check --demo`")
-    vram_gb = None
-    if vram is not None:  # the fit models are imported only when asked for
-        from comfyfixer.tools.fit.models import parse_vram
-
-        vram_gb = parse_vram(vram)  # a bad value fails before the check runs
-    settings, ctx = services.context(
-        use_cache=not no_cache, comfyui_dir=comfyui, comfyui_url=comfyui_url, object_info_file=object_info,
-        extra_model_paths=list(extra_model_paths) if extra_model_paths else None)
-    with ctx:
-        result = services.run("check_workflows", CheckInput(paths=list(paths), hashes=hashes,
-                                                            exclude=[str(out)] if out else []), ctx)
-        result = watch_workflows(result, out, ctx, settings.history_max_versions)  # history; regression reports
-        if json_out and out is None and not (demo or hashes or no_cache):
-            from comfyfixer.agent import recheck
-
-            recheck.watch_check(settings, ctx, list(paths), result)  # the next identical check may be replayed
-    reports = None
-    if out is not None:
-        from comfyfixer.agent.reports import write_reports
-
-        reports = write_reports(result, out, vram_gb=vram_gb)
-    if json_out:
-        doc: dict[str, Any] = check_json(result)
-        if reports is not None:
-            doc["reports"] = {"index_md": str(reports.index_md), "index_json": str(reports.index_json),
-                              "dashboard": str(reports.dashboard)}
-        emit_json(doc, plain=True)  # check_json gives plain data: encoded in Rust, same text
-    else:
-        _render(result, reports)
-    s = result.summary
-    return EXIT_FINDINGS if strict and (s.missing or s.invalid) else EXIT_OK
+    return run_check(paths, comfyui=comfyui, comfyui_url=comfyui_url, extra_model_paths=extra_model_paths,
+                     object_info=object_info, out=out, json_out=json_out, strict=strict, demo=demo, hashes=hashes,
+                     no_cache=no_cache, vram=vram, render=_render)
 
 
 _STYLE = {"runnable": "green", "missing": "yellow", "invalid": "red"}
