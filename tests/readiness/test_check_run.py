@@ -41,7 +41,7 @@ def _both(argv: list[str], tmp_path: Path) -> tuple[subprocess.CompletedProcess[
         env={**env, "COMFYFIXER_HOME": str(tmp_path / f"home_{how}")}) for how in ("main", "run"))
 
 
-def _doc(out: str) -> dict:  # type: ignore[type-arg]
+def _doc(out: str) -> dict:
     return {k: v for k, v in json.loads(out).items() if k not in ("generated_at", "timings")}
 
 

@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from comfyfixer.tools.inventory import LocalInventory, ModelFile, canonical_folder, normalize_model_name
 from comfyfixer.tools.readiness.models import (
@@ -16,7 +17,9 @@ from comfyfixer.tools.readiness.models import (
     PresentModel,
     WorkflowReadiness,
 )
-from comfyfixer.tools.workflow.models import InspectionResult, ModelRef
+
+if TYPE_CHECKING:  # the inspector's models are loaded only when a workflow is inspected (a cache miss)
+    from comfyfixer.tools.workflow.models import InspectionResult, ModelRef
 
 # Frontend-only classes never reach the server (the inspector lists them apart; kept here as a guard).
 VIRTUAL_CLASSES = frozenset({"Reroute", "Note", "MarkdownNote", "PrimitiveNode", "Primitive"})

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -40,7 +41,10 @@ from comfyfixer.tools.readiness.assess import Assessor, invalid
 from comfyfixer.tools.readiness.models import CheckInput, CheckResult, Summary, WorkflowReadiness
 from comfyfixer.tools.schema import SchemaSet, bundled_core_schemas, load_object_info, parse_object_info
 from comfyfixer.tools.toolset import capability
-from comfyfixer.tools.workflow import InspectionResult, inspect_source, iter_workflow_files
+from comfyfixer.tools.workflow.loader import iter_workflow_files
+
+if TYPE_CHECKING:
+    from comfyfixer.tools.workflow.models import InspectionResult
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +232,8 @@ def _stored_inspection(text: str | None) -> InspectionResult | str | None:
         entry = json.loads(text)
         if isinstance(entry, dict) and isinstance(entry.get("error"), str):
             return str(entry["error"])
+        from comfyfixer.tools.workflow.models import InspectionResult
+
         return InspectionResult.model_validate(entry["inspection"]) if isinstance(entry, dict) else None
     except (ValueError, KeyError):  # ValidationError is a ValueError
         log.debug("ignoring a damaged cached inspection", exc_info=True)
@@ -347,6 +353,8 @@ def _assess_one(f: Path, name: str, key: str | None, inspections: dict[str, str]
     if isinstance(insp, str):
         return invalid(str(f), insp, name=name), True
     if insp is None:
+        from comfyfixer.tools.workflow.inspect import inspect_source
+
         try:
             insp = inspect_source(f, schemas=work.schemas, catalog=work.catalog)
         except ComfyFixerError as exc:

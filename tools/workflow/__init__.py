@@ -1,15 +1,28 @@
 """Workflow inspector: load any ComfyUI workflow and say what it needs."""
 
-from comfyfixer.tools.workflow.convert import graph_to_api, ui_to_api
-from comfyfixer.tools.workflow.inspect import InspectInput, inspect_loaded, inspect_source
-from comfyfixer.tools.workflow.loader import LoadedWorkflow, iter_workflow_files, load_workflow
-from comfyfixer.tools.workflow.models import (
-    CustomNodeFinding,
-    InspectionResult,
-    ModelRef,
-    NodeTypeCount,
-    PackRef,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from comfyfixer.tools.workflow.convert import graph_to_api, ui_to_api
+    from comfyfixer.tools.workflow.inspect import InspectInput, inspect_loaded, inspect_source
+    from comfyfixer.tools.workflow.loader import LoadedWorkflow, iter_workflow_files, load_workflow
+    from comfyfixer.tools.workflow.models import (
+        CustomNodeFinding,
+        InspectionResult,
+        ModelRef,
+        NodeTypeCount,
+        PackRef,
+    )
+
+# Each name is imported from its module on first use: a check whose workflows are all in the readiness
+# cache lists files (``loader``) and never converts or inspects one.
+_HOME = {"graph_to_api": "convert", "ui_to_api": "convert", "InspectInput": "inspect", "inspect_loaded": "inspect",
+         "inspect_source": "inspect", "LoadedWorkflow": "loader", "iter_workflow_files": "loader",
+         "load_workflow": "loader", "CustomNodeFinding": "models", "InspectionResult": "models",
+         "ModelRef": "models", "NodeTypeCount": "models", "PackRef": "models"}
 
 __all__ = [
     "CustomNodeFinding",
@@ -26,3 +39,9 @@ __all__ = [
     "load_workflow",
     "ui_to_api",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
