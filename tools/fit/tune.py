@@ -67,7 +67,7 @@ _VERSION = re.compile(r"\.v(\d+)$")
 class TuneInput(BaseModel):
     """Arguments of ``tune_workflow``."""
 
-    path: str = Field(description="The workflow to tune (UI JSON).")
+    path: str = Field(description="The workflow to tune: UI JSON, or an image that embeds one.")
     vram_gb: float = Field(gt=0, le=1024, description="VRAM target in GB (8 for an 8 GB card).")
     dry_run: bool = Field(default=False, description="Only show the changes; write nothing.")
     variants: bool = Field(default=True, description="Also swap in lighter files the model catalog lists (fp8, GGUF).")
