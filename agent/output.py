@@ -28,78 +28,44 @@ a control character: untrusted text in a markup string still needs ``rich.markup
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import re
 import sys
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
-from rich.console import (
-    Console,
-    ConsoleOptions,
-    RenderableType,
-)
-from rich.segment import Segment
-from rich.text import Text
 
 from comfyfixer.tools.text import inert, inert_json
 
-
-class InertConsole(Console):
-    """A rich ``Console`` that shows control, bidi and zero-width characters as visible escapes.
-
-    Accepts every ``Console`` argument. :meth:`redirected` swaps its output to a buffer (tests, embedding).
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        self._init_kwargs = dict(kwargs)
-        super().__init__(**kwargs)
-
-    def render_str(self, text: str, **options: Any) -> Text:
-        """Inert ``text`` (keeping newlines and tabs), then let rich parse markup and build the ``Text``
-        (``options`` are rich's own: style, justify, overflow, emoji, markup, highlight, highlighter)."""
-        return super().render_str(inert(text, multiline=True), **options)
-
-    def render(self, renderable: RenderableType, options: ConsoleOptions | None = None) -> Iterable[Segment]:
-        """Render as rich does, with a last pass over the segments for text that bypassed ``render_str``.
-
-        Control segments (cursor moves of live displays) are rich's own and pass unchanged; rich adds
-        styles (SGR) only when it writes a segment, so they are not in the text seen here.
-        """
-        for seg in super().render(renderable, options):
-            text, style, control = seg
-            if control:
-                yield seg
-                continue
-            if style is not None and style.link:
-                style = style.update_link(None)
-            text = inert(text, multiline=True)  # the same object when there is nothing to escape
-            yield seg if (text is seg.text and style is seg.style) else Segment(text, style)
-
-    @contextmanager
-    def redirected(self, file: io.StringIO | None = None, **overrides: Any) -> Iterator[io.StringIO]:
-        """Print to ``file`` (a new ``StringIO`` by default) with ``overrides`` applied, e.g.
-        ``force_terminal=True, color_system="truecolor", width=120``; restores the console afterwards.
-
-        The console object stays the same (modules hold it by name), so everything printed through it
-        while the block runs lands in the buffer, styled as a terminal would receive it.
-        """
-        buf = file if file is not None else io.StringIO()
-        saved = self._init_kwargs
-        Console.__init__(self, **{**saved, **overrides, "file": buf})
-        try:
-            yield buf
-        finally:
-            Console.__init__(self, **saved)
+if TYPE_CHECKING:
+    from comfyfixer.agent.console import InertConsole
 
 
 # Human output on stdout; warnings and errors on stderr so `--json` stays clean.
-console = InertConsole(highlight=False, soft_wrap=True)
-err_console = InertConsole(stderr=True, highlight=False, soft_wrap=True)
+# Made on first use (rich is imported then): a command that prints only JSON never loads it.
+console: InertConsole
+err_console: InertConsole
+_CONSOLES: dict[str, dict[str, Any]] = {"console": {}, "err_console": {"stderr": True}}
+
+
+def _console(name: str) -> InertConsole:
+    made = globals().get(name)
+    if made is None:
+        from comfyfixer.agent.console import InertConsole
+
+        made = globals()[name] = InertConsole(highlight=False, soft_wrap=True, **_CONSOLES[name])
+    return made
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CONSOLES:
+        return _console(name)
+    if name == "InertConsole":
+        from comfyfixer.agent.console import InertConsole
+
+        return InertConsole
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # only with --strict: the command worked but found problems
@@ -187,12 +153,12 @@ def emit_json(obj: Any, *, plain: bool = False) -> None:
 
 def error(message: str) -> None:
     """Print ``error: message`` to stderr (``message`` is plain text, not markup)."""
-    err_console.print(f"[bold red]error:[/] {_escape_markup(message)}", markup=True)
+    _console("err_console").print(f"[bold red]error:[/] {_escape_markup(message)}", markup=True)
 
 
 def warn(message: str) -> None:
     """Print ``warning: message`` to stderr (``message`` is plain text, not markup)."""
-    err_console.print(f"[yellow]warning:[/] {_escape_markup(message)}", markup=True)
+    _console("err_console").print(f"[yellow]warning:[/] {_escape_markup(message)}", markup=True)
 
 
 def _escape_markup(text: str) -> str:
@@ -204,6 +170,7 @@ def _escape_markup(text: str) -> str:
 def show_plan(summary: list[str], notes: list[str], plan_file: str | None, *, has_actions: bool = True) -> None:
     """The plan as the user reads it before approving, its notes, and the next step (plans from
     ``fix``, ``comfyui install-nodes`` and ``undo`` are shown the same way)."""
+    console = _console("console")
     for line in summary:
         console.print(line, markup=False)
     for note in notes:

@@ -19,7 +19,7 @@ DEMO = Path(__file__).resolve().parents[2] / "demo"
 _CODE = """import sys
 from comfyfixer.agent.cli import main, run
 argv = sys.argv[2:]
-loaded = lambda: 'LOADED:' + ','.join(m for m in ('typer', 'comfyfixer.agent.cli_app') if m in sys.modules)
+loaded = lambda: 'LOADED:' + ','.join(m for m in ('typer', 'comfyfixer.agent.cli_app', 'rich') if m in sys.modules)
 if sys.argv[1] == 'main':
     sys.argv = ['comfyfixer', *argv]
     try:
@@ -54,7 +54,8 @@ def test_the_plain_form_answers_as_the_typer_command_and_never_builds_it(tmp_pat
     *plain_log, plain_loaded = plain.stderr.splitlines()
     *typer_log, typer_loaded = typer_run.stderr.splitlines()
     assert plain_log == typer_log
-    assert plain_loaded == "LOADED:" and typer_loaded == "LOADED:typer,comfyfixer.agent.cli_app"
+    assert plain_loaded == "LOADED:"  # neither typer nor rich
+    assert typer_loaded == "LOADED:typer,comfyfixer.agent.cli_app,rich"
 
 
 def test_an_input_error_is_reported_as_the_typer_command_reports_it(tmp_path: Path) -> None:
