@@ -24,6 +24,14 @@ def test_vram_no_gpu_has_is_refused(text: str) -> None:
 
 def test_vram_range_edges() -> None:
     assert parse_vram("512MB") == 0.5 and parse_vram("1024 GiB") == 1024
+    from pydantic import ValidationError
+
+    from comfyfixer.tools.fit.models import FitInput
+    from comfyfixer.tools.fit.tune import TuneInput
+
+    for model in (FitInput, TuneInput):  # what the assistant passes gets the same range as --vram
+        with pytest.raises(ValidationError):
+            model(path="wf.json", vram_gb=0.001)
 
 
 def test_tune_reads_the_workflow_an_image_embeds(shared_data: Path, tmp_path: Path,

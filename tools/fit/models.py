@@ -13,6 +13,7 @@ Role = Literal["diffusion", "checkpoint", "text_encoder", "vae", "clip_vision", 
 SizeSource = Literal["header", "file-size", "workflow-note", "catalog", "knowledge", "name", "default"]
 Stage = Literal["conditioning", "sampling", "vae_decode", "upscale", "other"]
 Verdict = Literal["FITS", "FITS_OFFLOAD", "DOES_NOT_FIT", "NO_GPU", "NO_MODELS"]
+VRAM_RANGE_GB = (0.5, 1024.0)  # the VRAM sizes fit and tune accept: no GPU ComfyUI runs on is outside them
 
 
 class FitInput(BaseModel):
@@ -20,7 +21,7 @@ class FitInput(BaseModel):
 
     path: str = Field(description="A ComfyUI workflow (UI or API JSON, or an image that embeds one).")
     vram_gb: float | None = Field(
-        default=None, gt=0, le=1024,
+        default=None, ge=VRAM_RANGE_GB[0], le=VRAM_RANGE_GB[1],
         description="VRAM to size against, in GB (GiB, as GPU makers print it: 8 for an 8 GB card). "
         "Default: this machine's GPU (or the running ComfyUI's device).")
 
@@ -85,7 +86,6 @@ class FitReport(BaseModel):
     notes: list[str] = Field(default_factory=list, description="Assumptions and what could not be known.")
 
 
-VRAM_RANGE_GB = (0.5, 1024.0)  # the sizes --vram accepts
 _VRAM = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(g|gb|gib|m|mb|mib)?\s*$", re.I)
 
 

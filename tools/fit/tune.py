@@ -47,7 +47,7 @@ from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.errors import InputError
 from comfyfixer.tools.fit.estimate import estimate
 from comfyfixer.tools.fit.families import MIN_INFERENCE_BYTES, GiB
-from comfyfixer.tools.fit.models import FitReport
+from comfyfixer.tools.fit.models import VRAM_RANGE_GB, FitReport
 from comfyfixer.tools.fit.recorded import lighter_files, variant_source
 from comfyfixer.tools.fit.variants import GGUF_PACK, gguf_schemas
 from comfyfixer.tools.toolset import capability
@@ -68,7 +68,7 @@ class TuneInput(BaseModel):
     """Arguments of ``tune_workflow``."""
 
     path: str = Field(description="The workflow to tune: UI JSON, or an image that embeds one.")
-    vram_gb: float = Field(gt=0, le=1024, description="VRAM target in GB (8 for an 8 GB card).")
+    vram_gb: float = Field(ge=VRAM_RANGE_GB[0], le=VRAM_RANGE_GB[1], description="VRAM target in GB (8 for an 8 GB card).")
     dry_run: bool = Field(default=False, description="Only show the changes; write nothing.")
     variants: bool = Field(default=True, description="Also swap in lighter files the model catalog lists (fp8, GGUF).")
     faster: bool = Field(default=False, description="Also cut sampling steps with a distilled LoRA the family has "
