@@ -261,3 +261,13 @@ def test_dead_server_falls_back_to_the_folder(tmp_path: Path) -> None:
 def test_missing_folder_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="ComfyUI folder not found"):
         build_inventory(InventoryInput(comfyui_dir=tmp_path / "nope"))
+
+
+def test_put_many_trimmed_writes_every_namespace_and_keeps_the_newest(tmp_path: Path) -> None:
+    with InventoryCache(tmp_path) as cache:
+        cache.put_many("a", {f"old{i}": i for i in range(5)})
+        cache.put_many_trimmed({"a": {"new": "x"}, "b": {f"k{i}": i for i in range(4)}}, keep=3)
+        assert cache.get_many("a", [f"old{i}" for i in range(5)] + ["new"]) == {"old3": 3, "old4": 4, "new": "x"}
+        assert cache.get_many("b", [f"k{i}" for i in range(4)]) == {"k1": 1, "k2": 2, "k3": 3}
+    with InventoryCache(tmp_path) as again:  # committed
+        assert again.get_many("b", ["k3"]) == {"k3": 3}

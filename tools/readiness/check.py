@@ -300,10 +300,9 @@ def _check(inp: CheckInput, ctx: ToolContext, progress: Callable[[int, int], Non
             if progress is not None:
                 progress(i + 1, len(files))
         if cache is not None and (fresh_inspections or fresh_readiness):
-            cache.put_many(INSPECTIONS, fresh_inspections)
-            cache.put_many(READINESS, fresh_readiness)
-            for namespace in (INSPECTIONS, READINESS):  # bounded: the newest entries are the ones still asked for
-                cache.trim(namespace, max(KEEP_ENTRIES, 2 * len(files)))
+            # Bounded: the newest entries are the ones still asked for.
+            cache.put_many_trimmed({INSPECTIONS: fresh_inspections, READINESS: fresh_readiness},
+                                   max(KEEP_ENTRIES, 2 * len(files)))
         schema_source = _schema_source(cache, schema_id, work)
         notes = list(inventory.warnings)
         if inventory.object_info is None and ctx.object_info_file is not None:
