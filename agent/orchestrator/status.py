@@ -6,8 +6,9 @@ Rules, first match wins:
 2. the round budget ran out before an answer → UNCERTAIN;
 3. the answer is empty → UNCERTAIN;
 4. the model's closing ``STATUS:`` line says FAILED or UNCERTAIN → that status, except that FAILED
-   becomes UNCERTAIN while a tool's UNCERTAIN result is open (the tools found candidates to choose
-   from: the task did not fail);
+   becomes UNCERTAIN when every tool call of the turn returned a result (OK or UNCERTAIN) and at least
+   one did: the tools did their part, and the model's word alone is no more evidence of failure than
+   of success;
 5. a tool returned UNCERTAIN and no later call of the same tool returned OK → UNCERTAIN
    (the model's own "OK" is not evidence; a tool result is);
 6. no tool of this turn returned a result (OK or UNCERTAIN) → UNCERTAIN: nothing backs the answer,
@@ -128,9 +129,10 @@ def decide(
         return Verdict("UNCERTAIN", answer, "the round limit was reached before a final answer", candidates, evidence)
     if not answer:
         return Verdict("UNCERTAIN", "", "the model gave an empty answer", candidates, evidence)
-    if declared == "FAILED" and uncertain:
-        tools = ", ".join(sorted({r.tool for r in uncertain}))
-        return Verdict("UNCERTAIN", answer, f"the model said FAILED, but {tools} returned results to choose from",
+    answered = [r for r in trace if r.status in ("OK", "UNCERTAIN")]
+    if declared == "FAILED" and answered and all(r.status in ("OK", "UNCERTAIN") for r in trace):
+        tools = ", ".join(sorted({r.tool for r in answered}))
+        return Verdict("UNCERTAIN", answer, f"the model said FAILED, but {tools} returned results",
                        candidates, evidence)
     if declared == "FAILED":
         return Verdict("FAILED", answer, "the model could not complete the task (see the answer)", [], evidence)

@@ -367,7 +367,11 @@ def test_a_bare_status_word_is_no_answer_and_failed_is_not_final_while_candidate
     assert answer.status == "UNCERTAIN" and "lookup_model (UNCERTAIN)" in answer.answer
     verdict = decide("No exact match.\nSTATUS: FAILED", answer.tool_calls)
     assert verdict.status == "UNCERTAIN" and "lookup_model returned results" in (verdict.reason or "")
+    ok_only = [c.model_copy(update={"status": "OK"}) for c in answer.tool_calls[:1]]
+    assert decide("No metadata at all.\nSTATUS: FAILED", ok_only).status == "UNCERTAIN"  # the tools say otherwise
     assert decide("Nothing worked.\nSTATUS: FAILED", []).status == "FAILED"
+    errored = [c.model_copy(update={"status": "ERROR"}) for c in answer.tool_calls[:1]]
+    assert decide("It could not be read.\nSTATUS: FAILED", errored).status == "FAILED"
 
 
 def test_a_server_that_fails_streamed_tool_calls_gets_prompt_based_calls(agent_run, toolbox, tmp_path: Path) -> None:
