@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from comfyfixer.tools.errors import InputError
-from comfyfixer.tools.fit.headers import GGML_TYPES, read_gguf_header, read_safetensors_header, read_weights
+from comfyfixer.tools.fit.headers import read_weights, summarise
+from comfyfixer.tools.modelfile import GGML_TYPES, read_gguf_header, read_safetensors_header
 
 from .archs import flux_dev, parameters, t5_xxl_encoder, write_sparse_safetensors
 
@@ -33,7 +34,7 @@ def sparse_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[P
 
 def test_flux_dev_header_gives_the_real_parameter_bytes(sparse_models: dict[str, tuple[Path, int]]) -> None:
     path, data = sparse_models["flux"]
-    summary = read_safetensors_header(path)
+    summary = summarise(read_safetensors_header(path))
     assert summary.parameters == parameters(flux_dev()) == 11_901_408_320  # the "12B" of the model card
     assert summary.bytes == data == summary.data_bytes == 2 * 11_901_408_320
     # The published file is these bytes plus its header (a JSON of ~0.1 MB): the layout is the real one.
@@ -56,7 +57,7 @@ def test_checkpoint_parts_split_by_prefix(tmp_path: Path) -> None:
         ("cond_stage_model.transformer.text_model.embeddings.token_embedding.weight", "F16", [49408, 768]),
         ("first_stage_model.decoder.conv_in.weight", "F32", [512, 4, 3, 3]),
     ])
-    parts = read_safetensors_header(path).bytes_by_part
+    parts = summarise(read_safetensors_header(path)).bytes_by_part
     assert parts == {"diffusion": 320 * 4 * 9 * 2, "text_encoder": 49408 * 768 * 2, "vae": 512 * 4 * 9 * 4}
 
 
@@ -95,7 +96,10 @@ def test_gguf_tensor_infos_give_quantised_bytes(tmp_path: Path) -> None:
     write_gguf(path, [("double_blocks.0.img_attn.qkv.weight", [3072, 9216], 12),
                       ("double_blocks.0.img_attn.qkv.bias", [9216], 0),
                       ("img_in.weight", [64, 3072], 8)])
-    s = read_gguf_header(path)
+    header = read_gguf_header(path)
+    assert header.shape("img_in.weight") == (3072, 64)  # PyTorch order: ggml's dims reversed
+    assert header.metadata["tokenizer.scores"] == pytest.approx([0.1, 0.2, 0.3])  # first items of an array kept
+    s = summarise(header)
     assert s.parameters == 3072 * 9216 + 9216 + 64 * 3072
     assert s.bytes == 3072 * 9216 // 256 * 144 + 9216 * 4 + 64 * 3072 // 32 * 34
     assert s.bytes_by_dtype["Q4_K"] == 3072 * 9216 // 256 * 144 and s.metadata["general.architecture"] == "flux"

@@ -163,7 +163,7 @@ def test_a_comfyui_folder_that_does_not_exist_is_said(templates_dir: Path, tmp_p
 
 def test_a_folder_that_refuses_the_copy_is_an_input_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import comfyfixer.tools.paths as paths
-    from comfyfixer.tools.fit.tune import write_new
+    from comfyfixer.tools.workflow.copies import write_new
 
     def refuse(path: Path, data: object, **kw: object) -> Path:
         raise PermissionError(13, "Permission denied", str(path))

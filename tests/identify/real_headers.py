@@ -265,7 +265,7 @@ def write_sparse_safetensors(path: Path, tensors: Header, metadata: dict[str, st
 
 
 def write_gguf(path: Path, arch: str, tensors: dict[str, list[int]]) -> Path:
-    """A minimal GGUF v3 file: ``general.architecture`` and tensor infos (dims in ggml order), no data."""
+    """A minimal GGUF v3 file: ``general.architecture``, tensor infos (dims in ggml order) and a sparse data section."""
     def s(text: str) -> bytes:
         b = text.encode()
         return struct.pack("<Q", len(b)) + b
@@ -277,4 +277,6 @@ def write_gguf(path: Path, arch: str, tensors: dict[str, list[int]]) -> Path:
         out += s(name) + struct.pack("<I", len(shape)) + b"".join(struct.pack("<Q", d) for d in reversed(shape))
         out += struct.pack("<IQ", 8, 0)
     path.write_bytes(out)
+    with path.open("r+b") as fh:  # the Q8_0 data section (34 bytes per 32 weights) as a hole
+        fh.truncate(len(out) + sum(-(-math.prod(shape) // 32) * 34 for shape in tensors.values()))
     return path

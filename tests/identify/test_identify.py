@@ -9,7 +9,7 @@ import pytest
 
 from comfyfixer.tools.errors import InputError
 from comfyfixer.tools.identify.capability import identify_file
-from comfyfixer.tools.identify.headers import read_safetensors_header
+from comfyfixer.tools.modelfile import read_safetensors_header
 
 from .real_headers import (
     FAMILY_FILES,

@@ -182,7 +182,7 @@ def build_schema(inp: SchemaBuildInput, ctx: ToolContext, *, out_dir: Path | Non
     result.needs = list(dict.fromkeys(result.needs))
     result.status = "INVALID" if result.errors else "BUILT"
     _advise(flat, choices, result)
-    from comfyfixer.tools.fit.tune import next_version
+    from comfyfixer.tools.workflow.copies import next_version
 
     folder = out_dir or (into.parent if into is not None else None)
     if folder is not None:
@@ -316,7 +316,7 @@ def _advise(flat: FlatSchema, choices: list[Choice], result: SchemaBuildResult) 
 
 def _read_ui(path_text: str) -> tuple[dict[str, Any], Path]:
     """The UI workflow at ``path_text`` (read only)."""
-    from comfyfixer.tools.fit.tune import read_ui_workflow
+    from comfyfixer.tools.workflow.copies import read_ui_workflow
 
     path = Path(path_text).expanduser()
     doc = read_ui_workflow(path, what="--into")
@@ -332,14 +332,14 @@ def _read_ui(path_text: str) -> tuple[dict[str, Any], Path]:
 
 def _fresh(path: Path) -> Path:
     """``path`` when free, else the next free ``.vN`` beside it."""
-    from comfyfixer.tools.fit.tune import next_version
+    from comfyfixer.tools.workflow.copies import next_version
 
     return path if not path.exists() else next_version(path)
 
 
 def _write(target: Path, result: SchemaBuildResult, *, api_too: bool) -> list[str]:
     """Write the UI workflow (and, for a standalone build, the API prompt beside it); never overwrite."""
-    from comfyfixer.tools.fit.tune import write_new
+    from comfyfixer.tools.workflow.copies import write_new
 
     docs = [(target, result.workflow)]
     if api_too:

@@ -33,7 +33,6 @@ the tune must add no error (templates newer than the schemas may already have so
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import math
 import re
@@ -44,13 +43,13 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from comfyfixer.tools.context import ToolContext
-from comfyfixer.tools.errors import InputError
 from comfyfixer.tools.fit.estimate import estimate
 from comfyfixer.tools.fit.families import MIN_INFERENCE_BYTES, GiB
 from comfyfixer.tools.fit.models import VRAM_RANGE_GB, FitReport
 from comfyfixer.tools.fit.recorded import lighter_files, variant_source
 from comfyfixer.tools.fit.variants import GGUF_PACK, gguf_schemas
 from comfyfixer.tools.toolset import capability
+from comfyfixer.tools.workflow.copies import next_version, read_ui_workflow, write_new
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +60,6 @@ MIN_SHORT_SIDE = 512
 WEIGHT_SHARE = 0.35
 _GGUF_VARIANTS = (("Q8_0", 34 / 32, "close to 16-bit quality"), ("Q5_K_M", 176 / 256, "good trade-off"),
                   ("Q4_K_M", 144 / 256, "some loss of detail"))
-_VERSION = re.compile(r"\.v(\d+)$")
 
 
 class TuneInput(BaseModel):
@@ -476,53 +474,6 @@ def variant_suggestions(report: FitReport, vram: int) -> list[VariantSuggestion]
             out.append(VariantSuggestion(replaces=main.filename, variant=f"GGUF {name}", weights_gb=round(w / GiB, 1),
                                          peak_gb=round((rest + w) / GiB, 1), needs="ComfyUI-GGUF (UnetLoaderGGUF)", cost=cost))
     return out
-
-
-def next_version(path: Path, out_dir: Path | None = None) -> Path:
-    """``<stem>.v2.json``, or the next free ``.vN`` (a ``.vN`` stem continues from N)."""
-    from comfyfixer.tools.paths import safe_stem
-
-    stem = safe_stem(path.name)
-    m = _VERSION.search(stem)
-    base, n = (stem[: m.start()], int(m.group(1)) + 1) if m else (stem, 2)
-    folder = out_dir or path.parent
-    while (folder / f"{base}.v{n}.json").exists():
-        n += 1
-    return folder / f"{base}.v{n}.json"
-
-
-def read_ui_workflow(path: Path, *, what: str) -> dict[str, Any]:
-    """The UI workflow in ``path`` (a JSON file, or an image that embeds one), for ``what`` to change a
-    copy of; an API prompt is refused with the way to get its UI form."""
-    from comfyfixer.tools.workflow.loader import load_workflow
-
-    try:
-        loaded = load_workflow(path)
-    except InputError as exc:
-        raise InputError(exc.message, hint=exc.hint or "give a UI-format workflow JSON saved from ComfyUI") from None
-    if loaded.format != "ui":
-        raise InputError(f"{path}: an API-format prompt, not a UI-format workflow ({what} edits the workflows "
-                         "ComfyUI saves)", hint="load it in ComfyUI, save the workflow (Workflow → Save), and give that file")
-    return loaded.data
-
-
-def write_new(target: Path, doc: dict[str, Any]) -> None:
-    """Write ``doc`` to ``target`` (its folder made if needed), never over an existing file; a folder
-    that cannot take it is an InputError naming the file."""
-    from comfyfixer.tools.paths import atomic_write
-
-    hint = "choose a folder you can write to with --out"
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot write {target}: {target.parent} is not a folder we can create "
-                         f"({exc.strerror or type(exc).__name__})", hint=hint) from None
-    try:
-        atomic_write(target, json.dumps(doc, indent=2, ensure_ascii=False), exclusive=True)
-    except FileExistsError:
-        raise InputError(f"cannot write {target}: it exists, and nothing is overwritten", hint=hint) from None
-    except OSError as exc:
-        raise InputError(f"cannot write {target} ({exc.strerror or type(exc).__name__})", hint=hint) from None
 
 
 def _issues(doc: dict[str, Any], schemas: Any) -> set[str]:

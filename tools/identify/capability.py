@@ -29,8 +29,8 @@ from comfyfixer.tools.identify.detect import (
     identify_header,
     identify_name,
 )
-from comfyfixer.tools.identify.headers import read_header
 from comfyfixer.tools.identify.models import Candidate, IdentifyInput, ModelIdentity
+from comfyfixer.tools.modelfile import read_header
 from comfyfixer.tools.toolset import capability
 
 log = logging.getLogger(__name__)

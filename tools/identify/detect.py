@@ -10,8 +10,8 @@ from collections import Counter
 from collections.abc import Iterable
 
 from comfyfixer.tools.identify import rules as R
-from comfyfixer.tools.identify.headers import ModelHeader
 from comfyfixer.tools.identify.models import Candidate, ModelIdentity, Role
+from comfyfixer.tools.modelfile import ModelHeader
 
 # Confidence of each kind of evidence (a header marker is ComfyUI's own test, a name is a hint).
 HEADER_CONFIDENCE = 0.95
