@@ -73,6 +73,18 @@ def manager_wheel() -> Path:
     return wheels[-1]
 
 
+@pytest.fixture
+def installed_manager_catalogs(manager_wheel: Path) -> Path:
+    """The real ComfyUI-Manager catalogs where `comfyfixer catalogs refresh` keeps them (the settings' cache
+    folder under the hermetic COMFYFIXER_HOME), so a command finds them without the network."""
+    import shutil
+
+    target = Path(os.environ["COMFYFIXER_HOME"]) / "cache" / "catalogs" / "comfyui-manager"
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy(manager_wheel, target)
+    return target
+
+
 @pytest.fixture(scope="session")
 def templates_dir() -> Path:
     try:

@@ -75,17 +75,11 @@ def test_ten_templates_over_8gb_tune_to_fit(templates_dir: Path, ctx: ToolContex
     assert all(lines and lines[0].startswith("peak ") and len(lines) > 1 for lines in tuned["changes"].values())
 
 
-def test_tune_plan_downloads_the_recorded_gguf(templates_dir: Path, tmp_path: Path, manager_wheel: Path,
+def test_tune_plan_downloads_the_recorded_gguf(templates_dir: Path, tmp_path: Path, installed_manager_catalogs: Path,
                                                capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-    import shutil
-
     from comfyfixer.agent.cli import run
 
     monkeypatch.setenv("COMFYFIXER_OFFLINE", "1")
-    target = Path(os.environ["COMFYFIXER_HOME"]) / "cache" / "catalogs" / "comfyui-manager"
-    target.mkdir(parents=True)
-    shutil.copy(manager_wheel, target)
     demo = Path(__file__).resolve().parents[2] / "demo" / "ComfyUI"
     assert run(["tune", str(templates_dir / "flux1_krea_dev.json"), "--vram", "8GB", "--out", str(tmp_path),
                 "--comfyui", str(demo), "--plan", "--json"]) == 0

@@ -5,8 +5,6 @@ schema, and planned (pack + downloads) through the ordinary fix path."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -66,12 +64,9 @@ def test_tuned_flux_fits_8gb(template: str, templates_dir: Path, catalog_ctx: To
     assert any(e["name"] == gguf.filename and "city96" in e["url"] for e in entries)
 
 
-def test_tune_plan_installs_gguf_and_downloads(templates_dir: Path, tmp_path: Path, manager_wheel: Path,
+def test_tune_plan_installs_gguf_and_downloads(templates_dir: Path, tmp_path: Path, installed_manager_catalogs: Path,
                                                capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COMFYFIXER_OFFLINE", "1")
-    target = Path(os.environ["COMFYFIXER_HOME"]) / "cache" / "catalogs" / "comfyui-manager"
-    target.mkdir(parents=True)
-    shutil.copy(manager_wheel, target)
     assert run(["tune", str(templates_dir / "flux_dev_full_text_to_image.json"), "--vram", "8GB", "--out", str(tmp_path),
                 "--comfyui", str(REPO / "demo" / "ComfyUI"), "--plan", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)

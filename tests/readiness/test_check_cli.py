@@ -150,14 +150,8 @@ def test_warm_cache_gives_the_same_answer(tmp_path: Path, capsys: pytest.Capture
     assert first["workflows"] == second["workflows"]
 
 
-def test_demo_with_manager_catalog(manager_wheel: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import os
-    import shutil
-
-    # Where `comfyfixer catalogs refresh` would keep the catalogs (the settings' cache folder).
-    target = Path(os.environ["COMFYFIXER_HOME"]) / "cache" / "catalogs" / "comfyui-manager"
-    target.mkdir(parents=True)
-    shutil.copy(manager_wheel, target)
+def test_demo_with_manager_catalog(installed_manager_catalogs: Path, tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["check", "--demo", "--out", str(tmp_path / "o"), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["catalog_source"] and "comfyui_manager" in doc["catalog_source"]
