@@ -25,12 +25,12 @@ Every answer must equal the first run's (``same_answers``). Targets: the second-
 Measured 2026-12-02 on the shared 2-core machine, ``--repeat 5`` (other engineers' work keeps the load
 average at 3-8, so wall times swing 2-4x between runs; CPU seconds are steadier):
 
-* 02:09 UTC, load 3.1-3.5, after the warm path lost typer, rich, the inspector's imports and json's
-  pure-Python encoder: warm caches, no replay 0.516 s best / 0.624 s median against the parser's 0.349 s /
-  0.469 s, ratio 0.68x (median 0.75x, CPU 0.48 s against 0.34 s: 0.70x; target 1.5x NOT met: pydantic, its
-  model classes and the settings take ~0.25 s before any work); one workflow changed 0.673 s (0.52x: the
-  core schemas are parsed and the inspector imported); second run (replayed) 0.094 s (3.7x); warm re-check
-  in process 0.115 s median;
+* 02:17 UTC, load 3.0-3.7, after the warm path lost typer, rich, the inspector's imports and json's
+  pure-Python encoder: warm caches, no replay 0.471 s best / 0.520 s median against the parser's 0.389 s /
+  0.449 s, ratio 0.83x (median 0.86x, CPU 0.46 s against 0.37 s: 0.81x; target 1.5x NOT met: the
+  interpreter, pydantic, its model classes and the settings take ~0.3 s before any work); one workflow
+  changed 0.614 s (0.63x: the core schemas are parsed and the inspector imported); second run (replayed)
+  0.094 s (4.1x); warm re-check in process 0.196 s median (0.115 s at 02:09, load 3.1);
 * load 2.4-3.0 (the earlier session's last run): warm re-check 0.126 s median; second run 0.110 s best / 0.134 s
   median against the parser's 0.488 s / 0.569 s, ratio 4.5x best, 4.2x median (CPU 0.10 s against 0.48 s); the
   CLI on warm caches without the stored answer 0.75 s (0.65x); first run 3.5 s (0.14x);
