@@ -88,8 +88,7 @@ NEWER_THAN_0_33 = "nodes or CLIPLoader types newer than the bundled ComfyUI 0.33
 KNOWN_GAPS = {
     **dict.fromkeys(("image_moss_image_base_t2i", "image_moss_image_base_t2i_bboxes", "image_moss_image_color_depth_control",
                      "image_moss_image_edit", "image_moss_image_t2i", "image_moss_image_t2i_bboxes",
-                     "image_fibo2_edit_dev_pe", "image_fibo2_edit_turbo_pe", "audio_yue2_music_cover",
-                     "audio_yue2_text2music", "video_fasth3_ominiref_r2v", "video_fastvideo_fasth3_i2v",
+                     "image_fibo2_edit_dev_pe", "image_fibo2_edit_turbo_pe", "video_fasth3_ominiref_r2v", "video_fastvideo_fasth3_i2v",
                      "video_fastvideo_fasth3_t2v"), NEWER_THAN_0_33),
     "3d_pixal3d_multi_views": "Pixal3DMultiViewConditioning is newer than the bundled ComfyUI 0.33.0 schemas",
     "image_ming_image_01_design_image_edit": "loop and list nodes (StartLoop, GetItemFromList) no bundled schema has",

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 SNAPSHOT_RESOURCE = "core_object_info.json"
 NEWER_SNAPSHOT_RESOURCE = "core_object_info_newer.json"
+# Core classes newer than 0.33.0, recorded from single files of ComfyUI's newer source (data/SOURCES.md).
+NEWEST_SNAPSHOT_RESOURCE = "core_object_info_newest.json"
 DYNAMIC_COMBO, AUTOGROW = "COMFY_DYNAMICCOMBO_V3", "COMFY_AUTOGROW_V3"
 VALIDATED_BY_NODE = "__validated_by_node__"  # snapshot key: class → inputs the node validates itself
 # Types the frontend draws as a widget although object_info gives them no socketless mark: the 3D viewport
@@ -354,8 +356,10 @@ def bundled_newer_core_schemas() -> SchemaSet:
 
     For graphs that use core nodes added after the recorded 0.3.64 dump (FLUX.2, LTX-2, ACE-Step 1.5,
     …) or newer values of old nodes (``CLIPLoader`` types). Same form as :func:`bundled_core_schemas`.
+    The few classes newer still (YuE2, …), recorded from their files in ComfyUI's newer source, are
+    added on top (they win on a clash).
     """
-    return _bundled(NEWER_SNAPSHOT_RESOURCE)
+    return _bundled(NEWEST_SNAPSHOT_RESOURCE).merged(_bundled(NEWER_SNAPSHOT_RESOURCE))
 
 
 def _bundled(resource: str) -> SchemaSet:
