@@ -61,7 +61,7 @@ def build_for_template(template: Path, primary: str, ctx: ToolContext) -> tuple[
 
 def run(folders: list[Path], object_info: Path) -> dict[str, object]:
     """The scorecard over every template primary model."""
-    from comfyfixer.tools.schema.loader import bundled_newer_core_schemas
+    from comfyfixer.tools.schema.loader import newer_core_schema_sets
 
     started = time.perf_counter()
     pairs = template_primaries(folders)
@@ -73,7 +73,7 @@ def run(folders: list[Path], object_info: Path) -> dict[str, object]:
             task, result = build_for_template(paths[template], primary, ctx)
             if result.status == "BUILT":
                 built += 1
-                newer += result.schemas == bundled_newer_core_schemas().source
+                newer += result.schemas in {s.source for s in newer_core_schema_sets()}
             elif result.status == "INVALID":
                 invalid.append({"template": template, "primary": primary, "task": task, "errors": result.errors[:5]})
             else:

@@ -88,8 +88,7 @@ NEWER_THAN_0_33 = "nodes or CLIPLoader types newer than the bundled ComfyUI 0.33
 KNOWN_GAPS = {
     **dict.fromkeys(("image_moss_image_base_t2i", "image_moss_image_base_t2i_bboxes", "image_moss_image_color_depth_control",
                      "image_moss_image_edit", "image_moss_image_t2i", "image_moss_image_t2i_bboxes",
-                     "image_fibo2_edit_dev_pe", "image_fibo2_edit_turbo_pe", "video_fasth3_ominiref_r2v", "video_fastvideo_fasth3_i2v",
-                     "video_fastvideo_fasth3_t2v"), NEWER_THAN_0_33),
+                     "image_fibo2_edit_dev_pe", "image_fibo2_edit_turbo_pe"), NEWER_THAN_0_33),
     "3d_pixal3d_multi_views": "Pixal3DMultiViewConditioning is newer than the bundled ComfyUI 0.33.0 schemas",
     "image_ming_image_01_design_image_edit": "loop and list nodes (StartLoop, GetItemFromList) no bundled schema has",
     "video_ltx2_i2v_lora": "its subgraph's output names a link (265) the file does not hold: no output reaches a loader",
@@ -121,6 +120,9 @@ NEWER = [
                                                  "SaveAudioAdvanced"}),
     ("qwen_3_4b.safetensors", "text", {"CLIPLoader", "TextGenerate", "PreviewAny"}),
     ("ltx-2-19b-dev-fp8.safetensors", "video", {"CheckpointLoaderSimple", "LTXVScheduler", "SaveVideo"}),
+    # Core classes newer than 0.33.0 (core_object_info_newest.json, recorded from their files in ComfyUI's source).
+    ("yue2_3b_int8_convrot.safetensors", "audio", {"CheckpointLoaderSimple", "YuE2GenerateMusic", "SheetSage2AudioToABC"}),
+    ("fastvideo_fasth3_8step_v2_pruned_int8_convrot.safetensors", "video", {"BlockSparseAttention", "CreateVideo"}),
 ]
 
 

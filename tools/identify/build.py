@@ -280,12 +280,12 @@ def _free(path: Path) -> Path:
 
 
 def template_recipes(ctx: ToolContext) -> TemplateRecipes:
-    """The official templates' recipes, read once per context (converted with the newer core schemas)."""
+    """The official templates' recipes, read once per context (converted with the newest core schemas)."""
     from comfyfixer.tools.catalogs.model_index import find_template_dirs
-    from comfyfixer.tools.schema.loader import bundled_newer_core_schemas
+    from comfyfixer.tools.schema.loader import bundled_newest_core_schemas
 
     return ctx.memo("identify:template-recipes", lambda: TemplateRecipes(find_template_dirs(),
-                                                                         bundled_newer_core_schemas()))
+                                                                         bundled_newest_core_schemas()))
 
 
 def _from_template(ident: ModelIdentity, family: str | None, task: Task | None, ctx: ToolContext
@@ -294,7 +294,7 @@ def _from_template(ident: ModelIdentity, family: str | None, task: Task | None, 
     the first candidate that validates with 0 errors, else the first candidate."""
     from comfyfixer.tools.identify.detect import family_from_name
     from comfyfixer.tools.reconstruct.validate import validate_api
-    from comfyfixer.tools.schema.loader import bundled_newer_core_schemas
+    from comfyfixer.tools.schema.loader import newer_core_schema_sets
 
     first = None
     found = template_recipes(ctx).candidates(ident.name, ident.role, family, task,
@@ -302,7 +302,7 @@ def _from_template(ident: ModelIdentity, family: str | None, task: Task | None, 
     for recipe in itertools.islice(found, MAX_TEMPLATE_CANDIDATES):
         first = first or recipe
         api = recipe.for_model(ident.name)
-        if not validate_api(api, ctx.schemas()).errors or not validate_api(api, bundled_newer_core_schemas()).errors:
+        if any(not validate_api(api, s).errors for s in (ctx.schemas(), *newer_core_schema_sets())):
             return recipe
     return first
 
@@ -343,7 +343,7 @@ def build_workflow(inp: BuildInput, ctx: ToolContext, *, out_dir: Path | None = 
     from comfyfixer.tools.catalogs.model_index import build_model_index, find_template_dirs
     from comfyfixer.tools.reconstruct.api_to_ui import api_to_ui
     from comfyfixer.tools.reconstruct.validate import validate_api
-    from comfyfixer.tools.schema.loader import bundled_newer_core_schemas
+    from comfyfixer.tools.schema.loader import newer_core_schema_sets
 
     ident = identify_model(IdentifyInput(model=inp.model), ctx)
     family = inp.family or ident.family
@@ -371,14 +371,14 @@ def build_workflow(inp: BuildInput, ctx: ToolContext, *, out_dir: Path | None = 
         result.settings = {"source": f"official template {template.template}"}
     schemas = ctx.schemas()
     report = validate_api(g.nodes, schemas)
-    if report.errors:
-        newer = bundled_newer_core_schemas()
+    for newer in newer_core_schema_sets() if report.errors else ():
         newer_report = validate_api(g.nodes, newer)
         if len(newer_report.errors) < len(report.errors):
             schemas, report = newer, newer_report
         if not newer_report.errors:
             notes.append(f"needs a ComfyUI with the core nodes of {newer.comfyui_version} or newer: "
                          f"{getattr(ctx.schemas(), 'source', 'the schemas')} does not know all of them")
+            break
     result.schemas = getattr(schemas, "source", "")
     result.errors = [f"node {e.node_id} {e.class_type}.{e.input}: {e.message}" for e in report.errors]
     result.errors += [f"unknown node class {c}" for c in report.unknown_classes if not any(c in e for e in result.errors)]

@@ -356,10 +356,24 @@ def bundled_newer_core_schemas() -> SchemaSet:
 
     For graphs that use core nodes added after the recorded 0.3.64 dump (FLUX.2, LTX-2, ACE-Step 1.5,
     …) or newer values of old nodes (``CLIPLoader`` types). Same form as :func:`bundled_core_schemas`.
-    The few classes newer still (YuE2, …), recorded from their files in ComfyUI's newer source, are
-    added on top (they win on a clash).
     """
-    return _bundled(NEWEST_SNAPSHOT_RESOURCE).merged(_bundled(NEWER_SNAPSHOT_RESOURCE))
+    return _bundled(NEWER_SNAPSHOT_RESOURCE)
+
+
+@lru_cache(maxsize=1)
+def bundled_newest_core_schemas() -> SchemaSet:
+    """The 0.33.0 set with the few core classes newer still (YuE2, BlockSparseAttention, the newer
+    ``CreateVideo``, …) laid over it; each recorded from its file in ComfyUI's newer source (``data/SOURCES.md``).
+
+    A class in both is the newer one: a graph saved with the 0.33.0 version of a changed class (an INT
+    ``CreateVideo.bit_depth``) validates against :func:`bundled_newer_core_schemas` instead.
+    """
+    return _bundled(NEWEST_SNAPSHOT_RESOURCE).merged(bundled_newer_core_schemas())
+
+
+def newer_core_schema_sets() -> tuple[SchemaSet, SchemaSet]:
+    """The bundled core sets newer than the recorded 0.3.64 dump, older first: 0.33.0, then 0.33.0 + newer files."""
+    return bundled_newer_core_schemas(), bundled_newest_core_schemas()
 
 
 def _bundled(resource: str) -> SchemaSet:
