@@ -9,8 +9,9 @@ string on the way (see ``markdown.py`` and ``writer.script_json``).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from comfyfixer.tools.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from comfyfixer.agent.reports.data import aggregate_needs, check_json, workflow_fixes
@@ -34,7 +35,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _HOME:
-        return getattr(importlib.import_module(f"comfyfixer.agent.reports.{_HOME[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _HOME)

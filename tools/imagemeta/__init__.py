@@ -13,7 +13,7 @@ and never executes or imports anything from a file: images come from strangers.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from comfyfixer.tools.imagemeta.graphs import read_embedded_graphs
 from comfyfixer.tools.imagemeta.models import (
@@ -27,6 +27,7 @@ from comfyfixer.tools.imagemeta.models import (
     ReadImageInput,
     RefinerInfo,
 )
+from comfyfixer.tools.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from comfyfixer.tools.imagemeta.reader import read_image, read_image_metadata, read_images
@@ -48,9 +49,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in ("read_image", "read_images", "read_image_metadata", "iter_image_files", "ImageReadError"):
-        from comfyfixer.tools.imagemeta import reader
-
-        return getattr(reader, name)
-    raise AttributeError(name)
+__getattr__ = lazy_exports(__name__, dict.fromkeys(
+    ("read_image", "read_images", "read_image_metadata", "iter_image_files", "ImageReadError"), "reader"))

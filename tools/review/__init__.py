@@ -8,7 +8,9 @@ on first use, so ``check`` (which reads only ``history.py``) does not build them
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from comfyfixer.tools.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from comfyfixer.tools.review.models import Finding, ReviewInput, WorkflowReview
@@ -16,9 +18,4 @@ if TYPE_CHECKING:
 __all__ = ["Finding", "ReviewInput", "WorkflowReview"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from comfyfixer.tools.review import models
-
-        return getattr(models, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, dict.fromkeys(__all__, "models"))
