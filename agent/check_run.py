@@ -84,29 +84,13 @@ def run_check(paths: list[str] | None, *, comfyui: Path | None = None, comfyui_u
 
 def plain_args(argv: list[str]) -> tuple[list[str], Path | None, bool] | None:
     """(paths, --comfyui, --strict) of the plain ``check PATHS [--comfyui DIR] --json [--strict]`` form, or
-    None for any other command line. Options are read as click reads them: ``--comfyui`` takes the next
-    word whatever it is, and the last one given wins."""
-    from comfyfixer.agent.recheck import eligible
+    None for any other command line (read by :func:`comfyfixer.agent.recheck.plain_check`)."""
+    from comfyfixer.agent.recheck import plain_check
 
-    if not eligible(argv):
+    args = plain_check(argv)
+    if args is None:
         return None
-    paths: list[str] = []
-    comfyui: str | None = None
-    strict = False
-    i = 1
-    while i < len(argv):
-        a = argv[i]
-        if a == "--comfyui":
-            comfyui = argv[i + 1]
-            i += 2
-            continue
-        if a.startswith("--comfyui="):
-            comfyui = a.partition("=")[2]
-        elif a == "--strict":
-            strict = True
-        elif a != "--json":
-            paths.append(a)
-        i += 1
+    paths, comfyui, strict = args
     return paths, (Path(comfyui) if comfyui is not None else None), strict
 
 
@@ -116,14 +100,10 @@ def run_plain(argv: list[str]) -> int | None:
     args = plain_args(argv)
     if args is None:
         return None
-    import logging
-
-    from comfyfixer.agent.output import InertFormatter, error
+    from comfyfixer.agent.output import error, setup_logging
     from comfyfixer.tools.errors import ComfyFixerError
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(InertFormatter("%(levelname)s: %(message)s"))
-    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    setup_logging()
     paths, comfyui, strict = args
     try:
         return run_check(paths or None, comfyui=comfyui, json_out=True, strict=strict)

@@ -4,8 +4,6 @@ command modules; this module imports typer, so it is imported only when a comman
 from __future__ import annotations
 
 import importlib
-import logging
-import sys
 from typing import Any
 
 import typer
@@ -19,7 +17,7 @@ except ImportError:  # pragma: no cover - older typer on the real click
 
 from comfyfixer.agent import __version__
 from comfyfixer.agent.cli import COMMAND_MODULES
-from comfyfixer.agent.output import EXIT_USAGE, InertFormatter, error
+from comfyfixer.agent.output import EXIT_USAGE, error, setup_logging
 from comfyfixer.tools.errors import ComfyFixerError
 
 _MODULE_OF = {command: module for module, commands in COMMAND_MODULES.items() for command in commands}
@@ -71,13 +69,7 @@ def _root(
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output on stderr (-vv for debug)."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    # Module names help only when debugging; a user just needs the message.
-    fmt = "%(levelname)s %(name)s: %(message)s" if verbose > 1 else "%(levelname)s: %(message)s"
-    # Log lines carry workflow names: the formatter shows their control and bidi characters as escapes.
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(InertFormatter(fmt))
-    logging.basicConfig(level=level, handlers=[handler])
+    setup_logging(verbose)
 
 
 def run_app(argv: list[str] | None = None) -> int:

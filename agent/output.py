@@ -85,6 +85,17 @@ class InertFormatter(logging.Formatter):
         return text.replace("\n", "\n  ") if "\n" in text else text
 
 
+def setup_logging(verbose: int = 0) -> None:
+    """Log to stderr at the CLI's verbosity (``-v`` info, ``-vv`` debug), through :class:`InertFormatter`:
+    log lines carry workflow names, whose control and bidi characters are shown as escapes."""
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    # Module names help only when debugging; a user just needs the message.
+    fmt = "%(levelname)s %(name)s: %(message)s" if verbose > 1 else "%(levelname)s: %(message)s"
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(InertFormatter(fmt))
+    logging.basicConfig(level=level, handlers=[handler])
+
+
 def _jsonable_leaf(obj: Any) -> Any:
     """What ``json.dumps`` cannot write itself: a pydantic model as its JSON data, anything else as text
     (the encoder asks only for these, so plain data is never walked twice)."""

@@ -57,21 +57,39 @@ KEEP = 32  # stored answers kept (the oldest are removed)
 TREES = {"trees": frozenset(), "model_trees": frozenset({".git"}), "pack_trees": frozenset({"__pycache__", "node_modules"})}
 
 
-def eligible(argv: list[str]) -> bool:
-    """Whether ``argv`` is the plain ``check PATHS [--comfyui DIR] --json [--strict]`` form."""
+def plain_check(argv: list[str]) -> tuple[list[str], str | None, bool] | None:
+    """(paths, ``--comfyui``, ``--strict``) of the plain ``check PATHS [--comfyui DIR] --json [--strict]``
+    form, or None for any other command line. Options are read as click reads them: ``--comfyui`` takes
+    the next word whatever it is, and the last one given wins."""
     if len(argv) < 3 or argv[0] != "check" or "--json" not in argv:
-        return False
+        return None
+    paths: list[str] = []
+    comfyui: str | None = None
+    strict = False
     i = 1
     while i < len(argv):
         a = argv[i]
         if a == "--comfyui":
+            if i + 1 >= len(argv):
+                return None
+            comfyui = argv[i + 1]
             i += 2
             continue
-        if a in ("--json", "--strict") or a.startswith("--comfyui=") or not a.startswith("-"):
-            i += 1
-            continue
-        return False
-    return i == len(argv)
+        if a.startswith("--comfyui="):
+            comfyui = a.partition("=")[2]
+        elif a == "--strict":
+            strict = True
+        elif a.startswith("-") and a != "--json":
+            return None
+        elif a != "--json":
+            paths.append(a)
+        i += 1
+    return paths, comfyui, strict
+
+
+def eligible(argv: list[str]) -> bool:
+    """Whether ``argv`` is the plain ``check PATHS [--comfyui DIR] --json [--strict]`` form."""
+    return plain_check(argv) is not None
 
 
 def _stat(path: Path | str) -> str:
