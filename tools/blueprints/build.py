@@ -36,6 +36,7 @@ from comfyfixer.tools.blueprints.format import (
 )
 from comfyfixer.tools.errors import InputError
 from comfyfixer.tools.text import inert
+from comfyfixer.tools.workflow.copies import bump_ids, next_ids
 
 log = logging.getLogger(__name__)
 
@@ -270,8 +271,8 @@ def compose_into(doc: dict[str, Any], wiring: Wiring, ui: dict[str, Any], id_map
     out = copy.deepcopy(doc)
     nodes = out["nodes"]
     links = out.setdefault("links", [])
-    base_node = max([out.get("last_node_id") or 0, *(n["id"] for n in nodes)])
-    base_link = max([out.get("last_link_id") or 0, *(lk[0] if isinstance(lk, list) else lk["id"] for lk in links)])
+    first_node, first_link = next_ids(out)
+    base_node, base_link = first_node - 1, first_link - 1
     stub_ui = {id_map[s]: existing for s, existing in wiring.stubs.items()}
     new_id: dict[int, int] = {}
     for uid in sorted(id_map.values()):
@@ -307,6 +308,7 @@ def compose_into(doc: dict[str, Any], wiring: Wiring, ui: dict[str, Any], id_map
         nodes.append(node)
     out["last_node_id"] = base_node + len(new_id)
     out["last_link_id"] = base_link + len(link_id)
+    bump_ids(out, out["last_node_id"], out["last_link_id"])
     return out
 
 

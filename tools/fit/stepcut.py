@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from comfyfixer.tools.fit.tune import TuneChange, _raw_for, _Tuner
+from comfyfixer.tools.workflow.copies import bump_ids, next_ids
 
 
 @dataclass(frozen=True)
@@ -54,28 +55,6 @@ def _scope(doc: dict[str, Any], node_id: str) -> dict[str, Any]:
     return doc
 
 
-def _next_ids(doc: dict[str, Any]) -> tuple[int, int]:
-    """A node id and a link id above every one in use (top level, subgraphs and their counters)."""
-    graphs = [doc, *((doc.get("definitions") or {}).get("subgraphs") or [])]
-    nodes = [int(n["id"]) for g in graphs for n in g.get("nodes") or [] if isinstance(n.get("id"), int)]
-    links = [int(lk[0] if isinstance(lk, list) else lk.get("id", 0)) for g in graphs for lk in g.get("links") or []]
-    nodes += [int(doc.get("last_node_id") or 0)] + [int((g.get("state") or {}).get("lastNodeId") or 0) for g in graphs]
-    links += [int(doc.get("last_link_id") or 0)] + [int((g.get("state") or {}).get("lastLinkId") or 0) for g in graphs]
-    return max(nodes, default=0) + 1, max(links, default=0) + 1
-
-
-def _bump(doc: dict[str, Any], node_id: int, link_id: int) -> None:
-    if "last_node_id" in doc:
-        doc["last_node_id"] = max(int(doc["last_node_id"] or 0), node_id)
-    if "last_link_id" in doc:
-        doc["last_link_id"] = max(int(doc["last_link_id"] or 0), link_id)
-    for g in (doc.get("definitions") or {}).get("subgraphs") or []:
-        state = g.get("state")
-        if isinstance(state, dict):
-            state["lastNodeId"] = max(int(state.get("lastNodeId") or 0), node_id)
-            state["lastLinkId"] = max(int(state.get("lastLinkId") or 0), link_id)
-
-
 def insert_lora(doc: dict[str, Any], loader_id: str, lora: str, strength: float, url: str) -> int | None:
     """Wire ``LoraLoaderModelOnly`` after the loader's ``MODEL`` output; returns the new node's id, or
     None when the loader's output is not where a UI workflow keeps it."""
@@ -85,7 +64,7 @@ def insert_lora(doc: dict[str, Any], loader_id: str, lora: str, strength: float,
     if loader is None or not isinstance(outputs, list) or not outputs or not isinstance(outputs[0], dict):
         return None
     fed = [int(x) for x in outputs[0].get("links") or []]
-    node_id, link_id = _next_ids(doc)
+    node_id, link_id = next_ids(doc)
     links = graph.setdefault("links", [])
     dict_links = (bool(links) and isinstance(links[0], dict)) or graph is not doc
     for lk in links:  # what the loader fed now comes from the LoRA
@@ -108,7 +87,7 @@ def insert_lora(doc: dict[str, Any], loader_id: str, lora: str, strength: float,
         "outputs": [{"name": "MODEL", "type": "MODEL", "links": fed}],
         "properties": {"Node name for S&R": "LoraLoaderModelOnly", "models": [{"name": lora, "url": url, "directory": "loras"}]},
         "widgets_values": [lora, strength]})
-    _bump(doc, node_id, link_id)
+    bump_ids(doc, node_id, link_id)
     return node_id
 
 
