@@ -6,7 +6,8 @@ Run: ``python -m comfyfixer.evals.workflows_for_eval [--json] [--show N]``
 The primary model of a template is read independently of the capability under test: the inspector
 (``inspect_source``) lists the model files each template loads with the folder its loader reads; the
 primary is the first file of the highest-ranked folder (checkpoints, then diffusion models, then LoRAs,
-upscalers, ControlNets, text encoders, VAEs). Templates that load no model file (API-node templates)
+upscalers, ControlNets, text encoders, VAEs), generators before helper models such as SAM
+(``tools/identify/workflows.py::main_model``). Templates that load no model file (API-node templates)
 have no primary and are counted apart. Each primary is then given to ``workflows_for_model`` by file
 name alone, templates only, offline.
 

@@ -12,6 +12,7 @@ from comfyfixer.evals.workflows_for_eval import template_primaries
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.identify.capability import identify_model
 from comfyfixer.tools.identify.models import IdentifyInput
+from comfyfixer.tools.identify.template_recipes import primary_of
 from comfyfixer.tools.identify.workflows import WorkflowsForInput, workflow_models, workflows_for_model
 
 SHA = "b76a1fc247db893bc8c1290420f0e96b6f86129576a9fb885c20cb7edbefeea5"  # model_version_1421739 (real)
@@ -166,3 +167,23 @@ def test_a_model_only_muted_nodes_load_is_not_the_primary() -> None:
     wm = workflow_models(doc, "t", "t.json")
     assert wm.primary == "hunyuanvideo1.5_720p_t2v_fp16.safetensors"
     assert wm.muted == {"hunyuanvideo1.5_1080p_sr_distilled_fp16.safetensors"}
+
+
+def test_a_helper_model_is_the_primary_only_when_no_generator_is_loaded(templates_dir: Path) -> None:
+    """Wan SCAIL 2's character replacement template loads SAM 3.1 as a checkpoint (for the mask) beside its
+    Wan diffusion model: the Wan model is its main model, by the inspector and by the workflow reader alike.
+    A template that loads only SAM 3.1 keeps it."""
+    scail = templates_dir / "video_wan21_scail2_character_replacement.json"
+    assert primary_of(scail) == ("wan2.1_14B_SCAIL_2_fp16.safetensors", "diffusion_models")
+    assert workflow_models(json.loads(scail.read_text(encoding="utf-8")), "t", "t").primary == \
+        "wan2.1_14B_SCAIL_2_fp16.safetensors"
+    assert primary_of(templates_dir / "utility_image_segment_sam3.json") == ("sam3.1_multiplex_fp16.safetensors",
+                                                                             "checkpoints")
+    doc = {"nodes": [
+        {"id": 1, "type": "CheckpointLoaderSimple", "mode": 0, "widgets_values": ["sam_vit_h_4b8939.safetensors"]},
+        {"id": 2, "type": "UNETLoader", "mode": 0, "widgets_values": ["flux1-dev.safetensors", "default"]},
+        {"id": 3, "type": "CheckpointLoaderSimple", "mode": 0, "widgets_values": ["samaritan_3d_cartoon.safetensors"]},
+    ]}
+    # SAM is passed over; a name that merely starts with "sam" is not a helper.
+    assert workflow_models(doc, "t", "t.json").primary == "samaritan_3d_cartoon.safetensors"
+    assert workflow_models({"nodes": doc["nodes"][:2]}, "t", "t.json").primary == "flux1-dev.safetensors"

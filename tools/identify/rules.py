@@ -312,6 +312,13 @@ NAME_ROLE: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p, re.I),
      r"ovis[-_]?\d|prompt[-_]?(enhancer|upsampler)|ling[-_]mini", "text_encoder"),
 ))
 
+# Helper models a workflow loads beside its generator: segmentation (Segment Anything 1/2/3: SAM 3.1 ships
+# as a checkpoint that `CheckpointLoaderSimple` loads) and object detectors. They are a workflow's main
+# model only when it loads no other (`tools/identify/workflows.py::main_model`): in Wan SCAIL 2's
+# character replacement template SAM 3.1 draws the mask and Wan 2.1 SCAIL 2 makes the video.
+HELPER_MODEL_NAME = re.compile(r"(^|[^a-z])sam[-_]?[123]?(\.\d+)?([-_.]|$)|segment[-_]?anything|rt[-_]?detr|yolo|"
+                               r"grounding[-_]?dino", re.I)
+
 # Civitai `type` → role.
 CIVITAI_TYPE_ROLE = {
     "checkpoint": "checkpoint", "lora": "lora", "locon": "lycoris", "dora": "lora", "lycoris": "lycoris",

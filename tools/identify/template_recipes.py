@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from comfyfixer.tools.identify.workflows import PRIMARY_ORDER, WorkflowModels, template_models
+from comfyfixer.tools.identify.workflows import WorkflowModels, main_model, template_models
 from comfyfixer.tools.schema.loader import SchemaSet
 
 log = logging.getLogger(__name__)
@@ -68,8 +68,8 @@ def basename(name: str) -> str:
 
 
 def primary_of(path: Path) -> tuple[str, str] | None:
-    """``(file name, folder)`` of a template's primary model, by the inspector: the first file of the
-    highest-ranked folder (:data:`PRIMARY_ORDER`), active loaders before muted ones."""
+    """``(file name, folder)`` of a template's primary model, by the inspector (:func:`main_model` over the
+    files it lists with the folder each loader reads)."""
     from comfyfixer.tools.workflow.inspect import inspect_source
 
     try:
@@ -77,13 +77,7 @@ def primary_of(path: Path) -> tuple[str, str] | None:
     except Exception:  # a template the inspector cannot read has no primary here
         log.debug("cannot inspect %s", path, exc_info=True)
         return None
-    # Loaders that run first: a model on a muted branch (an optional upscaler pass) is not the main one.
-    ranked = [(not r.active, PRIMARY_ORDER.index(r.folder), i, basename(r.filename), r.folder)
-              for i, r in enumerate(refs) if r.folder in PRIMARY_ORDER]
-    if not ranked:
-        return None
-    *_, name, folder = min(ranked)
-    return name, folder
+    return main_model((basename(r.filename), r.folder, r.active) for r in refs)
 
 
 def _is_link(value: Any, api: Mapping[str, Any]) -> bool:

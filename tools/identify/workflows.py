@@ -32,6 +32,7 @@ from comfyfixer.tools.errors import ComfyFixerError
 from comfyfixer.tools.identify.capability import identify_model
 from comfyfixer.tools.identify.detect import family_from_name
 from comfyfixer.tools.identify.models import IdentifyInput, ModelIdentity
+from comfyfixer.tools.identify.rules import HELPER_MODEL_NAME
 from comfyfixer.tools.inventory.cache import InventoryCache
 from comfyfixer.tools.inventory.models import ModelInventory
 from comfyfixer.tools.paths import atomic_write, safe_stem
@@ -122,14 +123,22 @@ class WorkflowModels:
 
     @property
     def primary(self) -> str | None:
-        """The first file of the highest-ranked folder (checkpoint > diffusion model > LoRA > …), files that
-        run before those only muted nodes load (an optional upscaler pass is not the main model)."""
-        for active in (True, False):
-            for folder in PRIMARY_ORDER:
-                for name, f in self.models:
-                    if f == folder and (name not in self.muted) == active:
-                        return name
-        return self.models[0][0] if self.models else None
+        """The workflow's main model (:func:`main_model`); the first file when no folder is known."""
+        found = main_model((name, f, name not in self.muted) for name, f in self.models)
+        return found[0] if found else (self.models[0][0] if self.models else None)
+
+
+def main_model(loaded: Iterable[tuple[str, str | None, bool]]) -> tuple[str, str] | None:
+    """``(file, folder)`` of a workflow's main model among ``(file, folder, active)`` in file order: the first
+    file of the highest-ranked folder (checkpoint > diffusion model > LoRA > …; :data:`PRIMARY_ORDER`).
+    Files active loaders read come before those only muted nodes load (an optional upscaler pass is not
+    the main model), and generators before helper models (SAM, detectors: ``rules.HELPER_MODEL_NAME``)."""
+    ranked = [(not active, bool(HELPER_MODEL_NAME.search(name)), PRIMARY_ORDER.index(folder), i, name, folder)
+              for i, (name, folder, active) in enumerate(loaded) if folder in PRIMARY_ORDER]
+    if not ranked:
+        return None
+    *_, name, folder = min(ranked)
+    return name, folder
 
 
 def _basename(name: str) -> str:
