@@ -54,7 +54,7 @@ def run(folders: list[Path]) -> dict[str, object]:
                                                            offline=True) as ctx:
         for template, primary in pairs:
             result = workflows_for_model(WorkflowsForInput(model=primary, sources=["templates"], limit=TOP), ctx)
-            names = [h.name for h in result.hits]
+            names = [n for h in result.hits for n in (h.name, *h.app_versions)]
             if template in names:
                 hits += 1
             else:

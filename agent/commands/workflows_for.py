@@ -47,6 +47,8 @@ def workflows_for_command(
         console.print(f"{i:>2}. [{hit.source}] {hit.name} ({hit.match}, {hit.score:.2f}){extra}{run}", markup=False)
         console.print(f"    {hit.why}", markup=False)
         console.print(f"    {hit.location}", markup=False)
+        if hit.app_versions:
+            console.print(f"    also in app mode: {', '.join(hit.app_versions)}", markup=False)
         if hit.saved:
             console.print(f"    saved: {hit.saved}", markup=False)
     if not result.hits:

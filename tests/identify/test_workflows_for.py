@@ -97,7 +97,7 @@ def test_node_classes_are_checked_against_this_comfyuis_schemas(tmp_path: Path, 
 
 
 def test_templates_rank_their_primary_model_in_the_first_five(tmp_path: Path, templates_dir: Path) -> None:
-    """A sample of the eval (evals/workflows_for_eval.py runs every template: 247 of 253, 97.6 %)."""
+    """A sample of the eval (evals/workflows_for_eval.py runs every template: 250 of 253, 98.8 %)."""
     sample = template_primaries([templates_dir], every=23)
     assert len(sample) >= 5
     with _ctx(tmp_path, offline=True) as ctx:
@@ -187,3 +187,18 @@ def test_a_helper_model_is_the_primary_only_when_no_generator_is_loaded(template
     # SAM is passed over; a name that merely starts with "sam" is not a helper.
     assert workflow_models(doc, "t", "t.json").primary == "samaritan_3d_cartoon.safetensors"
     assert workflow_models({"nodes": doc["nodes"][:2]}, "t", "t.json").primary == "flux1-dev.safetensors"
+
+
+def test_an_app_mode_copy_of_a_template_is_named_on_its_twin_not_listed_again(tmp_path: Path,
+                                                                               templates_dir: Path) -> None:
+    """The templates ship Rob's Z-Image quick variations twice, once in app mode (`extra.linearMode`): one
+    hit names both, so the five places go to five different workflows."""
+    with ToolContext(cache_dir=tmp_path / "c", state_dir=tmp_path / "s", offline=True) as ctx:
+        result = workflows_for_model(WorkflowsForInput(model="z_image_turbo_bf16.safetensors", sources=["templates"],
+                                                       limit=20), ctx)
+    names = [h.name for h in result.hits]
+    twin = next(h for h in result.hits if h.name == "template_rob_realistic_2k_images_quick_variations")
+    assert twin.app_versions == ["templates_rob_realistic_2k_images_quick_variations.app"]
+    assert "templates_rob_realistic_2k_images_quick_variations.app" not in names
+    # An app-mode template without a twin stays a hit of its own.
+    assert "utility_z_image_turbo_2k_upscaler.app" in names

@@ -94,6 +94,9 @@ class WorkflowHit(BaseModel):
     classes: list[str] = Field(default_factory=list, description="Node classes the workflow runs.")
     reactions: int | None = Field(default=None, description="Civitai reactions (likes, hearts, …) of the image.")
     saved: str | None = Field(default=None, description="Where the graph was saved (--save only).")
+    app_versions: list[str] = Field(default_factory=list, description="The same workflow saved in app mode (the "
+                                                                      "frontend's linear view), listed here "
+                                                                      "instead of as hits of their own.")
 
 
 class WorkflowsForResult(BaseModel):
@@ -116,6 +119,7 @@ class WorkflowModels:
     models: list[tuple[str, str | None]] = field(default_factory=list)
     classes: set[str] = field(default_factory=set)  # node classes it runs (frontend-only and subgraph ids left out)
     muted: set[str] = field(default_factory=set)  # files only muted or bypassed nodes load
+    app_mode: bool = False  # saved in app mode (`extra.linearMode`): the frontend's linear view of a graph
 
     @property
     def names(self) -> set[str]:
@@ -183,6 +187,8 @@ def workflow_models(doc: Any, name: str, location: str) -> WorkflowModels:
                 if isinstance(v, str) and v.lower().endswith(MODEL_EXTENSIONS):
                     add(v, folder)
         return out
+    extra = doc.get("extra") if isinstance(doc, dict) else None
+    out.app_mode = isinstance(extra, dict) and extra.get("linearMode") is True
     subgraph_ids = {str(g.get("id")) for g in _graphs(doc) if g is not doc}
     for graph in _graphs(doc):
         for m in graph.get("models") or []:
@@ -283,7 +289,23 @@ def rank_workflows(workflows: Iterable[WorkflowModels], name: str, family: str |
                                 score=round(score, 3), why=why, models=models, classes=sorted(wm.classes)))
     # Simpler workflows first among equals: fewer models to fetch, easier to adapt.
     hits.sort(key=lambda h: (-h.score, len(h.models), h.name))
-    return hits
+    return _fold_app_versions(hits, {wm.name for wm in workflows if wm.app_mode})
+
+
+def _fold_app_versions(hits: list[WorkflowHit], app_mode: set[str]) -> list[WorkflowHit]:
+    """An app-mode copy of a graph that is also a hit (same models, same node classes) is named on that
+    hit rather than taking a place of its own: the official templates ship several workflows twice."""
+    if not app_mode:
+        return hits
+    graphs = {(tuple(h.models), tuple(h.classes)): h for h in reversed(hits) if h.name not in app_mode}
+    out = []
+    for hit in hits:
+        twin = graphs.get((tuple(hit.models), tuple(hit.classes))) if hit.name in app_mode else None
+        if twin is None:
+            out.append(hit)
+        else:
+            twin.app_versions.append(hit.name)
+    return out
 
 
 # --- sources ---------------------------------------------------------------------------------------
