@@ -7,7 +7,7 @@ Primary models come from the inspector, as in ``workflows_for_eval``. The templa
 ``tools/review`` reads off it (mapped onto the build tasks by ``template_recipes.TASKS``): audio, 3d,
 text and process (segmentation, pose, …) for the non-generators; video families with a built-in recipe
 get ``video``. A template the review cannot read falls back to its name (``inpaint``, ``upscal``,
-``img2img`` / ``image_to_image`` / ``edit``, else txt2img). Validation uses
+``img2img`` / ``image_to_image`` / ``edit``, ``video`` / ``i2v`` / ``t2v``…, else txt2img). Validation uses
 ``../shared/data/comfyui/object_info.json`` (ComfyUI 0.3.64), and for graphs with newer core nodes the
 bundled 0.33.0 core schemas (``tools/schema/data/SOURCES.md``); the scorecard says how many needed
 those. It separates builds with errors from models the builder has no recipe for.
@@ -44,6 +44,8 @@ def template_task(template: str, family: str | None, derived: Task | None = None
         return "upscale"
     if any(k in name for k in ("img2img", "image_to_image", "edit")):
         return "img2img"
+    if any(k in name for k in ("video", "i2v", "t2v", "v2v", "flf2v")):
+        return "video"
     return "txt2img"
 
 

@@ -91,7 +91,6 @@ KNOWN_GAPS = {
                      "image_fibo2_edit_dev_pe", "image_fibo2_edit_turbo_pe"), NEWER_THAN_0_33),
     "3d_pixal3d_multi_views": "Pixal3DMultiViewConditioning is newer than the bundled ComfyUI 0.33.0 schemas",
     "image_ming_image_01_design_image_edit": "loop and list nodes (StartLoop, GetItemFromList) no bundled schema has",
-    "video_ltx2_i2v_lora": "its subgraph's output names a link (265) the file does not hold: no output reaches a loader",
 }
 
 

@@ -313,11 +313,12 @@ NAME_ROLE: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p, re.I),
 ))
 
 # Helper models a workflow loads beside its generator: segmentation (Segment Anything 1/2/3: SAM 3.1 ships
-# as a checkpoint that `CheckpointLoaderSimple` loads) and object detectors. They are a workflow's main
+# as a checkpoint that `CheckpointLoaderSimple` loads), object detectors and depth estimators (Lotus is
+# loaded as a diffusion model to draw the depth map a depth LoRA or ControlNet reads). They are a workflow's main
 # model only when it loads no other (`tools/identify/workflows.py::main_model`): in Wan SCAIL 2's
 # character replacement template SAM 3.1 draws the mask and Wan 2.1 SCAIL 2 makes the video.
 HELPER_MODEL_NAME = re.compile(r"(^|[^a-z])sam[-_]?[123]?(\.\d+)?([-_.]|$)|segment[-_]?anything|rt[-_]?detr|yolo|"
-                               r"grounding[-_]?dino", re.I)
+                               r"grounding[-_]?dino|(^|[^a-z])lotus[-_]|depth[-_]?anything|(^|[^a-z])midas", re.I)
 
 # Civitai `type` → role.
 CIVITAI_TYPE_ROLE = {

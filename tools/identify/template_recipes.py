@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from comfyfixer.tools.identify.workflows import WorkflowModels, main_model, template_models
+from comfyfixer.tools.resolver.tokens import analyze
 from comfyfixer.tools.schema.loader import SchemaSet
 
 log = logging.getLogger(__name__)
@@ -183,19 +184,37 @@ class TemplateRecipes:
         """
         own = [r for path in self.paths if self._mentions(path, name)
                if (r := self.recipe(path)) is not None and r.primary == name and task in (None, r.task)]
-        yield from sorted(own, key=lambda r: len(r.api))  # the shortest chain is the minimal workflow
+        # The shortest chain is the minimal workflow; one that calls a paid API comes last.
+        yield from sorted(own, key=lambda r: (self._paid(r.api[n]["class_type"] for n in r.api), len(r.api)))
         if family is None:
             return
         if self._models is None:
             self._models = template_models(self.folders)
         roles = ("checkpoint", "diffusion_model") if role in (None, "unknown") else (role,)
+        kin = []
         for wm in self._models:
             primary = wm.primary
             folder = next((f for n, f in wm.models if n == primary), None)
             if primary is None or not set(roles) & set(_ROLE_FOLDERS.get(folder or "", ())):
                 continue
-            if family_of(primary) != family:
-                continue
+            if family_of(primary) == family and primary != name:
+                kin.append(wm)
+        # Templates of the same version and size first (LTX-2 19B before LTX-2.3 22B for an LTX-2 19B file),
+        # then those without paid API nodes, then the smallest graph; each is derived only when reached.
+        kin.sort(key=lambda wm: (_other_variant(name, wm.primary or ""), self._paid(wm.classes), len(wm.classes)))
+        for wm in kin:
             recipe = self.recipe(Path(wm.location))
             if recipe is not None and recipe.primary != name and task in (None, recipe.task):
                 yield recipe
+
+    def _paid(self, classes: Iterable[str]) -> bool:
+        """Whether any of ``classes`` calls a paid remote API (ComfyUI's ``api_node`` flag)."""
+        return any((schema := self.schemas.get(c)) is not None and schema.api_node for c in classes)
+
+
+def _other_variant(name: str, other: str) -> int:
+    """How many of version and parameter count the file names say differ (precision does not: the same
+    chain loads an fp8 and a bf16 file alike)."""
+    a, b = analyze(name), analyze(other)
+    return int(bool(a.versions and b.versions and a.versions != b.versions)) + int(
+        bool(a.params and b.params and a.params != b.params))

@@ -167,17 +167,20 @@ def workflow_models(doc: Any, name: str, location: str) -> WorkflowModels:
     """The model files a UI or API workflow loads: ``properties.models`` entries and widget values that
     name a model file (folder from the entry, else from the core loader's class)."""
     out = WorkflowModels(name=name, location=location)
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # basename → its place in out.models
 
     def add(value: str, folder: str | None, muted: bool = False) -> None:
         base = _basename(value)
         if base and not muted:
             out.muted.discard(base)
         if base and base not in seen:
-            seen.add(base)
+            seen[base] = len(out.models)
             out.models.append((base, folder))
             if muted:
                 out.muted.add(base)
+        elif base and folder is not None and out.models[seen[base]][1] is None:
+            # A subgraph's promoted widget names the file before the loader inside it says which folder.
+            out.models[seen[base]] = (base, folder)
 
     if isinstance(doc, dict) and "nodes" not in doc and all(isinstance(v, dict) for v in doc.values()):
         for node in doc.values():  # API format

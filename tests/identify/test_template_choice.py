@@ -1,0 +1,54 @@
+"""Which official template a build starts from, and which file a template's main model is."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from comfyfixer.tools.context import ToolContext
+from comfyfixer.tools.identify.build import BuildInput, build_workflow
+from comfyfixer.tools.identify.template_recipes import primary_of
+from comfyfixer.tools.identify.workflows import workflow_models
+from comfyfixer.tools.schema.loader import newer_core_schema_sets
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iterator[ToolContext]:
+    tmp = tmp_path_factory.mktemp("choice")
+    with ToolContext(cache_dir=tmp / "c", state_dir=tmp / "s", offline=True,
+                     object_info_file=shared_data / "comfyui" / "object_info.json") as context:
+        yield context
+
+
+def test_the_reader_takes_a_files_folder_from_the_loader_inside_a_subgraph(templates_dir: Path) -> None:
+    """LTX-2's templates name the checkpoint first as a promoted widget of the subgraph instance (no folder),
+    then in the CheckpointLoaderSimple inside it: the reader keeps the loader's folder, so the checkpoint,
+    not the muted camera LoRA, is the main model, as the inspector says."""
+    path = templates_dir / "video_ltx2_i2v.json"
+    wm = workflow_models(json.loads(path.read_text(encoding="utf-8")), "t", "t")
+    assert ("ltx-2-19b-dev-fp8.safetensors", "checkpoints") in wm.models
+    assert wm.primary == "ltx-2-19b-dev-fp8.safetensors" == (primary_of(path) or ("", ""))[0]
+
+
+def test_a_depth_estimator_is_not_the_main_model(templates_dir: Path) -> None:
+    """Flux's depth LoRA example loads Lotus to draw the depth map: Flux is the main model."""
+    assert primary_of(templates_dir / "flux_depth_lora_example.json") == ("flux1-dev-fp8.safetensors",
+                                                                          "diffusion_models")
+
+
+def test_a_family_build_takes_a_template_of_the_same_size_without_paid_api_nodes(ctx: ToolContext) -> None:
+    """No template's main model is ``ltx-2-19b-dev.safetensors`` (the one that loads it is broken), so the build
+    borrows a chain of its family: one made for LTX-2 19B, not LTX-2.3 22B, and never one that calls a paid
+    API (the speech-to-video template sends text to ElevenLabs and Gemini)."""
+    result = build_workflow(BuildInput.model_validate({"model": "ltx-2-19b-dev.safetensors", "task": "video"}), ctx)
+    assert result.status == "BUILT", result.errors
+    source = result.notes[0]
+    assert "ltx-2-19b" in source and "22b" not in source, source
+    schemas = newer_core_schema_sets()[-1]  # the set that knows ComfyUI's API nodes and flags them
+    classes = {n["class_type"] for n in result.api.values()}
+    assert not {"ElevenLabsTextToSpeech", "GeminiNode"} & classes
+    assert all(not (s := schemas.get(c)) or not s.api_node for c in classes)
+    assert any(v == "ltx-2-19b-dev.safetensors" for n in result.api.values() for v in n["inputs"].values())
