@@ -122,6 +122,8 @@ NEWER = [
     # Core classes newer than 0.33.0 (core_object_info_newest.json, recorded from their files in ComfyUI's source).
     ("yue2_3b_int8_convrot.safetensors", "audio", {"CheckpointLoaderSimple", "YuE2GenerateMusic", "SheetSage2AudioToABC"}),
     ("fastvideo_fasth3_8step_v2_pruned_int8_convrot.safetensors", "video", {"BlockSparseAttention", "CreateVideo"}),
+    ("sam3.1_multiplex_fp16.safetensors", "video", {"SAM3DBody_Loader", "SAM3DBody_Predict", "SAM3DBody_FaceExpression",
+                                                   "SAM3DBody_Smooth", "BuildPoseFile", "Save3DAdvanced"}),
 ]
 
 
