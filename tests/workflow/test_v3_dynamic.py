@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from comfyfixer.tools.reconstruct.validate import validate_api
-from comfyfixer.tools.schema.loader import bundled_newer_core_schemas
+from comfyfixer.tools.schema.loader import bundled_newer_core_schemas, bundled_newest_core_schemas
 from comfyfixer.tools.workflow.convert import ui_to_api
 from comfyfixer.tools.workflow.widgets import map_with_schema
 
@@ -80,3 +80,34 @@ def test_a_socket_fed_by_a_promoted_widget_s_subgraph_input_gets_its_value(templ
                    and not isinstance(n["inputs"].get("source"), list))
     assert shown == sorted([latent["width"], latent["height"]])
     assert not [e for e in validate_api(api, S).errors if e.class_type == "PreviewAny"]
+
+
+def test_nested_dynamic_combos_map_and_expand_with_dotted_paths() -> None:
+    """BuildPoseFile (SAM 3D Body, newer than 0.33.0) nests DynamicCombos two deep: the chosen options' widgets
+    follow their combo depth-first, then the outer option's own, as the official template saves them."""
+    newest = bundled_newest_core_schemas()
+    saved = ["glb", "scail", 0.022, 0, 0.3, False, 0.005, 0.003, "full", 0, 24, "off", -1]  # utility_sam3d_body
+    mapped, exact, rest = map_with_schema(saved, newest["BuildPoseFile"])
+    assert exact and rest == []
+    assert mapped["format.mesh_style"] == "scail" and mapped["format.mesh_style.face_style"] == "full"
+    assert mapped["format.bone_smooth_window"] == 0 and mapped["fps"] == 24 and mapped["track_index"] == -1
+    widgets = {k: v for k, v in mapped.items() if k != "format.mesh_style.stick_radius_m"}
+    prompt = {
+        "1": {"class_type": "SAM3DBody_Loader", "inputs": {"model_file": "sam_3d_body_dinov3_bf16.safetensors"}},
+        "2": {"class_type": "BuildPoseFile",
+              "inputs": {"pose_data": ["3", 0], "sam3d_body_model": ["1", 0], **widgets}},
+        "3": {"class_type": "SAM3DBody_Smooth",
+              "inputs": {"mhr_pose_data": ["4", 0], "strength": 1.0, "method": "gaussian", "window": 7,
+                         "rotation_threshold_degrees": 15}},
+        "4": {"class_type": "SAM3DBody_Predict",
+              "inputs": {"sam3d_body_model": ["1", 0], "image": ["5", 0], "run_hand_refinement": True, "fov": 0.0,
+                         "batch_size": 64}},
+        "5": {"class_type": "LoadImage", "inputs": {"image": "a.png"}},
+    }
+    report = validate_api(prompt, newest)
+    stick = "format.mesh_style.stick_radius_m"
+    assert [(e.input, e.kind) for e in report.errors] == [(stick, "missing_required")]
+    needs = [(n.class_type, n.folder) for n in report.needs_models if n.folder != "input"]
+    assert needs == [("SAM3DBody_Loader", "detection")]
+    prompt["2"]["inputs"][stick] = 0.5  # above the scail option's maximum (0.1)
+    assert [(e.input, e.kind) for e in validate_api(prompt, newest).errors] == [(stick, "out_of_range")]

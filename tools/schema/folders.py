@@ -60,6 +60,14 @@ CORE_LOADER_FOLDERS: dict[str, dict[str, str]] = {
     "ModelPatchLoader": {"name": "model_patches"},
     "AudioEncoderLoader": {"audio_encoder_name": "audio_encoders"},
     "LatentUpscaleModelLoader": {"model_name": "latent_upscale_models"},
+    # Folder keys newer than 0.3.64 (folder_paths.py of ComfyUI 0.33.0 registers them; comfy_extras' loaders).
+    "LoadBackgroundRemovalModel": {"bg_removal_name": "background_removal"},
+    "FrameInterpolationModelLoader": {"model_name": "frame_interpolation"},
+    "LoadMoGeModel": {"model_name": "geometry_estimation"},
+    "LoadDA3Model": {"model_name": "geometry_estimation"},
+    "OpticalFlowLoader": {"model_name": "optical_flow"},
+    "LoadMediaPipeFaceLandmarker": {"model_name": "detection"},
+    "SAM3DBody_Loader": {"model_file": "detection"},  # nodes_sam3d_body.py, newer than 0.33.0
 }
 
 # Input names that custom loaders commonly use, checked when nothing better is known.
