@@ -75,3 +75,18 @@ def test_modelscope_is_asked_only_when_enabled(tmp_path: Path) -> None:
     assert ToolContext(**base, use_modelscope=True, offline=True).modelscope() is None  # type: ignore[arg-type]
     with ToolContext(**base, use_modelscope=True) as ctx:  # type: ignore[arg-type]
         assert isinstance(ctx.modelscope(), ModelScopeClient)
+
+
+def test_a_modelscope_file_takes_its_published_sha256(tmp_path: Path, replay: Replayer) -> None:
+    """With ModelScope on, the file's listing gives its SHA256 (for Civitai by hash and hash matches)."""
+    from comfyfixer.tools.identify.capability import identify_model
+    from comfyfixer.tools.identify.models import IdentifyInput
+
+    with replay("modelscope_listing.json"), ToolContext(cache_dir=tmp_path / "c", state_dir=tmp_path / "s",
+                                                       use_modelscope=True, http_retries=0) as ctx:
+        ident = identify_model(IdentifyInput(
+            model="https://modelscope.cn/models/black-forest-labs/FLUX.1-dev/file/view/master/flux1-dev.safetensors"),
+            ctx)
+    assert ident.sha256 and len(ident.sha256) == 64
+    assert (ident.family, ident.name) == ("flux", "flux1-dev.safetensors")
+    assert any("23.8 GB" in e for e in ident.evidence)

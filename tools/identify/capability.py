@@ -5,10 +5,14 @@ The input is one string; what it is decides where the answer comes from:
 * an existing local file → its header (safetensors or GGUF, found by content; weights are never read);
 * a Civitai URL, ``civitai:MODEL``, ``civitai:@VERSION``/``@VERSION`` or an AIR (``urn:air:…:civitai:M@V``)
   → Civitai's ``baseModel`` and ``type`` (needs the network);
-* a Hugging Face repo or file URL (or ``hf:owner/name[/file]``) → its names;
+* a Hugging Face repo or file URL (or ``hf:owner/name[/file]``) → its names, the folder its path names
+  and the folder the catalogs file it under;
+* a ModelScope repo or file URL → the same from its names, and the file's SHA256 and size from the
+  repository listing when ModelScope is on;
 * a hash (SHA256, or a short AutoV2/CRC32 kind) → Civitai's by-hash lookup;
 * anything else → a file name, read with the catalogs (official templates, ComfyUI-Manager's list and
-  the knowledge pack say which folder a known file goes in) and the name rules.
+  the knowledge pack say which folder a known file goes in) and the name rules; a path that does not
+  exist is said so, and the model folder it names is used.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.errors import ComfyFixerError, InputError
 from comfyfixer.tools.identify import rules as R
 from comfyfixer.tools.identify.detect import (
+    GIVE_MORE,
     HEADER_CONFIDENCE,
     family_from_civitai,
     family_from_name,
@@ -39,9 +44,11 @@ _CIVITAI_URL = re.compile(r"civitai\.(?:com|green)/(?:api/download/)?models/(\d+
                           re.I)
 _CIVITAI_DOWNLOAD = re.compile(r"civitai\.(?:com|green)/api/download/models/(\d+)", re.I)
 _CIVITAI_REF = re.compile(r"^(?:civitai:)?(\d+)?@(\d+)$|^civitai:(\d+)$", re.I)
-_AIR = re.compile(r"urn:air:[^:]+:[^:]+:civitai:(\d+)@(\d+)", re.I)
+_AIR = re.compile(r"urn:air:[^:]+:[^:]+:civitai:(\d+)(?:@(\d+))?", re.I)
 _HASH = re.compile(r"^(?:sha256:)?([0-9a-f]{64}|[0-9a-f]{10}|[0-9a-f]{12}|[0-9a-f]{8})$", re.I)
-_HF_REPO = re.compile(r"^(?:hf:|https?://(?:www\.)?(?:huggingface\.co|hf\.co)/)([\w.-]+/[\w.-]+)(?:/(.*))?$", re.I)
+_HF_REPO = re.compile(r"^(?:hf:|(?:https?://)?(?:www\.)?(?:huggingface\.co|hf\.co)/)([\w.-]+/[\w.-]+)(?:/(.*))?$",
+                      re.I)
+_MODELSCOPE = re.compile(r"^(?:https?://)?(?:www\.)?modelscope\.(?:cn|ai)/", re.I)
 
 
 @capability(command="identify")
@@ -65,9 +72,15 @@ def identify_model(inp: IdentifyInput, ctx: ToolContext) -> ModelIdentity:
     civitai = _civitai_ref(text)
     if civitai is not None:
         return _from_civitai(ctx, *civitai, given=text)
+    if _MODELSCOPE.match(text):
+        from comfyfixer.tools.modelscope import parse_modelscope_url
+
+        ms = parse_modelscope_url(text)
+        if ms is not None:
+            return _from_modelscope(ctx, *ms)
     hf = _HF_REPO.match(text)
     if hf:
-        return _from_hf(hf.group(1), hf.group(2) or "", text)
+        return _from_hf(ctx, hf.group(1), hf.group(2) or "", text)
     match = _HASH.match(text)
     if match:
         return _from_hash(ctx, match.group(1).lower())
@@ -80,20 +93,37 @@ def identify_file(path: Path) -> ModelIdentity:
         header = read_header(path)
     except (InputError, OSError) as exc:
         # The folder it sits in is the next best hint (models/loras/x.safetensors is filed as a LoRA).
-        folder = next((p.name for p in path.parents if p.name in R.FOLDER_ROLE), None)
-        ident = identify_name(path.name, source="file name (header not readable)", folder=folder,
+        ident = identify_name(path.name, source="file name (header not readable)", folder=_folder_in(path),
                               folder_source="the folder it is in")
-        ident.evidence.insert(0, f"header not read: {exc}")
+        ident.evidence.insert(0, _pickle_note(path) or f"header not read: {exc}")
         return finish(ident)
     ident = identify_header(header, path.name)
     named, pattern = family_from_name(path.name)
     if ident.family is None and named and (not ident.families_using or named in ident.families_using):
         ident.family = named
         ident.confidence = min(ident.confidence or HEADER_CONFIDENCE, 0.8)
-        ident.evidence.append(f"the header fits several families; the name matches /{pattern}/: {named}")
+        ident.evidence.append(f"the header fits several families; the name contains {pattern!r}: {named}")
     elif named and ident.family and named != ident.family:
         ident.evidence.append(f"note: the file name suggests {named}, the header says {ident.family} (the header wins)")
     return finish(ident)
+
+
+def _folder_in(path: Path) -> str | None:
+    """The nearest model folder ``path`` sits in (``models/loras/x.safetensors`` → ``loras``), or None."""
+    return next((p.name for p in path.parents if p.name in R.FOLDER_ROLE), None)
+
+
+def _pickle_note(path: Path) -> str | None:
+    """Why a PyTorch pickle (.ckpt/.pt/.pth/.bin: a zip of pickles, or a bare pickle) is read by its name only."""
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+    except OSError:
+        return None
+    if magic.startswith((b"PK\x03\x04", b"\x80")):
+        return ("a PyTorch pickle file: its weights are not opened, since loading a pickle can run code; "
+                "only its name is read (a .safetensors copy of it would be read by its header)")
+    return None
 
 
 # --- catalogs and names ----------------------------------------------------------------------------
@@ -114,28 +144,73 @@ def _catalog_folder(ctx: ToolContext, name: str) -> tuple[str | None, str | None
 
 
 def _from_name(ctx: ToolContext, name: str) -> ModelIdentity:
-    """A file name (any folder part dropped), with the folder the catalogs file it under."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    """A file name, with the folder the catalogs file it under; a path that is not there is said so, and the
+    model folder it names stands in when the catalogs do not know the file."""
+    unix = name.replace("\\", "/")
+    base = unix.rsplit("/", 1)[-1]
     folder, why = _catalog_folder(ctx, base)
-    return identify_name(base, folder=folder, folder_source=why)
+    url = "://" in unix
+    if folder is None and "/" in unix and not url:
+        folder, why = _folder_in(Path(unix)), "the folder in the path"
+    ident = identify_name(base, folder=folder, folder_source=why)
+    if url:
+        ident.evidence.insert(0, "a URL of a site we do not read: only its file name was used")
+    elif "/" in unix:
+        ident.evidence.insert(0, f"no file at {name}: only its name was read (check the path)")
+    return ident
 
 
-def _from_hf(repo: str, rest: str, given: str) -> ModelIdentity:
+def _from_hf(ctx: ToolContext, repo: str, rest: str, given: str) -> ModelIdentity:
     """A Hugging Face repo or file URL: the file name first, the repository id when the name says
     nothing. No request is made: names are what Hugging Face URLs carry."""
     from comfyfixer.tools.huggingface.client import parse_hf_url
 
-    parsed = parse_hf_url(given) if given.lower().startswith("http") else None
+    if repo.split("/", 1)[0].lower() in ("datasets", "spaces"):
+        kind = "dataset" if repo.lower().startswith("datasets") else "Space"
+        ident = ModelIdentity(status="UNKNOWN", source="Hugging Face names", name=given)
+        ident.evidence.append(f"a Hugging Face {kind}, not a model repository; {GIVE_MORE}")
+        return finish(ident)
+    parsed = parse_hf_url(given if "://" in given else f"https://{given}") if not given.lower().startswith("hf:") \
+        else None
     file = parsed[2] if parsed else rest.split("/", 2)[-1] if rest.startswith(("resolve/", "blob/")) else rest
+    return _from_repo_names(ctx, "Hugging Face", repo, file.split("?", 1)[0])
+
+
+def _from_repo_names(ctx: ToolContext, site: str, repo: str, file: str) -> ModelIdentity:
+    """A file (or only a repository) of a model hub, by its names: the folder the file's path names
+    (``split_files/vae/…``), else the folder the catalogs file it under; the repository id gives the family
+    when the file name does not."""
+    from comfyfixer.tools.resolver.folders import from_path
+
     name = file.rsplit("/", 1)[-1] if file else repo
-    ident = identify_name(name, source="Hugging Face names")
+    folder, why = (from_path(file), "its path in the repository") if file else (None, None)
+    if file and folder is None:
+        folder, why = _catalog_folder(ctx, name)
+    ident = identify_name(name, source=f"{site} names", folder=folder, folder_source=why)
     if ident.family is None:
         family, pattern = family_from_name(repo)
         if family:
             ident.family = family
-            ident.evidence.append(f"the repository id {repo!r} matches /{pattern}/")
-    ident.evidence.insert(0, f"Hugging Face repository {repo}" + (f", file {file}" if file else ""))
+            ident.evidence.append(f"the repository id {repo!r} contains {pattern!r}")
+    ident.evidence.insert(0, f"{site} repository {repo}" + (f", file {file}" if file else ""))
     return finish(ident)
+
+
+def _from_modelscope(ctx: ToolContext, repo: str, revision: str, file: str) -> ModelIdentity:
+    """A ModelScope repo or file URL by its names; with ModelScope on, the repository listing adds the
+    file's SHA256 and size (ModelScope publishes them for LFS files)."""
+    ident = _from_repo_names(ctx, "ModelScope", repo, file)
+    client = ctx.modelscope()
+    if client is None or not file:
+        return ident
+    listed = next((f for f in client.list_files(repo, revision=revision) if f.path == file), None)
+    if listed is None:
+        ident.evidence.append(f"ModelScope lists no file {file} in {repo} at {revision}")
+    else:
+        ident.sha256 = listed.sha256.lower() if listed.sha256 else None
+        size = f"{listed.size / 1e9:.1f} GB" if listed.size else "size not given"
+        ident.evidence.append(f"ModelScope lists it: {size}" + (", with its SHA256" if listed.sha256 else ""))
+    return ident
 
 
 # --- Civitai ---------------------------------------------------------------------------------------
@@ -143,7 +218,7 @@ def _civitai_ref(text: str) -> tuple[int | None, int | None] | None:
     """(model id, version id) named by a Civitai URL, AIR or ``civitai:`` reference."""
     m = _AIR.search(text)
     if m:
-        return int(m.group(1)), int(m.group(2))
+        return int(m.group(1)), int(m.group(2)) if m.group(2) else None
     m = _CIVITAI_DOWNLOAD.search(text)
     if m:
         return None, int(m.group(1))
@@ -161,7 +236,8 @@ def _civitai_ref(text: str) -> tuple[int | None, int | None] | None:
 def _offline(name: str, what: str) -> ModelIdentity:
     """UNKNOWN with the reason: a Civitai lookup was needed and the network is off."""
     ident = ModelIdentity(status="UNKNOWN", source="Civitai", name=name)
-    ident.evidence.append(f"{what} needs Civitai, and the network is off (offline mode)")
+    ident.evidence.append(f"{what} needs Civitai, and offline mode is on (COMFYFIXER_OFFLINE or `offline` in "
+                          "comfyfixer.toml); turn it off to look it up")
     return finish(ident)
 
 

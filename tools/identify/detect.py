@@ -20,6 +20,11 @@ LORA_KEYS_CONFIDENCE = 0.85
 NAME_CONFIDENCE = 0.6
 NAME_AND_FOLDER_CONFIDENCE = 0.75
 IDENTIFIED_AT = 0.7
+# Roles whose files work with every family (an upscaler enlarges pixels, whatever made them).
+FAMILY_FREE_ROLES = ("upscaler",)
+# What to give instead when nothing was recognised.
+GIVE_MORE = ("give the file itself (its header is read), its Civitai, Hugging Face or ModelScope URL, "
+             "or its SHA256")
 
 
 def finish(ident: ModelIdentity) -> ModelIdentity:
@@ -32,7 +37,8 @@ def finish(ident: ModelIdentity) -> ModelIdentity:
         ident.status = "UNCERTAIN"
     elif ident.role == "unknown" and ident.family is None:
         ident.status = "UNKNOWN"
-    elif (ident.family or ident.families_using) and ident.role != "unknown" and ident.confidence >= IDENTIFIED_AT:
+    elif ((ident.family or ident.families_using or ident.role in FAMILY_FREE_ROLES) and ident.role != "unknown"
+          and ident.confidence >= IDENTIFIED_AT):
         ident.status = "IDENTIFIED"
     else:
         ident.status = "UNCERTAIN"
@@ -214,21 +220,40 @@ def _lora_key_family(header: ModelHeader) -> tuple[list[tuple[str, int]], list[s
                 example.setdefault(family, key)
     raw = hits.most_common()
     described = {f: s for f, _, s in R.LORA_SIGNATURES}
-    evidence = [f"{n} keys like {example[f]}: {described[f]}" for f, n in raw[:3]]
+    evidence = [f"{n} key{'s' * (n != 1)} like {example[f]}: {described[f]}" for f, n in raw[:3]]
     ranked = raw
     if hits.get("sd_unet"):
-        width = None
-        for key, (_, shape) in header.tensors.items():
-            if R.LORA_CROSS_ATTN.search(key) and len(shape) == 2:
-                width = shape[1]
-                evidence.append(f"{key} {list(shape)}: cross-attention input width {width}")
-                break
+        width, why = _cross_attn_width(header)
+        if why:
+            evidence.append(why)
         family = R.CONTEXT_WIDTH_FAMILY.get(width) if width else None
         if family is None and any(k.startswith("lora_te2_") for k in header.tensors):
             family = "sdxl"
             evidence.append("lora_te2_… keys: two text encoders, as SDXL has")
         ranked = [(family or "sd15|sdxl", n) if f == "sd_unet" else (f, n) for f, n in raw]
     return ranked, evidence
+
+
+def _cross_attn_width(header: ModelHeader) -> tuple[int | None, str | None]:
+    """The input width of an SD LoRA's cross-attention key projection (the text context width, which
+    tells SD 1.x from SDXL) and the evidence. LoRA: ``lora_down``/``lora_A`` is [rank, in]; LoHa:
+    ``hada_w1_b`` is [rank, in]; LoKr: the weight is kron(w1, w2), so in = w1[1] × w2[1], where either
+    factor may be stored split (``_a`` @ ``_b``, the ``_b`` carrying the width)."""
+    for key, (_, shape) in header.tensors.items():
+        if R.LORA_CROSS_ATTN.search(key) and len(shape) == 2:
+            return shape[1], f"{key} {list(shape)}: cross-attention input width {shape[1]}"
+    for key, (_, shape) in header.tensors.items():
+        module, _, kind = key.rpartition(".")
+        if not R.CROSS_ATTN_MODULE.search(module) or len(shape) != 2:
+            continue
+        if kind == "hada_w1_b":
+            return shape[1], f"{key} {list(shape)}: LoHa cross-attention input width {shape[1]}"
+        if kind in ("lokr_w1", "lokr_w1_b"):
+            w2 = header.shape(module + ".lokr_w2") or header.shape(module + ".lokr_w2_b")
+            if w2 is not None and len(w2) == 2:
+                width = shape[1] * w2[1]
+                return width, f"{key} {list(shape)} ⊗ lokr_w2 {list(w2)}: LoKr cross-attention input width {width}"
+    return None, None
 
 
 def _lora(header: ModelHeader, ident: ModelIdentity) -> bool:
@@ -291,10 +316,11 @@ def identify_header(header: ModelHeader, name: str) -> ModelIdentity:
 
 
 def family_from_name(text: str) -> tuple[str | None, str | None]:
-    """(family, the pattern that matched) from a file name, repository id or title."""
+    """(family, the part of ``text`` that says so) from a file name, repository id or title."""
     for pattern, family in R.NAME_FAMILY:
-        if pattern.search(text):
-            return family, pattern.pattern
+        m = pattern.search(text)
+        if m:
+            return family, m.group(0).strip("-_. ")
     return None, None
 
 
@@ -310,10 +336,10 @@ def identify_name(name: str, *, folder: str | None = None, source: str = "file n
                   folder_source: str | None = None) -> ModelIdentity:
     """A reading from a name alone (and the folder a catalog files it under, when known)."""
     ident = ModelIdentity(status="UNKNOWN", source=source, name=name)
-    family, pattern = family_from_name(name)
+    family, said = family_from_name(name)
     if family:
         ident.family = family
-        ident.evidence.append(f"the name matches /{pattern}/: {R.FAMILIES.get(family, family)} (a name is a hint, "
+        ident.evidence.append(f"the name contains {said!r}: {R.FAMILIES.get(family, family)} (a name is a hint, "
                               "not proof; a local file is read by its header)")
     role: Role = R.FOLDER_ROLE.get(folder or "", "unknown")
     if role != "unknown":
@@ -323,7 +349,10 @@ def identify_name(name: str, *, folder: str | None = None, source: str = "file n
         if role != "unknown":
             ident.evidence.append(f"the name suggests a {role}")
     ident.role = role
-    ident.confidence = NAME_AND_FOLDER_CONFIDENCE if folder and family else NAME_CONFIDENCE if family else 0.3
+    ident.confidence = (NAME_AND_FOLDER_CONFIDENCE if folder and family else NAME_CONFIDENCE if family
+                        else 0.3 if role != "unknown" else 0.0)
+    if family is None and role == "unknown":
+        ident.evidence.append(f"nothing in the name says what it is: {GIVE_MORE}")
     return finish(ident)
 
 

@@ -264,6 +264,7 @@ LORA_SIGNATURES: tuple[tuple[str, re.Pattern[str], str], ...] = (
 )
 # The cross-attention key projection of an SD U-Net LoRA: its input width is the text context width.
 LORA_CROSS_ATTN = re.compile(r"attn2[._]to_k[._](lora_down|lora_a|lora[._]down)[._]weight$", re.I)
+CROSS_ATTN_MODULE = re.compile(r"attn2[._]to_k$", re.I)  # the module a LyCORIS factor (`….hada_w1_b`) belongs to
 
 # --- GGUF -------------------------------------------------------------------------------------------
 # general.architecture values of city96/ComfyUI-GGUF conversions (its IMG_ARCH_LIST / TXT_ARCH_LIST).

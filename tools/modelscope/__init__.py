@@ -1,6 +1,6 @@
 """Typed client for ModelScope's public model API (``modelscope.cn``): model info, file listings with
-SHA256, and download URLs. See ``client.py``."""
+SHA256, and download URLs; ``parse_modelscope_url`` reads the site's URLs. See ``client.py``."""
 
-from comfyfixer.tools.modelscope.client import ModelScopeClient, MsFile, MsModelInfo
+from comfyfixer.tools.modelscope.client import ModelScopeClient, MsFile, MsModelInfo, parse_modelscope_url
 
-__all__ = ["ModelScopeClient", "MsFile", "MsModelInfo"]
+__all__ = ["ModelScopeClient", "MsFile", "MsModelInfo", "parse_modelscope_url"]

@@ -18,8 +18,9 @@ retried with backoff like the other clients.
 
 from __future__ import annotations
 
+import re
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -67,6 +68,36 @@ class MsModelInfo(_Lenient):
     @property
     def repo_id(self) -> str:
         return f"{self.owner}/{self.name}" if self.owner else self.name
+
+
+_HOSTS = re.compile(r"^(?:www\.)?modelscope\.(?:cn|ai)$", re.I)
+
+
+def parse_modelscope_url(text: str) -> tuple[str, str, str] | None:
+    """``(repo_id, revision, file path or "")`` of a ModelScope model URL, or None for anything else.
+
+    The forms the site and the SDK use: ``/models/{owner}/{name}`` (and ``/files``, ``/summary``),
+    ``/models/{owner}/{name}/file/view/{rev}/{path}``, ``/models/{owner}/{name}/resolve/{rev}/{path}`` and the
+    API download ``/api/v1/models/{owner}/{name}/repo?Revision=…&FilePath=…``; a missing scheme is allowed,
+    the path is percent-decoded. Only ``modelscope.cn`` and ``modelscope.ai`` hosts count.
+    """
+    raw = text.strip()
+    url = urlsplit(raw if "://" in raw else f"https://{raw}")
+    if not _HOSTS.match(url.hostname or ""):
+        return None
+    parts = [unquote(p) for p in url.path.split("/") if p]
+    if parts[:3] == ["api", "v1", "models"] and len(parts) >= 5:
+        query = parse_qs(url.query)
+        repo = f"{parts[3]}/{parts[4]}"
+        return repo, (query.get("Revision") or ["master"])[0], (query.get("FilePath") or [""])[0].lstrip("/")
+    if len(parts) < 3 or parts[0] != "models":
+        return None
+    repo, rest = f"{parts[1]}/{parts[2]}", parts[3:]
+    if len(rest) >= 4 and rest[:2] == ["file", "view"]:
+        return repo, rest[2], "/".join(rest[3:])
+    if len(rest) >= 3 and rest[0] == "resolve":
+        return repo, rest[1], "/".join(rest[2:])
+    return repo, "master", ""
 
 
 def _check_repo_id(repo_id: str) -> None:

@@ -1,0 +1,151 @@
+"""What a demanding user gives identify / workflows-for / build: URLs of every kind, half-known LoRAs, files
+that are no model, hostile workflow folders and output folders that cannot take a file. Each case is a bug
+found by hand (see each test's docstring), kept so it stays fixed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from comfyfixer.tools.context import ToolContext
+from comfyfixer.tools.identify.capability import identify_file, identify_model
+from comfyfixer.tools.identify.models import IdentifyInput
+
+from .real_headers import PART_FILES, write_sparse_safetensors
+
+# A kohya U-Net LoRA with self-attention keys only: nothing in it tells SD 1.x from SDXL.
+MYSTERY_LORA = {
+    "lora_unet_input_blocks_1_1_transformer_blocks_0_attn1_to_q.lora_down.weight": ("F16", [8, 320]),
+    "lora_unet_input_blocks_1_1_transformer_blocks_0_attn1_to_q.lora_up.weight": ("F16", [320, 8]),
+}
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> ToolContext:
+    return ToolContext(cache_dir=tmp_path / "cache", state_dir=tmp_path / "state", offline=True)
+
+
+def _id(ctx: ToolContext, text: str):  # type: ignore[no-untyped-def]
+    with ctx:
+        return identify_model(IdentifyInput(model=text), ctx)
+
+
+# --- identify -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("url, repo, file", [
+    ("https://modelscope.cn/models/Qwen/Qwen-Image", "Qwen/Qwen-Image", ""),
+    ("https://www.modelscope.cn/models/Comfy-Org/Qwen-Image_ComfyUI/file/view/master/"
+     "split_files%2Fvae%2Fqwen_image_vae.safetensors", "Comfy-Org/Qwen-Image_ComfyUI", "split_files/vae/qwen_image_vae.safetensors"),
+    ("https://modelscope.cn/models/black-forest-labs/FLUX.1-dev/resolve/master/ae.safetensors",
+     "black-forest-labs/FLUX.1-dev", "ae.safetensors"),
+    ("https://modelscope.cn/api/v1/models/black-forest-labs/FLUX.1-dev/repo?Revision=master&FilePath=flux1-dev.safetensors",
+     "black-forest-labs/FLUX.1-dev", "flux1-dev.safetensors"),
+])
+def test_a_modelscope_url_is_read_as_modelscope_names(ctx: ToolContext, url: str, repo: str, file: str) -> None:
+    """A ModelScope URL was read as a plain file name ("from the file name"), its repository dropped."""
+    from comfyfixer.tools.modelscope import parse_modelscope_url
+
+    assert parse_modelscope_url(url) == (repo, "master", file)
+    ident = _id(ctx, url)
+    assert ident.source == "ModelScope names"
+    assert any(repo in e for e in ident.evidence)
+    if file.endswith("qwen_image_vae.safetensors"):
+        assert (ident.family, ident.role) == ("qwen_image", "vae")
+
+
+def test_an_air_without_a_version_is_a_civitai_model(ctx: ToolContext) -> None:
+    """`urn:air:sdxl:checkpoint:civitai:4201` (no @version) was read as a file name."""
+    ident = _id(ctx, "urn:air:sdxl:checkpoint:civitai:4201")
+    assert ident.source == "Civitai" and "offline" in " ".join(ident.evidence)
+
+
+@pytest.mark.parametrize("url, family, role", [
+    ("huggingface.co/black-forest-labs/FLUX.1-dev/blob/main/ae.safetensors", None, "vae"),
+    ("https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files/text_encoders/"
+     "umt5_xxl_fp8_e4m3fn_scaled.safetensors", "wan", "text_encoder"),
+    ("https://huggingface.co/Comfy-Org/flux1-dev/blob/main/flux1-dev.safetensors", "flux", "diffusion_model"),
+])
+def test_hugging_face_urls_use_the_folder_they_name_and_the_catalogs(ctx: ToolContext, url: str, family: str | None,
+                                                                      role: str) -> None:
+    """A URL without https:// was a bare name; a Hugging Face file got no role although the repackaged
+    repos file it under split_files/<folder>/ and the official templates name its folder."""
+    ident = _id(ctx, url)
+    assert ident.source == "Hugging Face names"
+    assert (ident.family, ident.role) == (family, role) if family else ident.role == role
+
+
+def test_a_hugging_face_dataset_is_not_a_model_repository(ctx: ToolContext) -> None:
+    ident = _id(ctx, "https://huggingface.co/datasets/foo/bar")
+    assert ident.status == "UNKNOWN" and "dataset" in " ".join(ident.evidence)
+    assert not any("repository datasets/foo" in e for e in ident.evidence)
+
+
+@pytest.mark.parametrize("name, tensors, family", [
+    ("style_loha.safetensors", {  # LoHa: W = (w1_a @ w1_b) * (w2_a @ w2_b); w1_b is [rank, in]
+        "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.hada_w1_a": ("F16", [320, 8]),
+        "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.hada_w1_b": ("F16", [8, 768]),
+        "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.hada_w2_a": ("F16", [320, 8]),
+        "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.hada_w2_b": ("F16", [8, 768])}, "sd15"),
+    ("style_lokr.safetensors", {  # LoKr: W = kron(w1, w2), in = w1[1] * w2[1] = 16 * 128
+        "lora_unet_input_blocks_4_1_transformer_blocks_0_attn2_to_k.lokr_w1": ("F16", [8, 16]),
+        "lora_unet_input_blocks_4_1_transformer_blocks_0_attn2_to_k.lokr_w2": ("F16", [80, 128])}, "sdxl"),
+    ("style_lokr_lowrank.safetensors", {  # LoKr with w2 factored: w2 = w2_a @ w2_b
+        "lora_unet_input_blocks_4_1_transformer_blocks_0_attn2_to_k.lokr_w1": ("F16", [4, 8]),
+        "lora_unet_input_blocks_4_1_transformer_blocks_0_attn2_to_k.lokr_w2_a": ("F16", [80, 4]),
+        "lora_unet_input_blocks_4_1_transformer_blocks_0_attn2_to_k.lokr_w2_b": ("F16", [4, 96])}, "sd15"),
+])
+def test_lycoris_bases_come_from_their_factor_shapes(tmp_path: Path, name: str, tensors: dict, family: str) -> None:
+    """LoHa/LoKr without metadata were UNCERTAIN sd15|sdxl: the cross-attention width was read from
+    lora_down shapes only."""
+    ident = identify_file(write_sparse_safetensors(tmp_path / name, tensors))
+    assert (ident.status, ident.role, ident.family) == ("IDENTIFIED", "lycoris", family)
+
+
+def test_an_upscaler_needs_no_family(tmp_path: Path) -> None:
+    """An ESRGAN file was UNCERTAIN ("unknown family") although upscalers work with every family."""
+    _, _, tensors = PART_FILES["RealESRGAN_x4plus.safetensors"]
+    ident = identify_file(write_sparse_safetensors(tmp_path / "RealESRGAN_x4plus.safetensors", tensors))
+    assert (ident.status, ident.role) == ("IDENTIFIED", "upscaler")
+
+
+def test_nothing_known_has_no_confidence_and_says_what_to_give(ctx: ToolContext) -> None:
+    ident = _id(ctx, "asdf qwerty")
+    assert ident.status == "UNKNOWN" and ident.confidence == 0
+    assert any("SHA256" in e for e in ident.evidence)
+
+
+def test_a_path_that_does_not_exist_is_said_and_its_folder_used(ctx: ToolContext, tmp_path: Path) -> None:
+    """A mistyped path was read as a bare name with no word that the file is not there."""
+    ident = _id(ctx, str(tmp_path / "models" / "loras" / "my_style_sdxl.safetensors"))
+    assert "no file at" in ident.evidence[0]
+    assert (ident.role, ident.family) == ("lora", "sdxl")
+
+
+def test_a_pickle_checkpoint_is_named_as_one(tmp_path: Path) -> None:
+    """A .ckpt (a zip of pickles) got "a safetensors header length of … bytes is impossible"."""
+    path = tmp_path / "v1-5-pruned-emaonly.ckpt"
+    path.write_bytes(b"PK\x03\x04" + b"\0" * 200)
+    ident = identify_file(path)
+    assert "pickle" in ident.evidence[0] and "impossible" not in ident.evidence[0]
+    assert ident.family == "sd15"
+
+
+def test_the_cli_reads_like_a_sentence(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """"from the Civitai", "unknown family · unknown", regular expressions and "1 keys" in the evidence."""
+    from comfyfixer.agent.cli import run
+
+    monkeypatch.setenv("COMFYFIXER_OFFLINE", "1")
+    assert run(["identify", "urn:air:sdxl:lora:civitai:328553@368189"]) == 0
+    out = capsys.readouterr().out
+    assert "from the Civitai" not in out and "source: Civitai" in out and "COMFYFIXER_OFFLINE" in out
+    assert "family unknown · role unknown" in out
+    tensors = {"lora_unet_double_blocks_0_img_mlp_0.lora_down.weight": ("BF16", [16, 3072]),
+               "lora_unet_double_blocks_0_img_attn_qkv.lora_down.weight": ("BF16", [16, 3072])}
+    path = write_sparse_safetensors(tmp_path / "flux_style_lora.safetensors", tensors)
+    assert run(["identify", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "1 key like" in out and "1 keys" not in out
+    assert run(["identify", "wan_2.1_vae.safetensors"]) == 0
+    out = capsys.readouterr().out
+    assert "matches /" not in out and "the name contains 'wan_2'" in out
