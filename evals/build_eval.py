@@ -68,7 +68,7 @@ def run(folders: list[Path], object_info: Path) -> dict[str, object]:
     started = time.perf_counter()
     pairs = template_primaries(folders)
     paths = {p.stem: p for f in folders for p in Path(f).glob("*.json")}
-    built, newer, invalid, unsupported = 0, 0, [], Counter[str]()
+    built, newer, paid, invalid, unsupported = 0, 0, [], [], Counter[str]()
     with tempfile.TemporaryDirectory() as tmp, ToolContext(cache_dir=Path(tmp) / "c", state_dir=Path(tmp) / "s",
                                                            offline=True, object_info_file=object_info) as ctx:
         for template, primary in pairs:
@@ -76,6 +76,8 @@ def run(folders: list[Path], object_info: Path) -> dict[str, object]:
             if result.status == "BUILT":
                 built += 1
                 newer += result.schemas in {s.source for s in newer_core_schema_sets()}
+                if result.paid_api_nodes:
+                    paid.append(template)
             elif result.status == "INVALID":
                 invalid.append({"template": template, "primary": primary, "task": task, "errors": result.errors[:5]})
             else:
@@ -86,6 +88,7 @@ def run(folders: list[Path], object_info: Path) -> dict[str, object]:
         "built_with_0_errors": built,
         "rate": round(built / total, 4) if total else 0.0,
         "built_needing_newer_core_schemas": newer,
+        "built_calling_paid_apis": paid,
         "built_with_errors": len(invalid),
         "no_recipe": sum(unsupported.values()),
         "no_recipe_by_family_and_task": dict(unsupported.most_common()),

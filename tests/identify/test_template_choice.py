@@ -52,3 +52,20 @@ def test_a_family_build_takes_a_template_of_the_same_size_without_paid_api_nodes
     assert not {"ElevenLabsTextToSpeech", "GeminiNode"} & classes
     assert all(not (s := schemas.get(c)) or not s.api_node for c in classes)
     assert any(v == "ltx-2-19b-dev.safetensors" for n in result.api.values() for v in n["inputs"].values())
+
+
+def test_a_chain_that_calls_a_paid_api_is_offered_last(ctx: ToolContext) -> None:
+    """LTX-2.3 22B is the main model of several templates; one of them (speech to video) sends text to
+    ElevenLabs and Gemini. Every chain without a paid API node comes before it."""
+    from comfyfixer.tools.identify.build import template_recipes
+    from comfyfixer.tools.identify.detect import family_from_name
+
+    recipes = template_recipes(ctx)
+    found = list(recipes.candidates("ltx-2.3-22b-dev-fp8.safetensors", "checkpoint", "ltx2", "video",
+                                    lambda file: family_from_name(file)[0]))
+    paid = [recipes._paid(n["class_type"] for n in r.api.values()) for r in found]
+    assert True in paid and False in paid
+    assert paid == sorted(paid), [r.template for r in found]  # every unpaid chain first
+    result = build_workflow(BuildInput.model_validate({"model": "ltx-2.3-22b-dev-fp8.safetensors", "task": "video"}),
+                            ctx)
+    assert result.status == "BUILT" and result.paid_api_nodes == []

@@ -149,6 +149,8 @@ class BuildResult(BaseModel):
     companions: list[Companion] = Field(default_factory=list, description="Other files it needs.")
     settings: dict[str, Any] = Field(default_factory=dict, description="Sampler, steps, CFG, size and their source.")
     notes: list[str] = Field(default_factory=list, description="What to know before running it.")
+    paid_api_nodes: list[str] = Field(default_factory=list, description="Node classes in it that call a paid remote "
+                                                                        "API (a Comfy account with credits).")
     written: list[str] = Field(default_factory=list, description="Files written (CLI --out only).")
 
 
@@ -380,6 +382,11 @@ def build_workflow(inp: BuildInput, ctx: ToolContext, *, out_dir: Path | None = 
                          f"{getattr(ctx.schemas(), 'source', 'the schemas')} does not know all of them")
             break
     result.schemas = getattr(schemas, "source", "")
+    result.paid_api_nodes = sorted({n["class_type"] for n in g.nodes.values()
+                                    if (s := schemas.get(n["class_type"])) is not None and s.api_node})
+    if result.paid_api_nodes:
+        notes.append(f"calls a paid API through {', '.join(result.paid_api_nodes)}: it runs only when signed in to a "
+                     "Comfy account with credits, and each run spends them")
     result.errors = [f"node {e.node_id} {e.class_type}.{e.input}: {e.message}" for e in report.errors]
     result.errors += [f"unknown node class {c}" for c in report.unknown_classes if not any(c in e for e in result.errors)]
     result.api, result.notes = g.nodes, notes

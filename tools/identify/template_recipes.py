@@ -184,25 +184,29 @@ class TemplateRecipes:
         """
         own = [r for path in self.paths if self._mentions(path, name)
                if (r := self.recipe(path)) is not None and r.primary == name and task in (None, r.task)]
-        # The shortest chain is the minimal workflow; one that calls a paid API comes last.
-        yield from sorted(own, key=lambda r: (self._paid(r.api[n]["class_type"] for n in r.api), len(r.api)))
-        if family is None:
-            return
-        if self._models is None:
-            self._models = template_models(self.folders)
-        roles = ("checkpoint", "diffusion_model") if role in (None, "unknown") else (role,)
-        kin = []
-        for wm in self._models:
-            primary = wm.primary
-            folder = next((f for n, f in wm.models if n == primary), None)
-            if primary is None or not set(roles) & set(_ROLE_FOLDERS.get(folder or "", ())):
-                continue
-            if family_of(primary) == family and primary != name:
-                kin.append(wm)
+        own.sort(key=lambda r: len(r.api))  # the shortest chain is the minimal workflow
+        paid = [r for r in own if self._paid(n["class_type"] for n in r.api.values())]
+        yield from (r for r in own if r not in paid)
+        kin: list[WorkflowModels] = []
+        if family is not None:
+            if self._models is None:
+                self._models = template_models(self.folders)
+            roles = ("checkpoint", "diffusion_model") if role in (None, "unknown") else (role,)
+            for wm in self._models:
+                primary = wm.primary
+                folder = next((f for n, f in wm.models if n == primary), None)
+                if primary is None or not set(roles) & set(_ROLE_FOLDERS.get(folder or "", ())):
+                    continue
+                if family_of(primary) == family and primary != name:
+                    kin.append(wm)
         # Templates of the same version and size first (LTX-2 19B before LTX-2.3 22B for an LTX-2 19B file),
-        # then those without paid API nodes, then the smallest graph; each is derived only when reached.
-        kin.sort(key=lambda wm: (_other_variant(name, wm.primary or ""), self._paid(wm.classes), len(wm.classes)))
-        for wm in kin:
+        # then the smallest graph; each is derived only when reached. A chain that calls a paid API comes
+        # after every one that does not, the template's own included.
+        kin.sort(key=lambda wm: (_other_variant(name, wm.primary or ""), len(wm.classes)))
+        for wm in [k for k in kin if not self._paid(k.classes)] + [None] + [k for k in kin if self._paid(k.classes)]:
+            if wm is None:
+                yield from paid
+                continue
             recipe = self.recipe(Path(wm.location))
             if recipe is not None and recipe.primary != name and task in (None, recipe.task):
                 yield recipe
