@@ -10,7 +10,7 @@ import pytest
 
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.identify.capability import identify_file, identify_model
-from comfyfixer.tools.identify.models import IdentifyInput
+from comfyfixer.tools.identify.models import IdentifyInput, ModelIdentity
 
 from .real_headers import PART_FILES, write_sparse_safetensors
 
@@ -26,7 +26,7 @@ def ctx(tmp_path: Path) -> ToolContext:
     return ToolContext(cache_dir=tmp_path / "cache", state_dir=tmp_path / "state", offline=True)
 
 
-def _id(ctx: ToolContext, text: str):  # type: ignore[no-untyped-def]
+def _id(ctx: ToolContext, text: str) -> ModelIdentity:
     with ctx:
         return identify_model(IdentifyInput(model=text), ctx)
 

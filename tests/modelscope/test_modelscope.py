@@ -71,9 +71,9 @@ def test_the_resolver_finds_a_file_on_modelscope_under_a_known_repository_id(ms:
 
 def test_modelscope_is_asked_only_when_enabled(tmp_path: Path) -> None:
     base = {"cache_dir": tmp_path / "c", "state_dir": tmp_path / "s"}
-    assert ToolContext(**base).modelscope() is None  # type: ignore[arg-type]
-    assert ToolContext(**base, use_modelscope=True, offline=True).modelscope() is None  # type: ignore[arg-type]
-    with ToolContext(**base, use_modelscope=True) as ctx:  # type: ignore[arg-type]
+    assert ToolContext(**base).modelscope() is None
+    assert ToolContext(**base, use_modelscope=True, offline=True).modelscope() is None
+    with ToolContext(**base, use_modelscope=True) as ctx:
         assert isinstance(ctx.modelscope(), ModelScopeClient)
 
 
