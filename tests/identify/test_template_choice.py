@@ -69,3 +69,14 @@ def test_a_chain_that_calls_a_paid_api_is_offered_last(ctx: ToolContext) -> None
     result = build_workflow(BuildInput.model_validate({"model": "ltx-2.3-22b-dev-fp8.safetensors", "task": "video"}),
                             ctx)
     assert result.status == "BUILT" and result.paid_api_nodes == []
+
+
+def test_a_template_newer_than_every_node_list_here_is_said_so_with_a_next_step(ctx: ToolContext) -> None:
+    """MOSS-Image's text encoder node and CLIPLoader type are newer than every ComfyUI whose node list is
+    bundled: the build is not called valid, and the note says how to check it against a newer ComfyUI."""
+    result = build_workflow(BuildInput.model_validate({"model": "moss_image_sft_int8_convrot.safetensors",
+                                                       "task": "img2img"}), ctx)
+    assert result.status == "INVALID" and not result.written
+    assert any("TextEncodeMOSSImageEdit" in e for e in result.errors)
+    note = result.notes[-1]
+    assert "newer than every node list known here" in note and "--object-info" in note and "0.33.0" in note

@@ -387,6 +387,13 @@ def build_workflow(inp: BuildInput, ctx: ToolContext, *, out_dir: Path | None = 
     if result.paid_api_nodes:
         notes.append(f"calls a paid API through {', '.join(result.paid_api_nodes)}: it runs only when signed in to a "
                      "Comfy account with credits, and each run spends them")
+    if template is not None and report.errors and all(e.kind in ("unknown_class", "not_in_list") for e in report.errors):
+        # An official template's own chain that no node list here knows: it is newer than them, not wrong.
+        notes.append(f"the template {template.template} uses nodes or options newer than every node list known here "
+                     f"(ComfyUI {', '.join(s.comfyui_version or '?' for s in (ctx.schemas(), *newer_core_schema_sets()))}); "
+                     "a ComfyUI recent enough to ship it can check it: save its node list from "
+                     "http://127.0.0.1:8188/object_info and pass it with --object-info FILE, or set "
+                     "COMFYFIXER_COMFYUI_URL")
     result.errors = [f"node {e.node_id} {e.class_type}.{e.input}: {e.message}" for e in report.errors]
     result.errors += [f"unknown node class {c}" for c in report.unknown_classes if not any(c in e for e in result.errors)]
     result.api, result.notes = g.nodes, notes
