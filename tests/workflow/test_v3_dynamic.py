@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from comfyfixer.tools.reconstruct.validate import validate_api
 from comfyfixer.tools.schema.loader import bundled_newer_core_schemas, bundled_newest_core_schemas
@@ -92,7 +93,7 @@ def test_nested_dynamic_combos_map_and_expand_with_dotted_paths() -> None:
     assert mapped["format.mesh_style"] == "scail" and mapped["format.mesh_style.face_style"] == "full"
     assert mapped["format.bone_smooth_window"] == 0 and mapped["fps"] == 24 and mapped["track_index"] == -1
     widgets = {k: v for k, v in mapped.items() if k != "format.mesh_style.stick_radius_m"}
-    prompt = {
+    prompt: dict[str, dict[str, Any]] = {
         "1": {"class_type": "SAM3DBody_Loader", "inputs": {"model_file": "sam_3d_body_dinov3_bf16.safetensors"}},
         "2": {"class_type": "BuildPoseFile",
               "inputs": {"pose_data": ["3", 0], "sam3d_body_model": ["1", 0], **widgets}},
