@@ -57,9 +57,14 @@ def run_check(paths: list[str] | None, *, comfyui: Path | None = None, comfyui_u
     settings, ctx = services.context(
         use_cache=not no_cache, comfyui_dir=comfyui, comfyui_url=comfyui_url, object_info_file=object_info,
         extra_model_paths=list(extra_model_paths) if extra_model_paths else None)
+    fit = None
+    if out is not None:  # the reports show each workflow's VRAM fit: the check sizes it (and caches it)
+        from comfyfixer.tools.fit.report import fit_target
+
+        fit = fit_target(vram_gb)
     with ctx:
         result = services.run("check_workflows", CheckInput(paths=list(paths), hashes=hashes,
-                                                            exclude=[str(out)] if out else []), ctx)
+                                                            exclude=[str(out)] if out else []), ctx, fit=fit)
         result = watch_workflows(result, out, ctx, settings.history_max_versions)  # history; regression reports
         if json_out and out is None and not (demo or hashes or no_cache):
             from comfyfixer.agent import recheck
@@ -69,7 +74,7 @@ def run_check(paths: list[str] | None, *, comfyui: Path | None = None, comfyui_u
     if out is not None:
         from comfyfixer.agent.reports import write_reports
 
-        reports = write_reports(result, out, vram_gb=vram_gb)
+        reports = write_reports(result, out)
     if json_out:
         doc: dict[str, Any] = check_json(result)
         if reports is not None:

@@ -72,7 +72,10 @@ def schedule_command(
     look_up = settings.schedule_discover if discover is None else discover
 
     def check() -> dict[str, Any]:
-        result = services.run("check_workflows", inp, ctx)
+        from comfyfixer.tools.fit.report import fit_target
+
+        # The reports' VRAM fit is sized by the check, cached with each workflow's readiness.
+        result = services.run("check_workflows", inp, ctx, fit=fit_target(None))
         if look_up:
             result, actions["doc"] = discover_missing(result, ctx, services.run,
                                                       comfyui_dir=comfyui or settings.comfyui_dir)

@@ -102,9 +102,11 @@ def write_reports(result: CheckResult, out_dir: Path, vram_gb: float | None = No
 
     Per workflow: ``reports/workflows/<stem>.md`` and ``<stem>.json`` (the workflow's readiness with its
     fixes and the run's sources). Then ``index.md``, ``index.json`` (the :func:`check_json` document with
-    ``report`` stems) and ``dashboard/index.html``. Each workflow's VRAM fit (verdict and estimated GB
-    against ``vram_gb``, else this machine's GPU) goes in its Markdown report and, as ``fit``, in the
-    dashboard's data. Existing files are replaced (a workflow's report only when more than its date changed).
+    ``report`` stems) and ``dashboard/index.html``. Each workflow's VRAM fit (verdict and estimated GB)
+    goes in its Markdown report and, as ``fit``, in the dashboard's data: the estimates the check made when
+    it was given ``fit=`` (``result.fits``; ``vram_gb`` is then not used), else worked out here against
+    ``vram_gb``, else this machine's GPU. Existing files are replaced (a workflow's report only when more
+    than its date changed).
     Raises ``OSError`` if ``out_dir`` cannot be written.
     """
     wf_dir = out_dir / "reports" / "workflows"
@@ -112,7 +114,10 @@ def write_reports(result: CheckResult, out_dir: Path, vram_gb: float | None = No
     doc = check_json(result, report_files=stems)
     meta = {"generated_at": result.generated_at, "inventory_source": result.inventory.get("source"),
             "schema_source": result.schema_source, "catalog_source": result.catalog_source}
-    fits, where = fit_reports(result, vram_gb)  # each workflow's VRAM estimate (tools/fit/report.py)
+    if result.fits is not None:  # sized by the check itself (cached with the readiness, same schemas)
+        fits, where = result.fits, result.fit_where
+    else:  # a result checked without fit=: each workflow loaded again (tools/fit/report.py)
+        fits, where = fit_reports(result, vram_gb)
     for d in doc["workflows"]:
         d["fit"] = fit_summary(fits[d["path"]], where) if d["path"] in fits else None
     unchanged = 0

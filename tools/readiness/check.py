@@ -9,6 +9,11 @@ folders, stats the files and validates the stored results: the schemas and catal
 Anything that changes (a model file added, a pack installed, a catalog refreshed, a workflow saved) gives
 other keys, so the affected workflows are assessed again. Stored entries are untrusted: each is bounded in
 size and validated into its model; one that fails is ignored and rebuilt.
+
+Asked for the VRAM fit too (``fit=``, a :class:`~comfyfixer.tools.fit.report.FitTarget`: ``check --out`` and
+``schedule``), the check keeps a third cache the same way: each workflow's estimate keyed on its readiness key
+plus the VRAM target and the fit code's fingerprint, its entry witnessed by the size and mtime of each model
+file whose header it read. A workflow none of the caches answers for is loaded and inspected once, for both.
 """
 
 from __future__ import annotations
@@ -22,13 +27,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from comfyfixer.tools.catalogs.manager import CATALOG_FILES, CatalogSource, ManagerCatalog
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.errors import ComfyFixerError, ConfigError, InputError, WorkflowFormatError
+from comfyfixer.tools.fit.report import FitTarget  # light: the estimate itself loads only when asked for
 from comfyfixer.tools.inventory import (
     InventoryCache,
     InventoryInput,
@@ -44,12 +50,16 @@ from comfyfixer.tools.toolset import capability
 from comfyfixer.tools.workflow.loader import iter_workflow_files
 
 if TYPE_CHECKING:
+    from comfyfixer.tools.fit.models import FitReport
+    from comfyfixer.tools.fit.report import FitEstimator
+    from comfyfixer.tools.workflow.loader import LoadedWorkflow
     from comfyfixer.tools.workflow.models import InspectionResult
 
 log = logging.getLogger(__name__)
 
 INSPECTIONS = "inspections"
 READINESS = "readiness"
+FITS = "fits"
 SCHEMA_SOURCES = "schema-sources"
 # A stored result larger than this is not read back (a real one is a few kilobytes).
 MAX_ENTRY_CHARS = 2_000_000
@@ -69,11 +79,19 @@ def _code_fingerprint() -> str:
     import comfyfixer.tools.schema as schema_pkg
     import comfyfixer.tools.workflow as wf_pkg
 
+    return _files_fingerprint([p for pkg in (wf_pkg, schema_pkg, cat_pkg, inv_pkg, readiness_pkg)
+                               for p in sorted(Path(pkg.__file__ or "").parent.glob("*.py"))])
+
+
+def _files_fingerprint(files: list[Path]) -> str:
+    """Name, size and mtime of each file (code, data), hashed: changes whenever one of them does."""
     h = hashlib.sha256()
-    for pkg in (wf_pkg, schema_pkg, cat_pkg, inv_pkg, readiness_pkg):
-        for p in sorted(Path(pkg.__file__ or "").parent.glob("*.py")):
+    for p in files:
+        try:
             st = p.stat()
             h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+        except OSError:
+            h.update(f"{p.name}:-;".encode())
     return h.hexdigest()[:16]
 
 
@@ -158,6 +176,7 @@ def check_workflows(
     ctx: ToolContext,
     *,
     progress: Callable[[int, int], None] | None = None,
+    fit: FitTarget | None = None,
 ) -> CheckResult:
     """Check whether each workflow runs on the user's ComfyUI, and exactly what is missing.
 
@@ -167,11 +186,14 @@ def check_workflows(
     CORE_UPDATE when ComfyUI itself is too old), the missing model files, and the misplaced ones
     (found in another folder). A file that is not a workflow is ``invalid`` and never stops the
     others. Reads only; changes nothing.
+
+    ``fit`` (the reports' choice, not the assistant's) also sizes each workflow for that VRAM: the
+    result's ``fits`` then maps each workflow that loads a model to its estimate.
     """
     if ctx.comfyui_dir is None and ctx.comfyui_url is None:
         raise ConfigError("no ComfyUI to check against",
                           hint="pass --comfyui DIR or --comfyui-url URL (or set COMFYFIXER_COMFYUI_DIR)")
-    return _check(inp, ctx, progress)
+    return _check(inp, ctx, progress, fit)
 
 
 class _Work:
@@ -212,9 +234,15 @@ class _Work:
         )
 
 
+def _bounded(text: str | None) -> str | None:
+    """A stored entry's text, or None when it is absent or larger than any real one (never parsed)."""
+    return None if text is None or len(text) > MAX_ENTRY_CHARS else text
+
+
 def _stored_readiness(text: str | None) -> WorkflowReadiness | None:
     """A cached readiness, validated, or None when it is absent, too large or not valid."""
-    if text is None or len(text) > MAX_ENTRY_CHARS:
+    text = _bounded(text)
+    if text is None:
         return None
     try:
         return WorkflowReadiness.model_validate_json(text)
@@ -226,7 +254,8 @@ def _stored_readiness(text: str | None) -> WorkflowReadiness | None:
 def _stored_inspection(text: str | None) -> InspectionResult | str | None:
     """A cached inspection (validated) or the error a file gave when it was inspected; None when the entry
     is absent, too large or not valid."""
-    if text is None or len(text) > MAX_ENTRY_CHARS:
+    text = _bounded(text)
+    if text is None:
         return None
     try:
         entry = json.loads(text)
@@ -240,7 +269,55 @@ def _stored_inspection(text: str | None) -> InspectionResult | str | None:
         return None
 
 
-def _check(inp: CheckInput, ctx: ToolContext, progress: Callable[[int, int], None] | None) -> CheckResult:
+def _stored_fit(text: str | None) -> tuple[FitReport | None] | None:
+    """A cached estimate as a 1-tuple (its report, or None for a workflow that loads no model or cannot be
+    read), or None when the entry is absent, too large, not valid, or a model file it read has changed."""
+    text = _bounded(text)
+    if text is None:
+        return None
+    try:
+        entry = json.loads(text)
+        files, report = entry["files"], entry["fit"]
+        for path, size, mtime in files:
+            if not (isinstance(path, str) and _stat(Path(path)) == (size, mtime)):
+                return None  # a model file was rewritten (or removed) since: read it again
+        if report is None:
+            return (None,)
+        from comfyfixer.tools.fit.models import FitReport
+
+        return (FitReport.model_validate(report),)
+    except (ValueError, KeyError, TypeError):  # ValidationError is a ValueError
+        log.debug("ignoring a damaged cached fit estimate", exc_info=True)
+        return None
+
+
+class _Parsed:
+    """One workflow loaded and inspected at most once in a check, for its readiness and its fit alike."""
+
+    def __init__(self, path: Path, work: _Work) -> None:
+        self.path, self.work = path, work
+        self._value: tuple[LoadedWorkflow, InspectionResult] | None = None
+        self._error: Exception | None = None
+
+    def get(self) -> tuple[LoadedWorkflow, InspectionResult]:
+        """The loaded workflow and its inspection; raises what loading or inspecting raised."""
+        if self._value is None and self._error is None:
+            from comfyfixer.tools.workflow.inspect import inspect_loaded
+            from comfyfixer.tools.workflow.loader import load_workflow
+
+            try:
+                loaded = load_workflow(self.path)
+                self._value = loaded, inspect_loaded(loaded, schemas=self.work.schemas, catalog=self.work.catalog)
+            except Exception as exc:  # kept, so the fit does not read the file again to fail the same way
+                self._error = exc
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
+
+
+def _check(inp: CheckInput, ctx: ToolContext, progress: Callable[[int, int], None] | None,
+           fit: FitTarget | None) -> CheckResult:
     """Inventory once; each workflow's readiness from the cache, else inspected (cached on file metadata)
     and assessed."""
     t0 = time.perf_counter()
@@ -271,38 +348,62 @@ def _check(inp: CheckInput, ctx: ToolContext, progress: Callable[[int, int], Non
         files = [f for f in iter_workflow_files(roots) if not any(_under(f, e) for e in excluded)]
         names = display_names(files, roots)
         inspect_context = "|".join((_code_fingerprint(), schema_id, _catalog_id(catalog_source)))
+        inventory_context = inspect_context + "|" + _inventory_id(inventory, inv_summary)
         # With --hashes a result carries each model's sha256, which the inventory's stat does not pin down.
-        readiness_context = None if inp.hashes else inspect_context + "|" + _inventory_id(inventory, inv_summary)
+        readiness_context = None if inp.hashes else inventory_context
         stats = {f: _stat(f) for f in files}
         r_keys = {f: _file_key(f, stats[f], readiness_context) for f in files} if readiness_context else {}
         stored = cache.get_many_text(READINESS, [k for k in r_keys.values() if k]) if cache is not None else {}
+        fitter: FitEstimator | None = None
+        f_keys: dict[Path, str | None] = {}
+        stored_fits: dict[str, str] = {}
+        if fit is not None:
+            from comfyfixer.tools.fit.report import FitEstimator, fit_code_files
+
+            fitter = FitEstimator(fit, inventory.comfyui_dir)
+            # The readiness key plus the target and the fit code (an estimate reads no sha256: --hashes keeps it).
+            fit_context = "|".join((inventory_context, _files_fingerprint(fit_code_files()), fit.key))
+            f_keys = {f: _file_key(f, stats[f], fit_context) for f in files}
+            if cache is not None:
+                stored_fits = cache.get_many_text(FITS, [k for k in f_keys.values() if k])
         misses = [f for f in files if r_keys.get(f) not in stored]
         i_keys = {f: _file_key(f, stats[f], inspect_context) for f in misses}
         inspections = cache.get_many_text(INSPECTIONS, [k for k in i_keys.values() if k]) if cache and misses else {}
         fresh_inspections: dict[str, object] = {}
         fresh_readiness: dict[str, object] = {}
+        fresh_fits: dict[str, object] = {}
+        fits: dict[str, FitReport] = {}
         results: list[WorkflowReadiness] = []
         counts = {"readiness_cached": 0, "inspections_cached": 0}
+        if fitter is not None:
+            counts["fits_cached"] = 0
         for i, f in enumerate(files):
             name = names[f]
             r_key = r_keys.get(f)
+            parsed = _Parsed(f, work)
             ready = _stored_readiness(stored.get(r_key) if r_key else None)
             if ready is not None:
                 counts["readiness_cached"] += 1
                 ready.path, ready.name = str(f), name
             else:
-                ready, cacheable = _assess_one(f, name, i_keys.get(f), inspections, fresh_inspections, work, counts)
+                ready, cacheable = _assess_one(f, name, i_keys.get(f), inspections, fresh_inspections, parsed, counts)
                 if r_key and cacheable:
                     # Defaults left out: a smaller entry is validated faster on every later check.
                     fresh_readiness[r_key] = ready.model_dump(mode="json", exclude={"name", "regression_report"},
                                                               exclude_defaults=True)
+            if fitter is not None:
+                report = _fit_one(f, f_keys.get(f), stored_fits, fresh_fits, parsed, fitter, counts)
+                if report is not None:
+                    fits[str(f)] = report
             results.append(ready)
             if progress is not None:
                 progress(i + 1, len(files))
-        if cache is not None and (fresh_inspections or fresh_readiness):
+        if cache is not None and (fresh_inspections or fresh_readiness or fresh_fits):
             # Bounded: the newest entries are the ones still asked for.
-            cache.put_many_trimmed({INSPECTIONS: fresh_inspections, READINESS: fresh_readiness},
-                                   max(KEEP_ENTRIES, 2 * len(files)))
+            fresh: dict[str, dict[str, Any]] = {INSPECTIONS: fresh_inspections, READINESS: fresh_readiness}
+            if fresh_fits:
+                fresh[FITS] = fresh_fits
+            cache.put_many_trimmed(fresh, max(KEEP_ENTRIES, 2 * len(files)))
         schema_source = _schema_source(cache, schema_id, work)
         notes = list(inventory.warnings)
         if inventory.object_info is None and ctx.object_info_file is not None:
@@ -335,6 +436,8 @@ def _check(inp: CheckInput, ctx: ToolContext, progress: Callable[[int, int], Non
             cache={**counts, "inspections_new": len(fresh_inspections),
                    "model_dirs_scanned": inventory.models.dirs_scanned,
                    "model_dirs_from_cache": inventory.models.dirs_from_cache},
+            fits=fits if fit is not None else None,
+            fit_where=fit.where if fit is not None else "",
         )
     finally:
         if cache is not None:
@@ -342,20 +445,19 @@ def _check(inp: CheckInput, ctx: ToolContext, progress: Callable[[int, int], Non
 
 
 def _assess_one(f: Path, name: str, key: str | None, inspections: dict[str, str],
-                fresh: dict[str, object], work: _Work, counts: dict[str, int]) -> tuple[WorkflowReadiness, bool]:
+                fresh: dict[str, object], parsed: _Parsed, counts: dict[str, int]) -> tuple[WorkflowReadiness, bool]:
     """One workflow's readiness and whether it may be cached: its inspection from the cache or inspected
     now (and stored in ``fresh``), compared with the inventory. A file that is not a workflow is
     ``invalid``; so is one whose reading failed unexpectedly, and that result is not cached."""
+    work = parsed.work
     insp = _stored_inspection(inspections.get(key) if key else None)
     if insp is not None:
         counts["inspections_cached"] += 1
     if isinstance(insp, str):
         return invalid(str(f), insp, name=name), True
     if insp is None:
-        from comfyfixer.tools.workflow.inspect import inspect_source
-
         try:
-            insp = inspect_source(f, schemas=work.schemas, catalog=work.catalog)
+            insp = parsed.get()[1]
         except ComfyFixerError as exc:
             message = _error_text(exc)
             if key:
@@ -368,6 +470,34 @@ def _assess_one(f: Path, name: str, key: str | None, inspections: dict[str, str]
             fresh[key] = {"inspection": insp.model_dump(mode="json", include=_KEPT)}
     insp.path = str(f)
     return work.assessor.assess(insp, name=name), True
+
+
+def _fit_one(f: Path, key: str | None, stored: dict[str, str], fresh: dict[str, object], parsed: _Parsed,
+             fitter: FitEstimator, counts: dict[str, int]) -> FitReport | None:
+    """One workflow's VRAM estimate (None when it loads no model or cannot be read): from the cache, else
+    from its parse (shared with its readiness) with the check's schemas, and stored in ``fresh``."""
+    hit = _stored_fit(stored.get(key) if key else None)
+    if hit is not None:
+        counts["fits_cached"] += 1
+        report = hit[0]
+        if report is not None:
+            report.path = str(f)
+        return report
+    from comfyfixer.tools.fit.report import read_files
+
+    try:
+        loaded, insp = parsed.get()
+        report = fitter.estimate(str(f), loaded.graph, insp.models, parsed.work.schemas)
+    except ComfyFixerError as exc:
+        log.debug("no fit estimate for %s: %s", f, exc)
+        report = None
+    except Exception:  # one workflow the estimate trips on must never stop the check; not cached
+        log.debug("estimating %s failed", f, exc_info=True)
+        return None
+    if key:
+        fresh[key] = {"fit": report.model_dump(mode="json", exclude_defaults=True) if report is not None else None,
+                      "files": read_files(report)}
+    return report
 
 
 def _schema_source(cache: InventoryCache | None, schema_id: str, work: _Work) -> str:

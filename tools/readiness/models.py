@@ -112,3 +112,8 @@ class CheckResult(BaseModel):
     notes: list[str] = Field(default_factory=list, description="Things that apply to the whole check.")
     timings: dict[str, float] = Field(default_factory=dict)
     cache: dict[str, int] = Field(default_factory=dict)
+    # Kept out of every dump (check --json, the reports' JSON, the stored answers): only the report writer reads them.
+    fits: dict[str, Any] | None = Field(default=None, exclude=True, description=(
+        "Workflow path → its VRAM estimate (tools/fit FitReport) when the check was asked to size them "
+        "(check_workflows' fit option); workflows that load no model are absent."))
+    fit_where: str = Field(default="", exclude=True, description="What the estimates were sized against.")
