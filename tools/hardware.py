@@ -33,7 +33,6 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx
 from pydantic import BaseModel, Field
 
 from comfyfixer.tools.context import ToolContext
@@ -341,6 +340,8 @@ def system_ram_mb() -> int | None:
 def read_system_stats(url: str, timeout: float = SYSTEM_STATS_TIMEOUT) -> Any:
     """``GET <url>/system_stats`` from a running ComfyUI (plain http allowed: it listens on loopback or
     the user's own network, without a token). Raises ``TransportError``/``UpstreamError``."""
+    import httpx  # only here: the reports' local GPU look-up (check --out) must not pay for it
+
     from comfyfixer.tools.errors import TransportError, UpstreamError
     from comfyfixer.tools.http import build_client
 

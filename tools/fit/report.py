@@ -66,10 +66,9 @@ def fit_code_files() -> list[Path]:
     cache stats them into its fit key (the inspector's own code is already in the readiness key)."""
     import comfyfixer.knowledge as knowledge
     import comfyfixer.tools.fit as fit_pkg
-    import comfyfixer.tools.modelfile as modelfile
 
     fit_dir = Path(fit_pkg.__file__ or "").parent
-    return [*sorted(fit_dir.glob("*.py")), Path(modelfile.__file__ or ""),
+    return [*sorted(fit_dir.glob("*.py")), fit_dir.parent / "modelfile.py",  # stat'ed, not imported
             *sorted(Path(next(iter(knowledge.__path__))).glob("*.md"))]
 
 
