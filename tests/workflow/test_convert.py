@@ -78,6 +78,24 @@ def test_bypass_passes_the_input_of_the_type_asked_for_or_drops_the_link() -> No
     assert api["4"]["inputs"]["images"] == ["2", 0]  # the IMAGE input, not the first one
     api = ui_to_api(wf([{"name": "mask", "type": "MASK"}], [[1, 1, 1, 3, 0, "MASK"]]))
     assert "images" not in api["4"]["inputs"]  # nothing of that type: a MASK is never passed as IMAGE
+    # A V3 input that takes several types (Resize Image/Mask's "IMAGE,MASK") connects to an IMAGE, as
+    # LiteGraph.isValidConnection has it: the Ming-Image edit template's bypassed resize passes its image on.
+    api = ui_to_api(wf([{"name": "input", "type": "IMAGE,MASK"}], [[1, 1, 0, 3, 0, "IMAGE"]]))
+    assert api["4"]["inputs"]["images"] == ["1", 0]
+    api = ui_to_api(wf([{"name": "mask", "type": "MASK"}, {"name": "input", "type": "image,mask"}],
+                       [[1, 1, 1, 3, 0, "MASK"], [2, 2, 0, 3, 1, "IMAGE"]]))
+    assert api["4"]["inputs"]["images"] == ["2", 0]  # no exact IMAGE input: the first that connects, any case
+
+
+def test_a_wildcard_socket_takes_the_bypassed_input_of_the_same_index() -> None:
+    """A ``*`` input (Preview Any) asks a bypassed node for the input of the output's own index, else its first."""
+    wf = {"nodes": [
+        {"id": 1, "type": "LoadImage", "outputs": [{"type": "IMAGE"}, {"type": "MASK"}], "widgets_values": ["a.png"]},
+        {"id": 3, "type": "ImageInvert", "mode": 4, "inputs": [{"name": "image", "type": "IMAGE"}],
+         "outputs": [{"type": "IMAGE"}]},
+        {"id": 4, "type": "PreviewAny", "inputs": [{"name": "source", "type": "*"}]},
+    ], "links": [[1, 1, 0, 3, 0, "IMAGE"], [2, 3, 0, 4, 0, "*"]]}
+    assert ui_to_api(wf)["4"]["inputs"]["source"] == ["1", 0]
 
 
 def test_subgraph_boundaries_are_crossed() -> None:

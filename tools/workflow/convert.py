@@ -37,6 +37,19 @@ def _slot_type(slots: list[dict[str, Any]], index: int) -> Any:
     return slots[index].get("type") if 0 <= index < len(slots) else None
 
 
+def _connects(a: Any, b: Any) -> bool:
+    """The frontend's ``LiteGraph.isValidConnection``: a missing, empty or ``*`` type fits anything; otherwise
+    equal types, case-insensitively, or comma lists (``IMAGE,MASK``) with a member in common."""
+    a = 0 if a in ("", "*") else a
+    b = 0 if b in ("", "*") else b
+    if not a or not b or a == b:
+        return True
+    sa, sb = str(a).lower(), str(b).lower()
+    if "," not in sa and "," not in sb:
+        return sa == sb
+    return any(_connects(x, y) for x in sa.split(",") for y in sb.split(","))
+
+
 class _Resolver:
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
@@ -87,13 +100,22 @@ class _Resolver:
         return next((j for j, i in enumerate(inst.ui_inputs) if i.get("name") == names[index]), -1)
 
     def _bypass(self, node: GraphNode, slot: int, hops: int, want: Any) -> tuple[str, int] | _Literal | None:
-        """The frontend's rule: the first input of the type asked for, trying the output's own index first;
-        none of that type, or that input unlinked, and the link is dropped (no other input stands in)."""
-        wanted = want if want is not None else _slot_type(node.ui_outputs, slot)
-        order = [slot, *range(len(node.ui_inputs))]
-        match = next((i for i in order if _slot_type(node.ui_inputs, i) == wanted), None)
-        up = self.into.get((node.id, match)) if match is not None else None
-        return self.origin(*up, hops + 1, wanted) if up else None
+        """The frontend's rule (``ExecutableNodeDTO.#getBypassSlotIndex``) for a bypassed node asked for output
+        ``slot`` by an input of type ``want``: a wildcard asks for the input of the same index (else the first);
+        otherwise that input when it connects to both the output's type and ``want``, else the first input of
+        exactly ``want``, else the first that connects to both. No match, or that input unlinked, and the link
+        is dropped (no other input stands in). The search goes on with the chosen input's own type."""
+        inputs = node.ui_inputs
+        if want in ("*", ""):
+            match = slot if len(inputs) > slot else 0
+        else:
+            out_type = _slot_type(node.ui_outputs, slot)
+            fits = [_connects(i.get("type"), out_type) and _connects(i.get("type"), want) for i in inputs]
+            exact = next((i for i, s in enumerate(inputs) if s.get("type") == want), None)
+            match = (slot if slot < len(inputs) and fits[slot] else exact if exact is not None
+                     else next((i for i, ok in enumerate(fits) if ok), -1))
+        up = self.into.get((node.id, match)) if 0 <= match < len(inputs) else None
+        return self.origin(*up, hops + 1, _slot_type(inputs, match)) if up else None
 
 
 def _api_value(value: Any) -> Any:
