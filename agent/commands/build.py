@@ -26,12 +26,16 @@ def build_command(
 ) -> int:
     """Build a minimal workflow for a model (its family's recipe, or the chain of the official template made for
     it), validated against the node schemas; never overwrites."""
-    from comfyfixer.agent import services
-    from comfyfixer.tools.identify.build import DEFAULT_PROMPT, BuildInput
+    from typing import get_args
 
+    from comfyfixer.agent import services
+    from comfyfixer.tools.errors import InputError
+    from comfyfixer.tools.identify.build import DEFAULT_PROMPT, BuildInput
+    from comfyfixer.tools.identify.template_recipes import Task
+
+    if task is not None and task not in get_args(Task):
+        raise InputError(f"unknown task {task!r}", hint="choose one of " + ", ".join(get_args(Task)))
     inp = BuildInput.model_validate({"model": model, "task": task, "family": family, "prompt": prompt or DEFAULT_PROMPT})
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
     _, ctx = services.context(object_info_file=object_info)
     with ctx:
         result = services.run("build_workflow", inp, ctx, out_dir=out)
@@ -39,8 +43,15 @@ def build_command(
         emit_json(result)
         return _code(result.status)
     ident = result.identity
-    console.print(f"{result.status}: {result.task} workflow for {ident.name} "
-                  f"({ident.family_label or result.family or 'unknown family'} {ident.role})", markup=False)
+    family_label = ident.family_label or result.family or ("any family" if ident.role == "upscaler" else
+                                                           "family unknown")
+    what = f"{result.task} workflow" if result.task else "workflow"
+    console.print(f"{result.status}: {what} for {ident.name} ({family_label} {ident.role.replace('_', ' ')})",
+                  markup=False)
+    if result.status in ("UNSUPPORTED", "UNCERTAIN"):  # nothing was built: only why, and what to do
+        for note in result.notes:
+            console.print(f"  {note}", markup=False)
+        return _code(result.status)
     s = result.settings
     if "sampler" in s:
         console.print(f"  {s['sampler']}/{s['scheduler']}, {s['steps']} steps, CFG {s['cfg']}, "
@@ -60,5 +71,6 @@ def build_command(
 
 
 def _code(status: str) -> int:
-    """0 built, 1 built but invalid against the schemas (nothing written), 2 no recipe for this model/task."""
+    """0 built, 1 built but invalid against the schemas (nothing written), 2 nothing built: no recipe for this
+    model and task, or identification left a choice to the user (UNCERTAIN)."""
     return {"BUILT": 0, "INVALID": 1}.get(status, 2)

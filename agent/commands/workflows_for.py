@@ -29,7 +29,13 @@ def workflows_for_command(
 
     inp = WorkflowsForInput(model=model, sources=sources or None, limit=limit)
     if save is not None:
-        save.mkdir(parents=True, exist_ok=True)
+        from comfyfixer.tools.errors import InputError
+
+        try:
+            save.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot save into {save}: not a folder we can create ({exc.strerror or exc})",
+                             hint="choose a folder you can write to with --save") from None
     _, ctx = services.context(comfyui_dir=comfyui)
     with ctx:
         result = services.run("workflows_for_model", inp, ctx, workflow_folders=folders, save_to=save)

@@ -4,11 +4,13 @@ found by hand (see each test's docstring), kept so it stays fixed."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from comfyfixer.tools.context import ToolContext
+from comfyfixer.tools.identify.build import BuildInput, BuildResult, build_workflow
 from comfyfixer.tools.identify.capability import identify_file, identify_model
 from comfyfixer.tools.identify.models import IdentifyInput, ModelIdentity
 
@@ -149,3 +151,79 @@ def test_the_cli_reads_like_a_sentence(tmp_path: Path, capsys: pytest.CaptureFix
     assert run(["identify", "wan_2.1_vae.safetensors"]) == 0
     out = capsys.readouterr().out
     assert "matches /" not in out and "the name contains 'wan_2'" in out
+
+
+# --- build ----------------------------------------------------------------------------------------
+def _build(ctx: ToolContext, model: str, **kw: object) -> BuildResult:
+    with ctx:
+        return build_workflow(BuildInput.model_validate({"model": model, **kw}), ctx)
+
+
+def _loads(result: BuildResult, name: str) -> bool:
+    return any(name in node["inputs"].values() for node in result.api.values())
+
+
+def test_a_lora_whose_base_is_unknown_is_uncertain_with_candidates(ctx: ToolContext, tmp_path: Path) -> None:
+    """Not a guess: the candidates are named with the flag that picks one."""
+    path = write_sparse_safetensors(tmp_path / "mystery_lora.safetensors", MYSTERY_LORA)
+    result = _build(ctx, str(path))
+    assert result.status == "UNCERTAIN" and not result.api
+    assert "--family sd15" in " ".join(result.notes) and "--family sdxl" in " ".join(result.notes)
+    chosen = _build(ctx, str(path), family="sdxl")
+    assert chosen.status == "BUILT" and _loads(chosen, "mystery_lora.safetensors")
+
+
+def test_a_vae_is_wired_into_the_workflow_built_for_its_family(ctx: ToolContext, tmp_path: Path) -> None:
+    """A VAE (or text encoder) build was BUILT without loading the file at all."""
+    tensors = {"decoder.conv_in.weight": ("F32", [512, 4, 3, 3]), "decoder.conv_out.weight": ("F32", [3, 128, 3, 3]),
+               "encoder.conv_in.weight": ("F32", [128, 3, 3, 3]), "encoder.conv_out.weight": ("F32", [8, 512, 3, 3])}
+    path = write_sparse_safetensors(tmp_path / "vae-ft-mse-840000-ema-pruned.safetensors", tensors)
+    refused = _build(ctx, str(path), task="inpaint")  # used by SD 1.x and SDXL: which one is the user's to say
+    assert refused.status == "UNCERTAIN" and "--family sd15 or --family sdxl" in " ".join(refused.notes)
+    built = _build(ctx, str(path), task="inpaint", family="sd15")
+    assert built.status == "BUILT"
+    vae = next(nid for nid, n in built.api.items() if n["class_type"] == "VAELoader")
+    assert built.api[vae]["inputs"]["vae_name"] == path.name
+    assert all(n["inputs"].get("vae") == [vae, 0] for n in built.api.values() if "vae" in n["inputs"])
+
+
+@pytest.mark.parametrize("model, status, words", [
+    ("control_v11p_sd15_canny_fp16.safetensors", "UNSUPPORTED", "workflows-for"),  # it steers a generator
+    ("ponyDiffusionV6XL.safetensors", "UNCERTAIN", "header"),  # the name says SDXL, not checkpoint vs LoRA
+])
+def test_what_the_workflow_would_not_load_is_not_built(ctx: ToolContext, tmp_path: Path, model: str, status: str,
+                                                      words: str) -> None:
+    """Every BUILT workflow loads the model; one that would only load the family's reference is refused."""
+    if model.startswith("control"):
+        _, _, tensors = PART_FILES[model]
+        model = str(write_sparse_safetensors(tmp_path / model, tensors))
+    result = _build(ctx, model)
+    assert result.status == status and words in " ".join(result.notes)
+
+
+def test_the_cli_refuses_bad_tasks_and_unwritable_folders_without_a_traceback(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from comfyfixer.agent.cli import run
+
+    monkeypatch.setenv("COMFYFIXER_OFFLINE", "1")
+    _, _, tensors = PART_FILES["RealESRGAN_x4plus.safetensors"]
+    model = str(write_sparse_safetensors(tmp_path / "RealESRGAN_x4plus.safetensors", tensors))
+    assert run(["build", model, "--task", "bogus"]) == 2
+    assert "txt2img" in capsys.readouterr().err
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    assert run(["build", model, "--out", str(blocker)]) == 2
+    assert "cannot write" in capsys.readouterr().err
+    assert run(["workflows-for", model, "--save", str(blocker / "sub"), "--source", "local"]) == 2
+    assert "not a folder" in capsys.readouterr().err
+    # A refusal prints no validation line (nothing was built) and a next step.
+    assert run(["build", model, "--task", "txt2img"]) == 2
+    out = capsys.readouterr().out
+    assert "validated" not in out and "UNSUPPORTED" in out and "--task upscale" in out
+    # Repeated runs never overwrite: new files each time.
+    for _ in range(2):
+        assert run(["build", model, "--out", str(tmp_path / "wf")]) == 0
+    assert len(list((tmp_path / "wf").iterdir())) == 4
+    capsys.readouterr()
+    assert run(["build", model, "--json", "--task", "video"]) == 2
+    assert json.loads(capsys.readouterr().out)["status"] == "UNSUPPORTED"

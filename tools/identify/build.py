@@ -16,7 +16,6 @@ with the download URL the official templates give for them, and the UI workflow 
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +27,9 @@ from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.identify.capability import identify_model
 from comfyfixer.tools.identify.models import IdentifyInput, ModelIdentity
 from comfyfixer.tools.identify.template_recipes import Task, TemplateRecipe, TemplateRecipes
-from comfyfixer.tools.paths import atomic_write, safe_stem
+from comfyfixer.tools.paths import safe_stem
 from comfyfixer.tools.toolset import capability
+from comfyfixer.tools.workflow.copies import write_new
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,9 @@ class Companion(BaseModel):
 class BuildResult(BaseModel):
     """The workflow built for a model, and whether it validated."""
 
-    status: Literal["BUILT", "INVALID", "UNSUPPORTED"] = Field(description="BUILT: validated with 0 errors.")
+    status: Literal["BUILT", "INVALID", "UNSUPPORTED", "UNCERTAIN"] = Field(
+        description="BUILT: validated with 0 errors; UNCERTAIN: identification could not tell the family or role "
+                    "(the notes name the choices; pass family); UNSUPPORTED: nothing built for this model and task.")
     identity: ModelIdentity = Field(description="What the model was identified as.")
     family: str | None = Field(default=None, description="The family whose recipe was used.")
     task: str | None = Field(default=None, description="The task built.")
@@ -179,10 +181,15 @@ def _graph(recipe: Recipe, ident: ModelIdentity, task: Task, prompt: str) -> tup
     g, files, notes = _Graph(), list[tuple[str, str]](), list[str]()
     name = ident.name
     is_lora = ident.role in ("lora", "lycoris")
-    main, main_folder = (recipe.base if is_lora or ident.role not in ("checkpoint", "diffusion_model")
+    main, main_folder = (recipe.base if is_lora or ident.role not in ("checkpoint", "diffusion_model", "unknown")
+                         else (name, recipe.base[1]) if ident.role == "unknown"
                          else (name, "checkpoints" if ident.role == "checkpoint" else "diffusion_models"))
+    if ident.role == "unknown":
+        notes.append(f"what {name} is was not read (only its name); it is loaded as {_label(recipe.family)}'s main "
+                     f"model is, from {main_folder}")
     if ident.role in ("text_encoder", "vae"):
-        notes.append(f"{name} is a {ident.role}; the workflow uses the family's reference model around it")
+        notes.append(f"{name} is a {ident.role.replace('_', ' ')}; the workflow loads it around {recipe.base[0]}, "
+                     f"the reference model of {_label(recipe.family)}")
     if main != name:
         files.append((main, main_folder))
     single_file = main_folder == "checkpoints"
@@ -198,15 +205,19 @@ def _graph(recipe: Recipe, ident: ModelIdentity, task: Task, prompt: str) -> tup
         model, clip, vae = [unet, 0], None, None
     if clip_spec is not None:
         cls, clip_files, clip_type = clip_spec
+        if ident.role == "text_encoder":
+            clip_files = _with_text_encoder(clip_files, name)
         keys = ["clip_name"] if cls == "CLIPLoader" else [f"clip_name{i}" for i in range(1, len(clip_files) + 1)]
         inputs: dict[str, Any] = dict(zip(keys, clip_files, strict=True))
         if clip_type:
             inputs["type"] = clip_type
         clip = [g.add(cls, **inputs), 0]
-        files += [(f, "text_encoders") for f in clip_files]
-    if recipe.vae is not None:
-        vae = [g.add("VAELoader", vae_name=recipe.vae), 0]
-        files.append((recipe.vae, "vae"))
+        files += [(f, "text_encoders") for f in clip_files if f != name]
+    vae_file = name if ident.role == "vae" else recipe.vae
+    if vae_file is not None:
+        vae = [g.add("VAELoader", vae_name=vae_file), 0]
+        if vae_file != name:
+            files.append((vae_file, "vae"))
     if clip is None or vae is None:
         # A diffusion-model-only file of a checkpoint family: text encoders and VAE from the reference checkpoint.
         ckpt = g.add("CheckpointLoaderSimple", ckpt_name=recipe.base[0])
@@ -262,6 +273,59 @@ def _graph(recipe: Recipe, ident: ModelIdentity, task: Task, prompt: str) -> tup
     return g, files, notes
 
 
+def _label(family: str | None) -> str:
+    """A family's display name."""
+    from comfyfixer.tools.identify.rules import FAMILIES
+
+    return FAMILIES.get(family or "", family or "unknown family")
+
+
+# Kinds of text encoder a file name says (the slot of a Dual/Triple/Quadruple loader it takes).
+_TEXT_ENCODER_KINDS = ("umt5", "t5", "clip_l", "clip_g", "llama", "llava", "qwen", "gemma", "mistral")
+
+
+def _with_text_encoder(files: tuple[str, ...], name: str) -> tuple[str, ...]:
+    """The recipe's text encoder files with ``name`` in the slot of its kind (the only slot of a single
+    loader); unchanged when no slot is of its kind."""
+    if name in files:
+        return files
+    if len(files) == 1:
+        return (name,)
+    low = name.lower().replace("-", "_")
+    kind = next((k for k in _TEXT_ENCODER_KINDS if k in low), None)
+    slot = next((i for i, f in enumerate(files) if kind and kind in f.lower().replace("-", "_")), None)
+    return files if slot is None else (*files[:slot], name, *files[slot + 1:])
+
+
+def _refusal(ident: ModelIdentity, family: str | None) -> str | None:
+    """Why nothing is built before trying (the notes of an UNCERTAIN result), or None: identification
+    left competing families, or a part used by several, and no family was given; or the role is unknown."""
+    if family is None:
+        options = list(dict.fromkeys(c.family for c in ident.candidates if c.family))
+        if len(options) < 2 and ident.family is None and len(ident.families_using) > 1:
+            options = ident.families_using
+        if len(options) > 1:
+            named = f" (the file name suggests {_label(ident.family)})" if ident.family in options else ""
+            return (f"{ident.name} may be for {', '.join(_label(f) for f in options)}: what was read does not tell "
+                    f"which{named}; choose with " + " or ".join(f"--family {f}" for f in options))
+    if ident.role == "unknown" and family is None and ident.family:
+        return (f"{ident.name}: the name says {_label(ident.family)} but not whether it is a checkpoint, a diffusion "
+                "model or a LoRA; give the file itself (its header is read), its Civitai URL or its SHA256, or pass "
+                f"--family {ident.family} to load it as that family's main model")
+    return None
+
+
+def _not_loaded(ident: ModelIdentity, family: str | None) -> str:
+    """Why a graph built for ``family`` that does not load the model is not offered."""
+    if ident.role in ("controlnet", "clip_vision"):
+        return (f"a {ident.role.replace('_', ' ')} steers a generator, and this builder does not wire one: "
+                f"`comfyfixer workflows-for {ident.name}` lists workflows that use it")
+    if ident.role == "text_encoder":
+        return (f"{ident.name} fits no text-encoder slot of the {_label(family)} workflow; if it belongs to another "
+                "family, choose it with --family")
+    return f"the {_label(family)} workflow would not load {ident.name}"
+
+
 def _upscale_graph(ident: ModelIdentity) -> _Graph:
     """LoadImage → UpscaleModelLoader → ImageUpscaleWithModel → SaveImage."""
     g = _Graph()
@@ -314,17 +378,20 @@ def _hand_graph(recipe: Recipe | None, ident: ModelIdentity, task: Task, family:
     """The graph from :data:`RECIPES` (or the upscaler chain), or ``None`` with why not."""
     if task == "upscale":
         if ident.role != "upscaler":
-            return None, [], [], "upscale builds a workflow around an upscale model; this is not one"
+            return None, [], [], ("upscale builds a workflow around an upscale model (ESRGAN, SwinIR, …); this is "
+                                  "not one: choose --task txt2img, img2img, inpaint or video")
         return _upscale_graph(ident), [], [], ""
+    if ident.role == "upscaler":
+        return None, [], [], "an upscale model enlarges images: build it with --task upscale"
     if recipe is None:
         return None, [], [], (f"no recipe for family {family!r}" if family else
                               "the family is unknown: pass --family (sd15, sdxl, sd35, flux, wan, …)")
     if task not in ("txt2img", "img2img", "inpaint", "video"):
         return None, [], [], f"the {family} recipe makes images or video, not {task}"
     if task == "video" and not recipe.video:
-        return None, [], [], f"{family} makes images; choose txt2img, img2img or inpaint"
+        return None, [], [], f"{_label(family)} makes images: choose --task txt2img, img2img or inpaint"
     if task != "video" and recipe.video:
-        return None, [], [], f"{family} is a video family; this builder makes text-to-video (task video) for it"
+        return None, [], [], f"{_label(family)} is a video family: this builder makes text-to-video (--task video) for it"
     g, files, notes = _graph(recipe, ident, task, prompt)
     return g, files, notes, ""
 
@@ -349,6 +416,9 @@ def build_workflow(inp: BuildInput, ctx: ToolContext, *, out_dir: Path | None = 
 
     ident = identify_model(IdentifyInput(model=inp.model), ctx)
     family = inp.family or ident.family
+    refusal = _refusal(ident, inp.family)
+    if refusal is not None:
+        return BuildResult(status="UNCERTAIN", identity=ident, family=family, task=inp.task, notes=[refusal])
     recipe = RECIPES.get(family or "")
     template: TemplateRecipe | None = None
     if inp.task is None and recipe is None and ident.role != "upscaler":
@@ -357,6 +427,9 @@ def build_workflow(inp: BuildInput, ctx: ToolContext, *, out_dir: Path | None = 
     result = BuildResult(status="UNSUPPORTED", identity=ident, family=family, task=task)
     g, files, notes, why = _hand_graph(recipe, ident, task, family, inp.prompt) if template is None else (
         None, [], [], "")
+    if g is not None and not any(ident.name in n["inputs"].values() for n in g.nodes.values()):
+        result.notes.append(_not_loaded(ident, family))
+        return result
     if g is not None and recipe is not None and task != "upscale":
         result.settings = {"steps": recipe.steps, "cfg": recipe.cfg, "sampler": recipe.sampler,
                            "scheduler": recipe.scheduler, "size": list(recipe.size), "source": recipe.source}
@@ -415,6 +488,6 @@ def build_workflow(inp: BuildInput, ctx: ToolContext, *, out_dir: Path | None = 
         stem = safe_stem(f"{Path(ident.name).stem}_{task}", default="workflow")
         for path, doc in ((out_dir / f"{stem}.json", workflow), (out_dir / f"{stem}_api.json", g.nodes)):
             target = _free(path)
-            atomic_write(target, json.dumps(doc, indent=2, ensure_ascii=False), exclusive=True)
+            write_new(target, doc)
             result.written.append(str(target))
     return result
