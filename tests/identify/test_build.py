@@ -89,8 +89,6 @@ KNOWN_GAPS = {
     **dict.fromkeys(("image_moss_image_base_t2i", "image_moss_image_base_t2i_bboxes", "image_moss_image_color_depth_control",
                      "image_moss_image_edit", "image_moss_image_t2i", "image_moss_image_t2i_bboxes",
                      "image_fibo2_edit_dev_pe", "image_fibo2_edit_turbo_pe"), NEWER_THAN_0_33),
-    "3d_pixal3d_multi_views": "Pixal3DMultiViewConditioning is newer than the bundled ComfyUI 0.33.0 schemas",
-    "image_ming_image_01_design_image_edit": "loop and list nodes (StartLoop, GetItemFromList) no bundled schema has",
 }
 
 
@@ -124,6 +122,11 @@ NEWER = [
     ("fastvideo_fasth3_8step_v2_pruned_int8_convrot.safetensors", "video", {"BlockSparseAttention", "CreateVideo"}),
     ("sam3.1_multiplex_fp16.safetensors", "video", {"SAM3DBody_Loader", "SAM3DBody_Predict", "SAM3DBody_FaceExpression",
                                                    "SAM3DBody_Smooth", "BuildPoseFile", "Save3DAdvanced"}),
+    # Loop and list nodes; GetImageSize reads the LoadImage through a bypassed IMAGE,MASK resize, as the frontend does.
+    ("ming_image_0.1_design_int8_convrot.safetensors", "img2img", {"UNETLoader", "TextEncodeMingImageEdit", "StartLoop",
+                                                                   "EndLoop", "GetItemFromList", "GetImageSize"}),
+    ("pixal3d_multiview_int8_convrot.safetensors", "3d", {"UNETLoader", "Pixal3DMultiViewConditioning",
+                                                          "VaeDecodeStructureTrellis2", "MeshToFile3D"}),
 ]
 
 
