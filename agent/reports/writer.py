@@ -20,6 +20,7 @@ from typing import Any
 
 import jinja2
 
+from comfyfixer.agent.output import dumps_plain
 from comfyfixer.agent.reports.data import check_json, workflow_fixes
 from comfyfixer.agent.reports.markdown import index_markdown, workflow_markdown
 from comfyfixer.agent.reports.names import unique_stems
@@ -66,7 +67,8 @@ def _write_if_changed(path: Path, text: str) -> bool:
 
 def _dump(data: Any) -> str:
     # Same data; characters a terminal acts on (C1, bidi, zero-width) as \u escapes, for `cat index.json`.
-    return inert_json(json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False, default=str)) + "\n"
+    # The report data is plain JSON: encoded in Rust with json.dumps' exact text (agent/output.py).
+    return inert_json(dumps_plain(data)) + "\n"
 
 
 def script_json(data: Any) -> str:
