@@ -227,3 +227,44 @@ def test_the_cli_refuses_bad_tasks_and_unwritable_folders_without_a_traceback(
     capsys.readouterr()
     assert run(["build", model, "--json", "--task", "video"]) == 2
     assert json.loads(capsys.readouterr().out)["status"] == "UNSUPPORTED"
+
+
+# --- workflows-for --------------------------------------------------------------------------------
+def test_a_hostile_workflow_folder_is_read_without_a_traceback(ctx: ToolContext, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A JSON file nested 100,000 deep crashed workflows-for (RecursionError); unreadable files were skipped
+    without a word, a missing --in folder counted as searched, and escapes in names must stay inert."""
+    from comfyfixer.agent.cli import run
+    from comfyfixer.tools.identify.workflows import WorkflowsForInput, workflows_for_model
+
+    mine = tmp_path / "wf"
+    mine.mkdir()
+    good = {"nodes": [{"id": 1, "type": "UNETLoader", "widgets_values": ["flux1-dev.safetensors", "default"]}]}
+    (mine / "my_flux.json").write_text(json.dumps(good))
+    (mine / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (mine / "truncated.json").write_text(json.dumps(good)[:30])
+    (mine / "not_utf8.json").write_bytes(b"\xff\xfe\x00garbage")
+    evil = {"nodes": [{"id": 1, "type": "UNETLoader\x1b]0;pwned\x07", "widgets_values": ["flux1-dev.safetensors"]},
+                      {"id": 2, "type": "CheckpointLoaderSimple", "widgets_values": ["\x1b[2J\u202esd15.safetensors"]}]}
+    (mine / "evil\x1b[31m\u202e.json").write_text(json.dumps(evil))
+    with ctx:
+        result = workflows_for_model(WorkflowsForInput(model="flux1-dev.safetensors", sources=["local"]), ctx,
+                                     workflow_folders=[mine, tmp_path / "missing"])
+    assert {h.name for h in result.hits} == {"my_flux.json", "evil\x1b[31m\u202e.json"}
+    searched = " ".join(result.searched)
+    assert "3 not readable as workflows" in searched and "deep.json" in searched
+    assert "not a folder: " in searched and "1 folder" in searched and "1 folders" not in searched
+    monkeypatch.setenv("COMFYFIXER_OFFLINE", "1")
+    assert run(["workflows-for", "flux1-dev.safetensors", "--source", "local", "--in", str(mine)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\u202e" not in out and "\\x1b" in out
+
+
+def test_a_family_hit_names_the_family_as_people_do(ctx: ToolContext) -> None:
+    from comfyfixer.tools.identify.workflows import WorkflowsForInput, workflows_for_model
+
+    with ctx:
+        result = workflows_for_model(WorkflowsForInput(model="my_sdxl_lora.safetensors", sources=["templates"],
+                                                       limit=3), ctx)
+    assert result.hits and all(h.why.startswith("a Stable Diffusion XL workflow") for h in result.hits)

@@ -16,7 +16,6 @@ is found in that install (node packs are left to ``comfyfixer check``).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -32,11 +31,12 @@ from comfyfixer.tools.errors import ComfyFixerError
 from comfyfixer.tools.identify.capability import identify_model
 from comfyfixer.tools.identify.detect import family_from_name
 from comfyfixer.tools.identify.models import IdentifyInput, ModelIdentity
-from comfyfixer.tools.identify.rules import HELPER_MODEL_NAME
+from comfyfixer.tools.identify.rules import FAMILIES, HELPER_MODEL_NAME
 from comfyfixer.tools.inventory.cache import InventoryCache
 from comfyfixer.tools.inventory.models import ModelInventory
-from comfyfixer.tools.paths import atomic_write, safe_stem
+from comfyfixer.tools.paths import safe_stem
 from comfyfixer.tools.toolset import capability
+from comfyfixer.tools.workflow.copies import write_new
 from comfyfixer.tools.workflow.graph import FRONTEND_ONLY_PACK_CLASSES, VIRTUAL_CLASSES
 
 log = logging.getLogger(__name__)
@@ -217,13 +217,14 @@ def workflow_models(doc: Any, name: str, location: str) -> WorkflowModels:
 
 
 def _read_json(path: Path) -> Any:
-    """A JSON file, or None when it is too big, unreadable or not JSON (a folder of workflows
-    often holds other JSON files; they are skipped, not errors)."""
+    """A JSON file, or None when it is too big, too deep, unreadable or not JSON (a folder of workflows
+    often holds other JSON files; they are skipped, not errors). Read with the bounded reader of
+    ``tools/workflow/jsonload.py``: a stranger's file must not crash the parser."""
+    from comfyfixer.tools.workflow.jsonload import read_json_file
+
     try:
-        if path.stat().st_size > MAX_WORKFLOW_BYTES:
-            return None
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
+        return read_json_file(path, max_bytes=MAX_WORKFLOW_BYTES)
+    except (ComfyFixerError, OSError):
         return None
 
 
@@ -238,21 +239,25 @@ def template_models(folders: Iterable[Path]) -> list[WorkflowModels]:
     return out
 
 
-def _local_models(folders: Sequence[Path]) -> tuple[list[WorkflowModels], int]:
+def _local_models(folders: Sequence[Path]) -> tuple[list[WorkflowModels], int, list[str]]:
     """The models of every workflow under ``folders`` (recursively, at most ``MAX_LOCAL_FILES``
-    files), with how many files were looked at."""
+    files), with how many files were looked at and the names of those that are not readable JSON."""
     out: list[WorkflowModels] = []
+    unreadable: list[str] = []
     n = 0
     for folder in folders:
         for path in sorted(folder.rglob("*.json")):
             n += 1
             if n > MAX_LOCAL_FILES:
                 log.warning("more than %d workflow files under %s; the rest are skipped", MAX_LOCAL_FILES, folder)
-                return out, n
-            wm = workflow_models(_read_json(path), path.name, str(path))
+                return out, n, unreadable
+            doc = _read_json(path)
+            if doc is None:
+                unreadable.append(path.name)
+            wm = workflow_models(doc, path.name, str(path))
             if wm.models:
                 out.append(wm)
-    return out, n
+    return out, n, unreadable
 
 
 # --- ranking ---------------------------------------------------------------------------------------
@@ -282,7 +287,7 @@ def rank_workflows(workflows: Iterable[WorkflowModels], name: str, family: str |
                 why += f"; {same[found]}"
         elif family and _family_of(wm) == family:
             score, match = SCORE_FAMILY + bonus, "family"
-            why = f"a {family} workflow (main model {wm.primary})"
+            why = f"a {FAMILIES.get(family, family)} workflow (main model {wm.primary})"
             if role in ("lora", "lycoris") and any(f == "loras" for _, f in wm.models):
                 score += 0.05
                 why += "; it already has a LoRA loader"
@@ -309,6 +314,18 @@ def _fold_app_versions(hits: list[WorkflowHit], app_mode: set[str]) -> list[Work
         else:
             twin.app_versions.append(hit.name)
     return out
+
+
+def _local_line(folders: Sequence[Path], found: Sequence[Path], n: int, unreadable: Sequence[str]) -> str:
+    """What the search of the user's folders covered, in one line (missing folders and unreadable files named)."""
+    if not folders:
+        return "your workflows: no folder (pass --in DIR or set the ComfyUI folder)"
+    line = f"your workflows: {n} file{'s' * (n != 1)} in {len(found)} folder{'s' * (len(found) != 1)}"
+    if unreadable:
+        shown = ", ".join(unreadable[:3]) + (f" and {len(unreadable) - 3} more" if len(unreadable) > 3 else "")
+        line += f"; {len(unreadable)} not readable as workflows ({shown})"
+    missing = [str(f) for f in folders if f not in found]
+    return line + (f"; not a folder: {', '.join(missing)}" if missing else "")
 
 
 # --- sources ---------------------------------------------------------------------------------------
@@ -357,7 +374,7 @@ def _civitai_hits(ctx: ToolContext, version_id: int, save_to: Path | None) -> tu
             while target.exists():  # never overwrite: a new version is a new file
                 target = save_to / f"{safe_stem(f'civitai_image_{img.id}')} ({n}).json"
                 n += 1
-            atomic_write(target, json.dumps(doc, indent=2), exclusive=True)
+            write_new(target, doc)
             hit.saved = str(target)
         hits.append(hit)
     return hits, f"Civitai images of version {version_id}: {len(images)} images, {len(with_graph)} with a ComfyUI graph"
@@ -448,11 +465,11 @@ def workflows_for_model(inp: WorkflowsForInput, ctx: ToolContext, *, workflow_fo
         folders = [Path(f) for f in workflow_folders]
         if ctx.comfyui_dir is not None and (Path(ctx.comfyui_dir) / "user" / "default" / "workflows").is_dir():
             folders.append(Path(ctx.comfyui_dir) / "user" / "default" / "workflows")
-        local, n = _local_models([f for f in folders if f.is_dir()])
+        found_dirs = [f for f in folders if f.is_dir()]
+        local, n, unreadable = _local_models(found_dirs)
         hits += rank_workflows(local, name, ident.family, ident.role, source="your workflows", bonus=LOCAL_BONUS,
                                aliases=aliases)
-        searched.append(f"your workflows: {n} files in {len(folders)} folders" if folders
-                        else "your workflows: no folder (pass --in DIR or set the ComfyUI folder)")
+        searched.append(_local_line(folders, found_dirs, n, unreadable))
     if "templates" in sources:
         from comfyfixer.tools.catalogs.model_index import find_template_dirs
 
