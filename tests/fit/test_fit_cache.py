@@ -197,3 +197,19 @@ def test_hashes_and_no_fit(tmp_path: Path) -> None:
     inp = CheckInput(paths=[str(wf)], hashes=True)  # the readiness is not cached with sha256s; the estimate is
     check_workflows(inp, ctx, fit=fit_target(8))
     assert check_workflows(inp, ctx, fit=fit_target(8)).cache["fits_cached"] == 7
+
+
+def test_a_scheduled_cycle_reuses_the_estimates(tmp_path: Path, calls: Counter[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMFYFIXER_OFFLINE", "1")
+    wf, comfy = _workspace(tmp_path)
+    out = tmp_path / "out"
+    args = ["schedule", str(wf), "--comfyui", str(comfy), "--out", str(out), "--once", "--no-require-comfyui",
+            "--no-discover", "--json"]
+    assert run(args) == 0
+    assert calls == {"load": 7, "inspect": 6}
+    calls.clear()
+    assert run(args) == 0
+    assert calls == {}
+    index = json.loads((out / "reports" / "workflows" / "index.json").read_text("utf-8"))
+    assert sum(1 for w in index["workflows"] if w["fit"]) == 5 and index["cache"]["fits_cached"] == 7
