@@ -46,9 +46,10 @@ def workflows_for_command(
     console.print(f"{ident.name}: {ident.family_label or ident.family or 'unknown family'} {ident.role} "
                   f"({ident.status}, confidence {ident.confidence:.2f})", markup=False)
     for i, hit in enumerate(result.hits, 1):
-        lacks = [f"{len(hit.missing)} model(s)"] * bool(hit.missing) + [f"{len(hit.missing_nodes)} node(s)"] * bool(
+        lacks = [_some(hit.missing, "model file")] * bool(hit.missing) + [_some(hit.missing_nodes, "node class")] * bool(
             hit.missing_nodes)
-        run = "" if hit.runnable is None else " · runs here" if hit.runnable else f" · missing {' and '.join(lacks)}"
+        here = " · runs here" if result.nodes_checked else " · models installed here (nodes not checked)"
+        run = "" if hit.runnable is None else here if hit.runnable else f" · missing {' and '.join(lacks)}"
         extra = f" · {hit.reactions} reactions" if hit.reactions is not None else ""
         console.print(f"{i:>2}. [{hit.source}] {hit.name} ({hit.match}, {hit.score:.2f}){extra}{run}", markup=False)
         console.print(f"    {hit.why}", markup=False)
@@ -62,3 +63,11 @@ def workflows_for_command(
     for line in result.searched:
         console.print(f"searched: {line}", markup=False)
     return 0
+
+
+def _some(names: list[str], kind: str, shown: int = 3) -> str:
+    """``a, b, c and 4 more`` (a single count once there are many)."""
+    if len(names) > 2 * shown:
+        return f"{len(names)} {kind}s"
+    head = ", ".join(names[:shown])
+    return head + (f" and {len(names) - shown} more" if len(names) > shown else "")

@@ -268,3 +268,26 @@ def test_a_family_hit_names_the_family_as_people_do(ctx: ToolContext) -> None:
         result = workflows_for_model(WorkflowsForInput(model="my_sdxl_lora.safetensors", sources=["templates"],
                                                        limit=3), ctx)
     assert result.hits and all(h.why.startswith("a Stable Diffusion XL workflow") for h in result.hits)
+
+
+def test_runs_here_is_said_only_when_the_nodes_were_checked_too(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """"runs here" was printed when only the model files had been checked; missing files were a bare count."""
+    from comfyfixer.agent.cli import run
+
+    comfy = tmp_path / "ComfyUI"
+    for sub in ("models/diffusion_models", "models/vae", "custom_nodes", "user/default/workflows"):
+        (comfy / sub).mkdir(parents=True)
+    (comfy / "main.py").write_text("")
+    (comfy / "models/diffusion_models/flux1-dev.safetensors").write_bytes(b"x")
+    mine = comfy / "user/default/workflows"
+    (mine / "alone.json").write_text(json.dumps({"nodes": [
+        {"id": 1, "type": "UNETLoader", "widgets_values": ["flux1-dev.safetensors", "default"]}]}))
+    (mine / "more.json").write_text(json.dumps({"nodes": [
+        {"id": 1, "type": "UNETLoader", "widgets_values": ["flux1-dev.safetensors", "default"]},
+        {"id": 2, "type": "VAELoader", "widgets_values": ["ae.safetensors"]}]}))
+    monkeypatch.setenv("COMFYFIXER_OFFLINE", "1")
+    assert run(["workflows-for", "flux1-dev.safetensors", "--source", "local", "--comfyui", str(comfy)]) == 0
+    out = capsys.readouterr().out
+    assert "runs here" not in out and "models installed here (nodes not checked)" in out
+    assert "missing ae.safetensors" in out

@@ -107,6 +107,8 @@ class WorkflowsForResult(BaseModel):
     hits: list[WorkflowHit] = Field(default_factory=list, description="Best first.")
     searched: list[str] = Field(default_factory=list, description="Each source consulted, with how many it held.")
     status: Literal["FOUND", "NOT_FOUND"] = Field(description="FOUND when at least one hit.")
+    nodes_checked: bool = Field(default=False, description="Whether 'runnable' also checked the node classes "
+                                                           "(only against this ComfyUI's own node list).")
 
 
 # --- reading workflows -----------------------------------------------------------------------------
@@ -508,4 +510,4 @@ def workflows_for_model(inp: WorkflowsForInput, ctx: ToolContext, *, workflow_fo
             hit.missing_nodes = [c for c in hit.classes if c not in schemas] if schemas is not None else []
             hit.runnable = not hit.missing and not hit.missing_nodes
     return WorkflowsForResult(model=inp.model, identity=ident, hits=hits, searched=searched,
-                              status="FOUND" if hits else "NOT_FOUND")
+                              status="FOUND" if hits else "NOT_FOUND", nodes_checked=schemas is not None)
