@@ -166,3 +166,22 @@ def test_the_caches_stay_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     db.close()
     assert len(keys) == 14 and sum(k.startswith("old") for k in keys) == 7  # 2 x 7 workflows kept, 7 of them new
     assert check_workflows(inp, _ctx(tmp_path, comfy)).cache["readiness_cached"] == 7
+
+
+def test_the_excluded_folder_is_left_out_through_links_too(tmp_path: Path) -> None:
+    wf, comfy = _workspace(tmp_path)
+    reports = wf / "out" / "reports"
+    reports.mkdir(parents=True)
+    shutil.copyfile(wf / "templates" / "image_sdxl_simple.json", reports / "copy.json")
+    (wf / "link.json").symlink_to(reports / "copy.json")  # a file link into the excluded folder
+    (wf / "alias").symlink_to(wf / "out", target_is_directory=True)  # a folder link to it
+    kept = tmp_path / "elsewhere.json"
+    shutil.copyfile(reports / "copy.json", kept)
+    (wf / "outside.json").symlink_to(kept)  # a link out of it is checked
+    ctx = _ctx(tmp_path, comfy)
+    every = {w.name for w in check_workflows(CheckInput(paths=[str(wf)]), ctx).workflows}
+    assert {"link.json", "outside.json"} <= every  # the copy is listed once, where it is first seen
+    result = check_workflows(CheckInput(paths=[str(wf)], exclude=[str(wf / "out")]), ctx)
+    names = {w.name for w in result.workflows}
+    assert "outside.json" in names and result.summary.total == 8
+    assert not any(n.startswith(("out/", "alias/")) or n == "link.json" for n in names)
