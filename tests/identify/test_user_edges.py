@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from recorded import Replayer
 
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.identify.build import BuildInput, BuildResult, build_workflow
@@ -291,3 +292,20 @@ def test_runs_here_is_said_only_when_the_nodes_were_checked_too(tmp_path: Path, 
     out = capsys.readouterr().out
     assert "runs here" not in out and "models installed here (nodes not checked)" in out
     assert "missing ae.safetensors" in out
+
+
+def test_a_local_lora_is_looked_up_on_civitai_by_its_sha256(tmp_path: Path, replay: Replayer) -> None:
+    """"I downloaded this LoRA": its header says SDXL, only Civitai knows its trigger words; build puts them
+    into the prompt. A local file was never looked up (only a typed hash was)."""
+    from .real_headers import KOHYA_SDXL_LORA
+
+    path = write_sparse_safetensors(tmp_path / "style.safetensors", *KOHYA_SDXL_LORA)
+    with replay("civitai_identify_local_lora.json", allow_playback_repeats=True), ToolContext(
+            cache_dir=tmp_path / "c", state_dir=tmp_path / "s", http_retries=0) as ctx:
+        ident = identify_model(IdentifyInput(model=str(path)), ctx)
+        built = build_workflow(BuildInput(model=str(path), task="txt2img"), ctx)
+    assert (ident.family, ident.role, ident.civitai_version_id) == ("sdxl", "lora", 1421739)
+    assert ident.trained_words == ["choke hold \\(rnc\\)"] and ident.sha256 and len(ident.sha256) == 64
+    assert ident.source == "safetensors header" and any("Civitai knows its SHA256" in e for e in ident.evidence)
+    prompt = next(n["inputs"]["text"] for n in built.api.values() if n["class_type"] == "CLIPTextEncode")
+    assert built.status == "BUILT" and prompt.startswith("choke hold \\(rnc\\), ")

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from comfyfixer.tools.context import ToolContext
-from comfyfixer.tools.errors import ComfyFixerError, InputError
+from comfyfixer.tools.errors import ComfyFixerError, InputError, NotFound
 from comfyfixer.tools.identify import rules as R
 from comfyfixer.tools.identify.detect import (
     GIVE_MORE,
@@ -39,6 +39,10 @@ from comfyfixer.tools.modelfile import read_header
 from comfyfixer.tools.toolset import capability
 
 log = logging.getLogger(__name__)
+
+# A local LoRA is hashed for Civitai's by-hash lookup up to this size (LoRAs are megabytes to a few hundred;
+# hashing a 20 GB checkpoint would take minutes for what its header already says).
+MAX_HASHED_BYTES = 2 * 1024**3
 
 _CIVITAI_URL = re.compile(r"civitai\.(?:com|green)/(?:api/download/)?models/(\d+)(?:[^?#]*)?(?:\?(?:.*&)?modelVersionId=(\d+))?",
                           re.I)
@@ -68,7 +72,7 @@ def identify_model(inp: IdentifyInput, ctx: ToolContext) -> ModelIdentity:
         raise InputError("nothing to identify", hint="give a model file, a file name, a URL or a hash")
     path = Path(text).expanduser()
     if "\n" not in text and len(text) < 4096 and path.is_file():
-        return identify_file(path)
+        return _civitai_for_file(ctx, path, identify_file(path))
     civitai = _civitai_ref(text)
     if civitai is not None:
         return _from_civitai(ctx, *civitai, given=text)
@@ -124,6 +128,51 @@ def _pickle_note(path: Path) -> str | None:
         return ("a PyTorch pickle file: its weights are not opened, since loading a pickle can run code; "
                 "only its name is read (a .safetensors copy of it would be read by its header)")
     return None
+
+
+def _civitai_for_file(ctx: ToolContext, path: Path, ident: ModelIdentity) -> ModelIdentity:
+    """A local LoRA's Civitai version, looked up by its SHA256 when online: its trigger words, Civitai's
+    base model label, and the version (for workflows-for's Civitai images). The header keeps the last word
+    on the family. The hash is kept in the inventory cache (an unchanged file is hashed once)."""
+    client = ctx.civitai()
+    if client is None or ident.role not in ("lora", "lycoris"):
+        return ident
+    try:
+        if path.stat().st_size > MAX_HASHED_BYTES:
+            return ident
+        ident.sha256 = _sha256(ctx, path.resolve())
+    except OSError:
+        return ident
+    try:
+        version, _ = client.by_hash(ident.sha256)
+    except NotFound:
+        ident.evidence.append("Civitai does not know its SHA256 (not published there, or the file was changed)")
+        return ident
+    except ComfyFixerError as exc:
+        ident.evidence.append(f"the Civitai lookup by SHA256 failed: {exc.message}")
+        return ident
+    ident.civitai_version_id, ident.trained_words = version.id, list(version.trained_words)
+    ident.base_model = ident.base_model or version.base_model
+    ident.evidence.append(f"Civitai knows its SHA256: version {version.id}, baseModel {version.base_model!r}")
+    family = family_from_civitai(version.base_model)
+    if family and ident.family is None:
+        ident.family, ident.confidence = family, max(ident.confidence, 0.9)
+        ident.candidates = [c for c in ident.candidates if c.family == family][:1]
+    elif family and family != ident.family:
+        ident.evidence.append(f"note: Civitai files it under {family}, the header says {ident.family} (the header wins)")
+    return finish(ident)
+
+
+def _sha256(ctx: ToolContext, path: Path) -> str:
+    """The file's SHA256, through the inventory cache when caching is on."""
+    from comfyfixer.tools.inventory.cache import InventoryCache
+    from comfyfixer.tools.inventory.models import file_sha256
+
+    where = ctx.inventory_cache_dir()
+    if where is None:
+        return file_sha256(path)
+    with InventoryCache(where) as cache:
+        return file_sha256(path, cache)
 
 
 # --- catalogs and names ----------------------------------------------------------------------------

@@ -7,6 +7,8 @@ not the JSON.
 Sources (each interaction's ``provenance`` repeats which):
 * the model version is the real ``api/civitai/model_version_1421739.civitai.info.json`` (an Illustrious
   LoRA), served for ``GET /model-versions/by-hash/{its SHA256}`` (the same object shape, per SOURCES.md);
+* ``civitai_identify_local_lora.json``: the same version served for the SHA256 of the test's kohya SDXL
+  LoRA file (its primary file's hash set to that one, so Civitai's file match holds);
 * the ``/images`` page is assembled: the item shape is the real wiki capture
   ``api/civitai/wiki_images_limit1.json``; ``meta.comfy`` carries the real ComfyUI graphs embedded in
   ``images/corpus/comfyui/sd-metadata__comfyui.png`` and ``…comfyui-hires.png`` (workflow + prompt) and
@@ -53,6 +55,21 @@ def _graphs(path: Path) -> dict[str, Any]:
     return out
 
 
+def _test_lora_sha256() -> str:
+    """SHA256 of the kohya SDXL LoRA file the tests write (``real_headers.write_sparse_safetensors``)."""
+    import hashlib
+    import importlib.util
+    import tempfile
+
+    spec = importlib.util.spec_from_file_location("identify_real_headers", HERE.parent / "real_headers.py")
+    assert spec is not None and spec.loader is not None
+    headers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(headers)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = headers.write_sparse_safetensors(Path(tmp) / "style.safetensors", *headers.KOHYA_SDXL_LORA)
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def build(shared: Path = SHARED, out: Path = HERE) -> None:
     """Write the identify cassettes into ``out`` from the real responses and images under ``shared``."""
     civitai = shared / "api" / "civitai"
@@ -61,6 +78,16 @@ def build(shared: Path = SHARED, out: Path = HERE) -> None:
     by_hash = _interaction(f"{BASE}/model-versions/by-hash/{sha.lower()}", version,
                            "api/civitai/model_version_1421739.civitai.info.json (real model version)")
     _write(out, "civitai_identify_by_hash.json", [by_hash])
+
+    # A local LoRA file (the kohya SDXL header of real_headers.py) looked up by its SHA256: the real version,
+    # its primary file's SHA256 set to the test file's (Civitai matches the file by that hash).
+    local_sha = _test_lora_sha256()
+    files = [dict(f, hashes=dict(f["hashes"], SHA256=local_sha.upper())) if f.get("primary") or len(version["files"]) == 1
+             else f for f in version["files"]]
+    _write(out, "civitai_identify_local_lora.json", [_interaction(
+        f"{BASE}/model-versions/by-hash/{local_sha}", dict(version, files=files),
+        "api/civitai/model_version_1421739.civitai.info.json (real model version); its primary file's SHA256 "
+        "replaced by that of the test's kohya SDXL LoRA (tests/identify/real_headers.py::KOHYA_SDXL_LORA)")])
 
     item = json.loads((civitai / "wiki_images_limit1.json").read_text(encoding="utf-8"))["items"][0]
     corpus = shared / "images" / "corpus"
