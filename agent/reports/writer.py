@@ -13,7 +13,6 @@ document embedded as JSON), so it opens from disk with no server and loads nothi
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,8 +43,20 @@ class ReportPaths:
     unchanged_reports: int = 0
 
 
-# The run's date in a workflow's report: "- Date: …" in the Markdown, the top-level "generated_at" in the JSON.
-_DATE_LINE = re.compile(r'^(?:- Date: |  "generated_at": ).*$', re.M)
+# The run's date in a workflow's report: "- Date: …" in the Markdown's header, the top-level "generated_at" in
+# the JSON (indented JSON has no other line that starts so).
+_DATE_PREFIXES = ("- Date: ", '  "generated_at": ')
+
+
+def _without_date(text: str) -> str:
+    """``text`` without its first line that starts with a date prefix (found with ``str.find``: a regular
+    expression over every line of every report took most of a warm ``check --out``'s writing)."""
+    for prefix in _DATE_PREFIXES:
+        start = 0 if text.startswith(prefix) else text.find("\n" + prefix) + 1
+        if start or text.startswith(prefix):
+            end = text.find("\n", start)
+            return text[:start] + (text[end:] if end >= 0 else "")
+    return text
 
 
 def _write(path: Path, text: str) -> None:
@@ -57,7 +68,7 @@ def _write_if_changed(path: Path, text: str) -> bool:
     try:
         if path.stat().st_size <= 2 * len(text.encode("utf-8")) + 4096:  # a much larger file cannot be equal
             old = path.read_text(encoding="utf-8")
-            if _DATE_LINE.sub("", old) == _DATE_LINE.sub("", text):
+            if _without_date(old) == _without_date(text):
                 return False
     except (OSError, UnicodeDecodeError):
         pass  # absent or unreadable: written anew
