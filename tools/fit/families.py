@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
+from comfyfixer.tools import precision
+
 GiB = 1024**3
 MiB = 1024**2
 MIN_INFERENCE_BYTES = int(0.8 * GiB) + 400 * MiB
@@ -157,24 +159,13 @@ def latent_frames(family: Family, frames: int) -> int:
     return 1
 
 
-# Bytes per parameter a file name's precision tag implies (fallback when only a name is known).
-# GGUF figures are the ggml block sizes: Q8_0 34 bytes / 32 weights, Q4_K 144 / 256, ...
-_NAME_DTYPES: tuple[tuple[str, float], ...] = (
-    (r"q8_0", 34 / 32), (r"q6_k", 210 / 256), (r"q5_k", 176 / 256), (r"q5_[01]", 22 / 32), (r"q4_k", 144 / 256),
-    (r"q4_[01]", 18 / 32), (r"q3_k", 110 / 256), (r"q2_k", 84 / 256), (r"nvfp4|fp4|nf4", 0.56), (r"fp8|e4m3|e5m2|int8", 1.0),
-    (r"fp32", 4.0), (r"fp16|bf16", 2.0),
-)
 _PARAMS_IN_NAME = re.compile(r"(?<![a-z0-9.])(\d+(?:[._]\d+)?)b(?![a-z])")
 
 
-@lru_cache(maxsize=4096)
 def bytes_per_param_from_name(filename: str) -> float | None:
-    """Bytes per parameter a precision tag in the file name states (``fp8``, ``Q4_K_M``, ``bf16``), or None."""
-    name = filename.lower()
-    for pattern, size in _NAME_DTYPES:
-        if re.search(pattern, name):
-            return size
-    return None
+    """Bytes per parameter a precision tag in the file name states (``fp8``, ``Q4_K_M``, ``bf16``), or None
+    (the table and its reading rules: ``tools/precision.py``)."""
+    return precision.bytes_per_param(filename)
 
 
 def params_from_name(filename: str) -> float | None:

@@ -15,15 +15,10 @@ from pathlib import PurePosixPath
 
 from pydantic import BaseModel, Field
 
+from comfyfixer.tools.precision import find_tag, strip_tags
+
 MODEL_EXTENSIONS = (".safetensors", ".sft", ".gguf", ".ckpt", ".pt", ".pth", ".bin", ".onnx", ".pkl", ".yaml")
 
-# Ordered: longer spellings first so "fp8_e4m3fn" wins over "fp8".
-_PRECISIONS = [
-    ("fp8_e4m3fn_fast", "fp8"), ("fp8_e4m3fn", "fp8"), ("fp8_e5m2", "fp8"), ("e4m3fn", "fp8"), ("e5m2", "fp8"),
-    ("nvfp4", "fp4"), ("mxfp4", "fp4"), ("fp8", "fp8"), ("fp16", "fp16"), ("bf16", "bf16"), ("fp32", "fp32"),
-    ("fp4", "fp4"), ("int8", "int8"), ("int4", "int4"), ("nf4", "nf4"), ("f16", "fp16"), ("f32", "fp32"),
-]
-_GGUF_QUANT = re.compile(r"(?<![a-z0-9])(iq\d(?:_[a-z]+)*|q\d(?:_[0-9a-z]+)*|f16|bf16)(?![a-z0-9])", re.I)
 _SEP = re.compile(r"[_\-\s]+")
 _VERSION = re.compile(r"(?<![0-9.])v?(\d+\.\d+(?:\.\d+)*)|(?<![a-z0-9])v(\d+)(?![a-z0-9])", re.I)
 _PARAMS = re.compile(r"(?<![a-z0-9.])(\d+(?:\.\d+)?)\s*([bm])(?![a-z0-9])", re.I)
@@ -93,20 +88,18 @@ def analyze(filename: str) -> FilenameInfo:
     stem = low[: len(low) - len(ext)] if ext else low
     core = stem
     precision = raw = None
-    for spelled, norm in _PRECISIONS:
-        m = re.search(rf"(?<![a-z0-9]){re.escape(spelled)}(?![a-z0-9])", stem)
-        if m:
-            precision, raw = norm, spelled
-            core = (core[: m.start()] + core[m.end():]) if core == stem else core.replace(spelled, "")
-            break
+    tag = find_tag(stem, quant=False)  # a float or integer precision (the table: tools/precision.py)
+    if tag:
+        precision, raw = tag.tag.label, tag.tag.spelled
+        core = strip_tags(core, quant=False)  # every spelling: "fp8_scaled_e4m3fn" leaves no "e4m3fn" behind
     scaled = bool(re.search(r"(?<![a-z0-9])scaled(?![a-z0-9])", stem))
     core = re.sub(r"(?<![a-z0-9])scaled(?![a-z0-9])", "", core)
     quant = None
     if ext == ".gguf":
-        m = _GGUF_QUANT.search(stem)
-        if m:
-            quant = m.group(1).lower()
-            core = core.replace(m.group(1).lower(), "")
+        tag = find_tag(stem, gguf=True)  # the GGUF type as GGUF files spell it: q4_k_m, f16, bf16, f32
+        if tag:
+            quant = tag.tag.spelled
+            core = core.replace(quant, "")
     core = _SEP.sub("_", core).strip("_")
     versions = [m.group(1) or m.group(2) for m in _VERSION.finditer(stem.replace("_", " ").replace("-", " "))]
     pm = _PARAMS.search(stem.replace("_", " ").replace("-", " "))

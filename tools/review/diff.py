@@ -29,7 +29,7 @@ from typing import Any
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.errors import InputError
 from comfyfixer.tools.review import graphfacts as gf
-from comfyfixer.tools.review.families import PRECISION_BITS, family_of_file, precision_of
+from comfyfixer.tools.review.families import family_of_file, precision_of, weight_bits
 from comfyfixer.tools.review.history import predecessor
 from comfyfixer.tools.review.models import (
     DiffInput,
@@ -228,7 +228,8 @@ def _model_change(change: str, node: str, class_type: str, name: str, a: Any, b:
     """A model change with each side's family, precision and the weight-size ratio their precisions imply."""
     fa, fb = (family_of_file(x) if isinstance(x, str) else None for x in (a, b))
     pa, pb = (precision_of(x) if isinstance(x, str) else None for x in (a, b))
-    ratio = PRECISION_BITS[pb] / PRECISION_BITS[pa] if pa in PRECISION_BITS and pb in PRECISION_BITS else None
+    ba, bb = (weight_bits(x) if isinstance(x, str) else None for x in (a, b))
+    ratio = bb / ba if ba and bb else None
     return ModelChange(change=change, node=node, class_type=class_type, input=name,
                        old=a if isinstance(a, str) else None, new=b if isinstance(b, str) else None,
                        old_family=fa.id if fa else None, new_family=fb.id if fb else None,
@@ -280,9 +281,10 @@ def _implications(diff: WorkflowDiff, old_r: WorkflowReview, new_r: WorkflowRevi
     for m in diff.models:
         if m.change == "swapped" and m.weight_ratio is not None and m.weight_ratio != 1:
             smaller = m.weight_ratio < 1
-            quality = "a small loss of fine detail" if m.new_precision == "fp8" else \
-                "more loss of detail at 4-5 bits" if m.new_precision in ("GGUF", "nf4", "fp4") else \
-                "no visible change in quality" if not smaller else "some loss of detail"
+            bits = weight_bits(m.new) if m.new else None
+            quality = "no visible change in quality" if not smaller else \
+                "more loss of detail at 2-6 bits" if bits is not None and bits <= 6 else \
+                "a small loss of fine detail" if bits is not None and bits <= 8.5 else "some loss of detail"
             out.append(Finding(level="warning" if smaller else "info", code="precision", node_id=m.node,
                                source=COST_SECTION,
                                message=f"{m.old} → {m.new}: {m.old_precision} → {m.new_precision}, about "

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from comfyfixer.tools import precision
+
 
 @dataclass(frozen=True)
 class Family:
@@ -125,30 +127,32 @@ BY_ID = {f.id: f for f in FAMILIES}
 UTILITY = frozenset({"sam", "moge", "depth-anything", "birefnet", "sdpose", "esrgan", "frame-interpolation",
                      "marigold", "lotus", "qwen-llm", "gemma"})
 
-# Precision words in file names, most specific first.
-_PRECISION = (
-    (re.compile(r"\.gguf$|[-_.]q[2-8](_[0k](_[msl])?)?([-_.]|$)"), "GGUF"),
-    (re.compile(r"nf4"), "nf4"),
-    (re.compile(r"fp8|e4m3|e5m2"), "fp8"),
-    (re.compile(r"int8|convrot"), "int8"),
-    (re.compile(r"fp4|nvfp4|mxfp4"), "fp4"),
-    (re.compile(r"bf16"), "bf16"),
-    (re.compile(r"fp16|half"), "fp16"),
-    (re.compile(r"fp32|float32"), "fp32"),
-)
-# Bits per weight, for a rough size ratio between two precisions.
-PRECISION_BITS = {"fp32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "int8": 8, "GGUF": 5, "nf4": 4, "fp4": 4}
+GGUF_UNNAMED_BITS = 5.0  # bits per weight of a GGUF file whose name says no type (review's rough figure)
 # Speed LoRAs and distilled checkpoints: fewer steps and CFG 1 are intended with them.
 SPEED_HINT = re.compile(r"lightning|lightx2v|hyper[-_]?sd|\blcm|lcm[-_]|turbo|distill|causvid|schnell|fast|[-_]\d+steps?|\d+step")
 
 
 def precision_of(filename: str) -> str | None:
-    """The precision a model file name says (``fp8``, ``fp16``, ``GGUF`` …), or ``None``."""
-    name = filename.lower().rsplit("/", 1)[-1]
-    for pattern, label in _PRECISION:
-        if pattern.search(name):
-            return label
-    return None
+    """The precision a model file name says (``fp8``, ``fp16``, ``GGUF`` …), or ``None``.
+
+    Every GGUF file and every GGUF quantisation tag reads ``GGUF``; other tags their label in
+    ``tools/precision.py``'s table (``fp8_e4m3fn`` → ``fp8``).
+    """
+    if precision.base_name(filename).endswith(".gguf"):
+        return "GGUF"
+    found = precision.find_tag(filename)
+    if found is None:
+        return None
+    return "GGUF" if found.tag.quant else found.tag.label
+
+
+def weight_bits(filename: str) -> float | None:
+    """Bits per weight the name states (``fp16`` 16, ``Q8_0`` 8.5), for a rough size ratio between two
+    files; a GGUF file that names no type counts as 5 (the Q4_K–Q5_K files most people pick)."""
+    bits = precision.bits_per_param(filename)
+    if bits is None and precision.base_name(filename).endswith(".gguf"):
+        return GGUF_UNNAMED_BITS
+    return bits
 
 
 def family_of_file(filename: str) -> Family | None:
