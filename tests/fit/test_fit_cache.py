@@ -213,3 +213,19 @@ def test_a_scheduled_cycle_reuses_the_estimates(tmp_path: Path, calls: Counter[s
     assert calls == {}
     index = json.loads((out / "reports" / "workflows" / "index.json").read_text("utf-8"))
     assert sum(1 for w in index["workflows"] if w["fit"]) == 5 and index["cache"]["fits_cached"] == 7
+
+
+def test_the_estimates_stay_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One entry per workflow and target: each check that writes keeps the newest (here 2 x 7)."""
+    from comfyfixer.tools.readiness import check as check_mod
+
+    monkeypatch.setattr(check_mod, "KEEP_ENTRIES", 10)
+    wf, comfy = _workspace(tmp_path)
+    for vram in (4, 8, 12, 16):
+        _check(tmp_path, wf, comfy, vram)
+    db = sqlite3.connect(tmp_path / "cache" / "inventory" / "inventory.sqlite3")
+    (count,) = db.execute("SELECT COUNT(*) FROM kv WHERE namespace=?", (FITS,)).fetchone()
+    db.close()
+    assert count == 14
+    assert _check(tmp_path, wf, comfy, 16).cache["fits_cached"] == 7
+    assert _check(tmp_path, wf, comfy, 4).cache["fits_cached"] == 0  # trimmed away
