@@ -368,7 +368,10 @@ def bundled_newest_core_schemas() -> SchemaSet:
     A class in both is the newer one: a graph saved with the 0.33.0 version of a changed class (an INT
     ``CreateVideo.bit_depth``) validates against :func:`bundled_newer_core_schemas` instead.
     """
-    return _bundled(NEWEST_SNAPSHOT_RESOURCE).merged(bundled_newer_core_schemas())
+    newest = _bundled(NEWEST_SNAPSHOT_RESOURCE)
+    merged = newest.merged(bundled_newer_core_schemas())
+    merged.source = newest.source  # "… (ComfyUI 0.33.0 + newer files)" already says what it is laid over
+    return merged
 
 
 def newer_core_schema_sets() -> tuple[SchemaSet, SchemaSet]:
