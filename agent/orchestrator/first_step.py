@@ -24,6 +24,7 @@ from typing import Any
 
 WORKFLOW_SUFFIXES = (".json",)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+MODEL_SUFFIXES = (".safetensors", ".gguf", ".ckpt", ".pt", ".pth", ".bin", ".sft")
 # Model weights a question may name ("my workflow wants juggernaut.safetensors").
 _MODEL_FILE = re.compile(r"(?<![\w/.-])([\w][\w.+\-]*\.(?:safetensors|ckpt|pt|pth|bin|gguf|sft))\b", re.I)
 _CIVITAI_IMAGE = re.compile(r"https?://(?:www\.)?civitai\.(?:com|green)/(images|posts)/(\d+)", re.I)
@@ -62,8 +63,9 @@ def plan_first_steps(question: str, files: Sequence[Path | str], task: str | Non
       ``check_workflows`` (what is missing on this ComfyUI);
     * an image file or a civitai.com image/post URL → ``read_image_metadata`` (files only), and
       ``reconstruct_workflow`` when the task is to rebuild the workflow;
+    * a model file (.safetensors, .gguf, …) → ``identify_model`` (at most ``MAX_MODEL_NAMES``);
     * no file, but model file names in the question → ``resolve_model`` for each (at most
-      ``MAX_MODEL_NAMES``);
+      ``MAX_MODEL_NAMES``), or ``identify_model`` when the task is to use a model the user has;
     * otherwise a knowledge question (an error message, how/why/what) or an explain/tune task →
       ``search_knowledge`` with the question as the query. An explain/tune task with a workflow also
       gets the knowledge search when it asks about tuning (VRAM, speed), since that advice comes from
@@ -78,6 +80,7 @@ def plan_first_steps(question: str, files: Sequence[Path | str], task: str | Non
     calls: list[FirstCall] = []
     workflows = [str(Path(f).expanduser()) for f in files if str(f).lower().endswith(WORKFLOW_SUFFIXES)]
     images = [str(Path(f).expanduser()) for f in files if str(f).lower().endswith(IMAGE_SUFFIXES)]
+    models = [str(Path(f).expanduser()) for f in files if str(f).lower().endswith(MODEL_SUFFIXES)]
     for path in workflows:
         calls.append(FirstCall("inspect_workflow", {"path": path}))
     if workflows and task == "make_runnable":
@@ -91,9 +94,12 @@ def plan_first_steps(question: str, files: Sequence[Path | str], task: str | Non
             key = "civitai_image_id" if m.group(1).lower() == "images" else "civitai_post_id"
             calls.append(FirstCall("reconstruct_workflow", {key: int(m.group(2))}))
             break
+    calls += [FirstCall("identify_model", {"model": path}) for path in models[:MAX_MODEL_NAMES]]
     if not files:
         names = list(dict.fromkeys(m.group(1) for m in _MODEL_FILE.finditer(question)))[:MAX_MODEL_NAMES]
-        calls += [FirstCall("resolve_model", {"filename": name}) for name in names]
+        # A model the user has and asks how to use is identified; one a workflow wants is looked up to download.
+        tool, key = ("identify_model", "model") if task == "use_model" else ("resolve_model", "filename")
+        calls += [FirstCall(tool, {key: name}) for name in names]
     knowledge_question = not calls and (task == "explain_tune" or bool(_KNOWLEDGE.search(question)))
     if knowledge_question or (workflows and _TUNING.search(question)):
         calls.append(FirstCall("search_knowledge", {"query": question[:300]}))

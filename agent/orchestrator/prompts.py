@@ -30,6 +30,8 @@ TASK_TOOLS: dict[str, list[str]] = {
                       "search_knowledge"],
     # The user asked for one of the owner's workflow schemas by name or purpose.
     "build_schema": ["list_schemas", "build_schema", "inspect_workflow"],
+    # "I downloaded this LoRA, how do I use it?": what the model is, a workflow that loads it, workflows that do.
+    "use_model": ["identify_model", "build_workflow", "workflows_for_model", "search_knowledge"],
     # Any other request the orchestrator took a first step for (a knowledge question, a model name).
     "question": ["search_knowledge", "resolve_model", "inspect_workflow", "hardware_profile"],
 }
@@ -42,6 +44,9 @@ _TASK_HINTS = (
         r"\b(auto[- ]?inpaint\w*|image[- ]cycling|dynamic[- ]prompts?( generator)?|workflow schemas?)\b", re.I)),
     ("rebuild_image", re.compile(r"\b(rebuild|reconstruct|recreate)\b.*\b(image|png|picture|photo)\b|behind this image", re.I)),
     ("make_runnable", re.compile(r"\b(runnable|make .* run|missing|fix (this|my|the) workflow|won'?t run)\b", re.I)),
+    ("use_model", re.compile(r"\b(how (do|can|should) i use (this|my|it|the|a)|(i )?downloaded (this|a|my|the) "
+                             r"(lora|lycoris|model|checkpoint|vae|upscaler|controlnet)|workflows? (for|that uses?|using) "
+                             r"(this|my|the|a) (lora|model|checkpoint|file))\b", re.I)),
     ("explain_tune", re.compile(r"\b(what does|explain|tune|vram|\d+\s*gb|low memory|faster)\b", re.I)),
 )
 
