@@ -91,6 +91,7 @@ TAGS: tuple[Tag, ...] = (
     # 32-bit.
     Tag("float32", "fp32", 4.0), Tag("fp32", "fp32", 4.0), Tag("f32", "fp32", 4.0, gguf=True, bounded=True),
 )
+BY_SPELLING = {t.spelled: t for t in TAGS}
 _PATTERNS = tuple(
     (t, re.compile(rf"(?<![a-z0-9]){re.escape(t.spelled)}(?![a-z0-9])" if t.bounded else re.escape(t.spelled)))
     for t in TAGS)

@@ -35,13 +35,13 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from comfyfixer.tools import precision
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.fit.estimate import estimate
 from comfyfixer.tools.fit.families import MIN_INFERENCE_BYTES, GiB
@@ -58,8 +58,8 @@ MIN_SHORT_SIDE = 512
 # Leave at least this share of VRAM for weights when lowering the size: below it, nearly every
 # weight streams each step and the run is --novram-slow.
 WEIGHT_SHARE = 0.35
-_GGUF_VARIANTS = (("Q8_0", 34 / 32, "close to 16-bit quality"), ("Q5_K_M", 176 / 256, "good trade-off"),
-                  ("Q4_K_M", 144 / 256, "some loss of detail"))
+_GGUF_VARIANTS = tuple((name, precision.BY_SPELLING[name.lower()].bytes_per_param, cost) for name, cost in (
+    ("Q8_0", "close to 16-bit quality"), ("Q5_K_M", "good trade-off"), ("Q4_K_M", "some loss of detail")))
 
 
 class TuneInput(BaseModel):
@@ -244,7 +244,9 @@ class _Tuner:
             if m.role != "diffusion" or node is None or "weight_dtype" not in node.inputs:
                 continue
             per = m.bytes / m.parameters if m.parameters else None
-            sixteen = (per is not None and per >= 1.9) or (per is None and not re.search(r"fp8|e4m3|e5m2|q\d|gguf|fp4|int8", m.filename.lower()))
+            named = precision.bytes_per_param(m.filename)  # the name's tag, when the header gave no parameters
+            sixteen = (per is not None and per >= 1.9) or (
+                per is None and (named is None or named >= 2) and not precision.base_name(m.filename).endswith(".gguf"))
             if sixteen and node.inputs.get("weight_dtype") == "default":
                 self.change(m.node_id, node.class_type, "weight_dtype", "fp8_e4m3fn",
                             f"{m.filename} is cast to fp8 as it loads: its {m.bytes / GiB:.1f} GB of weights halve, no "
@@ -462,7 +464,7 @@ def variant_suggestions(report: FitReport, vram: int) -> list[VariantSuggestion]
     if sampling is None or main is None or sampling.bytes <= vram:
         return []
     diffusion = main.parts.get("diffusion", main.bytes) if main.role == "checkpoint" else main.bytes
-    params = main.parameters or int(diffusion / 2 if not re.search(r"fp8|e4m3|e5m2", main.filename.lower()) else diffusion)
+    params = main.parameters or int(diffusion / (precision.bytes_per_param(main.filename) or 2.0))
     rest = sampling.bytes - diffusion
     out = []
     if diffusion > params * 1.5:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from comfyfixer.tools.fit.sizes import parse_size_label
+from comfyfixer.tools.precision import find_tag
 
 GGUF_PACK = "https://github.com/city96/ComfyUI-GGUF"
 _TAGS = re.compile(
@@ -58,9 +59,9 @@ class Variant:
     @property
     def label(self) -> str:
         """``GGUF Q4_K_S`` or ``fp8 (e4m3fn, scaled)``-style tag of the variant."""
-        m = re.search(r"(q\d\w*|iq\d\w*|f16|bf16)\.gguf$", self.filename.lower())
         if self.gguf:
-            return f"GGUF {m.group(1).upper() if m else ''}".strip()
+            found = find_tag(self.filename, gguf=True)
+            return f"GGUF {found.tag.spelled.upper()}" if found else "GGUF"
         return "fp8" + (" scaled" if "scaled" in self.filename.lower() else "")
 
 
