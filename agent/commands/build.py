@@ -15,7 +15,8 @@ def register(app: typer.Typer) -> None:
 
 
 def build_command(
-    model: str = typer.Argument(..., help="A model file, a file name, a Civitai/Hugging Face URL or id, or a SHA256."),
+    model: str = typer.Argument(..., help="A model file, a file name, a Civitai/Hugging Face/ModelScope URL, a Civitai "
+                                          "id or AIR, or a SHA256."),
     task: str | None = typer.Option(None, "--task", help="txt2img, img2img, inpaint, upscale, video, audio, 3d, text "
                                                           "or process (default: the family's or its template's)."),
     family: str | None = typer.Option(None, "--family", help="The family, when identification cannot tell."),

@@ -13,7 +13,8 @@ def register(app: typer.Typer) -> None:
 
 
 def identify_command(
-    model: str = typer.Argument(..., help="A model file, a file name, a Civitai/Hugging Face URL or id, or a SHA256."),
+    model: str = typer.Argument(..., help="A model file, a file name, a Civitai/Hugging Face/ModelScope URL, a Civitai "
+                                          "id or AIR, or a SHA256."),
     json_out: bool = JSON_OUT,
 ) -> int:
     """Identify a model: family (SD 1.5, SDXL, Flux, Wan, …), role (checkpoint, LoRA, VAE, …), evidence."""

@@ -15,7 +15,8 @@ def register(app: typer.Typer) -> None:
 
 
 def workflows_for_command(
-    model: str = typer.Argument(..., help="A model file, a file name, a Civitai URL/id or a SHA256."),
+    model: str = typer.Argument(..., help="A model file, a file name, a Civitai/Hugging Face/ModelScope URL, a Civitai "
+                                          "id or AIR, or a SHA256."),
     folders: list[Path] = typer.Option([], "--in", help="A folder of your own workflows (repeatable)."),
     comfyui: Path | None = typer.Option(None, "--comfyui", help="The ComfyUI folder (says which hits run here)."),
     sources: list[str] = typer.Option([], "--source", help="Only local, templates, manager or civitai (repeatable)."),

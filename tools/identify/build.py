@@ -404,7 +404,8 @@ def build_workflow(inp: BuildInput, ctx: ToolContext, *, out_dir: Path | None = 
     family's base model with its trigger words; for a family or task the built-in recipes do not cover,
     the shortest chain of the official template made for that model (or its family) and task. Validated
     against the node schemas (or the bundled schemas of a newer ComfyUI's core nodes) before anything is
-    written; BUILT means 0 errors.
+    written; BUILT means 0 errors. UNCERTAIN means identification left a choice (competing families, or
+    a name that does not say checkpoint vs LoRA): the notes name the family values to pass.
 
     Returns the API and UI workflows and the companion files it needs (with download URLs when the
     official templates give them); run `comfyfixer fix` on the UI workflow to download them verified.

@@ -62,10 +62,11 @@ def identify_model(inp: IdentifyInput, ctx: ToolContext) -> ModelIdentity:
     upscaler, clip_vision), with a confidence and the evidence.
 
     Give a local .safetensors/.gguf path (only its header is read: tensor names, shapes, metadata such
-    as a LoRA's ss_base_model_version), a file name, a Civitai model/version URL or id, a Hugging Face
+    as a LoRA's ss_base_model_version; a local LoRA is also looked up on Civitai by its SHA256 for its
+    trigger words), a file name, a Civitai model/version URL, id or AIR, a Hugging Face or ModelScope
     repo/file URL, or a SHA256. IDENTIFIED means family and role are known; UNCERTAIN lists competing
-    candidates (or says only one of the two is known) — say so to the user instead of picking one.
-    A file name alone is a hint, not proof.
+    candidates (or says only one of the two is known), none of them picked. A file name alone is a hint,
+    not proof.
     """
     text = inp.model.strip()
     if not text:

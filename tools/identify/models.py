@@ -14,8 +14,8 @@ class IdentifyInput(BaseModel):
     """Input of ``identify_model``."""
 
     model: str = Field(description="A local model file (.safetensors or .gguf), a file name, a Civitai model or "
-                                   "version URL or id (e.g. 'civitai:12345', '@12345' for a version), a Hugging Face "
-                                   "repo or file URL, or a SHA256 hash.")
+                                   "version URL, id or AIR (e.g. 'civitai:12345', '@12345' for a version), a Hugging "
+                                   "Face or ModelScope repo or file URL, or a SHA256 hash.")
 
 
 class Candidate(BaseModel):
