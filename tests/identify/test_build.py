@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,14 +14,6 @@ from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.identify.build import RECIPES, BuildInput, build_workflow
 
 from .real_headers import FAMILY_FILES, write_sparse_safetensors
-
-
-@pytest.fixture(scope="module")
-def ctx(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iterator[ToolContext]:
-    tmp = tmp_path_factory.mktemp("build")
-    with ToolContext(cache_dir=tmp / "c", state_dir=tmp / "s", offline=True,
-                     object_info_file=shared_data / "comfyui" / "object_info.json") as context:
-        yield context
 
 
 @pytest.mark.parametrize("family", sorted(RECIPES))

@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from comfyfixer.tools.context import ToolContext
 from comfyfixer.tools.identify.build import BuildInput, build_workflow
 from comfyfixer.tools.identify.template_recipes import primary_of
 from comfyfixer.tools.identify.workflows import workflow_models
 from comfyfixer.tools.schema.loader import newer_core_schema_sets
-
-
-@pytest.fixture(scope="module")
-def ctx(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iterator[ToolContext]:
-    tmp = tmp_path_factory.mktemp("choice")
-    with ToolContext(cache_dir=tmp / "c", state_dir=tmp / "s", offline=True,
-                     object_info_file=shared_data / "comfyui" / "object_info.json") as context:
-        yield context
 
 
 def test_the_reader_takes_a_files_folder_from_the_loader_inside_a_subgraph(templates_dir: Path) -> None:
