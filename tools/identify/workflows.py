@@ -34,6 +34,7 @@ from comfyfixer.tools.identify.models import IdentifyInput, ModelIdentity
 from comfyfixer.tools.identify.rules import FAMILIES, HELPER_MODEL_NAME
 from comfyfixer.tools.inventory.cache import InventoryCache
 from comfyfixer.tools.inventory.models import ModelInventory
+from comfyfixer.tools.model_folders import MODEL_FILE_EXTENSIONS as MODEL_EXTENSIONS
 from comfyfixer.tools.paths import safe_stem
 from comfyfixer.tools.toolset import capability
 from comfyfixer.tools.workflow.copies import write_new
@@ -41,7 +42,6 @@ from comfyfixer.tools.workflow.graph import FRONTEND_ONLY_PACK_CLASSES, VIRTUAL_
 
 log = logging.getLogger(__name__)
 
-MODEL_EXTENSIONS = (".safetensors", ".gguf", ".ckpt", ".pt", ".pth", ".bin", ".sft", ".onnx")
 MAX_WORKFLOW_BYTES = 20 * 1024 * 1024
 MAX_LOCAL_FILES = 5000
 # The folder order that decides a workflow's primary model: the file its main loader reads.
