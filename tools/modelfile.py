@@ -17,7 +17,8 @@ read gigabytes or trust offsets that point outside the file.
 
 Shapes are reported in PyTorch order for both formats: GGUF stores dimensions fastest-first (ggml's
 ``ne`` order), so they are reversed here. Used by ``identify`` (family and role from tensor names and
-shapes) and ``fit`` (exact parameter bytes per stage).
+shapes), ``fit`` (exact parameter bytes per stage) and the download check (``exact=True``: a finished
+download ends exactly at its data).
 """
 
 from __future__ import annotations
@@ -88,8 +89,13 @@ def _bad(path: Path, why: str) -> InputError:
                       hint="the file is truncated, damaged or not a model file; download it again")
 
 
-def read_safetensors_header(path: Path) -> ModelHeader:
-    """The tensors and ``__metadata__`` of a ``.safetensors`` file (at most 100 MB read)."""
+def read_safetensors_header(path: Path, *, exact: bool = False) -> ModelHeader:
+    """The tensors and ``__metadata__`` of a ``.safetensors`` file (at most 100 MB read).
+
+    ``exact`` is the download check's mode (``tools/download/verify.py``): the data must end exactly
+    where the file does, as the safetensors library requires, and a dtype outside our table is kept
+    (a newer library may know it, as it knows ``C64``) with only its offsets' order checked.
+    """
     file_size = path.stat().st_size
     with path.open("rb") as fh:
         head = fh.read(8)
@@ -118,20 +124,24 @@ def read_safetensors_header(path: Path) -> ModelHeader:
         if not isinstance(info, dict):
             raise _bad(path, f"tensor {name!r} has no dtype/shape entry")
         dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
-        if dtype not in SAFETENSORS_DTYPES or not isinstance(shape, list) or not all(
+        known = dtype in SAFETENSORS_DTYPES
+        if not (known or (exact and isinstance(dtype, str))) or not isinstance(shape, list) or not all(
                 isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
             raise _bad(path, f"tensor {name!r} has an unknown dtype {dtype!r} or an invalid shape")
-        nbytes = tensor_bytes(dtype, math.prod(shape))
+        nbytes = tensor_bytes(str(dtype), math.prod(shape)) if known else None
         # As the safetensors library checks: the offsets hold exactly the bytes the shape declares.
         if not (isinstance(offsets, list) and len(offsets) == 2
                 and all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
-                and offsets[0] >= 0 and offsets[1] - offsets[0] == nbytes):
-            raise _bad(path, f"tensor {name!r}: its data offsets do not hold the {nbytes:,} bytes its shape "
-                             "declares (they point outside the file's data)")
-        out.tensors[name] = (dtype, tuple(shape))
+                and offsets[0] >= 0 and (offsets[1] - offsets[0] == nbytes if known else offsets[1] >= offsets[0])):
+            held = f"the {nbytes:,} bytes its shape declares" if known else "its data"
+            raise _bad(path, f"tensor {name!r}: its data offsets do not hold {held} (they point outside the file's data)")
+        out.tensors[name] = (str(dtype), tuple(shape))
         end = max(end, offsets[1])
-    if 8 + size + end > file_size:
-        raise _bad(path, f"the file is {file_size:,} bytes, shorter than the {8 + size + end:,} its header "
+    declared = 8 + size + end
+    if exact and declared != file_size:
+        raise _bad(path, f"safetensors data should be {declared:,} bytes but the file has {file_size:,}")
+    if declared > file_size:
+        raise _bad(path, f"the file is {file_size:,} bytes, shorter than the {declared:,} its header "
                          "declares (an unfinished download)")
     out.data_bytes = end
     return out

@@ -11,19 +11,18 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import zipfile
 from pathlib import Path
 
 from comfyfixer.tools.download.pickle_allow import PickleScan, has_pickles, scan_pickle_file
-from comfyfixer.tools.errors import IntegrityError
+from comfyfixer.tools.errors import InputError, IntegrityError
+from comfyfixer.tools.modelfile import ModelHeader, read_safetensors_header
 
 log = logging.getLogger(__name__)
 
 SAFETENSORS_SUFFIXES = frozenset({".safetensors", ".sft"})
 PICKLE_SUFFIXES = frozenset({".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pt2"})
-MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024  # the reference implementation's own limit
 _HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<?xml", b"<error")
 
 
@@ -54,39 +53,13 @@ def looks_like_html(head: bytes) -> bool:
     return text.startswith(_HTML_MARKERS)
 
 
-def check_safetensors(path: Path) -> dict[str, object]:
-    """Parse the safetensors header; raise :class:`IntegrityError` unless it is valid and covers the file."""
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        raw = fh.read(8)
-        if len(raw) < 8:
-            raise IntegrityError(f"{path.name}: too short to be a safetensors file ({size} bytes)")
-        n = int.from_bytes(raw, "little")
-        if n <= 0 or n > MAX_SAFETENSORS_HEADER or 8 + n > size:
-            raise IntegrityError(f"{path.name}: not a safetensors file (header length {n} does not fit {size} bytes)",
-                                 hint="the download is truncated or is not a model file")
-        try:
-            header = json.loads(fh.read(n))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise IntegrityError(f"{path.name}: safetensors header is not valid JSON") from None
-    if not isinstance(header, dict):
-        raise IntegrityError(f"{path.name}: safetensors header is not a JSON object")
-    end = 0
-    for key, entry in header.items():
-        if key == "__metadata__":
-            continue
-        if not isinstance(entry, dict) or "data_offsets" not in entry or "dtype" not in entry:
-            raise IntegrityError(f"{path.name}: safetensors entry {key!r} lacks dtype/data_offsets")
-        offsets = entry["data_offsets"]
-        if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
-            raise IntegrityError(f"{path.name}: safetensors entry {key!r} has bad data_offsets")
-        end = max(end, offsets[1])
-    if 8 + n + end != size:
-        raise IntegrityError(
-            f"{path.name}: safetensors data should be {8 + n + end} bytes but the file has {size}",
-            hint="the download is truncated or corrupted; delete it and download again",
-        )
-    return header
+def check_safetensors(path: Path) -> ModelHeader:
+    """Parse the safetensors header; raise :class:`IntegrityError` unless it is valid and covers the file
+    exactly (``modelfile``'s reader in its exact mode: its bounds and checks, any dtype name kept)."""
+    try:
+        return read_safetensors_header(path, exact=True)
+    except InputError as err:
+        raise IntegrityError(err.message, hint="the download is truncated or corrupted; delete it and download again") from None
 
 
 def check_header(path: Path, suffix: str) -> str:
@@ -98,8 +71,7 @@ def check_header(path: Path, suffix: str) -> str:
                              hint="this is usually a login or error page: check the token and the URL")
     suffix = suffix.lower()
     if suffix in SAFETENSORS_SUFFIXES:
-        header = check_safetensors(path)
-        return f"safetensors ({len([k for k in header if k != '__metadata__'])} tensors)"
+        return f"safetensors ({len(check_safetensors(path).tensors)} tensors)"
     if suffix in PICKLE_SUFFIXES:
         if head.startswith(b"PK\x03\x04"):
             if not zipfile.is_zipfile(path):
