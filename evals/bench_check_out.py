@@ -15,6 +15,16 @@ With ``--before DIR`` (an older tree as ``DIR/comfyfixer``, e.g. ``git archive H
 the same runs are made with that tree too, interleaved, and both trees' reports must be the same
 (``same_reports_as_before``).
 
+Measured 2026-12-02 on the shared 2-core machine (load 2.8-3.7; CPU seconds of the best run, wall in
+brackets), before = the tree before the fit was cached with the readiness, after = with it; the reports of
+both were the same in every run:
+
+* demo, warm: 0.67-0.71 s CPU before, 0.47-0.49 s after (wall best 0.73-0.78 s -> 0.56-0.58 s);
+* 200 templates (81 with an estimate), warm: 1.07-1.09 s -> 0.60 s CPU (wall best 1.29-1.32 s -> 0.63-0.79 s);
+  cold 1.77-2.00 s -> 1.45-1.47 s CPU (each workflow parsed once for readiness and fit);
+* 644 templates (255 estimates), warm: 2.05 s -> 1.05 s CPU (wall best 3.0 s -> 1.45 s); cold 4.9 s -> 4.2 s;
+* with ``--vram 8GB`` (no GPU look-up), 200 templates warm: 1.06 s -> 0.58 s CPU.
+
 ``python -m comfyfixer.evals.bench_check_out [--workflows 200] [--models 1000] [--repeat 3] [--vram 8GB] [--before DIR] [--json]``
 """
 
