@@ -229,3 +229,33 @@ def test_the_estimates_stay_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert count == 14
     assert _check(tmp_path, wf, comfy, 16).cache["fits_cached"] == 7
     assert _check(tmp_path, wf, comfy, 4).cache["fits_cached"] == 0  # trimmed away
+
+
+def test_the_fit_code_is_in_the_key_and_the_readiness_code_in_both(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from comfyfixer.tools.fit import report as report_mod
+    from comfyfixer.tools.readiness import check as check_mod
+
+    seen: list[list[Path]] = []
+    real = check_mod._files_fingerprint
+
+    def recording(files: list[Path]) -> str:
+        seen.append(files)
+        return real(files)
+
+    monkeypatch.setattr(check_mod, "_files_fingerprint", recording)
+    check_mod._code_fingerprint()
+    names = {f"{p.parent.name}/{p.name}" for p in seen[-1]}
+    assert {"tools/model_folders.py", "imagemeta/containers.py", "workflow/inspect.py", "readiness/check.py"} <= names
+    code = {f"{p.parent.name}/{p.name}" for p in report_mod.fit_code_files()}
+    assert {"fit/estimate.py", "fit/headers.py", "tools/modelfile.py", "knowledge/vram-and-precision.md"} <= code
+
+    wf, comfy = _workspace(tmp_path)
+    stand_in = tmp_path / "estimate.py"  # a stand-in for the fit's code, which a test must not edit
+    stand_in.write_text("v1")
+    monkeypatch.setattr(report_mod, "fit_code_files", lambda: [stand_in])
+    _check(tmp_path, wf, comfy)
+    assert _check(tmp_path, wf, comfy).cache["fits_cached"] == 7
+    stand_in.write_text("v2 (a new version)")
+    after = _check(tmp_path, wf, comfy)
+    assert after.cache["fits_cached"] == 0 and after.cache["readiness_cached"] == 7

@@ -84,7 +84,7 @@ class FitEstimator:
         import comfyfixer.knowledge as knowledge
         from comfyfixer.tools.fit.estimate import FitSources
         from comfyfixer.tools.fit.sizes import knowledge_sizes
-        from comfyfixer.tools.inventory.folders import default_folder_paths
+        from comfyfixer.tools.model_folders import default_folder_paths
 
         comfyui = self.comfyui_dir
         return FitSources(model_dirs=default_folder_paths(Path(comfyui)) if comfyui else {},

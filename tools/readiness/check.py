@@ -72,15 +72,13 @@ _KEPT = {"path", "format", "container", "node_types", "models", "custom_nodes", 
 
 
 def _code_fingerprint() -> str:
-    """Changes whenever the inspector's or the assessor's code changes, so cached results never outlive it."""
-    import comfyfixer.tools.catalogs as cat_pkg
-    import comfyfixer.tools.inventory as inv_pkg
-    import comfyfixer.tools.readiness as readiness_pkg
-    import comfyfixer.tools.schema as schema_pkg
-    import comfyfixer.tools.workflow as wf_pkg
-
-    return _files_fingerprint([p for pkg in (wf_pkg, schema_pkg, cat_pkg, inv_pkg, readiness_pkg)
-                               for p in sorted(Path(pkg.__file__ or "").parent.glob("*.py"))])
+    """Changes whenever the inspector's or the assessor's code changes, so cached results never outlive it:
+    the packages that read a workflow and compare it (images' embedded workflows included) and ComfyUI's
+    folder table they share."""
+    tools = Path(__file__).resolve().parent.parent
+    files = [p for pkg in ("workflow", "schema", "catalogs", "inventory", "readiness", "imagemeta")
+             for p in sorted((tools / pkg).glob("*.py"))]
+    return _files_fingerprint([*files, tools / "model_folders.py"])
 
 
 def _files_fingerprint(files: list[Path]) -> str:
