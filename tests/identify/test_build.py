@@ -111,8 +111,9 @@ NEWER = [
     # Core classes newer than 0.33.0 (core_object_info_newest.json, recorded from their files in ComfyUI's source).
     ("yue2_3b_int8_convrot.safetensors", "audio", {"CheckpointLoaderSimple", "YuE2GenerateMusic", "SheetSage2AudioToABC"}),
     ("fastvideo_fasth3_8step_v2_pruned_int8_convrot.safetensors", "video", {"BlockSparseAttention", "CreateVideo"}),
+    # A video task takes the template's video output (the rendered body), not its shorter 3D pose file.
     ("sam3.1_multiplex_fp16.safetensors", "video", {"SAM3DBody_Loader", "SAM3DBody_Predict", "SAM3DBody_FaceExpression",
-                                                   "SAM3DBody_Smooth", "BuildPoseFile", "Save3DAdvanced"}),
+                                                   "SAM3DBody_Smooth", "SAM3DBody_Render", "SaveVideo"}),
     # Loop and list nodes; GetImageSize reads the LoadImage through a bypassed IMAGE,MASK resize, as the frontend does.
     ("ming_image_0.1_design_int8_convrot.safetensors", "img2img", {"UNETLoader", "TextEncodeMingImageEdit", "StartLoop",
                                                                    "EndLoop", "GetItemFromList", "GetImageSize"}),

@@ -309,3 +309,13 @@ def test_a_local_lora_is_looked_up_on_civitai_by_its_sha256(tmp_path: Path, repl
     assert ident.source == "safetensors header" and any("Civitai knows its SHA256" in e for e in ident.evidence)
     prompt = next(n["inputs"]["text"] for n in built.api.values() if n["class_type"] == "CLIPTextEncode")
     assert built.status == "BUILT" and prompt.startswith("choke hold \\(rnc\\), ")
+
+
+def test_a_video_build_makes_a_video(ctx: ToolContext, tmp_path: Path) -> None:
+    """SDXL --task video was BUILT from txt_to_image_to_video's shortest chain: SDXL into a PreviewImage, no video."""
+    from .real_headers import FAMILY_FILES
+
+    name, _, tensors = FAMILY_FILES["sdxl"]
+    result = _build(ctx, str(write_sparse_safetensors(tmp_path / name, tensors)), task="video")
+    classes = {n["class_type"] for n in result.api.values()}
+    assert result.status != "BUILT" or any("Video" in c or "Animated" in c for c in classes), classes
