@@ -319,3 +319,26 @@ def test_a_video_build_makes_a_video(ctx: ToolContext, tmp_path: Path) -> None:
     result = _build(ctx, str(write_sparse_safetensors(tmp_path / name, tensors)), task="video")
     classes = {n["class_type"] for n in result.api.values()}
     assert result.status != "BUILT" or any("Video" in c or "Animated" in c for c in classes), classes
+
+
+def test_a_gguf_model_is_loaded_by_the_gguf_loader(ctx: ToolContext, tmp_path: Path) -> None:
+    """A Wan GGUF was BUILT with core UNETLoader, which cannot read GGUF files: the workflow failed in ComfyUI."""
+    from .real_headers import write_gguf
+
+    path = write_gguf(tmp_path / "wan2.1-t2v-14b-Q4_K_M.gguf", "wan", {
+        "blocks.0.cross_attn.k.weight": [5120, 5120], "head.modulation": [1, 2, 5120],
+        "patch_embedding.weight": [5120, 16, 1, 2, 2]})
+    result = _build(ctx, str(path))
+    assert result.status == "BUILT", result.errors
+    loaders = {n["class_type"] for n in result.api.values() if path.name in n["inputs"].values()}
+    assert loaders == {"UnetLoaderGGUF"}
+    assert any("ComfyUI-GGUF" in n for n in result.notes) and "ComfyUI-GGUF" in result.schemas
+
+
+def test_an_unreadable_file_is_not_told_to_give_the_file(tmp_path: Path) -> None:
+    """A truncated GGUF got "give the file itself (its header is read)" — the file was what was given."""
+    path = tmp_path / "model.gguf"
+    path.write_bytes(b"GGUF\x03\x00\x00\x00" + b"\x01" * 20)
+    ident = identify_file(path)
+    text = " ".join(ident.evidence)
+    assert "give the file itself" not in text and "download it again" in text

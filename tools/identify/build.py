@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 DEFAULT_PROMPT = "a red fox in a snowy forest at sunrise, detailed, natural light"
 DEFAULT_NEGATIVE = "blurry, low quality, deformed"
 MAX_TEMPLATE_CANDIDATES = 8  # templates tried for one model and task before giving up
+# ComfyUI's core loaders read safetensors only; GGUF files need city96's pack (its recorded schemas are bundled).
+GGUF_PACK = "ComfyUI-GGUF"
+GGUF_LOADERS = ("UnetLoaderGGUF", "CLIPLoaderGGUF", "DualCLIPLoaderGGUF", "TripleCLIPLoaderGGUF",
+                "QuadrupleCLIPLoaderGGUF")
 
 
 @dataclass(frozen=True)
@@ -200,6 +204,8 @@ def _graph(recipe: Recipe, ident: ModelIdentity, task: Task, prompt: str) -> tup
     if single_file:
         ckpt = g.add("CheckpointLoaderSimple", ckpt_name=main)
         model, clip, vae = [ckpt, 0], [ckpt, 1], [ckpt, 2]
+    elif main.lower().endswith(".gguf"):  # core UNETLoader reads safetensors only
+        model, clip, vae = [g.add("UnetLoaderGGUF", unet_name=main), 0], None, None
     else:
         unet = g.add("UNETLoader", unet_name=main, weight_dtype="default")
         model, clip, vae = [unet, 0], None, None
@@ -207,6 +213,8 @@ def _graph(recipe: Recipe, ident: ModelIdentity, task: Task, prompt: str) -> tup
         cls, clip_files, clip_type = clip_spec
         if ident.role == "text_encoder":
             clip_files = _with_text_encoder(clip_files, name)
+        if any(f.lower().endswith(".gguf") for f in clip_files):
+            cls += "GGUF"  # CLIPLoaderGGUF, DualCLIPLoaderGGUF, …: the same inputs as the core loaders
         keys = ["clip_name"] if cls == "CLIPLoader" else [f"clip_name{i}" for i in range(1, len(clip_files) + 1)]
         inputs: dict[str, Any] = dict(zip(keys, clip_files, strict=True))
         if clip_type:
@@ -446,6 +454,12 @@ def build_workflow(inp: BuildInput, ctx: ToolContext, *, out_dir: Path | None = 
                  "prompts, sizes and seeds are the template's; change them in the editor"]
         result.settings = {"source": f"official template {template.template}"}
     schemas = ctx.schemas()
+    if any(n["class_type"] in GGUF_LOADERS for n in g.nodes.values()) and not all(c in schemas for c in GGUF_LOADERS):
+        from comfyfixer.tools.schema.packs import pack_schemas
+
+        schemas = schemas.merged(pack_schemas(GGUF_PACK))
+        notes.append(f"GGUF files load with the GGUF loaders of {GGUF_PACK} (github.com/city96/ComfyUI-GGUF): "
+                     "install that node pack (`comfyfixer fix` on the workflow plans it)")
     report = validate_api(g.nodes, schemas)
     for newer in newer_core_schema_sets() if report.errors else ():
         newer_report = validate_api(g.nodes, newer)

@@ -27,6 +27,7 @@ from comfyfixer.tools.errors import ComfyFixerError, InputError, NotFound
 from comfyfixer.tools.identify import rules as R
 from comfyfixer.tools.identify.detect import (
     GIVE_MORE,
+    GIVE_MORE_FOR_FILE,
     HEADER_CONFIDENCE,
     family_from_civitai,
     family_from_name,
@@ -100,6 +101,7 @@ def identify_file(path: Path) -> ModelIdentity:
         # The folder it sits in is the next best hint (models/loras/x.safetensors is filed as a LoRA).
         ident = identify_name(path.name, source="file name (header not readable)", folder=_folder_in(path),
                               folder_source="the folder it is in")
+        ident.evidence = [e.replace(GIVE_MORE, GIVE_MORE_FOR_FILE) for e in ident.evidence]
         ident.evidence.insert(0, _pickle_note(path) or f"header not read: {exc}")
         return finish(ident)
     ident = identify_header(header, path.name)

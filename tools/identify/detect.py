@@ -25,6 +25,8 @@ FAMILY_FREE_ROLES = ("upscaler",)
 # What to give instead when nothing was recognised.
 GIVE_MORE = ("give the file itself (its header is read), its Civitai, Hugging Face or ModelScope URL, "
              "or its SHA256")
+GIVE_MORE_FOR_FILE = ("download it again for a readable header, or give its Civitai, Hugging Face or ModelScope "
+                      "URL or its SHA256")
 
 
 def finish(ident: ModelIdentity) -> ModelIdentity:
