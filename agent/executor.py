@@ -712,10 +712,10 @@ def workflow_model_refs(path: Path) -> list[tuple[str | None, str]]:
 
 def _standard_key(rel: str) -> str | None:
     """The folder key whose standard directory holds ``rel`` (a path under the ComfyUI folder), if any."""
-    from comfyfixer.tools.inventory.folders import DEFAULT_FOLDERS
+    from comfyfixer.tools.model_folders import FOLDERS
 
-    for key, (dirs, _exts) in DEFAULT_FOLDERS.items():
-        if any(rel.startswith(d + "/") for d in dirs):
+    for key, f in FOLDERS.items():
+        if any(rel.startswith(d + "/") for d in f.dirs):
             return key
     return None
 
@@ -727,16 +727,17 @@ def _loads_from(folder: str | None, name: str, source: str, target: str) -> bool
     outside the standard folders (an ``extra_model_paths.yaml`` folder), except for the loader the move is
     for (the one that reads the ``target`` folder and does not find the file where it is).
     """
-    from comfyfixer.tools.inventory.folders import DEFAULT_FOLDERS, canonical_folder, normalize_model_name
+    from comfyfixer.tools.inventory.folders import normalize_model_name
+    from comfyfixer.tools.model_folders import FOLDERS, canonical_folder
 
     name = normalize_model_name(name)
     src = PurePosixPath(source.replace("\\", "/")).as_posix()
     if not name:
         return False
     key = canonical_folder(folder)
-    entry = DEFAULT_FOLDERS.get(key) if key else None
+    entry = FOLDERS.get(key) if key else None
     if entry is not None and _standard_key(src) is not None:
-        return any(src == f"{d}/{name}" for d in entry[0])
+        return any(src == f"{d}/{name}" for d in entry.dirs)
     if key is not None and key == _standard_key(PurePosixPath(target).as_posix()):
         return False
     return src == name or src.endswith("/" + name)

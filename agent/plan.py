@@ -32,34 +32,22 @@ from pydantic import BaseModel, Field, TypeAdapter
 
 from comfyfixer.tools.candidates import DownloadCandidate
 from comfyfixer.tools.errors import InputError, UnsafePathError
+from comfyfixer.tools.model_folders import canonical_folder
+from comfyfixer.tools.model_folders import placement_dir as table_placement
 from comfyfixer.tools.packs.requirements import PackageChange
 from comfyfixer.tools.paths import atomic_write, safe_filename, safe_join, safe_relpath
 from comfyfixer.tools.text import inert
 
 PLAN_FORMAT: Literal["comfyfixer.plan/1"] = "comfyfixer.plan/1"
 
-# Where a new download goes for each folder key (ComfyUI searches several dirs for some keys;
-# we place into the current canonical one).
-PLACEMENT_DIRS: dict[str, str] = {
-    "checkpoints": "models/checkpoints",
-    "loras": "models/loras",
-    "vae": "models/vae",
-    "text_encoders": "models/text_encoders",
-    "clip": "models/text_encoders",
-    "diffusion_models": "models/diffusion_models",
-    "unet": "models/diffusion_models",
-    "controlnet": "models/controlnet",
-    "t2i_adapter": "models/controlnet",
-    "upscale_models": "models/upscale_models",
-}
-
 
 def placement_dir(folder: str) -> str:
-    """``models/<dir>`` for a folder key; unknown keys get ``models/<key>`` (checked as a path name)."""
-    key = folder.strip().strip("/")
-    if key in PLACEMENT_DIRS:
-        return PLACEMENT_DIRS[key]
-    return "models/" + safe_filename(key, what="model folder")
+    """Where a new file for a folder key goes: ComfyUI's table (``tools/model_folders.py``: ``unet`` →
+    ``models/diffusion_models``, ``t2i_adapter`` → ``models/controlnet``); other keys get ``models/<key>``
+    (checked as a path name, so a key from a workflow cannot point elsewhere).
+    """
+    key = canonical_folder(folder) or folder.strip()
+    return table_placement(key) or "models/" + safe_filename(key, what="model folder")
 
 
 # --- inputs ---------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from comfyfixer.tools.errors import WorkflowFormatError
 from comfyfixer.tools.fit.capability import fit_loaded
 from comfyfixer.tools.fit.models import FitInput
 from comfyfixer.tools.fit.sizes import note_texts, sizes_in_text
-from comfyfixer.tools.inventory.folders import default_folder_paths
+from comfyfixer.tools.model_folders import default_folder_paths
 from comfyfixer.tools.workflow.inspect import inspect_loaded
 from comfyfixer.tools.workflow.loader import load_workflow
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from comfyfixer.tools import model_folders as mf
+from comfyfixer.tools.schema.folders import CORE_LOADER_FOLDERS
 
 REPO = Path(__file__).resolve().parents[1]
 FOLDER_PATHS_0364 = Path(os.environ.get("COMFYFIXER_SHARED", REPO.parent / "shared")) / "comfyui-src" / "folder_paths.py"
@@ -117,3 +118,9 @@ def test_extensions_and_placement() -> None:
     assert mf.placement_dir("text_encoders") == "models/text_encoders"
     assert mf.placement_dir("detection") == "models/detection"
     assert mf.placement_dir("datasets") is None and mf.placement_dir("ipadapter") is None
+
+
+def test_every_folder_a_core_loader_reads_is_in_the_table() -> None:
+    read = {folder for inputs in CORE_LOADER_FOLDERS.values() for folder in inputs.values()}
+    assert read <= set(mf.FOLDERS) - {"custom_nodes", "datasets"}
+    assert {"latent_upscale_models", "detection", "geometry_estimation"} <= read

@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from packaging.version import InvalidVersion, Version
+if TYPE_CHECKING:
+    from packaging.version import Version
 
 # folder_paths.supported_pt_extensions (the same in 0.3.64 and 0.33.0).
 PT_EXTENSIONS: frozenset[str] = frozenset({".ckpt", ".pt", ".pt2", ".bin", ".pth", ".safetensors", ".pkl", ".sft"})
@@ -139,6 +140,8 @@ def canonical_folder(name: str | None) -> str | None:
 
 
 def _version(v: str | None) -> Version | None:
+    from packaging.version import InvalidVersion, Version  # only when an install's table is built
+
     try:
         return Version(v) if v else None
     except InvalidVersion:
@@ -153,7 +156,7 @@ def registered_folders(version: str | None = None) -> dict[str, Folder]:
     have = _version(version)
     if have is None:
         return dict(FOLDERS)
-    return {k: f for k, f in FOLDERS.items() if f.since is None or have >= Version(f.since)}
+    return {k: f for k, f in FOLDERS.items() if f.since is None or have >= (_version(f.since) or have)}
 
 
 def default_folder_paths(base_dir: Path, version: str | None = None) -> dict[str, list[Path]]:

@@ -25,10 +25,11 @@ from comfyfixer.agent.plan import (
     choose,
     drop,
     load_plan,
+    placement_dir,
     save_plan,
     summary_lines,
 )
-from comfyfixer.tools.errors import ApprovalError, InputError
+from comfyfixer.tools.errors import ApprovalError, InputError, UnsafePathError
 
 POLICY = PlanPolicy(max_download_bytes=10**9, max_total_bytes=2 * 10**9, license_allowlist=[])
 
@@ -381,3 +382,15 @@ def test_a_pickle_download_is_announced_with_its_safetensors_alternative(tmp_pat
     [warning] = [w for w in plan.warnings if "pickle" in w]
     assert "model:checkpoints/old.ckpt" in warning and "refused" in warning and safe in warning
     assert not any("new.safetensors" in w for w in plan.warnings)
+
+
+def test_new_files_go_to_the_folder_named_after_the_key() -> None:
+    # ComfyUI's table: the directory named after the key, not a legacy second one (models/unet, models/clip).
+    assert placement_dir("unet") == placement_dir("diffusion_models") == "models/diffusion_models"
+    assert placement_dir("clip") == "models/text_encoders"
+    assert placement_dir("t2i_adapter") == "models/controlnet"
+    assert placement_dir("Loras") == "models/loras"
+    assert placement_dir("detection") == "models/detection"  # a key newer than 0.3.64
+    assert placement_dir("ipadapter") == "models/ipadapter"  # a pack's key
+    with pytest.raises(UnsafePathError, match="model folder"):
+        placement_dir("../outside")

@@ -111,6 +111,47 @@ def test_scan_lists_like_comfyui_and_finds_misplaced(tmp_path: Path) -> None:
     assert inv.counts() == {"checkpoints": 1, "diffusion_models": 1, "ipadapter": 1, "loras": 1, "text_encoders": 1}
 
 
+def test_written_folder_names_and_yaml_keys_are_read_like_comfyui(tmp_path: Path) -> None:
+    base = tmp_path / "ComfyUI"
+    touch(base / "models/t2i_adapter/ad.safetensors")  # controlnet's second directory
+    touch(base / "models/LLM/florence/model.safetensors")  # a pack's key (Florence2), case kept
+    inv = scan_models(default_folder_paths(base), base_dir=base)
+    assert inv.has("t2i_adapter", "ad.safetensors") and inv.has("controlnet", "ad.safetensors")
+    assert inv.has(canonical_folder("LLM"), "florence/model.safetensors")
+    yaml_file = tmp_path / "extra_model_paths.yaml"
+    yaml_file.write_text("s:\n  t2i_adapter: /x/t2i\n  clip: /x/te\n  unet: /x/dm\n", encoding="utf-8")
+    # ComfyUI's map_legacy is exact: a yaml ``t2i_adapter:`` is a key of its own, which no core loader reads.
+    assert [e.key for e in parse_extra_model_paths(yaml_file)] == ["t2i_adapter", "text_encoders", "diffusion_models"]
+
+
+def test_an_older_comfyui_is_not_given_the_newer_keys_and_training_data_is_not_models(tmp_path: Path) -> None:
+    installs = {}
+    for version in ("0.3.64", "0.33.0"):
+        base = tmp_path / version
+        touch(base / "comfyui_version.py", f'__version__ = "{version}"\n'.encode())
+        touch(base / "models/detection/face.pt")
+        touch(base / "datasets/set1/img0.png")
+        touch(base / "datasets/set1/weights.safetensors")
+        installs[version] = (base, build_inventory(InventoryInput(comfyui_dir=base)).models)
+    base, old = installs["0.3.64"]
+    assert {"detection", "datasets", "latent_upscale_models"}.isdisjoint(old.folders)
+    assert old.has("detection", "face.pt")  # still found as the key of its folder's name, as packs register it
+    base, new = installs["0.33.0"]
+    assert new.folders["detection"] == [str(base / "models/detection")]
+    assert new.folders["datasets"] == [str(base / "datasets")]  # beside models/, and never listed
+    assert new.counts() == old.counts() == {"detection": 1}
+    assert not new.elsewhere("checkpoints", "weights.safetensors") and not new.has(None, "weights.safetensors")
+
+
+def test_a_live_server_s_training_data_folder_is_not_listed(tmp_path: Path) -> None:
+    listings = {"loras": ["a.safetensors"], "datasets": ["set1/img0.png"], "custom_nodes": ["x/__init__.py"]}
+    with FakeComfyUI(listings=listings, system_stats={"system": {"comfyui_version": "0.33.0"}}) as fake:
+        inv = build_inventory(InventoryInput(comfyui_url=fake.url))
+        paths = {p for _, p, _ in fake.requests}
+    assert inv.models.has("loras", "a.safetensors") and set(inv.models.files) == {"loras"}
+    assert "/models/loras" in paths and not {"/models/datasets", "/models/custom_nodes"} & paths
+
+
 def test_cache_reuses_unchanged_dirs_and_sees_changes(tmp_path: Path) -> None:
     base = tmp_path / "ComfyUI"
     for i in range(20):

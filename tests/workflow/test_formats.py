@@ -154,6 +154,19 @@ def test_properties_models_give_url_and_folder() -> None:
     assert m.folder == "diffusion_models"
 
 
+def test_properties_directories_are_read_as_comfyui_folder_keys() -> None:
+    # A second directory means the key that searches it; a pack's own key keeps its case (ComfyUI's keys
+    # are case-sensitive: Florence2 registers ``LLM``, and models/llm is another folder on Linux).
+    nodes = [{"id": 1, "type": "SomePackApply", "widgets_values": ["ad.safetensors"],
+              "properties": {"models": [{"name": "ad.safetensors", "directory": "t2i_adapter"}]}},
+             {"id": 2, "type": "SomePackLoader", "widgets_values": ["florence.safetensors"],
+              "properties": {"models": [{"name": "florence.safetensors", "directory": "LLM"}]}},
+             {"id": 3, "type": "SomePackLoader", "widgets_values": ["l.safetensors"],
+              "properties": {"models": [{"name": "l.safetensors", "directory": "Loras"}]}}]
+    got = {(m.filename, m.folder) for m in inspect_source(_ui(nodes)).models}
+    assert got == {("ad.safetensors", "controlnet"), ("florence.safetensors", "LLM"), ("l.safetensors", "loras")}
+
+
 def test_cnr_id_comfy_core_missing_class_means_update() -> None:
     node = {"id": 1, "type": "BrandNewCoreNode", "properties": {"cnr_id": "comfy-core", "ver": "0.3.75"}}
     finding = inspect_source(_ui([node])).custom_nodes[0]

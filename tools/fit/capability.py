@@ -24,7 +24,7 @@ def fit_sources(ctx: ToolContext) -> FitSources:
         import comfyfixer.knowledge as knowledge
         from comfyfixer.tools.catalogs.model_index import build_model_index
         from comfyfixer.tools.fit.sizes import knowledge_sizes
-        from comfyfixer.tools.inventory.folders import default_folder_paths
+        from comfyfixer.tools.model_folders import default_folder_paths
 
         dirs = default_folder_paths(ctx.comfyui_dir) if ctx.comfyui_dir else {}
         catalog = ctx.catalog()

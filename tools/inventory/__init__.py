@@ -18,14 +18,7 @@ from comfyfixer.tools.inventory.custom_nodes import (
     scan_custom_nodes,
 )
 from comfyfixer.tools.inventory.extra_paths import ExtraPath, apply_extra_paths, parse_extra_model_paths
-from comfyfixer.tools.inventory.folders import (
-    DEFAULT_FOLDERS,
-    FOLDER_ALIASES,
-    PT_EXTENSIONS,
-    canonical_folder,
-    default_folder_paths,
-    normalize_model_name,
-)
+from comfyfixer.tools.inventory.folders import normalize_model_name
 from comfyfixer.tools.inventory.inventory import (
     InventoryInput,
     LocalInventory,
@@ -42,11 +35,9 @@ from comfyfixer.tools.inventory.models import (
     inventory_from_listings,
     scan_models,
 )
+from comfyfixer.tools.model_folders import canonical_folder, default_folder_paths
 
 __all__ = [
-    "DEFAULT_FOLDERS",
-    "FOLDER_ALIASES",
-    "PT_EXTENSIONS",
     "CustomNodeInventory",
     "ExtraPath",
     "InstalledPack",

@@ -2,7 +2,8 @@
 
 Each top-level section may carry ``base_path`` (``~`` and env vars expanded; relative to the yaml's folder)
 and ``is_default: true`` (its folders are searched *first*); every other key is a folder key whose value is
-one path or a multi-line string of paths, each joined to ``base_path``. Keys go through the legacy aliases.
+one path or a multi-line string of paths, each joined to ``base_path``. Keys go through ComfyUI's ``map_legacy``
+(exactly: a ``t2i_adapter:`` key is a key of its own, not ``controlnet``'s second directory).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from comfyfixer.tools.errors import ConfigError
-from comfyfixer.tools.inventory.folders import canonical_folder
+from comfyfixer.tools.model_folders import map_legacy
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def parse_extra_model_paths(yaml_path: Path) -> list[ExtraPath]:
                     full = yaml_dir / line
                 out.append(
                     ExtraPath(
-                        key=canonical_folder(str(key)) or str(key),
+                        key=map_legacy(str(key)),
                         path=Path(os.path.normpath(full)),
                         is_default=is_default,
                         section=str(section),

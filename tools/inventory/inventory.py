@@ -24,9 +24,9 @@ from comfyfixer.tools.inventory.custom_nodes import (
     scan_custom_nodes,
 )
 from comfyfixer.tools.inventory.extra_paths import ExtraPath, apply_extra_paths, parse_extra_model_paths
-from comfyfixer.tools.inventory.folders import default_folder_paths
 from comfyfixer.tools.inventory.live import fetch_live
 from comfyfixer.tools.inventory.models import ModelInventory, inventory_from_listings, scan_models
+from comfyfixer.tools.model_folders import default_folder_paths
 
 log = logging.getLogger(__name__)
 
@@ -112,12 +112,13 @@ def read_comfyui_version(comfyui_dir: Path) -> str | None:
 
 
 def model_folder_table(comfyui_dir: Path, extra_yamls: list[Path]) -> tuple[dict[str, list[Path]], list[ExtraPath]]:
-    """Default folders of ``comfyui_dir`` plus its own ``extra_model_paths.yaml`` and ``extra_yamls``.
+    """Default folders of ``comfyui_dir`` (the keys its ComfyUI version registers) plus its own
+    ``extra_model_paths.yaml`` and ``extra_yamls``.
 
     Returns the table (folder key → directories in search order) and the extra paths applied. Raises
     ``ConfigError`` if a yaml named in ``extra_yamls`` does not exist or cannot be parsed.
     """
-    table = default_folder_paths(comfyui_dir)
+    table = default_folder_paths(comfyui_dir, read_comfyui_version(comfyui_dir))
     extras: list[ExtraPath] = []
     own = comfyui_dir / "extra_model_paths.yaml"
     for y in ([own] if own.is_file() else []) + [Path(p) for p in extra_yamls]:

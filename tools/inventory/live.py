@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from comfyfixer.tools.errors import TransportError, UpstreamError
+from comfyfixer.tools.model_folders import UNSCANNED_KEYS
 
 if TYPE_CHECKING:  # httpx is imported when a live ComfyUI is asked, not by every check of a folder
     import httpx
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class LiveSnapshot:
     """What a live server told us: its normalised ``base_url``, the ``/object_info`` mapping, file names per
-    folder key from ``/models/{folder}`` (``custom_nodes`` skipped) and ``/system_stats`` (``{}`` if absent).
+    folder key from ``/models/{folder}`` (``custom_nodes`` and ``datasets`` skipped) and ``/system_stats`` (``{}`` if absent).
     """
 
     base_url: str
@@ -104,8 +105,8 @@ def fetch_live(
         keys = _get_json(client, f"{base}/models", retries)
         listings: dict[str, list[str]] = {}
         for key in keys if isinstance(keys, list) else []:
-            # A folder key, but it lists code, not models.
-            if key == "custom_nodes":
+            # A folder key, but it lists code or training data, not models.
+            if key in UNSCANNED_KEYS:
                 continue
             try:
                 names = _get_json(client, f"{base}/models/{key}", retries)

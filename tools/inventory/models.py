@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from comfyfixer.tools.inventory.cache import InventoryCache
-from comfyfixer.tools.inventory.folders import (
+from comfyfixer.tools.inventory.folders import normalize_model_name
+from comfyfixer.tools.model_folders import (
     NON_MODEL_KEYS,
+    UNSCANNED_KEYS,
     accepts,
     canonical_folder,
     extensions_for,
-    normalize_model_name,
+    map_legacy,
 )
 
 log = logging.getLogger(__name__)
@@ -98,7 +100,7 @@ class ModelInventory:
             if key in NON_MODEL_KEYS:
                 continue
             names = self.files[key]
-            exts = () if self.source == "live" else extensions_for(canonical_folder(key) or key)
+            exts = () if self.source == "live" else extensions_for(key)
             # The rule of ``listing`` without sorting: this runs for every model file on every check.
             n = sum(1 for name in names if os.path.splitext(name)[1].lower() in exts) if exts else len(names)
             if n:
@@ -198,7 +200,7 @@ def scan_models(
         return trees[k]
 
     for key, dirs in folders.items():
-        if key == "custom_nodes":
+        if key in UNSCANNED_KEYS:
             continue
         for d in dirs:
             for name, path, size in tree(d):
@@ -216,7 +218,7 @@ def scan_models(
                 continue
             # Newer ComfyUI versions and many packs register ``models/<key>`` for their own keys, so an
             # unknown folder is read as the key of its name (a file there is "found" for that key only).
-            implied = canonical_folder(os.path.basename(sub))
+            implied = map_legacy(os.path.basename(sub))
             for name, path, size in tree(Path(sub)):
                 inv.add(ModelFile(key=implied, name=name, location=_display(path, prefix), path=path, size=size))
     if cache is not None:
@@ -231,7 +233,7 @@ def inventory_from_listings(listings: dict[str, list[str]], base_url: str) -> Mo
     """
     inv = ModelInventory(source="live", folders={k: [f"{base_url}/models/{k}"] for k in listings})
     for key, names in listings.items():
-        k = canonical_folder(key) or key
+        k = map_legacy(key)
         for raw in names:
             name = normalize_model_name(raw)
             inv.add(ModelFile(key=k, name=name, location=f"{k}/{name}"))

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from comfyfixer.tools.imagemeta.models import GenerationInfo, LoraRef, ModelInfo
+from comfyfixer.tools.model_folders import MODEL_FILE_EXTENSIONS
 from comfyfixer.tools.reconstruct.caveats import generator_caveats, optional_parts
 from comfyfixer.tools.reconstruct.graph_builder import GraphBuilder, Link, Note
 from comfyfixer.tools.reconstruct.models import CustomNodeNeed, Inferred, ModelVerdict
 from comfyfixer.tools.reconstruct.prompt_syntax import clean_prompt
 from comfyfixer.tools.reconstruct.upscalers import plan_upscaler
 from comfyfixer.tools.schema import NodeSchema
-from comfyfixer.tools.schema.folders import MODEL_EXTENSIONS
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def model_file_name(name: str) -> tuple[str, bool]:
     """(file name, extension_was_inferred). WebUIs write checkpoint names without the extension."""
     n = name.strip().replace("\\", "/")
     n = re.sub(r"\s*\[[0-9a-fA-F]{8,12}\]$", "", n)  # "model [abcdef1234]" in old WebUI lists
-    if n.lower().endswith(MODEL_EXTENSIONS):
+    if n.lower().endswith(MODEL_FILE_EXTENSIONS):
         return n, False
     return f"{n}.safetensors", True
 

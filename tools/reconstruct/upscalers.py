@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from comfyfixer.tools.schema.folders import MODEL_EXTENSIONS
+from comfyfixer.tools.model_folders import MODEL_FILE_EXTENSIONS
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def plan_upscaler(name: str | None) -> UpscalerPlan:
     file = _BUILTIN_MODELS.get(key)
     if file is None:
         stem = name.strip().replace("\\", "/")
-        file = stem if stem.lower().endswith(MODEL_EXTENSIONS) else f"{stem}.pth"
+        file = stem if stem.lower().endswith(MODEL_FILE_EXTENSIONS) else f"{stem}.pth"
         exact = True
         why = f"'{name}' is an upscale model; the file extension .pth is assumed" if file != stem else f"'{name}' is an upscale model"
     else:

@@ -1,23 +1,25 @@
 """ComfyUI folder kinds: aliases, what a source path or Civitai type implies, and which kinds conflict.
 
-Looser than ``tools/inventory/folders.py`` on purpose: sources spell kinds many ways (``lora``,
-``unet``, ``t2i_adapter``), and the resolver only needs to know whether a source's filing agrees with
-the loader's folder, not where ComfyUI will search.
+Looser than ComfyUI's own lookups on purpose: sources spell kinds many ways (``lora``, ``unet``,
+``t2i_adapter``), and the resolver only needs to know whether a source's filing agrees with the loader's
+folder, not where ComfyUI will search. The kinds come from ComfyUI's table (``tools/model_folders.py``).
 """
 
 from __future__ import annotations
 
-from comfyfixer.tools.schema.folders import FOLDER_ALIASES
+from comfyfixer.tools.model_folders import FOLDERS, PT_EXTENSIONS, SECOND_DIRECTORIES
 
-# ComfyUI's own legacy names (one table, in tools/schema/folders.py) plus the singulars sources write.
-ALIASES = {**FOLDER_ALIASES, "lora": "loras", "checkpoint": "checkpoints", "upscale": "upscale_models",
+# ComfyUI's second directory names (unet, clip: also its legacy keys; t2i_adapter) plus the singulars
+# sources write.
+ALIASES = {**SECOND_DIRECTORIES, "lora": "loras", "checkpoint": "checkpoints", "upscale": "upscale_models",
            "embedding": "embeddings"}
 
-KNOWN = frozenset({
-    "checkpoints", "loras", "vae", "diffusion_models", "text_encoders", "clip_vision", "controlnet", "upscale_models",
-    "embeddings", "model_patches", "audio_encoders", "style_models", "gligen", "hypernetworks", "photomaker",
-    "latent_upscale_models", "vae_approx", "ipadapter", "unet", "clip", "t2i_adapter",
-})
+# Folder names a source path is filed under: ComfyUI's keys whose loaders list model weights (not configs,
+# code, training data, diffusers folders or classifiers), its second directories, and the pack folders
+# sources use (``ipadapter``: ComfyUI_IPAdapter_plus's key, which Hugging Face repositories file under).
+SOURCE_SPELLINGS = frozenset({"ipadapter"})
+KNOWN = (frozenset(k for k, f in FOLDERS.items() if f.extensions == PT_EXTENSIONS)
+         | SECOND_DIRECTORIES.keys() | SOURCE_SPELLINGS)
 
 # Civitai ModelType per folder kind (used as the `types` search filter).
 CIVITAI_TYPES = {

@@ -12,22 +12,7 @@ from __future__ import annotations
 
 import re
 
-# folder_paths.supported_pt_extensions plus formats that custom loaders read.
-MODEL_EXTENSIONS: tuple[str, ...] = (
-    ".safetensors", ".ckpt", ".pt", ".pt2", ".pth", ".bin", ".pkl", ".sft", ".gguf", ".onnx",
-)
-
-# Folder keys ComfyUI knows by default; legacy names map onto them (folder_paths.map_legacy).
-FOLDER_ALIASES = {"unet": "diffusion_models", "clip": "text_encoders", "t2i_adapter": "controlnet"}
-
-
-def canonical_folder(folder: str | None) -> str | None:
-    """``unet`` → ``diffusion_models``, ``clip`` → ``text_encoders``; other keys as they are."""
-    if folder is None:
-        return None
-    key = folder.strip().strip("/").replace("\\", "/").lower()
-    return FOLDER_ALIASES.get(key, key) or None
-
+from comfyfixer.tools.model_folders import MODEL_FILE_EXTENSIONS
 
 _CLIP_N = {f"clip_name{i}": "text_encoders" for i in range(1, 5)}
 
@@ -118,7 +103,7 @@ def guess_folder_from_input(class_type: str, input_name: str | None) -> str | No
 
 
 def looks_like_model_file(value: object) -> bool:
-    """A string whose extension is a model format ComfyUI loaders read (5 to 1023 characters, so a long
-    prompt ending in ``.pt`` is not taken for a file name).
+    """A string whose extension is a model format ComfyUI or a pack's loaders read (``MODEL_FILE_EXTENSIONS``;
+    5 to 1023 characters, so a long prompt ending in ``.pt`` is not taken for a file name).
     """
-    return isinstance(value, str) and 4 < len(value) < 1024 and value.lower().endswith(MODEL_EXTENSIONS)
+    return isinstance(value, str) and 4 < len(value) < 1024 and value.lower().endswith(MODEL_FILE_EXTENSIONS)

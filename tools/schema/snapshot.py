@@ -13,8 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from comfyfixer.tools.model_folders import MODEL_FILE_EXTENSIONS
 from comfyfixer.tools.paths import atomic_write
-from comfyfixer.tools.schema.folders import MODEL_EXTENSIONS, core_model_folder
+from comfyfixer.tools.schema.folders import core_model_folder
 from comfyfixer.tools.schema.loader import VALIDATED_BY_NODE
 
 _MEDIA_EXT = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".mp4", ".webm", ".wav", ".mp3", ".flac", ".yaml", ".glb", ".obj")
@@ -24,7 +25,7 @@ def _is_listing(cls: str, name: str, options: list[Any]) -> bool:
     if core_model_folder(cls, name) is not None:
         return True
     strs = [o for o in options if isinstance(o, str)]
-    return bool(strs) and all(o.lower().endswith(MODEL_EXTENSIONS + _MEDIA_EXT) for o in strs)
+    return bool(strs) and all(o.lower().endswith(MODEL_FILE_EXTENSIONS + _MEDIA_EXT) for o in strs)
 
 
 def build(info: dict[str, Any]) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from comfyfixer.tools.catalogs.manager import ManagerCatalog
+from comfyfixer.tools.model_folders import canonical_folder
 from comfyfixer.tools.schema.folders import (
-    canonical_folder,
     core_model_folder,
     guess_folder_from_input,
     looks_like_model_file,
