@@ -342,3 +342,10 @@ def test_an_unreadable_file_is_not_told_to_give_the_file(tmp_path: Path) -> None
     ident = identify_file(path)
     text = " ".join(ident.evidence)
     assert "give the file itself" not in text and "download it again" in text
+
+
+def test_a_gguf_in_a_template_chain_gets_the_gguf_loader(ctx: ToolContext) -> None:
+    result = _build(ctx, "flux2-dev-Q4_K_M.gguf", family="flux2", task="txt2img")
+    assert result.status == "BUILT", result.errors
+    loaders = {n["class_type"] for n in result.api.values() if "flux2-dev-Q4_K_M.gguf" in n["inputs"].values()}
+    assert loaders == {"UnetLoaderGGUF"}

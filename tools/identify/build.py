@@ -305,6 +305,19 @@ def _with_text_encoder(files: tuple[str, ...], name: str) -> tuple[str, ...]:
     return files if slot is None else (*files[:slot], name, *files[slot + 1:])
 
 
+def _gguf_loaders(api: dict[str, dict[str, Any]], name: str) -> dict[str, dict[str, Any]]:
+    """``api`` with each core loader that reads ``name`` swapped for its GGUF twin when ``name`` is a GGUF file
+    (a template's chain loads the safetensors its template names)."""
+    if not name.lower().endswith(".gguf"):
+        return api
+    for node in api.values():
+        twin = f"{'UnetLoader' if node['class_type'] == 'UNETLoader' else node['class_type']}GGUF"
+        if name in node["inputs"].values() and twin in GGUF_LOADERS:
+            node["class_type"] = twin
+            node["inputs"].pop("weight_dtype", None)  # UnetLoaderGGUF takes the file only
+    return api
+
+
 def _refusal(ident: ModelIdentity, family: str | None) -> str | None:
     """Why nothing is built before trying (the notes of an UNCERTAIN result), or None: identification
     left competing families, or a part used by several, and no family was given; or the role is unknown."""
@@ -448,20 +461,22 @@ def build_workflow(inp: BuildInput, ctx: ToolContext, *, out_dir: Path | None = 
             result.notes.append(why or f"no recipe for {ident.name} and task {task}")
             return result
         g = _Graph()
-        g.nodes = template.for_model(ident.name)
+        g.nodes = _gguf_loaders(template.for_model(ident.name), ident.name)
         notes = [f"the chain of the official template {template.template} for {task}, loading {ident.name}"
                  + ("" if template.primary == ident.name else f" where it loads {template.primary}"),
                  "prompts, sizes and seeds are the template's; change them in the editor"]
         result.settings = {"source": f"official template {template.template}"}
     schemas = ctx.schemas()
+    newer_sets = newer_core_schema_sets()
     if any(n["class_type"] in GGUF_LOADERS for n in g.nodes.values()) and not all(c in schemas for c in GGUF_LOADERS):
         from comfyfixer.tools.schema.packs import pack_schemas
 
-        schemas = schemas.merged(pack_schemas(GGUF_PACK))
+        gguf = pack_schemas(GGUF_PACK)
+        schemas, newer_sets = schemas.merged(gguf), tuple(s.merged(gguf) for s in newer_sets)
         notes.append(f"GGUF files load with the GGUF loaders of {GGUF_PACK} (github.com/city96/ComfyUI-GGUF): "
                      "install that node pack (`comfyfixer fix` on the workflow plans it)")
     report = validate_api(g.nodes, schemas)
-    for newer in newer_core_schema_sets() if report.errors else ():
+    for newer in newer_sets if report.errors else ():
         newer_report = validate_api(g.nodes, newer)
         if len(newer_report.errors) < len(report.errors):
             schemas, report = newer, newer_report
