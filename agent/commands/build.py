@@ -44,11 +44,8 @@ def build_command(
         emit_json(result)
         return _code(result.status)
     ident = result.identity
-    family_label = ident.family_label or result.family or ("any family" if ident.role == "upscaler" else
-                                                           "family unknown")
     what = f"{result.task} workflow" if result.task else "workflow"
-    console.print(f"{result.status}: {what} for {ident.name} ({family_label} {ident.role.replace('_', ' ')})",
-                  markup=False)
+    console.print(f"{result.status}: {what} for {ident.name} ({ident.kind()})", markup=False)
     if result.status in ("UNSUPPORTED", "UNCERTAIN"):  # nothing was built: only why, and what to do
         for note in result.notes:
             console.print(f"  {note}", markup=False)

@@ -27,14 +27,8 @@ def identify_command(
     if json_out:
         emit_json(ident)
         return 0
-    family = ident.family_label or ident.family or "family unknown"
-    if not ident.family and ident.families_using:
-        family = "used by " + ", ".join(ident.families_using)
-    elif not ident.family and ident.role == "upscaler":
-        family = "any family"
-    role = "role unknown" if ident.role == "unknown" else ident.role
     console.print(f"{ident.status}: {ident.name}", markup=False)
-    console.print(f"  {family} · {role}" + (f" ({ident.variant})" if ident.variant else "")
+    console.print(f"  {ident.kind()}" + (f" ({ident.variant})" if ident.variant else "")
                   + f" · confidence {ident.confidence:.2f} · source: {ident.source}", markup=False)
     if ident.folder:
         console.print(f"  goes in models/{ident.folder}", markup=False)

@@ -44,8 +44,10 @@ def workflows_for_command(
         emit_json(result)
         return 0
     ident = result.identity
-    console.print(f"{ident.name}: {ident.family_label or ident.family or 'unknown family'} {ident.role} "
-                  f"({ident.status}, confidence {ident.confidence:.2f})", markup=False)
+    console.print(f"{ident.name}: {ident.kind()} ({ident.status}, confidence {ident.confidence:.2f})", markup=False)
+    if ident.status == "UNKNOWN":  # what identification needs instead
+        for line in ident.evidence:
+            console.print(f"  - {line}", markup=False)
     for i, hit in enumerate(result.hits, 1):
         lacks = [_some(hit.missing, "model file")] * bool(hit.missing) + [_some(hit.missing_nodes, "node class")] * bool(
             hit.missing_nodes)

@@ -349,3 +349,20 @@ def test_a_gguf_in_a_template_chain_gets_the_gguf_loader(ctx: ToolContext) -> No
     assert result.status == "BUILT", result.errors
     loaders = {n["class_type"] for n in result.api.values() if "flux2-dev-Q4_K_M.gguf" in n["inputs"].values()}
     assert loaders == {"UnetLoaderGGUF"}
+
+
+def test_every_command_names_family_and_role_the_same_way(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """workflows-for printed "unknown family unknown", build "(family unknown unknown)" and "may be for A, B"."""
+    from comfyfixer.agent.cli import run
+
+    monkeypatch.setenv("COMFYFIXER_OFFLINE", "1")
+    assert run(["workflows-for", "asdf qwerty", "--source", "templates"]) == 0
+    out = capsys.readouterr().out
+    assert "family unknown · role unknown" in out and "SHA256" in out  # and what to give instead
+    assert run(["build", "asdf qwerty"]) == 2
+    out = capsys.readouterr().out
+    assert "family unknown · role unknown" in out and "--family" in out and "SHA256" in out
+    path = write_sparse_safetensors(tmp_path / "mystery_lora.safetensors", MYSTERY_LORA)
+    assert run(["build", str(path)]) == 2
+    assert "Stable Diffusion 1.x or Stable Diffusion XL" in capsys.readouterr().out

@@ -318,21 +318,28 @@ def _gguf_loaders(api: dict[str, dict[str, Any]], name: str) -> dict[str, dict[s
     return api
 
 
-def _refusal(ident: ModelIdentity, family: str | None) -> str | None:
-    """Why nothing is built before trying (the notes of an UNCERTAIN result), or None: identification
-    left competing families, or a part used by several, and no family was given; or the role is unknown."""
+def _refusal(ident: ModelIdentity, family: str | None) -> tuple[Literal["UNCERTAIN", "UNSUPPORTED"], str] | None:
+    """Why nothing is built before trying, as (status, note), or None: identification left competing
+    families, or a part used by several, or a role the name does not say (UNCERTAIN), or nothing at all
+    (UNSUPPORTED), and no family was given."""
     if family is None:
         options = list(dict.fromkeys(c.family for c in ident.candidates if c.family))
         if len(options) < 2 and ident.family is None and len(ident.families_using) > 1:
             options = ident.families_using
         if len(options) > 1:
             named = f" (the file name suggests {_label(ident.family)})" if ident.family in options else ""
-            return (f"{ident.name} may be for {', '.join(_label(f) for f in options)}: what was read does not tell "
-                    f"which{named}; choose with " + " or ".join(f"--family {f}" for f in options))
+            labels = [_label(f) for f in options]
+            return "UNCERTAIN", (f"{ident.name} may be for {', '.join(labels[:-1])} or {labels[-1]}: what was read "
+                                 f"does not tell which{named}; choose with " + " or ".join(f"--family {f}" for f in options))
+        if ident.status == "UNKNOWN":
+            from comfyfixer.tools.identify.detect import GIVE_MORE
+
+            return "UNSUPPORTED", (f"nothing says what {ident.name} is: {GIVE_MORE}; or pass --family (sd15, sdxl, "
+                                   "flux, wan, …)")
     if ident.role == "unknown" and family is None and ident.family:
-        return (f"{ident.name}: the name says {_label(ident.family)} but not whether it is a checkpoint, a diffusion "
-                "model or a LoRA; give the file itself (its header is read), its Civitai URL or its SHA256, or pass "
-                f"--family {ident.family} to load it as that family's main model")
+        return "UNCERTAIN", (f"{ident.name}: the name says {_label(ident.family)} but not whether it is a checkpoint, "
+                             "a diffusion model or a LoRA; give the file itself (its header is read), its Civitai URL or "
+                             f"its SHA256, or pass --family {ident.family} to load it as that family's main model")
     return None
 
 
@@ -440,7 +447,7 @@ def build_workflow(inp: BuildInput, ctx: ToolContext, *, out_dir: Path | None = 
     family = inp.family or ident.family
     refusal = _refusal(ident, inp.family)
     if refusal is not None:
-        return BuildResult(status="UNCERTAIN", identity=ident, family=family, task=inp.task, notes=[refusal])
+        return BuildResult(status=refusal[0], identity=ident, family=family, task=inp.task, notes=[refusal[1]])
     recipe = RECIPES.get(family or "")
     template: TemplateRecipe | None = None
     if inp.task is None and recipe is None and ident.role != "upscaler":

@@ -57,3 +57,13 @@ class ModelIdentity(BaseModel):
     base_model: str | None = Field(default=None, description="The base model label a source gave (Civitai "
                                                              "'SDXL 1.0', kohya 'sdxl_base_v1-0', …).")
     tensor_count: int | None = Field(default=None, description="Tensors in the file's header.")
+
+    def kind(self) -> str:
+        """Family and role in words: ``Stable Diffusion XL · lora``, ``used by flux, sd35 · vae``,
+        ``any family · upscaler``, ``family unknown · role unknown``."""
+        family = self.family_label or self.family
+        if family is None:
+            family = ("used by " + ", ".join(self.families_using) if self.families_using
+                      else "any family" if self.role == "upscaler" else "family unknown")
+        role = "role unknown" if self.role == "unknown" else self.role.replace("_", " ")
+        return f"{family} · {role}"
