@@ -366,3 +366,20 @@ def test_every_command_names_family_and_role_the_same_way(tmp_path: Path, capsys
     path = write_sparse_safetensors(tmp_path / "mystery_lora.safetensors", MYSTERY_LORA)
     assert run(["build", str(path)]) == 2
     assert "Stable Diffusion 1.x or Stable Diffusion XL" in capsys.readouterr().out
+
+
+def test_a_folder_that_refuses_the_write_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-only --out (simulated: the tests may run as root, who may write anywhere) is exit 2 with the path."""
+    from comfyfixer.agent.cli import run
+
+    def refuse(*_a: object, **_k: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setenv("COMFYFIXER_OFFLINE", "1")
+    monkeypatch.setattr("comfyfixer.tools.paths.atomic_write", refuse)
+    _, _, tensors = PART_FILES["RealESRGAN_x4plus.safetensors"]
+    model = str(write_sparse_safetensors(tmp_path / "RealESRGAN_x4plus.safetensors", tensors))
+    assert run(["build", model, "--out", str(tmp_path / "ro")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "Permission denied" in err and "Traceback" not in err
