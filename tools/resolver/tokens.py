@@ -15,9 +15,11 @@ from pathlib import PurePosixPath
 
 from pydantic import BaseModel, Field
 
+from comfyfixer.tools.model_folders import MODEL_FILE_EXTENSIONS
 from comfyfixer.tools.precision import find_tag, strip_tags
 
-MODEL_EXTENSIONS = (".safetensors", ".sft", ".gguf", ".ckpt", ".pt", ".pth", ".bin", ".onnx", ".pkl", ".yaml")
+# The files a resolver may be asked for: model files, plus the .yaml configs CheckpointLoader reads.
+MODEL_EXTENSIONS = (*MODEL_FILE_EXTENSIONS, ".yaml")
 
 _SEP = re.compile(r"[_\-\s]+")
 _VERSION = re.compile(r"(?<![0-9.])v?(\d+\.\d+(?:\.\d+)*)|(?<![a-z0-9])v(\d+)(?![a-z0-9])", re.I)
