@@ -383,3 +383,20 @@ def test_a_folder_that_refuses_the_write_is_one_line(tmp_path: Path, capsys: pyt
     assert run(["build", model, "--out", str(tmp_path / "ro")]) == 2
     err = capsys.readouterr().err
     assert "cannot write" in err and "Permission denied" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("text, said", [
+    ("https://huggingface.co/", "names no model"),
+    ("https://modelscope.cn/models/", "names no model"),
+    ("https://civitai.com/models/abc", "names no model"),
+    ("https://example.com/foo.safetensors", "a site we do not read"),
+])
+def test_urls_that_name_no_model_say_so(ctx: ToolContext, text: str, said: str) -> None:
+    """A Civitai/Hugging Face/ModelScope URL without a model was "a URL of a site we do not read" with an empty name."""
+    ident = _id(ctx, text)
+    assert said in ident.evidence[0] and ident.name
+
+
+def test_a_folder_is_not_a_model_file(ctx: ToolContext, tmp_path: Path) -> None:
+    ident = _id(ctx, str(tmp_path))
+    assert ident.status == "UNKNOWN" and "is a folder" in ident.evidence[0]

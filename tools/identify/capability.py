@@ -53,6 +53,9 @@ _AIR = re.compile(r"urn:air:[^:]+:[^:]+:civitai:(\d+)(?:@(\d+))?", re.I)
 _HASH = re.compile(r"^(?:sha256:)?([0-9a-f]{64}|[0-9a-f]{10}|[0-9a-f]{12}|[0-9a-f]{8})$", re.I)
 _HF_REPO = re.compile(r"^(?:hf:|(?:https?://)?(?:www\.)?(?:huggingface\.co|hf\.co)/)([\w.-]+/[\w.-]+)(?:/(.*))?$",
                       re.I)
+# Sites whose model URLs identify reads; one of theirs that reached the name reader names no model.
+_SITES = (("Civitai", "civitai."), ("Hugging Face", "huggingface.co"), ("Hugging Face", "hf.co"),
+          ("ModelScope", "modelscope."))
 _MODELSCOPE = re.compile(r"^(?:https?://)?(?:www\.)?modelscope\.(?:cn|ai)/", re.I)
 
 
@@ -199,9 +202,15 @@ def _from_name(ctx: ToolContext, name: str) -> ModelIdentity:
     """A file name, with the folder the catalogs file it under; a path that is not there is said so, and the
     model folder it names stands in when the catalogs do not know the file."""
     unix = name.replace("\\", "/")
-    base = unix.rsplit("/", 1)[-1]
-    folder, why = _catalog_folder(ctx, base)
+    base = unix.rstrip("/").rsplit("/", 1)[-1] or name
     url = "://" in unix
+    site = next((s for s, host in _SITES if host in unix.lower()), None) if url else None
+    if site or (not url and Path(name).expanduser().is_dir()):
+        ident = ModelIdentity(status="UNKNOWN", source="file name", name=name)
+        ident.evidence.append(f"a {site} URL that names no model: {GIVE_MORE}" if site else
+                              f"{name} is a folder, not a model file: give one of the files in it")
+        return finish(ident)
+    folder, why = _catalog_folder(ctx, base)
     if folder is None and "/" in unix and not url:
         folder, why = _folder_in(Path(unix)), "the folder in the path"
     ident = identify_name(base, folder=folder, folder_source=why)
