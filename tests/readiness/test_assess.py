@@ -111,3 +111,22 @@ def test_saved_object_info_counts_its_packs_as_installed(shared_data: Path, tmp_
     doc = json.loads(capsys.readouterr().out)
     assert doc["workflows"][0]["status"] == "runnable"
     assert any("object_info" in n for n in doc["notes"])
+
+
+def test_a_new_diffusion_model_goes_to_models_diffusion_models_unless_models_unet_exists(tmp_path: Path) -> None:
+    """ComfyUI searches models/unet before models/diffusion_models; a new file goes to the folder that exists,
+    and, when neither does, to the one named after the key (not the legacy models/unet)."""
+    base = tmp_path / "ComfyUI"
+    (base / "models").mkdir(parents=True)
+    (base / "comfyui_version.py").write_text('__version__ = "0.3.64"\n')
+    insp = InspectionResult(path="w.json", format="ui",
+                            models=[ModelRef(filename="new.safetensors", folder="diffusion_models", node_id="1")])
+
+    def target() -> str:
+        inv = build_inventory(InventoryInput(comfyui_dir=base))
+        (missing,) = Assessor(inv, set(), schema_version="0.3.64").assess(insp).missing_models
+        return str(Path(missing.target or "").relative_to(base).as_posix())
+
+    assert target() == "models/diffusion_models/new.safetensors"
+    (base / "models/unet").mkdir()
+    assert target() == "models/unet/new.safetensors"

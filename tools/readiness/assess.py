@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from comfyfixer.tools.inventory import LocalInventory, ModelFile, canonical_folder, normalize_model_name
+from comfyfixer.tools.model_folders import placement_dir
 from comfyfixer.tools.readiness.models import (
     MisplacedModel,
     MissingModel,
@@ -116,14 +117,19 @@ class Assessor:
 
     # --- models -----------------------------------------------------------------------------------
     def target_dir(self, folder: str) -> str | None:
-        """Where files for ``folder`` go: its first existing search dir, else the first one, else models/<key>."""
+        """Where files for ``folder`` go: its first existing search dir, else the one named after the key
+        (``models/diffusion_models``, not the legacy ``models/unet``: ``model_folders.placement_dir``), else
+        the first, else models/<key>."""
         if folder in self._targets:
             return self._targets[folder]
         target: str | None = None
         if self.inv.comfyui_dir is not None:
             dirs = [d for d in self.inv.models.folders.get(folder, []) if not d.startswith(("http://", "https://"))]
+            placed = placement_dir(folder)
+            named = os.path.join(self.inv.comfyui_dir, *placed.split("/")) if placed else None
             target = next((d for d in dirs if os.path.isdir(d)), None) or (
-                dirs[0] if dirs else os.path.join(self.inv.comfyui_dir, "models", folder)
+                named if named is not None and os.path.normpath(named) in {os.path.normpath(d) for d in dirs}
+                else dirs[0] if dirs else os.path.join(self.inv.comfyui_dir, "models", folder)
             )
         self._targets[folder] = target
         return target
