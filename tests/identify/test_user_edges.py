@@ -400,3 +400,22 @@ def test_urls_that_name_no_model_say_so(ctx: ToolContext, text: str, said: str) 
 def test_a_folder_is_not_a_model_file(ctx: ToolContext, tmp_path: Path) -> None:
     ident = _id(ctx, str(tmp_path))
     assert ident.status == "UNKNOWN" and "is a folder" in ident.evidence[0]
+
+
+def test_civitai_failing_leaves_the_other_sources(tmp_path: Path, replay: Replayer,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Civitai's image list failing (network, 5xx) took the whole answer down; the templates are still there."""
+    from comfyfixer.tools.civitai.client import CivitaiClient
+    from comfyfixer.tools.errors import TransportError
+    from comfyfixer.tools.identify.workflows import WorkflowsForInput, workflows_for_model
+
+    def down(*_a: object, **_k: object) -> None:
+        raise TransportError("request to /api/v1/images failed: ConnectError", hint="check the network connection")
+
+    monkeypatch.setattr(CivitaiClient, "images", down)
+    sha = "b76a1fc247db893bc8c1290420f0e96b6f86129576a9fb885c20cb7edbefeea5"  # model_version_1421739 (real)
+    with replay("civitai_identify_by_hash.json", partial="images are not asked: the client is made to fail"), \
+            ToolContext(cache_dir=tmp_path / "c", state_dir=tmp_path / "s", http_retries=0) as ctx:
+        result = workflows_for_model(WorkflowsForInput(model=sha, sources=["templates", "civitai"]), ctx)
+    assert result.hits and all(h.source == "official template" for h in result.hits)
+    assert any(s.startswith("Civitai images: failed") and "ConnectError" in s for s in result.searched)

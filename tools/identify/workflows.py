@@ -27,7 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from comfyfixer.tools.context import ToolContext
-from comfyfixer.tools.errors import ComfyFixerError
+from comfyfixer.tools.errors import ComfyFixerError, HTTPError
 from comfyfixer.tools.identify.capability import identify_model
 from comfyfixer.tools.identify.detect import family_from_name
 from comfyfixer.tools.identify.models import IdentifyInput, ModelIdentity
@@ -490,7 +490,10 @@ def workflows_for_model(inp: WorkflowsForInput, ctx: ToolContext, *, workflow_fo
             searched.append("Civitai images: skipped (no Civitai model version known for this model; give its Civitai "
                             "URL or SHA256)")
         else:
-            found, line = _civitai_hits(ctx, ident.civitai_version_id, save_to)
+            try:
+                found, line = _civitai_hits(ctx, ident.civitai_version_id, save_to)
+            except HTTPError as exc:  # one source failing leaves the others' hits
+                found, line = [], f"Civitai images: failed ({exc})"
             hits += found
             searched.append(line)
     hits.sort(key=lambda h: (-h.score, -(h.reactions or 0), len(h.models), h.name))
