@@ -238,7 +238,7 @@ def _graph(recipe: Recipe, ident: ModelIdentity, task: Task, prompt: str) -> tup
             model, clip = [lora, 0], [lora, 1]
         else:
             model = [g.add("LoraLoaderModelOnly", model=model, lora_name=name, strength_model=1.0), 0]
-        notes.append(f"the LoRA is placed on {recipe.base[0]}, {recipe.family}'s reference model; a LoRA trained "
+        notes.append(f"the LoRA is placed on {recipe.base[0]}, {_label(recipe.family)}'s reference model; a LoRA trained "
                      "on another size of the family needs that model instead")
         if ident.trained_words:
             prompt = ", ".join([*ident.trained_words, prompt])
