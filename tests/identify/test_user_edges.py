@@ -419,3 +419,13 @@ def test_civitai_failing_leaves_the_other_sources(tmp_path: Path, replay: Replay
         result = workflows_for_model(WorkflowsForInput(model=sha, sources=["templates", "civitai"]), ctx)
     assert result.hits and all(h.source == "official template" for h in result.hits)
     assert any(s.startswith("Civitai images: failed") and "ConnectError" in s for s in result.searched)
+
+
+@pytest.mark.parametrize("model", ["wan2.1_i2v_480p_14B_fp16.safetensors", "wan2.2_ti2v_5B_fp16.safetensors",
+                                   "wan2.1_vace_14B_fp16.safetensors", "flux1-fill-dev.safetensors"])
+def test_a_variant_the_family_recipe_does_not_fit_is_built_from_its_own_template(ctx: ToolContext, model: str) -> None:
+    """Wan image-to-video, TI2V 5B (48-channel latents), VACE and FLUX Fill were put into the family's text-to-X
+    recipe (Wan 2.1 VAE, an empty latent): valid against the schemas, broken in ComfyUI."""
+    result = _build(ctx, model)
+    assert result.status == "BUILT", result.notes
+    assert result.settings["source"].startswith("official template"), result.settings

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -281,6 +282,27 @@ def _graph(recipe: Recipe, ident: ModelIdentity, task: Task, prompt: str) -> tup
     return g, files, notes
 
 
+# Files of a family that its recipe (text-to-image or text-to-video on the reference model) does not fit:
+# image-to-video and TI2V 5B (48-channel latents, the Wan 2.2 VAE), VACE and other conditioned Wan models,
+# FLUX Fill/Canny/Depth (extra input channels), HunyuanVideo image-to-video, Qwen-Image-Edit. Their own
+# template's chain is used instead. Read from the name and the variant the header gave.
+_RECIPE_MISFITS = {
+    "wan": re.compile(r"i2v|ti2v|vace|(^|[-_])fun[-_]|flf2v|s2v|animate|camera|phantom|humo|talk|(^|[-_])5b|"
+                      r"image-to-video|48-channel", re.I),
+    "flux": re.compile(r"fill|canny|depth", re.I),
+    "hunyuan_video": re.compile(r"i2v|image[-_ ]to[-_ ]video", re.I),
+    "qwen_image": re.compile(r"edit", re.I),
+}
+
+
+def _recipe_fits(recipe: Recipe, ident: ModelIdentity) -> bool:
+    """Whether the family recipe can run this main model (a LoRA always goes on the recipe's base)."""
+    misfit = _RECIPE_MISFITS.get(recipe.family)
+    if misfit is None or ident.role not in ("checkpoint", "diffusion_model", "unknown"):
+        return True
+    return not misfit.search(f"{ident.name} {ident.variant or ''}")
+
+
 def _label(family: str | None) -> str:
     """A family's display name."""
     from comfyfixer.tools.identify.rules import FAMILIES
@@ -449,6 +471,8 @@ def build_workflow(inp: BuildInput, ctx: ToolContext, *, out_dir: Path | None = 
     if refusal is not None:
         return BuildResult(status=refusal[0], identity=ident, family=family, task=inp.task, notes=[refusal[1]])
     recipe = RECIPES.get(family or "")
+    if recipe is not None and not _recipe_fits(recipe, ident):
+        recipe = None  # its official template's chain (or a kin's) knows how it is wired
     template: TemplateRecipe | None = None
     if inp.task is None and recipe is None and ident.role != "upscaler":
         template = _from_template(ident, family, None, ctx)
