@@ -109,3 +109,26 @@ def test_fit_command_json(templates_dir: Path, capsys: pytest.CaptureFixture[str
     assert run(["fit", str(templates_dir / "sd3.5_simple_example.json"), "--vram", "8GB"]) == 0
     out = capsys.readouterr().out
     assert "sampling" in out and "working set" in out
+
+
+def test_a_model_under_an_extra_model_path_is_read_by_its_header(templates_dir: Path, flux_comfyui: Path,
+                                                                   tmp_path: Path) -> None:
+    """A user who keeps models on another disk (ComfyUI's extra_model_paths.yaml) gets their headers read,
+    as ComfyUI finds them, not a default size."""
+    import shutil
+
+    comfy = tmp_path / "ComfyUI"
+    shutil.copytree(flux_comfyui, comfy)  # the fixture is shared by the session: move a copy's file
+    elsewhere = tmp_path / "disk2" / "unet"
+    elsewhere.mkdir(parents=True)
+    (comfy / "models" / "diffusion_models" / "flux1-dev.safetensors").rename(elsewhere / "flux1-dev.safetensors")
+    wf = templates_dir / "flux_dev_full_text_to_image.json"
+    without = estimate_fit(FitInput(path=str(wf), vram_gb=8), _ctx(tmp_path / "a", comfyui_dir=comfy))
+    assert next(m for m in without.models if m.filename == "flux1-dev.safetensors").source != "header"
+    yaml = tmp_path / "extra_model_paths.yaml"
+    yaml.write_text(f"disk2:\n  base_path: {tmp_path / 'disk2'}\n  diffusion_models: unet\n", encoding="utf-8")
+    report = estimate_fit(FitInput(path=str(wf), vram_gb=8),
+                          _ctx(tmp_path / "b", comfyui_dir=comfy, extra_model_paths=(yaml,)))
+    unet = next(m for m in report.models if m.filename == "flux1-dev.safetensors")
+    assert unet.source == "header" and unet.bytes == 23_802_816_640
+    assert unet.local_path == str(elsewhere / "flux1-dev.safetensors")

@@ -259,3 +259,16 @@ def test_the_fit_code_is_in_the_key_and_the_readiness_code_in_both(tmp_path: Pat
     stand_in.write_text("v2 (a new version)")
     after = _check(tmp_path, wf, comfy)
     assert after.cache["fits_cached"] == 0 and after.cache["readiness_cached"] == 7
+
+
+def test_the_check_sizes_a_model_from_an_extra_model_path(tmp_path: Path) -> None:
+    """check --out's fit finds a model where the inventory finds it: in an extra_model_paths.yaml folder."""
+    wf, comfy = _workspace(tmp_path)
+    disk2 = tmp_path / "disk2" / "unet"
+    disk2.mkdir(parents=True)
+    write_sparse_safetensors(disk2 / "flux1-schnell.safetensors", [(n, "BF16", s) for n, s in flux_dev()])
+    (comfy / "extra_model_paths.yaml").write_text(f"disk2:\n  base_path: {tmp_path / 'disk2'}\n"
+                                                  "  diffusion_models: unet\n", encoding="utf-8")
+    unet = next(m for m in _fits(_check(tmp_path, wf, comfy), wf)[FLUX].models
+                if m.filename == "flux1-schnell.safetensors")
+    assert unet.source == "header" and unet.local_path == str(disk2 / "flux1-schnell.safetensors")

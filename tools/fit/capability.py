@@ -24,9 +24,10 @@ def fit_sources(ctx: ToolContext) -> FitSources:
         import comfyfixer.knowledge as knowledge
         from comfyfixer.tools.catalogs.model_index import build_model_index
         from comfyfixer.tools.fit.sizes import knowledge_sizes
-        from comfyfixer.tools.model_folders import default_folder_paths
+        from comfyfixer.tools.inventory.inventory import model_folder_table
 
-        dirs = default_folder_paths(ctx.comfyui_dir) if ctx.comfyui_dir else {}
+        # The folders ComfyUI searches: its defaults for its version plus extra_model_paths.yaml files.
+        dirs = model_folder_table(Path(ctx.comfyui_dir), list(ctx.extra_model_paths))[0] if ctx.comfyui_dir else {}
         catalog = ctx.catalog()
         index = build_model_index(catalog, []) if catalog is not None else None
         return FitSources(model_dirs=dirs, catalog_lookup=_with_recorded(index.lookup if index is not None else None),

@@ -76,8 +76,10 @@ class FitEstimator:
     """Estimates workflows for one :class:`FitTarget` against the model folders of ``comfyui_dir``; the
     knowledge pack's sizes are read on the first estimate (a warm check reads none)."""
 
-    def __init__(self, target: FitTarget, comfyui_dir: Path | str | None) -> None:
-        self.target, self.comfyui_dir = target, comfyui_dir
+    def __init__(self, target: FitTarget, comfyui_dir: Path | str | None,
+                 model_dirs: dict[str, list[Path]] | None = None) -> None:
+        # ``model_dirs``: the check's own folder table (extra_model_paths.yaml included); else the defaults.
+        self.target, self.comfyui_dir, self.model_dirs = target, comfyui_dir, model_dirs
 
     @cached_property
     def sources(self) -> FitSources:
@@ -87,8 +89,9 @@ class FitEstimator:
         from comfyfixer.tools.model_folders import default_folder_paths
 
         comfyui = self.comfyui_dir
-        return FitSources(model_dirs=default_folder_paths(Path(comfyui)) if comfyui else {},
-                          knowledge=knowledge_sizes(Path(next(iter(knowledge.__path__)))))
+        dirs = self.model_dirs if self.model_dirs is not None else (
+            default_folder_paths(Path(comfyui)) if comfyui else {})
+        return FitSources(model_dirs=dirs, knowledge=knowledge_sizes(Path(next(iter(knowledge.__path__)))))
 
     def estimate(self, path: str, graph: Graph, refs: list[ModelRef], schemas: Any) -> FitReport | None:
         """The estimate of one loaded and inspected workflow (``refs``: its inspection's models), or None

@@ -358,7 +358,9 @@ def _check(inp: CheckInput, ctx: ToolContext, progress: Callable[[int, int], Non
         if fit is not None:
             from comfyfixer.tools.fit.report import FitEstimator, fit_code_files
 
-            fitter = FitEstimator(fit, inventory.comfyui_dir)
+            fitter = FitEstimator(fit, inventory.comfyui_dir, model_dirs={  # the inventory's, extra paths included
+                key: [Path(d) for d in dirs if not d.startswith(("http://", "https://"))]
+                for key, dirs in inventory.models.folders.items()} if inventory.comfyui_dir is not None else None)
             # The readiness key plus the target and the fit code (an estimate reads no sha256: --hashes keeps it).
             fit_context = "|".join((inventory_context, _files_fingerprint(fit_code_files()), fit.key))
             f_keys = {f: _file_key(f, stats[f], fit_context) for f in files}
