@@ -429,3 +429,21 @@ def test_a_variant_the_family_recipe_does_not_fit_is_built_from_its_own_template
     result = _build(ctx, model)
     assert result.status == "BUILT", result.notes
     assert result.settings["source"].startswith("official template"), result.settings
+
+
+@pytest.mark.parametrize("width, base", [(5120, "wan2.1_t2v_14B_fp8_scaled.safetensors"),
+                                         (1536, "wan2.1_t2v_1.3B_fp16.safetensors")])
+def test_a_wan_lora_goes_on_the_model_size_it_was_trained_for(ctx: ToolContext, tmp_path: Path, width: int,
+                                                             base: str) -> None:
+    """A Wan 14B LoRA (lightx2v, width 5120) was put on the 1.3B model: a shape mismatch when ComfyUI loads it."""
+    tensors = {"diffusion_model.blocks.0.self_attn.q.lora_A.weight": ("BF16", [32, width]),
+               "diffusion_model.blocks.0.self_attn.q.lora_B.weight": ("BF16", [width, 32]),
+               "diffusion_model.blocks.0.cross_attn.k.lora_A.weight": ("BF16", [32, width])}
+    path = write_sparse_safetensors(tmp_path / f"wan_style_{width}.safetensors", tensors)
+    assert identify_file(path).variant == ("Wan 14B" if width == 5120 else "Wan 1.3B")
+    result = _build(ctx, str(path))
+    assert result.status == "BUILT" and _loads(result, base) and _loads(result, path.name)
+    ti2v = write_sparse_safetensors(tmp_path / "wan22_5b_style.safetensors", {
+        k: (d, [3072 if n in (5120, width) else n for n in s]) for k, (d, s) in tensors.items()})
+    refused = _build(ctx, str(ti2v))
+    assert refused.status == "UNSUPPORTED" and "wan2.2_ti2v_5B" in refused.notes[0]

@@ -186,7 +186,8 @@ def _graph(recipe: Recipe, ident: ModelIdentity, task: Task, prompt: str) -> tup
     g, files, notes = _Graph(), list[tuple[str, str]](), list[str]()
     name = ident.name
     is_lora = ident.role in ("lora", "lycoris")
-    main, main_folder = (recipe.base if is_lora or ident.role not in ("checkpoint", "diffusion_model", "unknown")
+    main, main_folder = (LORA_BASES.get(ident.variant or "", recipe.base) if is_lora
+                         else recipe.base if ident.role not in ("checkpoint", "diffusion_model", "unknown")
                          else (name, recipe.base[1]) if ident.role == "unknown"
                          else (name, "checkpoints" if ident.role == "checkpoint" else "diffusion_models"))
     if ident.role == "unknown":
@@ -239,7 +240,7 @@ def _graph(recipe: Recipe, ident: ModelIdentity, task: Task, prompt: str) -> tup
             model, clip = [lora, 0], [lora, 1]
         else:
             model = [g.add("LoraLoaderModelOnly", model=model, lora_name=name, strength_model=1.0), 0]
-        notes.append(f"the LoRA is placed on {recipe.base[0]}, {_label(recipe.family)}'s reference model; a LoRA trained "
+        notes.append(f"the LoRA is placed on {main}, {_label(recipe.family)}'s reference model; a LoRA trained "
                      "on another size of the family needs that model instead")
         if ident.trained_words:
             prompt = ", ".join([*ident.trained_words, prompt])
@@ -293,6 +294,11 @@ _RECIPE_MISFITS = {
     "hunyuan_video": re.compile(r"i2v|image[-_ ]to[-_ ]video", re.I),
     "qwen_image": re.compile(r"edit", re.I),
 }
+
+
+# The base a LoRA goes on when its shapes say which model size it was trained for (identify's variant).
+LORA_BASES = {"Wan 14B": ("wan2.1_t2v_14B_fp8_scaled.safetensors", "diffusion_models"),
+              "Wan 1.3B": ("wan2.1_t2v_1.3B_fp16.safetensors", "diffusion_models")}
 
 
 def _recipe_fits(recipe: Recipe, ident: ModelIdentity) -> bool:
@@ -433,6 +439,10 @@ def _hand_graph(recipe: Recipe | None, ident: ModelIdentity, task: Task, family:
         return _upscale_graph(ident), [], [], ""
     if ident.role == "upscaler":
         return None, [], [], "an upscale model enlarges images: build it with --task upscale"
+    if ident.role in ("lora", "lycoris") and ident.variant == "Wan 2.2 TI2V 5B":
+        return None, [], [], ("a Wan 2.2 TI2V 5B LoRA loads on wan2.2_ti2v_5B_fp16.safetensors: build that model "
+                              "(`comfyfixer build wan2.2_ti2v_5B_fp16.safetensors --task video`) and add a "
+                              "LoraLoaderModelOnly after its UNETLoader")
     if recipe is None:
         return None, [], [], (f"no recipe for family {family!r}" if family else
                               "the family is unknown: pass --family (sd15, sdxl, sd35, flux, wan, …)")

@@ -264,6 +264,10 @@ LORA_SIGNATURES: tuple[tuple[str, re.Pattern[str], str], ...] = (
 )
 # The cross-attention key projection of an SD U-Net LoRA: its input width is the text context width.
 LORA_CROSS_ATTN = re.compile(r"attn2[._]to_k[._](lora_down|lora_a|lora[._]down)[._]weight$", re.I)
+# Wan's hidden width, read off a LoRA's attention shapes (Wan-Video/Wan2.1 and Wan2.2 configs: dim), → the model
+# size the LoRA was trained for; a LoRA only loads on that size.
+WAN_ATTN = re.compile(r"blocks[._]\d+[._](self|cross)_attn[._][qkvo][._](lora_a|lora_down|lora[._]down)[._]weight$", re.I)
+WAN_LORA_WIDTH = {1536: "Wan 1.3B", 5120: "Wan 14B", 3072: "Wan 2.2 TI2V 5B"}
 CROSS_ATTN_MODULE = re.compile(r"attn2[._]to_k$", re.I)  # the module a LyCORIS factor (`….hada_w1_b`) belongs to
 
 # --- GGUF -------------------------------------------------------------------------------------------
