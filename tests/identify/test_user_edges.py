@@ -447,3 +447,14 @@ def test_a_wan_lora_goes_on_the_model_size_it_was_trained_for(ctx: ToolContext, 
         k: (d, [3072 if n in (5120, width) else n for n in s]) for k, (d, s) in tensors.items()})
     refused = _build(ctx, str(ti2v))
     assert refused.status == "UNSUPPORTED" and "wan2.2_ti2v_5B" in refused.notes[0]
+
+
+def test_an_sd35_medium_lora_goes_on_sd35_medium(ctx: ToolContext, tmp_path: Path) -> None:
+    tensors = {"lora_unet_joint_blocks_0_x_block_attn_qkv.lora_down.weight": ("BF16", [16, 1536]),
+               "lora_unet_joint_blocks_0_x_block_attn_qkv.lora_up.weight": ("BF16", [4608, 16]),
+               "lora_unet_joint_blocks_0_context_block_attn_qkv.lora_down.weight": ("BF16", [16, 1536])}
+    path = write_sparse_safetensors(tmp_path / "sd35m_style.safetensors", tensors)
+    ident = identify_file(path)
+    assert (ident.family, ident.variant) == ("sd35", "SD3.5 Medium")
+    result = _build(ctx, str(path))
+    assert result.status == "BUILT" and _loads(result, "sd3.5_medium.safetensors"), result.errors

@@ -298,7 +298,8 @@ _RECIPE_MISFITS = {
 
 # The base a LoRA goes on when its shapes say which model size it was trained for (identify's variant).
 LORA_BASES = {"Wan 14B": ("wan2.1_t2v_14B_fp8_scaled.safetensors", "diffusion_models"),
-              "Wan 1.3B": ("wan2.1_t2v_1.3B_fp16.safetensors", "diffusion_models")}
+              "Wan 1.3B": ("wan2.1_t2v_1.3B_fp16.safetensors", "diffusion_models"),
+              "SD3.5 Medium": ("sd3.5_medium.safetensors", "checkpoints")}
 
 
 def _recipe_fits(recipe: Recipe, ident: ModelIdentity) -> bool:

@@ -296,16 +296,17 @@ def _lora(header: ModelHeader, ident: ModelIdentity) -> bool:
         ident.candidates = [Candidate(family=f, role=ident.role, confidence=0.4, why="LoRA key names fit several bases")
                             for f in options[:4]]
         ident.confidence = 0.4
-    if ident.family == "wan":
-        _wan_size(header, ident)
+    if ident.family in R.LORA_SIZES:
+        _lora_size(header, ident)
     return True
 
 
-def _wan_size(header: ModelHeader, ident: ModelIdentity) -> None:
-    """A Wan LoRA's model size from the width of its attention adapters (1.3B, 14B, 2.2 TI2V 5B)."""
+def _lora_size(header: ModelHeader, ident: ModelIdentity) -> None:
+    """A LoRA's model size from the width of its attention adapters (Wan 1.3B/14B/2.2 TI2V 5B, SD3.5 Large/Medium)."""
+    pattern, sizes = R.LORA_SIZES[ident.family or ""]
     for key, (_, shape) in header.tensors.items():
-        if R.WAN_ATTN.search(key) and len(shape) == 2 and shape[1] in R.WAN_LORA_WIDTH:
-            ident.variant = R.WAN_LORA_WIDTH[shape[1]]
+        if pattern.search(key) and len(shape) == 2 and shape[1] in sizes:
+            ident.variant = sizes[shape[1]]
             ident.evidence.append(f"{key} {list(shape)}: width {shape[1]}, trained for {ident.variant}")
             return
 

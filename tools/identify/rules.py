@@ -264,10 +264,15 @@ LORA_SIGNATURES: tuple[tuple[str, re.Pattern[str], str], ...] = (
 )
 # The cross-attention key projection of an SD U-Net LoRA: its input width is the text context width.
 LORA_CROSS_ATTN = re.compile(r"attn2[._]to_k[._](lora_down|lora_a|lora[._]down)[._]weight$", re.I)
-# Wan's hidden width, read off a LoRA's attention shapes (Wan-Video/Wan2.1 and Wan2.2 configs: dim), → the model
-# size the LoRA was trained for; a LoRA only loads on that size.
-WAN_ATTN = re.compile(r"blocks[._]\d+[._](self|cross)_attn[._][qkvo][._](lora_a|lora_down|lora[._]down)[._]weight$", re.I)
-WAN_LORA_WIDTH = {1536: "Wan 1.3B", 5120: "Wan 14B", 3072: "Wan 2.2 TI2V 5B"}
+# A family's hidden width, read off a LoRA's attention adapters ([rank, width]) → the model size the LoRA was
+# trained for; a LoRA only loads on that size. Wan: Wan-Video/Wan2.1 and Wan2.2 configs (dim); SD3.5: ComfyUI's
+# MMDiT (hidden size 64 × depth: Large 38 → 2432, Medium 24 → 1536).
+LORA_SIZES: dict[str, tuple[re.Pattern[str], dict[int, str]]] = {
+    "wan": (re.compile(r"blocks[._]\d+[._](self|cross)_attn[._][qkvo][._](lora_a|lora_down|lora[._]down)[._]weight$",
+                       re.I), {1536: "Wan 1.3B", 5120: "Wan 14B", 3072: "Wan 2.2 TI2V 5B"}),
+    "sd35": (re.compile(r"joint_blocks[._]\d+[._]x_block[._]attn[._]qkv[._](lora_a|lora_down|lora[._]down)[._]weight$",
+                        re.I), {2432: "SD3.5 Large", 1536: "SD3.5 Medium"}),
+}
 CROSS_ATTN_MODULE = re.compile(r"attn2[._]to_k$", re.I)  # the module a LyCORIS factor (`….hada_w1_b`) belongs to
 
 # --- GGUF -------------------------------------------------------------------------------------------
