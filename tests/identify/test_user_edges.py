@@ -189,16 +189,13 @@ def test_a_vae_is_wired_into_the_workflow_built_for_its_family(ctx: ToolContext,
 
 
 @pytest.mark.parametrize("model, status, words", [
-    ("control_v11p_sd15_canny_fp16.safetensors", "UNSUPPORTED", "workflows-for"),  # it steers a generator
+    ("clip_vision_g.safetensors", "UNSUPPORTED", "workflows-for"),  # it steers a generator
     ("ponyDiffusionV6XL.safetensors", "UNCERTAIN", "header"),  # the name says SDXL, not checkpoint vs LoRA
 ])
 def test_what_the_workflow_would_not_load_is_not_built(ctx: ToolContext, tmp_path: Path, model: str, status: str,
                                                       words: str) -> None:
     """Every BUILT workflow loads the model; one that would only load the family's reference is refused."""
-    if model.startswith("control"):
-        _, _, tensors = PART_FILES[model]
-        model = str(write_sparse_safetensors(tmp_path / model, tensors))
-    result = _build(ctx, model)
+    result = _build(ctx, model, family="sdxl") if model.startswith("clip_vision") else _build(ctx, model)
     assert result.status == status and words in " ".join(result.notes)
 
 
@@ -458,3 +455,14 @@ def test_an_sd35_medium_lora_goes_on_sd35_medium(ctx: ToolContext, tmp_path: Pat
     assert (ident.family, ident.variant) == ("sd35", "SD3.5 Medium")
     result = _build(ctx, str(path))
     assert result.status == "BUILT" and _loads(result, "sd3.5_medium.safetensors"), result.errors
+
+
+def test_a_controlnet_steers_its_family_s_workflow(ctx: ToolContext, tmp_path: Path) -> None:
+    """A ControlNet build was a plain txt2img that never loaded it (then a refusal); now it is wired in."""
+    name = "control_v11p_sd15_canny_fp16.safetensors"
+    _, _, tensors = PART_FILES[name]
+    result = _build(ctx, str(write_sparse_safetensors(tmp_path / name, tensors)))
+    assert result.status == "BUILT", result.errors
+    classes = [n["class_type"] for n in result.api.values()]
+    assert {"ControlNetLoader", "ControlNetApplyAdvanced", "CheckpointLoaderSimple"} <= set(classes)
+    assert _loads(result, name) and any("control image" in n for n in result.notes)

@@ -254,6 +254,14 @@ def _graph(recipe: Recipe, ident: ModelIdentity, task: Task, prompt: str) -> tup
     if recipe.ltxv_conditioning:
         cond = g.add("LTXVConditioning", positive=positive, negative=negative, frame_rate=recipe.fps)
         positive, negative = [cond, 0], [cond, 1]
+    if ident.role == "controlnet" and recipe.family in CONTROLNET_FAMILIES:
+        hint = g.add("LoadImage", image="control.png")
+        net = g.add("ControlNetLoader", control_net_name=name)
+        applied = g.add("ControlNetApplyAdvanced", positive=positive, negative=negative, control_net=[net, 0],
+                        image=[hint, 0], strength=1.0, start_percent=0.0, end_percent=1.0, vae=vae)
+        positive, negative = [applied, 0], [applied, 1]
+        notes.append("put the control image (the edge map, depth map or pose this ControlNet reads) in ComfyUI's input "
+                     "folder as control.png (or pick it in its LoadImage)")
     width, height = recipe.size
     denoise = 1.0
     if task in ("img2img", "inpaint"):
@@ -296,6 +304,8 @@ _RECIPE_MISFITS = {
 }
 
 
+# Families whose ControlNets ComfyUI's core ControlNetLoader + ControlNetApplyAdvanced wire (SD U-Net ControlNets).
+CONTROLNET_FAMILIES = ("sd15", "sd2", "sdxl")
 # The base a LoRA goes on when its shapes say which model size it was trained for (identify's variant).
 LORA_BASES = {"Wan 14B": ("wan2.1_t2v_14B_fp8_scaled.safetensors", "diffusion_models"),
               "Wan 1.3B": ("wan2.1_t2v_1.3B_fp16.safetensors", "diffusion_models"),
