@@ -5,6 +5,7 @@ found by hand (see each test's docstring), kept so it stays fixed."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,14 +25,15 @@ MYSTERY_LORA = {
 }
 
 
-@pytest.fixture
-def ctx(tmp_path: Path) -> ToolContext:
-    return ToolContext(cache_dir=tmp_path / "cache", state_dir=tmp_path / "state", offline=True)
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ToolContext]:
+    tmp = tmp_path_factory.mktemp("edges")
+    with ToolContext(cache_dir=tmp / "cache", state_dir=tmp / "state", offline=True) as context:
+        yield context
 
 
 def _id(ctx: ToolContext, text: str) -> ModelIdentity:
-    with ctx:
-        return identify_model(IdentifyInput(model=text), ctx)
+    return identify_model(IdentifyInput(model=text), ctx)
 
 
 # --- identify -------------------------------------------------------------------------------------
@@ -156,8 +158,7 @@ def test_the_cli_reads_like_a_sentence(tmp_path: Path, capsys: pytest.CaptureFix
 
 # --- build ----------------------------------------------------------------------------------------
 def _build(ctx: ToolContext, model: str, **kw: object) -> BuildResult:
-    with ctx:
-        return build_workflow(BuildInput.model_validate({"model": model, **kw}), ctx)
+    return build_workflow(BuildInput.model_validate({"model": model, **kw}), ctx)
 
 
 def _loads(result: BuildResult, name: str) -> bool:
@@ -246,9 +247,8 @@ def test_a_hostile_workflow_folder_is_read_without_a_traceback(ctx: ToolContext,
     evil = {"nodes": [{"id": 1, "type": "UNETLoader\x1b]0;pwned\x07", "widgets_values": ["flux1-dev.safetensors"]},
                       {"id": 2, "type": "CheckpointLoaderSimple", "widgets_values": ["\x1b[2J\u202esd15.safetensors"]}]}
     (mine / "evil\x1b[31m\u202e.json").write_text(json.dumps(evil))
-    with ctx:
-        result = workflows_for_model(WorkflowsForInput(model="flux1-dev.safetensors", sources=["local"]), ctx,
-                                     workflow_folders=[mine, tmp_path / "missing"])
+    result = workflows_for_model(WorkflowsForInput(model="flux1-dev.safetensors", sources=["local"]), ctx,
+                                 workflow_folders=[mine, tmp_path / "missing"])
     assert {h.name for h in result.hits} == {"my_flux.json", "evil\x1b[31m\u202e.json"}
     searched = " ".join(result.searched)
     assert "3 not readable as workflows" in searched and "deep.json" in searched
@@ -262,9 +262,8 @@ def test_a_hostile_workflow_folder_is_read_without_a_traceback(ctx: ToolContext,
 def test_a_family_hit_names_the_family_as_people_do(ctx: ToolContext) -> None:
     from comfyfixer.tools.identify.workflows import WorkflowsForInput, workflows_for_model
 
-    with ctx:
-        result = workflows_for_model(WorkflowsForInput(model="my_sdxl_lora.safetensors", sources=["templates"],
-                                                       limit=3), ctx)
+    result = workflows_for_model(WorkflowsForInput(model="my_sdxl_lora.safetensors", sources=["templates"], limit=3),
+                                 ctx)
     assert result.hits and all(h.why.startswith("a Stable Diffusion XL workflow") for h in result.hits)
 
 
