@@ -25,13 +25,17 @@ def workflows_for_command(
     json_out: bool = JSON_OUT,
 ) -> int:
     """List workflows that use a model: your own, official templates, ComfyUI-Manager, Civitai images."""
+    from typing import get_args
+
     from comfyfixer.agent import services
-    from comfyfixer.tools.identify.workflows import WorkflowsForInput
+    from comfyfixer.tools.errors import InputError
+    from comfyfixer.tools.identify.workflows import Source, WorkflowsForInput
 
-    inp = WorkflowsForInput(model=model, sources=sources or None, limit=limit)
+    unknown = [s for s in sources if s not in get_args(Source)]
+    if unknown:
+        raise InputError(f"unknown source {unknown[0]!r}", hint="choose among " + ", ".join(get_args(Source)))
+    inp = WorkflowsForInput.model_validate({"model": model, "sources": sources or None, "limit": limit})
     if save is not None:
-        from comfyfixer.tools.errors import InputError
-
         try:
             save.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

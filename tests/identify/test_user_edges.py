@@ -465,3 +465,16 @@ def test_a_controlnet_steers_its_family_s_workflow(ctx: ToolContext, tmp_path: P
     classes = [n["class_type"] for n in result.api.values()]
     assert {"ControlNetLoader", "ControlNetApplyAdvanced", "CheckpointLoaderSimple"} <= set(classes)
     assert _loads(result, name) and any("control image" in n for n in result.notes)
+
+
+def test_unknown_sources_and_families_are_one_line(capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """--source bogus was a pydantic traceback; --family bogus built from another family's template."""
+    from comfyfixer.agent.cli import run
+
+    monkeypatch.setenv("COMFYFIXER_OFFLINE", "1")
+    assert run(["workflows-for", "flux1-dev.safetensors", "--source", "bogus"]) == 2
+    assert "civitai" in capsys.readouterr().err
+    assert run(["build", "sd_xl_base_1.0.safetensors", "--family", "bogus"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown family 'bogus'" in err and "sdxl" in err

@@ -25,8 +25,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from comfyfixer.tools.context import ToolContext
+from comfyfixer.tools.errors import InputError
 from comfyfixer.tools.identify.capability import identify_model
 from comfyfixer.tools.identify.models import IdentifyInput, ModelIdentity
+from comfyfixer.tools.identify.rules import FAMILIES
 from comfyfixer.tools.identify.template_recipes import Task, TemplateRecipe, TemplateRecipes
 from comfyfixer.tools.paths import safe_stem
 from comfyfixer.tools.toolset import capability
@@ -322,8 +324,6 @@ def _recipe_fits(recipe: Recipe, ident: ModelIdentity) -> bool:
 
 def _label(family: str | None) -> str:
     """A family's display name."""
-    from comfyfixer.tools.identify.rules import FAMILIES
-
     return FAMILIES.get(family or "", family or "unknown family")
 
 
@@ -486,6 +486,8 @@ def build_workflow(inp: BuildInput, ctx: ToolContext, *, out_dir: Path | None = 
     from comfyfixer.tools.reconstruct.validate import validate_api
     from comfyfixer.tools.schema.loader import newer_core_schema_sets
 
+    if inp.family and inp.family not in FAMILIES:
+        raise InputError(f"unknown family {inp.family!r}", hint="choose one of " + ", ".join(sorted(FAMILIES)))
     ident = identify_model(IdentifyInput(model=inp.model), ctx)
     family = inp.family or ident.family
     refusal = _refusal(ident, inp.family)
