@@ -478,3 +478,17 @@ def test_unknown_sources_and_families_are_one_line(capsys: pytest.CaptureFixture
     assert run(["build", "sd_xl_base_1.0.safetensors", "--family", "bogus"]) == 2
     err = capsys.readouterr().err
     assert "unknown family 'bogus'" in err and "sdxl" in err
+
+
+def test_trigger_words_are_not_doubled_and_a_fine_tuned_base_is_named(ctx: ToolContext, tmp_path: Path,
+                                                                       replay: Replayer) -> None:
+    """A prompt that already had the trigger words got them twice; a LoRA Civitai says was trained on Illustrious
+    was put on SDXL base with no word that an Illustrious checkpoint suits it better."""
+    sha = "b76a1fc247db893bc8c1290420f0e96b6f86129576a9fb885c20cb7edbefeea5"  # model_version_1421739 (real)
+    with replay("civitai_identify_by_hash.json", allow_playback_repeats=True), ToolContext(
+            cache_dir=tmp_path / "c", state_dir=tmp_path / "s", http_retries=0) as online:
+        result = build_workflow(BuildInput(model=sha, prompt="choke hold \\(rnc\\), two wrestlers"), online)
+        again = build_workflow(BuildInput(model=sha), online)
+    prompt = next(n["inputs"]["text"] for n in result.api.values() if n["class_type"] == "CLIPTextEncode")
+    assert prompt.count("choke hold") == 1
+    assert any("Illustrious" in n for n in result.notes) and again.status == "BUILT"

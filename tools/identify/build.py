@@ -244,9 +244,14 @@ def _graph(recipe: Recipe, ident: ModelIdentity, task: Task, prompt: str) -> tup
             model = [g.add("LoraLoaderModelOnly", model=model, lora_name=name, strength_model=1.0), 0]
         notes.append(f"the LoRA is placed on {main}, {_label(recipe.family)}'s reference model; a LoRA trained "
                      "on another size of the family needs that model instead")
-        if ident.trained_words:
-            prompt = ", ".join([*ident.trained_words, prompt])
-            notes.append(f"trigger words added to the prompt: {', '.join(ident.trained_words)}")
+        words = [w for w in ident.trained_words if w.lower() not in prompt.lower()]
+        if words:
+            prompt = ", ".join([*words, prompt])
+            notes.append(f"trigger words added to the prompt: {', '.join(words)}")
+        if ident.base_model and not GENERIC_BASE.match(ident.base_model.strip()):
+            notes.append(f"it was trained on {ident.base_model!r} (its {'metadata' if ident.source.endswith('header') else 'Civitai page'}); "
+                         f"if that is a fine-tune (Pony, Illustrious, …), a checkpoint of it suits the LoRA better than "
+                         f"{main}")
     if recipe.shift is not None:
         model = [g.add(recipe.shift[0], model=model, shift=recipe.shift[1]), 0]
     positive = [g.add("CLIPTextEncode", text=prompt, clip=clip), 0]
@@ -306,6 +311,9 @@ _RECIPE_MISFITS = {
 }
 
 
+# Base-model labels (Civitai's, kohya's) that name the family's own base, not a fine-tune of it.
+GENERIC_BASE = re.compile(r"(sdxl[ _]?(1\.0|base\S*)|sd[ _]?1\.[45]|sd_v[12]\S*|sd[ _]?2\.[01]\S*|flux(\.?1)?([ _.-]?[ds])?|"
+                          r"sd[ _]?3(\.5)?\b.*|wan\b.*|hunyuan\b.*|qwen\b.*|hidream\b.*|ltxv?\b.*)$", re.I)
 # Families whose ControlNets ComfyUI's core ControlNetLoader + ControlNetApplyAdvanced wire (SD U-Net ControlNets).
 CONTROLNET_FAMILIES = ("sd15", "sd2", "sdxl")
 # The base a LoRA goes on when its shapes say which model size it was trained for (identify's variant).
