@@ -492,3 +492,16 @@ def test_trigger_words_are_not_doubled_and_a_fine_tuned_base_is_named(ctx: ToolC
     prompt = next(n["inputs"]["text"] for n in result.api.values() if n["class_type"] == "CLIPTextEncode")
     assert prompt.count("choke hold") == 1
     assert any("Illustrious" in n for n in result.notes) and again.status == "BUILT"
+
+
+@pytest.mark.parametrize("ref", ["https://civitai.com/models/902206?modelVersionId=1421739",
+                                 "https://civitai.com/models/902206/choke-hold?modelVersionId=1421739",
+                                 "urn:air:sdxl:lora:civitai:902206@1421739", "civitai:@1421739", "@1421739",
+                                 "https://civitai.com/api/download/models/1421739"])
+def test_every_form_of_a_civitai_version_reference(tmp_path: Path, replay: Replayer, ref: str) -> None:
+    with replay("civitai_identify_version.json"), ToolContext(cache_dir=tmp_path / "c", state_dir=tmp_path / "s",
+                                                             http_retries=0) as online:
+        ident = identify_model(IdentifyInput(model=ref), online)
+    assert (ident.civitai_version_id, ident.role, ident.family, ident.source) == (1421739, "lora", "sdxl",
+                                                                                  "Civitai version")
+    assert ident.name == "choke_hold_rnc_ilxl.safetensors" and ident.trained_words

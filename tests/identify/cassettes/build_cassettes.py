@@ -7,6 +7,7 @@ not the JSON.
 Sources (each interaction's ``provenance`` repeats which):
 * the model version is the real ``api/civitai/model_version_1421739.civitai.info.json`` (an Illustrious
   LoRA), served for ``GET /model-versions/by-hash/{its SHA256}`` (the same object shape, per SOURCES.md);
+* ``civitai_identify_version.json``: that version served for ``GET /model-versions/{id}``;
 * ``civitai_identify_local_lora.json``: the same version served for the SHA256 of the test's kohya SDXL
   LoRA file (its primary file's hash set to that one, so Civitai's file match holds);
 * the ``/images`` page is assembled: the item shape is the real wiki capture
@@ -78,6 +79,11 @@ def build(shared: Path = SHARED, out: Path = HERE) -> None:
     by_hash = _interaction(f"{BASE}/model-versions/by-hash/{sha.lower()}", version,
                            "api/civitai/model_version_1421739.civitai.info.json (real model version)")
     _write(out, "civitai_identify_by_hash.json", [by_hash])
+
+    # The same version by id (a version URL, an AIR, `@id`): GET /model-versions/{id} returns the same object.
+    _write(out, "civitai_identify_version.json", [_interaction(
+        f"{BASE}/model-versions/{version['id']}", version,
+        "api/civitai/model_version_1421739.civitai.info.json (real model version)")])
 
     # A local LoRA file (the kohya SDXL header of real_headers.py) looked up by its SHA256: the real version,
     # its primary file's SHA256 set to the test file's (Civitai matches the file by that hash).
