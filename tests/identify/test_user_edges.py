@@ -505,3 +505,12 @@ def test_every_form_of_a_civitai_version_reference(tmp_path: Path, replay: Repla
     assert (ident.civitai_version_id, ident.role, ident.family, ident.source) == (1421739, "lora", "sdxl",
                                                                                   "Civitai version")
     assert ident.name == "choke_hold_rnc_ilxl.safetensors" and ident.trained_words
+
+
+def test_a_hugging_face_folder_page_is_the_repository(ctx: ToolContext) -> None:
+    """`…/tree/main/split_files/vae` was read as a file named "vae"; a family from the repository id came with
+    confidence 0 and "nothing in the name says what it is"."""
+    ident = _id(ctx, "https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/tree/main/split_files/vae")
+    assert ident.name == "Comfy-Org/Wan_2.1_ComfyUI_repackaged" and ident.family == "wan"
+    assert ident.confidence > 0 and not any("nothing in the name" in e for e in ident.evidence)
+    assert not any("'/" in e for e in ident.evidence)

@@ -29,6 +29,7 @@ from comfyfixer.tools.identify.detect import (
     GIVE_MORE,
     GIVE_MORE_FOR_FILE,
     HEADER_CONFIDENCE,
+    NAME_CONFIDENCE,
     family_from_civitai,
     family_from_name,
     finish,
@@ -234,6 +235,8 @@ def _from_hf(ctx: ToolContext, repo: str, rest: str, given: str) -> ModelIdentit
     parsed = parse_hf_url(given if "://" in given else f"https://{given}") if not given.lower().startswith("hf:") \
         else None
     file = parsed[2] if parsed else rest.split("/", 2)[-1] if rest.startswith(("resolve/", "blob/")) else rest
+    if not parsed and rest.split("/", 1)[0] in ("tree", "commits", "discussions", "settings"):
+        file = ""  # a folder or repository page, not a file
     return _from_repo_names(ctx, "Hugging Face", repo, file.split("?", 1)[0])
 
 
@@ -252,6 +255,8 @@ def _from_repo_names(ctx: ToolContext, site: str, repo: str, file: str) -> Model
         family, pattern = family_from_name(repo)
         if family:
             ident.family = family
+            ident.confidence = max(ident.confidence, NAME_CONFIDENCE)
+            ident.evidence = [e for e in ident.evidence if not e.startswith("nothing in the name")]
             ident.evidence.append(f"the repository id {repo!r} contains {pattern!r}")
     ident.evidence.insert(0, f"{site} repository {repo}" + (f", file {file}" if file else ""))
     return finish(ident)

@@ -334,7 +334,7 @@ def family_from_name(text: str) -> tuple[str | None, str | None]:
     for pattern, family in R.NAME_FAMILY:
         m = pattern.search(text)
         if m:
-            return family, m.group(0).strip("-_. ")
+            return family, m.group(0).strip("-_. /")
     return None, None
 
 
