@@ -514,3 +514,13 @@ def test_a_hugging_face_folder_page_is_the_repository(ctx: ToolContext) -> None:
     assert ident.name == "Comfy-Org/Wan_2.1_ComfyUI_repackaged" and ident.family == "wan"
     assert ident.confidence > 0 and not any("nothing in the name" in e for e in ident.evidence)
     assert not any("'/" in e for e in ident.evidence)
+
+
+def test_a_comfyui_folder_that_is_not_there_is_said(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """--comfyui /nonexistent was taken as an empty install ("model files checked"), every hit then missing all."""
+    from comfyfixer.agent.cli import run
+
+    monkeypatch.setenv("COMFYFIXER_OFFLINE", "1")
+    assert run(["workflows-for", "flux1-dev.safetensors", "--comfyui", str(tmp_path / "nope")]) == 2
+    assert "ComfyUI folder not found" in capsys.readouterr().err

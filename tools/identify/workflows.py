@@ -27,7 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from comfyfixer.tools.context import ToolContext
-from comfyfixer.tools.errors import ComfyFixerError, HTTPError
+from comfyfixer.tools.errors import ComfyFixerError, HTTPError, InputError
 from comfyfixer.tools.identify.capability import identify_model
 from comfyfixer.tools.identify.detect import family_from_name
 from comfyfixer.tools.identify.models import IdentifyInput, ModelIdentity
@@ -386,6 +386,9 @@ def _inventory(ctx: ToolContext) -> ModelInventory | None:
     """The configured ComfyUI's model files (scanned once per context), or None without one."""
     if ctx.comfyui_dir is None:
         return None
+    if not Path(ctx.comfyui_dir).expanduser().is_dir():  # as the inventory says it (an empty install would be a lie)
+        raise InputError(f"ComfyUI folder not found: {ctx.comfyui_dir}",
+                         hint="pass the folder that holds models/ and custom_nodes/")
     from comfyfixer.tools.inventory.inventory import model_folder_table
     from comfyfixer.tools.inventory.models import scan_models
 
