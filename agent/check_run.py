@@ -105,7 +105,7 @@ def run_plain(argv: list[str]) -> int | None:
     args = plain_args(argv)
     if args is None:
         return None
-    from comfyfixer.agent.output import error, setup_logging
+    from comfyfixer.agent.output import fail, setup_logging
     from comfyfixer.tools.errors import ComfyFixerError
 
     setup_logging()
@@ -113,9 +113,7 @@ def run_plain(argv: list[str]) -> int | None:
     try:
         return run_check(paths or None, comfyui=comfyui, json_out=True, strict=strict)
     except ComfyFixerError as exc:
-        error(str(exc))
-        return exc.exit_code
+        return fail(exc.message, exc.exit_code, json_out=True, hint=exc.hint, kind=type(exc).__name__)
     except (EOFError, KeyboardInterrupt):
         sys.stderr.write("\n")
-        error("aborted")
-        return EXIT_USAGE
+        return fail("aborted", EXIT_USAGE, json_out=True)

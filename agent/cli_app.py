@@ -17,7 +17,7 @@ except ImportError:  # pragma: no cover - older typer on the real click
 
 from comfyfixer.agent import __version__
 from comfyfixer.agent.cli import COMMAND_MODULES
-from comfyfixer.agent.output import EXIT_USAGE, error, setup_logging
+from comfyfixer.agent.output import EXIT_USAGE, fail, setup_logging, wants_json
 from comfyfixer.tools.errors import ComfyFixerError
 
 _MODULE_OF = {command: module for module, commands in COMMAND_MODULES.items() for command in commands}
@@ -74,20 +74,19 @@ def _root(
 
 def run_app(argv: list[str] | None = None) -> int:
     """Run the CLI on ``argv`` and return the exit code."""
+    json_out = wants_json(argv)
     try:
         rv = app(args=argv, standalone_mode=False)
     except ComfyFixerError as exc:
-        error(str(exc))
-        return exc.exit_code
+        return fail(exc.message, exc.exit_code, json_out=json_out, hint=exc.hint, kind=type(exc).__name__)
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except typer.Abort:
-        error("aborted")
-        return EXIT_USAGE
+        return fail("aborted", EXIT_USAGE, json_out=json_out)
     except Exception as exc:  # click's usage errors
         if isinstance(exc, _click.ClickException):
-            exc.show()
-            return EXIT_USAGE
+            exc.show()  # click's own usage text on stderr
+            return fail(exc.format_message(), EXIT_USAGE, json_out=json_out, shown=True)
         raise
     return rv if isinstance(rv, int) else 0
 

@@ -167,6 +167,25 @@ def error(message: str) -> None:
     _console("err_console").print(f"[bold red]error:[/] {_escape_markup(message)}", markup=True)
 
 
+def wants_json(argv: list[str] | None) -> bool:
+    """Whether a command line asks for ``--json`` (before any ``--``)."""
+    args = sys.argv[1:] if argv is None else argv
+    return "--json" in (args[: args.index("--")] if "--" in args else args)
+
+
+def fail(message: str, exit_code: int, *, json_out: bool, hint: str | None = None, kind: str = "UsageError",
+         shown: bool = False) -> int:
+    """Say a command failed: ``error: …`` on stderr (unless already ``shown``) and, for ``--json``, one JSON
+    document on stdout (``status`` ERROR, the message and hint apart, the error's kind and the exit code), so
+    a script that reads stdout gets an answer either way. Returns ``exit_code``."""
+    if not shown:
+        error(message if hint is None else f"{message} ({hint})")
+    if json_out:
+        emit_json({"status": "ERROR", "error": message, "hint": hint, "kind": kind, "exit_code": exit_code},
+                  plain=True)
+    return exit_code
+
+
 def warn(message: str) -> None:
     """Print ``warning: message`` to stderr (``message`` is plain text, not markup)."""
     _console("err_console").print(f"[yellow]warning:[/] {_escape_markup(message)}", markup=True)

@@ -61,7 +61,9 @@ def test_the_plain_form_answers_as_the_typer_command_and_never_builds_it(tmp_pat
 def test_an_input_error_is_reported_as_the_typer_command_reports_it(tmp_path: Path) -> None:
     plain, typer_run = _both(["check", str(tmp_path / "nowhere"), "--json"], tmp_path)
     assert plain.returncode == typer_run.returncode == 2
-    assert plain.stdout == typer_run.stdout == ""
+    assert plain.stdout == typer_run.stdout  # one JSON document saying what failed
+    doc = json.loads(plain.stdout)
+    assert doc["status"] == "ERROR" and doc["exit_code"] == 2 and doc["hint"]
     assert plain.stderr.splitlines()[:-1] == typer_run.stderr.splitlines()[:-1]
     assert "error:" in plain.stderr
 

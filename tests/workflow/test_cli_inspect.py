@@ -30,8 +30,19 @@ def test_inspect_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture
     bad.write_text("{")
     assert run(["inspect", str(bad), "--json"]) == 2
     captured = capsys.readouterr()
-    assert captured.out == ""
     assert "invalid JSON" in captured.err
+    # --json still prints one JSON document: the error, its kind and the exit code.
+    doc = json.loads(captured.out)
+    assert doc["status"] == "ERROR" and doc["kind"] == "WorkflowFormatError" and doc["exit_code"] == 2
+    assert "invalid JSON" in doc["error"]
+
+
+def test_a_usage_error_with_json_is_a_json_document_too(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["inspect", "--json", "--no-such-flag"]) == 2
+    captured = capsys.readouterr()
+    assert "No such option" in captured.err
+    assert json.loads(captured.out) == {"status": "ERROR", "error": "No such option: --no-such-flag", "hint": None,
+                                        "kind": "UsageError", "exit_code": 2}
 
 
 def test_inspect_against_a_live_comfyui(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
