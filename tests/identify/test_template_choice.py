@@ -69,3 +69,12 @@ def test_a_template_newer_than_every_node_list_here_is_said_so_with_a_next_step(
     assert any("TextEncodeMOSSImageEdit" in e for e in result.errors)
     note = result.notes[-1]
     assert "newer than every node list known here" in note and "--object-info" in note and "0.33.0" in note
+
+
+def test_a_file_is_not_put_into_the_chain_of_another_model_built_on_its_family(ctx: ToolContext) -> None:
+    """Bernini-R is an image editor built on Wan 2.2: its template is no recipe for a Wan 2.1 text-to-video
+    file, whose image-to-image build is refused with the task that fits."""
+    result = build_workflow(BuildInput.model_validate({"model": "wan2.1_t2v_14B_fp16.safetensors", "task": "img2img",
+                                                       "family": "wan"}), ctx)
+    assert result.status == "UNSUPPORTED" and not result.api
+    assert not any("bernini" in n for n in result.notes) and any("--task video" in n for n in result.notes)

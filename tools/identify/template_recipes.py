@@ -209,7 +209,7 @@ class TemplateRecipes:
                 folder = next((f for n, f in wm.models if n == primary), None)
                 if primary is None or not set(roles) & set(_ROLE_FOLDERS.get(folder or "", ())):
                     continue
-                if family_of(primary) == family and primary != name:
+                if family_of(primary) == family and primary != name and _same_model(name, primary):
                     kin.append(wm)
         # Templates of the same version and size first (LTX-2 19B before LTX-2.3 22B for an LTX-2 19B file),
         # then the smallest graph; each is derived only when reached. A chain that calls a paid API comes
@@ -226,6 +226,16 @@ class TemplateRecipes:
     def _paid(self, classes: Iterable[str]) -> bool:
         """Whether any of ``classes`` calls a paid remote API (ComfyUI's ``api_node`` flag)."""
         return any((schema := self.schemas.get(c)) is not None and schema.api_node for c in classes)
+
+
+def _same_model(name: str, other: str) -> bool:
+    """Whether two files of one family are the same model as far as the review's finer family table says:
+    Bernini-R and SCAIL are built on Wan but are not a Wan text-to-video model, so a Wan file is not put
+    into their chains. Unknown to that table counts as the same."""
+    from comfyfixer.tools.review.families import family_of_file
+
+    a, b = family_of_file(name), family_of_file(other)
+    return a is None or b is None or a.id == b.id
 
 
 def _other_variant(name: str, other: str) -> int:
