@@ -78,3 +78,14 @@ def test_a_file_is_not_put_into_the_chain_of_another_model_built_on_its_family(c
                                                        "family": "wan"}), ctx)
     assert result.status == "UNSUPPORTED" and not result.api
     assert not any("bernini" in n for n in result.notes) and any("--task video" in n for n in result.notes)
+
+
+def test_a_build_that_needs_a_newer_comfyui_names_what_the_users_lacks(ctx: ToolContext) -> None:
+    """FLUX.2 builds against the bundled 0.33.0 core nodes; against the user's 0.3.64 node list the note names
+    the classes that list lacks, so the next step (update ComfyUI) is plain."""
+    result = build_workflow(BuildInput.model_validate({"model": "flux2_dev_fp8mixed.safetensors", "task": "txt2img"}),
+                            ctx)
+    assert result.status == "BUILT"
+    note = next(n for n in result.notes if n.startswith("needs a ComfyUI with the core nodes of 0.33.0"))
+    assert "EmptyFlux2LatentImage" in note and "Flux2Scheduler" in note and "update ComfyUI" in note
+    assert "object_info.json" in note

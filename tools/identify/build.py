@@ -538,13 +538,17 @@ def build_workflow(inp: BuildInput, ctx: ToolContext, *, out_dir: Path | None = 
         notes.append(f"GGUF files load with the GGUF loaders of {GGUF_PACK} (github.com/city96/ComfyUI-GGUF): "
                      "install that node pack (`comfyfixer fix` on the workflow plans it)")
     report = validate_api(g.nodes, schemas)
+    own = report
     for newer in newer_sets if report.errors else ():
         newer_report = validate_api(g.nodes, newer)
         if len(newer_report.errors) < len(report.errors):
             schemas, report = newer, newer_report
         if not newer_report.errors:
-            notes.append(f"needs a ComfyUI with the core nodes of {newer.comfyui_version} or newer: "
-                         f"{getattr(ctx.schemas(), 'source', 'the schemas')} does not know all of them")
+            lacks = sorted({e.class_type for e in own.errors if e.kind == "unknown_class"})
+            what = (f"it lacks {', '.join(lacks[:6])}{' …' if len(lacks) > 6 else ''}" if lacks
+                    else "some of its nodes take other values there")
+            notes.append(f"needs a ComfyUI with the core nodes of {newer.comfyui_version} or newer: against "
+                         f"{getattr(ctx.schemas(), 'source', 'the schemas')} {what} (update ComfyUI)")
             break
     result.schemas = getattr(schemas, "source", "")
     result.paid_api_nodes = sorted({n["class_type"] for n in g.nodes.values()
