@@ -27,6 +27,7 @@ import email.utils
 import ipaddress
 import logging
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable
@@ -299,6 +300,8 @@ def send_with_retry(
             response = client.request(method, url, **kwargs)  # type: ignore[arg-type]
         except httpx.TransportError as exc:
             last_exc = exc
+            if _name_unresolved(exc):  # no DNS answer: offline, or a mistyped host; waiting will not help
+                break
             if attempt + 1 < attempts:
                 log.info("%s %s failed (%s), retrying", method, _safe_url(url), type(exc).__name__)
                 policy.sleep(policy.delay(attempt))
@@ -316,11 +319,25 @@ def send_with_retry(
             continue
         return response
     assert last_exc is not None
+    unresolved = _name_unresolved(last_exc)
     raise TransportError(
-        f"request to {_safe_url(url)} failed: {type(last_exc).__name__}",
+        f"request to {_safe_url(url)} failed: "
+        + ("its host name did not resolve" if unresolved else type(last_exc).__name__),
         url=_safe_url(url),
-        hint="check the network connection or try again later",
+        hint="check the network connection (or work offline: COMFYFIXER_OFFLINE=1)" if unresolved
+        else "check the network connection or try again later",
     ) from last_exc
+
+
+def _name_unresolved(exc: BaseException) -> bool:
+    """Whether a transport failure is a host name that did not resolve (``socket.gaierror`` in its chain)."""
+    seen = 0
+    cause: BaseException | None = exc
+    while cause is not None and seen < 8:
+        if isinstance(cause, socket.gaierror):
+            return True
+        cause, seen = cause.__cause__ or cause.__context__, seen + 1
+    return False
 
 
 def _safe_url(url: str | httpx.URL) -> str:
