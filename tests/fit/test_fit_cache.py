@@ -272,3 +272,33 @@ def test_the_check_sizes_a_model_from_an_extra_model_path(tmp_path: Path) -> Non
     unet = next(m for m in _fits(_check(tmp_path, wf, comfy), wf)[FLUX].models
                 if m.filename == "flux1-schnell.safetensors")
     assert unet.source == "header" and unet.local_path == str(disk2 / "flux1-schnell.safetensors")
+
+
+def test_every_module_the_estimate_runs_is_in_a_fingerprint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The estimate's own imports (a fresh interpreter's, so the test suite's imports do not hide one) are in
+    the fit key or the readiness key: a table edited there (tools/precision.py's bytes per parameter) gives new
+    estimates, not the cached ones. Plain data types and errors need no fingerprint: a stored entry that no
+    longer validates is rebuilt."""
+    import subprocess
+    import sys
+
+    from comfyfixer.tools.fit import report as report_mod
+    from comfyfixer.tools.readiness import check as check_mod
+
+    code = ("import sys, comfyfixer.tools.fit.estimate, comfyfixer.tools.fit.sizes, comfyfixer.tools.fit.report\n"
+            "print('\\n'.join(m.__file__ for n, m in sys.modules.items()"
+            " if n.startswith('comfyfixer.') and getattr(m, '__file__', None)))")
+    loaded = {Path(p).resolve() for p in subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                                         check=True).stdout.split()}
+    seen: list[list[Path]] = []
+    real = check_mod._files_fingerprint
+
+    def recording(files: list[Path]) -> str:
+        seen.append(files)
+        return real(files)
+
+    monkeypatch.setattr(check_mod, "_files_fingerprint", recording)
+    check_mod._code_fingerprint()
+    covered = {p.resolve() for p in [*seen[-1], *report_mod.fit_code_files()]}
+    exempt = {"__init__.py", "errors.py", "candidates.py", "lazy.py"}
+    assert sorted(str(p) for p in loaded - covered if p.name not in exempt) == []

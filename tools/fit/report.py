@@ -62,13 +62,15 @@ def fit_target(vram_gb: float | None) -> FitTarget:
 
 def fit_code_files() -> list[Path]:
     """The files an estimate is computed from besides the workflow, its schemas and its model files: the
-    fit code, the model-header readers and the knowledge pack's notes (sizes they print). The readiness
-    cache stats them into its fit key (the inspector's own code is already in the readiness key)."""
+    fit code, the model-header readers, the precision-tag table and the knowledge pack's notes (sizes they
+    print). The readiness cache stats them into its fit key (the inspector's own code is already in the
+    readiness key)."""
     import comfyfixer.knowledge as knowledge
     import comfyfixer.tools.fit as fit_pkg
 
     fit_dir = Path(fit_pkg.__file__ or "").parent
     return [*sorted(fit_dir.glob("*.py")), fit_dir.parent / "modelfile.py",  # stat'ed, not imported
+            fit_dir.parent / "precision.py",  # the bytes per parameter a file name's tag states
             *sorted(Path(next(iter(knowledge.__path__))).glob("*.md"))]
 
 
