@@ -90,3 +90,23 @@ def test_a_modelscope_file_takes_its_published_sha256(tmp_path: Path, replay: Re
     assert ident.sha256 and len(ident.sha256) == 64
     assert (ident.family, ident.name) == ("flux", "flux1-dev.safetensors")
     assert any("23.8 GB" in e for e in ident.evidence)
+
+
+def test_a_modelscope_listing_that_fails_leaves_the_names_answer(tmp_path: Path) -> None:
+    """ModelScope unreachable (a closed loopback port): the URL is still read by its names, and the
+    evidence says the listing failed, instead of the whole answer being a transport error."""
+    import socket
+
+    from comfyfixer.tools.identify.capability import identify_model
+    from comfyfixer.tools.identify.models import IdentifyInput
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with ToolContext(cache_dir=tmp_path / "c", state_dir=tmp_path / "s", use_modelscope=True, http_retries=0,
+                     modelscope_endpoint=f"http://127.0.0.1:{port}") as ctx:
+        ident = identify_model(IdentifyInput(
+            model="https://modelscope.cn/models/black-forest-labs/FLUX.1-dev/file/view/master/flux1-dev.safetensors"),
+            ctx)
+    assert (ident.family, ident.name, ident.sha256) == ("flux", "flux1-dev.safetensors", None)
+    assert any(e.startswith("the ModelScope listing failed") for e in ident.evidence), ident.evidence

@@ -264,12 +264,20 @@ def _from_repo_names(ctx: ToolContext, site: str, repo: str, file: str) -> Model
 
 def _from_modelscope(ctx: ToolContext, repo: str, revision: str, file: str) -> ModelIdentity:
     """A ModelScope repo or file URL by its names; with ModelScope on, the repository listing adds the
-    file's SHA256 and size (ModelScope publishes them for LFS files)."""
+    file's SHA256 and size (ModelScope publishes them for LFS files). A listing that fails is a line of
+    evidence, not the end of the answer."""
     ident = _from_repo_names(ctx, "ModelScope", repo, file)
     client = ctx.modelscope()
     if client is None or not file:
         return ident
-    listed = next((f for f in client.list_files(repo, revision=revision) if f.path == file), None)
+    try:
+        listed = next((f for f in client.list_files(repo, revision=revision) if f.path == file), None)
+    except NotFound as exc:
+        ident.evidence.append(f"{exc.message} (check the URL)")
+        return ident
+    except ComfyFixerError as exc:  # unreachable, 5xx, a web page: the names still say what they say
+        ident.evidence.append(f"the ModelScope listing failed ({exc.message}): read by its names only")
+        return ident
     if listed is None:
         ident.evidence.append(f"ModelScope lists no file {file} in {repo} at {revision}")
     else:
