@@ -190,6 +190,11 @@ def _facts_of(rec: ToolCallRecord) -> list[tuple[list[str], str]]:
     r = rec.result if isinstance(rec.result, dict) else {}
     status = f" ({rec.status})" if rec.status != "OK" else ""
     out: list[tuple[list[str], str]] = []
+    if rec.tool == "identify_model" and r.get("status") == "IDENTIFIED" and r.get("family_label"):
+        out.append(_identity_fact(r))
+    if rec.tool == "build_workflow" and r.get("status") == "BUILT":
+        args = rec.arguments if isinstance(rec.arguments, dict) else {}
+        out.append(_build_fact(r, str(args.get("model") or "")))
     files = _names(r.get("models"), "filename")
     if files:
         out.append((files, "Model files the workflow loads: " + ", ".join(files)))
@@ -230,6 +235,32 @@ def _facts_of(rec: ToolCallRecord) -> list[tuple[list[str], str]]:
         out.append(([str(top["doc"])], f"Knowledge section {top['doc']}#{top.get('heading', '')}: "
                     + _excerpt(top.get("text", ""))))
     return out
+
+
+def _identity_fact(r: dict[str, Any]) -> tuple[list[str], str]:
+    """What a model is and where it goes, from an IDENTIFIED ``identify_model`` result."""
+    folder = f"models/{r['folder']}" if r.get("folder") else ""
+    words = [str(w) for w in r.get("trained_words") or []][:5]
+    line = (f"{r.get('name')} is a {r['family_label']} {str(r.get('role') or 'model').replace('_', ' ')}"
+            + (f"; it goes in {folder}" if folder else "") + (f"; trigger words: {', '.join(words)}" if words else ""))
+    return [str(r["family_label"]), *([folder] if folder else [])], line
+
+
+def _build_fact(r: dict[str, Any], model: str) -> tuple[list[str], str]:
+    """The workflow a BUILT ``build_workflow`` result holds: which node loads the model, what else it needs,
+    and the command that writes it (the assistant writes nothing)."""
+    name = model.replace("\\", "/").rsplit("/", 1)[-1]
+    api: dict[str, Any] = r["api"] if isinstance(r.get("api"), dict) else {}
+    loaders = sorted({str(n.get("class_type")) for n in api.values() if isinstance(n, dict)
+                      and any(isinstance(v, str) and v.replace("\\", "/").rsplit("/", 1)[-1] == name
+                              for v in (n.get("inputs") or {}).values())}) if name else []
+    companions = _names(r.get("companions"), "file", 4)
+    task = str(r.get("task") or "txt2img")
+    line = (f"Built a {task} workflow (validated against {r.get('schemas') or 'the node schemas'})"
+            + (f": {', '.join(loaders)} loads {name}" if loaders else "")
+            + (f"; it also needs {', '.join(companions)}" if companions else "")
+            + f". Write it to a folder: `comfyfixer build {model or 'MODEL'} --task {task} --out DIR`.")
+    return [*loaders, *companions[:1], "comfyfixer build"], line
 
 
 def key_facts(trace: Iterable[ToolCallRecord]) -> list[tuple[list[str], str]]:

@@ -10,7 +10,7 @@ result. Both tool modes then see them exactly as if the model had made them; the
 chooses among candidates or calls follow-up tools. One follow-up is as obvious as the first step:
 when the user asked to make a workflow runnable and the readiness check found something missing,
 :func:`follow_up_steps` adds ``plan_fix`` (a saved plan is not a change; applying it still needs the
-user's approval). Larger models lose nothing: the first step is the same for all and every tool stays
+user's approval), and when the user asked how to use a model it identified, ``build_workflow``. Larger models lose nothing: the first step is the same for all and every tool stays
 callable.
 """
 
@@ -44,7 +44,10 @@ _SCHEMAS = (("auto-inpaint", re.compile(r"\bauto[- ]?inpaint", re.I)),
             ("dynamic-prompts", re.compile(r"\bdynamic[- ]prompts?\b", re.I)))
 _INTO = re.compile(r"\b(add|adds|adding|insert|put|compose|into|to (this|my|the|that) workflow)\b", re.I)
 # The tools :func:`follow_up_steps` may call, per task (a tool subset must keep them).
-FOLLOW_UP_TOOLS: dict[str, tuple[str, ...]] = {"make_runnable": ("plan_fix",)}
+FOLLOW_UP_TOOLS: dict[str, tuple[str, ...]] = {"make_runnable": ("plan_fix",), "use_model": ("build_workflow",)}
+# Identified roles a workflow can be built around (build_workflow refuses the others with a next step).
+_BUILDABLE_ROLES = frozenset({"checkpoint", "diffusion_model", "lora", "lycoris", "vae", "text_encoder", "controlnet",
+                              "upscaler"})
 
 
 @dataclass(frozen=True)
@@ -123,10 +126,17 @@ def _schema_steps(question: str, workflows: Sequence[str]) -> list[FirstCall]:
 def follow_up_steps(call: FirstCall, result: Any, task: str | None, available: Sequence[str]) -> list[FirstCall]:
     """The calls a first-step ``result`` makes obvious, to run right after ``call``.
 
-    Only one today: the task is to make a workflow runnable and ``check_workflows`` found a workflow
-    that is not runnable (missing models, nodes or files in the wrong folder) → ``plan_fix`` for the
-    same paths, so the user gets the plan to approve without the model having to ask for it.
+    * The task is to make a workflow runnable and ``check_workflows`` found a workflow that is not
+      runnable (missing models, nodes or files in the wrong folder) → ``plan_fix`` for the same paths, so
+      the user gets the plan to approve without the model having to ask for it.
+    * The task is to use a model the user has and ``identify_model`` named its family and role
+      (IDENTIFIED) → ``build_workflow`` for it, so "I downloaded this LoRA, how do I use it?" ends with a
+      validated workflow (it writes nothing; the answer says how to write it with ``comfyfixer build``).
     """
+    if call.tool == "identify_model" and task == "use_model" and "build_workflow" in available:
+        if isinstance(result, dict) and result.get("status") == "IDENTIFIED" and result.get("role") in _BUILDABLE_ROLES:
+            return [FirstCall("build_workflow", {"model": call.arguments.get("model")})]
+        return []
     if call.tool != "check_workflows" or task != "make_runnable" or "plan_fix" not in available:
         return []
     workflows = result.get("workflows") if isinstance(result, dict) else None

@@ -3,6 +3,8 @@ identify_model runs first on the attached model file (before, it got the knowled
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from comfyfixer.agent.orchestrator.first_step import plan_first_steps
 from comfyfixer.agent.orchestrator.prompts import TASK_TOOLS, guess_task
 
@@ -27,3 +29,35 @@ def test_an_attached_model_file_is_identified_first() -> None:
     assert [(c.tool, c.arguments) for c in named] == [("identify_model", {"model": "foo_lora.safetensors"})]
     wanted = plan_first_steps("my workflow wants juggernaut.safetensors", [], None, TOOLS)
     assert [c.tool for c in wanted] == ["resolve_model"]
+
+
+def test_an_identified_lora_is_built_before_the_model_is_asked(tmp_path: Path) -> None:
+    """A small model that only says "it is a LoRA" still ends with a workflow: identify_model runs first,
+    build_workflow follows it (writing nothing), and the answer gets the loader, the base it needs and the
+    command that writes the workflow from the tool results."""
+    from agent_testkit import make_settings
+
+    from comfyfixer.agent.orchestrator import Orchestrator
+    from comfyfixer.evals.fakes.chat_server import ScriptedChatServer
+
+    lora = Path(__file__).resolve().parents[2] / "evals" / "agent_cases" / "data" / "sdxl_style_lora.safetensors"
+    with ScriptedChatServer([{"content": "It is a LoRA.\nSTATUS: OK"}] * 3) as srv:
+        settings = make_settings(srv.base_url, offline=True, cache_dir=tmp_path / "c", state_dir=tmp_path / "s")
+        answer = Orchestrator(settings).run("I downloaded this LoRA. How do I use it?", files=[str(lora)])
+    assert [(c.tool, c.turn) for c in answer.tool_calls] == [("identify_model", 0), ("build_workflow", 0)]
+    assert answer.tool_calls[-1].result["status"] == "BUILT"
+    assert len(srv.requests) == 1, "the model was asked once, with the workflow already in its context"
+    for fact in ("Stable Diffusion XL", "models/loras", "LoraLoader", "sd_xl_base_1.0.safetensors", "comfyfixer build"):
+        assert fact in answer.answer, fact
+    assert not list((tmp_path).rglob("*_txt2img*.json")), "the assistant writes no workflow file"
+
+
+def test_an_unidentified_model_is_not_built() -> None:
+    from comfyfixer.agent.orchestrator.first_step import FirstCall, follow_up_steps
+
+    call = FirstCall("identify_model", {"model": "x.safetensors"})
+    assert follow_up_steps(call, {"status": "UNCERTAIN", "role": "lora"}, "use_model", TOOLS) == []
+    assert follow_up_steps(call, {"status": "IDENTIFIED", "role": "unknown"}, "use_model", TOOLS) == []
+    assert follow_up_steps(call, {"status": "IDENTIFIED", "role": "lora"}, "explain_tune", TOOLS) == []
+    assert follow_up_steps(call, {"status": "IDENTIFIED", "role": "lora"}, "use_model", TOOLS) == [
+        FirstCall("build_workflow", {"model": "x.safetensors"})]
