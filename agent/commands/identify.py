@@ -20,6 +20,7 @@ def identify_command(
     """Identify a model: family (SD 1.5, SDXL, Flux, Wan, …), role (checkpoint, LoRA, VAE, …), evidence."""
     from comfyfixer.agent import services
     from comfyfixer.tools.identify import IdentifyInput
+    from comfyfixer.tools.text import inert
 
     _, ctx = services.context()
     with ctx:
@@ -32,10 +33,11 @@ def identify_command(
                   + f" · confidence {ident.confidence:.2f} · source: {ident.source}", markup=False)
     if ident.folder:
         console.print(f"  goes in models/{ident.folder}", markup=False)
+    # One line per fact, each made single-line: trigger words, names and header metadata come from strangers.
     if ident.trained_words:
-        console.print(f"  trigger words: {', '.join(ident.trained_words)}", markup=False)
+        console.print(inert(f"  trigger words: {', '.join(ident.trained_words)}"), markup=False)
     for line in ident.evidence:
-        console.print(f"  - {line}", markup=False)
+        console.print(inert(f"  - {line}"), markup=False)
     for cand in ident.candidates:
         console.print(f"  ? {cand.family or '?'} {cand.role} ({cand.confidence:.2f}): {cand.why}", markup=False)
     return 0

@@ -30,6 +30,7 @@ def workflows_for_command(
     from comfyfixer.agent import services
     from comfyfixer.tools.errors import InputError
     from comfyfixer.tools.identify.workflows import Source, WorkflowsForInput
+    from comfyfixer.tools.text import inert
 
     unknown = [s for s in sources if s not in get_args(Source)]
     if unknown:
@@ -51,24 +52,26 @@ def workflows_for_command(
     console.print(f"{ident.name}: {ident.kind()} ({ident.status}, confidence {ident.confidence:.2f})", markup=False)
     if ident.status == "UNKNOWN":  # what identification needs instead
         for line in ident.evidence:
-            console.print(f"  - {line}", markup=False)
+            console.print(inert(f"  - {line}"), markup=False)
     for i, hit in enumerate(result.hits, 1):
         lacks = [_some(hit.missing, "model file")] * bool(hit.missing) + [_some(hit.missing_nodes, "node class")] * bool(
             hit.missing_nodes)
         here = " · runs here" if result.nodes_checked else " · models installed here (nodes not checked)"
         run = "" if hit.runnable is None else here if hit.runnable else f" · missing {' and '.join(lacks)}"
         extra = f" · {hit.reactions} reactions" if hit.reactions is not None else ""
-        console.print(f"{i:>2}. [{hit.source}] {hit.name} ({hit.match}, {hit.score:.2f}){extra}{run}", markup=False)
-        console.print(f"    {hit.why}", markup=False)
-        console.print(f"    {hit.location}", markup=False)
+        # One line per fact, each made single-line: names and paths come from strangers' workflows.
+        console.print(inert(f"{i:>2}. [{hit.source}] {hit.name} ({hit.match}, {hit.score:.2f}){extra}{run}"),
+                      markup=False)
+        console.print(inert(f"    {hit.why}"), markup=False)
+        console.print(inert(f"    {hit.location}"), markup=False)
         if hit.app_versions:
-            console.print(f"    also in app mode: {', '.join(hit.app_versions)}", markup=False)
+            console.print(inert(f"    also in app mode: {', '.join(hit.app_versions)}"), markup=False)
         if hit.saved:
-            console.print(f"    saved: {hit.saved}", markup=False)
+            console.print(inert(f"    saved: {hit.saved}"), markup=False)
     if not result.hits:
         console.print("no workflow found", markup=False)
     for line in result.searched:
-        console.print(f"searched: {line}", markup=False)
+        console.print(inert(f"searched: {line}"), markup=False)
     return 0
 
 
