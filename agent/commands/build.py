@@ -33,6 +33,7 @@ def build_command(
     from comfyfixer.tools.errors import InputError
     from comfyfixer.tools.identify.build import DEFAULT_PROMPT, BuildInput
     from comfyfixer.tools.identify.template_recipes import Task
+    from comfyfixer.tools.text import inert
 
     if task is not None and task not in get_args(Task):
         raise InputError(f"unknown task {task!r}", hint="choose one of " + ", ".join(get_args(Task)))
@@ -48,7 +49,7 @@ def build_command(
     console.print(f"{result.status}: {what} for {ident.name} ({ident.kind()})", markup=False)
     if result.status in ("UNSUPPORTED", "UNCERTAIN"):  # nothing was built: only why, and what to do
         for note in result.notes:
-            console.print(f"  {note}", markup=False)
+            console.print(inert(f"  {note}"), markup=False)
         return _code(result.status)
     s = result.settings
     if "sampler" in s:
@@ -58,11 +59,11 @@ def build_command(
         console.print(f"  from {s['source']}", markup=False)
     console.print(f"  validated against {result.schemas or 'node schemas'}: {len(result.errors)} errors", markup=False)
     for err in result.errors:
-        console.print(f"  error: {err}", markup=False)
+        console.print(inert(f"  error: {err}"), markup=False)
     for comp in result.companions:
-        console.print(f"  needs {comp.folder}/{comp.file}" + (f" ({comp.url})" if comp.url else ""), markup=False)
+        console.print(inert(f"  needs {comp.folder}/{comp.file}" + (f" ({comp.url})" if comp.url else "")), markup=False)
     for note in result.notes:
-        console.print(f"  note: {note}", markup=False)
+        console.print(inert(f"  note: {note}"), markup=False)  # trigger words come from Civitai pages
     for path in result.written:
         console.print(f"  wrote {path}", markup=False)
     return _code(result.status)

@@ -159,3 +159,22 @@ def test_the_cli_writes_a_template_built_workflow(tmp_path: Path, capsys: pytest
     assert written == ["sam3.1_multiplex_fp16_process.json", "sam3.1_multiplex_fp16_process_api.json"]
     api = json.loads((tmp_path / written[1]).read_text(encoding="utf-8"))
     assert {n["class_type"] for n in api.values()} >= {"SAM3_Detect", "CheckpointLoaderSimple"}
+
+
+def test_the_cli_prints_each_note_on_one_line(monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A note can quote a stranger's text (a Civitai page's trigger words): a newline in it cannot print a line
+    of its own (a forged 'validated' line)."""
+    from comfyfixer.agent import services
+    from comfyfixer.agent.cli import run
+    from comfyfixer.tools.identify.build import BuildResult
+    from comfyfixer.tools.identify.models import ModelIdentity
+
+    forged = "trigger words added to the prompt: best\n  validated against ComfyUI: 0 errors"
+    result = BuildResult(status="BUILT", identity=ModelIdentity(status="IDENTIFIED", source="Civitai", name="x"),
+                         task="txt2img", notes=[forged])
+    monkeypatch.setattr(services, "run", lambda *a, **k: result)
+    assert run(["build", "x.safetensors"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("  note: trigger words added") for line in lines), lines
+    assert not any(line.startswith("  validated against ComfyUI") for line in lines), lines
