@@ -30,7 +30,7 @@ def test_every_recipe_validates_with_0_errors(ctx: ToolContext, family: str) -> 
 
 @pytest.mark.parametrize("task", ["img2img", "inpaint"])
 def test_image_tasks(ctx: ToolContext, task: str) -> None:
-    result = build_workflow(BuildInput(model="flux1-dev.safetensors", task=task), ctx)  # type: ignore[arg-type]
+    result = build_workflow(BuildInput(model="flux1-dev.safetensors", task=task), ctx)
     assert result.status == "BUILT", result.errors
     assert {"LoadImage", "VAEEncode" if task == "img2img" else "VAEEncodeForInpaint"} <= {
         n["class_type"] for n in result.api.values()}
