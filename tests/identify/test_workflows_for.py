@@ -243,3 +243,19 @@ def test_identify_prints_a_headers_key_names_on_one_line(tmp_path: Path, capsys:
     lines = capsys.readouterr().out.splitlines()
     assert any("lora_unet_x" in line for line in lines), lines
     assert not any(line.startswith("  - IDENTIFIED") for line in lines), lines
+
+
+def test_a_save_folder_that_refuses_the_write_names_the_save_option(tmp_path: Path, replay: Replayer,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """workflows-for writes through the never-overwrite writer, whose hint named build's --out: the option
+    here is --save (simulated refusal: the tests may run as root)."""
+    from comfyfixer.tools.errors import InputError
+
+    def refuse(*_a: object, **_k: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("comfyfixer.tools.paths.atomic_write", refuse)
+    with replay("civitai_workflows_for.json"), _ctx(tmp_path) as ctx, pytest.raises(InputError) as failed:
+        workflows_for_model(WorkflowsForInput(model=SHA, sources=["civitai"]), ctx, save_to=tmp_path / "saved")
+    assert "Permission denied" in failed.value.message
+    assert failed.value.hint and "--save" in failed.value.hint and "--out" not in failed.value.hint

@@ -376,7 +376,7 @@ def _civitai_hits(ctx: ToolContext, version_id: int, save_to: Path | None) -> tu
             while target.exists():  # never overwrite: a new version is a new file
                 target = save_to / f"{safe_stem(f'civitai_image_{img.id}')} ({n}).json"
                 n += 1
-            write_new(target, doc)
+            write_new(target, doc, option="--save")
             hit.saved = str(target)
         hits.append(hit)
     return hits, f"Civitai images of version {version_id}: {len(images)} images, {len(with_graph)} with a ComfyUI graph"

@@ -45,12 +45,12 @@ def read_ui_workflow(path: Path, *, what: str) -> dict[str, Any]:
     return loaded.data
 
 
-def write_new(target: Path, doc: dict[str, Any]) -> None:
+def write_new(target: Path, doc: dict[str, Any], *, option: str = "--out") -> None:
     """Write ``doc`` to ``target`` (its folder made if needed), never over an existing file; a folder
-    that cannot take it is an InputError naming the file."""
+    that cannot take it is an InputError naming the file, its hint the command's folder ``option``."""
     from comfyfixer.tools.paths import atomic_write
 
-    hint = "choose a folder you can write to with --out"
+    hint = f"choose a folder you can write to with {option}"
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
