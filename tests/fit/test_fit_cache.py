@@ -231,9 +231,8 @@ def test_the_estimates_stay_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert _check(tmp_path, wf, comfy, 4).cache["fits_cached"] == 0  # trimmed away
 
 
-def test_the_fit_code_is_in_the_key_and_the_readiness_code_in_both(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from comfyfixer.tools.fit import report as report_mod
+def _readiness_code_files(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The files the readiness code fingerprint stats (recorded as it hashes them)."""
     from comfyfixer.tools.readiness import check as check_mod
 
     seen: list[list[Path]] = []
@@ -245,7 +244,16 @@ def test_the_fit_code_is_in_the_key_and_the_readiness_code_in_both(tmp_path: Pat
 
     monkeypatch.setattr(check_mod, "_files_fingerprint", recording)
     check_mod._code_fingerprint()
-    names = {f"{p.parent.name}/{p.name}" for p in seen[-1]}
+    monkeypatch.setattr(check_mod, "_files_fingerprint", real)
+    return seen[-1]
+
+
+def test_the_fit_code_is_in_the_key_and_the_readiness_code_in_both(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from comfyfixer.tools.fit import report as report_mod
+
+    readiness_files = _readiness_code_files(monkeypatch)
+    names = {f"{p.parent.name}/{p.name}" for p in readiness_files}
     assert {"tools/model_folders.py", "imagemeta/containers.py", "workflow/inspect.py", "readiness/check.py"} <= names
     code = {f"{p.parent.name}/{p.name}" for p in report_mod.fit_code_files()}
     assert {"fit/estimate.py", "fit/headers.py", "tools/modelfile.py", "knowledge/vram-and-precision.md"} <= code
@@ -283,22 +291,13 @@ def test_every_module_the_estimate_runs_is_in_a_fingerprint(monkeypatch: pytest.
     import sys
 
     from comfyfixer.tools.fit import report as report_mod
-    from comfyfixer.tools.readiness import check as check_mod
 
     code = ("import sys, comfyfixer.tools.fit.estimate, comfyfixer.tools.fit.sizes, comfyfixer.tools.fit.report\n"
             "print('\\n'.join(m.__file__ for n, m in sys.modules.items()"
             " if n.startswith('comfyfixer.') and getattr(m, '__file__', None)))")
     loaded = {Path(p).resolve() for p in subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                                          check=True).stdout.split()}
-    seen: list[list[Path]] = []
-    real = check_mod._files_fingerprint
-
-    def recording(files: list[Path]) -> str:
-        seen.append(files)
-        return real(files)
-
-    monkeypatch.setattr(check_mod, "_files_fingerprint", recording)
-    check_mod._code_fingerprint()
-    covered = {p.resolve() for p in [*seen[-1], *report_mod.fit_code_files()]}
+    readiness_files = _readiness_code_files(monkeypatch)
+    covered = {p.resolve() for p in [*readiness_files, *report_mod.fit_code_files()]}
     exempt = {"__init__.py", "errors.py", "candidates.py", "lazy.py"}
     assert sorted(str(p) for p in loaded - covered if p.name not in exempt) == []
