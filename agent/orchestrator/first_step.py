@@ -22,11 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from comfyfixer.tools.model_folders import MODEL_FILE_EXTENSIONS
+
 WORKFLOW_SUFFIXES = (".json",)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
-MODEL_SUFFIXES = (".safetensors", ".gguf", ".ckpt", ".pt", ".pth", ".bin", ".sft")
+MODEL_SUFFIXES = MODEL_FILE_EXTENSIONS
 # Model weights a question may name ("my workflow wants juggernaut.safetensors").
-_MODEL_FILE = re.compile(r"(?<![\w/.-])([\w][\w.+\-]*\.(?:safetensors|ckpt|pt|pth|bin|gguf|sft))\b", re.I)
+_MODEL_FILE = re.compile(r"(?<![\w/.-])([\w][\w.+\-]*\.(?:"
+                         + "|".join(sorted((e[1:] for e in MODEL_FILE_EXTENSIONS), key=len, reverse=True))
+                         + r"))\b", re.I)
 _CIVITAI_IMAGE = re.compile(r"https?://(?:www\.)?civitai\.(?:com|green)/(images|posts)/(\d+)", re.I)
 # A question the knowledge pack answers: an error message, a how/why/what question.
 _KNOWLEDGE = re.compile(
