@@ -135,3 +135,16 @@ def test_review_weight_bits_size_a_swap_between_quantisations() -> None:
     assert weight_bits("flux1-dev-Q4_K_S.gguf") == 4.5
     assert weight_bits("fluxDevQ5KMGGUFQuantizationA_v10.gguf") == 5  # a GGUF file naming no type
     assert weight_bits("ae.safetensors") is None
+
+
+def test_an_integer_tag_right_after_a_letter_is_no_tag() -> None:
+    """'point4' holds the letters of int4 but says nothing about precision; int8 joined to what follows
+    (int8_convrot) still counts."""
+    from comfyfixer.tools.precision import find_tag
+    from comfyfixer.tools.resolver.tokens import analyze
+
+    assert find_tag("point4_style.safetensors") is None
+    assert analyze("point4_style.safetensors").core == "point4_style"
+    assert analyze("paint8er_lora.safetensors").precision is None
+    found = find_tag("flux1-dev-int8convrot.safetensors")
+    assert found is not None and found.tag.label == "int8"

@@ -11,8 +11,10 @@ the recorded Hugging Face listings (``tests/test_precision.py`` holds them):
 
 * Only the file's own name counts, not its folders: ``gemma-3-12b-it-qat-q4_0-unquantized/model.safetensors``
   holds bf16 weights, and a repository named ``stable-diffusion-3.5-fp8`` holds fp16 CLIPs.
-* Float and integer tags count wherever they stand, joined to other words or not: ``fp8mixed``
-  (Comfy-Org's mixed-precision files), ``LooseControlfp16``, ``NiPrunedFp32Fix``. Tags that short
+* Float tags count wherever they stand, joined to other words or not: ``fp8mixed`` (Comfy-Org's
+  mixed-precision files), ``LooseControlfp16``, ``NiPrunedFp32Fix``. Integer tags (``int8``, ``int4``,
+  ``nf4``) count joined to what follows them, never right after a letter: ``point4_style`` is no int4
+  name (no real name joins them to a word before). Tags that short
   words could contain (``f16``, ``f32`` and the GGUF quantisations ``q4_k_m``, ``iq2_xs``) count only
   apart from other letters and digits.
 * Spellings are tried in table order: GGUF quantisations first, then the fewest bits first (a name
@@ -56,6 +58,7 @@ class Tag:
     quant: bool = False
     gguf: bool = False
     bounded: bool = False
+    after_letter: bool = True  # False: not right after a letter ("point4" holds no int4)
 
     @property
     def bits(self) -> float:
@@ -80,11 +83,11 @@ TAGS: tuple[Tag, ...] = (
     _quant("tq1_0", "TQ1_0"), _quant("tq2_0", "TQ2_0"),
     # 4-bit.
     Tag("nvfp4", "fp4", FP4_BYTES), Tag("mxfp4", "fp4", FP4_BYTES), Tag("fp4", "fp4", FP4_BYTES),
-    Tag("nf4", "nf4", FP4_BYTES), Tag("int4", "int4", FP4_BYTES),
+    Tag("nf4", "nf4", FP4_BYTES, after_letter=False), Tag("int4", "int4", FP4_BYTES, after_letter=False),
     # 8-bit.
     Tag("fp8_e4m3fn_fast", "fp8", 1.0), Tag("fp8_e4m3fn", "fp8", 1.0), Tag("fp8_e5m2", "fp8", 1.0),
     Tag("fp8", "fp8", 1.0), Tag("e4m3fn", "fp8", 1.0), Tag("e4m3", "fp8", 1.0), Tag("e5m2", "fp8", 1.0),
-    Tag("int8", "int8", 1.0),
+    Tag("int8", "int8", 1.0, after_letter=False),
     # 16-bit.
     Tag("bfloat16", "bf16", 2.0), Tag("bf16", "bf16", 2.0, gguf=True), Tag("float16", "fp16", 2.0),
     Tag("fp16", "fp16", 2.0), Tag("f16", "fp16", 2.0, gguf=True, bounded=True),
@@ -93,7 +96,8 @@ TAGS: tuple[Tag, ...] = (
 )
 BY_SPELLING = {t.spelled: t for t in TAGS}
 _PATTERNS = tuple(
-    (t, re.compile(rf"(?<![a-z0-9]){re.escape(t.spelled)}(?![a-z0-9])" if t.bounded else re.escape(t.spelled)))
+    (t, re.compile(rf"(?<![a-z0-9]){re.escape(t.spelled)}(?![a-z0-9])" if t.bounded
+                   else (r"" if t.after_letter else r"(?<![a-z])") + re.escape(t.spelled)))
     for t in TAGS)
 
 
