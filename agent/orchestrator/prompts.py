@@ -18,6 +18,7 @@ TASKS = {
     "explain_tune": "task_explain_tune",
     "rebuild_image": "task_rebuild_image",
     "build_schema": "task_build_schema",
+    "use_model": "task_use_model",
 }
 # The tools each main task offers the model (a registry subset, in this order). Fewer, shorter schemas
 # keep the prompt small enough for a local model's context and prompt-processing speed; a general
