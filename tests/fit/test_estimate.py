@@ -111,17 +111,14 @@ def test_fit_command_json(templates_dir: Path, capsys: pytest.CaptureFixture[str
     assert "sampling" in out and "working set" in out
 
 
-def test_a_model_under_an_extra_model_path_is_read_by_its_header(templates_dir: Path, flux_comfyui: Path,
-                                                                   tmp_path: Path) -> None:
+def test_a_model_under_an_extra_model_path_is_read_by_its_header(templates_dir: Path, tmp_path: Path) -> None:
     """A user who keeps models on another disk (ComfyUI's extra_model_paths.yaml) gets their headers read,
     as ComfyUI finds them, not a default size."""
-    import shutil
-
     comfy = tmp_path / "ComfyUI"
-    shutil.copytree(flux_comfyui, comfy)  # the fixture is shared by the session: move a copy's file
+    (comfy / "models" / "diffusion_models").mkdir(parents=True)
     elsewhere = tmp_path / "disk2" / "unet"
     elsewhere.mkdir(parents=True)
-    (comfy / "models" / "diffusion_models" / "flux1-dev.safetensors").rename(elsewhere / "flux1-dev.safetensors")
+    write_sparse_safetensors(elsewhere / "flux1-dev.safetensors", [(n, "BF16", s) for n, s in flux_dev()])
     wf = templates_dir / "flux_dev_full_text_to_image.json"
     without = estimate_fit(FitInput(path=str(wf), vram_gb=8), _ctx(tmp_path / "a", comfyui_dir=comfy))
     assert next(m for m in without.models if m.filename == "flux1-dev.safetensors").source != "header"
