@@ -71,7 +71,8 @@ def test_ui_inspection_time_is_linear_in_nodes() -> None:
     # The fastest of a few runs: whatever else runs only ever adds time.
     t_small = min(_timed(partial(inspect_source, small, schemas=schemas))[1] for _ in range(3))
     big = ui_workflow(4 * n)
-    result, t_big = _timed(partial(inspect_source, big, schemas=schemas))
+    runs = [_timed(partial(inspect_source, big, schemas=schemas)) for _ in range(2)]
+    result, t_big = runs[0][0], min(t for _, t in runs)  # the faster of two, as for the small one
     assert len(result.models) == 2 * n  # every loader's model was found, once, with its URL
     assert all(m.url == f"https://x/{m.filename}" for m in result.models)
     assert t_big < 20, t_big
