@@ -21,7 +21,8 @@ FOLDERS = {
 }
 # Folders that hold data, not code: every file in them ships.
 DATA_ONLY = {"knowledge", "prompts", "demo"}
-CODE_DATA = ["*.md", "*.txt", "*.json", "*.yaml", "*.yml", "*.j2", "*.html", "*.css", "*.js"]
+# .safetensors: the eval cases' model headers (evals/agent_cases/data, weights zero, kilobytes).
+CODE_DATA = ["*.md", "*.txt", "*.json", "*.yaml", "*.yml", "*.j2", "*.html", "*.css", "*.js", "*.safetensors"]
 SKIP = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 
 
