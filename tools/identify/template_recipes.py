@@ -15,7 +15,6 @@ classes are newer than the recorded 0.3.64 dump); validation is ``build_workflow
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,21 +103,18 @@ def _upstream(api: Mapping[str, dict[str, Any]], start: str) -> list[str]:
     return order
 
 
-# Output node classes that make what a task is for (names as in tools/review/graphfacts.py's output kinds):
-# text-to-image-to-video's shortest chain is the first image's preview, which is no video workflow.
-_TASK_OUTPUT = {"video": re.compile(r"video|webm|animated|gif|mp4|vhs_", re.I),
-                "audio": re.compile(r"audio|flac|mp3|opus|music|speech", re.I),
-                "3d": re.compile(r"glb|3d|mesh|gltf|splat|ply|obj\b", re.I)}
-
-
 def shortest_chain(api: Mapping[str, dict[str, Any]], schemas: SchemaSet, primary: str, task: str | None = None
                    ) -> tuple[dict[str, dict[str, Any]], tuple[tuple[str, str], ...]] | None:
     """The output with the fewest upstream nodes among those that reach a node reading ``primary`` (an output
     of the ``task``'s kind first: a video for video), as a renumbered prompt, with each (node id, input) in it
     that reads the file; ``None`` when no output does."""
+    from comfyfixer.tools.review.graphfacts import names_kind
+
     readers = {nid: key for nid, n in api.items() for key, v in n["inputs"].items()
                if isinstance(v, str) and basename(v) == primary}
-    makes = _TASK_OUTPUT.get(task or "")
+    # An output of the task's kind first: text-to-image-to-video's shortest chain is the first image's
+    # preview, which is no video workflow.
+    wanted = task if task in ("video", "audio", "3d") else None
     best: list[str] | None = None
     best_key: tuple[bool, int] | None = None
     for nid, node in api.items():
@@ -126,7 +122,7 @@ def shortest_chain(api: Mapping[str, dict[str, Any]], schemas: SchemaSet, primar
         if schema is None or not schema.output_node or not any(_is_link(v, api) for v in node["inputs"].values()):
             continue  # not an output, or one whose inputs were all cut off (fed by a muted node)
         chain = _upstream(api, nid)
-        key = (makes is not None and not makes.search(node["class_type"]), len(chain))
+        key = (wanted is not None and not names_kind(node["class_type"], wanted), len(chain))
         if any(r in chain for r in readers) and (best_key is None or key < best_key):
             best, best_key = chain, key
     if best is None:

@@ -86,6 +86,12 @@ def is_api_node(node: GraphNode, schemas: SchemaSet) -> bool:
     return bool(API_CLASS.search(node.class_type)) and not node.class_type.startswith("LTXV")
 
 
+def names_kind(class_type: str, kind: str) -> bool:
+    """Whether an output class's name says it makes ``kind`` (video, audio, 3d, vector, text)."""
+    pattern = dict(_KIND_PATTERNS).get(kind)
+    return bool(pattern is not None and pattern.search(class_type))
+
+
 def output_kind(node: GraphNode) -> str:
     """What an output node makes: image, video, audio, 3d, vector or text.
 
