@@ -193,8 +193,12 @@ class TemplateRecipes:
         own = [r for path in self.paths if self._mentions(path, name)
                if (r := self.recipe(path)) is not None and r.primary == name and task in (None, r.task)]
         own.sort(key=lambda r: len(r.api))  # the shortest chain is the minimal workflow
-        paid = [r for r in own if self._paid(n["class_type"] for n in r.api.values())]
-        yield from (r for r in own if r not in paid)
+        paid: list[TemplateRecipe] = []
+        for r in own:
+            if self._paid(n["class_type"] for n in r.api.values()):
+                paid.append(r)
+            else:
+                yield r
         kin: list[WorkflowModels] = []
         if family is not None:
             if self._models is None:
@@ -211,10 +215,17 @@ class TemplateRecipes:
         # then the smallest graph; each is derived only when reached. A chain that calls a paid API comes
         # after every one that does not, the template's own included.
         kin.sort(key=lambda wm: (_other_variant(name, wm.primary or ""), len(wm.classes)))
-        for wm in [k for k in kin if not self._paid(k.classes)] + [None] + [k for k in kin if self._paid(k.classes)]:
-            if wm is None:
-                yield from paid
-                continue
+        free_kin: list[WorkflowModels] = []
+        paid_kin: list[WorkflowModels] = []
+        for k in kin:
+            (paid_kin if self._paid(k.classes) else free_kin).append(k)
+        yield from self._kin_recipes(free_kin, name, task)
+        yield from paid
+        yield from self._kin_recipes(paid_kin, name, task)
+
+    def _kin_recipes(self, kin: Iterable[WorkflowModels], name: str, task: str | None) -> Iterator[TemplateRecipe]:
+        """The recipes of ``kin`` templates for another file (``name``) and ``task``, each derived when reached."""
+        for wm in kin:
             recipe = self.recipe(Path(wm.location))
             if recipe is not None and recipe.primary != name and task in (None, recipe.task):
                 yield recipe
