@@ -528,7 +528,7 @@ def build_workflow(inp: BuildInput, ctx: ToolContext, *, out_dir: Path | None = 
                  + ("" if template.primary == ident.name else f" where it loads {template.primary}"),
                  "prompts, sizes and seeds are the template's; change them in the editor"]
         result.settings = {"source": f"official template {template.template}"}
-    schemas = ctx.schemas()
+    schemas = user_schemas = ctx.schemas()
     newer_sets = newer_core_schema_sets()
     if any(n["class_type"] in GGUF_LOADERS for n in g.nodes.values()) and not all(c in schemas for c in GGUF_LOADERS):
         from comfyfixer.tools.schema.packs import pack_schemas
@@ -537,8 +537,7 @@ def build_workflow(inp: BuildInput, ctx: ToolContext, *, out_dir: Path | None = 
         schemas, newer_sets = schemas.merged(gguf), tuple(s.merged(gguf) for s in newer_sets)
         notes.append(f"GGUF files load with the GGUF loaders of {GGUF_PACK} (github.com/city96/ComfyUI-GGUF): "
                      "install that node pack (`comfyfixer fix` on the workflow plans it)")
-    report = validate_api(g.nodes, schemas)
-    own = report
+    report = own = validate_api(g.nodes, schemas)
     for newer in newer_sets if report.errors else ():
         newer_report = validate_api(g.nodes, newer)
         if len(newer_report.errors) < len(report.errors):
@@ -548,7 +547,7 @@ def build_workflow(inp: BuildInput, ctx: ToolContext, *, out_dir: Path | None = 
             what = (f"it lacks {', '.join(lacks[:6])}{' …' if len(lacks) > 6 else ''}" if lacks
                     else "some of its nodes take other values there")
             notes.append(f"needs a ComfyUI with the core nodes of {newer.comfyui_version} or newer: against "
-                         f"{getattr(ctx.schemas(), 'source', 'the schemas')} {what} (update ComfyUI)")
+                         f"{user_schemas.source} {what} (update ComfyUI)")
             break
     result.schemas = getattr(schemas, "source", "")
     result.paid_api_nodes = sorted({n["class_type"] for n in g.nodes.values()
@@ -559,7 +558,7 @@ def build_workflow(inp: BuildInput, ctx: ToolContext, *, out_dir: Path | None = 
     if template is not None and report.errors and all(e.kind in ("unknown_class", "not_in_list") for e in report.errors):
         # An official template's own chain that no node list here knows: it is newer than them, not wrong.
         notes.append(f"the template {template.template} uses nodes or options newer than every node list known here "
-                     f"(ComfyUI {', '.join(s.comfyui_version or '?' for s in (ctx.schemas(), *newer_core_schema_sets()))}); "
+                     f"(ComfyUI {', '.join(s.comfyui_version or '?' for s in (user_schemas, *newer_sets))}); "
                      "a ComfyUI recent enough to ship it can check it: save its node list from "
                      "http://127.0.0.1:8188/object_info and pass it with --object-info FILE, or set "
                      "COMFYFIXER_COMFYUI_URL")
