@@ -187,3 +187,8 @@ def placement_dir(key: str) -> str | None:
     if f is None or key in NON_MODEL_KEYS:
         return None
     return next((d for d in f.dirs if d.rsplit("/", 1)[-1] == key), f.dirs[0])
+
+
+def model_basename(name: str) -> str:
+    """The file name of a model as a workflow or catalog writes it (``sub/dir/x.safetensors``, either slash)."""
+    return name.replace("\\", "/").rsplit("/", 1)[-1]

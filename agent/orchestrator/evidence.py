@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from comfyfixer.agent.orchestrator.records import ToolCallRecord
+from comfyfixer.tools.model_folders import model_basename
 
 _FILE_CLAIM = re.compile(
     r"(?<![\w.-])([\w][\w.+\-]*\.(?:safetensors|ckpt|pt|pth|bin|gguf|sft|onnx|json|png|jpe?g|webp|yaml))\b", re.I)
@@ -249,10 +250,10 @@ def _identity_fact(r: dict[str, Any]) -> tuple[list[str], str]:
 def _build_fact(r: dict[str, Any], model: str) -> tuple[list[str], str]:
     """The workflow a BUILT ``build_workflow`` result holds: which node loads the model, what else it needs,
     and the command that writes it (the assistant writes nothing)."""
-    name = model.replace("\\", "/").rsplit("/", 1)[-1]
+    name = model_basename(model)
     api: dict[str, Any] = r["api"] if isinstance(r.get("api"), dict) else {}
     loaders = sorted({str(n.get("class_type")) for n in api.values() if isinstance(n, dict)
-                      and any(isinstance(v, str) and v.replace("\\", "/").rsplit("/", 1)[-1] == name
+                      and any(isinstance(v, str) and model_basename(v) == name
                               for v in (n.get("inputs") or {}).values())}) if name else []
     companions = _names(r.get("companions"), "file", 4)
     task = str(r.get("task") or "txt2img")

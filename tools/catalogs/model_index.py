@@ -15,15 +15,12 @@ from typing import Any
 
 from comfyfixer.tools.candidates import DownloadCandidate
 from comfyfixer.tools.catalogs.manager import ManagerCatalog
+from comfyfixer.tools.model_folders import model_basename
 
 log = logging.getLogger(__name__)
 
 # Packages that ship the official templates; read as data, never imported.
 TEMPLATE_PACKAGES = ("comfyui_workflow_templates_json", "comfyui_workflow_templates", "comfyui_workflow_templates_core")
-
-
-def _basename(name: str) -> str:
-    return name.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 class ModelIndex:
@@ -47,7 +44,7 @@ class ModelIndex:
         """Entries whose basename equals ``filename``'s basename exactly (case-sensitive, like ComfyUI on
         Linux).
         """
-        return list(self.by_name.get(_basename(filename), []))
+        return list(self.by_name.get(model_basename(filename), []))
 
     def names(self) -> list[str]:
         """Every basename in the index (for fuzzy near-miss lookups)."""
@@ -66,7 +63,7 @@ class ModelIndex:
         n = 0
         for m in catalog.models:
             folder, sub = _split_save_path(m.save_path, m.type)
-            self.add(DownloadCandidate(filename=_basename(m.filename), url=m.url, source="catalog:manager", folder=folder,
+            self.add(DownloadCandidate(filename=model_basename(m.filename), url=m.url, source="catalog:manager", folder=folder,
                                   subfolder=sub, base_model=m.base, size_label=m.size, name=m.name,
                                   origin=catalog.source.describe()))
             n += 1
@@ -85,7 +82,7 @@ class ModelIndex:
             name, url = m.get("name"), m.get("url")
             if not isinstance(name, str) or not isinstance(url, str) or not url.startswith("https://"):
                 continue
-            self.add(DownloadCandidate(filename=_basename(name), url=url, source=source,
+            self.add(DownloadCandidate(filename=model_basename(name), url=url, source=source,
                                   folder=m.get("directory") if isinstance(m.get("directory"), str) else None,
                                   subfolder=None, origin=origin))
             n += 1

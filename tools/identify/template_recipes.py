@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from comfyfixer.tools.identify.workflows import WorkflowModels, main_model, template_models
+from comfyfixer.tools.model_folders import model_basename
 from comfyfixer.tools.resolver.tokens import analyze
 from comfyfixer.tools.schema.loader import SchemaSet
 
@@ -63,11 +64,6 @@ class TemplateRecipe:
         return api
 
 
-def basename(name: str) -> str:
-    """The file name of a model path, whichever slash the workflow used."""
-    return name.replace("\\", "/").rsplit("/", 1)[-1]
-
-
 def primary_of(path: Path) -> tuple[str, str] | None:
     """``(file name, folder)`` of a template's primary model, by the inspector (:func:`main_model` over the
     files it lists with the folder each loader reads)."""
@@ -78,7 +74,7 @@ def primary_of(path: Path) -> tuple[str, str] | None:
     except Exception:  # a template the inspector cannot read has no primary here
         log.debug("cannot inspect %s", path, exc_info=True)
         return None
-    return main_model((basename(r.filename), r.folder, r.active) for r in refs)
+    return main_model((model_basename(r.filename), r.folder, r.active) for r in refs)
 
 
 def _is_link(value: Any, api: Mapping[str, Any]) -> bool:
@@ -111,7 +107,7 @@ def shortest_chain(api: Mapping[str, dict[str, Any]], schemas: SchemaSet, primar
     from comfyfixer.tools.review.graphfacts import names_kind
 
     readers = {nid: key for nid, n in api.items() for key, v in n["inputs"].items()
-               if isinstance(v, str) and basename(v) == primary}
+               if isinstance(v, str) and model_basename(v) == primary}
     # An output of the task's kind first: text-to-image-to-video's shortest chain is the first image's
     # preview, which is no video workflow.
     wanted = task if task in ("video", "audio", "3d") else None

@@ -35,6 +35,7 @@ from comfyfixer.tools.identify.rules import FAMILIES, HELPER_MODEL_NAME
 from comfyfixer.tools.inventory.cache import InventoryCache
 from comfyfixer.tools.inventory.models import ModelInventory
 from comfyfixer.tools.model_folders import MODEL_FILE_EXTENSIONS as MODEL_EXTENSIONS
+from comfyfixer.tools.model_folders import model_basename
 from comfyfixer.tools.paths import safe_stem
 from comfyfixer.tools.toolset import capability
 from comfyfixer.tools.workflow.copies import write_new
@@ -147,11 +148,6 @@ def main_model(loaded: Iterable[tuple[str, str | None, bool]]) -> tuple[str, str
     return name, folder
 
 
-def _basename(name: str) -> str:
-    """The file name of a model path, whichever slash the workflow used."""
-    return name.replace("\\", "/").rsplit("/", 1)[-1]
-
-
 def _graphs(doc: Any) -> Iterator[dict[str, Any]]:
     """The top graph and every subgraph definition, without recursion."""
     stack = [doc]
@@ -172,7 +168,7 @@ def workflow_models(doc: Any, name: str, location: str) -> WorkflowModels:
     seen: dict[str, int] = {}  # basename → its place in out.models
 
     def add(value: str, folder: str | None, muted: bool = False) -> None:
-        base = _basename(value)
+        base = model_basename(value)
         if base and not muted:
             out.muted.discard(base)
         if base and base not in seen:
@@ -440,7 +436,7 @@ def hash_aliases(ctx: ToolContext, sha256: str | None, model: str) -> tuple[dict
         for files in inv.by_basename.values():
             for f in files:
                 if f.path and (_cached_hash(cache, f.path) or "").lower() == sha256.lower():
-                    base = _basename(f.name)
+                    base = model_basename(f.name)
                     out[base] = f"{f.location} has the same SHA256 (inventory cache)"
     return out, sha256
 
@@ -458,7 +454,7 @@ def workflows_for_model(inp: WorkflowsForInput, ctx: ToolContext, *, workflow_fo
     'family' hit only shares the family and needs the file swapped in.
     """
     ident = identify_model(IdentifyInput(model=inp.model), ctx)
-    name = _basename(ident.name)
+    name = model_basename(ident.name)
     sources = set(inp.sources or ALL_SOURCES)
     hits: list[WorkflowHit] = []
     searched: list[str] = []
