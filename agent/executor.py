@@ -727,8 +727,7 @@ def _loads_from(folder: str | None, name: str, source: str, target: str) -> bool
     outside the standard folders (an ``extra_model_paths.yaml`` folder), except for the loader the move is
     for (the one that reads the ``target`` folder and does not find the file where it is).
     """
-    from comfyfixer.tools.inventory.folders import normalize_model_name
-    from comfyfixer.tools.model_folders import FOLDERS, canonical_folder
+    from comfyfixer.tools.model_folders import FOLDERS, canonical_folder, normalize_model_name
 
     name = normalize_model_name(name)
     src = PurePosixPath(source.replace("\\", "/")).as_posix()

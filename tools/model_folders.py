@@ -189,6 +189,12 @@ def placement_dir(key: str) -> str | None:
     return next((d for d in f.dirs if d.rsplit("/", 1)[-1] == key), f.dirs[0])
 
 
+def normalize_model_name(name: str) -> str:
+    """A workflow's model name as ComfyUI compares it: forward slashes, no leading ``./`` or ``/``."""
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    return "/".join(parts)
+
+
 def model_basename(name: str) -> str:
     """The file name of a model as a workflow or catalog writes it (``sub/dir/x.safetensors``, either slash)."""
     return name.replace("\\", "/").rsplit("/", 1)[-1]

@@ -18,7 +18,6 @@ from comfyfixer.tools.inventory.custom_nodes import (
     scan_custom_nodes,
 )
 from comfyfixer.tools.inventory.extra_paths import ExtraPath, apply_extra_paths, parse_extra_model_paths
-from comfyfixer.tools.inventory.folders import normalize_model_name
 from comfyfixer.tools.inventory.inventory import (
     InventoryInput,
     LocalInventory,
@@ -35,7 +34,7 @@ from comfyfixer.tools.inventory.models import (
     inventory_from_listings,
     scan_models,
 )
-from comfyfixer.tools.model_folders import canonical_folder, default_folder_paths
+from comfyfixer.tools.model_folders import canonical_folder, default_folder_paths, normalize_model_name
 
 __all__ = [
     "CustomNodeInventory",

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from comfyfixer.tools.inventory.cache import InventoryCache
-from comfyfixer.tools.inventory.folders import normalize_model_name
 from comfyfixer.tools.model_folders import (
     NON_MODEL_KEYS,
     UNSCANNED_KEYS,
@@ -24,6 +23,7 @@ from comfyfixer.tools.model_folders import (
     canonical_folder,
     extensions_for,
     map_legacy,
+    normalize_model_name,
 )
 
 log = logging.getLogger(__name__)
